@@ -1,0 +1,118 @@
+"""Configuration read once from the environment and validated before anything starts.
+
+A bad value raises `ConfigError` whose message is one line naming the variable; the entry points
+turn it into that single line on stderr and a non-zero exit instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class ConfigError(ValueError):
+    """A configuration value that cannot be used; the message names the variable."""
+
+
+DEFAULT_DATABASE_URL = "sqlite://var/gateway.sqlite3"
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    secret_key: str
+    host: str
+    port: int
+    web_concurrency: int
+    log_level: str
+    store_currency: str
+    cache_enabled: bool
+    graphiql: bool
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+
+def _database_url(value: str) -> str:
+    if value.startswith("sqlite://"):
+        if value == "sqlite://":
+            raise ConfigError("DATABASE_URL: sqlite:// needs a file path, e.g. sqlite://var/gateway.sqlite3")
+        return value
+    parts = urlsplit(value)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ConfigError(
+            f"DATABASE_URL: expected sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB, got {value!r}"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError(f"DATABASE_URL: the port in {value!r} is not a number") from None
+    if not parts.hostname or not parts.path.strip("/"):
+        raise ConfigError(f"DATABASE_URL: a PostgreSQL URL needs a host and a database name, got {value!r}")
+    if port is not None and not 0 < port < 65536:
+        raise ConfigError(f"DATABASE_URL: port {port} is out of range")
+    # Tortoise only knows the "postgres" scheme.
+    return "postgres://" + value.split("://", 1)[1]
+
+
+def _redis_url(value: str) -> str | None:
+    if not value:
+        return None
+    if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+        raise ConfigError(f"REDIS_URL: expected redis://HOST:PORT/DB, got {value!r}")
+    return value
+
+
+def _int(name: str, value: str, low: int, high: int) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a whole number between {low} and {high}, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: expected a whole number between {low} and {high}, got {number}")
+    return number
+
+
+def _bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ConfigError(f"{name}: expected 1/0, true/false, yes/no or on/off, got {value!r}")
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate every setting; raises ConfigError on the first bad one."""
+    env = os.environ if env is None else env
+    log_level = env.get("LOG_LEVEL", "INFO").upper()
+    if log_level not in _LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {env['LOG_LEVEL']!r}")
+    currency = env.get("STORE_CURRENCY", "EUR")
+    if not re.fullmatch(r"[A-Z]{3}", currency):
+        raise ConfigError(f"STORE_CURRENCY: expected an ISO 4217 code such as EUR, got {currency!r}")
+    return Settings(
+        database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
+        redis_url=_redis_url(env.get("REDIS_URL", "")),
+        secret_key=env.get("SECRET_KEY") or "development-only-secret-key",
+        host=env.get("HOST") or "127.0.0.1",
+        port=_int("PORT", env.get("PORT") or "8000", 1, 65535),
+        web_concurrency=_int("WEB_CONCURRENCY", env.get("WEB_CONCURRENCY") or "1", 1, 64),
+        log_level=log_level,
+        store_currency=currency,
+        cache_enabled=_bool("CACHE_ENABLED", env.get("CACHE_ENABLED", "1")),
+        graphiql=_bool("GRAPHIQL", env.get("GRAPHIQL", "1")),
+    )
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level, format="%(message)s")

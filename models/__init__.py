@@ -1,0 +1,19 @@
+"""Tortoise models: the tables and their constraints. Imports nothing else of the project.
+
+Models carry comments, not docstrings: Tortoise 1.1 turns a model docstring into a table comment
+that breaks its own SQLite DDL.
+"""
+
+from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from models.inventory import Stock, Warehouse
+
+__all__ = [
+    "Category",
+    "Product",
+    "ProductImage",
+    "ProductStatus",
+    "ProductVariant",
+    "Stock",
+    "VariantOption",
+    "Warehouse",
+]

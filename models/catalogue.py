@@ -1,0 +1,128 @@
+"""The catalogue: a category tree, products, their variants, option values and images."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.migrations.constraints import CheckConstraint
+from tortoise.models import Model
+
+
+class ProductStatus(StrEnum):
+    DRAFT = "DRAFT"
+    ACTIVE = "ACTIVE"
+    ARCHIVED = "ARCHIVED"
+
+
+class Category(Model):
+    # A node of the category tree.
+    #
+    # `path` is the materialized chain of ancestor ids including this one ("/1/4/9/"), so
+    # "this category and its descendants" is one indexed prefix match and breadcrumbs are one batch.
+
+    id = fields.IntField(primary_key=True)
+    parent: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
+        "models.Category", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    name = fields.CharField(max_length=200)
+    slug = fields.CharField(max_length=200, unique=True)
+    description = fields.TextField(default="")
+    position = fields.IntField(default=0)
+    path = fields.CharField(max_length=255, db_index=True)
+    depth = fields.IntField(default=0)
+
+    class Meta:
+        table = "category"
+        indexes = (Index(fields=("parent_id", "position"), name="category_parent_position_idx"),)
+
+    @property
+    def ancestor_ids(self) -> list[int]:
+        # Ids from the root down to the parent (breadcrumb order).
+        return [int(part) for part in self.path.strip("/").split("/")[:-1] if part]
+
+
+class Product(Model):
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=255)
+    slug = fields.CharField(max_length=255, unique=True)
+    description = fields.TextField(default="")
+    category: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
+        "models.Category", related_name="products", null=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(ProductStatus, max_length=16, default=ProductStatus.DRAFT)
+    # Lowest variant price, kept by resolvers.catalogue.refresh_price_ranges so that sorting and
+    # filtering by price is an indexed column rather than an aggregate over every variant.
+    min_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "product"
+        indexes = (
+            Index(fields=("status", "name", "id"), name="product_status_name_idx"),
+            Index(fields=("status", "min_price", "id"), name="product_status_price_idx"),
+            Index(fields=("status", "created_at", "id"), name="product_status_created_idx"),
+            Index(fields=("category_id", "status"), name="product_category_status_idx"),
+        )
+
+
+class ProductVariant(Model):
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name="variants", on_delete=fields.CASCADE
+    )
+    sku = fields.CharField(max_length=64, unique=True)
+    name = fields.CharField(max_length=255)
+    price = fields.DecimalField(max_digits=12, decimal_places=2)
+    compare_at_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    weight_grams = fields.IntField(default=0)
+    position = fields.IntField(default=0)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "product_variant"
+        indexes = (
+            Index(fields=("product_id", "position"), name="variant_product_position_idx"),
+            Index(fields=("price",), name="variant_price_idx"),
+        )
+        constraints = (
+            CheckConstraint(check="price >= 0", name="variant_price_non_negative"),
+            CheckConstraint(
+                check="compare_at_price IS NULL OR compare_at_price >= 0",
+                name="variant_compare_at_price_non_negative",
+            ),
+            CheckConstraint(check="weight_grams >= 0", name="variant_weight_non_negative"),
+        )
+
+
+class VariantOption(Model):
+    # One option value of a variant ("Size" = "M"); a table so option filters and facets use an index.
+
+    id = fields.IntField(primary_key=True)
+    variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
+        "models.ProductVariant", related_name="options", on_delete=fields.CASCADE
+    )
+    name = fields.CharField(max_length=64)
+    value = fields.CharField(max_length=128)
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "variant_option"
+        unique_together = (("variant_id", "name"),)
+        indexes = (Index(fields=("name", "value"), name="variant_option_name_value_idx"),)
+
+
+class ProductImage(Model):
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name="images", on_delete=fields.CASCADE
+    )
+    url = fields.CharField(max_length=1024)
+    alt_text = fields.CharField(max_length=255, default="")
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "product_image"
+        indexes = (Index(fields=("product_id", "position"), name="image_product_position_idx"),)
