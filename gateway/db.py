@@ -1,11 +1,10 @@
-"""Tortoise configuration, migrations and the dialect helpers the hand-written SQL needs."""
+"""Tortoise configuration and migrations."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tortoise import Tortoise, connections
-from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise import Tortoise
 
 MODEL_MODULES = ["models.catalogue", "models.inventory"]
 APP_LABEL = "models"
@@ -46,30 +45,6 @@ def _ensure_sqlite_directory(database_url: str) -> None:
         path = database_url.removeprefix("sqlite://").split("?", 1)[0]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-
-
-def connection() -> BaseDBAsyncClient:
-    return connections.get("default")
-
-
-def is_postgres(conn: BaseDBAsyncClient | None = None) -> bool:
-    return (conn or connection()).capabilities.dialect == "postgres"
-
-
-def placeholders(sql: str, conn: BaseDBAsyncClient | None = None) -> str:
-    """Hand-written SQL uses `?`; asyncpg wants `$1, $2, …`. The SQL is ours and holds no literal `?`."""
-    if not is_postgres(conn):
-        return sql
-    parts = sql.split("?")
-    out = [parts[0]]
-    for number, part in enumerate(parts[1:], start=1):
-        out.append(f"${number}{part}")
-    return "".join(out)
-
-
-async def fetch(sql: str, values: list[Any]) -> list[dict[str, Any]]:
-    conn = connection()
-    return list(await conn.execute_query_dict(placeholders(sql, conn), values))
 
 
 async def close() -> None:

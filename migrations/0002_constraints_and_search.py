@@ -2,7 +2,8 @@
 
 Tortoise 1.1's CreateModel does not emit the CHECK constraints listed in a model's
 Meta.constraints, so they are added here: on PostgreSQL with ALTER TABLE, on SQLite by rebuilding
-the table (its only way to add a CHECK), which copies every constraint of the model state.
+the table (its only way to add a CHECK), which copies every constraint of the model state but drops
+the table's indexes, so those are created again right after.
 
 The search expression must match `resolvers.catalogue_query.SEARCH_VECTOR` exactly, or PostgreSQL
 cannot use the index. SQLite searches with a plain LIKE fallback and needs no index.
@@ -10,6 +11,7 @@ cannot use the index. SQLite searches with a plain LIKE fallback and needs no in
 
 from tortoise import migrations
 from tortoise.migrations import operations as ops
+from tortoise.migrations.constraints import UniqueConstraint
 
 CONSTRAINED_MODELS = ("ProductVariant", "Stock")
 SEARCH_INDEX = (
@@ -27,6 +29,10 @@ async def add_constraints_and_search(apps, schema_editor) -> None:
                 await schema_editor.add_constraint(model, constraint)
         else:
             await schema_editor.add_constraint(model, model._meta.constraints[0])
+            for index in model._meta.indexes:
+                await schema_editor.add_index(model, index)
+            for fields in model._meta.unique_together:
+                await schema_editor.add_constraint(model, UniqueConstraint(fields=tuple(fields)))
     if postgres:
         await schema_editor.client.execute_script(SEARCH_INDEX)
 

@@ -1,0 +1,87 @@
+"""The ASGI application: routes, the request middleware and the lifespan that opens the database.
+
+`gateway.app:app` is what uvicorn serves; `create_app()` builds one from explicit settings (tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from tortoise import connections
+from tortoise.contrib.starlette import RegisterTortoise
+
+from gateway.db import tortoise_config
+from gateway.graphql_view import GatewayGraphQL
+from gateway.metrics import Metrics
+from gateway.middleware import RequestMiddleware
+from gateway.settings import ConfigError, Settings, configure_logging, load_settings
+from schema import schema
+
+log = logging.getLogger("gateway")
+READINESS_TIMEOUT = 2.0
+
+
+def create_app(settings: Settings) -> Starlette:
+    metrics = Metrics()
+    graphql = GatewayGraphQL(schema, currency=settings.store_currency, graphiql=settings.graphiql)
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        try:
+            await asyncio.wait_for(connections.get("default").execute_query("SELECT 1"), READINESS_TIMEOUT)
+        except Exception as error:  # any failure means "not ready"; the reason goes to the prober
+            log.warning("readiness check failed: database: %s", error)
+            return JSONResponse({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    async def prometheus(request: Request) -> Response:
+        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+            # Start-up objects live for the whole process: keep them out of every collection, and
+            # collect less often (measured: +10–40% on listing throughput).
+            gc.collect()
+            gc.freeze()
+            gc.set_threshold(50_000, 50, 100)
+            yield
+
+    app = Starlette(
+        routes=[
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", prometheus),
+        ],
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestMiddleware, metrics=metrics)
+    app.state.metrics = metrics
+    return app
+
+
+def _app_from_environment() -> Starlette:
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        # One line naming the variable, not a traceback.
+        print(f"configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(settings)
+    return create_app(settings)
+
+
+app = _app_from_environment()

@@ -1,0 +1,43 @@
+"""Strawberry's ASGI view with our context, and the headers every GraphQL response carries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from schema.context import Context
+
+
+class GatewayGraphQL(GraphQL):
+    def __init__(self, schema: Any, *, currency: str, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
+        self.currency = currency
+
+    async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        context = Context(
+            currency=self.currency,
+            request_id=request.scope.get("gateway.request_id", "-"),
+            request=request,
+            response=response,
+        )
+        request.scope["gateway.context"] = context
+        return context
+
+    async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
+        # Tell the access log and metrics which operation this was.
+        context = request.scope.get("gateway.context")
+        request.scope["gateway.operation"] = getattr(context, "operation_name", None) or "anonymous"
+        return await super().process_result(request, result)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        response = super().create_response(response_data, sub_response)
+        # RFC 9211: no response cache yet, so every response went past it.
+        response.headers["Cache-Status"] = "gateway; fwd=bypass"
+        return response
+

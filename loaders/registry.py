@@ -1,0 +1,55 @@
+"""The per-request registry: each loader is made on first use, so a request pays only for what it reads."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from loaders.catalogue import (
+    CategoriesByParentIdLoader,
+    CategoryByIdLoader,
+    CategoryBySlugLoader,
+    ImagesByProductIdLoader,
+    OptionsByVariantIdLoader,
+    ProductByIdLoader,
+    ProductBySlugLoader,
+    VariantByIdLoader,
+    VariantsByProductIdLoader,
+)
+
+
+class Loaders:
+    @cached_property
+    def product_by_id(self) -> ProductByIdLoader:
+        return ProductByIdLoader()
+
+    @cached_property
+    def product_by_slug(self) -> ProductBySlugLoader:
+        return ProductBySlugLoader()
+
+    @cached_property
+    def variant_by_id(self) -> VariantByIdLoader:
+        return VariantByIdLoader()
+
+    @cached_property
+    def variants_by_product_id(self) -> VariantsByProductIdLoader:
+        return VariantsByProductIdLoader()
+
+    @cached_property
+    def options_by_variant_id(self) -> OptionsByVariantIdLoader:
+        return OptionsByVariantIdLoader()
+
+    @cached_property
+    def images_by_product_id(self) -> ImagesByProductIdLoader:
+        return ImagesByProductIdLoader()
+
+    @cached_property
+    def category_by_id(self) -> CategoryByIdLoader:
+        return CategoryByIdLoader()
+
+    @cached_property
+    def category_by_slug(self) -> CategoryBySlugLoader:
+        return CategoryBySlugLoader()
+
+    @cached_property
+    def categories_by_parent_id(self) -> CategoriesByParentIdLoader:
+        return CategoriesByParentIdLoader()

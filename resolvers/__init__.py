@@ -1,0 +1,1 @@
+"""What each operation does: the domain decisions. Never imports `schema/`."""

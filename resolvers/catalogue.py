@@ -1,0 +1,147 @@
+"""Catalogue decisions: what the storefront may see, how a listing is resolved and preloaded."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tortoise.expressions import Q
+
+from loaders import Loaders
+from models import Category, Product, ProductStatus, ProductVariant
+from resolvers import catalogue_query
+from resolvers.catalogue_query import CURSOR_ARITY, Facets, ProductQuery, ProductSort
+from resolvers.errors import BadInput
+from resolvers.pagination import Page, make_page, page_request
+
+
+@dataclass(frozen=True)
+class ProductFilterInput:
+    """The storefront's filter as the API received it (ids already decoded)."""
+
+    category_id: int | None = None
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    in_stock: bool | None = None
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+@dataclass
+class ProductListing:
+    sort: ProductSort
+    page: Page
+    total_count: int | None
+    facets: Facets | None
+
+
+def is_visible(product: Product | None) -> bool:
+    return product is not None and product.status == ProductStatus.ACTIVE
+
+
+async def product_by_id(loaders: Loaders, product_id: int) -> Product | None:
+    product = await loaders.product_by_id.load(product_id)
+    return product if is_visible(product) else None
+
+
+async def product_by_slug(loaders: Loaders, slug: str) -> Product | None:
+    product = await loaders.product_by_slug.load(slug)
+    return product if is_visible(product) else None
+
+
+async def variant_by_id(loaders: Loaders, variant_id: int) -> ProductVariant | None:
+    variant = await loaders.variant_by_id.load(variant_id)
+    if variant is None or not is_visible(await loaders.product_by_id.load(variant.product_id)):
+        return None
+    return variant
+
+
+async def category_by_id(loaders: Loaders, category_id: int) -> Category | None:
+    return await loaders.category_by_id.load(category_id)
+
+
+async def category_by_slug(loaders: Loaders, slug: str) -> Category | None:
+    return await loaders.category_by_slug.load(slug)
+
+
+async def build_product_query(loaders: Loaders, filter: ProductFilterInput | None, search: str | None) -> ProductQuery | None:
+    """Resolve the filter to what the SQL needs; None when it can match nothing (unknown category)."""
+    filter = filter or ProductFilterInput()
+    if filter.price_min is not None and filter.price_max is not None and filter.price_min > filter.price_max:
+        raise BadInput("`filter.price.min` must not exceed `filter.price.max`.", "filter.price")
+    category_path = None
+    if filter.category_id is not None:
+        category = await loaders.category_by_id.load(filter.category_id)
+        if category is None:
+            return None
+        category_path = category.path
+    return ProductQuery(
+        category_path=category_path,
+        price_min=filter.price_min,
+        price_max=filter.price_max,
+        in_stock=filter.in_stock,
+        options=filter.options,
+        search_terms=catalogue_query.search_terms(search),
+    )
+
+
+async def list_products(
+    loaders: Loaders,
+    *,
+    filter: ProductFilterInput | None,
+    search: str | None,
+    sort: ProductSort | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    want_total: bool,
+    want_facets: bool,
+) -> ProductListing:
+    """The page, and the count and facets only when asked for, read concurrently."""
+    terms = catalogue_query.search_terms(search)
+    sort = sort or (ProductSort.RELEVANCE if terms else ProductSort.NAME_ASC)
+    request = page_request(first, after, last, before, sort.value, CURSOR_ARITY)
+    query = await build_product_query(loaders, filter, search)
+    if query is None:
+        return ProductListing(sort, Page([], [], False, False), 0 if want_total else None, Facets([], [], []) if want_facets else None)
+
+    async def nothing() -> None:
+        return None
+
+    page, total, facets = await asyncio.gather(
+        catalogue_query.product_page(query, sort, request),
+        catalogue_query.product_count(query) if want_total else nothing(),
+        catalogue_query.product_facets(query) if want_facets else nothing(),
+    )
+    return ProductListing(sort, page, total, facets)
+
+
+async def list_categories(
+    *,
+    parent_id: int | None,
+    top_level: bool,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> tuple[Page, int]:
+    """Categories in tree order within one level (position, then id), keyset-paged; and their count."""
+    request = page_request(first, after, last, before, "categories", 2)
+    base = Category.all()
+    if parent_id is not None:
+        base = base.filter(parent_id=parent_id)
+    elif top_level:
+        base = base.filter(parent_id__isnull=True)
+    query = base
+    if request.cursor is not None:
+        position, category_id = request.cursor
+        if not isinstance(position, int) or not isinstance(category_id, int):
+            raise BadInput("The cursor is not a valid cursor.", "before" if request.backward else "after")
+        if request.backward:
+            query = query.filter(Q(position__lt=position) | Q(position=position, id__lt=category_id))
+        else:
+            query = query.filter(Q(position__gt=position) | Q(position=position, id__gt=category_id))
+    order = ("-position", "-id") if request.backward else ("position", "id")
+    rows, total = await asyncio.gather(query.order_by(*order).limit(request.size + 1), base.count())
+    return make_page(request, list(rows), [(c.position, c.id) for c in rows]), total

@@ -1,0 +1,268 @@
+"""The storefront product listing as SQL: filters, search, sort, keyset page, count and facets.
+
+Hand-written because one WHERE clause feeds the page, the count and the three facet statements,
+and because search, price casts and ranking differ between PostgreSQL and SQLite.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from models import Product
+from models.sql import fetch, is_postgres
+from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
+
+# Must match the expression of the GIN index created in migrations/0002 for PostgreSQL to use it.
+SEARCH_VECTOR = "to_tsvector('english', p.name || ' ' || p.description)"
+# Every product sort has one key then the id tie-break, so a cursor holds two values.
+CURSOR_ARITY = 2
+PRICE_BUCKETS: tuple[Decimal, ...] = (Decimal(0), Decimal(25), Decimal(50), Decimal(100), Decimal(250), Decimal(500))
+
+
+class ProductSort(StrEnum):
+    NAME_ASC = "NAME_ASC"
+    NAME_DESC = "NAME_DESC"
+    PRICE_ASC = "PRICE_ASC"
+    PRICE_DESC = "PRICE_DESC"
+    NEWEST = "NEWEST"
+    RELEVANCE = "RELEVANCE"
+
+
+@dataclass(frozen=True)
+class ProductQuery:
+    """A storefront product query, already validated and resolved to database ids."""
+
+    category_path: str | None = None  # the materialized path of the category filter
+    price_min: Decimal | None = None
+    price_max: Decimal | None = None
+    in_stock: bool | None = None
+    options: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, any of these values), all must hold
+    search_terms: tuple[str, ...] = ()
+    include_hidden: bool = False  # drafts and archived products: staff only
+
+
+@dataclass(frozen=True)
+class PriceBucket:
+    min: Decimal
+    max: Decimal | None
+    count: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    categories: list[tuple[int, int]]  # (category id, products in it or its descendants)
+    options: list[tuple[str, str, int]]  # (option name, value, products)
+    prices: list[PriceBucket] = field(default_factory=list)
+
+
+def search_terms(text: str | None) -> tuple[str, ...]:
+    """Words of a search box, letters and digits only, so they are safe in tsquery and LIKE."""
+    return tuple(dict.fromkeys(re.findall(r"[^\W_]+", (text or "").lower())))[:10]
+
+
+class _Dialect:
+    def __init__(self, postgres: bool) -> None:
+        self.postgres = postgres
+        # SQLite stores decimals as text: compare them as numbers.
+        self.price = "COALESCE(p.min_price, 0)" if postgres else "COALESCE(CAST(p.min_price AS REAL), 0)"
+
+    def price_param(self, value: Decimal) -> Any:
+        return value if self.postgres else float(value)
+
+
+def _where(query: ProductQuery, dialect: _Dialect) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if not query.include_hidden:
+        clauses.append("p.status = ?")
+        params.append("ACTIVE")
+    if query.category_path is not None:
+        clauses.append("p.category_id IN (SELECT d.id FROM category d WHERE d.path LIKE ?)")
+        params.append(query.category_path + "%")
+    if query.price_min is not None:
+        clauses.append(f"{dialect.price} >= ?")
+        params.append(dialect.price_param(query.price_min))
+    if query.price_max is not None:
+        clauses.append(f"{dialect.price} <= ?")
+        params.append(dialect.price_param(query.price_max))
+    if query.in_stock is not None:
+        exists = (
+            "EXISTS (SELECT 1 FROM product_variant sv JOIN stock s ON s.variant_id = sv.id "
+            "WHERE sv.product_id = p.id AND s.quantity > s.reserved)"
+        )
+        clauses.append(exists if query.in_stock else f"NOT {exists}")
+    if query.options:
+        # One variant must carry every requested option (size M *and* red, not M in blue plus red in S).
+        per_option = []
+        for name, values in query.options:
+            per_option.append(
+                "EXISTS (SELECT 1 FROM variant_option o WHERE o.variant_id = ov.id AND o.name = ? "
+                f"AND o.value IN ({', '.join('?' * len(values))}))"
+            )
+            params.extend([name, *values])
+        clauses.append(
+            "EXISTS (SELECT 1 FROM product_variant ov WHERE ov.product_id = p.id AND "
+            + " AND ".join(per_option)
+            + ")"
+        )
+    if query.search_terms:
+        if dialect.postgres:
+            clauses.append(f"{SEARCH_VECTOR} @@ to_tsquery('english', ?)")
+            params.append(_tsquery(query.search_terms))
+        else:
+            for term in query.search_terms:
+                clauses.append("(p.name LIKE ? OR p.description LIKE ?)")
+                params.extend([f"%{term}%", f"%{term}%"])
+    return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def _tsquery(terms: tuple[str, ...]) -> str:
+    # Prefix matching on every word, so a search box can match as the shopper types.
+    return " & ".join(f"{term}:*" for term in terms)
+
+
+def _sort_columns(sort: ProductSort, query: ProductQuery, dialect: _Dialect) -> tuple[list[tuple[str, bool]], list[Any]]:
+    """(expression, descending) pairs ending with the id tie-break, and the expressions' parameters."""
+    if sort is ProductSort.RELEVANCE and query.search_terms:
+        if dialect.postgres:
+            return [(f"ts_rank({SEARCH_VECTOR}, to_tsquery('english', ?))", True), ("p.id", False)], [
+                _tsquery(query.search_terms)
+            ]
+        # SQLite: a name match counts twice a description match.
+        score = " + ".join(
+            "(CASE WHEN p.name LIKE ? THEN 2 ELSE 0 END) + (CASE WHEN p.description LIKE ? THEN 1 ELSE 0 END)"
+            for _ in query.search_terms
+        )
+        params = [f"%{t}%" for term in query.search_terms for t in (term, term)]
+        return [(f"({score})", True), ("p.id", False)], params
+    columns = {
+        ProductSort.NAME_ASC: [("p.name", False), ("p.id", False)],
+        ProductSort.NAME_DESC: [("p.name", True), ("p.id", True)],
+        ProductSort.PRICE_ASC: [(dialect.price, False), ("p.id", False)],
+        ProductSort.PRICE_DESC: [(dialect.price, True), ("p.id", True)],
+        ProductSort.NEWEST: [("p.created_at", True), ("p.id", True)],
+        ProductSort.RELEVANCE: [("p.name", False), ("p.id", False)],
+    }[sort]
+    return columns, []
+
+
+def _json_key(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def _param_key(value: Any, sample_kind: str, dialect: _Dialect) -> Any:
+    if not dialect.postgres:
+        return value
+    if sample_kind == "datetime":
+        return datetime.fromisoformat(value)
+    if sample_kind == "decimal":
+        return Decimal(str(value))
+    return value
+
+
+def _key_kinds(sort: ProductSort, query: ProductQuery) -> list[str]:
+    if sort in (ProductSort.PRICE_ASC, ProductSort.PRICE_DESC):
+        return ["decimal", "int"]
+    if sort is ProductSort.NEWEST:
+        return ["datetime", "int"]
+    if sort is ProductSort.RELEVANCE and query.search_terms:
+        return ["float", "int"]
+    return ["str", "int"]
+
+
+async def product_page(query: ProductQuery, sort: ProductSort, request: PageRequest) -> Page:
+    """One statement: the page of products (plus one look-ahead row) with their sort keys."""
+    dialect = _Dialect(is_postgres())
+    columns, select_params = _sort_columns(sort, query, dialect)
+    where, where_params = _where(query, dialect)
+    keyset_params: list[Any] = []
+    if request.cursor is not None:
+        kinds = _key_kinds(sort, query)
+        values = tuple(_param_key(v, kinds[i], dialect) for i, v in enumerate(request.cursor))
+        # Going backward reads the rows before the cursor in the reverse order.
+        directed = [(expr, desc != request.backward) for expr, desc in columns]
+        condition, keyset_params = keyset_condition(directed, values)
+        # The sort expressions of the keyset condition carry their own parameters.
+        keyset_params = _interleave_expression_params(directed, keyset_params, select_params)
+        where = f"{where} AND {condition}"
+    selected = ", ".join(f"{expr} AS sort_{i}" for i, (expr, _) in enumerate(columns))
+    order = ", ".join(
+        f"sort_{i} {'DESC' if desc != request.backward else 'ASC'}" for i, (_, desc) in enumerate(columns)
+    )
+    sql = f"SELECT p.*, {selected} FROM product p WHERE {where} ORDER BY {order} LIMIT ?"
+    rows = await fetch(sql, [*select_params, *where_params, *keyset_params, request.size + 1])
+    products = [Product._init_from_db(**row) for row in rows]
+    keys = [tuple(_json_key(row[f"sort_{i}"]) for i in range(len(columns))) for row in rows]
+    return make_page(request, products, keys)
+
+
+def _interleave_expression_params(
+    columns: list[tuple[str, bool]], keyset_params: list[Any], expression_params: list[Any]
+) -> list[Any]:
+    """Insert each sort expression's own parameters before every value compared against it.
+
+    `keyset_condition` emits `expr = ?` / `expr > ?` pairs; when `expr` itself has placeholders
+    (the search rank), those must be bound at each place the expression appears.
+    """
+    if not expression_params:
+        return keyset_params
+    counts = [expr.count("?") for expr, _ in columns]
+    out: list[Any] = []
+    values = iter(keyset_params)
+    for position in range(len(columns)):
+        for earlier in range(position + 1):
+            if counts[earlier]:
+                out.extend(expression_params)
+            out.append(next(values))
+    return out
+
+
+async def product_count(query: ProductQuery) -> int:
+    dialect = _Dialect(is_postgres())
+    where, params = _where(query, dialect)
+    rows = await fetch(f"SELECT COUNT(*) AS count FROM product p WHERE {where}", params)
+    return int(rows[0]["count"])
+
+
+async def product_facets(query: ProductQuery) -> Facets:
+    """Three statements over the same filter: categories (rolled up to ancestors), options, prices."""
+    dialect = _Dialect(is_postgres())
+    where, params = _where(query, dialect)
+    categories = await fetch(
+        "SELECT a.id AS id, COUNT(*) AS count FROM product p "
+        "JOIN category c ON c.id = p.category_id JOIN category a ON c.path LIKE a.path || '%' "
+        f"WHERE {where} GROUP BY a.id ORDER BY a.id",
+        params,
+    )
+    options = await fetch(
+        "SELECT o.name AS name, o.value AS value, COUNT(DISTINCT p.id) AS count FROM variant_option o "
+        "JOIN product_variant v ON v.id = o.variant_id JOIN product p ON p.id = v.product_id "
+        f"WHERE {where} GROUP BY o.name, o.value ORDER BY o.name, o.value",
+        params,
+    )
+    bounds = PRICE_BUCKETS[1:]
+    case = " ".join(f"WHEN {dialect.price} < ? THEN {i}" for i, _ in enumerate(bounds))
+    buckets = await fetch(
+        f"SELECT CASE {case} ELSE {len(bounds)} END AS bucket, COUNT(*) AS count FROM product p "
+        f"WHERE {where} GROUP BY bucket",
+        [*(dialect.price_param(b) for b in bounds), *params],
+    )
+    counts = {int(row["bucket"]): int(row["count"]) for row in buckets}
+    prices = [
+        PriceBucket(low, PRICE_BUCKETS[i + 1] if i + 1 < len(PRICE_BUCKETS) else None, counts.get(i, 0))
+        for i, low in enumerate(PRICE_BUCKETS)
+    ]
+    return Facets(
+        categories=[(int(r["id"]), int(r["count"])) for r in categories],
+        options=[(r["name"], r["value"], int(r["count"])) for r in options],
+        prices=prices,
+    )

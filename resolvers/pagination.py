@@ -1,0 +1,108 @@
+"""Keyset pagination shared by every connection.
+
+A cursor names the sort it belongs to and holds the sort-key values of its row plus the row id, so
+it stays valid while rows are added or removed and paging forward and backward reads only one page
+(plus one row to learn whether another page exists), never the whole table.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from resolvers.errors import BadInput
+
+MAX_PAGE_SIZE = 100
+DEFAULT_PAGE_SIZE = 20
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    """A validated `first/after/last/before`: how many rows, which way, starting after which key."""
+
+    size: int
+    backward: bool
+    cursor: tuple[Any, ...] | None  # sort-key values then the id, or None for the first/last page
+    has_cursor_behind: bool  # an `after` (forward) or `before` (backward) was given
+
+
+@dataclass(frozen=True)
+class Page:
+    rows: list[Any]
+    keys: list[tuple[Any, ...]]
+    has_next_page: bool
+    has_previous_page: bool
+
+
+def encode_cursor(sort: str, key: tuple[Any, ...]) -> str:
+    raw = json.dumps([sort, *key], separators=(",", ":"), default=str)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, sort: str, arity: int, argument: str) -> tuple[Any, ...]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeError):
+        raise BadInput(f"`{argument}` is not a valid cursor.", argument) from None
+    if not isinstance(values, list) or len(values) != arity + 1 or values[0] != sort:
+        raise BadInput(f"`{argument}` is not a cursor of this list in this sort order.", argument)
+    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values[1:]):
+        raise BadInput(f"`{argument}` is not a valid cursor.", argument)
+    return tuple(values[1:])
+
+
+def page_request(
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    sort: str,
+    arity: int,
+) -> PageRequest:
+    """Validate the Relay arguments; `arity` is the number of values in a cursor (sort keys + id)."""
+    for name, value in (("first", first), ("last", last)):
+        if value is not None and not 0 <= value <= MAX_PAGE_SIZE:
+            raise BadInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}, got {value}.", name)
+    if first is not None and last is not None:
+        raise BadInput("Pass either `first` or `last`, not both.", "last")
+    if last is not None or (before is not None and first is None):
+        cursor = decode_cursor(before, sort, arity, "before") if before else None
+        if after:
+            raise BadInput("`after` cannot be combined with `last`/`before`.", "after")
+        size = DEFAULT_PAGE_SIZE if last is None else last
+        return PageRequest(size, True, cursor, before is not None)
+    cursor = decode_cursor(after, sort, arity, "after") if after else None
+    if before:
+        raise BadInput("`before` cannot be combined with `first`/`after`.", "before")
+    size = DEFAULT_PAGE_SIZE if first is None else first
+    return PageRequest(size, False, cursor, after is not None)
+
+
+def make_page(request: PageRequest, rows: list[Any], keys: list[tuple[Any, ...]]) -> Page:
+    """`rows` were fetched in the request's direction with one extra row as a look-ahead."""
+    more = len(rows) > request.size
+    rows, keys = rows[: request.size], keys[: request.size]
+    if request.backward:
+        rows.reverse()
+        keys.reverse()
+        return Page(rows, keys, has_next_page=request.has_cursor_behind, has_previous_page=more)
+    return Page(rows, keys, has_next_page=more, has_previous_page=request.has_cursor_behind)
+
+
+def keyset_condition(columns: list[tuple[str, bool]], values: tuple[Any, ...]) -> tuple[str, list[Any]]:
+    """SQL for "strictly after `values`" in the order given by (expression, descending) pairs.
+
+    Written as an OR-chain rather than a row comparison so each column may sort its own way.
+    """
+    clauses: list[str] = []
+    params: list[Any] = []
+    for position, (column, descending) in enumerate(columns):
+        parts = [f"{prev} = ?" for prev, _ in columns[:position]]
+        params.extend(values[:position])
+        parts.append(f"{column} {'<' if descending else '>'} ?")
+        params.append(values[position])
+        clauses.append("(" + " AND ".join(parts) + ")")
+    return "(" + " OR ".join(clauses) + ")", params

@@ -1,0 +1,541 @@
+"""Storefront catalogue types and queries.
+
+Objects are built with every field a plain attribute: relations the query selects are loaded for
+the whole page up front (see `_product_views`), others hold a `Lazy` that loads on demand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Annotated, Any
+
+import strawberry
+from strawberry.types import Info
+
+from models import Category as CategoryModel
+from models import Product as ProductModel
+from models import ProductImage as ImageModel
+from models import ProductVariant as VariantModel
+from models import VariantOption as OptionModel
+from resolvers import catalogue
+from resolvers.catalogue_query import Facets
+from resolvers.catalogue_query import ProductSort as ProductSortKey
+from resolvers.errors import BadInput
+from resolvers.pagination import Page, encode_cursor
+from schema.context import Context
+from schema.ids import decode_id_of, encode_id
+from schema.lazy import Lazy, LazyMany
+from schema.node import Node, PageInfo
+from schema.selection import Tree, selection_tree, subtree
+
+ProductSort = strawberry.enum(
+    ProductSortKey,
+    name="ProductSort",
+    description="Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
+)
+
+
+@strawberry.type(description="An amount of money; `amount` is a decimal string, never a float.")
+class Money:
+    amount: Decimal
+    currency: str
+
+
+@strawberry.type
+class PriceRange:
+    min: Money
+    max: Money
+
+
+@strawberry.type
+class SelectedOption:
+    name: str
+    value: str
+
+
+@strawberry.type
+class Image:
+    id: strawberry.ID
+    url: str
+    alt_text: str
+
+
+@strawberry.type
+class ProductVariant(Node):
+    id: strawberry.ID
+    sku: str
+    name: str
+    price: Money
+    compare_at_price: Money | None
+    weight_grams: int
+    quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
+    available_for_sale: bool
+    selected_options: list[SelectedOption]
+    product: Annotated["Product", strawberry.lazy("schema.catalogue")]
+
+
+@strawberry.type
+class Product(Node):
+    id: strawberry.ID
+    name: str
+    slug: str
+    description: str
+    created_at: datetime
+    updated_at: datetime
+    category: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
+    images: list[Image]
+    variants: list[ProductVariant]
+    price_range: PriceRange | None = strawberry.field(description="Lowest and highest variant price; null without variants.")
+    available_for_sale: bool
+
+
+@strawberry.type
+class ProductEdge:
+    cursor: str
+    node: Product
+
+
+@strawberry.type
+class CategoryFacet:
+    category: Annotated["Category", strawberry.lazy("schema.catalogue")]
+    count: int = strawberry.field(description="Matching products in this category or its descendants.")
+
+
+@strawberry.type
+class OptionValueFacet:
+    value: str
+    count: int
+
+
+@strawberry.type
+class OptionFacet:
+    name: str
+    values: list[OptionValueFacet]
+
+
+@strawberry.type
+class PriceRangeFacet:
+    min: Money
+    max: Money | None = strawberry.field(description="Exclusive upper bound; null for the open last range.")
+    count: int
+
+
+@strawberry.type(description="Counts under the current filter, enough to draw a filter sidebar.")
+class ProductFacets:
+    categories: list[CategoryFacet]
+    options: list[OptionFacet]
+    price_ranges: list[PriceRangeFacet]
+
+
+@strawberry.type
+class ProductConnection:
+    edges: list[ProductEdge]
+    nodes: list[Product]
+    page_info: PageInfo
+    total_count: int
+    facets: ProductFacets
+
+
+@strawberry.type
+class Category(Node):
+    id: strawberry.ID
+    name: str
+    slug: str
+    description: str
+    position: int
+    level: int = strawberry.field(description="0 for a top-level category.")
+    parent: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
+    ancestors: list[Annotated["Category", strawberry.lazy("schema.catalogue")]] = strawberry.field(
+        description="From the top-level category down to the parent: breadcrumbs."
+    )
+    children: list[Annotated["Category", strawberry.lazy("schema.catalogue")]]
+    _model: strawberry.Private[CategoryModel]
+
+    @strawberry.field(description="Active products of this category and its descendants.")
+    async def products(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ProductFilter | None = None,
+        sort: ProductSort | None = None,
+        search: str | None = None,
+    ) -> ProductConnection:
+        spec = _filter_spec(filter, category_id=self._model.id)
+        return await _product_connection(info, spec, sort, search, first, after, last, before)
+
+
+@strawberry.type
+class CategoryEdge:
+    cursor: str
+    node: Category
+
+
+@strawberry.type
+class CategoryConnection:
+    edges: list[CategoryEdge]
+    nodes: list[Category]
+    page_info: PageInfo
+    total_count: int
+
+
+@strawberry.input
+class PriceRangeInput:
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
+@strawberry.input
+class OptionFilterInput:
+    name: str
+    values: list[str]
+
+
+@strawberry.input(description="All given conditions must hold.")
+class ProductFilter:
+    category: strawberry.ID | None = strawberry.field(default=None, description="This category or any descendant.")
+    price: PriceRangeInput | None = strawberry.field(default=None, description="On the lowest variant price.")
+    in_stock: bool | None = None
+    options: list[OptionFilterInput] | None = strawberry.field(
+        default=None, description="One variant must match every option, with any of its values."
+    )
+
+
+# --- building objects ------------------------------------------------------------------------
+
+_MISSING: Any = object()
+
+
+def money(amount: Decimal, context: Context) -> Money:
+    return Money(amount=amount, currency=context.currency)
+
+
+def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
+    if not variants:
+        return None
+    prices = [v.price for v in variants]
+    return PriceRange(min=min(prices, key=lambda m: m.amount), max=max(prices, key=lambda m: m.amount))
+
+
+def _any_available(variants: list[ProductVariant]) -> bool:
+    return any(v.available_for_sale for v in variants)
+
+
+def image_view(image: ImageModel) -> Image:
+    return Image(id=encode_id("Image", image.id), url=image.url, alt_text=image.alt_text)
+
+
+def option_views(options: list[OptionModel]) -> list[SelectedOption]:
+    return [SelectedOption(name=o.name, value=o.value) for o in options]
+
+
+def variant_view(context: Context, variant: VariantModel, product: Any = _MISSING, options: Any = _MISSING) -> ProductVariant:
+    loaders = context.loaders
+    if product is _MISSING:
+        product = Lazy(loaders.product_by_id, variant.product_id, lambda p: product_view(context, p))
+    if options is _MISSING:
+        options = Lazy(loaders.options_by_variant_id, variant.id, option_views)
+    available = variant.quantity_available
+    return ProductVariant(
+        id=encode_id("ProductVariant", variant.id),
+        sku=variant.sku,
+        name=variant.name,
+        price=money(variant.price, context),
+        compare_at_price=None if variant.compare_at_price is None else money(variant.compare_at_price, context),
+        weight_grams=variant.weight_grams,
+        quantity_available=available,
+        available_for_sale=available > 0,
+        selected_options=options,
+        product=product,
+    )
+
+
+def product_view(
+    context: Context,
+    product: ProductModel,
+    variants: Any = _MISSING,
+    images: Any = _MISSING,
+    category: Any = _MISSING,
+) -> Product:
+    loaders = context.loaders
+    view = Product(
+        id=encode_id("Product", product.id),
+        name=product.name,
+        slug=product.slug,
+        description=product.description,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
+        category=None,
+        images=images,
+        variants=variants,
+        price_range=None,
+        available_for_sale=False,
+    )
+    if category is _MISSING:
+        category = None
+        if product.category_id is not None:
+            category = Lazy(loaders.category_by_id, product.category_id, lambda c: category_view(context, c))
+    view.category = category
+    if images is _MISSING:
+        view.images = Lazy(loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
+    if variants is _MISSING:
+        def with_product(rows: list[VariantModel]) -> list[ProductVariant]:
+            return [variant_view(context, v, product=view) for v in rows]
+
+        view.variants = Lazy(loaders.variants_by_product_id, product.id, with_product)
+        view.price_range = Lazy(loaders.variants_by_product_id, product.id, lambda rows: _price_range(with_product(rows)))
+        view.available_for_sale = Lazy(loaders.variants_by_product_id, product.id, lambda rows: any(v.quantity_available > 0 for v in rows))
+    else:
+        view.price_range = _price_range(variants)
+        view.available_for_sale = _any_available(variants)
+    return view
+
+
+def category_view(context: Context, category: CategoryModel | None) -> Category | None:
+    if category is None:
+        return None
+    loaders = context.loaders
+
+    def one(c: CategoryModel | None) -> Category | None:
+        return category_view(context, c)
+
+    def many(rows: list[CategoryModel | None]) -> list[Category]:
+        return [view for view in (category_view(context, c) for c in rows) if view is not None]
+
+    return Category(
+        id=encode_id("Category", category.id),
+        name=category.name,
+        slug=category.slug,
+        description=category.description,
+        position=category.position,
+        level=category.depth,
+        parent=None if category.parent_id is None else Lazy(loaders.category_by_id, category.parent_id, one),
+        ancestors=LazyMany(loaders.category_by_id, category.ancestor_ids, many),
+        children=Lazy(loaders.categories_by_parent_id, category.id, many),
+        _model=category,
+    )
+
+
+async def _product_views(context: Context, products: list[ProductModel], selected: Tree) -> list[Product]:
+    """Load every relation the selection asks for, for the whole page at once, then build views."""
+    loaders = context.loaders
+    ids = [p.id for p in products]
+    variant_fields = selected.get("variants")
+    want_variants = variant_fields is not None or "priceRange" in selected or "availableForSale" in selected
+    category_ids = [p.category_id for p in products if p.category_id is not None]
+
+    async def skip() -> None:
+        return None
+
+    variant_lists, image_lists, categories = await asyncio.gather(
+        loaders.variants_by_product_id.load_many(ids) if want_variants else skip(),
+        loaders.images_by_product_id.load_many(ids) if "images" in selected else skip(),
+        loaders.category_by_id.load_many(category_ids) if "category" in selected and category_ids else skip(),
+    )
+    options_by_variant: dict[int, list[SelectedOption]] = {}
+    if variant_fields and "selectedOptions" in variant_fields and variant_lists:
+        variant_ids = [v.id for rows in variant_lists for v in rows]
+        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_many(variant_ids)):
+            options_by_variant[variant_id] = option_views(rows)
+    category_views = {c.id: category_view(context, c) for c in categories or () if c is not None}
+
+    views = []
+    for index, product in enumerate(products):
+        view = product_view(
+            context,
+            product,
+            images=[image_view(i) for i in image_lists[index]] if image_lists is not None else _MISSING,
+            category=category_views.get(product.category_id) if categories is not None else _MISSING,
+            variants=[] if variant_lists is not None else _MISSING,
+        )
+        if variant_lists is not None:
+            view.variants = [
+                variant_view(context, v, product=view, options=options_by_variant.get(v.id, _MISSING))
+                for v in variant_lists[index]
+            ]
+            view.price_range = _price_range(view.variants)
+            view.available_for_sale = _any_available(view.variants)
+        views.append(view)
+    return views
+
+
+def _page_info(page: Page, cursors: list[str]) -> PageInfo:
+    return PageInfo(
+        has_next_page=page.has_next_page,
+        has_previous_page=page.has_previous_page,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )
+
+
+def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
+    if facets is None:
+        return ProductFacets(categories=[], options=[], price_ranges=[])
+    loaders = context.loaders
+    options: dict[str, list[OptionValueFacet]] = {}
+    for name, value, count in facets.options:
+        options.setdefault(name, []).append(OptionValueFacet(value=value, count=count))
+    return ProductFacets(
+        categories=[
+            CategoryFacet(category=Lazy(loaders.category_by_id, cid, lambda c: category_view(context, c)), count=count)
+            for cid, count in facets.categories
+        ],
+        options=[OptionFacet(name=name, values=values) for name, values in options.items()],
+        price_ranges=[
+            PriceRangeFacet(
+                min=money(bucket.min, context),
+                max=None if bucket.max is None else money(bucket.max, context),
+                count=bucket.count,
+            )
+            for bucket in facets.prices
+        ],
+    )
+
+
+def _filter_spec(filter: ProductFilter | None, category_id: int | None = None) -> catalogue.ProductFilterInput:
+    if filter is None:
+        return catalogue.ProductFilterInput(category_id=category_id)
+    if filter.category is not None and category_id is None:
+        category_id = decode_id_of(filter.category, "Category", "filter.category")
+    price_min = filter.price.min if filter.price else None
+    price_max = filter.price.max if filter.price else None
+    for name, value in (("filter.price.min", price_min), ("filter.price.max", price_max)):
+        if value is not None and (not value.is_finite() or value < 0):
+            raise BadInput(f"`{name}` must be a non-negative amount.", name)
+    options = []
+    for option in filter.options or ():
+        if not option.values:
+            raise BadInput(f"`filter.options` for {option.name!r} needs at least one value.", "filter.options")
+        options.append((option.name, tuple(option.values)))
+    return catalogue.ProductFilterInput(
+        category_id=category_id,
+        price_min=price_min,
+        price_max=price_max,
+        in_stock=filter.in_stock,
+        options=tuple(options),
+    )
+
+
+async def _product_connection(
+    info: Info[Context, None],
+    spec: catalogue.ProductFilterInput,
+    sort: ProductSortKey | None,
+    search: str | None,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+) -> ProductConnection:
+    context = info.context
+    tree = selection_tree(info)
+    listing = await catalogue.list_products(
+        context.loaders,
+        filter=spec,
+        search=search,
+        sort=sort,
+        first=first,
+        after=after,
+        last=last,
+        before=before,
+        want_total="totalCount" in tree,
+        want_facets="facets" in tree,
+    )
+    page = listing.page
+    selected = subtree(tree, ("edges", "node"), ("nodes",))
+    views = await _product_views(context, page.rows, selected) if selected else [product_view(context, p) for p in page.rows]
+    cursors = [encode_cursor(listing.sort.value, key) for key in page.keys]
+    return ProductConnection(
+        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
+        nodes=views,
+        page_info=_page_info(page, cursors),
+        total_count=listing.total_count or 0,
+        facets=_facets_view(context, listing.facets),
+    )
+
+
+def _one_of(id: strawberry.ID | None, slug: str | None) -> None:
+    if (id is None) == (slug is None):
+        raise BadInput("Pass exactly one of `id` or `slug`.", "id")
+
+
+@strawberry.type
+class CatalogueQuery:
+    @strawberry.field(description="Active products, filtered, searched and sorted; at most 100 per page.")
+    async def products(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ProductFilter | None = None,
+        sort: ProductSort | None = None,
+        search: str | None = None,
+    ) -> ProductConnection:
+        return await _product_connection(info, _filter_spec(filter), sort, search, first, after, last, before)
+
+    @strawberry.field
+    async def product(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Product | None:
+        _one_of(id, slug)
+        loaders = info.context.loaders
+        if id is not None:
+            model = await catalogue.product_by_id(loaders, decode_id_of(id, "Product"))
+        else:
+            model = await catalogue.product_by_slug(loaders, slug)
+        return None if model is None else product_view(info.context, model)
+
+    @strawberry.field(description="Categories ordered by position; `parent` or `topLevel` narrow to one level.")
+    async def categories(
+        self,
+        info: Info[Context, None],
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        parent: strawberry.ID | None = None,
+        top_level: bool = False,
+    ) -> CategoryConnection:
+        parent_id = decode_id_of(parent, "Category", "parent") if parent is not None else None
+        page, total = await catalogue.list_categories(
+            parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
+        )
+        views = [category_view(info.context, c) for c in page.rows]
+        cursors = [encode_cursor("categories", key) for key in page.keys]
+        return CategoryConnection(
+            edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
+            nodes=views,
+            page_info=_page_info(page, cursors),
+            total_count=total,
+        )
+
+    @strawberry.field
+    async def category(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Category | None:
+        _one_of(id, slug)
+        loaders = info.context.loaders
+        if id is not None:
+            model = await catalogue.category_by_id(loaders, decode_id_of(id, "Category"))
+        else:
+            model = await catalogue.category_by_slug(loaders, slug)
+        return category_view(info.context, model)
+
+
+async def resolve_node(context: Context, type_name: str, pk: int) -> Node | None:
+    """`node(id)` for the catalogue's types; None for an ID of a type this module does not own."""
+    loaders = context.loaders
+    if type_name == "Product":
+        model = await catalogue.product_by_id(loaders, pk)
+        return None if model is None else product_view(context, model)
+    if type_name == "ProductVariant":
+        variant = await catalogue.variant_by_id(loaders, pk)
+        return None if variant is None else variant_view(context, variant)
+    if type_name == "Category":
+        return category_view(context, await catalogue.category_by_id(loaders, pk))
+    return None
+
+
+NODE_TYPES = ("Product", "ProductVariant", "Category")

@@ -1,0 +1,85 @@
+"""Schema extensions: error codes and masking, and the operation name for logs and metrics.
+
+Turning exceptions into GraphQL errors with `extensions.code`, and masking the unexpected:
+
+Errors the client caused keep their message and get a code; anything else is logged with the
+request id and reaches the client only as "Internal server error." with that id.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from resolvers.errors import BadInput
+
+log = logging.getLogger("gateway.errors")
+
+
+class GatewayError(GraphQLError):
+    """A GraphQL error raised on purpose, carrying its `extensions.code`."""
+
+    code = "INTERNAL_SERVER_ERROR"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message, extensions={"code": code or self.code})
+
+
+class BadUserInput(GatewayError):
+    code = "BAD_USER_INPUT"
+
+
+def _classify(error: GraphQLError, request_id: str) -> GraphQLError:
+    original = error.original_error
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        # Parse, validation and variable-coercion errors come from graphql-core with no cause.
+        code = "BAD_USER_INPUT" if error.message.startswith("Variable") else "GRAPHQL_VALIDATION_FAILED"
+        if error.path is not None:
+            code = "INTERNAL_SERVER_ERROR"
+        error.extensions = {**(error.extensions or {}), "code": code}
+        return error
+    if isinstance(original, GatewayError):
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
+                            extensions=original.extensions)
+    if isinstance(original, BadInput):
+        extensions = {"code": "BAD_USER_INPUT"}
+        if original.field:
+            extensions["field"] = original.field
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
+                            extensions=extensions)
+    log.error(
+        "unexpected error request_id=%s path=%s", request_id, error.path,
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return GraphQLError(
+        "Internal server error.", error.nodes, error.source, error.positions, error.path,
+        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        errors = getattr(result, "errors", None)
+        if not errors:
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "-")
+        result.errors = [_classify(error, request_id) for error in errors]
+
+
+
+class OperationName(SchemaExtension):
+    """Records the executed operation's name on the context, for the access log and metrics."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context.context
+        if hasattr(context, "operation_name"):
+            context.operation_name = self.execution_context.operation_name or "anonymous"

@@ -1,0 +1,38 @@
+"""A relation that is loaded only if a query actually reads it.
+
+List resolvers put already-loaded values on the objects they return, so nested fields are plain
+attributes and cost graphql-core no task. Where nothing was loaded ahead (`node(id)`, a single
+product) the attribute holds a `Lazy` instead: graphql-core awaits whatever a field returns that
+is awaitable, and only then does the dataloader get the key, batched with its siblings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator, Hashable
+from typing import Any
+
+from aiodataloader import DataLoader
+
+
+class Lazy:
+    __slots__ = ("_loader", "_key", "_convert")
+
+    def __init__(self, loader: DataLoader, key: Hashable, convert: Callable[[Any], Any]) -> None:
+        self._loader = loader
+        self._key = key
+        self._convert = convert
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self._resolve().__await__()
+
+    async def _resolve(self) -> Any:
+        return self._convert(await self._loader.load(self._key))
+
+
+class LazyMany(Lazy):
+    """The same for a list of keys (category ancestors)."""
+
+    __slots__ = ()
+
+    async def _resolve(self) -> Any:
+        return self._convert(await self._loader.load_many(self._key))

@@ -1,0 +1,47 @@
+"""Root types and the schema object."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.types import Info
+
+from resolvers.errors import BadInput
+from schema import catalogue
+from schema.context import Context
+from schema.extensions import ErrorCodes, OperationName
+from schema.ids import decode_id
+from schema.node import Node
+
+MAX_NODES = 100
+_NODE_RESOLVERS = {name: catalogue.resolve_node for name in catalogue.NODE_TYPES}
+
+
+async def _node(context: Context, global_id: str, argument: str) -> Node | None:
+    type_name, pk = decode_id(global_id, argument)
+    resolve = _NODE_RESOLVERS.get(type_name)
+    if resolve is None:
+        raise BadInput(f"`{argument}` is not a valid ID: {global_id!r}.", argument)
+    return await resolve(context, type_name, pk)
+
+
+@strawberry.type
+class Query(catalogue.CatalogueQuery):
+    @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
+    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+        return await _node(info.context, id, "id")
+
+    @strawberry.field(description=f"Several objects by global ID, in order; at most {MAX_NODES}.")
+    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
+        if len(ids) > MAX_NODES:
+            raise BadInput(f"`ids` may hold at most {MAX_NODES} IDs, got {len(ids)}.", "ids")
+        return list(await asyncio.gather(*(_node(info.context, gid, "ids") for gid in ids)))
+
+
+schema = strawberry.Schema(
+    query=Query,
+    types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
+    extensions=[ParserCache(maxsize=1024), ValidationCache(maxsize=1024), ErrorCodes, OperationName],
+)
