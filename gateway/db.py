@@ -34,8 +34,9 @@ async def migrate(database_url: str) -> None:
     try:
         await run_migrations(config=tortoise_config(database_url))
     finally:
-        # aiosqlite's worker thread keeps the process alive until its connection is closed.
-        await Tortoise.close_connections()
+        # aiosqlite's worker thread keeps the process alive until its connection is closed, and
+        # the models stay bound to this database's dialect until the registry is reset.
+        await close()
 
 
 def _ensure_sqlite_directory(database_url: str) -> None:
@@ -49,3 +50,4 @@ def _ensure_sqlite_directory(database_url: str) -> None:
 
 async def close() -> None:
     await Tortoise.close_connections()
+    await Tortoise._reset_apps()

@@ -43,5 +43,5 @@ class Query(catalogue.CatalogueQuery):
 schema = strawberry.Schema(
     query=Query,
     types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
-    extensions=[ParserCache(maxsize=1024), ValidationCache(maxsize=1024), ErrorCodes, OperationName],
+    extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), ErrorCodes, OperationName],
 )

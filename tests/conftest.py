@@ -1,0 +1,170 @@
+"""Fixtures: the gateway against SQLite and PostgreSQL, a GraphQL client, and a SQL counter.
+
+Every test that takes `db` runs once per backend. PostgreSQL comes from TEST_DATABASE_URL (default:
+the local server); each run creates and drops its own database inside it. Without a server the
+PostgreSQL runs are skipped, unless REQUIRE_SERVICES=1, which makes its absence a failure.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+import httpx
+import pytest
+from tortoise import Tortoise
+from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+from gateway.app import create_app
+from gateway.db import close, migrate, tortoise_config
+from gateway.settings import load_settings
+from tests import catalogue_fixture
+
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@dataclass
+class Backend:
+    name: str
+    url: str
+    data: catalogue_fixture.Catalogue
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("TEST_DATABASE_URL") or DEFAULT_POSTGRES
+
+
+async def _postgres_available(url: str) -> str | None:
+    try:
+        conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1), timeout=3)
+    except (OSError, asyncpg.PostgresError) as error:
+        return f"PostgreSQL at {url} is not reachable ({error})"
+    await conn.close()
+    return None
+
+
+async def _create_postgres_database(admin_url: str) -> tuple[str, str]:
+    name = f"gateway_test_{uuid.uuid4().hex[:10]}"
+    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), name
+
+
+async def _drop_postgres_database(admin_url: str, name: str) -> None:
+    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+async def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
+    """A migrated database holding the test catalogue, with Tortoise connected to it."""
+    dropped: tuple[str, str] | None = None
+    if request.param == "sqlite":
+        url = f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'gateway.sqlite3'}"
+    else:
+        admin = _postgres_admin_url()
+        reason = await _postgres_available(admin)
+        if reason:
+            if REQUIRE_SERVICES:
+                pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+            pytest.skip(reason)
+        url, name = await _create_postgres_database(admin)
+        dropped = (admin, name)
+    await migrate(url)
+    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+    try:
+        data = await catalogue_fixture.build()
+        yield Backend(request.param, url, data)
+    finally:
+        await close()
+        # Tortoise caches compiled INSERTs per connection name, not per dialect: the next backend
+        # would get this one's placeholders.
+        EXECUTOR_CACHE.clear()
+        if dropped:
+            await _drop_postgres_database(*dropped)
+
+
+@pytest.fixture(scope="session")
+def app(db: Backend) -> Any:
+    # No lifespan: the `db` fixture has already connected Tortoise to this backend.
+    settings = load_settings({"DATABASE_URL": db.url, "LOG_LEVEL": "INFO"})
+    return create_app(settings)
+
+
+@pytest.fixture
+async def client(app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        yield http
+
+
+class GraphQLClient:
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.http.post("/graphql", json={"query": query, "variables": variables or {}})
+        assert response.status_code in (200, 400), response.text
+        return response.json()
+
+    async def data(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        body = await self.post(query, variables)
+        assert not body.get("errors"), body["errors"]
+        return body["data"]
+
+    async def error_codes(self, query: str, variables: dict[str, Any] | None = None) -> list[str]:
+        body = await self.post(query, variables)
+        assert body.get("errors"), body
+        return [error.get("extensions", {}).get("code") for error in body["errors"]]
+
+
+@pytest.fixture
+def gql(client: httpx.AsyncClient) -> GraphQLClient:
+    return GraphQLClient(client)
+
+
+class StatementCounter(logging.Handler):
+    """Counts the SQL statements Tortoise sends to the driver (one DEBUG record each)."""
+
+    VERBS = ("SELECT", "INSERT", "UPDATE", "DELETE", "WITH")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.statements: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage().lstrip()
+        if text.upper().startswith(self.VERBS):
+            self.statements.append(text)
+
+
+@pytest.fixture
+def sql_counter() -> Iterator[StatementCounter]:
+    logger = logging.getLogger("tortoise.db_client")
+    counter = StatementCounter()
+    previous = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(counter)
+    try:
+        yield counter
+    finally:
+        logger.removeHandler(counter)
+        logger.setLevel(previous)
+
+
+ROOT = Path(__file__).resolve().parent.parent
