@@ -12,6 +12,7 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from schema.context import Context
+from schema.extensions import classify
 
 
 class GatewayGraphQL(GraphQL):
@@ -33,6 +34,10 @@ class GatewayGraphQL(GraphQL):
         # Tell the access log and metrics which operation this was.
         context = request.scope.get("gateway.context")
         request.scope["gateway.operation"] = getattr(context, "operation_name", None) or "anonymous"
+        if result.errors:
+            # Parse errors end the operation before the schema's extensions see a result.
+            request_id = request.scope.get("gateway.request_id", "-")
+            result.errors = [classify(error, request_id) for error in result.errors]
         return await super().process_result(request, result)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:

@@ -32,7 +32,8 @@ class BadUserInput(GatewayError):
     code = "BAD_USER_INPUT"
 
 
-def _classify(error: GraphQLError, request_id: str) -> GraphQLError:
+def classify(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error as the client sees it: with a code, and masked if it was not meant for the client."""
     original = error.original_error
     if original is None:
         if error.extensions and "code" in error.extensions:
@@ -71,7 +72,7 @@ class ErrorCodes(SchemaExtension):
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "-")
-        result.errors = [_classify(error, request_id) for error in errors]
+        result.errors = [classify(error, request_id) for error in errors]
 
 
 

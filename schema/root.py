@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import strawberry
+from graphql import GraphQLError
+from strawberry.types import ExecutionContext
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
@@ -40,7 +42,14 @@ class Query(catalogue.CatalogueQuery):
         return list(await asyncio.gather(*(_node(info.context, gid, "ids") for gid in ids)))
 
 
-schema = strawberry.Schema(
+class GatewaySchema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        # Strawberry logs every error, client mistakes included; `schema.extensions.classify`
+        # logs the unexpected ones, with the request id.
+        return None
+
+
+schema = GatewaySchema(
     query=Query,
     types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
     extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), ErrorCodes, OperationName],
