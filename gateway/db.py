@@ -51,3 +51,15 @@ def _ensure_sqlite_directory(database_url: str) -> None:
 async def close() -> None:
     await Tortoise.close_connections()
     await Tortoise._reset_apps()
+
+
+async def make_migrations() -> list[str]:
+    """Write a migration for every model change not yet covered (a developer tool; see README)."""
+    from tortoise.migrations.autodetector import MigrationAutodetector
+
+    config = tortoise_config("sqlite://:memory:")
+    await Tortoise.init(config=config, init_connections=False)
+    try:
+        return await MigrationAutodetector(Tortoise.apps, config["apps"]).write()
+    finally:
+        await close()

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 
+from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models import Category, Product, ProductImage, ProductStatus, ProductVariant, Stock, VariantOption, Warehouse
@@ -123,6 +124,10 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
                             (ProductImage, image_rows), (Stock, stock_rows)):
             for start in range(0, len(rows), BATCH):
                 await model.bulk_create(rows[start:start + BATCH], using_db=conn)
+        # auto_now stamps the wall clock on insert; a seed must not depend on when it ran.
+        await Product.filter(id__gte=product_rows[0].id if product_rows else 0).using_db(conn).update(
+            updated_at=F("created_at")
+        )
         await _reset_sequences(conn)
     return SeedResult(True, products)
 

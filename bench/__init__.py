@@ -1,0 +1,20 @@
+"""`make bench`: the gateway under load, next to a floor that does the same HTTP and GraphQL work
+without touching the database, so the ratio says how much the data layer costs.
+
+Run with `.venv/bin/python -m bench` from the repository root. Each scenario is one module
+(`bench.listing`, later checkout, cache hit, fan-out…) returning rows for the shared report.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# The interpreter running the harness is the venv's: servers and CLI steps use the same one.
+PYTHON = sys.executable
+
+DB_NAME = "gateway_bench"
+PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
+DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"

@@ -1,0 +1,124 @@
+"""Server processes under test: start one uvicorn per app, wait until it answers, stop it for sure.
+
+Each server runs in its own session (process group), so stopping it also ends anything it forked,
+and only what this harness started is ever signalled.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from bench import PYTHON, ROOT
+
+HEALTH_TIMEOUT = 60.0  # the floor loads its page from the database before it answers
+
+
+def free_port() -> int:
+    # The kernel picks an unused port; the tiny race until uvicorn binds it is acceptable here.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _uvicorn() -> list[str]:
+    # The venv's `uvicorn` script when present (what `make run` uses), else the module.
+    script = Path(PYTHON).parent / "uvicorn"
+    return [str(script)] if script.exists() else [PYTHON, "-m", "uvicorn"]
+
+
+@dataclass
+class Server:
+    name: str
+    app: str  # "module:attribute", as uvicorn takes it
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes] = field(repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM for a graceful uvicorn shutdown, then SIGKILL if it hangs. Idempotent."""
+        if self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process, signal.SIGKILL)
+                self.process.wait(timeout)
+        self._log.close()
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    try:
+        # start_new_session=True made the server the leader of a group whose id is its pid.
+        os.killpg(process.pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1") -> Server:
+    """Start `uvicorn APP` with the production flags: one worker, no uvicorn access log."""
+    port = free_port()
+    log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+    command = [
+        *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", "1",
+        "--no-access-log", "--log-level", "warning",
+    ]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Server(name, app, host, port, process, Path(log_file.name), log_file)
+
+
+def wait_healthy(server: Server, path: str = "/healthz", timeout: float = HEALTH_TIMEOUT) -> None:
+    """Poll until GET `path` answers 200; raise with the server's log if it exits or never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(
+                f"{server.name} server exited with code {server.process.returncode} before it was healthy:\n"
+                f"{server.log_tail()}"
+            )
+        try:
+            status, _, _ = request(server, "GET", path, timeout=1.0)
+            if status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{server.name} server not healthy after {timeout:.0f}s:\n{server.log_tail()}")
+
+
+def request(
+    server: Server, method: str, path: str, body: bytes | None = None, *, timeout: float = 30.0
+) -> tuple[int, dict[str, str], bytes]:
+    """One plain HTTP request (status, lower-cased headers, body) for checks, not for load."""
+    conn = http.client.HTTPConnection(server.host, server.port, timeout=timeout)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
+    finally:
+        conn.close()
