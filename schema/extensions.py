@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from loaders import Loaders
 from resolvers.errors import BadInput
 
 log = logging.getLogger("gateway.errors")
@@ -84,3 +85,17 @@ class OperationName(SchemaExtension):
         context = self.execution_context.context
         if hasattr(context, "operation_name"):
             context.operation_name = self.execution_context.operation_name or "anonymous"
+
+
+class FreshLoaders(SchemaExtension):
+    """A new dataloader registry for every operation.
+
+    Over HTTP that is once per request; over a WebSocket the context lives as long as the
+    connection, and loaders kept that long would serve stale rows (and bind an old event loop).
+    """
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if hasattr(context, "loaders"):
+            context.loaders = Loaders()
+        yield

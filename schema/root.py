@@ -13,7 +13,7 @@ from strawberry.types import Info
 from resolvers.errors import BadInput
 from schema import catalogue
 from schema.context import Context
-from schema.extensions import ErrorCodes, OperationName
+from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
 from schema.node import Node
 
@@ -52,5 +52,5 @@ class GatewaySchema(strawberry.Schema):
 schema = GatewaySchema(
     query=Query,
     types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
-    extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), ErrorCodes, OperationName],
+    extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), FreshLoaders, ErrorCodes, OperationName],
 )

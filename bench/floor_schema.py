@@ -1,0 +1,133 @@
+"""The floor's schema: the real one, except that root `products` returns a page held in memory.
+
+The page is captured once by running the real listing through the real schema (so the objects
+are exactly what the gateway builds), then frozen: a relation the listing does not select is still
+a `Lazy` bound to a dataloader; those are replaced by a placeholder that fails loudly if ever
+resolved, so serving the floor can never await or reach the database.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Generator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLResolveInfo
+from strawberry.extensions import SchemaExtension
+from strawberry.types import Info
+
+from bench.queries import LISTING, LISTING_ARGUMENTS
+from schema import catalogue, schema
+from schema.catalogue import ProductConnection, ProductFilter, ProductSort
+from schema.context import Context
+from schema.lazy import Lazy
+from schema.root import Query
+
+# What schema/root.py passes as `types=`: Strawberry keeps no public copy of it, so it is repeated
+# here, and `build_schema` checks that the resulting SDL is the real one's.
+SCHEMA_TYPES = [catalogue.Product, catalogue.ProductVariant, catalogue.Category]
+
+
+class NotPreloaded:
+    """Stands in for a relation the captured page did not load; awaiting it is a bug in the floor."""
+
+    __slots__ = ("where",)
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise RuntimeError(f"floor: {self.where} was not preloaded; the floor serves only the listing query")
+        yield  # pragma: no cover - makes this a generator, as __await__ must return an iterator
+
+
+class _CaptureRootField(SchemaExtension):
+    """Keeps what one root field's resolver returned, before graphql-core serialises it."""
+
+    def __init__(self, field_name: str, sink: list[Any]) -> None:
+        super().__init__()
+        self.field_name = field_name
+        self.sink = sink
+
+    async def resolve(
+        self, _next: Callable[..., Any], root: Any, info: GraphQLResolveInfo, *args: Any, **kwargs: Any
+    ) -> Any:
+        result = _next(root, info, *args, **kwargs)
+        if inspect.isawaitable(result):
+            result = await result
+        if info.path.prev is None and info.field_name == self.field_name:
+            self.sink.append(result)
+        return result
+
+
+async def capture_listing(currency: str) -> ProductConnection:
+    """Run LISTING through the real schema (Tortoise must be initialised) and keep its `products`."""
+    sink: list[Any] = []
+    capturing = strawberry.Schema(
+        query=schema.query,
+        types=SCHEMA_TYPES,
+        extensions=[*schema.extensions, lambda: _CaptureRootField("products", sink)],
+    )
+    result = await capturing.execute(LISTING, context_value=Context(currency=currency))
+    if result.errors:
+        raise RuntimeError(f"floor: the listing failed while capturing it: {result.errors}")
+    if len(sink) != 1 or not isinstance(sink[0], ProductConnection):
+        raise RuntimeError(f"floor: expected one ProductConnection from `products`, captured {sink!r:.200}")
+    connection: ProductConnection = sink[0]
+    freeze(connection)
+    return connection
+
+
+def freeze(value: Any, seen: set[int] | None = None, where: str = "products") -> Any:
+    """Replace every `Lazy` reachable from `value` (in place) by a `NotPreloaded`; returns `value`."""
+    seen = set() if seen is None else seen
+    if isinstance(value, Lazy):
+        return NotPreloaded(where)
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            value[index] = freeze(item, seen, where)
+        return value
+    # Only Strawberry objects are walked; models (e.g. Category._model) are private and never served.
+    if hasattr(type(value), "__strawberry_definition__") and id(value) not in seen:
+        seen.add(id(value))  # products and their variants point at each other
+        for name, attribute in list(vars(value).items()):
+            setattr(value, name, freeze(attribute, seen, f"{type(value).__name__}.{name}"))
+    return value
+
+
+def _real_products_description() -> str | None:
+    field = schema.get_field_for_type("products", "Query")
+    return field.description if field is not None else None
+
+
+def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
+    """The real schema with root `products` answered by `page()`: same types, same extensions."""
+
+    @strawberry.type(name="Query")
+    class FloorQuery(Query):
+        # Same name, arguments and description as CatalogueQuery.products, so the same document
+        # validates and the SDL is identical; a plain (not async) resolver: nothing to wait for.
+        @strawberry.field(description=_real_products_description())
+        def products(
+            self,
+            info: Info[Context, None],
+            first: int | None = None,
+            after: str | None = None,
+            last: int | None = None,
+            before: str | None = None,
+            filter: ProductFilter | None = None,
+            sort: ProductSort | None = None,
+            search: str | None = None,
+        ) -> ProductConnection:
+            given = {"first": first, "after": after, "last": last, "before": before,
+                     "filter": filter, "sort": sort, "search": search}
+            if {k: v for k, v in given.items() if v is not None} != LISTING_ARGUMENTS:
+                raise ValueError(f"the floor serves only products({LISTING_ARGUMENTS}), got {given}")
+            return page()
+
+    floor = strawberry.Schema(query=FloorQuery, types=SCHEMA_TYPES, extensions=schema.extensions)
+    if floor.as_str() != schema.as_str():
+        raise RuntimeError("floor: the floor schema's SDL differs from the real schema's")
+    return floor
+
