@@ -139,6 +139,22 @@ class ProductConnection:
     facets: ProductFacets
 
 
+async def resolve_products(
+    root: Any,
+    info: Info[Context, None],
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    filter: ProductFilter | None = None,
+    sort: ProductSort | None = None,
+    search: str | None = None,
+) -> ProductConnection:
+    """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
+    category_id = root._model.id if isinstance(root, Category) else None
+    return await _product_connection(info, _filter_spec(filter, category_id), sort, search, first, after, last, before)
+
+
 @strawberry.type
 class Category(Node):
     id: strawberry.ID
@@ -154,20 +170,9 @@ class Category(Node):
     children: list[Annotated["Category", strawberry.lazy("schema.catalogue")]]
     _model: strawberry.Private[CategoryModel]
 
-    @strawberry.field(description="Active products of this category and its descendants.")
-    async def products(
-        self,
-        info: Info[Context, None],
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: ProductFilter | None = None,
-        sort: ProductSort | None = None,
-        search: str | None = None,
-    ) -> ProductConnection:
-        spec = _filter_spec(filter, category_id=self._model.id)
-        return await _product_connection(info, spec, sort, search, first, after, last, before)
+    products: ProductConnection = strawberry.field(
+        resolver=resolve_products, description="Active products of this category and its descendants."
+    )
 
 
 @strawberry.type
@@ -465,19 +470,10 @@ def _one_of(id: strawberry.ID | None, slug: str | None) -> None:
 
 @strawberry.type
 class CatalogueQuery:
-    @strawberry.field(description="Active products, filtered, searched and sorted; at most 100 per page.")
-    async def products(
-        self,
-        info: Info[Context, None],
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: ProductFilter | None = None,
-        sort: ProductSort | None = None,
-        search: str | None = None,
-    ) -> ProductConnection:
-        return await _product_connection(info, _filter_spec(filter), sort, search, first, after, last, before)
+    products: ProductConnection = strawberry.field(
+        resolver=resolve_products,
+        description="Active products, filtered, searched and sorted; at most 100 per page.",
+    )
 
     @strawberry.field
     async def product(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Product | None:
