@@ -42,7 +42,21 @@ ADJECTIVES = ["Classic", "Essential", "Organic", "Everyday", "Heritage", "Alpine
               "Vintage", "Modern", "Lightweight", "Rugged", "Soft", "Recycled", "Premium", "Studio"]
 MATERIALS = ["Cotton", "Linen", "Wool", "Canvas", "Leather", "Denim", "Bamboo", "Oak", "Ceramic",
              "Merino", "Nylon", "Suede", "Walnut", "Hemp"]
-SIZES = ["XS", "S", "M", "L", "XL"]
+# What one product of a leaf category is called, and the sizes its department sells.
+NOUNS = {
+    "T-Shirts": "T-Shirt", "Shirts": "Shirt", "Hoodies": "Hoodie", "Jeans": "Jeans", "Shorts": "Shorts",
+    "Trousers": "Trousers", "Jackets": "Jacket", "Coats": "Coat", "Running": "Running Shoe",
+    "Court": "Court Sneaker", "Skate": "Skate Shoe", "Hiking Boots": "Hiking Boot", "Chelsea Boots": "Chelsea Boot",
+    "Mugs": "Mug", "Cutting Boards": "Cutting Board", "Knives": "Knife", "Cushions": "Cushion", "Throws": "Throw",
+    "Lamps": "Lamp", "Tents": "Tent", "Sleeping Bags": "Sleeping Bag", "Backpacks": "Backpack",
+    "Duffels": "Duffel", "Tote Bags": "Tote Bag",
+}
+SIZES = {
+    "Apparel": ["XS", "S", "M", "L", "XL"],
+    "Footwear": ["40", "41", "42", "43", "44"],
+    "Home": ["Small", "Medium", "Large"],
+    "Outdoor": ["15 L", "25 L", "35 L", "50 L"],
+}
 COLOURS = ["Black", "White", "Navy", "Olive", "Sand", "Rust", "Grey", "Forest"]
 PRICES = [Decimal(p) for p in ("9.99", "14.99", "19.99", "24.99", "29.99", "39.99", "49.99", "59.00",
                                   "79.00", "99.00", "129.00", "149.00", "199.00", "249.00", "349.00")]
@@ -79,21 +93,23 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
             await _next_id(ProductImage), await _next_id(Stock),
         )
         for n in range(products):
-            leaf, kind = rng.choice(leaves)
-            name = f"{rng.choice(ADJECTIVES)} {rng.choice(MATERIALS)} {kind.rstrip('s')}"
+            leaf, kind, department = rng.choice(leaves)
+            name = f"{rng.choice(ADJECTIVES)} {rng.choice(MATERIALS)} {NOUNS[kind]}"
+            department_sizes = SIZES[department]
             slug = f"{name.lower().replace(' ', '-')}-{n + 1}"
             status = ProductStatus.ACTIVE if rng.random() > 0.04 else rng.choice([ProductStatus.DRAFT, ProductStatus.ARCHIVED])
             base_price = rng.choice(PRICES)
             created = EPOCH + timedelta(minutes=n * 7 + rng.randrange(7))
-            sizes = rng.sample(SIZES, rng.randint(1, 5))
+            sizes = rng.sample(department_sizes, rng.randint(1, len(department_sizes)))
             colour = rng.choice(COLOURS)
             prices = []
-            for position, size in enumerate(sorted(sizes, key=SIZES.index)):
-                price = base_price + (Decimal("5.00") if size == "XL" else Decimal(0))
+            for position, size in enumerate(sorted(sizes, key=department_sizes.index)):
+                # The largest size costs a little more, as it often does.
+                price = base_price + (Decimal("5.00") if size == department_sizes[-1] else Decimal(0))
                 prices.append(price)
                 compare = (price * Decimal("1.25")).quantize(Decimal("0.01")) if rng.random() < 0.2 else None
                 variant_rows.append(ProductVariant(
-                    id=variant_id, product_id=product_id, sku=f"SKU-{product_id:06d}-{size}", name=f"{size} / {colour}",
+                    id=variant_id, product_id=product_id, sku=f"SKU-{product_id:06d}-{size.replace(' ', '')}", name=f"{size} / {colour}",
                     price=price, compare_at_price=compare, weight_grams=rng.randint(100, 2500), position=position,
                     created_at=created,
                 ))
@@ -132,9 +148,9 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
     return SeedResult(True, products)
 
 
-async def _seed_categories() -> list[tuple[int, str]]:
-    """Create the tree if missing; returns the leaves as (id, name)."""
-    leaves: list[tuple[int, str]] = []
+async def _seed_categories() -> list[tuple[int, str, str]]:
+    """Create the tree if missing; returns the leaves as (id, name, top-level name)."""
+    leaves: list[tuple[int, str, str]] = []
 
     async def node(name: str, parent: Category | None, position: int) -> Category:
         slug = name.lower().replace(" ", "-")
@@ -154,7 +170,7 @@ async def _seed_categories() -> list[tuple[int, str]]:
             second_category = await node(second, top_category, j)
             for k, third in enumerate(thirds):
                 leaf = await node(third, second_category, k)
-                leaves.append((leaf.id, third))
+                leaves.append((leaf.id, third, top))
     return leaves
 
 
