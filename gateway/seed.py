@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 
+from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
@@ -145,6 +146,7 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
             updated_at=F("created_at")
         )
         await _reset_sequences(conn)
+    await _refresh_statistics()
     return SeedResult(True, products)
 
 
@@ -172,6 +174,15 @@ async def _seed_categories() -> list[tuple[int, str, str]]:
                 leaf = await node(third, second_category, k)
                 leaves.append((leaf.id, third, top))
     return leaves
+
+
+async def _refresh_statistics() -> None:
+    # Fresh bulk-loaded tables have no planner statistics and no visibility map: PostgreSQL would
+    # plan the listing with sequential scans until autovacuum comes by. VACUUM cannot run inside a
+    # transaction, hence after it.
+    conn = connections.get("default")
+    if conn.capabilities.dialect == "postgres":
+        await conn.execute_script("VACUUM ANALYZE")
 
 
 async def _reset_sequences(conn) -> None:
