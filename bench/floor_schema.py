@@ -64,7 +64,7 @@ class _CaptureRootField(SchemaExtension):
 async def capture_listing(currency: str) -> ProductConnection:
     """Run LISTING through the real schema (Tortoise must be initialised) and keep its `products`."""
     sink: list[Any] = []
-    capturing = strawberry.Schema(
+    capturing = _same_schema_class(
         query=schema.query,
         types=SCHEMA_TYPES,
         extensions=[*schema.extensions, lambda: _CaptureRootField("products", sink)],
@@ -94,6 +94,11 @@ def freeze(value: Any, seen: set[int] | None = None, where: str = "products") ->
         for name, attribute in list(vars(value).items()):
             setattr(value, name, freeze(attribute, seen, f"{type(value).__name__}.{name}"))
     return value
+
+
+def _same_schema_class(**kwargs: Any) -> strawberry.Schema:
+    # The gateway may subclass strawberry.Schema (e.g. to change error processing): keep its class.
+    return type(schema)(**kwargs)
 
 
 def _real_products_description() -> str | None:
@@ -126,7 +131,7 @@ def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
                 raise ValueError(f"the floor serves only products({LISTING_ARGUMENTS}), got {given}")
             return page()
 
-    floor = strawberry.Schema(query=FloorQuery, types=SCHEMA_TYPES, extensions=schema.extensions)
+    floor = _same_schema_class(query=FloorQuery, types=SCHEMA_TYPES, extensions=schema.extensions)
     if floor.as_str() != schema.as_str():
         raise RuntimeError("floor: the floor schema's SDL differs from the real schema's")
     return floor

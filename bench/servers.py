@@ -66,6 +66,8 @@ class Server:
                 _signal_group(self.process, signal.SIGKILL)
                 self.process.wait(timeout)
         self._log.close()
+        # Errors quote the log's tail in their message before the servers are stopped.
+        self.log_path.unlink(missing_ok=True)
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:

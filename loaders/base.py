@@ -32,3 +32,22 @@ class Loader(DataLoader[K, V], Generic[K, V]):
 
     async def batch(self, keys: list[K]) -> list[V]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    async def load_all(self, keys: list[K]) -> list[V]:
+        """Values for a whole page of keys in one batch, without a future per key.
+
+        `load_many` pays a future, a callback and a gather slot for every key; a list resolver
+        that already holds all its keys calls the batch once and primes the cache instead, so
+        later `load`s of the same keys (from nested fields) are answered from it.
+        """
+        cached = self._cache
+        missing = list(dict.fromkeys(key for key in keys if self.get_cache_key(key) not in cached))
+        if missing:
+            for key, value in zip(missing, await self.batch(missing)):
+                self.prime(key, value)
+        values = []
+        for key in keys:
+            future = cached[self.get_cache_key(key)]
+            # A key some other field asked for moments ago may still be in its pending batch.
+            values.append(future.result() if future.done() else await future)
+        return values

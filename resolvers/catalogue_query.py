@@ -14,7 +14,8 @@ from enum import StrEnum
 from typing import Any
 
 from models import Product
-from models.sql import fetch, is_postgres
+from models.sql import fetch, is_postgres, models_from_rows
+from resolvers.errors import BadInput
 from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
 
 # Must match the expression of the GIN index created in migrations/0002 for PostgreSQL to use it.
@@ -159,14 +160,28 @@ def _json_key(value: Any) -> Any:
     return value
 
 
-def _param_key(value: Any, sample_kind: str, dialect: _Dialect) -> Any:
-    if not dialect.postgres:
-        return value
-    if sample_kind == "datetime":
-        return datetime.fromisoformat(value)
-    if sample_kind == "decimal":
-        return Decimal(str(value))
-    return value
+def _param_key(value: Any, kind: str, dialect: _Dialect, argument: str) -> Any:
+    """A cursor value as a query parameter, refusing one of the wrong type (`BAD_USER_INPUT`)."""
+    try:
+        if kind == "int":
+            if isinstance(value, int) and not isinstance(value, bool):
+                return value
+        elif kind == "str":
+            if isinstance(value, str):
+                return value
+        elif kind == "float":
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                return value
+        elif kind == "decimal":
+            number = Decimal(str(value))
+            if number.is_finite():
+                return number if dialect.postgres else float(number)
+        elif kind == "datetime" and isinstance(value, str):
+            parsed = datetime.fromisoformat(value)
+            return parsed if dialect.postgres else value
+    except (ArithmeticError, ValueError):
+        pass
+    raise BadInput(f"`{argument}` is not a valid cursor.", argument)
 
 
 def _key_kinds(sort: ProductSort, query: ProductQuery) -> list[str]:
@@ -187,7 +202,8 @@ async def product_page(query: ProductQuery, sort: ProductSort, request: PageRequ
     keyset_params: list[Any] = []
     if request.cursor is not None:
         kinds = _key_kinds(sort, query)
-        values = tuple(_param_key(v, kinds[i], dialect) for i, v in enumerate(request.cursor))
+        argument = "before" if request.backward else "after"
+        values = tuple(_param_key(v, kinds[i], dialect, argument) for i, v in enumerate(request.cursor))
         # Going backward reads the rows before the cursor in the reverse order.
         directed = [(expr, desc != request.backward) for expr, desc in columns]
         condition, keyset_params = keyset_condition(directed, values)
@@ -200,7 +216,7 @@ async def product_page(query: ProductQuery, sort: ProductSort, request: PageRequ
     )
     sql = f"SELECT p.*, {selected} FROM product p WHERE {where} ORDER BY {order} LIMIT ?"
     rows = await fetch(sql, [*select_params, *where_params, *keyset_params, request.size + 1])
-    products = [Product._init_from_db(**row) for row in rows]
+    products = models_from_rows(Product, rows)
     keys = [tuple(_json_key(row[f"sort_{i}"]) for i in range(len(columns))) for row in rows]
     return make_page(request, products, keys)
 

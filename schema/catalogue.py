@@ -266,7 +266,10 @@ def product_view(
     variants: Any = _MISSING,
     images: Any = _MISSING,
     category: Any = _MISSING,
+    options: dict[int, list[SelectedOption]] | None = None,
 ) -> Product:
+    """The Product object. Relations given (variant and image models, the category's view, the
+    variants' options) become plain values; the others become `Lazy` loads."""
     loaders = context.loaders
     view = Product(
         id=encode_id("Product", product.id),
@@ -276,28 +279,35 @@ def product_view(
         created_at=product.created_at,
         updated_at=product.updated_at,
         category=None,
-        images=images,
-        variants=variants,
+        images=[],
+        variants=[],
         price_range=None,
         available_for_sale=False,
     )
-    if category is _MISSING:
-        category = None
-        if product.category_id is not None:
-            category = Lazy(loaders.category_by_id, product.category_id, lambda c: category_view(context, c))
-    view.category = category
-    if images is _MISSING:
-        view.images = Lazy(loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
-    if variants is _MISSING:
-        def with_product(rows: list[VariantModel]) -> list[ProductVariant]:
-            return [variant_view(context, v, product=view) for v in rows]
 
+    def with_product(rows: list[VariantModel]) -> list[ProductVariant]:
+        return [
+            variant_view(context, v, product=view, options=options.get(v.id, _MISSING) if options else _MISSING)
+            for v in rows
+        ]
+
+    if variants is _MISSING:
         view.variants = Lazy(loaders.variants_by_product_id, product.id, with_product)
         view.price_range = Lazy(loaders.variants_by_product_id, product.id, lambda rows: _price_range(with_product(rows)))
         view.available_for_sale = Lazy(loaders.variants_by_product_id, product.id, lambda rows: any(v.quantity_available > 0 for v in rows))
     else:
-        view.price_range = _price_range(variants)
-        view.available_for_sale = _any_available(variants)
+        view.variants = with_product(variants)
+        view.price_range = _price_range(view.variants)
+        view.available_for_sale = _any_available(view.variants)
+    if images is _MISSING:
+        view.images = Lazy(loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
+    else:
+        view.images = [image_view(i) for i in images]
+    if category is _MISSING:
+        if product.category_id is not None:
+            view.category = Lazy(loaders.category_by_id, product.category_id, lambda c: category_view(context, c))
+    else:
+        view.category = category
     return view
 
 
@@ -338,35 +348,29 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
         return None
 
     variant_lists, image_lists, categories = await asyncio.gather(
-        loaders.variants_by_product_id.load_many(ids) if want_variants else skip(),
-        loaders.images_by_product_id.load_many(ids) if "images" in selected else skip(),
-        loaders.category_by_id.load_many(category_ids) if "category" in selected and category_ids else skip(),
+        loaders.variants_by_product_id.load_all(ids) if want_variants else skip(),
+        loaders.images_by_product_id.load_all(ids) if "images" in selected else skip(),
+        loaders.category_by_id.load_all(category_ids) if "category" in selected and category_ids else skip(),
     )
     options_by_variant: dict[int, list[SelectedOption]] = {}
     if variant_fields and "selectedOptions" in variant_fields and variant_lists:
         variant_ids = [v.id for rows in variant_lists for v in rows]
-        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_many(variant_ids)):
+        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids)):
             options_by_variant[variant_id] = option_views(rows)
-    category_views = {c.id: category_view(context, c) for c in categories or () if c is not None}
+    # Many products share a category: one view each.
+    category_views = {c.id: category_view(context, c) for c in {c.id: c for c in categories or () if c is not None}.values()}
 
-    views = []
-    for index, product in enumerate(products):
-        view = product_view(
+    return [
+        product_view(
             context,
             product,
-            images=[image_view(i) for i in image_lists[index]] if image_lists is not None else _MISSING,
+            variants=variant_lists[index] if variant_lists is not None else _MISSING,
+            images=image_lists[index] if image_lists is not None else _MISSING,
             category=category_views.get(product.category_id) if categories is not None else _MISSING,
-            variants=[] if variant_lists is not None else _MISSING,
+            options=options_by_variant,
         )
-        if variant_lists is not None:
-            view.variants = [
-                variant_view(context, v, product=view, options=options_by_variant.get(v.id, _MISSING))
-                for v in variant_lists[index]
-            ]
-            view.price_range = _price_range(view.variants)
-            view.available_for_sale = _any_available(view.variants)
-        views.append(view)
-    return views
+        for index, product in enumerate(products)
+    ]
 
 
 def _page_info(page: Page, cursors: list[str]) -> PageInfo:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from functools import lru_cache
 
 from resolvers.errors import BadInput
 
 
+@lru_cache(maxsize=200_000)
 def encode_id(type_name: str, pk: int) -> str:
+    # Cached: a listing page encodes hundreds of IDs, the same ones request after request.
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
 
 

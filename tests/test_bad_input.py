@@ -9,7 +9,7 @@ import pytest
 
 from schema.ids import encode_id
 
-LIST = "query($first: Int, $last: Int, $after: String, $before: String) { products(first: $first, last: $last, after: $after, before: $before) { edges { node { id } } } }"
+LIST = "query($first: Int, $last: Int, $after: String, $before: String, $sort: ProductSort) { products(first: $first, last: $last, after: $after, before: $before, sort: $sort) { edges { node { id } } } }"
 
 
 async def test_unknown_id_gives_null(gql):
@@ -32,6 +32,11 @@ async def test_id_of_another_type_is_bad_user_input(gql, db):
     {"first": 101}, {"first": -1}, {"last": 101}, {"last": -5}, {"first": 5, "last": 5},
     {"first": 5, "after": "garbage!!"}, {"last": 5, "before": "bm90LWpzb24"},
     {"first": 5, "after": base64.urlsafe_b64encode(b'["NAME_ASC", true, 1]').decode()},
+    {"first": 5, "after": base64.urlsafe_b64encode(b'["NAME_ASC", "abc", "x"]').decode()},
+    # Right shape, wrong value types for the sort the cursor names.
+    {"first": 5, "sort": "PRICE_ASC", "after": base64.urlsafe_b64encode(b'["PRICE_ASC", "cheap", 1]').decode()},
+    {"first": 5, "sort": "NEWEST", "after": base64.urlsafe_b64encode(b'["NEWEST", "yesterday", 1]').decode()},
+    {"last": 5, "sort": "NEWEST", "before": base64.urlsafe_b64encode(b'["NEWEST", "2026-01-01T00:00:00+00:00", 1.5]').decode()},
 ])
 async def test_bad_page_arguments_are_bad_user_input(gql, variables):
     body = await gql.post(LIST, variables)
