@@ -32,7 +32,9 @@ READINESS_TIMEOUT = 2.0
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
-    graphql = GatewayGraphQL(schema, currency=settings.store_currency, graphiql=settings.graphiql)
+    graphql = GatewayGraphQL(
+        schema, currency=settings.store_currency, secret_key=settings.secret_key, graphiql=settings.graphiql
+    )
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from gateway.settings import ConfigError, Settings, load_settings
+from models.accounts import Permission
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_FILE = ROOT / "schema.graphql"
@@ -21,6 +22,12 @@ def _parser() -> argparse.ArgumentParser:
     seed.add_argument("--products", type=int, default=200, help="number of products (default 200)")
     seed.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
     commands.add_parser("export-schema", help="write the SDL to schema.graphql")
+    staff = commands.add_parser("create-staff", help="create a staff account, or reset one's password and permissions")
+    staff.add_argument("--email", required=True)
+    staff.add_argument("--password", required=True)
+    staff.add_argument("--permission", action="append", default=[], choices=[p.value for p in Permission],
+                       help="a permission to grant (repeatable)")
+    staff.add_argument("--all-permissions", action="store_true", help="grant every permission")
     commands.add_parser("serve", help="serve with uvicorn on HOST:PORT with WEB_CONCURRENCY workers")
     return parser
 
@@ -48,6 +55,25 @@ async def _seed(settings: Settings, products: int, seed_value: int) -> None:
         print(f"already seeded ({result.products} products): nothing to do")
 
 
+async def _create_staff(settings: Settings, email: str, password: str, permissions: list[Permission]) -> int:
+    from tortoise import Tortoise
+
+    from gateway.db import close, tortoise_config
+    from resolvers.accounts import create_staff
+    from resolvers.errors import DomainError
+
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        account = await create_staff(email, password, permissions)
+    except DomainError as error:
+        print(f"create-staff: {error.message}", file=sys.stderr)
+        return 2
+    finally:
+        await close()
+    print(f"staff account {account.email} with {', '.join(account.permissions) or 'no permissions'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -65,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
             print("seed: --products must not be negative", file=sys.stderr)
             return 2
         asyncio.run(_seed(settings, args.products, args.seed))
+    elif args.command == "create-staff":
+        permissions = list(Permission) if args.all_permissions else [Permission(p) for p in args.permission]
+        return asyncio.run(_create_staff(settings, args.email, args.password, permissions))
     elif args.command == "export-schema":
         SCHEMA_FILE.write_text(schema_sdl())
         print(f"wrote {SCHEMA_FILE.name}")

@@ -6,7 +6,7 @@ from typing import Any
 
 from tortoise import Tortoise
 
-MODEL_MODULES = ["models.catalogue", "models.inventory"]
+MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts"]
 APP_LABEL = "models"
 
 

@@ -16,13 +16,16 @@ from schema.extensions import classify
 
 
 class GatewayGraphQL(GraphQL):
-    def __init__(self, schema: Any, *, currency: str, graphiql: bool) -> None:
+    def __init__(self, schema: Any, *, currency: str, secret_key: str, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.currency = currency
+        self.secret_key = secret_key
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(
             currency=self.currency,
+            secret_key=self.secret_key,
+            access_token=_bearer(request.headers.get("authorization")),
             request_id=request.scope.get("gateway.request_id", "-"),
             request=request,
             response=response,
@@ -46,3 +49,9 @@ class GatewayGraphQL(GraphQL):
         response.headers["Cache-Status"] = "gateway; fwd=bypass"
         return response
 
+
+
+def _bearer(header: str | None) -> str | None:
+    if header and header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None

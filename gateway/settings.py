@@ -19,6 +19,8 @@ class ConfigError(ValueError):
 
 
 DEFAULT_DATABASE_URL = "sqlite://var/gateway.sqlite3"
+# Good enough to sign tokens on a laptop; production sets SECRET_KEY (HS256 wants >= 32 bytes).
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-set-SECRET_KEY-in-production"
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -91,6 +93,14 @@ def _bool(name: str, value: str) -> bool:
     raise ConfigError(f"{name}: expected 1/0, true/false, yes/no or on/off, got {value!r}")
 
 
+def _secret_key(value: str) -> str:
+    if not value:
+        return DEVELOPMENT_SECRET_KEY
+    if len(value.encode()) < 32:
+        raise ConfigError(f"SECRET_KEY: must be at least 32 bytes long, got {len(value.encode())}")
+    return value
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raises ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -103,7 +113,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         redis_url=_redis_url(env.get("REDIS_URL", "")),
-        secret_key=env.get("SECRET_KEY") or "development-only-secret-key",
+        secret_key=_secret_key(env.get("SECRET_KEY", "")),
         host=env.get("HOST") or "127.0.0.1",
         port=_int("PORT", env.get("PORT") or "8000", 1, 65535),
         web_concurrency=_int("WEB_CONCURRENCY", env.get("WEB_CONCURRENCY") or "1", 1, 64),

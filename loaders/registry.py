@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 
+from loaders.accounts import AccountByIdLoader, AddressesByAccountIdLoader
 from loaders.catalogue import (
     CategoriesByParentIdLoader,
     CategoryByIdLoader,
@@ -53,3 +54,11 @@ class Loaders:
     @cached_property
     def categories_by_parent_id(self) -> CategoriesByParentIdLoader:
         return CategoriesByParentIdLoader()
+
+    @cached_property
+    def account_by_id(self) -> AccountByIdLoader:
+        return AccountByIdLoader()
+
+    @cached_property
+    def addresses_by_account_id(self) -> AddressesByAccountIdLoader:
+        return AddressesByAccountIdLoader()

@@ -5,9 +5,15 @@ that breaks its own SQLite DDL.
 """
 
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
-from models.inventory import Stock, Warehouse
+from models.accounts import Account, Address, Permission, RefreshToken
+from models.inventory import Stock, StockMovement, Warehouse
 
 __all__ = [
+    "Account",
+    "Address",
+    "Permission",
+    "RefreshToken",
+    "StockMovement",
     "Category",
     "Product",
     "ProductImage",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
@@ -42,3 +43,27 @@ class Stock(Model):
             CheckConstraint(check="reserved >= 0", name="stock_reserved_non_negative"),
             CheckConstraint(check="reserved <= quantity", name="stock_reserved_within_quantity"),
         )
+
+
+class StockMovement(Model):
+    # The ledger: every change of a stock row, written in the same transaction as the change.
+    # `kind` says why (ADJUSTMENT, SET, and later RESERVATION, SALE, RELEASE); `delta` and
+    # `reserved_delta` are the changes to quantity on hand and to quantity reserved.
+    id = fields.IntField(primary_key=True)
+    stock: fields.ForeignKeyRelation[Stock] = fields.ForeignKeyField(
+        "models.Stock", related_name="movements", on_delete=fields.CASCADE
+    )
+    variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
+        "models.ProductVariant", related_name="stock_movements", on_delete=fields.CASCADE
+    )
+    kind = fields.CharField(max_length=16)
+    delta = fields.IntField(default=0)
+    reserved_delta = fields.IntField(default=0)
+    quantity_after = fields.IntField()
+    reason = fields.CharField(max_length=255, default="")
+    actor = fields.CharField(max_length=254, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "stock_movement"
+        indexes = (Index(fields=("variant_id", "created_at", "id"), name="stock_movement_variant_idx"),)

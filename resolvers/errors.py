@@ -10,3 +10,13 @@ class BadInput(ValueError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class DomainError(Exception):
+    """A business rule refused the request; reported as a `userErrors` entry, nothing changed."""
+
+    def __init__(self, code: str, message: str, field: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field

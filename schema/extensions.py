@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from loaders import Loaders
+from schema.context import Context
 from resolvers.errors import BadInput
 
 log = logging.getLogger("gateway.errors")
@@ -88,7 +88,7 @@ class OperationName(SchemaExtension):
 
 
 class FreshLoaders(SchemaExtension):
-    """A new dataloader registry for every operation.
+    """A new dataloader registry (and a fresh look at the signed-in account) for every operation.
 
     Over HTTP that is once per request; over a WebSocket the context lives as long as the
     connection, and loaders kept that long would serve stale rows (and bind an old event loop).
@@ -96,6 +96,6 @@ class FreshLoaders(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         context = self.execution_context.context
-        if hasattr(context, "loaders"):
-            context.loaders = Loaders()
+        if isinstance(context, Context):
+            context.start_operation()
         yield

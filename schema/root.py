@@ -11,7 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
-from schema import catalogue
+from schema import accounts, catalogue
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
@@ -30,7 +30,7 @@ async def _node(context: Context, global_id: str, argument: str) -> Node | None:
 
 
 @strawberry.type
-class Query(catalogue.CatalogueQuery):
+class Query(catalogue.CatalogueQuery, accounts.AccountsQuery):
     @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await _node(info.context, id, "id")
@@ -42,6 +42,11 @@ class Query(catalogue.CatalogueQuery):
         return list(await asyncio.gather(*(_node(info.context, gid, "ids") for gid in ids)))
 
 
+@strawberry.type
+class Mutation(accounts.AccountsMutation):
+    pass
+
+
 class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Strawberry logs every error, client mistakes included; `schema.extensions.classify`
@@ -51,6 +56,7 @@ class GatewaySchema(strawberry.Schema):
 
 schema = GatewaySchema(
     query=Query,
+    mutation=Mutation,
     types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
     extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), FreshLoaders, ErrorCodes, OperationName],
 )

@@ -26,7 +26,7 @@ def test_postgresql_scheme_is_normalised():
 @pytest.mark.parametrize("name,value", [
     ("DATABASE_URL", "mysql://x"), ("DATABASE_URL", "postgres://host:99999/db"), ("DATABASE_URL", "postgres://host/"),
     ("DATABASE_URL", "postgres://host:abc/db"), ("PORT", "eighty"), ("PORT", "0"), ("WEB_CONCURRENCY", "-1"),
-    ("LOG_LEVEL", "LOUD"), ("STORE_CURRENCY", "euro"), ("CACHE_ENABLED", "maybe"), ("REDIS_URL", "http://x"),
+    ("LOG_LEVEL", "LOUD"), ("SECRET_KEY", "too-short"), ("STORE_CURRENCY", "euro"), ("CACHE_ENABLED", "maybe"), ("REDIS_URL", "http://x"),
 ])
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError) as caught:

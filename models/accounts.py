@@ -1,0 +1,78 @@
+"""Accounts (customers and staff in one table, as Saleor does), their addresses and refresh tokens."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.models import Model
+
+
+class Permission(StrEnum):
+    MANAGE_PRODUCTS = "MANAGE_PRODUCTS"
+    MANAGE_INVENTORY = "MANAGE_INVENTORY"
+    MANAGE_ORDERS = "MANAGE_ORDERS"
+    MANAGE_SHIPMENTS = "MANAGE_SHIPMENTS"
+    MANAGE_DISCOUNTS = "MANAGE_DISCOUNTS"
+    MANAGE_SHIPPING = "MANAGE_SHIPPING"
+    MANAGE_STAFF = "MANAGE_STAFF"
+
+
+class Account(Model):
+    # `email` is stored lower-cased, so the unique index makes it unique case-insensitively.
+    # `permissions` lists Permission values; only staff accounts hold any.
+    id = fields.IntField(primary_key=True)
+    email = fields.CharField(max_length=254, unique=True)
+    password_hash = fields.CharField(max_length=255)
+    first_name = fields.CharField(max_length=100, default="")
+    last_name = fields.CharField(max_length=100, default="")
+    is_staff = fields.BooleanField(default=False)
+    is_active = fields.BooleanField(default=True)
+    permissions = fields.JSONField(default=list)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "account"
+
+    def has_permission(self, permission: Permission) -> bool:
+        return self.is_active and self.is_staff and permission.value in (self.permissions or [])
+
+
+class Address(Model):
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="addresses", on_delete=fields.CASCADE
+    )
+    first_name = fields.CharField(max_length=100)
+    last_name = fields.CharField(max_length=100)
+    company = fields.CharField(max_length=200, default="")
+    line1 = fields.CharField(max_length=200)
+    line2 = fields.CharField(max_length=200, default="")
+    city = fields.CharField(max_length=100)
+    postal_code = fields.CharField(max_length=20)
+    region = fields.CharField(max_length=100, default="")
+    country = fields.CharField(max_length=2)
+    phone = fields.CharField(max_length=40, default="")
+
+    class Meta:
+        table = "address"
+        indexes = (Index(fields=("account_id",), name="address_account_idx"),)
+
+
+class RefreshToken(Model):
+    # Only the SHA-256 of the token is stored: a leaked table cannot be replayed.
+    # Rotation: using a token revokes it and issues a successor in the same family; a revoked
+    # token presented again revokes the whole family (it was stolen, or replayed).
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="refresh_tokens", on_delete=fields.CASCADE
+    )
+    token_hash = fields.CharField(max_length=64, unique=True)
+    family = fields.CharField(max_length=32, db_index=True)
+    expires_at = fields.DatetimeField()
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "refresh_token"

@@ -1,0 +1,170 @@
+"""Customers, staff and sign-in."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.types import Info
+
+from models import Account, Address as AddressModel
+from models import Permission as PermissionModel
+from resolvers import accounts
+from resolvers.errors import DomainError
+from schema.context import Context
+from schema.errors import UserError, attempt, user_error
+from schema.ids import decode_id_of, encode_id
+from schema.lazy import Lazy
+from schema.node import Node
+from schema.permissions import requires
+
+PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
+
+
+@strawberry.type
+class Address:
+    id: strawberry.ID
+    first_name: str
+    last_name: str
+    company: str | None
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    region: str | None
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
+    phone: str | None
+
+
+def address_view(address: AddressModel) -> Address:
+    return Address(
+        id=encode_id("Address", address.id), first_name=address.first_name, last_name=address.last_name,
+        company=address.company or None, line1=address.line1, line2=address.line2 or None, city=address.city,
+        postal_code=address.postal_code, region=address.region or None, country=address.country,
+        phone=address.phone or None,
+    )
+
+
+@strawberry.type
+class Customer(Node):
+    id: strawberry.ID
+    email: str
+    first_name: str
+    last_name: str
+    is_staff: bool
+    permissions: list[PermissionEnum]
+    created_at: datetime
+    addresses: list[Address]
+
+
+def customer_view(context: Context, account: Account) -> Customer:
+    return Customer(
+        id=encode_id("Customer", account.id),
+        email=account.email,
+        first_name=account.first_name,
+        last_name=account.last_name,
+        is_staff=account.is_staff,
+        permissions=[PermissionModel(p) for p in account.permissions or ()],
+        created_at=account.created_at,
+        addresses=Lazy(context.loaders.addresses_by_account_id, account.id, lambda rows: [address_view(a) for a in rows]),
+    )
+
+
+@strawberry.input
+class CustomerRegisterInput:
+    email: str
+    password: str
+    first_name: str | None = None
+    last_name: str | None = None
+
+
+@strawberry.input
+class StaffCreateInput:
+    email: str
+    password: str
+    permissions: list[PermissionEnum]
+
+
+@strawberry.type
+class CustomerRegisterPayload:
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class TokenCreatePayload:
+    access_token: str | None
+    refresh_token: str | None
+    customer: Customer | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class TokenRevokePayload:
+    revoked: bool
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class StaffPayload:
+    staff: Customer | None
+    user_errors: list[UserError]
+
+
+def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[UserError]) -> TokenCreatePayload:
+    if pair is None:
+        return TokenCreatePayload(access_token=None, refresh_token=None, customer=None, user_errors=errors)
+    return TokenCreatePayload(
+        access_token=pair.access_token, refresh_token=pair.refresh_token,
+        customer=customer_view(context, pair.account), user_errors=[],
+    )
+
+
+@strawberry.type
+class AccountsQuery:
+    @strawberry.field(description="The signed-in account; null when the request carries no valid access token.")
+    async def me(self, info: Info[Context, None]) -> Customer | None:
+        account = await info.context.viewer()
+        return None if account is None else customer_view(info.context, account)
+
+
+@strawberry.type
+class AccountsMutation:
+    @strawberry.mutation
+    async def customer_register(self, info: Info[Context, None], input: CustomerRegisterInput) -> CustomerRegisterPayload:
+        account, errors = await attempt(accounts.register_customer(
+            input.email, input.password, input.first_name or "", input.last_name or ""
+        ))
+        return CustomerRegisterPayload(customer=account and customer_view(info.context, account), user_errors=errors)
+
+    @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token.")
+    async def token_create(self, info: Info[Context, None], email: str, password: str) -> TokenCreatePayload:
+        pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key))
+        return _tokens(info.context, pair, errors)
+
+    @strawberry.mutation(description="A new token pair for a refresh token, which stops working.")
+    async def token_refresh(self, info: Info[Context, None], refresh_token: str) -> TokenCreatePayload:
+        pair, errors = await attempt(accounts.refresh(refresh_token, info.context.secret_key))
+        return _tokens(info.context, pair, errors)
+
+    @strawberry.mutation(description="Sign out: the refresh token and those it was rotated from or to stop working.")
+    async def token_revoke(self, info: Info[Context, None], refresh_token: str) -> TokenRevokePayload:
+        return TokenRevokePayload(revoked=await accounts.revoke(refresh_token), user_errors=[])
+
+    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
+    async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
+        account, errors = await attempt(accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions]))
+        return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
+    async def staff_permissions_set(
+        self, info: Info[Context, None], staff_id: strawberry.ID, permissions: list[PermissionEnum]
+    ) -> StaffPayload:
+        try:
+            account_id = decode_id_of(staff_id, "Customer", "staffId")
+        except Exception as error:  # a malformed id is a field error here, like any other input
+            return StaffPayload(staff=None, user_errors=[user_error(DomainError("INVALID", str(error), ["staffId"]))])
+        actor = await info.context.viewer()
+        account, errors = await attempt(accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor))
+        return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)

@@ -1,0 +1,58 @@
+"""The one place access is decided: every protected field declares a permission class.
+
+Anonymous callers get `UNAUTHENTICATED`; signed-in callers without the permission `FORBIDDEN`.
+`tests/test_permissions.py` walks the schema and checks every field not on the public list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strawberry.extensions.field_extension import FieldExtension
+from strawberry.permission import BasePermission, PermissionExtension
+from strawberry.types import Info
+
+from models import Permission
+from schema.context import Context
+from schema.extensions import GatewayError
+
+
+class Unauthenticated(GatewayError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(GatewayError):
+    code = "FORBIDDEN"
+
+
+class SignedIn(BasePermission):
+    """Any signed-in account."""
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        if await info.context.viewer() is None:
+            raise Unauthenticated("Sign in first: send a valid access token as `Authorization: Bearer …`.")
+        return True
+
+
+class Staff(BasePermission):
+    """A staff account holding `permission`."""
+
+    def __init__(self, permission: Permission) -> None:
+        self.permission = permission
+
+    async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
+        account = await info.context.viewer()
+        if account is None:
+            raise Unauthenticated("Sign in first: send a valid access token as `Authorization: Bearer …`.")
+        if not account.has_permission(self.permission):
+            raise Forbidden(f"This needs the {self.permission.value} permission.")
+        return True
+
+
+def requires(permission: Permission) -> list[FieldExtension]:
+    """`extensions=requires(Permission.X)` on a field: staff holding X only."""
+    return [PermissionExtension(permissions=[Staff(permission)])]
+
+
+def signed_in() -> list[FieldExtension]:
+    return [PermissionExtension(permissions=[SignedIn()])]

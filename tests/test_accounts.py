@@ -1,0 +1,105 @@
+"""Customers sign up and sign in; tokens refresh, rotate and revoke; staff are created."""
+
+from __future__ import annotations
+
+import uuid
+
+from models import Account, RefreshToken
+
+REGISTER = """
+mutation($input: CustomerRegisterInput!) {
+  customerRegister(input: $input) { customer { id email firstName } userErrors { field code message } }
+}"""
+TOKEN = """
+mutation($email: String!, $password: String!) {
+  tokenCreate(email: $email, password: $password) { accessToken refreshToken customer { email } userErrors { field code message } }
+}"""
+REFRESH = "mutation($t: String!) { tokenRefresh(refreshToken: $t) { accessToken refreshToken userErrors { code } } }"
+REVOKE = "mutation($t: String!) { tokenRevoke(refreshToken: $t) { revoked } }"
+ME = "{ me { email firstName isStaff permissions addresses { city } } }"
+
+
+def unique_email() -> str:
+    return f"Shopper.{uuid.uuid4().hex[:8]}@Example.com"
+
+
+async def me(client, token: str | None):
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    response = await client.post("/graphql", json={"query": ME}, headers=headers)
+    return response.json()["data"]["me"]
+
+
+async def test_register_sign_in_and_me(gql, client):
+    email = unique_email()
+    data = await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse", "firstName": "Ada"}})
+    assert data["customerRegister"]["userErrors"] == []
+    assert data["customerRegister"]["customer"]["email"] == email.lower()
+
+    tokens = (await gql.data(TOKEN, {"email": email.upper(), "password": "correct horse"}))["tokenCreate"]
+    assert tokens["userErrors"] == [] and tokens["accessToken"] and tokens["refreshToken"]
+    assert await me(client, tokens["accessToken"]) == {
+        "email": email.lower(), "firstName": "Ada", "isStaff": False, "permissions": [], "addresses": []}
+    assert await me(client, None) is None
+    assert await me(client, "not-a-token") is None
+
+
+async def test_email_is_unique_case_insensitively_and_changes_nothing(gql):
+    email = unique_email()
+    await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
+    before = await Account.all().count()
+    data = await gql.data(REGISTER, {"input": {"email": email.swapcase(), "password": "another one"}})
+    assert data["customerRegister"] == {"customer": None, "userErrors": [
+        {"field": ["email"], "code": "DUPLICATE", "message": "An account with this email already exists."}]}
+    assert await Account.all().count() == before
+
+
+async def test_password_policy_and_email_format(gql):
+    before = await Account.all().count()
+    cases = [("short", "PASSWORD_TOO_SHORT"), ("12345678901", "PASSWORD_TOO_COMMON")]
+    for password, code in cases:
+        data = await gql.data(REGISTER, {"input": {"email": unique_email(), "password": password}})
+        assert [e["code"] for e in data["customerRegister"]["userErrors"]] == [code]
+    email = unique_email()
+    data = await gql.data(REGISTER, {"input": {"email": email, "password": email}})
+    assert [e["code"] for e in data["customerRegister"]["userErrors"]] == ["PASSWORD_TOO_SIMILAR"]
+    data = await gql.data(REGISTER, {"input": {"email": "not an email", "password": "correct horse"}})
+    assert data["customerRegister"]["userErrors"][0] == {"field": ["email"], "code": "INVALID", "message": "Enter a valid email address."}
+    assert await Account.all().count() == before
+
+
+async def test_wrong_credentials_do_not_say_which_part(gql):
+    email = unique_email()
+    await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
+    wrong_password = (await gql.data(TOKEN, {"email": email, "password": "wrong horse"}))["tokenCreate"]
+    unknown_email = (await gql.data(TOKEN, {"email": unique_email(), "password": "correct horse"}))["tokenCreate"]
+    assert wrong_password == unknown_email == {"accessToken": None, "refreshToken": None, "customer": None, "userErrors": [
+        {"field": ["email"], "code": "INVALID_CREDENTIALS", "message": "The email or password is not correct."}]}
+
+
+async def test_refresh_rotates_and_reuse_revokes_the_family(gql, client):
+    email = unique_email()
+    await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
+    first = (await gql.data(TOKEN, {"email": email, "password": "correct horse"}))["tokenCreate"]
+    second = (await gql.data(REFRESH, {"t": first["refreshToken"]}))["tokenRefresh"]
+    assert second["userErrors"] == [] and second["refreshToken"] != first["refreshToken"]
+    assert (await me(client, second["accessToken"]))["email"] == email.lower()
+    # The used token comes back: refused, and its successor dies with it.
+    assert (await gql.data(REFRESH, {"t": first["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    assert (await gql.data(REFRESH, {"t": second["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+
+
+async def test_revoke_signs_out(gql):
+    email = unique_email()
+    await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
+    tokens = (await gql.data(TOKEN, {"email": email, "password": "correct horse"}))["tokenCreate"]
+    assert (await gql.data(REVOKE, {"t": tokens["refreshToken"]}))["tokenRevoke"]["revoked"] is True
+    assert (await gql.data(REFRESH, {"t": tokens["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    assert (await gql.data(REVOKE, {"t": "never-issued"}))["tokenRevoke"]["revoked"] is False
+
+
+async def test_refresh_tokens_are_stored_only_as_hashes(gql):
+    email = unique_email()
+    await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
+    tokens = (await gql.data(TOKEN, {"email": email, "password": "correct horse"}))["tokenCreate"]
+    stored = await RefreshToken.filter(account__email=email.lower()).values_list("token_hash", flat=True)
+    assert stored and tokens["refreshToken"] not in stored and all(len(h) == 64 for h in stored)

@@ -1,0 +1,69 @@
+"""Every field outside the public storefront refuses the anonymous and the unprivileged.
+
+The fields are discovered from the schema, so a new admin field cannot be forgotten: it is
+either public (listed here, on purpose) or it must refuse both.
+"""
+
+from __future__ import annotations
+
+from graphql import (
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLInputObjectType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+)
+
+from schema import schema
+from schema.ids import encode_id
+from tests.staff import bearer, token_for
+
+PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me"}
+PUBLIC_MUTATIONS = {"customerRegister", "tokenCreate", "tokenRefresh", "tokenRevoke"}
+
+
+def _value(type_) -> str:
+    if isinstance(type_, GraphQLNonNull):
+        return _value(type_.of_type)
+    if isinstance(type_, GraphQLList):
+        return f"[{_value(type_.of_type)}]"
+    if isinstance(type_, GraphQLEnumType):
+        return next(iter(type_.values))
+    if isinstance(type_, GraphQLInputObjectType):
+        fields = [f"{name}: {_value(f.type)}" for name, f in type_.fields.items() if isinstance(f.type, GraphQLNonNull)]
+        return "{" + ", ".join(fields) + "}"
+    if isinstance(type_, GraphQLScalarType):
+        return {"ID": f'"{encode_id("Product", 1)}"', "Int": "1", "Float": "1.0", "Boolean": "true",
+                "Decimal": '"1.00"', "DateTime": '"2026-01-01T00:00:00+00:00"'}.get(type_.name, '"x@example.com"')
+    raise AssertionError(f"no sample value for {type_}")
+
+
+def _document(kind: str, name: str, field: GraphQLField) -> str:
+    args = [f"{arg}: {_value(a.type)}" for arg, a in field.args.items() if isinstance(a.type, GraphQLNonNull)]
+    call = f"{name}({', '.join(args)})" if args else name
+    return f"{kind} {{ {call} {{ __typename }} }}"
+
+
+def protected_operations() -> list[tuple[str, str]]:
+    graphql_schema = schema._schema
+    found = []
+    for kind, root, public in (("query", graphql_schema.query_type, PUBLIC_QUERIES),
+                               ("mutation", graphql_schema.mutation_type, PUBLIC_MUTATIONS)):
+        for name, field in (root.fields if isinstance(root, GraphQLObjectType) else {}).items():
+            if name not in public:
+                found.append((name, _document(kind, name, field)))
+    return found
+
+
+async def test_every_protected_field_refuses_anonymous_and_customers(client):
+    operations = protected_operations()
+    assert any(name == "staffCreate" for name, _ in operations)
+    customer = bearer(await token_for(staff=False))
+    staff_without = bearer(await token_for())
+    for name, document in operations:
+        for headers, code in (({}, "UNAUTHENTICATED"), (customer, "FORBIDDEN"), (staff_without, "FORBIDDEN")):
+            body = (await client.post("/graphql", json={"query": document}, headers=headers)).json()
+            codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
+            assert codes == [code], (name, headers, body)
