@@ -16,6 +16,7 @@ from loaders.catalogue import (
     VariantByIdLoader,
     VariantsByProductIdLoader,
 )
+from loaders.inventory import WarehouseByIdLoader
 
 
 class Loaders:
@@ -62,3 +63,7 @@ class Loaders:
     @cached_property
     def addresses_by_account_id(self) -> AddressesByAccountIdLoader:
         return AddressesByAccountIdLoader()
+
+    @cached_property
+    def warehouse_by_id(self) -> WarehouseByIdLoader:
+        return WarehouseByIdLoader()

@@ -1,0 +1,129 @@
+"""Stock decisions for staff: warehouses, setting and adjusting stock, the movement ledger.
+
+Each change and its ledger row are written in one transaction. `stockAdjust` is one conditional
+UPDATE, so two adjustments racing can never take on-hand stock below what is reserved; the
+database's CHECK constraints are the last line behind it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from models import Account, ProductVariant, Stock, StockMovement, Warehouse
+from resolvers.errors import BadInput, DomainError
+from resolvers.pagination import Page, make_page, page_request
+
+_WAREHOUSE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_STOCK = 1_000_000_000
+
+
+@dataclass(frozen=True)
+class StockLevel:
+    stock: Stock
+    warehouse: Warehouse
+
+
+async def create_warehouse(code: str, name: str) -> Warehouse:
+    code = code.strip().lower()
+    if not _WAREHOUSE_CODE.match(code):
+        raise DomainError("INVALID", "A warehouse code is 1–32 lowercase letters, digits or dashes.", ["code"])
+    name = name.strip()
+    if not name or len(name) > 200:
+        raise DomainError("INVALID", "A warehouse needs a name of at most 200 characters.", ["name"])
+    if await Warehouse.filter(code=code).exists():
+        raise DomainError("DUPLICATE", f"A warehouse with code {code!r} exists.", ["code"])
+    try:
+        return await Warehouse.create(code=code, name=name)
+    except IntegrityError:
+        raise DomainError("DUPLICATE", f"A warehouse with code {code!r} exists.", ["code"]) from None
+
+
+async def _targets(variant_id: int, warehouse_code: str) -> tuple[ProductVariant, Warehouse]:
+    variant = await ProductVariant.get_or_none(id=variant_id)
+    if variant is None:
+        raise DomainError("NOT_FOUND", "No variant has this ID.", ["variantId"])
+    warehouse = await Warehouse.get_or_none(code=warehouse_code.strip().lower())
+    if warehouse is None:
+        raise DomainError("NOT_FOUND", f"No warehouse has the code {warehouse_code!r}.", ["warehouse"])
+    return variant, warehouse
+
+
+async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: Account | None) -> StockLevel:
+    if not 0 <= quantity <= MAX_STOCK:
+        raise DomainError("INVALID", f"The quantity must be between 0 and {MAX_STOCK}.", ["quantity"])
+    variant, warehouse = await _targets(variant_id, warehouse_code)
+    async with in_transaction():
+        stock = await Stock.filter(variant_id=variant.id, warehouse_id=warehouse.id).select_for_update().first()
+        if stock is None:
+            stock = await Stock.create(variant_id=variant.id, warehouse_id=warehouse.id, quantity=0, reserved=0)
+        if quantity < stock.reserved:
+            raise DomainError("INVALID", f"{stock.reserved} units are reserved for orders; the quantity cannot go below that.", ["quantity"])
+        delta = quantity - stock.quantity
+        await Stock.filter(id=stock.id).update(quantity=quantity)
+        stock.quantity = quantity
+        await _record(stock, "SET", delta, "stock set", actor)
+    return StockLevel(stock, warehouse)
+
+
+async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason: str, actor: Account | None) -> StockLevel:
+    reason = reason.strip()
+    if not reason or len(reason) > 255:
+        raise DomainError("INVALID", "Say why the stock changes (at most 255 characters).", ["reason"])
+    if delta == 0 or abs(delta) > MAX_STOCK:
+        raise DomainError("INVALID", f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"])
+    variant, warehouse = await _targets(variant_id, warehouse_code)
+    async with in_transaction():
+        if delta > 0:
+            await Stock.get_or_create(variant_id=variant.id, warehouse_id=warehouse.id, defaults={"quantity": 0, "reserved": 0})
+        # One conditional statement: it applies only if on hand stays at or above reserved.
+        changed = await Stock.filter(
+            variant_id=variant.id, warehouse_id=warehouse.id, quantity__gte=F("reserved") - delta
+        ).update(quantity=F("quantity") + delta)
+        stock = await Stock.get_or_none(variant_id=variant.id, warehouse_id=warehouse.id)
+        if not changed or stock is None:
+            available = 0 if stock is None else stock.quantity - stock.reserved
+            raise DomainError(
+                "INSUFFICIENT_STOCK", f"Only {available} unreserved units are on hand to remove.", ["delta"]
+            )
+        await _record(stock, "ADJUSTMENT", delta, reason, actor)
+    return StockLevel(stock, warehouse)
+
+
+async def _record(stock: Stock, kind: str, delta: int, reason: str, actor: Account | None) -> None:
+    await StockMovement.create(
+        stock_id=stock.id, variant_id=stock.variant_id, kind=kind, delta=delta, quantity_after=stock.quantity,
+        reason=reason, actor=actor.email if actor else "",
+    )
+
+
+async def movements(variant_id: int, first: int | None, after: str | None) -> Page:
+    """Newest first, keyset-paged by id (ids grow with time)."""
+    request = page_request(first, after, None, None, "movements", 1)
+    query = StockMovement.filter(variant_id=variant_id)
+    if request.cursor is not None:
+        (last_id,) = request.cursor
+        if not isinstance(last_id, int):
+            raise BadInput("`after` is not a valid cursor.", "after")
+        query = query.filter(id__lt=last_id)
+    rows = list(await query.order_by("-id").limit(request.size + 1))
+    return make_page(request, rows, [(m.id,) for m in rows])
+
+
+async def low_stock(threshold: int, first: int | None, after: str | None) -> Page:
+    """Stock rows whose unreserved quantity is at or below `threshold`, scarcest first."""
+    if not 0 <= threshold <= MAX_STOCK:
+        raise BadInput(f"`threshold` must be between 0 and {MAX_STOCK}.", "threshold")
+    request = page_request(first, after, None, None, "low-stock", 2)
+    query = Stock.annotate(available=F("quantity") - F("reserved")).filter(available__lte=threshold)
+    if request.cursor is not None:
+        available, last_id = request.cursor
+        if not isinstance(available, int) or not isinstance(last_id, int):
+            raise BadInput("`after` is not a valid cursor.", "after")
+        query = query.filter(Q(available__gt=available) | Q(available=available, id__gt=last_id))
+    rows = list(await query.order_by("available", "id").limit(request.size + 1))
+    return make_page(request, rows, [(s.available, s.id) for s in rows])

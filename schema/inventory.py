@@ -1,0 +1,184 @@
+"""Warehouses, stock levels and the stock ledger: staff only (MANAGE_INVENTORY)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from models import Permission, Stock as StockModel, StockMovement as MovementModel, Warehouse as WarehouseModel
+from resolvers import inventory
+from resolvers.pagination import Page, encode_cursor
+from schema.catalogue import ProductVariant, variant_view
+from schema.context import Context
+from schema.errors import UserError, attempt
+from schema.ids import decode_id_of, encode_id
+from schema.lazy import Lazy
+from schema.node import PageInfo
+from schema.permissions import requires
+
+
+@strawberry.type
+class Warehouse:
+    id: strawberry.ID
+    code: str
+    name: str
+
+
+def warehouse_view(warehouse: WarehouseModel) -> Warehouse:
+    return Warehouse(id=encode_id("Warehouse", warehouse.id), code=warehouse.code, name=warehouse.name)
+
+
+@strawberry.type(description="One variant's stock in one warehouse.")
+class StockLevel:
+    id: strawberry.ID
+    warehouse: Warehouse
+    variant: ProductVariant
+    quantity: int = strawberry.field(description="On hand.")
+    reserved: int = strawberry.field(description="Held for placed orders not yet shipped.")
+    available: int
+
+
+def stock_view(context: Context, stock: StockModel, warehouse: WarehouseModel | None = None) -> StockLevel:
+    loaders = context.loaders
+    return StockLevel(
+        id=encode_id("Stock", stock.id),
+        warehouse=warehouse_view(warehouse) if warehouse else Lazy(loaders.warehouse_by_id, stock.warehouse_id, warehouse_view),
+        variant=Lazy(loaders.variant_by_id, stock.variant_id, lambda v: variant_view(context, v)),
+        quantity=stock.quantity,
+        reserved=stock.reserved,
+        available=max(0, stock.quantity - stock.reserved),
+    )
+
+
+@strawberry.type
+class StockMovement:
+    id: strawberry.ID
+    kind: str
+    delta: int
+    reserved_delta: int
+    quantity_after: int
+    reason: str
+    actor: str | None
+    created_at: datetime
+
+
+def movement_view(movement: MovementModel) -> StockMovement:
+    return StockMovement(
+        id=encode_id("StockMovement", movement.id), kind=movement.kind, delta=movement.delta,
+        reserved_delta=movement.reserved_delta, quantity_after=movement.quantity_after, reason=movement.reason,
+        actor=movement.actor or None, created_at=movement.created_at,
+    )
+
+
+@strawberry.type
+class StockMovementEdge:
+    cursor: str
+    node: StockMovement
+
+
+@strawberry.type
+class StockMovementConnection:
+    edges: list[StockMovementEdge]
+    page_info: PageInfo
+
+
+@strawberry.type
+class StockLevelEdge:
+    cursor: str
+    node: StockLevel
+
+
+@strawberry.type
+class StockLevelConnection:
+    edges: list[StockLevelEdge]
+    page_info: PageInfo
+
+
+def _page_info(page: Page, cursors: list[str]) -> PageInfo:
+    return PageInfo(
+        has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
+        start_cursor=cursors[0] if cursors else None, end_cursor=cursors[-1] if cursors else None,
+    )
+
+
+@strawberry.input
+class WarehouseCreateInput:
+    code: str
+    name: str
+
+
+@strawberry.type
+class WarehousePayload:
+    warehouse: Warehouse | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class StockPayload:
+    stock: StockLevel | None
+    user_errors: list[UserError]
+
+
+def _variant_id(variant_id: strawberry.ID) -> int:
+    return decode_id_of(variant_id, "ProductVariant", "variantId")
+
+
+def _stock_payload(context: Context, level: inventory.StockLevel | None, errors: list[UserError]) -> StockPayload:
+    return StockPayload(stock=level and stock_view(context, level.stock, level.warehouse), user_errors=errors)
+
+
+@strawberry.type
+class InventoryQuery:
+    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY))
+    async def warehouses(self) -> list[Warehouse]:
+        return [warehouse_view(w) for w in await WarehouseModel.all().order_by("code")]
+
+    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first.")
+    async def stock_movements(
+        self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
+    ) -> StockMovementConnection:
+        page = await inventory.movements(_variant_id(variant_id), first, after)
+        cursors = [encode_cursor("movements", key) for key in page.keys]
+        return StockMovementConnection(
+            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows)],
+            page_info=_page_info(page, cursors),
+        )
+
+    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="Stock rows with at most `threshold` unreserved units, scarcest first.")
+    async def low_stock(
+        self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
+    ) -> StockLevelConnection:
+        page = await inventory.low_stock(threshold, first, after)
+        cursors = [encode_cursor("low-stock", key) for key in page.keys]
+        return StockLevelConnection(
+            edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows)],
+            page_info=_page_info(page, cursors),
+        )
+
+
+@strawberry.type
+class InventoryMutation:
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY))
+    async def warehouse_create(self, input: WarehouseCreateInput) -> WarehousePayload:
+        warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
+        return WarehousePayload(warehouse=warehouse and warehouse_view(warehouse), user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code.")
+    async def stock_set(self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, quantity: int) -> StockPayload:
+        level, errors = await attempt(
+            inventory.set_stock(_variant_id(variant_id), warehouse, quantity, await info.context.viewer())
+        )
+        return _stock_payload(info.context, level, errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Add or remove on-hand stock, with the reason.")
+    async def stock_adjust(
+        self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, delta: int, reason: str
+    ) -> StockPayload:
+        level, errors = await attempt(
+            inventory.adjust_stock(_variant_id(variant_id), warehouse, delta, reason, await info.context.viewer())
+        )
+        return _stock_payload(info.context, level, errors)
+
+
