@@ -22,9 +22,10 @@ from tortoise.contrib.starlette import RegisterTortoise
 from gateway.db import tortoise_config
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
-from gateway.middleware import RequestMiddleware
+from gateway.middleware import BodyLimit, RequestMiddleware
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
-from schema import schema
+from schema.limits import Limits
+from schema.root import build_schema
 
 log = logging.getLogger("gateway")
 READINESS_TIMEOUT = 2.0
@@ -32,8 +33,14 @@ READINESS_TIMEOUT = 2.0
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
+    limits = Limits(
+        max_depth=settings.max_query_depth,
+        max_aliases=settings.max_query_aliases,
+        max_tokens=settings.max_query_tokens,
+        max_cost=settings.max_query_cost,
+    )
     graphql = GatewayGraphQL(
-        schema, currency=settings.store_currency, secret_key=settings.secret_key, graphiql=settings.graphiql
+        build_schema(limits), currency=settings.store_currency, secret_key=settings.secret_key, graphiql=settings.graphiql
     )
 
     async def healthz(request: Request) -> Response:
@@ -73,6 +80,8 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    # Added last, runs first: every response, the 413s included, gets its request id and log line.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     app.state.metrics = metrics
     return app

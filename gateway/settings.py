@@ -38,6 +38,11 @@ class Settings:
     store_currency: str
     cache_enabled: bool
     graphiql: bool
+    max_query_depth: int = 15
+    max_query_aliases: int = 30
+    max_query_tokens: int = 5000
+    max_query_cost: int = 5000
+    max_body_bytes: int = 100_000
 
     @property
     def is_postgres(self) -> bool:
@@ -121,6 +126,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         store_currency=currency,
         cache_enabled=_bool("CACHE_ENABLED", env.get("CACHE_ENABLED", "1")),
         graphiql=_bool("GRAPHIQL", env.get("GRAPHIQL", "1")),
+        max_query_depth=_int("MAX_QUERY_DEPTH", env.get("MAX_QUERY_DEPTH") or "15", 1, 1000),
+        max_query_aliases=_int("MAX_QUERY_ALIASES", env.get("MAX_QUERY_ALIASES") or "30", 0, 10_000),
+        max_query_tokens=_int("MAX_QUERY_TOKENS", env.get("MAX_QUERY_TOKENS") or "5000", 100, 1_000_000),
+        max_query_cost=_int("MAX_QUERY_COST", env.get("MAX_QUERY_COST") or "5000", 1, 10_000_000),
+        max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES") or "100000", 1024, 100_000_000),
     )
 
 

@@ -41,6 +41,8 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
             return error
         # Parse, validation and variable-coercion errors come from graphql-core with no cause.
         code = "BAD_USER_INPUT" if error.message.startswith("Variable") else "GRAPHQL_VALIDATION_FAILED"
+        if "Document contains more than" in error.message:  # graphql-core's token cap
+            code = "QUERY_TOO_COMPLEX"
         if error.path is not None:
             code = "INTERNAL_SERVER_ERROR"
         error.extensions = {**(error.extensions or {}), "code": code}

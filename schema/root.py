@@ -15,6 +15,7 @@ from schema import accounts, catalogue, inventory
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
+from schema.limits import Limits, limit_extensions
 from schema.node import Node
 
 MAX_NODES = 100
@@ -54,9 +55,20 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-schema = GatewaySchema(
-    query=Query,
-    mutation=Mutation,
-    types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
-    extensions=[lambda: ParserCache(maxsize=1024), lambda: ValidationCache(maxsize=1024), FreshLoaders, ErrorCodes, OperationName],
-)
+def build_schema(limits: Limits = Limits()) -> GatewaySchema:
+    return GatewaySchema(
+        query=Query,
+        mutation=Mutation,
+        types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
+        extensions=[
+            lambda: ParserCache(maxsize=1024),
+            lambda: ValidationCache(maxsize=1024),
+            *limit_extensions(limits),
+            FreshLoaders,
+            ErrorCodes,
+            OperationName,
+        ],
+    )
+
+
+schema = build_schema()
