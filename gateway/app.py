@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
@@ -38,9 +39,14 @@ def create_app(settings: Settings) -> Starlette:
         max_aliases=settings.max_query_aliases,
         max_tokens=settings.max_query_tokens,
         max_cost=settings.max_query_cost,
+        introspection=settings.introspection,
     )
     graphql = GatewayGraphQL(
-        build_schema(limits), currency=settings.store_currency, secret_key=settings.secret_key, graphiql=settings.graphiql
+        build_schema(limits),
+        currency=settings.store_currency,
+        secret_key=settings.secret_key,
+        graphiql=settings.graphiql,
+        websocket_origins=settings.websocket_origins,
     )
 
     async def healthz(request: Request) -> Response:
@@ -80,6 +86,15 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "OPTIONS"],
+            allow_headers=["authorization", "content-type", "x-request-id"],
+            expose_headers=["x-request-id", "cache-status", "retry-after"],
+            max_age=600,
+        )
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)

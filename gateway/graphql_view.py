@@ -16,8 +16,18 @@ from schema.extensions import classify
 
 
 class GatewayGraphQL(GraphQL):
-    def __init__(self, schema: Any, *, currency: str, secret_key: str, graphiql: bool) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
+    def __init__(
+        self, schema: Any, *, currency: str, secret_key: str, graphiql: bool, websocket_origins: tuple[str, ...] = ()
+    ) -> None:
+        # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
+        # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
+        # clients are always let in.
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            allow_queries_via_get=True,
+            allowed_origins=websocket_origins,
+        )
         self.currency = currency
         self.secret_key = secret_key
 

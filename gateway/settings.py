@@ -43,6 +43,9 @@ class Settings:
     max_query_tokens: int = 5000
     max_query_cost: int = 5000
     max_body_bytes: int = 100_000
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ()
+    websocket_origins: tuple[str, ...] = ()
 
     @property
     def is_postgres(self) -> bool:
@@ -106,6 +109,15 @@ def _secret_key(value: str) -> str:
     return value
 
 
+def _origins(name: str, value: str) -> tuple[str, ...]:
+    """A comma-separated allow-list of origins such as https://shop.example.com (or `*`)."""
+    origins = tuple(part.strip().rstrip("/") for part in value.split(",") if part.strip())
+    for origin in origins:
+        if origin != "*" and not re.fullmatch(r"https?://[^/\s]+", origin):
+            raise ConfigError(f"{name}: expected origins like https://shop.example.com, got {origin!r}")
+    return origins
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raises ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -131,6 +143,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         max_query_tokens=_int("MAX_QUERY_TOKENS", env.get("MAX_QUERY_TOKENS") or "5000", 100, 1_000_000),
         max_query_cost=_int("MAX_QUERY_COST", env.get("MAX_QUERY_COST") or "5000", 1, 10_000_000),
         max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES") or "100000", 1024, 100_000_000),
+        introspection=_bool("INTROSPECTION", env.get("INTROSPECTION", "1")),
+        cors_origins=_origins("CORS_ALLOWED_ORIGINS", env.get("CORS_ALLOWED_ORIGINS", "")),
+        websocket_origins=_origins("WS_ALLOWED_ORIGINS", env.get("WS_ALLOWED_ORIGINS", "")),
     )
 
 

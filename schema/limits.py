@@ -1,4 +1,5 @@
-"""Query limits checked before any resolver runs: depth, aliases and cost (plus the parser's token cap).
+"""Query limits checked before any resolver runs: depth, aliases and cost (plus the parser's token cap,
+and introspection, which production may switch off).
 
 Cost follows Shopify and Saleor: an object costs 1, a scalar 0, a connection 2 plus its page
 size times what each item selects, and a plain list of objects a nominal `LIST_SIZE` times its
@@ -28,7 +29,7 @@ from graphql import (
     value_from_ast_untyped,
 )
 from graphql.execution import ExecutionResult
-from strawberry.extensions import MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
@@ -41,6 +42,7 @@ class Limits:
     max_aliases: int = 30
     max_tokens: int = 5000
     max_cost: int = 5000
+    introspection: bool = True
 
 
 @dataclass
@@ -176,4 +178,10 @@ class QueryLimits(SchemaExtension):
 
 
 def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
-    return [lambda: MaxTokensLimiter(max_token_count=limits.max_tokens), lambda: QueryLimits(limits)]
+    extensions: list[Callable[[], SchemaExtension]] = [
+        lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
+        lambda: QueryLimits(limits),
+    ]
+    if not limits.introspection:
+        extensions.append(DisableIntrospection)
+    return extensions
