@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from redis.asyncio import Redis
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -23,7 +24,8 @@ from tortoise.contrib.starlette import RegisterTortoise
 from gateway.db import tortoise_config
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
-from gateway.middleware import BodyLimit, RequestMiddleware
+from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
+from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from schema.limits import Limits
 from schema.root import build_schema
@@ -34,6 +36,8 @@ READINESS_TIMEOUT = 2.0
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
     limits = Limits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
@@ -47,6 +51,8 @@ def create_app(settings: Settings) -> Starlette:
         secret_key=settings.secret_key,
         graphiql=settings.graphiql,
         websocket_origins=settings.websocket_origins,
+        limiter=limiter,
+        login_attempts_per_minute=settings.login_attempts_per_minute,
     )
 
     async def healthz(request: Request) -> Response:
@@ -58,6 +64,12 @@ def create_app(settings: Settings) -> Starlette:
         except Exception as error:  # any failure means "not ready"; the reason goes to the prober
             log.warning("readiness check failed: database: %s", error)
             return JSONResponse({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, 503)
+        if redis is not None:
+            try:
+                await asyncio.wait_for(redis.ping(), READINESS_TIMEOUT)
+            except Exception as error:  # any failure means "not ready"
+                log.warning("readiness check failed: redis: %s", error)
+                return JSONResponse({"status": "unavailable", "reason": f"redis: {type(error).__name__}"}, 503)
         return JSONResponse({"status": "ok"})
 
     async def prometheus(request: Request) -> Response:
@@ -75,6 +87,8 @@ def create_app(settings: Settings) -> Starlette:
             gc.freeze()
             gc.set_threshold(50_000, 10, 10)
             yield
+        if redis is not None:
+            await redis.aclose()
 
     app = Starlette(
         routes=[
@@ -86,6 +100,15 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if settings.rate_limit_per_second > 0:
+        app.add_middleware(
+            RateLimit,
+            limiter=limiter,
+            rate=settings.rate_limit_per_second,
+            burst=settings.rate_limit_burst,
+            trusted_proxies=settings.trusted_proxies,
+        )
+    # Outside the rate limiter, so a browser can read a 429 too.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -17,7 +17,15 @@ from schema.extensions import classify
 
 class GatewayGraphQL(GraphQL):
     def __init__(
-        self, schema: Any, *, currency: str, secret_key: str, graphiql: bool, websocket_origins: tuple[str, ...] = ()
+        self,
+        schema: Any,
+        *,
+        currency: str,
+        secret_key: str,
+        graphiql: bool,
+        websocket_origins: tuple[str, ...] = (),
+        limiter: Any = None,
+        login_attempts_per_minute: int = 10,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -30,6 +38,8 @@ class GatewayGraphQL(GraphQL):
         )
         self.currency = currency
         self.secret_key = secret_key
+        self.limiter = limiter
+        self.login_attempts_per_minute = login_attempts_per_minute
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(
@@ -37,6 +47,9 @@ class GatewayGraphQL(GraphQL):
             secret_key=self.secret_key,
             access_token=_bearer(request.headers.get("authorization")),
             request_id=request.scope.get("gateway.request_id", "-"),
+            client_ip=request.scope.get("gateway.client_ip") or (request.client.host if request.client else "unknown"),
+            limiter=self.limiter,
+            login_attempts_per_minute=self.login_attempts_per_minute,
             request=request,
             response=response,
         )

@@ -6,15 +6,18 @@ hot path counts. The GraphQL view writes the operation name into `scope["gateway
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
+from gateway.ratelimit import client_ip, retry_after_header
 
 log = logging.getLogger("gateway.access")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -111,3 +114,37 @@ async def _too_large(send: Send, max_bytes: int) -> None:
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
 
+
+
+class RateLimit:
+    """HTTP 429 with Retry-After once a client (its access token, else its address) runs dry."""
+
+    def __init__(self, app: ASGIApp, limiter: Any, rate: float, burst: int, trusted_proxies: tuple[Any, ...]) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.rate = rate
+        self.burst = burst
+        self.trusted_proxies = trusted_proxies
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != "/graphql":
+            await self.app(scope, receive, send)
+            return
+        address = client_ip(scope, self.trusted_proxies)
+        scope["gateway.client_ip"] = address
+        key = "ip:" + address
+        for name, value in scope["headers"]:
+            if name == b"authorization" and value[:7].lower() == b"bearer ":
+                # Keyed by a digest: the limiter (and Redis) never hold a usable token.
+                key = "token:" + hashlib.sha256(value[7:].strip()).hexdigest()[:32]
+                break
+        wait = await self.limiter.take(key, self.rate, self.burst)
+        if wait is None:
+            await self.app(scope, receive, send)
+            return
+        body = json.dumps({"errors": [{"message": "Too many requests: slow down and retry later.",
+                                       "extensions": {"code": "RATE_LIMITED", "retryAfter": round(wait, 3)}}]}).encode()
+        await send({"type": "http.response.start", "status": 429, "headers": [
+            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+            (b"retry-after", retry_after_header(wait).encode())]})
+        await send({"type": "http.response.body", "body": body})

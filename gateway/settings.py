@@ -6,11 +6,13 @@ turn it into that single line on stderr and a non-zero exit instead of a traceba
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -46,6 +48,10 @@ class Settings:
     introspection: bool = True
     cors_origins: tuple[str, ...] = ()
     websocket_origins: tuple[str, ...] = ()
+    rate_limit_per_second: float = 20.0
+    rate_limit_burst: int = 200
+    login_attempts_per_minute: int = 10
+    trusted_proxies: tuple[Any, ...] = ()
 
     @property
     def is_postgres(self) -> bool:
@@ -118,6 +124,17 @@ def _origins(name: str, value: str) -> tuple[str, ...]:
     return origins
 
 
+def _networks(name: str, value: str) -> tuple[Any, ...]:
+    """Comma-separated addresses or CIDR blocks of the proxies in front of the gateway."""
+    networks = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        try:
+            networks.append(ipaddress.ip_network(part, strict=False))
+        except ValueError:
+            raise ConfigError(f"{name}: {part!r} is not an IP address or CIDR block") from None
+    return tuple(networks)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raises ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -146,6 +163,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         introspection=_bool("INTROSPECTION", env.get("INTROSPECTION", "1")),
         cors_origins=_origins("CORS_ALLOWED_ORIGINS", env.get("CORS_ALLOWED_ORIGINS", "")),
         websocket_origins=_origins("WS_ALLOWED_ORIGINS", env.get("WS_ALLOWED_ORIGINS", "")),
+        rate_limit_per_second=float(_int("RATE_LIMIT_PER_SECOND", env.get("RATE_LIMIT_PER_SECOND") or "20", 0, 1_000_000)),
+        rate_limit_burst=_int("RATE_LIMIT_BURST", env.get("RATE_LIMIT_BURST") or "200", 1, 1_000_000),
+        login_attempts_per_minute=_int("LOGIN_ATTEMPTS_PER_MINUTE", env.get("LOGIN_ATTEMPTS_PER_MINUTE") or "10", 1, 10_000),
+        trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
     )
 
 

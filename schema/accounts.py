@@ -17,7 +17,7 @@ from schema.errors import UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node
-from schema.permissions import requires
+from schema.permissions import RateLimited, requires
 
 PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
 
@@ -140,6 +140,12 @@ class AccountsMutation:
 
     @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token.")
     async def token_create(self, info: Info[Context, None], email: str, password: str) -> TokenCreatePayload:
+        wait = await info.context.throttle_sign_in(email)
+        if wait is not None:
+            refusal = RateLimited("sign-in attempts", wait)
+            if info.context.response is not None:
+                info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
+            raise refusal
         pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key))
         return _tokens(info.context, pair, errors)
 

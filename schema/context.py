@@ -18,6 +18,9 @@ class Context:
     secret_key: str = ""
     access_token: str | None = None  # the bearer token of the request, if any
     request_id: str = "-"
+    client_ip: str = "unknown"
+    limiter: Any = None  # gateway.ratelimit.Limiter
+    login_attempts_per_minute: int = 10
     operation_name: str | None = None
     request: Any = None
     response: Any = None
@@ -33,3 +36,16 @@ class Context:
     def start_operation(self) -> None:
         self.loaders = Loaders()
         self._viewer = _UNSET
+
+    async def throttle_sign_in(self, email: str) -> float | None:
+        """Seconds to wait when this email or this address has tried to sign in too often."""
+        if self.limiter is None:
+            return None
+        per_minute = self.login_attempts_per_minute
+        waits = [
+            await self.limiter.take("sign-in-email:" + email.strip().lower(), per_minute / 60, per_minute),
+            # One address may serve several people (an office, a phone carrier): a looser limit.
+            await self.limiter.take("sign-in-ip:" + self.client_ip, 3 * per_minute / 60, 3 * per_minute),
+        ]
+        refused = [wait for wait in waits if wait is not None]
+        return max(refused) if refused else None

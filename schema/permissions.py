@@ -6,6 +6,7 @@ Anonymous callers get `UNAUTHENTICATED`; signed-in callers without the permissio
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from strawberry.extensions.field_extension import FieldExtension
@@ -23,6 +24,15 @@ class Unauthenticated(GatewayError):
 
 class Forbidden(GatewayError):
     code = "FORBIDDEN"
+
+
+class RateLimited(GatewayError):
+    code = "RATE_LIMITED"
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many {what}: retry in {self.retry_after_seconds} s.")
+        self.extensions = {"code": self.code, "retryAfter": round(retry_after, 3)}
 
 
 class SignedIn(BasePermission):

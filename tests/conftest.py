@@ -101,8 +101,10 @@ async def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 @pytest.fixture(scope="session")
 def app(db: Backend) -> Any:
-    # No lifespan: the `db` fixture has already connected Tortoise to this backend.
-    settings = load_settings({"DATABASE_URL": db.url, "LOG_LEVEL": "INFO"})
+    # No lifespan: the `db` fixture has already connected Tortoise to this backend. Every test
+    # client shares one address, so rate limits are off here (tests/test_rate_limits.py has its own).
+    settings = load_settings({"DATABASE_URL": db.url, "LOG_LEVEL": "INFO", "RATE_LIMIT_PER_SECOND": "0",
+                              "LOGIN_ATTEMPTS_PER_MINUTE": "10000"})
     return create_app(settings)
 
 

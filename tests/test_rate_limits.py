@@ -1,0 +1,119 @@
+"""Token buckets per client, in process and shared through Redis; sign-in throttling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+
+from gateway.app import create_app
+from gateway.ratelimit import LocalBuckets, RedisBuckets, client_ip
+from gateway.settings import load_settings
+from tests.conftest import REQUIRE_SERVICES
+
+QUERY = {"query": "{ __typename }"}
+
+
+def make_client(db, **env: str) -> httpx.AsyncClient:
+    app = create_app(load_settings({"DATABASE_URL": db.url, **env}))
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 1234)), base_url="http://gateway.test")
+
+
+def test_local_bucket_refills_at_its_rate():
+    buckets = LocalBuckets()
+    assert [buckets.take_now("k", 2.0, 3, 0.0) for _ in range(3)] == [None, None, None]
+    assert buckets.take_now("k", 2.0, 3, 0.0) == pytest.approx(0.5)
+    assert buckets.take_now("k", 2.0, 3, 0.5) is None  # one token back after half a second
+    assert buckets.take_now("other", 2.0, 3, 0.5) is None  # each client has its own bucket
+
+
+def test_local_buckets_stay_bounded():
+    buckets = LocalBuckets(max_keys=100)
+    for n in range(1000):
+        buckets.take_now(f"client-{n}", 1.0, 1, 0.0)
+    assert len(buckets.buckets) == 100
+
+
+def test_client_ip_behind_trusted_proxies():
+    import ipaddress
+
+    proxies = (ipaddress.ip_network("10.0.0.0/8"),)
+    scope = {"client": ("10.1.2.3", 1), "headers": [(b"x-forwarded-for", b"198.51.100.9, 10.0.0.5")]}
+    assert client_ip(scope, proxies) == "198.51.100.9"
+    assert client_ip(scope, ()) == "10.1.2.3"  # no trusted proxies: the header is ignored
+    spoofed = {"client": ("198.51.100.20", 1), "headers": [(b"x-forwarded-for", b"1.2.3.4")]}
+    assert client_ip(spoofed, proxies) == "198.51.100.20"  # not from a proxy: not believed
+
+
+async def test_over_the_limit_is_429_with_retry_after(db):
+    async with make_client(db, RATE_LIMIT_PER_SECOND="1", RATE_LIMIT_BURST="3") as client:
+        statuses = [(await client.post("/graphql", json=QUERY)).status_code for _ in range(3)]
+        refused = await client.post("/graphql", json=QUERY)
+        assert statuses == [200, 200, 200] and refused.status_code == 429
+        assert int(refused.headers["retry-after"]) >= 1 and refused.headers["x-request-id"]
+        assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+        # A signed-in client is counted by its token, not by the address it shares.
+        ok = await client.post("/graphql", json=QUERY, headers={"authorization": "Bearer some-token"})
+        assert ok.status_code == 200
+        assert (await client.get("/healthz")).status_code == 200  # probes are never limited
+
+
+async def test_sign_in_is_throttled_per_email(db):
+    async with make_client(db, LOGIN_ATTEMPTS_PER_MINUTE="3") as client:
+        mutation = {"query": 'mutation { tokenCreate(email: "victim@example.com", password: "guess") { userErrors { code } } }'}
+        codes = []
+        for _ in range(4):
+            body = (await client.post("/graphql", json=mutation)).json()
+            codes.append(body["errors"][0]["extensions"]["code"] if body.get("errors") else body["data"]["tokenCreate"]["userErrors"][0]["code"])
+        assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+
+
+@pytest.fixture
+async def redis_url():
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as error:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
+        pytest.skip(f"Redis at {url} is not reachable ({error})")
+    finally:
+        await client.aclose()
+    return url
+
+
+async def test_redis_buckets_are_shared_between_workers(redis_url):
+    first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        worker_a, worker_b = RedisBuckets(first), RedisBuckets(second)
+        key = f"test:{uuid.uuid4().hex}"
+        # 20 tokens in all, whichever worker asks: leases are taken from the same bucket.
+        results = [await (worker_a if n % 2 else worker_b).take(key, 0.001, 20) for n in range(30)]
+        assert sum(1 for r in results if r is None) == 20
+        assert all(r is not None and r > 0 for r in results[-5:])
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_redis_failure_falls_back_to_local_limits():
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        buckets = RedisBuckets(dead)
+        results = [await buckets.take("k", 1.0, 2) for _ in range(3)]
+        assert results[:2] == [None, None] and results[2] is not None
+    finally:
+        await dead.aclose()
+
+
+async def test_concurrent_requests_respect_the_shared_burst(db, redis_url):
+    async with make_client(db, REDIS_URL=redis_url, RATE_LIMIT_PER_SECOND="1", RATE_LIMIT_BURST="10") as client:
+        token = {"authorization": f"Bearer {uuid.uuid4().hex}"}
+        responses = await asyncio.gather(*(client.post("/graphql", json=QUERY, headers=token) for _ in range(20)))
+        assert sum(r.status_code == 200 for r in responses) <= 10 + 4  # at most one lease over the burst
+        assert any(r.status_code == 429 for r in responses)
