@@ -11,7 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
-from schema import accounts, catalogue, inventory
+from schema import accounts, catalogue, catalogue_admin, inventory
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
@@ -44,7 +44,7 @@ class Query(catalogue.CatalogueQuery, accounts.AccountsQuery, inventory.Inventor
 
 
 @strawberry.type
-class Mutation(accounts.AccountsMutation, inventory.InventoryMutation):
+class Mutation(accounts.AccountsMutation, catalogue_admin.CatalogueAdminMutation, inventory.InventoryMutation):
     pass
 
 

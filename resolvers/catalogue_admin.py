@@ -1,0 +1,374 @@
+"""Staff changes to the catalogue: categories, products, variants and images.
+
+Every refusal is a DomainError naming the field, raised before anything is written; changes that
+touch several rows (a category moved with its subtree, a variant and its product's lowest price)
+happen in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from resolvers.errors import DomainError
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+MAX_PRICE = Decimal("9999999999.99")
+
+
+def slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:200] or "item"
+
+
+def _name(value: str | None, field_name: str, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise DomainError("REQUIRED", f"`{field_name}` is required.", [field_name])
+        return None
+    value = value.strip()
+    if not value or len(value) > 255:
+        raise DomainError("INVALID", f"`{field_name}` must be 1–255 characters.", [field_name])
+    return value
+
+
+def _slug(value: str | None, field_name: str = "slug") -> str | None:
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if not _SLUG.match(value) or len(value) > 200:
+        raise DomainError("INVALID", "A slug is lowercase letters and digits joined by single dashes.", [field_name])
+    return value
+
+
+def _price(value: Decimal | None, field_name: str, required: bool) -> Decimal | None:
+    if value is None:
+        if required:
+            raise DomainError("REQUIRED", f"`{field_name}` is required.", [field_name])
+        return None
+    try:
+        if not value.is_finite() or value < 0 or value > MAX_PRICE:
+            raise DomainError("INVALID", f"`{field_name}` must be between 0 and {MAX_PRICE}.", [field_name])
+        if value != value.quantize(Decimal("0.01")):
+            raise DomainError("INVALID", f"`{field_name}` has at most two decimal places.", [field_name])
+    except InvalidOperation:
+        raise DomainError("INVALID", f"`{field_name}` is not an amount.", [field_name]) from None
+    return value
+
+
+async def _unique_slug(model: type, wanted: str | None, name: str, exclude_id: int | None = None) -> str:
+    """An explicit slug must be free (DUPLICATE otherwise); a derived one gets a numeric suffix."""
+    query = model.filter(slug=wanted or "")
+    if wanted is not None:
+        if await (query.exclude(id=exclude_id) if exclude_id else query).exists():
+            raise DomainError("DUPLICATE", f"The slug {wanted!r} is taken.", ["slug"])
+        return wanted
+    base = slugify(name)
+    candidate, n = base, 1
+    while await model.filter(slug=candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+# --- categories ------------------------------------------------------------------------------
+
+
+@dataclass
+class CategoryInput:
+    name: str | None = None
+    slug: str | None = None
+    description: str | None = None
+    parent_id: int | None = None
+    clear_parent: bool = False  # `parent: null` given explicitly on update: make it top-level
+    position: int | None = None
+
+
+async def _parent(parent_id: int | None) -> Category | None:
+    if parent_id is None:
+        return None
+    parent = await Category.get_or_none(id=parent_id)
+    if parent is None:
+        raise DomainError("INVALID", "The parent category does not exist.", ["parent"])
+    return parent
+
+
+async def create_category(data: CategoryInput) -> Category:
+    name = _name(data.name, "name", required=True)
+    slug = await _unique_slug(Category, _slug(data.slug), name)
+    parent = await _parent(data.parent_id)
+    async with in_transaction():
+        try:
+            category = await Category.create(
+                name=name, slug=slug, description=(data.description or "").strip(), parent=parent,
+                position=data.position or 0, path="", depth=0 if parent is None else parent.depth + 1,
+            )
+        except IntegrityError:
+            raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
+        category.path = f"{parent.path if parent else '/'}{category.id}/"
+        await category.save(update_fields=["path"])
+    return category
+
+
+async def update_category(category_id: int, data: CategoryInput) -> Category:
+    category = await Category.get_or_none(id=category_id)
+    if category is None:
+        raise DomainError("NOT_FOUND", "No category has this ID.", ["id"])
+    name = _name(data.name, "name", required=False)
+    slug = await _unique_slug(Category, _slug(data.slug), category.name, exclude_id=category.id) if data.slug else None
+    moving = data.clear_parent or data.parent_id is not None
+    parent = await _parent(data.parent_id) if data.parent_id is not None else None
+    if parent is not None and (parent.id == category.id or parent.path.startswith(category.path)):
+        raise DomainError("INVALID", "A category cannot be moved under itself or its descendants.", ["parent"])
+    async with in_transaction():
+        if name is not None:
+            category.name = name
+        if slug is not None:
+            category.slug = slug
+        if data.description is not None:
+            category.description = data.description.strip()
+        if data.position is not None:
+            category.position = data.position
+        if moving:
+            old_path, old_depth = category.path, category.depth
+            category.parent_id = parent.id if parent else None
+            category.path = f"{parent.path if parent else '/'}{category.id}/"
+            category.depth = 0 if parent is None else parent.depth + 1
+            # The whole subtree moves with it: rewrite every descendant's path prefix and depth.
+            for descendant in await Category.filter(path__startswith=old_path).exclude(id=category.id):
+                descendant.path = category.path + descendant.path[len(old_path):]
+                descendant.depth = descendant.depth - old_depth + category.depth
+                await descendant.save(update_fields=["path", "depth"])
+        try:
+            await category.save()
+        except IntegrityError:
+            raise DomainError("DUPLICATE", "The slug is taken.", ["slug"]) from None
+    return category
+
+
+async def delete_category(category_id: int) -> Category:
+    category = await Category.get_or_none(id=category_id)
+    if category is None:
+        raise DomainError("NOT_FOUND", "No category has this ID.", ["id"])
+    if await Category.filter(parent_id=category.id).exists():
+        raise DomainError("INVALID", "Move or delete its subcategories first.", ["id"])
+    await category.delete()  # its products stay, without a category
+    return category
+
+
+# --- products --------------------------------------------------------------------------------
+
+
+@dataclass
+class ProductInput:
+    name: str | None = None
+    slug: str | None = None
+    description: str | None = None
+    category_id: int | None = None
+    clear_category: bool = False
+    status: ProductStatus | None = None
+
+
+async def _category(category_id: int | None) -> Category | None:
+    if category_id is None:
+        return None
+    category = await Category.get_or_none(id=category_id)
+    if category is None:
+        raise DomainError("INVALID", "The category does not exist.", ["category"])
+    return category
+
+
+async def create_product(data: ProductInput) -> Product:
+    name = _name(data.name, "name", required=True)
+    slug = await _unique_slug(Product, _slug(data.slug), name)
+    category = await _category(data.category_id)
+    try:
+        return await Product.create(
+            name=name, slug=slug, description=(data.description or "").strip(), category=category,
+            status=data.status or ProductStatus.DRAFT,
+        )
+    except IntegrityError:
+        raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
+
+
+async def update_product(product_id: int, data: ProductInput) -> Product:
+    product = await Product.get_or_none(id=product_id)
+    if product is None:
+        raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
+    name = _name(data.name, "name", required=False)
+    slug = await _unique_slug(Product, _slug(data.slug), product.name, exclude_id=product.id) if data.slug else None
+    category = await _category(data.category_id)
+    if name is not None:
+        product.name = name
+    if slug is not None:
+        product.slug = slug
+    if data.description is not None:
+        product.description = data.description.strip()
+    if category is not None:
+        product.category_id = category.id
+    elif data.clear_category:
+        product.category_id = None
+    if data.status is not None:
+        product.status = data.status
+    try:
+        await product.save()
+    except IntegrityError:
+        raise DomainError("DUPLICATE", "The slug is taken.", ["slug"]) from None
+    return product
+
+
+async def delete_product(product_id: int) -> Product:
+    """Deletes the product with its variants, images and stock.
+
+    Once orders exist (issue: checkout), a product that has been ordered is archived instead,
+    so order history keeps pointing at it.
+    """
+    product = await Product.get_or_none(id=product_id)
+    if product is None:
+        raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
+    await product.delete()
+    return product
+
+
+# --- variants --------------------------------------------------------------------------------
+
+
+@dataclass
+class VariantInput:
+    sku: str | None = None
+    name: str | None = None
+    price: Decimal | None = None
+    compare_at_price: Decimal | None = None
+    clear_compare_at_price: bool = False
+    weight_grams: int | None = None
+    options: list[tuple[str, str]] | None = None
+    position: int | None = None
+
+
+def _sku(value: str | None, required: bool) -> str | None:
+    if value is None:
+        if required:
+            raise DomainError("REQUIRED", "`sku` is required.", ["sku"])
+        return None
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}", value):
+        raise DomainError("INVALID", "A SKU is 1–64 letters, digits, dots, dashes, underscores or slashes.", ["sku"])
+    return value
+
+
+def _options(options: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+    if options is None:
+        return None
+    seen = set()
+    for name, value in options:
+        if not name.strip() or not value.strip() or len(name) > 64 or len(value) > 128:
+            raise DomainError("INVALID", "Options need a name (≤ 64) and a value (≤ 128).", ["options"])
+        if name.strip().lower() in seen:
+            raise DomainError("INVALID", f"The option {name!r} is given twice.", ["options"])
+        seen.add(name.strip().lower())
+    return [(n.strip(), v.strip()) for n, v in options]
+
+
+async def refresh_min_price(product_id: int) -> None:
+    """Keep Product.min_price (the indexed price the listing sorts and filters on) true."""
+    prices = await ProductVariant.filter(product_id=product_id).values_list("price", flat=True)
+    await Product.filter(id=product_id).update(min_price=min(prices) if prices else None)
+
+
+async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
+    if not await Product.filter(id=product_id).exists():
+        raise DomainError("INVALID", "The product does not exist.", ["productId"])
+    sku = _sku(data.sku, required=True)
+    name = _name(data.name, "name", required=False) or sku
+    price = _price(data.price, "price", required=True)
+    compare = _price(data.compare_at_price, "compareAtPrice", required=False)
+    if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
+        raise DomainError("INVALID", "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+    options = _options(data.options) or []
+    if await ProductVariant.filter(sku=sku).exists():
+        raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"])
+    async with in_transaction():
+        try:
+            variant = await ProductVariant.create(
+                product_id=product_id, sku=sku, name=name, price=price, compare_at_price=compare,
+                weight_grams=data.weight_grams or 0, position=data.position or 0,
+            )
+        except IntegrityError:
+            raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"]) from None
+        for index, (option, value) in enumerate(options):
+            await VariantOption.create(variant=variant, name=option, value=value, position=index)
+        await refresh_min_price(product_id)
+    return variant
+
+
+async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
+    variant = await ProductVariant.get_or_none(id=variant_id)
+    if variant is None:
+        raise DomainError("NOT_FOUND", "No variant has this ID.", ["id"])
+    sku = _sku(data.sku, required=False)
+    name = _name(data.name, "name", required=False)
+    price = _price(data.price, "price", required=False)
+    compare = _price(data.compare_at_price, "compareAtPrice", required=False)
+    if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
+        raise DomainError("INVALID", "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+    options = _options(data.options)
+    if sku is not None and sku != variant.sku and await ProductVariant.filter(sku=sku).exists():
+        raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"])
+    async with in_transaction():
+        for attribute, value in (("sku", sku), ("name", name), ("price", price), ("compare_at_price", compare),
+                                 ("weight_grams", data.weight_grams), ("position", data.position)):
+            if value is not None:
+                setattr(variant, attribute, value)
+        if data.clear_compare_at_price:
+            variant.compare_at_price = None
+        try:
+            await variant.save()
+        except IntegrityError:
+            raise DomainError("DUPLICATE", "The SKU is taken.", ["sku"]) from None
+        if options is not None:
+            await VariantOption.filter(variant_id=variant.id).delete()
+            for index, (option, value) in enumerate(options):
+                await VariantOption.create(variant=variant, name=option, value=value, position=index)
+        if price is not None:
+            await refresh_min_price(variant.product_id)
+    return variant
+
+
+async def delete_variant(variant_id: int) -> ProductVariant:
+    variant = await ProductVariant.get_or_none(id=variant_id)
+    if variant is None:
+        raise DomainError("NOT_FOUND", "No variant has this ID.", ["id"])
+    async with in_transaction():
+        await variant.delete()
+        await refresh_min_price(variant.product_id)
+    return variant
+
+
+# --- images ----------------------------------------------------------------------------------
+
+
+async def add_image(product_id: int, url: str, alt_text: str | None, position: int | None) -> ProductImage:
+    if not await Product.filter(id=product_id).exists():
+        raise DomainError("INVALID", "The product does not exist.", ["productId"])
+    url = url.strip()
+    if not re.fullmatch(r"https?://\S{1,1000}", url):
+        raise DomainError("INVALID", "The image URL must be an http(s) URL.", ["url"])
+    if alt_text is not None and len(alt_text) > 255:
+        raise DomainError("INVALID", "Alt text may have at most 255 characters.", ["altText"])
+    if position is None:
+        position = await ProductImage.filter(product_id=product_id).count()
+    return await ProductImage.create(product_id=product_id, url=url, alt_text=(alt_text or "").strip(), position=position)
+
+
+async def delete_image(image_id: int) -> ProductImage:
+    image = await ProductImage.get_or_none(id=image_id)
+    if image is None:
+        raise DomainError("NOT_FOUND", "No image has this ID.", ["id"])
+    await image.delete()
+    return image
+
+
