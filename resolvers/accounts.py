@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from loaders import Loaders
-from models import Account, Permission, RefreshToken
+from models import Account, Address, Permission, RefreshToken
 from resolvers.errors import DomainError
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -200,3 +200,44 @@ async def set_permissions(account_id: int, permissions: list[Permission], actor:
     account.permissions = values
     await account.save(update_fields=["permissions"])
     return account
+
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+ADDRESS_LIMITS = {"first_name": 100, "last_name": 100, "company": 200, "line1": 200, "line2": 200, "city": 100,
+                  "postal_code": 20, "region": 100, "phone": 40}
+REQUIRED_ADDRESS_FIELDS = ("first_name", "last_name", "line1", "city", "postal_code", "country")
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def validate_address(values: dict[str, str | None], prefix: str = "address") -> dict[str, str]:
+    """Required fields present, lengths bounded, country an ISO 3166-1 alpha-2 code."""
+    clean: dict[str, str] = {}
+    for name in (*ADDRESS_LIMITS, "country"):
+        value = (values.get(name) or "").strip()
+        if name in REQUIRED_ADDRESS_FIELDS and not value:
+            raise DomainError("REQUIRED", f"`{_camel(name)}` is required.", [prefix, _camel(name)])
+        if name in ADDRESS_LIMITS and len(value) > ADDRESS_LIMITS[name]:
+            raise DomainError("INVALID", f"`{_camel(name)}` may have at most {ADDRESS_LIMITS[name]} characters.", [prefix, _camel(name)])
+        clean[name] = value
+    clean["country"] = clean["country"].upper()
+    if not _COUNTRY.match(clean["country"]):
+        raise DomainError("INVALID", "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"])
+    return clean
+
+
+async def add_address(account: Account, values: dict[str, str | None]) -> Address:
+    if await Address.filter(account_id=account.id).count() >= 20:
+        raise DomainError("INVALID", "At most 20 addresses can be saved.", ["address"])
+    return await Address.create(account_id=account.id, **validate_address(values))
+
+
+async def remove_address(account: Account, address_id: int) -> Address:
+    address = await Address.get_or_none(id=address_id, account_id=account.id)  # never someone else's
+    if address is None:
+        raise DomainError("NOT_FOUND", "You have no saved address with this ID.", ["id"])
+    await address.delete()
+    return address

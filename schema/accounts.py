@@ -17,7 +17,7 @@ from schema.errors import UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node
-from schema.permissions import RateLimited, requires
+from schema.permissions import RateLimited, requires, signed_in
 
 PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
 
@@ -77,6 +77,32 @@ class CustomerRegisterInput:
     password: str
     first_name: str | None = None
     last_name: str | None = None
+
+
+@strawberry.input(description="country: ISO 3166-1 alpha-2.")
+class AddressInput:
+    first_name: str
+    last_name: str
+    line1: str
+    city: str
+    postal_code: str
+    country: str
+    company: str | None = None
+    line2: str | None = None
+    region: str | None = None
+    phone: str | None = None
+
+
+@strawberry.type
+class AddressPayload:
+    address: Address | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class AddressDeletePayload:
+    deleted_id: strawberry.ID | None
+    user_errors: list[UserError]
 
 
 @strawberry.input
@@ -157,6 +183,18 @@ class AccountsMutation:
     @strawberry.mutation(description="Sign out: the refresh token and those it was rotated from or to stop working.")
     async def token_revoke(self, info: Info[Context, None], refresh_token: str) -> TokenRevokePayload:
         return TokenRevokePayload(revoked=await accounts.revoke(refresh_token), user_errors=[])
+
+    @strawberry.mutation(extensions=signed_in(), description="Save an address to the signed-in account.")
+    async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
+        account = await info.context.viewer()
+        saved, errors = await attempt(accounts.add_address(account, vars(address)))
+        return AddressPayload(address=saved and address_view(saved), user_errors=errors)
+
+    @strawberry.mutation(extensions=signed_in())
+    async def customer_address_delete(self, info: Info[Context, None], id: strawberry.ID) -> AddressDeletePayload:
+        account = await info.context.viewer()
+        removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
+        return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:

@@ -103,3 +103,31 @@ async def test_refresh_tokens_are_stored_only_as_hashes(gql):
     tokens = (await gql.data(TOKEN, {"email": email, "password": "correct horse"}))["tokenCreate"]
     stored = await RefreshToken.filter(account__email=email.lower()).values_list("token_hash", flat=True)
     assert stored and tokens["refreshToken"] not in stored and all(len(h) == 64 for h in stored)
+
+
+ADDRESS = """mutation($a: AddressInput!) { customerAddressCreate(address: $a) { address { id city country } userErrors { field code } } }"""
+
+
+async def test_saved_addresses_are_validated_and_private(client):
+    from models import Address
+    from tests.staff import bearer, token_for
+
+    ada, eve = bearer(await token_for(staff=False)), bearer(await token_for(staff=False))
+    address = {"firstName": "Ada", "lastName": "L", "line1": "1 Analytical St", "city": "London", "postalCode": "N1", "country": "gb"}
+    created = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": address}}, headers=ada)).json()
+    saved = created["data"]["customerAddressCreate"]["address"]
+    assert saved["country"] == "GB" and saved["city"] == "London"
+    me = (await client.post("/graphql", json={"query": "{ me { addresses { city } } }"}, headers=ada)).json()
+    assert me["data"]["me"]["addresses"] == [{"city": "London"}]
+
+    before = await Address.all().count()
+    bad = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "country": "Britain"}}}, headers=ada)).json()
+    assert bad["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "country"], "code": "INVALID"}]
+    blank = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "city": " "}}}, headers=ada)).json()
+    assert blank["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "city"], "code": "REQUIRED"}]
+    delete = "mutation($id: ID!) { customerAddressDelete(id: $id) { deletedId userErrors { code } } }"
+    stolen = (await client.post("/graphql", json={"query": delete, "variables": {"id": saved["id"]}}, headers=eve)).json()
+    assert stolen["data"]["customerAddressDelete"] == {"deletedId": None, "userErrors": [{"code": "NOT_FOUND"}]}
+    assert await Address.all().count() == before
+    mine = (await client.post("/graphql", json={"query": delete, "variables": {"id": saved["id"]}}, headers=ada)).json()
+    assert mine["data"]["customerAddressDelete"]["deletedId"] == saved["id"]

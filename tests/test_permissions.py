@@ -16,7 +16,10 @@ from graphql import (
     GraphQLScalarType,
 )
 
+from strawberry.permission import PermissionExtension
+
 from schema import schema
+from schema.permissions import SignedIn, Staff
 from schema.ids import encode_id
 from tests.staff import bearer, token_for
 
@@ -46,24 +49,39 @@ def _document(kind: str, name: str, field: GraphQLField) -> str:
     return f"{kind} {{ {call} {{ __typename }} }}"
 
 
-def protected_operations() -> list[tuple[str, str]]:
+def _guard(type_name: str, field_name: str) -> type | None:
+    """The permission class a root field declares (Staff or SignedIn), or None."""
+    definition = schema.get_type_by_name(type_name)
+    field = next(f for f in definition.fields if schema.config.name_converter.get_graphql_name(f) == field_name)
+    for extension in field.extensions:
+        if isinstance(extension, PermissionExtension):
+            return type(extension.permissions[0])
+    return None
+
+
+def protected_operations() -> list[tuple[str, type | None, str]]:
     graphql_schema = schema._schema
     found = []
     for kind, root, public in (("query", graphql_schema.query_type, PUBLIC_QUERIES),
                                ("mutation", graphql_schema.mutation_type, PUBLIC_MUTATIONS)):
         for name, field in (root.fields if isinstance(root, GraphQLObjectType) else {}).items():
             if name not in public:
-                found.append((name, _document(kind, name, field)))
+                found.append((name, _guard(root.name, name), _document(kind, name, field)))
     return found
 
 
-async def test_every_protected_field_refuses_anonymous_and_customers(client):
+async def test_every_protected_field_refuses_anonymous_and_the_unprivileged(client):
     operations = protected_operations()
-    assert any(name == "staffCreate" for name, _ in operations)
+    assert {"staffCreate", "stockSet", "productCreate", "customerAddressCreate"} <= {name for name, _, _ in operations}
+    unguarded = [name for name, guard, _ in operations if guard not in (Staff, SignedIn)]
+    assert unguarded == [], f"not public and not guarded: {unguarded}"
     customer = bearer(await token_for(staff=False))
     staff_without = bearer(await token_for())
-    for name, document in operations:
-        for headers, code in (({}, "UNAUTHENTICATED"), (customer, "FORBIDDEN"), (staff_without, "FORBIDDEN")):
+    for name, guard, document in operations:
+        refusals = [({}, "UNAUTHENTICATED")]
+        if guard is Staff:
+            refusals += [(customer, "FORBIDDEN"), (staff_without, "FORBIDDEN")]
+        for headers, code in refusals:
             body = (await client.post("/graphql", json={"query": document}, headers=headers)).json()
             codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
             assert codes == [code], (name, headers, body)
