@@ -69,7 +69,9 @@ def _with_page_loaded(
 def create_floor_app(settings: Settings) -> Starlette:
     app = create_app(settings)
     page = _Page()
-    view = GatewayGraphQL(build_schema(page), currency=settings.store_currency, graphiql=settings.graphiql)
+    view = GatewayGraphQL(
+        build_schema(page), currency=settings.store_currency, secret_key=settings.secret_key, graphiql=settings.graphiql
+    )
     _swap_graphql_routes(app, view)
     app.router.lifespan_context = _with_page_loaded(app.router.lifespan_context, page, settings.store_currency)
     return app

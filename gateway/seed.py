@@ -112,7 +112,6 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
                 variant_rows.append(ProductVariant(
                     id=variant_id, product_id=product_id, sku=f"SKU-{product_id:06d}-{size.replace(' ', '')}", name=f"{size} / {colour}",
                     price=price, compare_at_price=compare, weight_grams=rng.randint(100, 2500), position=position,
-                    created_at=created,
                 ))
                 option_rows.append(VariantOption(id=option_id, variant_id=variant_id, name="Size", value=size, position=0))
                 option_rows.append(VariantOption(id=option_id + 1, variant_id=variant_id, name="Colour", value=colour, position=1))

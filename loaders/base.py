@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterable, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
@@ -27,27 +27,43 @@ def many_per_key(keys: Sequence[K], rows: Iterable[V], key_of: Callable[[V], K])
 class Loader(DataLoader[K, V], Generic[K, V]):
     """A DataLoader whose batch function is the `batch` method; keys arrive de-duplicated."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(batch_load_fn=self.batch, **kwargs)
+    async def batch_load_fn(self, keys: list[K]) -> list[V]:
+        # A method rather than `batch_load_fn=self.batch` passed to DataLoader: that bound method
+        # stored on the loader made a reference cycle, so every row a request loaded waited for
+        # the cyclic GC instead of being freed by reference count (see `product_view` in
+        # schema/catalogue.py for what that cost).
+        return await self.batch(keys)
 
     async def batch(self, keys: list[K]) -> list[V]:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    async def load_all(self, keys: list[K]) -> list[V]:
+    async def load_all(self, keys: list[K], *, remember: bool = True) -> list[V]:
         """Values for a whole page of keys in one batch, without a future per key.
 
         `load_many` pays a future, a callback and a gather slot for every key; a list resolver
         that already holds all its keys calls the batch once and primes the cache instead, so
         later `load`s of the same keys (from nested fields) are answered from it.
+
+        `remember=False` leaves the cache as it was, for a caller that turns the values into
+        plain attributes at once, so that no nested field will ask for them again. The per-request
+        cache lives as long as the GraphQL operation's context, which graphql-core keeps in a
+        reference cycle: whatever a loader caches is freed only by the cyclic GC, in one go for
+        dozens of requests, cache-cold. Not caching a listing page's variants and images cut the
+        GC's share of the request from ~2.1 to ~0.6 ms CPU (measured in-process, 50 products).
         """
         cached = self._cache
-        missing = list(dict.fromkeys(key for key in keys if self.get_cache_key(key) not in cached))
-        if missing:
-            for key, value in zip(missing, await self.batch(missing)):
+        cache_key = self.get_cache_key
+        missing = list(dict.fromkeys(key for key in keys if cache_key(key) not in cached))
+        loaded = dict(zip(missing, await self.batch(missing))) if missing else {}
+        if remember:
+            for key, value in loaded.items():
                 self.prime(key, value)
         values = []
         for key in keys:
-            future = cached[self.get_cache_key(key)]
+            if key in loaded:
+                values.append(loaded[key])
+                continue
+            future = cached[cache_key(key)]
             # A key some other field asked for moments ago may still be in its pending batch.
             values.append(future.result() if future.done() else await future)
         return values

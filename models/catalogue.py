@@ -79,7 +79,8 @@ class ProductVariant(Model):
     compare_at_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
     weight_grams = fields.IntField(default=0)
     position = fields.IntField(default=0)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    # No `created_at`: nothing read it, and decoding a timestamptz costs asyncpg ~1.4 us a row, the
+    # dearest column of the listing's variants statement (~0.2 ms CPU per 50-product page).
 
     class Meta:
         table = "product_variant"

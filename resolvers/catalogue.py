@@ -98,7 +98,7 @@ async def list_products(
     want_total: bool,
     want_facets: bool,
 ) -> ProductListing:
-    """The page, and the count and facets only when asked for, read concurrently."""
+    """The page with its count, and the facets only when asked for, read concurrently."""
     terms = catalogue_query.search_terms(search)
     sort = sort or (ProductSort.RELEVANCE if terms else ProductSort.NAME_ASC)
     request = page_request(first, after, last, before, sort.value, CURSOR_ARITY)
@@ -106,14 +106,11 @@ async def list_products(
     if query is None:
         return ProductListing(sort, Page([], [], False, False), 0 if want_total else None, Facets([], [], []) if want_facets else None)
 
-    async def nothing() -> None:
-        return None
-
-    page, total, facets = await asyncio.gather(
-        catalogue_query.product_page(query, sort, request),
-        catalogue_query.product_count(query) if want_total else nothing(),
-        catalogue_query.product_facets(query) if want_facets else nothing(),
-    )
+    page_and_total = catalogue_query.product_page(query, sort, request, with_total=want_total)
+    if not want_facets:  # the common case: one statement, no task to gather
+        page, total = await page_and_total
+        return ProductListing(sort, page, total, None)
+    (page, total), facets = await asyncio.gather(page_and_total, catalogue_query.product_facets(query))
     return ProductListing(sort, page, total, facets)
 
 

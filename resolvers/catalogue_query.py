@@ -194,12 +194,22 @@ def _key_kinds(sort: ProductSort, query: ProductQuery) -> list[str]:
     return ["str", "int"]
 
 
-async def product_page(query: ProductQuery, sort: ProductSort, request: PageRequest) -> Page:
-    """One statement: the page of products (plus one look-ahead row) with their sort keys."""
+async def product_page(
+    query: ProductQuery, sort: ProductSort, request: PageRequest, *, with_total: bool = False
+) -> tuple[Page, int | None]:
+    """One statement: the page of products (plus one look-ahead row) with their sort keys, and with
+    `with_total` the number of products matching the filter (None without it).
+
+    The count rides along as an uncorrelated scalar subquery, which PostgreSQL and SQLite evaluate
+    once: a statement of its own cost the gateway ~0.3 ms CPU per request (pool acquire, reset,
+    protocol) on the 50-product listing. Only a page with no row carries no count, and then it is
+    read on its own.
+    """
     dialect = _Dialect(is_postgres())
     columns, select_params = _sort_columns(sort, query, dialect)
     where, where_params = _where(query, dialect)
     keyset_params: list[Any] = []
+    page_where = where
     if request.cursor is not None:
         kinds = _key_kinds(sort, query)
         argument = "before" if request.backward else "after"
@@ -209,16 +219,23 @@ async def product_page(query: ProductQuery, sort: ProductSort, request: PageRequ
         condition, keyset_params = keyset_condition(directed, values)
         # The sort expressions of the keyset condition carry their own parameters.
         keyset_params = _interleave_expression_params(directed, keyset_params, select_params)
-        where = f"{where} AND {condition}"
+        page_where = f"{where} AND {condition}"
     selected = ", ".join(f"{expr} AS sort_{i}" for i, (expr, _) in enumerate(columns))
+    count_params: list[Any] = []
+    if with_total:
+        selected += f", (SELECT COUNT(*) FROM product p WHERE {where}) AS total_count"
+        count_params = where_params
     order = ", ".join(
         f"sort_{i} {'DESC' if desc != request.backward else 'ASC'}" for i, (_, desc) in enumerate(columns)
     )
-    sql = f"SELECT p.*, {selected} FROM product p WHERE {where} ORDER BY {order} LIMIT ?"
-    rows = await fetch(sql, [*select_params, *where_params, *keyset_params, request.size + 1])
+    sql = f"SELECT p.*, {selected} FROM product p WHERE {page_where} ORDER BY {order} LIMIT ?"
+    rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1])
     products = models_from_rows(Product, rows)
     keys = [tuple(_json_key(row[f"sort_{i}"]) for i in range(len(columns))) for row in rows]
-    return make_page(request, products, keys)
+    total = None
+    if with_total:
+        total = int(rows[0]["total_count"]) if rows else await product_count(query)
+    return make_page(request, products, keys), total
 
 
 def _interleave_expression_params(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from resolvers.errors import BadInput
@@ -36,8 +37,26 @@ class Page:
     has_previous_page: bool
 
 
+_CURSOR_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def encode_cursor(sort: str, key: tuple[Any, ...]) -> str:
-    raw = json.dumps([sort, *key], separators=(",", ":"), default=str)
+    try:
+        # The value types are part of the cache key: 1, 1.0 and True are equal as keys but not as JSON.
+        return _cached_cursor(sort, key, tuple(map(type, key)))
+    except TypeError:  # an unhashable key value: encode it without the cache
+        return _cursor(sort, key)
+
+
+@lru_cache(maxsize=100_000)
+def _cached_cursor(sort: str, key: tuple[Any, ...], types: tuple[type, ...]) -> str:
+    # Cached: a listing page encodes a cursor per row (~7 us each, ~0.5 ms CPU per 50-row page
+    # measured inside a request), the same ones request after request.
+    return _cursor(sort, key)
+
+
+def _cursor(sort: str, key: tuple[Any, ...]) -> str:
+    raw = _CURSOR_JSON.encode([sort, *key])
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
