@@ -25,6 +25,8 @@ class ProductFilterInput:
     price_max: Decimal | None = None
     in_stock: bool | None = None
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    statuses: tuple[ProductStatus, ...] = ()  # staff only; the storefront always sees ACTIVE
+    include_hidden: bool = False
 
 
 @dataclass
@@ -35,23 +37,24 @@ class ProductListing:
     facets: Facets | None
 
 
-def is_visible(product: Product | None) -> bool:
-    return product is not None and product.status == ProductStatus.ACTIVE
+def is_visible(product: Product | None, include_hidden: bool = False) -> bool:
+    """Drafts and archived products exist only for staff (`include_hidden`), never the storefront."""
+    return product is not None and (include_hidden or product.status == ProductStatus.ACTIVE)
 
 
-async def product_by_id(loaders: Loaders, product_id: int) -> Product | None:
+async def product_by_id(loaders: Loaders, product_id: int, include_hidden: bool = False) -> Product | None:
     product = await loaders.product_by_id.load(product_id)
-    return product if is_visible(product) else None
+    return product if is_visible(product, include_hidden) else None
 
 
-async def product_by_slug(loaders: Loaders, slug: str) -> Product | None:
+async def product_by_slug(loaders: Loaders, slug: str, include_hidden: bool = False) -> Product | None:
     product = await loaders.product_by_slug.load(slug)
-    return product if is_visible(product) else None
+    return product if is_visible(product, include_hidden) else None
 
 
-async def variant_by_id(loaders: Loaders, variant_id: int) -> ProductVariant | None:
+async def variant_by_id(loaders: Loaders, variant_id: int, include_hidden: bool = False) -> ProductVariant | None:
     variant = await loaders.variant_by_id.load(variant_id)
-    if variant is None or not is_visible(await loaders.product_by_id.load(variant.product_id)):
+    if variant is None or not is_visible(await loaders.product_by_id.load(variant.product_id), include_hidden):
         return None
     return variant
 
@@ -82,6 +85,8 @@ async def build_product_query(loaders: Loaders, filter: ProductFilterInput | Non
         in_stock=filter.in_stock,
         options=filter.options,
         search_terms=catalogue_query.search_terms(search),
+        statuses=filter.statuses,
+        include_hidden=filter.include_hidden,
     )
 
 

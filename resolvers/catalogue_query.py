@@ -45,6 +45,7 @@ class ProductQuery:
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, any of these values), all must hold
     search_terms: tuple[str, ...] = ()
     include_hidden: bool = False  # drafts and archived products: staff only
+    statuses: tuple[str, ...] = ()  # with include_hidden: only these statuses
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,9 @@ def _where(query: ProductQuery, dialect: _Dialect) -> tuple[str, list[Any]]:
     if not query.include_hidden:
         clauses.append("p.status = ?")
         params.append("ACTIVE")
+    elif query.statuses:
+        clauses.append(f"p.status IN ({', '.join('?' * len(query.statuses))})")
+        params.extend(str(status) for status in query.statuses)
     if query.category_path is not None:
         clauses.append("p.category_id IN (SELECT d.id FROM category d WHERE d.path LIKE ?)")
         params.append(query.category_path + "%")

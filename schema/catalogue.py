@@ -17,6 +17,8 @@ import strawberry
 from strawberry.types import Info
 
 from models import Category as CategoryModel
+from models import Permission
+from models import ProductStatus as ProductStatusModel
 from models import Product as ProductModel
 from models import ProductImage as ImageModel
 from models import ProductVariant as VariantModel
@@ -30,8 +32,12 @@ from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy, LazyMany
 from schema.node import Node, PageInfo
+from schema.permissions import Forbidden
 from schema.selection import Tree, selection_tree, subtree
 
+ProductStatus = strawberry.enum(
+    ProductStatusModel, name="ProductStatus", description="Only ACTIVE products are visible to the storefront."
+)
 ProductSort = strawberry.enum(
     ProductSortKey,
     name="ProductSort",
@@ -84,6 +90,7 @@ class Product(Node):
     name: str
     slug: str
     description: str
+    status: ProductStatus = strawberry.field(description="Always ACTIVE for the storefront; staff also see the others.")
     created_at: datetime
     updated_at: datetime
     category: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
@@ -153,7 +160,8 @@ async def resolve_products(
 ) -> ProductConnection:
     """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
     category_id = root._model.id if isinstance(root, Category) else None
-    return await _product_connection(info, _filter_spec(filter, category_id), sort, search, first, after, last, before)
+    spec = _filter_spec(filter, category_id, include_hidden=await sees_hidden_products(info.context))
+    return await _product_connection(info, spec, sort, search, first, after, last, before)
 
 
 @strawberry.type
@@ -209,6 +217,9 @@ class ProductFilter:
     in_stock: bool | None = None
     options: list[OptionFilterInput] | None = strawberry.field(
         default=None, description="One variant must match every option, with any of its values."
+    )
+    status: list[ProductStatus] | None = strawberry.field(
+        default=None, description="Staff with MANAGE_PRODUCTS only (they see every status unless they filter)."
     )
 
 
@@ -285,6 +296,7 @@ def product_view(
         name=product.name,
         slug=product.slug,
         description=product.description,
+        status=product.status,
         created_at=product.created_at,
         updated_at=product.updated_at,
         category=None,
@@ -417,9 +429,13 @@ def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
     )
 
 
-def _filter_spec(filter: ProductFilter | None, category_id: int | None = None) -> catalogue.ProductFilterInput:
+def _filter_spec(
+    filter: ProductFilter | None, category_id: int | None = None, include_hidden: bool = False
+) -> catalogue.ProductFilterInput:
     if filter is None:
-        return catalogue.ProductFilterInput(category_id=category_id)
+        return catalogue.ProductFilterInput(category_id=category_id, include_hidden=include_hidden)
+    if filter.status is not None and not include_hidden:
+        raise Forbidden("Filtering by status needs the MANAGE_PRODUCTS permission.")
     if filter.category is not None and category_id is None:
         category_id = decode_id_of(filter.category, "Category", "filter.category")
     price_min = filter.price.min if filter.price else None
@@ -438,6 +454,8 @@ def _filter_spec(filter: ProductFilter | None, category_id: int | None = None) -
         price_max=price_max,
         in_stock=filter.in_stock,
         options=tuple(options),
+        statuses=tuple(ProductStatusModel(status.value) for status in filter.status or ()),
+        include_hidden=include_hidden,
     )
 
 
@@ -478,6 +496,12 @@ async def _product_connection(
     )
 
 
+async def sees_hidden_products(context: Context) -> bool:
+    """Staff who manage products see drafts and archived products; nobody else ever does."""
+    account = await context.viewer()
+    return account is not None and account.has_permission(Permission.MANAGE_PRODUCTS)
+
+
 def _one_of(id: strawberry.ID | None, slug: str | None) -> None:
     if (id is None) == (slug is None):
         raise BadInput("Pass exactly one of `id` or `slug`.", "id")
@@ -494,10 +518,11 @@ class CatalogueQuery:
     async def product(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Product | None:
         _one_of(id, slug)
         loaders = info.context.loaders
+        hidden = await sees_hidden_products(info.context)
         if id is not None:
-            model = await catalogue.product_by_id(loaders, decode_id_of(id, "Product"))
+            model = await catalogue.product_by_id(loaders, decode_id_of(id, "Product"), include_hidden=hidden)
         else:
-            model = await catalogue.product_by_slug(loaders, slug)
+            model = await catalogue.product_by_slug(loaders, slug, include_hidden=hidden)
         return None if model is None else product_view(info.context, model)
 
     @strawberry.field(description="Categories ordered by position; `parent` or `topLevel` narrow to one level.")
@@ -539,10 +564,10 @@ async def resolve_node(context: Context, type_name: str, pk: int) -> Node | None
     """`node(id)` for the catalogue's types; None for an ID of a type this module does not own."""
     loaders = context.loaders
     if type_name == "Product":
-        model = await catalogue.product_by_id(loaders, pk)
+        model = await catalogue.product_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
         return None if model is None else product_view(context, model)
     if type_name == "ProductVariant":
-        variant = await catalogue.variant_by_id(loaders, pk)
+        variant = await catalogue.variant_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
         return None if variant is None else variant_view(context, variant)
     if type_name == "Category":
         return category_view(context, await catalogue.category_by_id(loaders, pk))

@@ -121,3 +121,24 @@ async def test_deletes(staff):
     assert (await Product.get(slug=f"gone-{t}")).min_price is None
     gone = await staff("mutation($id: ID!) { productDelete(id: $id) { deletedId } }", {"id": product["id"]})
     assert gone["productDelete"]["deletedId"] == product["id"] and not await Product.filter(slug=f"gone-{t}").exists()
+
+
+async def test_staff_read_drafts_the_storefront_never_does(client, db):
+    from tests.staff import bearer, token_for
+
+    manager = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+    customer = bearer(await token_for(staff=False))
+    query = 'query($slug: String) { product(slug: $slug) { name status } }'
+    for headers, expected in (({}, None), (customer, None), (manager, {"name": "Hidden Draft Jacket", "status": "DRAFT"})):
+        body = (await client.post("/graphql", json={"query": query, "variables": {"slug": "hidden-draft-jacket"}}, headers=headers)).json()
+        assert body["data"]["product"] == expected
+    listing = """query($f: ProductFilter) { products(first: 10, filter: $f) { totalCount edges { node { name status } } } }"""
+    lab = {"category": encode_id("Category", db.data.categories["Lab"])}
+    staff_view = (await client.post("/graphql", json={"query": listing, "variables": {"f": {**lab, "status": ["DRAFT", "ARCHIVED"]}}}, headers=manager)).json()
+    assert sorted(e["node"]["name"] for e in staff_view["data"]["products"]["edges"]) == ["Hidden Draft Jacket", "Old Archived Boot"]
+    everything = (await client.post("/graphql", json={"query": listing, "variables": {"f": lab}}, headers=manager)).json()
+    assert everything["data"]["products"]["totalCount"] == 5
+    refused = (await client.post("/graphql", json={"query": listing, "variables": {"f": {**lab, "status": ["DRAFT"]}}}, headers=customer)).json()
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["FORBIDDEN"]
+    storefront = (await client.post("/graphql", json={"query": listing, "variables": {"f": lab}})).json()
+    assert {e["node"]["status"] for e in storefront["data"]["products"]["edges"]} == {"ACTIVE"}
