@@ -5,15 +5,34 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise import Tortoise
+from tortoise.backends.base.config_generator import expand_db_url
 
 MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts"]
 APP_LABEL = "models"
 
 
+async def _keep_session(connection: Any) -> None:
+    """Pool release hook: nothing to undo.
+
+    asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on
+    every release: a round trip per statement, measured at about a third of each statement's
+    CPU cost on the listing. The gateway never takes advisory locks, opens cursors, LISTENs or
+    SETs session state (asyncpg still rolls back an open transaction before this hook runs).
+    """
+
+
+def _connection(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith("postgres://"):
+        return database_url
+    config = expand_db_url(database_url)
+    config["credentials"]["reset"] = _keep_session
+    return config
+
+
 def tortoise_config(database_url: str) -> dict[str, Any]:
     """The one Tortoise config used by the app, the CLI, the migration check and the tests."""
     return {
-        "connections": {"default": database_url},
+        "connections": {"default": _connection(database_url)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,
