@@ -9,7 +9,6 @@ the two servers is the data layer alone.
 from __future__ import annotations
 
 import gc
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
@@ -18,9 +17,9 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from bench.floor_schema import build_schema, capture_listing
-from gateway.app import create_app
+from gateway.app import app_from_environment, create_app
 from gateway.graphql_view import GatewayGraphQL
-from gateway.settings import ConfigError, Settings, configure_logging, load_settings
+from gateway.settings import Settings
 from schema.catalogue import ProductConnection
 
 
@@ -77,15 +76,5 @@ def create_floor_app(settings: Settings) -> Starlette:
     return app
 
 
-def _app_from_environment() -> Starlette:
-    # Same configuration path as gateway.app, so both servers read the same environment the same way.
-    try:
-        settings = load_settings()
-    except ConfigError as error:
-        print(f"configuration error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
-    configure_logging(settings)
-    return create_floor_app(settings)
-
-
-app = _app_from_environment()
+# Same configuration path as gateway.app, so both servers read the same environment the same way.
+app = app_from_environment(create_floor_app)

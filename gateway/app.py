@@ -9,7 +9,7 @@ import asyncio
 import gc
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
@@ -125,7 +125,8 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def _app_from_environment() -> Starlette:
+def app_from_environment(build: Callable[[Settings], Starlette] = create_app) -> Starlette:
+    """Settings from the environment, logging configured, then `build(settings)`."""
     try:
         settings = load_settings()
     except ConfigError as error:
@@ -133,7 +134,7 @@ def _app_from_environment() -> Starlette:
         print(f"configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings)
-    return create_app(settings)
+    return build(settings)
 
 
-app = _app_from_environment()
+app = app_from_environment()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from functools import partial
 from typing import Annotated, Any
 
@@ -27,11 +26,11 @@ from resolvers import catalogue
 from resolvers.catalogue_query import Facets
 from resolvers.catalogue_query import ProductSort as ProductSortKey
 from resolvers.errors import BadInput
-from resolvers.pagination import Page, encode_cursor
+from resolvers.pagination import encode_cursor
 from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy, LazyMany
-from schema.node import Node, PageInfo
+from schema.node import Node, PageInfo, page_info
 from schema.permissions import Forbidden
 from schema.selection import Tree, selection_tree, subtree
 
@@ -396,14 +395,6 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
     ]
 
 
-def _page_info(page: Page, cursors: list[str]) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
-
 
 def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
     if facets is None:
@@ -490,7 +481,7 @@ async def _product_connection(
     return ProductConnection(
         edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
         nodes=views,
-        page_info=_page_info(page, cursors),
+        page_info=page_info(page, cursors),
         total_count=listing.total_count or 0,
         facets=_facets_view(context, listing.facets),
     )
@@ -545,7 +536,7 @@ class CatalogueQuery:
         return CategoryConnection(
             edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
             nodes=views,
-            page_info=_page_info(page, cursors),
+            page_info=page_info(page, cursors),
             total_count=total,
         )
 

@@ -9,13 +9,13 @@ from strawberry.types import Info
 
 from models import Permission, Stock as StockModel, StockMovement as MovementModel, Warehouse as WarehouseModel
 from resolvers import inventory
-from resolvers.pagination import Page, encode_cursor
+from resolvers.pagination import encode_cursor
 from schema.catalogue import ProductVariant, variant_view
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
-from schema.node import PageInfo
+from schema.node import PageInfo, page_info
 from schema.permissions import requires
 
 
@@ -96,12 +96,6 @@ class StockLevelConnection:
     page_info: PageInfo
 
 
-def _page_info(page: Page, cursors: list[str]) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next_page, has_previous_page=page.has_previous_page,
-        start_cursor=cursors[0] if cursors else None, end_cursor=cursors[-1] if cursors else None,
-    )
-
 
 @strawberry.input
 class WarehouseCreateInput:
@@ -143,7 +137,7 @@ class InventoryQuery:
         cursors = [encode_cursor("movements", key) for key in page.keys]
         return StockMovementConnection(
             edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows)],
-            page_info=_page_info(page, cursors),
+            page_info=page_info(page, cursors),
         )
 
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="Stock rows with at most `threshold` unreserved units, scarcest first.")
@@ -154,7 +148,7 @@ class InventoryQuery:
         cursors = [encode_cursor("low-stock", key) for key in page.keys]
         return StockLevelConnection(
             edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows)],
-            page_info=_page_info(page, cursors),
+            page_info=page_info(page, cursors),
         )
 
 
