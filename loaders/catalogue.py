@@ -20,7 +20,8 @@ _AVAILABILITY = (
 )
 
 
-async def _variants_where(column: str, keys: list[int]) -> list[ProductVariant]:
+async def variants_where(column: str, keys: list[int]) -> list[ProductVariant]:
+    """Variants with availability; also for writers that need a fresh, uncached read."""
     return await select_in(
         ProductVariant, column, keys, order_by="t.product_id, t.position, t.id",
         extra={"quantity_available": _AVAILABILITY},
@@ -39,12 +40,12 @@ class ProductBySlugLoader(Loader[str, Product | None]):
 
 class VariantByIdLoader(Loader[int, ProductVariant | None]):
     async def batch(self, keys: list[int]) -> list[ProductVariant | None]:
-        return one_per_key(keys, await _variants_where("id", keys), lambda v: v.id)
+        return one_per_key(keys, await variants_where("id", keys), lambda v: v.id)
 
 
 class VariantsByProductIdLoader(Loader[int, list[ProductVariant]]):
     async def batch(self, keys: list[int]) -> list[list[ProductVariant]]:
-        return many_per_key(keys, await _variants_where("product_id", keys), lambda v: v.product_id)
+        return many_per_key(keys, await variants_where("product_id", keys), lambda v: v.product_id)
 
 
 class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):

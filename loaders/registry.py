@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 
 from loaders.accounts import AccountByIdLoader, AddressesByAccountIdLoader
+from loaders.cart import CartLinesByCartIdLoader
 from loaders.catalogue import (
     CategoriesByParentIdLoader,
     CategoryByIdLoader,
@@ -67,3 +68,7 @@ class Loaders:
     @cached_property
     def warehouse_by_id(self) -> WarehouseByIdLoader:
         return WarehouseByIdLoader()
+
+    @cached_property
+    def cart_lines_by_cart_id(self) -> CartLinesByCartIdLoader:
+        return CartLinesByCartIdLoader()

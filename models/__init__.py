@@ -4,11 +4,14 @@ Models carry comments, not docstrings: Tortoise 1.1 turns a model docstring into
 that breaks its own SQLite DDL.
 """
 
+from models.cart import Cart, CartLine
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.accounts import Account, Address, Permission, RefreshToken
 from models.inventory import Stock, StockMovement, Warehouse
 
 __all__ = [
+    "Cart",
+    "CartLine",
     "Account",
     "Address",
     "Permission",

@@ -23,8 +23,9 @@ from schema.permissions import SignedIn, Staff
 from schema.ids import encode_id
 from tests.staff import bearer, token_for
 
-PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me"}
-PUBLIC_MUTATIONS = {"customerRegister", "tokenCreate", "tokenRefresh", "tokenRevoke"}
+PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me", "cart"}
+PUBLIC_MUTATIONS = {"customerRegister", "tokenCreate", "tokenRefresh", "tokenRevoke", "cartCreate", "cartLinesAdd",
+                    "cartLinesUpdate", "cartLinesRemove", "cartUpdateEmail"}
 
 
 def _value(type_) -> str:

@@ -1,0 +1,44 @@
+"""Carts: a guest's (addressed by an unguessable token) or a signed-in customer's, and their lines."""
+
+from __future__ import annotations
+
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
+from tortoise.models import Model
+
+from models.accounts import Account
+from models.catalogue import ProductVariant
+
+
+class Cart(Model):
+    # `completed_at` is set when checkout turns the cart into an order; a completed cart is frozen.
+    id = fields.IntField(primary_key=True)
+    token = fields.CharField(max_length=64, unique=True)
+    customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="carts", null=True, on_delete=fields.SET_NULL
+    )
+    email = fields.CharField(max_length=254, default="")
+    currency = fields.CharField(max_length=3)
+    completed_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "cart"
+
+
+class CartLine(Model):
+    id = fields.IntField(primary_key=True)
+    cart: fields.ForeignKeyRelation[Cart] = fields.ForeignKeyField(
+        "models.Cart", related_name="lines", on_delete=fields.CASCADE
+    )
+    variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
+        "models.ProductVariant", related_name="cart_lines", on_delete=fields.CASCADE
+    )
+    quantity = fields.IntField()
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "cart_line"
+        unique_together = (("cart_id", "variant_id"),)
+        constraints = (CheckConstraint(check="quantity > 0", name="cart_line_quantity_positive"),)

@@ -1,0 +1,187 @@
+"""Cart decisions: what may be added, in what quantity, and the cart's prices.
+
+Every mutation locks the cart row first, so two tabs editing one cart cannot lose each other's
+lines; quantities are checked against availability (on hand minus reserved) at the time of the
+change, and again, atomically, when checkout reserves the stock.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tortoise.transactions import in_transaction
+
+from loaders import Loaders
+from loaders.catalogue import variants_where
+from models import Account, Cart, CartLine, Product, ProductStatus, ProductVariant
+from resolvers import pricing
+from resolvers.accounts import validate_email
+from resolvers.errors import DomainError
+
+MAX_LINE_QUANTITY = 99
+MAX_LINES = 100
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    line: CartLine
+    variant: ProductVariant
+    unit_price: Decimal
+    total: Decimal
+
+
+@dataclass(frozen=True)
+class PricedCart:
+    cart: Cart
+    lines: list[PricedLine]
+    subtotal: Decimal
+    total_quantity: int
+
+
+async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
+    """The cart with its lines priced at today's variant prices (two statements, batched)."""
+    lines = await loaders.cart_lines_by_cart_id.load(cart.id)
+    variants = await loaders.variant_by_id.load_all([line.variant_id for line in lines])
+    priced_lines = []
+    for line, variant in zip(lines, variants):
+        if variant is None:  # deleted by staff since: the line is gone with it (ON DELETE CASCADE)
+            continue
+        priced_lines.append(PricedLine(line, variant, variant.price, pricing.line_total(variant.price, line.quantity, cart.currency)))
+    return PricedCart(
+        cart=cart,
+        lines=priced_lines,
+        subtotal=pricing.subtotal((p.total for p in priced_lines), cart.currency),
+        total_quantity=sum(p.line.quantity for p in priced_lines),
+    )
+
+
+async def cart_by_token(token: str) -> Cart | None:
+    return await Cart.get_or_none(token=token)
+
+
+def _check_quantity(quantity: int, field: list[str]) -> None:
+    if quantity < 1:
+        raise DomainError("INVALID", "The quantity must be at least 1.", field)
+    if quantity > MAX_LINE_QUANTITY:
+        raise DomainError("INVALID", f"At most {MAX_LINE_QUANTITY} of one item per order.", field)
+
+
+async def _sellable(variant_ids: list[int]) -> dict[int, ProductVariant]:
+    """Variants that are for sale (their product ACTIVE), with their availability."""
+    variants = await variants_where("id", list(dict.fromkeys(variant_ids)))
+    products = {p.id: p for p in await Product.filter(id__in=[v.product_id for v in variants]).only("id", "status")}
+    return {
+        v.id: v for v in variants
+        if products.get(v.product_id) is not None and products[v.product_id].status == ProductStatus.ACTIVE
+    }
+
+
+def _check_available(variant: ProductVariant, quantity: int, field: list[str]) -> None:
+    if quantity > variant.quantity_available:
+        raise DomainError(
+            "INSUFFICIENT_STOCK",
+            f"Only {variant.quantity_available} of {variant.sku} available; {quantity} asked for.",
+            field,
+        )
+
+
+async def _locked(token: str) -> Cart:
+    cart = await Cart.filter(token=token).select_for_update().first()
+    if cart is None:
+        raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+    if cart.completed_at is not None:
+        raise DomainError("CART_COMPLETED", "This cart has been checked out; start a new one.", ["cartToken"])
+    return cart
+
+
+async def _merge_lines(cart: Cart, additions: list[tuple[int, int]]) -> None:
+    """Add (variant id, quantity) pairs, merging with lines of the same variant; validates all first."""
+    for index, (_, quantity) in enumerate(additions):
+        _check_quantity(quantity, ["lines", str(index), "quantity"])
+    sellable = await _sellable([variant_id for variant_id, _ in additions])
+    existing = {line.variant_id: line for line in await CartLine.filter(cart_id=cart.id)}
+    wanted: dict[int, int] = {}
+    for index, (variant_id, quantity) in enumerate(additions):
+        variant = sellable.get(variant_id)
+        if variant is None:
+            raise DomainError("INVALID", "This item is not for sale.", ["lines", str(index), "variantId"])
+        total = wanted.get(variant_id, existing[variant_id].quantity if variant_id in existing else 0) + quantity
+        _check_quantity(total, ["lines", str(index), "quantity"])
+        _check_available(variant, total, ["lines", str(index), "quantity"])
+        wanted[variant_id] = total
+    if len(set(existing) | set(wanted)) > MAX_LINES:
+        raise DomainError("INVALID", f"A cart holds at most {MAX_LINES} different items.", ["lines"])
+    new_lines = [CartLine(cart_id=cart.id, variant_id=v, quantity=q) for v, q in wanted.items() if v not in existing]
+    if new_lines:
+        await CartLine.bulk_create(new_lines)
+    for variant_id, quantity in wanted.items():
+        if variant_id in existing:
+            await CartLine.filter(id=existing[variant_id].id).update(quantity=quantity)
+
+
+async def create_cart(currency: str, lines: list[tuple[int, int]], email: str | None, customer: Account | None) -> Cart:
+    clean_email = validate_email(email, "email") if email else (customer.email if customer else "")
+    async with in_transaction():
+        cart = await Cart.create(token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=customer)
+        if lines:
+            await _merge_lines(cart, lines)
+    return cart
+
+
+async def add_lines(token: str, lines: list[tuple[int, int]]) -> Cart:
+    if not lines:
+        raise DomainError("INVALID", "Give at least one line.", ["lines"])
+    async with in_transaction():
+        cart = await _locked(token)
+        await _merge_lines(cart, lines)
+        await cart.save(update_fields=["updated_at"])
+    return cart
+
+
+async def update_lines(token: str, updates: list[tuple[int, int]]) -> Cart:
+    """Set line quantities; 0 removes the line (as Shopify does)."""
+    if not updates:
+        raise DomainError("INVALID", "Give at least one line.", ["lines"])
+    async with in_transaction():
+        cart = await _locked(token)
+        lines = {line.id: line for line in await CartLine.filter(cart_id=cart.id)}
+        sellable = await _sellable([lines[line_id].variant_id for line_id, _ in updates if line_id in lines])
+        for index, (line_id, quantity) in enumerate(updates):
+            line = lines.get(line_id)
+            if line is None:
+                raise DomainError("NOT_FOUND", "This cart has no such line.", ["lines", str(index), "lineId"])
+            if quantity == 0:
+                continue
+            _check_quantity(quantity, ["lines", str(index), "quantity"])
+            variant = sellable.get(line.variant_id)
+            if variant is None:
+                raise DomainError("INVALID", "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
+            _check_available(variant, quantity, ["lines", str(index), "quantity"])
+        for line_id, quantity in updates:
+            if quantity == 0:
+                await CartLine.filter(id=line_id).delete()
+            else:
+                await CartLine.filter(id=line_id).update(quantity=quantity)
+    return cart
+
+
+async def remove_lines(token: str, line_ids: list[int]) -> Cart:
+    async with in_transaction():
+        cart = await _locked(token)
+        owned = set(await CartLine.filter(cart_id=cart.id, id__in=line_ids).values_list("id", flat=True))
+        for index, line_id in enumerate(line_ids):
+            if line_id not in owned:
+                raise DomainError("NOT_FOUND", "This cart has no such line.", ["lineIds", str(index)])
+        await CartLine.filter(id__in=line_ids).delete()
+    return cart
+
+
+async def update_email(token: str, email: str) -> Cart:
+    clean = validate_email(email)
+    async with in_transaction():
+        cart = await _locked(token)
+        cart.email = clean
+        await cart.save(update_fields=["email", "updated_at"])
+    return cart

@@ -1,0 +1,34 @@
+"""Money arithmetic in one place: Decimal throughout, rounded to the currency's minor unit once.
+
+Rounding is ROUND_HALF_UP to the minor unit of the currency (2 places for most, 0 for JPY and
+the like, 3 for BHD and the like), applied to each line total and to every total derived from
+them, never to intermediate products.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal
+
+# ISO 4217 currencies whose minor unit is not 2.
+_MINOR_UNITS = {
+    "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "ISK": 0, "JPY": 0, "KMF": 0, "KRW": 0, "PYG": 0,
+    "RWF": 0, "UGX": 0, "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+    "BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3,
+}
+
+
+def minor_unit(currency: str) -> int:
+    return _MINOR_UNITS.get(currency.upper(), 2)
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    return amount.quantize(Decimal(1).scaleb(-minor_unit(currency)), rounding=ROUND_HALF_UP)
+
+
+def line_total(unit_price: Decimal, quantity: int, currency: str) -> Decimal:
+    return round_money(unit_price * quantity, currency)
+
+
+def subtotal(line_totals: Iterable[Decimal], currency: str) -> Decimal:
+    return round_money(sum(line_totals, Decimal(0)), currency)

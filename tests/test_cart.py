@@ -1,0 +1,108 @@
+"""Carts through the API: lines, quantities against availability, prices, refusals that change nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from tortoise.exceptions import IntegrityError, OperationalError
+
+from models import Cart, CartLine, ProductVariant
+from schema.ids import encode_id
+
+CART = "cart { token email totalQuantity subtotal { amount currency } lines { id quantity variant { sku } unitPrice { amount } total { amount } } }"
+ERRORS = "userErrors { field code message }"
+CREATE = f"mutation($i: CartCreateInput) {{ cartCreate(input: $i) {{ {CART} {ERRORS} }} }}"
+ADD = f"mutation($t: ID!, $l: [CartLineInput!]!) {{ cartLinesAdd(cartToken: $t, lines: $l) {{ {CART} {ERRORS} }} }}"
+UPDATE = f"mutation($t: ID!, $l: [CartLineUpdateInput!]!) {{ cartLinesUpdate(cartToken: $t, lines: $l) {{ {CART} {ERRORS} }} }}"
+REMOVE = f"mutation($t: ID!, $ids: [ID!]!) {{ cartLinesRemove(cartToken: $t, lineIds: $ids) {{ {CART} {ERRORS} }} }}"
+EMAIL = f"mutation($t: ID!, $e: String!) {{ cartUpdateEmail(cartToken: $t, email: $e) {{ {CART} {ERRORS} }} }}"
+
+
+async def vid(sku: str) -> str:
+    return encode_id("ProductVariant", (await ProductVariant.get(sku=sku)).id)
+
+
+async def snapshot(token: str) -> list:
+    cart = await Cart.get(token=token)
+    return [cart.email, *await CartLine.filter(cart_id=cart.id).order_by("id").values_list("variant_id", "quantity")]
+
+
+async def test_create_add_merge_update_remove(gql):
+    created = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}], "email": "A@B.example"}}))["cartCreate"]
+    cart = created["cart"]
+    assert created["userErrors"] == [] and cart["email"] == "a@b.example" and len(cart["token"]) >= 32
+    assert cart["lines"][0]["quantity"] == 2 and cart["lines"][0]["total"] == {"amount": "39.98"}
+    token = cart["token"]
+
+    merged = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1},
+                                                     {"variantId": await vid("AUR-L"), "quantity": 2}]}))["cartLinesAdd"]["cart"]
+    assert [(l["variant"]["sku"], l["quantity"]) for l in merged["lines"]] == [("ZEP-S", 3), ("AUR-L", 2)]
+    assert merged["subtotal"] == {"amount": "249.97", "currency": "EUR"} and merged["totalQuantity"] == 5
+
+    aur = merged["lines"][1]["id"]
+    updated = (await gql.data(UPDATE, {"t": token, "l": [{"lineId": aur, "quantity": 1}]}))["cartLinesUpdate"]["cart"]
+    assert [l["quantity"] for l in updated["lines"]] == [3, 1]
+    zero = (await gql.data(UPDATE, {"t": token, "l": [{"lineId": aur, "quantity": 0}]}))["cartLinesUpdate"]["cart"]
+    assert [l["variant"]["sku"] for l in zero["lines"]] == ["ZEP-S"]
+    removed = (await gql.data(REMOVE, {"t": token, "ids": [zero["lines"][0]["id"]]}))["cartLinesRemove"]["cart"]
+    assert removed["lines"] == [] and removed["subtotal"]["amount"] == "0.00"
+    fetched = (await gql.data("query($t: ID!) { cart(token: $t) { token lines { id } } }", {"t": token}))["cart"]
+    assert fetched == {"token": token, "lines": []}
+    assert (await gql.data("{ cart(token: \"no-such-cart\") { token } }"))["cart"] is None
+
+
+async def test_refusals_name_the_field_and_change_nothing(gql):
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    before = await snapshot(token)
+    cases = [
+        # ZEP-S has 5 available (5 on hand in central, none reserved); the cart holds 1 already.
+        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 5}]}, ["lines", "0", "quantity"], "INSUFFICIENT_STOCK"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-M"), "quantity": 1}]}, ["lines", "0", "quantity"], "INSUFFICIENT_STOCK"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("HID-1"), "quantity": 1}]}, ["lines", "0", "variantId"], "INVALID"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 1}, {"variantId": await vid("OLD-1"), "quantity": 1}]},
+         ["lines", "1", "variantId"], "INVALID"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 0}]}, ["lines", "0", "quantity"], "INVALID"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": -2}]}, ["lines", "0", "quantity"], "INVALID"),
+        (ADD, {"t": "not-a-token", "l": [{"variantId": await vid("AUR-L"), "quantity": 1}]}, ["cartToken"], "NOT_FOUND"),
+        (UPDATE, {"t": token, "l": [{"lineId": encode_id("CartLine", 999999), "quantity": 1}]}, ["lines", "0", "lineId"], "NOT_FOUND"),
+        (REMOVE, {"t": token, "ids": [encode_id("CartLine", 999999)]}, ["lineIds", "0"], "NOT_FOUND"),
+        (EMAIL, {"t": token, "e": "not an email"}, ["email"], "INVALID"),
+    ]
+    for query, variables, field, code in cases:
+        payload = next(iter((await gql.data(query, variables)).values()))
+        assert payload["cart"] is None and [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, code)], variables
+        assert await snapshot(token) == before
+    message = next(iter((await gql.data(*cases[0][:2])).values()))["userErrors"][0]["message"]
+    assert "Only 5 of ZEP-S available" in message
+
+
+async def test_over_the_line_maximum(gql):
+    payload = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 100}]}}))["cartCreate"]
+    assert payload["userErrors"][0]["code"] == "INVALID" and payload["cart"] is None
+
+
+async def test_a_completed_cart_is_frozen(gql):
+    token = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
+    await Cart.filter(token=token).update(completed_at=datetime.now(timezone.utc))
+    payload = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}))["cartLinesAdd"]
+    assert [e["code"] for e in payload["userErrors"]] == ["CART_COMPLETED"]
+
+
+async def test_cart_mutations_stay_within_ten_statements(gql, sql_counter):
+    token = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
+    for query, variables in (
+        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}, {"variantId": await vid("AUR-L"), "quantity": 1}]}),
+        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}),
+        (EMAIL, {"t": token, "e": "x@example.com"}),
+    ):
+        sql_counter.statements.clear()
+        await gql.data(query, variables)
+        assert len(sql_counter.statements) <= 10, sql_counter.statements
+
+
+async def test_the_database_refuses_a_non_positive_line(db):
+    cart = await Cart.create(token=f"t-{db.name}-constraint", currency="EUR")
+    variant = await ProductVariant.first()
+    with pytest.raises((IntegrityError, OperationalError)):
+        await CartLine.create(cart=cart, variant=variant, quantity=0)
