@@ -16,7 +16,9 @@ from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
-from models import Category, Product, ProductImage, ProductStatus, ProductVariant, Stock, VariantOption, Warehouse
+from models import (
+    Category, Product, ProductImage, ProductStatus, ProductVariant, ShippingMethod, Stock, VariantOption, Warehouse,
+)
 
 WAREHOUSES = (("central", "Central warehouse"), ("north", "North warehouse"))
 # Top level -> second level -> third level: a tree three levels deep.
@@ -61,6 +63,11 @@ SIZES = {
 COLOURS = ["Black", "White", "Navy", "Olive", "Sand", "Rust", "Grey", "Forest"]
 PRICES = [Decimal(p) for p in ("9.99", "14.99", "19.99", "24.99", "29.99", "39.99", "49.99", "59.00",
                                   "79.00", "99.00", "129.00", "149.00", "199.00", "249.00", "349.00")]
+# Both ship to every country (no country list); Standard is free from a 50.00 subtotal.
+SHIPPING_METHODS = (
+    ("Standard", {"carrier": "dhl", "price": Decimal("4.95"), "free_over": Decimal("50.00"), "min_days": 2, "max_days": 5}),
+    ("Express", {"carrier": "ups", "price": Decimal("12.90"), "min_days": 1, "max_days": 2}),
+)
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 BATCH = 2000
 
@@ -77,9 +84,11 @@ async def _next_id(model: type) -> int:
 
 
 async def seed(products: int, seed: int = 1) -> SeedResult:
-    """Create warehouses and, when the catalogue is empty, `products` products. Idempotent."""
+    """Create warehouses, shipping methods and, when the catalogue is empty, `products` products. Idempotent."""
     for code, name in WAREHOUSES:
         await Warehouse.get_or_create(code=code, defaults={"name": name})
+    for name, values in SHIPPING_METHODS:
+        await ShippingMethod.get_or_create(name=name, defaults=values)
     existing = await Product.all().count()
     if existing:
         return SeedResult(False, existing)

@@ -17,6 +17,7 @@ from loaders.catalogue import (
     VariantByIdLoader,
     VariantsByProductIdLoader,
 )
+from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
 
 
@@ -72,3 +73,7 @@ class Loaders:
     @cached_property
     def cart_lines_by_cart_id(self) -> CartLinesByCartIdLoader:
         return CartLinesByCartIdLoader()
+
+    @cached_property
+    def shipping_method_by_id(self) -> ShippingMethodByIdLoader:
+        return ShippingMethodByIdLoader()

@@ -5,6 +5,7 @@ that breaks its own SQLite DDL.
 """
 
 from models.cart import Cart, CartLine
+from models.checkout import ShippingMethod
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.accounts import Account, Address, Permission, RefreshToken
 from models.inventory import Stock, StockMovement, Warehouse
@@ -22,6 +23,7 @@ __all__ = [
     "ProductImage",
     "ProductStatus",
     "ProductVariant",
+    "ShippingMethod",
     "Stock",
     "VariantOption",
     "Warehouse",

@@ -8,6 +8,7 @@ from tortoise.models import Model
 
 from models.accounts import Account
 from models.catalogue import ProductVariant
+from models.checkout import ShippingMethod
 
 
 class Cart(Model):
@@ -19,6 +20,10 @@ class Cart(Model):
     )
     email = fields.CharField(max_length=254, default="")
     currency = fields.CharField(max_length=3)
+    shipping_address = fields.JSONField(null=True)  # validated by resolvers.accounts.validate_address
+    shipping_method: fields.ForeignKeyNullableRelation[ShippingMethod] = fields.ForeignKeyField(
+        "models.ShippingMethod", related_name="carts", null=True, on_delete=fields.SET_NULL
+    )
     completed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)

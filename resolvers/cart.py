@@ -15,9 +15,10 @@ from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from loaders.catalogue import variants_where
-from models import Account, Cart, CartLine, Product, ProductStatus, ProductVariant
+from models import Account, Cart, CartLine, Product, ProductStatus, ProductVariant, ShippingMethod
 from resolvers import pricing
-from resolvers.accounts import validate_email
+from resolvers import checkout
+from resolvers.accounts import validate_address, validate_email
 from resolvers.errors import DomainError
 
 MAX_LINE_QUANTITY = 99
@@ -38,6 +39,11 @@ class PricedCart:
     lines: list[PricedLine]
     subtotal: Decimal
     total_quantity: int
+    weight_grams: int
+
+    @property
+    def country(self) -> str | None:
+        return (self.cart.shipping_address or {}).get("country")
 
 
 async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
@@ -54,6 +60,7 @@ async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
         lines=priced_lines,
         subtotal=pricing.subtotal((p.total for p in priced_lines), cart.currency),
         total_quantity=sum(p.line.quantity for p in priced_lines),
+        weight_grams=sum(p.variant.weight_grams * p.line.quantity for p in priced_lines),
     )
 
 
@@ -184,4 +191,33 @@ async def update_email(token: str, email: str) -> Cart:
         cart = await _locked(token)
         cart.email = clean
         await cart.save(update_fields=["email", "updated_at"])
+    return cart
+
+
+async def update_shipping_address(loaders: Loaders, token: str, values: dict[str, str | None]) -> Cart:
+    """Store the address; a chosen shipping method that no longer serves it is cleared."""
+    address = validate_address(values)
+    async with in_transaction():
+        cart = await _locked(token)
+        cart.shipping_address = address
+        if cart.shipping_method_id is not None:
+            method = await ShippingMethod.get_or_none(id=cart.shipping_method_id)
+            summary = await priced(loaders, cart)
+            if method is None or checkout.quote(method, address["country"], summary.weight_grams, summary.subtotal, cart.currency) is None:
+                cart.shipping_method_id = None
+        await cart.save(update_fields=["shipping_address", "shipping_method_id", "updated_at"])
+    return cart
+
+
+async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -> Cart:
+    async with in_transaction():
+        cart = await _locked(token)
+        if not cart.shipping_address:
+            raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Set a shipping address first.", ["cartToken"])
+        method = await ShippingMethod.get_or_none(id=method_id)
+        summary = await priced(loaders, cart)
+        if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
+            raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "This shipping method does not serve this cart.", ["shippingMethodId"])
+        cart.shipping_method_id = method.id
+        await cart.save(update_fields=["shipping_method_id", "updated_at"])
     return cart

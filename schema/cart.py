@@ -9,7 +9,10 @@ from strawberry.types import Info
 
 from models import Cart as CartModel
 from resolvers import cart as carts
+from resolvers import checkout
+from schema.accounts import AddressInput
 from schema.catalogue import Money, ProductVariant, money, variant_view
+from schema.checkout import ShippingMethod, shipping_method_view
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
@@ -26,6 +29,30 @@ class CartLine:
 
 
 @strawberry.type
+class MailingAddress:
+    first_name: str
+    last_name: str
+    company: str | None
+    line1: str
+    line2: str | None
+    city: str
+    postal_code: str
+    region: str | None
+    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
+    phone: str | None
+
+
+def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
+    if not values:
+        return None
+    optional = {name: values.get(name) or None for name in ("company", "line2", "region", "phone")}
+    return MailingAddress(
+        first_name=values["first_name"], last_name=values["last_name"], line1=values["line1"], city=values["city"],
+        postal_code=values["postal_code"], country=values["country"], **optional,
+    )
+
+
+@strawberry.type
 class Cart(Node):
     id: strawberry.ID
     token: strawberry.ID = strawberry.field(description="Unguessable: whoever holds it can read and change the cart.")
@@ -36,6 +63,23 @@ class Cart(Node):
     completed: bool
     created_at: datetime
     updated_at: datetime
+    shipping_address: MailingAddress | None
+    _summary: strawberry.Private[carts.PricedCart]
+
+    @strawberry.field(description="Methods that serve the shipping address and the cart's weight, cheapest first.")
+    async def available_shipping_methods(self, info: Info[Context, None]) -> list[ShippingMethod]:
+        summary = self._summary
+        quotes = await checkout.available(summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency)
+        return [shipping_method_view(info.context, q) for q in quotes]
+
+    @strawberry.field
+    async def shipping_method(self, info: Info[Context, None]) -> ShippingMethod | None:
+        summary = self._summary
+        if summary.cart.shipping_method_id is None:
+            return None
+        method = await info.context.loaders.shipping_method_by_id.load(summary.cart.shipping_method_id)
+        shipping = method and checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency)
+        return shipping_method_view(info.context, shipping) if shipping else None
 
 
 async def cart_view(context: Context, cart: CartModel) -> Cart:
@@ -59,6 +103,8 @@ async def cart_view(context: Context, cart: CartModel) -> Cart:
         completed=cart.completed_at is not None,
         created_at=cart.created_at,
         updated_at=cart.updated_at,
+        shipping_address=mailing_address(cart.shipping_address),
+        _summary=summary,
     )
 
 
@@ -131,7 +177,26 @@ class CartMutation:
         cart, errors = await attempt(carts.remove_lines(cart_token, [decode_id_of(i, "CartLine", "lineIds") for i in line_ids]))
         return await _payload(info.context, cart, errors)
 
+    @strawberry.mutation(description="A chosen shipping method that no longer serves the address is cleared.")
+    async def cart_update_shipping_address(
+        self, info: Info[Context, None], cart_token: strawberry.ID, address: AddressInput
+    ) -> CartPayload:
+        cart, errors = await attempt(carts.update_shipping_address(info.context.loaders, cart_token, vars(address)))
+        if errors:
+            for error in errors:  # the resolver names fields under "address", the argument's name
+                error.field = ["address", *error.field[1:]] if error.field else error.field
+        return await _payload(info.context, cart, errors)
+
+    @strawberry.mutation
+    async def cart_update_shipping_method(
+        self, info: Info[Context, None], cart_token: strawberry.ID, shipping_method_id: strawberry.ID
+    ) -> CartPayload:
+        method_id = decode_id_of(shipping_method_id, "ShippingMethod", "shippingMethodId")
+        cart, errors = await attempt(carts.update_shipping_method(info.context.loaders, cart_token, method_id))
+        return await _payload(info.context, cart, errors)
+
     @strawberry.mutation
     async def cart_update_email(self, info: Info[Context, None], cart_token: strawberry.ID, email: str) -> CartPayload:
         cart, errors = await attempt(carts.update_email(cart_token, email))
         return await _payload(info.context, cart, errors)
+

@@ -11,7 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
-from schema import accounts, cart, catalogue, catalogue_admin, inventory
+from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
@@ -45,7 +45,7 @@ class Query(catalogue.CatalogueQuery, cart.CartQuery, accounts.AccountsQuery, in
 
 @strawberry.type
 class Mutation(
-    cart.CartMutation, accounts.AccountsMutation, catalogue_admin.CatalogueAdminMutation, inventory.InventoryMutation
+    cart.CartMutation, checkout.CheckoutAdminMutation, accounts.AccountsMutation, catalogue_admin.CatalogueAdminMutation, inventory.InventoryMutation
 ):
     pass
 

@@ -106,3 +106,47 @@ async def test_the_database_refuses_a_non_positive_line(db):
     variant = await ProductVariant.first()
     with pytest.raises((IntegrityError, OperationalError)):
         await CartLine.create(cart=cart, variant=variant, quantity=0)
+
+
+ADDRESS = {"firstName": "Ada", "lastName": "Lovelace", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "de"}
+SHIP_TO = f"mutation($t: ID!, $a: AddressInput!) {{ cartUpdateShippingAddress(cartToken: $t, address: $a) {{ cart {{ shippingAddress {{ country city }} shippingMethod {{ name }} availableShippingMethods {{ id name price {{ amount }} }} }} {ERRORS} }} }}"
+SHIP_BY = f"mutation($t: ID!, $m: ID!) {{ cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) {{ cart {{ shippingMethod {{ name price {{ amount }} }} }} {ERRORS} }} }}"
+
+
+async def test_shipping_address_and_methods(gql, client):
+    from models import Permission, ShippingMethod
+    from tests.staff import bearer, token_for
+
+    staff = bearer(await token_for(Permission.MANAGE_SHIPPING))
+    create = """mutation($i: ShippingMethodCreateInput!) { shippingMethodCreate(input: $i) { shippingMethod { id name } userErrors { field code } } }"""
+    nordic = (await client.post("/graphql", headers=staff, json={"query": create, "variables": {"i": {
+        "name": "Nordic Post", "carrier": "posten", "price": "3.00", "countries": ["se", "NO"], "maxWeightGrams": 1000}}})).json()
+    assert nordic["data"]["shippingMethodCreate"]["userErrors"] == []
+    bad = (await client.post("/graphql", headers=staff, json={"query": create, "variables": {"i": {
+        "name": "Bad", "carrier": "x", "price": "-1"}}})).json()
+    assert bad["data"]["shippingMethodCreate"]["userErrors"] == [{"field": ["price"], "code": "INVALID"}]
+
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    no_address = (await gql.data(SHIP_BY, {"t": token, "m": nordic["data"]["shippingMethodCreate"]["shippingMethod"]["id"]}))
+    assert no_address["cartUpdateShippingMethod"]["userErrors"][0]["code"] == "SHIPPING_ADDRESS_REQUIRED"
+
+    shipped = (await gql.data(SHIP_TO, {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"]
+    assert shipped["shippingAddress"] == {"country": "DE", "city": "Berlin"}
+    names = [m["name"] for m in shipped["availableShippingMethods"]]
+    assert "Nordic Post" not in names and {"Standard", "Express"} <= set(names)
+    standard = next(m for m in shipped["availableShippingMethods"] if m["name"] == "Standard")
+    assert standard["price"]["amount"] == "4.95"  # subtotal 19.99 is under the 50.00 threshold
+
+    refused = await gql.data(SHIP_BY, {"t": token, "m": nordic["data"]["shippingMethodCreate"]["shippingMethod"]["id"]})
+    assert refused["cartUpdateShippingMethod"]["userErrors"] == [
+        {"field": ["shippingMethodId"], "code": "SHIPPING_METHOD_UNAVAILABLE", "message": "This shipping method does not serve this cart."}]
+    chosen = await gql.data(SHIP_BY, {"t": token, "m": standard["id"]})
+    assert chosen["cartUpdateShippingMethod"]["cart"]["shippingMethod"] == {"name": "Standard", "price": {"amount": "4.95"}}
+
+    # To Sweden: Nordic Post serves it (the cart weighs 300 g), and the chosen Standard still fits.
+    sweden = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "SE"}}))["cartUpdateShippingAddress"]["cart"]
+    assert sweden["availableShippingMethods"][0]["name"] == "Nordic Post" and sweden["shippingMethod"] == {"name": "Standard"}
+    invalid = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "Deutschland"}}))["cartUpdateShippingAddress"]
+    assert invalid["userErrors"] == [{"field": ["address", "country"], "code": "INVALID",
+                                      "message": "`country` must be an ISO 3166-1 alpha-2 code such as DE."}]
+    await ShippingMethod.filter(name="Nordic Post").delete()

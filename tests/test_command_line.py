@@ -27,7 +27,8 @@ def dump(database: Path) -> dict[str, list[tuple]]:
     with sqlite3.connect(database) as conn:
         return {
             table: conn.execute(f'SELECT * FROM "{table}" ORDER BY id').fetchall()
-            for table in ("category", "product", "product_variant", "variant_option", "product_image", "warehouse", "stock")
+            for table in ("category", "product", "product_variant", "variant_option", "product_image", "warehouse", "stock",
+                          "shipping_method")
         }
 
 
@@ -46,6 +47,7 @@ def test_seed_is_deterministic_idempotent_and_realistic(tmp_path):
         assert min(per_product) >= 1 and max(per_product) <= 5 and len(per_product) == 120
         assert conn.execute("SELECT COUNT(*) FROM product_image").fetchone()[0] >= 120
         assert [c for (c,) in conn.execute("SELECT code FROM warehouse ORDER BY code")] == ["central", "north"]
+        assert [c for (c,) in conn.execute("SELECT countries FROM shipping_method WHERE name = 'Standard'")] == ["[]"]
         sold_out = conn.execute(
             "SELECT COUNT(*) FROM (SELECT variant_id FROM stock GROUP BY variant_id HAVING SUM(quantity - reserved) = 0)"
         ).fetchone()[0]

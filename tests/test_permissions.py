@@ -25,7 +25,8 @@ from tests.staff import bearer, token_for
 
 PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me", "cart"}
 PUBLIC_MUTATIONS = {"customerRegister", "tokenCreate", "tokenRefresh", "tokenRevoke", "cartCreate", "cartLinesAdd",
-                    "cartLinesUpdate", "cartLinesRemove", "cartUpdateEmail"}
+                    "cartLinesUpdate", "cartLinesRemove", "cartUpdateEmail", "cartUpdateShippingAddress",
+                    "cartUpdateShippingMethod"}
 
 
 def _value(type_) -> str:

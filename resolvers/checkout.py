@@ -1,0 +1,77 @@
+"""Checkout decisions: which shipping methods fit a cart, and at what price."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+
+from models import ShippingMethod
+from resolvers import pricing
+from resolvers.errors import DomainError
+
+_COUNTRY = re.compile(r"^[A-Z]{2}$")
+
+
+@dataclass(frozen=True)
+class ShippingQuote:
+    method: ShippingMethod
+    price: Decimal  # for this cart: zero once its subtotal reaches the method's free-over threshold
+
+
+def quote(method: ShippingMethod, country: str | None, weight_grams: int, subtotal: Decimal, currency: str) -> ShippingQuote | None:
+    """The method's price for a cart, or None when it does not serve it (country, weight, inactive)."""
+    if not method.active or country is None:
+        return None
+    if method.countries and country not in method.countries:
+        return None
+    if weight_grams < method.min_weight_grams or (method.max_weight_grams is not None and weight_grams > method.max_weight_grams):
+        return None
+    free = method.free_over is not None and subtotal >= method.free_over
+    return ShippingQuote(method, pricing.round_money(Decimal(0) if free else method.price, currency))
+
+
+async def available(country: str | None, weight_grams: int, subtotal: Decimal, currency: str) -> list[ShippingQuote]:
+    """Every active method that serves the cart, cheapest first."""
+    if country is None:
+        return []
+    methods = await ShippingMethod.filter(active=True).order_by("price", "id")
+    quotes = [quote(m, country, weight_grams, subtotal, currency) for m in methods]
+    return sorted((q for q in quotes if q is not None), key=lambda q: (q.price, q.method.id))
+
+
+@dataclass
+class ShippingMethodInput:
+    name: str
+    carrier: str
+    price: Decimal
+    free_over: Decimal | None = None
+    countries: list[str] | None = None
+    min_weight_grams: int = 0
+    max_weight_grams: int | None = None
+    min_days: int = 1
+    max_days: int = 5
+
+
+async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
+    name, carrier = data.name.strip(), data.carrier.strip().lower()
+    if not name or len(name) > 100:
+        raise DomainError("INVALID", "A shipping method needs a name of at most 100 characters.", ["name"])
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", carrier):
+        raise DomainError("INVALID", "The carrier is a code such as dhl or ups.", ["carrier"])
+    for field, amount in (("price", data.price), ("freeOver", data.free_over)):
+        if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
+            raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
+    countries = sorted({c.strip().upper() for c in data.countries or ()})
+    bad = [c for c in countries if not _COUNTRY.match(c)]
+    if bad:
+        raise DomainError("INVALID", f"Not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}.", ["countries"])
+    if data.min_weight_grams < 0 or (data.max_weight_grams is not None and data.max_weight_grams < data.min_weight_grams):
+        raise DomainError("INVALID", "The weight range must run from 0 or more up to at least its minimum.", ["maxWeightGrams"])
+    if not 0 <= data.min_days <= data.max_days <= 365:
+        raise DomainError("INVALID", "Delivery days must satisfy 0 <= minDays <= maxDays <= 365.", ["maxDays"])
+    return await ShippingMethod.create(
+        name=name, carrier=carrier, price=data.price, free_over=data.free_over, countries=countries,
+        min_weight_grams=data.min_weight_grams, max_weight_grams=data.max_weight_grams,
+        min_days=data.min_days, max_days=data.max_days,
+    )

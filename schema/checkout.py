@@ -1,0 +1,62 @@
+"""What checkout offers: shipping methods (staff create them with MANAGE_SHIPPING)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import strawberry
+from strawberry.types import Info
+
+from models import Permission
+from resolvers import checkout
+from schema.catalogue import Money, money
+from schema.context import Context
+from schema.errors import UserError, attempt
+from schema.ids import encode_id
+from schema.permissions import requires
+
+
+@strawberry.type
+class ShippingMethod:
+    id: strawberry.ID
+    name: str
+    carrier: str
+    price: Money = strawberry.field(description="For this cart: zero from the method's free-shipping threshold on.")
+    min_days: int
+    max_days: int
+
+
+def shipping_method_view(context: Context, shipping: checkout.ShippingQuote) -> ShippingMethod:
+    method = shipping.method
+    return ShippingMethod(
+        id=encode_id("ShippingMethod", method.id), name=method.name, carrier=method.carrier,
+        price=money(shipping.price, context), min_days=method.min_days, max_days=method.max_days,
+    )
+
+
+@strawberry.input
+class ShippingMethodCreateInput:
+    name: str
+    carrier: str
+    price: Decimal
+    free_over: Decimal | None = None
+    countries: list[str] | None = strawberry.field(default=None, description="ISO codes; none given: every country.")
+    min_weight_grams: int = 0
+    max_weight_grams: int | None = None
+    min_days: int = 1
+    max_days: int = 5
+
+
+@strawberry.type
+class ShippingMethodPayload:
+    shipping_method: ShippingMethod | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class CheckoutAdminMutation:
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPPING))
+    async def shipping_method_create(self, info: Info[Context, None], input: ShippingMethodCreateInput) -> ShippingMethodPayload:
+        method, errors = await attempt(checkout.create_shipping_method(checkout.ShippingMethodInput(**vars(input))))
+        view = method and shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
+        return ShippingMethodPayload(shipping_method=view, user_errors=errors)
