@@ -53,6 +53,7 @@ def create_app(settings: Settings) -> Starlette:
         websocket_origins=settings.websocket_origins,
         limiter=limiter,
         login_attempts_per_minute=settings.login_attempts_per_minute,
+        prices_include_tax=settings.prices_include_tax,
     )
 
     async def healthz(request: Request) -> Response:

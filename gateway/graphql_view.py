@@ -26,6 +26,7 @@ class GatewayGraphQL(GraphQL):
         websocket_origins: tuple[str, ...] = (),
         limiter: Any = None,
         login_attempts_per_minute: int = 10,
+        prices_include_tax: bool = True,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -40,6 +41,7 @@ class GatewayGraphQL(GraphQL):
         self.secret_key = secret_key
         self.limiter = limiter
         self.login_attempts_per_minute = login_attempts_per_minute
+        self.prices_include_tax = prices_include_tax
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(
@@ -50,6 +52,7 @@ class GatewayGraphQL(GraphQL):
             client_ip=request.scope.get("gateway.client_ip") or (request.client.host if request.client else "unknown"),
             limiter=self.limiter,
             login_attempts_per_minute=self.login_attempts_per_minute,
+            prices_include_tax=self.prices_include_tax,
             request=request,
             response=response,
         )

@@ -17,7 +17,8 @@ from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models import (
-    Category, Product, ProductImage, ProductStatus, ProductVariant, ShippingMethod, Stock, VariantOption, Warehouse,
+    Category, DiscountCode, DiscountKind, Product, ProductImage, ProductStatus, ProductVariant, ShippingMethod, Stock, TaxRate,
+    VariantOption, Warehouse,
 )
 
 WAREHOUSES = (("central", "Central warehouse"), ("north", "North warehouse"))
@@ -68,6 +69,13 @@ SHIPPING_METHODS = (
     ("Standard", {"carrier": "dhl", "price": Decimal("4.95"), "free_over": Decimal("50.00"), "min_days": 2, "max_days": 5}),
     ("Express", {"carrier": "ups", "price": Decimal("12.90"), "min_days": 1, "max_days": 2}),
 )
+DISCOUNT_CODES = (
+    ("WELCOME10", {"kind": DiscountKind.PERCENTAGE, "value": Decimal("10")}),
+    ("SAVE5", {"kind": DiscountKind.FIXED_AMOUNT, "value": Decimal("5.00"), "min_subtotal": Decimal("25.00")}),
+    ("FREESHIP", {"kind": DiscountKind.FREE_SHIPPING, "min_subtotal": Decimal("30.00")}),
+)
+# Standard VAT rates; a destination without a row pays no tax.
+TAX_RATES = (("DE", "0.19"), ("FR", "0.20"), ("GB", "0.20"), ("NL", "0.21"), ("IT", "0.22"), ("ES", "0.21"), ("SE", "0.25"))
 EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
 BATCH = 2000
 
@@ -84,11 +92,15 @@ async def _next_id(model: type) -> int:
 
 
 async def seed(products: int, seed: int = 1) -> SeedResult:
-    """Create warehouses, shipping methods and, when the catalogue is empty, `products` products. Idempotent."""
+    """Create warehouses, shipping methods, discount codes, tax rates and, when the catalogue is empty, `products` products. Idempotent."""
     for code, name in WAREHOUSES:
         await Warehouse.get_or_create(code=code, defaults={"name": name})
     for name, values in SHIPPING_METHODS:
         await ShippingMethod.get_or_create(name=name, defaults=values)
+    for code, values in DISCOUNT_CODES:
+        await DiscountCode.get_or_create(code=code, defaults=values)
+    for country, rate in TAX_RATES:
+        await TaxRate.get_or_create(country=country, defaults={"rate": Decimal(rate)})
     existing = await Product.all().count()
     if existing:
         return SeedResult(False, existing)

@@ -52,6 +52,7 @@ class Settings:
     rate_limit_burst: int = 200
     login_attempts_per_minute: int = 10
     trusted_proxies: tuple[Any, ...] = ()
+    prices_include_tax: bool = True
 
     @property
     def is_postgres(self) -> bool:
@@ -167,6 +168,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_burst=_int("RATE_LIMIT_BURST", env.get("RATE_LIMIT_BURST") or "200", 1, 1_000_000),
         login_attempts_per_minute=_int("LOGIN_ATTEMPTS_PER_MINUTE", env.get("LOGIN_ATTEMPTS_PER_MINUTE") or "10", 1, 10_000),
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
+        prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
     )
 
 

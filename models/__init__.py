@@ -5,7 +5,7 @@ that breaks its own SQLite DDL.
 """
 
 from models.cart import Cart, CartLine
-from models.checkout import ShippingMethod
+from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.accounts import Account, Address, Permission, RefreshToken
 from models.inventory import Stock, StockMovement, Warehouse
@@ -24,6 +24,9 @@ __all__ = [
     "ProductStatus",
     "ProductVariant",
     "ShippingMethod",
+    "TaxRate",
+    "DiscountCode",
+    "DiscountKind",
     "Stock",
     "VariantOption",
     "Warehouse",

@@ -8,7 +8,7 @@ from tortoise.models import Model
 
 from models.accounts import Account
 from models.catalogue import ProductVariant
-from models.checkout import ShippingMethod
+from models.checkout import DiscountCode, ShippingMethod
 
 
 class Cart(Model):
@@ -23,6 +23,9 @@ class Cart(Model):
     shipping_address = fields.JSONField(null=True)  # validated by resolvers.accounts.validate_address
     shipping_method: fields.ForeignKeyNullableRelation[ShippingMethod] = fields.ForeignKeyField(
         "models.ShippingMethod", related_name="carts", null=True, on_delete=fields.SET_NULL
+    )
+    discount_code: fields.ForeignKeyNullableRelation[DiscountCode] = fields.ForeignKeyField(
+        "models.DiscountCode", related_name="carts", null=True, on_delete=fields.SET_NULL
     )
     completed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

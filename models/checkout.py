@@ -1,6 +1,8 @@
-"""What checkout offers a cart: shipping methods (and, next, discount codes)."""
+"""What checkout offers a cart: shipping methods, discount codes, and the tax rates it charges."""
 
 from __future__ import annotations
+
+from enum import StrEnum
 
 from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
@@ -28,3 +30,43 @@ class ShippingMethod(Model):
             CheckConstraint(check="price >= 0", name="shipping_method_price_non_negative"),
             CheckConstraint(check="min_days <= max_days", name="shipping_method_days_ordered"),
         )
+
+
+class DiscountKind(StrEnum):
+    PERCENTAGE = "PERCENTAGE"  # `value` percent off the subtotal
+    FIXED_AMOUNT = "FIXED_AMOUNT"  # `value` off the subtotal, never below zero
+    FREE_SHIPPING = "FREE_SHIPPING"
+
+
+class DiscountCode(Model):
+    # `code` is stored upper-cased: codes match case-insensitively. `used_count` counts completed
+    # checkouts; `usage_limit` and `per_customer_limit` cap them (null: no cap).
+    id = fields.IntField(primary_key=True)
+    code = fields.CharField(max_length=64, unique=True)
+    kind = fields.CharEnumField(DiscountKind, max_length=16)
+    value = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
+    min_subtotal = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    starts_at = fields.DatetimeField(null=True)
+    ends_at = fields.DatetimeField(null=True)
+    usage_limit = fields.IntField(null=True)
+    per_customer_limit = fields.IntField(null=True)
+    used_count = fields.IntField(default=0)
+    active = fields.BooleanField(default=True)
+
+    class Meta:
+        table = "discount_code"
+        constraints = (
+            CheckConstraint(check="value >= 0", name="discount_code_value_non_negative"),
+            CheckConstraint(check="used_count >= 0", name="discount_code_used_non_negative"),
+        )
+
+
+class TaxRate(Model):
+    # One rate per destination country, e.g. 0.1900 for 19 %. No row: no tax charged there.
+    id = fields.IntField(primary_key=True)
+    country = fields.CharField(max_length=2, unique=True)
+    rate = fields.DecimalField(max_digits=6, decimal_places=4)
+
+    class Meta:
+        table = "tax_rate"
+        constraints = (CheckConstraint(check="rate >= 0 AND rate < 1", name="tax_rate_in_range"),)

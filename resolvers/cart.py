@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from loaders.catalogue import variants_where
-from models import Account, Cart, CartLine, Product, ProductStatus, ProductVariant, ShippingMethod
+from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus, ProductVariant, ShippingMethod, TaxRate
 from resolvers import pricing
 from resolvers import checkout
 from resolvers.accounts import validate_address, validate_email
@@ -220,4 +221,66 @@ async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -
             raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "This shipping method does not serve this cart.", ["shippingMethodId"])
         cart.shipping_method_id = method.id
         await cart.save(update_fields=["shipping_method_id", "updated_at"])
+    return cart
+
+
+@dataclass(frozen=True)
+class CartTotals:
+    totals: pricing.Totals
+    discount_code: DiscountCode | None
+    discount_problem: str | None  # why the applied code does not count now (None: it does)
+
+
+async def cart_totals(loaders: Loaders, summary: PricedCart, prices_include_tax: bool) -> CartTotals:
+    """Discount, shipping, tax and total for the cart as it is now."""
+    cart = summary.cart
+    code, problem, kind, value = None, None, None, Decimal(0)
+    if cart.discount_code_id is not None:
+        code = await DiscountCode.get_or_none(id=cart.discount_code_id)
+        if code is not None:
+            uses = await checkout.customer_uses(code, cart.customer_id)
+            problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(timezone.utc))
+            if problem is None:
+                kind, value = code.kind.value, code.value
+    shipping = None
+    if cart.shipping_method_id is not None:
+        method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
+        quote = method and checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency)
+        shipping = quote.price if quote else None
+    rate = Decimal(0)
+    if summary.country:
+        tax = await TaxRate.get_or_none(country=summary.country)
+        rate = tax.rate if tax else Decimal(0)
+    totals = pricing.totals(
+        summary.subtotal, cart.currency, discount_kind=kind, discount_value=value, shipping=shipping,
+        tax_rate=rate, prices_include_tax=prices_include_tax,
+    )
+    return CartTotals(totals, code, problem)
+
+
+async def apply_discount(loaders: Loaders, token: str, code_text: str) -> Cart:
+    """One code per cart (a new one replaces the old); a code that does not apply is refused with the reason."""
+    async with in_transaction():
+        cart = await _locked(token)
+        code = await DiscountCode.get_or_none(code=code_text.strip().upper())
+        if code is None:
+            raise DomainError("DISCOUNT_CODE_INVALID", "This code does not exist.", ["code"])
+        summary = await priced(loaders, cart)
+        uses = await checkout.customer_uses(code, cart.customer_id)
+        problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(timezone.utc))
+        if problem is not None:
+            raise DomainError("DISCOUNT_CODE_INVALID", problem, ["code"])
+        cart.discount_code_id = code.id
+        await cart.save(update_fields=["discount_code_id", "updated_at"])
+    return cart
+
+
+async def remove_discount(token: str, code_text: str) -> Cart:
+    async with in_transaction():
+        cart = await _locked(token)
+        code = await DiscountCode.get_or_none(code=code_text.strip().upper())
+        if code is None or cart.discount_code_id != code.id:
+            raise DomainError("NOT_FOUND", "This code is not applied to the cart.", ["code"])
+        cart.discount_code_id = None
+        await cart.save(update_fields=["discount_code_id", "updated_at"])
     return cart

@@ -1,12 +1,13 @@
-"""Checkout decisions: which shipping methods fit a cart, and at what price."""
+"""Checkout decisions: which shipping methods fit a cart and at what price, and whether a discount code applies."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
-from models import ShippingMethod
+from models import Cart, DiscountCode, ShippingMethod
 from resolvers import pricing
 from resolvers.errors import DomainError
 
@@ -75,3 +76,27 @@ async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
         min_weight_grams=data.min_weight_grams, max_weight_grams=data.max_weight_grams,
         min_days=data.min_days, max_days=data.max_days,
     )
+
+
+def discount_problem(code: DiscountCode, subtotal: Decimal, uses_by_customer: int, now: datetime) -> str | None:
+    """Why the code does not apply to this cart now, or None when it does."""
+    if not code.active:
+        return "This code is no longer active."
+    if code.starts_at is not None and now < code.starts_at:
+        return "This code is not valid yet."
+    if code.ends_at is not None and now >= code.ends_at:
+        return "This code has expired."
+    if code.usage_limit is not None and code.used_count >= code.usage_limit:
+        return "This code has been used up."
+    if code.per_customer_limit is not None and uses_by_customer >= code.per_customer_limit:
+        return "You have already used this code."
+    if code.min_subtotal is not None and subtotal < code.min_subtotal:
+        return f"This code needs a subtotal of at least {code.min_subtotal}."
+    return None
+
+
+async def customer_uses(code: DiscountCode, customer_id: int | None) -> int:
+    """Checkouts this customer completed with the code (a completed cart is a placed order)."""
+    if customer_id is None:
+        return 0
+    return await Cart.filter(discount_code_id=code.id, customer_id=customer_id, completed_at__isnull=False).count()

@@ -53,6 +53,13 @@ def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
 
 
 @strawberry.type
+class CartDiscountCode:
+    code: str
+    applicable: bool = strawberry.field(description="False when the cart no longer meets the code's conditions.")
+    message: str | None = strawberry.field(description="Why it does not apply, when it does not.")
+
+
+@strawberry.type
 class Cart(Node):
     id: strawberry.ID
     token: strawberry.ID = strawberry.field(description="Unguessable: whoever holds it can read and change the cart.")
@@ -60,6 +67,11 @@ class Cart(Node):
     lines: list[CartLine]
     total_quantity: int
     subtotal: Money = strawberry.field(description="Sum of the lines at current prices, before discounts, shipping and tax.")
+    discount_total: Money
+    shipping_total: Money
+    tax_total: Money = strawberry.field(description="Included in the prices or added on top, as the store is configured.")
+    total: Money
+    discount_codes: list[CartDiscountCode]
     completed: bool
     created_at: datetime
     updated_at: datetime
@@ -84,6 +96,11 @@ class Cart(Node):
 
 async def cart_view(context: Context, cart: CartModel) -> Cart:
     summary = await carts.priced(context.loaders, cart)
+    figures = await carts.cart_totals(context.loaders, summary, context.prices_include_tax)
+    totals = figures.totals
+    codes = [] if figures.discount_code is None else [CartDiscountCode(
+        code=figures.discount_code.code, applicable=figures.discount_problem is None, message=figures.discount_problem,
+    )]
     return Cart(
         id=encode_id("Cart", cart.id),
         token=cart.token,
@@ -100,6 +117,11 @@ async def cart_view(context: Context, cart: CartModel) -> Cart:
         ],
         total_quantity=summary.total_quantity,
         subtotal=money(summary.subtotal, context),
+        discount_total=money(totals.discount, context),
+        shipping_total=money(totals.shipping, context),
+        tax_total=money(totals.tax, context),
+        total=money(totals.total, context),
+        discount_codes=codes,
         completed=cart.completed_at is not None,
         created_at=cart.created_at,
         updated_at=cart.updated_at,
@@ -193,6 +215,16 @@ class CartMutation:
     ) -> CartPayload:
         method_id = decode_id_of(shipping_method_id, "ShippingMethod", "shippingMethodId")
         cart, errors = await attempt(carts.update_shipping_method(info.context.loaders, cart_token, method_id))
+        return await _payload(info.context, cart, errors)
+
+    @strawberry.mutation(description="One code per cart: a new code replaces the one applied.")
+    async def cart_apply_discount_code(self, info: Info[Context, None], cart_token: strawberry.ID, code: str) -> CartPayload:
+        cart, errors = await attempt(carts.apply_discount(info.context.loaders, cart_token, code))
+        return await _payload(info.context, cart, errors)
+
+    @strawberry.mutation
+    async def cart_remove_discount_code(self, info: Info[Context, None], cart_token: strawberry.ID, code: str) -> CartPayload:
+        cart, errors = await attempt(carts.remove_discount(cart_token, code))
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation

@@ -21,6 +21,7 @@ class Context:
     client_ip: str = "unknown"
     limiter: Any = None  # gateway.ratelimit.Limiter
     login_attempts_per_minute: int = 10
+    prices_include_tax: bool = True
     operation_name: str | None = None
     request: Any = None
     response: Any = None

@@ -150,3 +150,52 @@ async def test_shipping_address_and_methods(gql, client):
     assert invalid["userErrors"] == [{"field": ["address", "country"], "code": "INVALID",
                                       "message": "`country` must be an ISO 3166-1 alpha-2 code such as DE."}]
     await ShippingMethod.filter(name="Nordic Post").delete()
+
+
+TOTALS = "cart { subtotal { amount } discountTotal { amount } shippingTotal { amount } taxTotal { amount } total { amount } discountCodes { code applicable message } }"
+APPLY = f"mutation($t: ID!, $c: String!) {{ cartApplyDiscountCode(cartToken: $t, code: $c) {{ {TOTALS} {ERRORS} }} }}"
+DROP = f"mutation($t: ID!, $c: String!) {{ cartRemoveDiscountCode(cartToken: $t, code: $c) {{ {TOTALS} {ERRORS} }} }}"
+
+
+async def test_discount_codes_shipping_and_tax_make_the_total(gql):
+    from datetime import timedelta
+
+    from models import DiscountCode, DiscountKind
+
+    await DiscountCode.get_or_create(code="EXPIRED1", defaults={
+        "kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(timezone.utc) - timedelta(days=1)})
+    await DiscountCode.get_or_create(code="BIGSPEND", defaults={"kind": DiscountKind.FIXED_AMOUNT, "value": 10, "min_subtotal": 100})
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}]}}))["cartCreate"]["cart"]["token"]
+    # 2 x 19.99 to Germany (19 % VAT included in prices), Standard shipping 4.95 under the 50.00 threshold.
+    cart = (await gql.data(SHIP_TO, {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"]
+    standard = next(m for m in cart["availableShippingMethods"] if m["name"] == "Standard")
+    await gql.data(SHIP_BY, {"t": token, "m": standard["id"]})
+
+    applied = (await gql.data(APPLY, {"t": token, "c": "welcome10"}))["cartApplyDiscountCode"]
+    assert applied["userErrors"] == []
+    assert applied["cart"] == {
+        "subtotal": {"amount": "39.98"}, "discountTotal": {"amount": "4.00"}, "shippingTotal": {"amount": "4.95"},
+        "taxTotal": {"amount": "6.54"}, "total": {"amount": "40.93"},  # 40.93 x 19/119 = 6.535…
+        "discountCodes": [{"code": "WELCOME10", "applicable": True, "message": None}]}
+
+    for code, reason in (("NOSUCHCODE", "does not exist"), ("EXPIRED1", "expired"), ("BIGSPEND", "at least 100")):
+        refused = (await gql.data(APPLY, {"t": token, "c": code}))["cartApplyDiscountCode"]
+        assert refused["cart"] is None and refused["userErrors"][0]["code"] == "DISCOUNT_CODE_INVALID"
+        assert reason in refused["userErrors"][0]["message"]
+    still = (await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token}))["cart"]
+    assert still["discountCodes"] == [{"code": "WELCOME10", "applicable": True, "message": None}]
+
+    dropped = (await gql.data(DROP, {"t": token, "c": "WELCOME10"}))["cartRemoveDiscountCode"]["cart"]
+    assert dropped["discountTotal"] == {"amount": "0.00"} and dropped["total"] == {"amount": "44.93"} and dropped["discountCodes"] == []
+    missing = (await gql.data(DROP, {"t": token, "c": "WELCOME10"}))["cartRemoveDiscountCode"]
+    assert missing["userErrors"][0]["code"] == "NOT_FOUND"
+
+
+async def test_a_code_that_stops_applying_is_shown_as_such(gql):
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("AUR-L"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    assert (await gql.data(APPLY, {"t": token, "c": "SAVE5"}))["cartApplyDiscountCode"]["userErrors"] == []  # 95.00 >= 25.00
+    line = (await gql.data("query($t: ID!) { cart(token: $t) { lines { id } } }", {"t": token}))["cart"]["lines"][0]["id"]
+    await gql.data(REMOVE, {"t": token, "ids": [line]})
+    cart = (await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token}))["cart"]
+    assert cart["discountTotal"] == {"amount": "0.00"}
+    assert cart["discountCodes"] == [{"code": "SAVE5", "applicable": False, "message": "This code needs a subtotal of at least 25.00."}]

@@ -26,7 +26,7 @@ from tests.staff import bearer, token_for
 PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me", "cart"}
 PUBLIC_MUTATIONS = {"customerRegister", "tokenCreate", "tokenRefresh", "tokenRevoke", "cartCreate", "cartLinesAdd",
                     "cartLinesUpdate", "cartLinesRemove", "cartUpdateEmail", "cartUpdateShippingAddress",
-                    "cartUpdateShippingMethod"}
+                    "cartUpdateShippingMethod", "cartApplyDiscountCode", "cartRemoveDiscountCode"}
 
 
 def _value(type_) -> str:

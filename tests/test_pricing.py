@@ -34,3 +34,23 @@ def test_subtotal_of_rounded_lines():
     assert subtotal([Decimal("0.10"), Decimal("0.20")], "EUR") == Decimal("0.30")
     assert subtotal([], "EUR") == Decimal("0.00")
     assert minor_unit("EUR") == 2 and minor_unit("JPY") == 0 and minor_unit("KWD") == 3
+
+
+from resolvers.pricing import totals  # noqa: E402
+
+
+@pytest.mark.parametrize("subtotal,kind,value,shipping,rate,included,expected", [
+    # subtotal, discount kind/value, shipping, tax rate, prices include tax -> (discount, shipping, tax, total)
+    ("100.00", None, "0", "4.95", "0.19", True, ("0.00", "4.95", "16.76", "104.95")),
+    ("100.00", None, "0", "4.95", "0.19", False, ("0.00", "4.95", "19.94", "124.89")),
+    ("100.00", "PERCENTAGE", "10", "4.95", "0.19", True, ("10.00", "4.95", "15.16", "94.95")),
+    ("19.99", "PERCENTAGE", "15", "0", "0", True, ("3.00", "0.00", "0.00", "16.99")),
+    ("20.00", "FIXED_AMOUNT", "25", "5.00", "0.20", True, ("20.00", "5.00", "0.83", "5.00")),
+    ("50.00", "FREE_SHIPPING", "0", "12.90", "0.19", False, ("0.00", "0.00", "9.50", "59.50")),
+    ("0.00", None, "0", None, "0.19", True, ("0.00", "0.00", "0.00", "0.00")),
+])
+def test_totals(subtotal, kind, value, shipping, rate, included, expected):
+    result = totals(Decimal(subtotal), "EUR", discount_kind=kind, discount_value=Decimal(value),
+                    shipping=None if shipping is None else Decimal(shipping), tax_rate=Decimal(rate), prices_include_tax=included)
+    assert (str(result.discount), str(result.shipping), str(result.tax), str(result.total)) == expected
+    assert result.total >= 0
