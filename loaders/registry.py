@@ -19,6 +19,7 @@ from loaders.catalogue import (
 )
 from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
+from loaders.orders import OrderEventsByOrderIdLoader, OrderLinesByOrderIdLoader
 
 
 class Loaders:
@@ -77,3 +78,11 @@ class Loaders:
     @cached_property
     def shipping_method_by_id(self) -> ShippingMethodByIdLoader:
         return ShippingMethodByIdLoader()
+
+    @cached_property
+    def order_lines_by_order_id(self) -> OrderLinesByOrderIdLoader:
+        return OrderLinesByOrderIdLoader()
+
+    @cached_property
+    def order_events_by_order_id(self) -> OrderEventsByOrderIdLoader:
+        return OrderEventsByOrderIdLoader()

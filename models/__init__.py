@@ -8,9 +8,16 @@ from models.cart import Cart, CartLine
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.accounts import Account, Address, Permission, RefreshToken
+from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.inventory import Stock, StockMovement, Warehouse
 
 __all__ = [
+    "Allocation",
+    "Order",
+    "OrderCounter",
+    "OrderEvent",
+    "OrderLine",
+    "OrderStatus",
     "Cart",
     "CartLine",
     "Account",

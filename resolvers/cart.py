@@ -76,7 +76,7 @@ def _check_quantity(quantity: int, field: list[str]) -> None:
         raise DomainError("INVALID", f"At most {MAX_LINE_QUANTITY} of one item per order.", field)
 
 
-async def _sellable(variant_ids: list[int]) -> dict[int, ProductVariant]:
+async def sellable(variant_ids: list[int]) -> dict[int, ProductVariant]:
     """Variants that are for sale (their product ACTIVE), with their availability."""
     variants = await variants_where("id", list(dict.fromkeys(variant_ids)))
     products = {p.id: p for p in await Product.filter(id__in=[v.product_id for v in variants]).only("id", "status")}
@@ -108,11 +108,11 @@ async def _merge_lines(cart: Cart, additions: list[tuple[int, int]]) -> None:
     """Add (variant id, quantity) pairs, merging with lines of the same variant; validates all first."""
     for index, (_, quantity) in enumerate(additions):
         _check_quantity(quantity, ["lines", str(index), "quantity"])
-    sellable = await _sellable([variant_id for variant_id, _ in additions])
+    for_sale = await sellable([variant_id for variant_id, _ in additions])
     existing = {line.variant_id: line for line in await CartLine.filter(cart_id=cart.id)}
     wanted: dict[int, int] = {}
     for index, (variant_id, quantity) in enumerate(additions):
-        variant = sellable.get(variant_id)
+        variant = for_sale.get(variant_id)
         if variant is None:
             raise DomainError("INVALID", "This item is not for sale.", ["lines", str(index), "variantId"])
         total = wanted.get(variant_id, existing[variant_id].quantity if variant_id in existing else 0) + quantity
@@ -155,7 +155,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]]) -> Cart:
     async with in_transaction():
         cart = await _locked(token)
         lines = {line.id: line for line in await CartLine.filter(cart_id=cart.id)}
-        sellable = await _sellable([lines[line_id].variant_id for line_id, _ in updates if line_id in lines])
+        for_sale = await sellable([lines[line_id].variant_id for line_id, _ in updates if line_id in lines])
         for index, (line_id, quantity) in enumerate(updates):
             line = lines.get(line_id)
             if line is None:
@@ -163,7 +163,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]]) -> Cart:
             if quantity == 0:
                 continue
             _check_quantity(quantity, ["lines", str(index), "quantity"])
-            variant = sellable.get(line.variant_id)
+            variant = for_sale.get(line.variant_id)
             if variant is None:
                 raise DomainError("INVALID", "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
             _check_available(variant, quantity, ["lines", str(index), "quantity"])

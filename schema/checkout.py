@@ -8,11 +8,12 @@ import strawberry
 from strawberry.types import Info
 
 from models import Permission
-from resolvers import checkout
+from resolvers import checkout, checkout_complete
 from schema.catalogue import Money, money
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import encode_id
+from schema.orders import Order, order_view
 from schema.permissions import requires
 
 
@@ -60,3 +61,28 @@ class CheckoutAdminMutation:
         method, errors = await attempt(checkout.create_shipping_method(checkout.ShippingMethodInput(**vars(input))))
         view = method and shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
         return ShippingMethodPayload(shipping_method=view, user_errors=errors)
+
+
+@strawberry.input
+class PaymentInput:
+    provider: str = strawberry.field(description="manual (placed unpaid) or test-card.")
+    token: str | None = None
+
+
+@strawberry.type
+class CheckoutCompletePayload:
+    order: Order | None
+    user_errors: list[UserError]
+
+
+@strawberry.type
+class CheckoutMutation:
+    @strawberry.mutation(description="Turn the cart into an order: exactly once per cart and per idempotency key.")
+    async def checkout_complete(
+        self, info: Info[Context, None], cart_token: strawberry.ID, payment: PaymentInput, idempotency_key: str | None = None
+    ) -> CheckoutCompletePayload:
+        context = info.context
+        order, errors = await attempt(checkout_complete.complete(
+            cart_token, payment.provider, payment.token, idempotency_key, context.prices_include_tax, await context.viewer()
+        ))
+        return CheckoutCompletePayload(order=order and order_view(context, order), user_errors=errors)

@@ -11,7 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
-from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory
+from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
@@ -31,7 +31,7 @@ async def _node(context: Context, global_id: str, argument: str) -> Node | None:
 
 
 @strawberry.type
-class Query(catalogue.CatalogueQuery, cart.CartQuery, accounts.AccountsQuery, inventory.InventoryQuery):
+class Query(catalogue.CatalogueQuery, cart.CartQuery, orders.OrdersQuery, accounts.AccountsQuery, inventory.InventoryQuery):
     @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await _node(info.context, id, "id")
@@ -45,7 +45,12 @@ class Query(catalogue.CatalogueQuery, cart.CartQuery, accounts.AccountsQuery, in
 
 @strawberry.type
 class Mutation(
-    cart.CartMutation, checkout.CheckoutAdminMutation, accounts.AccountsMutation, catalogue_admin.CatalogueAdminMutation, inventory.InventoryMutation
+    cart.CartMutation,
+    checkout.CheckoutMutation,
+    checkout.CheckoutAdminMutation,
+    accounts.AccountsMutation,
+    catalogue_admin.CatalogueAdminMutation,
+    inventory.InventoryMutation,
 ):
     pass
 

@@ -1,0 +1,127 @@
+"""Orders: what was bought, at what price, from which warehouse, and everything that happened to it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.indexes import Index
+from tortoise.migrations.constraints import CheckConstraint
+from tortoise.models import Model
+
+from models.accounts import Account
+from models.cart import Cart
+from models.catalogue import ProductVariant
+from models.inventory import Stock
+
+
+class OrderStatus(StrEnum):
+    PLACED = "PLACED"
+    PAID = "PAID"
+    PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
+    SHIPPED = "SHIPPED"
+    DELIVERED = "DELIVERED"
+    CANCELLED = "CANCELLED"
+    REFUNDED = "REFUNDED"
+
+
+class OrderCounter(Model):
+    # One row: the last order number handed out. Incremented inside the checkout transaction, so
+    # numbers are sequential without gaps (a rolled-back checkout gives its number back).
+    id = fields.IntField(primary_key=True)
+    last_number = fields.IntField(default=1000)
+
+    class Meta:
+        table = "order_counter"
+
+
+class Order(Model):
+    # Prices, addresses and the shipping method are snapshots: later catalogue changes do not
+    # rewrite history. `cart` is unique: one cart can never become two orders.
+    id = fields.IntField(primary_key=True)
+    number = fields.IntField(unique=True)
+    token = fields.CharField(max_length=64, unique=True)
+    cart: fields.ForeignKeyNullableRelation[Cart] = fields.ForeignKeyField(
+        "models.Cart", related_name="orders", null=True, unique=True, on_delete=fields.SET_NULL
+    )
+    idempotency_key = fields.CharField(max_length=128, null=True, unique=True)
+    customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="orders", null=True, on_delete=fields.SET_NULL
+    )
+    email = fields.CharField(max_length=254)
+    status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.PLACED)
+    currency = fields.CharField(max_length=3)
+    subtotal = fields.DecimalField(max_digits=12, decimal_places=2)
+    discount_total = fields.DecimalField(max_digits=12, decimal_places=2)
+    shipping_total = fields.DecimalField(max_digits=12, decimal_places=2)
+    tax_total = fields.DecimalField(max_digits=12, decimal_places=2)
+    total = fields.DecimalField(max_digits=12, decimal_places=2)
+    shipping_address = fields.JSONField()
+    shipping_method_name = fields.CharField(max_length=100)
+    shipping_carrier = fields.CharField(max_length=50)
+    discount_code = fields.CharField(max_length=64, default="")
+    payment_provider = fields.CharField(max_length=32)
+    payment_reference = fields.CharField(max_length=128, default="")
+    paid_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order"
+        indexes = (
+            Index(fields=("customer_id", "created_at"), name="order_customer_created_idx"),
+            Index(fields=("status", "created_at"), name="order_status_created_idx"),
+            Index(fields=("email",), name="order_email_idx"),
+        )
+
+
+class OrderLine(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="lines", on_delete=fields.CASCADE)
+    variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
+        "models.ProductVariant", related_name="order_lines", null=True, on_delete=fields.SET_NULL
+    )
+    sku = fields.CharField(max_length=64)
+    product_name = fields.CharField(max_length=255)
+    variant_name = fields.CharField(max_length=255)
+    quantity = fields.IntField()
+    quantity_shipped = fields.IntField(default=0)
+    unit_price = fields.DecimalField(max_digits=12, decimal_places=2)
+    total = fields.DecimalField(max_digits=12, decimal_places=2)
+
+    class Meta:
+        table = "order_line"
+        unique_together = (("order_id", "variant_id"),)
+        constraints = (
+            CheckConstraint(check="quantity > 0", name="order_line_quantity_positive"),
+            CheckConstraint(check="quantity_shipped >= 0 AND quantity_shipped <= quantity", name="order_line_shipped_within"),
+        )
+
+
+class Allocation(Model):
+    # Which stock row holds how much of a line (a line may be split over warehouses).
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="allocations", on_delete=fields.CASCADE)
+    variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
+        "models.ProductVariant", related_name="allocations", null=True, on_delete=fields.SET_NULL
+    )
+    stock: fields.ForeignKeyNullableRelation[Stock] = fields.ForeignKeyField(
+        "models.Stock", related_name="allocations", null=True, on_delete=fields.SET_NULL
+    )
+    quantity = fields.IntField()
+
+    class Meta:
+        table = "allocation"
+        indexes = (Index(fields=("order_id",), name="allocation_order_idx"),)
+
+
+class OrderEvent(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="events", on_delete=fields.CASCADE)
+    kind = fields.CharField(max_length=32)  # PLACED, PAID, CANCELLED, … or a note
+    message = fields.CharField(max_length=500, default="")
+    actor = fields.CharField(max_length=254, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "order_event"
+        indexes = (Index(fields=("order_id", "id"), name="order_event_order_idx"),)

@@ -1,0 +1,219 @@
+"""checkoutComplete: a cart becomes exactly one order, or nothing happens at all.
+
+Everything runs in one database transaction, so a declined payment, missing stock or a crash at
+any step leaves no order, no reservation and the cart as it was. Exactly-once:
+- the cart row is locked first, so a second submission waits, then finds the cart completed and
+  gets the order the first one placed (`Order.cart` is unique besides);
+- an idempotency key is unique on orders: the same key returns the same order.
+Stock rows are locked in primary-key order (as Saleor does), so carts that share variants in any
+order cannot deadlock, and the reservation is computed from the locked rows: never check-then-write.
+
+Warehouse choice, per line: the warehouse with the most available stock when one can serve the
+whole line (ties: the lowest stock id); otherwise the line is split across warehouses, most
+available first.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F, Q
+from tortoise.transactions import in_transaction
+
+from loaders import Loaders
+from models import (
+    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, ShippingMethod,
+    Stock, StockMovement,
+)
+from models.sql import connection, placeholders, is_postgres
+from resolvers import cart as carts
+from resolvers import checkout, payments
+from resolvers.errors import DomainError
+
+
+@dataclass(frozen=True)
+class Take:
+    stock: Stock
+    quantity: int
+
+
+def allocate(wanted: list[tuple[int, int]], stocks: list[Stock]) -> dict[int, list[Take]]:
+    """Plan the reservation for (variant id, quantity) pairs from locked stock rows.
+
+    Raises INSUFFICIENT_STOCK naming the line (its index in `wanted`) that cannot be served.
+    """
+    by_variant: dict[int, list[Stock]] = {}
+    for stock in stocks:
+        by_variant.setdefault(stock.variant_id, []).append(stock)
+    plan: dict[int, list[Take]] = {}
+    for index, (variant_id, quantity) in enumerate(wanted):
+        rows = sorted(by_variant.get(variant_id, []), key=lambda s: (-(s.quantity - s.reserved), s.id))
+        available = sum(max(0, s.quantity - s.reserved) for s in rows)
+        if available < quantity:
+            raise DomainError(
+                "INSUFFICIENT_STOCK", f"Only {available} available; {quantity} asked for.", ["lines", str(index), "quantity"]
+            )
+        if rows and rows[0].quantity - rows[0].reserved >= quantity:
+            plan[variant_id] = [Take(rows[0], quantity)]
+            continue
+        takes, left = [], quantity
+        for stock in rows:
+            share = min(left, stock.quantity - stock.reserved)
+            if share > 0:
+                takes.append(Take(stock, share))
+                left -= share
+            if left == 0:
+                break
+        plan[variant_id] = takes
+    return plan
+
+
+async def _reserve(plan: dict[int, list[Take]]) -> None:
+    """One UPDATE for every stock row touched, whatever the number of lines (the SQL budget)."""
+    takes = [take for variant_takes in plan.values() for take in variant_takes]
+    cases = " ".join("WHEN ? THEN ?" for _ in takes)
+    params = [v for take in takes for v in (take.stock.id, take.quantity)]
+    ids = [take.stock.id for take in takes]
+    sql = (
+        f'UPDATE "stock" SET "reserved" = "reserved" + CASE "id" {cases} ELSE 0 END '
+        f'WHERE "id" IN ({", ".join("?" * len(ids))})'
+    )
+    conn = connection()
+    await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
+
+
+async def _existing(idempotency_key: str | None, cart: Cart | None) -> Order | None:
+    if idempotency_key:
+        order = await Order.get_or_none(idempotency_key=idempotency_key)
+        if order is not None:
+            if cart is not None and order.cart_id not in (None, cart.id):
+                raise DomainError("INVALID", "This idempotency key was used for another cart.", ["idempotencyKey"])
+            return order
+    return None
+
+
+async def complete(
+    token: str,
+    provider_name: str,
+    payment_token: str | None,
+    idempotency_key: str | None,
+    prices_include_tax: bool,
+    actor: Account | None,
+) -> Order:
+    provider = payments.provider(provider_name)
+    if provider is None:
+        raise DomainError("INVALID", f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
+        raise DomainError("INVALID", "An idempotency key has 1–128 characters.", ["idempotencyKey"])
+    try:
+        return await _complete(token, provider, payment_token, idempotency_key, prices_include_tax, actor)
+    except IntegrityError:
+        # A concurrent request with the same idempotency key committed first: that is the order.
+        order = await _existing(idempotency_key, await Cart.get_or_none(token=token))
+        if order is None:
+            raise
+        return order
+
+
+async def _complete(
+    token: str,
+    provider: payments.PaymentProvider,
+    payment_token: str | None,
+    idempotency_key: str | None,
+    prices_include_tax: bool,
+    actor: Account | None,
+) -> Order:
+    async with in_transaction():
+        cart = await Cart.filter(token=token).select_for_update().first()
+        if cart is None:
+            raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+        existing = await _existing(idempotency_key, cart)
+        if existing is not None:
+            return existing
+        if cart.completed_at is not None:
+            order = await Order.get_or_none(cart_id=cart.id)
+            if order is not None:
+                return order
+            raise DomainError("CART_COMPLETED", "This cart has been checked out.", ["cartToken"])
+
+        loaders = Loaders()  # fresh reads inside the transaction, nothing cached from before the lock
+        summary = await carts.priced(loaders, cart)
+        if not summary.lines:
+            raise DomainError("CART_EMPTY", "The cart is empty.", ["cartToken"])
+        if not cart.email:
+            raise DomainError("EMAIL_REQUIRED", "Give an email address for the order.", ["email"])
+        if not cart.shipping_address:
+            raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Give a shipping address.", ["shippingAddress"])
+        if cart.shipping_method_id is None:
+            raise DomainError("SHIPPING_METHOD_REQUIRED", "Choose a shipping method.", ["shippingMethod"])
+        method = await ShippingMethod.get_or_none(id=cart.shipping_method_id)
+        if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
+            raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
+        sellable = await carts.sellable([p.variant.id for p in summary.lines])
+        for index, line in enumerate(summary.lines):
+            if line.variant.id not in sellable:
+                raise DomainError("INVALID", f"{line.variant.sku} is no longer for sale; remove it.", ["lines", str(index)])
+        figures = await carts.cart_totals(loaders, summary, prices_include_tax)
+        if figures.discount_code is not None and figures.discount_problem is not None:
+            raise DomainError("DISCOUNT_CODE_INVALID", figures.discount_problem, ["discountCodes"])
+        totals = figures.totals
+
+        wanted = [(p.variant.id, p.line.quantity) for p in summary.lines]
+        stocks = list(await Stock.filter(variant_id__in=[v for v, _ in wanted]).order_by("id").select_for_update())
+        plan = allocate(wanted, stocks)
+        await _reserve(plan)
+
+        result = await provider.authorize(totals.total, cart.currency, payment_token)
+        if not result.approved:
+            raise DomainError("PAYMENT_DECLINED", result.message or "The payment was declined.", ["payment"])
+
+        if figures.discount_code is not None:
+            counted = await DiscountCode.filter(
+                Q(usage_limit__isnull=True) | Q(used_count__lt=F("usage_limit")), id=figures.discount_code.id
+            ).update(used_count=F("used_count") + 1)
+            if not counted:
+                raise DomainError("DISCOUNT_CODE_INVALID", "This code has been used up.", ["discountCodes"])
+
+        await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
+        number = (await OrderCounter.get(id=1)).last_number
+        now = datetime.now(timezone.utc)
+        order = await Order.create(
+            number=number, token=secrets.token_urlsafe(24), cart_id=cart.id, idempotency_key=idempotency_key,
+            customer_id=cart.customer_id, email=cart.email,
+            status=OrderStatus.PAID if result.captured else OrderStatus.PLACED, currency=cart.currency,
+            subtotal=totals.subtotal, discount_total=totals.discount, shipping_total=totals.shipping,
+            tax_total=totals.tax, total=totals.total, shipping_address=cart.shipping_address,
+            shipping_method_name=method.name, shipping_carrier=method.carrier,
+            discount_code=figures.discount_code.code if figures.discount_code else "",
+            payment_provider=provider.name, payment_reference=result.reference, paid_at=now if result.captured else None,
+        )
+        products = await loaders.product_by_id.load_all([p.variant.product_id for p in summary.lines])
+        await OrderLine.bulk_create([
+            OrderLine(
+                order_id=order.id, variant_id=p.variant.id, sku=p.variant.sku, product_name=product.name if product else "",
+                variant_name=p.variant.name, quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
+            )
+            for p, product in zip(summary.lines, products)
+        ])
+        takes = [(variant_id, take) for variant_id, variant_takes in plan.items() for take in variant_takes]
+        await Allocation.bulk_create([
+            Allocation(order_id=order.id, variant_id=variant_id, stock_id=take.stock.id, quantity=take.quantity)
+            for variant_id, take in takes
+        ])
+        await StockMovement.bulk_create([
+            StockMovement(
+                stock_id=take.stock.id, variant_id=variant_id, kind="RESERVATION", delta=0, reserved_delta=take.quantity,
+                quantity_after=take.stock.quantity, reason=f"order #{number}", actor=actor.email if actor else "",
+            )
+            for variant_id, take in takes
+        ])
+        events = [OrderEvent(order_id=order.id, kind="PLACED", message=f"Placed with {provider.name}.", actor=cart.email)]
+        if result.captured:
+            events.append(OrderEvent(order_id=order.id, kind="PAID", message=f"Paid by {provider.name}.", actor=cart.email))
+        await OrderEvent.bulk_create(events)
+        cart.completed_at = now
+        await cart.save(update_fields=["completed_at", "updated_at"])
+    return order

@@ -1,0 +1,94 @@
+"""Orders as customers and staff see them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+from strawberry.types import Info
+
+from models import Order as OrderModel
+from models import OrderEvent as EventModel
+from models import OrderLine as LineModel
+from models import OrderStatus as OrderStatusModel
+from schema.accounts import MailingAddress, mailing_address
+from schema.catalogue import Money, money
+from schema.context import Context
+from schema.ids import encode_id
+from schema.lazy import Lazy
+from schema.node import Node
+
+OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
+
+
+@strawberry.type
+class OrderLine:
+    id: strawberry.ID
+    sku: str
+    product_name: str
+    variant_name: str
+    quantity: int
+    quantity_shipped: int
+    unit_price: Money
+    total: Money
+
+
+@strawberry.type
+class OrderEvent:
+    kind: str
+    message: str
+    created_at: datetime
+
+
+@strawberry.type
+class Order(Node):
+    id: strawberry.ID
+    number: int
+    token: strawberry.ID = strawberry.field(description="Unguessable: whoever holds it can follow the order.")
+    status: OrderStatus
+    email: str
+    lines: list[OrderLine]
+    subtotal: Money
+    discount_total: Money
+    shipping_total: Money
+    tax_total: Money
+    total: Money
+    shipping_address: MailingAddress
+    shipping_method_name: str
+    discount_code: str | None
+    created_at: datetime
+    events: list[OrderEvent]
+
+
+def _line(context: Context, line: LineModel) -> OrderLine:
+    return OrderLine(
+        id=encode_id("OrderLine", line.id), sku=line.sku, product_name=line.product_name, variant_name=line.variant_name,
+        quantity=line.quantity, quantity_shipped=line.quantity_shipped,
+        unit_price=money(line.unit_price, context), total=money(line.total, context),
+    )
+
+
+def _event(event: EventModel) -> OrderEvent:
+    return OrderEvent(kind=event.kind, message=event.message, created_at=event.created_at)
+
+
+def order_view(context: Context, order: OrderModel) -> Order:
+    loaders = context.loaders
+    return Order(
+        id=encode_id("Order", order.id), number=order.number, token=order.token, status=order.status, email=order.email,
+        lines=Lazy(loaders.order_lines_by_order_id, order.id, lambda rows: [_line(context, r) for r in rows]),
+        subtotal=money(order.subtotal, context), discount_total=money(order.discount_total, context),
+        shipping_total=money(order.shipping_total, context), tax_total=money(order.tax_total, context),
+        total=money(order.total, context), shipping_address=mailing_address(order.shipping_address),
+        shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
+        created_at=order.created_at,
+        events=Lazy(loaders.order_events_by_order_id, order.id, lambda rows: [_event(e) for e in rows]),
+    )
+
+
+@strawberry.type
+class OrdersQuery:
+    @strawberry.field(description="An order by its token; null when no order has it.")
+    async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
+        order = await OrderModel.get_or_none(token=token)
+        return None if order is None else order_view(info.context, order)
