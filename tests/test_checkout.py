@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from models import Cart, Order, OrderEvent, ProductVariant, Stock, StockMovement, Warehouse
+from models import Cart, Order, ProductVariant, Stock, StockMovement, Warehouse
 from schema.ids import encode_id
 
 ADDRESS = {"firstName": "Ada", "lastName": "Lovelace", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
