@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -10,6 +11,7 @@ from strawberry.types import Info
 from models import Account, Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
+from resolvers.orders import list_orders
 from resolvers.errors import DomainError
 from schema.context import Context
 from schema.errors import UserError, attempt, user_error
@@ -17,6 +19,9 @@ from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node
 from schema.permissions import RateLimited, requires, signed_in
+
+if TYPE_CHECKING:
+    from schema.orders import OrderConnection
 
 PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
 
@@ -79,6 +84,16 @@ class Customer(Node):
     permissions: list[PermissionEnum]
     created_at: datetime
     addresses: list[Address]
+    _account_id: strawberry.Private[int]
+
+    @strawberry.field(description="This customer's orders, newest first.")
+    async def orders(
+        self, info: Info[Context, None], first: int | None = None, after: str | None = None
+    ) -> Annotated["OrderConnection", strawberry.lazy("schema.orders")]:
+        # Imported here: schema.orders builds on this module (addresses), not the other way round.
+        from schema.orders import order_connection
+
+        return order_connection(info.context, await list_orders(customer_id=self._account_id, first=first, after=after))
 
 
 def customer_view(context: Context, account: Account) -> Customer:
@@ -91,6 +106,7 @@ def customer_view(context: Context, account: Account) -> Customer:
         permissions=[PermissionModel(p) for p in account.permissions or ()],
         created_at=account.created_at,
         addresses=Lazy(context.loaders.addresses_by_account_id, account.id, lambda rows: [address_view(a) for a in rows]),
+        _account_id=account.id,
     )
 
 

@@ -119,7 +119,7 @@ class _Analyzer:
         return self.selection_cost(SelectionSetNode(selections=(node,)), parent, depth, seen)
 
     def _page_size(self, node: FieldNode) -> int:
-        for argument in node.arguments:
+        for argument in node.arguments or ():  # None when the field has no arguments
             if argument.name.value in ("first", "last"):
                 value = value_from_ast_untyped(argument.value, self.variables)
                 if isinstance(value, int) and value >= 0:

@@ -8,15 +8,20 @@ import strawberry
 from strawberry.types import Info
 
 from models import Order as OrderModel
+from models import Permission
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
 from schema.accounts import MailingAddress, mailing_address
 from schema.catalogue import Money, money
+from resolvers import orders
+from resolvers.pagination import Page, encode_cursor
 from schema.context import Context
-from schema.ids import encode_id
+from schema.errors import UserError, attempt
+from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
-from schema.node import Node
+from schema.node import Node, PageInfo, page_info
+from schema.permissions import requires
 
 OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
 
@@ -92,3 +97,73 @@ class OrdersQuery:
     async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
         order = await OrderModel.get_or_none(token=token)
         return None if order is None else order_view(info.context, order)
+
+
+@strawberry.type
+class OrderEdge:
+    cursor: str
+    node: Order
+
+
+@strawberry.type
+class OrderConnection:
+    edges: list[OrderEdge]
+    page_info: PageInfo
+
+
+def order_connection(context: Context, page: Page) -> OrderConnection:
+    cursors = [encode_cursor("orders", key) for key in page.keys]
+    return OrderConnection(
+        edges=[OrderEdge(cursor=c, node=order_view(context, o)) for c, o in zip(cursors, page.rows)],
+        page_info=page_info(page, cursors),
+    )
+
+
+@strawberry.input
+class OrderFilter:
+    status: list[OrderStatus] | None = None
+    email: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+
+
+@strawberry.type
+class OrderPayload:
+    order: Order | None
+    user_errors: list[UserError]
+
+
+def _order_id(order_id: strawberry.ID) -> int:
+    return decode_id_of(order_id, "Order", "orderId")
+
+
+@strawberry.type
+class OrdersAdminQuery:
+    @strawberry.field(extensions=requires(Permission.MANAGE_ORDERS), description="Every order, newest first.")
+    async def orders(
+        self, info: Info[Context, None], filter: OrderFilter | None = None, first: int | None = None, after: str | None = None
+    ) -> OrderConnection:
+        filter = filter or OrderFilter()
+        page = await orders.list_orders(
+            statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()), email=filter.email,
+            created_after=filter.created_after, created_before=filter.created_before, first=first, after=after,
+        )
+        return order_connection(info.context, page)
+
+
+@strawberry.type
+class OrdersAdminMutation:
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
+    async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
+        order, errors = await attempt(orders.mark_paid(_order_id(order_id), await info.context.viewer()))
+        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order.")
+    async def order_cancel(self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None) -> OrderPayload:
+        order, errors = await attempt(orders.cancel(_order_id(order_id), reason, await info.context.viewer()))
+        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
+    async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
+        order, errors = await attempt(orders.refund(_order_id(order_id), await info.context.viewer()))
+        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)

@@ -31,7 +31,7 @@ async def _node(context: Context, global_id: str, argument: str) -> Node | None:
 
 
 @strawberry.type
-class Query(catalogue.CatalogueQuery, cart.CartQuery, orders.OrdersQuery, accounts.AccountsQuery, inventory.InventoryQuery):
+class Query(catalogue.CatalogueQuery, cart.CartQuery, orders.OrdersQuery, orders.OrdersAdminQuery, accounts.AccountsQuery, inventory.InventoryQuery):
     @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await _node(info.context, id, "id")
@@ -51,6 +51,7 @@ class Mutation(
     accounts.AccountsMutation,
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,
+    orders.OrdersAdminMutation,
 ):
     pass
 

@@ -1,0 +1,147 @@
+"""Order state: one table of allowed transitions, and what each transition does to stock and money.
+
+Every transition locks the order row, checks the table (anything else is INVALID_TRANSITION),
+does its work and records an OrderEvent, in one transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from tortoise.transactions import in_transaction
+
+from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Stock, StockMovement
+from models.sql import connection, is_postgres, placeholders
+from resolvers import payments
+from resolvers.errors import BadInput, DomainError
+from resolvers.pagination import Page, make_page, page_request
+
+S = OrderStatus
+TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    S.PLACED: frozenset({S.PAID, S.CANCELLED}),
+    S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
+    S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED, S.REFUNDED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.REFUNDED}),
+    S.CANCELLED: frozenset(),
+    S.REFUNDED: frozenset(),
+}
+
+
+def check_transition(current: OrderStatus, target: OrderStatus) -> None:
+    if target not in TRANSITIONS[OrderStatus(current)]:
+        raise DomainError("INVALID_TRANSITION", f"An order that is {current} cannot become {target}.", ["orderId"])
+
+
+async def _locked(order_id: int) -> Order:
+    order = await Order.filter(id=order_id).select_for_update().first()
+    if order is None:
+        raise DomainError("NOT_FOUND", "No order has this ID.", ["orderId"])
+    return order
+
+
+async def _event(order: Order, kind: str, message: str, actor: Account | None) -> None:
+    await OrderEvent.create(order_id=order.id, kind=kind, message=message, actor=actor.email if actor else "")
+
+
+async def mark_paid(order_id: int, actor: Account | None) -> Order:
+    async with in_transaction():
+        order = await _locked(order_id)
+        check_transition(order.status, S.PAID)
+        order.status, order.paid_at = S.PAID, datetime.now(timezone.utc)
+        await order.save(update_fields=["status", "paid_at"])
+        await _event(order, "PAID", "Marked as paid.", actor)
+    return order
+
+
+async def _release_unshipped(order: Order, actor: Account | None) -> None:
+    """Give back what is still reserved for the order (all of it, before any shipment)."""
+    allocations = await Allocation.filter(order_id=order.id, quantity__gt=0, stock_id__isnull=False)
+    if not allocations:
+        return
+    stocks = {s.id: s for s in await Stock.filter(id__in=[a.stock_id for a in allocations]).order_by("id").select_for_update()}
+    cases = " ".join("WHEN ? THEN ?" for _ in allocations)
+    params = [v for a in allocations for v in (a.stock_id, a.quantity)]
+    ids = [a.stock_id for a in allocations]
+    sql = (f'UPDATE "stock" SET "reserved" = "reserved" - CASE "id" {cases} ELSE 0 END '
+           f'WHERE "id" IN ({", ".join("?" * len(ids))})')
+    conn = connection()
+    await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
+    await StockMovement.bulk_create([
+        StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="RELEASE", delta=0, reserved_delta=-a.quantity,
+                      quantity_after=stocks[a.stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")
+        for a in allocations
+    ])
+    await Allocation.filter(order_id=order.id).update(quantity=0)
+
+
+async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Order:
+    """Cancel before shipping: the reservation is released, and a paid order is refunded."""
+    async with in_transaction():
+        order = await _locked(order_id)
+        check_transition(order.status, S.CANCELLED)
+        if await OrderLine.filter(order_id=order.id, quantity_shipped__gt=0).exists():
+            raise DomainError("INVALID_TRANSITION", "Part of the order has shipped: refund it instead.", ["orderId"])
+        was_paid = order.status == S.PAID
+        await _release_unshipped(order, actor)
+        if was_paid:
+            await _refund_payment(order)
+        order.status = S.CANCELLED
+        await order.save(update_fields=["status"])
+        await _event(order, "CANCELLED", (reason or "").strip()[:400] or "Cancelled.", actor)
+        if was_paid:
+            await _event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
+    return order
+
+
+async def refund(order_id: int, actor: Account | None) -> Order:
+    async with in_transaction():
+        order = await _locked(order_id)
+        check_transition(order.status, S.REFUNDED)
+        await _release_unshipped(order, actor)
+        await _refund_payment(order)
+        order.status = S.REFUNDED
+        await order.save(update_fields=["status"])
+        await _event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
+    return order
+
+
+async def _refund_payment(order: Order) -> None:
+    provider = payments.provider(order.payment_provider)
+    if provider is None:
+        raise DomainError("INVALID", f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
+    result = await provider.refund(order.payment_reference, order.total, order.currency)
+    if not result.approved:
+        raise DomainError("PAYMENT_DECLINED", result.message or "The refund was refused.", ["orderId"])
+
+
+async def list_orders(
+    *,
+    customer_id: int | None = None,
+    statuses: tuple[OrderStatus, ...] = (),
+    email: str | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> Page:
+    """Newest first, keyset-paged by id (ids grow with time)."""
+    request = page_request(first, after, None, None, "orders", 1)
+    query = Order.all()
+    if customer_id is not None:
+        query = query.filter(customer_id=customer_id)
+    if statuses:
+        query = query.filter(status__in=[s.value for s in statuses])
+    if email:
+        query = query.filter(email=email.strip().lower())
+    if created_after is not None:
+        query = query.filter(created_at__gte=created_after)
+    if created_before is not None:
+        query = query.filter(created_at__lt=created_before)
+    if request.cursor is not None:
+        (last_id,) = request.cursor
+        if not isinstance(last_id, int):
+            raise BadInput("`after` is not a valid cursor.", "after")
+        query = query.filter(id__lt=last_id)
+    rows = list(await query.order_by("-id").limit(request.size + 1))
+    return make_page(request, rows, [(o.id,) for o in rows])
