@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from models import Category, OrderLine, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from resolvers.errors import DomainError
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -222,14 +222,15 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
 
 
 async def delete_product(product_id: int) -> Product:
-    """Deletes the product with its variants, images and stock.
-
-    Once orders exist (issue: checkout), a product that has been ordered is archived instead,
-    so order history keeps pointing at it.
-    """
+    """Deletes the product with its variants, images and stock, unless it has been ordered:
+    then it is archived instead, so order history keeps pointing at it (as Saleor does)."""
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
+    if await OrderLine.filter(variant__product_id=product.id).exists():
+        product.status = ProductStatus.ARCHIVED
+        await product.save(update_fields=["status", "updated_at"])
+        return product
     await product.delete()
     return product
 

@@ -8,6 +8,7 @@ import strawberry
 from strawberry.types import Info
 
 from models import Permission
+from models import Product as ProductModel
 from models import ProductStatus as ProductStatusModel
 from resolvers import catalogue_admin as admin
 from schema.catalogue import Category, Image, Product, ProductStatus, ProductVariant, category_view, image_view, product_view, variant_view
@@ -118,6 +119,13 @@ class ProductImagePayload:
 
 
 @strawberry.type
+class ProductDeletePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(description="Set when the product was deleted.")
+    product: Product | None = strawberry.field(description="Set when it had been ordered and was archived instead.")
+    user_errors: list[UserError]
+
+
+@strawberry.type
 class DeletePayload:
     deleted_id: strawberry.ID | None
     user_errors: list[UserError]
@@ -174,9 +182,15 @@ class CatalogueAdminMutation:
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
         return ProductPayload(product=product and product_view(info.context, product), user_errors=errors)
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def product_delete(self, id: strawberry.ID) -> DeletePayload:
-        return _deleted(id, *await attempt(admin.delete_product(decode_id_of(id, "Product"))))
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted.")
+    async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
+        product, errors = await attempt(admin.delete_product(decode_id_of(id, "Product")))
+        archived = product is not None and product.status == ProductStatusModel.ARCHIVED and await ProductModel.exists(id=product.id)
+        return ProductDeletePayload(
+            deleted_id=id if product is not None and not archived else None,
+            product=product_view(info.context, product) if archived else None,
+            user_errors=errors,
+        )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_create(self, info: Info[Context, None], input: VariantCreateInput) -> VariantPayload:

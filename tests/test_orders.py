@@ -90,3 +90,18 @@ async def test_customers_see_their_own_orders_and_staff_filter_all(gql, client):
     body = (await client.post("/graphql", headers=staff, json={"query": query, "variables": {"f": {"email": email, "status": ["PAID"]}}})).json()
     numbers = [e["node"]["number"] for e in body["data"]["orders"]["edges"]]
     assert order["number"] in numbers and all(e["node"]["email"] == email for e in body["data"]["orders"]["edges"])
+
+
+async def test_an_ordered_product_is_archived_not_deleted(gql, client):
+    from models import Product, ProductStatus
+
+    staff = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+    variant = await make_variant()
+    await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": PAID})
+    product_id = encode_id("Product", variant.product_id)
+    delete = "mutation($id: ID!) { productDelete(id: $id) { deletedId product { status } userErrors { code } } }"
+    result = (await client.post("/graphql", headers=staff, json={"query": delete, "variables": {"id": product_id}})).json()
+    assert result["data"]["productDelete"] == {"deletedId": None, "product": {"status": "ARCHIVED"}, "userErrors": []}
+    product = await Product.get(id=variant.product_id)
+    assert product.status == ProductStatus.ARCHIVED
+    await Product.filter(id=product.id).update(status=ProductStatus.ACTIVE)  # the Lab's shirt is shared with other tests
