@@ -284,3 +284,38 @@ async def remove_discount(token: str, code_text: str) -> Cart:
         cart.discount_code_id = None
         await cart.save(update_fields=["discount_code_id", "updated_at"])
     return cart
+
+
+async def merge_into_customer(guest_token: str, customer: Account) -> Cart:
+    """At sign-in: the guest cart joins the customer's open cart (or becomes it, when they have none).
+
+    Quantities add up, capped at what is available and at the per-line maximum, so a merge never
+    fails a sign-in; the guest cart is deleted once merged.
+    """
+    async with in_transaction():
+        guest = await _locked(guest_token)
+        if guest.customer_id not in (None, customer.id):
+            raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+        target = await Cart.filter(customer_id=customer.id, completed_at__isnull=True).exclude(id=guest.id) \
+            .order_by("-updated_at").select_for_update().first()
+        if target is None:
+            guest.customer_id = customer.id
+            guest.email = guest.email or customer.email
+            await guest.save(update_fields=["customer_id", "email", "updated_at"])
+            return guest
+        guest_lines = await CartLine.filter(cart_id=guest.id)
+        existing = {line.variant_id: line for line in await CartLine.filter(cart_id=target.id)}
+        for_sale = await sellable([line.variant_id for line in guest_lines])
+        for line in guest_lines:
+            variant = for_sale.get(line.variant_id)
+            if variant is None:
+                continue
+            current = existing[line.variant_id].quantity if line.variant_id in existing else 0
+            quantity = min(current + line.quantity, variant.quantity_available, MAX_LINE_QUANTITY)
+            if line.variant_id in existing:
+                await CartLine.filter(id=existing[line.variant_id].id).update(quantity=max(quantity, current))
+            elif quantity > 0:
+                await CartLine.create(cart_id=target.id, variant_id=line.variant_id, quantity=quantity)
+        await guest.delete()
+        await target.save(update_fields=["updated_at"])
+        return target

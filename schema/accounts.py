@@ -11,6 +11,7 @@ from strawberry.types import Info
 from models import Account, Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
+from resolvers.cart import merge_into_customer
 from resolvers.orders import list_orders
 from resolvers.errors import DomainError
 from schema.context import Context
@@ -162,6 +163,9 @@ class TokenCreatePayload:
     access_token: str | None
     refresh_token: str | None
     customer: Customer | None
+    cart_token: strawberry.ID | None = strawberry.field(
+        default=None, description="With tokenCreate's cartToken: the customer's cart after the guest cart joined it."
+    )
     user_errors: list[UserError]
 
 
@@ -203,8 +207,11 @@ class AccountsMutation:
         ))
         return CustomerRegisterPayload(customer=account and customer_view(info.context, account), user_errors=errors)
 
-    @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token.")
-    async def token_create(self, info: Info[Context, None], email: str, password: str) -> TokenCreatePayload:
+    @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token. With `cartToken`, "
+                                     "that guest cart merges into the customer's open cart.")
+    async def token_create(
+        self, info: Info[Context, None], email: str, password: str, cart_token: strawberry.ID | None = None
+    ) -> TokenCreatePayload:
         wait = await info.context.throttle_sign_in(email)
         if wait is not None:
             refusal = RateLimited("sign-in attempts", wait)
@@ -212,7 +219,12 @@ class AccountsMutation:
                 info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
             raise refusal
         pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key))
-        return _tokens(info.context, pair, errors)
+        payload = _tokens(info.context, pair, errors)
+        if pair is not None and cart_token is not None:
+            cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account))
+            payload.cart_token = cart.token if cart is not None else None
+            payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
+        return payload
 
     @strawberry.mutation(description="A new token pair for a refresh token, which stops working.")
     async def token_refresh(self, info: Info[Context, None], refresh_token: str) -> TokenCreatePayload:

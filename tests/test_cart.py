@@ -199,3 +199,26 @@ async def test_a_code_that_stops_applying_is_shown_as_such(gql):
     cart = (await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token}))["cart"]
     assert cart["discountTotal"] == {"amount": "0.00"}
     assert cart["discountCodes"] == [{"code": "SAVE5", "applicable": False, "message": "This code needs a subtotal of at least 25.00."}]
+
+
+async def test_a_guest_cart_merges_into_the_customers_at_sign_in(gql, client):
+    from resolvers import accounts
+
+    email = "merge.shopper@example.com"
+    if not await accounts.Account.filter(email=email).exists():
+        await accounts.register_customer(email, "long enough password")
+    sign_in = """mutation($t: ID) { tokenCreate(email: "merge.shopper@example.com", password: "long enough password", cartToken: $t) {
+        accessToken cartToken userErrors { code } } }"""
+    # First sign-in with a guest cart: it simply becomes the customer's cart.
+    first = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    signed = (await gql.data(sign_in, {"t": first}))["tokenCreate"]
+    assert signed["cartToken"] == first and signed["userErrors"] == []
+    # A second guest cart later joins it: quantities add up, capped at availability (5 of ZEP-S).
+    second = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 5},
+                                                      {"variantId": await vid("AUR-L"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    merged = (await gql.data(sign_in, {"t": second}))["tokenCreate"]
+    assert merged["cartToken"] == first
+    cart = (await gql.data("query($t: ID!) { cart(token: $t) { email lines { quantity variant { sku } } } }", {"t": first}))["cart"]
+    assert cart["email"] == email
+    assert sorted((l["variant"]["sku"], l["quantity"]) for l in cart["lines"]) == [("AUR-L", 1), ("ZEP-S", 5)]
+    assert (await gql.data("query($t: ID!) { cart(token: $t) { token } }", {"t": second}))["cart"] is None
