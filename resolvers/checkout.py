@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from models import Cart, DiscountCode, ShippingMethod
+from models import DiscountCode, Order, ShippingMethod
 from resolvers import pricing
 from resolvers.errors import DomainError
 
@@ -96,7 +96,7 @@ def discount_problem(code: DiscountCode, subtotal: Decimal, uses_by_customer: in
 
 
 async def customer_uses(code: DiscountCode, customer_id: int | None) -> int:
-    """Checkouts this customer completed with the code (a completed cart is a placed order)."""
+    """Orders this customer placed with the code (cancelled ones included: the use was made)."""
     if customer_id is None:
         return 0
-    return await Cart.filter(discount_code_id=code.id, customer_id=customer_id, completed_at__isnull=False).count()
+    return await Order.filter(discount_code=code.code, customer_id=customer_id).count()

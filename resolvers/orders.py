@@ -48,6 +48,12 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
     async with in_transaction():
         order = await _locked(order_id)
         check_transition(order.status, S.PAID)
+        provider = payments.provider(order.payment_provider)
+        if provider is None:
+            raise DomainError("INVALID", f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
+        result = await provider.capture(order.payment_reference, order.total, order.currency)
+        if not result.captured:
+            raise DomainError("PAYMENT_DECLINED", result.message or "The capture was refused.", ["orderId"])
         order.status, order.paid_at = S.PAID, datetime.now(timezone.utc)
         await order.save(update_fields=["status", "paid_at"])
         await _event(order, "PAID", "Marked as paid.", actor)

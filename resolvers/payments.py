@@ -25,6 +25,8 @@ class PaymentProvider(Protocol):
 
     async def authorize(self, amount: Decimal, currency: str, token: str | None) -> PaymentResult: ...
 
+    async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
+
     async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
 
 
@@ -33,6 +35,10 @@ class ManualPayment:
 
     async def authorize(self, amount: Decimal, currency: str, token: str | None) -> PaymentResult:
         return PaymentResult(approved=True, captured=False, reference=f"manual_{secrets.token_hex(8)}")
+
+    async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
+        # Money arrived outside the gateway (bank transfer, cash); staff confirm it by marking paid.
+        return PaymentResult(approved=True, captured=True, reference=reference)
 
     async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
         return PaymentResult(approved=True, captured=False, reference=reference, message="refund recorded")
@@ -46,6 +52,9 @@ class TestCardPayment:
         if token == self.DECLINED:
             return PaymentResult(approved=False, captured=False, reference="", message="The card was declined.")
         return PaymentResult(approved=True, captured=True, reference=f"test_{secrets.token_hex(8)}")
+
+    async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
+        return PaymentResult(approved=True, captured=True, reference=reference)  # captured at authorization
 
     async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
         return PaymentResult(approved=True, captured=False, reference=reference, message="refunded")

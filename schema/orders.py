@@ -43,6 +43,14 @@ class OrderEvent:
     kind: str
     message: str
     created_at: datetime
+    _actor: strawberry.Private[str]
+
+    @strawberry.field(description="Who did it (an email); shown only to staff with MANAGE_ORDERS.")
+    async def actor(self, info: Info[Context, None]) -> str | None:
+        account = await info.context.viewer()
+        if account is None or not account.has_permission(Permission.MANAGE_ORDERS):
+            return None
+        return self._actor or None
 
 
 @strawberry.type
@@ -74,7 +82,7 @@ def _line(context: Context, line: LineModel) -> OrderLine:
 
 
 def _event(event: EventModel) -> OrderEvent:
-    return OrderEvent(kind=event.kind, message=event.message, created_at=event.created_at)
+    return OrderEvent(kind=event.kind, message=event.message, created_at=event.created_at, _actor=event.actor)
 
 
 def order_view(context: Context, order: OrderModel) -> Order:

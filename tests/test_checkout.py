@@ -172,3 +172,16 @@ async def test_double_submit_and_crossed_carts_on_postgres(db, gql, fresh_varian
     for variant_id in (fresh_variant.id, other.id):
         for stock in await Stock.filter(variant_id=variant_id):
             assert 0 <= stock.reserved <= stock.quantity
+
+
+async def test_a_method_that_stopped_serving_the_cart(gql, fresh_variant):
+    from models import ShippingMethod
+
+    token = await ready_cart(gql, [(fresh_variant.sku, 1)])
+    standard = await ShippingMethod.get(name="Standard")
+    await ShippingMethod.filter(id=standard.id).update(countries=["FR"])
+    try:
+        result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+        assert result["order"] is None and [e["code"] for e in result["userErrors"]] == ["SHIPPING_METHOD_UNAVAILABLE"]
+    finally:
+        await ShippingMethod.filter(id=standard.id).update(countries=[])

@@ -49,6 +49,12 @@ async def test_manual_order_paid_then_cancelled_releases_and_refunds(gql, client
 
     cancelled = await staff_call(client, staff, CANCEL, {"id": order["id"]})
     assert cancelled["order"]["status"] == "CANCELLED"
+    events = "query($t: ID!) { order(token: $t) { events { kind actor } } }"
+    seen_by_staff = (await client.post("/graphql", headers=staff, json={"query": events, "variables": {"t": order["token"]}})).json()
+    assert seen_by_staff["data"]["order"]["events"][0] == {"kind": "PLACED", "actor": "ada@example.com"}
+    assert "@" in seen_by_staff["data"]["order"]["events"][2]["actor"]
+    seen_by_holder = (await gql.data(events, {"t": order["token"]}))["order"]["events"]
+    assert {e["actor"] for e in seen_by_holder} == {None}
     assert [e["kind"] for e in cancelled["order"]["events"]] == ["PLACED", "PAID", "CANCELLED", "REFUNDED"]
     stock = await Stock.get(variant_id=variant.id, warehouse__code="central")
     assert (stock.quantity, stock.reserved) == (5, 0)
