@@ -27,6 +27,7 @@ from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
+from resolvers.cart import CartRules
 from schema.limits import Limits
 from schema.root import build_schema
 
@@ -54,6 +55,7 @@ def create_app(settings: Settings) -> Starlette:
         limiter=limiter,
         login_attempts_per_minute=settings.login_attempts_per_minute,
         prices_include_tax=settings.prices_include_tax,
+        cart_rules=CartRules(max_line_quantity=settings.max_line_quantity),
     )
 
     async def healthz(request: Request) -> Response:

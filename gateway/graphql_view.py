@@ -11,6 +11,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from resolvers.cart import CartRules
 from schema.context import Context
 from schema.extensions import classify
 
@@ -27,6 +28,7 @@ class GatewayGraphQL(GraphQL):
         limiter: Any = None,
         login_attempts_per_minute: int = 10,
         prices_include_tax: bool = True,
+        cart_rules: CartRules = CartRules(),
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -42,6 +44,7 @@ class GatewayGraphQL(GraphQL):
         self.limiter = limiter
         self.login_attempts_per_minute = login_attempts_per_minute
         self.prices_include_tax = prices_include_tax
+        self.cart_rules = cart_rules
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(
@@ -53,6 +56,7 @@ class GatewayGraphQL(GraphQL):
             limiter=self.limiter,
             login_attempts_per_minute=self.login_attempts_per_minute,
             prices_include_tax=self.prices_include_tax,
+            cart_rules=self.cart_rules,
             request=request,
             response=response,
         )

@@ -53,6 +53,7 @@ class Settings:
     login_attempts_per_minute: int = 10
     trusted_proxies: tuple[Any, ...] = ()
     prices_include_tax: bool = True
+    max_line_quantity: int = 99
 
     @property
     def is_postgres(self) -> bool:
@@ -169,6 +170,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         login_attempts_per_minute=_int("LOGIN_ATTEMPTS_PER_MINUTE", env.get("LOGIN_ATTEMPTS_PER_MINUTE") or "10", 1, 10_000),
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
+        max_line_quantity=_int("MAX_LINE_QUANTITY", env.get("MAX_LINE_QUANTITY") or "99", 1, 1_000_000),
     )
 
 

@@ -22,8 +22,15 @@ from resolvers import checkout
 from resolvers.accounts import validate_address, validate_email
 from resolvers.errors import DomainError
 
-MAX_LINE_QUANTITY = 99
-MAX_LINES = 100
+@dataclass(frozen=True)
+class CartRules:
+    """Limits a store sets (MAX_LINE_QUANTITY); the defaults suit a typical shop."""
+
+    max_line_quantity: int = 99
+    max_lines: int = 100
+
+
+DEFAULT_RULES = CartRules()
 
 
 @dataclass(frozen=True)
@@ -69,11 +76,11 @@ async def cart_by_token(token: str) -> Cart | None:
     return await Cart.get_or_none(token=token)
 
 
-def _check_quantity(quantity: int, field: list[str]) -> None:
+def _check_quantity(quantity: int, field: list[str], rules: CartRules) -> None:
     if quantity < 1:
         raise DomainError("INVALID", "The quantity must be at least 1.", field)
-    if quantity > MAX_LINE_QUANTITY:
-        raise DomainError("INVALID", f"At most {MAX_LINE_QUANTITY} of one item per order.", field)
+    if quantity > rules.max_line_quantity:
+        raise DomainError("INVALID", f"At most {rules.max_line_quantity} of one item per order.", field)
 
 
 async def sellable(variant_ids: list[int]) -> dict[int, ProductVariant]:
@@ -104,10 +111,10 @@ async def _locked(token: str) -> Cart:
     return cart
 
 
-async def _merge_lines(cart: Cart, additions: list[tuple[int, int]]) -> None:
+async def _merge_lines(cart: Cart, additions: list[tuple[int, int]], rules: CartRules) -> None:
     """Add (variant id, quantity) pairs, merging with lines of the same variant; validates all first."""
     for index, (_, quantity) in enumerate(additions):
-        _check_quantity(quantity, ["lines", str(index), "quantity"])
+        _check_quantity(quantity, ["lines", str(index), "quantity"], rules)
     for_sale = await sellable([variant_id for variant_id, _ in additions])
     existing = {line.variant_id: line for line in await CartLine.filter(cart_id=cart.id)}
     wanted: dict[int, int] = {}
@@ -116,11 +123,11 @@ async def _merge_lines(cart: Cart, additions: list[tuple[int, int]]) -> None:
         if variant is None:
             raise DomainError("INVALID", "This item is not for sale.", ["lines", str(index), "variantId"])
         total = wanted.get(variant_id, existing[variant_id].quantity if variant_id in existing else 0) + quantity
-        _check_quantity(total, ["lines", str(index), "quantity"])
+        _check_quantity(total, ["lines", str(index), "quantity"], rules)
         _check_available(variant, total, ["lines", str(index), "quantity"])
         wanted[variant_id] = total
-    if len(set(existing) | set(wanted)) > MAX_LINES:
-        raise DomainError("INVALID", f"A cart holds at most {MAX_LINES} different items.", ["lines"])
+    if len(set(existing) | set(wanted)) > rules.max_lines:
+        raise DomainError("INVALID", f"A cart holds at most {rules.max_lines} different items.", ["lines"])
     new_lines = [CartLine(cart_id=cart.id, variant_id=v, quantity=q) for v, q in wanted.items() if v not in existing]
     if new_lines:
         await CartLine.bulk_create(new_lines)
@@ -129,26 +136,28 @@ async def _merge_lines(cart: Cart, additions: list[tuple[int, int]]) -> None:
             await CartLine.filter(id=existing[variant_id].id).update(quantity=quantity)
 
 
-async def create_cart(currency: str, lines: list[tuple[int, int]], email: str | None, customer: Account | None) -> Cart:
+async def create_cart(
+    currency: str, lines: list[tuple[int, int]], email: str | None, customer: Account | None, rules: CartRules = DEFAULT_RULES
+) -> Cart:
     clean_email = validate_email(email, "email") if email else (customer.email if customer else "")
     async with in_transaction():
         cart = await Cart.create(token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=customer)
         if lines:
-            await _merge_lines(cart, lines)
+            await _merge_lines(cart, lines, rules)
     return cart
 
 
-async def add_lines(token: str, lines: list[tuple[int, int]]) -> Cart:
+async def add_lines(token: str, lines: list[tuple[int, int]], rules: CartRules = DEFAULT_RULES) -> Cart:
     if not lines:
         raise DomainError("INVALID", "Give at least one line.", ["lines"])
     async with in_transaction():
         cart = await _locked(token)
-        await _merge_lines(cart, lines)
+        await _merge_lines(cart, lines, rules)
         await cart.save(update_fields=["updated_at"])
     return cart
 
 
-async def update_lines(token: str, updates: list[tuple[int, int]]) -> Cart:
+async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRules = DEFAULT_RULES) -> Cart:
     """Set line quantities; 0 removes the line (as Shopify does)."""
     if not updates:
         raise DomainError("INVALID", "Give at least one line.", ["lines"])
@@ -162,7 +171,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]]) -> Cart:
                 raise DomainError("NOT_FOUND", "This cart has no such line.", ["lines", str(index), "lineId"])
             if quantity == 0:
                 continue
-            _check_quantity(quantity, ["lines", str(index), "quantity"])
+            _check_quantity(quantity, ["lines", str(index), "quantity"], rules)
             variant = for_sale.get(line.variant_id)
             if variant is None:
                 raise DomainError("INVALID", "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
@@ -286,7 +295,7 @@ async def remove_discount(token: str, code_text: str) -> Cart:
     return cart
 
 
-async def merge_into_customer(guest_token: str, customer: Account) -> Cart:
+async def merge_into_customer(guest_token: str, customer: Account, rules: CartRules = DEFAULT_RULES) -> Cart:
     """At sign-in: the guest cart joins the customer's open cart (or becomes it, when they have none).
 
     Quantities add up, capped at what is available and at the per-line maximum, so a merge never
@@ -311,7 +320,7 @@ async def merge_into_customer(guest_token: str, customer: Account) -> Cart:
             if variant is None:
                 continue
             current = existing[line.variant_id].quantity if line.variant_id in existing else 0
-            quantity = min(current + line.quantity, variant.quantity_available, MAX_LINE_QUANTITY)
+            quantity = min(current + line.quantity, variant.quantity_available, rules.max_line_quantity)
             if line.variant_id in existing:
                 await CartLine.filter(id=existing[line.variant_id].id).update(quantity=max(quantity, current))
             elif quantity > 0:

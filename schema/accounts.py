@@ -221,7 +221,7 @@ class AccountsMutation:
         pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key))
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
-            cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account))
+            cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
             payload.cart_token = cart.token if cart is not None else None
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload

@@ -153,13 +153,13 @@ class CartMutation:
         input = input or CartCreateInput()
         customer = await info.context.viewer()
         cart, errors = await attempt(carts.create_cart(
-            info.context.currency, _lines(input.lines or []), input.email, customer
+            info.context.currency, _lines(input.lines or []), input.email, customer, info.context.cart_rules
         ))
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation(description="Add items; a variant already in the cart has its quantity raised.")
     async def cart_lines_add(self, info: Info[Context, None], cart_token: strawberry.ID, lines: list[CartLineInput]) -> CartPayload:
-        cart, errors = await attempt(carts.add_lines(cart_token, _lines(lines)))
+        cart, errors = await attempt(carts.add_lines(cart_token, _lines(lines), info.context.cart_rules))
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation
@@ -167,7 +167,7 @@ class CartMutation:
         self, info: Info[Context, None], cart_token: strawberry.ID, lines: list[CartLineUpdateInput]
     ) -> CartPayload:
         updates = [(decode_id_of(line.line_id, "CartLine", "lineId"), line.quantity) for line in lines]
-        cart, errors = await attempt(carts.update_lines(cart_token, updates))
+        cart, errors = await attempt(carts.update_lines(cart_token, updates, info.context.cart_rules))
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation

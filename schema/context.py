@@ -8,6 +8,7 @@ from typing import Any
 from loaders import Loaders
 from models import Account
 from resolvers import accounts
+from resolvers.cart import CartRules
 
 _UNSET: Any = object()
 
@@ -22,6 +23,7 @@ class Context:
     limiter: Any = None  # gateway.ratelimit.Limiter
     login_attempts_per_minute: int = 10
     prices_include_tax: bool = True
+    cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
     request: Any = None
     response: Any = None

@@ -222,3 +222,17 @@ async def test_a_guest_cart_merges_into_the_customers_at_sign_in(gql, client):
     assert cart["email"] == email
     assert sorted((l["variant"]["sku"], l["quantity"]) for l in cart["lines"]) == [("AUR-L", 1), ("ZEP-S", 5)]
     assert (await gql.data("query($t: ID!) { cart(token: $t) { token } }", {"t": second}))["cart"] is None
+
+
+async def test_the_line_maximum_is_configurable(db):
+    import httpx
+
+    from gateway.app import create_app
+    from gateway.settings import load_settings
+
+    app = create_app(load_settings({"DATABASE_URL": db.url, "MAX_LINE_QUANTITY": "2", "RATE_LIMIT_PER_SECOND": "0"}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
+        body = (await client.post("/graphql", json={"query": CREATE, "variables": {"i": {"lines": [
+            {"variantId": await vid("ZEP-S"), "quantity": 3}]}}})).json()
+    errors = body["data"]["cartCreate"]["userErrors"]
+    assert errors == [{"field": ["lines", "0", "quantity"], "code": "INVALID", "message": "At most 2 of one item per order."}]
