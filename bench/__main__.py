@@ -14,14 +14,15 @@ import traceback
 from collections.abc import Callable
 from types import FrameType
 
-from bench import database, listing
+from bench import checkout, database, listing
 from bench.database import PreparedDatabase
 from bench.load import LoadSpec, generator_name
-from bench.report import ScenarioReport, machine_info, table, utc_stamp, write_json
+from bench.report import Report, machine_info, utc_stamp, write_json
 
-# name -> run(database, load spec, rounds); later scenarios (checkout, cache hit, fan-out) go here.
-SCENARIOS: dict[str, Callable[[PreparedDatabase, LoadSpec, int], ScenarioReport]] = {
+# name -> run(database, load spec, rounds), in running order; later scenarios (cache hit, fan-out) go here.
+SCENARIOS: dict[str, Callable[[PreparedDatabase, LoadSpec, int], Report]] = {
     listing.NAME: listing.run,
+    checkout.NAME: checkout.run,
 }
 
 
@@ -65,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"running scenario {name}…", flush=True)
             report = SCENARIOS[name](prepared, spec, args.rounds)
             print()
-            print(table(report))
+            print(report.render())
             common = {"machine": machine_info(generator), "seed_seconds": round(prepared.seed_seconds, 3)}
             path = write_json(report, common, stamp)
             print(f"wrote {path}")

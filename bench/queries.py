@@ -22,3 +22,45 @@ def request_body(query: str, operation_name: str | None = None) -> bytes:
     if operation_name is not None:
         payload["operationName"] = operation_name
     return json.dumps(payload, separators=(",", ":")).encode()
+
+# Scenario `checkout`: what a storefront sends to turn a fresh cart into an order.
+# In-stock variants, a page of products at a time (the checkout client picks its stock pool from these).
+STOCK_PAGE = (
+    "query StockPage($after: String) { products(first: 100, after: $after, filter: {inStock: true}) { "
+    "edges { node { variants { id quantityAvailable } } } pageInfo { hasNextPage endCursor } } }"
+)
+CART_CREATE = (
+    "mutation CartCreate($input: CartCreateInput) { cartCreate(input: $input) { "
+    "cart { token totalQuantity } userErrors { field code message } } }"
+)
+CART_ADDRESS = (
+    "mutation CartAddress($token: ID!, $address: AddressInput!) { "
+    "cartUpdateShippingAddress(cartToken: $token, address: $address) { "
+    "cart { availableShippingMethods { id name } } userErrors { field code message } } }"
+)
+CART_SHIPPING = (
+    "mutation CartShipping($token: ID!, $method: ID!) { "
+    "cartUpdateShippingMethod(cartToken: $token, shippingMethodId: $method) { "
+    "cart { token total { amount currency } } userErrors { field code message } } }"
+)
+CHECKOUT_COMPLETE = (
+    "mutation CheckoutComplete($token: ID!, $payment: PaymentInput!) { "
+    "checkoutComplete(cartToken: $token, payment: $payment) { "
+    "order { id number status total { amount currency } } userErrors { field code message } } }"
+)
+SHIPPING_ADDRESS = {
+    "firstName": "Ada", "lastName": "Lovelace", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115",
+    "country": "DE",
+}
+PAYMENT = {"provider": "test-card", "token": "tok_visa"}
+SHIPPING_METHOD_NAME = "Standard"
+LINES_PER_CART = 3
+MIN_VARIANT_STOCK = 20  # variants with fewer units available are left out of the pool
+
+
+def graphql_body(query: str, variables: dict[str, object] | None = None) -> bytes:
+    """The JSON body of a GraphQL POST with variables."""
+    payload: dict[str, object] = {"query": query}
+    if variables:
+        payload["variables"] = variables
+    return json.dumps(payload, separators=(",", ":")).encode()

@@ -11,13 +11,23 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench import RESULTS_DIR
 from bench.load import Result
 
 # Versions that move the figures; recorded so two result files can be compared honestly.
 PACKAGES = ("strawberry-graphql", "graphql-core", "starlette", "tortoise-orm", "asyncpg", "uvicorn", "uvloop", "httptools")
+
+
+class Report(Protocol):
+    """What every scenario hands back: a name, its printed table, its JSON."""
+
+    name: str
+
+    def render(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
 
 
 @dataclass
@@ -57,6 +67,9 @@ class ScenarioReport:
     @property
     def target_met(self) -> bool:
         return self.ratio >= self.target
+
+    def render(self) -> str:
+        return table(self)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -127,7 +140,7 @@ def utc_stamp(moment: datetime | None = None) -> str:
     return (moment or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
-def write_json(report: ScenarioReport, common: dict[str, Any], stamp: str) -> Path:
+def write_json(report: Report, common: dict[str, Any], stamp: str) -> Path:
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     path = RESULTS_DIR / f"{report.name}-{stamp}.json"
     document = {"timestamp_utc": stamp, **common, **report.as_dict()}

@@ -78,12 +78,12 @@ def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None
         pass
 
 
-def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1") -> Server:
-    """Start `uvicorn APP` with the production flags: one worker, no uvicorn access log."""
+def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1", workers: int = 1) -> Server:
+    """Start `uvicorn APP` with the production flags: `workers` workers (one by default), no access log."""
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
     command = [
-        *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", "1",
+        *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-level", "warning",
     ]
     process = subprocess.Popen(
