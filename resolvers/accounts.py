@@ -21,6 +21,7 @@ from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from models import Account, Address, Permission, RefreshToken
+from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -202,7 +203,6 @@ async def set_permissions(account_id: int, permissions: list[Permission], actor:
     return account
 
 
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 ADDRESS_LIMITS = {"first_name": 100, "last_name": 100, "company": 200, "line1": 200, "line2": 200, "city": 100,
                   "postal_code": 20, "region": 100, "phone": 40}
 REQUIRED_ADDRESS_FIELDS = ("first_name", "last_name", "line1", "city", "postal_code", "country")
@@ -224,7 +224,7 @@ def validate_address(values: dict[str, str | None], prefix: str = "address") -> 
             raise DomainError("INVALID", f"`{_camel(name)}` may have at most {ADDRESS_LIMITS[name]} characters.", [prefix, _camel(name)])
         clean[name] = value
     clean["country"] = clean["country"].upper()
-    if not _COUNTRY.match(clean["country"]):
+    if clean["country"] not in COUNTRIES:
         raise DomainError("INVALID", "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"])
     return clean
 

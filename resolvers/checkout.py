@@ -9,9 +9,9 @@ from decimal import Decimal
 
 from models import DiscountCode, Order, ShippingMethod
 from resolvers import pricing
+from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
 
-_COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 @dataclass(frozen=True)
@@ -64,7 +64,7 @@ async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
         if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
             raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
     countries = sorted({c.strip().upper() for c in data.countries or ()})
-    bad = [c for c in countries if not _COUNTRY.match(c)]
+    bad = [c for c in countries if c not in COUNTRIES]
     if bad:
         raise DomainError("INVALID", f"Not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}.", ["countries"])
     if data.min_weight_grams < 0 or (data.max_weight_grams is not None and data.max_weight_grams < data.min_weight_grams):

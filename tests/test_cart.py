@@ -146,6 +146,8 @@ async def test_shipping_address_and_methods(gql, client):
     # To Sweden: Nordic Post serves it (the cart weighs 300 g), and the chosen Standard still fits.
     sweden = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "SE"}}))["cartUpdateShippingAddress"]["cart"]
     assert sweden["availableShippingMethods"][0]["name"] == "Nordic Post" and sweden["shippingMethod"] == {"name": "Standard"}
+    unassigned = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "XX"}}))["cartUpdateShippingAddress"]
+    assert unassigned["userErrors"][0]["field"] == ["address", "country"]
     invalid = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "Deutschland"}}))["cartUpdateShippingAddress"]
     assert invalid["userErrors"] == [{"field": ["address", "country"], "code": "INVALID",
                                       "message": "`country` must be an ISO 3166-1 alpha-2 code such as DE."}]
