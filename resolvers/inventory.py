@@ -16,7 +16,7 @@ from tortoise.transactions import in_transaction
 
 from models import Account, ProductVariant, Stock, StockMovement, Warehouse
 from resolvers.errors import BadInput, DomainError
-from resolvers.pagination import Page, make_page, page_request
+from resolvers.pagination import Page, make_page, newest_first, page_request
 
 _WAREHOUSE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_STOCK = 1_000_000_000
@@ -102,16 +102,8 @@ async def _record(stock: Stock, kind: str, delta: int, reason: str, actor: Accou
 
 
 async def movements(variant_id: int, first: int | None, after: str | None) -> Page:
-    """Newest first, keyset-paged by id (ids grow with time)."""
-    request = page_request(first, after, None, None, "movements", 1)
-    query = StockMovement.filter(variant_id=variant_id)
-    if request.cursor is not None:
-        (last_id,) = request.cursor
-        if not isinstance(last_id, int):
-            raise BadInput("`after` is not a valid cursor.", "after")
-        query = query.filter(id__lt=last_id)
-    rows = list(await query.order_by("-id").limit(request.size + 1))
-    return make_page(request, rows, [(m.id,) for m in rows])
+    """The variant's ledger, newest first."""
+    return await newest_first(StockMovement.filter(variant_id=variant_id), "movements", first, after)
 
 
 async def low_stock(threshold: int, first: int | None, after: str | None) -> Page:

@@ -13,8 +13,8 @@ from tortoise.transactions import in_transaction
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Stock, StockMovement
 from models.sql import connection, is_postgres, placeholders
 from resolvers import payments
-from resolvers.errors import BadInput, DomainError
-from resolvers.pagination import Page, make_page, page_request
+from resolvers.errors import DomainError
+from resolvers.pagination import Page, newest_first
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
@@ -131,8 +131,7 @@ async def list_orders(
     first: int | None = None,
     after: str | None = None,
 ) -> Page:
-    """Newest first, keyset-paged by id (ids grow with time)."""
-    request = page_request(first, after, None, None, "orders", 1)
+    """Newest first."""
     query = Order.all()
     if customer_id is not None:
         query = query.filter(customer_id=customer_id)
@@ -144,10 +143,4 @@ async def list_orders(
         query = query.filter(created_at__gte=created_after)
     if created_before is not None:
         query = query.filter(created_at__lt=created_before)
-    if request.cursor is not None:
-        (last_id,) = request.cursor
-        if not isinstance(last_id, int):
-            raise BadInput("`after` is not a valid cursor.", "after")
-        query = query.filter(id__lt=last_id)
-    rows = list(await query.order_by("-id").limit(request.size + 1))
-    return make_page(request, rows, [(o.id,) for o in rows])
+    return await newest_first(query, "orders", first, after)

@@ -125,3 +125,18 @@ def keyset_condition(columns: list[tuple[str, bool]], values: tuple[Any, ...]) -
         params.append(values[position])
         clauses.append("(" + " AND ".join(parts) + ")")
     return "(" + " OR ".join(clauses) + ")", params
+
+
+async def newest_first(query: Any, sort: str, first: int | None, after: str | None) -> Page:
+    """Forward pages of a Tortoise queryset, newest first by id (ids grow with time).
+
+    For ledgers and order lists, which are only ever paged forward from the newest.
+    """
+    request = page_request(first, after, None, None, sort, 1)
+    if request.cursor is not None:
+        (last_id,) = request.cursor
+        if not isinstance(last_id, int):
+            raise BadInput("`after` is not a valid cursor.", "after")
+        query = query.filter(id__lt=last_id)
+    rows = list(await query.order_by("-id").limit(request.size + 1))
+    return make_page(request, rows, [(row.id,) for row in rows])

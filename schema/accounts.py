@@ -27,21 +27,6 @@ if TYPE_CHECKING:
 PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
 
 
-@strawberry.type
-class Address:
-    id: strawberry.ID
-    first_name: str
-    last_name: str
-    company: str | None
-    line1: str
-    line2: str | None
-    city: str
-    postal_code: str
-    region: str | None
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
-    phone: str | None
-
-
 def address_view(address: AddressModel) -> Address:
     return Address(
         id=encode_id("Address", address.id), first_name=address.first_name, last_name=address.last_name,
@@ -73,6 +58,11 @@ def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
         first_name=values["first_name"], last_name=values["last_name"], line1=values["line1"], city=values["city"],
         postal_code=values["postal_code"], country=values["country"], **optional,
     )
+
+
+@strawberry.type(description="A saved address of the signed-in customer.")
+class Address(MailingAddress):
+    id: strawberry.ID
 
 
 @strawberry.type
