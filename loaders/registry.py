@@ -20,6 +20,7 @@ from loaders.catalogue import (
 from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
 from loaders.orders import OrderEventsByOrderIdLoader, OrderLinesByOrderIdLoader
+from loaders.shipments import ShipmentsByOrderIdLoader
 
 
 class Loaders:
@@ -86,3 +87,7 @@ class Loaders:
     @cached_property
     def order_events_by_order_id(self) -> OrderEventsByOrderIdLoader:
         return OrderEventsByOrderIdLoader()
+
+    @cached_property
+    def shipments_by_order_id(self) -> ShipmentsByOrderIdLoader:
+        return ShipmentsByOrderIdLoader()

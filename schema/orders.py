@@ -22,6 +22,7 @@ from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node, PageInfo, page_info
 from schema.permissions import requires
+from schema.shipments import Shipment, shipment_view
 
 OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
 
@@ -71,6 +72,7 @@ class Order(Node):
     discount_code: str | None
     created_at: datetime
     events: list[OrderEvent]
+    shipments: list[Shipment]
 
 
 def _line(context: Context, line: LineModel) -> OrderLine:
@@ -96,6 +98,7 @@ def order_view(context: Context, order: OrderModel) -> Order:
         shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
         created_at=order.created_at,
         events=Lazy(loaders.order_events_by_order_id, order.id, lambda rows: [_event(e) for e in rows]),
+        shipments=Lazy(loaders.shipments_by_order_id, order.id, lambda rows: [shipment_view(s) for s in rows]),
     )
 
 

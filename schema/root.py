@@ -11,7 +11,7 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
-from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders
+from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders, shipments
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
@@ -52,6 +52,7 @@ class Mutation(
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,
     orders.OrdersAdminMutation,
+    shipments.ShipmentsAdminMutation,
 ):
     pass
 

@@ -1,0 +1,13 @@
+"""Shipment relations."""
+
+from __future__ import annotations
+
+from loaders.base import Loader, many_per_key
+from models import Shipment
+from models.sql import select_in
+
+
+class ShipmentsByOrderIdLoader(Loader[int, list[Shipment]]):
+    async def batch(self, keys: list[int]) -> list[list[Shipment]]:
+        rows = await select_in(Shipment, "order_id", keys, order_by="t.order_id, t.id")
+        return many_per_key(keys, rows, lambda s: s.order_id)

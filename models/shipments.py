@@ -1,0 +1,51 @@
+"""Shipments of orders: which units went out, with which carrier and tracking number."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from tortoise import fields
+from tortoise.migrations.constraints import CheckConstraint
+from tortoise.models import Model
+
+from models.orders import Order, OrderLine
+
+
+class ShipmentStatus(StrEnum):
+    LABEL_CREATED = "LABEL_CREATED"
+    IN_TRANSIT = "IN_TRANSIT"
+    OUT_FOR_DELIVERY = "OUT_FOR_DELIVERY"
+    FAILED_ATTEMPT = "FAILED_ATTEMPT"
+    DELIVERED = "DELIVERED"
+    EXCEPTION = "EXCEPTION"
+    RETURNED = "RETURNED"
+
+
+class Shipment(Model):
+    id = fields.IntField(primary_key=True)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="shipments", on_delete=fields.CASCADE)
+    carrier = fields.CharField(max_length=50)
+    tracking_number = fields.CharField(max_length=100)
+    tracking_url = fields.CharField(max_length=500, default="")
+    status = fields.CharEnumField(ShipmentStatus, max_length=20, default=ShipmentStatus.LABEL_CREATED)
+    estimated_delivery = fields.DateField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "shipment"
+        unique_together = (("carrier", "tracking_number"),)
+
+
+class ShipmentLine(Model):
+    id = fields.IntField(primary_key=True)
+    shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
+        "models.Shipment", related_name="lines", on_delete=fields.CASCADE
+    )
+    order_line: fields.ForeignKeyRelation[OrderLine] = fields.ForeignKeyField(
+        "models.OrderLine", related_name="shipment_lines", on_delete=fields.CASCADE
+    )
+    quantity = fields.IntField()
+
+    class Meta:
+        table = "shipment_line"
+        constraints = (CheckConstraint(check="quantity > 0", name="shipment_line_quantity_positive"),)
