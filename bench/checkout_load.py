@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.pyload import percentile
+from bench.pyload import build_request, percentile, read_response
 from bench.queries import (
     CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, MIN_VARIANT_STOCK, PAYMENT,
     SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE, graphql_body,
@@ -75,28 +75,8 @@ class Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 22)
         assert self.reader is not None
-        head = (
-            f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
-        )
-        self.writer.write(head.encode("latin-1") + body)
-        raw_head = await self.reader.readuntil(b"\r\n\r\n")
-        lines = raw_head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        length: int | None = None
-        close = False
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            name = name.strip().lower()
-            if name == "content-length":
-                length = int(value)
-            elif name == "connection" and value.strip().lower() == "close":
-                close = True
-            elif name == "transfer-encoding" and "chunked" in value.lower():
-                raise ValueError("chunked responses are not supported by this client")
-        if length is None:
-            raise ValueError("response without Content-Length")
-        payload = await self.reader.readexactly(length)
+        self.writer.write(build_request(self.host, self.port, self.path, body))
+        status, close, payload = await read_response(self.reader)
         if close:
             self.close()
         return status, payload

@@ -31,8 +31,8 @@ def build_request(host: str, port: int, path: str, body: bytes) -> bytes:
     return head.encode("latin-1") + body
 
 
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
-    """Read one response; (status, whether the server will close the connection)."""
+async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
+    """Read one response; (status, whether the server will close the connection, body)."""
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     status = int(lines[0].split(" ", 2)[1])
@@ -49,8 +49,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool]:
             raise ValueError("chunked responses are not supported by this client")
     if length is None:
         raise ValueError("response without Content-Length")
-    await reader.readexactly(length)
-    return status, close
+    return status, close, await reader.readexactly(length)
 
 
 async def connection_loop(host: str, port: int, payload: bytes, stop_at: float, tally: Tally) -> None:
@@ -70,7 +69,7 @@ async def connection_loop(host: str, port: int, payload: bytes, stop_at: float, 
         started = clock()
         try:
             writer.write(payload)
-            status, close = await read_response(reader)
+            status, close, _ = await read_response(reader)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
             tally.socket_errors += 1
             writer.close()

@@ -25,13 +25,14 @@ from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from models import (
-    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, ShippingMethod,
+    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, ProductStatus,
+    ShippingMethod,
     Stock, StockMovement,
 )
-from models.sql import connection, placeholders, is_postgres
 from resolvers import cart as carts
 from resolvers import checkout, payments
 from resolvers.errors import DomainError
+from resolvers.inventory import shift_stock
 
 
 @dataclass(frozen=True)
@@ -71,18 +72,13 @@ def allocate(wanted: list[tuple[int, int]], stocks: list[Stock]) -> dict[int, li
     return plan
 
 
-async def _reserve(plan: dict[int, list[Take]]) -> None:
-    """One UPDATE for every stock row touched, whatever the number of lines (the SQL budget)."""
-    takes = [take for variant_takes in plan.values() for take in variant_takes]
-    cases = " ".join("WHEN ? THEN ?" for _ in takes)
-    params = [v for take in takes for v in (take.stock.id, take.quantity)]
-    ids = [take.stock.id for take in takes]
-    sql = (
-        f'UPDATE "stock" SET "reserved" = "reserved" + CASE "id" {cases} ELSE 0 END '
-        f'WHERE "id" IN ({", ".join("?" * len(ids))})'
-    )
-    conn = connection()
-    await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
+def _reservations(plan: dict[int, list[Take]]) -> dict[int, tuple[int, int]]:
+    """The plan as stock deltas: reserved grows, on hand stays."""
+    deltas: dict[int, tuple[int, int]] = {}
+    for takes in plan.values():
+        for take in takes:
+            deltas[take.stock.id] = (0, deltas.get(take.stock.id, (0, 0))[1] + take.quantity)
+    return deltas
 
 
 async def _existing(idempotency_key: str | None, cart: Cart | None) -> Order | None:
@@ -152,9 +148,10 @@ async def _complete(
         method = await ShippingMethod.get_or_none(id=cart.shipping_method_id)
         if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
             raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
-        sellable = await carts.sellable([p.variant.id for p in summary.lines])
-        for index, line in enumerate(summary.lines):
-            if line.variant.id not in sellable:
+        # One read of the lines' products: whether each is still for sale, and its name for the order.
+        products = await loaders.product_by_id.load_all([p.variant.product_id for p in summary.lines])
+        for index, (line, product) in enumerate(zip(summary.lines, products)):
+            if product is None or product.status != ProductStatus.ACTIVE:
                 raise DomainError("INVALID", f"{line.variant.sku} is no longer for sale; remove it.", ["lines", str(index)])
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
         if figures.discount_code is not None and figures.discount_problem is not None:
@@ -164,7 +161,7 @@ async def _complete(
         wanted = [(p.variant.id, p.line.quantity) for p in summary.lines]
         stocks = list(await Stock.filter(variant_id__in=[v for v, _ in wanted]).order_by("id").select_for_update())
         plan = allocate(wanted, stocks)
-        await _reserve(plan)
+        await shift_stock(_reservations(plan))
 
         result = await provider.authorize(totals.total, cart.currency, payment_token)
         if not result.approved:
@@ -190,10 +187,9 @@ async def _complete(
             discount_code=figures.discount_code.code if figures.discount_code else "",
             payment_provider=provider.name, payment_reference=result.reference, paid_at=now if result.captured else None,
         )
-        products = await loaders.product_by_id.load_all([p.variant.product_id for p in summary.lines])
         await OrderLine.bulk_create([
             OrderLine(
-                order_id=order.id, variant_id=p.variant.id, sku=p.variant.sku, product_name=product.name if product else "",
+                order_id=order.id, variant_id=p.variant.id, sku=p.variant.sku, product_name=product.name,
                 variant_name=p.variant.name, quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
             )
             for p, product in zip(summary.lines, products)

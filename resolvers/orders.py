@@ -11,9 +11,9 @@ from datetime import datetime, timezone
 from tortoise.transactions import in_transaction
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Stock, StockMovement
-from models.sql import connection, is_postgres, placeholders
 from resolvers import payments
 from resolvers.errors import DomainError
+from resolvers.inventory import shift_stock
 from resolvers.pagination import Page, newest_first
 
 S = OrderStatus
@@ -66,13 +66,10 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
     if not allocations:
         return
     stocks = {s.id: s for s in await Stock.filter(id__in=[a.stock_id for a in allocations]).order_by("id").select_for_update()}
-    cases = " ".join("WHEN ? THEN ?" for _ in allocations)
-    params = [v for a in allocations for v in (a.stock_id, a.quantity)]
-    ids = [a.stock_id for a in allocations]
-    sql = (f'UPDATE "stock" SET "reserved" = "reserved" - CASE "id" {cases} ELSE 0 END '
-           f'WHERE "id" IN ({", ".join("?" * len(ids))})')
-    conn = connection()
-    await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
+    released: dict[int, tuple[int, int]] = {}
+    for a in allocations:
+        released[a.stock_id] = (0, released.get(a.stock_id, (0, 0))[1] - a.quantity)
+    await shift_stock(released)
     await StockMovement.bulk_create([
         StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="RELEASE", delta=0, reserved_delta=-a.quantity,
                       quantity_after=stocks[a.stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")

@@ -14,8 +14,8 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Shipment, ShipmentLine, Stock, StockMovement
-from models.sql import connection, is_postgres, placeholders
 from resolvers.errors import DomainError
+from resolvers.inventory import shift_stock
 from resolvers.orders import check_transition
 
 # Where a customer follows a parcel, per carrier code.
@@ -104,18 +104,15 @@ async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) ->
 
 async def _sell(order: Order, takes: list[tuple[Allocation, int]], actor: Account | None) -> None:
     """On hand and reserved both drop: one UPDATE for every stock row, then the ledger."""
-    stock_ids = sorted({a.stock_id for a, _ in takes})
-    await Stock.filter(id__in=stock_ids).order_by("id").select_for_update()
-    cases = " ".join("WHEN ? THEN ?" for _ in takes)
-    params = [v for a, take in takes for v in (a.stock_id, take)]
-    sql = (f'UPDATE "stock" SET "quantity" = "quantity" - CASE "id" {cases} ELSE 0 END, '
-           f'"reserved" = "reserved" - CASE "id" {cases} ELSE 0 END WHERE "id" IN ({", ".join("?" * len(stock_ids))})')
-    conn = connection()
-    await conn.execute_query(placeholders(sql, is_postgres(conn)), params + params + stock_ids)
-    after = {s.id: s for s in await Stock.filter(id__in=stock_ids)}
+    sold: dict[int, int] = {}
+    for allocation, take in takes:
+        sold[allocation.stock_id] = sold.get(allocation.stock_id, 0) + take
+    locked = {s.id: s for s in await Stock.filter(id__in=sorted(sold)).order_by("id").select_for_update()}
+    await shift_stock({stock_id: (-units, -units) for stock_id, units in sold.items()})
+    after = {stock_id: locked[stock_id].quantity - units for stock_id, units in sold.items()}
     await StockMovement.bulk_create([
         StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="SALE", delta=-take, reserved_delta=-take,
-                      quantity_after=after[a.stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")
+                      quantity_after=after[a.stock_id], reason=f"order #{order.number}", actor=actor.email if actor else "")
         for a, take in takes
     ])
     for allocation, take in takes:

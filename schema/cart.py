@@ -180,9 +180,6 @@ class CartMutation:
         self, info: Info[Context, None], cart_token: strawberry.ID, address: AddressInput
     ) -> CartPayload:
         cart, errors = await attempt(carts.update_shipping_address(info.context.loaders, cart_token, vars(address)))
-        if errors:
-            for error in errors:  # the resolver names fields under "address", the argument's name
-                error.field = ["address", *error.field[1:]] if error.field else error.field
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation
