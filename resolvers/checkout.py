@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from models import DiscountCode, Order, ShippingMethod
+from tortoise.exceptions import IntegrityError
+
+from models import DiscountCode, DiscountKind, Order, ShippingMethod
 from resolvers import pricing
 from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
@@ -100,3 +102,42 @@ async def customer_uses(code: DiscountCode, customer_id: int | None) -> int:
     if customer_id is None:
         return 0
     return await Order.filter(discount_code=code.code, customer_id=customer_id).count()
+
+
+@dataclass
+class DiscountCodeInput:
+    code: str
+    kind: DiscountKind
+    value: Decimal = Decimal(0)
+    min_subtotal: Decimal | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    usage_limit: int | None = None
+    per_customer_limit: int | None = None
+
+
+async def create_discount_code(data: DiscountCodeInput) -> DiscountCode:
+    code = data.code.strip().upper()
+    if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{1,63}", code):
+        raise DomainError("INVALID", "A code is 2–64 letters, digits, dashes or underscores.", ["code"])
+    for field, amount in (("value", data.value), ("minSubtotal", data.min_subtotal)):
+        if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
+            raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
+    if data.kind == DiscountKind.PERCENTAGE and not 0 < data.value <= 100:
+        raise DomainError("INVALID", "A percentage is more than 0 and at most 100.", ["value"])
+    if data.kind == DiscountKind.FIXED_AMOUNT and data.value <= 0:
+        raise DomainError("INVALID", "A fixed discount needs an amount above 0.", ["value"])
+    if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
+        raise DomainError("INVALID", "`endsAt` must come after `startsAt`.", ["endsAt"])
+    for field, limit in (("usageLimit", data.usage_limit), ("perCustomerLimit", data.per_customer_limit)):
+        if limit is not None and limit < 1:
+            raise DomainError("INVALID", f"`{field}` must be at least 1 (leave it out for no limit).", [field])
+    if await DiscountCode.filter(code=code).exists():
+        raise DomainError("DUPLICATE", f"The code {code} exists.", ["code"])
+    try:
+        return await DiscountCode.create(
+            code=code, kind=data.kind, value=data.value, min_subtotal=data.min_subtotal, starts_at=data.starts_at,
+            ends_at=data.ends_at, usage_limit=data.usage_limit, per_customer_limit=data.per_customer_limit,
+        )
+    except IntegrityError:
+        raise DomainError("DUPLICATE", f"The code {code} exists.", ["code"]) from None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 import strawberry
 from strawberry.types import Info
 
+from models import DiscountKind as DiscountKindModel
 from models import Permission
 from resolvers import checkout, checkout_complete
 from schema.catalogue import Money, money
@@ -61,6 +63,51 @@ class CheckoutAdminMutation:
         method, errors = await attempt(checkout.create_shipping_method(checkout.ShippingMethodInput(**vars(input))))
         view = method and shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
         return ShippingMethodPayload(shipping_method=view, user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_DISCOUNTS))
+    async def discount_code_create(self, input: DiscountCodeCreateInput) -> DiscountCodePayload:
+        data = checkout.DiscountCodeInput(**{**vars(input), "kind": DiscountKindModel(input.kind.value)})
+        code, errors = await attempt(checkout.create_discount_code(data))
+        view = code and DiscountCode(
+            code=code.code, kind=code.kind, value=code.value, min_subtotal=code.min_subtotal, starts_at=code.starts_at,
+            ends_at=code.ends_at, usage_limit=code.usage_limit, per_customer_limit=code.per_customer_limit,
+            used_count=code.used_count,
+        )
+        return DiscountCodePayload(discount_code=view, user_errors=errors)
+
+
+DiscountKind = strawberry.enum(DiscountKindModel, name="DiscountKind")
+
+
+@strawberry.input
+class DiscountCodeCreateInput:
+    code: str
+    kind: DiscountKind
+    value: Decimal = strawberry.field(default=Decimal(0), description="Percent, or an amount off; ignored for FREE_SHIPPING.")
+    min_subtotal: Decimal | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    usage_limit: int | None = None
+    per_customer_limit: int | None = None
+
+
+@strawberry.type
+class DiscountCode:
+    code: str
+    kind: DiscountKind
+    value: Decimal
+    min_subtotal: Decimal | None
+    starts_at: datetime | None
+    ends_at: datetime | None
+    usage_limit: int | None
+    per_customer_limit: int | None
+    used_count: int
+
+
+@strawberry.type
+class DiscountCodePayload:
+    discount_code: DiscountCode | None
+    user_errors: list[UserError]
 
 
 @strawberry.input

@@ -238,3 +238,35 @@ async def test_the_line_maximum_is_configurable(db):
             {"variantId": await vid("ZEP-S"), "quantity": 3}]}}})).json()
     errors = body["data"]["cartCreate"]["userErrors"]
     assert errors == [{"field": ["lines", "0", "quantity"], "code": "INVALID", "message": "At most 2 of one item per order."}]
+
+
+async def test_staff_create_discount_codes(client, gql):
+    from models import DiscountCode, Permission
+    from tests.staff import bearer, token_for
+
+    staff = bearer(await token_for(Permission.MANAGE_DISCOUNTS))
+    create = """mutation($i: DiscountCodeCreateInput!) { discountCodeCreate(input: $i) {
+        discountCode { code kind value minSubtotal usedCount } userErrors { field code } } }"""
+
+    async def call(values):
+        body = (await client.post("/graphql", headers=staff, json={"query": create, "variables": {"i": values}})).json()
+        assert not body.get("errors"), body
+        return body["data"]["discountCodeCreate"]
+
+    made = await call({"code": "spring20", "kind": "PERCENTAGE", "value": "20", "minSubtotal": "10"})
+    assert made == {"discountCode": {"code": "SPRING20", "kind": "PERCENTAGE", "value": "20.00", "minSubtotal": "10.00",
+                                     "usedCount": 0}, "userErrors": []}
+    before = await DiscountCode.all().count()
+    for values, field, code in (
+        ({"code": "SPRING20", "kind": "PERCENTAGE", "value": "5"}, ["code"], "DUPLICATE"),
+        ({"code": "BAD CODE", "kind": "PERCENTAGE", "value": "5"}, ["code"], "INVALID"),
+        ({"code": "TOOMUCH", "kind": "PERCENTAGE", "value": "150"}, ["value"], "INVALID"),
+        ({"code": "NEGATIVE", "kind": "FIXED_AMOUNT", "value": "-5"}, ["value"], "INVALID"),
+        ({"code": "BACKWARDS", "kind": "FREE_SHIPPING", "startsAt": "2027-01-02T00:00:00+00:00",
+          "endsAt": "2027-01-01T00:00:00+00:00"}, ["endsAt"], "INVALID"),
+    ):
+        assert await call(values) == {"discountCode": None, "userErrors": [{"field": field, "code": code}]}
+    assert await DiscountCode.all().count() == before
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    applied = (await gql.data(APPLY, {"t": token, "c": "spring20"}))["cartApplyDiscountCode"]["cart"]
+    assert applied["discountTotal"] == {"amount": "4.00"}
