@@ -22,6 +22,7 @@ from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
 from gateway.db import tortoise_config
+from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
@@ -39,6 +40,9 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
+    events: EventBus = (
+        RedisBus(redis, settings.subscription_queue_size) if redis is not None else LocalBus(settings.subscription_queue_size)
+    )
     limits = Limits(
         max_depth=settings.max_query_depth,
         max_aliases=settings.max_query_aliases,
@@ -56,6 +60,8 @@ def create_app(settings: Settings) -> Starlette:
         login_attempts_per_minute=settings.login_attempts_per_minute,
         prices_include_tax=settings.prices_include_tax,
         cart_rules=CartRules(max_line_quantity=settings.max_line_quantity),
+        events=events,
+        announce=events.announce,
     )
 
     async def healthz(request: Request) -> Response:
@@ -89,7 +95,11 @@ def create_app(settings: Settings) -> Starlette:
             gc.collect()
             gc.freeze()
             gc.set_threshold(50_000, 10, 10)
-            yield
+            await events.start()
+            try:
+                yield
+            finally:
+                await events.close()
         if redis is not None:
             await redis.aclose()
 
@@ -125,6 +135,7 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     app.state.metrics = metrics
+    app.state.events = events
     return app
 
 

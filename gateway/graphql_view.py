@@ -11,6 +11,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from resolvers import outbox
 from resolvers.cart import CartRules
 from schema.context import Context
 from schema.extensions import classify
@@ -29,6 +30,8 @@ class GatewayGraphQL(GraphQL):
         login_attempts_per_minute: int = 10,
         prices_include_tax: bool = True,
         cart_rules: CartRules = CartRules(),
+        events: Any = None,
+        announce: outbox.Sink | None = None,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -45,8 +48,14 @@ class GatewayGraphQL(GraphQL):
         self.login_attempts_per_minute = login_attempts_per_minute
         self.prices_include_tax = prices_include_tax
         self.cart_rules = cart_rules
+        self.events = events  # gateway.events.EventBus, for subscriptions
+        self.announce = announce  # where committed changes go
+
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
+        # The request's task (and, on a WebSocket, every operation's task started from it) hands
+        # what its transactions commit to the announcer.
+        outbox.use_sink(self.announce)
         context = Context(
             currency=self.currency,
             secret_key=self.secret_key,
@@ -57,6 +66,7 @@ class GatewayGraphQL(GraphQL):
             login_attempts_per_minute=self.login_attempts_per_minute,
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
+            events=self.events,
             request=request,
             response=response,
         )

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -54,6 +54,11 @@ class Settings:
     trusted_proxies: tuple[Any, ...] = ()
     prices_include_tax: bool = True
     max_line_quantity: int = 99
+    ws_max_subscriptions: int = 20
+    ws_init_timeout_seconds: int = 10
+    subscription_queue_size: int = 100
+    carrier_secrets: dict[str, str] = field(default_factory=dict)
+    carrier_signature_header: str = "x-signature"
 
     @property
     def is_postgres(self) -> bool:
@@ -137,6 +142,26 @@ def _networks(name: str, value: str) -> tuple[Any, ...]:
     return tuple(networks)
 
 
+def _carrier_secrets(value: str) -> dict[str, str]:
+    """`dhl=secret1,ups=secret2`: the HMAC key each carrier signs its webhooks with."""
+    secrets: dict[str, str] = {}
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        carrier, _, secret = part.partition("=")
+        carrier = carrier.strip().lower()
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", carrier) or not secret.strip():
+            raise ConfigError(f"CARRIER_WEBHOOK_SECRETS: expected carrier=secret pairs separated by commas, got {part.split('=')[0]!r}=…")
+        if len(secret.strip().encode()) < 16:
+            raise ConfigError(f"CARRIER_WEBHOOK_SECRETS: the secret for {carrier} must be at least 16 bytes long")
+        secrets[carrier] = secret.strip()
+    return secrets
+
+
+def _header_name(name: str, value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
+        raise ConfigError(f"{name}: expected an HTTP header name such as X-Signature, got {value!r}")
+    return value.lower()
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raises ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -171,6 +196,11 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
         max_line_quantity=_int("MAX_LINE_QUANTITY", env.get("MAX_LINE_QUANTITY") or "99", 1, 1_000_000),
+        ws_max_subscriptions=_int("WS_MAX_SUBSCRIPTIONS", env.get("WS_MAX_SUBSCRIPTIONS") or "20", 1, 10_000),
+        ws_init_timeout_seconds=_int("WS_INIT_TIMEOUT", env.get("WS_INIT_TIMEOUT") or "10", 1, 3600),
+        subscription_queue_size=_int("SUBSCRIPTION_QUEUE_SIZE", env.get("SUBSCRIPTION_QUEUE_SIZE") or "100", 1, 100_000),
+        carrier_secrets=_carrier_secrets(env.get("CARRIER_WEBHOOK_SECRETS", "")),
+        carrier_signature_header=_header_name("CARRIER_SIGNATURE_HEADER", env.get("CARRIER_SIGNATURE_HEADER") or "X-Signature"),
     )
 
 

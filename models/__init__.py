@@ -9,11 +9,13 @@ from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.accounts import Account, Address, Permission, RefreshToken
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
-from models.shipments import Shipment, ShipmentLine, ShipmentStatus
+from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
 from models.inventory import Stock, StockMovement, Warehouse
 
 __all__ = [
+    "CarrierDelivery",
     "Shipment",
+    "ShipmentEvent",
     "ShipmentLine",
     "ShipmentStatus",
     "Allocation",

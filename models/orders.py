@@ -50,6 +50,9 @@ class Order(Model):
     )
     email = fields.CharField(max_length=254)
     status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.PLACED)
+    # Bumped with every change, under the row lock: subscribers drop an event older than what
+    # they have already shown (events from two processes can arrive out of order).
+    version = fields.IntField(default=1)
     currency = fields.CharField(max_length=3)
     subtotal = fields.DecimalField(max_digits=12, decimal_places=2)
     discount_total = fields.DecimalField(max_digits=12, decimal_places=2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from tortoise import fields
+from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
@@ -30,10 +31,43 @@ class Shipment(Model):
     status = fields.CharEnumField(ShipmentStatus, max_length=20, default=ShipmentStatus.LABEL_CREATED)
     estimated_delivery = fields.DateField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
+    version = fields.IntField(default=1)  # as Order.version
 
     class Meta:
         table = "shipment"
         unique_together = (("carrier", "tracking_number"),)
+        indexes = (Index(fields=("tracking_number",), name="shipment_tracking_number_idx"),)
+
+
+class ShipmentEvent(Model):
+    # What the carrier (or staff) reported, when it happened. Reports can arrive out of order:
+    # the shipment's status is that of the event that happened last, not of the one that came last.
+    id = fields.IntField(primary_key=True)
+    shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
+        "models.Shipment", related_name="events", on_delete=fields.CASCADE
+    )
+    status = fields.CharEnumField(ShipmentStatus, max_length=20)
+    description = fields.CharField(max_length=500, default="")
+    location = fields.CharField(max_length=200, default="")
+    occurred_at = fields.DatetimeField()
+    recorded_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "shipment_event"
+        indexes = (Index(fields=("shipment_id", "occurred_at"), name="shipment_event_time_idx"),)
+
+
+class CarrierDelivery(Model):
+    # Every webhook event id a carrier has sent us: a repeated delivery is recognised and
+    # acknowledged without being applied twice. Inserted in the same transaction as its effect.
+    id = fields.IntField(primary_key=True)
+    carrier = fields.CharField(max_length=50)
+    event_id = fields.CharField(max_length=200)
+    received_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "carrier_delivery"
+        unique_together = (("carrier", "event_id"),)
 
 
 class ShipmentLine(Model):

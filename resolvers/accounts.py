@@ -17,10 +17,10 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from models import Account, Address, Permission, RefreshToken
+from resolvers import outbox
 from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
 
@@ -105,7 +105,7 @@ async def sign_in(email: str, password: str, secret_key: str) -> TokenPair:
 async def refresh(refresh_token: str, secret_key: str) -> TokenPair:
     now = datetime.now(timezone.utc)
     invalid = DomainError("INVALID_TOKEN", "The refresh token is not valid.", ["refreshToken"])
-    async with in_transaction():
+    async with outbox.transaction():
         stored = await RefreshToken.filter(token_hash=_digest(refresh_token)).select_for_update().first()
         if stored is None or stored.expires_at <= now:
             raise invalid

@@ -12,15 +12,13 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from tortoise.transactions import in_transaction
-
 from loaders import Loaders
 from loaders.catalogue import variants_where
 from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus, ProductVariant, ShippingMethod, TaxRate
-from resolvers import pricing
-from resolvers import checkout
+from resolvers import checkout, outbox, pricing
 from resolvers.accounts import validate_address, validate_email
 from resolvers.errors import DomainError
+
 
 @dataclass(frozen=True)
 class CartRules:
@@ -140,7 +138,7 @@ async def create_cart(
     currency: str, lines: list[tuple[int, int]], email: str | None, customer: Account | None, rules: CartRules = DEFAULT_RULES
 ) -> Cart:
     clean_email = validate_email(email, "email") if email else (customer.email if customer else "")
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await Cart.create(token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=customer)
         if lines:
             await _merge_lines(cart, lines, rules)
@@ -150,7 +148,7 @@ async def create_cart(
 async def add_lines(token: str, lines: list[tuple[int, int]], rules: CartRules = DEFAULT_RULES) -> Cart:
     if not lines:
         raise DomainError("INVALID", "Give at least one line.", ["lines"])
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         await _merge_lines(cart, lines, rules)
         await cart.save(update_fields=["updated_at"])
@@ -161,7 +159,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
     """Set line quantities; 0 removes the line (as Shopify does)."""
     if not updates:
         raise DomainError("INVALID", "Give at least one line.", ["lines"])
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         lines = {line.id: line for line in await CartLine.filter(cart_id=cart.id)}
         for_sale = await sellable([lines[line_id].variant_id for line_id, _ in updates if line_id in lines])
@@ -185,7 +183,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
 
 
 async def remove_lines(token: str, line_ids: list[int]) -> Cart:
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         owned = set(await CartLine.filter(cart_id=cart.id, id__in=line_ids).values_list("id", flat=True))
         for index, line_id in enumerate(line_ids):
@@ -197,7 +195,7 @@ async def remove_lines(token: str, line_ids: list[int]) -> Cart:
 
 async def update_email(token: str, email: str) -> Cart:
     clean = validate_email(email)
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         cart.email = clean
         await cart.save(update_fields=["email", "updated_at"])
@@ -207,7 +205,7 @@ async def update_email(token: str, email: str) -> Cart:
 async def update_shipping_address(loaders: Loaders, token: str, values: dict[str, str | None]) -> Cart:
     """Store the address; a chosen shipping method that no longer serves it is cleared."""
     address = validate_address(values)
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         cart.shipping_address = address
         if cart.shipping_method_id is not None:
@@ -220,7 +218,7 @@ async def update_shipping_address(loaders: Loaders, token: str, values: dict[str
 
 
 async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -> Cart:
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         if not cart.shipping_address:
             raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Set a shipping address first.", ["cartToken"])
@@ -269,7 +267,7 @@ async def cart_totals(loaders: Loaders, summary: PricedCart, prices_include_tax:
 
 async def apply_discount(loaders: Loaders, token: str, code_text: str) -> Cart:
     """One code per cart (a new one replaces the old); a code that does not apply is refused with the reason."""
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         code = await DiscountCode.get_or_none(code=code_text.strip().upper())
         if code is None:
@@ -285,7 +283,7 @@ async def apply_discount(loaders: Loaders, token: str, code_text: str) -> Cart:
 
 
 async def remove_discount(token: str, code_text: str) -> Cart:
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await _locked(token)
         code = await DiscountCode.get_or_none(code=code_text.strip().upper())
         if code is None or cart.discount_code_id != code.id:
@@ -301,7 +299,7 @@ async def merge_into_customer(guest_token: str, customer: Account, rules: CartRu
     Quantities add up, capped at what is available and at the per-line maximum, so a merge never
     fails a sign-in; the guest cart is deleted once merged.
     """
-    async with in_transaction():
+    async with outbox.transaction():
         guest = await _locked(guest_token)
         if guest.customer_id not in (None, customer.id):
             raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])

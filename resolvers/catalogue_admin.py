@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from models import Category, OrderLine, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from resolvers import outbox
 from resolvers.errors import DomainError
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
@@ -101,7 +101,7 @@ async def create_category(data: CategoryInput) -> Category:
     name = _name(data.name, "name", required=True)
     slug = await _unique_slug(Category, _slug(data.slug), name)
     parent = await _parent(data.parent_id)
-    async with in_transaction():
+    async with outbox.transaction():
         try:
             category = await Category.create(
                 name=name, slug=slug, description=(data.description or "").strip(), parent=parent,
@@ -124,7 +124,7 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
     parent = await _parent(data.parent_id) if data.parent_id is not None else None
     if parent is not None and (parent.id == category.id or parent.path.startswith(category.path)):
         raise DomainError("INVALID", "A category cannot be moved under itself or its descendants.", ["parent"])
-    async with in_transaction():
+    async with outbox.transaction():
         if name is not None:
             category.name = name
         if slug is not None:
@@ -292,7 +292,7 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
     options = _options(data.options) or []
     if await ProductVariant.filter(sku=sku).exists():
         raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"])
-    async with in_transaction():
+    async with outbox.transaction():
         try:
             variant = await ProductVariant.create(
                 product_id=product_id, sku=sku, name=name, price=price, compare_at_price=compare,
@@ -319,7 +319,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
     options = _options(data.options)
     if sku is not None and sku != variant.sku and await ProductVariant.filter(sku=sku).exists():
         raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"])
-    async with in_transaction():
+    async with outbox.transaction():
         for attribute, value in (("sku", sku), ("name", name), ("price", price), ("compare_at_price", compare),
                                  ("weight_grams", data.weight_grams), ("position", data.position)):
             if value is not None:
@@ -343,7 +343,7 @@ async def delete_variant(variant_id: int) -> ProductVariant:
     variant = await ProductVariant.get_or_none(id=variant_id)
     if variant is None:
         raise DomainError("NOT_FOUND", "No variant has this ID.", ["id"])
-    async with in_transaction():
+    async with outbox.transaction():
         await variant.delete()
         await refresh_min_price(variant.product_id)
     return variant

@@ -21,7 +21,6 @@ from datetime import datetime, timezone
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from models import (
@@ -30,9 +29,10 @@ from models import (
     Stock, StockMovement,
 )
 from resolvers import cart as carts
-from resolvers import checkout, payments
+from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock
+from resolvers.orders import announce_order
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ async def _complete(
     prices_include_tax: bool,
     actor: Account | None,
 ) -> Order:
-    async with in_transaction():
+    async with outbox.transaction():
         cart = await Cart.filter(token=token).select_for_update().first()
         if cart is None:
             raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
@@ -210,6 +210,7 @@ async def _complete(
         if result.captured:
             events.append(OrderEvent(order_id=order.id, kind="PAID", message=f"Paid by {provider.name}.", actor=cart.email))
         await OrderEvent.bulk_create(events)
+        announce_order(order)
         cart.completed_at = now
         await cart.save(update_fields=["completed_at", "updated_at"])
     return order

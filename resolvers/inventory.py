@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
-from tortoise.transactions import in_transaction
 
 from models import Account, ProductVariant, Stock, StockMovement, Warehouse
 from models.sql import connection, is_postgres, placeholders
+from resolvers import outbox
 from resolvers.errors import BadInput, DomainError
 from resolvers.pagination import Page, make_page, newest_first, page_request
 
@@ -58,7 +58,7 @@ async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: 
     if not 0 <= quantity <= MAX_STOCK:
         raise DomainError("INVALID", f"The quantity must be between 0 and {MAX_STOCK}.", ["quantity"])
     variant, warehouse = await _targets(variant_id, warehouse_code)
-    async with in_transaction():
+    async with outbox.transaction():
         stock = await Stock.filter(variant_id=variant.id, warehouse_id=warehouse.id).select_for_update().first()
         if stock is None:
             stock = await Stock.create(variant_id=variant.id, warehouse_id=warehouse.id, quantity=0, reserved=0)
@@ -78,7 +78,7 @@ async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason:
     if delta == 0 or abs(delta) > MAX_STOCK:
         raise DomainError("INVALID", f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"])
     variant, warehouse = await _targets(variant_id, warehouse_code)
-    async with in_transaction():
+    async with outbox.transaction():
         if delta > 0:
             await Stock.get_or_create(variant_id=variant.id, warehouse_id=warehouse.id, defaults={"quantity": 0, "reserved": 0})
         # One conditional statement: it applies only if on hand stays at or above reserved.

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from tortoise.transactions import in_transaction
-
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Stock, StockMovement
-from resolvers import payments
+from models.snapshot import snapshot
+from resolvers import outbox, payments
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock
 from resolvers.pagination import Page, newest_first
@@ -40,12 +39,27 @@ async def _locked(order_id: int) -> Order:
     return order
 
 
-async def _event(order: Order, kind: str, message: str, actor: Account | None) -> None:
+def order_topics(order: Order) -> tuple[str, ...]:
+    """Who follows an order: its token holders, staff watching every order, and its customer."""
+    topics = (f"order:{order.id}", "orders")
+    return topics + (f"customer:{order.customer_id}",) if order.customer_id else topics
+
+
+def announce_order(order: Order) -> None:
+    """Record the order, as it now is, for its subscribers (sent once the transaction commits)."""
+    outbox.record(outbox.Change("order", {"id": order.id, "row": snapshot(order)}, order_topics(order)))
+
+
+async def record_event(order: Order, kind: str, message: str, actor: Account | None) -> None:
+    """What happened to the order: its history entry, a new version, and the announcement."""
     await OrderEvent.create(order_id=order.id, kind=kind, message=message, actor=actor.email if actor else "")
+    order.version += 1
+    await Order.filter(id=order.id).update(version=order.version)
+    announce_order(order)
 
 
 async def mark_paid(order_id: int, actor: Account | None) -> Order:
-    async with in_transaction():
+    async with outbox.transaction():
         order = await _locked(order_id)
         check_transition(order.status, S.PAID)
         provider = payments.provider(order.payment_provider)
@@ -56,7 +70,7 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
             raise DomainError("PAYMENT_DECLINED", result.message or "The capture was refused.", ["orderId"])
         order.status, order.paid_at = S.PAID, datetime.now(timezone.utc)
         await order.save(update_fields=["status", "paid_at"])
-        await _event(order, "PAID", "Marked as paid.", actor)
+        await record_event(order, "PAID", "Marked as paid.", actor)
     return order
 
 
@@ -80,7 +94,7 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
 
 async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Order:
     """Cancel before shipping: the reservation is released, and a paid order is refunded."""
-    async with in_transaction():
+    async with outbox.transaction():
         order = await _locked(order_id)
         check_transition(order.status, S.CANCELLED)
         if await OrderLine.filter(order_id=order.id, quantity_shipped__gt=0).exists():
@@ -91,21 +105,21 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
             await _refund_payment(order)
         order.status = S.CANCELLED
         await order.save(update_fields=["status"])
-        await _event(order, "CANCELLED", (reason or "").strip()[:400] or "Cancelled.", actor)
+        await record_event(order, "CANCELLED", (reason or "").strip()[:400] or "Cancelled.", actor)
         if was_paid:
-            await _event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
+            await record_event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
     return order
 
 
 async def refund(order_id: int, actor: Account | None) -> Order:
-    async with in_transaction():
+    async with outbox.transaction():
         order = await _locked(order_id)
         check_transition(order.status, S.REFUNDED)
         await _release_unshipped(order, actor)
         await _refund_payment(order)
         order.status = S.REFUNDED
         await order.save(update_fields=["status"])
-        await _event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
+        await record_event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
     return order
 
 

@@ -11,9 +11,9 @@ import re
 from urllib.parse import quote
 
 from tortoise.exceptions import IntegrityError
-from tortoise.transactions import in_transaction
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Shipment, ShipmentLine, Stock, StockMovement
+from resolvers import outbox
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock
 from resolvers.orders import check_transition
@@ -44,7 +44,7 @@ async def create_shipment(
         raise DomainError("INVALID", "A tracking number is 1–100 letters, digits, spaces or dashes.", ["trackingNumber"])
     if not lines:
         raise DomainError("INVALID", "Ship at least one line.", ["lines"])
-    async with in_transaction():
+    async with outbox.transaction():
         order = await Order.filter(id=order_id).select_for_update().first()
         if order is None:
             raise DomainError("NOT_FOUND", "No order has this ID.", ["orderId"])

@@ -25,6 +25,7 @@ class Context:
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
+    events: Any = None  # gateway.events.EventBus: what subscriptions listen to
     request: Any = None
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)

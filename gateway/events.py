@@ -1,0 +1,231 @@
+"""The event bus: committed changes reach the subscriptions that follow them, in every process.
+
+Two backends behind one interface:
+
+- `LocalBus` (no REDIS_URL): publishing hands the message to this process's subscriptions. Valid
+  for one worker only.
+- `RedisBus`: publishing hands the message to this process's subscriptions at once, then PUBLISHes
+  it on one Redis channel; every other worker's listener receives it and delivers it to its own
+  subscriptions (its own messages it skips). One channel and one listener per process, whatever
+  the number of subscriptions: a thousand subscribers to one order cost Redis one message.
+
+Redis pub/sub keeps nothing for a listener that is away. When the listener loses Redis it retries
+with backoff; once back, it tells every subscription to `Resync` (reload the current state), since
+events published meanwhile are lost. Publishing while Redis is down still reaches this process's
+subscribers; errors are logged at most once per interval.
+
+Each subscription has a bounded queue (`max_queued`). A subscriber that falls that far behind
+loses what is queued and gets one `Resync` instead: memory stays bounded, and because every event
+carries the whole object, the current state is all that subscriber needs to catch up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from resolvers.outbox import Change
+
+log = logging.getLogger("gateway.events")
+CHANNEL = "gateway:events"
+DEFAULT_MAX_QUEUED = 100
+
+
+class Resync:
+    """Queued instead of events a subscription may have missed: reload the current state."""
+
+    def __repr__(self) -> str:
+        return "Resync"
+
+
+RESYNC = Resync()
+Message = dict[str, Any]
+
+
+class Subscription:
+    """One subscriber's bounded queue of messages for some topics. Iterate it; close it when done."""
+
+    def __init__(self, bus: EventBus, topics: tuple[str, ...], max_queued: int) -> None:
+        self.bus = bus
+        self.topics = topics
+        self.max_queued = max_queued
+        self._queue: deque[Message | Resync] = deque()
+        self._ready = asyncio.Event()
+        self.dropped = 0  # messages lost to overflow, for tests and metrics
+
+    def push(self, item: Message | Resync) -> None:
+        if len(self._queue) >= self.max_queued:
+            self.dropped += len(self._queue)
+            self._queue.clear()
+            item = RESYNC
+        self._queue.append(item)
+        self._ready.set()
+
+    def __aiter__(self) -> Subscription:
+        return self
+
+    async def __anext__(self) -> Message | Resync:
+        while not self._queue:
+            self._ready.clear()
+            await self._ready.wait()
+        return self._queue.popleft()
+
+    def close(self) -> None:
+        self.bus._unsubscribe(self)
+
+    async def __aenter__(self) -> Subscription:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.close()
+
+
+class EventBus:
+    """Local fan-out, shared by both backends."""
+
+    def __init__(self, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
+        self.max_queued = max_queued
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    def subscribe(self, topics: Iterable[str]) -> Subscription:
+        subscription = Subscription(self, tuple(topics), self.max_queued)
+        for topic in subscription.topics:
+            self._subscribers.setdefault(topic, set()).add(subscription)
+        return subscription
+
+    def _unsubscribe(self, subscription: Subscription) -> None:
+        for topic in subscription.topics:
+            subscribers = self._subscribers.get(topic)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[topic]
+
+    @property
+    def subscription_count(self) -> int:
+        return len({s for subscribers in self._subscribers.values() for s in subscribers})
+
+    def deliver(self, topics: Iterable[str], message: Message) -> None:
+        """Hand a message to every local subscription of any of the topics, once each."""
+        reached: set[Subscription] = set()
+        for topic in topics:
+            for subscription in self._subscribers.get(topic, ()):
+                if subscription not in reached:
+                    reached.add(subscription)
+                    subscription.push(message)
+
+    def resync_all(self) -> None:
+        for subscription in {s for subscribers in self._subscribers.values() for s in subscribers}:
+            subscription.push(RESYNC)
+
+    async def publish(self, topics: tuple[str, ...], message: Message) -> None:
+        raise NotImplementedError
+
+    async def announce(self, changes: list[Change]) -> None:
+        """The outbox sink: every committed change with topics, to its subscribers."""
+        for change in changes:
+            if change.topics:
+                await self.publish(change.topics, {"kind": change.kind, **change.payload})
+
+    async def start(self) -> None:
+        pass
+
+    async def close(self) -> None:
+        pass
+
+
+class LocalBus(EventBus):
+    async def publish(self, topics: tuple[str, ...], message: Message) -> None:
+        self.deliver(topics, message)
+
+
+class RedisBus(EventBus):
+    RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
+    LOG_INTERVAL = 30.0
+
+    def __init__(self, redis: Redis, max_queued: int = DEFAULT_MAX_QUEUED, channel: str = CHANNEL) -> None:
+        super().__init__(max_queued)
+        self.redis = redis
+        self.channel = channel
+        # Which process published a message: a listener skips its own, already delivered locally.
+        self.origin = f"{os.getpid()}-{os.urandom(4).hex()}"
+        self.connected = asyncio.Event()
+        self._listener: asyncio.Task[None] | None = None
+        self._last_error_log = 0.0
+
+    async def publish(self, topics: tuple[str, ...], message: Message) -> None:
+        self.deliver(topics, message)
+        body = json.dumps({"origin": self.origin, "topics": topics, "message": message}, separators=(",", ":"))
+        try:
+            await self.redis.publish(self.channel, body)
+        except (RedisError, OSError) as error:
+            # Subscribers in this process already have it; those elsewhere resync when Redis returns.
+            self._log_error("publish", error)
+
+    async def start(self) -> None:
+        if self._listener is None:
+            self._listener = asyncio.create_task(self._listen(), name="event-bus-listener")
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            try:
+                await self._listener
+            except asyncio.CancelledError:
+                pass
+            self._listener = None
+
+    async def _listen(self) -> None:
+        failures = 0
+        lost = False
+        while True:
+            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(self.channel)
+                self.connected.set()
+                if lost:
+                    log.warning("event bus: Redis is back; subscribers reload their current state")
+                    self.resync_all()
+                failures, lost = 0, False
+                while True:
+                    # A timeout, so a dead connection is noticed (the PING inside get_message).
+                    message = await pubsub.get_message(timeout=5.0)
+                    if message is not None and message.get("type") == "message":
+                        self._receive(message["data"])
+            except asyncio.CancelledError:
+                raise
+            except (RedisError, OSError) as error:
+                self.connected.clear()
+                lost = True
+                self._log_error("listen", error)
+                await asyncio.sleep(self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)])
+                failures += 1
+            finally:
+                try:
+                    await pubsub.aclose()
+                except (RedisError, OSError):
+                    pass
+
+    def _receive(self, data: bytes | str) -> None:
+        try:
+            envelope = json.loads(data)
+            if envelope["origin"] == self.origin:
+                return
+            self.deliver(envelope["topics"], envelope["message"])
+        except (ValueError, KeyError, TypeError) as error:
+            log.error("event bus: dropped a malformed message: %s", error)
+
+    def _log_error(self, what: str, error: Exception) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= self.LOG_INTERVAL:
+            self._last_error_log = now
+            log.error("event bus: Redis %s failed: %s: %s", what, type(error).__name__, error)
