@@ -26,6 +26,7 @@ from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
+from gateway.webhooks import carrier_webhook
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from resolvers.cart import CartRules
@@ -62,6 +63,8 @@ def create_app(settings: Settings) -> Starlette:
         cart_rules=CartRules(max_line_quantity=settings.max_line_quantity),
         events=events,
         announce=events.announce,
+        max_subscriptions=settings.ws_max_subscriptions,
+        init_timeout_seconds=settings.ws_init_timeout_seconds,
     )
 
     async def healthz(request: Request) -> Response:
@@ -110,6 +113,11 @@ def create_app(settings: Settings) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            Route(
+                "/webhooks/carriers/{carrier}",
+                carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, events.announce),
+                methods=["POST"],
+            ),
         ],
         lifespan=lifespan,
     )

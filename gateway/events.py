@@ -10,12 +10,12 @@ Two backends behind one interface:
   the number of subscriptions: a thousand subscribers to one order cost Redis one message.
 
 Redis pub/sub keeps nothing for a listener that is away. When the listener loses Redis it retries
-with backoff; once back, it tells every subscription to `Resync` (reload the current state), since
+with backoff; once back, it queues `RESYNC` (reload the current state) for every subscription (reload the current state), since
 events published meanwhile are lost. Publishing while Redis is down still reaches this process's
 subscribers; errors are logged at most once per interval.
 
 Each subscription has a bounded queue (`max_queued`). A subscriber that falls that far behind
-loses what is queued and gets one `Resync` instead: memory stays bounded, and because every event
+loses what is queued and gets one `RESYNC` instead: memory stays bounded, and because every event
 carries the whole object, the current state is all that subscriber needs to catch up.
 """
 
@@ -40,15 +40,9 @@ CHANNEL = "gateway:events"
 DEFAULT_MAX_QUEUED = 100
 
 
-class Resync:
-    """Queued instead of events a subscription may have missed: reload the current state."""
-
-    def __repr__(self) -> str:
-        return "Resync"
-
-
-RESYNC = Resync()
 Message = dict[str, Any]
+# Queued instead of events a subscription may have missed: reload the current state.
+RESYNC: Message = {"kind": "resync"}
 
 
 class Subscription:
@@ -58,11 +52,11 @@ class Subscription:
         self.bus = bus
         self.topics = topics
         self.max_queued = max_queued
-        self._queue: deque[Message | Resync] = deque()
+        self._queue: deque[Message] = deque()
         self._ready = asyncio.Event()
         self.dropped = 0  # messages lost to overflow, for tests and metrics
 
-    def push(self, item: Message | Resync) -> None:
+    def push(self, item: Message) -> None:
         if len(self._queue) >= self.max_queued:
             self.dropped += len(self._queue)
             self._queue.clear()
@@ -73,7 +67,7 @@ class Subscription:
     def __aiter__(self) -> Subscription:
         return self
 
-    async def __anext__(self) -> Message | Resync:
+    async def __anext__(self) -> Message:
         while not self._queue:
             self._ready.clear()
             await self._ready.wait()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from starlette.requests import Request
@@ -32,6 +33,8 @@ class GatewayGraphQL(GraphQL):
         cart_rules: CartRules = CartRules(),
         events: Any = None,
         announce: outbox.Sink | None = None,
+        max_subscriptions: int = 20,
+        init_timeout_seconds: float = 10.0,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -50,6 +53,10 @@ class GatewayGraphQL(GraphQL):
         self.cart_rules = cart_rules
         self.events = events  # gateway.events.EventBus, for subscriptions
         self.announce = announce  # where committed changes go
+        # WebSocket limits: operations in flight per connection (both protocols), and how long a
+        # graphql-transport-ws client may take to send connection_init.
+        self.max_subscriptions_per_connection = max_subscriptions
+        self.connection_init_wait_timeout = timedelta(seconds=init_timeout_seconds)
 
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:

@@ -20,7 +20,7 @@ from loaders.catalogue import (
 from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
 from loaders.orders import OrderEventsByOrderIdLoader, OrderLinesByOrderIdLoader
-from loaders.shipments import ShipmentsByOrderIdLoader
+from loaders.shipments import ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
 
 
 class Loaders:
@@ -91,3 +91,7 @@ class Loaders:
     @cached_property
     def shipments_by_order_id(self) -> ShipmentsByOrderIdLoader:
         return ShipmentsByOrderIdLoader()
+
+    @cached_property
+    def shipment_events_by_shipment_id(self) -> ShipmentEventsByShipmentIdLoader:
+        return ShipmentEventsByShipmentIdLoader()

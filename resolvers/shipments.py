@@ -1,22 +1,35 @@
-"""Shipping an order, in parts if need be: a shipment turns reserved stock into sold stock.
+"""Shipping an order, in parts if need be, and following each parcel until it is delivered.
 
 Units ship from the warehouses that reserved them (the order's allocations, oldest first): on
 those stock rows both on hand and reserved drop by the shipped quantity, with a SALE ledger row,
 in the same transaction as the shipment, the lines' shipped counts and the order's new status.
+
+Carriers (through webhooks) and staff report tracking events. Reports arrive late and out of
+order, so a shipment's status is that of the event that happened last; once every shipment of a
+fully shipped order is delivered, the order is DELIVERED.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from urllib.parse import quote
 
 from tortoise.exceptions import IntegrityError
 
-from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Shipment, ShipmentLine, Stock, StockMovement
+from models import (
+    Account, Allocation, CarrierDelivery, Order, OrderLine, OrderStatus, Shipment, ShipmentEvent, ShipmentLine,
+    ShipmentStatus, ShippingMethod, Stock, StockMovement,
+)
+from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock
-from resolvers.orders import check_transition
+from resolvers.orders import check_transition, record_event
+
+# How far ahead of our clock a reported event may be dated (carriers' clocks and time zones drift).
+MAX_CLOCK_SKEW = timedelta(hours=1)
 
 # Where a customer follows a parcel, per carrier code.
 TRACKING_URLS = {
@@ -27,6 +40,14 @@ TRACKING_URLS = {
     "dpd": "https://tracking.dpd.de/status/en_US/parcel/{number}",
     "posten": "https://tracking.postnord.com/se/?id={number}",
 }
+
+
+def shipment_topics(shipment: Shipment) -> tuple[str, ...]:
+    return (f"shipment:{shipment.tracking_number}",)
+
+
+def announce_shipment(shipment: Shipment) -> None:
+    outbox.record(outbox.Change("shipment", {"id": shipment.id, "row": snapshot(shipment)}, shipment_topics(shipment)))
 
 
 def tracking_url(carrier: str, number: str) -> str:
@@ -77,14 +98,95 @@ async def create_shipment(
         try:
             shipment = await Shipment.create(
                 order_id=order.id, carrier=carrier, tracking_number=tracking_number,
-                tracking_url=tracking_url(carrier, tracking_number),
+                tracking_url=tracking_url(carrier, tracking_number), estimated_delivery=await _estimate(order),
             )
         except IntegrityError:
             raise DomainError("DUPLICATE", "This carrier already has a shipment with this tracking number.", ["trackingNumber"]) from None
         await ShipmentLine.bulk_create([ShipmentLine(shipment_id=shipment.id, order_line_id=i, quantity=q) for i, q in shipping.items()])
-        await OrderEvent.create(order_id=order.id, kind=status.value, actor=actor.email if actor else "",
-                                message=f"{sum(shipping.values())} unit(s) shipped with {carrier} ({tracking_number}).")
+        await ShipmentEvent.create(shipment_id=shipment.id, status=ShipmentStatus.LABEL_CREATED, description="Label created.",
+                                   occurred_at=shipment.created_at)
+        await record_event(order, status.value, f"{sum(shipping.values())} unit(s) shipped with {carrier} ({tracking_number}).", actor)
+        announce_shipment(shipment)
     return shipment
+
+
+async def _estimate(order: Order) -> date | None:
+    """The latest day the order's shipping method promises, counted from today."""
+    method = await ShippingMethod.filter(name=order.shipping_method_name, carrier=order.shipping_carrier).first()
+    return None if method is None else datetime.now(timezone.utc).date() + timedelta(days=method.max_days)
+
+
+@dataclass(frozen=True)
+class TrackingReport:
+    status: ShipmentStatus
+    description: str = ""
+    location: str = ""
+    occurred_at: datetime | None = None  # None: now
+    estimated_delivery: date | None = None
+    event_id: str | None = None  # the carrier's id for this report, for idempotent webhooks
+
+
+@dataclass(frozen=True)
+class TrackingResult:
+    shipment: Shipment
+    applied: bool  # False: this event id had been received before, and nothing changed
+
+
+async def add_tracking_event(shipment_id: int, report: TrackingReport) -> TrackingResult:
+    description, location = report.description.strip(), report.location.strip()
+    if len(description) > 500:
+        raise DomainError("INVALID", "A description is at most 500 characters.", ["description"])
+    if len(location) > 200:
+        raise DomainError("INVALID", "A location is at most 200 characters.", ["location"])
+    now = datetime.now(timezone.utc)
+    occurred_at = report.occurred_at or now
+    if occurred_at.tzinfo is None:
+        raise DomainError("INVALID", "Give the time with its offset from UTC, e.g. 2026-11-27T14:05:00Z.", ["occurredAt"])
+    if occurred_at > now + MAX_CLOCK_SKEW:
+        raise DomainError("INVALID", "An event cannot have happened in the future.", ["occurredAt"])
+    async with outbox.transaction():
+        # The lock orders concurrent reports on one shipment (and repeated webhook deliveries).
+        shipment = await Shipment.filter(id=shipment_id).select_for_update().first()
+        if shipment is None:
+            raise DomainError("NOT_FOUND", "No shipment has this ID.", ["shipmentId"])
+        if report.event_id is not None:
+            if await CarrierDelivery.filter(carrier=shipment.carrier, event_id=report.event_id).exists():
+                return TrackingResult(shipment, applied=False)
+            await CarrierDelivery.create(carrier=shipment.carrier, event_id=report.event_id)
+        await ShipmentEvent.create(shipment_id=shipment.id, status=report.status, description=description,
+                                   location=location, occurred_at=occurred_at)
+        latest = await ShipmentEvent.filter(shipment_id=shipment.id).order_by("-occurred_at", "-id").first()
+        assert latest is not None
+        shipment.status = latest.status
+        if report.estimated_delivery is not None:
+            shipment.estimated_delivery = report.estimated_delivery
+        shipment.version += 1
+        await shipment.save(update_fields=["status", "estimated_delivery", "version"])
+        announce_shipment(shipment)
+        if shipment.status == ShipmentStatus.DELIVERED:
+            await _deliver_order_if_complete(shipment.order_id)
+    return TrackingResult(shipment, applied=True)
+
+
+async def _deliver_order_if_complete(order_id: int) -> None:
+    """A fully shipped order whose every shipment is delivered has been delivered."""
+    order = await Order.filter(id=order_id).select_for_update().first()
+    if order is None or order.status != OrderStatus.SHIPPED:
+        return
+    if await Shipment.filter(order_id=order_id).exclude(status=ShipmentStatus.DELIVERED).exists():
+        return
+    check_transition(order.status, OrderStatus.DELIVERED)
+    order.status = OrderStatus.DELIVERED
+    await order.save(update_fields=["status"])
+    await record_event(order, OrderStatus.DELIVERED.value, "Every parcel has been delivered.", None)
+
+
+async def shipment_by_tracking_number(tracking_number: str, carrier: str | None = None) -> Shipment | None:
+    """The newest shipment with this number (two carriers may reuse one), or the carrier's own."""
+    query = Shipment.filter(tracking_number=tracking_number.strip())
+    if carrier is not None:
+        query = query.filter(carrier=carrier.strip().lower())
+    return await query.order_by("-id").first()
 
 
 async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) -> list[tuple[Allocation, int]]:

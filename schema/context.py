@@ -26,6 +26,7 @@ class Context:
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
     events: Any = None  # gateway.events.EventBus: what subscriptions listen to
+    connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     request: Any = None
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)
@@ -34,8 +35,15 @@ class Context:
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
         if self._viewer is _UNSET:
-            self._viewer = await accounts.viewer(self.loaders, self.access_token, self.secret_key)
+            self._viewer = await accounts.viewer(self.loaders, self.access_token or self._init_token(), self.secret_key)
         return self._viewer
+
+    def _init_token(self) -> str | None:
+        """On a WebSocket: `{"authorization": "Bearer …"}` in connection_init, as on HTTP."""
+        value = (self.connection_params or {}).get("authorization")
+        if isinstance(value, str) and value[:7].lower() == "bearer ":
+            return value[7:].strip() or None
+        return None
 
     def start_operation(self) -> None:
         self.loaders = Loaders()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from datetime import datetime
 
 import strawberry
@@ -18,10 +19,12 @@ from resolvers import orders
 from resolvers.pagination import Page, encode_cursor
 from schema.context import Context
 from schema.errors import UserError, attempt
+from schema.extensions import GatewayError
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
+from schema.live import follow
 from schema.node import Node, PageInfo, page_info
-from schema.permissions import requires
+from schema.permissions import Forbidden, Unauthenticated, requires
 from schema.shipments import Shipment, shipment_view
 
 OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
@@ -98,7 +101,7 @@ def order_view(context: Context, order: OrderModel) -> Order:
         shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
         created_at=order.created_at,
         events=Lazy(loaders.order_events_by_order_id, order.id, lambda rows: [_event(e) for e in rows]),
-        shipments=Lazy(loaders.shipments_by_order_id, order.id, lambda rows: [shipment_view(s) for s in rows]),
+        shipments=Lazy(loaders.shipments_by_order_id, order.id, lambda rows: [shipment_view(context, s) for s in rows]),
     )
 
 
@@ -178,3 +181,51 @@ class OrdersAdminMutation:
     async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders.refund(_order_id(order_id), await info.context.viewer()))
         return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+
+
+# What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).
+OPEN_STATUSES = (OrderStatusModel.PLACED, OrderStatusModel.PAID, OrderStatusModel.PARTIALLY_SHIPPED, OrderStatusModel.SHIPPED)
+MAX_OPEN_ORDERS = 20
+
+
+@strawberry.type
+class OrdersSubscription:
+    @strawberry.subscription(description="The order now, then at every change of its status. Anyone with its token may follow it.")
+    async def order_status_changed(self, info: Info[Context, None], order_token: strawberry.ID) -> AsyncGenerator[Order, None]:
+        order = await OrderModel.get_or_none(token=order_token)
+        if order is None:
+            raise GatewayError("No order has this token.", "NOT_FOUND")
+
+        async def current() -> list[OrderModel]:
+            return list(await OrderModel.filter(id=order.id))
+
+        async for view in follow(info.context, (f"order:{order.id}",), OrderModel, current, order_view, distinct=lambda o: o.status):
+            yield view
+
+    @strawberry.subscription(description="The signed-in customer's open orders now, then every change to any of their orders.")
+    async def my_order_updates(self, info: Info[Context, None]) -> AsyncGenerator[Order, None]:
+        account = await info.context.viewer()
+        if account is None:
+            raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
+
+        async def current() -> list[OrderModel]:
+            rows = await OrderModel.filter(customer_id=account.id, status__in=list(OPEN_STATUSES)).order_by("-id").limit(MAX_OPEN_ORDERS)
+            return rows[::-1]
+
+        async for view in follow(info.context, (f"customer:{account.id}",), OrderModel, current, order_view):
+            yield view
+
+    @strawberry.subscription(description="Every change to every order, as it happens (staff with MANAGE_ORDERS). "
+                                         "Nothing is sent first: load `orders` for the current state.")
+    async def order_events(self, info: Info[Context, None]) -> AsyncGenerator[Order, None]:
+        account = await info.context.viewer()
+        if account is None:
+            raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
+        if not account.has_permission(Permission.MANAGE_ORDERS):
+            raise Forbidden("This needs the MANAGE_ORDERS permission.")
+
+        async def current() -> list[OrderModel]:
+            return []
+
+        async for view in follow(info.context, ("orders",), OrderModel, current, order_view):
+            yield view

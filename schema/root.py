@@ -31,7 +31,15 @@ async def _node(context: Context, global_id: str, argument: str) -> Node | None:
 
 
 @strawberry.type
-class Query(catalogue.CatalogueQuery, cart.CartQuery, orders.OrdersQuery, orders.OrdersAdminQuery, accounts.AccountsQuery, inventory.InventoryQuery):
+class Query(
+    catalogue.CatalogueQuery,
+    cart.CartQuery,
+    orders.OrdersQuery,
+    orders.OrdersAdminQuery,
+    shipments.ShipmentsQuery,
+    accounts.AccountsQuery,
+    inventory.InventoryQuery,
+):
     @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await _node(info.context, id, "id")
@@ -57,6 +65,11 @@ class Mutation(
     pass
 
 
+@strawberry.type
+class Subscription(orders.OrdersSubscription, shipments.ShipmentsSubscription):
+    pass
+
+
 class GatewaySchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Strawberry logs every error, client mistakes included; `schema.extensions.classify`
@@ -68,6 +81,7 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
             lambda: ParserCache(maxsize=1024),

@@ -1,22 +1,38 @@
-"""Shipments: staff ship orders (MANAGE_SHIPMENTS), customers follow them."""
+"""Shipments: staff ship orders (MANAGE_SHIPMENTS), carriers report progress, anyone follows a parcel.
+
+A Shipment links to nothing personal (no order, name, address or email): whoever has a tracking
+number may see it, through `trackShipment` or the `shipmentUpdated` subscription.
+"""
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import AsyncGenerator
+from datetime import date, datetime
 
 import strawberry
 from strawberry.types import Info
 
 from models import Permission
 from models import Shipment as ShipmentModel
+from models import ShipmentEvent as EventModel
 from models import ShipmentStatus as ShipmentStatusModel
 from resolvers import shipments
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
+from schema.lazy import Lazy
+from schema.live import follow
 from schema.permissions import requires
 
 ShipmentStatus = strawberry.enum(ShipmentStatusModel, name="ShipmentStatus")
+
+
+@strawberry.type
+class ShipmentEvent:
+    status: ShipmentStatus
+    description: str | None
+    location: str | None
+    occurred_at: datetime
 
 
 @strawberry.type
@@ -25,15 +41,43 @@ class Shipment:
     carrier: str
     tracking_number: str
     tracking_url: str | None
-    status: ShipmentStatus
+    status: ShipmentStatus = strawberry.field(description="That of the event that happened last.")
     estimated_delivery: date | None
+    events: list[ShipmentEvent] = strawberry.field(description="In the order they happened.")
 
 
-def shipment_view(shipment: ShipmentModel) -> Shipment:
+def _event(event: EventModel) -> ShipmentEvent:
+    return ShipmentEvent(status=event.status, description=event.description or None, location=event.location or None,
+                         occurred_at=event.occurred_at)
+
+
+def shipment_view(context: Context, shipment: ShipmentModel) -> Shipment:
     return Shipment(
         id=encode_id("Shipment", shipment.id), carrier=shipment.carrier, tracking_number=shipment.tracking_number,
         tracking_url=shipment.tracking_url or None, status=shipment.status, estimated_delivery=shipment.estimated_delivery,
+        events=Lazy(context.loaders.shipment_events_by_shipment_id, shipment.id, lambda rows: [_event(e) for e in rows]),
     )
+
+
+@strawberry.type
+class ShipmentsQuery:
+    @strawberry.field(description="Public tracking: a parcel's status and events, nothing personal. Null when unknown.")
+    async def track_shipment(self, info: Info[Context, None], tracking_number: str) -> Shipment | None:
+        shipment = await shipments.shipment_by_tracking_number(tracking_number)
+        return None if shipment is None else shipment_view(info.context, shipment)
+
+
+@strawberry.type
+class ShipmentsSubscription:
+    @strawberry.subscription(description="The parcel now, then after every tracking update.")
+    async def shipment_updated(self, info: Info[Context, None], tracking_number: str) -> AsyncGenerator[Shipment, None]:
+        number = tracking_number.strip()
+
+        async def current() -> list[ShipmentModel]:
+            return list(await ShipmentModel.filter(tracking_number=number).order_by("id"))
+
+        async for shipment in follow(info.context, (f"shipment:{number}",), ShipmentModel, current, shipment_view):
+            yield shipment
 
 
 @strawberry.input
@@ -58,4 +102,23 @@ class ShipmentsAdminMutation:
         shipment, errors = await attempt(shipments.create_shipment(
             decode_id_of(order_id, "Order", "orderId"), pairs, carrier, tracking_number, await info.context.viewer()
         ))
-        return ShipmentPayload(shipment=shipment and shipment_view(shipment), user_errors=errors)
+        return ShipmentPayload(shipment=shipment and shipment_view(info.context, shipment), user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPMENTS),
+                         description="Record what happened to a parcel; events may be reported out of order.")
+    async def shipment_add_tracking_event(
+        self,
+        info: Info[Context, None],
+        shipment_id: strawberry.ID,
+        status: ShipmentStatus,
+        description: str | None = None,
+        location: str | None = None,
+        occurred_at: datetime | None = None,
+        estimated_delivery: date | None = None,
+    ) -> ShipmentPayload:
+        report = shipments.TrackingReport(
+            status=ShipmentStatusModel(status.value), description=description or "", location=location or "",
+            occurred_at=occurred_at, estimated_delivery=estimated_delivery,
+        )
+        result, errors = await attempt(shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report))
+        return ShipmentPayload(shipment=result and shipment_view(info.context, result.shipment), user_errors=errors)

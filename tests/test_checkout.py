@@ -18,11 +18,14 @@ CHECKOUT = """mutation($t: ID!, $p: PaymentInput!, $k: String) { checkoutComplet
 PAID = {"provider": "test-card", "token": "tok_visa"}
 
 
-async def ready_cart(gql, lines: list[tuple[str, int]], *, email: bool = True, address: bool = True, method: bool = True) -> str:
+async def ready_cart(gql, lines: list[tuple[str, int]], *, email: bool = True, address: bool = True, method: bool = True,
+                     headers: dict[str, str] | None = None) -> str:
+    """A cart through the storefront API; `headers` with a customer's bearer token make it theirs."""
     variant_ids = [(encode_id("ProductVariant", (await ProductVariant.get(sku=sku)).id), q) for sku, q in lines]
     create = "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { token } userErrors { code message } } }"
-    payload = (await gql.data(create, {"i": {"lines": [{"variantId": v, "quantity": q} for v, q in variant_ids],
-                                             **({"email": "ada@example.com"} if email else {})}}))["cartCreate"]
+    variables = {"i": {"lines": [{"variantId": v, "quantity": q} for v, q in variant_ids], **({"email": "ada@example.com"} if email else {})}}
+    body = (await gql.http.post("/graphql", headers=headers or {}, json={"query": create, "variables": variables})).json()
+    payload = body["data"]["cartCreate"]
     assert payload["userErrors"] == [], payload
     token = payload["cart"]["token"]
     if address:

@@ -10,7 +10,7 @@ from resolvers.errors import DomainError
 from resolvers.orders import TRANSITIONS, check_transition
 from schema.ids import encode_id
 from tests.staff import SECRET, bearer, token_for
-from tests.test_checkout import ADDRESS, CHECKOUT, PAID, make_variant, ready_cart
+from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 
 ORDER = "order { status events { kind } }"
 MARK_PAID = f"mutation($id: ID!) {{ orderMarkPaid(orderId: $id) {{ {ORDER} userErrors {{ code }} }} }}"
@@ -77,16 +77,7 @@ async def test_customers_see_their_own_orders_and_staff_filter_all(gql, client):
         await accounts.register_customer(email, "long enough password")
     me = bearer((await accounts.sign_in(email, "long enough password", SECRET)).access_token)
     variant = await make_variant()
-    create = "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { token } } }"
-    body = (await client.post("/graphql", headers=me, json={"query": create, "variables": {"i": {}}})).json()
-    token = body["data"]["cartCreate"]["cart"]["token"]
-    # Fill and complete the customer's cart through the same API a storefront uses.
-    await gql.data("mutation($t: ID!, $l: [CartLineInput!]!) { cartLinesAdd(cartToken: $t, lines: $l) { userErrors { code } } }",
-                   {"t": token, "l": [{"variantId": encode_id("ProductVariant", variant.id), "quantity": 1}]})
-    methods = (await gql.data("mutation($t: ID!, $a: AddressInput!) { cartUpdateShippingAddress(cartToken: $t, address: $a) { cart { availableShippingMethods { id } } } }",
-                              {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"]["availableShippingMethods"]
-    await gql.data("mutation($t: ID!, $m: ID!) { cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) { userErrors { code } } }",
-                   {"t": token, "m": methods[0]["id"]})
+    token = await ready_cart(gql, [(variant.sku, 1)], email=False, headers=me)  # the account's email
     order = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]["order"]
     mine = (await client.post("/graphql", headers=me, json={"query": "{ me { orders(first: 5) { edges { node { number email } } } } }"})).json()
     assert mine["data"]["me"]["orders"]["edges"][0]["node"] == {"number": order["number"], "email": email}

@@ -1,0 +1,94 @@
+"""Real servers and real WebSocket clients for the subscription tests.
+
+`serve_in_loop` runs uvicorn inside the test's event loop (it shares the `db` fixture's Tortoise
+connection); `GraphQLWebSocket` speaks graphql-transport-ws or the legacy graphql-ws protocol over
+a real socket, the way Apollo and urql clients do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from websockets.asyncio.client import ClientConnection, connect
+
+TRANSPORT_WS = "graphql-transport-ws"
+LEGACY_WS = "graphql-ws"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@asynccontextmanager
+async def serve_in_loop(app: Any) -> AsyncIterator[str]:
+    """uvicorn serving `app` on a free port in this event loop; yields the ws:// URL of /graphql."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="warning"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        assert not task.done(), "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    try:
+        yield f"ws://127.0.0.1:{port}/graphql"
+    finally:
+        server.should_exit = True
+        await task
+
+
+class GraphQLWebSocket:
+    def __init__(self, connection: ClientConnection, protocol: str) -> None:
+        self.connection = connection
+        self.protocol = protocol
+        self._next_id = 0
+
+    @classmethod
+    @asynccontextmanager
+    async def open(
+        cls, url: str, *, protocol: str = TRANSPORT_WS, payload: dict[str, Any] | None = None, init: bool = True,
+        origin: str | None = None,
+    ) -> AsyncIterator[GraphQLWebSocket]:
+        async with connect(url, subprotocols=[protocol], origin=origin, open_timeout=10, max_queue=None) as connection:
+            client = cls(connection, protocol)
+            if init:
+                await client.send({"type": "connection_init", "payload": payload or {}})
+                ack = await client.receive()
+                assert ack["type"] == "connection_ack", ack
+            yield client
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.connection.send(json.dumps(message))
+
+    async def receive(self, timeout: float = 10.0) -> dict[str, Any]:
+        while True:
+            message = json.loads(await asyncio.wait_for(self.connection.recv(), timeout))
+            if message.get("type") not in ("ka", "ping", "pong"):
+                return message
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        self._next_id += 1
+        operation_id = str(self._next_id)
+        kind = "subscribe" if self.protocol == TRANSPORT_WS else "start"
+        await self.send({"id": operation_id, "type": kind, "payload": {"query": query, "variables": variables or {}}})
+        return operation_id
+
+    async def next_data(self, timeout: float = 10.0) -> dict[str, Any]:
+        """The data of the next result (any operation); fails on an error message."""
+        message = await self.receive(timeout)
+        assert message["type"] in ("next", "data"), message
+        assert not message["payload"].get("errors"), message
+        return message["payload"]["data"]
+
+    async def nothing_more(self, wait: float = 0.5) -> None:
+        try:
+            message = await self.receive(wait)
+        except TimeoutError:
+            return
+        raise AssertionError(f"unexpected message: {message}")

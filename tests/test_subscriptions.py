@@ -1,0 +1,158 @@
+"""Subscriptions over a real WebSocket, both protocols: current state first, then committed changes only.
+
+The server is uvicorn in the test's event loop with the in-process bus; tests/test_live_workers.py
+proves the same across two worker processes through Redis.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from gateway.app import create_app
+from gateway.settings import load_settings
+from models import Permission
+from resolvers import accounts
+from tests.live import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, serve_in_loop
+from tests.staff import SECRET, bearer, token_for
+from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
+from tests.test_orders import CANCEL, MARK_PAID, REFUND, staff_call
+from tests.test_shipments import ship
+
+STATUS = "subscription($t: ID!) { orderStatusChanged(orderToken: $t) { number status } }"
+MINE = "subscription { myOrderUpdates { number status } }"
+ALL = "subscription { orderEvents { number status shipments { trackingNumber } } }"
+PARCEL = "subscription($n: String!) { shipmentUpdated(trackingNumber: $n) { trackingNumber status events { status } } }"
+
+
+@pytest.fixture
+async def url(app):
+    async with serve_in_loop(app) as ws_url:
+        yield ws_url
+
+
+async def place(gql, *, paid: bool = False, headers: dict[str, str] | None = None) -> dict:
+    variant = await make_variant()
+    cart = await ready_cart(gql, [(variant.sku, 2)], email=headers is None, headers=headers)
+    payment = PAID if paid else {"provider": "manual"}
+    return (await gql.data(CHECKOUT, {"t": cart, "p": payment}))["checkoutComplete"]["order"]
+
+
+async def customer() -> tuple[str, str]:
+    email = f"live.{uuid.uuid4().hex[:8]}@example.com"
+    await accounts.register_customer(email, "long enough password")
+    return email, (await accounts.sign_in(email, "long enough password", SECRET)).access_token
+
+
+@pytest.mark.parametrize("protocol", [TRANSPORT_WS, LEGACY_WS])
+async def test_the_token_holder_sees_each_status_change_once(url, gql, client, protocol):
+    order = await place(gql)
+    staff = bearer(await token_for(Permission.MANAGE_ORDERS))
+    async with GraphQLWebSocket.open(url, protocol=protocol) as ws:
+        await ws.subscribe(STATUS, {"t": order["token"]})
+        assert await ws.next_data() == {"orderStatusChanged": {"number": order["number"], "status": "PLACED"}}
+        await staff_call(client, staff, MARK_PAID, {"id": order["id"]})
+        assert (await ws.next_data())["orderStatusChanged"]["status"] == "PAID"
+        # Cancelling a paid order records two events (cancelled, refunded) in one transaction: one message.
+        await staff_call(client, staff, CANCEL, {"id": order["id"]})
+        assert (await ws.next_data())["orderStatusChanged"]["status"] == "CANCELLED"
+        await ws.nothing_more()
+
+
+async def test_a_refused_change_publishes_nothing(url, gql, client):
+    order = await place(gql)
+    staff = bearer(await token_for(Permission.MANAGE_ORDERS))
+    async with GraphQLWebSocket.open(url) as ws:
+        await ws.subscribe(STATUS, {"t": order["token"]})
+        await ws.next_data()
+        # A refused transition reaches no subscriber (tests/test_outbox.py: nor does a rollback).
+        assert (await staff_call(client, staff, REFUND, {"id": order["id"]}))["userErrors"] == [{"code": "INVALID_TRANSITION"}]
+        await ws.nothing_more()
+
+
+async def test_subscribers_without_the_right_get_an_error(url, gql):
+    email, token = await customer()
+    async with GraphQLWebSocket.open(url) as anonymous:
+        await anonymous.subscribe(ALL)
+        refused = await anonymous.receive()
+        assert refused["type"] == "next" and refused["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert (await anonymous.receive())["type"] == "complete"
+        await anonymous.subscribe(MINE)
+        assert (await anonymous.receive())["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert (await anonymous.receive())["type"] == "complete"
+        await anonymous.subscribe(STATUS, {"t": "not-a-token"})
+        assert (await anonymous.receive())["payload"]["errors"][0]["extensions"]["code"] == "NOT_FOUND"
+    async with GraphQLWebSocket.open(url, payload={"authorization": f"Bearer {token}"}) as signed_in:
+        await signed_in.subscribe(ALL)
+        assert (await signed_in.receive())["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+async def test_a_customer_follows_their_own_orders_only(url, gql, client):
+    email, token = await customer()
+    open_order = await place(gql, headers=bearer(token))
+    staff = bearer(await token_for(Permission.MANAGE_ORDERS))
+    async with GraphQLWebSocket.open(url, payload={"authorization": f"Bearer {token}"}) as ws:
+        await ws.subscribe(MINE)
+        # Current state first: the open order.
+        assert await ws.next_data() == {"myOrderUpdates": {"number": open_order["number"], "status": "PLACED"}}
+        someone_else = await place(gql)
+        await staff_call(client, staff, MARK_PAID, {"id": someone_else["id"]})
+        second = await place(gql, paid=True, headers=bearer(token))
+        assert await ws.next_data() == {"myOrderUpdates": {"number": second["number"], "status": "PAID"}}
+        await staff_call(client, staff, CANCEL, {"id": open_order["id"]})
+        assert await ws.next_data() == {"myOrderUpdates": {"number": open_order["number"], "status": "CANCELLED"}}
+        await ws.nothing_more()
+
+
+async def test_staff_follow_every_order_including_new_shipments(url, gql, client):
+    staff_token = await token_for(Permission.MANAGE_ORDERS, Permission.MANAGE_SHIPMENTS)
+    async with GraphQLWebSocket.open(url, payload={"authorization": f"Bearer {staff_token}"}) as ws:
+        await ws.subscribe(ALL)
+        await ws.nothing_more(0.2)  # nothing is sent first
+        order = await place(gql, paid=True)
+        assert await ws.next_data() == {"orderEvents": {"number": order["number"], "status": "PAID", "shipments": []}}
+        lines = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"]["lines"]
+        shipped = await ship(client, bearer(staff_token), order["id"], [{"orderLineId": lines[0]["id"], "quantity": 1}], number="LIVE-1")
+        assert shipped["userErrors"] == []
+        update = (await ws.next_data())["orderEvents"]
+        assert update == {"number": order["number"], "status": "PARTIALLY_SHIPPED", "shipments": [{"trackingNumber": "LIVE-1"}]}
+        await ws.nothing_more()
+
+
+async def test_a_parcel_is_followed_by_its_tracking_number(url, gql, client):
+    staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
+    order = await place(gql, paid=True)
+    lines = (await gql.data("query($t: ID!) { order(token: $t) { lines { id quantity } } }", {"t": order["token"]}))["order"]["lines"]
+    number = "PARCEL-" + uuid.uuid4().hex[:8].upper()
+    await ship(client, staff, order["id"], [{"orderLineId": lines[0]["id"], "quantity": 2}], number=number)
+    shipment_id = (await gql.data("query($n: String!) { trackShipment(trackingNumber: $n) { id } }", {"n": number}))["trackShipment"]["id"]
+    add = """mutation($s: ID!, $st: ShipmentStatus!, $at: DateTime) {
+      shipmentAddTrackingEvent(shipmentId: $s, status: $st, occurredAt: $at) { userErrors { code } } }"""
+    async with GraphQLWebSocket.open(url, protocol=LEGACY_WS) as ws:
+        await ws.subscribe(PARCEL, {"n": number})
+        first = (await ws.next_data())["shipmentUpdated"]
+        assert first == {"trackingNumber": number, "status": "LABEL_CREATED", "events": [{"status": "LABEL_CREATED"}]}
+        await staff_call(client, staff, add, {"s": shipment_id, "st": "IN_TRANSIT"})
+        assert (await ws.next_data())["shipmentUpdated"]["status"] == "IN_TRANSIT"
+        await staff_call(client, staff, add, {"s": shipment_id, "st": "DELIVERED"})
+        delivered = (await ws.next_data())["shipmentUpdated"]
+        assert delivered["status"] == "DELIVERED" and [e["status"] for e in delivered["events"]] == ["LABEL_CREATED", "IN_TRANSIT", "DELIVERED"]
+        await ws.nothing_more()
+
+
+async def test_connection_limits(db):
+    app = create_app(load_settings({"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0", "WS_MAX_SUBSCRIPTIONS": "2", "WS_INIT_TIMEOUT": "1"}))
+    async with serve_in_loop(app) as url:
+        async with GraphQLWebSocket.open(url) as ws:
+            for _ in range(2):
+                await ws.subscribe(PARCEL, {"n": "NO-SUCH-PARCEL"})
+            await ws.subscribe(PARCEL, {"n": "NO-SUCH-PARCEL"})
+            refused = await ws.receive()
+            assert refused["type"] == "error" and refused["payload"][0]["message"] == "Subscription limit reached"
+        # A client that never sends connection_init is disconnected after WS_INIT_TIMEOUT.
+        async with GraphQLWebSocket.open(url, init=False) as silent:
+            with pytest.raises(ConnectionClosed) as closed:
+                await silent.receive(timeout=5)
+            assert closed.value.rcvd.code == 4408
