@@ -146,10 +146,12 @@ class RedisBus(EventBus):
     RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
     LOG_INTERVAL = 30.0
 
-    def __init__(self, redis: Redis, max_queued: int = DEFAULT_MAX_QUEUED, channel: str = CHANNEL) -> None:
+    def __init__(self, redis: Redis, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         super().__init__(max_queued)
         self.redis = redis
-        self.channel = channel
+        # Pub/sub channels ignore Redis's database numbers: name the database in the channel, so
+        # deployments sharing a server on different databases do not hear each other.
+        self.channel = f"{CHANNEL}:{redis.connection_pool.connection_kwargs.get('db', 0)}"
         # Which process published a message: a listener skips its own, already delivered locally.
         self.origin = f"{os.getpid()}-{os.urandom(4).hex()}"
         self.connected = asyncio.Event()

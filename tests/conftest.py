@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+from redis.asyncio import Redis
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
@@ -167,6 +168,22 @@ def sql_counter() -> Iterator[StatementCounter]:
     finally:
         logger.removeHandler(counter)
         logger.setLevel(previous)
+
+
+@pytest.fixture
+async def redis_url() -> str:
+    """The test Redis (TEST_REDIS_URL), skipped when absent unless REQUIRE_SERVICES=1."""
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    client = Redis.from_url(url)
+    try:
+        await client.ping()
+    except Exception as error:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
+        pytest.skip(f"Redis at {url} is not reachable ({error})")
+    finally:
+        await client.aclose()
+    return url
 
 
 ROOT = Path(__file__).resolve().parent.parent

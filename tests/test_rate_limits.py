@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 
 import httpx
@@ -13,7 +12,6 @@ from redis.asyncio import Redis
 from gateway.app import create_app
 from gateway.ratelimit import LocalBuckets, RedisBuckets, client_ip
 from gateway.settings import load_settings
-from tests.conftest import REQUIRE_SERVICES
 
 QUERY = {"query": "{ __typename }"}
 
@@ -70,21 +68,6 @@ async def test_sign_in_is_throttled_per_email(db):
             body = (await client.post("/graphql", json=mutation)).json()
             codes.append(body["errors"][0]["extensions"]["code"] if body.get("errors") else body["data"]["tokenCreate"]["userErrors"][0]["code"])
         assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
-
-
-@pytest.fixture
-async def redis_url():
-    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    client = Redis.from_url(url)
-    try:
-        await client.ping()
-    except Exception as error:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
-        pytest.skip(f"Redis at {url} is not reachable ({error})")
-    finally:
-        await client.aclose()
-    return url
 
 
 async def test_redis_buckets_are_shared_between_workers(redis_url):

@@ -1,0 +1,109 @@
+"""The event bus: local fan-out, bounded queues, Redis between processes, and surviving a Redis restart."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.events import RESYNC, LocalBus, RedisBus
+from tests.conftest import REQUIRE_SERVICES
+from tests.live import RedisProcess
+
+
+async def next_message(subscription, timeout: float = 5.0) -> dict:
+    return await asyncio.wait_for(anext(subscription), timeout)
+
+
+async def nothing_queued(subscription, wait: float = 0.2) -> None:
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(anext(subscription), wait)
+
+
+async def test_each_subscription_gets_a_message_once_whatever_topics_match():
+    bus = LocalBus()
+    both = bus.subscribe(["order:1", "orders"])
+    other = bus.subscribe(["order:2"])
+    await bus.publish(("order:1", "orders"), {"kind": "order", "id": 1})
+    assert await next_message(both) == {"kind": "order", "id": 1}
+    await nothing_queued(both)
+    await nothing_queued(other)
+    both.close()
+    other.close()
+    assert bus.subscription_count == 0
+
+
+async def test_a_slow_subscriber_is_bounded_and_told_to_resync():
+    bus = LocalBus(max_queued=3)
+    slow = bus.subscribe(["orders"])
+    for number in range(10):
+        await bus.publish(("orders",), {"kind": "order", "id": number})
+    # Never more than max_queued held: a full queue is dropped for one RESYNC (reload the current
+    # state, which includes whatever was dropped). 0-2 queued; 3 overflows; RESYNC, 4, 5; 6
+    # overflows; RESYNC, 7, 8; 9 overflows: RESYNC alone.
+    assert slow.dropped == 9
+    assert await next_message(slow) is RESYNC
+    await nothing_queued(slow)
+    await bus.publish(("orders",), {"kind": "order", "id": 10})
+    assert await next_message(slow) == {"kind": "order", "id": 10}
+    slow.close()
+
+
+async def test_redis_carries_messages_between_processes(redis_url):
+    clients = [Redis.from_url(redis_url), Redis.from_url(redis_url)]
+    worker_a, worker_b = RedisBus(clients[0]), RedisBus(clients[1])
+    await worker_a.start()
+    await worker_b.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(worker_a.connected.wait(), worker_b.connected.wait()), 5)
+        on_a, on_b = worker_a.subscribe(["order:7"]), worker_b.subscribe(["order:7"])
+        await worker_a.publish(("order:7", "orders"), {"kind": "order", "id": 7})
+        assert await next_message(on_a) == {"kind": "order", "id": 7}
+        assert await next_message(on_b) == {"kind": "order", "id": 7}
+        # The publisher's own listener skips what it already delivered locally.
+        await nothing_queued(on_a)
+    finally:
+        for bus in (worker_a, worker_b):
+            await bus.close()
+        for client in clients:
+            await client.aclose()
+
+
+@pytest.fixture
+async def own_redis():
+    if shutil.which("redis-server") is None:
+        if REQUIRE_SERVICES:
+            pytest.fail("REQUIRE_SERVICES=1 but redis-server is not installed")
+        pytest.skip("redis-server is not installed")
+    server = RedisProcess()
+    await server.start()
+    yield server
+    server.stop()
+
+
+async def test_subscribers_resume_after_redis_restarts(own_redis):
+    clients = [Redis.from_url(own_redis.url), Redis.from_url(own_redis.url)]
+    worker_a, worker_b = RedisBus(clients[0]), RedisBus(clients[1])
+    for bus in (worker_a, worker_b):
+        await bus.start()
+    try:
+        await asyncio.wait_for(asyncio.gather(worker_a.connected.wait(), worker_b.connected.wait()), 5)
+        listener = worker_b.subscribe(["order:1"])
+        own_redis.stop()
+        # Publishing while Redis is down neither raises nor loses the local delivery.
+        local = worker_a.subscribe(["order:1"])
+        await worker_a.publish(("order:1",), {"kind": "order", "id": 1, "v": 1})
+        assert await next_message(local) == {"kind": "order", "id": 1, "v": 1}
+        await own_redis.start()
+        # Worker B missed that message: once its listener is back it is told to reload.
+        assert await next_message(listener, timeout=15) is RESYNC
+        await asyncio.wait_for(worker_a.connected.wait(), 15)
+        await worker_a.publish(("order:1",), {"kind": "order", "id": 1, "v": 2})
+        assert await next_message(listener) == {"kind": "order", "id": 1, "v": 2}
+    finally:
+        for bus in (worker_a, worker_b):
+            await bus.close()
+        for client in clients:
+            await client.aclose()
