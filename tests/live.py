@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import socket
 import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
+
+from tests.conftest import ROOT
 
 TRANSPORT_WS = "graphql-transport-ws"
 LEGACY_WS = "graphql-ws"
@@ -120,3 +126,72 @@ class RedisProcess:
             self.process.kill()
             self.process.wait(timeout=10)
             self.process = None
+
+
+def worker_pids(master: int) -> list[int]:
+    """The worker processes uvicorn's `--workers` master started."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == master:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    if b"multiprocessing.spawn" in cmdline.read():  # not the resource tracker
+                        children.append(int(entry))
+    return sorted(children)
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def worker_serving(client_port: int, workers: list[int]) -> int:
+    """Which worker holds the server end of the connection whose client end is on `client_port`."""
+    remote = f"0100007F:{client_port:04X}"  # 127.0.0.1 as /proc/net/tcp writes it
+    with open("/proc/net/tcp") as table:
+        inodes = {line.split()[9] for line in table.read().splitlines()[1:] if line.split()[2] == remote}
+    for pid in workers:
+        if inodes & _socket_inodes(pid):
+            return pid
+    raise AssertionError(f"no worker holds the connection from port {client_port}")
+
+
+@asynccontextmanager
+async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`uvicorn gateway.app:app --workers N` on a free port, ready; yields its base URL and process."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+        cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    try:
+        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+            while len(worker_pids(process.pid)) < workers or not await _ready(client):
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()[-2000:]
+                await asyncio.sleep(0.2)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+async def _ready(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/readyz")).status_code == 200
+    except httpx.TransportError:
+        return False

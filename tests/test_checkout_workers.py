@@ -3,11 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 
 import httpx
@@ -16,39 +11,16 @@ import pytest
 from loaders import Loaders
 from models import Order, ProductVariant, ShippingMethod, Stock, Warehouse
 from resolvers import cart as carts
-from tests.conftest import ROOT
+from tests.live import uvicorn_workers
 from tests.test_checkout import ADDRESS, CHECKOUT, PAID
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 @pytest.fixture
 async def server(db):
     if db.name != "postgres":
         pytest.skip("SQLite serializes every transaction: concurrency is proven on PostgreSQL")
-    port = _free_port()
-    env = {**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-        while True:
-            try:
-                if (await client.get("/readyz")).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()[-2000:]
-            await asyncio.sleep(0.2)
-        yield client
-    process.terminate()
-    process.wait(timeout=30)
+    async with uvicorn_workers({"DATABASE_URL": db.url}) as (base, _):
+        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
+            yield client
 
 
 async def _variant_with(units: int) -> ProductVariant:

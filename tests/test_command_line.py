@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import ROOT
+from tests.live import free_port
 
 
 def run(*args: str, database: Path, **env: str) -> subprocess.CompletedProcess:
@@ -54,17 +54,11 @@ def test_seed_is_deterministic_idempotent_and_realistic(tmp_path):
         assert sold_out > 0
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve_brings_up_a_working_gateway(tmp_path):
     database = tmp_path / "serve.sqlite3"
     run("migrate", database=database)
     run("seed", "--products", "25", database=database)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite://{database}", "PORT": str(port), "LOG_LEVEL": "WARNING"}
     server = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], cwd=ROOT, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
