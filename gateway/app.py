@@ -25,6 +25,7 @@ from gateway.db import tortoise_config
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
+from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from resolvers.cart import CartRules
@@ -56,6 +57,13 @@ def create_app(settings: Settings) -> Starlette:
         login_attempts_per_minute=settings.login_attempts_per_minute,
         prices_include_tax=settings.prices_include_tax,
         cart_rules=CartRules(max_line_quantity=settings.max_line_quantity),
+        persisted=PersistedQueries(
+            settings.persisted_queries,
+            # Registrations shared through Redis reach every worker; the LRU saves the round trip.
+            DocumentStore(LocalDocuments(settings.persisted_cache_size),
+                          RedisDocuments(redis) if redis is not None else None),
+            settings.persisted_manifest,
+        ),
     )
 
     async def healthz(request: Request) -> Response:

@@ -1,9 +1,10 @@
-"""Strawberry's ASGI view with our context, and GraphQL over HTTP as the spec has it.
+"""Strawberry's ASGI view with our context, GraphQL over HTTP as the spec has it, and persisted queries.
 
 Strawberry executes; the HTTP side is ours. Stock Strawberry answers every GraphQL error with 200
 and `application/json`, runs `data: null` on requests that never executed, and turns malformed
 requests into plain-text 400s. Here a request is read by `gateway.graphql_http` (the spec's rules,
-shared with any layer in front of this view), and the answer negotiated: `application/graphql-response+json` with 4xx for request errors when the client
+shared with any layer in front of this view), its document found by `gateway.persisted`, and the
+answer negotiated: `application/graphql-response+json` with 4xx for request errors when the client
 asks for it, 200 for legacy `application/json` clients, 405 with `Allow` for a mutation over GET,
 406 when neither media type is acceptable. WebSockets are Strawberry's own, unchanged.
 """
@@ -35,6 +36,7 @@ from gateway.graphql_http import (
     params_from_query_string,
     result_status,
 )
+from gateway.persisted import PersistedQueries
 from resolvers.cart import CartRules
 from schema.context import Context
 from schema.extensions import classify
@@ -57,6 +59,7 @@ class GatewayGraphQL(GraphQL):
         login_attempts_per_minute: int = 10,
         prices_include_tax: bool = True,
         cart_rules: CartRules = CartRules(),
+        persisted: PersistedQueries | None = None,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -73,6 +76,7 @@ class GatewayGraphQL(GraphQL):
         self.login_attempts_per_minute = login_attempts_per_minute
         self.prices_include_tax = prices_include_tax
         self.cart_rules = cart_rules
+        self.persisted = persisted if persisted is not None else PersistedQueries()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         context = Context(
@@ -130,7 +134,7 @@ class GatewayGraphQL(GraphQL):
 
     def _wants_graphiql(self, request: Request) -> bool:
         # A browser opening the endpoint. `*/*` does not count (Strawberry's rule): Apollo's link
-        # may send it on GETs that carry their document some other way (persisted queries).
+        # sends it on hash-only GETs, which carry no `query` either and must reach execution.
         params = request.query_params
         return (
             self.graphql_ide is not None
@@ -145,12 +149,11 @@ class GatewayGraphQL(GraphQL):
             params = params_from_query_string(request.query_params)
         else:
             params = params_from_body(request.headers.get("content-type"), await request.body())
-        if params.query is None or not params.query.strip():
-            raise RequestError(400, "The request has no `query`.")
+        resolved = await self.persisted.resolve(params.query, params.extensions)
 
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        result = await self._run_operation(request, params, params.query, context)
+        result = await self._run_operation(request, params, resolved.document, context)
         response_data = await self.process_result(request, result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -160,6 +163,8 @@ class GatewayGraphQL(GraphQL):
         if not executed:
             # GraphQL spec: an error raised before execution began leaves no `data` entry.
             response_data.pop("data", None)
+        elif resolved.register:
+            await self.persisted.register(resolved)
         status = result_status(media_type, executed, (e.get("extensions", {}).get("code") for e in errors))
         if sub_response.status_code:  # a resolver chose one
             status = sub_response.status_code

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import persisted
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
@@ -54,6 +56,10 @@ class Settings:
     trusted_proxies: tuple[Any, ...] = ()
     prices_include_tax: bool = True
     max_line_quantity: int = 99
+    # Persisted queries: "apq", "allowlist" (documents of `persisted_manifest` only) or "off".
+    persisted_queries: str = persisted.APQ
+    persisted_manifest: Mapping[str, str] | None = None
+    persisted_cache_size: int = 1000
 
     @property
     def is_postgres(self) -> bool:
@@ -137,6 +143,25 @@ def _networks(name: str, value: str) -> tuple[Any, ...]:
     return tuple(networks)
 
 
+def _persisted_queries(env: Mapping[str, str]) -> tuple[str, Mapping[str, str] | None]:
+    """The persisted query mode and, in allow-list mode, the manifest's documents by hash."""
+    mode = (env.get("PERSISTED_QUERIES") or persisted.APQ).strip().lower()
+    if mode not in persisted.MODES:
+        raise ConfigError(f"PERSISTED_QUERIES: expected one of {', '.join(persisted.MODES)}, got {env['PERSISTED_QUERIES']!r}")
+    path = env.get("PERSISTED_QUERIES_MANIFEST", "").strip()
+    if mode != persisted.ALLOWLIST:
+        if path:
+            raise ConfigError(f"PERSISTED_QUERIES_MANIFEST: only used with PERSISTED_QUERIES=allowlist, which is {mode!r}")
+        return mode, None
+    if not path:
+        raise ConfigError("PERSISTED_QUERIES_MANIFEST: PERSISTED_QUERIES=allowlist needs the path of a persisted query manifest")
+    try:
+        # Read now, so a bad manifest stops start-up rather than refusing every request later.
+        return mode, persisted.load_manifest(path)
+    except ValueError as error:
+        raise ConfigError(f"PERSISTED_QUERIES_MANIFEST: {error}") from None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raises ConfigError on the first bad one."""
     env = os.environ if env is None else env
@@ -146,6 +171,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     currency = env.get("STORE_CURRENCY", "EUR")
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ConfigError(f"STORE_CURRENCY: expected an ISO 4217 code such as EUR, got {currency!r}")
+    persisted_queries, persisted_manifest = _persisted_queries(env)
     return Settings(
         database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         redis_url=_redis_url(env.get("REDIS_URL", "")),
@@ -171,6 +197,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
         max_line_quantity=_int("MAX_LINE_QUANTITY", env.get("MAX_LINE_QUANTITY") or "99", 1, 1_000_000),
+        persisted_queries=persisted_queries,
+        persisted_manifest=persisted_manifest,
+        persisted_cache_size=_int("PERSISTED_QUERIES_CACHE_SIZE", env.get("PERSISTED_QUERIES_CACHE_SIZE") or "1000", 1, 1_000_000),
     )
 
 
