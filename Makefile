@@ -2,18 +2,30 @@
 VENV := .venv
 PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# graphql-http's GraphQL-over-HTTP audit, run by tests/test_http_audit.py (Node, pinned by the lock file).
+AUDIT := tests/http_audit
 
-.PHONY: run test install bench schema clean
+.PHONY: run test install audit-deps bench schema clean
 
 run: install
 	$(PYTHON) -m gateway migrate
 	$(PYTHON) -m gateway seed --products 200
 	$(PYTHON) -m gateway serve
 
-test: install
+test: install audit-deps
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 install: $(STAMP)
+
+# Without Node the audit test skips (or fails under REQUIRE_SERVICES=1); npm ci only reruns when
+# the lock file is newer than what it installed.
+audit-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+		test $(AUDIT)/node_modules/.package-lock.json -nt $(AUDIT)/package-lock.json \
+			|| (cd $(AUDIT) && npm ci --no-audit --no-fund --loglevel=error); \
+	else \
+		echo "node/npm not found: the GraphQL-over-HTTP audit (tests/test_http_audit.py) will be skipped"; \
+	fi
 
 $(STAMP): pyproject.toml
 	test -x $(PYTHON) || python3 -m venv $(VENV)
@@ -28,4 +40,4 @@ schema: install
 	$(PYTHON) -m gateway export-schema
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var $(AUDIT)/node_modules

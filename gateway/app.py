@@ -26,9 +26,10 @@ from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
-from gateway.webhooks import carrier_webhook
+from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
+from gateway.webhooks import carrier_webhook
 from resolvers.cart import CartRules
 from schema.limits import Limits
 from schema.root import build_schema
@@ -65,6 +66,13 @@ def create_app(settings: Settings) -> Starlette:
         announce=events.announce,
         max_subscriptions=settings.ws_max_subscriptions,
         init_timeout_seconds=settings.ws_init_timeout_seconds,
+        persisted=PersistedQueries(
+            settings.persisted_queries,
+            # Registrations shared through Redis reach every worker; the LRU saves the round trip.
+            DocumentStore(LocalDocuments(settings.persisted_cache_size),
+                          RedisDocuments(redis) if redis is not None else None),
+            settings.persisted_manifest,
+        ),
     )
 
     async def healthz(request: Request) -> Response:
@@ -108,7 +116,9 @@ def create_app(settings: Settings) -> Starlette:
 
     app = Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # Every method reaches the view, which answers the ones it does not serve with a
+            # GraphQL-shaped 405 and `Allow: GET, POST` (Starlette's would be plain text).
+            Route("/graphql", graphql),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),

@@ -1,21 +1,51 @@
-"""Strawberry's ASGI view with our context, and the headers every GraphQL response carries."""
+"""Strawberry's ASGI view with our context, GraphQL over HTTP as the spec has it, and persisted queries.
+
+Strawberry executes; the HTTP side is ours. Stock Strawberry answers every GraphQL error with 200
+and `application/json`, runs `data: null` on requests that never executed, and turns malformed
+requests into plain-text 400s. Here a request is read by `gateway.graphql_http` (the spec's rules,
+shared with any layer in front of this view), its document found by `gateway.persisted`, and the
+answer negotiated: `application/graphql-response+json` with 4xx for request errors when the client
+asks for it, 200 for legacy `application/json` clients, 405 with `Allow` for a mutation over GET,
+406 when neither media type is acceptable. WebSockets are Strawberry's own, unchanged.
+"""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
+from cross_web import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import HTMLResponse, Response
+from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from resolvers import outbox
+from gateway.graphql_http import (
+    APPLICATION_JSON,
+    GraphQLParams,
+    RequestError,
+    accepts_html,
+    negotiate,
+    not_executed,
+    params_from_body,
+    params_from_query_string,
+    result_status,
+)
+from gateway.persisted import PersistedQueries
 from resolvers.cart import CartRules
 from schema.context import Context
 from schema.extensions import classify
+
+# RFC 9211: no response cache yet, so every response went past it.
+CACHE_STATUS = "gateway; fwd=bypass"
+_METHODS = "GET, POST"
 
 
 class GatewayGraphQL(GraphQL):
@@ -35,6 +65,7 @@ class GatewayGraphQL(GraphQL):
         announce: outbox.Sink | None = None,
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,
+        persisted: PersistedQueries | None = None,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -57,7 +88,7 @@ class GatewayGraphQL(GraphQL):
         # graphql-transport-ws client may take to send connection_init.
         self.max_subscriptions_per_connection = max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=init_timeout_seconds)
-
+        self.persisted = persisted if persisted is not None else PersistedQueries()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -90,12 +121,110 @@ class GatewayGraphQL(GraphQL):
             result.errors = [classify(error, request_id) for error in result.errors]
         return await super().process_result(request, result)
 
-    def create_response(self, response_data: Any, sub_response: Response) -> Response:
-        response = super().create_response(response_data, sub_response)
-        # RFC 9211: no response cache yet, so every response went past it.
-        response.headers["Cache-Status"] = "gateway; fwd=bypass"
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)  # WebSockets: Strawberry's protocols
+            return
+        request = Request(scope, receive)
+        media_type = APPLICATION_JSON
+        try:
+            if request.method not in ("GET", "POST"):
+                raise RequestError(405, f"GraphQL is served over {_METHODS} only.", "METHOD_NOT_ALLOWED",
+                                   headers={"Allow": _METHODS})
+            if self._wants_graphiql(request):
+                await HTMLResponse(self.graphql_ide_html)(scope, receive, send)
+                return
+            negotiated = negotiate(request.headers.get("accept"))
+            if negotiated is None:
+                raise RequestError(406, "Accept application/graphql-response+json or application/json.",
+                                   "NOT_ACCEPTABLE")
+            media_type = negotiated
+            response = await self._execute(request, media_type)
+        except RequestError as error:
+            response = self._error_response(error, media_type)
+        except HTTPException as error:  # from Strawberry's own checks
+            response = self._error_response(RequestError(error.status_code, error.reason), media_type)
+        await response(scope, receive, send)
+
+    def _wants_graphiql(self, request: Request) -> bool:
+        # A browser opening the endpoint. `*/*` does not count (Strawberry's rule): Apollo's link
+        # sends it on hash-only GETs, which carry no `query` either and must reach execution.
+        params = request.query_params
+        return (
+            self.graphql_ide is not None
+            and request.method == "GET"
+            and "query" not in params
+            and "extensions" not in params
+            and accepts_html(request.headers.get("accept"))
+        )
+
+    async def _execute(self, request: Request, media_type: str) -> Response:
+        if request.method == "GET":
+            params = params_from_query_string(request.query_params)
+        else:
+            params = params_from_body(request.headers.get("content-type"), await request.body())
+        resolved = await self.persisted.resolve(params.query, params.extensions)
+
+        sub_response = await self.get_sub_response(request)
+        context = await self.get_context(request, response=sub_response)
+        result = await self._run_operation(request, params, resolved.document, context)
+        response_data = await self.process_result(request, result)
+        if result.errors:
+            self._handle_errors(result.errors, response_data)
+
+        errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+        executed = not not_executed(result.data, errors)
+        if not executed:
+            # GraphQL spec: an error raised before execution began leaves no `data` entry.
+            response_data.pop("data", None)
+        elif resolved.register:
+            await self.persisted.register(resolved)
+        status = result_status(media_type, executed, (e.get("extensions", {}).get("code") for e in errors))
+        if sub_response.status_code:  # a resolver chose one
+            status = sub_response.status_code
+        return self._json_response(response_data, status, media_type, sub_response)
+
+    async def _run_operation(self, request: Request, params: GraphQLParams, document: str, context: Context) -> ExecutionResult:
+        try:
+            return await self.schema.execute(
+                document,
+                root_value=await self.get_root_value(request),
+                variable_values=params.variables,
+                context_value=context,
+                operation_name=params.operation_name,
+                allowed_operation_types=OperationType.from_http(request.method),
+                operation_extensions=params.extensions,
+            )
+        except InvalidOperationTypeError as error:
+            if request.method == "GET":
+                # Spec: a mutation over GET is 405 with the method that would work.
+                raise RequestError(405, f"{error.operation_type.value.capitalize()}s cannot be sent over GET: use POST.",
+                                   "METHOD_NOT_ALLOWED", headers={"Allow": "POST"}) from None
+            raise RequestError(400, f"{error.operation_type.value.capitalize()}s cannot be sent over {request.method}.") from None
+        except CannotGetOperationTypeError as error:
+            # A GraphQL request error (which operation to run is unknown), not a malformed request.
+            raise RequestError(400, error.as_http_error_reason(), "OPERATION_RESOLUTION_FAILURE",
+                               legacy_status=200) from None
+
+    def _json_response(self, body: Any, status: int, media_type: str, sub_response: Response | None = None) -> Response:
+        response = Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=media_type)
+        if sub_response is not None:
+            # Headers a resolver set (Strawberry's sub-response), e.g. Retry-After.
+            response.headers.raw.extend(sub_response.headers.raw)
+            if sub_response.background:
+                response.background = sub_response.background
+        response.headers["Cache-Status"] = CACHE_STATUS
+        # The same URL answers differently per Accept: shared caches must keep them apart.
+        response.headers.append("Vary", "Accept")
         return response
 
+    def _error_response(self, error: RequestError, media_type: str) -> Response:
+        response = self._json_response(error.body(), error.status_for(media_type), media_type)
+        for name, value in error.headers.items():
+            response.headers[name] = value
+        return response
 
 
 def _bearer(header: str | None) -> str | None:

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import persisted
+
 
 class ConfigError(ValueError):
     """A configuration value that cannot be used; the message names the variable."""
@@ -59,6 +61,10 @@ class Settings:
     subscription_queue_size: int = 100
     carrier_secrets: dict[str, str] = field(default_factory=dict)
     carrier_signature_header: str = "x-signature"
+    # Persisted queries: "apq", "allowlist" (documents of `persisted_manifest` only) or "off".
+    persisted_queries: str = persisted.APQ
+    persisted_manifest: Mapping[str, str] | None = None
+    persisted_cache_size: int = 1000
 
     @property
     def is_postgres(self) -> bool:
@@ -160,6 +166,23 @@ def _header_name(name: str, value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
         raise ConfigError(f"{name}: expected an HTTP header name such as X-Signature, got {value!r}")
     return value.lower()
+def _persisted_queries(env: Mapping[str, str]) -> tuple[str, Mapping[str, str] | None]:
+    """The persisted query mode and, in allow-list mode, the manifest's documents by hash."""
+    mode = (env.get("PERSISTED_QUERIES") or persisted.APQ).strip().lower()
+    if mode not in persisted.MODES:
+        raise ConfigError(f"PERSISTED_QUERIES: expected one of {', '.join(persisted.MODES)}, got {env['PERSISTED_QUERIES']!r}")
+    path = env.get("PERSISTED_QUERIES_MANIFEST", "").strip()
+    if mode != persisted.ALLOWLIST:
+        if path:
+            raise ConfigError(f"PERSISTED_QUERIES_MANIFEST: only used with PERSISTED_QUERIES=allowlist, which is {mode!r}")
+        return mode, None
+    if not path:
+        raise ConfigError("PERSISTED_QUERIES_MANIFEST: PERSISTED_QUERIES=allowlist needs the path of a persisted query manifest")
+    try:
+        # Read now, so a bad manifest stops start-up rather than refusing every request later.
+        return mode, persisted.load_manifest(path)
+    except ValueError as error:
+        raise ConfigError(f"PERSISTED_QUERIES_MANIFEST: {error}") from None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -171,6 +194,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     currency = env.get("STORE_CURRENCY", "EUR")
     if not re.fullmatch(r"[A-Z]{3}", currency):
         raise ConfigError(f"STORE_CURRENCY: expected an ISO 4217 code such as EUR, got {currency!r}")
+    persisted_queries, persisted_manifest = _persisted_queries(env)
     return Settings(
         database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
         redis_url=_redis_url(env.get("REDIS_URL", "")),
@@ -201,6 +225,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         subscription_queue_size=_int("SUBSCRIPTION_QUEUE_SIZE", env.get("SUBSCRIPTION_QUEUE_SIZE") or "100", 1, 100_000),
         carrier_secrets=_carrier_secrets(env.get("CARRIER_WEBHOOK_SECRETS", "")),
         carrier_signature_header=_header_name("CARRIER_SIGNATURE_HEADER", env.get("CARRIER_SIGNATURE_HEADER") or "X-Signature"),
+        persisted_queries=persisted_queries,
+        persisted_manifest=persisted_manifest,
+        persisted_cache_size=_int("PERSISTED_QUERIES_CACHE_SIZE", env.get("PERSISTED_QUERIES_CACHE_SIZE") or "1000", 1, 1_000_000),
     )
 
 

@@ -86,3 +86,11 @@ async def test_unexpected_exception_is_masked_and_logged_with_request_id(client,
     assert body["errors"][0]["extensions"] == {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
     assert "secret" not in response.text and "Traceback" not in response.text
     assert any(request_id in record.getMessage() and record.exc_info for record in caplog.records)
+
+
+@pytest.mark.parametrize("variables", [{"n": "ten"}, {"n": 1.5}, {}])
+async def test_variable_coercion_failures_are_bad_user_input_not_internal_errors(gql, variables):
+    # graphql-core wraps the scalar's own error in the variable's: still the client's mistake.
+    body = await gql.post("query($n: Int!) { products(first: $n) { totalCount } }", variables)
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"]
+    assert body["errors"][0]["message"].startswith("Variable '$n'")

@@ -19,7 +19,8 @@ async def test_a_too_costly_query_is_refused_before_executing(client, sql_counte
     query = "query($n: Int) { products(first: $n) { nodes { category { products(first: 100) { nodes { variants { sku } } } } } } }"
     sql_counter.statements.clear()
     body = (await post(client, query, {"n": 100})).json()
-    assert body["data"] is None and sql_counter.statements == []
+    # Refused before execution: no `data` entry at all (GraphQL spec), and no SQL ran.
+    assert "data" not in body and sql_counter.statements == []
     error = body["errors"][0]
     assert error["extensions"]["code"] == "QUERY_TOO_COMPLEX"
     assert error["extensions"]["cost"]["requestedQueryCost"] > 5000

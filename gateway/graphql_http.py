@@ -1,0 +1,214 @@
+"""The GraphQL-over-HTTP rules that do not depend on the GraphQL engine.
+
+Which media type a client accepts, how a request's parameters are read from a GET query string or
+a POST body, which answers are malformed requests (and with which status), and what status a
+GraphQL result gets. Kept free of Strawberry and Starlette so that a pure-ASGI layer in front of
+the GraphQL view (the response cache) can read a request exactly the way the view does.
+
+Spec: https://graphql.github.io/graphql-over-http/draft/ (the `graphql-http` audit suite checks it).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+APPLICATION_JSON = "application/json"
+# The one request body type the spec requires; GET carries the parameters in the query string.
+_REQUEST_MEDIA_TYPE = "application/json"
+
+
+class RequestError(Exception):
+    """A request the gateway answers without executing anything.
+
+    `status` is the status under `application/graphql-response+json`; `legacy_status` the one
+    under `application/json`, where the spec wants 200 for a well-formed request whose GraphQL
+    request failed (clients of that era look at the body, not the status) but still 4xx for a
+    request that is not well-formed GraphQL-over-HTTP at all.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        code: str = "BAD_REQUEST",
+        *,
+        legacy_status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.legacy_status = status if legacy_status is None else legacy_status
+        self.message = message
+        self.code = code
+        self.headers = dict(headers or {})
+
+    def status_for(self, media_type: str) -> int:
+        return self.status if media_type == GRAPHQL_RESPONSE_JSON else self.legacy_status
+
+    def body(self) -> dict[str, Any]:
+        return {"errors": [{"message": self.message, "extensions": {"code": self.code}}]}
+
+
+@dataclass(frozen=True)
+class GraphQLParams:
+    """The four parameters of a GraphQL-over-HTTP request, type-checked."""
+
+    query: str | None
+    operation_name: str | None = None
+    variables: dict[str, Any] | None = None
+    extensions: dict[str, Any] | None = None
+
+
+# --- Accept ---------------------------------------------------------------------------------
+
+
+def negotiate(accept: str | None) -> str | None:
+    """The response media type for an `Accept` header, or None when we can offer none (406).
+
+    No header means `application/json` (spec: clients of before the watershed send none).
+    `application/graphql-response+json` is chosen only when named explicitly with at least the
+    quality of `application/json`; wildcards stand for `application/json`, which every client
+    understands (`*/*` must give `application/json`, audit 47DE).
+    """
+    if accept is None or not accept.strip():
+        return APPLICATION_JSON
+    graphql_q = json_q = 0.0
+    for media_range, quality in _media_ranges(accept):
+        if media_range == GRAPHQL_RESPONSE_JSON:
+            graphql_q = max(graphql_q, quality)
+        elif media_range in (APPLICATION_JSON, "application/*", "*/*"):
+            json_q = max(json_q, quality)
+    if graphql_q > 0 and graphql_q >= json_q:
+        return GRAPHQL_RESPONSE_JSON
+    if json_q > 0:
+        return APPLICATION_JSON
+    return None
+
+
+def accepts_html(accept: str | None) -> bool:
+    """A browser asking for a page (GraphiQL), as opposed to a client asking for JSON."""
+    return accept is not None and any(r == "text/html" and q > 0 for r, q in _media_ranges(accept))
+
+
+def _media_ranges(accept: str) -> Iterable[tuple[str, float]]:
+    for part in accept.split(","):
+        media_range, *params = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        usable = bool(media_range)
+        for param in params:
+            name, _, value = param.partition("=")
+            name, value = name.strip().lower(), value.strip().strip('"')
+            if name == "q":
+                try:
+                    quality = min(max(float(value), 0.0), 1.0)
+                except ValueError:
+                    quality = 0.0
+            elif name == "charset" and value.lower() not in ("utf-8", "utf8"):
+                usable = False  # we only ever answer in UTF-8
+        if usable:
+            yield media_range.lower(), quality
+
+
+# --- Request parameters ---------------------------------------------------------------------
+
+
+def params_from_query_string(params: Mapping[str, str]) -> GraphQLParams:
+    """GET: `query` and `operationName` as text, `variables` and `extensions` as JSON text.
+
+    An empty value counts as absent (an HTML form sends every field, filled or not).
+    """
+    return _checked(
+        query=params.get("query") or None,
+        operation_name=params.get("operationName") or None,
+        variables=_json_param(params, "variables"),
+        extensions=_json_param(params, "extensions"),
+    )
+
+
+def params_from_body(content_type: str | None, body: bytes) -> GraphQLParams:
+    """POST: a JSON object body with `query`, `operationName`, `variables` and `extensions`."""
+    media_type, charset = _content_type(content_type)
+    if media_type is None:
+        raise RequestError(415, "A POST request needs a `Content-Type: application/json` header.",
+                           headers={"Accept-Post": _REQUEST_MEDIA_TYPE})
+    if media_type != _REQUEST_MEDIA_TYPE:
+        raise RequestError(415, f"Unsupported request content type {media_type!r}: send application/json.",
+                           headers={"Accept-Post": _REQUEST_MEDIA_TYPE})
+    if charset not in (None, "utf-8", "utf8"):
+        raise RequestError(415, f"Unsupported request charset {charset!r}: send UTF-8.",
+                           headers={"Accept-Post": _REQUEST_MEDIA_TYPE})
+    if not body.strip():
+        raise RequestError(400, "The request body is empty: send a JSON object with a `query`.")
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
+        raise RequestError(400, "The request body is not valid JSON.") from None
+    if isinstance(data, list):
+        raise RequestError(400, "Batched requests are not supported: send one operation per request.")
+    if not isinstance(data, dict):
+        raise RequestError(400, "The request body must be a JSON object with a `query`.")
+    return _checked(
+        query=data.get("query"),
+        operation_name=data.get("operationName"),
+        variables=data.get("variables"),
+        extensions=data.get("extensions"),
+    )
+
+
+def _content_type(header: str | None) -> tuple[str | None, str | None]:
+    if not header or not header.strip():
+        return None, None
+    media_type, *params = (piece.strip() for piece in header.split(";"))
+    charset = None
+    for param in params:
+        name, _, value = param.partition("=")
+        if name.strip().lower() == "charset":
+            charset = value.strip().strip('"').lower()
+    return media_type.lower(), charset
+
+
+def _json_param(params: Mapping[str, str], name: str) -> Any:
+    text = params.get(name)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        raise RequestError(400, f"The `{name}` parameter is not valid JSON.") from None
+
+
+def _checked(query: Any, operation_name: Any, variables: Any, extensions: Any) -> GraphQLParams:
+    if query is not None and not isinstance(query, str):
+        raise RequestError(400, "The `query` parameter must be a string.")
+    if operation_name is not None and not isinstance(operation_name, str):
+        raise RequestError(400, "The `operationName` parameter must be a string or null.")
+    if variables is not None and not isinstance(variables, dict):
+        raise RequestError(400, "The `variables` parameter must be an object or null.")
+    if extensions is not None and not isinstance(extensions, dict):
+        raise RequestError(400, "The `extensions` parameter must be an object or null.")
+    return GraphQLParams(query, operation_name, variables, extensions)
+
+
+# --- Results --------------------------------------------------------------------------------
+
+
+def not_executed(data: Any, errors: list[Mapping[str, Any]] | None) -> bool:
+    """True for a result of a request error: parsing, validation, variable coercion or a limit
+    stopped the operation before execution (no data, and no error belongs to a field).
+
+    Such a result has no `data` entry at all (GraphQL spec, "Response"), and under
+    `application/graphql-response+json` gets a 4xx status. A field error that nulled the whole
+    result has a path and keeps `"data": null` with a 2xx status.
+    """
+    return data is None and bool(errors) and all(error.get("path") is None for error in errors)
+
+
+def result_status(media_type: str, executed: bool, error_codes: Iterable[str | None]) -> int:
+    """The status of a response carrying a GraphQL result."""
+    if media_type != GRAPHQL_RESPONSE_JSON or executed:
+        return 200
+    return 500 if "INTERNAL_SERVER_ERROR" in error_codes else 400
