@@ -37,12 +37,16 @@ async def follow(
     context: Context,
     topics: tuple[str, ...],
     model: type[M],
-    current: Callable[[], Awaitable[list[M]]],
+    current: Callable[[], Awaitable[list[M]]] | None,
     view: Callable[[Context, M], T],
     *,
     distinct: Callable[[M], Hashable] | None = None,
 ) -> AsyncGenerator[T, None]:
-    """Current state, then changes, as views. With `distinct`, only changes of that value are sent."""
+    """Current state, then changes, as views. With `distinct`, only changes of that value are sent.
+
+    Without `current` (a stream of every order has no single current state) nothing is sent first,
+    and lost events end the subscription with an error: the client reloads and subscribes again.
+    """
     if context.events is None:
         raise GatewayError("Subscriptions are not available on this server.", "SERVICE_UNAVAILABLE")
     sent: dict[Any, tuple[int, Hashable]] = {}  # id -> (version, distinct value) last seen
@@ -63,10 +67,12 @@ async def follow(
     # and its version tells whether the state read already includes it.
     subscription = context.events.subscribe(topics)
     try:
-        for row in await current():
+        for row in await current() if current is not None else []:
             if (item := fresh(row)) is not None:
                 yield item
         async for message in subscription:
+            if message["kind"] == RESYNC and current is None:
+                raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
             rows = await current() if message["kind"] == RESYNC else [from_message(message, model)]
             for row in rows:
                 if (item := fresh(row)) is not None:

@@ -223,9 +223,5 @@ class OrdersSubscription:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
         if not account.has_permission(Permission.MANAGE_ORDERS):
             raise Forbidden("This needs the MANAGE_ORDERS permission.")
-
-        async def current() -> list[OrderModel]:
-            return []
-
-        async for view in follow(info.context, ("orders",), OrderModel, current, order_view):
+        async for view in follow(info.context, ("orders",), OrderModel, None, order_view):
             yield view

@@ -9,11 +9,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from tortoise.expressions import F
 from websockets.exceptions import ConnectionClosed
 
 from gateway.app import create_app
 from gateway.settings import load_settings
-from models import Permission
+from models import Order, Permission
 from resolvers import accounts
 from tests.live import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, serve_in_loop
 from tests.staff import SECRET, bearer, token_for
@@ -156,3 +157,23 @@ async def test_connection_limits(db):
             with pytest.raises(ConnectionClosed) as closed:
                 await silent.receive(timeout=5)
             assert closed.value.rcvd.code == 4408
+
+
+async def test_after_lost_events_subscribers_get_the_current_state(url, app, gql):
+    order = await place(gql)
+    staff_token = await token_for(Permission.MANAGE_ORDERS)
+    async with GraphQLWebSocket.open(url) as follower, \
+            GraphQLWebSocket.open(url, payload={"authorization": f"Bearer {staff_token}"}) as dashboard:
+        await follower.subscribe(STATUS, {"t": order["token"]})
+        assert (await follower.next_data())["orderStatusChanged"]["status"] == "PLACED"
+        await dashboard.subscribe(ALL)
+        await dashboard.nothing_more(0.2)
+        # A change whose event never arrived (Redis was down, or the subscriber fell behind) ...
+        await Order.filter(token=order["token"]).update(status="PAID", version=F("version") + 1)
+        app.state.events.resync_all()
+        # ... is caught up from the current state; the all-orders stream says events were lost.
+        assert (await follower.next_data())["orderStatusChanged"]["status"] == "PAID"
+        lost = await dashboard.receive()
+        assert lost["type"] == "next" and lost["payload"]["errors"][0]["extensions"]["code"] == "EVENTS_LOST"
+        assert (await dashboard.receive())["type"] == "complete"
+        await follower.nothing_more()
