@@ -4,7 +4,6 @@ Client's own persisted-queries link against a live gateway."""
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from pathlib import Path
 
@@ -18,7 +17,6 @@ from gateway.graphql_http import RequestError
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, load_manifest, sha256_hex
 from gateway.settings import ConfigError, load_settings
 from models.cart import Cart
-from tests.conftest import REQUIRE_SERVICES
 from tests.node_clients import live_gateway, node_or_skip, run_node
 
 GQL = {"accept": "application/graphql-response+json"}
@@ -148,21 +146,6 @@ async def test_persisted_queries_off_answers_not_supported(db):
 
 
 # --- Shared through Redis -------------------------------------------------------------------
-
-
-@pytest.fixture
-async def redis_url():
-    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    client = Redis.from_url(url)
-    try:
-        await client.ping()
-    except Exception as error:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
-        pytest.skip(f"Redis at {url} is not reachable ({error})")
-    finally:
-        await client.aclose()
-    return url
 
 
 async def test_a_registration_on_one_worker_serves_every_worker(db, redis_url):
