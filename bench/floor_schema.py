@@ -22,7 +22,7 @@ from schema import catalogue, schema
 from schema.catalogue import ProductConnection, ProductFilter, ProductSort
 from schema.context import Context
 from schema.lazy import Lazy
-from schema.root import Mutation, Query
+from schema.root import Mutation, Query, Subscription
 
 # What schema/root.py passes as `types=`: Strawberry keeps no public copy of it, so it is repeated
 # here, and `build_schema` checks that the resulting SDL is the real one's.
@@ -131,7 +131,8 @@ def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
                 raise ValueError(f"the floor serves only products({LISTING_ARGUMENTS}), got {given}")
             return page()
 
-    floor = _same_schema_class(query=FloorQuery, mutation=Mutation, types=SCHEMA_TYPES, extensions=schema.extensions)
+    floor = _same_schema_class(query=FloorQuery, mutation=Mutation, subscription=Subscription, types=SCHEMA_TYPES,
+                               extensions=schema.extensions)
     if floor.as_str() != schema.as_str():
         raise RuntimeError("floor: the floor schema's SDL differs from the real schema's")
     return floor
