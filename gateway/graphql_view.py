@@ -11,6 +11,7 @@ asks for it, 200 for legacy `application/json` clients, 405 with `Allow` for a m
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
+from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -48,7 +50,25 @@ CACHE_STATUS = "gateway; fwd=bypass"
 _METHODS = "GET, POST"
 
 
+class LegacyWSHandler(BaseGraphQLWSHandler):
+    """The legacy graphql-ws protocol has no connection_init deadline: give it graphql-transport-ws's."""
+
+    async def handle(self) -> None:
+        deadline = asyncio.create_task(self._close_unless_initialised())
+        try:
+            await super().handle()
+        finally:
+            deadline.cancel()
+
+    async def _close_unless_initialised(self) -> None:
+        await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
+        if not self.connection_acknowledged:
+            await self.websocket.close(code=4408, reason="Connection initialisation timeout")
+
+
 class GatewayGraphQL(GraphQL):
+    graphql_ws_handler_class = LegacyWSHandler
+
     def __init__(
         self,
         schema: Any,

@@ -153,10 +153,11 @@ async def test_connection_limits(db):
             refused = await ws.receive()
             assert refused["type"] == "error" and refused["payload"][0]["message"] == "Subscription limit reached"
         # A client that never sends connection_init is disconnected after WS_INIT_TIMEOUT.
-        async with GraphQLWebSocket.open(url, init=False) as silent:
-            with pytest.raises(ConnectionClosed) as closed:
-                await silent.receive(timeout=5)
-            assert closed.value.rcvd.code == 4408
+        for protocol in (TRANSPORT_WS, LEGACY_WS):
+            async with GraphQLWebSocket.open(url, protocol=protocol, init=False) as silent:
+                with pytest.raises(ConnectionClosed) as closed:
+                    await silent.receive(timeout=5)
+                assert closed.value.rcvd.code == 4408
 
 
 async def test_after_lost_events_subscribers_get_the_current_state(url, app, gql):
