@@ -152,6 +152,12 @@ def create_app(settings: Settings) -> Starlette:
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    metrics.reading("gateway_subscriptions", "gauge", "Subscriptions open in this process.", lambda: events.subscription_count)
+    metrics.reading("gateway_events_delivered_total", "counter", "Events handed to this process's subscriptions.",
+                    lambda: events.delivered)
+    metrics.reading("gateway_subscriber_overflows_total", "counter",
+                    "Times a subscriber fell SUBSCRIPTION_QUEUE_SIZE events behind and was sent the current state.",
+                    lambda: events.overflows)
     app.state.metrics = metrics
     app.state.events = events
     return app

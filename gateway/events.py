@@ -56,13 +56,16 @@ class Subscription:
         self._ready = asyncio.Event()
         self.dropped = 0  # messages lost to overflow, for tests and metrics
 
-    def push(self, item: Message) -> None:
-        if len(self._queue) >= self.max_queued:
+    def push(self, item: Message) -> bool:
+        """Queue a message; True when the queue overflowed and RESYNC replaced what it held."""
+        overflowed = len(self._queue) >= self.max_queued
+        if overflowed:
             self.dropped += len(self._queue)
             self._queue.clear()
             item = RESYNC
         self._queue.append(item)
         self._ready.set()
+        return overflowed
 
     def __aiter__(self) -> Subscription:
         return self
@@ -89,6 +92,8 @@ class EventBus:
     def __init__(self, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
         self.max_queued = max_queued
         self._subscribers: dict[str, set[Subscription]] = {}
+        self.delivered = 0  # messages handed to subscriptions
+        self.overflows = 0  # subscriptions that fell behind and were told to resync
 
     def subscribe(self, topics: Iterable[str]) -> Subscription:
         subscription = Subscription(self, tuple(topics), self.max_queued)
@@ -115,7 +120,8 @@ class EventBus:
             for subscription in self._subscribers.get(topic, ()):
                 if subscription not in reached:
                     reached.add(subscription)
-                    subscription.push(message)
+                    self.overflows += subscription.push(message)
+        self.delivered += len(reached)
 
     def resync_all(self) -> None:
         for subscription in {s for subscribers in self._subscribers.values() for s in subscribers}:

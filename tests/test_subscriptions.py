@@ -56,6 +56,9 @@ async def test_the_token_holder_sees_each_status_change_once(url, gql, client, p
         assert await ws.next_data() == {"orderStatusChanged": {"number": order["number"], "status": "PLACED"}}
         await staff_call(client, staff, MARK_PAID, {"id": order["id"]})
         assert (await ws.next_data())["orderStatusChanged"]["status"] == "PAID"
+        readings = dict(line.split() for line in (await client.get("/metrics")).text.splitlines()
+                        if line.startswith(("gateway_subscriptions ", "gateway_events_delivered_total ")))
+        assert float(readings["gateway_subscriptions"]) >= 1 and float(readings["gateway_events_delivered_total"]) >= 1
         # Cancelling a paid order records two events (cancelled, refunded) in one transaction: one message.
         await staff_call(client, staff, CANCEL, {"id": order["id"]})
         assert (await ws.next_data())["orderStatusChanged"]["status"] == "CANCELLED"
