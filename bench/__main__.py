@@ -14,15 +14,16 @@ import traceback
 from collections.abc import Callable
 from types import FrameType
 
-from bench import checkout, database, listing
+from bench import checkout, database, fanout, listing
 from bench.database import PreparedDatabase
 from bench.load import LoadSpec, generator_name
 from bench.report import Report, machine_info, utc_stamp, write_json
 
-# name -> run(database, load spec, rounds), in running order; later scenarios (cache hit, fan-out) go here.
+# name -> run(database, load spec, rounds), in running order; later scenarios (cache hit) go here.
 SCENARIOS: dict[str, Callable[[PreparedDatabase, LoadSpec, int], Report]] = {
     listing.NAME: listing.run,
     checkout.NAME: checkout.run,
+    fanout.NAME: fanout.run,
 }
 
 

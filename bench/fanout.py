@@ -1,0 +1,571 @@
+"""Scenario `fanout`: 1,000 subscribers on one order across 2 workers; how late each event arrives.
+
+The real gateway under uvicorn with 2 workers, the Redis event bus (database 12, whose number
+names the bus channel, so other servers on the same Redis do not interfere) and the bench
+database. Two client processes (`bench.fanout_load`, 500 connections each) subscribe to
+`orderStatusChanged` for one order; the harness then changes that order's status through the
+public API, one change a second, timing each mutation's HTTP response, and every subscriber times
+the event's arrival on the same system-wide monotonic clock. Latency = arrival − response.
+
+Each order gives five status changes (PAID, PARTIALLY_SHIPPED, SHIPPED, DELIVERED, REFUNDED) and
+one change that is not a status change (the first of two parcels delivered: nothing may be sent);
+ORDERS orders in a row, each subscriber moving to the next order on its connection, as a tracking
+page does. Memory: RSS and PSS of both workers before the subscribers connect and once all 1,000
+hold their subscription and have received the order's current state; the difference over 1,000
+is the cost of one idle subscriber (its WebSocket connection included).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import select
+import subprocess
+import time
+import uuid
+from collections import Counter
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from bench import PYTHON, ROOT, servers
+from bench.database import PreparedDatabase, gateway_env
+from bench.fanout_load import SUBSCRIPTION
+from bench.load import LoadSpec
+from bench.pyload import percentile
+from bench.queries import (
+    CART_ADDRESS, CART_CREATE, CART_SHIPPING, MIN_VARIANT_STOCK, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
+    graphql_body,
+)
+
+NAME = "fanout"
+GATEWAY_APP = "gateway.app:app"
+WORKERS = 2
+SUBSCRIBERS = int(os.environ.get("BENCH_FANOUT_SUBSCRIBERS", "1000"))  # smaller only to try the harness
+CLIENT_PROCESSES = 2
+ORDERS = 3  # x 5 status changes = 15 events per subscriber, 15,000 deliveries
+SPACING_S = 1.0  # between two changes
+IDLE_S = 2.0  # subscribers idle before memory is read
+DELIVERY_TIMEOUT_S = 20.0  # after an order's last change, for every expected message to arrive
+TARGET_P99_MS = 250.0
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+STAFF_EMAIL = "bench-staff@example.com"
+STAFF_PASSWORD = "bench-staff-password-1"
+
+TOKEN_CREATE = ("mutation SignIn($email: String!, $password: String!) { tokenCreate(email: $email, password: $password) "
+                "{ accessToken userErrors { field code message } } }")
+PLACE = ("mutation Place($token: ID!, $payment: PaymentInput!) { checkoutComplete(cartToken: $token, payment: $payment) "
+         "{ order { id token status lines { id quantity } } userErrors { field code message } } }")
+MARK_PAID = "mutation MarkPaid($id: ID!) { orderMarkPaid(orderId: $id) { order { status } userErrors { field code message } } }"
+REFUND = "mutation Refund($id: ID!) { orderRefund(orderId: $id) { order { status } userErrors { field code message } } }"
+SHIP = ("mutation Ship($o: ID!, $l: [ShipmentLineInput!]!, $n: String!) { shipmentCreate(orderId: $o, lines: $l, "
+        "carrier: \"dhl\", trackingNumber: $n) { shipment { id status } userErrors { field code message } } }")
+TRACK = ("mutation Track($s: ID!) { shipmentAddTrackingEvent(shipmentId: $s, status: DELIVERED, location: \"Berlin\") "
+         "{ shipment { status } userErrors { field code message } } }")
+
+
+# -- the gateway's processes, from /proc ---------------------------------------------------------------
+
+def worker_pids(master: int) -> list[int]:
+    """The workers uvicorn's `--workers` master spawned (not its resource tracker)."""
+    children = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                parent = int(stat.read().rsplit(")", 1)[1].split()[1])
+            if parent != master:
+                continue
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                if b"multiprocessing.spawn" in cmdline.read():
+                    children.append(int(entry))
+        except OSError:
+            continue
+    return sorted(children)
+
+
+def memory_kb(pid: int) -> dict[str, int]:
+    """Rss, Pss and private (USS) kilobytes of one process, from smaps_rollup."""
+    values: dict[str, int] = {}
+    with open(f"/proc/{pid}/smaps_rollup") as rollup:
+        for line in rollup:
+            name, _, rest = line.partition(":")
+            if name in ("Rss", "Pss", "Private_Clean", "Private_Dirty"):
+                values[name] = int(rest.split()[0])
+    return {"rss": values["Rss"], "pss": values["Pss"], "uss": values["Private_Clean"] + values["Private_Dirty"]}
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def serving_workers(client_ports: list[int], workers: list[int]) -> dict[int, int | None]:
+    """Client port -> the worker holding the server end of that connection (None: not found)."""
+    by_remote: dict[str, str] = {}
+    with open("/proc/net/tcp") as table:
+        for line in table.read().splitlines()[1:]:
+            fields = line.split()
+            # remote address -> inode of the local end; only established sockets, since a closed
+            # warm-up connection in TIME_WAIT (inode 0) may have used the same client port.
+            if fields[3] == "01" and fields[9] != "0":
+                by_remote[fields[2]] = fields[9]
+    owner = {inode: pid for pid in workers for inode in _socket_inodes(pid)}
+    result: dict[int, int | None] = {}
+    for port in client_ports:
+        inode = by_remote.get(f"0100007F:{port:04X}")  # 127.0.0.1:port, as /proc/net/tcp writes it
+        result[port] = owner.get(inode) if inode else None
+    return result
+
+
+def serving_workers_retried(client_ports: list[int], workers: list[int], attempts: int = 5) -> dict[int, int | None]:
+    """The same, read again for ports not found: /proc/net/tcp is not one atomic snapshot, and a
+    long table read while other connections come and go can skip lines."""
+    result = serving_workers(client_ports, workers)
+    for _ in range(attempts - 1):
+        missing = [port for port, pid in result.items() if pid is None]
+        if not missing:
+            break
+        time.sleep(0.1)
+        result.update(serving_workers(missing, workers))
+    return result
+
+
+# -- the public API, over one keep-alive connection ---------------------------------------------------
+
+class API:
+    IDLE_S = 2.0  # uvicorn drops keep-alive connections idle for 5 s: reconnect well before that
+
+    def __init__(self, host: str, port: int) -> None:
+        self.connection = http.client.HTTPConnection(host, port, timeout=60)
+        self.bearer: str | None = None
+        self.last_used = 0.0
+
+    def call(self, query: str, variables: dict[str, Any], root: str) -> tuple[dict[str, Any], float, float]:
+        """(root payload, monotonic time sent, monotonic time the whole response was read)."""
+        headers = {"Content-Type": "application/json"}
+        if self.bearer:
+            headers["Authorization"] = f"Bearer {self.bearer}"
+        body = graphql_body(query, variables)
+        if time.monotonic() - self.last_used > self.IDLE_S:
+            self.connection.close()  # http.client opens a fresh one on the next request
+        sent = time.monotonic()
+        self.connection.request("POST", "/graphql", body=body, headers=headers)
+        response = self.connection.getresponse()
+        raw = response.read()
+        answered = self.last_used = time.monotonic()
+        if response.status != 200:
+            raise RuntimeError(f"{root}: HTTP {response.status}: {raw[:300]!r}")
+        document = json.loads(raw)
+        if document.get("errors"):
+            raise RuntimeError(f"{root}: {document['errors']}")
+        payload = document["data"][root]
+        if isinstance(payload, dict) and payload.get("userErrors"):
+            raise RuntimeError(f"{root}: {payload['userErrors']}")
+        return payload, sent, answered
+
+    @property
+    def local_port(self) -> int | None:
+        sock = self.connection.sock
+        return sock.getsockname()[1] if sock is not None else None
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _stock(api: API, wanted: int) -> list[str]:
+    page, _, _ = api.call(STOCK_PAGE, {}, "products")
+    variants = [v["id"] for edge in page["edges"] for v in edge["node"]["variants"]
+                if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK]
+    if len(variants) < wanted:
+        raise RuntimeError("too few in-stock variants for the fan-out orders: was the database seeded?")
+    return variants[:wanted]
+
+
+def place_order(api: API, variants: list[str]) -> dict[str, Any]:
+    """A 2-line order paid `manual`ly: PLACED, unpaid."""
+    lines = [{"variantId": v, "quantity": 1} for v in variants]
+    cart, _, _ = api.call(CART_CREATE, {"input": {"lines": lines, "email": "fanout@example.com"}}, "cartCreate")
+    token = cart["cart"]["token"]
+    addressed, _, _ = api.call(CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS}, "cartUpdateShippingAddress")
+    method = next(m["id"] for m in addressed["cart"]["availableShippingMethods"] if m["name"] == SHIPPING_METHOD_NAME)
+    api.call(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod")
+    placed, _, _ = api.call(PLACE, {"token": token, "payment": {"provider": "manual"}}, "checkoutComplete")
+    order = placed["order"]
+    if order["status"] != "PLACED" or len(order["lines"]) != 2:
+        raise RuntimeError(f"unexpected order for the fan-out: {order}")
+    return order
+
+
+@dataclass
+class Change:
+    order: int  # which of the ORDERS
+    mutation: str
+    expected: str | None  # the status subscribers must receive; None: nothing may be sent
+    sent: float
+    answered: float
+    worker: int | None = None  # the worker that served the mutation
+
+
+def change_order(api: API, order: dict[str, Any], number: int, pause: float, workers: list[int]) -> list[Change]:
+    """The order's whole life after placement, one change every `pause` seconds."""
+    order_id = order["id"]
+    first, second = ({"orderLineId": line["id"], "quantity": line["quantity"]} for line in order["lines"])
+    parcels: list[str] = []
+    changes: list[Change] = []
+
+    def timed(mutation: str, expected: str | None, query: str, variables: dict[str, Any], root: str) -> dict[str, Any]:
+        if changes:
+            time.sleep(pause)
+        payload, sent, answered = api.call(query, variables, root)
+        port = api.local_port  # read after the timing: it costs a few ms of /proc
+        worker = serving_workers_retried([port], workers).get(port) if port and workers else None
+        changes.append(Change(number, mutation, expected, sent, answered, worker))
+        return payload
+
+    timed("orderMarkPaid", "PAID", MARK_PAID, {"id": order_id}, "orderMarkPaid")
+    for lines, expected in (([first], "PARTIALLY_SHIPPED"), ([second], "SHIPPED")):
+        shipped = timed("shipmentCreate", expected, SHIP,
+                        {"o": order_id, "l": lines, "n": uuid.uuid4().hex[:12].upper()}, "shipmentCreate")
+        parcels.append(shipped["shipment"]["id"])
+    timed("shipmentAddTrackingEvent (1st parcel; no status change)", None, TRACK, {"s": parcels[0]},
+          "shipmentAddTrackingEvent")
+    timed("shipmentAddTrackingEvent (2nd parcel)", "DELIVERED", TRACK, {"s": parcels[1]}, "shipmentAddTrackingEvent")
+    timed("orderRefund", "REFUNDED", REFUND, {"id": order_id}, "orderRefund")
+    return changes
+
+
+EXPECTED_PER_ORDER = ("PLACED", "PAID", "PARTIALLY_SHIPPED", "SHIPPED", "DELIVERED", "REFUNDED")
+
+
+# -- the client processes -----------------------------------------------------------------------------
+
+class Client:
+    """One `bench.fanout_load` process, driven line by line."""
+
+    def __init__(self, server: servers.Server, subscribers: int) -> None:
+        self.subscribers = subscribers
+        self.process = subprocess.Popen(
+            [PYTHON, "-m", "bench.fanout_load", "--host", server.host, "--port", str(server.port),
+             "--subscribers", str(subscribers)],
+            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+        )
+        self.ports: list[int] = []
+
+    def send(self, line: str) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+
+    def answer(self, timeout: float) -> dict[str, Any]:
+        stdout: IO[str] | None = self.process.stdout
+        assert stdout is not None
+        ready, _, _ = select.select([stdout], [], [], timeout)
+        line = stdout.readline() if ready else ""
+        if not line:
+            self.process.kill()
+            stderr = self.process.stderr.read() if self.process.stderr else ""
+            raise RuntimeError(f"bench.fanout_load gave no answer within {timeout:.0f}s:\n{stderr[-2000:]}")
+        return json.loads(line)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+
+
+def _each(clients: list[Client], command: str, timeout: float) -> list[dict[str, Any]]:
+    for client in clients:
+        client.send(command)
+    return [client.answer(timeout) for client in clients]
+
+
+def _subscribe(clients: list[Client], operation: str, token: str) -> float:
+    answers = _each(clients, f"subscribe {operation} {token} PLACED", 180)
+    missing = sum(a["missing"] for a in answers)
+    if missing:
+        raise RuntimeError(f"{missing} subscribers did not receive the order's current state on subscribing")
+    return max(a["seconds"] for a in answers)
+
+
+def _await_delivery(clients: list[Client], operation: str, expected: int) -> dict[str, int]:
+    """Poll the clients until each expected status arrived at every subscriber, or time out."""
+    deadline = time.monotonic() + DELIVERY_TIMEOUT_S
+    while True:
+        totals: Counter[str] = Counter()
+        for answer in _each(clients, f"count {operation}", 30):
+            totals.update(answer["counts"])
+        if all(totals[s] >= expected for s in EXPECTED_PER_ORDER) or time.monotonic() > deadline:
+            return dict(totals)
+        time.sleep(0.2)
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+def _ms(values: list[float], fraction: float) -> float | None:
+    return round(percentile(values, fraction) * 1000, 2) if values else None
+
+
+def _summary(latencies: list[float]) -> dict[str, Any]:
+    ordered = sorted(latencies)
+    return {"count": len(ordered), "p50_ms": _ms(ordered, 0.50), "p90_ms": _ms(ordered, 0.90),
+            "p99_ms": _ms(ordered, 0.99), "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
+            "min_ms": round(ordered[0] * 1000, 2) if ordered else None}
+
+
+def _total_memory(pids: list[int]) -> dict[str, Any]:
+    per = {pid: memory_kb(pid) for pid in pids}
+    return {"workers": {str(pid): values for pid, values in per.items()},
+            **{key: sum(v[key] for v in per.values()) for key in ("rss", "pss", "uss")}}
+
+
+def run_once(database: PreparedDatabase) -> dict[str, Any]:
+    env = {**gateway_env(database.url), "REDIS_URL": REDIS_URL}
+    servers_cli_staff(env)
+    with ExitStack() as stack:
+        gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
+        stack.callback(gateway.stop)
+        servers.wait_healthy(gateway)
+        deadline = time.monotonic() + 60
+        while len(workers := worker_pids(gateway.process.pid)) < WORKERS:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start {WORKERS} workers:\n{gateway.log_tail()}")
+            time.sleep(0.2)
+        # Both workers answer /healthz only once their lifespan (Tortoise, the bus listener) has run.
+        for _ in range(20):
+            servers.request(gateway, "GET", "/readyz")
+
+        api = API(gateway.host, gateway.port)
+        stack.callback(api.close)
+        signed_in, _, _ = api.call(TOKEN_CREATE, {"email": STAFF_EMAIL, "password": STAFF_PASSWORD}, "tokenCreate")
+        api.bearer = signed_in["accessToken"]
+        variants = _stock(api, 2 * (ORDERS + 1))
+
+        # Warm-up: a few subscribers through one whole order, so both workers have run every code
+        # path (and allocated its caches) before the memory baseline is read.
+        warm = Client(gateway, 20)
+        stack.callback(warm.stop)
+        warm.ports = warm.answer(60)["ports"]
+        warm_order = place_order(api, variants[:2])
+        _subscribe([warm], "w", warm_order["token"])
+        change_order(api, warm_order, 0, 0.05, [])
+        _await_delivery([warm], "w", 20)
+        _each([warm], "dump", 30)
+        warm.stop()
+        time.sleep(1.0)
+
+        baseline = _total_memory(workers)
+        per_client = SUBSCRIBERS // CLIENT_PROCESSES
+        clients = [Client(gateway, per_client) for _ in range(CLIENT_PROCESSES)]
+        for client in clients:
+            stack.callback(client.stop)
+        connect_started = time.monotonic()
+        for client in clients:
+            client.ports = client.answer(180)["ports"]
+        connect_seconds = time.monotonic() - connect_started
+        ports = [port for client in clients for port in client.ports]
+        owners = serving_workers_retried(ports, workers)
+
+        changes: list[Change] = []
+        subscribe_seconds: list[float] = []
+        delivered: list[dict[str, int]] = []
+        idle: dict[str, Any] | None = None
+        for number in range(1, ORDERS + 1):
+            order = place_order(api, variants[2 * number: 2 * number + 2])
+            subscribe_seconds.append(_subscribe(clients, str(number), order["token"]))
+            if idle is None:
+                time.sleep(IDLE_S)
+                idle = _total_memory(workers)
+            else:
+                time.sleep(SPACING_S)
+            changes += change_order(api, order, number, SPACING_S, workers)
+            delivered.append(_await_delivery(clients, str(number), SUBSCRIBERS))
+            if gateway.process.poll() is not None:
+                raise RuntimeError(f"the gateway died during the run:\n{gateway.log_tail()}")
+        after_run = _total_memory(workers)
+        dumps = _each(clients, "dump", 60)
+        server_cpu = {str(pid): _cpu_seconds(pid) for pid in workers}
+
+    assert idle is not None
+    return _analyse(clients, dumps, owners, workers, changes, baseline, idle, after_run,
+                    connect_seconds, subscribe_seconds, delivered, server_cpu)
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    except OSError:
+        return None
+
+
+def servers_cli_staff(env: dict[str, str]) -> None:
+    """The staff account that moves the orders, through the real CLI (idempotent)."""
+    done = subprocess.run(
+        [PYTHON, "-m", "gateway", "create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD,
+         "--all-permissions"], cwd=ROOT, env=env, capture_output=True, text=True,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"create-staff failed:\n{done.stdout}{done.stderr}")
+
+
+def _analyse(
+    clients: list[Client], dumps: list[dict[str, Any]], owners: dict[int, int | None], workers: list[int],
+    changes: list[Change], baseline: dict[str, Any], idle: dict[str, Any],
+    after_run: dict[str, Any], connect_seconds: float, subscribe_seconds: list[float], delivered: list[dict[str, int]],
+    server_cpu: dict[str, float | None],
+) -> dict[str, Any]:
+    # Receipts by (order, status): [(worker, monotonic)], one per subscriber that got it.
+    receipts: dict[tuple[str, str], list[tuple[int | None, float]]] = {}
+    for client, dump in zip(clients, dumps):
+        for operation, status, times in dump["receipts"]:
+            bucket = receipts.setdefault((operation, status), [])
+            bucket.extend((owners.get(client.ports[index]), at) for index, at in times)
+
+    from_response: list[float] = []
+    from_request: list[float] = []
+    by_worker: dict[str, list[float]] = {}
+    # Subscribers on the worker that ran the mutation (delivered in-process) or on the other one (via Redis).
+    by_path: dict[str, list[float]] = {"same_worker": [], "other_worker": []}
+    per_change: list[dict[str, Any]] = []
+    lost = 0
+    for change in changes:
+        if change.expected is None:
+            continue
+        arrived = receipts.get((str(change.order), change.expected), [])
+        lost += max(0, SUBSCRIBERS - len(arrived))
+        latencies = [at - change.answered for _, at in arrived]
+        from_response += latencies
+        from_request += [at - change.sent for _, at in arrived]
+        for worker, at in arrived:
+            by_worker.setdefault(str(worker), []).append(at - change.answered)
+            if worker is not None and change.worker is not None:
+                by_path["same_worker" if worker == change.worker else "other_worker"].append(at - change.answered)
+        per_change.append({"order": change.order, "mutation": change.mutation, "status": change.expected,
+                           "mutation_worker": change.worker,
+                           "response_ms": round((change.answered - change.sent) * 1000, 2),
+                           "received": len(arrived), **_summary(latencies)})
+
+    expected_total = SUBSCRIBERS * sum(1 for c in changes if c.expected is not None)
+    allowed = set(EXPECTED_PER_ORDER)
+    unexpected = 0  # a status no change should have sent, or one received twice by a subscriber
+    for (operation, status), arrived in receipts.items():
+        if status not in allowed:
+            unexpected += len(arrived)
+        else:
+            unexpected += max(0, len(arrived) - SUBSCRIBERS)
+    errors: Counter[str] = Counter()
+    for dump in dumps:
+        errors.update(dump["errors"])
+    split = Counter(str(owners.get(port)) for client in clients for port in client.ports)
+    received_messages = sum(len(v) for v in receipts.values())
+    handler_cpu = sum(d["handler_cpu_s"] for d in dumps)
+
+    def per_subscription(key: str) -> float:
+        return round((idle[key] - baseline[key]) * 1024 / SUBSCRIBERS, 0)
+
+    return {
+        "subscribers": SUBSCRIBERS,
+        "client_processes": len(clients),
+        "orders": ORDERS,
+        "changes": len([c for c in changes if c.expected is not None]),
+        "received": len(from_response),
+        "expected": expected_total,
+        "lost": lost,
+        "unexpected": unexpected,
+        "errors": sum(errors.values()),
+        "error_kinds": dict(errors),
+        "error_samples": [s for d in dumps for s in d["error_samples"]][:5],
+        "latency_from_response": _summary(from_response),
+        "latency_from_request": _summary(from_request),
+        "latency_from_response_by_worker": {w: _summary(v) for w, v in by_worker.items()},
+        "worker_split": dict(split),
+        "latency_from_response_by_path": {k: _summary(v) for k, v in by_path.items()},
+        "mutation_response_ms": _summary([c.answered - c.sent for c in changes]),
+        "memory_kb": {"before": baseline, "idle_subscribed": idle, "after_run": after_run},
+        "bytes_per_idle_subscription": {"rss": per_subscription("rss"), "pss": per_subscription("pss"),
+                                        "uss": per_subscription("uss")},
+        "connect_seconds": round(connect_seconds, 2),
+        "subscribe_seconds": subscribe_seconds,
+        "delivered_counts": delivered,
+        "client_handler_cpu_us_per_message": round(handler_cpu / max(1, received_messages) * 1e6, 1),
+        "client_process_cpu_s": [round(d["process_cpu_s"], 2) for d in dumps],
+        "server_cpu_s": server_cpu,
+        "per_change": per_change,
+    }
+
+
+@dataclass
+class FanoutReport:
+    name: str
+    runs: list[dict[str, Any]]
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def render(self) -> str:
+        header = (f"{'run':<5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'same p99':>9} {'other p99':>10} "
+                  f"{'mut p50':>8} {'received/expected':>19} {'errors':>7} {'B/sub RSS':>10} {'B/sub PSS':>10}  worker split")
+        lines = [f"== {self.name} ==", header, "-" * (len(header) + 14)]
+        for number, run in enumerate(self.runs, 1):
+            latency = run["latency_from_response"]
+            memory = run["bytes_per_idle_subscription"]
+            split = " / ".join(str(v) for _, v in sorted(run["worker_split"].items()))
+            path = run["latency_from_response_by_path"]
+            lines.append(
+                f"{number:<5} {latency['p50_ms']:>8.1f} {latency['p99_ms']:>8.1f} {latency['max_ms']:>8.1f} "
+                f"{_fmt(path['same_worker']['p99_ms']):>9} {_fmt(path['other_worker']['p99_ms']):>10} "
+                f"{_fmt(run['mutation_response_ms']['p50_ms']):>8} "
+                f"{run['received']:>9}/{run['expected']:<9} {run['errors'] + run['unexpected']:>7} "
+                f"{memory['rss']:>10.0f} {memory['pss']:>10.0f}  {split}"
+            )
+        worst = max(r["latency_from_response"]["p99_ms"] for r in self.runs)
+        lost = sum(r["lost"] for r in self.runs)
+        verdict = "target met" if worst <= TARGET_P99_MS else "TARGET MISSED"
+        lines.append(f"latency = subscriber's receipt - the mutation's HTTP response; same/other = subscribers on the "
+                     f"worker that ran the mutation / on the other one (via Redis); mut = the mutation's own response time")
+        lines.append(f"{SUBSCRIBERS} subscribers, {WORKERS} workers, {ORDERS} orders x 5 changes; B/sub = memory per "
+                     f"idle subscription (its connection included)")
+        lines.append(f"worst p99 {worst:.1f} ms (target <= {TARGET_P99_MS:.0f} ms): {verdict}; lost messages: {lost}"
+                     + ("" if lost == 0 else "  MESSAGES LOST"))
+        return "\n".join(lines)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"scenario": self.name, "runs": self.runs, **self.details}
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> FanoutReport:
+    """`rounds` whole runs (a fresh gateway each), since one run already makes 15,000 measurements."""
+    runs = []
+    for number in range(1, max(1, rounds) + 1):
+        result = run_once(database)
+        latency = result["latency_from_response"]
+        print(f"  run {number}: p50 {latency['p50_ms']} ms  p99 {latency['p99_ms']} ms  max {latency['max_ms']} ms  "
+              f"received {result['received']}/{result['expected']}  errors {result['errors']}  "
+              f"{result['bytes_per_idle_subscription']['pss']:.0f} B/subscription (PSS)  split {result['worker_split']}",
+              flush=True)
+        runs.append(result)
+        if result["lost"] or result["errors"] or result["unexpected"]:
+            # Kept as a result (the JSON says what went wrong), and shouted in the table.
+            print(f"  run {number}: LOST {result['lost']}, unexpected {result['unexpected']}, "
+                  f"errors {result['error_kinds']}: {result['error_samples']}", flush=True)
+    return FanoutReport(NAME, runs, details={
+        "subscription": SUBSCRIPTION,
+        "load": {"subscribers": SUBSCRIBERS, "client_processes": CLIENT_PROCESSES, "workers": WORKERS,
+                 "orders": ORDERS, "changes_per_order": 5, "spacing_s": SPACING_S, "idle_s": IDLE_S,
+                 "redis_url": REDIS_URL, "client": "bench.fanout_load (uvloop, raw asyncio Protocol WebSocket)"},
+        "target_p99_ms": TARGET_P99_MS,
+        "database": {"url": database.url, "products": database.products},
+    })
