@@ -35,11 +35,14 @@ class Context:
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
         if self._viewer is _UNSET:
-            self._viewer = await accounts.viewer(self.loaders, self.access_token or self._init_token(), self.secret_key)
+            self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key)
         return self._viewer
 
-    def _init_token(self) -> str | None:
-        """On a WebSocket: `{"authorization": "Bearer …"}` in connection_init, as on HTTP."""
+    def credentials(self) -> str | None:
+        """The caller's access token: the request's bearer token or, on a WebSocket, the one sent
+        as `{"authorization": "Bearer …"}` in connection_init."""
+        if self.access_token:
+            return self.access_token
         value = (self.connection_params or {}).get("authorization")
         if isinstance(value, str) and value[:7].lower() == "bearer ":
             return value[7:].strip() or None

@@ -4,15 +4,24 @@ A subscription first sends the current state of what it follows (so a client tha
 subscribes again has missed nothing that matters), then every committed change. Events carry the
 row as the change left it (`models.snapshot`); a version on each row lets the loop drop an event
 older than what it has already sent, since events from two processes can arrive out of order.
+Many subscribers usually follow the same object with the same query (a thousand shoppers on one
+order page): for an event, this process executes each distinct (document, variables, viewer) once
+and hands every such subscriber the same result (`SharedEventExecution`). A view built for an
+event also shares one dataloader registry with every other subscriber of that event.
+
 When the bus says events may have been lost (a message of kind `resync`: Redis came back, or this
 subscriber fell too far behind), the loop sends the current state again.
 """
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from graphql.pyutils import is_awaitable
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.models import Model
 
 from loaders import Loaders
@@ -21,6 +30,7 @@ from schema.context import Context
 from schema.extensions import GatewayError
 
 RESYNC = "resync"  # gateway.events' message for "reload the current state"
+SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
@@ -51,7 +61,7 @@ async def follow(
         raise GatewayError("Subscriptions are not available on this server.", "SERVICE_UNAVAILABLE")
     sent: dict[Any, tuple[int, Hashable]] = {}  # id -> (version, distinct value) last seen
 
-    def fresh(row: M) -> T | None:
+    def fresh(row: M, message: dict[str, Any] | None = None) -> T | None:
         previous = sent.get(row.id)
         if previous is not None and row.version <= previous[0]:
             return None  # already sent, or older than what was sent
@@ -59,9 +69,15 @@ async def follow(
         sent[row.id] = (row.version, value)
         if previous is not None and value == previous[1]:
             return None
-        # Relations read for this event come from the database now, not from an earlier event.
-        context.loaders = Loaders()
-        return view(context, row)
+        if message is None:
+            # Relations read for this state come from the database now, not from an earlier event.
+            context.loaders = Loaders()
+            return view(context, row)
+        # Every subscriber of this event in this process reads its relations through one registry.
+        context.loaders = message.setdefault("_loaders", Loaders())
+        item = view(context, row)
+        setattr(item, SHARED_RESULTS, message.setdefault("_results", {}))
+        return item
 
     # Subscribe before reading the current state: a change committed in between is then queued,
     # and its version tells whether the state read already includes it.
@@ -73,9 +89,55 @@ async def follow(
         async for message in subscription:
             if message["kind"] == RESYNC and current is None:
                 raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
-            rows = await current() if message["kind"] == RESYNC else [from_message(message, model)]
-            for row in rows:
-                if (item := fresh(row)) is not None:
-                    yield item
+            if message["kind"] == RESYNC:
+                for row in await current():
+                    if (item := fresh(row)) is not None:
+                        yield item
+            elif (item := fresh(from_message(message, model), message)) is not None:
+                yield item
     finally:
         subscription.close()
+
+
+class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
+    """Executes an event once per process for all subscribers asking the same of it.
+
+    graphql-core builds one executor per subscription and copies it for each event. When the
+    event's value carries `SHARED_RESULTS` (a dict that lives on the bus message, shared by every
+    subscriber of this process), the copy looks up its key there: the document, the operation,
+    the variables, the currency and the caller's credentials (fields such as an order event's
+    actor depend on who asks). The first subscriber executes; the others await its result.
+    """
+
+    _share: tuple[dict[Hashable, Any], Hashable] | None = None
+    _share_key: Hashable = None
+
+    def build_per_event_executor(self, payload: Any) -> StrawberryGraphQLCoreExecutionContext:
+        executor = super().build_per_event_executor(payload)
+        results = getattr(payload, SHARED_RESULTS, None)
+        if results is not None:
+            if self._share_key is None:
+                self._share_key = self._key()
+            executor._share = (results, self._share_key)
+        return executor
+
+    def _key(self) -> Hashable:
+        operation = self.operation
+        source = operation.loc.source.body if operation.loc is not None else repr(operation)
+        variables = json.dumps(self.variable_values.coerced, sort_keys=True, default=str)
+        context = self.context_value
+        credentials = context.credentials() if isinstance(context, Context) else None
+        currency = getattr(context, "currency", None)
+        return (source, operation.name.value if operation.name else None, variables, credentials, currency)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        if self._share is None:
+            return super().execute_operation(serially)
+        results, key = self._share
+        result = results.get(key)
+        if result is None:
+            result = super().execute_operation(serially)
+            if is_awaitable(result):
+                result = asyncio.ensure_future(result)  # a future many subscribers can await
+            results[key] = result
+        return result

@@ -16,6 +16,7 @@ from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, OperationName
 from schema.ids import decode_id
 from schema.limits import Limits, limit_extensions
+from schema.live import SharedEventExecution
 from schema.node import Node
 
 MAX_NODES = 100
@@ -82,6 +83,7 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
+        execution_context_class=SharedEventExecution,
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
             lambda: ParserCache(maxsize=1024),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.expressions import F
 from websockets.exceptions import ConnectionClosed
 
@@ -181,3 +182,31 @@ async def test_after_lost_events_subscribers_get_the_current_state(url, app, gql
         assert lost["type"] == "next" and lost["payload"]["errors"][0]["extensions"]["code"] == "EVENTS_LOST"
         assert (await dashboard.receive())["type"] == "complete"
         await follower.nothing_more()
+
+
+async def test_an_event_is_executed_once_per_distinct_viewer_and_query(url, gql, client, monkeypatch):
+    order = await place(gql)
+    staff_token = await token_for(Permission.MANAGE_ORDERS)
+    query = "subscription($t: ID!) { orderStatusChanged(orderToken: $t) { status events { kind actor } } }"
+    executions = []
+    execute = StrawberryGraphQLCoreExecutionContext.execute_operation
+
+    def counted(self, serially=None):
+        if self._share is not None:
+            executions.append(self._share[1][3])  # the credentials part of the key
+        return execute(self, serially)
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_operation", counted)
+    async with GraphQLWebSocket.open(url) as first, GraphQLWebSocket.open(url) as second, \
+            GraphQLWebSocket.open(url, payload={"authorization": f"Bearer {staff_token}"}) as staff:
+        for ws in (first, second, staff):
+            await ws.subscribe(query, {"t": order["token"]})
+            await ws.next_data()
+        await staff_call(client, bearer(staff_token), MARK_PAID, {"id": order["id"]})
+        shoppers = [(await ws.next_data())["orderStatusChanged"] for ws in (first, second)]
+        seen_by_staff = (await staff.next_data())["orderStatusChanged"]
+    assert shoppers[0] == shoppers[1] and shoppers[0]["status"] == "PAID"
+    # Who did it is shown to staff only: the two audiences got different results ...
+    assert shoppers[0]["events"][-1]["actor"] is None and seen_by_staff["events"][-1]["actor"] is not None
+    # ... from one execution each: the two shoppers shared theirs.
+    assert sorted(executions, key=str) == sorted([None, staff_token], key=str)
