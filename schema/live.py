@@ -7,7 +7,7 @@ older than what it has already sent, since events from two processes can arrive 
 Many subscribers usually follow the same object with the same query (a thousand shoppers on one
 order page): for an event, this process executes each distinct (document, variables, viewer) once
 and hands every such subscriber the same result (`SharedEventExecution`). A view built for an
-event also shares one dataloader registry with every other subscriber of that event.
+event is built once per process too, and shared by every subscriber of that event.
 
 When the bus says events may have been lost (a message of kind `resync`: Redis came back, or this
 subscriber fell too far behind), the loop sends the current state again.
@@ -73,10 +73,15 @@ async def follow(
             # Relations read for this state come from the database now, not from an earlier event.
             context.loaders = Loaders()
             return view(context, row)
-        # Every subscriber of this event in this process reads its relations through one registry.
-        context.loaders = message.setdefault("_loaders", Loaders())
-        item = view(context, row)
-        setattr(item, SHARED_RESULTS, message.setdefault("_results", {}))
+        # Every subscriber of this event in this process gets the same view (it depends on the
+        # context only through the store's currency and the loaders, which it shares too); what
+        # depends on the viewer is decided while executing, where results are shared per viewer.
+        views = message.setdefault("_views", {})
+        item = views.get(context.currency)
+        if item is None:
+            shared = Context(currency=context.currency, prices_include_tax=context.prices_include_tax)
+            item = views[context.currency] = view(shared, row)
+            setattr(item, SHARED_RESULTS, message.setdefault("_results", {}))
         return item
 
     # Subscribe before reading the current state: a change committed in between is then queued,
