@@ -21,6 +21,9 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from gateway.cache import ResponseCache
+from gateway.cache_http import ResponseCacheMiddleware
+from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
@@ -29,6 +32,7 @@ from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from resolvers.cart import CartRules
+from resolvers.outbox import Change
 from schema.limits import Limits
 from schema.root import build_schema
 
@@ -50,8 +54,17 @@ def create_app(settings: Settings) -> Starlette:
         max_cost=settings.max_query_cost,
         introspection=settings.introspection,
     )
+    schema = build_schema(limits)
+    cache = _response_cache(settings, schema.as_str(), events) if settings.cache_enabled else None
+
+    async def announce(changes: list[Change]) -> None:
+        # The cache first: by the time anyone hears of a change, the stale answers are gone.
+        if cache is not None:
+            await cache.on_changes(changes)
+        await events.announce(changes)
+
     graphql = GatewayGraphQL(
-        build_schema(limits),
+        schema,
         currency=settings.store_currency,
         secret_key=settings.secret_key,
         graphiql=settings.graphiql,
@@ -61,7 +74,7 @@ def create_app(settings: Settings) -> Starlette:
         prices_include_tax=settings.prices_include_tax,
         cart_rules=CartRules(max_line_quantity=settings.max_line_quantity),
         events=events,
-        announce=events.announce,
+        announce=announce,
     )
 
     async def healthz(request: Request) -> Response:
@@ -78,8 +91,9 @@ def create_app(settings: Settings) -> Starlette:
                 await asyncio.wait_for(redis.ping(), READINESS_TIMEOUT)
             except Exception as error:  # any failure means "not ready"
                 log.warning("readiness check failed: redis: %s", error)
-                return JSONResponse({"status": "unavailable", "reason": f"redis: {type(error).__name__}"}, 503)
-        return JSONResponse({"status": "ok"})
+                body = {"status": "unavailable", "reason": f"redis: {type(error).__name__}"}
+                return JSONResponse(body | (cache.describe() if cache else {}), 503)
+        return JSONResponse({"status": "ok"} | (cache.describe() if cache else {}))
 
     async def prometheus(request: Request) -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -96,9 +110,13 @@ def create_app(settings: Settings) -> Starlette:
             gc.freeze()
             gc.set_threshold(50_000, 10, 10)
             await events.start()
+            if cache is not None:
+                await cache.start()
             try:
                 yield
             finally:
+                if cache is not None:
+                    await cache.close()
                 await events.close()
         if redis is not None:
             await redis.aclose()
@@ -113,6 +131,16 @@ def create_app(settings: Settings) -> Starlette:
         ],
         lifespan=lifespan,
     )
+    if cache is not None:
+        # Before routing: a hit is answered from bytes without Starlette's routing or Request
+        # objects. Inside the rate limiter (a hit still counts against the client) and CORS (hits
+        # carry the CORS headers too). Added first, so it is the innermost middleware.
+        app.add_middleware(
+            ResponseCacheMiddleware,
+            cache=cache,
+            max_age=settings.cache_max_age_seconds,
+            stale_while_revalidate=settings.cache_stale_while_revalidate_seconds,
+        )
     if settings.rate_limit_per_second > 0:
         app.add_middleware(
             RateLimit,
@@ -128,7 +156,7 @@ def create_app(settings: Settings) -> Starlette:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id", "cache-status", "retry-after"],
+            expose_headers=["x-request-id", "cache-status", "retry-after", "etag"],
             max_age=600,
         )
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
@@ -136,7 +164,25 @@ def create_app(settings: Settings) -> Starlette:
     app.add_middleware(RequestMiddleware, metrics=metrics)
     app.state.metrics = metrics
     app.state.events = events
+    app.state.cache = cache
+    if cache is not None:
+        metrics.extra.append(cache.stats.render)
     return app
+
+
+def _response_cache(settings: Settings, schema_sdl: str, events: EventBus) -> ResponseCache:
+    # Its own Redis client with short timeouts: a Redis that hangs must not hang requests, which
+    # then go past the cache; the shared client (bus, rate limits) keeps its own behaviour.
+    redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5) if settings.redis_url else None
+    return ResponseCache(
+        prefix=key_prefix(settings.store_currency, settings.prices_include_tax, schema_sdl),
+        normalizer=Normalizer(max_tokens=settings.max_query_tokens),
+        ttl=settings.cache_ttl_seconds,
+        max_bytes=settings.cache_max_bytes,
+        lock_timeout=settings.cache_lock_timeout_ms / 1000,
+        redis=redis,
+        bus=events,
+    )
 
 
 def app_from_environment(build: Callable[[Settings], Starlette] = create_app) -> Starlette:

@@ -81,12 +81,20 @@ class GatewayGraphQL(GraphQL):
             # Parse errors end the operation before the schema's extensions see a result.
             request_id = request.scope.get("gateway.request_id", "-")
             result.errors = [classify(error, request_id) for error in result.errors]
+        # For the response cache (gateway/cache_http.py): an answer with errors is never stored,
+        # and a stored one is tagged with the catalogue objects it contains.
+        request.scope["gateway.result_errors"] = bool(result.errors)
+        if context is not None:
+            request.scope["gateway.cache_tags"] = context.cache_tags
         return await super().process_result(request, result)
 
     def create_response(self, response_data: Any, sub_response: Response) -> Response:
         response = super().create_response(response_data, sub_response)
-        # RFC 9211: no response cache yet, so every response went past it.
+        # What every response the cache did not serve or store says; the cache layer replaces
+        # these on the responses it handles (RFC 9211 Cache-Status, HTTP caching).
         response.headers["Cache-Status"] = "gateway; fwd=bypass"
+        response.headers["Cache-Control"] = "private, no-store"
+        response.headers["Vary"] = "Accept, Authorization"
         return response
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 from collections import defaultdict
+from collections.abc import Callable
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -18,6 +19,8 @@ class Metrics:
         self.requests: dict[tuple[str, str], int] = defaultdict(int)
         self.buckets: dict[str, list[int]] = {}
         self.sums: dict[str, float] = defaultdict(float)
+        # Other components' series (the response cache's counters), appended when rendering.
+        self.extra: list[Callable[[], list[str]]] = []
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
         self.requests[(operation, str(status))] += 1
@@ -47,6 +50,8 @@ class Metrics:
                 lines.append(f'gateway_request_duration_seconds_bucket{{operation="{label}",le="{le}"}} {cumulative}')
             lines.append(f'gateway_request_duration_seconds_sum{{operation="{label}"}} {self.sums[operation]:.6f}')
             lines.append(f'gateway_request_duration_seconds_count{{operation="{label}"}} {cumulative}')
+        for render in self.extra:
+            lines += render()
         return "\n".join(lines) + "\n"
 
 

@@ -59,6 +59,11 @@ class Settings:
     subscription_queue_size: int = 100
     carrier_secrets: dict[str, str] = field(default_factory=dict)
     carrier_signature_header: str = "x-signature"
+    cache_ttl_seconds: int = 300
+    cache_max_bytes: int = 64 * 1024 * 1024
+    cache_lock_timeout_ms: int = 2000
+    cache_max_age_seconds: int = 5
+    cache_stale_while_revalidate_seconds: int = 30
 
     @property
     def is_postgres(self) -> bool:
@@ -201,6 +206,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         subscription_queue_size=_int("SUBSCRIPTION_QUEUE_SIZE", env.get("SUBSCRIPTION_QUEUE_SIZE") or "100", 1, 100_000),
         carrier_secrets=_carrier_secrets(env.get("CARRIER_WEBHOOK_SECRETS", "")),
         carrier_signature_header=_header_name("CARRIER_SIGNATURE_HEADER", env.get("CARRIER_SIGNATURE_HEADER") or "X-Signature"),
+        cache_ttl_seconds=_int("CACHE_TTL", env.get("CACHE_TTL") or "300", 1, 86_400),
+        cache_max_bytes=_int("CACHE_MAX_BYTES", env.get("CACHE_MAX_BYTES") or str(64 * 1024 * 1024), 0, 64 * 1024**3),
+        cache_lock_timeout_ms=_int("CACHE_LOCK_TIMEOUT_MS", env.get("CACHE_LOCK_TIMEOUT_MS") or "2000", 0, 60_000),
+        cache_max_age_seconds=_int("CACHE_MAX_AGE", env.get("CACHE_MAX_AGE") or "5", 0, 86_400),
+        cache_stale_while_revalidate_seconds=_int(
+            "CACHE_STALE_WHILE_REVALIDATE", env.get("CACHE_STALE_WHILE_REVALIDATE") or "30", 0, 86_400),
     )
 
 
