@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -173,7 +176,11 @@ def create_app(settings: Settings) -> Starlette:
 def _response_cache(settings: Settings, schema_sdl: str, events: EventBus) -> ResponseCache:
     # Its own Redis client with short timeouts: a Redis that hangs must not hang requests, which
     # then go past the cache; the shared client (bus, rate limits) keeps its own behaviour.
-    redis = Redis.from_url(settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5) if settings.redis_url else None
+    # One retry on a fresh connection: after Redis restarts, pooled connections are dead.
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError],
+    ) if settings.redis_url else None
     return ResponseCache(
         prefix=key_prefix(settings.store_currency, settings.prices_include_tax, schema_sdl),
         normalizer=Normalizer(max_tokens=settings.max_query_tokens),

@@ -111,9 +111,15 @@ class ResponseCache:
         connected = self._bus_connected
         return connected is None or connected.is_set()
 
-    @property
-    def healthy(self) -> bool:
-        return self._redis_ok
+    def note_inactive(self) -> None:
+        """Called on the (slow) bypass path: if the bus lost Redis, recover through a ping first.
+
+        Without this, a cache that had only served in-process hits would resume the moment the
+        bus reconnects, before its own connections to Redis were known to work again.
+        """
+        if self._redis_ok and self.remote is not None:
+            self._redis_ok = False
+            self._start_recovery()
 
     # --- keys ----------------------------------------------------------------------------
 
@@ -282,8 +288,11 @@ class ResponseCache:
                       what, type(error).__name__, error)
         if self._redis_ok:
             self._redis_ok = False
-            if self._recovery is None or self._recovery.done():
-                self._recovery = asyncio.get_running_loop().create_task(self._recover(), name="cache-recovery")
+            self._start_recovery()
+
+    def _start_recovery(self) -> None:
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._recover(), name="cache-recovery")
 
     async def _recover(self) -> None:
         assert self.remote is not None

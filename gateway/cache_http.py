@@ -60,6 +60,7 @@ class ResponseCacheMiddleware:
             return
         cache = self.cache
         if not cache.active:  # Redis unreachable: other workers' invalidations cannot reach us
+            cache.note_inactive()
             cache.stats.bypasses += 1
             await self.app(scope, receive, send)
             return
