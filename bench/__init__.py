@@ -7,6 +7,7 @@ Run with `.venv/bin/python -m bench` from the repository root. Each scenario is 
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,6 +16,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # The interpreter running the harness is the venv's: servers and CLI steps use the same one.
 PYTHON = sys.executable
 
-DB_NAME = "gateway_bench"
+# BENCH_DB_NAME lets two checkouts of the project bench on one server without dropping each other's.
+DB_NAME = os.environ.get("BENCH_DB_NAME") or "gateway_bench"
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
