@@ -227,7 +227,8 @@ class ResponseCache:
             return None
         if data is None:
             return None
-        entry = Entry.decode(data)
+        # Tags are needed only to keep the entry in this process's tier too.
+        entry = Entry.decode(data, with_tags=self.local.max_bytes > 0)
         return entry if entry is not None and entry.expires_at > time.time() else None
 
     # --- invalidation --------------------------------------------------------------------

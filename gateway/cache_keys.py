@@ -53,7 +53,7 @@ from graphql import (
 )
 
 PUBLIC_ROOT_FIELDS = frozenset({"products", "product", "categories", "category", "__typename"})
-FORMAT = b"1"  # bump when the stored entry's layout changes
+FORMAT = b"2"  # bump when the stored entry's layout changes
 
 
 class NotCacheable:

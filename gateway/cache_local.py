@@ -40,19 +40,24 @@ class Entry:
         self.length = str(len(self.body)).encode()
 
     def encode(self) -> bytes:
-        """For Redis: one JSON header line, then the body as it is."""
+        """For Redis: a small JSON header line, a line of space-separated tags, then the body.
+
+        The tags (hundreds for a listing) have their own line so that a hit from Redis that is
+        not kept in memory (`CACHE_MAX_BYTES=0`) does not pay for decoding them.
+        """
         header = {"ct": self.content_type.decode("latin-1"), "etag": self.etag.decode("latin-1"),
-                  "op": self.operation, "tags": self.tags, "exp": self.expires_at}
-        return json.dumps(header, separators=(",", ":")).encode() + b"\n" + self.body
+                  "op": self.operation, "exp": self.expires_at}
+        return b"\n".join((json.dumps(header, separators=(",", ":")).encode(), " ".join(self.tags).encode(), self.body))
 
     @classmethod
-    def decode(cls, data: bytes) -> Entry | None:
-        header, _, body = data.partition(b"\n")
+    def decode(cls, data: bytes, with_tags: bool = True) -> Entry | None:
+        header, _, rest = data.partition(b"\n")
+        tags, _, body = rest.partition(b"\n")
         try:
             fields = json.loads(header)
             return cls(body, fields["ct"].encode("latin-1"), fields["etag"].encode("latin-1"), fields["op"],
-                       tuple(fields["tags"]), float(fields["exp"]))
-        except (ValueError, KeyError, TypeError, AttributeError):
+                       tuple(tags.decode().split()) if with_tags else (), float(fields["exp"]))
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             return None  # another version's layout, or damage: a miss
 
 

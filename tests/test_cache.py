@@ -18,6 +18,13 @@ PRODUCT = ("query One($id: ID!) { product(id: $id) { name availableForSale "
            "variants { id sku price { amount } quantityAvailable availableForSale } } }")
 
 
+@pytest.fixture(autouse=True)
+async def drop_own_products(db):
+    """The catalogue is shared by the session: other tests count its products exactly."""
+    yield
+    await Product.filter(slug__startswith="cache-").delete()
+
+
 async def own_product(units: int = 1, price: str = "10.00") -> tuple[str, ProductVariant]:
     """An active product with one variant and `units` in stock, made before anything cached it."""
     t = uuid.uuid4().hex[:8]

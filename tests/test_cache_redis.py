@@ -19,7 +19,7 @@ from models import Permission
 from schema.ids import encode_id
 from tests.cache_client import BYPASS, HIT, LISTING, STORED, cache_metrics, gateway, post
 from tests.staff import bearer, token_for
-from tests.test_cache import PRODUCT, own_product
+from tests.test_cache import PRODUCT, drop_own_products, own_product  # noqa: F401  (fixture)
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 

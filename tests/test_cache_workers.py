@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from schema.ids import encode_id
 from tests.cache_client import HIT
 from tests.conftest import ROOT
-from tests.test_cache import PRODUCT, own_product
+from tests.test_cache import PRODUCT, drop_own_products, own_product  # noqa: F401  (fixture)
 from tests.test_cache_redis import redis_url  # noqa: F401  (fixture)
 from tests.test_checkout import ADDRESS, CHECKOUT, PAID
 from tests.test_checkout_workers import _free_port
