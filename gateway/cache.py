@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class ResponseCache:
         self.remote = RedisTier(redis, ttl, lock_seconds=max(5.0, 2 * lock_timeout)) if redis is not None else None
         self.aliases = Aliases()
         self.bus = bus
+        # Marks the changes this cache already applied, so its own follower skips them.
+        self.instance = f"{os.getpid()}-{os.urandom(4).hex()}"
         # The bus's connection to Redis is how other workers' invalidations arrive.
         self._bus_connected: asyncio.Event | None = getattr(bus, "connected", None) if redis is not None else None
         self._redis_ok = True
@@ -238,6 +241,10 @@ class ResponseCache:
         tags: set[str] = set()
         for change in changes:
             tags |= change.tags
+            if change.tags and catalogue_changes.TOPIC in change.topics:
+                # The bus also hands this change to our own follower, later: by then a request may
+                # have stored the fresh answer, which evicting again would throw away.
+                change.payload["applied_by"] = self.instance
         if tags:
             await self.invalidate(tags)
 
@@ -268,7 +275,7 @@ class ResponseCache:
             async for message in subscription:
                 if message is RESYNC:
                     self.local.clear()  # messages were lost: anything here may be stale
-                else:
+                elif message.get("applied_by") != self.instance:
                     tags = message.get("tags")
                     if isinstance(tags, list):
                         if "*" in tags:  # a worker replayed lost invalidations wholesale
