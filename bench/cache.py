@@ -95,6 +95,10 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CacheReport:
     runs: dict[str, list[Result]] = {label: [] for label in ("c", "d", "c-redis", "e", "f", "g")}
     with ExitStack() as stack, tempfile.NamedTemporaryFile(prefix="bench-cache-", suffix=".json") as response_file:
         stack.callback(redis.close)
+        # The database was just recreated; answers a previous run left in Redis describe the old one.
+        stale = list(redis.scan_iter(match="gateway:cache:*", count=1000))
+        for start in range(0, len(stale), 1000):
+            redis.delete(*stale[start:start + 1000])
         redis.delete(FLOOR_KEY)
 
         def start(name: str, app: str, **env: str) -> servers.Server:
