@@ -16,7 +16,7 @@ RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # The interpreter running the harness is the venv's: servers and CLI steps use the same one.
 PYTHON = sys.executable
 
-# BENCH_DB_NAME: another name lets two checkouts bench side by side without dropping each other's database.
-DB_NAME = os.environ.get("BENCH_DB_NAME", "gateway_bench")
+# BENCH_DB_NAME lets two checkouts of the project bench on one server without dropping each other's.
+DB_NAME = os.environ.get("BENCH_DB_NAME") or "gateway_bench"
 PG_ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
 DATABASE_URL = f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from types import FrameType
 
-from bench import checkout, database, fanout, listing
+from bench import cache, checkout, database, fanout, listing
 from bench.database import PreparedDatabase
 from bench.load import LoadSpec, generator_name
 from bench.report import Report, machine_info, utc_stamp, write_json
@@ -23,6 +23,7 @@ from bench.report import Report, machine_info, utc_stamp, write_json
 SCENARIOS: dict[str, Callable[[PreparedDatabase, LoadSpec, int], Report]] = {
     listing.NAME: listing.run,
     checkout.NAME: checkout.run,
+    cache.NAME: cache.run,
     fanout.NAME: fanout.run,
 }
 

@@ -530,8 +530,8 @@ class FanoutReport:
         worst = max(r["latency_from_response"]["p99_ms"] for r in self.runs)
         lost = sum(r["lost"] for r in self.runs)
         verdict = "target met" if worst <= TARGET_P99_MS else "TARGET MISSED"
-        lines.append(f"latency = subscriber's receipt - the mutation's HTTP response; same/other = subscribers on the "
-                     f"worker that ran the mutation / on the other one (via Redis); mut = the mutation's own response time")
+        lines.append("latency = subscriber's receipt - the mutation's HTTP response; same/other = subscribers on the "
+                     "worker that ran the mutation / on the other one (via Redis); mut = the mutation's own response time")
         lines.append(f"{SUBSCRIBERS} subscribers, {WORKERS} workers, {ORDERS} orders x 5 changes; B/sub = memory per "
                      f"idle subscription (its connection included)")
         lines.append(f"worst p99 {worst:.1f} ms (target <= {TARGET_P99_MS:.0f} ms): {verdict}; lost messages: {lost}"

@@ -16,6 +16,9 @@ from pathlib import Path
 from bench import PYTHON, ROOT
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"
+# Every request a different body (`__NONCE__` in it replaced): measures cache misses.
+WRK_UNIQUE_SCRIPT = Path(__file__).resolve().parent / "wrk_unique.lua"
+NONCE = "__NONCE__"
 MARKER = "BENCH_JSON "
 
 
@@ -25,6 +28,7 @@ class LoadSpec:
     duration: float = 10.0  # measured seconds
     warmup: float = 2.0  # seconds of the same load first, not measured
     path: str = "/graphql"
+    unique: bool = False  # replace NONCE in the body with a fresh value on every request
 
 
 @dataclass(frozen=True)
@@ -51,7 +55,7 @@ def generator_name() -> str:
 
 
 def run(scenario: str, host: str, port: int, body: bytes, spec: LoadSpec) -> Result:
-    env = {**os.environ, "BENCH_BODY": body.decode()}
+    env = {**os.environ, "BENCH_BODY": body.decode(), "BENCH_UNIQUE": "1" if spec.unique else ""}
     if shutil.which("wrk"):
         return _run_wrk(scenario, host, port, env, spec)
     return _run_python(scenario, host, port, env, spec)
@@ -64,7 +68,7 @@ def _run_wrk(scenario: str, host: str, port: int, env: dict[str, str], spec: Loa
         # One thread: the server gets the other core, as a Python client process would leave it.
         command = [
             "wrk", "-t1", f"-c{spec.connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(WRK_SCRIPT), url,
+            "-s", str(WRK_UNIQUE_SCRIPT if spec.unique else WRK_SCRIPT), url,
         ]
         return _marked_json(subprocess.run(command, env=env, capture_output=True, text=True), "wrk")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass
@@ -52,7 +54,7 @@ async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]
     return status, close, await reader.readexactly(length)
 
 
-async def connection_loop(host: str, port: int, payload: bytes, stop_at: float, tally: Tally) -> None:
+async def connection_loop(host: str, port: int, payload: Any, stop_at: float, tally: Tally) -> None:
     """One keep-alive connection sending requests back to back until `stop_at`."""
     reader: asyncio.StreamReader | None = None
     writer: asyncio.StreamWriter | None = None
@@ -68,7 +70,7 @@ async def connection_loop(host: str, port: int, payload: bytes, stop_at: float, 
         assert reader is not None
         started = clock()
         try:
-            writer.write(payload)
+            writer.write(payload() if callable(payload) else payload)
             status, close, _ = await read_response(reader)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError):
             tally.socket_errors += 1
@@ -85,7 +87,7 @@ async def connection_loop(host: str, port: int, payload: bytes, stop_at: float, 
         writer.close()
 
 
-async def phase(host: str, port: int, payload: bytes, connections: int, seconds: float) -> tuple[Tally, float]:
+async def phase(host: str, port: int, payload: Any, connections: int, seconds: float) -> tuple[Tally, float]:
     tally = Tally()
     started = time.perf_counter()
     stop_at = started + seconds
@@ -100,8 +102,19 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
-async def run(host: str, port: int, path: str, body: bytes, connections: int, duration: float, warmup: float) -> dict:
-    payload = build_request(host, port, path, body)
+async def run(host: str, port: int, path: str, body: bytes, connections: int, duration: float, warmup: float,
+              unique: bool = False) -> dict:
+    payload: Any = build_request(host, port, path, body)
+    if unique:
+        # Every request a different body: `__NONCE__` replaced by a fresh value (cache misses).
+        counter = itertools.count()
+        run_id = os.urandom(4).hex()
+
+        def fresh_payload() -> bytes:
+            return build_request(host, port, path, body.replace(b"__NONCE__", f"{run_id}-{next(counter)}".encode()))
+
+        payload = fresh_payload
+
     if warmup > 0:
         await phase(host, port, payload, connections, warmup)  # discarded: JIT-free, but caches and pools fill
     tally, elapsed = await phase(host, port, payload, connections, duration)
@@ -136,7 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         runner = asyncio.run
     result = runner(
-        run(args.host, args.port, args.path, body.encode(), args.connections, args.duration, args.warmup)
+        run(args.host, args.port, args.path, body.encode(), args.connections, args.duration, args.warmup,
+            unique=os.environ.get("BENCH_UNIQUE") == "1")
     )
     print(json.dumps(result))
     return 0

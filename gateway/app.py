@@ -13,6 +13,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -21,6 +24,9 @@ from starlette.routing import Route, WebSocketRoute
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from gateway.cache import ResponseCache
+from gateway.cache_http import ResponseCacheMiddleware
+from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
@@ -31,6 +37,7 @@ from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
 from resolvers.cart import CartRules
+from resolvers.outbox import Change
 from schema.limits import Limits
 from schema.root import build_schema
 
@@ -52,8 +59,23 @@ def create_app(settings: Settings) -> Starlette:
         max_cost=settings.max_query_cost,
         introspection=settings.introspection,
     )
+    schema = build_schema(limits)
+    persisted = PersistedQueries(
+        settings.persisted_queries,
+        # Registrations shared through Redis reach every worker; the LRU saves the round trip.
+        DocumentStore(LocalDocuments(settings.persisted_cache_size), RedisDocuments(redis) if redis is not None else None),
+        settings.persisted_manifest,
+    )
+    cache = _response_cache(settings, schema.as_str(), events, persisted) if settings.cache_enabled else None
+
+    async def announce(changes: list[Change]) -> None:
+        # The cache first: by the time anyone hears of a change, the stale answers are gone.
+        if cache is not None:
+            await cache.on_changes(changes)
+        await events.announce(changes)
+
     graphql = GatewayGraphQL(
-        build_schema(limits),
+        schema,
         currency=settings.store_currency,
         secret_key=settings.secret_key,
         graphiql=settings.graphiql,
@@ -63,16 +85,10 @@ def create_app(settings: Settings) -> Starlette:
         prices_include_tax=settings.prices_include_tax,
         cart_rules=CartRules(max_line_quantity=settings.max_line_quantity),
         events=events,
-        announce=events.announce,
+        announce=announce,
         max_subscriptions=settings.ws_max_subscriptions,
         init_timeout_seconds=settings.ws_init_timeout_seconds,
-        persisted=PersistedQueries(
-            settings.persisted_queries,
-            # Registrations shared through Redis reach every worker; the LRU saves the round trip.
-            DocumentStore(LocalDocuments(settings.persisted_cache_size),
-                          RedisDocuments(redis) if redis is not None else None),
-            settings.persisted_manifest,
-        ),
+        persisted=persisted,
     )
 
     async def healthz(request: Request) -> Response:
@@ -89,8 +105,9 @@ def create_app(settings: Settings) -> Starlette:
                 await asyncio.wait_for(redis.ping(), READINESS_TIMEOUT)
             except Exception as error:  # any failure means "not ready"
                 log.warning("readiness check failed: redis: %s", error)
-                return JSONResponse({"status": "unavailable", "reason": f"redis: {type(error).__name__}"}, 503)
-        return JSONResponse({"status": "ok"})
+                body = {"status": "unavailable", "reason": f"redis: {type(error).__name__}"}
+                return JSONResponse(body | (cache.describe() if cache else {}), 503)
+        return JSONResponse({"status": "ok"} | (cache.describe() if cache else {}))
 
     async def prometheus(request: Request) -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -107,9 +124,13 @@ def create_app(settings: Settings) -> Starlette:
             gc.freeze()
             gc.set_threshold(50_000, 10, 10)
             await events.start()
+            if cache is not None:
+                await cache.start()
             try:
                 yield
             finally:
+                if cache is not None:
+                    await cache.close()
                 await events.close()
         if redis is not None:
             await redis.aclose()
@@ -125,12 +146,22 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", prometheus),
             Route(
                 "/webhooks/carriers/{carrier}",
-                carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, events.announce),
+                carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, announce),
                 methods=["POST"],
             ),
         ],
         lifespan=lifespan,
     )
+    if cache is not None:
+        # Before routing: a hit is answered from bytes without Starlette's routing or Request
+        # objects. Inside the rate limiter (a hit still counts against the client) and CORS (hits
+        # carry the CORS headers too). Added first, so it is the innermost middleware.
+        app.add_middleware(
+            ResponseCacheMiddleware,
+            cache=cache,
+            max_age=settings.cache_max_age_seconds,
+            stale_while_revalidate=settings.cache_stale_while_revalidate_seconds,
+        )
     if settings.rate_limit_per_second > 0:
         app.add_middleware(
             RateLimit,
@@ -146,7 +177,7 @@ def create_app(settings: Settings) -> Starlette:
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["authorization", "content-type", "x-request-id"],
-            expose_headers=["x-request-id", "cache-status", "retry-after"],
+            expose_headers=["x-request-id", "cache-status", "retry-after", "etag"],
             max_age=600,
         )
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
@@ -160,7 +191,30 @@ def create_app(settings: Settings) -> Starlette:
                     lambda: events.overflows)
     app.state.metrics = metrics
     app.state.events = events
+    app.state.cache = cache
+    if cache is not None:
+        metrics.extra.append(cache.stats.render)
     return app
+
+
+def _response_cache(settings: Settings, schema_sdl: str, events: EventBus, persisted: PersistedQueries) -> ResponseCache:
+    # Its own Redis client with short timeouts: a Redis that hangs must not hang requests, which
+    # then go past the cache; the shared client (bus, rate limits) keeps its own behaviour.
+    # One retry on a fresh connection: after Redis restarts, pooled connections are dead.
+    redis = Redis.from_url(
+        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
+        retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError],
+    ) if settings.redis_url else None
+    return ResponseCache(
+        prefix=key_prefix(settings.store_currency, settings.prices_include_tax, schema_sdl),
+        normalizer=Normalizer(max_tokens=settings.max_query_tokens),
+        ttl=settings.cache_ttl_seconds,
+        max_bytes=settings.cache_max_bytes,
+        lock_timeout=settings.cache_lock_timeout_ms / 1000,
+        redis=redis,
+        bus=events,
+        persisted=persisted,
+    )
 
 
 def app_from_environment(build: Callable[[Settings], Starlette] = create_app) -> Starlette:

@@ -45,8 +45,10 @@ from resolvers.cart import CartRules
 from schema.context import Context
 from schema.extensions import classify
 
-# RFC 9211: no response cache yet, so every response went past it.
+# What every response says unless the response cache handled it (gateway/cache_http.py replaces
+# these on the responses it serves or stores): RFC 9211's Cache-Status, and not for shared caches.
 CACHE_STATUS = "gateway; fwd=bypass"
+CACHE_CONTROL = "private, no-store"
 _METHODS = "GET, POST"
 
 
@@ -139,6 +141,11 @@ class GatewayGraphQL(GraphQL):
             # Parse errors end the operation before the schema's extensions see a result.
             request_id = request.scope.get("gateway.request_id", "-")
             result.errors = [classify(error, request_id) for error in result.errors]
+        # For the response cache (gateway/cache_http.py): an answer with errors is never stored,
+        # and a stored one is tagged with the catalogue objects it contains.
+        request.scope["gateway.result_errors"] = bool(result.errors)
+        if context is not None:
+            request.scope["gateway.cache_tags"] = context.cache_tags
         return await super().process_result(request, result)
 
     # --- HTTP ---------------------------------------------------------------------------------
@@ -236,8 +243,9 @@ class GatewayGraphQL(GraphQL):
             if sub_response.background:
                 response.background = sub_response.background
         response.headers["Cache-Status"] = CACHE_STATUS
-        # The same URL answers differently per Accept: shared caches must keep them apart.
-        response.headers.append("Vary", "Accept")
+        response.headers["Cache-Control"] = CACHE_CONTROL
+        # The same URL answers differently per Accept and per caller: caches must keep them apart.
+        response.headers.append("Vary", "Accept, Authorization")
         return response
 
     def _error_response(self, error: RequestError, media_type: str) -> Response:

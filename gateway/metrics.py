@@ -19,12 +19,12 @@ class Metrics:
         self.requests: dict[tuple[str, str], int] = defaultdict(int)
         self.buckets: dict[str, list[int]] = {}
         self.sums: dict[str, float] = defaultdict(float)
-        # Values read when scraped: name -> (type, help, read).
-        self.readings: dict[str, tuple[str, str, Callable[[], float]]] = {}
+        # Other components' series (the response cache's counters, the event bus's), appended when rendering.
+        self.extra: list[Callable[[], list[str]]] = []
 
     def reading(self, name: str, kind: str, help_text: str, read: Callable[[], float]) -> None:
-        """Expose a counter or gauge that another component keeps, read at scrape time."""
-        self.readings[name] = (kind, help_text, read)
+        """Expose one counter or gauge that another component keeps, read at scrape time."""
+        self.extra.append(lambda: [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {read():g}"])
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
         self.requests[(operation, str(status))] += 1
@@ -54,8 +54,8 @@ class Metrics:
                 lines.append(f'gateway_request_duration_seconds_bucket{{operation="{label}",le="{le}"}} {cumulative}')
             lines.append(f'gateway_request_duration_seconds_sum{{operation="{label}"}} {self.sums[operation]:.6f}')
             lines.append(f'gateway_request_duration_seconds_count{{operation="{label}"}} {cumulative}')
-        for name, (kind, help_text, read) in sorted(self.readings.items()):
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {read():g}"]
+        for render in self.extra:
+            lines += render()
         return "\n".join(lines) + "\n"
 
 

@@ -7,11 +7,12 @@ hot path counts. The GraphQL view writes the operation name into `scope["gateway
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -23,6 +24,29 @@ log = logging.getLogger("gateway.access")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
+class _RequestIds:
+    """32 hex digits: a random per-process prefix and a counter.
+
+    uuid4() reads 16 bytes from the kernel on every request (~3 µs); at tens of thousands of
+    cache hits per second that was a tenth of a hit's cost. Ids stay unique across processes
+    (the prefix is random, and drawn again in a forked child) and are not meant to be secret.
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count(1)
+
+    def next(self) -> str:
+        return f"{self.prefix}{next(self.counter):016x}"
+
+
+_request_ids = _RequestIds()
+
+
 class RequestMiddleware:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -32,7 +56,7 @@ class RequestMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_request_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_request_id(scope) or _request_ids.next()
         scope["gateway.request_id"] = request_id
         started = time.perf_counter()
         status = 500

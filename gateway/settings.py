@@ -65,6 +65,11 @@ class Settings:
     persisted_queries: str = persisted.APQ
     persisted_manifest: Mapping[str, str] | None = None
     persisted_cache_size: int = 1000
+    cache_ttl_seconds: int = 300
+    cache_max_bytes: int = 64 * 1024 * 1024
+    cache_lock_timeout_ms: int = 2000
+    cache_max_age_seconds: int = 5
+    cache_stale_while_revalidate_seconds: int = 30
 
     @property
     def is_postgres(self) -> bool:
@@ -228,6 +233,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         persisted_queries=persisted_queries,
         persisted_manifest=persisted_manifest,
         persisted_cache_size=_int("PERSISTED_QUERIES_CACHE_SIZE", env.get("PERSISTED_QUERIES_CACHE_SIZE") or "1000", 1, 1_000_000),
+        cache_ttl_seconds=_int("CACHE_TTL", env.get("CACHE_TTL") or "300", 1, 86_400),
+        cache_max_bytes=_int("CACHE_MAX_BYTES", env.get("CACHE_MAX_BYTES") or str(64 * 1024 * 1024), 0, 64 * 1024**3),
+        cache_lock_timeout_ms=_int("CACHE_LOCK_TIMEOUT_MS", env.get("CACHE_LOCK_TIMEOUT_MS") or "2000", 0, 60_000),
+        cache_max_age_seconds=_int("CACHE_MAX_AGE", env.get("CACHE_MAX_AGE") or "5", 0, 86_400),
+        cache_stale_while_revalidate_seconds=_int(
+            "CACHE_STALE_WHILE_REVALIDATE", env.get("CACHE_STALE_WHILE_REVALIDATE") or "30", 0, 86_400),
     )
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from tortoise.exceptions import IntegrityError
 
 from models import Category, OrderLine, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from resolvers import catalogue_changes as changes
 from resolvers import outbox
 from resolvers.errors import DomainError
 
@@ -111,6 +112,8 @@ async def create_category(data: CategoryInput) -> Category:
             raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
         category.path = f"{parent.path if parent else '/'}{category.id}/"
         await category.save(update_fields=["path"])
+        # The parent's children and the category lists change; a new slug may answer a lookup.
+        changes.record([changes.CATEGORIES, *([changes.category(parent.id)] if parent else [])])
     return category
 
 
@@ -133,8 +136,12 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
             category.description = data.description.strip()
         if data.position is not None:
             category.position = data.position
+        # Its own fields, list order (position) and lookups by slug; products filtered by category.
+        stale = {changes.category(category.id), changes.CATEGORIES, changes.PRODUCTS}
         if moving:
             old_path, old_depth = category.path, category.depth
+            # Both parents' children lists change.
+            stale.update(changes.category(pid) for pid in (category.parent_id, parent.id if parent else None) if pid)
             category.parent_id = parent.id if parent else None
             category.path = f"{parent.path if parent else '/'}{category.id}/"
             category.depth = 0 if parent is None else parent.depth + 1
@@ -143,10 +150,12 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
                 descendant.path = category.path + descendant.path[len(old_path):]
                 descendant.depth = descendant.depth - old_depth + category.depth
                 await descendant.save(update_fields=["path", "depth"])
+                stale.add(changes.category(descendant.id))  # its level changes
         try:
             await category.save()
         except IntegrityError:
             raise DomainError("DUPLICATE", "The slug is taken.", ["slug"]) from None
+        changes.record(stale)
     return category
 
 
@@ -156,7 +165,10 @@ async def delete_category(category_id: int) -> Category:
         raise DomainError("NOT_FOUND", "No category has this ID.", ["id"])
     if await Category.filter(parent_id=category.id).exists():
         raise DomainError("INVALID", "Move or delete its subcategories first.", ["id"])
-    await category.delete()  # its products stay, without a category
+    async with outbox.transaction():
+        await category.delete()  # its products stay, without a category
+        changes.record([changes.category(category.id), changes.CATEGORIES, changes.PRODUCTS,
+                        *([changes.category(category.parent_id)] if category.parent_id else [])])
     return category
 
 
@@ -187,12 +199,15 @@ async def create_product(data: ProductInput) -> Product:
     slug = await _unique_slug(Product, _slug(data.slug), name)
     category = await _category(data.category_id)
     try:
-        return await Product.create(
-            name=name, slug=slug, description=(data.description or "").strip(), category=category,
-            status=data.status or ProductStatus.DRAFT,
-        )
+        async with outbox.transaction():
+            product = await Product.create(
+                name=name, slug=slug, description=(data.description or "").strip(), category=category,
+                status=data.status or ProductStatus.DRAFT,
+            )
+            changes.record([changes.PRODUCTS])  # a lookup of its slug may have been cached as null
     except IntegrityError:
         raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
+    return product
 
 
 async def update_product(product_id: int, data: ProductInput) -> Product:
@@ -215,7 +230,9 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
     if data.status is not None:
         product.status = data.status
     try:
-        await product.save()
+        async with outbox.transaction():
+            await product.save()
+            changes.record([changes.product(product.id), changes.PRODUCTS])
     except IntegrityError:
         raise DomainError("DUPLICATE", "The slug is taken.", ["slug"]) from None
     return product
@@ -227,11 +244,14 @@ async def delete_product(product_id: int) -> Product:
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
-    if await OrderLine.filter(variant__product_id=product.id).exists():
-        product.status = ProductStatus.ARCHIVED
-        await product.save(update_fields=["status", "updated_at"])
-        return product
-    await product.delete()
+    variant_ids = await ProductVariant.filter(product_id=product.id).values_list("id", flat=True)
+    async with outbox.transaction():
+        changes.record([changes.product(product.id), changes.PRODUCTS, *map(changes.variant, variant_ids)])
+        if await OrderLine.filter(variant__product_id=product.id).exists():
+            product.status = ProductStatus.ARCHIVED
+            await product.save(update_fields=["status", "updated_at"])
+            return product
+        await product.delete()
     return product
 
 
@@ -303,6 +323,8 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
         for index, (option, value) in enumerate(options):
             await VariantOption.create(variant=variant, name=option, value=value, position=index)
         await refresh_min_price(product_id)
+        # Prices, options and availability feed every listing's filters, order and facets.
+        changes.record([changes.product(product_id), changes.PRODUCTS])
     return variant
 
 
@@ -336,6 +358,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
                 await VariantOption.create(variant=variant, name=option, value=value, position=index)
         if price is not None:
             await refresh_min_price(variant.product_id)
+        changes.record([changes.variant(variant.id), changes.product(variant.product_id), changes.PRODUCTS])
     return variant
 
 
@@ -346,6 +369,7 @@ async def delete_variant(variant_id: int) -> ProductVariant:
     async with outbox.transaction():
         await variant.delete()
         await refresh_min_price(variant.product_id)
+        changes.record([changes.variant(variant.id), changes.product(variant.product_id), changes.PRODUCTS])
     return variant
 
 
@@ -362,14 +386,19 @@ async def add_image(product_id: int, url: str, alt_text: str | None, position: i
         raise DomainError("INVALID", "Alt text may have at most 255 characters.", ["altText"])
     if position is None:
         position = await ProductImage.filter(product_id=product_id).count()
-    return await ProductImage.create(product_id=product_id, url=url, alt_text=(alt_text or "").strip(), position=position)
+    async with outbox.transaction():
+        image = await ProductImage.create(product_id=product_id, url=url, alt_text=(alt_text or "").strip(), position=position)
+        changes.record([changes.product(product_id)])
+    return image
 
 
 async def delete_image(image_id: int) -> ProductImage:
     image = await ProductImage.get_or_none(id=image_id)
     if image is None:
         raise DomainError("NOT_FOUND", "No image has this ID.", ["id"])
-    await image.delete()
+    async with outbox.transaction():
+        await image.delete()
+        changes.record([changes.product(image.product_id)])
     return image
 
 

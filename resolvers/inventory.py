@@ -15,6 +15,7 @@ from tortoise.expressions import F, Q
 
 from models import Account, ProductVariant, Stock, StockMovement, Warehouse
 from models.sql import connection, is_postgres, placeholders
+from resolvers import catalogue_changes as changes
 from resolvers import outbox
 from resolvers.errors import BadInput, DomainError
 from resolvers.pagination import Page, make_page, newest_first, page_request
@@ -66,6 +67,7 @@ async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: 
             raise DomainError("INVALID", f"{stock.reserved} units are reserved for orders; the quantity cannot go below that.", ["quantity"])
         delta = quantity - stock.quantity
         await Stock.filter(id=stock.id).update(quantity=quantity)
+        _stale(variant, stock.quantity - stock.reserved, quantity - stock.reserved)
         stock.quantity = quantity
         await _record(stock, "SET", delta, "stock set", actor)
     return StockLevel(stock, warehouse)
@@ -91,8 +93,19 @@ async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason:
             raise DomainError(
                 "INSUFFICIENT_STOCK", f"Only {available} unreserved units are on hand to remove.", ["delta"]
             )
+        _stale(variant, stock.quantity - delta - stock.reserved, stock.quantity - stock.reserved)
         await _record(stock, "ADJUSTMENT", delta, reason, actor)
     return StockLevel(stock, warehouse)
+
+
+def _stale(variant: ProductVariant, available_before: int, available_after: int) -> None:
+    """Cached responses showing this variant's availability are stale (if it changed)."""
+    if available_before == available_after:
+        return
+    tags = [changes.variant(variant.id), changes.product(variant.product_id)]
+    if changes.availability_flipped(available_before, available_after):
+        tags.append(changes.PRODUCTS)
+    changes.record(tags)
 
 
 async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:
@@ -100,7 +113,10 @@ async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:
 
     The statement count stays the same whatever the number of rows (checkout's SQL budget). The
     caller holds the rows' locks; the CHECK constraints refuse any result below zero or with more
-    reserved than on hand.
+    reserved than on hand. Reservations, releases and sales all come through here, so this is
+    where the stock they move is tagged stale for the response cache: the same statement returns
+    each row's variant, product and new levels (RETURNING), costing no extra round trip. A sale
+    (on hand and reserved down alike) leaves availability as it was and evicts nothing.
     """
     if not deltas:
         return
@@ -117,7 +133,20 @@ async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:
     ids = list(deltas)
     sql = f'UPDATE "stock" SET {", ".join(assignments)} WHERE "id" IN ({", ".join("?" * len(ids))})'
     conn = connection()
-    await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
+    availability = {stock_id: delta[0] - delta[1] for stock_id, delta in deltas.items()}
+    if not any(availability.values()):
+        await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
+        return
+    sql += (' RETURNING "id", "variant_id", "quantity" - "reserved" AS "available",'
+            ' (SELECT "product_id" FROM "product_variant" WHERE "product_variant"."id" = "stock"."variant_id") AS "product_id"')
+    tags: set[str] = set()
+    for row in await conn.execute_query_dict(placeholders(sql, is_postgres(conn)), params + ids):
+        moved = availability[row["id"]]
+        if moved:
+            tags.update((changes.variant(row["variant_id"]), changes.product(row["product_id"])))
+            if changes.availability_flipped(row["available"] - moved, row["available"]):
+                tags.add(changes.PRODUCTS)
+    changes.record(tags)
 
 
 async def _record(stock: Stock, kind: str, delta: int, reason: str, actor: Account | None) -> None:

@@ -30,6 +30,9 @@ class Context:
     request: Any = None
     response: Any = None
     loaders: Loaders = field(default_factory=Loaders)
+    # What this request's answer contains, for the response cache's invalidation
+    # (resolvers/catalogue_changes.py names them); the catalogue's view builders add to it.
+    cache_tags: set[str] = field(default_factory=set)
     _viewer: Any = _UNSET
 
     async def viewer(self) -> Account | None:

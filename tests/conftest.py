@@ -171,19 +171,24 @@ def sql_counter() -> Iterator[StatementCounter]:
 
 
 @pytest.fixture
-async def redis_url() -> str:
-    """The test Redis (TEST_REDIS_URL), skipped when absent unless REQUIRE_SERVICES=1."""
+async def redis_url() -> AsyncIterator[str]:
+    """The test Redis database (TEST_REDIS_URL), emptied before and after each test that uses it;
+    skipped when absent unless REQUIRE_SERVICES=1."""
     url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    client = Redis.from_url(url)
+    client = Redis.from_url(url, socket_connect_timeout=2)
     try:
         await client.ping()
-    except Exception as error:
+    except Exception as error:  # any failure: no Redis to test against
+        await client.aclose()
         if REQUIRE_SERVICES:
             pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
         pytest.skip(f"Redis at {url} is not reachable ({error})")
+    await client.flushdb()  # this test database only: every test starts from an empty cache
+    try:
+        yield url
     finally:
+        await client.flushdb()
         await client.aclose()
-    return url
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 
 import pytest
 from redis.asyncio import Redis
 
 from gateway.events import RESYNC, LocalBus, RedisBus
-from tests.conftest import REQUIRE_SERVICES
 from tests.live import RedisProcess
 
 
@@ -72,13 +70,9 @@ async def test_redis_carries_messages_between_processes(redis_url):
 
 
 @pytest.fixture
-async def own_redis():
-    if shutil.which("redis-server") is None:
-        if REQUIRE_SERVICES:
-            pytest.fail("REQUIRE_SERVICES=1 but redis-server is not installed")
-        pytest.skip("redis-server is not installed")
+def own_redis():
     server = RedisProcess()
-    await server.start()
+    server.start()
     yield server
     server.stop()
 
@@ -96,7 +90,7 @@ async def test_subscribers_resume_after_redis_restarts(own_redis):
         local = worker_a.subscribe(["order:1"])
         await worker_a.publish(("order:1",), {"kind": "order", "id": 1, "v": 1})
         assert await next_message(local) == {"kind": "order", "id": 1, "v": 1}
-        await own_redis.start()
+        own_redis.start()
         # Worker B missed that message: once its listener is back it is told to reload.
         assert await next_message(listener, timeout=15) is RESYNC
         await asyncio.wait_for(worker_a.connected.wait(), 15)

@@ -38,8 +38,11 @@ def test_accept_negotiation(accept, expected):
     assert negotiate(accept) == expected
 
 
+CACHE_STATUSES = {"gateway; hit", "gateway; fwd=miss; stored", "gateway; fwd=miss", "gateway; fwd=bypass"}
+
+
 def _assert_gateway_headers(response) -> None:
-    assert response.headers["cache-status"] == "gateway; fwd=bypass"
+    assert response.headers["cache-status"] in CACHE_STATUSES
     assert response.headers["x-request-id"]
     assert "accept" in response.headers["vary"].lower()
     assert "Traceback" not in response.text

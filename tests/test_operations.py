@@ -34,7 +34,8 @@ async def test_request_id_header_and_one_structured_log_line(client, caplog):
         response = await client.post("/graphql", json={"query": "query Browse { products(first: 1) { totalCount } }"})
     request_id = response.headers["x-request-id"]
     assert len(request_id) == 32
-    assert response.headers["cache-status"] == "gateway; fwd=bypass"
+    # A public catalogue query: the response cache stored it, or (run before) answered it.
+    assert response.headers["cache-status"] in ("gateway; fwd=miss; stored", "gateway; hit")
     lines = [json.loads(r.getMessage()) for r in caplog.records if r.name == "gateway.access"]
     assert len(lines) == 1
     assert lines[0]["request_id"] == request_id and lines[0]["operation"] == "Browse" and lines[0]["status"] == 200

@@ -17,6 +17,7 @@ from gateway.graphql_http import RequestError
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, load_manifest, sha256_hex
 from gateway.settings import ConfigError, load_settings
 from models.cart import Cart
+from tests.cache_client import BYPASS, HIT, STORED
 from tests.node_clients import live_gateway, node_or_skip, run_node
 
 GQL = {"accept": "application/graphql-response+json"}
@@ -333,3 +334,19 @@ def test_apollo_clients_persisted_queries_link_works_unchanged(apollo_url, accep
         ("POST", True, 200),
         ("GET", False, 200),  # a second client: the server already knows the hash
     ]
+
+
+async def test_hash_only_gets_are_cached_and_share_the_entry_of_their_text(client):
+    query = fresh_query()
+    sha256 = sha256_hex(query)
+    first = await get_hash(client, sha256, {"first": 2})
+    assert first.json() == NOT_FOUND and first.headers["cache-status"] == BYPASS
+    # The registration goes past the cache (the view must see it to store the document) ...
+    registered = await client.post("/graphql", json={"query": query, "variables": {"first": 2}, "extensions": apq(sha256)})
+    assert registered.headers["cache-status"] == BYPASS and registered.json()["data"]["products"]["edges"]
+    # ... after which the hash alone is an ordinary cacheable GET, and its answer is the full text's.
+    stored = await get_hash(client, sha256, {"first": 2})
+    assert stored.headers["cache-status"] == STORED
+    assert (await get_hash(client, sha256, {"first": 2})).headers["cache-status"] == HIT
+    by_text = await client.post("/graphql", json={"query": query, "variables": {"first": 2}})
+    assert by_text.headers["cache-status"] == HIT and by_text.json() == stored.json()
