@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import PYTHON, ROOT
+from bench import PYTHON, ROOT, cpus
 
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"
 # Every request a different body (`__NONCE__` in it replaced): measures cache misses.
@@ -67,7 +67,7 @@ def _run_wrk(scenario: str, host: str, port: int, env: dict[str, str], spec: Loa
     def wrk(seconds: float) -> dict[str, int]:
         # One thread: the server gets the other core, as a Python client process would leave it.
         command = [
-            "wrk", "-t1", f"-c{spec.connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
+            *cpus.load_prefix(), "wrk", "-t1", f"-c{spec.connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
             "-s", str(WRK_UNIQUE_SCRIPT if spec.unique else WRK_SCRIPT), url,
         ]
         return _marked_json(subprocess.run(command, env=env, capture_output=True, text=True), "wrk")
@@ -90,7 +90,7 @@ def _run_wrk(scenario: str, host: str, port: int, env: dict[str, str], spec: Loa
 
 def _run_python(scenario: str, host: str, port: int, env: dict[str, str], spec: LoadSpec) -> Result:
     command = [
-        PYTHON, "-m", "bench.pyload", "--host", host, "--port", str(port), "--path", spec.path,
+        *cpus.load_prefix(), PYTHON, "-m", "bench.pyload", "--host", host, "--port", str(port), "--path", spec.path,
         "--connections", str(spec.connections), "--duration", str(spec.duration), "--warmup", str(spec.warmup),
     ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)

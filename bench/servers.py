@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from bench import PYTHON, ROOT
+from bench import PYTHON, ROOT, cpus
 
 HEALTH_TIMEOUT = 60.0  # the floor loads its page from the database before it answers
 
@@ -83,7 +83,7 @@ def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1", 
     port = free_port()
     log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
     command = [
-        *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", str(workers),
+        *cpus.server_prefix(workers), *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-level", "warning",
     ]
     process = subprocess.Popen(

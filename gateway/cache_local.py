@@ -26,7 +26,7 @@ MAX_TRACKED_TAGS = 50_000  # past this many invalidated tags, forget them all (a
 class Entry:
     """One stored response: its bytes and what the HTTP layer needs to answer with them."""
 
-    body: bytes
+    body: bytes | memoryview  # a view into Redis's reply when the entry is only passed through
     content_type: bytes
     etag: bytes  # a strong validator, quotes included
     operation: str  # the operation name, for the access log and metrics on a hit
@@ -51,12 +51,18 @@ class Entry:
 
     @classmethod
     def decode(cls, data: bytes, with_tags: bool = True) -> Entry | None:
-        header, _, rest = data.partition(b"\n")
-        tags, _, body = rest.partition(b"\n")
+        # Offsets rather than partition(): each partition copied the ~50 KB body, and a hit from
+        # Redis that is not kept here sends a view of the reply itself, copying nothing.
+        header_end = data.find(b"\n")
+        tags_end = data.find(b"\n", header_end + 1)
+        if header_end < 0 or tags_end < 0:
+            return None
+        body = data[tags_end + 1:] if with_tags else memoryview(data)[tags_end + 1:]
         try:
-            fields = json.loads(header)
+            fields = json.loads(data[:header_end])
+            tags = tuple(data[header_end + 1:tags_end].decode().split()) if with_tags else ()
             return cls(body, fields["ct"].encode("latin-1"), fields["etag"].encode("latin-1"), fields["op"],
-                       tuple(tags.decode().split()) if with_tags else (), float(fields["exp"]))
+                       tags, float(fields["exp"]))
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             return None  # another version's layout, or damage: a miss
 
