@@ -18,9 +18,12 @@ from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.errors import ServerErrorMiddleware
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
@@ -43,6 +46,25 @@ from schema.root import build_schema
 
 log = logging.getLogger("gateway")
 READINESS_TIMEOUT = 2.0
+
+
+class GatewayStarlette(Starlette):
+    """Starlette with its server-error handler innermost, just around the routes.
+
+    Starlette puts ServerErrorMiddleware outside every middleware; here it wraps only the router,
+    so a cache hit (answered by our pure ASGI layers) never passes through it, and a 500 it
+    turns an unexpected exception into still goes through the request middleware: request id,
+    metrics and log line included.
+    """
+
+    def build_middleware_stack(self) -> ASGIApp:
+        error_handler = self.exception_handlers.get(500) or self.exception_handlers.get(Exception)
+        handlers = {key: value for key, value in self.exception_handlers.items() if key not in (500, Exception)}
+        app: ASGIApp = ExceptionMiddleware(self.router, handlers=handlers, debug=self.debug)
+        app = ServerErrorMiddleware(app, handler=error_handler, debug=self.debug)
+        for cls, args, kwargs in reversed(self.user_middleware):
+            app = cls(app, *args, **kwargs)
+        return app
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -135,7 +157,7 @@ def create_app(settings: Settings) -> Starlette:
         if redis is not None:
             await redis.aclose()
 
-    app = Starlette(
+    app = GatewayStarlette(
         routes=[
             # Every method reaches the view, which answers the ones it does not serve with a
             # GraphQL-shaped 405 and `Allow: GET, POST` (Starlette's would be plain text).

@@ -5,7 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
+import httpx
+from starlette.routing import Route
 from tortoise import connections
+
+from gateway.app import create_app
+from gateway.settings import load_settings
 
 
 async def test_healthz(client):
@@ -65,3 +70,19 @@ async def test_graphiql_is_served_to_browsers(client):
 async def test_queries_work_over_get(client):
     response = await client.get("/graphql", params={"query": "{ products(first: 1) { totalCount } }"})
     assert response.status_code == 200 and response.json()["data"]["products"]["totalCount"] > 0
+
+
+async def test_an_unexpected_exception_is_a_plain_500_with_request_id_and_metrics(db):
+    app = create_app(load_settings({"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0"}))
+
+    async def broken(request):
+        raise RuntimeError("secret detail")
+
+    app.router.routes.append(Route("/broken", broken))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        response = await http.get("/broken")
+        assert response.status_code == 500 and "secret" not in response.text and "Traceback" not in response.text
+        assert response.headers["x-request-id"]
+        # Starlette's error handler sits inside the request middleware: the 500 is counted.
+        assert 'operation="/broken",status="500"' in (await http.get("/metrics")).text
