@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
+from bench.processes import serving_workers_retried, worker_pids
 from tests.conftest import REQUIRE_SERVICES, ROOT
 
 TRANSPORT_WS = "graphql-transport-ws"
@@ -137,44 +138,11 @@ class RedisProcess:
         self.process = None
 
 
-def worker_pids(master: int) -> list[int]:
-    """The worker processes uvicorn's `--workers` master started."""
-    children = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    fields = stat.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
-                    if b"multiprocessing.spawn" in cmdline.read():  # not the resource tracker
-                        children.append(int(entry))
-    return sorted(children)
-
-
-def _socket_inodes(pid: int) -> set[str]:
-    inodes = set()
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    return inodes
-
-
 def worker_serving(client_port: int, workers: list[int]) -> int:
     """Which worker holds the server end of the connection whose client end is on `client_port`."""
-    remote = f"0100007F:{client_port:04X}"  # 127.0.0.1 as /proc/net/tcp writes it
-    with open("/proc/net/tcp") as table:
-        inodes = {line.split()[9] for line in table.read().splitlines()[1:] if line.split()[2] == remote}
-    for pid in workers:
-        if inodes & _socket_inodes(pid):
-            return pid
-    raise AssertionError(f"no worker holds the connection from port {client_port}")
+    pid = serving_workers_retried([client_port], workers)[client_port]
+    assert pid is not None, f"no worker holds the connection from port {client_port}"
+    return pid
 
 
 @asynccontextmanager
