@@ -38,12 +38,12 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key
-from gateway.graphql_http import RequestError
-from gateway.persisted import PersistedQueries
 from gateway.cache_local import Entry, LocalTier
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
 from gateway.cache_stats import CacheStats
 from gateway.events import RESYNC, EventBus
+from gateway.graphql_http import RequestError
+from gateway.persisted import PersistedQueries
 from resolvers import catalogue_changes
 from resolvers.outbox import Change
 
