@@ -145,4 +145,5 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
             if is_awaitable(result):
                 result = asyncio.ensure_future(result)  # a future many subscribers can await
             results[key] = result
-        return result
+        # Shielded: a subscriber that goes away mid-execution must not cancel everyone's result.
+        return asyncio.shield(result) if isinstance(result, asyncio.Future) else result

@@ -6,6 +6,8 @@ proves the same across two worker processes through Redis.
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import uuid
 
 import pytest
@@ -210,3 +212,31 @@ async def test_an_event_is_executed_once_per_distinct_viewer_and_query(url, gql,
     assert shoppers[0]["events"][-1]["actor"] is None and seen_by_staff["events"][-1]["actor"] is not None
     # ... from one execution each: the two shoppers shared theirs.
     assert sorted(executions, key=str) == sorted([None, staff_token], key=str)
+
+
+async def test_a_subscriber_leaving_mid_event_does_not_cancel_the_others(url, gql, client, monkeypatch):
+    order = await place(gql)
+    staff = bearer(await token_for(Permission.MANAGE_ORDERS))
+    execute = StrawberryGraphQLCoreExecutionContext.execute_operation
+
+    def slow(self, serially=None):
+        result = execute(self, serially)
+        if self._share is None:
+            return result
+
+        async def later():
+            await asyncio.sleep(0.3)  # long enough for the first subscriber to disconnect
+            return await result if inspect.isawaitable(result) else result
+        return later()
+
+    monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_operation", slow)
+    async with GraphQLWebSocket.open(url) as staying:
+        await staying.subscribe(STATUS, {"t": order["token"]})
+        await staying.next_data()
+        async with GraphQLWebSocket.open(url) as leaving:
+            await leaving.subscribe(STATUS, {"t": order["token"]})
+            await leaving.next_data()
+            await staff_call(client, staff, MARK_PAID, {"id": order["id"]})
+            await asyncio.sleep(0.05)  # the event is being executed for both ...
+        # ... and one of them has gone: the other still gets it.
+        assert (await staying.next_data())["orderStatusChanged"]["status"] == "PAID"
