@@ -50,27 +50,32 @@ def announce_order(order: Order) -> None:
     outbox.record(outbox.Change("order", {"id": order.id, "row": snapshot(order)}, order_topics(order)))
 
 
-async def record_event(order: Order, kind: str, message: str, actor: Account | None) -> None:
-    """What happened to the order: its history entry, a new version, and the announcement."""
-    await OrderEvent.create(order_id=order.id, kind=kind, message=message, actor=actor.email if actor else "")
+async def record_change(order: Order, fields: list[str], events: list[tuple[str, str]], actor: Account | None) -> None:
+    """What happened to the order: the changed `fields` saved with a new version (one UPDATE), a
+    history entry per (kind, message), and the announcement to its subscribers."""
     order.version += 1
-    await Order.filter(id=order.id).update(version=order.version)
+    await order.save(update_fields=[*fields, "version"])
+    by = actor.email if actor else ""
+    await OrderEvent.bulk_create([OrderEvent(order_id=order.id, kind=kind, message=message, actor=by) for kind, message in events])
     announce_order(order)
+
+
+def _provider(order: Order) -> payments.PaymentProvider:
+    provider = payments.provider(order.payment_provider)
+    if provider is None:
+        raise DomainError("INVALID", f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
+    return provider
 
 
 async def mark_paid(order_id: int, actor: Account | None) -> Order:
     async with outbox.transaction():
         order = await _locked(order_id)
         check_transition(order.status, S.PAID)
-        provider = payments.provider(order.payment_provider)
-        if provider is None:
-            raise DomainError("INVALID", f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
-        result = await provider.capture(order.payment_reference, order.total, order.currency)
+        result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
         if not result.captured:
             raise DomainError("PAYMENT_DECLINED", result.message or "The capture was refused.", ["orderId"])
         order.status, order.paid_at = S.PAID, datetime.now(timezone.utc)
-        await order.save(update_fields=["status", "paid_at"])
-        await record_event(order, "PAID", "Marked as paid.", actor)
+        await record_change(order, ["status", "paid_at"], [("PAID", "Marked as paid.")], actor)
     return order
 
 
@@ -104,10 +109,10 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
         if was_paid:
             await _refund_payment(order)
         order.status = S.CANCELLED
-        await order.save(update_fields=["status"])
-        await record_event(order, "CANCELLED", (reason or "").strip()[:400] or "Cancelled.", actor)
+        events = [("CANCELLED", (reason or "").strip()[:400] or "Cancelled.")]
         if was_paid:
-            await record_event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
+            events.append(("REFUNDED", f"{order.total} {order.currency} refunded."))
+        await record_change(order, ["status"], events, actor)
     return order
 
 
@@ -118,16 +123,12 @@ async def refund(order_id: int, actor: Account | None) -> Order:
         await _release_unshipped(order, actor)
         await _refund_payment(order)
         order.status = S.REFUNDED
-        await order.save(update_fields=["status"])
-        await record_event(order, "REFUNDED", f"{order.total} {order.currency} refunded.", actor)
+        await record_change(order, ["status"], [("REFUNDED", f"{order.total} {order.currency} refunded.")], actor)
     return order
 
 
 async def _refund_payment(order: Order) -> None:
-    provider = payments.provider(order.payment_provider)
-    if provider is None:
-        raise DomainError("INVALID", f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
-    result = await provider.refund(order.payment_reference, order.total, order.currency)
+    result = await _provider(order).refund(order.payment_reference, order.total, order.currency)
     if not result.approved:
         raise DomainError("PAYMENT_DECLINED", result.message or "The refund was refused.", ["orderId"])
 

@@ -26,7 +26,7 @@ from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock
-from resolvers.orders import check_transition, record_event
+from resolvers.orders import check_transition, record_change
 
 # How far ahead of our clock a reported event may be dated (carriers' clocks and time zones drift).
 MAX_CLOCK_SKEW = timedelta(hours=1)
@@ -91,10 +91,10 @@ async def create_shipment(
             await OrderLine.filter(id=line_id).update(quantity_shipped=order_lines[line_id].quantity_shipped)
         complete = all(line.quantity_shipped == line.quantity for line in order_lines.values())
         status = OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED
-        if status != order.status:
+        changed = status != order.status
+        if changed:
             check_transition(order.status, status)
             order.status = status
-            await order.save(update_fields=["status"])
         try:
             shipment = await Shipment.create(
                 order_id=order.id, carrier=carrier, tracking_number=tracking_number,
@@ -105,7 +105,8 @@ async def create_shipment(
         await ShipmentLine.bulk_create([ShipmentLine(shipment_id=shipment.id, order_line_id=i, quantity=q) for i, q in shipping.items()])
         await ShipmentEvent.create(shipment_id=shipment.id, status=ShipmentStatus.LABEL_CREATED, description="Label created.",
                                    occurred_at=shipment.created_at)
-        await record_event(order, status.value, f"{sum(shipping.values())} unit(s) shipped with {carrier} ({tracking_number}).", actor)
+        shipped = f"{sum(shipping.values())} unit(s) shipped with {carrier} ({tracking_number})."
+        await record_change(order, ["status"] if changed else [], [(status.value, shipped)], actor)
         announce_shipment(shipment)
     return shipment
 
@@ -177,8 +178,7 @@ async def _deliver_order_if_complete(order_id: int) -> None:
         return
     check_transition(order.status, OrderStatus.DELIVERED)
     order.status = OrderStatus.DELIVERED
-    await order.save(update_fields=["status"])
-    await record_event(order, OrderStatus.DELIVERED.value, "Every parcel has been delivered.", None)
+    await record_change(order, ["status"], [(OrderStatus.DELIVERED.value, "Every parcel has been delivered.")], None)
 
 
 async def shipment_by_tracking_number(tracking_number: str, carrier: str | None = None) -> Shipment | None:
