@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -143,6 +143,23 @@ def worker_serving(client_port: int, workers: list[int]) -> int:
     pid = serving_workers_retried([client_port], workers)[client_port]
     assert pid is not None, f"no worker holds the connection from port {client_port}"
     return pid
+
+
+async def client_on_worker(base: str, worker: int, workers: list[int], stack: AsyncExitStack) -> httpx.AsyncClient:
+    """An HTTP client on one keep-alive connection that `worker` serves (closed with `stack`).
+
+    Which worker accepts a connection is the kernel's choice, and a connection stays with it:
+    connect until one lands on the chosen worker.
+    """
+    for _ in range(50):
+        client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1))
+        response = await client.get("/healthz")
+        port = response.extensions["network_stream"].get_extra_info("socket").getsockname()[1]
+        if worker_serving(port, workers) == worker:
+            stack.push_async_callback(client.aclose)
+            return client
+        await client.aclose()
+    raise AssertionError("could not reach the chosen worker")
 
 
 @asynccontextmanager

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from models import Permission
-from tests.live import GraphQLWebSocket, LEGACY_WS, uvicorn_workers, worker_pids, worker_serving
+from tests.live import GraphQLWebSocket, LEGACY_WS, client_on_worker, uvicorn_workers, worker_pids, worker_serving
 from tests.conftest import GraphQLClient
 from tests.test_checkout import CHECKOUT, make_variant, ready_cart
 from tests.test_orders import MARK_PAID
@@ -48,15 +48,7 @@ class HTTPOnWorker:
 
     @classmethod
     async def connect(cls, base: str, worker: int, workers: list[int], stack: AsyncExitStack) -> HTTPOnWorker:
-        for _ in range(50):
-            client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1))
-            response = await client.get("/healthz")
-            port = response.extensions["network_stream"].get_extra_info("socket").getsockname()[1]
-            if worker_serving(port, workers) == worker:
-                stack.push_async_callback(client.aclose)
-                return cls(client)
-            await client.aclose()
-        raise AssertionError("could not reach the chosen worker")
+        return cls(await client_on_worker(base, worker, workers, stack))
 
     async def call(self, query: str, variables: dict, headers: dict[str, str] | None = None) -> dict:
         body = (await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or {})).json()
