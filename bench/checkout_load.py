@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.pyload import build_request, percentile, read_response
+from bench.pyload import build_request, percentile_ms, read_response
 from bench.queries import (
     CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, MIN_VARIANT_STOCK, PAYMENT,
     SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE, graphql_body,
@@ -210,10 +210,6 @@ async def phase(connections: list[Connection], pool: StockPool, seconds: float) 
     return tally, time.perf_counter() - started
 
 
-def _ms(sorted_values: list[float], fraction: float) -> float | None:
-    return round(percentile(sorted_values, fraction) * 1000, 3) if sorted_values else None
-
-
 async def run(
     host: str, port: int, path: str, shoppers: int, duration: float, warmup: float, max_orders_per_second: float
 ) -> dict[str, Any]:
@@ -236,11 +232,11 @@ async def run(
         "orders_per_s": tally.orders / elapsed if elapsed > 0 else 0.0,
         "flows_started": tally.flows_started,
         "requests": tally.requests,
-        "checkout_p50_ms": _ms(checkout, 0.50),
-        "checkout_p99_ms": _ms(checkout, 0.99),
+        "checkout_p50_ms": percentile_ms(checkout, 0.50),
+        "checkout_p99_ms": percentile_ms(checkout, 0.99),
         "checkout_max_ms": round(checkout[-1] * 1000, 3) if checkout else None,
-        "flow_p50_ms": _ms(flow, 0.50),
-        "flow_p99_ms": _ms(flow, 0.99),
+        "flow_p50_ms": percentile_ms(flow, 0.50),
+        "flow_p99_ms": percentile_ms(flow, 0.99),
         "flow_max_ms": round(flow[-1] * 1000, 3) if flow else None,
         "errors": sum(tally.errors.values()),
         "error_kinds": dict(tally.errors),

@@ -34,7 +34,7 @@ from bench.database import PreparedDatabase, gateway_env
 from bench.fanout_load import SUBSCRIPTION
 from bench.load import LoadSpec
 from bench.processes import memory_kb, serving_workers_retried, worker_pids
-from bench.pyload import percentile
+from bench.pyload import percentile_ms
 from bench.queries import (
     CART_ADDRESS, CART_CREATE, CART_SHIPPING, MIN_VARIANT_STOCK, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
     graphql_body,
@@ -237,14 +237,10 @@ def _await_delivery(clients: list[Client], operation: str, expected: int) -> dic
 
 # -- the run ---------------------------------------------------------------------------------------------
 
-def _ms(values: list[float], fraction: float) -> float | None:
-    return round(percentile(values, fraction) * 1000, 2) if values else None
-
-
 def _summary(latencies: list[float]) -> dict[str, Any]:
     ordered = sorted(latencies)
-    return {"count": len(ordered), "p50_ms": _ms(ordered, 0.50), "p90_ms": _ms(ordered, 0.90),
-            "p99_ms": _ms(ordered, 0.99), "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
+    return {"count": len(ordered), "p50_ms": percentile_ms(ordered, 0.50, 2), "p90_ms": percentile_ms(ordered, 0.90, 2),
+            "p99_ms": percentile_ms(ordered, 0.99, 2), "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
             "min_ms": round(ordered[0] * 1000, 2) if ordered else None}
 
 

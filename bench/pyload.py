@@ -102,6 +102,11 @@ def percentile(sorted_values: list[float], fraction: float) -> float:
     return sorted_values[index]
 
 
+def percentile_ms(sorted_values: list[float], fraction: float, digits: int = 3) -> float | None:
+    """The percentile of latencies in seconds, in milliseconds (None when there are none)."""
+    return round(percentile(sorted_values, fraction) * 1000, digits) if sorted_values else None
+
+
 async def run(host: str, port: int, path: str, body: bytes, connections: int, duration: float, warmup: float,
               unique: bool = False) -> dict:
     payload: Any = build_request(host, port, path, body)
