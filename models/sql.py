@@ -74,19 +74,25 @@ class _RowReader:
         model = self.model
         if not postgres:
             return [model._init_from_db(**row) for row in rows]
+        if not rows:
+            return []
+        # Every row of one statement has the same columns: name them once, then zip each row's
+        # values (iterating a Record yields them) rather than build an (name, value) pair per column.
+        renamed = dict(self.renamed)
+        names = tuple(renamed.get(column, column) for column in rows[0].keys())
+        converted = self.converted
+        custom_pk = self.custom_pk
         instances = []
         new = model.__new__
         for row in rows:
             instance = new(model)
             state = instance.__dict__
-            state.update(row.items())  # computed columns ride along as attributes
-            for column, attr in self.renamed:
-                state[attr] = state.pop(column)
-            for attr, convert in self.converted:
+            state.update(zip(names, row))  # computed columns ride along as attributes
+            for attr, convert in converted:
                 state[attr] = convert(state[attr])
             state["_partial"] = False
             state["_saved_in_db"] = True
-            state["_custom_generated_pk"] = self.custom_pk
+            state["_custom_generated_pk"] = custom_pk
             state["_await_when_save"] = {}
             instances.append(instance)
         return instances

@@ -244,9 +244,8 @@ async def delete_product(product_id: int) -> Product:
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
-    variant_ids = await ProductVariant.filter(product_id=product.id).values_list("id", flat=True)
     async with outbox.transaction():
-        changes.record([changes.product(product.id), changes.PRODUCTS, *map(changes.variant, variant_ids)])
+        changes.record([changes.product(product.id), changes.PRODUCTS])
         if await OrderLine.filter(variant__product_id=product.id).exists():
             product.status = ProductStatus.ARCHIVED
             await product.save(update_fields=["status", "updated_at"])
@@ -358,7 +357,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
                 await VariantOption.create(variant=variant, name=option, value=value, position=index)
         if price is not None:
             await refresh_min_price(variant.product_id)
-        changes.record([changes.variant(variant.id), changes.product(variant.product_id), changes.PRODUCTS])
+        changes.record([changes.product(variant.product_id), changes.PRODUCTS])
     return variant
 
 
@@ -369,7 +368,7 @@ async def delete_variant(variant_id: int) -> ProductVariant:
     async with outbox.transaction():
         await variant.delete()
         await refresh_min_price(variant.product_id)
-        changes.record([changes.variant(variant.id), changes.product(variant.product_id), changes.PRODUCTS])
+        changes.record([changes.product(variant.product_id), changes.PRODUCTS])
     return variant
 
 

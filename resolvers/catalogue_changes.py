@@ -1,7 +1,6 @@
 """Which cached catalogue data a committed change makes stale: tags, recorded in the outbox.
 
-A tag names something a cached response may contain: one object (`product:4`, `variant:9`,
-`category:2`) or a list whose membership, order or counts can change (`products`: every listing,
+A tag names something a cached response may contain: one object (`product:4`, `category:2`) or a list whose membership, order or counts can change (`products`: every listing,
 search, facet and lookup by slug; `categories`: the category lists and lookups). The response
 cache tags each stored response with what its execution touched (schema/catalogue.py) and evicts
 by these tags. They are recorded inside the change's own transaction, so a rolled-back change
@@ -21,11 +20,11 @@ CATEGORIES = "categories"
 
 
 def product(product_id: int) -> str:
+    """The product, its variants (price, stock, availability), options and images: a variant has no
+    tag of its own, as a product's price range and availability are built from its variants, so any
+    answer showing a variant changes with its product anyway; one tag per product keeps the tags
+    a listing records (and stores) to one per product."""
     return f"product:{product_id}"
-
-
-def variant(variant_id: int) -> str:
-    return f"variant:{variant_id}"
 
 
 def category(category_id: int) -> str:

@@ -102,7 +102,7 @@ def _stale(variant: ProductVariant, available_before: int, available_after: int)
     """Cached responses showing this variant's availability are stale (if it changed)."""
     if available_before == available_after:
         return
-    tags = [changes.variant(variant.id), changes.product(variant.product_id)]
+    tags = [changes.product(variant.product_id)]
     if changes.availability_flipped(available_before, available_after):
         tags.append(changes.PRODUCTS)
     changes.record(tags)
@@ -137,13 +137,13 @@ async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:
     if not any(availability.values()):
         await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
         return
-    sql += (' RETURNING "id", "variant_id", "quantity" - "reserved" AS "available",'
+    sql += (' RETURNING "id", "quantity" - "reserved" AS "available",'
             ' (SELECT "product_id" FROM "product_variant" WHERE "product_variant"."id" = "stock"."variant_id") AS "product_id"')
     tags: set[str] = set()
     for row in await conn.execute_query_dict(placeholders(sql, is_postgres(conn)), params + ids):
         moved = availability[row["id"]]
         if moved:
-            tags.update((changes.variant(row["variant_id"]), changes.product(row["product_id"])))
+            tags.add(changes.product(row["product_id"]))
             if changes.availability_flipped(row["available"] - moved, row["available"]):
                 tags.add(changes.PRODUCTS)
     changes.record(tags)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Annotated, Any
 
 import strawberry
@@ -30,7 +29,7 @@ from resolvers.errors import BadInput
 from resolvers.pagination import encode_cursor
 from schema.context import Context
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy, LazyMany
+from schema.lazy import UNSELECTED, Lazy, LazyMany
 from schema.node import Node, PageInfo, page_info
 from schema.permissions import Forbidden
 from schema.selection import Tree, selection_tree, subtree
@@ -235,8 +234,15 @@ def money(amount: Decimal, context: Context) -> Money:
 def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
     if not variants:
         return None
-    prices = [v.price for v in variants]
-    return PriceRange(min=min(prices, key=lambda m: m.amount), max=max(prices, key=lambda m: m.amount))
+    # A plain loop: min() and max() with a key function cost a call per variant, twice.
+    low = high = variants[0].price
+    for variant in variants:
+        price = variant.price
+        if price.amount < low.amount:
+            low = price
+        elif price.amount > high.amount:
+            high = price
+    return PriceRange(min=low, max=high)
 
 
 def _any_available(variants: list[ProductVariant]) -> bool:
@@ -252,20 +258,26 @@ def option_views(options: list[OptionModel]) -> list[SelectedOption]:
 
 
 def variant_view(context: Context, variant: VariantModel, product: Any = _MISSING, options: Any = _MISSING) -> ProductVariant:
+    """The ProductVariant object; `product` and `options` given (values, or `UNSELECTED`) are used
+    as they are, the others become `Lazy` loads."""
     loaders = context.loaders
     if product is _MISSING:
         product = Lazy(loaders.product_by_id, variant.product_id, lambda p: product_view(context, p))
+        # Cached answers showing a variant are tagged with its product: every change to a variant
+        # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
+        # product, the caller is `product_view`, which tagged it.
+        context.cache_tags.add(changes.product(variant.product_id))
     if options is _MISSING:
         options = Lazy(loaders.options_by_variant_id, variant.id, option_views)
-    # The product too: its availability and price range are built from its variants' rows.
-    context.cache_tags.update((changes.variant(variant.id), changes.product(variant.product_id)))
     available = variant.quantity_available
+    currency = context.currency
+    compare_at = variant.compare_at_price
     return ProductVariant(
         id=encode_id("ProductVariant", variant.id),
         sku=variant.sku,
         name=variant.name,
-        price=money(variant.price, context),
-        compare_at_price=None if variant.compare_at_price is None else money(variant.compare_at_price, context),
+        price=Money(amount=variant.price, currency=currency),
+        compare_at_price=None if compare_at is None else Money(amount=compare_at, currency=currency),
         weight_grams=variant.weight_grams,
         quantity_available=available,
         available_for_sale=available > 0,
@@ -281,16 +293,16 @@ def product_view(
     images: Any = _MISSING,
     category: Any = _MISSING,
     options: dict[int, list[SelectedOption]] | None = None,
-    link_variants: bool = True,
+    variant_fields: Tree | None = None,
 ) -> Product:
     """The Product object. Relations given (variant and image models, the category's view, the
     variants' options) become plain values; the others become `Lazy` loads.
 
-    `link_variants=False` (the query does not select `variants { product }`) gives the variants a
-    `Lazy` product instead of this view: a product view and its variant views pointing at each
-    other are a reference cycle, so a whole page of views waited for the cyclic GC, which then
-    freed dozens of requests' worth at once, cache-cold. Breaking this cycle and the loaders' own
-    (loaders/base.py) cut the GC's share of a 50-product listing from ~3.7 to ~2.1 ms CPU.
+    `variant_fields` is what the query selects under `variants` when a list resolver knows it
+    (None: unknown). Then a variant's `product` and `selectedOptions` are built only if selected,
+    `UNSELECTED` otherwise. Not linking the variants back to this view also avoids a reference
+    cycle: a product view and its variant views pointing at each other made a whole page of views
+    wait for the cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
     """
     loaders = context.loaders
     context.cache_tags.add(changes.product(product.id))
@@ -310,11 +322,12 @@ def product_view(
     )
 
     def with_product(rows: list[VariantModel]) -> list[ProductVariant]:
-        parent = view if link_variants else Lazy(loaders.product_by_id, product.id, partial(product_view, context))
-        return [
-            variant_view(context, v, product=parent, options=options.get(v.id, _MISSING) if options else _MISSING)
-            for v in rows
-        ]
+        if variant_fields is None:
+            return [variant_view(context, v, product=view) for v in rows]
+        parent = view if "product" in variant_fields else UNSELECTED
+        if "selectedOptions" not in variant_fields:
+            return [variant_view(context, v, product=parent, options=UNSELECTED) for v in rows]
+        return [variant_view(context, v, product=parent, options=(options or {}).get(v.id, _MISSING)) for v in rows]
 
     if variants is _MISSING:
         view.variants = Lazy(loaders.variants_by_product_id, product.id, with_product)
@@ -336,7 +349,9 @@ def product_view(
     return view
 
 
-def category_view(context: Context, category: CategoryModel | None) -> Category | None:
+def category_view(context: Context, category: CategoryModel | None, fields: Tree | None = None) -> Category | None:
+    """The Category object; with `fields` (what the query selects on it, when a list resolver
+    knows), its relations that are not selected are `UNSELECTED` instead of `Lazy` loads."""
     if category is None:
         return None
     loaders = context.loaders
@@ -348,6 +363,15 @@ def category_view(context: Context, category: CategoryModel | None) -> Category 
     def many(rows: list[CategoryModel | None]) -> list[Category]:
         return [view for view in (category_view(context, c) for c in rows) if view is not None]
 
+    parent: Any = UNSELECTED
+    ancestors: Any = UNSELECTED
+    children: Any = UNSELECTED
+    if fields is None or "parent" in fields:
+        parent = None if category.parent_id is None else Lazy(loaders.category_by_id, category.parent_id, one)
+    if fields is None or "ancestors" in fields:
+        ancestors = LazyMany(loaders.category_by_id, category.ancestor_ids, many)
+    if fields is None or "children" in fields:
+        children = Lazy(loaders.categories_by_parent_id, category.id, many)
     return Category(
         id=encode_id("Category", category.id),
         name=category.name,
@@ -355,19 +379,21 @@ def category_view(context: Context, category: CategoryModel | None) -> Category 
         description=category.description,
         position=category.position,
         level=category.depth,
-        parent=None if category.parent_id is None else Lazy(loaders.category_by_id, category.parent_id, one),
-        ancestors=LazyMany(loaders.category_by_id, category.ancestor_ids, many),
-        children=Lazy(loaders.categories_by_parent_id, category.id, many),
+        parent=parent,
+        ancestors=ancestors,
+        children=children,
         _model=category,
     )
 
 
 async def _product_views(context: Context, products: list[ProductModel], selected: Tree) -> list[Product]:
-    """Load every relation the selection asks for, for the whole page at once, then build views."""
+    """Load every relation the selection asks for, for the whole page at once, then build views
+    with nothing for what it does not ask for."""
     loaders = context.loaders
     ids = [p.id for p in products]
     variant_fields = selected.get("variants")
     want_variants = variant_fields is not None or "priceRange" in selected or "availableForSale" in selected
+    category_fields = selected.get("category")
     category_ids = [p.category_id for p in products if p.category_id is not None]
 
     async def skip() -> None:
@@ -376,7 +402,7 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
     variant_lists, image_lists, categories = await asyncio.gather(
         loaders.variants_by_product_id.load_all(ids, remember=False) if want_variants else skip(),
         loaders.images_by_product_id.load_all(ids, remember=False) if "images" in selected else skip(),
-        loaders.category_by_id.load_all(category_ids) if "category" in selected and category_ids else skip(),
+        loaders.category_by_id.load_all(category_ids) if category_fields is not None and category_ids else skip(),
     )
     options_by_variant: dict[int, list[SelectedOption]] = {}
     if variant_fields and "selectedOptions" in variant_fields and variant_lists:
@@ -384,7 +410,10 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
         for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids)):
             options_by_variant[variant_id] = option_views(rows)
     # Many products share a category: one view each.
-    category_views = {c.id: category_view(context, c) for c in {c.id: c for c in categories or () if c is not None}.values()}
+    category_views = {
+        c.id: category_view(context, c, category_fields)
+        for c in {c.id: c for c in categories or () if c is not None}.values()
+    }
 
     return [
         product_view(
@@ -394,11 +423,10 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
             images=image_lists[index] if image_lists is not None else _MISSING,
             category=category_views.get(product.category_id) if categories is not None else _MISSING,
             options=options_by_variant,
-            link_variants=variant_fields is not None and "product" in variant_fields,
+            variant_fields=variant_fields or {},
         )
         for index, product in enumerate(products)
     ]
-
 
 
 def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:

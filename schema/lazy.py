@@ -36,3 +36,22 @@ class LazyMany(Lazy):
 
     async def _resolve(self) -> Any:
         return self._convert(await self._loader.load_many(self._key))
+
+
+class Unselected:
+    """Stands for a relation the query does not select, on an object built with look-ahead.
+
+    A list resolver that knows the selection builds nothing for the relations it does not ask for
+    (a `Lazy` per variant and per category costs allocations every request). graphql-core never
+    reads such a field; should a wrong look-ahead ever let it, awaiting this fails loudly (a masked
+    error) instead of answering with made-up data.
+    """
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        raise RuntimeError("a relation the look-ahead found unselected was read")
+        yield  # pragma: no cover - makes this a generator, as __await__ must return an iterator
+
+
+UNSELECTED: Any = Unselected()

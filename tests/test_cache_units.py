@@ -51,13 +51,13 @@ def test_entries_expire():
 def test_invalidation_by_tag_and_the_race_with_a_fill_in_flight():
     stats = CacheStats()
     tier = LocalTier(100_000, stats)
-    tier.put("listing", entry(10, "products", "product:1", "variant:7"), tier.seq)
+    tier.put("listing", entry(10, "products", "product:1", "product:7"), tier.seq)
     tier.put("detail", entry(10, "product:2"), tier.seq)
     started = tier.seq  # a fill reads the database now...
-    assert tier.invalidate({"variant:7"}) == 1  # ...a change commits and is announced...
+    assert tier.invalidate({"product:7"}) == 1  # ...a change commits and is announced...
     assert tier.get("listing") is None and tier.get("detail") is not None
     # ...and the fill, finished, must not put back what it read before the change.
-    assert not tier.put("listing", entry(10, "products", "variant:7"), started)
+    assert not tier.put("listing", entry(10, "products", "product:7"), started)
     assert tier.put("other", entry(10, "product:2"), started)  # untouched tags may be stored
     tier.clear()
     assert len(tier) == 0 and tier.bytes == 0
@@ -65,7 +65,7 @@ def test_invalidation_by_tag_and_the_race_with_a_fill_in_flight():
 
 
 def test_entries_survive_the_trip_through_redis_bytes():
-    original = entry(20, "products", "variant:3")
+    original = entry(20, "products", "product:3")
     copy = Entry.decode(original.encode())
     assert copy is not None and copy.body == original.body and copy.tags == original.tags
     assert copy.etag == original.etag and copy.operation == "Op" and copy.length == b"20"

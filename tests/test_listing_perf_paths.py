@@ -1,11 +1,15 @@
 """The listing's cheaper paths: the count riding on the page statement, variants that do not point
-back at their product view unless asked, loads that leave the loader cache alone, cached cursors."""
+back at their product view unless asked, relations built only when selected, loads that leave the
+loader cache alone, cached cursors."""
 
 from __future__ import annotations
+
+import pytest
 
 from loaders import Loaders
 from models import Product, ProductStatus
 from resolvers.pagination import decode_cursor, encode_cursor
+from schema.lazy import UNSELECTED
 
 COUNTED = """
 query($first: Int, $after: String) {
@@ -28,6 +32,33 @@ async def test_variants_point_back_at_their_product_only_when_asked(gql):
     for edge in (await gql.data(query))["products"]["edges"]:
         assert edge["node"]["variants"]
         assert all(v["product"]["id"] == edge["node"]["id"] for v in edge["node"]["variants"])
+
+
+# Relations selected only through a named fragment, an inline fragment and an alias: the listing's
+# look-ahead must find them all, and they must answer as the single-product query (which builds
+# every relation as a `Lazy`, knowing nothing of the selection) does.
+RELATIONS = """
+fragment Card on Product {
+  slug
+  variants { sku options: selectedOptions { name value } product { slug } }
+  category { slug ... on Category { parent { slug } ancestors { slug } children { slug } } }
+}
+"""
+LISTED = RELATIONS + "query { products(first: 20) { nodes { id ...Card } } }"
+SINGLE = RELATIONS + "query($id: ID!) { product(id: $id) { id ...Card } }"
+
+
+async def test_relations_selected_through_fragments_and_aliases_are_built(gql):
+    listed = (await gql.data(LISTED))["products"]["nodes"]
+    assert any(v["options"] for node in listed for v in node["variants"])
+    assert any(node["category"] and node["category"]["ancestors"] for node in listed)
+    for node in listed:
+        assert node == (await gql.data(SINGLE, {"id": node["id"]}))["product"]
+
+
+async def test_an_unselected_relation_fails_loudly_if_ever_read():
+    with pytest.raises(RuntimeError, match="unselected"):
+        await UNSELECTED
 
 
 async def test_load_all_without_remember_leaves_the_cache_alone(db):
