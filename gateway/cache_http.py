@@ -80,8 +80,7 @@ class ResponseCacheMiddleware:
         if is_get:
             raw = scope["query_string"]
         elif content_type.startswith(b"application/json"):
-            raw = await _read_body(receive)
-            receive = _replay(raw, receive)
+            raw = await _read_body(receive)  # what the application reads instead: `_replay`
         else:
             cache.stats.bypasses += 1
             await self.app(scope, receive, send)
@@ -93,7 +92,7 @@ class ResponseCacheMiddleware:
             key = await cache.resolve(is_get, accept, content_type, raw, digest)
         if key is NOT_CACHEABLE or not cache.active:
             cache.stats.bypasses += 1
-            await self.app(scope, receive, send)
+            await self.app(scope, receive if is_get else _replay(raw, receive), send)
             return
         assert isinstance(key, str)
         entry = cache.local.get(key)
@@ -103,7 +102,7 @@ class ResponseCacheMiddleware:
             return
 
         async def execute() -> Executed:
-            return await self._execute(scope, receive)
+            return await self._execute(scope, receive if is_get else _replay(raw, receive))
 
         outcome = await cache.fetch(key, execute)
         if outcome.entry is not None:

@@ -61,6 +61,16 @@ async def test_streamed_body_over_the_limit_is_refused(client):
     assert response.status_code == 413
 
 
+async def test_streamed_body_under_the_limit_is_served(client):
+    # No Content-Length: the body is counted as it arrives, and one under the limit goes through.
+    async def chunks():
+        yield b'{"query": "{ products(first: 1) '
+        yield b'{ totalCount } }"}'
+
+    response = await client.post("/graphql", content=chunks(), headers={"content-type": "application/json"})
+    assert response.status_code == 200 and response.json()["data"]["products"]["totalCount"] >= 0
+
+
 async def test_introspection_is_not_limited_by_depth(client):
     from graphql import get_introspection_query
 
