@@ -24,7 +24,7 @@ class Change:
     """One committed change: what kind of object, which one, and its state after the change.
 
     `topics` name who is interested (`order:12`, `orders`, `customer:3`, `shipment:1Z999`);
-    `tags` name the cached catalogue data it makes stale (`product:4`, `variant:9`, `products`).
+    `tags` name the cached catalogue data it makes stale (`product:4`, `category:2`, `products`).
     """
 
     kind: str
