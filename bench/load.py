@@ -15,9 +15,8 @@ from pathlib import Path
 
 from bench import PYTHON, ROOT, cpus
 
+# The same body on every request or, with BENCH_UNIQUE set, `__NONCE__` replaced in each.
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"
-# Every request a different body (`__NONCE__` in it replaced): measures cache misses.
-WRK_UNIQUE_SCRIPT = Path(__file__).resolve().parent / "wrk_unique.lua"
 NONCE = "__NONCE__"
 MARKER = "BENCH_JSON "
 
@@ -68,7 +67,7 @@ def _run_wrk(scenario: str, host: str, port: int, env: dict[str, str], spec: Loa
         # One thread: the server gets the other core, as a Python client process would leave it.
         command = [
             *cpus.load_prefix(), "wrk", "-t1", f"-c{spec.connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(WRK_UNIQUE_SCRIPT if spec.unique else WRK_SCRIPT), url,
+            "-s", str(WRK_SCRIPT), url,
         ]
         return _marked_json(subprocess.run(command, env=env, capture_output=True, text=True), "wrk")
 
