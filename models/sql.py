@@ -60,7 +60,7 @@ class _RowReader:
     def __init__(self, model: type[Model]) -> None:
         meta = model._meta
         self.model = model
-        self.renamed = [(column, attr) for column, attr in meta.fields_db_projection_reverse.items() if column != attr]
+        self.renamed = {column: attr for column, attr in meta.fields_db_projection_reverse.items() if column != attr}
         # asyncpg returns timestamptz as aware UTC datetimes, which is what Tortoise's conversion
         # (to the configured zone, UTC) would make of them: skipping it halves the cost of a row.
         self.converted = [
@@ -78,8 +78,7 @@ class _RowReader:
             return []
         # Every row of one statement has the same columns: name them once, then zip each row's
         # values (iterating a Record yields them) rather than build an (name, value) pair per column.
-        renamed = dict(self.renamed)
-        names = tuple(renamed.get(column, column) for column in rows[0].keys())
+        names = tuple(self.renamed.get(column, column) for column in rows[0].keys())
         converted = self.converted
         custom_pk = self.custom_pk
         instances = []

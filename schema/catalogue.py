@@ -270,14 +270,12 @@ def variant_view(context: Context, variant: VariantModel, product: Any = _MISSIN
     if options is _MISSING:
         options = Lazy(loaders.options_by_variant_id, variant.id, option_views)
     available = variant.quantity_available
-    currency = context.currency
-    compare_at = variant.compare_at_price
     return ProductVariant(
         id=encode_id("ProductVariant", variant.id),
         sku=variant.sku,
         name=variant.name,
-        price=Money(amount=variant.price, currency=currency),
-        compare_at_price=None if compare_at is None else Money(amount=compare_at, currency=currency),
+        price=money(variant.price, context),
+        compare_at_price=None if variant.compare_at_price is None else money(variant.compare_at_price, context),
         weight_grams=variant.weight_grams,
         quantity_available=available,
         available_for_sale=available > 0,
