@@ -19,8 +19,8 @@ from bench import PYTHON, ROOT, servers
 from bench.database import PreparedDatabase, gateway_env
 from bench.load import LoadSpec
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, MIN_VARIANT_STOCK, PAYMENT,
-    SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
+    CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, PAYMENT,
+    SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE, shipping_method_id, stocked_variants,
 )
 from bench.sqlcount import _counting, tortoise
 from gateway.settings import load_settings
@@ -130,10 +130,10 @@ async def _one_order(variant_ids: list[str], settings: Any) -> tuple[list[str], 
     token = cart["cart"]["token"]
     addressed = await _execute(CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS},
                                "cartUpdateShippingAddress", settings)
-    methods = addressed["cart"]["availableShippingMethods"]
-    method = next((m["id"] for m in methods if m["name"] == SHIPPING_METHOD_NAME), None)
+    method = shipping_method_id(addressed["cart"])
     if method is None:
-        raise RuntimeError(f"no {SHIPPING_METHOD_NAME!r} shipping method for the cart; available: {methods}")
+        raise RuntimeError(f"no {SHIPPING_METHOD_NAME!r} shipping method for the cart; "
+                           f"available: {addressed['cart']['availableShippingMethods']}")
     await _execute(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod", settings)
     with _counting() as counter:
         placed = await _execute(CHECKOUT_COMPLETE, {"token": token, "payment": PAYMENT}, "checkoutComplete", settings)
@@ -146,8 +146,7 @@ async def _count_sql(database_url: str, settings: Any) -> tuple[list[str], dict[
     """Statements of one checkoutComplete, in-process against the same database (the second of two orders)."""
     async with tortoise(database_url):
         page = await _execute(STOCK_PAGE, {}, "products", settings)
-        variants = [v["id"] for edge in page["edges"] for v in edge["node"]["variants"]
-                    if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK]
+        variants = [variant_id for variant_id, _ in stocked_variants(page)]
         if len(variants) < 2 * LINES_PER_CART:
             raise RuntimeError("too few in-stock variants to count the checkout's SQL: was the database seeded?")
         await _one_order(variants[-LINES_PER_CART:], settings)  # warms the pool and the caches

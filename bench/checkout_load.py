@@ -24,8 +24,8 @@ from typing import Any
 
 from bench.pyload import build_request, percentile_ms, read_response
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, MIN_VARIANT_STOCK, PAYMENT,
-    SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE, graphql_body,
+    CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, MIN_VARIANT_STOCK,
+    PAYMENT, SHIPPING_ADDRESS, STOCK_PAGE, request_body, shipping_method_id, stocked_variants,
 )
 
 REQUEST_TIMEOUT = 10.0  # seconds; a request slower than this counts as an error
@@ -84,7 +84,7 @@ class Connection:
     async def call(self, query: str, variables: dict[str, Any], root: str, tally: Tally | None) -> dict[str, Any]:
         """POST one operation; its root field's payload, or RequestFailed naming what went wrong."""
         try:
-            status, raw = await asyncio.wait_for(self.post(graphql_body(query, variables)), REQUEST_TIMEOUT)
+            status, raw = await asyncio.wait_for(self.post(request_body(query, variables)), REQUEST_TIMEOUT)
         except asyncio.TimeoutError:
             self.close()
             raise RequestFailed("timeout", root) from None
@@ -148,12 +148,9 @@ async def load_pool(connection: Connection, units_wanted: int) -> tuple[StockPoo
     while units < units_wanted and pages < MAX_STOCK_PAGES:
         page = await connection.call(STOCK_PAGE, {"after": after} if after else {}, "products", None)
         pages += 1
-        for edge in page["edges"]:
-            for variant in edge["node"]["variants"]:
-                available = variant["quantityAvailable"]
-                if available is not None and available >= MIN_VARIANT_STOCK:
-                    variants.append((variant["id"], available))
-                    units += available
+        for variant_id, available in stocked_variants(page):
+            variants.append((variant_id, available))
+            units += available
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]
@@ -179,10 +176,9 @@ async def shopper(number: int, connection: Connection, pool: StockPool, stop_at:
             addressed = await connection.call(
                 CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS}, "cartUpdateShippingAddress", tally
             )
-            methods = addressed["cart"]["availableShippingMethods"]
-            method = next((m["id"] for m in methods if m["name"] == SHIPPING_METHOD_NAME), None)
+            method = shipping_method_id(addressed["cart"])
             if method is None:
-                raise RequestFailed("no_standard_method", f"available: {methods}")
+                raise RequestFailed("no_standard_method", f"available: {addressed['cart']['availableShippingMethods']}")
             await connection.call(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod", tally)
             checkout_started = clock()
             completed = await connection.call(

@@ -50,11 +50,11 @@ async def recreate(name: str = DB_NAME) -> None:
         await conn.close()
 
 
-def _gateway_cli(*args: str) -> float:
+def gateway_cli(*args: str, url: str = DATABASE_URL) -> float:
     """Run `python -m gateway ARGS` against the bench database; seconds taken. Raises on failure."""
     started = time.perf_counter()
     done = subprocess.run(
-        [PYTHON, "-m", "gateway", *args], cwd=ROOT, env=gateway_env(), capture_output=True, text=True
+        [PYTHON, "-m", "gateway", *args], cwd=ROOT, env=gateway_env(url), capture_output=True, text=True
     )
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
@@ -67,8 +67,8 @@ def _gateway_cli(*args: str) -> float:
 
 def prepare(products: int = PRODUCTS, seed: int = SEED) -> PreparedDatabase:
     asyncio.run(recreate())
-    migrate_seconds = _gateway_cli("migrate")
-    seed_seconds = _gateway_cli("seed", "--products", str(products), "--seed", str(seed))
+    migrate_seconds = gateway_cli("migrate")
+    seed_seconds = gateway_cli("seed", "--products", str(products), "--seed", str(seed))
     asyncio.run(settle())
     return PreparedDatabase(DATABASE_URL, migrate_seconds, seed_seconds, products)
 

@@ -30,14 +30,14 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 from bench import PYTHON, ROOT, servers
-from bench.database import PreparedDatabase, gateway_env
+from bench.database import PreparedDatabase, gateway_cli, gateway_env
 from bench.fanout_load import SUBSCRIPTION
 from bench.load import LoadSpec
-from bench.processes import memory_kb, serving_workers_retried, worker_pids
+from bench.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 from bench.pyload import percentile_ms
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, MIN_VARIANT_STOCK, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
-    graphql_body,
+    CART_ADDRESS, CART_CREATE, CART_SHIPPING, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
+    request_body, shipping_method_id, stocked_variants,
 )
 
 NAME = "fanout"
@@ -81,7 +81,7 @@ class API:
         headers = {"Content-Type": "application/json"}
         if self.bearer:
             headers["Authorization"] = f"Bearer {self.bearer}"
-        body = graphql_body(query, variables)
+        body = request_body(query, variables)
         if time.monotonic() - self.last_used > self.IDLE_S:
             self.connection.close()  # http.client opens a fresh one on the next request
         sent = time.monotonic()
@@ -110,8 +110,7 @@ class API:
 
 def _stock(api: API, wanted: int) -> list[str]:
     page, _, _ = api.call(STOCK_PAGE, {}, "products")
-    variants = [v["id"] for edge in page["edges"] for v in edge["node"]["variants"]
-                if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK]
+    variants = [variant_id for variant_id, _ in stocked_variants(page)]
     if len(variants) < wanted:
         raise RuntimeError("too few in-stock variants for the fan-out orders: was the database seeded?")
     return variants[:wanted]
@@ -123,7 +122,9 @@ def place_order(api: API, variants: list[str]) -> dict[str, Any]:
     cart, _, _ = api.call(CART_CREATE, {"input": {"lines": lines, "email": "fanout@example.com"}}, "cartCreate")
     token = cart["cart"]["token"]
     addressed, _, _ = api.call(CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS}, "cartUpdateShippingAddress")
-    method = next(m["id"] for m in addressed["cart"]["availableShippingMethods"] if m["name"] == SHIPPING_METHOD_NAME)
+    method = shipping_method_id(addressed["cart"])
+    if method is None:
+        raise RuntimeError(f"no {SHIPPING_METHOD_NAME!r} shipping method for the fan-out order's cart")
     api.call(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod")
     placed, _, _ = api.call(PLACE, {"token": token, "payment": {"provider": "manual"}}, "checkoutComplete")
     order = placed["order"]
@@ -179,7 +180,6 @@ class Client:
     """One `bench.fanout_load` process, driven line by line."""
 
     def __init__(self, server: servers.Server, subscribers: int) -> None:
-        self.subscribers = subscribers
         self.process = subprocess.Popen(
             [PYTHON, "-m", "bench.fanout_load", "--host", server.host, "--port", str(server.port),
              "--subscribers", str(subscribers)],
@@ -252,7 +252,9 @@ def _total_memory(pids: list[int]) -> dict[str, Any]:
 
 def run_once(database: PreparedDatabase) -> dict[str, Any]:
     env = {**gateway_env(database.url), "REDIS_URL": REDIS_URL}
-    servers_cli_staff(env)
+    # The staff account that moves the orders, through the real CLI (idempotent).
+    gateway_cli("create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD, "--all-permissions",
+                url=database.url)
     with ExitStack() as stack:
         gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
         stack.callback(gateway.stop)
@@ -315,30 +317,11 @@ def run_once(database: PreparedDatabase) -> dict[str, Any]:
                 raise RuntimeError(f"the gateway died during the run:\n{gateway.log_tail()}")
         after_run = _total_memory(workers)
         dumps = _each(clients, "dump", 60)
-        server_cpu = {str(pid): _cpu_seconds(pid) for pid in workers}
+        server_cpu = {str(pid): cpu_seconds(pid) for pid in workers}
 
     assert idle is not None
     return _analyse(clients, dumps, owners, workers, changes, baseline, idle, after_run,
                     connect_seconds, subscribe_seconds, delivered, server_cpu)
-
-
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
-    except OSError:
-        return None
-
-
-def servers_cli_staff(env: dict[str, str]) -> None:
-    """The staff account that moves the orders, through the real CLI (idempotent)."""
-    done = subprocess.run(
-        [PYTHON, "-m", "gateway", "create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD,
-         "--all-permissions"], cwd=ROOT, env=env, capture_output=True, text=True,
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"create-staff failed:\n{done.stdout}{done.stderr}")
 
 
 def _analyse(

@@ -28,6 +28,16 @@ def worker_pids(master: int) -> list[int]:
     return sorted(children)
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time a process has used so far; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return round((int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), 2)
+    except OSError:
+        return None
+
+
 def memory_kb(pid: int) -> dict[str, int]:
     """Rss, Pss and private (USS) kilobytes of one process, from smaps_rollup."""
     values: dict[str, int] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 # The storefront's first listing page: every field a product card and its variant picker show.
 LISTING = (
@@ -16,9 +17,11 @@ LISTING = (
 LISTING_ARGUMENTS = {"first": 50}
 
 
-def request_body(query: str, operation_name: str | None = None) -> bytes:
+def request_body(query: str, variables: dict[str, object] | None = None, operation_name: str | None = None) -> bytes:
     """The JSON body of a GraphQL POST, encoded once so every request sends the same bytes."""
     payload: dict[str, object] = {"query": query}
+    if variables:
+        payload["variables"] = variables
     if operation_name is not None:
         payload["operationName"] = operation_name
     return json.dumps(payload, separators=(",", ":")).encode()
@@ -58,9 +61,12 @@ LINES_PER_CART = 3
 MIN_VARIANT_STOCK = 20  # variants with fewer units available are left out of the pool
 
 
-def graphql_body(query: str, variables: dict[str, object] | None = None) -> bytes:
-    """The JSON body of a GraphQL POST with variables."""
-    payload: dict[str, object] = {"query": query}
-    if variables:
-        payload["variables"] = variables
-    return json.dumps(payload, separators=(",", ":")).encode()
+def shipping_method_id(cart: dict[str, Any]) -> str | None:
+    """The SHIPPING_METHOD_NAME method among a cart's `availableShippingMethods`; None if not offered."""
+    return next((m["id"] for m in cart["availableShippingMethods"] if m["name"] == SHIPPING_METHOD_NAME), None)
+
+
+def stocked_variants(page: dict[str, Any]) -> list[tuple[str, int]]:
+    """(variant id, units available) on a STOCK_PAGE page, for variants with MIN_VARIANT_STOCK or more."""
+    return [(v["id"], v["quantityAvailable"]) for edge in page["edges"] for v in edge["node"]["variants"]
+            if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK]

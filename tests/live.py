@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -25,16 +25,12 @@ import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.processes import serving_workers_retried, worker_pids
+from bench.servers import free_port
 from tests.conftest import REQUIRE_SERVICES, ROOT
 
 TRANSPORT_WS = "graphql-transport-ws"
+T = TypeVar("T")
 LEGACY_WS = "graphql-ws"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @asynccontextmanager
@@ -145,26 +141,54 @@ def worker_serving(client_port: int, workers: list[int]) -> int:
     return pid
 
 
-async def client_on_worker(base: str, worker: int, workers: list[int], stack: AsyncExitStack) -> httpx.AsyncClient:
-    """An HTTP client on one keep-alive connection that `worker` serves (closed with `stack`).
+async def on_worker(
+    open_connection: Callable[[AsyncExitStack], Awaitable[tuple[T, int]]],
+    worker: int,
+    workers: list[int],
+    stack: AsyncExitStack,
+) -> T:
+    """A connection that `worker` serves (closed with `stack`); `open_connection` opens one on the
+    exit stack it is given and returns it with its local port.
 
     Which worker accepts a connection is the kernel's choice, and a connection stays with it:
     connect until one lands on the chosen worker.
     """
     for _ in range(50):
-        client = httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1))
-        response = await client.get("/healthz")
-        port = response.extensions["network_stream"].get_extra_info("socket").getsockname()[1]
+        inner = AsyncExitStack()
+        connection, port = await open_connection(inner)
         if worker_serving(port, workers) == worker:
-            stack.push_async_callback(client.aclose)
-            return client
-        await client.aclose()
+            stack.push_async_callback(inner.aclose)
+            return connection
+        await inner.aclose()
     raise AssertionError("could not reach the chosen worker")
 
 
+async def client_on_worker(base: str, worker: int, workers: list[int], stack: AsyncExitStack) -> httpx.AsyncClient:
+    """An HTTP client on one keep-alive connection that `worker` serves (closed with `stack`)."""
+
+    async def open_client(inner: AsyncExitStack) -> tuple[httpx.AsyncClient, int]:
+        client = await inner.enter_async_context(
+            httpx.AsyncClient(base_url=base, timeout=30, limits=httpx.Limits(max_connections=1))
+        )
+        response = await client.get("/healthz")
+        return client, response.extensions["network_stream"].get_extra_info("socket").getsockname()[1]
+
+    return await on_worker(open_client, worker, workers, stack)
+
+
+async def ws_on_worker(url: str, worker: int, workers: list[int], stack: AsyncExitStack, **options: Any) -> GraphQLWebSocket:
+    """A GraphQL WebSocket (`GraphQLWebSocket.open` options) that `worker` serves (closed with `stack`)."""
+
+    async def open_ws(inner: AsyncExitStack) -> tuple[GraphQLWebSocket, int]:
+        ws = await inner.enter_async_context(GraphQLWebSocket.open(url, **options))
+        return ws, ws.connection.local_address[1]
+
+    return await on_worker(open_ws, worker, workers, stack)
+
+
 @asynccontextmanager
-async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`uvicorn gateway.app:app --workers N` on a free port, ready; yields its base URL and process."""
+async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterator[tuple[str, list[int]]]:
+    """`uvicorn gateway.app:app --workers N` on a free port, ready; yields its base URL and workers' pids."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
@@ -178,7 +202,7 @@ async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterato
             while len(worker_pids(process.pid)) < workers or not await _ready(client):
                 assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()[-2000:]
                 await asyncio.sleep(0.2)
-        yield base, process
+        yield base, worker_pids(process.pid)
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bench.servers import free_port
 from tests.conftest import REQUIRE_SERVICES, ROOT
 
 SCRIPTS = ROOT / "tests" / "http_audit"
@@ -50,13 +50,7 @@ def run_node(node: str, script: str, *args: str, timeout: float = 120) -> Any:
     return json.loads(result.stdout)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _gateway(database: Path, *args: str, env: dict[str, str]) -> None:
+def _gateway(*args: str, env: dict[str, str]) -> None:
     result = subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -69,9 +63,9 @@ def live_gateway(workdir: Path, **settings: str) -> Iterator[str]:
     env = {**os.environ, "DATABASE_URL": f"sqlite://{database}", "LOG_LEVEL": "WARNING", **settings}
     if "REDIS_URL" not in settings:
         env.pop("REDIS_URL", None)  # a developer's own Redis is not this server's business
-    _gateway(database, "migrate", env=env)
-    _gateway(database, "seed", "--products", "5", env=env)
-    port = _free_port()
+    _gateway("migrate", env=env)
+    _gateway("seed", "--products", "5", env=env)
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
          "--log-level", "warning", "--no-access-log"],  # stderr is a pipe nobody drains while it runs

@@ -12,7 +12,7 @@ import pytest
 
 from tests.cache_client import HIT
 from tests.conftest import GraphQLClient
-from tests.live import client_on_worker, uvicorn_workers, worker_pids
+from tests.live import client_on_worker, uvicorn_workers
 from tests.test_cache import PRODUCT, drop_own_products, own_product  # noqa: F401  (fixture)
 from tests.test_checkout import CHECKOUT, PAID, ready_cart
 
@@ -21,8 +21,8 @@ from tests.test_checkout import CHECKOUT, PAID, ready_cart
 async def server(db, redis_url):
     if db.name != "postgres":
         pytest.skip("two workers need a database both can write: PostgreSQL")
-    async with uvicorn_workers({"DATABASE_URL": db.url, "REDIS_URL": redis_url}) as (base, process):
-        yield base, worker_pids(process.pid)
+    async with uvicorn_workers({"DATABASE_URL": db.url, "REDIS_URL": redis_url}) as served:
+        yield served
 
 
 async def test_a_checkout_selling_the_last_unit_shows_through_the_other_worker_within_a_second(server):

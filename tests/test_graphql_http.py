@@ -13,6 +13,7 @@ import pytest
 
 from gateway.graphql_http import APPLICATION_JSON, GRAPHQL_RESPONSE_JSON, negotiate
 from models.cart import Cart
+from tests.cache_client import BYPASS, HIT, MISS, STORED
 
 GQL = {"accept": GRAPHQL_RESPONSE_JSON}
 JSON = {"accept": APPLICATION_JSON}
@@ -38,7 +39,7 @@ def test_accept_negotiation(accept, expected):
     assert negotiate(accept) == expected
 
 
-CACHE_STATUSES = {"gateway; hit", "gateway; fwd=miss; stored", "gateway; fwd=miss", "gateway; fwd=bypass"}
+CACHE_STATUSES = {HIT, STORED, MISS, BYPASS}
 
 
 def _assert_gateway_headers(response) -> None:

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from models import Permission
-from tests.live import GraphQLWebSocket, LEGACY_WS, client_on_worker, uvicorn_workers, worker_pids, worker_serving
+from tests.live import GraphQLWebSocket, LEGACY_WS, client_on_worker, uvicorn_workers, ws_on_worker
 from tests.conftest import GraphQLClient
 from tests.test_checkout import CHECKOUT, make_variant, ready_cart
 from tests.test_orders import MARK_PAID
@@ -36,8 +36,8 @@ async def workers(db, redis_url):
     if db.name != "postgres":
         pytest.skip("the multi-process journey runs on PostgreSQL (SQLite is one process's file)")
     env = {"DATABASE_URL": db.url, "REDIS_URL": redis_url, "CARRIER_WEBHOOK_SECRETS": f"dhl={SECRET}"}
-    async with uvicorn_workers(env, workers=2) as (base, process):
-        yield base, worker_pids(process.pid)
+    async with uvicorn_workers(env, workers=2) as served:
+        yield served
 
 
 class HTTPOnWorker:
@@ -61,17 +61,6 @@ class HTTPOnWorker:
         response = await self.client.post("/webhooks/carriers/dhl", content=body, headers={"X-Signature": signature})
         assert response.status_code == 200, response.text
         return response.json()
-
-
-async def ws_on_worker(url: str, worker: int, workers: list[int], stack: AsyncExitStack, **options) -> GraphQLWebSocket:
-    for _ in range(50):
-        inner = AsyncExitStack()
-        ws = await inner.enter_async_context(GraphQLWebSocket.open(url, **options))
-        if worker_serving(ws.connection.local_address[1], workers) == worker:
-            stack.push_async_callback(inner.aclose)
-            return ws
-        await inner.aclose()
-    raise AssertionError("could not reach the chosen worker")
 
 
 async def expect(ws: GraphQLWebSocket, field: str, key: str, values: list) -> None:
