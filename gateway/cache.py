@@ -69,7 +69,6 @@ class Executed:
 class Outcome:
     entry: Entry | None  # the stored answer to send (a hit, or a miss that was stored)
     executed: Executed | None  # this request's own execution, when it had one
-    stored: bool = False
 
 
 class ResponseCache:
@@ -83,15 +82,14 @@ class ResponseCache:
         lock_timeout: float,
         redis: Redis | None,
         bus: EventBus,
-        persisted: PersistedQueries | None = None,
-        stats: CacheStats | None = None,
+        persisted: PersistedQueries,
     ) -> None:
         self.prefix = prefix
-        self.persisted = persisted or PersistedQueries()
+        self.persisted = persisted
         self.normalizer = normalizer
         self.ttl = ttl
         self.lock_timeout = lock_timeout
-        self.stats = stats or CacheStats()
+        self.stats = CacheStats()
         self.local = LocalTier(max_bytes, self.stats)
         self.remote = RedisTier(redis, ttl, lock_seconds=max(5.0, 2 * lock_timeout)) if redis is not None else None
         self.aliases = Aliases()
@@ -234,7 +232,7 @@ class ResponseCache:
             self.stats.stored += 1
         if future is not None and not future.done():
             future.set_result(entry if stored else None)
-        return Outcome(entry if stored else None, executed, stored)
+        return Outcome(entry if stored else None, executed)
 
     async def _remote_entry(self, key: str) -> Entry | None:
         assert self.remote is not None

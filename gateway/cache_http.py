@@ -31,7 +31,6 @@ from gateway.cache_local import Entry
 HIT = b"gateway; hit"
 MISS_STORED = b"gateway; fwd=miss; stored"
 MISS = b"gateway; fwd=miss"
-BYPASS = b"gateway; fwd=bypass"
 PRIVATE = b"private, no-store"
 VARY = b"Accept, Authorization"
 _REPLACED = (b"cache-status", b"cache-control", b"etag", b"vary")

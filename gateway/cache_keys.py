@@ -41,15 +41,14 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from graphql import (
-    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
     GraphQLError,
     InlineFragmentNode,
-    OperationDefinitionNode,
     OperationType,
     SelectionSetNode,
+    get_operation_ast,
     parse,
     print_ast,
 )
@@ -98,20 +97,13 @@ class Normalizer:
             document = parse(query, no_location=True, max_tokens=self.max_tokens)
         except GraphQLError:
             return None  # the schema answers it (with its error); nothing to cache
-        operation = _selected_operation(document, operation_name)
+        operation = get_operation_ast(document, operation_name or None)
         if operation is None or operation.operation != OperationType.QUERY:
             return None
         fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
         if not _public_root(operation.selection_set, fragments, set()):
             return None
         return Normalized(print_ast(document), operation.name.value if operation.name else None)
-
-
-def _selected_operation(document: DocumentNode, name: str | None) -> OperationDefinitionNode | None:
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if name:
-        return next((o for o in operations if o.name is not None and o.name.value == name), None)
-    return operations[0] if len(operations) == 1 else None
 
 
 def _public_root(selections: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode], seen: set[str]) -> bool:

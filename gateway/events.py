@@ -79,12 +79,6 @@ class Subscription:
     def close(self) -> None:
         self.bus._unsubscribe(self)
 
-    async def __aenter__(self) -> Subscription:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self.close()
-
 
 class EventBus:
     """Local fan-out, shared by both backends."""

@@ -12,7 +12,6 @@ asks for it, 200 for legacy `application/json` clients, 405 with `Allow` for a m
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -236,7 +235,7 @@ class GatewayGraphQL(GraphQL):
                                legacy_status=200) from None
 
     def _json_response(self, body: Any, status: int, media_type: str, sub_response: Response | None = None) -> Response:
-        response = Response(json.dumps(body, separators=(",", ":")), status_code=status, media_type=media_type)
+        response = Response(self.encode_json(body), status_code=status, media_type=media_type)
         if sub_response is not None:
             # Headers a resolver set (Strawberry's sub-response), e.g. Retry-After.
             response.headers.raw.extend(sub_response.headers.raw)

@@ -60,8 +60,8 @@ def _text(event: dict[str, Any], name: str, *, required: bool = False, limit: in
     return value.strip()
 
 
-def parse_event(body: bytes) -> tuple[str, str, shipments.TrackingReport]:
-    """(event id, tracking number, report), or Malformed with the reason."""
+def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
+    """(tracking number, report with the event id), or Malformed with the reason."""
     try:
         event = json.loads(body)
     except (ValueError, UnicodeDecodeError):
@@ -91,7 +91,7 @@ def parse_event(body: bytes) -> tuple[str, str, shipments.TrackingReport]:
         status=status, description=_text(event, "description"), location=_text(event, "location", limit=200),
         occurred_at=occurred_at, estimated_delivery=estimate, event_id=event_id,
     )
-    return event_id, number, report
+    return number, report
 
 
 def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None) -> Any:
@@ -104,7 +104,7 @@ def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: ou
         if not signature_valid(secret, body, request.headers.get(signature_header)):
             return JSONResponse({"error": f"missing or invalid signature in {signature_header}"}, 401)
         try:
-            event_id, number, report = parse_event(body)
+            number, report = parse_event(body)
         except Malformed as reason:
             return JSONResponse({"error": f"malformed event: {reason}"}, 400)
         shipment = await shipments.shipment_by_tracking_number(number, carrier)
@@ -115,6 +115,6 @@ def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: ou
             result = await shipments.add_tracking_event(shipment.id, report)
         except DomainError as error:
             return JSONResponse({"error": error.message, "field": error.field}, 400)
-        return JSONResponse({"result": "applied" if result.applied else "duplicate", "eventId": event_id})
+        return JSONResponse({"result": "applied" if result.applied else "duplicate", "eventId": report.event_id})
 
     return receive
