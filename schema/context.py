@@ -52,8 +52,12 @@ class Context:
         return None
 
     def start_operation(self) -> None:
-        self.loaders = Loaders()
+        self.fresh_loaders()
         self._viewer = _UNSET
+
+    def fresh_loaders(self) -> None:
+        """Forget every row loaded so far (a new operation, or the next root mutation field)."""
+        self.loaders = Loaders()
 
     async def throttle_sign_in(self, email: str) -> float | None:
         """Seconds to wait when this email or this address has tried to sign in too often."""

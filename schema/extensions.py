@@ -9,10 +9,12 @@ request id and reaches the client only as "Internal server error." with that id.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any
 
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import FieldExtension, SchemaExtension
+from strawberry.types import Info
 
 from schema.context import Context
 from resolvers.errors import BadInput
@@ -105,3 +107,26 @@ class FreshLoaders(SchemaExtension):
         if isinstance(context, Context):
             context.start_operation()
         yield
+
+
+class FreshLoadersPerMutation(FieldExtension):
+    """A new dataloader registry for each root mutation field.
+
+    The fields of a mutation run one after another, and each answers with the state its change
+    left: with one registry for the whole operation, a second `cartLinesAdd` in the same request
+    answered with the cart lines the first one had loaded. Put on every root mutation field
+    (schema/root.py), so no query field pays for it.
+    """
+
+    def resolve(self, next_: Callable[..., Any], source: Any, info: Info, **kwargs: Any) -> Any:
+        _fresh_loaders(info.context)
+        return next_(source, info, **kwargs)
+
+    async def resolve_async(self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info, **kwargs: Any) -> Any:
+        _fresh_loaders(info.context)
+        return await next_(source, info, **kwargs)
+
+
+def _fresh_loaders(context: Any) -> None:
+    if isinstance(context, Context):
+        context.fresh_loaders()

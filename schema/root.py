@@ -13,7 +13,7 @@ from strawberry.types import Info
 from resolvers.errors import BadInput
 from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders, shipments
 from schema.context import Context
-from schema.extensions import ErrorCodes, FreshLoaders, OperationName
+from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
 from schema.ids import decode_id
 from schema.limits import Limits, limit_extensions
 from schema.live import SharedEventExecution
@@ -64,6 +64,10 @@ class Mutation(
     shipments.ShipmentsAdminMutation,
 ):
     pass
+
+
+for _field in Mutation.__strawberry_definition__.fields:
+    _field.extensions.append(FreshLoadersPerMutation())
 
 
 @strawberry.type

@@ -52,6 +52,19 @@ async def test_create_add_merge_update_remove(gql):
     assert (await gql.data("{ cart(token: \"no-such-cart\") { token } }"))["cart"] is None
 
 
+TWICE = """mutation($t: ID!, $l: [CartLineInput!]!) {
+  first: cartLinesAdd(cartToken: $t, lines: $l) { cart { totalQuantity lines { quantity } } }
+  second: cartLinesAdd(cartToken: $t, lines: $l) { cart { totalQuantity lines { quantity } } }
+}"""
+
+
+async def test_each_mutation_of_one_request_answers_with_the_state_it_left(gql):
+    token = (await gql.data(CREATE, {"i": {}}))["cartCreate"]["cart"]["token"]
+    answered = await gql.data(TWICE, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]})
+    assert answered["first"]["cart"] == {"totalQuantity": 1, "lines": [{"quantity": 1}]}
+    assert answered["second"]["cart"] == {"totalQuantity": 2, "lines": [{"quantity": 2}]}
+
+
 async def test_refusals_name_the_field_and_change_nothing(gql):
     token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
     before = await snapshot(token)
