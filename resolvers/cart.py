@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from loaders import Loaders
 from loaders.catalogue import variants_where
-from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus, ProductVariant, ShippingMethod, TaxRate
+from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus, ProductVariant, TaxRate
 from resolvers import checkout, outbox, pricing
 from resolvers.accounts import validate_address, validate_email
 from resolvers.errors import DomainError
@@ -209,7 +209,7 @@ async def update_shipping_address(loaders: Loaders, token: str, values: dict[str
         cart = await _locked(token)
         cart.shipping_address = address
         if cart.shipping_method_id is not None:
-            method = await ShippingMethod.get_or_none(id=cart.shipping_method_id)
+            method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
             summary = await priced(loaders, cart)
             if method is None or checkout.quote(method, address["country"], summary.weight_grams, summary.subtotal, cart.currency) is None:
                 cart.shipping_method_id = None
@@ -222,7 +222,8 @@ async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -
         cart = await _locked(token)
         if not cart.shipping_address:
             raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Set a shipping address first.", ["cartToken"])
-        method = await ShippingMethod.get_or_none(id=method_id)
+        # Through the loader: the cart's totals in the answer read the same method, from its cache.
+        method = await loaders.shipping_method_by_id.load(method_id)
         summary = await priced(loaders, cart)
         if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
             raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "This shipping method does not serve this cart.", ["shippingMethodId"])

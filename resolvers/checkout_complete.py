@@ -25,7 +25,6 @@ from tortoise.expressions import F, Q
 from loaders import Loaders
 from models import (
     Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, ProductStatus,
-    ShippingMethod,
     Stock, StockMovement,
 )
 from resolvers import cart as carts
@@ -145,7 +144,8 @@ async def _complete(
             raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Give a shipping address.", ["shippingAddress"])
         if cart.shipping_method_id is None:
             raise DomainError("SHIPPING_METHOD_REQUIRED", "Choose a shipping method.", ["shippingMethod"])
-        method = await ShippingMethod.get_or_none(id=cart.shipping_method_id)
+        # Through the loader: the totals below read the same method again, from its cache.
+        method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
         if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
             raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
