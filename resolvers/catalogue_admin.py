@@ -238,9 +238,10 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
     return product
 
 
-async def delete_product(product_id: int) -> Product:
+async def delete_product(product_id: int) -> tuple[Product, bool]:
     """Deletes the product with its variants, images and stock, unless it has been ordered:
-    then it is archived instead, so order history keeps pointing at it (as Saleor does)."""
+    then it is archived instead, so order history keeps pointing at it (as Saleor does).
+    Returns the product and whether it was archived rather than deleted."""
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
@@ -249,9 +250,9 @@ async def delete_product(product_id: int) -> Product:
         if await OrderLine.filter(variant__product_id=product.id).exists():
             product.status = ProductStatus.ARCHIVED
             await product.save(update_fields=["status", "updated_at"])
-            return product
+            return product, True
         await product.delete()
-    return product
+    return product, False
 
 
 # --- variants --------------------------------------------------------------------------------

@@ -56,15 +56,26 @@ class ShippingMethodInput:
     max_days: int = 5
 
 
-async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
-    name, carrier = data.name.strip(), data.carrier.strip().lower()
-    if not name or len(name) > 100:
-        raise DomainError("INVALID", "A shipping method needs a name of at most 100 characters.", ["name"])
+def carrier_code(value: str) -> str:
+    """A carrier's code (dhl, ups), trimmed and lower-cased; INVALID on `carrier` otherwise."""
+    carrier = value.strip().lower()
     if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", carrier):
         raise DomainError("INVALID", "The carrier is a code such as dhl or ups.", ["carrier"])
-    for field, amount in (("price", data.price), ("freeOver", data.free_over)):
-        if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
-            raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
+    return carrier
+
+
+def _check_amount(field: str, amount: Decimal | None) -> None:
+    if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
+        raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
+
+
+async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
+    name = data.name.strip()
+    if not name or len(name) > 100:
+        raise DomainError("INVALID", "A shipping method needs a name of at most 100 characters.", ["name"])
+    carrier = carrier_code(data.carrier)
+    _check_amount("price", data.price)
+    _check_amount("freeOver", data.free_over)
     countries = sorted({c.strip().upper() for c in data.countries or ()})
     bad = [c for c in countries if c not in COUNTRIES]
     if bad:
@@ -120,9 +131,8 @@ async def create_discount_code(data: DiscountCodeInput) -> DiscountCode:
     code = data.code.strip().upper()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{1,63}", code):
         raise DomainError("INVALID", "A code is 2–64 letters, digits, dashes or underscores.", ["code"])
-    for field, amount in (("value", data.value), ("minSubtotal", data.min_subtotal)):
-        if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
-            raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
+    _check_amount("value", data.value)
+    _check_amount("minSubtotal", data.min_subtotal)
     if data.kind == DiscountKind.PERCENTAGE and not 0 < data.value <= 100:
         raise DomainError("INVALID", "A percentage is more than 0 and at most 100.", ["value"])
     if data.kind == DiscountKind.FIXED_AMOUNT and data.value <= 0:

@@ -32,7 +32,8 @@ def check_transition(current: OrderStatus, target: OrderStatus) -> None:
         raise DomainError("INVALID_TRANSITION", f"An order that is {current} cannot become {target}.", ["orderId"])
 
 
-async def _locked(order_id: int) -> Order:
+async def locked_order(order_id: int) -> Order:
+    """The order, locked FOR UPDATE until the transaction ends; NOT_FOUND on `orderId`."""
     order = await Order.filter(id=order_id).select_for_update().first()
     if order is None:
         raise DomainError("NOT_FOUND", "No order has this ID.", ["orderId"])
@@ -69,7 +70,7 @@ def _provider(order: Order) -> payments.PaymentProvider:
 
 async def mark_paid(order_id: int, actor: Account | None) -> Order:
     async with outbox.transaction():
-        order = await _locked(order_id)
+        order = await locked_order(order_id)
         check_transition(order.status, S.PAID)
         result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
         if not result.captured:
@@ -100,7 +101,7 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
 async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Order:
     """Cancel before shipping: the reservation is released, and a paid order is refunded."""
     async with outbox.transaction():
-        order = await _locked(order_id)
+        order = await locked_order(order_id)
         check_transition(order.status, S.CANCELLED)
         if await OrderLine.filter(order_id=order.id, quantity_shipped__gt=0).exists():
             raise DomainError("INVALID_TRANSITION", "Part of the order has shipped: refund it instead.", ["orderId"])
@@ -118,7 +119,7 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
 
 async def refund(order_id: int, actor: Account | None) -> Order:
     async with outbox.transaction():
-        order = await _locked(order_id)
+        order = await locked_order(order_id)
         check_transition(order.status, S.REFUNDED)
         await _release_unshipped(order, actor)
         await _refund_payment(order)

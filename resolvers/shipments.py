@@ -26,7 +26,8 @@ from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock
-from resolvers.orders import check_transition, record_change
+from resolvers.checkout import carrier_code
+from resolvers.orders import check_transition, locked_order, record_change
 
 # How far ahead of our clock a reported event may be dated (carriers' clocks and time zones drift).
 MAX_CLOCK_SKEW = timedelta(hours=1)
@@ -58,17 +59,13 @@ def tracking_url(carrier: str, number: str) -> str:
 async def create_shipment(
     order_id: int, lines: list[tuple[int, int]], carrier: str, tracking_number: str, actor: Account | None
 ) -> Shipment:
-    carrier, tracking_number = carrier.strip().lower(), tracking_number.strip()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", carrier):
-        raise DomainError("INVALID", "The carrier is a code such as dhl or ups.", ["carrier"])
+    carrier, tracking_number = carrier_code(carrier), tracking_number.strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 -]{0,99}", tracking_number):
         raise DomainError("INVALID", "A tracking number is 1–100 letters, digits, spaces or dashes.", ["trackingNumber"])
     if not lines:
         raise DomainError("INVALID", "Ship at least one line.", ["lines"])
     async with outbox.transaction():
-        order = await Order.filter(id=order_id).select_for_update().first()
-        if order is None:
-            raise DomainError("NOT_FOUND", "No order has this ID.", ["orderId"])
+        order = await locked_order(order_id)
         if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED):
             raise DomainError("INVALID_TRANSITION", f"An order that is {order.status} cannot ship.", ["orderId"])
         order_lines = {line.id: line for line in await OrderLine.filter(order_id=order.id)}

@@ -8,7 +8,6 @@ import strawberry
 from strawberry.types import Info
 
 from models import Permission
-from models import Product as ProductModel
 from models import ProductStatus as ProductStatusModel
 from resolvers import catalogue_admin as admin
 from schema.catalogue import Category, Image, Product, ProductStatus, ProductVariant, category_view, image_view, product_view, variant_view
@@ -184,8 +183,8 @@ class CatalogueAdminMutation:
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted.")
     async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
-        product, errors = await attempt(admin.delete_product(decode_id_of(id, "Product")))
-        archived = product is not None and product.status == ProductStatusModel.ARCHIVED and await ProductModel.exists(id=product.id)
+        outcome, errors = await attempt(admin.delete_product(decode_id_of(id, "Product")))
+        product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
             product=product_view(info.context, product) if archived else None,
