@@ -129,9 +129,11 @@ async def _merge_lines(cart: Cart, additions: list[tuple[int, int]], rules: Cart
     new_lines = [CartLine(cart_id=cart.id, variant_id=v, quantity=q) for v, q in wanted.items() if v not in existing]
     if new_lines:
         await CartLine.bulk_create(new_lines)
-    for variant_id, quantity in wanted.items():
-        if variant_id in existing:
-            await CartLine.filter(id=existing[variant_id].id).update(quantity=quantity)
+    changed = [existing[variant_id] for variant_id in wanted if variant_id in existing]
+    for line in changed:
+        line.quantity = wanted[line.variant_id]
+    if changed:
+        await CartLine.bulk_update(changed, fields=["quantity"])
 
 
 async def create_cart(
@@ -174,11 +176,15 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
             if variant is None:
                 raise DomainError("INVALID", "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
             _check_available(variant, quantity, ["lines", str(index), "quantity"])
-        for line_id, quantity in updates:
-            if quantity == 0:
-                await CartLine.filter(id=line_id).delete()
-            else:
-                await CartLine.filter(id=line_id).update(quantity=quantity)
+        # A 0 anywhere removes the line; otherwise the last quantity given for it holds.
+        removed = {line_id for line_id, quantity in updates if quantity == 0}
+        kept = {line_id: quantity for line_id, quantity in updates if line_id not in removed}
+        if removed:
+            await CartLine.filter(id__in=sorted(removed)).delete()
+        for line_id, quantity in kept.items():
+            lines[line_id].quantity = quantity
+        if kept:
+            await CartLine.bulk_update([lines[line_id] for line_id in kept], fields=["quantity"])
     return cart
 
 
@@ -314,6 +320,8 @@ async def merge_into_customer(guest_token: str, customer: Account, rules: CartRu
         guest_lines = await CartLine.filter(cart_id=guest.id)
         existing = {line.variant_id: line for line in await CartLine.filter(cart_id=target.id)}
         for_sale = await sellable([line.variant_id for line in guest_lines])
+        changed: list[CartLine] = []
+        created: list[CartLine] = []
         for line in guest_lines:
             variant = for_sale.get(line.variant_id)
             if variant is None:
@@ -321,9 +329,14 @@ async def merge_into_customer(guest_token: str, customer: Account, rules: CartRu
             current = existing[line.variant_id].quantity if line.variant_id in existing else 0
             quantity = min(current + line.quantity, variant.quantity_available, rules.max_line_quantity)
             if line.variant_id in existing:
-                await CartLine.filter(id=existing[line.variant_id].id).update(quantity=max(quantity, current))
+                existing[line.variant_id].quantity = max(quantity, current)
+                changed.append(existing[line.variant_id])
             elif quantity > 0:
-                await CartLine.create(cart_id=target.id, variant_id=line.variant_id, quantity=quantity)
+                created.append(CartLine(cart_id=target.id, variant_id=line.variant_id, quantity=quantity))
+        if changed:
+            await CartLine.bulk_update(changed, fields=["quantity"])
+        if created:
+            await CartLine.bulk_create(created)
         await guest.delete()
         await target.save(update_fields=["updated_at"])
         return target

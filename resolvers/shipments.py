@@ -85,7 +85,7 @@ async def create_shipment(
         await _sell(order, takes, actor)
         for line_id, quantity in shipping.items():
             order_lines[line_id].quantity_shipped += quantity
-            await OrderLine.filter(id=line_id).update(quantity_shipped=order_lines[line_id].quantity_shipped)
+        await OrderLine.bulk_update([order_lines[line_id] for line_id in shipping], fields=["quantity_shipped"])
         complete = all(line.quantity_shipped == line.quantity for line in order_lines.values())
         status = OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED
         changed = status != order.status
@@ -215,4 +215,5 @@ async def _sell(order: Order, takes: list[tuple[Allocation, int]], actor: Accoun
         for a, take in takes
     ])
     for allocation, take in takes:
-        await Allocation.filter(id=allocation.id).update(quantity=allocation.quantity - take)
+        allocation.quantity -= take
+    await Allocation.bulk_update([allocation for allocation, _ in takes], fields=["quantity"])
