@@ -30,7 +30,7 @@ from models import (
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError
-from resolvers.inventory import shift_stock
+from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import announce_order
 
 
@@ -69,15 +69,6 @@ def allocate(wanted: list[tuple[int, int]], stocks: list[Stock]) -> dict[int, li
                 break
         plan[variant_id] = takes
     return plan
-
-
-def _reservations(plan: dict[int, list[Take]]) -> dict[int, tuple[int, int]]:
-    """The plan as stock deltas: reserved grows, on hand stays."""
-    deltas: dict[int, tuple[int, int]] = {}
-    for takes in plan.values():
-        for take in takes:
-            deltas[take.stock.id] = (0, deltas.get(take.stock.id, (0, 0))[1] + take.quantity)
-    return deltas
 
 
 async def _existing(idempotency_key: str | None, cart: Cart | None) -> Order | None:
@@ -161,7 +152,8 @@ async def _complete(
         wanted = [(p.variant.id, p.line.quantity) for p in summary.lines]
         stocks = list(await Stock.filter(variant_id__in=[v for v, _ in wanted]).order_by("id").select_for_update())
         plan = allocate(wanted, stocks)
-        await shift_stock(_reservations(plan))
+        # Reserved grows, on hand stays.
+        await shift_stock(stock_deltas((t.stock.id, 0, t.quantity) for takes in plan.values() for t in takes))
 
         result = await provider.authorize(totals.total, cart.currency, payment_token)
         if not result.approved:

@@ -8,6 +8,7 @@ database's CHECK constraints are the last line behind it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
@@ -106,6 +107,15 @@ def _stale(variant: ProductVariant, available_before: int, available_after: int)
     if changes.availability_flipped(available_before, available_after):
         tags.append(changes.PRODUCTS)
     changes.record(tags)
+
+
+def stock_deltas(moves: Iterable[tuple[int, int, int]]) -> dict[int, tuple[int, int]]:
+    """(stock id, on-hand delta, reserved delta) moves summed per stock row, as `shift_stock` takes them."""
+    deltas: dict[int, tuple[int, int]] = {}
+    for stock_id, on_hand, reserved in moves:
+        before = deltas.get(stock_id, (0, 0))
+        deltas[stock_id] = (before[0] + on_hand, before[1] + reserved)
+    return deltas
 
 
 async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:

@@ -12,7 +12,7 @@ from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatu
 from models.snapshot import snapshot
 from resolvers import outbox, payments
 from resolvers.errors import DomainError
-from resolvers.inventory import shift_stock
+from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.pagination import Page, newest_first
 
 S = OrderStatus
@@ -86,10 +86,7 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
     if not allocations:
         return
     stocks = {s.id: s for s in await Stock.filter(id__in=[a.stock_id for a in allocations]).order_by("id").select_for_update()}
-    released: dict[int, tuple[int, int]] = {}
-    for a in allocations:
-        released[a.stock_id] = (0, released.get(a.stock_id, (0, 0))[1] - a.quantity)
-    await shift_stock(released)
+    await shift_stock(stock_deltas((a.stock_id, 0, -a.quantity) for a in allocations))
     await StockMovement.bulk_create([
         StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="RELEASE", delta=0, reserved_delta=-a.quantity,
                       quantity_after=stocks[a.stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")

@@ -25,7 +25,7 @@ from models import (
 from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError
-from resolvers.inventory import shift_stock
+from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.checkout import carrier_code
 from resolvers.orders import check_transition, locked_order, record_change
 
@@ -203,12 +203,10 @@ async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) ->
 
 async def _sell(order: Order, takes: list[tuple[Allocation, int]], actor: Account | None) -> None:
     """On hand and reserved both drop: one UPDATE for every stock row, then the ledger."""
-    sold: dict[int, int] = {}
-    for allocation, take in takes:
-        sold[allocation.stock_id] = sold.get(allocation.stock_id, 0) + take
+    sold = stock_deltas((allocation.stock_id, -take, -take) for allocation, take in takes)
     locked = {s.id: s for s in await Stock.filter(id__in=sorted(sold)).order_by("id").select_for_update()}
-    await shift_stock({stock_id: (-units, -units) for stock_id, units in sold.items()})
-    after = {stock_id: locked[stock_id].quantity - units for stock_id, units in sold.items()}
+    await shift_stock(sold)
+    after = {stock_id: locked[stock_id].quantity + on_hand for stock_id, (on_hand, _) in sold.items()}
     await StockMovement.bulk_create([
         StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="SALE", delta=-take, reserved_delta=-take,
                       quantity_after=after[a.stock_id], reason=f"order #{order.number}", actor=actor.email if actor else "")
