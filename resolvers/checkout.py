@@ -38,7 +38,7 @@ async def available(country: str | None, weight_grams: int, subtotal: Decimal, c
     """Every active method that serves the cart, cheapest first."""
     if country is None:
         return []
-    methods = await ShippingMethod.filter(active=True).order_by("price", "id")
+    methods = await ShippingMethod.filter(active=True)
     quotes = [quote(m, country, weight_grams, subtotal, currency) for m in methods]
     return sorted((q for q in quotes if q is not None), key=lambda q: (q.price, q.method.id))
 
