@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
 from strawberry.types import Info
-from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 Tree = dict[str, "Tree"]
 
 
-def _merge(tree: Tree, selections: list[Selection]) -> Tree:
-    for selection in selections:
-        if isinstance(selection, SelectedField):
-            _merge(tree.setdefault(selection.name, {}), selection.selections)
-        elif isinstance(selection, (FragmentSpread, InlineFragment)):
-            _merge(tree, selection.selections)
+def _merge(tree: Tree, selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> Tree:
+    for node in selection_set.selections:
+        if isinstance(node, FieldNode):
+            child = tree.setdefault(node.name.value, {})
+            if node.selection_set is not None:
+                _merge(child, node.selection_set, fragments)
+        elif isinstance(node, InlineFragmentNode):
+            _merge(tree, node.selection_set, fragments)
+        elif isinstance(node, FragmentSpreadNode):
+            fragment = fragments.get(node.name.value)
+            if fragment is not None:  # validation has already refused unknown fragments
+                _merge(tree, fragment.selection_set, fragments)
     return tree
 
 
 def selection_tree(info: Info) -> Tree:
-    """{field name: {sub-field name: …}} for the field being resolved, aliases folded together."""
+    """{field name: {sub-field name: …}} for the field being resolved, aliases folded together.
+
+    Read from graphql-core's syntax tree: Strawberry's `info.selected_fields` converts every node's
+    arguments and directives into objects first, which cost a listing ~50 µs CPU per request for
+    names alone. Like it, this keeps fields under `@skip`/`@include`: a look-ahead may load a
+    relation nobody reads, never miss one that is read.
+    """
+    raw = info._raw_info  # Strawberry's Info keeps graphql-core's resolve info here
     tree: Tree = {}
-    for field in info.selected_fields:
-        _merge(tree, field.selections)
+    for field in raw.field_nodes:
+        if field.selection_set is not None:
+            _merge(tree, field.selection_set, raw.fragments)
     return tree
 
 
