@@ -36,11 +36,13 @@ def placeholders(sql: str, postgres: bool) -> str:
     return "".join(out)
 
 
-async def fetch(sql: str, values: list[Any]) -> Sequence[Mapping[str, Any]]:
+async def fetch(sql: str, values: list[Any], conn: BaseDBAsyncClient | None = None) -> Sequence[Mapping[str, Any]]:
     """Rows as mappings. On PostgreSQL straight from asyncpg (its records are mappings already):
     Tortoise's copy of every row into a dict cost more than the statement on the listing path.
-    The statement is logged like Tortoise logs its own, so statement counters see it."""
-    conn = connection()
+    The statement is logged like Tortoise logs its own, so statement counters see it.
+
+    `conn`: the caller's `connection()`, when it already has it (looking it up costs ~1.4 µs)."""
+    conn = conn or connection()
     if not is_postgres(conn):
         return await conn.execute_query_dict(sql, values)
     sql = placeholders(sql, True)
@@ -100,11 +102,12 @@ class _RowReader:
 _readers: dict[type[Model], _RowReader] = {}
 
 
-def models_from_rows(model: type[M], rows: Sequence[Mapping[str, Any]]) -> list[M]:
+def models_from_rows(model: type[M], rows: Sequence[Mapping[str, Any]], postgres: bool | None = None) -> list[M]:
+    """`postgres`: whether `rows` came from PostgreSQL, when the caller knows (else looked up)."""
     reader = _readers.get(model)
     if reader is None:
         reader = _readers[model] = _RowReader(model)
-    return reader.read(rows, is_postgres())
+    return reader.read(rows, is_postgres() if postgres is None else postgres)
 
 
 async def select_in(
@@ -124,16 +127,18 @@ async def select_in(
     if not keys:
         return []
     computed = "".join(f", {expression} AS {name}" for name, expression in (extra or {}).items())
-    if is_postgres():
+    conn = connection()
+    postgres = is_postgres(conn)
+    if postgres:
         # One array parameter: the same statement text for every batch size, so asyncpg's
         # prepared-statement cache and PostgreSQL's plan cache both hit.
         condition, values = f"t.{column} = ANY(?)", [list(keys)]
     else:
         condition, values = f"t.{column} IN ({', '.join('?' * len(keys))})", list(keys)
     sql = f'SELECT t.*{computed} FROM "{model._meta.db_table}" t WHERE {condition} ORDER BY {order_by}'
-    rows = await fetch(sql, values)
-    instances = models_from_rows(model, rows)
-    if not is_postgres():  # the fast path already carried the computed columns over
+    rows = await fetch(sql, values, conn)
+    instances = models_from_rows(model, rows, postgres)
+    if not postgres:  # the fast path already carried the computed columns over
         for instance, row in zip(instances, rows):
             for name in extra or ():
                 object.__setattr__(instance, name, row[name])

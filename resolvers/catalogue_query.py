@@ -14,7 +14,7 @@ from enum import StrEnum
 from typing import Any
 
 from models import Product
-from models.sql import fetch, is_postgres, models_from_rows
+from models.sql import connection, fetch, is_postgres, models_from_rows
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
 
@@ -209,7 +209,8 @@ async def product_page(
     protocol) on the 50-product listing. Only a page with no row carries no count, and then it is
     read on its own.
     """
-    dialect = _Dialect(is_postgres())
+    conn = connection()
+    dialect = _Dialect(is_postgres(conn))
     columns, select_params = _sort_columns(sort, query, dialect)
     where, where_params = _where(query, dialect)
     keyset_params: list[Any] = []
@@ -233,9 +234,13 @@ async def product_page(
         f"sort_{i} {'DESC' if desc != request.backward else 'ASC'}" for i, (_, desc) in enumerate(columns)
     )
     sql = f"SELECT p.*, {selected} FROM product p WHERE {page_where} ORDER BY {order} LIMIT ?"
-    rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1])
-    products = models_from_rows(Product, rows)
-    keys = [tuple(_json_key(row[f"sort_{i}"]) for i in range(len(columns))) for row in rows]
+    rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1], conn)
+    products = models_from_rows(Product, rows, dialect.postgres)
+    names = [f"sort_{i}" for i in range(len(columns))]
+    if any(kind in ("decimal", "datetime") for kind in _key_kinds(sort, query)):
+        keys = [tuple([_json_key(row[name]) for name in names]) for row in rows]
+    else:  # names, ids, ranks: already what a cursor holds
+        keys = [tuple([row[name] for name in names]) for row in rows]
     total = None
     if with_total:
         total = int(rows[0]["total_count"]) if rows else await product_count(query)
