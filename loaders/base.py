@@ -52,6 +52,16 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         GC's share of the request from ~2.1 to ~0.6 ms CPU (measured in-process, 50 products).
         """
         cached = self._cache
+        if not cached:  # nothing loaded yet in this request (a listing's first batch): no lookups
+            unique = list(dict.fromkeys(keys))
+            values = await self.batch(unique) if unique else []
+            if remember:
+                for key, value in zip(unique, values):
+                    self.prime(key, value)
+            if len(unique) == len(keys):
+                return values
+            by_key = dict(zip(unique, values))
+            return [by_key[key] for key in keys]
         cache_key = self.get_cache_key
         missing = list(dict.fromkeys(key for key in keys if cache_key(key) not in cached))
         loaded = dict(zip(missing, await self.batch(missing))) if missing else {}
