@@ -245,8 +245,11 @@ def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
     return PriceRange(min=low, max=high)
 
 
-def _any_available(variants: list[ProductVariant]) -> bool:
-    return any(v.available_for_sale for v in variants)
+def _any_available(variants: list[VariantModel]) -> bool:
+    for variant in variants:  # a loop: any() over a generator costs a frame per variant
+        if variant.quantity_available > 0:
+            return True
+    return False
 
 
 def image_view(image: ImageModel) -> Image:
@@ -260,28 +263,49 @@ def option_views(options: list[OptionModel]) -> list[SelectedOption]:
 def variant_view(context: Context, variant: VariantModel, product: Any = _MISSING, options: Any = _MISSING) -> ProductVariant:
     """The ProductVariant object; `product` and `options` given (values, or `UNSELECTED`) are used
     as they are, the others become `Lazy` loads."""
-    loaders = context.loaders
     if product is _MISSING:
-        product = Lazy(loaders.product_by_id, variant.product_id, lambda p: product_view(context, p))
+        product = Lazy(context.loaders.product_by_id, variant.product_id, lambda p: product_view(context, p))
         # Cached answers showing a variant are tagged with its product: every change to a variant
         # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
         # product, the caller is `product_view`, which tagged it.
         context.cache_tags.add(changes.product(variant.product_id))
     if options is _MISSING:
-        options = Lazy(loaders.options_by_variant_id, variant.id, option_views)
+        options = Lazy(context.loaders.options_by_variant_id, variant.id, option_views)
+    # Money is built here rather than through `money()`: a listing page builds one per price.
+    currency = context.currency
+    compare_at = variant.compare_at_price
     available = variant.quantity_available
     return ProductVariant(
         id=encode_id("ProductVariant", variant.id),
         sku=variant.sku,
         name=variant.name,
-        price=money(variant.price, context),
-        compare_at_price=None if variant.compare_at_price is None else money(variant.compare_at_price, context),
+        price=Money(amount=variant.price, currency=currency),
+        compare_at_price=None if compare_at is None else Money(amount=compare_at, currency=currency),
         weight_grams=variant.weight_grams,
         quantity_available=available,
         available_for_sale=available > 0,
         selected_options=options,
         product=product,
     )
+
+
+def _variant_views(
+    context: Context,
+    rows: list[VariantModel],
+    product: Product,
+    variant_fields: Tree | None,
+    options: dict[int, list[SelectedOption]] | None,
+) -> list[ProductVariant]:
+    """A product's variant views. With `variant_fields` (what the query selects under `variants`,
+    when a list resolver knows it), a variant's `product` and `selectedOptions` are built only if
+    selected, `UNSELECTED` otherwise; without it (None: unknown), they are linked or loaded."""
+    if variant_fields is None:
+        return [variant_view(context, v, product=product) for v in rows]
+    parent = product if "product" in variant_fields else UNSELECTED
+    if "selectedOptions" not in variant_fields:
+        return [variant_view(context, v, parent, UNSELECTED) for v in rows]
+    options = options or {}
+    return [variant_view(context, v, parent, options.get(v.id, _MISSING)) for v in rows]
 
 
 def product_view(
@@ -296,13 +320,11 @@ def product_view(
     """The Product object. Relations given (variant and image models, the category's view, the
     variants' options) become plain values; the others become `Lazy` loads.
 
-    `variant_fields` is what the query selects under `variants` when a list resolver knows it
-    (None: unknown). Then a variant's `product` and `selectedOptions` are built only if selected,
-    `UNSELECTED` otherwise. Not linking the variants back to this view also avoids a reference
-    cycle: a product view and its variant views pointing at each other made a whole page of views
-    wait for the cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
+    `variant_fields`: see `_variant_views`. Not linking the variants back to this view when their
+    `product` is not selected also avoids a reference cycle: a product view and its variant views
+    pointing at each other made a whole page of views wait for the cyclic GC, which then freed
+    dozens of requests' worth at once, cache-cold.
     """
-    loaders = context.loaders
     context.cache_tags.add(changes.product(product.id))
     view = Product(
         id=encode_id("Product", product.id),
@@ -318,30 +340,28 @@ def product_view(
         price_range=None,
         available_for_sale=False,
     )
-
-    def with_product(rows: list[VariantModel]) -> list[ProductVariant]:
-        if variant_fields is None:
-            return [variant_view(context, v, product=view) for v in rows]
-        parent = view if "product" in variant_fields else UNSELECTED
-        if "selectedOptions" not in variant_fields:
-            return [variant_view(context, v, product=parent, options=UNSELECTED) for v in rows]
-        return [variant_view(context, v, product=parent, options=(options or {}).get(v.id, _MISSING)) for v in rows]
-
     if variants is _MISSING:
-        view.variants = Lazy(loaders.variants_by_product_id, product.id, with_product)
-        view.price_range = Lazy(loaders.variants_by_product_id, product.id, lambda rows: _price_range(with_product(rows)))
-        view.available_for_sale = Lazy(loaders.variants_by_product_id, product.id, lambda rows: any(v.quantity_available > 0 for v in rows))
+        loader = context.loaders.variants_by_product_id
+
+        def views(rows: list[VariantModel]) -> list[ProductVariant]:
+            return _variant_views(context, rows, view, variant_fields, options)
+
+        view.variants = Lazy(loader, product.id, views)
+        view.price_range = Lazy(loader, product.id, lambda rows: _price_range(views(rows)))
+        view.available_for_sale = Lazy(loader, product.id, _any_available)
     else:
-        view.variants = with_product(variants)
+        view.variants = _variant_views(context, variants, view, variant_fields, options)
         view.price_range = _price_range(view.variants)
-        view.available_for_sale = _any_available(view.variants)
+        view.available_for_sale = _any_available(variants)
     if images is _MISSING:
-        view.images = Lazy(loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
+        view.images = Lazy(context.loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
     else:
         view.images = [image_view(i) for i in images]
     if category is _MISSING:
         if product.category_id is not None:
-            view.category = Lazy(loaders.category_by_id, product.category_id, lambda c: category_view(context, c))
+            view.category = Lazy(
+                context.loaders.category_by_id, product.category_id, lambda c: category_view(context, c)
+            )
     else:
         view.category = category
     return view
