@@ -1,11 +1,15 @@
 """Catalogue relations. Variants always arrive with `quantity_available` set (stock summed in the
-same statement), so availability never costs a query of its own."""
+same statement), so availability never costs a query of its own. Variants and images are rows,
+read by key (see `models.sql.ReadByKey`): a listing reads hundreds of them per request."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from operator import itemgetter
+
 from loaders.base import Loader, many_per_key, one_per_key
 from models import Category, Product, ProductImage, ProductVariant, VariantOption
-from models.sql import select_in
+from models.sql import Row, rows_in, select_in
 
 # Variants carry `quantity_available`: on hand minus reserved summed over warehouses. The CHECK
 # constraint keeps reserved <= quantity per row, so the sum is never negative; the CASE guards the
@@ -20,9 +24,9 @@ _AVAILABILITY = (
 )
 
 
-async def variants_where(column: str, keys: list[int]) -> list[ProductVariant]:
+async def variants_where(column: str, keys: list[int]) -> Sequence[Row]:
     """Variants with availability; also for writers that need a fresh, uncached read."""
-    return await select_in(
+    return await rows_in(
         ProductVariant, column, keys, order_by="t.product_id, t.position, t.id",
         extra={"quantity_available": _AVAILABILITY},
     )
@@ -38,14 +42,14 @@ class ProductBySlugLoader(Loader[str, Product | None]):
         return one_per_key(keys, await select_in(Product, "slug", keys), lambda p: p.slug)
 
 
-class VariantByIdLoader(Loader[int, ProductVariant | None]):
-    async def batch(self, keys: list[int]) -> list[ProductVariant | None]:
-        return one_per_key(keys, await variants_where("id", keys), lambda v: v.id)
+class VariantByIdLoader(Loader[int, Row | None]):
+    async def batch(self, keys: list[int]) -> list[Row | None]:
+        return one_per_key(keys, await variants_where("id", keys), itemgetter("id"))
 
 
-class VariantsByProductIdLoader(Loader[int, list[ProductVariant]]):
-    async def batch(self, keys: list[int]) -> list[list[ProductVariant]]:
-        return many_per_key(keys, await variants_where("product_id", keys), lambda v: v.product_id)
+class VariantsByProductIdLoader(Loader[int, list[Row]]):
+    async def batch(self, keys: list[int]) -> list[list[Row]]:
+        return many_per_key(keys, await variants_where("product_id", keys), itemgetter("product_id"))
 
 
 class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
@@ -54,10 +58,10 @@ class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
         return many_per_key(keys, rows, lambda o: o.variant_id)
 
 
-class ImagesByProductIdLoader(Loader[int, list[ProductImage]]):
-    async def batch(self, keys: list[int]) -> list[list[ProductImage]]:
-        rows = await select_in(ProductImage, "product_id", keys, order_by="t.product_id, t.position, t.id")
-        return many_per_key(keys, rows, lambda i: i.product_id)
+class ImagesByProductIdLoader(Loader[int, list[Row]]):
+    async def batch(self, keys: list[int]) -> list[list[Row]]:
+        rows = await rows_in(ProductImage, "product_id", keys, order_by="t.product_id, t.position, t.id")
+        return many_per_key(keys, rows, itemgetter("product_id"))
 
 
 class CategoryByIdLoader(Loader[int, Category | None]):

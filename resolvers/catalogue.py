@@ -9,7 +9,8 @@ from decimal import Decimal
 from tortoise.expressions import Q
 
 from loaders import Loaders
-from models import Category, Product, ProductStatus, ProductVariant
+from models import Category, Product, ProductStatus
+from models.sql import Row
 from resolvers import catalogue_query
 from resolvers.catalogue_query import CURSOR_ARITY, Facets, ProductQuery, ProductSort
 from resolvers.errors import BadInput
@@ -52,9 +53,9 @@ async def product_by_slug(loaders: Loaders, slug: str, include_hidden: bool = Fa
     return product if is_visible(product, include_hidden) else None
 
 
-async def variant_by_id(loaders: Loaders, variant_id: int, include_hidden: bool = False) -> ProductVariant | None:
+async def variant_by_id(loaders: Loaders, variant_id: int, include_hidden: bool = False) -> Row | None:
     variant = await loaders.variant_by_id.load(variant_id)
-    if variant is None or not is_visible(await loaders.product_by_id.load(variant.product_id), include_hidden):
+    if variant is None or not is_visible(await loaders.product_by_id.load(variant["product_id"]), include_hidden):
         return None
     return variant
 

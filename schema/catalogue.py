@@ -18,9 +18,8 @@ from models import Category as CategoryModel
 from models import Permission
 from models import ProductStatus as ProductStatusModel
 from models import Product as ProductModel
-from models import ProductImage as ImageModel
-from models import ProductVariant as VariantModel
 from models import VariantOption as OptionModel
+from models.sql import Row
 from resolvers import catalogue
 from resolvers import catalogue_changes as changes
 from resolvers.catalogue_query import Facets
@@ -245,43 +244,45 @@ def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
     return PriceRange(min=low, max=high)
 
 
-def _any_available(variants: list[VariantModel]) -> bool:
+def _any_available(variants: list[Row]) -> bool:
     for variant in variants:  # a loop: any() over a generator costs a frame per variant
-        if variant.quantity_available > 0:
+        if variant["quantity_available"] > 0:
             return True
     return False
 
 
-def image_view(image: ImageModel) -> Image:
-    return Image(id=encode_id("Image", image.id), url=image.url, alt_text=image.alt_text)
+def image_view(image: Row) -> Image:
+    return Image(id=encode_id("Image", image["id"]), url=image["url"], alt_text=image["alt_text"])
 
 
 def option_views(options: list[OptionModel]) -> list[SelectedOption]:
     return [SelectedOption(name=o.name, value=o.value) for o in options]
 
 
-def variant_view(context: Context, variant: VariantModel, product: Any = _MISSING, options: Any = _MISSING) -> ProductVariant:
-    """The ProductVariant object; `product` and `options` given (values, or `UNSELECTED`) are used
-    as they are, the others become `Lazy` loads."""
+def variant_view(context: Context, variant: Row, product: Any = _MISSING, options: Any = _MISSING) -> ProductVariant:
+    """The ProductVariant object of a variant row; `product` and `options` given (values, or
+    `UNSELECTED`) are used as they are, the others become `Lazy` loads."""
+    variant_id = variant["id"]
     if product is _MISSING:
-        product = Lazy(context.loaders.product_by_id, variant.product_id, lambda p: product_view(context, p))
+        product_id = variant["product_id"]
+        product = Lazy(context.loaders.product_by_id, product_id, lambda p: product_view(context, p))
         # Cached answers showing a variant are tagged with its product: every change to a variant
         # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
         # product, the caller is `product_view`, which tagged it.
-        context.cache_tags.add(changes.product(variant.product_id))
+        context.cache_tags.add(changes.product(product_id))
     if options is _MISSING:
-        options = Lazy(context.loaders.options_by_variant_id, variant.id, option_views)
+        options = Lazy(context.loaders.options_by_variant_id, variant_id, option_views)
     # Money is built here rather than through `money()`: a listing page builds one per price.
     currency = context.currency
-    compare_at = variant.compare_at_price
-    available = variant.quantity_available
+    compare_at = variant["compare_at_price"]
+    available = variant["quantity_available"]
     return ProductVariant(
-        id=encode_id("ProductVariant", variant.id),
-        sku=variant.sku,
-        name=variant.name,
-        price=Money(amount=variant.price, currency=currency),
+        id=encode_id("ProductVariant", variant_id),
+        sku=variant["sku"],
+        name=variant["name"],
+        price=Money(amount=variant["price"], currency=currency),
         compare_at_price=None if compare_at is None else Money(amount=compare_at, currency=currency),
-        weight_grams=variant.weight_grams,
+        weight_grams=variant["weight_grams"],
         quantity_available=available,
         available_for_sale=available > 0,
         selected_options=options,
@@ -291,7 +292,7 @@ def variant_view(context: Context, variant: VariantModel, product: Any = _MISSIN
 
 def _variant_views(
     context: Context,
-    rows: list[VariantModel],
+    rows: list[Row],
     product: Product,
     variant_fields: Tree | None,
     options: dict[int, list[SelectedOption]] | None,
@@ -305,7 +306,7 @@ def _variant_views(
     if "selectedOptions" not in variant_fields:
         return [variant_view(context, v, parent, UNSELECTED) for v in rows]
     options = options or {}
-    return [variant_view(context, v, parent, options.get(v.id, _MISSING)) for v in rows]
+    return [variant_view(context, v, parent, options.get(v["id"], _MISSING)) for v in rows]
 
 
 def product_view(
@@ -343,7 +344,7 @@ def product_view(
     if variants is _MISSING:
         loader = context.loaders.variants_by_product_id
 
-        def views(rows: list[VariantModel]) -> list[ProductVariant]:
+        def views(rows: list[Row]) -> list[ProductVariant]:
             return _variant_views(context, rows, view, variant_fields, options)
 
         view.variants = Lazy(loader, product.id, views)
@@ -424,7 +425,7 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
     )
     options_by_variant: dict[int, list[SelectedOption]] = {}
     if variant_fields and "selectedOptions" in variant_fields and variant_lists:
-        variant_ids = [v.id for rows in variant_lists for v in rows]
+        variant_ids = [v["id"] for rows in variant_lists for v in rows]
         for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids)):
             options_by_variant[variant_id] = option_views(rows)
     # Many products share a category: one view each.
