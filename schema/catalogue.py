@@ -421,7 +421,7 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
     variant_lists, image_lists, categories = await asyncio.gather(
         loaders.variants_by_product_id.load_all(ids, remember=False) if want_variants else skip(),
         loaders.images_by_product_id.load_all(ids, remember=False) if "images" in selected else skip(),
-        loaders.category_by_id.load_all(category_ids) if category_fields is not None and category_ids else skip(),
+        loaders.category_by_id.load_all(category_ids, remember=False) if category_fields is not None and category_ids else skip(),
     )
     options_by_variant: dict[int, list[SelectedOption]] = {}
     if variant_fields and "selectedOptions" in variant_fields and variant_lists:
