@@ -318,7 +318,7 @@ def product_view(
     options: dict[int, list[SelectedOption]] | None = None,
     variant_fields: Tree | None = None,
 ) -> Product:
-    """The Product object. Relations given (variant and image models, the category's view, the
+    """The Product object. Relations given (variant and image rows, the category's view, the
     variants' options) become plain values; the others become `Lazy` loads.
 
     `variant_fields`: see `_variant_views`. Not linking the variants back to this view when their
@@ -327,7 +327,39 @@ def product_view(
     dozens of requests' worth at once, cache-cold.
     """
     context.cache_tags.add(changes.product(product.id))
-    view = Product(
+    if images is _MISSING:
+        images = Lazy(context.loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
+    else:
+        images = [image_view(i) for i in images]
+    if category is _MISSING:
+        category = None
+        if product.category_id is not None:
+            category = Lazy(context.loaders.category_by_id, product.category_id, lambda c: category_view(context, c))
+    if variants is not _MISSING and variant_fields is not None and "product" not in variant_fields:
+        # The look-ahead case: nothing points back at this view, so it is built once, complete.
+        views = _variant_views(context, variants, UNSELECTED, variant_fields, options)
+        return _product(product, category, images, views, _price_range(views), _any_available(variants))
+    view = _product(product, category, images, [], None, False)
+    if variants is _MISSING:
+        loader = context.loaders.variants_by_product_id
+
+        def linked(rows: list[Row]) -> list[ProductVariant]:
+            return _variant_views(context, rows, view, variant_fields, options)
+
+        view.variants = Lazy(loader, product.id, linked)
+        view.price_range = Lazy(loader, product.id, lambda rows: _price_range(linked(rows)))
+        view.available_for_sale = Lazy(loader, product.id, _any_available)
+    else:
+        view.variants = _variant_views(context, variants, view, variant_fields, options)
+        view.price_range = _price_range(view.variants)
+        view.available_for_sale = _any_available(variants)
+    return view
+
+
+def _product(
+    product: ProductModel, category: Any, images: Any, variants: Any, price_range: Any, available_for_sale: Any
+) -> Product:
+    return Product(
         id=encode_id("Product", product.id),
         name=product.name,
         slug=product.slug,
@@ -335,37 +367,12 @@ def product_view(
         status=product.status,
         created_at=product.created_at,
         updated_at=product.updated_at,
-        category=None,
-        images=[],
-        variants=[],
-        price_range=None,
-        available_for_sale=False,
+        category=category,
+        images=images,
+        variants=variants,
+        price_range=price_range,
+        available_for_sale=available_for_sale,
     )
-    if variants is _MISSING:
-        loader = context.loaders.variants_by_product_id
-
-        def views(rows: list[Row]) -> list[ProductVariant]:
-            return _variant_views(context, rows, view, variant_fields, options)
-
-        view.variants = Lazy(loader, product.id, views)
-        view.price_range = Lazy(loader, product.id, lambda rows: _price_range(views(rows)))
-        view.available_for_sale = Lazy(loader, product.id, _any_available)
-    else:
-        view.variants = _variant_views(context, variants, view, variant_fields, options)
-        view.price_range = _price_range(view.variants)
-        view.available_for_sale = _any_available(variants)
-    if images is _MISSING:
-        view.images = Lazy(context.loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
-    else:
-        view.images = [image_view(i) for i in images]
-    if category is _MISSING:
-        if product.category_id is not None:
-            view.category = Lazy(
-                context.loaders.category_by_id, product.category_id, lambda c: category_view(context, c)
-            )
-    else:
-        view.category = category
-    return view
 
 
 def category_view(context: Context, category: CategoryModel | None, fields: Tree | None = None) -> Category | None:
