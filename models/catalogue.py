@@ -45,7 +45,9 @@ class Category(Model):
         return [int(part) for part in self.path.strip("/").split("/")[:-1] if part]
 
 
-class Product(Model):
+class Product(ReadByKey, Model):
+    # Read by key (`product["name"]`) where views read it: see `ReadByKey`.
+
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=255)
     slug = fields.CharField(max_length=255, unique=True)

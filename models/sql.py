@@ -119,10 +119,11 @@ class Row(Protocol):
 class ReadByKey:
     """Lets a model instance be read like a driver's row, `variant["price"]`.
 
-    The listing reads hundreds of variants and images per request: on PostgreSQL their loaders
-    hand over asyncpg's records as they are, without building a model per row (measured: ~4% more
-    listing requests per second). Code that reads these rows therefore reads by key; a model
-    instance (from SQLite, or freshly written by staff) is read the same way through this.
+    The listing reads fifty products and hundreds of variants and images per request: on
+    PostgreSQL the page statement and the loaders hand over asyncpg's records as they are, without
+    building a model per row (measured: ~4% more listing requests per second). Code that reads these
+    rows therefore reads by key; a model instance (from SQLite, a lookup by id, or freshly written
+    by staff) is read the same way through this.
     """
 
     __slots__ = ()

@@ -201,8 +201,8 @@ def _key_kinds(sort: ProductSort, query: ProductQuery) -> list[str]:
 async def product_page(
     query: ProductQuery, sort: ProductSort, request: PageRequest, *, with_total: bool = False
 ) -> tuple[Page, int | None]:
-    """One statement: the page of products (plus one look-ahead row) with their sort keys, and with
-    `with_total` the number of products matching the filter (None without it).
+    """One statement: the page of product rows (plus one look-ahead row) with their sort keys, and
+    with `with_total` the number of products matching the filter (None without it).
 
     The count rides along as an uncorrelated scalar subquery, which PostgreSQL and SQLite evaluate
     once: a statement of its own cost the gateway ~0.3 ms CPU per request (pool acquire, reset,
@@ -235,7 +235,8 @@ async def product_page(
     )
     sql = f"SELECT p.*, {selected} FROM product p WHERE {page_where} ORDER BY {order} LIMIT ?"
     rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1], conn)
-    products = models_from_rows(Product, rows, dialect.postgres)
+    # Rows, read by key (models.sql.ReadByKey): the driver's records as they are on PostgreSQL.
+    products = rows if dialect.postgres else models_from_rows(Product, rows, False)
     names = [f"sort_{i}" for i in range(len(columns))]
     if any(kind in ("decimal", "datetime") for kind in _key_kinds(sort, query)):
         keys = [tuple([_json_key(row[name]) for name in names]) for row in rows]

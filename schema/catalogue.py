@@ -7,6 +7,7 @@ the whole page up front (see `_product_views`), others hold a `Lazy` that loads 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -17,7 +18,6 @@ from strawberry.types import Info
 from models import Category as CategoryModel
 from models import Permission
 from models import ProductStatus as ProductStatusModel
-from models import Product as ProductModel
 from models import VariantOption as OptionModel
 from models.sql import Row
 from resolvers import catalogue
@@ -311,14 +311,14 @@ def _variant_views(
 
 def product_view(
     context: Context,
-    product: ProductModel,
+    product: Row,
     variants: Any = _MISSING,
     images: Any = _MISSING,
     category: Any = _MISSING,
     options: dict[int, list[SelectedOption]] | None = None,
     variant_fields: Tree | None = None,
 ) -> Product:
-    """The Product object. Relations given (variant and image rows, the category's view, the
+    """The Product object of a product row. Relations given (variant and image rows, the category's view, the
     variants' options) become plain values; the others become `Lazy` loads.
 
     `variant_fields`: see `_variant_views`. Not linking the variants back to this view when their
@@ -326,15 +326,15 @@ def product_view(
     pointing at each other made a whole page of views wait for the cyclic GC, which then freed
     dozens of requests' worth at once, cache-cold.
     """
-    context.cache_tags.add(changes.product(product.id))
+    context.cache_tags.add(changes.product(product["id"]))
     if images is _MISSING:
-        images = Lazy(context.loaders.images_by_product_id, product.id, lambda rows: [image_view(i) for i in rows])
+        images = Lazy(context.loaders.images_by_product_id, product["id"], lambda rows: [image_view(i) for i in rows])
     else:
         images = [image_view(i) for i in images]
     if category is _MISSING:
         category = None
-        if product.category_id is not None:
-            category = Lazy(context.loaders.category_by_id, product.category_id, lambda c: category_view(context, c))
+        if product["category_id"] is not None:
+            category = Lazy(context.loaders.category_by_id, product["category_id"], lambda c: category_view(context, c))
     if variants is not _MISSING and variant_fields is not None and "product" not in variant_fields:
         # The look-ahead case: nothing points back at this view, so it is built once, complete.
         views = _variant_views(context, variants, UNSELECTED, variant_fields, options)
@@ -346,9 +346,9 @@ def product_view(
         def linked(rows: list[Row]) -> list[ProductVariant]:
             return _variant_views(context, rows, view, variant_fields, options)
 
-        view.variants = Lazy(loader, product.id, linked)
-        view.price_range = Lazy(loader, product.id, lambda rows: _price_range(linked(rows)))
-        view.available_for_sale = Lazy(loader, product.id, _any_available)
+        view.variants = Lazy(loader, product["id"], linked)
+        view.price_range = Lazy(loader, product["id"], lambda rows: _price_range(linked(rows)))
+        view.available_for_sale = Lazy(loader, product["id"], _any_available)
     else:
         view.variants = _variant_views(context, variants, view, variant_fields, options)
         view.price_range = _price_range(view.variants)
@@ -357,16 +357,16 @@ def product_view(
 
 
 def _product(
-    product: ProductModel, category: Any, images: Any, variants: Any, price_range: Any, available_for_sale: Any
+    product: Row, category: Any, images: Any, variants: Any, price_range: Any, available_for_sale: Any
 ) -> Product:
     return Product(
-        id=encode_id("Product", product.id),
-        name=product.name,
-        slug=product.slug,
-        description=product.description,
-        status=product.status,
-        created_at=product.created_at,
-        updated_at=product.updated_at,
+        id=encode_id("Product", product["id"]),
+        name=product["name"],
+        slug=product["slug"],
+        description=product["description"],
+        status=product["status"],
+        created_at=product["created_at"],
+        updated_at=product["updated_at"],
         category=category,
         images=images,
         variants=variants,
@@ -412,15 +412,15 @@ def category_view(context: Context, category: CategoryModel | None, fields: Tree
     )
 
 
-async def _product_views(context: Context, products: list[ProductModel], selected: Tree) -> list[Product]:
+async def _product_views(context: Context, products: Sequence[Row], selected: Tree) -> list[Product]:
     """Load every relation the selection asks for, for the whole page at once, then build views
     with nothing for what it does not ask for."""
     loaders = context.loaders
-    ids = [p.id for p in products]
+    ids = [p["id"] for p in products]
     variant_fields = selected.get("variants")
     want_variants = variant_fields is not None or "priceRange" in selected or "availableForSale" in selected
     category_fields = selected.get("category")
-    category_ids = [p.category_id for p in products if p.category_id is not None]
+    category_ids = [p["category_id"] for p in products if p["category_id"] is not None]
 
     async def skip() -> None:
         return None
@@ -447,7 +447,7 @@ async def _product_views(context: Context, products: list[ProductModel], selecte
             product,
             variants=variant_lists[index] if variant_lists is not None else _MISSING,
             images=image_lists[index] if image_lists is not None else _MISSING,
-            category=category_views.get(product.category_id) if categories is not None else _MISSING,
+            category=category_views.get(product["category_id"]) if categories is not None else _MISSING,
             options=options_by_variant,
             variant_fields=variant_fields or {},
         )
