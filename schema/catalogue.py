@@ -293,13 +293,15 @@ def variant_view(context: Context, variant: Row, product: Any = _MISSING, option
 def _variant_views(
     context: Context,
     rows: list[Row],
-    product: Product,
+    product: Any,
     variant_fields: Tree | None,
     options: dict[int, list[SelectedOption]] | None,
 ) -> list[ProductVariant]:
-    """A product's variant views. With `variant_fields` (what the query selects under `variants`,
-    when a list resolver knows it), a variant's `product` and `selectedOptions` are built only if
-    selected, `UNSELECTED` otherwise; without it (None: unknown), they are linked or loaded."""
+    """A product's variant views; `product` is the product's view, or `UNSELECTED`.
+
+    With `variant_fields` (what the query selects under `variants`, when a list resolver knows
+    it), a variant's `product` and `selectedOptions` are built only if selected, `UNSELECTED`
+    otherwise; without it (None: unknown), they are linked or loaded."""
     if variant_fields is None:
         return [variant_view(context, v, product=product) for v in rows]
     parent = product if "product" in variant_fields else UNSELECTED
@@ -318,8 +320,8 @@ def product_view(
     options: dict[int, list[SelectedOption]] | None = None,
     variant_fields: Tree | None = None,
 ) -> Product:
-    """The Product object of a product row. Relations given (variant and image rows, the category's view, the
-    variants' options) become plain values; the others become `Lazy` loads.
+    """The Product object of a product row. Relations given (variant and image rows, the category's
+    view, the variants' options) become plain values; the others become `Lazy` loads.
 
     `variant_fields`: see `_variant_views`. Not linking the variants back to this view when their
     `product` is not selected also avoids a reference cycle: a product view and its variant views
