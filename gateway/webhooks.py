@@ -13,8 +13,8 @@ CARRIER_SIGNATURE_HEADER (default X-Signature). Answers:
 - 401: missing or wrong signature (nothing is read further, nothing changes);
 - 404: a carrier without a configured secret, or no shipment of this carrier has the number;
 - 400: a body that is not such an event, with the reason;
-- 200 `{"result": "applied"}`, or `{"result": "duplicate"}` for an event id received before
-  (carriers retry deliveries; each event takes effect once).
+- 200 `{"result": "applied"}`, or `{"result": "duplicate"}` for an event id received before for
+  the same parcel (carriers retry deliveries; each event takes effect once).
 """
 
 from __future__ import annotations

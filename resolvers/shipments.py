@@ -127,7 +127,7 @@ class TrackingReport:
 @dataclass(frozen=True)
 class TrackingResult:
     shipment: Shipment
-    applied: bool  # False: this event id had been received before, and nothing changed
+    applied: bool  # False: this event id had been received for this parcel before, and nothing changed
 
 
 async def add_tracking_event(shipment_id: int, report: TrackingReport) -> TrackingResult:
@@ -148,9 +148,10 @@ async def add_tracking_event(shipment_id: int, report: TrackingReport) -> Tracki
         if shipment is None:
             raise DomainError("NOT_FOUND", "No shipment has this ID.", ["shipmentId"])
         if report.event_id is not None:
-            if await CarrierDelivery.filter(carrier=shipment.carrier, event_id=report.event_id).exists():
+            # Per parcel: a carrier may give another parcel's event the same id.
+            if await CarrierDelivery.filter(shipment_id=shipment.id, event_id=report.event_id).exists():
                 return TrackingResult(shipment, applied=False)
-            await CarrierDelivery.create(carrier=shipment.carrier, event_id=report.event_id)
+            await CarrierDelivery.create(shipment_id=shipment.id, event_id=report.event_id)
         await ShipmentEvent.create(shipment_id=shipment.id, status=report.status, description=description,
                                    location=location, occurred_at=occurred_at)
         latest = await ShipmentEvent.filter(shipment_id=shipment.id).order_by("-occurred_at", "-id").first()

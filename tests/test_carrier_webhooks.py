@@ -69,6 +69,22 @@ async def test_a_signed_event_is_applied_once(gql, client, carrier):
     assert tracked["events"][-1]["location"] == "Leipzig, DE"
 
 
+async def test_an_event_id_is_a_duplicate_only_for_its_own_parcel(gql, client, carrier):
+    first, second = await a_parcel(gql, client), await a_parcel(gql, client)
+    shared = uuid.uuid4().hex  # the carrier numbers events per parcel: both parcels have an event "shared"
+    for parcel, status in ((first, "IN_TRANSIT"), (second, "OUT_FOR_DELIVERY")):
+        body = event(parcel.tracking_number, status, eventId=shared)
+        response = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
+        assert response.status_code == 200 and response.json()["result"] == "applied", (parcel.tracking_number, response.text)
+    assert (await Shipment.get(id=first.id)).status == "IN_TRANSIT"
+    assert (await Shipment.get(id=second.id)).status == "OUT_FOR_DELIVERY"
+    retried = event(second.tracking_number, "OUT_FOR_DELIVERY", eventId=shared)
+    before = await counts()
+    response = await carrier.post("/webhooks/carriers/dhl", content=retried, headers=signed(retried))
+    assert response.status_code == 200 and response.json()["result"] == "duplicate"
+    assert await counts() == before
+
+
 async def test_bad_signatures_get_401_and_change_nothing(gql, client, carrier):
     parcel = await a_parcel(gql, client)
     body = event(parcel.tracking_number, "DELIVERED")
