@@ -117,6 +117,35 @@ async def test_malformed_bodies_get_400_with_a_reason(carrier, body, reason):
     assert await counts() == before
 
 
+def hostile(number: str, **fields) -> bytes:
+    return json.dumps({"eventId": uuid.uuid4().hex, "trackingNumber": number, "status": "IN_TRANSIT",
+                       "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}).encode()
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda n: hostile(n, eventId="evt\x00 1"), "eventId"),
+    (lambda n: hostile(n + "\x00"), "trackingNumber"),
+    (lambda n: hostile(n, description="Departed\x00hub"), "description"),
+    (lambda n: hostile(n, location="\x00"), "location"),
+    (lambda n: hostile(n, description="\ud800"), "description"),  # a lone surrogate: no UTF-8 text
+    (lambda n: hostile(n).replace(b'"IN_TRANSIT"', b'"IN_\x00TRANSIT"'), "JSON"),  # a raw NUL byte
+    (lambda n: b"[" * 100_000, "JSON"),
+    (lambda n: hostile(n, occurredAt="0001-01-01T00:00:00+14:00"), "occurredAt"),
+    (lambda n: hostile(n, description=["a"] * 3), "description"),
+    (lambda n: hostile(n, eventId=10**30), "eventId"),
+    (lambda n: hostile(n, estimatedDelivery=1e308), "estimatedDelivery"),
+])
+async def test_hostile_bodies_get_400_in_json_and_change_nothing(gql, client, carrier, make, reason):
+    parcel = await a_parcel(gql, client)
+    body = make(parcel.tracking_number)
+    before = await counts()
+    refused = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/json", refused.text
+    assert reason in refused.json()["error"]
+    assert await counts() == before
+    assert (await Shipment.get(id=parcel.id)).status == "LABEL_CREATED"
+
+
 async def test_unknown_carriers_and_parcels_get_404(gql, client, carrier):
     parcel = await a_parcel(gql, client)
     body = event(parcel.tracking_number)
