@@ -12,9 +12,10 @@ CARRIER_SIGNATURE_HEADER (default X-Signature). Answers:
 
 - 401: missing or wrong signature (nothing is read further, nothing changes);
 - 404: a carrier without a configured secret, or no shipment of this carrier has the number;
-- 400: a body that is not such an event, with the reason;
-- 200 `{"result": "applied"}`, or `{"result": "duplicate"}` for an event id received before
-  (carriers retry deliveries; each event takes effect once).
+- 400: a body that is not such an event, with the reason (as JSON, like every answer here): not
+  JSON, a field of the wrong type, too long, out of range, or holding a NUL;
+- 200 `{"result": "applied"}`, or `{"result": "duplicate"}` for an event id received before for
+  the same parcel (carriers retry deliveries; each event takes effect once).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
@@ -57,14 +58,25 @@ def _text(event: dict[str, Any], name: str, *, required: bool = False, limit: in
         raise Malformed(f"`{name}` must be a {'non-empty ' if required else ''}string")
     if len(value) > limit:
         raise Malformed(f"`{name}` is longer than {limit} characters")
+    if "\x00" in value or not value.isascii() and not _encodable(value):
+        # Neither can be stored: PostgreSQL text holds no NUL, UTF-8 no lone surrogate.
+        raise Malformed(f"`{name}` holds a NUL or a character that is not text")
     return value.strip()
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     """(tracking number, report with the event id), or Malformed with the reason."""
     try:
         event = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
         raise Malformed("the body is not JSON") from None
     if not isinstance(event, dict):
         raise Malformed("the body must be a JSON object")
@@ -82,6 +94,10 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
         raise Malformed("`occurredAt` must be an ISO 8601 date-time such as 2026-11-27T14:05:00Z") from None
     if occurred_at.tzinfo is None:
         raise Malformed("`occurredAt` needs its offset from UTC, e.g. 2026-11-27T14:05:00Z")
+    try:
+        occurred_at.astimezone(timezone.utc)  # what the database stores
+    except OverflowError:
+        raise Malformed("`occurredAt` is out of range") from None
     estimate_text = _text(event, "estimatedDelivery", limit=10)
     try:
         estimate = date.fromisoformat(estimate_text) if estimate_text else None

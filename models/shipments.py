@@ -58,16 +58,19 @@ class ShipmentEvent(Model):
 
 
 class CarrierDelivery(Model):
-    # Every webhook event id a carrier has sent us: a repeated delivery is recognised and
-    # acknowledged without being applied twice. Inserted in the same transaction as its effect.
+    # Every webhook event id a carrier has sent us, per parcel: a repeated delivery is recognised
+    # and acknowledged without being applied twice. Inserted in the same transaction as its effect.
+    # Per parcel, not per carrier: a carrier's event ids need only be unique within one parcel.
     id = fields.IntField(primary_key=True)
-    carrier = fields.CharField(max_length=50)
+    shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
+        "models.Shipment", related_name="carrier_deliveries", on_delete=fields.CASCADE
+    )
     event_id = fields.CharField(max_length=200)
     received_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "carrier_delivery"
-        unique_together = (("carrier", "event_id"),)
+        unique_together = (("shipment", "event_id"),)
 
 
 class ShipmentLine(Model):

@@ -8,6 +8,16 @@ any step leaves no order, no reservation and the cart as it was. Exactly-once:
 Stock rows are locked in primary-key order (as Saleor does), so carts that share variants in any
 order cannot deadlock, and the reservation is computed from the locked rows: never check-then-write.
 
+Money last: the card is authorized only after every check that can refuse the order (stock
+reserved, the discount code's use counted), and an authorization that still ends without an
+order (a failing statement after it, a lost race, a cancelled request) is voided or refunded in
+the same request, once the transaction has rolled back. The authorization itself stays inside the
+transaction, where the cart, its stock rows and its discount code are locked: taking it outside
+would need an order that exists before it is paid for (a pending state, a second transaction and
+a sweeper for the crash in between), and a declined card must leave no trace. The order number's
+counter, which every checkout shares, is still taken only after the payment, so the provider's
+latency never serializes all checkouts.
+
 Warehouse choice, per line: the warehouse with the most available stock when one can serve the
 whole line (ties: the lowest stock id); otherwise the line is split across warehouses, most
 available first.
@@ -15,9 +25,12 @@ available first.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
@@ -32,6 +45,8 @@ from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import announce_order
+
+log = logging.getLogger("gateway.payments")
 
 
 @dataclass(frozen=True)
@@ -94,19 +109,59 @@ async def complete(
         raise DomainError("INVALID", f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
         raise DomainError("INVALID", "An idempotency key has 1–128 characters.", ["idempotencyKey"])
+    payment = Payment(provider)
+    order: Order | None = None
     try:
-        return await _complete(token, provider, payment_token, idempotency_key, prices_include_tax, actor)
+        order = await _complete(token, payment, payment_token, idempotency_key, prices_include_tax, actor)
     except IntegrityError:
         # A concurrent request with the same idempotency key committed first: that is the order.
         order = await _existing(idempotency_key, await Cart.get_or_none(token=token))
         if order is None:
             raise
-        return order
+    finally:
+        if payment.authorization is not None:
+            # Shielded: a cancelled request still gives the money back.
+            await asyncio.shield(_give_back_unless_ordered(payment, order))
+    assert order is not None  # both paths that get here have one
+    return order
+
+
+@dataclass
+class Payment:
+    """The provider of a checkout, and the authorization it made, once it has made one."""
+
+    provider: payments.PaymentProvider
+    authorization: payments.PaymentResult | None = None
+    amount: Decimal = Decimal(0)
+    currency: str = ""
+
+
+async def _give_back_unless_ordered(payment: Payment, order: Order | None) -> None:
+    """Void or refund the authorization unless an order holds it. Called after the transaction ended."""
+    authorization = payment.authorization
+    assert authorization is not None
+    if order is not None and order.payment_reference == authorization.reference:
+        return
+    try:
+        # The failure may have come after the commit (announcing it, a cancellation): then the order stands.
+        if await Order.filter(payment_reference=authorization.reference).exists():
+            return
+    except Exception:  # the database is gone: it most likely took the transaction with it
+        log.warning("payment %s: cannot tell whether an order holds it; giving it back", authorization.reference)
+    try:
+        result = await payments.undo(payment.provider, authorization, payment.amount, payment.currency)
+    except Exception:
+        log.exception("payment %s (%s %s) ended without an order and could not be given back: reconcile it",
+                      authorization.reference, payment.amount, payment.currency)
+        return
+    if not result.approved:
+        log.error("payment %s (%s %s) ended without an order and %s refused to give it back: %s",
+                  authorization.reference, payment.amount, payment.currency, payment.provider.name, result.message)
 
 
 async def _complete(
     token: str,
-    provider: payments.PaymentProvider,
+    payment: Payment,
     payment_token: str | None,
     idempotency_key: str | None,
     prices_include_tax: bool,
@@ -154,17 +209,19 @@ async def _complete(
         plan = allocate(wanted, stocks)
         # Reserved grows, on hand stays.
         await shift_stock(stock_deltas((t.stock.id, 0, t.quantity) for takes in plan.values() for t in takes))
-
-        result = await provider.authorize(totals.total, cart.currency, payment_token)
-        if not result.approved:
-            raise DomainError("PAYMENT_DECLINED", result.message or "The payment was declined.", ["payment"])
-
         if figures.discount_code is not None:
             counted = await DiscountCode.filter(
                 Q(usage_limit__isnull=True) | Q(used_count__lt=F("usage_limit")), id=figures.discount_code.id
             ).update(used_count=F("used_count") + 1)
             if not counted:
                 raise DomainError("DISCOUNT_CODE_INVALID", "This code has been used up.", ["discountCodes"])
+
+        # Money last: nothing below refuses the order. Should anything still fail, complete() gives it back.
+        provider = payment.provider
+        result = await provider.authorize(totals.total, cart.currency, payment_token)
+        if not result.approved:
+            raise DomainError("PAYMENT_DECLINED", result.message or "The payment was declined.", ["payment"])
+        payment.authorization, payment.amount, payment.currency = result, totals.total, cart.currency
 
         await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
         number = (await OrderCounter.get(id=1)).last_number

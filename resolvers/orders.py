@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, Stock, StockMovement
+from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
 from models.snapshot import snapshot
 from resolvers import outbox, payments
 from resolvers.errors import DomainError
@@ -21,10 +21,24 @@ TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
     S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED, S.REFUNDED}),
     S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
-    S.DELIVERED: frozenset({S.REFUNDED}),
+    # Back to SHIPPED when a delivered parcel moves again (sent back, a scan after the delivery).
+    S.DELIVERED: frozenset({S.SHIPPED, S.REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
 }
+
+
+def status_from_parcels(current: OrderStatus, parcels: list[ShipmentStatus]) -> OrderStatus:
+    """What a shipped order's status is, given where each of its parcels is now.
+
+    A fully shipped order is DELIVERED while every parcel is, SHIPPED otherwise. Parcels do not
+    change whether everything has shipped (only new shipments do), so an order that is not
+    SHIPPED or DELIVERED keeps its status: PARTIALLY_SHIPPED waits for the rest, and CANCELLED and
+    REFUNDED are final.
+    """
+    if OrderStatus(current) not in (S.SHIPPED, S.DELIVERED) or not parcels:
+        return OrderStatus(current)
+    return S.DELIVERED if all(p == ShipmentStatus.DELIVERED for p in parcels) else S.SHIPPED
 
 
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:

@@ -5,8 +5,9 @@ those stock rows both on hand and reserved drop by the shipped quantity, with a 
 in the same transaction as the shipment, the lines' shipped counts and the order's new status.
 
 Carriers (through webhooks) and staff report tracking events. Reports arrive late and out of
-order, so a shipment's status is that of the event that happened last; once every shipment of a
-fully shipped order is delivered, the order is DELIVERED.
+order, so a shipment's status is that of the event that happened last; after every event the
+order's status follows its parcels (`orders.status_from_parcels`): a fully shipped order is
+DELIVERED while every parcel is, and SHIPPED again when one moves after its delivery.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from resolvers import outbox
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.checkout import carrier_code
-from resolvers.orders import check_transition, locked_order, record_change
+from resolvers.orders import check_transition, locked_order, record_change, status_from_parcels
 
 # How far ahead of our clock a reported event may be dated (carriers' clocks and time zones drift).
 MAX_CLOCK_SKEW = timedelta(hours=1)
@@ -127,7 +128,7 @@ class TrackingReport:
 @dataclass(frozen=True)
 class TrackingResult:
     shipment: Shipment
-    applied: bool  # False: this event id had been received before, and nothing changed
+    applied: bool  # False: this event id had been received for this parcel before, and nothing changed
 
 
 async def add_tracking_event(shipment_id: int, report: TrackingReport) -> TrackingResult:
@@ -148,9 +149,10 @@ async def add_tracking_event(shipment_id: int, report: TrackingReport) -> Tracki
         if shipment is None:
             raise DomainError("NOT_FOUND", "No shipment has this ID.", ["shipmentId"])
         if report.event_id is not None:
-            if await CarrierDelivery.filter(carrier=shipment.carrier, event_id=report.event_id).exists():
+            # Per parcel: a carrier may give another parcel's event the same id.
+            if await CarrierDelivery.filter(shipment_id=shipment.id, event_id=report.event_id).exists():
                 return TrackingResult(shipment, applied=False)
-            await CarrierDelivery.create(carrier=shipment.carrier, event_id=report.event_id)
+            await CarrierDelivery.create(shipment_id=shipment.id, event_id=report.event_id)
         await ShipmentEvent.create(shipment_id=shipment.id, status=report.status, description=description,
                                    location=location, occurred_at=occurred_at)
         latest = await ShipmentEvent.filter(shipment_id=shipment.id).order_by("-occurred_at", "-id").first()
@@ -161,21 +163,26 @@ async def add_tracking_event(shipment_id: int, report: TrackingReport) -> Tracki
         shipment.version += 1
         await shipment.save(update_fields=["status", "estimated_delivery", "version"])
         announce_shipment(shipment)
-        if shipment.status == ShipmentStatus.DELIVERED:
-            await _deliver_order_if_complete(shipment.order_id)
+        await _follow_parcels(shipment.order_id)
     return TrackingResult(shipment, applied=True)
 
 
-async def _deliver_order_if_complete(order_id: int) -> None:
-    """A fully shipped order whose every shipment is delivered has been delivered."""
+async def _follow_parcels(order_id: int) -> None:
+    """Set the order's status from its parcels after any of them moved, and announce a change.
+
+    The order is locked before its parcels are read, so two parcels reported at once are seen
+    together by whichever report comes second."""
     order = await Order.filter(id=order_id).select_for_update().first()
-    if order is None or order.status != OrderStatus.SHIPPED:
+    if order is None:
         return
-    if await Shipment.filter(order_id=order_id).exclude(status=ShipmentStatus.DELIVERED).exists():
+    parcels = [ShipmentStatus(s) for s in await Shipment.filter(order_id=order_id).values_list("status", flat=True)]
+    status = status_from_parcels(order.status, parcels)
+    if status == order.status:
         return
-    check_transition(order.status, OrderStatus.DELIVERED)
-    order.status = OrderStatus.DELIVERED
-    await record_change(order, ["status"], [(OrderStatus.DELIVERED.value, "Every parcel has been delivered.")], None)
+    check_transition(order.status, status)
+    order.status = status
+    message = "Every parcel has been delivered." if status == OrderStatus.DELIVERED else "A delivered parcel is on its way again."
+    await record_change(order, ["status"], [(status.value, message)], None)
 
 
 async def shipment_by_tracking_number(tracking_number: str, carrier: str | None = None) -> Shipment | None:

@@ -69,6 +69,22 @@ async def test_a_signed_event_is_applied_once(gql, client, carrier):
     assert tracked["events"][-1]["location"] == "Leipzig, DE"
 
 
+async def test_an_event_id_is_a_duplicate_only_for_its_own_parcel(gql, client, carrier):
+    first, second = await a_parcel(gql, client), await a_parcel(gql, client)
+    shared = uuid.uuid4().hex  # the carrier numbers events per parcel: both parcels have an event "shared"
+    for parcel, status in ((first, "IN_TRANSIT"), (second, "OUT_FOR_DELIVERY")):
+        body = event(parcel.tracking_number, status, eventId=shared)
+        response = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
+        assert response.status_code == 200 and response.json()["result"] == "applied", (parcel.tracking_number, response.text)
+    assert (await Shipment.get(id=first.id)).status == "IN_TRANSIT"
+    assert (await Shipment.get(id=second.id)).status == "OUT_FOR_DELIVERY"
+    retried = event(second.tracking_number, "OUT_FOR_DELIVERY", eventId=shared)
+    before = await counts()
+    response = await carrier.post("/webhooks/carriers/dhl", content=retried, headers=signed(retried))
+    assert response.status_code == 200 and response.json()["result"] == "duplicate"
+    assert await counts() == before
+
+
 async def test_bad_signatures_get_401_and_change_nothing(gql, client, carrier):
     parcel = await a_parcel(gql, client)
     body = event(parcel.tracking_number, "DELIVERED")
@@ -99,6 +115,35 @@ async def test_malformed_bodies_get_400_with_a_reason(carrier, body, reason):
     refused = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
     assert refused.status_code == 400 and reason in refused.json()["error"]
     assert await counts() == before
+
+
+def hostile(number: str, **fields) -> bytes:
+    return json.dumps({"eventId": uuid.uuid4().hex, "trackingNumber": number, "status": "IN_TRANSIT",
+                       "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}).encode()
+
+
+@pytest.mark.parametrize("make, reason", [
+    (lambda n: hostile(n, eventId="evt\x00 1"), "eventId"),
+    (lambda n: hostile(n + "\x00"), "trackingNumber"),
+    (lambda n: hostile(n, description="Departed\x00hub"), "description"),
+    (lambda n: hostile(n, location="\x00"), "location"),
+    (lambda n: hostile(n, description="\ud800"), "description"),  # a lone surrogate: no UTF-8 text
+    (lambda n: hostile(n).replace(b'"IN_TRANSIT"', b'"IN_\x00TRANSIT"'), "JSON"),  # a raw NUL byte
+    (lambda n: b"[" * 100_000, "JSON"),
+    (lambda n: hostile(n, occurredAt="0001-01-01T00:00:00+14:00"), "occurredAt"),
+    (lambda n: hostile(n, description=["a"] * 3), "description"),
+    (lambda n: hostile(n, eventId=10**30), "eventId"),
+    (lambda n: hostile(n, estimatedDelivery=1e308), "estimatedDelivery"),
+])
+async def test_hostile_bodies_get_400_in_json_and_change_nothing(gql, client, carrier, make, reason):
+    parcel = await a_parcel(gql, client)
+    body = make(parcel.tracking_number)
+    before = await counts()
+    refused = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
+    assert refused.status_code == 400 and refused.headers["content-type"] == "application/json", refused.text
+    assert reason in refused.json()["error"]
+    assert await counts() == before
+    assert (await Shipment.get(id=parcel.id)).status == "LABEL_CREATED"
 
 
 async def test_unknown_carriers_and_parcels_get_404(gql, client, carrier):

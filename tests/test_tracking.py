@@ -7,7 +7,10 @@ from datetime import datetime, timedelta, timezone
 
 from graphql import GraphQLObjectType
 
-from models import OrderStatus, Permission, Shipment, ShipmentEvent
+import pytest
+
+from models import OrderStatus, Permission, Shipment, ShipmentEvent, ShipmentStatus
+from resolvers.orders import check_transition, status_from_parcels
 from schema import schema
 from schema.ids import encode_id
 from tests.staff import bearer, token_for
@@ -67,9 +70,48 @@ async def test_an_order_is_delivered_when_its_last_parcel_is(gql, client, db):
     await staff_call(client, staff, ADD, {"s": second, "st": "DELIVERED"})
     delivered = (await gql.data(status, {"t": order["token"]}))["order"]
     assert delivered["status"] == "DELIVERED" and delivered["events"][-1]["kind"] == "DELIVERED"
-    # A further report on a delivered parcel (a return, say) leaves the order's history alone.
-    await staff_call(client, staff, ADD, {"s": second, "st": "RETURNED"})
-    assert (await gql.data(status, {"t": order["token"]}))["order"]["status"] == OrderStatus.DELIVERED.value
+    # A report filed late, of something before the delivery, changes neither the parcel nor the order.
+    await staff_call(client, staff, ADD, {"s": second, "st": "IN_TRANSIT", "at": at(2)})
+    assert (await gql.data(status, {"t": order["token"]}))["order"]["status"] == "DELIVERED"
+
+
+async def test_a_delivered_order_follows_a_parcel_that_moves_again(gql, client):
+    staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
+    order, [first, second] = await shipped_order(gql, client, staff, [1, 1])
+    status = "query($t: ID!) { order(token: $t) { status events { kind message } } }"
+    for shipment in (first, second):
+        await staff_call(client, staff, ADD, {"s": shipment, "st": "DELIVERED", "at": at(5)})
+    assert (await gql.data(status, {"t": order["token"]}))["order"]["status"] == "DELIVERED"
+    hours_ago = 5
+    for moved in ("RETURNED", "IN_TRANSIT"):
+        hours_ago -= 1
+        await staff_call(client, staff, ADD, {"s": second, "st": moved, "at": at(hours_ago)})
+        followed = (await gql.data(status, {"t": order["token"]}))["order"]
+        assert followed["status"] == "SHIPPED" and followed["events"][-1]["kind"] == "SHIPPED", moved
+        hours_ago -= 1
+        await staff_call(client, staff, ADD, {"s": second, "st": "DELIVERED", "at": at(hours_ago)})
+        assert (await gql.data(status, {"t": order["token"]}))["order"]["status"] == "DELIVERED"
+    kinds = [e["kind"] for e in (await gql.data(status, {"t": order["token"]}))["order"]["events"]]
+    assert kinds[-5:] == ["DELIVERED", "SHIPPED", "DELIVERED", "SHIPPED", "DELIVERED"]
+
+
+@pytest.mark.parametrize("current, parcels, expected", [
+    ("SHIPPED", ["DELIVERED", "DELIVERED"], "DELIVERED"),
+    ("SHIPPED", ["DELIVERED", "OUT_FOR_DELIVERY"], "SHIPPED"),
+    ("DELIVERED", ["DELIVERED", "RETURNED"], "SHIPPED"),
+    ("DELIVERED", ["IN_TRANSIT"], "SHIPPED"),
+    ("DELIVERED", ["DELIVERED"], "DELIVERED"),
+    ("PARTIALLY_SHIPPED", ["DELIVERED"], "PARTIALLY_SHIPPED"),  # the rest has not shipped
+    ("PAID", [], "PAID"),
+    ("CANCELLED", ["DELIVERED"], "CANCELLED"),
+    ("REFUNDED", ["DELIVERED"], "REFUNDED"),
+    ("REFUNDED", ["RETURNED"], "REFUNDED"),
+])
+def test_status_from_parcels(current, parcels, expected):
+    result = status_from_parcels(OrderStatus(current), [ShipmentStatus(p) for p in parcels])
+    assert result == OrderStatus(expected)
+    if result != current:
+        check_transition(OrderStatus(current), result)  # the rule only asks for allowed transitions
 
 
 async def test_a_partly_shipped_order_is_not_delivered_by_its_first_parcel(gql, client):

@@ -1,0 +1,125 @@
+"""Money last: a card is charged only after every check that can refuse the order, and a charge
+that still ends without an order is given back in the same request."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from dataclasses import replace
+from decimal import Decimal
+
+import pytest
+
+from models import Cart, DiscountCode, DiscountKind, Order, Stock, StockMovement
+from resolvers import checkout_complete, outbox, payments
+from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
+
+APPLY = "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code message } } }"
+
+
+def card_ledger() -> payments.Ledger:
+    card = payments.provider("test-card")
+    assert isinstance(card, payments.TestCardPayment)
+    return card.ledger
+
+
+def entries_since(before: list[payments.LedgerEntry]) -> list[payments.LedgerEntry]:
+    seen = set(before)
+    return [entry for entry in card_ledger().entries if entry not in seen]
+
+
+class LongReferenceCard:
+    """A processor that charges the card, then answers with a reference longer than an order can
+    hold: the order's insert fails after the money has moved."""
+
+    name = "long-reference-card"
+    PADDING = "-" + "x" * 200
+
+    def __init__(self, card: payments.PaymentProvider) -> None:
+        self.card = card
+
+    async def authorize(self, amount: Decimal, currency: str, token: str | None) -> payments.PaymentResult:
+        result = await self.card.authorize(amount, currency, token)
+        return replace(result, reference=result.reference + self.PADDING)
+
+    async def capture(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
+        return await self.card.capture(reference.removesuffix(self.PADDING), amount, currency)
+
+    async def void(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
+        return await self.card.void(reference.removesuffix(self.PADDING), amount, currency)
+
+    async def refund(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
+        return await self.card.refund(reference.removesuffix(self.PADDING), amount, currency)
+
+
+async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):
+    card = payments.provider("test-card")
+    assert card is not None
+    monkeypatch.setitem(payments.PROVIDERS, LongReferenceCard.name, LongReferenceCard(card))
+    variant = await make_variant()
+    token = await ready_cart(gql, [(variant.sku, 2)])
+    before, orders = list(card_ledger().entries), await Order.all().count()
+
+    body = await gql.post(CHECKOUT, {"t": token, "p": {"provider": LongReferenceCard.name, "token": "tok_visa"}})
+    assert body["errors"] and "Traceback" not in str(body)
+    assert body["data"] is None or body["data"]["checkoutComplete"] is None
+
+    made = entries_since(before)
+    assert [entry.kind for entry in made] == ["CHARGE", "REFUND"]
+    assert made[0].reference == made[1].reference and made[0].amount == made[1].amount > 0
+    assert made[0].reference not in card_ledger().held()
+    assert await Order.all().count() == orders
+    central = await Stock.get(variant_id=variant.id, warehouse__code="central")
+    assert (central.quantity, central.reserved) == (5, 0)
+    assert await StockMovement.filter(variant_id=variant.id).count() == 0
+    assert (await Cart.get(token=token)).completed_at is None
+    # The cart is untouched: with a working card it checks out.
+    retried = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+    assert retried["userErrors"] == [] and retried["order"]["status"] == "PAID"
+
+
+async def test_fifty_buyers_for_a_code_limited_to_ten(gql, db):
+    if db.name != "postgres":
+        pytest.skip("SQLite serializes every transaction: concurrency is proven on PostgreSQL")
+    variant = await make_variant()
+    await Stock.filter(variant_id=variant.id, warehouse__code="central").update(quantity=60)
+    code = await DiscountCode.create(code=f"TEN{uuid.uuid4().hex[:6].upper()}", kind=DiscountKind.PERCENTAGE,
+                                     value=10, usage_limit=10)
+    tokens = await asyncio.gather(*(ready_cart(gql, [(variant.sku, 1)]) for _ in range(50)))
+    for token in tokens:
+        assert (await gql.data(APPLY, {"t": token, "c": code.code}))["cartApplyDiscountCode"]["userErrors"] == []
+    before = list(card_ledger().entries)
+
+    results = [r["checkoutComplete"] for r in await asyncio.gather(*(gql.data(CHECKOUT, {"t": t, "p": PAID}) for t in tokens))]
+
+    placed = [r["order"] for r in results if r["order"]]
+    assert len(placed) == 10
+    assert sorted(e["code"] for r in results for e in r["userErrors"]) == ["DISCOUNT_CODE_INVALID"] * 40
+    references = {o.payment_reference for o in await Order.filter(discount_code=code.code)}
+    assert len(references) == 10
+    made = entries_since(before)
+    assert {e.reference for e in made if e.kind == "CHARGE"} == references  # the refused were never charged
+    assert set(card_ledger().held()) >= references
+    assert not {e.reference for e in made} - references  # no charge, void or refund without an order
+    assert (await DiscountCode.get(id=code.id)).used_count == 10
+    assert (await Stock.get(variant_id=variant.id, warehouse__code="central")).reserved == 10
+
+
+async def test_a_failure_after_the_commit_keeps_the_payment(gql, db):
+    """Announcing an order happens after its commit: failing there leaves the order, which keeps its money."""
+    variant = await make_variant()
+    token = await ready_cart(gql, [(variant.sku, 1)])
+    before = list(card_ledger().entries)
+
+    async def broken_sink(changes: list[outbox.Change]) -> None:
+        raise ConnectionError("the event bus is away")
+
+    outbox.use_sink(broken_sink)
+    try:
+        with pytest.raises(ConnectionError):
+            await checkout_complete.complete(token, "test-card", "tok_visa", None, True, None)
+    finally:
+        outbox.use_sink(None)
+    order = await Order.get(cart__token=token)
+    assert [(e.kind, e.reference) for e in entries_since(before)] == [("CHARGE", order.payment_reference)]
+    assert order.payment_reference in card_ledger().held()
