@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from resolvers import outbox
+from resolvers.accounts import TokenRules
 from gateway.graphql_http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -87,6 +88,7 @@ class GatewayGraphQL(GraphQL):
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,
         persisted: PersistedQueries | None = None,
+        token_rules: TokenRules = TokenRules(),
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -110,6 +112,7 @@ class GatewayGraphQL(GraphQL):
         self.max_subscriptions_per_connection = max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=init_timeout_seconds)
         self.persisted = persisted if persisted is not None else PersistedQueries()
+        self.token_rules = token_rules
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -123,6 +126,7 @@ class GatewayGraphQL(GraphQL):
             client_ip=request.scope.get("gateway.client_ip") or (request.client.host if request.client else "unknown"),
             limiter=self.limiter,
             login_attempts_per_minute=self.login_attempts_per_minute,
+            token_rules=self.token_rules,
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
             events=self.events,

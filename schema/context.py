@@ -22,6 +22,7 @@ class Context:
     client_ip: str = "unknown"
     limiter: Any = None  # gateway.ratelimit.Limiter
     login_attempts_per_minute: int = 10
+    token_rules: accounts.TokenRules = field(default_factory=accounts.TokenRules)
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
@@ -38,7 +39,7 @@ class Context:
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
         if self._viewer is _UNSET:
-            self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key)
+            self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key, self.token_rules.revoked)
         return self._viewer
 
     def credentials(self) -> str | None:
