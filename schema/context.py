@@ -61,14 +61,20 @@ class Context:
         self.loaders = Loaders()
 
     async def throttle_sign_in(self, email: str) -> float | None:
-        """Seconds to wait when this email or this address has tried to sign in too often."""
+        """Seconds to wait when this address has tried to sign in too often, to this account or at all.
+
+        Keyed by address and account together: a guesser elsewhere cannot lock the owner out. The
+        account alone has a ten times higher ceiling, against guessing spread over many addresses.
+        """
         if self.limiter is None:
             return None
         per_minute = self.login_attempts_per_minute
+        account = email.strip().lower()
         waits = [
-            await self.limiter.take("sign-in-email:" + email.strip().lower(), per_minute / 60, per_minute),
+            await self.limiter.take(f"sign-in:{self.client_ip}:{account}", per_minute / 60, per_minute),
             # One address may serve several people (an office, a phone carrier): a looser limit.
             await self.limiter.take("sign-in-ip:" + self.client_ip, 3 * per_minute / 60, 3 * per_minute),
+            await self.limiter.take("sign-in-email:" + account, 10 * per_minute / 60, 10 * per_minute),
         ]
         refused = [wait for wait in waits if wait is not None]
         return max(refused) if refused else None

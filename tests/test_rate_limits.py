@@ -18,7 +18,20 @@ QUERY = {"query": "{ __typename }"}
 
 def make_client(db, **env: str) -> httpx.AsyncClient:
     app = create_app(load_settings({"DATABASE_URL": db.url, **env}))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 1234)), base_url="http://gateway.test")
+    return client_from(app, "203.0.113.7")
+
+
+def client_from(app, address: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 1234)), base_url="http://gateway.test")
+
+
+async def sign_in_code(client: httpx.AsyncClient, email: str, password: str) -> str:
+    mutation = "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { accessToken userErrors { code } } }"
+    body = (await client.post("/graphql", json={"query": mutation, "variables": {"e": email, "p": password}})).json()
+    if body.get("errors"):
+        return body["errors"][0]["extensions"]["code"]
+    payload = body["data"]["tokenCreate"]
+    return payload["userErrors"][0]["code"] if payload["userErrors"] else "SIGNED_IN"
 
 
 def test_local_bucket_refills_at_its_rate():
@@ -68,6 +81,29 @@ async def test_sign_in_is_throttled_per_email(db):
             body = (await client.post("/graphql", json=mutation)).json()
             codes.append(body["errors"][0]["extensions"]["code"] if body.get("errors") else body["data"]["tokenCreate"]["userErrors"][0]["code"])
         assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+
+
+async def test_a_guesser_elsewhere_cannot_lock_the_owner_out(db):
+    from resolvers import accounts
+
+    email = f"victim.{uuid.uuid4().hex[:8]}@example.com"
+    await accounts.register_customer(email, "the right password")
+    app = create_app(load_settings({"DATABASE_URL": db.url, "LOGIN_ATTEMPTS_PER_MINUTE": "3"}))
+    async with client_from(app, "198.51.100.66") as attacker, client_from(app, "203.0.113.8") as owner:
+        guesses = [await sign_in_code(attacker, email, f"guess {n}") for n in range(4)]
+        assert guesses == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+        # The owner, from their own address, signs in all the same.
+        assert await sign_in_code(owner, email, "the right password") == "SIGNED_IN"
+
+
+async def test_guessing_one_account_from_many_addresses_meets_a_ceiling(db):
+    email = f"target.{uuid.uuid4().hex[:8]}@example.com"
+    app = create_app(load_settings({"DATABASE_URL": db.url, "LOGIN_ATTEMPTS_PER_MINUTE": "1"}))
+    codes = []
+    for n in range(12):  # a botnet: one guess per address, ten times the per-address limit in all
+        async with client_from(app, f"192.0.2.{n + 1}") as bot:
+            codes.append(await sign_in_code(bot, email, "guess"))
+    assert codes == ["INVALID_CREDENTIALS"] * 10 + ["RATE_LIMITED"] * 2
 
 
 async def test_redis_buckets_are_shared_between_workers(redis_url):
