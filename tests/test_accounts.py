@@ -49,7 +49,9 @@ async def test_register_sign_in_and_me(gql, client):
     assert await me(client, tokens["accessToken"]) == {
         "email": email.lower(), "firstName": "Ada", "isStaff": False, "permissions": [], "addresses": []}
     assert await me(client, None) is None
-    assert await me(client, "not-a-token") is None
+    # A token that is not one is refused outright (the client should refresh or sign in again).
+    refused = await client.post("/graphql", json={"query": ME}, headers={"authorization": "Bearer not-a-token"})
+    assert refused.status_code == 401 and refused.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 async def test_email_is_unique_case_insensitively_and_changes_nothing(gql):
