@@ -42,6 +42,12 @@ class Context:
             self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key, self.token_rules.revoked)
         return self._viewer
 
+    async def fresh_viewer(self) -> Account | None:
+        """The signed-in account as it is now: token expiry, sign-out, deactivation and rights
+        looked at again (one read by primary key). A subscription asks before every event."""
+        self._viewer = await accounts.viewer(Loaders(), self.credentials(), self.secret_key, self.token_rules.revoked)
+        return self._viewer
+
     def credentials(self) -> str | None:
         """The caller's access token: the request's bearer token or, on a WebSocket, the one sent
         as `{"authorization": "Bearer …"}` in connection_init."""
