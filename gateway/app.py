@@ -35,7 +35,7 @@ from gateway.db import tortoise_config
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
-from gateway.middleware import BearerCheck, BodyLimit, RateLimit, RequestMiddleware
+from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
@@ -193,9 +193,6 @@ def create_app(settings: Settings) -> Starlette:
             max_age=settings.cache_max_age_seconds,
             stale_while_revalidate=settings.cache_stale_while_revalidate_seconds,
         )
-    # Outside the cache (a made-up token must not skip it) and inside the rate limiter (a refused
-    # request still counts against its address).
-    app.add_middleware(BearerCheck, secret_key=settings.secret_key)
     if settings.rate_limit_per_second > 0:
         app.add_middleware(
             RateLimit,

@@ -40,6 +40,7 @@ from gateway.graphql_http import (
     params_from_query_string,
     result_status,
 )
+from gateway.middleware import bearer_claims
 from gateway.persisted import PersistedQueries
 from resolvers.cart import CartRules
 from schema.context import Context
@@ -50,6 +51,7 @@ from schema.extensions import classify
 CACHE_STATUS = "gateway; fwd=bypass"
 CACHE_CONTROL = "private, no-store"
 _METHODS = "GET, POST"
+INVALID_TOKEN = "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header."
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler):
@@ -163,6 +165,14 @@ class GatewayGraphQL(GraphQL):
             if request.method not in ("GET", "POST"):
                 raise RequestError(405, f"GraphQL is served over {_METHODS} only.", "METHOD_NOT_ALLOWED",
                                    headers={"Allow": _METHODS})
+            if "authorization" in request.headers and bearer_claims(scope, self.secret_key) is None:
+                # A malformed, forged or expired bearer (or another scheme) is refused before
+                # anything runs, as Saleor refuses a bad JWT and RFC 6750 says: the client knows to
+                # refresh, and a made-up header (which the response cache, serving anonymous
+                # requests only, lets through) costs no execution. A session signed out or an
+                # account deactivated needs a lookup: found out during execution, as anonymous.
+                raise RequestError(401, INVALID_TOKEN, "UNAUTHENTICATED",
+                                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             if self._wants_graphiql(request):
                 await HTMLResponse(self.graphql_ide_html)(scope, receive, send)
                 return

@@ -1,5 +1,5 @@
 """The middleware in front of the GraphQL view: request id, timing, metrics and the structured log
-line; the body limit; the rate limit; the bearer token check.
+line; the body limit; the rate limit.
 
 Pure ASGI (no BaseHTTPMiddleware): at thousands of requests per second every microsecond on the
 hot path counts. The GraphQL view writes the operation name into `scope["gateway.operation"]`.
@@ -185,41 +185,6 @@ class RateLimit:
         await send({"type": "http.response.start", "status": 429, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"retry-after", retry_after_header(wait).encode())]})
-        await send({"type": "http.response.body", "body": body})
-
-
-class BearerCheck:
-    """401 UNAUTHENTICATED for a GraphQL request whose Authorization is not a valid access token.
-
-    A malformed, forged or expired bearer is refused before anything executes, as Saleor does
-    (and RFC 6750 says: `WWW-Authenticate: Bearer error="invalid_token"`), so the client knows to
-    refresh or sign in again, and a made-up header can neither skip the response cache (which
-    serves anonymous requests only) nor cost an execution. Checking the signature needs no I/O;
-    a session signed out or an account deactivated is found out during execution, where the
-    caller is then anonymous. Sits inside the rate limiter: refused requests still count.
-    """
-
-    def __init__(self, app: ASGIApp, secret_key: str, path: str = "/graphql") -> None:
-        self.app = app
-        self.secret_key = secret_key
-        self.path = path
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["path"] != self.path
-            or not any(name == b"authorization" for name, _ in scope["headers"])
-            or bearer_claims(scope, self.secret_key) is not None
-        ):
-            await self.app(scope, receive, send)
-            return
-        body = json.dumps({"errors": [{
-            "message": "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header.",
-            "extensions": {"code": "UNAUTHENTICATED"}}]}).encode()
-        await send({"type": "http.response.start", "status": 401, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"www-authenticate", b'Bearer error="invalid_token"'), (b"cache-status", b"gateway; fwd=bypass"),
-            (b"cache-control", b"private, no-store"), (b"vary", b"Accept, Authorization")]})
         await send({"type": "http.response.body", "body": body})
 
 
