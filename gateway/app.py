@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -37,8 +38,10 @@ from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
+from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
+from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
 from resolvers.outbox import Change
 from schema.limits import Limits
@@ -71,6 +74,11 @@ def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
+    token_rules = TokenRules(
+        access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+        refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
+        revoked=RedisRevokedSessions(redis) if redis is not None else LocalRevokedSessions(),
+    )
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size) if redis is not None else LocalBus(settings.subscription_queue_size)
     )
@@ -111,6 +119,7 @@ def create_app(settings: Settings) -> Starlette:
         max_subscriptions=settings.ws_max_subscriptions,
         init_timeout_seconds=settings.ws_init_timeout_seconds,
         persisted=persisted,
+        token_rules=token_rules,
     )
 
     async def healthz(request: Request) -> Response:
@@ -191,6 +200,7 @@ def create_app(settings: Settings) -> Starlette:
             rate=settings.rate_limit_per_second,
             burst=settings.rate_limit_burst,
             trusted_proxies=settings.trusted_proxies,
+            secret_key=settings.secret_key,
         )
     # Outside the rate limiter, so a browser can read a 429 too.
     if settings.cors_origins:

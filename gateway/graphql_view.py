@@ -28,6 +28,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from resolvers import outbox
+from resolvers.accounts import TokenRules
 from gateway.graphql_http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -39,6 +40,7 @@ from gateway.graphql_http import (
     params_from_query_string,
     result_status,
 )
+from gateway.middleware import bearer_claims
 from gateway.persisted import PersistedQueries
 from resolvers.cart import CartRules
 from schema.context import Context
@@ -49,6 +51,7 @@ from schema.extensions import classify
 CACHE_STATUS = "gateway; fwd=bypass"
 CACHE_CONTROL = "private, no-store"
 _METHODS = "GET, POST"
+INVALID_TOKEN = "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header."
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler):
@@ -87,6 +90,7 @@ class GatewayGraphQL(GraphQL):
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,
         persisted: PersistedQueries | None = None,
+        token_rules: TokenRules = TokenRules(),
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -110,6 +114,7 @@ class GatewayGraphQL(GraphQL):
         self.max_subscriptions_per_connection = max_subscriptions
         self.connection_init_wait_timeout = timedelta(seconds=init_timeout_seconds)
         self.persisted = persisted if persisted is not None else PersistedQueries()
+        self.token_rules = token_rules
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -123,6 +128,7 @@ class GatewayGraphQL(GraphQL):
             client_ip=request.scope.get("gateway.client_ip") or (request.client.host if request.client else "unknown"),
             limiter=self.limiter,
             login_attempts_per_minute=self.login_attempts_per_minute,
+            token_rules=self.token_rules,
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
             events=self.events,
@@ -159,6 +165,14 @@ class GatewayGraphQL(GraphQL):
             if request.method not in ("GET", "POST"):
                 raise RequestError(405, f"GraphQL is served over {_METHODS} only.", "METHOD_NOT_ALLOWED",
                                    headers={"Allow": _METHODS})
+            if "authorization" in request.headers and bearer_claims(scope, self.secret_key) is None:
+                # A malformed, forged or expired bearer (or another scheme) is refused before
+                # anything runs, as Saleor refuses a bad JWT and RFC 6750 says: the client knows to
+                # refresh, and a made-up header (which the response cache, serving anonymous
+                # requests only, lets through) costs no execution. A session signed out or an
+                # account deactivated needs a lookup: found out during execution, as anonymous.
+                raise RequestError(401, INVALID_TOKEN, "UNAUTHENTICATED",
+                                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             if self._wants_graphiql(request):
                 await HTMLResponse(self.graphql_ide_html)(scope, receive, send)
                 return

@@ -1,4 +1,5 @@
-"""The one middleware on every request: request id, timing, metrics and the structured log line.
+"""The middleware in front of the GraphQL view: request id, timing, metrics and the structured log
+line; the body limit; the rate limit.
 
 Pure ASGI (no BaseHTTPMiddleware): at thousands of requests per second every microsecond on the
 hot path counts. The GraphQL view writes the operation name into `scope["gateway.operation"]`.
@@ -6,7 +7,6 @@ hot path counts. The GraphQL view writes the operation name into `scope["gateway
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import json
 import logging
@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
 from gateway.ratelimit import client_ip, retry_after_header
+from resolvers.accounts import AccessClaims, access_claims
 
 log = logging.getLogger("gateway.access")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -151,14 +152,21 @@ async def _too_large(send: Send, max_bytes: int) -> None:
 
 
 class RateLimit:
-    """HTTP 429 with Retry-After once a client (its access token, else its address) runs dry."""
+    """HTTP 429 with Retry-After once a client (its verified account, else its address) runs dry.
 
-    def __init__(self, app: ASGIApp, limiter: Any, rate: float, burst: int, trusted_proxies: tuple[Any, ...]) -> None:
+    Only a token whose signature verifies names a client: any other bearer string is counted
+    against the address it came from, so inventing tokens does not buy fresh buckets.
+    """
+
+    def __init__(
+        self, app: ASGIApp, limiter: Any, rate: float, burst: int, trusted_proxies: tuple[Any, ...], secret_key: str
+    ) -> None:
         self.app = app
         self.limiter = limiter
         self.rate = rate
         self.burst = burst
         self.trusted_proxies = trusted_proxies
+        self.secret_key = secret_key
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] != "/graphql":
@@ -166,12 +174,8 @@ class RateLimit:
             return
         address = client_ip(scope, self.trusted_proxies)
         scope["gateway.client_ip"] = address
-        key = "ip:" + address
-        for name, value in scope["headers"]:
-            if name == b"authorization" and value[:7].lower() == b"bearer ":
-                # Keyed by a digest: the limiter (and Redis) never hold a usable token.
-                key = "token:" + hashlib.sha256(value[7:].strip()).hexdigest()[:32]
-                break
+        claims = bearer_claims(scope, self.secret_key)
+        key = f"account:{claims.account_id}" if claims is not None else "ip:" + address
         wait = await self.limiter.take(key, self.rate, self.burst)
         if wait is None:
             await self.app(scope, receive, send)
@@ -182,3 +186,19 @@ class RateLimit:
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"retry-after", retry_after_header(wait).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+def bearer_claims(scope: Scope, secret_key: str) -> AccessClaims | None:
+    """The claims of the request's `Authorization: Bearer` token when its signature verifies and
+    it has not expired; None otherwise. Verified once per request (kept in the scope)."""
+    if "gateway.bearer" in scope:
+        claims: AccessClaims | None = scope["gateway.bearer"]
+        return claims
+    claims = None
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            if value[:7].lower() == b"bearer ":
+                claims = access_claims(value[7:].strip().decode("latin-1"), secret_key)
+            break
+    scope["gateway.bearer"] = claims
+    return claims

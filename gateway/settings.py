@@ -53,6 +53,8 @@ class Settings:
     rate_limit_per_second: float = 20.0
     rate_limit_burst: int = 200
     login_attempts_per_minute: int = 10
+    access_token_ttl_seconds: int = 900
+    refresh_reuse_grace_seconds: int = 5
     trusted_proxies: tuple[Any, ...] = ()
     prices_include_tax: bool = True
     max_line_quantity: int = 99
@@ -222,6 +224,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         rate_limit_per_second=float(_int("RATE_LIMIT_PER_SECOND", env.get("RATE_LIMIT_PER_SECOND") or "20", 0, 1_000_000)),
         rate_limit_burst=_int("RATE_LIMIT_BURST", env.get("RATE_LIMIT_BURST") or "200", 1, 1_000_000),
         login_attempts_per_minute=_int("LOGIN_ATTEMPTS_PER_MINUTE", env.get("LOGIN_ATTEMPTS_PER_MINUTE") or "10", 1, 10_000),
+        access_token_ttl_seconds=_int("ACCESS_TOKEN_TTL", env.get("ACCESS_TOKEN_TTL") or "900", 1, 86_400),
+        refresh_reuse_grace_seconds=_int("REFRESH_REUSE_GRACE", env.get("REFRESH_REUSE_GRACE") or "5", 0, 60),
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
         max_line_quantity=_int("MAX_LINE_QUANTITY", env.get("MAX_LINE_QUANTITY") or "99", 1, 1_000_000),

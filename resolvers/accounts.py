@@ -1,17 +1,24 @@
 """Accounts: registration, sign-in with short-lived access tokens and rotating refresh tokens.
 
-Access tokens are JWTs (HS256 under SECRET_KEY, 15 minutes) naming the account; the account is
-read again on each request, so a deactivated account or a revoked permission takes effect at once.
-Refresh tokens are random, stored only as a SHA-256, valid 30 days and rotated on every use.
+Access tokens are JWTs (HS256 under SECRET_KEY, 15 minutes by default) naming the account and the
+session (the refresh token family) they were issued for; the account is read again on each
+request, so a deactivated account or a revoked permission takes effect at once, and a signed-out
+session is on a short deny-list (`RevokedSessions`) until its access tokens would have expired.
+Refresh tokens are random, stored only as a SHA-256, valid 30 days and rotated on every use. A
+token used again within `TokenRules.refresh_grace` of its rotation (two tabs refreshing at once)
+gets the same successor pair back; used again later, it revokes its whole family.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 
 import jwt
 from argon2 import PasswordHasher
@@ -26,6 +33,7 @@ from resolvers.errors import DomainError
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
+REFRESH_REUSE_GRACE = timedelta(seconds=5)
 _JWT_ALGORITHM = "HS256"
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _hasher = PasswordHasher()
@@ -38,6 +46,30 @@ class TokenPair:
     access_token: str
     refresh_token: str
     account: Account
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    """What a valid access token says: whose it is, for which session, until when."""
+
+    account_id: int
+    session: str | None  # the refresh token family; None on tokens issued before sessions were named
+    expires_at: float  # POSIX seconds
+
+
+class RevokedSessions(Protocol):
+    """Signed-out sessions, remembered until their last access token has expired (gateway/sessions.py)."""
+
+    async def add(self, session: str, ttl_seconds: float) -> None: ...
+
+    async def contains(self, session: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class TokenRules:
+    access_ttl: timedelta = ACCESS_TOKEN_LIFETIME
+    refresh_grace: timedelta = REFRESH_REUSE_GRACE
+    revoked: RevokedSessions | None = None
 
 
 def normalize_email(email: str) -> str:
@@ -90,7 +122,7 @@ async def create_staff(email: str, password: str, permissions: list[Permission])
     return account
 
 
-async def sign_in(email: str, password: str, secret_key: str) -> TokenPair:
+async def sign_in(email: str, password: str, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
     """Wrong email and wrong password get the same answer, in the same time."""
     account = await Account.get_or_none(email=normalize_email(email), is_active=True)
     try:
@@ -99,79 +131,130 @@ async def sign_in(email: str, password: str, secret_key: str) -> TokenPair:
         account = None
     if account is None:
         raise DomainError("INVALID_CREDENTIALS", "The email or password is not correct.", ["email"])
-    return await _issue(account, secret_key, family=secrets.token_hex(16))
+    now = datetime.now(timezone.utc)
+    return await _issue(account, secret_key, secrets.token_hex(16), rules, now, secrets.token_urlsafe(32))
 
 
-async def refresh(refresh_token: str, secret_key: str) -> TokenPair:
+async def refresh(refresh_token: str, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
     now = datetime.now(timezone.utc)
     invalid = DomainError("INVALID_TOKEN", "The refresh token is not valid.", ["refreshToken"])
+    # The successor is derived from the token (keyed by SECRET_KEY), not drawn at random: a repeat
+    # within the grace window can then be given the same pair without storing it anywhere.
+    successor = _successor(refresh_token, secret_key)
     async with outbox.transaction():
         stored = await RefreshToken.filter(token_hash=_digest(refresh_token)).select_for_update().first()
         if stored is None or stored.expires_at <= now:
             raise invalid
-        if stored.revoked_at is not None:
-            # A used or revoked token came back: the whole family is treated as stolen. The
-            # revocation must commit, so the refusal is raised after the transaction.
-            await RefreshToken.filter(family=stored.family, revoked_at__isnull=True).update(revoked_at=now)
-            pair = None
-        else:
+        if stored.revoked_at is None:
             account = await Account.get_or_none(id=stored.account_id, is_active=True)
             if account is None:
                 raise invalid
             await RefreshToken.filter(id=stored.id).update(revoked_at=now)
-            pair = await _issue(account, secret_key, family=stored.family)
+            pair = await _issue(account, secret_key, stored.family, rules, now, successor)
+        elif now - stored.revoked_at <= rules.refresh_grace:
+            pair = await _repeat(stored, successor, secret_key, rules)
+        else:
+            pair = None
+        if pair is None:
+            # A used or revoked token came back: the whole family is treated as stolen. The
+            # revocation must commit, so the refusal is raised after the transaction.
+            await RefreshToken.filter(family=stored.family, revoked_at__isnull=True).update(revoked_at=now)
     if pair is None:
+        await _deny(stored.family, rules)
         raise invalid
     return pair
 
 
-async def revoke(refresh_token: str) -> bool:
-    """Sign out: the token's whole family stops working. Unknown tokens are not an error."""
+async def _repeat(stored: RefreshToken, successor: str, secret_key: str, rules: TokenRules) -> TokenPair | None:
+    """The pair `stored` was rotated into, if that rotation is what revoked it and the successor
+    is still unused; None when the family was revoked or the successor has been used in turn."""
+    assert stored.revoked_at is not None
+    if not await RefreshToken.filter(token_hash=_digest(successor), revoked_at__isnull=True).exists():
+        return None
+    account = await Account.get_or_none(id=stored.account_id, is_active=True)
+    if account is None:
+        return None
+    access = _access_token(account.id, stored.family, stored.revoked_at, successor, secret_key, rules.access_ttl)
+    return TokenPair(access, successor, account)
+
+
+async def revoke(refresh_token: str, rules: TokenRules = TokenRules()) -> bool:
+    """Sign out: the token's whole family stops working, its access tokens included. Unknown
+    tokens are not an error."""
     stored = await RefreshToken.get_or_none(token_hash=_digest(refresh_token))
     if stored is None:
         return False
     await RefreshToken.filter(family=stored.family, revoked_at__isnull=True).update(revoked_at=datetime.now(timezone.utc))
+    await _deny(stored.family, rules)
     return True
 
 
-def account_id_from_access_token(token: str, secret_key: str) -> int | None:
-    """The account an access token names, or None when it is malformed, forged or expired."""
+async def _deny(family: str, rules: TokenRules) -> None:
+    # Access tokens are checked by signature alone; until the last one issued for this family
+    # expires, the deny-list is what stops them.
+    if rules.revoked is not None:
+        await rules.revoked.add(family, rules.access_ttl.total_seconds())
+
+
+def access_claims(token: str, secret_key: str) -> AccessClaims | None:
+    """What an access token says, or None when it is malformed, forged or expired. A signature
+    check only: no database, no Redis (the rate limiter calls it on every signed-in request)."""
     try:
         claims = jwt.decode(token, secret_key, algorithms=[_JWT_ALGORITHM], options={"require": ["exp", "sub", "typ"]})
     except jwt.PyJWTError:
         return None
     if claims.get("typ") != "access":
         return None
+    session = claims.get("sid")
     try:
-        return int(claims["sub"])
+        return AccessClaims(int(claims["sub"]), session if isinstance(session, str) else None, float(claims["exp"]))
     except (TypeError, ValueError):
         return None
 
 
-async def _issue(account: Account, secret_key: str, family: str) -> TokenPair:
-    now = datetime.now(timezone.utc)
-    access = jwt.encode(
-        {"sub": str(account.id), "typ": "access", "iat": now, "exp": now + ACCESS_TOKEN_LIFETIME, "jti": secrets.token_hex(8)},
-        secret_key,
-        algorithm=_JWT_ALGORITHM,
-    )
-    raw = secrets.token_urlsafe(32)
+def account_id_from_access_token(token: str, secret_key: str) -> int | None:
+    """The account an access token names, or None when it is malformed, forged or expired."""
+    claims = access_claims(token, secret_key)
+    return None if claims is None else claims.account_id
+
+
+async def _issue(account: Account, secret_key: str, family: str, rules: TokenRules, now: datetime, raw: str) -> TokenPair:
+    """A refresh token `raw` (stored as its hash) issued at `now`, and its access token."""
     await RefreshToken.create(account=account, token_hash=_digest(raw), family=family, expires_at=now + REFRESH_TOKEN_LIFETIME)
-    return TokenPair(access, raw, account)
+    return TokenPair(_access_token(account.id, family, now, raw, secret_key, rules.access_ttl), raw, account)
+
+
+def _access_token(account_id: int, family: str, issued_at: datetime, refresh_token: str, secret_key: str, ttl: timedelta) -> str:
+    # Everything in it follows from its refresh token and issue time (HS256 is deterministic), so
+    # a refresh repeated within the grace window gets the very same token.
+    claims = {"sub": str(account_id), "typ": "access", "sid": family, "iat": issued_at, "exp": issued_at + ttl,
+              "jti": _digest("jti:" + refresh_token)[:16]}
+    return jwt.encode(claims, secret_key, algorithm=_JWT_ALGORITHM)
+
+
+def _successor(refresh_token: str, secret_key: str) -> str:
+    """The refresh token that `refresh_token` rotates into: unguessable without SECRET_KEY."""
+    mac = hmac.new(secret_key.encode(), b"refresh-successor:" + refresh_token.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def viewer(loaders: Loaders, access_token: str | None, secret_key: str) -> Account | None:
-    """The signed-in, active account an access token names, read through the loader."""
+async def viewer(
+    loaders: Loaders, access_token: str | None, secret_key: str, revoked: RevokedSessions | None = None
+) -> Account | None:
+    """The signed-in, active account an access token names, read through the loader; None when
+    the token is not valid or its session was signed out."""
     if not access_token:
         return None
-    account_id = account_id_from_access_token(access_token, secret_key)
-    if account_id is None:
+    claims = access_claims(access_token, secret_key)
+    if claims is None:
         return None
-    account = await loaders.account_by_id.load(account_id)
+    if claims.session is not None and revoked is not None and await revoked.contains(claims.session):
+        return None
+    account = await loaders.account_by_id.load(claims.account_id)
     return account if account is not None and account.is_active else None
 
 

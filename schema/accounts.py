@@ -208,7 +208,7 @@ class AccountsMutation:
             if info.context.response is not None:
                 info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
             raise refusal
-        pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key))
+        pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules))
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
             cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
@@ -216,14 +216,16 @@ class AccountsMutation:
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload
 
-    @strawberry.mutation(description="A new token pair for a refresh token, which stops working.")
+    @strawberry.mutation(description="A new token pair for a refresh token, which stops working. Sent again within a few "
+                                     "seconds (two tabs at once), it gets the same pair; later, it signs the session out.")
     async def token_refresh(self, info: Info[Context, None], refresh_token: str) -> TokenCreatePayload:
-        pair, errors = await attempt(accounts.refresh(refresh_token, info.context.secret_key))
+        pair, errors = await attempt(accounts.refresh(refresh_token, info.context.secret_key, info.context.token_rules))
         return _tokens(info.context, pair, errors)
 
-    @strawberry.mutation(description="Sign out: the refresh token and those it was rotated from or to stop working.")
+    @strawberry.mutation(description="Sign out: the refresh token, those it was rotated from or to, and their access "
+                                     "tokens stop working at once.")
     async def token_revoke(self, info: Info[Context, None], refresh_token: str) -> TokenRevokePayload:
-        return TokenRevokePayload(revoked=await accounts.revoke(refresh_token), user_errors=[])
+        return TokenRevokePayload(revoked=await accounts.revoke(refresh_token, info.context.token_rules), user_errors=[])
 
     @strawberry.mutation(extensions=signed_in(), description="Save an address to the signed-in account.")
     async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:

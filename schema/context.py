@@ -22,6 +22,7 @@ class Context:
     client_ip: str = "unknown"
     limiter: Any = None  # gateway.ratelimit.Limiter
     login_attempts_per_minute: int = 10
+    token_rules: accounts.TokenRules = field(default_factory=accounts.TokenRules)
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
@@ -38,7 +39,13 @@ class Context:
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
         if self._viewer is _UNSET:
-            self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key)
+            self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key, self.token_rules.revoked)
+        return self._viewer
+
+    async def fresh_viewer(self) -> Account | None:
+        """The signed-in account as it is now: token expiry, sign-out, deactivation and rights
+        looked at again (one read by primary key). A subscription asks before every event."""
+        self._viewer = await accounts.viewer(Loaders(), self.credentials(), self.secret_key, self.token_rules.revoked)
         return self._viewer
 
     def credentials(self) -> str | None:
@@ -60,14 +67,20 @@ class Context:
         self.loaders = Loaders()
 
     async def throttle_sign_in(self, email: str) -> float | None:
-        """Seconds to wait when this email or this address has tried to sign in too often."""
+        """Seconds to wait when this address has tried to sign in too often, to this account or at all.
+
+        Keyed by address and account together: a guesser elsewhere cannot lock the owner out. The
+        account alone has a ten times higher ceiling, against guessing spread over many addresses.
+        """
         if self.limiter is None:
             return None
         per_minute = self.login_attempts_per_minute
+        account = email.strip().lower()
         waits = [
-            await self.limiter.take("sign-in-email:" + email.strip().lower(), per_minute / 60, per_minute),
+            await self.limiter.take(f"sign-in:{self.client_ip}:{account}", per_minute / 60, per_minute),
             # One address may serve several people (an office, a phone carrier): a looser limit.
             await self.limiter.take("sign-in-ip:" + self.client_ip, 3 * per_minute / 60, 3 * per_minute),
+            await self.limiter.take("sign-in-email:" + account, 10 * per_minute / 60, 10 * per_minute),
         ]
         refused = [wait for wait in waits if wait is not None]
         return max(refused) if refused else None

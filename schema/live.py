@@ -11,12 +11,18 @@ event is built once per process too, and shared by every subscriber of that even
 
 When the bus says events may have been lost (a message of kind `resync`: Redis came back, or this
 subscriber fell too far behind), the loop sends the current state again.
+
+Whoever opened a subscription is looked at again before every event, not only at the start: a
+subscription opened with an access token ends with UNAUTHENTICATED when the token expires (at
+that moment, event or not), its session is signed out or its account deactivated, and one that
+needs a right ends with FORBIDDEN once the right is taken away; nothing more is sent after that.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
@@ -25,14 +31,19 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.models import Model
 
 from loaders import Loaders
+from models import Account
 from models.snapshot import restore
+from resolvers.accounts import access_claims
 from schema.context import Context
 from schema.extensions import GatewayError
+from schema.permissions import Unauthenticated
 
 RESYNC = "resync"  # gateway.events' message for "reload the current state"
 SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
+Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.permissions)
+SIGNED_OUT = "The access token has expired or its session has ended: refresh it and subscribe again."
 
 
 def from_message(message: dict[str, Any], model: type[M]) -> M:
@@ -51,14 +62,38 @@ async def follow(
     view: Callable[[Context, M], T],
     *,
     distinct: Callable[[M], Hashable] | None = None,
+    requirement: Requirement | None = None,
 ) -> AsyncGenerator[T, None]:
     """Current state, then changes, as views. With `distinct`, only changes of that value are sent.
 
     Without `current` (a stream of every order has no single current state) nothing is sent first,
     and lost events end the subscription with an error: the client reloads and subscribes again.
+    `requirement` is what the subscriber's account must satisfy, checked again before each event.
     """
     if context.events is None:
         raise GatewayError("Subscriptions are not available on this server.", "SERVICE_UNAVAILABLE")
+    token = context.credentials()
+    claims = access_claims(token, context.secret_key) if token is not None else None
+    expires_at = claims.expires_at if claims is not None else None
+
+    async def still_allowed() -> None:
+        if token is None and requirement is None:
+            return  # anonymous on a public subscription: nothing can change
+        account = await context.fresh_viewer()  # one read by primary key, and the deny-list
+        if token is not None and account is None:
+            raise Unauthenticated(SIGNED_OUT)
+        if requirement is not None:
+            requirement(account)
+
+    async def next_message() -> dict[str, Any]:
+        if expires_at is None:
+            return await anext(subscription)
+        try:
+            async with asyncio.timeout(max(0.0, expires_at - time.time())):
+                return await anext(subscription)
+        except TimeoutError:
+            raise Unauthenticated(SIGNED_OUT) from None
+
     sent: dict[Any, tuple[int, Hashable]] = {}  # id -> (version, distinct value) last seen
 
     def fresh(row: M, message: dict[str, Any] | None = None) -> T | None:
@@ -84,6 +119,7 @@ async def follow(
             setattr(item, SHARED_RESULTS, message.setdefault("_results", {}))
         return item
 
+    await still_allowed()
     # Subscribe before reading the current state: a change committed in between is then queued,
     # and its version tells whether the state read already includes it.
     subscription = context.events.subscribe(topics)
@@ -91,7 +127,9 @@ async def follow(
         for row in await current() if current is not None else []:
             if (item := fresh(row)) is not None:
                 yield item
-        async for message in subscription:
+        while True:
+            message = await next_message()
+            await still_allowed()
             if message["kind"] == RESYNC and current is None:
                 raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
             if message["kind"] == RESYNC:

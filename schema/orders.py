@@ -24,7 +24,7 @@ from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.live import follow
 from schema.node import Node, PageInfo, page_info
-from schema.permissions import Forbidden, Unauthenticated, requires
+from schema.permissions import Forbidden, Unauthenticated, require_permission, require_signed_in, requires
 from schema.shipments import Shipment, shipment_view
 
 OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
@@ -212,7 +212,8 @@ class OrdersSubscription:
             rows = await OrderModel.filter(customer_id=account.id, status__in=list(OPEN_STATUSES)).order_by("-id").limit(MAX_OPEN_ORDERS)
             return rows[::-1]
 
-        async for view in follow(info.context, (f"customer:{account.id}",), OrderModel, current, order_view):
+        async for view in follow(info.context, (f"customer:{account.id}",), OrderModel, current, order_view,
+                                 requirement=require_signed_in):
             yield view
 
     @strawberry.subscription(description="Every change to every order, as it happens (staff with MANAGE_ORDERS). "
@@ -223,5 +224,6 @@ class OrdersSubscription:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
         if not account.has_permission(Permission.MANAGE_ORDERS):
             raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(info.context, ("orders",), OrderModel, None, order_view):
+        async for view in follow(info.context, ("orders",), OrderModel, None, order_view,
+                                 requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS)):
             yield view

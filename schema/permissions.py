@@ -13,7 +13,7 @@ from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
 
-from models import Permission
+from models import Account, Permission
 from schema.context import Context
 from schema.extensions import GatewayError
 
@@ -35,12 +35,28 @@ class RateLimited(GatewayError):
         self.extensions = {"code": self.code, "retryAfter": round(retry_after, 3)}
 
 
+SIGN_IN = "Sign in first: send a valid access token as `Authorization: Bearer …`."
+
+
+def require_signed_in(account: Account | None) -> Account:
+    if account is None:
+        raise Unauthenticated(SIGN_IN)
+    return account
+
+
+def require_permission(account: Account | None, permission: Permission) -> Account:
+    """The account, if it is a staff account holding `permission`; else UNAUTHENTICATED or FORBIDDEN."""
+    signed_in = require_signed_in(account)
+    if not signed_in.has_permission(permission):
+        raise Forbidden(f"This needs the {permission.value} permission.")
+    return signed_in
+
+
 class SignedIn(BasePermission):
     """Any signed-in account."""
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        if await info.context.viewer() is None:
-            raise Unauthenticated("Sign in first: send a valid access token as `Authorization: Bearer …`.")
+        require_signed_in(await info.context.viewer())
         return True
 
 
@@ -51,11 +67,7 @@ class Staff(BasePermission):
         self.permission = permission
 
     async def has_permission(self, source: Any, info: Info[Context, Any], **kwargs: Any) -> bool:
-        account = await info.context.viewer()
-        if account is None:
-            raise Unauthenticated("Sign in first: send a valid access token as `Authorization: Bearer …`.")
-        if not account.has_permission(self.permission):
-            raise Forbidden(f"This needs the {self.permission.value} permission.")
+        require_permission(await info.context.viewer(), self.permission)
         return True
 
 

@@ -12,13 +12,27 @@ from redis.asyncio import Redis
 from gateway.app import create_app
 from gateway.ratelimit import LocalBuckets, RedisBuckets, client_ip
 from gateway.settings import load_settings
+from tests.staff import bearer, token_for
 
 QUERY = {"query": "{ __typename }"}
 
 
 def make_client(db, **env: str) -> httpx.AsyncClient:
     app = create_app(load_settings({"DATABASE_URL": db.url, **env}))
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=("203.0.113.7", 1234)), base_url="http://gateway.test")
+    return client_from(app, "203.0.113.7")
+
+
+def client_from(app, address: str) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 1234)), base_url="http://gateway.test")
+
+
+async def sign_in_code(client: httpx.AsyncClient, email: str, password: str) -> str:
+    mutation = "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { accessToken userErrors { code } } }"
+    body = (await client.post("/graphql", json={"query": mutation, "variables": {"e": email, "p": password}})).json()
+    if body.get("errors"):
+        return body["errors"][0]["extensions"]["code"]
+    payload = body["data"]["tokenCreate"]
+    return payload["userErrors"][0]["code"] if payload["userErrors"] else "SIGNED_IN"
 
 
 def test_local_bucket_refills_at_its_rate():
@@ -54,10 +68,48 @@ async def test_over_the_limit_is_429_with_retry_after(db):
         assert statuses == [200, 200, 200] and refused.status_code == 429
         assert int(refused.headers["retry-after"]) >= 1 and refused.headers["x-request-id"]
         assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
-        # A signed-in client is counted by its token, not by the address it shares.
-        ok = await client.post("/graphql", json=QUERY, headers={"authorization": "Bearer some-token"})
+        # A signed-in client is counted by its account, not by the address it shares.
+        ok = await client.post("/graphql", json=QUERY, headers=bearer(await token_for(staff=False)))
         assert ok.status_code == 200
         assert (await client.get("/healthz")).status_code == 200  # probes are never limited
+
+
+async def test_made_up_bearer_tokens_buy_no_bucket_and_no_execution(db, sql_counter):
+    app = create_app(load_settings({"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "1", "RATE_LIMIT_BURST": "50"}))
+    listing = {"query": "{ products(first: 2) { edges { node { name } } } }"}
+    async with client_from(app, "198.51.100.1") as plain, client_from(app, "198.51.100.2") as inventive:
+        plain_statuses = [(await plain.post("/graphql", json=listing)).status_code for _ in range(400)]
+        sql_counter.statements.clear()
+        junk = [await inventive.post("/graphql", json=listing, headers={"authorization": f"Bearer junk-{n}"}) for n in range(400)]
+    # Limited like the same address without the header (one token a second refills either run) ...
+    limited_plain = plain_statuses.count(429)
+    limited_junk = sum(r.status_code == 429 for r in junk)
+    assert limited_plain >= 400 - 50 - 10 and abs(limited_junk - limited_plain) <= 10
+    # ... and the rest refused before anything ran: no execution, no SQL.
+    refused = [r for r in junk if r.status_code != 429]
+    assert refused and all(r.status_code == 401 for r in refused)
+    assert refused[0].json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert refused[0].headers["www-authenticate"] == 'Bearer error="invalid_token"' and refused[0].headers["x-request-id"]
+    assert refused[0].headers["cache-status"] == "gateway; fwd=bypass" and sql_counter.statements == []
+
+
+async def test_every_token_of_one_account_shares_its_bucket(db):
+    from resolvers import accounts
+    from tests.staff import SECRET
+
+    email = f"two.devices.{uuid.uuid4().hex[:8]}@example.com"
+    await accounts.register_customer(email, "long enough password")
+    phone, laptop = [bearer((await accounts.sign_in(email, "long enough password", SECRET)).access_token) for _ in range(2)]
+    async with make_client(db, RATE_LIMIT_PER_SECOND="1", RATE_LIMIT_BURST="4") as client:
+        statuses = [(await client.post("/graphql", json=QUERY, headers=device)).status_code for device in [phone, laptop] * 3]
+    assert statuses[:4] == [200] * 4 and 429 in statuses[4:]
+
+
+async def test_any_other_authorization_is_refused_without_executing(client):
+    for header in ("Bearer", "Bearer not.a.jwt", "Basic dXNlcjpwYXNz", "junk"):
+        response = await client.post("/graphql", json=QUERY, headers={"authorization": header})
+        assert response.status_code == 401 and response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert (await client.post("/graphql", json=QUERY)).status_code == 200
 
 
 async def test_sign_in_is_throttled_per_email(db):
@@ -68,6 +120,30 @@ async def test_sign_in_is_throttled_per_email(db):
             body = (await client.post("/graphql", json=mutation)).json()
             codes.append(body["errors"][0]["extensions"]["code"] if body.get("errors") else body["data"]["tokenCreate"]["userErrors"][0]["code"])
         assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+
+
+async def test_a_guesser_elsewhere_cannot_lock_the_owner_out(db):
+    from resolvers import accounts
+
+    email = f"victim.{uuid.uuid4().hex[:8]}@example.com"
+    await accounts.register_customer(email, "the right password")
+    app = create_app(load_settings({"DATABASE_URL": db.url, "LOGIN_ATTEMPTS_PER_MINUTE": "3"}))
+    async with client_from(app, "198.51.100.66") as attacker, client_from(app, "203.0.113.8") as owner:
+        guesses = [await sign_in_code(attacker, email, f"guess {n}") for n in range(4)]
+        assert guesses == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
+        # The owner, from their own address, signs in all the same.
+        assert await sign_in_code(owner, email, "the right password") == "SIGNED_IN"
+
+
+async def test_guessing_one_account_from_many_addresses_meets_a_ceiling(db):
+    email = f"target.{uuid.uuid4().hex[:8]}@example.com"
+    app = create_app(load_settings({"DATABASE_URL": db.url, "LOGIN_ATTEMPTS_PER_MINUTE": "1"}))
+    codes = []
+    for n in range(14):  # a botnet: one guess per address; the account's ceiling is ten a minute here
+        async with client_from(app, f"192.0.2.{n + 1}") as bot:
+            codes.append(await sign_in_code(bot, email, "guess"))
+    # (The bucket refills one guess every six seconds while this runs, hence "in" for the rest.)
+    assert codes[:10] == ["INVALID_CREDENTIALS"] * 10 and "RATE_LIMITED" in codes[10:]
 
 
 async def test_redis_buckets_are_shared_between_workers(redis_url):
@@ -96,7 +172,7 @@ async def test_redis_failure_falls_back_to_local_limits():
 
 async def test_concurrent_requests_respect_the_shared_burst(db, redis_url):
     async with make_client(db, REDIS_URL=redis_url, RATE_LIMIT_PER_SECOND="1", RATE_LIMIT_BURST="10") as client:
-        token = {"authorization": f"Bearer {uuid.uuid4().hex}"}
+        token = bearer(await token_for(staff=False))
         responses = await asyncio.gather(*(client.post("/graphql", json=QUERY, headers=token) for _ in range(20)))
         assert sum(r.status_code == 200 for r in responses) <= 10 + 4  # at most one lease over the burst
         assert any(r.status_code == 429 for r in responses)

@@ -23,6 +23,13 @@ def test_postgresql_scheme_is_normalised():
     assert load_settings({"DATABASE_URL": "postgresql://u:p@db:5432/shop"}).database_url == "postgres://u:p@db:5432/shop"
 
 
+def test_token_lifetimes():
+    assert (load_settings({}).access_token_ttl_seconds, load_settings({}).refresh_reuse_grace_seconds) == (900, 5)
+    for name, value in (("ACCESS_TOKEN_TTL", "0"), ("ACCESS_TOKEN_TTL", "a day"), ("REFRESH_REUSE_GRACE", "61")):
+        with pytest.raises(ConfigError, match=f"^{name}:"):
+            load_settings({name: value})
+
+
 @pytest.mark.parametrize("name,value", [
     ("DATABASE_URL", "mysql://x"), ("DATABASE_URL", "postgres://host:99999/db"), ("DATABASE_URL", "postgres://host/"),
     ("DATABASE_URL", "postgres://host:abc/db"), ("PORT", "eighty"), ("PORT", "0"), ("WEB_CONCURRENCY", "-1"),

@@ -240,3 +240,69 @@ async def test_a_subscriber_leaving_mid_event_does_not_cancel_the_others(url, gq
             await asyncio.sleep(0.05)  # the event is being executed for both ...
         # ... and one of them has gone: the other still gets it.
         assert (await staying.next_data())["orderStatusChanged"]["status"] == "PAID"
+
+
+SET_PERMISSIONS = """mutation($s: ID!, $p: [Permission!]!) {
+  staffPermissionsSet(staffId: $s, permissions: $p) { staff { permissions } userErrors { code } } }"""
+
+
+async def refused_with(ws: GraphQLWebSocket, code: str) -> None:
+    """The subscription ends: an error with `code`, then `complete`, then nothing."""
+    refusal = await ws.receive()
+    assert refusal["type"] == "next" and refusal["payload"]["errors"][0]["extensions"]["code"] == code, refusal
+    assert (await ws.receive())["type"] == "complete"
+
+
+async def test_a_right_taken_away_ends_the_staff_stream(url, gql, client):
+    staff_token = await token_for(Permission.MANAGE_ORDERS)
+    admin = bearer(await token_for(Permission.MANAGE_STAFF))
+    staff_id = (await client.post("/graphql", json={"query": "{ me { id } }"}, headers=bearer(staff_token))).json()["data"]["me"]["id"]
+    async with GraphQLWebSocket.open(url, payload=bearer(staff_token)) as ws:
+        await ws.subscribe(ALL)
+        first = await place(gql, paid=True)
+        assert (await ws.next_data())["orderEvents"]["number"] == first["number"]
+        taken = await staff_call(client, admin, SET_PERMISSIONS, {"s": staff_id, "p": []})
+        assert taken == {"staff": {"permissions": []}, "userErrors": []}
+        await place(gql, paid=True)  # an order with an email and an address this staff member may no longer see
+        await refused_with(ws, "FORBIDDEN")
+        await place(gql, paid=True)
+        await ws.nothing_more()
+
+
+async def test_a_signed_out_session_stops_streaming_at_once(url, gql, client):
+    from tests.test_accounts import REVOKE, TOKEN
+
+    email, _ = await customer()
+    tokens = (await gql.data(TOKEN, {"email": email, "password": "long enough password"}))["tokenCreate"]
+    staff = bearer(await token_for(Permission.MANAGE_ORDERS))
+    order = await place(gql, headers=bearer(tokens["accessToken"]))
+    async with GraphQLWebSocket.open(url, payload=bearer(tokens["accessToken"])) as ws:
+        await ws.subscribe(MINE)
+        assert (await ws.next_data())["myOrderUpdates"]["number"] == order["number"]
+        assert (await gql.data(REVOKE, {"t": tokens["refreshToken"]}))["tokenRevoke"]["revoked"] is True
+        await staff_call(client, staff, MARK_PAID, {"id": order["id"]})
+        await refused_with(ws, "UNAUTHENTICATED")
+        await staff_call(client, staff, CANCEL, {"id": order["id"]})
+        await ws.nothing_more()
+
+
+async def test_an_expired_token_ends_the_stream_when_it_expires(db, gql):
+    import httpx
+
+    from tests.test_accounts import TOKEN
+
+    email, lasting = await customer()
+    order = await place(gql, headers=bearer(lasting))
+    app = create_app(load_settings({"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0", "ACCESS_TOKEN_TTL": "3"}))
+    async with serve_in_loop(app) as url, \
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http:
+        signed_in = (await http.post("/graphql", json={"query": TOKEN, "variables": {"email": email, "password": "long enough password"}})).json()
+        short_lived = signed_in["data"]["tokenCreate"]["accessToken"]  # valid for two to three seconds
+        async with GraphQLWebSocket.open(url, payload=bearer(short_lived)) as ws:
+            await ws.subscribe(MINE)
+            assert (await ws.next_data())["myOrderUpdates"]["number"] == order["number"]
+            # No event needed: the subscription ends when the token does.
+            await refused_with(ws, "UNAUTHENTICATED")
+            staff = bearer(await token_for(Permission.MANAGE_ORDERS))
+            await staff_call(http, staff, MARK_PAID, {"id": order["id"]})
+            await ws.nothing_more()
