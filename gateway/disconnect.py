@@ -16,6 +16,10 @@ from typing import TypeVar
 from starlette.types import Receive
 
 T = TypeVar("T")
+# The watcher is a task (measured ~27 µs a request with it from the start, ~10% of a trivial
+# executed query): it starts only once the work has run this long. A disconnect before then is
+# still seen, since the server keeps answering `http.disconnect` once the client is gone.
+WATCH_AFTER_SECONDS = 0.05
 
 
 class ClientDisconnected(Exception):
@@ -27,7 +31,7 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
 
     Call it once the request body has been read: from then on the application has no use for
     `receive()`, and each message it still yields (the empty body of a GET) is skipped until the
-    disconnect. Only requests that reach execution pay for the watcher: cache hits never get here.
+    disconnect. Cache hits never get here, and work done within WATCH_AFTER_SECONDS pays only a timer.
     """
     task = asyncio.current_task()
     assert task is not None
@@ -43,7 +47,14 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
         disconnected = True
         task.cancel()
 
-    watcher = asyncio.create_task(watch())
+    loop = asyncio.get_running_loop()
+    watcher: asyncio.Task[None] | None = None
+
+    def start_watching() -> None:
+        nonlocal watcher
+        watcher = loop.create_task(watch())
+
+    timer = loop.call_later(WATCH_AFTER_SECONDS, start_watching)
     try:
         result = await work
     except asyncio.CancelledError:
@@ -52,7 +63,9 @@ async def unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
         task.uncancel()
         raise ClientDisconnected from None
     finally:
-        watcher.cancel()
+        timer.cancel()
+        if watcher is not None:
+            watcher.cancel()
     if disconnected:  # the work finished although cancelled: the client is gone all the same
         task.uncancel()
         raise ClientDisconnected
