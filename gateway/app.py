@@ -36,6 +36,8 @@ from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
+from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
+from gateway.outage import database_fault_response
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
@@ -145,7 +147,9 @@ def create_app(settings: Settings) -> Starlette:
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with RegisterTortoise(app, config=tortoise_config(settings.database_url)):
+        async with RegisterTortoise(
+            app, config=tortoise_config(settings.database_url, settings.database_statement_timeout)
+        ):
             # Start-up objects live for the whole process: keep them out of every collection, and
             # collect the young generation less often (measured: +10–40% on listing throughput).
             # Full collections must still come round: each request leaves reference cycles
@@ -182,6 +186,7 @@ def create_app(settings: Settings) -> Starlette:
             ),
         ],
         lifespan=lifespan,
+        exception_handlers={error: database_fault_response for error in DATABASE_FAULTS},
     )
     if cache is not None:
         # Before routing: a hit is answered from bytes without Starlette's routing or Request

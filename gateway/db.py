@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
+from resolvers.errors import SERVICE_UNAVAILABLE, DatabaseUnavailable, database_fault
+
 MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts", "models.checkout", "models.cart", "models.orders", "models.shipments"]
 APP_LABEL = "models"
+# Seconds to open a connection: a server that does not answer (a host that drops packets) costs a
+# request this much before it is answered 503, not asyncpg's default of a minute.
+CONNECT_TIMEOUT = 5.0
 
 
 async def _keep_session(connection: Any) -> None:
@@ -21,18 +27,48 @@ async def _keep_session(connection: Any) -> None:
     """
 
 
-def _connection(database_url: str) -> str | dict[str, Any]:
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """Pool connect hook: asyncpg.connect, with "cannot reach the server" raised as DatabaseUnavailable.
+
+    Every connection the pool opens (the first, and each one replacing a connection that died) is
+    opened here, so an outage is recognised where it happens whichever query needed it: refused,
+    unreachable, timed out (all OSError), or refused by the server itself (starting up, shutting
+    down, too many connections). Wrong credentials or a missing database stay what they are.
+    """
+    try:
+        return await asyncpg.connect(*args, **kwargs)
+    except OSError as error:
+        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from error
+    except asyncpg.PostgresError as error:
+        if database_fault(error) == SERVICE_UNAVAILABLE:
+            raise DatabaseUnavailable(f"PostgreSQL refused the connection: {type(error).__name__}") from error
+        raise
+
+
+def _connection(database_url: str, statement_timeout: float) -> str | dict[str, Any]:
     if not database_url.startswith("postgres://"):
+        # SQLite: one connection per process serialises statements; there is nothing to time out.
         return database_url
     config = expand_db_url(database_url)
     config["credentials"]["reset"] = _keep_session
+    config["credentials"]["connect"] = _connect
+    config["credentials"]["timeout"] = CONNECT_TIMEOUT
+    if statement_timeout:
+        # A session default sent when each connection opens, so it costs no statement; the server
+        # cancels whatever runs longer (SQLSTATE 57014, answered as TIMEOUT).
+        config["credentials"]["server_settings"] = {"statement_timeout": str(round(statement_timeout * 1000))}
     return config
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The one Tortoise config used by the app, the CLI, the migration check and the tests."""
+def tortoise_config(database_url: str, statement_timeout: float = 0) -> dict[str, Any]:
+    """The one Tortoise config used by the app, the CLI, the migration check and the tests.
+
+    `statement_timeout` (seconds, 0: none) is what the served app passes from
+    DATABASE_STATEMENT_TIMEOUT; migrations and the CLI commands run without one, since building an
+    index or seeding a large catalogue may rightly take minutes.
+    """
     return {
-        "connections": {"default": _connection(database_url)},
+        "connections": {"default": _connection(database_url, statement_timeout)},
         "apps": {
             APP_LABEL: {
                 "models": MODEL_MODULES,

@@ -29,6 +29,7 @@ from strawberry.types.graphql import OperationType
 
 from resolvers import outbox
 from resolvers.accounts import TokenRules
+from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.graphql_http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -41,8 +42,10 @@ from gateway.graphql_http import (
     result_status,
 )
 from gateway.middleware import bearer_claims
+from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
 from resolvers.cart import CartRules
+from resolvers.errors import SERVICE_UNAVAILABLE
 from schema.context import Context
 from schema.extensions import classify
 
@@ -186,6 +189,11 @@ class GatewayGraphQL(GraphQL):
             response = self._error_response(error, media_type)
         except HTTPException as error:  # from Strawberry's own checks
             response = self._error_response(RequestError(error.status_code, error.reason), media_type)
+        except ClientDisconnected:
+            # Nobody reads this (the server drops it): it gives the access log and metrics
+            # nginx's status for a request its client closed, rather than a 500.
+            response = self._error_response(
+                RequestError(499, "The client closed the request.", "CLIENT_CLOSED_REQUEST"), media_type)
         await response(scope, receive, send)
 
     def _wants_graphiql(self, request: Request) -> bool:
@@ -209,7 +217,10 @@ class GatewayGraphQL(GraphQL):
 
         sub_response = await self.get_sub_response(request)
         context = await self.get_context(request, response=sub_response)
-        result = await self._run_operation(request, params, resolved.document, context)
+        # The body is read: from here a client that disconnects cancels the execution and with
+        # it any statement in progress.
+        result = await unless_disconnected(
+            request.receive, self._run_operation(request, params, resolved.document, context))
         response_data = await self.process_result(request, result)
         if result.errors:
             self._handle_errors(result.errors, response_data)
@@ -221,7 +232,12 @@ class GatewayGraphQL(GraphQL):
             response_data.pop("data", None)
         elif resolved.register:
             await self.persisted.register(resolved)
-        status = result_status(media_type, executed, (e.get("extensions", {}).get("code") for e in errors))
+        codes = [e.get("extensions", {}).get("code") for e in errors]
+        status = result_status(media_type, executed, codes)
+        if SERVICE_UNAVAILABLE in codes:
+            # The database cannot be reached: an outage to wait out, whatever else succeeded.
+            status = 503
+            sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
         if sub_response.status_code:  # a resolver chose one
             status = sub_response.status_code
         return self._json_response(response_data, status, media_type, sub_response)

@@ -72,6 +72,8 @@ class Settings:
     cache_lock_timeout_ms: int = 2000
     cache_max_age_seconds: int = 5
     cache_stale_while_revalidate_seconds: int = 30
+    # Seconds PostgreSQL lets one statement run before cancelling it; 0: no limit.
+    database_statement_timeout: float = 5.0
 
     @property
     def is_postgres(self) -> bool:
@@ -116,6 +118,18 @@ def _int(name: str, value: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigError(f"{name}: expected a whole number between {low} and {high}, got {number}")
     return number
+
+
+def _seconds(name: str, value: str, high: float) -> float:
+    """A duration in seconds, fractions allowed (`0.5`); 0 means no limit."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number of seconds between 0 and {high:g}, got {value!r}") from None
+    # NaN fails both comparisons; under a millisecond would round to PostgreSQL's "no limit".
+    if not 0 <= seconds <= high or 0 < seconds < 0.001:
+        raise ConfigError(f"{name}: expected a number of seconds between 0 and {high:g} (0: no limit), got {value!r}")
+    return seconds
 
 
 def _bool(name: str, value: str) -> bool:
@@ -243,6 +257,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         cache_max_age_seconds=_int("CACHE_MAX_AGE", env.get("CACHE_MAX_AGE") or "5", 0, 86_400),
         cache_stale_while_revalidate_seconds=_int(
             "CACHE_STALE_WHILE_REVALIDATE", env.get("CACHE_STALE_WHILE_REVALIDATE") or "30", 0, 86_400),
+        database_statement_timeout=_seconds("DATABASE_STATEMENT_TIMEOUT", env.get("DATABASE_STATEMENT_TIMEOUT") or "5", 3600),
     )
 
 

@@ -20,3 +20,51 @@ class DomainError(Exception):
         self.code = code
         self.message = message
         self.field = field
+
+
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached (refused, unreachable, starting up or shutting down, out of
+    connections): raised where a connection is opened (gateway/db.py), so that an outage is told
+    apart from a bug by its type rather than by its message."""
+
+
+# The reasons a request fails although nothing is wrong with it, as `extensions.code`.
+SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+TIMEOUT = "TIMEOUT"
+FAULT_MESSAGES = {
+    SERVICE_UNAVAILABLE: "The database is unavailable; try again shortly.",
+    TIMEOUT: "The database stopped a statement that ran past its time limit; try again later, or ask for less.",
+}
+
+# SQLSTATEs (PostgreSQL appendix A) meaning "the server cannot serve now", whatever the statement:
+# class 08 (connection exception, e.g. 08003 from asyncpg when a connection dies mid-query),
+# 57P01-57P03 (shut down by an administrator or a crash, or not accepting connections yet) and
+# class 53 (insufficient resources, e.g. 53300 too many connections).
+_UNAVAILABLE_CLASSES = ("08", "53")
+_UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+_QUERY_CANCELED = "57014"  # statement_timeout (DATABASE_STATEMENT_TIMEOUT), or cancelled by an operator
+
+
+def database_fault(error: BaseException) -> str | None:
+    """SERVICE_UNAVAILABLE or TIMEOUT when `error` (or an error it was raised from) is the database
+    being unreachable or a statement it stopped for running too long; None for anything else.
+
+    Read from the exception's type and the SQLSTATE the driver attaches (`sqlstate`, as asyncpg
+    and psycopg name it), never from its message. Follows `__cause__`/`__context__`: Tortoise
+    re-raises some driver errors as its own, and a rollback that fails on a dead connection hides
+    the error that killed it.
+    """
+    seen = 0
+    current: BaseException | None = error
+    while current is not None and seen < 5:
+        if isinstance(current, DatabaseUnavailable):
+            return SERVICE_UNAVAILABLE
+        state = getattr(current, "sqlstate", None)
+        if isinstance(state, str):
+            if state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_STATES:
+                return SERVICE_UNAVAILABLE
+            if state == _QUERY_CANCELED:
+                return TIMEOUT
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None

@@ -17,7 +17,7 @@ from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 
 from schema.context import Context
-from resolvers.errors import BadInput
+from resolvers.errors import FAULT_MESSAGES, BadInput, database_fault
 
 log = logging.getLogger("gateway.errors")
 
@@ -62,6 +62,14 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
             extensions["field"] = original.field
         return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
                             extensions=extensions)
+    fault = database_fault(original)
+    if fault is not None:
+        # An outage or a statement stopped by its time limit: the client learns which, and the log
+        # gets one line (an outage fails every request; a traceback each would drown the log).
+        log.warning("database fault %s request_id=%s path=%s: %s", fault, request_id, error.path,
+                    type(original).__name__)
+        return GraphQLError(FAULT_MESSAGES[fault], error.nodes, error.source, error.positions, error.path,
+                            extensions={"code": fault, "requestId": request_id})
     log.error(
         "unexpected error request_id=%s path=%s", request_id, error.path,
         exc_info=(type(original), original, original.__traceback__),
