@@ -163,7 +163,7 @@ class Traffic:
     seed: int = 12
     replies: list[Reply] = field(default_factory=list)
     told: ClientView = field(default_factory=ClientView)
-    unfinished: list[str] = field(default_factory=list)  # carts whose checkout never got an answer
+    unfinished: list[str] = field(default_factory=list)  # carts whose checkout ended neither placed nor refused
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 

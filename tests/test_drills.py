@@ -16,11 +16,12 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
-import asyncpg
 import httpx
 import pytest
 from redis.asyncio import Redis
@@ -101,16 +102,50 @@ def quiet_http_client() -> Iterator[None]:
     logger.setLevel(level)
 
 
-@pytest.fixture
-async def shared_postgres() -> str:
-    """The admin URL of the shared test server (drills make and drop a database of their own in it)."""
+@dataclass(frozen=True)
+class Source:
+    """Where a drill's database comes from: a server, and a prepared database there to copy (or none)."""
+
+    admin_url: str
+    template: str | None = None
+
+
+@pytest.fixture(scope="module")
+async def shared_postgres() -> AsyncIterator[Source]:
+    """The shared test server, with a database prepared once that each drill copies (preparing
+    one took ~10 s on a busy machine, a copy well under one)."""
     admin = _postgres_admin_url()
     reason = await _postgres_available(admin)
     if reason:
         if REQUIRE_SERVICES:
             pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
         pytest.skip(reason)
-    return admin
+    url, template = await _create_postgres_database(admin)
+    try:
+        await asyncio.to_thread(_prepare, url)
+        yield Source(admin, template)
+    finally:
+        await _drop_postgres_database(admin, template)
+
+
+async def _new_database(source: Source) -> tuple[str, str]:
+    """A migrated and seeded database of the drill's own: its URL and name."""
+    if source.template is None:
+        url, name = await _create_postgres_database(source.admin_url)
+        try:
+            await asyncio.to_thread(_prepare, url)
+        except BaseException:
+            await _drop_postgres_database(source.admin_url, name)
+            raise
+        return url, name
+    name = f"gateway_drill_{uuid.uuid4().hex[:10]}"
+    conn = await drill_invariants.connect(source.admin_url)
+    try:
+        await conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.template}"')
+    finally:
+        await conn.close()
+    parts = urlsplit(source.admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), name
 
 
 @pytest.fixture
@@ -137,17 +172,16 @@ def redis() -> Iterator[RedisProcess]:
 
 
 @asynccontextmanager
-async def deployment(admin_url: str, redis_url: str) -> AsyncIterator[Deployment]:
-    """Migrate and seed a fresh database, start two workers on it, add the drill's discount code."""
-    database_url, name = await _create_postgres_database(admin_url)
+async def deployment(source: Source, redis_url: str) -> AsyncIterator[Deployment]:
+    """A fresh seeded database, two workers serving it, and the drill's discount code."""
+    database_url, name = await _new_database(source)
     server = None
     try:
-        await asyncio.to_thread(_prepare, database_url)
         opening = await drill_invariants.opening_stock(database_url)
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_ENABLED": "1",
                "LOG_LEVEL": "WARNING", **RATE_LIMITS}
         server = start("drill", "gateway.app:app", env, workers=2)
-        wait_healthy(server, "/readyz")
+        await asyncio.to_thread(wait_healthy, server, "/readyz")
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http:
             signed_in = await http.post("/graphql", json={
@@ -164,7 +198,7 @@ async def deployment(admin_url: str, redis_url: str) -> AsyncIterator[Deployment
             # Shown by pytest when the drill failed: what the workers logged.
             print(f"--- gateway log (tail) ---\n{server.log_tail(80)}")
             server.stop()
-        await _drop_postgres_database(admin_url, name)
+        await _drop_postgres_database(source.admin_url, name)
 
 
 def _summary(traffic: Traffic) -> str:
@@ -183,7 +217,7 @@ async def _settled(shop: Deployment, traffic: Traffic) -> list[str]:
         await check_out(client, last, traffic.told, traffic.unfinished)
     print(_summary(traffic))
     failures = traffic.problems()
-    failures += [f"cart {token[:8]}…: its checkout never got an answer" for token in traffic.unfinished]
+    failures += [f"cart {token[:8]}…: the client never learnt whether it became an order" for token in traffic.unfinished]
     if last not in traffic.told.orders:
         failures.append("a checkout after the drill did not place an order")
     failures += await shop.violations(traffic.told)
@@ -206,11 +240,11 @@ async def test_redis_killed_during_traffic_and_restarted(shared_postgres, redis)
     async with deployment(shared_postgres, redis.url) as shop:
         traffic = shop.traffic()
         traffic.start()
-        await asyncio.sleep(2)
+        await asyncio.sleep(1.5)
         redis.stop()  # SIGKILL
-        await asyncio.sleep(3)
+        await asyncio.sleep(2.5)
         redis.start()
-        await asyncio.sleep(3)
+        await asyncio.sleep(2.5)
         await traffic.stop()
         failures = await _settled(shop, traffic)
         # Back on Redis: the limiter's buckets and the cache's entries are written there again.
@@ -251,12 +285,12 @@ async def test_redis_paused_during_traffic(shared_postgres, redis):
 
 
 async def test_postgres_restarted_during_traffic(own_postgres, redis):
-    async with deployment(own_postgres.admin_url, redis.url) as shop:
+    async with deployment(Source(own_postgres.admin_url), redis.url) as shop:
         traffic = shop.traffic()
         traffic.start()
-        await asyncio.sleep(2)
+        await asyncio.sleep(1.5)
         await asyncio.to_thread(own_postgres.restart)  # pg_ctl restart -m fast
-        await asyncio.sleep(4)
+        await asyncio.sleep(3)
         await traffic.stop()
         failures = await _settled(shop, traffic)
         assert not failures, _listed(failures)
@@ -275,14 +309,15 @@ async def test_worker_killed_during_concurrent_checkouts(shared_postgres, redis)
                              "{ userErrors { code message } } }", {"v": hot, "w": warehouse, "q": units})
         traffic = shop.traffic(shoppers=0, disconnects_allowed=True)
         client = traffic.client()
-        tokens = [await ready_cart(client, [hot]) for _ in range(HOT_CARTS)]
+        tokens = [token for batch in range(0, HOT_CARTS, 6)
+                  for token in await asyncio.gather(*(ready_cart(client, [hot]) for _ in range(batch, min(batch + 6, HOT_CARTS))))]
         assert None not in tokens, traffic.problems()
         workers = worker_pids(shop.server.process.pid)
         assert len(workers) == 2
         traffic.start()
         checkouts = asyncio.gather(*(check_out(client, token, traffic.told, traffic.unfinished) for token in tokens))
         # Killed once the first checkout is answered: the rest are queued or running in both workers.
-        while not any(r.operation == "checkoutComplete" for r in traffic.replies):
+        while not checkouts.done() and not any(r.operation == "checkoutComplete" for r in traffic.replies):
             await asyncio.sleep(0.005)
         os.kill(workers[0], signal.SIGKILL)
         await checkouts
