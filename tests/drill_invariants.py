@@ -42,7 +42,7 @@ async def opening_stock(url: str) -> dict[int, tuple[int, int]]:
     return {row["id"]: (row["quantity"], row["reserved"]) for row in rows}
 
 
-async def violations(url: str, opening: Mapping[int, tuple[int, int]], told: ClientView, discount_code: str) -> list[str]:
+async def violations(url: str, opening: Mapping[int, tuple[int, int]], told: ClientView) -> list[str]:
     conn = await connect(url)
     try:
         return [
@@ -51,7 +51,7 @@ async def violations(url: str, opening: Mapping[int, tuple[int, int]], told: Cli
             *await _one_order_per_cart(conn),
             *await _order_numbers(conn),
             *await _paid_orders(conn),
-            *await _discount_within_limit(conn, discount_code),
+            *await _discounts_within_limits(conn),
             *await _clients_were_told_the_truth(conn, told),
         ]
     finally:
@@ -147,14 +147,15 @@ async def _paid_orders(conn: asyncpg.Connection) -> list[str]:
     return found
 
 
-async def _discount_within_limit(conn: asyncpg.Connection, code: str) -> list[str]:
-    row = await conn.fetchrow("SELECT used_count, usage_limit FROM discount_code WHERE code = $1", code)
-    used = await conn.fetchval('SELECT COUNT(*) FROM "order" WHERE discount_code = $1', code)
-    found = []
-    if row["used_count"] != used:
-        found.append(f"discount {code}: used_count {row['used_count']}, {used} orders carry it")
-    if used > row["usage_limit"]:
-        found.append(f"discount {code}: {used} orders for a usage limit of {row['usage_limit']}")
+async def _discounts_within_limits(conn: asyncpg.Connection) -> list[str]:
+    rows = await conn.fetch(
+        'SELECT d.code, d.used_count, d.usage_limit, COUNT(o.id) AS used FROM discount_code d'
+        ' LEFT JOIN "order" o ON o.discount_code = d.code GROUP BY d.id ORDER BY d.code'
+    )
+    found = [f"discount {row['code']}: used_count {row['used_count']}, {row['used']} orders carry it"
+             for row in rows if row["used_count"] != row["used"]]
+    found += [f"discount {row['code']}: {row['used']} orders for a usage limit of {row['usage_limit']}"
+              for row in rows if row["usage_limit"] is not None and row["used"] > row["usage_limit"]]
     return found
 
 

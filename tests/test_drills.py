@@ -72,7 +72,7 @@ class Deployment:
         return body["data"]
 
     async def violations(self, told: ClientView) -> list[str]:
-        return await drill_invariants.violations(self.database_url, self.opening, told, DISCOUNT_CODE)
+        return await drill_invariants.violations(self.database_url, self.opening, told)
 
 
 # The three set-up commands in one interpreter: starting Python and importing the gateway three
@@ -332,3 +332,25 @@ async def test_worker_killed_during_concurrent_checkouts(shared_postgres, redis)
         if cut == 0:
             failures.append("the killed worker had no request in flight: the drill proved nothing")
         assert not failures, _listed(failures)
+
+
+async def test_the_checks_see_a_ledger_a_counter_and_a_client_told_wrong(shared_postgres):
+    # The drills pass only if these checks can fail: break the data behind their back.
+    url, name = await _new_database(shared_postgres)
+    try:
+        opening = await drill_invariants.opening_stock(url)
+        assert await drill_invariants.violations(url, opening, ClientView()) == []
+        conn = await drill_invariants.connect(url)
+        try:
+            stock = await conn.fetchval("SELECT MIN(id) FROM stock")
+            await conn.execute("UPDATE stock SET quantity = quantity + 1 WHERE id = $1", stock)
+            await conn.execute("UPDATE discount_code SET used_count = 1 WHERE code = 'WELCOME10'")
+        finally:
+            await conn.close()
+        found = await drill_invariants.violations(url, opening, ClientView(orders={"no-such-cart": 1001}))
+        assert len(found) == 3, found
+        assert found[0].startswith(f"stock {stock}: on hand ")
+        assert found[1] == "discount WELCOME10: used_count 1, 0 orders carry it"
+        assert found[2].startswith("a client was told order #1001 for cart no-such-")
+    finally:
+        await _drop_postgres_database(shared_postgres.admin_url, name)
