@@ -201,7 +201,7 @@ async def deployment(source: Source, redis_url: str) -> AsyncIterator[Deployment
     finally:
         if server is not None:
             # Shown by pytest when the drill failed: what the workers logged.
-            print(f"--- gateway log (tail) ---\n{server.log_tail(80)}")
+            print(f"--- gateway log (tail) ---\n{server.log_tail(150)}")
             server.stop()
         await _drop_postgres_database(source.admin_url, name)
 
