@@ -15,6 +15,11 @@ run: install
 test: install audit-deps
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
+# The same suite without the tests marked `slow` (multi-process and fault drills).
+.PHONY: test-fast
+test-fast: install audit-deps
+	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
 install: $(STAMP)
 
 # Without Node the audit test skips (or fails under REQUIRE_SERVICES=1); npm ci only reruns when

@@ -16,6 +16,8 @@ from tests.live import client_on_worker, uvicorn_workers
 from tests.test_cache import PRODUCT, drop_own_products, own_product  # noqa: F401  (fixture)
 from tests.test_checkout import CHECKOUT, PAID, ready_cart
 
+pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips them
+
 
 @pytest.fixture
 async def server(db, redis_url):

@@ -14,6 +14,8 @@ from resolvers import cart as carts
 from tests.live import uvicorn_workers
 from tests.test_checkout import ADDRESS, CHECKOUT, PAID
 
+pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips them
+
 @pytest.fixture
 async def server(db):
     if db.name != "postgres":

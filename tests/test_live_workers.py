@@ -28,6 +28,8 @@ from tests.test_shipments import SHIP
 from tests.test_subscriptions import ALL, MINE, PARCEL, STATUS, customer
 from tests.staff import bearer, token_for
 
+pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips them
+
 SECRET = "journey-carrier-secret-0123456789"
 
 
