@@ -28,6 +28,7 @@ from gateway.cache import ResponseCache
 from gateway.cache_http import ResponseCacheMiddleware
 from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
+from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
@@ -251,6 +252,7 @@ def _response_cache(
         bus=events,
         persisted=persisted,
         breaker=breaker,
+        identify=lambda: database_identity(settings.database_url),
     )
 
 

@@ -39,7 +39,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key
+from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key, with_database
 from gateway.cache_local import Entry, LocalTier
 from gateway.breaker import Breaker
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
@@ -87,8 +87,11 @@ class ResponseCache:
         bus: EventBus,
         persisted: PersistedQueries,
         breaker: Breaker | None = None,
+        identify: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self.prefix = prefix
+        # Reads the database's identity, which `start` folds into the prefix.
+        self.identify = identify
         self.persisted = persisted
         self.normalizer = normalizer
         self.ttl = ttl
@@ -352,6 +355,10 @@ class ResponseCache:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.identify is not None:
+            self.prefix = with_database(self.prefix, await self.identify())
+            self.identify = None
+            self.aliases = Aliases()  # keys made with the old prefix
         if self._follower is None:
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="cache-follower")
 
