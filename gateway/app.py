@@ -13,10 +13,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from redis.asyncio import Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.errors import ServerErrorMiddleware
@@ -28,10 +24,12 @@ from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from gateway.breaker import Breaker, redis_client
 from gateway.cache import ResponseCache
 from gateway.cache_http import ResponseCacheMiddleware
 from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
+from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
@@ -74,15 +72,20 @@ class GatewayStarlette(Starlette):
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
+    # Every Redis user of this process goes through one breaker: whichever sees Redis hang first
+    # spares all the others the wait.
+    breaker = Breaker(settings.redis_breaker_seconds)
+    redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
+    listener = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000, reconnect=False) if settings.redis_url else None
+    limiter = RedisBuckets(redis, breaker=breaker) if redis is not None else LocalBuckets()
     token_rules = TokenRules(
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
         refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
-        revoked=RedisRevokedSessions(redis) if redis is not None else LocalRevokedSessions(),
+        revoked=RedisRevokedSessions(redis, breaker=breaker) if redis is not None else LocalRevokedSessions(),
     )
     events: EventBus = (
-        RedisBus(redis, settings.subscription_queue_size) if redis is not None else LocalBus(settings.subscription_queue_size)
+        RedisBus(redis, settings.subscription_queue_size, breaker, listener) if redis is not None
+        else LocalBus(settings.subscription_queue_size)
     )
     limits = Limits(
         max_depth=settings.max_query_depth,
@@ -95,10 +98,12 @@ def create_app(settings: Settings) -> Starlette:
     persisted = PersistedQueries(
         settings.persisted_queries,
         # Registrations shared through Redis reach every worker; the LRU saves the round trip.
-        DocumentStore(LocalDocuments(settings.persisted_cache_size), RedisDocuments(redis) if redis is not None else None),
+        DocumentStore(
+            LocalDocuments(settings.persisted_cache_size), RedisDocuments(redis, breaker=breaker) if redis is not None else None
+        ),
         settings.persisted_manifest,
     )
-    cache = _response_cache(settings, schema.as_str(), events, persisted) if settings.cache_enabled else None
+    cache = _response_cache(settings, schema.as_str(), events, persisted, breaker) if settings.cache_enabled else None
 
     async def announce(changes: list[Change]) -> None:
         # The cache first: by the time anyone hears of a change, the stale answers are gone.
@@ -133,14 +138,17 @@ def create_app(settings: Settings) -> Starlette:
         except Exception as error:  # any failure means "not ready"; the reason goes to the prober
             log.warning("readiness check failed: database: %s", error)
             return JSONResponse({"status": "unavailable", "reason": f"database: {type(error).__name__}"}, 503)
+        body = {"status": "ok"}
         if redis is not None:
+            # Reported, never a 503: every user of Redis has a degraded path that still serves.
             try:
-                await asyncio.wait_for(redis.ping(), READINESS_TIMEOUT)
-            except Exception as error:  # any failure means "not ready"
-                log.warning("readiness check failed: redis: %s", error)
-                body = {"status": "unavailable", "reason": f"redis: {type(error).__name__}"}
-                return JSONResponse(body | (cache.describe() if cache else {}), 503)
-        return JSONResponse({"status": "ok"} | (cache.describe() if cache else {}))
+                with breaker:
+                    await redis.ping()
+                body["redis"] = "ok"
+            except Exception as error:  # any failure (or an open breaker) means "degraded"
+                log.warning("readiness check: redis degraded: %s: %s", type(error).__name__, error)
+                body["redis"] = "degraded"
+        return JSONResponse(body | (cache.describe() if cache else {}))
 
     async def prometheus(request: Request) -> Response:
         return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
@@ -167,8 +175,9 @@ def create_app(settings: Settings) -> Starlette:
                 if cache is not None:
                     await cache.close()
                 await events.close()
-        if redis is not None:
-            await redis.aclose()
+        for client in (redis, listener):
+            if client is not None:
+                await client.aclose()
 
     app = GatewayStarlette(
         routes=[
@@ -226,6 +235,15 @@ def create_app(settings: Settings) -> Starlette:
     metrics.reading("gateway_subscriber_overflows_total", "counter",
                     "Times a subscriber fell SUBSCRIPTION_QUEUE_SIZE events behind and was sent the current state.",
                     lambda: events.overflows)
+    if redis is not None:
+        metrics.reading("gateway_redis_breaker_open", "gauge",
+                        "1 while this process skips Redis after a failure (its users take their fallbacks).",
+                        lambda: 0 if breaker.closed else 1)
+        metrics.reading("gateway_redis_failures_total", "counter",
+                        "Redis calls that failed or timed out (each one waited at most REDIS_TIMEOUT_MS).",
+                        lambda: breaker.failures)
+        metrics.reading("gateway_redis_refused_total", "counter",
+                        "Redis calls skipped at once because the circuit breaker was open.", lambda: breaker.refused)
     app.state.metrics = metrics
     app.state.events = events
     app.state.cache = cache
@@ -234,14 +252,11 @@ def create_app(settings: Settings) -> Starlette:
     return app
 
 
-def _response_cache(settings: Settings, schema_sdl: str, events: EventBus, persisted: PersistedQueries) -> ResponseCache:
-    # Its own Redis client with short timeouts: a Redis that hangs must not hang requests, which
-    # then go past the cache; the shared client (bus, rate limits) keeps its own behaviour.
-    # One retry on a fresh connection: after Redis restarts, pooled connections are dead.
-    redis = Redis.from_url(
-        settings.redis_url, socket_timeout=0.5, socket_connect_timeout=0.5,
-        retry=Retry(NoBackoff(), 1), retry_on_error=[RedisConnectionError],
-    ) if settings.redis_url else None
+def _response_cache(
+    settings: Settings, schema_sdl: str, events: EventBus, persisted: PersistedQueries, breaker: Breaker
+) -> ResponseCache:
+    # Its own connections (the cache makes most of the calls), the same bounds and breaker.
+    redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
     return ResponseCache(
         prefix=key_prefix(settings.store_currency, settings.prices_include_tax, schema_sdl),
         normalizer=Normalizer(max_tokens=settings.max_query_tokens),
@@ -251,6 +266,8 @@ def _response_cache(settings: Settings, schema_sdl: str, events: EventBus, persi
         redis=redis,
         bus=events,
         persisted=persisted,
+        breaker=breaker,
+        identify=lambda: database_identity(settings.database_url),
     )
 
 

@@ -18,10 +18,12 @@ and the Redis tier once; the change also goes out on the event bus topic `cache`
 worker's `_follow` task evicts its own tier. A TTL bounds every entry as a safety net.
 
 Redis failure: Redis is where the other workers' invalidations come from, so while it (or the
-bus's connection to it) is unreachable, the whole cache, the in-process tier included, is
-bypassed: answers stay correct, only slower. Errors are logged once per interval. A recovery
-task pings Redis; once it answers (and the bus is back), the invalidations that could not be
-sent are replayed, this process's tier is cleared (it may have missed some) and caching resumes.
+bus's connection to it) is unreachable, or the process's Redis circuit breaker is open
+(gateway/breaker.py: some user of Redis saw it fail or hang), the whole cache, the in-process
+tier included, is bypassed: answers stay correct, only slower. Errors are logged once per
+interval. A recovery task pings Redis; once it answers (and the bus is back), the invalidations
+that could not be sent are replayed, this process's tier is cleared (it may have missed some)
+and caching resumes.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key
+from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key, with_database
 from gateway.cache_local import Entry, LocalTier
+from gateway.breaker import Breaker
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
 from gateway.cache_stats import CacheStats
 from gateway.events import RESYNC, EventBus
@@ -83,15 +86,22 @@ class ResponseCache:
         redis: Redis | None,
         bus: EventBus,
         persisted: PersistedQueries,
+        breaker: Breaker | None = None,
+        identify: Callable[[], Awaitable[str]] | None = None,
     ) -> None:
         self.prefix = prefix
+        # Reads the database's identity, which `start` folds into the prefix.
+        self.identify = identify
         self.persisted = persisted
         self.normalizer = normalizer
         self.ttl = ttl
         self.lock_timeout = lock_timeout
         self.stats = CacheStats()
         self.local = LocalTier(max_bytes, self.stats)
-        self.remote = RedisTier(redis, ttl, lock_seconds=max(5.0, 2 * lock_timeout)) if redis is not None else None
+        self.breaker = breaker if breaker is not None else Breaker()
+        self.remote = (
+            RedisTier(redis, ttl, lock_seconds=max(5.0, 2 * lock_timeout), breaker=self.breaker) if redis is not None else None
+        )
         self.aliases = Aliases()
         self.bus = bus
         # Marks the changes this cache already applied, so its own follower skips them.
@@ -111,7 +121,7 @@ class ResponseCache:
     @property
     def active(self) -> bool:
         """Whether the cache may be used now (False while Redis or the bus is unreachable)."""
-        if not self._redis_ok:
+        if not self._redis_ok or not self.breaker.closed:
             return False
         connected = self._bus_connected
         return connected is None or connected.is_set()
@@ -345,6 +355,10 @@ class ResponseCache:
     # --- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        if self.identify is not None:
+            self.prefix = with_database(self.prefix, await self.identify())
+            self.identify = None
+            self.aliases = Aliases()  # keys made with the old prefix
         if self._follower is None:
             self._follower = asyncio.get_running_loop().create_task(self._follow(), name="cache-follower")
 

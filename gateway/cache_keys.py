@@ -16,7 +16,9 @@ Two levels, so that a hit never parses GraphQL (nor JSON):
    (so an explicit `operationName` naming the only operation equals none), the `Accept` header
    (the response's media type follows it) and a prefix holding everything else that changes
    answers for everybody at once: the store currency, whether prices include tax, the schema
-   (a deploy with a changed schema must not serve the old shapes from Redis) and the format.
+   (a deploy with a changed schema must not serve the old shapes from Redis), the format and,
+   once read at start-up, the database's identity (gateway/db_identity.py: answers stored for
+   another database, or for this one before a restore, must not be served).
 
    Spelling variants of one query therefore share an entry (in both tiers, across workers) after
    one normalization each per process; only anonymous requests reach this point (staff see
@@ -82,6 +84,11 @@ def request_digest(method: bytes, accept: bytes, raw: bytes) -> bytes:
 def key_prefix(currency: str, prices_include_tax: bool, schema_sdl: str) -> bytes:
     schema_hash = hashlib.blake2b(schema_sdl.encode(), digest_size=8).hexdigest()
     return b"|".join((FORMAT, currency.encode(), b"tax" if prices_include_tax else b"net", schema_hash.encode()))
+
+
+def with_database(prefix: bytes, identity: str) -> bytes:
+    """The prefix for one database's answers (`gateway.db_identity.database_identity`)."""
+    return prefix + b"|db:" + identity.encode()
 
 
 class Normalizer:

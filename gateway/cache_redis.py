@@ -11,7 +11,9 @@ Keys, under one namespace:
 - `l:<key>`: a short lock held while one process executes a missing entry, so the others wait
   for its result instead of executing it too (a stampede across processes).
 
-Every method raises `RedisError`/`OSError` on failure; `gateway.cache` decides what that means.
+Every method goes through the Redis circuit breaker (gateway/breaker.py) and raises
+`RedisError`/`OSError` on failure, or `RedisUnavailable` while the breaker is open;
+`gateway.cache` decides what that means.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import os
 import time
 
 from redis.asyncio import Redis
+
+from gateway.breaker import Breaker
 
 NAMESPACE = "gateway:cache:"
 SEQ_TTL_MS = 120_000  # how long an invalidation is remembered for fills in flight
@@ -64,8 +68,11 @@ return 0
 
 
 class RedisTier:
-    def __init__(self, redis: Redis, ttl_seconds: float, lock_seconds: float, namespace: str = NAMESPACE) -> None:
+    def __init__(
+        self, redis: Redis, ttl_seconds: float, lock_seconds: float, namespace: str = NAMESPACE, breaker: Breaker | None = None
+    ) -> None:
         self.redis = redis
+        self.breaker = breaker if breaker is not None else Breaker()
         self.ttl_ms = int(ttl_seconds * 1000)
         self.lock_ms = int(lock_seconds * 1000)
         self.ns = namespace
@@ -74,15 +81,17 @@ class RedisTier:
         self._release = redis.register_script(_RELEASE)
 
     async def get(self, key: str) -> bytes | None:
-        return await self.redis.get(self.ns + "e:" + key)
+        with self.breaker:
+            return await self.redis.get(self.ns + "e:" + key)
 
     async def begin_fill(self, key: str) -> tuple[str | None, int]:
         """Try to take the fill lock; returns (lock token or None, invalidation sequence now)."""
         token = os.urandom(8).hex()
-        async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.set(self.ns + "l:" + key, token, nx=True, px=self.lock_ms)
-            pipe.get(self.ns + "seq")
-            acquired, seq = await pipe.execute()
+        with self.breaker:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.set(self.ns + "l:" + key, token, nx=True, px=self.lock_ms)
+                pipe.get(self.ns + "seq")
+                acquired, seq = await pipe.execute()
         return (token if acquired else None), int(seq or 0)
 
     async def wait_for(self, key: str, seconds: float) -> bytes | None:
@@ -90,10 +99,11 @@ class RedisTier:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             await asyncio.sleep(POLL_SECONDS)
-            async with self.redis.pipeline(transaction=False) as pipe:
-                pipe.get(self.ns + "e:" + key)
-                pipe.exists(self.ns + "l:" + key)
-                data, locked = await pipe.execute()
+            with self.breaker:
+                async with self.redis.pipeline(transaction=False) as pipe:
+                    pipe.get(self.ns + "e:" + key)
+                    pipe.exists(self.ns + "l:" + key)
+                    data, locked = await pipe.execute()
             if data is not None:
                 return data
             if not locked:
@@ -101,34 +111,39 @@ class RedisTier:
         return None
 
     async def release(self, key: str, token: str) -> None:
-        await self._release(keys=[self.ns + "l:" + key], args=[token])
+        with self.breaker:
+            await self._release(keys=[self.ns + "l:" + key], args=[token])
 
     async def store(self, key: str, data: bytes, tags: tuple[str, ...], seq: int) -> bool:
         keys = [self.ns + "e:" + key, self.ns + "s:*"]
         keys += [self.ns + "s:" + tag for tag in tags]
         keys += [self.ns + "t:" + tag for tag in tags]
-        return bool(await self._store(keys=keys, args=[seq, self.ttl_ms, data, len(tags)]))
+        with self.breaker:
+            return bool(await self._store(keys=keys, args=[seq, self.ttl_ms, data, len(tags)]))
 
     async def invalidate(self, tags: list[str]) -> int:
         keys = [self.ns + "seq"]
         keys += [self.ns + "s:" + tag for tag in tags]
         keys += [self.ns + "t:" + tag for tag in tags]
-        return int(await self._invalidate(keys=keys, args=[len(tags), SEQ_TTL_MS]))
+        with self.breaker:
+            return int(await self._invalidate(keys=keys, args=[len(tags), SEQ_TTL_MS]))
 
     async def invalidate_all(self) -> int:
         """Everything stale: fills in flight refuse to store, and every entry and tag set goes."""
-        await self._invalidate(keys=[self.ns + "seq", self.ns + "s:*", self.ns + "t:*"], args=[1, SEQ_TTL_MS])
-        removed = 0
-        for pattern in ("e:*", "t:*"):
-            batch: list[bytes] = []
-            async for name in self.redis.scan_iter(match=self.ns + pattern, count=500):
-                batch.append(name)
-                if len(batch) >= 500:
+        with self.breaker:
+            await self._invalidate(keys=[self.ns + "seq", self.ns + "s:*", self.ns + "t:*"], args=[1, SEQ_TTL_MS])
+            removed = 0
+            for pattern in ("e:*", "t:*"):
+                batch: list[bytes] = []
+                async for name in self.redis.scan_iter(match=self.ns + pattern, count=500):
+                    batch.append(name)
+                    if len(batch) >= 500:
+                        removed += await self.redis.unlink(*batch)
+                        batch = []
+                if batch:
                     removed += await self.redis.unlink(*batch)
-                    batch = []
-            if batch:
-                removed += await self.redis.unlink(*batch)
-        return removed
+            return removed
 
     async def ping(self) -> None:
-        await self.redis.ping()
+        with self.breaker:
+            await self.redis.ping()

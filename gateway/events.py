@@ -12,7 +12,10 @@ Two backends behind one interface:
 Redis pub/sub keeps nothing for a listener that is away. When the listener loses Redis it retries
 with backoff; once back, it queues `RESYNC` (reload the current state) for every subscription (reload the current state), since
 events published meanwhile are lost. Publishing while Redis is down still reaches this process's
-subscribers; errors are logged at most once per interval.
+subscribers; errors are logged at most once per interval. Publishing and (re)subscribing go
+through the process's Redis circuit breaker (gateway/breaker.py), and a listener that loses its
+connection opens it; the listener's own reads wait for messages with a timeout of their own,
+so the clients' short socket timeout does not cut them off.
 
 Each subscription has a bounded queue (`max_queued`). A subscriber that falls that far behind
 loses what is queued and gets one `RESYNC` instead: memory stays bounded, and because every event
@@ -33,6 +36,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.breaker import Breaker
 from resolvers.outbox import Change
 
 log = logging.getLogger("gateway.events")
@@ -150,9 +154,15 @@ class RedisBus(EventBus):
     RETRY_DELAYS = (0.1, 0.25, 0.5, 1.0, 2.0)
     LOG_INTERVAL = 30.0
 
-    def __init__(self, redis: Redis, max_queued: int = DEFAULT_MAX_QUEUED) -> None:
+    def __init__(
+        self, redis: Redis, max_queued: int = DEFAULT_MAX_QUEUED, breaker: Breaker | None = None, listener: Redis | None = None
+    ) -> None:
         super().__init__(max_queued)
         self.redis = redis
+        # The listener's client should never reconnect by itself (`redis_client(reconnect=False)`):
+        # a subscription redis-py re-made silently would hide the messages lost meanwhile.
+        self.listener = listener if listener is not None else redis
+        self.breaker = breaker if breaker is not None else Breaker()
         # Pub/sub channels ignore Redis's database numbers: name the database in the channel, so
         # deployments sharing a server on different databases do not hear each other.
         self.channel = f"{CHANNEL}:{redis.connection_pool.connection_kwargs.get('db', 0)}"
@@ -172,13 +182,14 @@ class RedisBus(EventBus):
         bodies = [json.dumps({"origin": self.origin, "topics": topics, "message": message}, separators=(",", ":"))
                   for topics, message in items]
         try:
-            if len(bodies) == 1:
-                await self.redis.publish(self.channel, bodies[0])
-            else:
-                async with self.redis.pipeline(transaction=False) as pipe:
-                    for body in bodies:
-                        pipe.publish(self.channel, body)
-                    await pipe.execute()
+            with self.breaker:
+                if len(bodies) == 1:
+                    await self.redis.publish(self.channel, bodies[0])
+                else:
+                    async with self.redis.pipeline(transaction=False) as pipe:
+                        for body in bodies:
+                            pipe.publish(self.channel, body)
+                        await pipe.execute()
         except (RedisError, OSError) as error:
             # Subscribers in this process still get them below; those elsewhere resync when Redis returns.
             self._log_error("publish", error)
@@ -203,19 +214,24 @@ class RedisBus(EventBus):
         failures = 0
         lost = False
         while True:
-            pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+            pubsub = self.listener.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(self.channel)
+                with self.breaker:
+                    await pubsub.subscribe(self.channel)
                 self.connected.set()
                 if lost:
                     log.warning("event bus: Redis is back; subscribers reload their current state")
                     self.resync_all()
                 failures, lost = 0, False
-                while True:
-                    # A timeout, so a dead connection is noticed (the PING inside get_message).
-                    message = await pubsub.get_message(timeout=5.0)
-                    if message is not None and message.get("type") == "message":
-                        self._receive(message["data"])
+                try:
+                    while True:
+                        # A timeout, so a dead connection is noticed (the PING inside get_message).
+                        message = await pubsub.get_message(timeout=5.0)
+                        if message is not None and message.get("type") == "message":
+                            self._receive(message["data"])
+                except (RedisError, OSError) as error:
+                    self.breaker.failed(error)  # Redis went away: no user of it need wait to find out
+                    raise
             except asyncio.CancelledError:
                 raise
             except (RedisError, OSError) as error:

@@ -22,7 +22,6 @@ the same way before the GraphQL view sees it.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -34,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gateway.breaker import Breaker
 from gateway.graphql_http import RequestError
 
 log = logging.getLogger("gateway.persisted")
@@ -124,22 +124,20 @@ class LocalDocuments:
 class RedisDocuments:
     """Documents shared by every worker through Redis; any failure reads as "not stored".
 
-    After a failure Redis is left alone for `cool_off` seconds, so an outage costs one timeout
-    (and one log line) per interval instead of one per request.
+    Calls go through the process's Redis circuit breaker (gateway/breaker.py), so an outage costs
+    one timeout per breaker interval instead of one per request.
     """
 
-    def __init__(self, redis: Any, ttl: int = REDIS_TTL_SECONDS, timeout: float = 0.25, cool_off: float = 5.0) -> None:
+    def __init__(self, redis: Any, ttl: int = REDIS_TTL_SECONDS, breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.ttl = ttl
-        self.timeout = timeout
-        self.cool_off = cool_off
-        self.resume_at = 0.0
+        self.breaker = breaker if breaker is not None else Breaker()
+        self.last_failure_log = 0.0
 
     async def get(self, sha256: str) -> str | None:
-        if time.monotonic() < self.resume_at:
-            return None
         try:
-            value = await asyncio.wait_for(self.redis.get(REDIS_PREFIX + sha256), self.timeout)
+            with self.breaker:
+                value = await self.redis.get(REDIS_PREFIX + sha256)
         except Exception as error:  # Redis trouble must never fail a request
             self._failed("read", error)
             return None
@@ -148,17 +146,18 @@ class RedisDocuments:
         return value.decode("utf-8") if isinstance(value, bytes) else str(value)
 
     async def put(self, sha256: str, document: str) -> None:
-        if time.monotonic() < self.resume_at:
-            return
         try:
-            await asyncio.wait_for(self.redis.set(REDIS_PREFIX + sha256, document.encode("utf-8"), ex=self.ttl), self.timeout)
+            with self.breaker:
+                await self.redis.set(REDIS_PREFIX + sha256, document.encode("utf-8"), ex=self.ttl)
         except Exception as error:  # Redis trouble must never fail a request
             self._failed("write", error)
 
     def _failed(self, action: str, error: BaseException) -> None:
-        self.resume_at = time.monotonic() + self.cool_off
-        log.warning("persisted queries: Redis %s failed (%s: %s); using this process's store for %.0f s",
-                    action, type(error).__name__, error, self.cool_off)
+        now = time.monotonic()
+        if now - self.last_failure_log >= 60:
+            self.last_failure_log = now
+            log.warning("persisted queries: Redis %s failed (%s: %s); using this process's store until it answers",
+                        action, type(error).__name__, error)
 
 
 class DocumentStore:

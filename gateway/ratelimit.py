@@ -4,8 +4,9 @@ The shared backend leases a few tokens at a time from Redis and spends them loca
 hot path costs a dict lookup and only one request in `LEASE` pays a Redis round trip (at the
 request rates this gateway serves, one per request would cap it at Redis' speed). Leased tokens
 lapse after a second, so a client can at most overshoot its burst by `LEASE - 1` per worker.
-When Redis fails the limiter falls back to the local buckets and logs once a minute: a rate
-limiter must never be the reason requests fail.
+When Redis fails, or the Redis circuit breaker is open (gateway/breaker.py), the limiter falls
+back to the local buckets and logs once a minute: a rate limiter must never be the reason
+requests fail, nor make them wait on a Redis that hangs.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import math
 import time
 from collections import OrderedDict
 from typing import Any, Protocol
+
+from gateway.breaker import Breaker
 
 log = logging.getLogger("gateway.ratelimit")
 LEASE = 5
@@ -75,9 +78,10 @@ return {0, tostring((1 - tokens) / rate)}
 
 
 class RedisBuckets:
-    def __init__(self, redis: Any, prefix: str = "gateway:rl:") -> None:
+    def __init__(self, redis: Any, prefix: str = "gateway:rl:", breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
+        self.breaker = breaker if breaker is not None else Breaker()
         self.script = redis.register_script(_TAKE)
         self.leases: dict[str, list[float]] = {}  # key -> [tokens left, lapses at]
         self.fallback = LocalBuckets()
@@ -90,8 +94,9 @@ class RedisBuckets:
             lease[0] -= 1
             return None
         try:
-            granted, wait = await self.script(keys=[self.prefix + key], args=[rate, burst, min(LEASE, burst)])
-        except Exception as error:  # Redis down or slow: never fail the request because of the limiter
+            with self.breaker:
+                granted, wait = await self.script(keys=[self.prefix + key], args=[rate, burst, min(LEASE, burst)])
+        except Exception as error:  # Redis down, slow or skipped by the breaker: never fail the request
             if now - self.last_failure_log > 60:
                 self.last_failure_log = now
                 log.error("rate limiter: Redis unavailable (%s); limiting per process until it returns", error)

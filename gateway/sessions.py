@@ -17,6 +17,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from gateway.breaker import Breaker
+
 log = logging.getLogger("gateway.sessions")
 
 
@@ -50,8 +52,9 @@ class RedisRevokedSessions:
 
     LOG_INTERVAL = 60.0
 
-    def __init__(self, redis: Any, prefix: str = "gateway:revoked:") -> None:
+    def __init__(self, redis: Any, prefix: str = "gateway:revoked:", breaker: Breaker | None = None) -> None:
         self.redis = redis
+        self.breaker = breaker if breaker is not None else Breaker()
         self.prefix = prefix
         self.local = LocalRevokedSessions()
         self.last_failure_log = 0.0
@@ -59,7 +62,8 @@ class RedisRevokedSessions:
     async def add(self, session: str, ttl_seconds: float) -> None:
         await self.local.add(session, ttl_seconds)
         try:
-            await self.redis.set(self.prefix + session, b"1", px=max(1, int(ttl_seconds * 1000)))
+            with self.breaker:
+                await self.redis.set(self.prefix + session, b"1", px=max(1, int(ttl_seconds * 1000)))
         except Exception as error:  # Redis down or slow: this worker still knows, see the module docstring
             self._log_failure("revoke", error)
 
@@ -67,7 +71,8 @@ class RedisRevokedSessions:
         if await self.local.contains(session):
             return True
         try:
-            return bool(await self.redis.exists(self.prefix + session))
+            with self.breaker:
+                return bool(await self.redis.exists(self.prefix + session))
         except Exception as error:  # never fail a request because the deny-list is unreachable
             self._log_failure("lookup", error)
             return False

@@ -61,6 +61,10 @@ class Settings:
     ws_max_subscriptions: int = 20
     ws_init_timeout_seconds: int = 10
     subscription_queue_size: int = 100
+    # Every Redis connect and reply waits at most this long; after a failure Redis is left alone
+    # (calls take their fallback at once) for the breaker's interval, then tried again.
+    redis_timeout_ms: int = 500
+    redis_breaker_seconds: int = 2
     carrier_secrets: dict[str, str] = field(default_factory=dict)
     carrier_signature_header: str = "x-signature"
     # Persisted queries: "apq", "allowlist" (documents of `persisted_manifest` only) or "off".
@@ -246,6 +250,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ws_max_subscriptions=_int("WS_MAX_SUBSCRIPTIONS", env.get("WS_MAX_SUBSCRIPTIONS") or "20", 1, 10_000),
         ws_init_timeout_seconds=_int("WS_INIT_TIMEOUT", env.get("WS_INIT_TIMEOUT") or "10", 1, 3600),
         subscription_queue_size=_int("SUBSCRIPTION_QUEUE_SIZE", env.get("SUBSCRIPTION_QUEUE_SIZE") or "100", 1, 100_000),
+        redis_timeout_ms=_int("REDIS_TIMEOUT_MS", env.get("REDIS_TIMEOUT_MS") or "500", 10, 60_000),
+        redis_breaker_seconds=_int("REDIS_BREAKER_SECONDS", env.get("REDIS_BREAKER_SECONDS") or "2", 1, 3600),
         carrier_secrets=_carrier_secrets(env.get("CARRIER_WEBHOOK_SECRETS", "")),
         carrier_signature_header=_header_name("CARRIER_SIGNATURE_HEADER", env.get("CARRIER_SIGNATURE_HEADER") or "X-Signature"),
         persisted_queries=persisted_queries,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from asyncpg import InterfaceError, InternalClientError
+
 
 class BadInput(ValueError):
     """Malformed input the client must fix (a bad ID, cursor or page size): `BAD_USER_INPUT`."""
@@ -42,6 +44,11 @@ FAULT_MESSAGES = {
 # class 53 (insufficient resources, e.g. 53300 too many connections).
 _UNAVAILABLE_CLASSES = ("08", "53")
 _UNAVAILABLE_STATES = frozenset({"57P01", "57P02", "57P03"})
+# asyncpg's bare InterfaceError ("the underlying connection is closed", "another operation is in
+# progress") and InternalClientError carry no SQLSTATE: a connection that the server closed under
+# a statement (a restart) leaves its protocol in this state, and the rollback after it fails so.
+# Its typed subclasses (configuration, unsupported features, outdated caches) are real faults.
+_BROKEN_CONNECTION = (InterfaceError, InternalClientError)
 _QUERY_CANCELED = "57014"  # statement_timeout (DATABASE_STATEMENT_TIMEOUT), or cancelled by an operator
 
 
@@ -57,7 +64,7 @@ def database_fault(error: BaseException) -> str | None:
     seen = 0
     current: BaseException | None = error
     while current is not None and seen < 5:
-        if isinstance(current, DatabaseUnavailable):
+        if isinstance(current, DatabaseUnavailable) or type(current) in _BROKEN_CONNECTION:
             return SERVICE_UNAVAILABLE
         state = getattr(current, "sqlstate", None)
         if isinstance(state, str):

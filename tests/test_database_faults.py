@@ -76,6 +76,10 @@ class _Driver(Exception):
     (_Driver("23505"), None),  # a unique violation is the request's business
     (ValueError("08003"), None),  # a message is never read
     (OSError("refused"), None),  # only where a connection is opened does OSError mean the database
+    # A connection the server closed under a statement (seen in the PostgreSQL restart drill).
+    (asyncpg.InterfaceError("cannot call Transaction.rollback(): the underlying connection is closed"), SERVICE_UNAVAILABLE),
+    (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), SERVICE_UNAVAILABLE),
+    (asyncpg.exceptions.ClientConfigurationError("bad setting"), None),  # a typed client error is a real fault
 ])
 def test_database_faults_are_told_by_type_and_sqlstate(error, fault):
     assert database_fault(error) == fault

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 
 from gateway import persisted
 from gateway.app import create_app
+from gateway.breaker import Breaker
 from gateway.graphql_http import RequestError
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, load_manifest, sha256_hex
 from gateway.settings import ConfigError, load_settings
@@ -193,11 +194,11 @@ class FailingRedis:
 
 async def test_after_a_redis_failure_redis_is_left_alone_for_a_while():
     redis = FailingRedis()
-    store = DocumentStore(LocalDocuments(), RedisDocuments(redis, cool_off=60))
+    store = DocumentStore(LocalDocuments(), RedisDocuments(redis, breaker=Breaker(interval=60)))
     assert await store.get("a" * 64) is None
     await store.put("b" * 64, "{ __typename }")
     assert await store.get("c" * 64) is None
-    assert redis.calls == 1  # one failure, then no attempt until the cool-off ends
+    assert redis.calls == 1  # one failure, then no attempt until the breaker lets a trial through
     assert await store.get("b" * 64) == "{ __typename }"  # registered locally all the same
 
 
