@@ -136,3 +136,47 @@ async def test_a_category_name_longer_than_its_column_is_refused_and_changes_not
     assert [(e["field"], e["code"]) for e in errors] == [(["name"], "INVALID")] and "200" in errors[0]["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert await Category.all().count() == before
+
+
+FILTERED = "query($f: ProductFilter, $q: String) { products(first: 3, filter: $f, search: $q) { totalCount nodes { name } } }"
+
+
+def options(entries: int, values: int = 1, name: str = "Size", value: str = "M") -> dict:
+    return {"options": [{"name": f"{name}{i}" if i else name, "values": [value] * values} for i in range(entries)]}
+
+
+FILTER_CASES = {
+    "too many option entries": {"f": options(11)},
+    "500 option entries": {"f": options(500)},
+    "too many values": {"f": options(1, values=51)},
+    "value past its column": {"f": options(1, value="x" * 129)},
+    "name past its column": {"f": options(1, name="n" * 65)},
+    "search too long": {"q": "kite " * 41},
+}
+
+
+@pytest.mark.parametrize("case", list(FILTER_CASES))
+async def test_a_filter_over_its_bounds_is_bad_user_input_before_any_sql(db, client, caplog, sql_counter, case):
+    sql_counter.statements.clear()
+    error = await refused(client, caplog, FILTERED, FILTER_CASES[case])
+    assert error["extensions"]["field"] in ("filter.options", "search")
+    assert sql_counter.statements == []
+
+
+async def test_the_option_filter_is_one_subquery_whatever_the_number_of_options(db, gql, sql_counter):
+    shapes = []
+    for entries in (1, 10):
+        sql_counter.statements.clear()
+        await gql.data(FILTERED, {"f": options(entries)})
+        (page,) = [s for s in sql_counter.statements if "LIMIT" in s]
+        shapes.append(page.upper().count("SELECT"))
+    assert shapes[0] == shapes[1]
+
+
+async def test_two_entries_for_one_option_ask_for_a_value_in_both(db, gql):
+    def listed(*entries):
+        return gql.data(FILTERED.replace("first: 3", "first: 50"), {"f": {"options": [{"name": "Size", "values": v} for v in entries]}})
+
+    both = await listed(["S", "M"], ["M", "L"])
+    assert both == await listed(["M"]) and both["products"]["totalCount"] > 0
+    assert (await listed(["S"], ["L"]))["products"]["totalCount"] == 0
