@@ -12,6 +12,14 @@ from tortoise.models import Model
 from models.sql import ReadByKey
 
 
+# Column lengths that input is checked against before it is written or filtered on: the fields
+# below and the validation in resolvers/ read the same number.
+CATEGORY_NAME_LENGTH = 200
+NAME_LENGTH = 255  # product and variant names
+OPTION_NAME_LENGTH = 64
+OPTION_VALUE_LENGTH = 128
+
+
 class ProductStatus(StrEnum):
     DRAFT = "DRAFT"
     ACTIVE = "ACTIVE"
@@ -28,7 +36,7 @@ class Category(Model):
     parent: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="children", null=True, on_delete=fields.RESTRICT
     )
-    name = fields.CharField(max_length=200)
+    name = fields.CharField(max_length=CATEGORY_NAME_LENGTH)
     slug = fields.CharField(max_length=200, unique=True)
     description = fields.TextField(default="")
     position = fields.IntField(default=0)
@@ -49,7 +57,7 @@ class Product(ReadByKey, Model):
     # Read by key (`product["name"]`) where views read it: see `ReadByKey`.
 
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=255)
+    name = fields.CharField(max_length=NAME_LENGTH)
     slug = fields.CharField(max_length=255, unique=True)
     description = fields.TextField(default="")
     category: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
@@ -80,7 +88,7 @@ class ProductVariant(ReadByKey, Model):
         "models.Product", related_name="variants", on_delete=fields.CASCADE
     )
     sku = fields.CharField(max_length=64, unique=True)
-    name = fields.CharField(max_length=255)
+    name = fields.CharField(max_length=NAME_LENGTH)
     price = fields.DecimalField(max_digits=12, decimal_places=2)
     compare_at_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
     weight_grams = fields.IntField(default=0)
@@ -111,8 +119,8 @@ class VariantOption(Model):
     variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="options", on_delete=fields.CASCADE
     )
-    name = fields.CharField(max_length=64)
-    value = fields.CharField(max_length=128)
+    name = fields.CharField(max_length=OPTION_NAME_LENGTH)
+    value = fields.CharField(max_length=OPTION_VALUE_LENGTH)
     position = fields.IntField(default=0)
 
     class Meta:

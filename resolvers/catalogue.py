@@ -10,11 +10,18 @@ from tortoise.expressions import Q
 
 from loaders import Loaders
 from models import Category, Product, ProductStatus
+from models.catalogue import OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
 from models.sql import Row
 from resolvers import catalogue_query
 from resolvers.catalogue_query import CURSOR_ARITY, Facets, ProductQuery, ProductSort
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, make_page, page_request
+
+# Bounds of a storefront filter, beyond what a filter sidebar sends: each entry is a parameter of
+# the listing, the count and three facet statements.
+MAX_OPTION_FILTERS = 10
+MAX_OPTION_VALUES = 50
+MAX_SEARCH_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -73,6 +80,9 @@ async def build_product_query(loaders: Loaders, filter: ProductFilterInput | Non
     filter = filter or ProductFilterInput()
     if filter.price_min is not None and filter.price_max is not None and filter.price_min > filter.price_max:
         raise BadInput("`filter.price.min` must not exceed `filter.price.max`.", "filter.price")
+    if search is not None and len(search) > MAX_SEARCH_LENGTH:
+        raise BadInput(f"`search` may have at most {MAX_SEARCH_LENGTH} characters, got {len(search)}.", "search")
+    options = option_filter(filter.options)
     category_path = None
     if filter.category_id is not None:
         category = await loaders.category_by_id.load(filter.category_id)
@@ -84,11 +94,33 @@ async def build_product_query(loaders: Loaders, filter: ProductFilterInput | Non
         price_min=filter.price_min,
         price_max=filter.price_max,
         in_stock=filter.in_stock,
-        options=filter.options,
+        options=options,
         search_terms=catalogue_query.search_terms(search),
-        statuses=filter.statuses,
+        statuses=tuple(dict.fromkeys(filter.statuses)),
         include_hidden=filter.include_hidden,
     )
+
+
+def option_filter(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The option filter within its bounds (else `BAD_USER_INPUT`), one entry per option name.
+
+    A variant has one value per option, so two entries for one name ask for a value in both:
+    their values are intersected (none in common matches nothing, as before).
+    """
+    if len(options) > MAX_OPTION_FILTERS:
+        raise BadInput(f"`filter.options` may hold at most {MAX_OPTION_FILTERS} entries, got {len(options)}.", "filter.options")
+    merged: dict[str, tuple[str, ...]] = {}
+    for name, values in options:
+        if len(values) > MAX_OPTION_VALUES:
+            raise BadInput(f"`filter.options` may give at most {MAX_OPTION_VALUES} values for an option.", "filter.options")
+        if len(name) > OPTION_NAME_LENGTH or any(len(value) > OPTION_VALUE_LENGTH for value in values):
+            raise BadInput(
+                f"`filter.options` names have at most {OPTION_NAME_LENGTH} characters, values {OPTION_VALUE_LENGTH}.",
+                "filter.options",
+            )
+        wanted = tuple(dict.fromkeys(values))
+        merged[name] = tuple(v for v in merged[name] if v in wanted) if name in merged else wanted
+    return tuple(merged.items())
 
 
 async def list_products(

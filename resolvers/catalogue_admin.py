@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 from tortoise.exceptions import IntegrityError
 
 from models import Category, OrderLine, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from models.catalogue import CATEGORY_NAME_LENGTH, NAME_LENGTH, OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
 from resolvers import catalogue_changes as changes
 from resolvers import outbox
 from resolvers.errors import DomainError
@@ -26,14 +27,15 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:200] or "item"
 
 
-def _name(value: str | None, field_name: str, required: bool) -> str | None:
+def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None:
+    """A trimmed name of 1 to `length` characters: its column's length (models.catalogue)."""
     if value is None:
         if required:
             raise DomainError("REQUIRED", f"`{field_name}` is required.", [field_name])
         return None
     value = value.strip()
-    if not value or len(value) > 255:
-        raise DomainError("INVALID", f"`{field_name}` must be 1–255 characters.", [field_name])
+    if not value or len(value) > length:
+        raise DomainError("INVALID", f"`{field_name}` must be 1–{length} characters.", [field_name])
     return value
 
 
@@ -99,7 +101,7 @@ async def _parent(parent_id: int | None) -> Category | None:
 
 
 async def create_category(data: CategoryInput) -> Category:
-    name = _name(data.name, "name", required=True)
+    name = _name(data.name, "name", required=True, length=CATEGORY_NAME_LENGTH)
     slug = await _unique_slug(Category, _slug(data.slug), name)
     parent = await _parent(data.parent_id)
     async with outbox.transaction():
@@ -121,7 +123,7 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
     category = await Category.get_or_none(id=category_id)
     if category is None:
         raise DomainError("NOT_FOUND", "No category has this ID.", ["id"])
-    name = _name(data.name, "name", required=False)
+    name = _name(data.name, "name", required=False, length=CATEGORY_NAME_LENGTH)
     slug = await _unique_slug(Category, _slug(data.slug), category.name, exclude_id=category.id) if data.slug else None
     moving = data.clear_parent or data.parent_id is not None
     parent = await _parent(data.parent_id) if data.parent_id is not None else None
@@ -286,8 +288,10 @@ def _options(options: list[tuple[str, str]] | None) -> list[tuple[str, str]] | N
         return None
     seen = set()
     for name, value in options:
-        if not name.strip() or not value.strip() or len(name) > 64 or len(value) > 128:
-            raise DomainError("INVALID", "Options need a name (≤ 64) and a value (≤ 128).", ["options"])
+        if not name.strip() or not value.strip() or len(name) > OPTION_NAME_LENGTH or len(value) > OPTION_VALUE_LENGTH:
+            raise DomainError(
+                "INVALID", f"Options need a name (≤ {OPTION_NAME_LENGTH}) and a value (≤ {OPTION_VALUE_LENGTH}).", ["options"]
+            )
         if name.strip().lower() in seen:
             raise DomainError("INVALID", f"The option {name!r} is given twice.", ["options"])
         seen.add(name.strip().lower())

@@ -84,11 +84,17 @@ async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason:
     async with outbox.transaction():
         if delta > 0:
             await Stock.get_or_create(variant_id=variant.id, warehouse_id=warehouse.id, defaults={"quantity": 0, "reserved": 0})
-        # One conditional statement: it applies only if on hand stays at or above reserved.
+        # One conditional statement: it applies only if on hand stays at or above reserved, and
+        # within MAX_STOCK (past the integer column, PostgreSQL would refuse the statement itself).
         changed = await Stock.filter(
-            variant_id=variant.id, warehouse_id=warehouse.id, quantity__gte=F("reserved") - delta
+            variant_id=variant.id, warehouse_id=warehouse.id, quantity__gte=F("reserved") - delta,
+            quantity__lte=MAX_STOCK - delta,
         ).update(quantity=F("quantity") + delta)
         stock = await Stock.get_or_none(variant_id=variant.id, warehouse_id=warehouse.id)
+        if not changed and stock is not None and stock.quantity + delta > MAX_STOCK:
+            raise DomainError(
+                "INVALID", f"{stock.quantity} units are on hand; at most {MAX_STOCK} may be.", ["delta"]
+            )
         if not changed or stock is None:
             available = 0 if stock is None else stock.quantity - stock.reserved
             raise DomainError(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -17,6 +18,8 @@ from resolvers.errors import BadInput
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# Every integer a cursor holds (ids, positions) is a PostgreSQL `integer` column.
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,21 @@ def decode_cursor(cursor: str, sort: str, arity: int, argument: str) -> tuple[An
         raise BadInput(f"`{argument}` is not a valid cursor.", argument) from None
     if not isinstance(values, list) or len(values) != arity + 1 or values[0] != sort:
         raise BadInput(f"`{argument}` is not a cursor of this list in this sort order.", argument)
-    if not all(isinstance(v, (str, int, float)) and not isinstance(v, bool) for v in values[1:]):
+    if not all(_cursor_value(v) for v in values[1:]):
         raise BadInput(f"`{argument}` is not a valid cursor.", argument)
     return tuple(values[1:])
+
+
+def _cursor_value(value: object) -> bool:
+    """A value a column can hold: the driver refuses an integer past int4 (JSON allows 2^70) or an
+    infinite float (Python's JSON reads `Infinity`) with an error of its own, after the query."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return INT4_MIN <= value <= INT4_MAX
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, str)
 
 
 def page_request(

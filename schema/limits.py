@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from graphql import (
     FieldNode,
@@ -34,6 +34,7 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, Schema
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
 LIST_SIZE = 5
+CONNECTION_ITEMS = ("edges", "nodes")
 
 
 @dataclass(frozen=True)
@@ -45,78 +46,133 @@ class Limits:
     introspection: bool = True
 
 
+class _Sums(NamedTuple):
+    """What a selection set adds up to: one instance of it, wherever it is spread.
+
+    `items` is the cost of one `edges`/`nodes` item when the set is a connection's own selection
+    (the connection multiplies it by its page size), and 0 elsewhere. `depth` counts field levels
+    from the set down; `fields` counts the fields of the set with its fragments written out.
+    """
+
+    cost: int = 0
+    items: int = 0
+    depth: int = 0
+    aliases: int = 0
+    fields: int = 0
+
+
 @dataclass
 class _Analysis:
     cost: int = 0
     depth: int = 0
     aliases: int = 0
+    fields: int = 0
+    over: str | None = None  # the limit passed; the figures are then what was counted until then
+    steps: int = 0  # selections the analysis visited
+
+
+class _OverLimit(Exception):
+    def __init__(self, limit: str) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 class _Analyzer:
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any]):
+    """Walks an operation once, each fragment's selection once per kind of place it is spread in.
+
+    A fragment adds up to the same sums wherever it is spread, so they are remembered: a document
+    whose fragments each spread the next one twice costs one visit per spread, not 2^n. Figures
+    still count every spread (a fragment spread twice counts its fields, aliases and cost twice),
+    and the walk stops as soon as a part of the document alone passes a limit.
+    """
+
+    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any], limits: Limits):
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
-        self.aliases = 0
-        self.depth = 0
+        self.limits = limits
+        self.memo: dict[tuple[str, bool], _Sums] = {}
+        self.open: set[str] = set()  # fragments being summed: a cycle (refused by validation) adds nothing
+        self.steps = 0  # selections visited: linear in the document, whatever its spreads
+        self.seen = _Analysis()  # on a limit passed: the figures of the part that passed it, lower bounds
 
-    def selection_cost(self, selection_set: SelectionSetNode | None, parent: Any, depth: int, seen: frozenset[str]) -> int:
-        if selection_set is None:
-            return 0
-        total = 0
+    def selections(self, selection_set: SelectionSetNode, parent: Any, level: int, weight: int, item_weight: int | None) -> _Sums:
+        """The sums of a selection set whose fields sit `level` levels down, taken `weight` times
+        by the lists around it; `item_weight` is set when it is a connection's own selection."""
+        cost = items = depth = aliases = fields = 0
         for node in selection_set.selections:
+            self.steps += 1
             if isinstance(node, FieldNode):
-                total += self.field_cost(node, parent, depth, seen)
+                part = self.field(node, parent, level, weight, item_weight)
             elif isinstance(node, InlineFragmentNode):
                 target = self.schema.get_type(node.type_condition.name.value) if node.type_condition else parent
-                total += self.selection_cost(node.selection_set, target, depth, seen)
-            elif isinstance(node, FragmentSpreadNode) and node.name.value not in seen:
-                fragment = self.fragments.get(node.name.value)
-                if fragment is not None:
-                    target = self.schema.get_type(fragment.type_condition.name.value)
-                    total += self.selection_cost(fragment.selection_set, target, depth, seen | {node.name.value})
-        return total
+                part = self.selections(node.selection_set, target, level, weight, item_weight)
+            elif isinstance(node, FragmentSpreadNode):
+                part = self.spread(node.name.value, level, weight, item_weight)
+            else:
+                continue
+            cost += part.cost
+            items += part.items
+            depth = part.depth if part.depth > depth else depth
+            aliases += part.aliases
+            fields += part.fields
+        sums = _Sums(cost, items, depth, aliases, fields)
+        self.check(sums, level, weight, item_weight)
+        return sums
 
-    def field_cost(self, node: FieldNode, parent: Any, depth: int, seen: frozenset[str]) -> int:
+    def spread(self, name: str, level: int, weight: int, item_weight: int | None) -> _Sums:
+        key = (name, item_weight is not None)
+        sums = self.memo.get(key)
+        if sums is None:
+            fragment = self.fragments.get(name)
+            if fragment is None or name in self.open:
+                return _Sums()
+            self.open.add(name)
+            target = self.schema.get_type(fragment.type_condition.name.value)
+            sums = self.memo[key] = self.selections(fragment.selection_set, target, level, weight, item_weight)
+            self.open.discard(name)
+        return sums
+
+    def field(self, node: FieldNode, parent: Any, level: int, weight: int, item_weight: int | None) -> _Sums:
         name = node.name.value
-        if node.alias is not None:
-            self.aliases += 1
+        aliases = 0 if node.alias is None else 1
         if name.startswith("__"):  # introspection is bounded by the schema itself
-            return 0
-        self.depth = max(self.depth, depth + 1)
+            return _Sums(aliases=aliases, fields=1)
         field = getattr(parent, "fields", {}).get(name)
-        if field is None:
-            return 0
+        if field is None or node.selection_set is None:
+            return _Sums(depth=1, aliases=aliases, fields=1)
         type_ = field.type
         while isinstance(type_, GraphQLNonNull):
             type_ = type_.of_type
         is_list = isinstance(type_, GraphQLList)
         while isinstance(type_, (GraphQLList, GraphQLNonNull)):
             type_ = type_.of_type
-        if node.selection_set is None:
-            return 0
-        children = self.selection_cost(node.selection_set, type_, depth + 1, seen)
-        page = self._page_size(node) if "first" in field.args or "last" in field.args else None
-        if page is not None:
-            # A connection: its `edges`/`nodes` items repeat `page` times.
-            items = sum(
-                self._items_cost(child, type_, depth + 1, seen, page) for child in node.selection_set.selections
-            )
-            return 2 + items
-        return (LIST_SIZE if is_list else 1) * (1 + children) if isinstance(type_, GraphQLObjectType) or children else 0
+        if item_weight is not None and name in CONNECTION_ITEMS:
+            # An item of a connection: the connection multiplies it by its page size.
+            children = self.selections(node.selection_set, type_, level + 1, item_weight, None)
+            return _Sums(0, 1 + children.cost, 1 + children.depth, aliases + children.aliases, 1 + children.fields)
+        if "first" in field.args or "last" in field.args:
+            page = self._page_size(node)
+            children = self.selections(node.selection_set, type_, level + 1, weight, weight * page)
+            cost = 2 + children.cost + page * children.items
+        else:
+            size = LIST_SIZE if is_list else 1
+            children = self.selections(node.selection_set, type_, level + 1, weight * size, None)
+            cost = size * (1 + children.cost) if isinstance(type_, GraphQLObjectType) or children.cost else 0
+        return _Sums(cost, 0, 1 + children.depth, aliases + children.aliases, 1 + children.fields)
 
-    def _items_cost(self, node: Any, parent: Any, depth: int, seen: frozenset[str], page: int) -> int:
-        if isinstance(node, FieldNode) and node.name.value in ("edges", "nodes"):
-            field = parent.fields.get(node.name.value) if hasattr(parent, "fields") else None
-            if field is not None:
-                item = field.type
-                while isinstance(item, (GraphQLList, GraphQLNonNull)):
-                    item = item.of_type
-                self.depth = max(self.depth, depth + 1)
-                return page * (1 + self.selection_cost(node.selection_set, item, depth + 1, seen))
-        if isinstance(node, FieldNode):
-            return self.field_cost(node, parent, depth, seen)
-        return self.selection_cost(SelectionSetNode(selections=(node,)), parent, depth, seen)
+    def check(self, sums: _Sums, level: int, weight: int, item_weight: int | None) -> None:
+        """Stop once this part alone passes a limit: the whole document holds at least as much."""
+        limits = self.limits
+        depth = level + sums.depth
+        cost = weight * sums.cost + (item_weight or 0) * sums.items
+        if depth > limits.max_depth or sums.aliases > limits.max_aliases or sums.fields > limits.max_tokens or cost > limits.max_cost:
+            self.seen = _Analysis(cost, depth, sums.aliases, sums.fields)
+            if depth > limits.max_depth:
+                raise _OverLimit("depth")
+            if sums.aliases > limits.max_aliases:
+                raise _OverLimit("aliases")
+            raise _OverLimit("fields" if sums.fields > limits.max_tokens else "cost")
 
     def _page_size(self, node: FieldNode) -> int:
         for argument in node.arguments or ():  # None when the field has no arguments
@@ -127,7 +183,14 @@ class _Analyzer:
         return DEFAULT_PAGE_SIZE
 
 
-def analyze(schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any] | None) -> _Analysis | None:
+def analyze(
+    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any] | None, limits: Limits = Limits()
+) -> _Analysis | None:
+    """The figures of the operation to run, or None when the document has no such operation.
+
+    Over a limit the walk stops where it proved it: `over` names the limit and the figures are
+    lower bounds (a document that passes one can hold 2^n more, and counting it all is the attack).
+    """
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
     operation = next((o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None)
@@ -138,9 +201,14 @@ def analyze(schema: GraphQLSchema, document: Any, operation_name: str | None, va
         OperationType.MUTATION: schema.mutation_type,
         OperationType.SUBSCRIPTION: schema.subscription_type,
     }[operation.operation]
-    analyzer = _Analyzer(schema, fragments, variables or {})
-    cost = analyzer.selection_cost(operation.selection_set, root, 0, frozenset())
-    return _Analysis(cost=cost, depth=analyzer.depth, aliases=analyzer.aliases)
+    analyzer = _Analyzer(schema, fragments, variables or {}, limits)
+    try:
+        sums = analyzer.selections(operation.selection_set, root, 0, 1, None)
+    except _OverLimit as over:
+        analyzer.seen.over = over.limit
+        analyzer.seen.steps = analyzer.steps
+        return analyzer.seen
+    return _Analysis(sums.cost, sums.depth, sums.aliases, sums.fields, steps=analyzer.steps)
 
 
 def _too_complex(message: str, extensions: dict[str, Any] | None = None) -> ExecutionResult:
@@ -155,17 +223,22 @@ class QueryLimits(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        analysis = analyze(context.schema._schema, context.graphql_document, context.operation_name, context.variables)
+        limits = self.limits
+        analysis = analyze(context.schema._schema, context.graphql_document, context.operation_name, context.variables, limits)
         if analysis is not None:
-            limits = self.limits
             self.cost = analysis.cost
-            if analysis.depth > limits.max_depth:
-                context.result = _too_complex(f"The query is {analysis.depth} levels deep; at most {limits.max_depth} are allowed.")
-            elif analysis.aliases > limits.max_aliases:
-                context.result = _too_complex(f"The query uses {analysis.aliases} aliases; at most {limits.max_aliases} are allowed.")
-            elif analysis.cost > limits.max_cost:
+            if analysis.over == "depth":
+                context.result = _too_complex(f"The query is over {limits.max_depth} levels deep; at most {limits.max_depth} are allowed.")
+            elif analysis.over == "aliases":
+                context.result = _too_complex(f"The query uses over {limits.max_aliases} aliases; at most {limits.max_aliases} are allowed.")
+            elif analysis.over == "fields":
                 context.result = _too_complex(
-                    f"The query costs {analysis.cost}; at most {limits.max_cost} is allowed. Ask for smaller pages or fewer fields.",
+                    f"The query selects over {limits.max_tokens} fields once its fragments are spread; "
+                    f"at most {limits.max_tokens} are allowed."
+                )
+            elif analysis.over == "cost":
+                context.result = _too_complex(
+                    f"The query costs over {limits.max_cost}; at most {limits.max_cost} is allowed. Ask for smaller pages or fewer fields.",
                     {"cost": self._cost()},
                 )
         yield

@@ -15,6 +15,7 @@ from schema import accounts, cart, catalogue, catalogue_admin, checkout, invento
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
 from schema.ids import decode_id
+from schema.input_checks import RefuseNul
 from schema.limits import Limits, limit_extensions
 from schema.live import SharedEventExecution
 from schema.node import Node
@@ -93,6 +94,7 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             *limit_extensions(limits),
+            RefuseNul,
             FreshLoaders,
             ErrorCodes,
             OperationName,

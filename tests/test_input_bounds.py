@@ -1,0 +1,182 @@
+"""Client input is bounded before it reaches SQL: no NUL characters, cursors holding values their
+columns can hold, counts and lengths within their columns. Each refusal is a clear error with a
+code, logs no traceback and changes nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+
+from models import Account, Category, Permission, Stock
+from schema.ids import encode_id
+from tests.staff import bearer, token_for
+
+
+def cursor(*values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(list(values)).encode()).decode().rstrip("=")
+
+
+async def refused(client, caplog, query: str, variables: dict, headers: dict | None = None) -> dict:
+    """The one error of a refused request; nothing logged as an unexpected error."""
+    with caplog.at_level(logging.INFO):
+        response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or {})
+    assert response.status_code in (200, 400), response.text
+    body = response.json()
+    assert body.get("errors"), body
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_USER_INPUT"], body
+    assert body["errors"][0]["message"] and "Traceback" not in response.text
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info], caplog.text
+    return body["errors"][0]
+
+
+NUL_CASES = {
+    "cart token": ("query($t: ID!) { cart(token: $t) { id } }", {"t": "abc\x00def"}),
+    "order token": ("query($t: ID!) { order(token: $t) { id } }", {"t": "\x00"}),
+    "product slug": ("query($s: String) { product(slug: $s) { id } }", {"s": "lab\x00"}),
+    "category slug": ("query($s: String) { category(slug: $s) { id } }", {"s": "lab\x00"}),
+    "tracking number": ("query($n: String!) { trackShipment(trackingNumber: $n) { id } }", {"n": "1Z\x00"}),
+    "search": ("query($q: String) { products(first: 1, search: $q) { totalCount } }", {"q": "kite\x00"}),
+    "option filter": (
+        "query($f: ProductFilter) { products(first: 1, filter: $f) { totalCount } }",
+        {"f": {"options": [{"name": "Colour", "values": ["Red\x00"]}]}},
+    ),
+    "sign-in email": (
+        "mutation($e: String!) { tokenCreate(email: $e, password: \"long enough password\") { accessToken } }",
+        {"e": "a\x00@example.com"},
+    ),
+    "registration email": (
+        "mutation($e: String!) { customerRegister(input: {email: $e, password: \"long enough password\"}) { customer { id } } }",
+        {"e": "new\x00@example.com"},
+    ),
+    "literal in the document": ('{ product(slug: "lab\\u0000") { id } }', {}),
+}
+
+
+@pytest.mark.parametrize("case", list(NUL_CASES))
+async def test_a_nul_character_in_any_string_is_bad_user_input(db, client, caplog, case):
+    query, variables = NUL_CASES[case]
+    accounts = await Account.all().count()
+    error = await refused(client, caplog, query, variables)
+    assert "NUL" in error["message"]
+    assert await Account.all().count() == accounts
+
+
+async def test_a_nul_character_in_a_staff_mutation_changes_nothing(db, client, caplog):
+    headers = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+    before = await Category.all().count()
+    query = "mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { category { id } userErrors { code } } }"
+    await refused(client, caplog, query, {"i": {"name": "Kites\x00"}}, headers)
+    assert await Category.all().count() == before
+
+
+AFTER = "query($c: String, $sort: ProductSort) { products(first: 2, after: $c, sort: $sort) { totalCount } }"
+BEFORE = "query($c: String, $sort: ProductSort) { products(last: 2, before: $c, sort: $sort) { totalCount } }"
+
+CURSOR_CASES = {
+    "id past 2^70": (AFTER, None, cursor("NAME_ASC", "Kite", 2**70)),
+    "id past int4 backward": (BEFORE, None, cursor("NAME_ASC", "Kite", 2**31)),
+    "negative id past int4": (AFTER, None, cursor("NAME_ASC", "Kite", -(2**31) - 1)),
+    "id of 1e308": (AFTER, None, cursor("NAME_ASC", "Kite", 1e308)),
+    "price of 1e308": (AFTER, "PRICE_ASC", cursor("PRICE_ASC", 1e308, 1)),
+    "price past the column": (AFTER, "PRICE_DESC", cursor("PRICE_DESC", "99999999999999999999", 1)),
+    "rank of 1e308": ("query($c: String) { products(first: 2, after: $c, search: \"kite\") { totalCount } }", None,
+                      cursor("RELEVANCE", 1e308, 1)),
+    "year 1": (AFTER, "NEWEST", cursor("NEWEST", "0001-01-01T00:00:00+05:00", 1)),
+    "year 1 naive": (BEFORE, "NEWEST", cursor("NEWEST", "0001-01-01T00:00:00", 1)),
+    "year 9999 behind UTC": (AFTER, "NEWEST", cursor("NEWEST", "9999-12-31T23:59:59-05:00", 1)),
+}
+
+
+@pytest.mark.parametrize("case", list(CURSOR_CASES))
+async def test_a_cursor_out_of_its_columns_range_is_bad_user_input(db, client, caplog, case):
+    query, sort, value = CURSOR_CASES[case]
+    await refused(client, caplog, query, {"c": value, "sort": sort} if sort else {"c": value})
+
+
+@pytest.mark.parametrize(("query", "after"), [
+    ("query($a: String) { categories(first: 2, after: $a) { totalCount } }", cursor("categories", 2**70, 1)),
+    ("query($a: String) { categories(first: 2, after: $a) { totalCount } }", cursor("categories", 1, 2**40)),
+])
+async def test_other_connections_refuse_cursors_out_of_range(db, client, caplog, query, after):
+    await refused(client, caplog, query, {"a": after})
+
+
+async def test_stock_adjusted_past_the_column_is_refused_and_changes_nothing(db, client, caplog):
+    headers = bearer(await token_for(Permission.MANAGE_INVENTORY))
+    variant = encode_id("ProductVariant", db.data.variants[next(iter(db.data.variants))])
+    set_ = "mutation($v: ID!, $q: Int!) { stockSet(variantId: $v, warehouse: \"north\", quantity: $q) { userErrors { code } } }"
+    adjust = "mutation($v: ID!, $d: Int!) { stockAdjust(variantId: $v, warehouse: \"north\", delta: $d, reason: \"count\") { userErrors { field code message } } }"
+    body = (await client.post("/graphql", json={"query": set_, "variables": {"v": variant, "q": 1_000_000_000}}, headers=headers)).json()
+    assert body["data"]["stockSet"]["userErrors"] == []
+    before = await Stock.filter(warehouse__code="north").order_by("id").values_list("quantity", flat=True)
+    with caplog.at_level(logging.INFO):
+        # Twice past MAX_STOCK: the second would have passed the int4 column (a 500 from PostgreSQL).
+        for delta in (1_000_000_000, 1_000_000_000):
+            body = (await client.post("/graphql", json={"query": adjust, "variables": {"v": variant, "d": delta}}, headers=headers)).json()
+            assert "errors" not in body, body
+            errors = body["data"]["stockAdjust"]["userErrors"]
+            assert [(e["field"], e["code"]) for e in errors] == [(["delta"], "INVALID")] and errors[0]["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert await Stock.filter(warehouse__code="north").order_by("id").values_list("quantity", flat=True) == before
+    await refused(client, caplog, adjust, {"v": variant, "d": 2**31})  # not an Int at all
+
+
+@pytest.mark.parametrize("length", [201, 255])
+async def test_a_category_name_longer_than_its_column_is_refused_and_changes_nothing(db, client, caplog, length):
+    headers = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+    before = await Category.all().count()
+    query = "mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { category { id } userErrors { field code message } } }"
+    with caplog.at_level(logging.INFO):
+        body = (await client.post("/graphql", json={"query": query, "variables": {"i": {"name": "k" * length}}}, headers=headers)).json()
+    assert "errors" not in body, body
+    errors = body["data"]["categoryCreate"]["userErrors"]
+    assert [(e["field"], e["code"]) for e in errors] == [(["name"], "INVALID")] and "200" in errors[0]["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert await Category.all().count() == before
+
+
+FILTERED = "query($f: ProductFilter, $q: String) { products(first: 3, filter: $f, search: $q) { totalCount nodes { name } } }"
+
+
+def options(entries: int, values: int = 1, name: str = "Size", value: str = "M") -> dict:
+    return {"options": [{"name": f"{name}{i}" if i else name, "values": [value] * values} for i in range(entries)]}
+
+
+FILTER_CASES = {
+    "too many option entries": {"f": options(11)},
+    "500 option entries": {"f": options(500)},
+    "too many values": {"f": options(1, values=51)},
+    "value past its column": {"f": options(1, value="x" * 129)},
+    "name past its column": {"f": options(1, name="n" * 65)},
+    "search too long": {"q": "kite " * 41},
+}
+
+
+@pytest.mark.parametrize("case", list(FILTER_CASES))
+async def test_a_filter_over_its_bounds_is_bad_user_input_before_any_sql(db, client, caplog, sql_counter, case):
+    sql_counter.statements.clear()
+    error = await refused(client, caplog, FILTERED, FILTER_CASES[case])
+    assert error["extensions"]["field"] in ("filter.options", "search")
+    assert sql_counter.statements == []
+
+
+async def test_the_option_filter_is_one_subquery_whatever_the_number_of_options(db, gql, sql_counter):
+    shapes = []
+    for entries in (1, 10):
+        sql_counter.statements.clear()
+        await gql.data(FILTERED, {"f": options(entries)})
+        (page,) = [s for s in sql_counter.statements if "LIMIT" in s]
+        shapes.append(page.upper().count("SELECT"))
+    assert shapes[0] == shapes[1]
+
+
+async def test_two_entries_for_one_option_ask_for_a_value_in_both(db, gql):
+    def listed(*entries):
+        return gql.data(FILTERED.replace("first: 3", "first: 50"), {"f": {"options": [{"name": "Size", "values": v} for v in entries]}})
+
+    both = await listed(["S", "M"], ["M", "L"])
+    assert both == await listed(["M"]) and both["products"]["totalCount"] > 0
+    assert (await listed(["S"], ["L"]))["products"]["totalCount"] == 0
