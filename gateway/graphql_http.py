@@ -11,6 +11,7 @@ Spec: https://graphql.github.io/graphql-over-http/draft/ (the `graphql-http` aud
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,12 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 # The one request body type the spec requires; GET carries the parameters in the query string.
 _REQUEST_MEDIA_TYPE = "application/json"
+# JSON's escape of a UTF-16 surrogate (U+D800-U+DFFF): paired, it is one character; alone, it
+# decodes to a string no UTF-8 text can hold (the database driver raises on it). Only a request
+# that has such an escape is searched for a lone one.
+_SURROGATE_ESCAPE = r"\\u[dD][89a-fA-F]"
+_SURROGATE_ESCAPE_IN_BYTES = re.compile(_SURROGATE_ESCAPE.encode())
+_SURROGATE_ESCAPE_IN_TEXT = re.compile(_SURROGATE_ESCAPE)
 
 
 class RequestError(Exception):
@@ -147,6 +154,8 @@ def params_from_body(content_type: str | None, body: bytes) -> GraphQLParams:
         data = json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError too
         raise RequestError(400, "The request body is not valid JSON.") from None
+    if _SURROGATE_ESCAPE_IN_BYTES.search(body) and _holds_lone_surrogate(data):
+        raise RequestError(400, "The request body is not valid Unicode: it escapes a lone UTF-16 surrogate.")
     if isinstance(data, list):
         raise RequestError(400, "Batched requests are not supported: send one operation per request.")
     if not isinstance(data, dict):
@@ -176,9 +185,33 @@ def _json_param(params: Mapping[str, str], name: str) -> Any:
     if not text:
         return None
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except (ValueError, RecursionError):
         raise RequestError(400, f"The `{name}` parameter is not valid JSON.") from None
+    if _SURROGATE_ESCAPE_IN_TEXT.search(text) and _holds_lone_surrogate(value):
+        raise RequestError(400, f"The `{name}` parameter is not valid Unicode: it escapes a lone UTF-16 surrogate.")
+    return value
+
+
+def _holds_lone_surrogate(data: Any) -> bool:
+    """Whether any string in decoded JSON (keys included) cannot be encoded as UTF-8.
+
+    A loop, not recursion: the JSON may be nested as deep as the decoder allows.
+    """
+    pending = [data]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            try:
+                item.encode()
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            pending += item.keys()
+            pending += item.values()
+        elif isinstance(item, list):
+            pending += item
+    return False
 
 
 def _checked(query: Any, operation_name: Any, variables: Any, extensions: Any) -> GraphQLParams:

@@ -11,6 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from models import DiscountCode, DiscountKind, Order, ShippingMethod
 from resolvers import pricing
+from resolvers.catalogue_admin import MAX_PRICE
 from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
 
@@ -65,8 +66,11 @@ def carrier_code(value: str) -> str:
 
 
 def _check_amount(field: str, amount: Decimal | None) -> None:
-    if amount is not None and (not amount.is_finite() or amount < 0 or amount != amount.quantize(Decimal("0.01"))):
-        raise DomainError("INVALID", f"`{field}` must be a non-negative amount with at most two decimals.", [field])
+    # The upper bound is the money columns' (12 digits, 2 decimals), checked first: past it the
+    # column overflows, and far past it (1e308) `quantize` itself raises.
+    if amount is not None and (not amount.is_finite() or not 0 <= amount <= MAX_PRICE
+                               or amount != amount.quantize(Decimal("0.01"))):
+        raise DomainError("INVALID", f"`{field}` must be an amount from 0 to {MAX_PRICE} with at most two decimals.", [field])
 
 
 async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:

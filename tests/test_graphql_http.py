@@ -196,3 +196,21 @@ async def test_get_without_query_is_graphiql_for_browsers_and_400_for_clients(cl
     page = await client.get("/graphql", headers={"accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
     assert page.status_code == 200 and "graphiql" in page.text.lower()
     assert (await client.get("/graphql", headers={"accept": "*/*"})).status_code == 400
+
+
+@pytest.mark.parametrize("body,refused", [
+    (rb'{"query": "{ __typename }", "variables": {"t": "ab\ud800"}}', True),
+    (rb'{"query": "{ __typename }", "variables": {"\uDFFF": 1}}', True),  # in a key
+    (rb'{"query": "{ __typename }", "variables": {"t": [[{"u": "\udc00x"}]]}}', True),
+    (rb'{"query": "{ __typename }", "variables": {"t": "\ud83d\ude00"}}', False),  # a pair: one character
+    (rb'{"query": "{ __typename }", "variables": {"t": "\\ud800"}}', False),  # an escaped backslash: plain text
+])
+def test_a_lone_surrogate_escape_is_a_malformed_body(body, refused):
+    from gateway.graphql_http import RequestError, params_from_body
+
+    if refused:
+        with pytest.raises(RequestError) as error:
+            params_from_body("application/json", body)
+        assert error.value.status == 400 and error.value.code == "BAD_REQUEST"
+    else:
+        assert params_from_body("application/json", body).variables["t"] in ("\U0001f600", "\\ud800")
