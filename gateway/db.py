@@ -7,7 +7,7 @@ from typing import Any
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
-MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts", "models.checkout", "models.cart", "models.orders", "models.shipments"]
+MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts", "models.checkout", "models.cart", "models.orders", "models.shipments", "models.payments"]
 APP_LABEL = "models"
 
 
