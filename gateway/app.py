@@ -10,7 +10,8 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
+from datetime import timedelta
 
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
@@ -35,10 +36,13 @@ from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
 from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
+from gateway.periodic import every
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
+from resolvers import payments
+from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
 from resolvers.outbox import Change
 from schema.limits import Limits
@@ -69,6 +73,7 @@ class GatewayStarlette(Starlette):
 
 def create_app(settings: Settings) -> Starlette:
     metrics = Metrics()
+    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
     redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
     limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
     events: EventBus = (
@@ -148,9 +153,18 @@ def create_app(settings: Settings) -> Starlette:
             await events.start()
             if cache is not None:
                 await cache.start()
+            # Charges that a killed process left without an order, given back from every process.
+            recovery = asyncio.create_task(every(
+                settings.payment_recovery_interval_seconds,
+                lambda: payments.recover(timedelta(seconds=settings.payment_recovery_after_seconds)),
+                "payment recovery",
+            ))
             try:
                 yield
             finally:
+                recovery.cancel()
+                with suppress(asyncio.CancelledError):
+                    await recovery
                 if cache is not None:
                     await cache.close()
                 await events.close()
