@@ -166,27 +166,29 @@ async def test_a_checkout_outlived_by_recovery_places_no_order(gql, db, monkeypa
     assert [e.kind for e in _books_for(attempt.key)] == ["CHARGE", "REFUND"]
 
 
-async def test_the_drills_see_a_charge_no_order_holds(gql, db, killed_after_the_charge, monkeypatch):
+async def test_the_drills_see_a_charge_no_order_holds(gql, db, tmp_path, monkeypatch):
     if db.name != "postgres":
         pytest.skip("the drills run on PostgreSQL, and the helper reads it with asyncpg")
+    # Books of this test's own: other tests' charges belong to orders of other databases.
+    books = tmp_path / "test-card-ledger.jsonl"
+    monkeypatch.setitem(payments.PROVIDERS, "test-card", payments.TestCardPayment(card_books.CardBooks(books)))
     variant = await make_variant()
     placed = await ready_cart(gql, [(variant.sku, 1)])
     lost = await ready_cart(gql, [(variant.sku, 1)])
-    monkeypatch.undo()
     assert (await gql.data(CHECKOUT, {"t": placed, "p": PAID}))["checkoutComplete"]["order"]
-    await payments.recover(NOW)  # whatever earlier tests left
-    assert await payment_books.unsettled_charges(db.url, card_ledger().path) == []
-    monkeypatch.setattr(payments, "mark_ordered", _die)
-    monkeypatch.setattr(payments, "settle_unordered", _never)
-    assert (await gql.post(CHECKOUT, {"t": lost, "p": PAID}))["errors"]
-    monkeypatch.undo()
+    await payments.recover(NOW)  # whatever earlier tests left unsettled
+    assert await payment_books.unsettled_charges(db.url, books) == []
+    with pytest.MonkeyPatch.context() as killed:
+        killed.setattr(payments, "mark_ordered", _die)
+        killed.setattr(payments, "settle_unordered", _never)
+        assert (await gql.post(CHECKOUT, {"t": lost, "p": PAID}))["errors"]
 
     key = (await PaymentAttempt.get(cart_token=lost)).key
-    found = await payment_books.unsettled_charges(db.url, card_ledger().path)
+    found = await payment_books.unsettled_charges(db.url, books)
     assert len(found) == 1 and f"payment attempt {key}: STARTED" in found[0], found
     # The command the drills run: the gateway's recovery, from another process.
-    assert await payment_books.recover_payments(db.url, card_ledger().path) == "1 payment attempts without an order given back"
-    assert await payment_books.unsettled_charges(db.url, card_ledger().path) == []
+    assert await payment_books.recover_payments(db.url, books) == "1 payment attempts without an order given back"
+    assert await payment_books.unsettled_charges(db.url, books) == []
     assert (await PaymentAttempt.get(cart_token=lost)).status == S.RETURNED
 
 
