@@ -10,7 +10,7 @@ import gc
 import logging
 import sys
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 
 from starlette.applications import Starlette
@@ -36,12 +36,15 @@ from gateway.metrics import Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
 from gateway.outage import database_fault_response
+from gateway.periodic import every
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
 from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
 from resolvers.accounts import TokenRules
+from resolvers import payments
+from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
 from resolvers.outbox import Change
 from schema.limits import Limits
@@ -83,6 +86,9 @@ def create_app(settings: Settings) -> Starlette:
         refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
         revoked=RedisRevokedSessions(redis, breaker=breaker) if redis is not None else LocalRevokedSessions(),
     )
+    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
+    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
+    limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size, breaker, listener) if redis is not None
         else LocalBus(settings.subscription_queue_size)
@@ -169,9 +175,18 @@ def create_app(settings: Settings) -> Starlette:
             await events.start()
             if cache is not None:
                 await cache.start()
+            # Charges that a killed process left without an order, given back from every process.
+            recovery = asyncio.create_task(every(
+                settings.payment_recovery_interval_seconds,
+                lambda: payments.recover(timedelta(seconds=settings.payment_recovery_after_seconds)),
+                "payment recovery",
+            ))
             try:
                 yield
             finally:
+                recovery.cancel()
+                with suppress(asyncio.CancelledError):
+                    await recovery
                 if cache is not None:
                     await cache.close()
                 await events.close()

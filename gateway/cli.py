@@ -1,4 +1,4 @@
-"""`python -m gateway …`: migrate, seed, export-schema, serve."""
+"""`python -m gateway …`: migrate, seed, export-schema, create-staff, serve, recover-payments."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ def _parser() -> argparse.ArgumentParser:
                        help="a permission to grant (repeatable)")
     staff.add_argument("--all-permissions", action="store_true", help="grant every permission")
     commands.add_parser("serve", help="serve with uvicorn on HOST:PORT with WEB_CONCURRENCY workers")
+    recover = commands.add_parser("recover-payments", help="give back charges that no order holds (what the web processes do every minute)")
+    recover.add_argument("--older-than", type=int, default=None, metavar="SECONDS",
+                         help="how long an attempt must have been left unsettled (default PAYMENT_RECOVERY_AFTER); "
+                              "0 only when no checkout is running")
     return parser
 
 
@@ -74,6 +78,27 @@ async def _create_staff(settings: Settings, email: str, password: str, permissio
     return 0
 
 
+async def _recover_payments(settings: Settings, older_than: int) -> int:
+    from datetime import timedelta
+
+    from tortoise import Tortoise
+
+    from gateway.db import close, tortoise_config
+    from resolvers import payments
+    from resolvers.card_books import CardBooks
+
+    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        settled = 0
+        while batch := await payments.recover(timedelta(seconds=older_than)):
+            settled += batch
+    finally:
+        await close()
+    print(f"{settled} payment attempts without an order given back")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -97,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "export-schema":
         SCHEMA_FILE.write_text(schema_sdl())
         print(f"wrote {SCHEMA_FILE.name}")
+    elif args.command == "recover-payments":
+        older_than = settings.payment_recovery_after_seconds if args.older_than is None else args.older_than
+        if older_than < 0:
+            print("recover-payments: --older-than must not be negative", file=sys.stderr)
+            return 2
+        return asyncio.run(_recover_payments(settings, older_than))
     elif args.command == "serve":
         import uvicorn
 

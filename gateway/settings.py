@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway import persisted
+from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 
 
 class ConfigError(ValueError):
@@ -58,6 +59,11 @@ class Settings:
     trusted_proxies: tuple[Any, ...] = ()
     prices_include_tax: bool = True
     max_line_quantity: int = 99
+    # The test-card processor's books, shared by every worker (a file outside the database).
+    test_card_ledger: str = DEFAULT_TEST_CARD_LEDGER
+    # A payment attempt left unsettled this long belongs to a dead process: what it charged is given back.
+    payment_recovery_after_seconds: int = 120
+    payment_recovery_interval_seconds: int = 60
     ws_max_subscriptions: int = 20
     ws_init_timeout_seconds: int = 10
     subscription_queue_size: int = 100
@@ -187,6 +193,13 @@ def _carrier_secrets(value: str) -> dict[str, str]:
     return secrets
 
 
+def _file(name: str, value: str) -> str:
+    """The path of a file the gateway writes (its directory is made when first needed)."""
+    if "\x00" in value or os.path.isdir(value):
+        raise ConfigError(f"{name}: expected the path of a file, got {value!r}")
+    return value
+
+
 def _header_name(name: str, value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
         raise ConfigError(f"{name}: expected an HTTP header name such as X-Signature, got {value!r}")
@@ -247,6 +260,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
         prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
         max_line_quantity=_int("MAX_LINE_QUANTITY", env.get("MAX_LINE_QUANTITY") or "99", 1, 1_000_000),
+        test_card_ledger=_file("TEST_CARD_LEDGER", env.get("TEST_CARD_LEDGER") or DEFAULT_TEST_CARD_LEDGER),
+        payment_recovery_after_seconds=_int("PAYMENT_RECOVERY_AFTER", env.get("PAYMENT_RECOVERY_AFTER") or "120", 1, 86_400),
+        payment_recovery_interval_seconds=_int(
+            "PAYMENT_RECOVERY_INTERVAL", env.get("PAYMENT_RECOVERY_INTERVAL") or "60", 1, 86_400),
         ws_max_subscriptions=_int("WS_MAX_SUBSCRIPTIONS", env.get("WS_MAX_SUBSCRIPTIONS") or "20", 1, 10_000),
         ws_init_timeout_seconds=_int("WS_INIT_TIMEOUT", env.get("WS_INIT_TIMEOUT") or "10", 1, 3600),
         subscription_queue_size=_int("SUBSCRIPTION_QUEUE_SIZE", env.get("SUBSCRIPTION_QUEUE_SIZE") or "100", 1, 100_000),

@@ -11,8 +11,11 @@ from models.accounts import Account, Address, Permission, RefreshToken
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
 from models.inventory import Stock, StockMovement, Warehouse
+from models.payments import PaymentAttempt, PaymentAttemptStatus
 
 __all__ = [
+    "PaymentAttempt",
+    "PaymentAttemptStatus",
     "CarrierDelivery",
     "Shipment",
     "ShipmentEvent",

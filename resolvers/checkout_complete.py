@@ -13,10 +13,12 @@ reserved, the discount code's use counted), and an authorization that still ends
 order (a failing statement after it, a lost race, a cancelled request) is voided or refunded in
 the same request, once the transaction has rolled back. The authorization itself stays inside the
 transaction, where the cart, its stock rows and its discount code are locked: taking it outside
-would need an order that exists before it is paid for (a pending state, a second transaction and
-a sweeper for the crash in between), and a declined card must leave no trace. The order number's
-counter, which every checkout shares, is still taken only after the payment, so the provider's
-latency never serializes all checkouts.
+would need an order that exists before it is paid for, and a declined card must leave no order.
+What survives a process killed mid-checkout is the payment attempt, recorded in a statement of its
+own before the transaction: the charge is made under its key and the attempt is marked ORDERED
+with the order, so one left STARTED is a charge no order holds, which `payments.recover()` gives
+back. The order number's counter, which every checkout shares, is still taken only after the
+payment, so the provider's latency never serializes all checkouts.
 
 Warehouse choice, per line: the warehouse with the most available stock when one can serve the
 whole line (ties: the lowest stock id); otherwise the line is split across warehouses, most
@@ -26,27 +28,23 @@ available first.
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from loaders import Loaders
 from models import (
-    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, ProductStatus,
-    Stock, StockMovement,
+    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, PaymentAttempt,
+    ProductStatus, Stock, StockMovement,
 )
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import announce_order
-
-log = logging.getLogger("gateway.payments")
 
 
 @dataclass(frozen=True)
@@ -109,7 +107,10 @@ async def complete(
         raise DomainError("INVALID", f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
         raise DomainError("INVALID", "An idempotency key has 1–128 characters.", ["idempotencyKey"])
-    payment = Payment(provider)
+    if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the attempt's column
+        raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+    # Recorded before the transaction, in a statement of its own: it outlives a process killed mid-checkout.
+    payment = Payment(provider, await payments.start_attempt(provider.name, token))
     order: Order | None = None
     try:
         order = await _complete(token, payment, payment_token, idempotency_key, prices_include_tax, actor)
@@ -119,44 +120,26 @@ async def complete(
         if order is None:
             raise
     finally:
-        if payment.authorization is not None:
+        if not payment.ordered(order):
             # Shielded: a cancelled request still gives the money back.
-            await asyncio.shield(_give_back_unless_ordered(payment, order))
+            await asyncio.shield(payments.settle_unordered(payment.attempt, provider, payment.asked, payment.declined))
     assert order is not None  # both paths that get here have one
     return order
 
 
 @dataclass
 class Payment:
-    """The provider of a checkout, and the authorization it made, once it has made one."""
+    """The provider of a checkout, its attempt, and what the provider was asked and answered."""
 
     provider: payments.PaymentProvider
+    attempt: PaymentAttempt
+    asked: bool = False  # the provider was called: money may have moved under the attempt's key
+    declined: bool = False
     authorization: payments.PaymentResult | None = None
-    amount: Decimal = Decimal(0)
-    currency: str = ""
 
-
-async def _give_back_unless_ordered(payment: Payment, order: Order | None) -> None:
-    """Void or refund the authorization unless an order holds it. Called after the transaction ended."""
-    authorization = payment.authorization
-    assert authorization is not None
-    if order is not None and order.payment_reference == authorization.reference:
-        return
-    try:
-        # The failure may have come after the commit (announcing it, a cancellation): then the order stands.
-        if await Order.filter(payment_reference=authorization.reference).exists():
-            return
-    except Exception:  # the database is gone: it most likely took the transaction with it
-        log.warning("payment %s: cannot tell whether an order holds it; giving it back", authorization.reference)
-    try:
-        result = await payments.undo(payment.provider, authorization, payment.amount, payment.currency)
-    except Exception:
-        log.exception("payment %s (%s %s) ended without an order and could not be given back: reconcile it",
-                      authorization.reference, payment.amount, payment.currency)
-        return
-    if not result.approved:
-        log.error("payment %s (%s %s) ended without an order and %s refused to give it back: %s",
-                  authorization.reference, payment.amount, payment.currency, payment.provider.name, result.message)
+    def ordered(self, order: Order | None) -> bool:
+        """Whether `order` is the one this payment's authorization was committed with."""
+        return order is not None and self.authorization is not None and order.payment_reference == self.authorization.reference
 
 
 async def _complete(
@@ -218,10 +201,12 @@ async def _complete(
 
         # Money last: nothing below refuses the order. Should anything still fail, complete() gives it back.
         provider = payment.provider
-        result = await provider.authorize(totals.total, cart.currency, payment_token)
+        payment.asked = True
+        result = await provider.authorize(totals.total, cart.currency, payment_token, payment.attempt.key)
         if not result.approved:
+            payment.declined = True
             raise DomainError("PAYMENT_DECLINED", result.message or "The payment was declined.", ["payment"])
-        payment.authorization, payment.amount, payment.currency = result, totals.total, cart.currency
+        payment.authorization = result
 
         await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
         number = (await OrderCounter.get(id=1)).last_number
@@ -236,6 +221,7 @@ async def _complete(
             discount_code=figures.discount_code.code if figures.discount_code else "",
             payment_provider=provider.name, payment_reference=result.reference, paid_at=now if result.captured else None,
         )
+        await payments.mark_ordered(payment.attempt, order)
         await OrderLine.bulk_create([
             OrderLine(
                 order_id=order.id, variant_id=p.variant["id"], sku=p.variant["sku"], product_name=product.name,

@@ -1,19 +1,35 @@
-"""Payment providers behind one small interface (authorize, capture, void, refund), as Vendure has it.
+"""Payment providers behind one small interface (authorize, capture, void, refund, give back), as
+Vendure has it, and the payment attempts that make every charge traceable.
 
 Built in: `manual` (the order is placed unpaid; staff mark it paid) and `test-card` (token
 `tok_decline` is declined, any other token is approved and captured at once). The test-card
-provider stands in for a card processor, so it keeps the processor's side of the books: a ledger
-of every charge, void and refund it made, which is how anyone checks that no card was charged
-without an order.
+provider stands in for a card processor, so it keeps the processor's side of the books outside the
+gateway (`resolvers/card_books.py`), which is how anyone checks that no card was charged without
+an order.
+
+Every charge is made under the idempotency key of a `PaymentAttempt` recorded before money moves
+(`start_attempt`). The checkout marks the attempt ORDERED in its order's transaction; one that
+ends without an order is given back in the same request. What a killed process leaves behind (an
+attempt still STARTED) `recover()` gives back later, from any process: providers give back by key.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import secrets
-from collections import deque
+import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Protocol
+
+from models import Order, PaymentAttempt, PaymentAttemptStatus
+from resolvers.card_books import DEFAULT_PATH, CardBooks
+from resolvers.errors import DomainError
+
+log = logging.getLogger("gateway.payments")
+S = PaymentAttemptStatus
 
 
 @dataclass(frozen=True)
@@ -24,10 +40,21 @@ class PaymentResult:
     message: str = ""
 
 
+@dataclass(frozen=True)
+class GivenBack:
+    """What a provider gave back under a key: the charge's reference and the amount (0: it held nothing)."""
+
+    reference: str = ""
+    amount: Decimal = Decimal(0)
+    currency: str = ""
+
+
 class PaymentProvider(Protocol):
     name: str
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None) -> PaymentResult: ...
+    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> PaymentResult:
+        """Authorize (or charge) under the idempotency `key`: the same key never charges twice."""
+        ...
 
     async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
 
@@ -35,19 +62,16 @@ class PaymentProvider(Protocol):
 
     async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
 
-
-async def undo(provider: PaymentProvider, authorization: PaymentResult, amount: Decimal, currency: str) -> PaymentResult:
-    """Give back an approved payment that ended without an order: void what was only authorized,
-    refund what was captured."""
-    if authorization.captured:
-        return await provider.refund(authorization.reference, amount, currency)
-    return await provider.void(authorization.reference, amount, currency)
+    async def give_back(self, key: str) -> GivenBack:
+        """Void or refund whatever the provider still holds from what it did under `key` (nothing,
+        when it did nothing or gave it back already): safe to call any number of times."""
+        ...
 
 
 class ManualPayment:
     name = "manual"
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None) -> PaymentResult:
+    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> PaymentResult:
         return PaymentResult(approved=True, captured=False, reference=f"manual_{secrets.token_hex(8)}")
 
     async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
@@ -60,65 +84,141 @@ class ManualPayment:
     async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
         return PaymentResult(approved=True, captured=False, reference=reference, message="refund recorded")
 
-
-@dataclass(frozen=True)
-class LedgerEntry:
-    kind: str  # CHARGE, VOID or REFUND
-    reference: str
-    amount: Decimal
-    currency: str
-
-
-class Ledger:
-    """A processor's record of what it did to cards, newest last.
-
-    It keeps the latest `size` entries only, so a long-running process does not grow with every
-    payment; checks read a window of recent activity.
-    """
-
-    def __init__(self, size: int = 1000) -> None:
-        self.entries: deque[LedgerEntry] = deque(maxlen=size)
-
-    def add(self, kind: str, reference: str, amount: Decimal, currency: str) -> None:
-        self.entries.append(LedgerEntry(kind, reference, amount, currency))
-
-    def held(self) -> dict[str, Decimal]:
-        """What each charge still holds after its voids and refunds, for those holding anything."""
-        held: dict[str, Decimal] = {}
-        for entry in self.entries:
-            sign = 1 if entry.kind == "CHARGE" else -1
-            held[entry.reference] = held.get(entry.reference, Decimal(0)) + sign * entry.amount
-        return {reference: amount for reference, amount in held.items() if amount > 0}
+    async def give_back(self, key: str) -> GivenBack:
+        return GivenBack()  # nothing is collected before staff mark the order paid
 
 
 class TestCardPayment:
     name = "test-card"
     DECLINED = "tok_decline"
 
-    def __init__(self) -> None:
-        self.ledger = Ledger()
+    def __init__(self, books: CardBooks) -> None:
+        self.books = books
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None) -> PaymentResult:
+    # The books are a file: written from a thread, as a processor is called over the network.
+    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> PaymentResult:
         if token == self.DECLINED:
             return PaymentResult(approved=False, captured=False, reference="", message="The card was declined.")
-        reference = f"test_{secrets.token_hex(8)}"
-        self.ledger.add("CHARGE", reference, amount, currency)
-        return PaymentResult(approved=True, captured=True, reference=reference)
+        charge = await asyncio.to_thread(self.books.charge, key, amount, currency)
+        return PaymentResult(approved=True, captured=True, reference=charge.reference)
 
     async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
         return PaymentResult(approved=True, captured=True, reference=reference)  # captured at authorization
 
     async def void(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        self.ledger.add("VOID", reference, amount, currency)
+        await asyncio.to_thread(self.books.add, "VOID", reference, amount, currency)
         return PaymentResult(approved=True, captured=False, reference=reference, message="voided")
 
     async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        self.ledger.add("REFUND", reference, amount, currency)
+        await asyncio.to_thread(self.books.add, "REFUND", reference, amount, currency)
         return PaymentResult(approved=True, captured=False, reference=reference, message="refunded")
 
+    async def give_back(self, key: str) -> GivenBack:
+        refund = await asyncio.to_thread(self.books.give_back, key)
+        return GivenBack() if refund is None else GivenBack(refund.reference, refund.amount, refund.currency)
 
-PROVIDERS: dict[str, PaymentProvider] = {p.name: p for p in (ManualPayment(), TestCardPayment())}
+
+PROVIDERS: dict[str, PaymentProvider] = {}
+
+
+def install(provider: PaymentProvider) -> None:
+    """Make `provider` the one answering to its name (the app installs the test card with its books)."""
+    PROVIDERS[provider.name] = provider
 
 
 def provider(name: str) -> PaymentProvider | None:
     return PROVIDERS.get(name)
+
+
+install(ManualPayment())
+install(TestCardPayment(CardBooks(DEFAULT_PATH)))  # the app installs one with TEST_CARD_LEDGER
+
+
+async def start_attempt(provider_name: str, cart_token: str) -> PaymentAttempt:
+    """Record a payment attempt, committed before any money can move under its key.
+
+    One INSERT outside any transaction: the checkout's own transaction may roll back, this stays.
+    """
+    return await PaymentAttempt.create(key=uuid.uuid4().hex, provider=provider_name, cart_token=cart_token)
+
+
+async def mark_ordered(attempt: PaymentAttempt, order: Order) -> None:
+    """Inside the order's transaction: the attempt belongs to the order, atomically with it.
+
+    Conditional on STARTED: should recovery have claimed the attempt (the checkout outlived the
+    recovery bound), the order must not be placed on money that is being given back.
+    """
+    updated = await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(
+        status=S.ORDERED, order_id=order.id, amount=order.total, currency=order.currency,
+        reference=order.payment_reference, updated_at=datetime.now(timezone.utc),
+    )
+    if not updated:
+        raise DomainError("PAYMENT_DECLINED", "The payment took too long and was given back: please try again.", ["payment"])
+
+
+async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, asked: bool, declined: bool) -> None:
+    """After the checkout's transaction ended without committing an order on this attempt.
+
+    `asked`: the provider was called (money may have moved, even if no answer came back);
+    `declined`: it answered no. Anything else is given back under the attempt's key. When the
+    database cannot be reached or the provider fails, the attempt stays STARTED for `recover()`.
+    """
+    try:
+        if not asked or declined:
+            status = S.DECLINED if declined else S.UNUSED
+            await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(status=status, updated_at=datetime.now(timezone.utc))
+            return
+        # The failure may have come after the commit (announcing the order): then the order stands.
+        current = await PaymentAttempt.get_or_none(id=attempt.id)
+        if current is None or current.status not in (S.STARTED, S.RETURNING):
+            return
+        given = await provider.give_back(attempt.key)
+        await _mark_returned(attempt, given, (S.STARTED, S.RETURNING))
+    except Exception:
+        log.exception("payment attempt %s (%s) ended without an order and was not settled: recovery will give it back",
+                      attempt.key, provider.name)
+
+
+async def _mark_returned(attempt: PaymentAttempt, given: GivenBack, was: tuple[PaymentAttemptStatus, ...]) -> None:
+    changes: dict[str, object] = {"status": S.RETURNED, "updated_at": datetime.now(timezone.utc)}
+    if given.reference:
+        changes |= {"reference": given.reference, "amount": given.amount, "currency": given.currency}
+    await PaymentAttempt.filter(id=attempt.id, status__in=was).update(**changes)
+    if given.amount:
+        log.warning("payment %s: %s %s given back by %s, no order holds it", given.reference, given.amount,
+                    given.currency, attempt.provider)
+
+
+async def recover(older_than: timedelta, limit: int = 100) -> int:
+    """Give back what providers hold for attempts that never reached an order nor were settled.
+
+    An attempt left STARTED for longer than `older_than` belongs to a process that died between
+    the provider's call and the end of its checkout (or could not reach the database after); one
+    left RETURNING that long, to a recovery that did not finish. `older_than` must exceed the
+    longest a checkout can take. Each attempt is claimed with a conditional UPDATE first, so
+    several processes can run this at once: one claims it, and a checkout still holding it (its
+    ORDERED mark not yet committed) makes the claim wait, then find it ORDERED. Returns how many
+    attempts were settled (up to `limit` per call). Independent of how it is scheduled.
+    """
+    now = datetime.now(timezone.utc)
+    cutoff = now - older_than
+    stale = await PaymentAttempt.filter(status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff).order_by("id").limit(limit)
+    settled = 0
+    for attempt in stale:
+        claimed = await PaymentAttempt.filter(
+            id=attempt.id, status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff
+        ).update(status=S.RETURNING, updated_at=now)
+        if not claimed:
+            continue  # another process claimed it, or its order committed
+        card = provider(attempt.provider)
+        if card is None:
+            log.error("payment attempt %s: provider %r is gone; give back what it holds by hand", attempt.key, attempt.provider)
+            continue
+        try:
+            given = await card.give_back(attempt.key)
+        except Exception:  # the claim runs out after `older_than`, and the next run tries again
+            log.exception("payment attempt %s: %s could not give it back; retrying later", attempt.key, attempt.provider)
+            continue
+        await _mark_returned(attempt, given, (S.RETURNING,))
+        settled += 1
+    return settled

@@ -10,22 +10,22 @@ from decimal import Decimal
 
 import pytest
 
-from models import Cart, DiscountCode, DiscountKind, Order, Stock, StockMovement
-from resolvers import checkout_complete, outbox, payments
+from models import Cart, DiscountCode, DiscountKind, Order, PaymentAttempt, PaymentAttemptStatus, Stock, StockMovement
+from resolvers import card_books, checkout_complete, outbox, payments
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 
 APPLY = "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code message } } }"
 
 
-def card_ledger() -> payments.Ledger:
+def card_ledger() -> card_books.CardBooks:
     card = payments.provider("test-card")
     assert isinstance(card, payments.TestCardPayment)
-    return card.ledger
+    return card.books
 
 
-def entries_since(before: list[payments.LedgerEntry]) -> list[payments.LedgerEntry]:
-    seen = set(before)
-    return [entry for entry in card_ledger().entries if entry not in seen]
+def entries_since(before: list[card_books.Entry]) -> list[card_books.Entry]:
+    """What the processor recorded since `before` was read (its books only grow)."""
+    return card_ledger().entries()[len(before):]
 
 
 class LongReferenceCard:
@@ -38,8 +38,8 @@ class LongReferenceCard:
     def __init__(self, card: payments.PaymentProvider) -> None:
         self.card = card
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None) -> payments.PaymentResult:
-        result = await self.card.authorize(amount, currency, token)
+    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> payments.PaymentResult:
+        result = await self.card.authorize(amount, currency, token, key)
         return replace(result, reference=result.reference + self.PADDING)
 
     async def capture(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
@@ -51,6 +51,9 @@ class LongReferenceCard:
     async def refund(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
         return await self.card.refund(reference.removesuffix(self.PADDING), amount, currency)
 
+    async def give_back(self, key: str) -> payments.GivenBack:
+        return await self.card.give_back(key)
+
 
 async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):
     card = payments.provider("test-card")
@@ -58,7 +61,7 @@ async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):
     monkeypatch.setitem(payments.PROVIDERS, LongReferenceCard.name, LongReferenceCard(card))
     variant = await make_variant()
     token = await ready_cart(gql, [(variant.sku, 2)])
-    before, orders = list(card_ledger().entries), await Order.all().count()
+    before, orders = card_ledger().entries(), await Order.all().count()
 
     body = await gql.post(CHECKOUT, {"t": token, "p": {"provider": LongReferenceCard.name, "token": "tok_visa"}})
     assert body["errors"] and "Traceback" not in str(body)
@@ -68,6 +71,10 @@ async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):
     assert [entry.kind for entry in made] == ["CHARGE", "REFUND"]
     assert made[0].reference == made[1].reference and made[0].amount == made[1].amount > 0
     assert made[0].reference not in card_ledger().held()
+    # The attempt records what happened: charged under its key, given back, no order.
+    attempt = await PaymentAttempt.get(cart_token=token)
+    assert (attempt.status, attempt.key, attempt.order_id) == (PaymentAttemptStatus.RETURNED, made[0].key, None)
+    assert (attempt.reference, attempt.amount) == (made[0].reference, made[0].amount)
     assert await Order.all().count() == orders
     central = await Stock.get(variant_id=variant.id, warehouse__code="central")
     assert (central.quantity, central.reserved) == (5, 0)
@@ -88,7 +95,7 @@ async def test_fifty_buyers_for_a_code_limited_to_ten(gql, db):
     tokens = await asyncio.gather(*(ready_cart(gql, [(variant.sku, 1)]) for _ in range(50)))
     for token in tokens:
         assert (await gql.data(APPLY, {"t": token, "c": code.code}))["cartApplyDiscountCode"]["userErrors"] == []
-    before = list(card_ledger().entries)
+    before = card_ledger().entries()
 
     results = [r["checkoutComplete"] for r in await asyncio.gather(*(gql.data(CHECKOUT, {"t": t, "p": PAID}) for t in tokens))]
 
@@ -109,7 +116,7 @@ async def test_a_failure_after_the_commit_keeps_the_payment(gql, db):
     """Announcing an order happens after its commit: failing there leaves the order, which keeps its money."""
     variant = await make_variant()
     token = await ready_cart(gql, [(variant.sku, 1)])
-    before = list(card_ledger().entries)
+    before = card_ledger().entries()
 
     async def broken_sink(changes: list[outbox.Change]) -> None:
         raise ConnectionError("the event bus is away")
@@ -123,3 +130,5 @@ async def test_a_failure_after_the_commit_keeps_the_payment(gql, db):
     order = await Order.get(cart__token=token)
     assert [(e.kind, e.reference) for e in entries_since(before)] == [("CHARGE", order.payment_reference)]
     assert order.payment_reference in card_ledger().held()
+    attempt = await PaymentAttempt.get(cart_token=token)
+    assert (attempt.status, attempt.order_id, attempt.reference) == (PaymentAttemptStatus.ORDERED, order.id, order.payment_reference)

@@ -34,6 +34,7 @@ def test_token_lifetimes():
     ("DATABASE_URL", "mysql://x"), ("DATABASE_URL", "postgres://host:99999/db"), ("DATABASE_URL", "postgres://host/"),
     ("DATABASE_URL", "postgres://host:abc/db"), ("PORT", "eighty"), ("PORT", "0"), ("WEB_CONCURRENCY", "-1"),
     ("LOG_LEVEL", "LOUD"), ("SECRET_KEY", "too-short"), ("STORE_CURRENCY", "euro"), ("CACHE_ENABLED", "maybe"), ("REDIS_URL", "http://x"),
+    ("TEST_CARD_LEDGER", str(ROOT / "tests")), ("PAYMENT_RECOVERY_AFTER", "0"), ("PAYMENT_RECOVERY_INTERVAL", "soon"),
 ])
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError) as caught:
