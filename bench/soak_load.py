@@ -200,6 +200,8 @@ class Soak:
                     await flow(connection)
                 except RequestFailed as failure:
                     self.minute.fail(f"{kind}:{failure.kind}", failure.detail)
+                    if failure.kind == "stock_exhausted":
+                        return  # nothing left to buy: the rest of the soak goes on without buyers
                 except (KeyError, TypeError, IndexError) as error:  # an answer without the fields asked for
                     self.minute.fail(f"{kind}:answer", repr(error))
         finally:
@@ -277,12 +279,16 @@ class Soak:
                     await self._follow(socket, str(followed), order)
                 except RequestFailed as failure:
                     self.minute.fail(f"track:{failure.kind}", failure.detail)
+                    await self._close(socket)  # what is still on its way belongs to the failed order
+                    socket = None
                 except (OSError, WebSocketException, asyncio.TimeoutError, KeyError, TypeError) as error:
                     self.minute.fail("track:websocket", repr(error))
-                    socket = await self._close(socket)
+                    await self._close(socket)
+                    socket = None
                 followed += 1
                 if followed % 2 == 0:
-                    socket = await self._close(socket)
+                    await self._close(socket)
+                    socket = None
         finally:
             await self._close(socket)
 
@@ -330,6 +336,9 @@ class Soak:
                     else:
                         self.minute.fail("listen:unexpected_message", str(message)[:200])
                         break
+            except RequestFailed as failure:
+                self.minute.fail(f"listen:{failure.kind}", failure.detail)
+                await asyncio.sleep(1.0)
             except (OSError, WebSocketException, asyncio.TimeoutError) as error:
                 self.minute.fail("listen:websocket", repr(error))
                 await asyncio.sleep(1.0)
