@@ -175,7 +175,7 @@ class Soak:
                                        {"after": after}, "products")
                 for edge in page["edges"]:
                     self.slugs.append(edge["node"]["slug"])
-                    self.words.extend(w for w in re.findall(r"[A-Za-z]{4,}", edge["node"]["name"]))
+                    self.words.extend(re.findall(r"[A-Za-z]{4,}", edge["node"]["name"]))
                 if not page["pageInfo"]["hasNextPage"]:
                     break
                 after = page["pageInfo"]["endCursor"]
