@@ -28,6 +28,7 @@ class LoadSpec:
     warmup: float = 2.0  # seconds of the same load first, not measured
     path: str = "/graphql"
     unique: bool = False  # replace NONCE in the body with a fresh value on every request
+    minutes: int = 10  # the soak's length (scenario `soak` only)
 
 
 @dataclass(frozen=True)

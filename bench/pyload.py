@@ -25,9 +25,10 @@ class Tally:
     socket_errors: int = 0  # connect/read/write failures and malformed responses
 
 
-def build_request(host: str, port: int, path: str, body: bytes) -> bytes:
+def build_request(host: str, port: int, path: str, body: bytes, headers: str = "") -> bytes:
+    """A keep-alive POST; `headers` are extra header lines, each ending in CRLF."""
     head = (
-        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+        f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n{headers}"
         f"Content-Length: {len(body)}\r\nConnection: keep-alive\r\n\r\n"
     )
     return head.encode("latin-1") + body

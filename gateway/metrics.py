@@ -12,6 +12,10 @@ from collections import defaultdict
 from collections.abc import Callable
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+# Operation names come from clients (and paths from anyone): past this many distinct ones, the
+# rest share one series, so neither this process's memory nor a scrape grows without end.
+MAX_OPERATIONS = 500
+OTHER_OPERATIONS = "other"
 
 
 class Metrics:
@@ -27,10 +31,14 @@ class Metrics:
         self.extra.append(lambda: [f"# HELP {name} {help_text}", f"# TYPE {name} {kind}", f"{name} {read():g}"])
 
     def observe(self, operation: str, status: int, seconds: float) -> None:
-        self.requests[(operation, str(status))] += 1
         counts = self.buckets.get(operation)
         if counts is None:
-            counts = self.buckets[operation] = [0] * (len(BUCKETS) + 1)
+            if len(self.buckets) >= MAX_OPERATIONS:
+                operation = OTHER_OPERATIONS
+                counts = self.buckets.get(operation)
+            if counts is None:
+                counts = self.buckets[operation] = [0] * (len(BUCKETS) + 1)
+        self.requests[(operation, str(status))] += 1
         counts[bisect.bisect_left(BUCKETS, seconds)] += 1
         self.sums[operation] += seconds
 

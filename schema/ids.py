@@ -9,7 +9,13 @@ from functools import lru_cache
 from resolvers.errors import BadInput
 
 
-@lru_cache(maxsize=200_000)
+# A few dozen listing pages' worth (~300 IDs each), about 2 MB. Not more: every new order, line,
+# cart and shipment passes through here once, and a bigger memo only grows RSS for hours with IDs
+# never asked for again (200,000 entries were ~54 MB per worker; the soak saw it grow).
+MAX_MEMOISED_IDS = 8192
+
+
+@lru_cache(maxsize=MAX_MEMOISED_IDS)
 def encode_id(type_name: str, pk: int) -> str:
     # Cached: a listing page encodes hundreds of IDs, the same ones request after request.
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
