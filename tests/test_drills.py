@@ -4,7 +4,9 @@ Each drill runs `uvicorn --workers 2` on PostgreSQL with a Redis process of its 
 and the response cache on), drives browsing and checkouts through the GraphQL API, breaks one
 dependency, mends it, and then checks directly in the database that stock equals its ledger, each
 cart became at most one order, order numbers are unique, every paid order carries its own charge,
-and that every reply a client got was a success or an error the contract documents.
+no charge is left in the test-card processor's books (shared by both workers) that no order holds
+once the gateway's payment recovery has run, and that every reply a client got was a success or an
+error the contract documents.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from redis.asyncio import Redis
 
 from bench.processes import worker_pids
 from bench.servers import Server, start, wait_healthy
-from tests import drill_invariants
+from tests import drill_invariants, payment_books
 from tests.conftest import (
     REQUIRE_SERVICES, ROOT, _create_postgres_database, _drop_postgres_database, _postgres_admin_url, _postgres_available,
 )
@@ -59,6 +61,7 @@ class Deployment:
     catalogue: Catalogue
     opening: dict[int, tuple[int, int]]
     staff_token: str
+    card_books: Path  # the test-card processor's books, shared by both workers
 
     def traffic(self, *, shoppers: int = 3, disconnects_allowed: bool = False) -> Traffic:
         return Traffic(self.http, self.catalogue, DISCOUNT_CODE, shoppers=shoppers, disconnects_allowed=disconnects_allowed)
@@ -73,7 +76,11 @@ class Deployment:
         return body["data"]
 
     async def violations(self, told: ClientView) -> list[str]:
-        return await drill_invariants.violations(self.database_url, self.opening, told)
+        # Traffic has stopped: the gateway's own recovery gives back what a killed worker's checkout
+        # charged, and then no charge may be left that no order holds.
+        await payment_books.recover_payments(self.database_url, self.card_books)
+        return (await drill_invariants.violations(self.database_url, self.opening, told)
+                + await payment_books.unsettled_charges(self.database_url, self.card_books))
 
 
 # The three set-up commands in one interpreter: starting Python and importing the gateway three
@@ -177,14 +184,15 @@ def redis() -> Iterator[RedisProcess]:
 
 
 @asynccontextmanager
-async def deployment(source: Source, redis_url: str) -> AsyncIterator[Deployment]:
+async def deployment(source: Source, redis_url: str, tmp_path: Path) -> AsyncIterator[Deployment]:
     """A fresh seeded database, two workers serving it, and the drill's discount code."""
     database_url, name = await _new_database(source)
     server = None
+    card_books = tmp_path / "test-card-ledger.jsonl"
     try:
         opening = await drill_invariants.opening_stock(database_url)
         env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_ENABLED": "1",
-               "LOG_LEVEL": "WARNING", **RATE_LIMITS}
+               "LOG_LEVEL": "WARNING", "TEST_CARD_LEDGER": str(card_books), **RATE_LIMITS}
         server = start("drill", "gateway.app:app", env, workers=2)
         await asyncio.to_thread(wait_healthy, server, "/readyz")
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
@@ -193,7 +201,7 @@ async def deployment(source: Source, redis_url: str) -> AsyncIterator[Deployment
                 "query": "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { accessToken } }",
                 "variables": {"e": STAFF_EMAIL, "p": STAFF_PASSWORD}})
             shop = Deployment(database_url, server, http, await Catalogue.read(http), opening,
-                              signed_in.json()["data"]["tokenCreate"]["accessToken"])
+                              signed_in.json()["data"]["tokenCreate"]["accessToken"], card_books)
             await shop.admin(
                 "mutation($i: DiscountCodeCreateInput!) { discountCodeCreate(input: $i) { userErrors { code message } } }",
                 {"i": {"code": DISCOUNT_CODE, "kind": "PERCENTAGE", "value": "10", "usageLimit": DISCOUNT_LIMIT}})
@@ -241,8 +249,8 @@ async def _redis_keys(url: str) -> int:
         await client.aclose()
 
 
-async def test_redis_killed_during_traffic_and_restarted(shared_postgres, redis):
-    async with deployment(shared_postgres, redis.url) as shop:
+async def test_redis_killed_during_traffic_and_restarted(shared_postgres, redis, tmp_path):
+    async with deployment(shared_postgres, redis.url, tmp_path) as shop:
         traffic = shop.traffic()
         traffic.start()
         await asyncio.sleep(1.5)
@@ -258,8 +266,8 @@ async def test_redis_killed_during_traffic_and_restarted(shared_postgres, redis)
         assert not failures, _listed(failures)
 
 
-async def test_redis_paused_during_traffic(shared_postgres, redis):
-    async with deployment(shared_postgres, redis.url) as shop:
+async def test_redis_paused_during_traffic(shared_postgres, redis, tmp_path):
+    async with deployment(shared_postgres, redis.url, tmp_path) as shop:
         traffic = shop.traffic()
         traffic.start()
         await asyncio.sleep(2)
@@ -289,8 +297,8 @@ async def test_redis_paused_during_traffic(shared_postgres, redis):
         assert not failures, _listed(failures)
 
 
-async def test_postgres_restarted_during_traffic(own_postgres, redis):
-    async with deployment(Source(own_postgres.url), redis.url) as shop:
+async def test_postgres_restarted_during_traffic(own_postgres, redis, tmp_path):
+    async with deployment(Source(own_postgres.url), redis.url, tmp_path) as shop:
         traffic = shop.traffic()
         traffic.start()
         await asyncio.sleep(1.5)
@@ -307,8 +315,8 @@ HOT_UNITS = 10
 HOT_CARTS = 30
 
 
-async def test_worker_killed_during_concurrent_checkouts(shared_postgres, redis):
-    async with deployment(shared_postgres, redis.url) as shop:
+async def test_worker_killed_during_concurrent_checkouts(shared_postgres, redis, tmp_path):
+    async with deployment(shared_postgres, redis.url, tmp_path) as shop:
         # One variant everyone wants, 10 units in one warehouse: 30 carts race for it.
         hot = next(v for v in shop.catalogue.variant_ids if v != shop.catalogue.plentiful)
         for warehouse, units in (("central", HOT_UNITS), ("north", 0)):
