@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed
 # graphql-http's GraphQL-over-HTTP audit, run by tests/test_http_audit.py (Node, pinned by the lock file).
 AUDIT := tests/http_audit
 
-.PHONY: run test install audit-deps bench schema clean
+.PHONY: run test test-fast check install audit-deps bench schema clean
 
 run: install
 	$(PYTHON) -m gateway migrate
@@ -19,6 +19,12 @@ test: install audit-deps
 .PHONY: test-fast
 test-fast: install audit-deps
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The quality gate CI runs before the tests: lint, formatting and strict types.
+check: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 install: $(STAMP)
 
