@@ -180,3 +180,76 @@ async def test_two_entries_for_one_option_ask_for_a_value_in_both(db, gql):
     both = await listed(["S", "M"], ["M", "L"])
     assert both == await listed(["M"]) and both["products"]["totalCount"] > 0
     assert (await listed(["S"], ["L"]))["products"]["totalCount"] == 0
+
+
+# --- lists: at most MAX_LIST_LENGTH items unless their field allows more ---------------------
+
+def ids(type_name: str, count: int) -> list[str]:
+    return [encode_id(type_name, i) for i in range(1, count + 1)]
+
+
+LITERAL_IDS = ", ".join(f'"{i}"' for i in ids("Product", 101))
+LINE = {"variantId": encode_id("ProductVariant", 1), "quantity": 1}
+# (permission or None, query, variables, the argument the error names)
+LIST_CASES = {
+    "cart lines": (None, "mutation($l: [CartLineInput!]!) { cartLinesAdd(cartToken: \"t\", lines: $l) { userErrors { code } } }",
+                   {"l": [LINE] * 101}, "lines"),
+    "new cart's lines": (None, "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { id } } }",
+                         {"i": {"lines": [LINE] * 101}}, "input.lines"),
+    "line ids": (None, "mutation($l: [ID!]!) { cartLinesRemove(cartToken: \"t\", lineIds: $l) { userErrors { code } } }",
+                 {"l": ids("CartLine", 500)}, "lineIds"),
+    "nodes": (None, "query($l: [ID!]!) { nodes(ids: $l) { id } }", {"l": ids("Product", 101)}, "ids"),
+    "nodes, written in the document": (None, "{ nodes(ids: [" + LITERAL_IDS + "]) { id } }", {}, "ids"),
+    "a variable's default": (None, "query($l: [ID!]! = [" + LITERAL_IDS + "]) { nodes(ids: $l) { id } }",
+                             {}, "ids"),
+    "shipment lines": (Permission.MANAGE_SHIPMENTS,
+                       "mutation($l: [ShipmentLineInput!]!) { shipmentCreate(orderId: \"T3JkZXI6MQ\", lines: $l, carrier: \"dhl\", trackingNumber: \"1Z1\") { userErrors { code } } }",
+                       {"l": [{"orderLineId": encode_id("OrderLine", 1), "quantity": 1}] * 101}, "lines"),
+    "order statuses": (Permission.MANAGE_ORDERS, "query($f: OrderFilter) { orders(filter: $f) { edges { cursor } } }",
+                       {"f": {"status": ["PLACED"] * 101}}, "filter.status"),
+    "permissions": (Permission.MANAGE_STAFF,
+                    "mutation($p: [Permission!]!) { staffPermissionsSet(staffId: \"Q3VzdG9tZXI6MQ\", permissions: $p) { userErrors { code } } }",
+                    {"p": ["MANAGE_ORDERS"] * 101}, "permissions"),
+    "variant options": (Permission.MANAGE_PRODUCTS,
+                        "mutation($i: VariantCreateInput!) { variantCreate(input: $i) { userErrors { code } } }",
+                        {"i": {"productId": encode_id("Product", 1), "sku": "LONG-LIST", "price": "1",
+                               "options": [{"name": f"o{n}", "value": "v"} for n in range(101)]}}, "input.options"),
+    "countries past every country": (Permission.MANAGE_SHIPPING,
+                                     "mutation($c: [String!]) { shippingMethodCreate(input: {name: \"All\", carrier: \"dhl\", price: \"1\", countries: $c}) { userErrors { code } } }",
+                                     {"c": ["DE"] * 1000}, "input.countries"),
+}
+
+
+@pytest.mark.parametrize("case", list(LIST_CASES))
+async def test_a_list_longer_than_its_bound_is_bad_user_input_before_any_sql(db, client, caplog, sql_counter, case):
+    permission, query, variables, argument = LIST_CASES[case]
+    headers = bearer(await token_for(permission)) if permission else {}
+    sql_counter.statements.clear()
+    error = await refused(client, caplog, query, variables, headers)
+    assert error["extensions"]["field"] == argument and f"`{argument}` may hold at most" in error["message"]
+    assert sql_counter.statements == []
+
+
+async def test_lists_at_their_bound_are_served(db, gql, client):
+    # As many IDs as a page holds.
+    body = await gql.post("query($l: [ID!]!) { nodes(ids: $l) { id } }", {"l": ids("Product", 100)})
+    assert "errors" not in body and len(body["data"]["nodes"]) == 100
+    # A shipping method may serve every country: more than the default bound.
+    from resolvers.countries import COUNTRIES
+
+    headers = bearer(await token_for(Permission.MANAGE_SHIPPING))
+    query = "mutation($c: [String!]) { shippingMethodCreate(input: {name: \"Everywhere\", carrier: \"dhl\", price: \"1\", countries: $c}) { shippingMethod { id } userErrors { code } } }"
+    body = (await client.post("/graphql", json={"query": query, "variables": {"c": sorted(COUNTRIES)}}, headers=headers)).json()
+    assert body["data"]["shippingMethodCreate"]["userErrors"] == [] and len(COUNTRIES) > 100
+
+
+def test_every_longer_list_bound_names_a_list_of_the_schema():
+    from graphql import GraphQLList, get_nullable_type
+
+    from schema.input_checks import LIST_LENGTHS, MAX_LIST_LENGTH
+    from schema.root import schema
+
+    for coordinate, bound in LIST_LENGTHS.items():
+        type_name, field_name = coordinate.split(".")
+        field = schema._schema.get_type(type_name).fields[field_name]  # type: ignore[union-attr]
+        assert isinstance(get_nullable_type(field.type), GraphQLList) and bound > MAX_LIST_LENGTH, coordinate
