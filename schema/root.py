@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
@@ -19,6 +21,7 @@ from schema.input_checks import MAX_LIST_LENGTH, InputChecks
 from schema.limits import Limits, limit_extensions
 from schema.live import SharedEventExecution
 from schema.node import Node
+from schema.scalars import DATETIME
 
 _NODE_RESOLVERS = {name: catalogue.resolve_node for name in catalogue.NODE_TYPES}
 
@@ -86,6 +89,7 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecution,
+        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
             lambda: ParserCache(maxsize=1024),

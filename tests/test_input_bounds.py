@@ -253,3 +253,47 @@ def test_every_longer_list_bound_names_a_list_of_the_schema():
         type_name, field_name = coordinate.split(".")
         field = schema._schema.get_type(type_name).fields[field_name]  # type: ignore[union-attr]
         assert isinstance(get_nullable_type(field.type), GraphQLList) and bound > MAX_LIST_LENGTH, coordinate
+
+
+# --- date-times the timestamp columns can hold, and variables that do not parse --------------
+
+ORDERS_SINCE = "query($d: DateTime) { orders(filter: {createdAfter: $d}) { edges { cursor } } }"
+ORDERS_UNTIL = "query($d: DateTime) { orders(filter: {createdBefore: $d}) { edges { cursor } } }"
+DISCOUNT_FROM = ("mutation($d: DateTime) { discountCodeCreate(input: {code: \"YEAR0\", kind: PERCENTAGE, value: \"5\", startsAt: $d}) "
+                 "{ discountCode { code } userErrors { code } } }")
+TRACKED_AT = ("mutation($d: DateTime) { shipmentAddTrackingEvent(shipmentId: \"U2hpcG1lbnQ6MQ\", status: IN_TRANSIT, occurredAt: $d) "
+              "{ userErrors { code } } }")
+SHIPPING_PRICE = "mutation($p: Decimal!) { shippingMethodCreate(input: {name: \"Odd\", carrier: \"dhl\", price: $p}) { userErrors { code } } }"
+# (permission, query, variables)
+VALUE_CASES = {
+    "orders since year 1 at +05:00": (Permission.MANAGE_ORDERS, ORDERS_SINCE, {"d": "0001-01-01T00:00:00+05:00"}),
+    "orders until 9999 at -05:00": (Permission.MANAGE_ORDERS, ORDERS_UNTIL, {"d": "9999-12-31T23:59:59-05:00"}),
+    "orders since no date": (Permission.MANAGE_ORDERS, ORDERS_SINCE, {"d": "not a date"}),
+    "a discount starting in year 0": (Permission.MANAGE_DISCOUNTS, DISCOUNT_FROM, {"d": "0001-01-01T00:00:00+05:00"}),
+    "a tracking event in year 10000": (Permission.MANAGE_SHIPMENTS, TRACKED_AT, {"d": "9999-12-31T23:59:59-05:00"}),
+    "a price that is no number": (Permission.MANAGE_SHIPPING, SHIPPING_PRICE, {"p": "abc"}),
+}
+
+
+@pytest.mark.parametrize("case", list(VALUE_CASES))
+async def test_a_variable_no_column_can_hold_is_bad_user_input(db, client, caplog, case):
+    from models import DiscountCode, ShippingMethod
+
+    permission, query, variables = VALUE_CASES[case]
+    headers = bearer(await token_for(permission))
+    before = (await DiscountCode.all().count(), await ShippingMethod.all().count())
+    error = await refused(client, caplog, query, variables, headers)
+    assert "Value cannot represent" in error["message"]
+    assert (await DiscountCode.all().count(), await ShippingMethod.all().count()) == before
+
+
+async def test_a_literal_date_time_out_of_range_is_refused_and_year_1_in_utc_is_not(db, client, caplog):
+    headers = bearer(await token_for(Permission.MANAGE_ORDERS))
+    literal = ORDERS_UNTIL.replace("query($d: DateTime) ", "").replace("$d", '"9999-12-31T23:59:59-05:00"')
+    with caplog.at_level(logging.INFO):
+        body = (await client.post("/graphql", json={"query": literal}, headers=headers)).json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"] and "out of range" in body["errors"][0]["message"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    for edge in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
+        body = (await client.post("/graphql", json={"query": ORDERS_SINCE, "variables": {"d": edge}}, headers=headers)).json()
+        assert "errors" not in body, body
