@@ -37,9 +37,20 @@ from tortoise.expressions import F, Q
 
 from loaders import Loaders
 from models import (
-    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, ProductStatus,
-    Stock, StockMovement,
+    Account,
+    Allocation,
+    Cart,
+    DiscountCode,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    ProductStatus,
+    Stock,
+    StockMovement,
 )
+from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError
@@ -107,8 +118,8 @@ async def complete(
     provider = payments.provider(provider_name)
     if provider is None:
         raise DomainError("INVALID", f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
-        raise DomainError("INVALID", "An idempotency key has 1–128 characters.", ["idempotencyKey"])
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH:
+        raise DomainError("INVALID", f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.", ["idempotencyKey"])
     payment = Payment(provider)
     order: Order | None = None
     try:

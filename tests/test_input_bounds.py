@@ -297,3 +297,127 @@ async def test_a_literal_date_time_out_of_range_is_refused_and_year_1_in_utc_is_
     for edge in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
         body = (await client.post("/graphql", json={"query": ORDERS_SINCE, "variables": {"d": edge}}, headers=headers)).json()
         assert "errors" not in body, body
+
+
+# --- text longer than its column: INVALID on the field, naming the column's length -----------
+
+def mutation(name: str, arguments: str, variables: str = "$s: String!") -> str:
+    return f"mutation({variables}) {{ {name}({arguments}) {{ userErrors {{ field code message }} }} }}"
+
+
+def email_of(length: int) -> str:
+    return "a" * 60 + "@" + "b" * (length - 65) + ".com"
+
+
+ADDRESS_INPUT = {"firstName": "Ada", "lastName": "Lovelace", "line1": "1 Road", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+# (caller: a permission, "customer" or None; query; variables; the field named; the length in the message; the model that must not grow)
+LENGTH_CASES = {
+    "a customer's email": (None, mutation("customerRegister", "input: {email: $s, password: \"long enough password\"}"),
+                           {"s": email_of(255)}, ["email"], 254, "Account"),
+    "a customer's first name": (None, mutation("customerRegister", "input: {email: \"long.name@example.com\", password: \"long enough password\", firstName: $s}"),
+                                {"s": "n" * 101}, ["firstName"], 100, "Account"),
+    "a saved address's city": ("customer", mutation("customerAddressCreate", "address: $a", "$a: AddressInput!"),
+                               {"a": {**ADDRESS_INPUT, "city": "c" * 101}}, ["address", "city"], 100, "Address"),
+    "a cart's email": (None, mutation("cartCreate", "input: {email: $s}"), {"s": email_of(255)}, ["email"], 254, "Cart"),
+    "a warehouse's code": (Permission.MANAGE_INVENTORY, mutation("warehouseCreate", "input: {code: $s, name: \"Far\"}"),
+                           {"s": "w" * 33}, ["code"], 32, "Warehouse"),
+    "a warehouse's name": (Permission.MANAGE_INVENTORY, mutation("warehouseCreate", "input: {code: \"far\", name: $s}"),
+                           {"s": "w" * 201}, ["name"], 200, "Warehouse"),
+    "a stock change's reason": (Permission.MANAGE_INVENTORY,
+                                mutation("stockAdjust", f"variantId: \"{encode_id('ProductVariant', 1)}\", warehouse: \"north\", delta: 1, reason: $s"),
+                                {"s": "r" * 256}, ["reason"], 255, "StockMovement"),
+    "a shipping method's name": (Permission.MANAGE_SHIPPING, mutation("shippingMethodCreate", "input: {name: $s, carrier: \"dhl\", price: \"1\"}"),
+                                 {"s": "m" * 101}, ["name"], 100, "ShippingMethod"),
+    "a shipping method's carrier": (Permission.MANAGE_SHIPPING, mutation("shippingMethodCreate", "input: {name: \"Slow\", carrier: $s, price: \"1\"}"),
+                                    {"s": "c" * 51}, ["carrier"], 50, "ShippingMethod"),
+    "a discount code": (Permission.MANAGE_DISCOUNTS, mutation("discountCodeCreate", "input: {code: $s, kind: FREE_SHIPPING}"),
+                        {"s": "D" * 65}, ["code"], 64, "DiscountCode"),
+    "an idempotency key": (None, mutation("checkoutComplete", "cartToken: \"t\", payment: {provider: \"manual\"}, idempotencyKey: $s"),
+                           {"s": "k" * 129}, ["idempotencyKey"], 128, "Order"),
+    "a tracking number": (Permission.MANAGE_SHIPMENTS,
+                          mutation("shipmentCreate", f"orderId: \"{encode_id('Order', 1)}\", lines: [], carrier: \"dhl\", trackingNumber: $s"),
+                          {"s": "1" * 101}, ["trackingNumber"], 100, "Shipment"),
+    "a tracking event's description": (Permission.MANAGE_SHIPMENTS,
+                                       mutation("shipmentAddTrackingEvent", f"shipmentId: \"{encode_id('Shipment', 1)}\", status: IN_TRANSIT, description: $s"),
+                                       {"s": "d" * 501}, ["description"], 500, "ShipmentEvent"),
+    "a tracking event's location": (Permission.MANAGE_SHIPMENTS,
+                                    mutation("shipmentAddTrackingEvent", f"shipmentId: \"{encode_id('Shipment', 1)}\", status: IN_TRANSIT, location: $s"),
+                                    {"s": "l" * 201}, ["location"], 200, "ShipmentEvent"),
+    "a category's slug": (Permission.MANAGE_PRODUCTS, mutation("categoryCreate", "input: {name: \"Slugs\", slug: $s}"),
+                          {"s": "s" * 201}, ["slug"], 200, "Category"),
+    "a SKU": (Permission.MANAGE_PRODUCTS, mutation("variantCreate", f"input: {{productId: \"{encode_id('Product', 1)}\", sku: $s, price: \"1\"}}"),
+              {"s": "S" * 65}, ["sku"], 64, "ProductVariant"),
+    "an image URL": (Permission.MANAGE_PRODUCTS, mutation("productImageCreate", f"input: {{productId: \"{encode_id('Product', 1)}\", url: $s}}"),
+                     {"s": "https://img.example.com/" + "i" * 1001}, ["url"], 1024, "ProductImage"),
+    "an image's alt text": (Permission.MANAGE_PRODUCTS,
+                            mutation("productImageCreate", f"input: {{productId: \"{encode_id('Product', 1)}\", url: \"https://img.example.com/a.jpg\", altText: $s}}"),
+                            {"s": "a" * 256}, ["altText"], 255, "ProductImage"),
+}
+
+
+async def _headers(caller) -> dict[str, str]:
+    if caller is None:
+        return {}
+    if caller == "customer":
+        return bearer(await token_for(staff=False))
+    return bearer(await token_for(caller))
+
+
+@pytest.mark.parametrize("case", list(LENGTH_CASES))
+async def test_text_longer_than_its_column_is_invalid_and_changes_nothing(db, client, caplog, case):
+    import models
+
+    caller, query, variables, field, length, model_name = LENGTH_CASES[case]
+    model = getattr(models, model_name)
+    headers = await _headers(caller)
+    before = await model.all().count()
+    with caplog.at_level(logging.INFO):
+        body = (await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)).json()
+    assert "errors" not in body, body
+    (errors,) = [payload["userErrors"] for payload in body["data"].values()]
+    assert [(e["field"], e["code"]) for e in errors] == [(field, "INVALID")], errors
+    assert str(length) in errors[0]["message"], errors  # the column's own length, from the same constant
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+    assert await model.all().count() == before
+
+
+async def test_a_cancellation_reason_longer_than_its_column_is_refused_and_the_order_stays(db, gql, client, caplog):
+    from models import Order, ProductVariant
+    from tests.test_checkout import CHECKOUT, ready_cart
+
+    variant = await ProductVariant.filter(stocks__quantity__gt=5).first()
+    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": {"provider": "manual"}}))["checkoutComplete"]["order"]
+    headers = bearer(await token_for(Permission.MANAGE_ORDERS))
+    cancel = mutation("orderCancel", "orderId: $o, reason: $s", "$o: ID!, $s: String")
+    with caplog.at_level(logging.INFO):
+        body = (await client.post("/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 501}}, headers=headers)).json()
+    errors = body["data"]["orderCancel"]["userErrors"]
+    assert [(e["field"], e["code"]) for e in errors] == [(["reason"], "INVALID")] and "500" in errors[0]["message"]
+    assert (await Order.get(number=order["number"])).status == "PLACED"
+    body = (await client.post("/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 500}}, headers=headers)).json()
+    assert body["data"]["orderCancel"]["userErrors"] == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+async def test_a_category_deeper_than_its_path_column_is_refused_and_changes_nothing(db, client, caplog):
+    from models.catalogue import PATH_LENGTH
+
+    headers = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+    # A parent whose path leaves no room for one more level (the tree built by hand, not level by level).
+    deep = await Category.create(name="Deep", slug="deep-down", path="", depth=60)
+    own = f"/{deep.id}/"
+    deep.path = ("/1" * PATH_LENGTH)[: PATH_LENGTH - 1 - len(own)] + own  # one character short of the column
+    await deep.save(update_fields=["path"])
+    before = await Category.all().count()
+    create = "mutation($p: ID!) { categoryCreate(input: {name: \"Deeper\", parent: $p}) { category { id } userErrors { field code message } } }"
+    try:
+        with caplog.at_level(logging.INFO):
+            body = (await client.post("/graphql", json={"query": create, "variables": {"p": encode_id("Category", deep.id)}}, headers=headers)).json()
+        assert "errors" not in body, body
+        errors = body["data"]["categoryCreate"]["userErrors"]
+        assert [(e["field"], e["code"]) for e in errors] == [(["parent"], "INVALID")] and "deep" in errors[0]["message"]
+        assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+        assert await Category.all().count() == before
+    finally:
+        await Category.filter(parent_id=deep.id).delete()
+        await deep.delete()
