@@ -61,14 +61,18 @@ def scan(value: Any) -> tuple[bool, int]:
         return NUL in value, 0
     nul, longest = False, 0
     if isinstance(value, dict):
-        items: Any = (part for pair in value.items() for part in pair)
+        nul = any(NUL in key for key in value)
+        items: Any = value.values()
     elif isinstance(value, list):
         items, longest = value, len(value)
     else:
         return False, 0
     for item in items:
-        item_nul, item_longest = scan(item)
-        nul, longest = nul or item_nul, max(longest, item_longest)
+        if isinstance(item, str):  # most values: no call for them
+            nul = nul or NUL in item
+        elif isinstance(item, (dict, list)):
+            item_nul, item_longest = scan(item)
+            nul, longest = nul or item_nul, max(longest, item_longest)
     return nul, longest
 
 
