@@ -421,3 +421,19 @@ async def test_a_category_deeper_than_its_path_column_is_refused_and_changes_not
     finally:
         await Category.filter(parent_id=deep.id).delete()
         await deep.delete()
+
+
+def test_the_variables_scan_finds_nul_and_the_longest_list_at_any_depth():
+    from schema.input_checks import scan, scan_document
+
+    assert scan({"a": "x", "b": 1, "c": None}) == (False, 0)
+    assert scan({"key\x00": 1}) == (True, 0)
+    assert scan({"f": {"options": [{"values": ["M", "L\x00"]}]}}) == (True, 2)
+    assert scan({"l": [[0] * 3, [0] * 150]}) == (False, 150)
+    # A short document can hold neither an escaped NUL nor a list literal of more than 100 items.
+    from graphql import parse
+
+    short = "{ nodes(ids: [1 2 3]) { id } }"
+    assert scan_document(short, parse(short)) == (False, False)
+    long = "{ nodes(ids: [" + " ".join('"x"' for _ in range(101)) + "]) { id } }"
+    assert scan_document(long, parse(long)) == (False, True)
