@@ -30,6 +30,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from models import ShipmentStatus
+from models.shipments import (
+    CARRIER_EVENT_ID_LENGTH,
+    EVENT_DESCRIPTION_LENGTH,
+    EVENT_LOCATION_LENGTH,
+    TRACKING_NUMBER_LENGTH,
+)
 from resolvers import outbox, shipments
 from resolvers.errors import DomainError
 
@@ -50,7 +56,7 @@ def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, given.lower())
 
 
-def _text(event: dict[str, Any], name: str, *, required: bool = False, limit: int = 500) -> str:
+def _text(event: dict[str, Any], name: str, *, required: bool = False, limit: int) -> str:
     value = event.get(name)
     if value is None and not required:
         return ""
@@ -80,8 +86,8 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
         raise Malformed("the body is not JSON") from None
     if not isinstance(event, dict):
         raise Malformed("the body must be a JSON object")
-    event_id = _text(event, "eventId", required=True, limit=200)
-    number = _text(event, "trackingNumber", required=True, limit=100)
+    event_id = _text(event, "eventId", required=True, limit=CARRIER_EVENT_ID_LENGTH)
+    number = _text(event, "trackingNumber", required=True, limit=TRACKING_NUMBER_LENGTH)
     status_name = _text(event, "status", required=True, limit=30)
     try:
         status = ShipmentStatus(status_name)
@@ -104,7 +110,8 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     except ValueError:
         raise Malformed("`estimatedDelivery` must be a date such as 2026-11-29") from None
     report = shipments.TrackingReport(
-        status=status, description=_text(event, "description"), location=_text(event, "location", limit=200),
+        status=status, description=_text(event, "description", limit=EVENT_DESCRIPTION_LENGTH),
+        location=_text(event, "location", limit=EVENT_LOCATION_LENGTH),
         occurred_at=occurred_at, estimated_delivery=estimate, event_id=event_id,
     )
     return number, report

@@ -8,6 +8,15 @@ from tortoise import fields
 from tortoise.indexes import Index
 from tortoise.models import Model
 
+# Column lengths that input is checked against before it is written (resolvers/accounts.py): the
+# fields below, and every column elsewhere holding an email or a person's name, read these numbers.
+EMAIL_LENGTH = 254  # RFC 5321's longest path
+PERSON_NAME_LENGTH = 100
+ADDRESS_LENGTHS = {
+    "first_name": PERSON_NAME_LENGTH, "last_name": PERSON_NAME_LENGTH, "company": 200, "line1": 200, "line2": 200,
+    "city": 100, "postal_code": 20, "region": 100, "phone": 40,
+}
+
 
 class Permission(StrEnum):
     MANAGE_PRODUCTS = "MANAGE_PRODUCTS"
@@ -23,10 +32,10 @@ class Account(Model):
     # `email` is stored lower-cased, so the unique index makes it unique case-insensitively.
     # `permissions` lists Permission values; only staff accounts hold any.
     id = fields.IntField(primary_key=True)
-    email = fields.CharField(max_length=254, unique=True)
+    email = fields.CharField(max_length=EMAIL_LENGTH, unique=True)
     password_hash = fields.CharField(max_length=255)
-    first_name = fields.CharField(max_length=100, default="")
-    last_name = fields.CharField(max_length=100, default="")
+    first_name = fields.CharField(max_length=PERSON_NAME_LENGTH, default="")
+    last_name = fields.CharField(max_length=PERSON_NAME_LENGTH, default="")
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
     permissions = fields.JSONField(default=list)
@@ -44,16 +53,16 @@ class Address(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="addresses", on_delete=fields.CASCADE
     )
-    first_name = fields.CharField(max_length=100)
-    last_name = fields.CharField(max_length=100)
-    company = fields.CharField(max_length=200, default="")
-    line1 = fields.CharField(max_length=200)
-    line2 = fields.CharField(max_length=200, default="")
-    city = fields.CharField(max_length=100)
-    postal_code = fields.CharField(max_length=20)
-    region = fields.CharField(max_length=100, default="")
+    first_name = fields.CharField(max_length=ADDRESS_LENGTHS["first_name"])
+    last_name = fields.CharField(max_length=ADDRESS_LENGTHS["last_name"])
+    company = fields.CharField(max_length=ADDRESS_LENGTHS["company"], default="")
+    line1 = fields.CharField(max_length=ADDRESS_LENGTHS["line1"])
+    line2 = fields.CharField(max_length=ADDRESS_LENGTHS["line2"], default="")
+    city = fields.CharField(max_length=ADDRESS_LENGTHS["city"])
+    postal_code = fields.CharField(max_length=ADDRESS_LENGTHS["postal_code"])
+    region = fields.CharField(max_length=ADDRESS_LENGTHS["region"], default="")
     country = fields.CharField(max_length=2)
-    phone = fields.CharField(max_length=40, default="")
+    phone = fields.CharField(max_length=ADDRESS_LENGTHS["phone"], default="")
 
     class Meta:
         table = "address"

@@ -6,7 +6,7 @@ from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
-from models.accounts import Account
+from models.accounts import EMAIL_LENGTH, Account
 from models.catalogue import ProductVariant
 from models.checkout import DiscountCode, ShippingMethod
 
@@ -18,7 +18,7 @@ class Cart(Model):
     customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="carts", null=True, on_delete=fields.SET_NULL
     )
-    email = fields.CharField(max_length=254, default="")
+    email = fields.CharField(max_length=EMAIL_LENGTH, default="")
     currency = fields.CharField(max_length=3)
     shipping_address = fields.JSONField(null=True)  # validated by resolvers.accounts.validate_address
     shipping_method: fields.ForeignKeyNullableRelation[ShippingMethod] = fields.ForeignKeyField(

@@ -18,6 +18,11 @@ CATEGORY_NAME_LENGTH = 200
 NAME_LENGTH = 255  # product and variant names
 OPTION_NAME_LENGTH = 64
 OPTION_VALUE_LENGTH = 128
+SLUG_LENGTH = 200  # a category's column; a product's is wider (255), so a product's slug fits too
+SKU_LENGTH = 64
+IMAGE_URL_LENGTH = 1024
+ALT_TEXT_LENGTH = 255
+PATH_LENGTH = 255  # a category's ancestor path: it bounds how deep the tree can go
 
 
 class ProductStatus(StrEnum):
@@ -37,10 +42,10 @@ class Category(Model):
         "models.Category", related_name="children", null=True, on_delete=fields.RESTRICT
     )
     name = fields.CharField(max_length=CATEGORY_NAME_LENGTH)
-    slug = fields.CharField(max_length=200, unique=True)
+    slug = fields.CharField(max_length=SLUG_LENGTH, unique=True)
     description = fields.TextField(default="")
     position = fields.IntField(default=0)
-    path = fields.CharField(max_length=255, db_index=True)
+    path = fields.CharField(max_length=PATH_LENGTH, db_index=True)
     depth = fields.IntField(default=0)
 
     class Meta:
@@ -87,7 +92,7 @@ class ProductVariant(ReadByKey, Model):
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="variants", on_delete=fields.CASCADE
     )
-    sku = fields.CharField(max_length=64, unique=True)
+    sku = fields.CharField(max_length=SKU_LENGTH, unique=True)
     name = fields.CharField(max_length=NAME_LENGTH)
     price = fields.DecimalField(max_digits=12, decimal_places=2)
     compare_at_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
@@ -134,8 +139,8 @@ class ProductImage(ReadByKey, Model):
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="images", on_delete=fields.CASCADE
     )
-    url = fields.CharField(max_length=1024)
-    alt_text = fields.CharField(max_length=255, default="")
+    url = fields.CharField(max_length=IMAGE_URL_LENGTH)
+    alt_text = fields.CharField(max_length=ALT_TEXT_LENGTH, default="")
     position = fields.IntField(default=0)
 
     class Meta:

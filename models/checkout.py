@@ -8,13 +8,19 @@ from tortoise import fields
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
+# Column lengths that input is checked against before it is written (resolvers/checkout.py): the
+# fields below, and the order and shipment columns that copy them, read these numbers.
+SHIPPING_METHOD_NAME_LENGTH = 100
+CARRIER_LENGTH = 50
+DISCOUNT_CODE_LENGTH = 64
+
 
 class ShippingMethod(Model):
     # `countries` lists ISO 3166-1 alpha-2 codes; empty means every country. Weight bounds are
     # inclusive, in grams; `free_over` makes shipping free from that cart subtotal on.
     id = fields.IntField(primary_key=True)
-    name = fields.CharField(max_length=100)
-    carrier = fields.CharField(max_length=50)
+    name = fields.CharField(max_length=SHIPPING_METHOD_NAME_LENGTH)
+    carrier = fields.CharField(max_length=CARRIER_LENGTH)
     price = fields.DecimalField(max_digits=12, decimal_places=2)
     free_over = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
     countries = fields.JSONField(default=list)
@@ -42,7 +48,7 @@ class DiscountCode(Model):
     # `code` is stored upper-cased: codes match case-insensitively. `used_count` counts completed
     # checkouts; `usage_limit` and `per_customer_limit` cap them (null: no cap).
     id = fields.IntField(primary_key=True)
-    code = fields.CharField(max_length=64, unique=True)
+    code = fields.CharField(max_length=DISCOUNT_CODE_LENGTH, unique=True)
     kind = fields.CharEnumField(DiscountKind, max_length=16)
     value = fields.DecimalField(max_digits=12, decimal_places=2, default=0)
     min_subtotal = fields.DecimalField(max_digits=12, decimal_places=2, null=True)

@@ -7,13 +7,19 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
+from models.accounts import EMAIL_LENGTH
 from models.catalogue import ProductVariant
+
+# Column lengths that input is checked against before it is written (resolvers/inventory.py).
+WAREHOUSE_CODE_LENGTH = 32
+WAREHOUSE_NAME_LENGTH = 200
+REASON_LENGTH = 255
 
 
 class Warehouse(Model):
     id = fields.IntField(primary_key=True)
-    code = fields.CharField(max_length=32, unique=True)
-    name = fields.CharField(max_length=200)
+    code = fields.CharField(max_length=WAREHOUSE_CODE_LENGTH, unique=True)
+    name = fields.CharField(max_length=WAREHOUSE_NAME_LENGTH)
 
     class Meta:
         table = "warehouse"
@@ -60,8 +66,8 @@ class StockMovement(Model):
     delta = fields.IntField(default=0)
     reserved_delta = fields.IntField(default=0)
     quantity_after = fields.IntField()
-    reason = fields.CharField(max_length=255, default="")
-    actor = fields.CharField(max_length=254, default="")
+    reason = fields.CharField(max_length=REASON_LENGTH, default="")
+    actor = fields.CharField(max_length=EMAIL_LENGTH, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

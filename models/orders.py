@@ -9,10 +9,20 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
-from models.accounts import Account
+from models.accounts import EMAIL_LENGTH, Account
 from models.cart import Cart
-from models.catalogue import ProductVariant
+from models.catalogue import SKU_LENGTH, ProductVariant
+from models.checkout import (
+    CARRIER_LENGTH,
+    DISCOUNT_CODE_LENGTH,
+    SHIPPING_METHOD_NAME_LENGTH,
+)
 from models.inventory import Stock
+
+# Column lengths that input is checked against before it is written (resolvers/orders.py and
+# resolvers/checkout_complete.py).
+IDEMPOTENCY_KEY_LENGTH = 128
+EVENT_MESSAGE_LENGTH = 500  # an order event's message, such as a cancellation's reason
 
 
 class OrderStatus(StrEnum):
@@ -44,11 +54,11 @@ class Order(Model):
     cart: fields.ForeignKeyNullableRelation[Cart] = fields.ForeignKeyField(
         "models.Cart", related_name="orders", null=True, unique=True, on_delete=fields.SET_NULL
     )
-    idempotency_key = fields.CharField(max_length=128, null=True, unique=True)
+    idempotency_key = fields.CharField(max_length=IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
     customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="orders", null=True, on_delete=fields.SET_NULL
     )
-    email = fields.CharField(max_length=254)
+    email = fields.CharField(max_length=EMAIL_LENGTH)
     status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.PLACED)
     # Bumped with every change, under the row lock: subscribers drop an event older than what
     # they have already shown (events from two processes can arrive out of order).
@@ -60,9 +70,9 @@ class Order(Model):
     tax_total = fields.DecimalField(max_digits=12, decimal_places=2)
     total = fields.DecimalField(max_digits=12, decimal_places=2)
     shipping_address = fields.JSONField()
-    shipping_method_name = fields.CharField(max_length=100)
-    shipping_carrier = fields.CharField(max_length=50)
-    discount_code = fields.CharField(max_length=64, default="")
+    shipping_method_name = fields.CharField(max_length=SHIPPING_METHOD_NAME_LENGTH)
+    shipping_carrier = fields.CharField(max_length=CARRIER_LENGTH)
+    discount_code = fields.CharField(max_length=DISCOUNT_CODE_LENGTH, default="")
     payment_provider = fields.CharField(max_length=32)
     payment_reference = fields.CharField(max_length=128, default="")
     paid_at = fields.DatetimeField(null=True)
@@ -83,7 +93,7 @@ class OrderLine(Model):
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="order_lines", null=True, on_delete=fields.SET_NULL
     )
-    sku = fields.CharField(max_length=64)
+    sku = fields.CharField(max_length=SKU_LENGTH)
     product_name = fields.CharField(max_length=255)
     variant_name = fields.CharField(max_length=255)
     quantity = fields.IntField()
@@ -121,8 +131,8 @@ class OrderEvent(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="events", on_delete=fields.CASCADE)
     kind = fields.CharField(max_length=32)  # PLACED, PAID, CANCELLED, … or a note
-    message = fields.CharField(max_length=500, default="")
-    actor = fields.CharField(max_length=254, default="")
+    message = fields.CharField(max_length=EVENT_MESSAGE_LENGTH, default="")
+    actor = fields.CharField(max_length=EMAIL_LENGTH, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

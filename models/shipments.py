@@ -9,7 +9,15 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
+from models.checkout import CARRIER_LENGTH
 from models.orders import Order, OrderLine
+
+# Column lengths that input is checked against before it is written (resolvers/shipments.py and
+# the carrier webhook, gateway/webhooks.py).
+TRACKING_NUMBER_LENGTH = 100
+EVENT_DESCRIPTION_LENGTH = 500
+EVENT_LOCATION_LENGTH = 200
+CARRIER_EVENT_ID_LENGTH = 200
 
 
 class ShipmentStatus(StrEnum):
@@ -25,8 +33,8 @@ class ShipmentStatus(StrEnum):
 class Shipment(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="shipments", on_delete=fields.CASCADE)
-    carrier = fields.CharField(max_length=50)
-    tracking_number = fields.CharField(max_length=100)
+    carrier = fields.CharField(max_length=CARRIER_LENGTH)
+    tracking_number = fields.CharField(max_length=TRACKING_NUMBER_LENGTH)
     tracking_url = fields.CharField(max_length=500, default="")
     status = fields.CharEnumField(ShipmentStatus, max_length=20, default=ShipmentStatus.LABEL_CREATED)
     estimated_delivery = fields.DateField(null=True)
@@ -47,8 +55,8 @@ class ShipmentEvent(Model):
         "models.Shipment", related_name="events", on_delete=fields.CASCADE
     )
     status = fields.CharEnumField(ShipmentStatus, max_length=20)
-    description = fields.CharField(max_length=500, default="")
-    location = fields.CharField(max_length=200, default="")
+    description = fields.CharField(max_length=EVENT_DESCRIPTION_LENGTH, default="")
+    location = fields.CharField(max_length=EVENT_LOCATION_LENGTH, default="")
     occurred_at = fields.DatetimeField()
     recorded_at = fields.DatetimeField(auto_now_add=True)
 
@@ -65,7 +73,7 @@ class CarrierDelivery(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="carrier_deliveries", on_delete=fields.CASCADE
     )
-    event_id = fields.CharField(max_length=200)
+    event_id = fields.CharField(max_length=CARRIER_EVENT_ID_LENGTH)
     received_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:

@@ -27,6 +27,7 @@ from tortoise.exceptions import IntegrityError
 
 from loaders import Loaders
 from models import Account, Address, Permission, RefreshToken
+from models.accounts import ADDRESS_LENGTHS, EMAIL_LENGTH, PERSON_NAME_LENGTH
 from resolvers import outbox
 from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
@@ -78,7 +79,9 @@ def normalize_email(email: str) -> str:
 
 def validate_email(email: str, field: str = "email") -> str:
     normalized = normalize_email(email)
-    if len(normalized) > 254 or not _EMAIL.match(normalized):
+    if len(normalized) > EMAIL_LENGTH:
+        raise DomainError("INVALID", f"An email address may have at most {EMAIL_LENGTH} characters.", [field])
+    if not _EMAIL.match(normalized):
         raise DomainError("INVALID", "Enter a valid email address.", [field])
     return normalized
 
@@ -98,8 +101,9 @@ def validate_password(password: str, email: str) -> None:
 async def register_customer(email: str, password: str, first_name: str = "", last_name: str = "") -> Account:
     email = validate_email(email)
     validate_password(password, email)
-    if len(first_name) > 100 or len(last_name) > 100:
-        raise DomainError("INVALID", "Names may have at most 100 characters.", ["firstName" if len(first_name) > 100 else "lastName"])
+    for name, value in (("firstName", first_name), ("lastName", last_name)):
+        if len(value.strip()) > PERSON_NAME_LENGTH:
+            raise DomainError("INVALID", f"`{name}` may have at most {PERSON_NAME_LENGTH} characters.", [name])
     if await Account.filter(email=email).exists():
         raise DomainError("DUPLICATE", "An account with this email already exists.", ["email"])
     try:
@@ -286,8 +290,6 @@ async def set_permissions(account_id: int, permissions: list[Permission], actor:
     return account
 
 
-ADDRESS_LIMITS = {"first_name": 100, "last_name": 100, "company": 200, "line1": 200, "line2": 200, "city": 100,
-                  "postal_code": 20, "region": 100, "phone": 40}
 REQUIRED_ADDRESS_FIELDS = ("first_name", "last_name", "line1", "city", "postal_code", "country")
 
 
@@ -299,12 +301,12 @@ def _camel(name: str) -> str:
 def validate_address(values: dict[str, str | None], prefix: str = "address") -> dict[str, str]:
     """Required fields present, lengths bounded, country an ISO 3166-1 alpha-2 code."""
     clean: dict[str, str] = {}
-    for name in (*ADDRESS_LIMITS, "country"):
+    for name in (*ADDRESS_LENGTHS, "country"):
         value = (values.get(name) or "").strip()
         if name in REQUIRED_ADDRESS_FIELDS and not value:
             raise DomainError("REQUIRED", f"`{_camel(name)}` is required.", [prefix, _camel(name)])
-        if name in ADDRESS_LIMITS and len(value) > ADDRESS_LIMITS[name]:
-            raise DomainError("INVALID", f"`{_camel(name)}` may have at most {ADDRESS_LIMITS[name]} characters.", [prefix, _camel(name)])
+        if name in ADDRESS_LENGTHS and len(value) > ADDRESS_LENGTHS[name]:
+            raise DomainError("INVALID", f"`{_camel(name)}` may have at most {ADDRESS_LENGTHS[name]} characters.", [prefix, _camel(name)])
         clean[name] = value
     clean["country"] = clean["country"].upper()
     if clean["country"] not in COUNTRIES:

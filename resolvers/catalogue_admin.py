@@ -14,7 +14,10 @@ from decimal import Decimal, InvalidOperation
 from tortoise.exceptions import IntegrityError
 
 from models import Category, OrderLine, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
-from models.catalogue import CATEGORY_NAME_LENGTH, NAME_LENGTH, OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
+from models.catalogue import (
+    ALT_TEXT_LENGTH, CATEGORY_NAME_LENGTH, IMAGE_URL_LENGTH, NAME_LENGTH, OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH, PATH_LENGTH,
+    SKU_LENGTH, SLUG_LENGTH,
+)
 from resolvers import catalogue_changes as changes
 from resolvers import outbox
 from resolvers.errors import DomainError
@@ -24,7 +27,7 @@ MAX_PRICE = Decimal("9999999999.99")
 
 
 def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:200] or "item"
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:SLUG_LENGTH] or "item"
 
 
 def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None:
@@ -43,8 +46,10 @@ def _slug(value: str | None, field_name: str = "slug") -> str | None:
     if value is None:
         return None
     value = value.strip().lower()
-    if not _SLUG.match(value) or len(value) > 200:
-        raise DomainError("INVALID", "A slug is lowercase letters and digits joined by single dashes.", [field_name])
+    if not _SLUG.match(value) or len(value) > SLUG_LENGTH:
+        raise DomainError(
+            "INVALID", f"A slug is at most {SLUG_LENGTH} lowercase letters and digits joined by single dashes.", [field_name]
+        )
     return value
 
 
@@ -100,6 +105,14 @@ async def _parent(parent_id: int | None) -> Category | None:
     return parent
 
 
+def _check_path(path: str) -> str:
+    """A category's ancestor path within its column: past it the tree is too deep (raised inside
+    the transaction that would have written it, so nothing is)."""
+    if len(path) > PATH_LENGTH:
+        raise DomainError("INVALID", "The category tree would be too deep there.", ["parent"])
+    return path
+
+
 async def create_category(data: CategoryInput) -> Category:
     name = _name(data.name, "name", required=True, length=CATEGORY_NAME_LENGTH)
     slug = await _unique_slug(Category, _slug(data.slug), name)
@@ -112,7 +125,7 @@ async def create_category(data: CategoryInput) -> Category:
             )
         except IntegrityError:
             raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
-        category.path = f"{parent.path if parent else '/'}{category.id}/"
+        category.path = _check_path(f"{parent.path if parent else '/'}{category.id}/")
         await category.save(update_fields=["path"])
         # The parent's children and the category lists change; a new slug may answer a lookup.
         changes.record([changes.CATEGORIES, *([changes.category(parent.id)] if parent else [])])
@@ -145,11 +158,11 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
             # Both parents' children lists change.
             stale.update(changes.category(pid) for pid in (category.parent_id, parent.id if parent else None) if pid)
             category.parent_id = parent.id if parent else None
-            category.path = f"{parent.path if parent else '/'}{category.id}/"
+            category.path = _check_path(f"{parent.path if parent else '/'}{category.id}/")
             category.depth = 0 if parent is None else parent.depth + 1
             # The whole subtree moves with it: rewrite every descendant's path prefix and depth.
             for descendant in await Category.filter(path__startswith=old_path).exclude(id=category.id):
-                descendant.path = category.path + descendant.path[len(old_path):]
+                descendant.path = _check_path(category.path + descendant.path[len(old_path):])
                 descendant.depth = descendant.depth - old_depth + category.depth
                 await descendant.save(update_fields=["path", "depth"])
                 stale.add(changes.category(descendant.id))  # its level changes
@@ -278,8 +291,8 @@ def _sku(value: str | None, required: bool) -> str | None:
             raise DomainError("REQUIRED", "`sku` is required.", ["sku"])
         return None
     value = value.strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,63}", value):
-        raise DomainError("INVALID", "A SKU is 1–64 letters, digits, dots, dashes, underscores or slashes.", ["sku"])
+    if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{SKU_LENGTH - 1}}}", value):
+        raise DomainError("INVALID", f"A SKU is 1–{SKU_LENGTH} letters, digits, dots, dashes, underscores or slashes.", ["sku"])
     return value
 
 
@@ -384,14 +397,15 @@ async def add_image(product_id: int, url: str, alt_text: str | None, position: i
     if not await Product.filter(id=product_id).exists():
         raise DomainError("INVALID", "The product does not exist.", ["productId"])
     url = url.strip()
-    if not re.fullmatch(r"https?://\S{1,1000}", url):
-        raise DomainError("INVALID", "The image URL must be an http(s) URL.", ["url"])
-    if alt_text is not None and len(alt_text) > 255:
-        raise DomainError("INVALID", "Alt text may have at most 255 characters.", ["altText"])
+    if not re.fullmatch(r"https?://\S+", url) or len(url) > IMAGE_URL_LENGTH:
+        raise DomainError("INVALID", f"The image URL must be an http(s) URL of at most {IMAGE_URL_LENGTH} characters.", ["url"])
+    alt_text = (alt_text or "").strip()
+    if len(alt_text) > ALT_TEXT_LENGTH:
+        raise DomainError("INVALID", f"Alt text may have at most {ALT_TEXT_LENGTH} characters.", ["altText"])
     if position is None:
         position = await ProductImage.filter(product_id=product_id).count()
     async with outbox.transaction():
-        image = await ProductImage.create(product_id=product_id, url=url, alt_text=(alt_text or "").strip(), position=position)
+        image = await ProductImage.create(product_id=product_id, url=url, alt_text=alt_text, position=position)
         changes.record([changes.product(product_id)])
     return image
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 from tortoise.exceptions import IntegrityError
 
 from models import DiscountCode, DiscountKind, Order, ShippingMethod
+from models.checkout import CARRIER_LENGTH, DISCOUNT_CODE_LENGTH, SHIPPING_METHOD_NAME_LENGTH
 from resolvers import pricing
 from resolvers.catalogue_admin import MAX_PRICE
 from resolvers.countries import COUNTRIES
@@ -60,8 +61,8 @@ class ShippingMethodInput:
 def carrier_code(value: str) -> str:
     """A carrier's code (dhl, ups), trimmed and lower-cased; INVALID on `carrier` otherwise."""
     carrier = value.strip().lower()
-    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", carrier):
-        raise DomainError("INVALID", "The carrier is a code such as dhl or ups.", ["carrier"])
+    if not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{0,{CARRIER_LENGTH - 1}}}", carrier):
+        raise DomainError("INVALID", f"The carrier is a code such as dhl or ups, of at most {CARRIER_LENGTH} characters.", ["carrier"])
     return carrier
 
 
@@ -75,8 +76,8 @@ def _check_amount(field: str, amount: Decimal | None) -> None:
 
 async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
     name = data.name.strip()
-    if not name or len(name) > 100:
-        raise DomainError("INVALID", "A shipping method needs a name of at most 100 characters.", ["name"])
+    if not name or len(name) > SHIPPING_METHOD_NAME_LENGTH:
+        raise DomainError("INVALID", f"A shipping method needs a name of at most {SHIPPING_METHOD_NAME_LENGTH} characters.", ["name"])
     carrier = carrier_code(data.carrier)
     _check_amount("price", data.price)
     _check_amount("freeOver", data.free_over)
@@ -133,8 +134,8 @@ class DiscountCodeInput:
 
 async def create_discount_code(data: DiscountCodeInput) -> DiscountCode:
     code = data.code.strip().upper()
-    if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{1,63}", code):
-        raise DomainError("INVALID", "A code is 2–64 letters, digits, dashes or underscores.", ["code"])
+    if not re.fullmatch(rf"[A-Z0-9][A-Z0-9_-]{{1,{DISCOUNT_CODE_LENGTH - 1}}}", code):
+        raise DomainError("INVALID", f"A code is 2–{DISCOUNT_CODE_LENGTH} letters, digits, dashes or underscores.", ["code"])
     _check_amount("value", data.value)
     _check_amount("minSubtotal", data.min_subtotal)
     if data.kind == DiscountKind.PERCENTAGE and not 0 < data.value <= 100:

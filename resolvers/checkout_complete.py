@@ -40,6 +40,7 @@ from models import (
     Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, PaymentAttempt,
     ProductStatus, Stock, StockMovement,
 )
+from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError
@@ -105,8 +106,8 @@ async def complete(
     provider = payments.provider(provider_name)
     if provider is None:
         raise DomainError("INVALID", f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 128:
-        raise DomainError("INVALID", "An idempotency key has 1–128 characters.", ["idempotencyKey"])
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH:
+        raise DomainError("INVALID", f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.", ["idempotencyKey"])
     if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the attempt's column
         raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
     # Recorded before the transaction, in a statement of its own: it outlives a process killed mid-checkout.

@@ -15,13 +15,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from models import Account, ProductVariant, Stock, StockMovement, Warehouse
+from models.inventory import REASON_LENGTH, WAREHOUSE_CODE_LENGTH, WAREHOUSE_NAME_LENGTH
 from models.sql import connection, is_postgres, placeholders
 from resolvers import catalogue_changes as changes
 from resolvers import outbox
 from resolvers.errors import BadInput, DomainError
 from resolvers.pagination import Page, make_page, newest_first, page_request
 
-_WAREHOUSE_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+_WAREHOUSE_CODE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{WAREHOUSE_CODE_LENGTH - 1}}}$")
 MAX_STOCK = 1_000_000_000
 
 
@@ -34,10 +35,10 @@ class StockLevel:
 async def create_warehouse(code: str, name: str) -> Warehouse:
     code = code.strip().lower()
     if not _WAREHOUSE_CODE.match(code):
-        raise DomainError("INVALID", "A warehouse code is 1–32 lowercase letters, digits or dashes.", ["code"])
+        raise DomainError("INVALID", f"A warehouse code is 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes.", ["code"])
     name = name.strip()
-    if not name or len(name) > 200:
-        raise DomainError("INVALID", "A warehouse needs a name of at most 200 characters.", ["name"])
+    if not name or len(name) > WAREHOUSE_NAME_LENGTH:
+        raise DomainError("INVALID", f"A warehouse needs a name of at most {WAREHOUSE_NAME_LENGTH} characters.", ["name"])
     if await Warehouse.filter(code=code).exists():
         raise DomainError("DUPLICATE", f"A warehouse with code {code!r} exists.", ["code"])
     try:
@@ -76,8 +77,8 @@ async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: 
 
 async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason: str, actor: Account | None) -> StockLevel:
     reason = reason.strip()
-    if not reason or len(reason) > 255:
-        raise DomainError("INVALID", "Say why the stock changes (at most 255 characters).", ["reason"])
+    if not reason or len(reason) > REASON_LENGTH:
+        raise DomainError("INVALID", f"Say why the stock changes (at most {REASON_LENGTH} characters).", ["reason"])
     if delta == 0 or abs(delta) > MAX_STOCK:
         raise DomainError("INVALID", f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"])
     variant, warehouse = await _targets(variant_id, warehouse_code)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
+from models.orders import EVENT_MESSAGE_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox, payments
 from resolvers.errors import DomainError
@@ -111,6 +112,9 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
 
 async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Order:
     """Cancel before shipping: the reservation is released, and a paid order is refunded."""
+    reason = (reason or "").strip()
+    if len(reason) > EVENT_MESSAGE_LENGTH:
+        raise DomainError("INVALID", f"A reason is at most {EVENT_MESSAGE_LENGTH} characters.", ["reason"])
     async with outbox.transaction():
         order = await locked_order(order_id)
         check_transition(order.status, S.CANCELLED)
@@ -121,7 +125,7 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
         if was_paid:
             await _refund_payment(order)
         order.status = S.CANCELLED
-        events = [("CANCELLED", (reason or "").strip()[:400] or "Cancelled.")]
+        events = [("CANCELLED", reason or "Cancelled.")]
         if was_paid:
             events.append(("REFUNDED", f"{order.total} {order.currency} refunded."))
         await record_change(order, ["status"], events, actor)

@@ -23,6 +23,7 @@ from models import (
     Account, Allocation, CarrierDelivery, Order, OrderLine, OrderStatus, Shipment, ShipmentEvent, ShipmentLine,
     ShipmentStatus, ShippingMethod, Stock, StockMovement,
 )
+from models.shipments import EVENT_DESCRIPTION_LENGTH, EVENT_LOCATION_LENGTH, TRACKING_NUMBER_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError
@@ -61,8 +62,10 @@ async def create_shipment(
     order_id: int, lines: list[tuple[int, int]], carrier: str, tracking_number: str, actor: Account | None
 ) -> Shipment:
     carrier, tracking_number = carrier_code(carrier), tracking_number.strip()
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 -]{0,99}", tracking_number):
-        raise DomainError("INVALID", "A tracking number is 1–100 letters, digits, spaces or dashes.", ["trackingNumber"])
+    if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9 -]{{0,{TRACKING_NUMBER_LENGTH - 1}}}", tracking_number):
+        raise DomainError(
+            "INVALID", f"A tracking number is 1–{TRACKING_NUMBER_LENGTH} letters, digits, spaces or dashes.", ["trackingNumber"]
+        )
     if not lines:
         raise DomainError("INVALID", "Ship at least one line.", ["lines"])
     async with outbox.transaction():
@@ -133,10 +136,10 @@ class TrackingResult:
 
 async def add_tracking_event(shipment_id: int, report: TrackingReport) -> TrackingResult:
     description, location = report.description.strip(), report.location.strip()
-    if len(description) > 500:
-        raise DomainError("INVALID", "A description is at most 500 characters.", ["description"])
-    if len(location) > 200:
-        raise DomainError("INVALID", "A location is at most 200 characters.", ["location"])
+    if len(description) > EVENT_DESCRIPTION_LENGTH:
+        raise DomainError("INVALID", f"A description is at most {EVENT_DESCRIPTION_LENGTH} characters.", ["description"])
+    if len(location) > EVENT_LOCATION_LENGTH:
+        raise DomainError("INVALID", f"A location is at most {EVENT_LOCATION_LENGTH} characters.", ["location"])
     now = datetime.now(timezone.utc)
     occurred_at = report.occurred_at or now
     if occurred_at.tzinfo is None:

@@ -38,9 +38,10 @@ class BadUserInput(GatewayError):
 def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     """The error as the client sees it: with a code, and masked if it was not meant for the client."""
     original = error.original_error
-    if original is not None and error.path is None and type(original) is GraphQLError:
+    if original is not None and error.path is None and isinstance(original, GraphQLError) and not isinstance(original, GatewayError):
         # Variable coercion: graphql-core wraps the scalar's own complaint ("Int cannot represent
-        # non-integer value") in the variable's error. A client mistake, not a crash.
+        # non-integer value", or Strawberry's StrawberryInputCoercionError for a DateTime or
+        # Decimal that does not parse) in the variable's error. A client mistake, not a crash.
         original = None
     if original is None:
         if error.extensions and "code" in error.extensions:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.types import ExecutionContext
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.config import StrawberryConfig
 from strawberry.types import Info
 
 from resolvers.errors import BadInput
@@ -15,12 +17,12 @@ from schema import accounts, cart, catalogue, catalogue_admin, checkout, invento
 from schema.context import Context
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
 from schema.ids import decode_id
-from schema.input_checks import RefuseNul
+from schema.input_checks import MAX_LIST_LENGTH, InputChecks
 from schema.limits import Limits, limit_extensions
 from schema.live import SharedEventExecution
 from schema.node import Node
+from schema.scalars import DATETIME
 
-MAX_NODES = 100
 _NODE_RESOLVERS = {name: catalogue.resolve_node for name in catalogue.NODE_TYPES}
 
 
@@ -46,10 +48,8 @@ class Query(
     async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
         return await _node(info.context, id, "id")
 
-    @strawberry.field(description=f"Several objects by global ID, in order; at most {MAX_NODES}.")
+    @strawberry.field(description=f"Several objects by global ID, in order; at most {MAX_LIST_LENGTH}.")
     async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
-        if len(ids) > MAX_NODES:
-            raise BadInput(f"`ids` may hold at most {MAX_NODES} IDs, got {len(ids)}.", "ids")
         return list(await asyncio.gather(*(_node(info.context, gid, "ids") for gid in ids)))
 
 
@@ -89,12 +89,13 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecution,
+        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             *limit_extensions(limits),
-            RefuseNul,
+            InputChecks,
             FreshLoaders,
             ErrorCodes,
             OperationName,

@@ -119,6 +119,16 @@ CASES = {
                                   {"v": "1e308"}, {"BAD_USER_INPUT", "INVALID"}),
     "discount code over a 10^10 subtotal": ("staff", "mutation($v: Decimal!) { discountCodeCreate(input: {code: \"HUGE10\", kind: FIXED_AMOUNT, value: \"5\", minSubtotal: $v}) { discountCode { code } userErrors { code } } }",
                                             {"v": "10000000000.00"}, {"BAD_USER_INPUT", "INVALID"}),
+    "cart lines past a page": ("anonymous", "mutation($l: [CartLineInput!]!) { cartLinesAdd(cartToken: \"t\", lines: $l) { userErrors { code } } }",
+                               {"l": [{"variantId": "VARIANT", "quantity": 1}] * 101}, {"BAD_USER_INPUT"}),
+    "a date-time in year 0 once in UTC": ("staff", "query($d: DateTime) { orders(filter: {createdAfter: $d}) { edges { cursor } } }",
+                                          {"d": "0001-01-01T00:00:00+05:00"}, {"BAD_USER_INPUT"}),
+    "a Decimal variable that is no number": ("staff", "mutation($p: Decimal!) { shippingMethodCreate(input: {name: \"Odd\", carrier: \"dhl\", price: $p}) { userErrors { code } } }",
+                                             {"p": "abc"}, {"BAD_USER_INPUT"}),
+    "a discount code of 65 characters": ("staff", "mutation($c: String!) { discountCodeCreate(input: {code: $c, kind: FREE_SHIPPING}) { discountCode { code } userErrors { code } } }",
+                                         {"c": "D" * 65}, {"INVALID"}),
+    "a shipping method name of 101 characters": ("staff", "mutation($n: String!) { shippingMethodCreate(input: {name: $n, carrier: \"dhl\", price: \"1\"}) { shippingMethod { id } userErrors { code } } }",
+                                                 {"n": "m" * 101}, {"INVALID"}),
 }
 
 
@@ -142,6 +152,8 @@ async def test_hostile_request_is_refused_with_a_documented_code(fuzz, caplog, c
     caller, query, variables, allowed = CASES[case]
     if variables and variables.get("v") == "VARIANT":
         variables = {**variables, "v": fuzz.variant_id}
+    if variables and "l" in variables:
+        variables = {"l": [{**line, "variantId": fuzz.variant_id} for line in variables["l"]]}
     before = await _changes(fuzz)
     caplog.clear()
     with fuzz.active(), caplog.at_level(logging.ERROR):
