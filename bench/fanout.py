@@ -36,8 +36,15 @@ from bench.load import LoadSpec
 from bench.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 from bench.pyload import percentile_ms
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
-    request_body, shipping_method_id, stocked_variants,
+    CART_ADDRESS,
+    CART_CREATE,
+    CART_SHIPPING,
+    SHIPPING_ADDRESS,
+    SHIPPING_METHOD_NAME,
+    STOCK_PAGE,
+    request_body,
+    shipping_method_id,
+    stocked_variants,
 )
 
 NAME = "fanout"

@@ -42,8 +42,8 @@ from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
-from resolvers.accounts import TokenRules
 from resolvers import payments
+from resolvers.accounts import TokenRules
 from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
 from resolvers.outbox import Change

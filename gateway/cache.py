@@ -39,9 +39,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key, with_database
-from gateway.cache_local import Entry, LocalTier
 from gateway.breaker import Breaker
+from gateway.cache_keys import NOT_CACHEABLE, Aliases, Normalizer, NotCacheable, decode, entry_key, with_database
+from gateway.cache_local import Entry, LocalTier
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
 from gateway.cache_stats import CacheStats
 from gateway.events import RESYNC, EventBus

@@ -29,8 +29,6 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers import outbox
-from resolvers.accounts import TokenRules
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.graphql_http import (
     APPLICATION_JSON,
@@ -46,6 +44,8 @@ from gateway.graphql_http import (
 from gateway.middleware import bearer_claims
 from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
+from resolvers import outbox
+from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
 from resolvers.errors import SERVICE_UNAVAILABLE
 from schema.context import Context

@@ -8,17 +8,26 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
-
 
 from tortoise import connections
 from tortoise.expressions import F
 from tortoise.transactions import in_transaction
 
 from models import (
-    Category, DiscountCode, DiscountKind, Product, ProductImage, ProductStatus, ProductVariant, ShippingMethod, Stock, TaxRate,
-    VariantOption, Warehouse,
+    Category,
+    DiscountCode,
+    DiscountKind,
+    Product,
+    ProductImage,
+    ProductStatus,
+    ProductVariant,
+    ShippingMethod,
+    Stock,
+    TaxRate,
+    VariantOption,
+    Warehouse,
 )
 
 WAREHOUSES = (("central", "Central warehouse"), ("north", "North warehouse"))
@@ -76,7 +85,7 @@ DISCOUNT_CODES = (
 )
 # Standard VAT rates; a destination without a row pays no tax.
 TAX_RATES = (("DE", "0.19"), ("FR", "0.20"), ("GB", "0.20"), ("NL", "0.21"), ("IT", "0.22"), ("ES", "0.21"), ("SE", "0.25"))
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 2000
 
 

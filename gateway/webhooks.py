@@ -23,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 from typing import Any
 
 from starlette.requests import Request
@@ -58,7 +58,7 @@ def _text(event: dict[str, Any], name: str, *, required: bool = False, limit: in
         raise Malformed(f"`{name}` must be a {'non-empty ' if required else ''}string")
     if len(value) > limit:
         raise Malformed(f"`{name}` is longer than {limit} characters")
-    if "\x00" in value or not value.isascii() and not _encodable(value):
+    if "\x00" in value or (not value.isascii() and not _encodable(value)):
         # Neither can be stored: PostgreSQL text holds no NUL, UTF-8 no lone surrogate.
         raise Malformed(f"`{name}` holds a NUL or a character that is not text")
     return value.strip()
@@ -95,7 +95,7 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     if occurred_at.tzinfo is None:
         raise Malformed("`occurredAt` needs its offset from UTC, e.g. 2026-11-27T14:05:00Z")
     try:
-        occurred_at.astimezone(timezone.utc)  # what the database stores
+        occurred_at.astimezone(UTC)  # what the database stores
     except OverflowError:
         raise Malformed("`occurredAt` is out of range") from None
     estimate_text = _text(event, "estimatedDelivery", limit=10)

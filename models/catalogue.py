@@ -11,7 +11,6 @@ from tortoise.models import Model
 
 from models.sql import ReadByKey
 
-
 # Column lengths that input is checked against before it is written or filtered on: the fields
 # below and the validation in resolvers/ read the same number.
 CATEGORY_NAME_LENGTH = 200

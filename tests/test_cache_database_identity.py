@@ -14,7 +14,14 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES, ROOT, _create_postgres_database, _drop_postgres_database, _postgres_admin_url, _postgres_available
+from tests.conftest import (
+    REQUIRE_SERVICES,
+    ROOT,
+    _create_postgres_database,
+    _drop_postgres_database,
+    _postgres_admin_url,
+    _postgres_available,
+)
 from tests.live import uvicorn_workers
 
 PRICE = "{ products(first: 1, sort: NAME_ASC) { edges { node { slug variants { sku price { amount } } } } } }"

@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from models import Permission
 from schema.ids import encode_id
 from tests.cache_client import BYPASS, HIT, LISTING, STORED, cache_metrics, gateway, post
-from tests.staff import bearer, token_for
 from tests.live import RedisProcess
+from tests.staff import bearer, token_for
 from tests.test_cache import PRODUCT, drop_own_products, own_product  # noqa: F401  (fixture)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from tortoise.exceptions import IntegrityError, OperationalError
@@ -97,7 +97,7 @@ async def test_over_the_line_maximum(gql):
 
 async def test_a_completed_cart_is_frozen(gql):
     token = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
-    await Cart.filter(token=token).update(completed_at=datetime.now(timezone.utc))
+    await Cart.filter(token=token).update(completed_at=datetime.now(UTC))
     payload = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}))["cartLinesAdd"]
     assert [e["code"] for e in payload["userErrors"]] == ["CART_COMPLETED"]
 
@@ -178,7 +178,7 @@ async def test_discount_codes_shipping_and_tax_make_the_total(gql):
     from models import DiscountCode, DiscountKind
 
     await DiscountCode.get_or_create(code="EXPIRED1", defaults={
-        "kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(timezone.utc) - timedelta(days=1)})
+        "kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(UTC) - timedelta(days=1)})
     await DiscountCode.get_or_create(code="BIGSPEND", defaults={"kind": DiscountKind.FIXED_AMOUNT, "value": 10, "min_subtotal": 100})
     token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}]}}))["cartCreate"]["cart"]["token"]
     # 2 x 19.99 to Germany (19 % VAT included in prices), Standard shipping 4.95 under the 50.00 threshold.

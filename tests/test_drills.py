@@ -33,7 +33,12 @@ from bench.processes import worker_pids
 from bench.servers import Server, start, wait_healthy
 from tests import drill_invariants, payment_books
 from tests.conftest import (
-    REQUIRE_SERVICES, ROOT, _create_postgres_database, _drop_postgres_database, _postgres_admin_url, _postgres_available,
+    REQUIRE_SERVICES,
+    ROOT,
+    _create_postgres_database,
+    _drop_postgres_database,
+    _postgres_admin_url,
+    _postgres_available,
 )
 from tests.drill_invariants import ClientView
 from tests.drill_traffic import Catalogue, Storefront, Traffic, check_out, ready_cart
