@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from decimal import Decimal
 
 from loaders import Loaders
@@ -256,7 +256,7 @@ async def cart_totals(loaders: Loaders, summary: PricedCart, prices_include_tax:
         code = await DiscountCode.get_or_none(id=cart.discount_code_id)
         if code is not None:
             uses = await checkout.customer_uses(code, cart.customer_id)
-            problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(timezone.utc))
+            problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(UTC))
             if problem is None:
                 kind, value = code.kind.value, code.value
     shipping = None
@@ -284,7 +284,7 @@ async def apply_discount(loaders: Loaders, token: str, code_text: str) -> Cart:
             raise DomainError("DISCOUNT_CODE_INVALID", "This code does not exist.", ["code"])
         summary = await priced(loaders, cart)
         uses = await checkout.customer_uses(code, cart.customer_id)
-        problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(timezone.utc))
+        problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(UTC))
         if problem is not None:
             raise DomainError("DISCOUNT_CODE_INVALID", problem, ["code"])
         cart.discount_code_id = code.id

@@ -30,15 +30,26 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from loaders import Loaders
 from models import (
-    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, PaymentAttempt,
-    ProductStatus, Stock, StockMovement,
+    Account,
+    Allocation,
+    Cart,
+    DiscountCode,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PaymentAttempt,
+    ProductStatus,
+    Stock,
+    StockMovement,
 )
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
@@ -210,7 +221,7 @@ async def _complete(
 
         await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
         number = (await OrderCounter.get(id=1)).last_number
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         order = await Order.create(
             number=number, token=secrets.token_urlsafe(24), cart_id=cart.id, idempotency_key=idempotency_key,
             customer_id=cart.customer_id, email=cart.email,

@@ -6,7 +6,7 @@ does its work and records an OrderEvent, in one transaction.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
 from models.snapshot import snapshot
@@ -89,7 +89,7 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
         result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
         if not result.captured:
             raise DomainError("PAYMENT_DECLINED", result.message or "The capture was refused.", ["orderId"])
-        order.status, order.paid_at = S.PAID, datetime.now(timezone.utc)
+        order.status, order.paid_at = S.PAID, datetime.now(UTC)
         await record_change(order, ["status", "paid_at"], [("PAID", "Marked as paid.")], actor)
     return order
 

@@ -79,7 +79,7 @@ class ProductVariant(Node):
     quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
     available_for_sale: bool
     selected_options: list[SelectedOption]
-    product: Annotated["Product", strawberry.lazy("schema.catalogue")]
+    product: Annotated[Product, strawberry.lazy("schema.catalogue")]
 
 
 @strawberry.type
@@ -91,7 +91,7 @@ class Product(Node):
     status: ProductStatus = strawberry.field(description="Always ACTIVE for the storefront; staff also see the others.")
     created_at: datetime
     updated_at: datetime
-    category: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
+    category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
     images: list[Image]
     variants: list[ProductVariant]
     price_range: PriceRange | None = strawberry.field(description="Lowest and highest variant price; null without variants.")
@@ -106,7 +106,7 @@ class ProductEdge:
 
 @strawberry.type
 class CategoryFacet:
-    category: Annotated["Category", strawberry.lazy("schema.catalogue")]
+    category: Annotated[Category, strawberry.lazy("schema.catalogue")]
     count: int = strawberry.field(description="Matching products in this category or its descendants.")
 
 
@@ -170,11 +170,11 @@ class Category(Node):
     description: str
     position: int
     level: int = strawberry.field(description="0 for a top-level category.")
-    parent: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
-    ancestors: list[Annotated["Category", strawberry.lazy("schema.catalogue")]] = strawberry.field(
+    parent: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
+    ancestors: list[Annotated[Category, strawberry.lazy("schema.catalogue")]] = strawberry.field(
         description="From the top-level category down to the parent: breadcrumbs."
     )
-    children: list[Annotated["Category", strawberry.lazy("schema.catalogue")]]
+    children: list[Annotated[Category, strawberry.lazy("schema.catalogue")]]
     _model: strawberry.Private[CategoryModel]
 
     products: ProductConnection = strawberry.field(

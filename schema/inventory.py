@@ -7,7 +7,10 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from models import Permission, Stock as StockModel, StockMovement as MovementModel, Warehouse as WarehouseModel
+from models import Permission
+from models import Stock as StockModel
+from models import StockMovement as MovementModel
+from models import Warehouse as WarehouseModel
 from resolvers import inventory
 from resolvers.pagination import encode_cursor
 from schema.catalogue import ProductVariant, variant_view

@@ -9,14 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 from models import Order as OrderModel
-from models import Permission
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
-from schema.accounts import MailingAddress, mailing_address
-from schema.catalogue import Money, money
+from models import Permission
 from resolvers import orders
 from resolvers.pagination import Page, encode_cursor
+from schema.accounts import MailingAddress, mailing_address
+from schema.catalogue import Money, money
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.extensions import GatewayError

@@ -6,9 +6,8 @@ import asyncio
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import ParserCache, ValidationCache
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from resolvers.errors import BadInput
 from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders, shipments
