@@ -188,7 +188,7 @@ class Soak:
             self.words = sorted(set(self.words))[:200]
             units = int(LINES_PER_CART * MAX_ORDERS_PER_SECOND * seconds)
             pool, _ = await load_pool(setup, units + CART_VARIANTS * 20)
-            self.cart_variants, pool_variants = pool.ids[:CART_VARIANTS], list(zip(pool.ids, pool.left))[CART_VARIANTS:]
+            self.cart_variants, pool_variants = pool.ids[:CART_VARIANTS], list(zip(pool.ids, pool.left, strict=True))[CART_VARIANTS:]
             self.pool = StockPool(pool_variants)
         finally:
             setup.close()

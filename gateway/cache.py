@@ -29,6 +29,7 @@ and caching resumes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -366,10 +367,8 @@ class ResponseCache:
         for task in (self._follower, self._recovery):
             if task is not None and not task.done():
                 task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
-                except asyncio.CancelledError:
-                    pass
         self._follower = self._recovery = None
         if self.remote is not None:
             await self.remote.redis.aclose()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from loaders import Loaders
@@ -58,7 +58,7 @@ async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
     lines = await loaders.cart_lines_by_cart_id.load(cart.id)
     variants = await loaders.variant_by_id.load_all([line.variant_id for line in lines])
     priced_lines = []
-    for line, variant in zip(lines, variants):
+    for line, variant in zip(lines, variants, strict=True):
         if variant is None:  # deleted by staff since: the line is gone with it (ON DELETE CASCADE)
             continue
         price = variant["price"]

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
@@ -190,7 +190,7 @@ async def _complete(
             raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
         products = await loaders.product_by_id.load_all([p.variant["product_id"] for p in summary.lines])
-        for index, (line, product) in enumerate(zip(summary.lines, products)):
+        for index, (line, product) in enumerate(zip(summary.lines, products, strict=True)):
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise DomainError("INVALID", f"{line.variant['sku']} is no longer for sale; remove it.", ["lines", str(index)])
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
@@ -238,7 +238,7 @@ async def _complete(
                 order_id=order.id, variant_id=p.variant["id"], sku=p.variant["sku"], product_name=product.name,
                 variant_name=p.variant["name"], quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
             )
-            for p, product in zip(summary.lines, products)
+            for p, product in zip(summary.lines, products, strict=True)
         ])
         takes = [(variant_id, take) for variant_id, variant_takes in plan.items() for take in variant_takes]
         await Allocation.bulk_create([

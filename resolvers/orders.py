@@ -6,7 +6,7 @@ does its work and records an OrderEvent, in one transaction.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
 from models.snapshot import snapshot
@@ -57,7 +57,7 @@ async def locked_order(order_id: int) -> Order:
 def order_topics(order: Order) -> tuple[str, ...]:
     """Who follows an order: its token holders, staff watching every order, and its customer."""
     topics = (f"order:{order.id}", "orders")
-    return topics + (f"customer:{order.customer_id}",) if order.customer_id else topics
+    return (*topics, f"customer:{order.customer_id}") if order.customer_id else topics
 
 
 def announce_order(order: Order) -> None:

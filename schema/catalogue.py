@@ -245,7 +245,7 @@ def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
 
 
 def _any_available(variants: list[Row]) -> bool:
-    for variant in variants:  # a loop: any() over a generator costs a frame per variant
+    for variant in variants:  # noqa: SIM110 (a loop: any() over a generator costs a frame per variant)
         if variant["quantity_available"] > 0:
             return True
     return False
@@ -435,7 +435,7 @@ async def _product_views(context: Context, products: Sequence[Row], selected: Tr
     options_by_variant: dict[int, list[SelectedOption]] = {}
     if variant_fields and "selectedOptions" in variant_fields and variant_lists:
         variant_ids = [v["id"] for rows in variant_lists for v in rows]
-        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids)):
+        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids), strict=True):
             options_by_variant[variant_id] = option_views(rows)
     # Many products share a category: one view each.
     category_views = {
@@ -541,7 +541,7 @@ async def _product_connection(
     views = await _product_views(context, page.rows, selected) if selected else [product_view(context, p) for p in page.rows]
     cursors = [encode_cursor(listing.sort.value, key) for key in page.keys]
     return ProductConnection(
-        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
+        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
         nodes=views,
         page_info=page_info(page, cursors),
         total_count=listing.total_count or 0,
@@ -600,7 +600,7 @@ class CatalogueQuery:
         views = [category_view(info.context, c) for c in page.rows]
         cursors = [encode_cursor("categories", key) for key in page.keys]
         return CategoryConnection(
-            edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
+            edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
             nodes=views,
             page_info=page_info(page, cursors),
             total_count=total,

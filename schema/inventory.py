@@ -139,7 +139,7 @@ class InventoryQuery:
         page = await inventory.movements(_variant_id(variant_id), first, after)
         cursors = [encode_cursor("movements", key) for key in page.keys]
         return StockMovementConnection(
-            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows)],
+            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows, strict=True)],
             page_info=page_info(page, cursors),
         )
 
@@ -150,7 +150,7 @@ class InventoryQuery:
         page = await inventory.low_stock(threshold, first, after)
         cursors = [encode_cursor("low-stock", key) for key in page.keys]
         return StockLevelConnection(
-            edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows)],
+            edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows, strict=True)],
             page_info=page_info(page, cursors),
         )
 

@@ -87,7 +87,7 @@ async def test_redis_stopped_mid_run_then_back(db, caplog):
     server = RedisProcess()
     server.start()
     try:
-        async with gateway(db, REDIS_URL=server.url) as (client, app):
+        async with gateway(db, REDIS_URL=server.url) as (client, _app):
             await _until_connected(client)
             assert (await post(client, LISTING, {"n": 2})).headers["cache-status"] == STORED
             assert (await post(client, LISTING, {"n": 2})).headers["cache-status"] == HIT

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest

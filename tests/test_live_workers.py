@@ -14,7 +14,7 @@ import hmac
 import json
 import uuid
 from contextlib import AsyncExitStack
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -104,7 +104,7 @@ async def test_the_whole_journey_reaches_subscribers_on_the_other_worker(workers
         for number in numbers:
             await parcels.subscribe(PARCEL, {"n": number})
         await asyncio.sleep(0.3)
-        for number, quantity in zip(numbers, (2, 1)):
+        for number, quantity in zip(numbers, (2, 1), strict=True):
             shipped = await http.call(SHIP, {"o": order["id"], "l": [{"orderLineId": line, "quantity": quantity}], "c": "dhl", "n": number}, staff)
             assert shipped["userErrors"] == []
         for number in numbers:
