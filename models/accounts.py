@@ -29,7 +29,7 @@ class Account(Model):
     last_name = fields.CharField(max_length=100, default="")
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
-    permissions = fields.JSONField(default=list)
+    permissions: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -44,6 +44,7 @@ class Address(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="addresses", on_delete=fields.CASCADE
     )
+    account_id: int
     first_name = fields.CharField(max_length=100)
     last_name = fields.CharField(max_length=100)
     company = fields.CharField(max_length=200, default="")
@@ -68,6 +69,7 @@ class RefreshToken(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
+    account_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     family = fields.CharField(max_length=32, db_index=True)
     expires_at = fields.DatetimeField()

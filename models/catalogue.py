@@ -35,6 +35,7 @@ class Category(Model):
     parent: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="children", null=True, on_delete=fields.RESTRICT
     )
+    parent_id: int | None
     name = fields.CharField(max_length=CATEGORY_NAME_LENGTH)
     slug = fields.CharField(max_length=200, unique=True)
     description = fields.TextField(default="")
@@ -62,6 +63,7 @@ class Product(ReadByKey, Model):
     category: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="products", null=True, on_delete=fields.SET_NULL
     )
+    category_id: int | None
     status = fields.CharEnumField(ProductStatus, max_length=16, default=ProductStatus.DRAFT)
     # Lowest variant price, kept by resolvers.catalogue.refresh_price_ranges so that sorting and
     # filtering by price is an indexed column rather than an aggregate over every variant.
@@ -86,6 +88,7 @@ class ProductVariant(ReadByKey, Model):
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="variants", on_delete=fields.CASCADE
     )
+    product_id: int
     sku = fields.CharField(max_length=64, unique=True)
     name = fields.CharField(max_length=NAME_LENGTH)
     price = fields.DecimalField(max_digits=12, decimal_places=2)
@@ -118,6 +121,7 @@ class VariantOption(Model):
     variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="options", on_delete=fields.CASCADE
     )
+    variant_id: int
     name = fields.CharField(max_length=OPTION_NAME_LENGTH)
     value = fields.CharField(max_length=OPTION_VALUE_LENGTH)
     position = fields.IntField(default=0)
@@ -133,6 +137,7 @@ class ProductImage(ReadByKey, Model):
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="images", on_delete=fields.CASCADE
     )
+    product_id: int
     url = fields.CharField(max_length=1024)
     alt_text = fields.CharField(max_length=255, default="")
     position = fields.IntField(default=0)

@@ -44,10 +44,12 @@ class Order(Model):
     cart: fields.ForeignKeyNullableRelation[Cart] = fields.ForeignKeyField(
         "models.Cart", related_name="orders", null=True, unique=True, on_delete=fields.SET_NULL
     )
+    cart_id: int | None
     idempotency_key = fields.CharField(max_length=128, null=True, unique=True)
     customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="orders", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: int | None
     email = fields.CharField(max_length=254)
     status = fields.CharEnumField(OrderStatus, max_length=20, default=OrderStatus.PLACED)
     # Bumped with every change, under the row lock: subscribers drop an event older than what
@@ -59,7 +61,7 @@ class Order(Model):
     shipping_total = fields.DecimalField(max_digits=12, decimal_places=2)
     tax_total = fields.DecimalField(max_digits=12, decimal_places=2)
     total = fields.DecimalField(max_digits=12, decimal_places=2)
-    shipping_address = fields.JSONField()
+    shipping_address: fields.JSONField[dict[str, str]] = fields.JSONField()
     shipping_method_name = fields.CharField(max_length=100)
     shipping_carrier = fields.CharField(max_length=50)
     discount_code = fields.CharField(max_length=64, default="")
@@ -80,9 +82,11 @@ class Order(Model):
 class OrderLine(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="lines", on_delete=fields.CASCADE)
+    order_id: int
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="order_lines", null=True, on_delete=fields.SET_NULL
     )
+    variant_id: int | None
     sku = fields.CharField(max_length=64)
     product_name = fields.CharField(max_length=255)
     variant_name = fields.CharField(max_length=255)
@@ -104,12 +108,15 @@ class Allocation(Model):
     # Which stock row holds how much of a line (a line may be split over warehouses).
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="allocations", on_delete=fields.CASCADE)
+    order_id: int
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="allocations", null=True, on_delete=fields.SET_NULL
     )
+    variant_id: int | None
     stock: fields.ForeignKeyNullableRelation[Stock] = fields.ForeignKeyField(
         "models.Stock", related_name="allocations", null=True, on_delete=fields.SET_NULL
     )
+    stock_id: int | None
     quantity = fields.IntField()
 
     class Meta:
@@ -120,6 +127,7 @@ class Allocation(Model):
 class OrderEvent(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="events", on_delete=fields.CASCADE)
+    order_id: int
     kind = fields.CharField(max_length=32)  # PLACED, PAID, CANCELLED, … or a note
     message = fields.CharField(max_length=500, default="")
     actor = fields.CharField(max_length=254, default="")

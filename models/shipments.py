@@ -25,6 +25,7 @@ class ShipmentStatus(StrEnum):
 class Shipment(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="shipments", on_delete=fields.CASCADE)
+    order_id: int
     carrier = fields.CharField(max_length=50)
     tracking_number = fields.CharField(max_length=100)
     tracking_url = fields.CharField(max_length=500, default="")
@@ -46,6 +47,7 @@ class ShipmentEvent(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="events", on_delete=fields.CASCADE
     )
+    shipment_id: int
     status = fields.CharEnumField(ShipmentStatus, max_length=20)
     description = fields.CharField(max_length=500, default="")
     location = fields.CharField(max_length=200, default="")
@@ -65,6 +67,7 @@ class CarrierDelivery(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="carrier_deliveries", on_delete=fields.CASCADE
     )
+    shipment_id: int
     event_id = fields.CharField(max_length=200)
     received_at = fields.DatetimeField(auto_now_add=True)
 
@@ -78,9 +81,11 @@ class ShipmentLine(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="lines", on_delete=fields.CASCADE
     )
+    shipment_id: int
     order_line: fields.ForeignKeyRelation[OrderLine] = fields.ForeignKeyField(
         "models.OrderLine", related_name="shipment_lines", on_delete=fields.CASCADE
     )
+    order_line_id: int
     quantity = fields.IntField()
 
     class Meta:
