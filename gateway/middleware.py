@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
 from gateway.ratelimit import client_ip, retry_after_header
+from gateway.settings import Network
 from resolvers.accounts import AccessClaims, access_claims
 
 log = logging.getLogger("gateway.access")
@@ -159,7 +160,7 @@ class RateLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, limiter: Any, rate: float, burst: int, trusted_proxies: tuple[Any, ...], secret_key: str
+        self, app: ASGIApp, limiter: Any, rate: float, burst: int, trusted_proxies: tuple[Network, ...], secret_key: str
     ) -> None:
         self.app = app
         self.limiter = limiter
