@@ -24,6 +24,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -31,6 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from gateway.disconnect import ClientDisconnected, unless_disconnected
+from gateway.events import EventBus
 from gateway.graphql_http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -45,6 +47,7 @@ from gateway.graphql_http import (
 from gateway.middleware import bearer_claims
 from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
+from gateway.ratelimit import Limiter
 from resolvers import outbox
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
@@ -93,17 +96,17 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     def __init__(
         self,
-        schema: Any,
+        schema: BaseSchema,
         *,
         currency: str,
         secret_key: str,
         graphiql: bool,
         websocket_origins: tuple[str, ...] = (),
-        limiter: Any = None,
+        limiter: Limiter | None = None,
         login_attempts_per_minute: int = 10,
         prices_include_tax: bool = True,
         cart_rules: CartRules = CartRules(),
-        events: Any = None,
+        events: EventBus | None = None,
         announce: outbox.Sink | None = None,
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,

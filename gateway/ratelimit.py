@@ -16,8 +16,9 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Protocol
 
+from redis.asyncio import Redis
 from starlette.types import Scope
 
 from gateway.breaker import Breaker
@@ -81,7 +82,7 @@ return {0, tostring((1 - tokens) / rate)}
 
 
 class RedisBuckets:
-    def __init__(self, redis: Any, prefix: str = "gateway:rl:", breaker: Breaker | None = None) -> None:
+    def __init__(self, redis: Redis, prefix: str = "gateway:rl:", breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
         self.breaker = breaker if breaker is not None else Breaker()

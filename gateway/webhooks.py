@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -110,7 +111,9 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     return number, report
 
 
-def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None) -> Any:
+def carrier_webhook(
+    secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None
+) -> Callable[[Request], Awaitable[Response]]:
     async def receive(request: Request) -> Response:
         carrier = request.path_params["carrier"].lower()
         secret = secrets.get(carrier)
