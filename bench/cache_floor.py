@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
@@ -24,7 +25,7 @@ async def healthz(request: Request) -> Response:
 
 def _memory_app() -> Starlette:
     path = os.environ.get("BENCH_RESPONSE_FILE")
-    body = open(path, "rb").read() if path else b"{}"
+    body = Path(path).read_bytes() if path else b"{}"
 
     async def graphql(request: Request) -> Response:
         await request.body()  # read the request, as any handler of a POST must

@@ -19,8 +19,17 @@ from bench import PYTHON, ROOT, servers
 from bench.database import PreparedDatabase, gateway_env
 from bench.load import LoadSpec
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, PAYMENT,
-    SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE, shipping_method_id, stocked_variants,
+    CART_ADDRESS,
+    CART_CREATE,
+    CART_SHIPPING,
+    CHECKOUT_COMPLETE,
+    LINES_PER_CART,
+    PAYMENT,
+    SHIPPING_ADDRESS,
+    SHIPPING_METHOD_NAME,
+    STOCK_PAGE,
+    shipping_method_id,
+    stocked_variants,
 )
 from bench.sqlcount import _counting, tortoise
 from gateway.settings import load_settings

@@ -24,8 +24,18 @@ from typing import Any
 
 from bench.pyload import build_request, percentile_ms, read_response
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, CHECKOUT_COMPLETE, LINES_PER_CART, MIN_VARIANT_STOCK,
-    PAYMENT, SHIPPING_ADDRESS, STOCK_PAGE, request_body, shipping_method_id, stocked_variants,
+    CART_ADDRESS,
+    CART_CREATE,
+    CART_SHIPPING,
+    CHECKOUT_COMPLETE,
+    LINES_PER_CART,
+    MIN_VARIANT_STOCK,
+    PAYMENT,
+    SHIPPING_ADDRESS,
+    STOCK_PAGE,
+    request_body,
+    shipping_method_id,
+    stocked_variants,
 )
 
 REQUEST_TIMEOUT = 10.0  # seconds; a request slower than this counts as an error
@@ -85,7 +95,7 @@ class Connection:
         """POST one operation; its root field's payload, or RequestFailed naming what went wrong."""
         try:
             status, raw = await asyncio.wait_for(self.post(request_body(query, variables)), REQUEST_TIMEOUT)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             self.close()
             raise RequestFailed("timeout", root) from None
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError, IndexError) as error:

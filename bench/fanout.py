@@ -5,7 +5,7 @@ names the bus channel, so other servers on the same Redis do not interfere) and 
 database. Two client processes (`bench.fanout_load`, 500 connections each) subscribe to
 `orderStatusChanged` for one order; the harness then changes that order's status through the
 public API, one change a second, timing each mutation's HTTP response, and every subscriber times
-the event's arrival on the same system-wide monotonic clock. Latency = arrival − response.
+the event's arrival on the same system-wide monotonic clock. Latency = arrival - response.
 
 Each order gives five status changes (PAID, PARTIALLY_SHIPPED, SHIPPED, DELIVERED, REFUNDED) and
 one change that is not a status change (the first of two parcels delivered: nothing may be sent);
@@ -36,8 +36,15 @@ from bench.load import LoadSpec
 from bench.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 from bench.pyload import percentile_ms
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
-    request_body, shipping_method_id, stocked_variants,
+    CART_ADDRESS,
+    CART_CREATE,
+    CART_SHIPPING,
+    SHIPPING_ADDRESS,
+    SHIPPING_METHOD_NAME,
+    STOCK_PAGE,
+    request_body,
+    shipping_method_id,
+    stocked_variants,
 )
 
 NAME = "fanout"
@@ -332,7 +339,7 @@ def _analyse(
 ) -> dict[str, Any]:
     # Receipts by (order, status): [(worker, monotonic)], one per subscriber that got it.
     receipts: dict[tuple[str, str], list[tuple[int | None, float]]] = {}
-    for client, dump in zip(clients, dumps):
+    for client, dump in zip(clients, dumps, strict=True):
         for operation, status, times in dump["receipts"]:
             bucket = receipts.setdefault((operation, status), [])
             bucket.extend((owners.get(client.ports[index]), at) for index, at in times)
@@ -364,7 +371,7 @@ def _analyse(
     expected_total = SUBSCRIBERS * sum(1 for c in changes if c.expected is not None)
     allowed = set(EXPECTED_PER_ORDER)
     unexpected = 0  # a status no change should have sent, or one received twice by a subscriber
-    for (operation, status), arrived in receipts.items():
+    for (_operation, status), arrived in receipts.items():
         if status not in allowed:
             unexpected += len(arrived)
         else:

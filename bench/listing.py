@@ -58,7 +58,7 @@ def _first_difference(a: Any, b: Any, path: str = "$") -> str:
     elif isinstance(a, list):
         if len(a) != len(b):
             return f"{path}: {len(a)} items vs {len(b)}"
-        for index, (x, y) in enumerate(zip(a, b)):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
             if x != y:
                 return _first_difference(x, y, f"{path}[{index}]")
     return f"{path}: {a!r:.80} vs {b!r:.80}"
@@ -123,7 +123,7 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> ScenarioRepo
 
     row_a = Row("(a) gateway", runs_a, sql_real.count)
     row_b = Row("(b) floor (in-memory page)", runs_b, sql_floor.count)
-    round_ratios = [a.rps / b.rps if b.rps else 0.0 for a, b in zip(runs_a, runs_b)]
+    round_ratios = [a.rps / b.rps if b.rps else 0.0 for a, b in zip(runs_a, runs_b, strict=True)]
     return ScenarioReport(
         name=NAME,
         rows=[row_a, row_b],

@@ -8,7 +8,7 @@ import platform
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Protocol
@@ -137,7 +137,7 @@ def _version(name: str) -> str | None:
 
 
 def utc_stamp(moment: datetime | None = None) -> str:
-    return (moment or datetime.now(timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    return (moment or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
 
 
 def write_json(report: Report, common: dict[str, Any], stamp: str) -> Path:

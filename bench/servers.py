@@ -6,6 +6,7 @@ and only what this harness started is ever signalled.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -71,17 +72,16 @@ class Server:
 
 
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    try:
-        # start_new_session=True made the server the leader of a group whose id is its pid.
+    # start_new_session=True made the server the leader of a group whose id is its pid.
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1", workers: int = 1) -> Server:
     """Start `uvicorn APP` with the production flags: `workers` workers (one by default), no access log."""
     port = free_port()
-    log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)
+    # Not a `with`: the log outlives this call; the Server holds it and closes it when it stops.
+    log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
     command = [
         *cpus.server_prefix(workers), *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", str(workers),
         "--no-access-log", "--log-level", "warning",

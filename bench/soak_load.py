@@ -45,7 +45,13 @@ from bench.checkout_load import Connection, RequestFailed, StockPool, load_pool
 from bench.fanout import PLACE, SHIP, STAFF_EMAIL, STAFF_PASSWORD, TOKEN_CREATE, TRACK
 from bench.pyload import build_request, read_response
 from bench.queries import (
-    CART_ADDRESS, CART_CREATE, CART_SHIPPING, LINES_PER_CART, PAYMENT, SHIPPING_ADDRESS, shipping_method_id,
+    CART_ADDRESS,
+    CART_CREATE,
+    CART_SHIPPING,
+    LINES_PER_CART,
+    PAYMENT,
+    SHIPPING_ADDRESS,
+    shipping_method_id,
 )
 
 BROWSERS, CART_USERS, BUYERS, TRACKERS, LISTENERS = 4, 2, 2, 2, 2
@@ -182,7 +188,7 @@ class Soak:
             self.words = sorted(set(self.words))[:200]
             units = int(LINES_PER_CART * MAX_ORDERS_PER_SECOND * seconds)
             pool, _ = await load_pool(setup, units + CART_VARIANTS * 20)
-            self.cart_variants, pool_variants = pool.ids[:CART_VARIANTS], list(zip(pool.ids, pool.left))[CART_VARIANTS:]
+            self.cart_variants, pool_variants = pool.ids[:CART_VARIANTS], list(zip(pool.ids, pool.left, strict=True))[CART_VARIANTS:]
             self.pool = StockPool(pool_variants)
         finally:
             setup.close()
@@ -281,7 +287,7 @@ class Soak:
                     self.minute.fail(f"track:{failure.kind}", failure.detail)
                     await self._close(socket)  # what is still on its way belongs to the failed order
                     socket = None
-                except (OSError, WebSocketException, asyncio.TimeoutError, KeyError, TypeError) as error:
+                except (TimeoutError, OSError, WebSocketException, KeyError, TypeError) as error:
                     self.minute.fail("track:websocket", repr(error))
                     await self._close(socket)
                     socket = None
@@ -326,7 +332,7 @@ class Soak:
                 while (left := until - time.monotonic()) > 0:
                     try:
                         message = json.loads(await asyncio.wait_for(socket.recv(), left))
-                    except asyncio.TimeoutError:
+                    except TimeoutError:
                         break
                     kind = message.get("type")
                     if kind == "ping":
@@ -339,7 +345,7 @@ class Soak:
             except RequestFailed as failure:
                 self.minute.fail(f"listen:{failure.kind}", failure.detail)
                 await asyncio.sleep(1.0)
-            except (OSError, WebSocketException, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError, WebSocketException) as error:
                 self.minute.fail("listen:websocket", repr(error))
                 await asyncio.sleep(1.0)
             finally:

@@ -42,8 +42,8 @@ from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
-from resolvers.accounts import TokenRules
 from resolvers import payments
+from resolvers.accounts import TokenRules
 from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
 from resolvers.outbox import Change
@@ -163,7 +163,7 @@ def create_app(settings: Settings) -> Starlette:
             app, config=tortoise_config(settings.database_url, settings.database_statement_timeout)
         ):
             # Start-up objects live for the whole process: keep them out of every collection, and
-            # collect the young generation less often (measured: +10–40% on listing throughput).
+            # collect the young generation less often (measured: +10-40% on listing throughput).
             # Full collections must still come round: each request leaves reference cycles
             # (product <-> variant views), and with rarer full collections memory grew ~100 KB
             # per request under load.

@@ -29,6 +29,7 @@ and caching resumes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -39,9 +40,9 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.cache_keys import NOT_CACHEABLE, Aliases, NotCacheable, Normalizer, decode, entry_key, with_database
-from gateway.cache_local import Entry, LocalTier
 from gateway.breaker import Breaker
+from gateway.cache_keys import NOT_CACHEABLE, Aliases, Normalizer, NotCacheable, decode, entry_key, with_database
+from gateway.cache_local import Entry, LocalTier
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
 from gateway.cache_stats import CacheStats
 from gateway.events import RESYNC, EventBus
@@ -366,10 +367,8 @@ class ResponseCache:
         for task in (self._follower, self._recovery):
             if task is not None and not task.done():
                 task.cancel()
-                try:
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
-                except asyncio.CancelledError:
-                    pass
         self._follower = self._recovery = None
         if self.remote is not None:
             await self.remote.redis.aclose()

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from typing import cast
 
 from redis.asyncio import Redis
 
@@ -82,7 +83,8 @@ class RedisTier:
 
     async def get(self, key: str) -> bytes | None:
         with self.breaker:
-            return await self.redis.get(self.ns + "e:" + key)
+            # redis-py types a reply `bytes | str`; ours are bytes: no client decodes responses.
+            return cast("bytes | None", await self.redis.get(self.ns + "e:" + key))
 
     async def begin_fill(self, key: str) -> tuple[str | None, int]:
         """Try to take the fill lock; returns (lock token or None, invalidation sequence now)."""
@@ -103,6 +105,7 @@ class RedisTier:
                 async with self.redis.pipeline(transaction=False) as pipe:
                     pipe.get(self.ns + "e:" + key)
                     pipe.exists(self.ns + "l:" + key)
+                    data: bytes | None
                     data, locked = await pipe.execute()
             if data is not None:
                 return data

@@ -17,7 +17,7 @@ APP_LABEL = "models"
 CONNECT_TIMEOUT = 5.0
 
 
-async def _keep_session(connection: Any) -> None:
+async def _keep_session(connection: asyncpg.Connection) -> None:
     """Pool release hook: nothing to undo.
 
     asyncpg's default sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on

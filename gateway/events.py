@@ -25,6 +25,7 @@ carries the whole object, the current state is all that subscriber needs to catc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -204,10 +205,8 @@ class RedisBus(EventBus):
     async def close(self) -> None:
         if self._listener is not None:
             self._listener.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-            except asyncio.CancelledError:
-                pass
             self._listener = None
 
     async def _listen(self) -> None:
@@ -241,10 +240,8 @@ class RedisBus(EventBus):
                 await asyncio.sleep(self.RETRY_DELAYS[min(failures, len(self.RETRY_DELAYS) - 1)])
                 failures += 1
             finally:
-                try:
+                with contextlib.suppress(RedisError, OSError):
                     await pubsub.aclose()
-                except (RedisError, OSError):
-                    pass
 
     def _receive(self, data: bytes | str) -> None:
         try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -229,7 +229,7 @@ def _checked(query: Any, operation_name: Any, variables: Any, extensions: Any) -
 # --- Results --------------------------------------------------------------------------------
 
 
-def not_executed(data: Any, errors: list[Mapping[str, Any]] | None) -> bool:
+def not_executed(data: Any, errors: Sequence[Mapping[str, Any]] | None) -> bool:
     """True for a result of a request error: parsing, validation, variable coercion or a limit
     stopped the operation before execution (no data, and no error belongs to a field).
 
@@ -237,7 +237,9 @@ def not_executed(data: Any, errors: list[Mapping[str, Any]] | None) -> bool:
     `application/graphql-response+json` gets a 4xx status. A field error that nulled the whole
     result has a path and keeps `"data": null` with a 2xx status.
     """
-    return data is None and bool(errors) and all(error.get("path") is None for error in errors)
+    if data is not None or not errors:
+        return False
+    return all(error.get("path") is None for error in errors)
 
 
 def result_status(media_type: str, executed: bool, error_codes: Iterable[str | None]) -> int:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cross_web import HTTPException
+from graphql import GraphQLFormattedError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -23,15 +24,15 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
+from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from resolvers import outbox
-from resolvers.accounts import TokenRules
 from gateway.disconnect import ClientDisconnected, unless_disconnected
+from gateway.events import EventBus
 from gateway.graphql_http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -46,6 +47,9 @@ from gateway.graphql_http import (
 from gateway.middleware import bearer_claims
 from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
+from gateway.ratelimit import Limiter
+from resolvers import outbox
+from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
 from resolvers.errors import SERVICE_UNAVAILABLE
 from schema.context import Context
@@ -59,7 +63,7 @@ _METHODS = "GET, POST"
 INVALID_TOKEN = "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header."
 
 
-class LegacyWSHandler(BaseGraphQLWSHandler):
+class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
     """The legacy graphql-ws protocol has no connection_init deadline: give it graphql-transport-ws's."""
 
     async def handle(self) -> None:
@@ -75,7 +79,7 @@ class LegacyWSHandler(BaseGraphQLWSHandler):
             await self.websocket.close(code=4408, reason="Connection initialisation timeout")
 
 
-class TransportWSHandler(BaseGraphQLTransportWSHandler):
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws, without a logged traceback each time a client leaves mid-event."""
 
     async def handle_task_exception(self, error: Exception) -> None:
@@ -86,23 +90,23 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler):
             await super().handle_task_exception(error)
 
 
-class GatewayGraphQL(GraphQL):
+class GatewayGraphQL(GraphQL[Context, None]):
     graphql_ws_handler_class = LegacyWSHandler
     graphql_transport_ws_handler_class = TransportWSHandler
 
     def __init__(
         self,
-        schema: Any,
+        schema: BaseSchema,
         *,
         currency: str,
         secret_key: str,
         graphiql: bool,
         websocket_origins: tuple[str, ...] = (),
-        limiter: Any = None,
+        limiter: Limiter | None = None,
         login_attempts_per_minute: int = 10,
         prices_include_tax: bool = True,
         cart_rules: CartRules = CartRules(),
-        events: Any = None,
+        events: EventBus | None = None,
         announce: outbox.Sink | None = None,
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,
@@ -155,7 +159,7 @@ class GatewayGraphQL(GraphQL):
         request.scope["gateway.context"] = context
         return context
 
-    async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
         # Tell the access log and metrics which operation this was.
         context = request.scope.get("gateway.context")
         request.scope["gateway.operation"] = getattr(context, "operation_name", None) or "anonymous"
@@ -239,7 +243,8 @@ class GatewayGraphQL(GraphQL):
         if result.errors:
             self._handle_errors(result.errors, response_data)
 
-        errors: list[dict[str, Any]] = response_data.get("errors") or []  # type: ignore[assignment]
+        # Strawberry types the entries as `object`; process_result made them GraphQLError.formatted.
+        errors = cast("list[GraphQLFormattedError]", response_data.get("errors") or [])
         executed = not not_executed(result.data, errors)
         if not executed:
             # GraphQL spec: an error raised before execution began leaves no `data` entry.
@@ -260,11 +265,11 @@ class GatewayGraphQL(GraphQL):
         try:
             return await self.schema.execute(
                 document,
-                root_value=await self.get_root_value(request),
                 variable_values=params.variables,
                 context_value=context,
                 operation_name=params.operation_name,
-                allowed_operation_types=OperationType.from_http(request.method),
+                # Only GET and POST get this far (`__call__` answers any other method with 405).
+                allowed_operation_types=OperationType.from_http("GET" if request.method == "GET" else "POST"),
                 operation_extensions=params.extensions,
             )
         except InvalidOperationTypeError as error:

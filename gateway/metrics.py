@@ -56,7 +56,7 @@ class Metrics:
         for operation, counts in sorted(self.buckets.items()):
             label = _label(operation)
             cumulative = 0
-            for bound, count in zip((*BUCKETS, float("inf")), counts):
+            for bound, count in zip((*BUCKETS, float("inf")), counts, strict=True):
                 cumulative += count
                 le = "+Inf" if bound == float("inf") else repr(bound)
                 lines.append(f'gateway_request_duration_seconds_bucket{{operation="{label}",le="{le}"}} {cumulative}')

@@ -13,12 +13,12 @@ import logging
 import os
 import re
 import time
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
-from gateway.ratelimit import client_ip, retry_after_header
+from gateway.ratelimit import Limiter, client_ip, retry_after_header
+from gateway.settings import Network
 from resolvers.accounts import AccessClaims, access_claims
 
 log = logging.getLogger("gateway.access")
@@ -159,7 +159,7 @@ class RateLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, limiter: Any, rate: float, burst: int, trusted_proxies: tuple[Any, ...], secret_key: str
+        self, app: ASGIApp, limiter: Limiter, rate: float, burst: int, trusted_proxies: tuple[Network, ...], secret_key: str
     ) -> None:
         self.app = app
         self.limiter = limiter

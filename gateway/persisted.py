@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from redis.asyncio import Redis
+
 from gateway.breaker import Breaker
 from gateway.graphql_http import RequestError
 
@@ -128,7 +130,7 @@ class RedisDocuments:
     one timeout per breaker interval instead of one per request.
     """
 
-    def __init__(self, redis: Any, ttl: int = REDIS_TTL_SECONDS, breaker: Breaker | None = None) -> None:
+    def __init__(self, redis: Redis, ttl: int = REDIS_TTL_SECONDS, breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.ttl = ttl
         self.breaker = breaker if breaker is not None else Breaker()

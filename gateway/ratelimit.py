@@ -16,9 +16,13 @@ import logging
 import math
 import time
 from collections import OrderedDict
-from typing import Any, Protocol
+from typing import Protocol
+
+from redis.asyncio import Redis
+from starlette.types import Scope
 
 from gateway.breaker import Breaker
+from gateway.settings import Network
 
 log = logging.getLogger("gateway.ratelimit")
 LEASE = 5
@@ -78,7 +82,7 @@ return {0, tostring((1 - tokens) / rate)}
 
 
 class RedisBuckets:
-    def __init__(self, redis: Any, prefix: str = "gateway:rl:", breaker: Breaker | None = None) -> None:
+    def __init__(self, redis: Redis, prefix: str = "gateway:rl:", breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
         self.breaker = breaker if breaker is not None else Breaker()
@@ -114,12 +118,12 @@ def retry_after_header(seconds: float) -> str:
     return str(max(1, math.ceil(seconds)))
 
 
-def client_ip(scope: dict[str, Any], trusted_proxies: tuple[Any, ...]) -> str:
+def client_ip(scope: Scope, trusted_proxies: tuple[Network, ...]) -> str:
     """The caller's address: the peer, or behind trusted proxies the last untrusted X-Forwarded-For hop."""
-    peer = (scope.get("client") or ("unknown", 0))[0]
+    peer: str = (scope.get("client") or ("unknown", 0))[0]  # ASGI: `client` is (host, port) or None
     if not trusted_proxies or not _trusted(peer, trusted_proxies):
         return peer
-    forwarded = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+    forwarded: list[str] = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
     hops = [hop.strip() for value in forwarded for hop in value.split(",") if hop.strip()]
     for hop in reversed(hops):
         if not _trusted(hop, trusted_proxies):
@@ -127,7 +131,7 @@ def client_ip(scope: dict[str, Any], trusted_proxies: tuple[Any, ...]) -> str:
     return hops[0] if hops else peer
 
 
-def _trusted(address: str, networks: tuple[Any, ...]) -> bool:
+def _trusted(address: str, networks: tuple[Network, ...]) -> bool:
     try:
         ip = ipaddress.ip_address(address)
     except ValueError:

@@ -8,17 +8,29 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-
+from typing import TypeVar
 
 from tortoise import connections
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import F
+from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import (
-    Category, DiscountCode, DiscountKind, Product, ProductImage, ProductStatus, ProductVariant, ShippingMethod, Stock, TaxRate,
-    VariantOption, Warehouse,
+    Category,
+    DiscountCode,
+    DiscountKind,
+    Product,
+    ProductImage,
+    ProductStatus,
+    ProductVariant,
+    ShippingMethod,
+    Stock,
+    TaxRate,
+    VariantOption,
+    Warehouse,
 )
 
 WAREHOUSES = (("central", "Central warehouse"), ("north", "North warehouse"))
@@ -76,8 +88,9 @@ DISCOUNT_CODES = (
 )
 # Standard VAT rates; a destination without a row pays no tax.
 TAX_RATES = (("DE", "0.19"), ("FR", "0.20"), ("GB", "0.20"), ("NL", "0.21"), ("IT", "0.22"), ("ES", "0.21"), ("SE", "0.25"))
-EPOCH = datetime(2026, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 2000
+M = TypeVar("M", bound=Model)
 
 
 @dataclass
@@ -86,9 +99,9 @@ class SeedResult:
     products: int
 
 
-async def _next_id(model: type) -> int:
+async def _next_id(model: type[Model]) -> int:
     last = await model.all().order_by("-id").first().values_list("id", flat=True)
-    return (last or 0) + 1
+    return (last if isinstance(last, int) else 0) + 1  # None on an empty table
 
 
 async def seed(products: int, seed: int = 1) -> SeedResult:
@@ -157,10 +170,11 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
                 created_at=created, updated_at=created,
             ))
             product_id += 1
-        for model, rows in ((Product, product_rows), (ProductVariant, variant_rows), (VariantOption, option_rows),
-                            (ProductImage, image_rows), (Stock, stock_rows)):
-            for start in range(0, len(rows), BATCH):
-                await model.bulk_create(rows[start:start + BATCH], using_db=conn)
+        await _insert(Product, product_rows, conn)
+        await _insert(ProductVariant, variant_rows, conn)
+        await _insert(VariantOption, option_rows, conn)
+        await _insert(ProductImage, image_rows, conn)
+        await _insert(Stock, stock_rows, conn)
         # auto_now stamps the wall clock on insert; a seed must not depend on when it ran.
         await Product.filter(id__gte=product_rows[0].id if product_rows else 0).using_db(conn).update(
             updated_at=F("created_at")
@@ -205,7 +219,12 @@ async def _refresh_statistics() -> None:
         await conn.execute_script("VACUUM ANALYZE")
 
 
-async def _reset_sequences(conn) -> None:
+async def _insert(model: type[M], rows: list[M], conn: BaseDBAsyncClient) -> None:
+    for start in range(0, len(rows), BATCH):
+        await model.bulk_create(rows[start:start + BATCH], using_db=conn)
+
+
+async def _reset_sequences(conn: BaseDBAsyncClient) -> None:
     # Rows were inserted with explicit ids; PostgreSQL's sequences must move past them.
     if conn.capabilities.dialect != "postgres":
         return

@@ -15,7 +15,8 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
-from typing import Any
+
+from redis.asyncio import Redis
 
 from gateway.breaker import Breaker
 
@@ -52,7 +53,7 @@ class RedisRevokedSessions:
 
     LOG_INTERVAL = 60.0
 
-    def __init__(self, redis: Any, prefix: str = "gateway:revoked:", breaker: Breaker | None = None) -> None:
+    def __init__(self, redis: Redis, prefix: str = "gateway:revoked:", breaker: Breaker | None = None) -> None:
         self.redis = redis
         self.breaker = breaker if breaker is not None else Breaker()
         self.prefix = prefix

@@ -12,11 +12,13 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from gateway import persisted
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
+
+# An address or CIDR block (TRUSTED_PROXIES), as `ipaddress.ip_network` parses it.
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -56,7 +58,7 @@ class Settings:
     login_attempts_per_minute: int = 10
     access_token_ttl_seconds: int = 900
     refresh_reuse_grace_seconds: int = 5
-    trusted_proxies: tuple[Any, ...] = ()
+    trusted_proxies: tuple[Network, ...] = ()
     prices_include_tax: bool = True
     max_line_quantity: int = 99
     # The test-card processor's books, shared by every worker (a file outside the database).
@@ -168,9 +170,9 @@ def _origins(name: str, value: str) -> tuple[str, ...]:
     return origins
 
 
-def _networks(name: str, value: str) -> tuple[Any, ...]:
+def _networks(name: str, value: str) -> tuple[Network, ...]:
     """Comma-separated addresses or CIDR blocks of the proxies in front of the gateway."""
-    networks = []
+    networks: list[Network] = []
     for part in (p.strip() for p in value.split(",") if p.strip()):
         try:
             networks.append(ipaddress.ip_network(part, strict=False))

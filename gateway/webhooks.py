@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import date, datetime, timezone
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -64,7 +65,7 @@ def _text(event: dict[str, Any], name: str, *, required: bool = False, limit: in
         raise Malformed(f"`{name}` must be a {'non-empty ' if required else ''}string")
     if len(value) > limit:
         raise Malformed(f"`{name}` is longer than {limit} characters")
-    if "\x00" in value or not value.isascii() and not _encodable(value):
+    if "\x00" in value or (not value.isascii() and not _encodable(value)):
         # Neither can be stored: PostgreSQL text holds no NUL, UTF-8 no lone surrogate.
         raise Malformed(f"`{name}` holds a NUL or a character that is not text")
     return value.strip()
@@ -101,7 +102,7 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     if occurred_at.tzinfo is None:
         raise Malformed("`occurredAt` needs its offset from UTC, e.g. 2026-11-27T14:05:00Z")
     try:
-        occurred_at.astimezone(timezone.utc)  # what the database stores
+        occurred_at.astimezone(UTC)  # what the database stores
     except OverflowError:
         raise Malformed("`occurredAt` is out of range") from None
     estimate_text = _text(event, "estimatedDelivery", limit=10)
@@ -117,7 +118,9 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     return number, report
 
 
-def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None) -> Any:
+def carrier_webhook(
+    secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None
+) -> Callable[[Request], Awaitable[Response]]:
     async def receive(request: Request) -> Response:
         carrier = request.path_params["carrier"].lower()
         secret = secrets.get(carrier)

@@ -17,24 +17,23 @@ def one_per_key(keys: Sequence[K], rows: Iterable[V], key_of: Callable[[V], K]) 
     return [by_key.get(key) for key in keys]
 
 
-def many_per_key(keys: Sequence[K], rows: Iterable[V], key_of: Callable[[V], K]) -> list[list[V]]:
-    grouped: dict[K, list[V]] = defaultdict(list)
+def many_per_key(keys: Sequence[K], rows: Iterable[V], key_of: Callable[[V], K | None]) -> list[list[V]]:
+    # `key_of` may be a nullable foreign key (a category's parent): a row without one is no key's.
+    grouped: dict[K | None, list[V]] = defaultdict(list)
     for row in rows:
         grouped[key_of(row)].append(row)
     return [grouped.get(key, []) for key in keys]
 
 
 class Loader(DataLoader[K, V], Generic[K, V]):
-    """A DataLoader whose batch function is the `batch` method; keys arrive de-duplicated."""
+    """A DataLoader whose subclasses load a batch in their `batch_load_fn` method; keys arrive
+    de-duplicated. `batch`, `max_batch_size` and `cache` stay the library's own switches."""
 
-    async def batch_load_fn(self, keys: list[K]) -> list[V]:
-        # A method rather than `batch_load_fn=self.batch` passed to DataLoader: that bound method
-        # stored on the loader made a reference cycle, so every row a request loaded waited for
-        # the cyclic GC instead of being freed by reference count (see `product_view` in
-        # schema/catalogue.py for what that cost).
-        return await self.batch(keys)
-
-    async def batch(self, keys: list[K]) -> list[V]:  # pragma: no cover - abstract
+    # Overridden as a method, aiodataloader's documented way to subclass, rather than a bound
+    # method passed as `batch_load_fn=`: stored on the loader, that made a reference cycle, so
+    # every row a request loaded waited for the cyclic GC instead of being freed by reference
+    # count (see `product_view` in schema/catalogue.py for what that cost).
+    async def batch_load_fn(self, keys: list[K]) -> list[V]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     async def load_all(self, keys: list[K], *, remember: bool = True) -> list[V]:
@@ -54,17 +53,17 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         cached = self._cache
         if not cached:  # nothing loaded yet in this request (a listing's first batch): no lookups
             unique = list(dict.fromkeys(keys))
-            values = await self.batch(unique) if unique else []
+            values = await self.batch_load_fn(unique) if unique else []
             if remember:
-                for key, value in zip(unique, values):
+                for key, value in zip(unique, values, strict=True):
                     self.prime(key, value)
             if len(unique) == len(keys):
                 return values
-            by_key = dict(zip(unique, values))
+            by_key = dict(zip(unique, values, strict=True))
             return [by_key[key] for key in keys]
         cache_key = self.get_cache_key
         missing = list(dict.fromkeys(key for key in keys if cache_key(key) not in cached))
-        loaded = dict(zip(missing, await self.batch(missing))) if missing else {}
+        loaded = dict(zip(missing, await self.batch_load_fn(missing), strict=True)) if missing else {}
         if remember:
             for key, value in loaded.items():
                 self.prime(key, value)

@@ -1,10 +1,11 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
-from models.catalogue import ProductStatus
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint
+
+from models.catalogue import ProductStatus
+
 
 class Migration(migrations.Migration):
     initial = True

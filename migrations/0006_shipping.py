@@ -1,12 +1,13 @@
-from tortoise import migrations
-
-from migrations._constraints import add_check_constraints
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
+from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint
+
+from migrations._constraints import add_check_constraints
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0005_carts')]

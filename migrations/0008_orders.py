@@ -1,14 +1,15 @@
-from tortoise import migrations
-
-from migrations._constraints import add_check_constraints
-from tortoise.migrations import operations as ops
 import functools
 from json import dumps, loads
-from models.orders import OrderStatus
+
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
 from tortoise.migrations.constraints import CheckConstraint
+
+from migrations._constraints import add_check_constraints
+from models.orders import OrderStatus
+
 
 async def start_order_numbers(apps, schema_editor) -> None:
     # The single counter row exists from the start, so concurrent first checkouts never race to create it.

@@ -1,11 +1,11 @@
-from tortoise import migrations
+from tortoise import fields, migrations
+from tortoise.fields.base import OnDelete
+from tortoise.migrations import operations as ops
+from tortoise.migrations.constraints import CheckConstraint
 
 from migrations._constraints import add_check_constraints
-from tortoise.migrations import operations as ops
 from models.shipments import ShipmentStatus
-from tortoise.fields.base import OnDelete
-from tortoise import fields
-from tortoise.migrations.constraints import CheckConstraint
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0008_orders')]

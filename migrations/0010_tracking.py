@@ -1,9 +1,10 @@
-from tortoise import migrations
-from tortoise.migrations import operations as ops
-from models.shipments import ShipmentStatus
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from models.shipments import ShipmentStatus
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0009_shipments')]

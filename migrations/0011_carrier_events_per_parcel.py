@@ -6,10 +6,10 @@ leaves the parcel's status as it was (the status is that of the event that happe
 table is made anew rather than altered: SQLite cannot drop the old table-level unique constraint.
 """
 
-from tortoise import migrations
-from tortoise.migrations import operations as ops
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
+from tortoise.migrations import operations as ops
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0010_tracking')]

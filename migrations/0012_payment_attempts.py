@@ -1,12 +1,13 @@
 """Payment attempts (issue 12, defect 3): a record written before money moves, so a charge made by a
 worker killed before its order committed can be found and given back."""
 
-from tortoise import migrations
-from tortoise.migrations import operations as ops
-from models.payments import PaymentAttemptStatus
+from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
-from tortoise import fields
 from tortoise.indexes import Index
+from tortoise.migrations import operations as ops
+
+from models.payments import PaymentAttemptStatus
+
 
 class Migration(migrations.Migration):
     dependencies = [('models', '0011_carrier_events_per_parcel')]

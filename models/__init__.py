@@ -4,46 +4,46 @@ Models carry comments, not docstrings: Tortoise 1.1 turns a model docstring into
 that breaks its own SQLite DDL.
 """
 
-from models.cart import Cart, CartLine
-from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
-from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.accounts import Account, Address, Permission, RefreshToken
-from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
-from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
+from models.cart import Cart, CartLine
+from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.inventory import Stock, StockMovement, Warehouse
+from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.payments import PaymentAttempt, PaymentAttemptStatus
+from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
 
 __all__ = [
-    "PaymentAttempt",
-    "PaymentAttemptStatus",
-    "CarrierDelivery",
-    "Shipment",
-    "ShipmentEvent",
-    "ShipmentLine",
-    "ShipmentStatus",
+    "Account",
+    "Address",
     "Allocation",
+    "CarrierDelivery",
+    "Cart",
+    "CartLine",
+    "Category",
+    "DiscountCode",
+    "DiscountKind",
     "Order",
     "OrderCounter",
     "OrderEvent",
     "OrderLine",
     "OrderStatus",
-    "Cart",
-    "CartLine",
-    "Account",
-    "Address",
+    "PaymentAttempt",
+    "PaymentAttemptStatus",
     "Permission",
-    "RefreshToken",
-    "StockMovement",
-    "Category",
     "Product",
     "ProductImage",
     "ProductStatus",
     "ProductVariant",
+    "RefreshToken",
+    "Shipment",
+    "ShipmentEvent",
+    "ShipmentLine",
+    "ShipmentStatus",
     "ShippingMethod",
-    "TaxRate",
-    "DiscountCode",
-    "DiscountKind",
     "Stock",
+    "StockMovement",
+    "TaxRate",
     "VariantOption",
     "Warehouse",
 ]

@@ -38,7 +38,7 @@ class Account(Model):
     last_name = fields.CharField(max_length=PERSON_NAME_LENGTH, default="")
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
-    permissions = fields.JSONField(default=list)
+    permissions: fields.JSONField[list[str]] = fields.JSONField(default=list)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
@@ -53,6 +53,7 @@ class Address(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="addresses", on_delete=fields.CASCADE
     )
+    account_id: int
     first_name = fields.CharField(max_length=ADDRESS_LENGTHS["first_name"])
     last_name = fields.CharField(max_length=ADDRESS_LENGTHS["last_name"])
     company = fields.CharField(max_length=ADDRESS_LENGTHS["company"], default="")
@@ -77,6 +78,7 @@ class RefreshToken(Model):
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="refresh_tokens", on_delete=fields.CASCADE
     )
+    account_id: int
     token_hash = fields.CharField(max_length=64, unique=True)
     family = fields.CharField(max_length=32, db_index=True)
     expires_at = fields.DatetimeField()

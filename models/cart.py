@@ -18,15 +18,18 @@ class Cart(Model):
     customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="carts", null=True, on_delete=fields.SET_NULL
     )
+    customer_id: int | None
     email = fields.CharField(max_length=EMAIL_LENGTH, default="")
     currency = fields.CharField(max_length=3)
-    shipping_address = fields.JSONField(null=True)  # validated by resolvers.accounts.validate_address
+    shipping_address: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)  # validated by resolvers.accounts.validate_address
     shipping_method: fields.ForeignKeyNullableRelation[ShippingMethod] = fields.ForeignKeyField(
         "models.ShippingMethod", related_name="carts", null=True, on_delete=fields.SET_NULL
     )
+    shipping_method_id: int | None
     discount_code: fields.ForeignKeyNullableRelation[DiscountCode] = fields.ForeignKeyField(
         "models.DiscountCode", related_name="carts", null=True, on_delete=fields.SET_NULL
     )
+    discount_code_id: int | None
     completed_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
@@ -40,9 +43,11 @@ class CartLine(Model):
     cart: fields.ForeignKeyRelation[Cart] = fields.ForeignKeyField(
         "models.Cart", related_name="lines", on_delete=fields.CASCADE
     )
+    cart_id: int
     variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="cart_lines", on_delete=fields.CASCADE
     )
+    variant_id: int
     quantity = fields.IntField()
     created_at = fields.DatetimeField(auto_now_add=True)
 

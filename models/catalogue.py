@@ -11,7 +11,6 @@ from tortoise.models import Model
 
 from models.sql import ReadByKey
 
-
 # Column lengths that input is checked against before it is written or filtered on: the fields
 # below and the validation in resolvers/ read the same number.
 CATEGORY_NAME_LENGTH = 200
@@ -41,6 +40,7 @@ class Category(Model):
     parent: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="children", null=True, on_delete=fields.RESTRICT
     )
+    parent_id: int | None
     name = fields.CharField(max_length=CATEGORY_NAME_LENGTH)
     slug = fields.CharField(max_length=SLUG_LENGTH, unique=True)
     description = fields.TextField(default="")
@@ -68,6 +68,7 @@ class Product(ReadByKey, Model):
     category: fields.ForeignKeyNullableRelation[Category] = fields.ForeignKeyField(
         "models.Category", related_name="products", null=True, on_delete=fields.SET_NULL
     )
+    category_id: int | None
     status = fields.CharEnumField(ProductStatus, max_length=16, default=ProductStatus.DRAFT)
     # Lowest variant price, kept by resolvers.catalogue.refresh_price_ranges so that sorting and
     # filtering by price is an indexed column rather than an aggregate over every variant.
@@ -92,6 +93,7 @@ class ProductVariant(ReadByKey, Model):
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="variants", on_delete=fields.CASCADE
     )
+    product_id: int
     sku = fields.CharField(max_length=SKU_LENGTH, unique=True)
     name = fields.CharField(max_length=NAME_LENGTH)
     price = fields.DecimalField(max_digits=12, decimal_places=2)
@@ -124,6 +126,7 @@ class VariantOption(Model):
     variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="options", on_delete=fields.CASCADE
     )
+    variant_id: int
     name = fields.CharField(max_length=OPTION_NAME_LENGTH)
     value = fields.CharField(max_length=OPTION_VALUE_LENGTH)
     position = fields.IntField(default=0)
@@ -139,6 +142,7 @@ class ProductImage(ReadByKey, Model):
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="images", on_delete=fields.CASCADE
     )
+    product_id: int
     url = fields.CharField(max_length=IMAGE_URL_LENGTH)
     alt_text = fields.CharField(max_length=ALT_TEXT_LENGTH, default="")
     position = fields.IntField(default=0)

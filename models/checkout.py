@@ -23,7 +23,7 @@ class ShippingMethod(Model):
     carrier = fields.CharField(max_length=CARRIER_LENGTH)
     price = fields.DecimalField(max_digits=12, decimal_places=2)
     free_over = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
-    countries = fields.JSONField(default=list)
+    countries: fields.JSONField[list[str]] = fields.JSONField(default=list)
     min_weight_grams = fields.IntField(default=0)
     max_weight_grams = fields.IntField(null=True)
     min_days = fields.IntField(default=1)

@@ -35,9 +35,11 @@ class Stock(Model):
     variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="stocks", on_delete=fields.CASCADE
     )
+    variant_id: int
     warehouse: fields.ForeignKeyRelation[Warehouse] = fields.ForeignKeyField(
         "models.Warehouse", related_name="stocks", on_delete=fields.RESTRICT
     )
+    warehouse_id: int
     quantity = fields.IntField(default=0)
     reserved = fields.IntField(default=0)
 
@@ -59,9 +61,11 @@ class StockMovement(Model):
     stock: fields.ForeignKeyRelation[Stock] = fields.ForeignKeyField(
         "models.Stock", related_name="movements", on_delete=fields.CASCADE
     )
+    stock_id: int
     variant: fields.ForeignKeyRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="stock_movements", on_delete=fields.CASCADE
     )
+    variant_id: int
     kind = fields.CharField(max_length=16)
     delta = fields.IntField(default=0)
     reserved_delta = fields.IntField(default=0)

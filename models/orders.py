@@ -54,6 +54,8 @@ class Order(Model):
     cart: fields.ForeignKeyNullableRelation[Cart] = fields.ForeignKeyField(
         "models.Cart", related_name="orders", null=True, unique=True, on_delete=fields.SET_NULL
     )
+    cart_id: int | None
+    customer_id: int | None
     idempotency_key = fields.CharField(max_length=IDEMPOTENCY_KEY_LENGTH, null=True, unique=True)
     customer: fields.ForeignKeyNullableRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="orders", null=True, on_delete=fields.SET_NULL
@@ -90,9 +92,11 @@ class Order(Model):
 class OrderLine(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="lines", on_delete=fields.CASCADE)
+    order_id: int
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="order_lines", null=True, on_delete=fields.SET_NULL
     )
+    variant_id: int | None
     sku = fields.CharField(max_length=SKU_LENGTH)
     product_name = fields.CharField(max_length=255)
     variant_name = fields.CharField(max_length=255)
@@ -114,12 +118,15 @@ class Allocation(Model):
     # Which stock row holds how much of a line (a line may be split over warehouses).
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="allocations", on_delete=fields.CASCADE)
+    order_id: int
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="allocations", null=True, on_delete=fields.SET_NULL
     )
+    variant_id: int | None
     stock: fields.ForeignKeyNullableRelation[Stock] = fields.ForeignKeyField(
         "models.Stock", related_name="allocations", null=True, on_delete=fields.SET_NULL
     )
+    stock_id: int | None
     quantity = fields.IntField()
 
     class Meta:
@@ -130,6 +137,7 @@ class Allocation(Model):
 class OrderEvent(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="events", on_delete=fields.CASCADE)
+    order_id: int
     kind = fields.CharField(max_length=32)  # PLACED, PAID, CANCELLED, … or a note
     message = fields.CharField(max_length=EVENT_MESSAGE_LENGTH, default="")
     actor = fields.CharField(max_length=EMAIL_LENGTH, default="")

@@ -36,6 +36,7 @@ class PaymentAttempt(Model):
     order: fields.ForeignKeyNullableRelation[Order] = fields.ForeignKeyField(
         "models.Order", related_name="payment_attempts", null=True, on_delete=fields.SET_NULL
     )
+    order_id: int | None
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

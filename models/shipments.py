@@ -33,6 +33,7 @@ class ShipmentStatus(StrEnum):
 class Shipment(Model):
     id = fields.IntField(primary_key=True)
     order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="shipments", on_delete=fields.CASCADE)
+    order_id: int
     carrier = fields.CharField(max_length=CARRIER_LENGTH)
     tracking_number = fields.CharField(max_length=TRACKING_NUMBER_LENGTH)
     tracking_url = fields.CharField(max_length=500, default="")
@@ -54,6 +55,7 @@ class ShipmentEvent(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="events", on_delete=fields.CASCADE
     )
+    shipment_id: int
     status = fields.CharEnumField(ShipmentStatus, max_length=20)
     description = fields.CharField(max_length=EVENT_DESCRIPTION_LENGTH, default="")
     location = fields.CharField(max_length=EVENT_LOCATION_LENGTH, default="")
@@ -73,6 +75,7 @@ class CarrierDelivery(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="carrier_deliveries", on_delete=fields.CASCADE
     )
+    shipment_id: int
     event_id = fields.CharField(max_length=CARRIER_EVENT_ID_LENGTH)
     received_at = fields.DatetimeField(auto_now_add=True)
 
@@ -86,9 +89,11 @@ class ShipmentLine(Model):
     shipment: fields.ForeignKeyRelation[Shipment] = fields.ForeignKeyField(
         "models.Shipment", related_name="lines", on_delete=fields.CASCADE
     )
+    shipment_id: int
     order_line: fields.ForeignKeyRelation[OrderLine] = fields.ForeignKeyField(
         "models.OrderLine", related_name="shipment_lines", on_delete=fields.CASCADE
     )
+    order_line_id: int
     quantity = fields.IntField()
 
     class Meta:

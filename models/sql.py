@@ -80,7 +80,7 @@ class _RowReader:
             return []
         # Every row of one statement has the same columns: name them once, then zip each row's
         # values (iterating a Record yields them) rather than build an (name, value) pair per column.
-        names = tuple(self.renamed.get(column, column) for column in rows[0].keys())
+        names = tuple(self.renamed.get(column, column) for column in rows[0].keys())  # noqa: SIM118 (a Record iterates values)
         converted = self.converted
         custom_pk = self.custom_pk
         instances = []
@@ -88,7 +88,7 @@ class _RowReader:
         for row in rows:
             instance = new(model)
             state = instance.__dict__
-            state.update(zip(names, row))  # computed columns ride along as attributes
+            state.update(zip(names, row, strict=True))  # computed columns ride along as attributes
             for attr, convert in converted:
                 state[attr] = convert(state[attr])
             state["_partial"] = False
@@ -170,7 +170,7 @@ async def select_in(
     rows = await fetch(sql, values, conn)
     instances = models_from_rows(model, rows, postgres)
     if not postgres:  # the fast path already carried the computed columns over
-        for instance, row in zip(instances, rows):
+        for instance, row in zip(instances, rows, strict=True):
             for name in extra or ():
                 object.__setattr__(instance, name, row[name])
     return instances

@@ -17,7 +17,7 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 import jwt
@@ -135,12 +135,12 @@ async def sign_in(email: str, password: str, secret_key: str, rules: TokenRules 
         account = None
     if account is None:
         raise DomainError("INVALID_CREDENTIALS", "The email or password is not correct.", ["email"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return await _issue(account, secret_key, secrets.token_hex(16), rules, now, secrets.token_urlsafe(32))
 
 
 async def refresh(refresh_token: str, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     invalid = DomainError("INVALID_TOKEN", "The refresh token is not valid.", ["refreshToken"])
     # The successor is derived from the token (keyed by SECRET_KEY), not drawn at random: a repeat
     # within the grace window can then be given the same pair without storing it anywhere.
@@ -188,7 +188,7 @@ async def revoke(refresh_token: str, rules: TokenRules = TokenRules()) -> bool:
     stored = await RefreshToken.get_or_none(token_hash=_digest(refresh_token))
     if stored is None:
         return False
-    await RefreshToken.filter(family=stored.family, revoked_at__isnull=True).update(revoked_at=datetime.now(timezone.utc))
+    await RefreshToken.filter(family=stored.family, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
     await _deny(stored.family, rules)
     return True
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from loaders import Loaders
@@ -58,7 +58,7 @@ async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
     lines = await loaders.cart_lines_by_cart_id.load(cart.id)
     variants = await loaders.variant_by_id.load_all([line.variant_id for line in lines])
     priced_lines = []
-    for line, variant in zip(lines, variants):
+    for line, variant in zip(lines, variants, strict=True):
         if variant is None:  # deleted by staff since: the line is gone with it (ON DELETE CASCADE)
             continue
         price = variant["price"]
@@ -256,7 +256,7 @@ async def cart_totals(loaders: Loaders, summary: PricedCart, prices_include_tax:
         code = await DiscountCode.get_or_none(id=cart.discount_code_id)
         if code is not None:
             uses = await checkout.customer_uses(code, cart.customer_id)
-            problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(timezone.utc))
+            problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(UTC))
             if problem is None:
                 kind, value = code.kind.value, code.value
     shipping = None
@@ -284,7 +284,7 @@ async def apply_discount(loaders: Loaders, token: str, code_text: str) -> Cart:
             raise DomainError("DISCOUNT_CODE_INVALID", "This code does not exist.", ["code"])
         summary = await priced(loaders, cart)
         uses = await checkout.customer_uses(code, cart.customer_id)
-        problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(timezone.utc))
+        problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(UTC))
         if problem is not None:
             raise DomainError("DISCOUNT_CODE_INVALID", problem, ["code"])
         cart.discount_code_id = code.id

@@ -15,8 +15,15 @@ from tortoise.exceptions import IntegrityError
 
 from models import Category, OrderLine, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.catalogue import (
-    ALT_TEXT_LENGTH, CATEGORY_NAME_LENGTH, IMAGE_URL_LENGTH, NAME_LENGTH, OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH, PATH_LENGTH,
-    SKU_LENGTH, SLUG_LENGTH,
+    ALT_TEXT_LENGTH,
+    CATEGORY_NAME_LENGTH,
+    IMAGE_URL_LENGTH,
+    NAME_LENGTH,
+    OPTION_NAME_LENGTH,
+    OPTION_VALUE_LENGTH,
+    PATH_LENGTH,
+    SKU_LENGTH,
+    SLUG_LENGTH,
 )
 from resolvers import catalogue_changes as changes
 from resolvers import outbox

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -189,7 +189,7 @@ def _param_key(value: Any, kind: str, dialect: _Dialect, argument: str) -> Any:
         elif kind == "datetime" and isinstance(value, str):
             parsed = datetime.fromisoformat(value)
             if parsed.tzinfo is not None:  # cursors carry an offset; in UTC it must still be a datetime
-                in_utc = parsed.astimezone(timezone.utc)
+                in_utc = parsed.astimezone(UTC)
                 return in_utc if dialect.postgres else value
     except (ArithmeticError, ValueError):  # OverflowError: past year 1 or 9999 once in UTC
         pass

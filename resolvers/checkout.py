@@ -17,7 +17,6 @@ from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError
 
 
-
 @dataclass(frozen=True)
 class ShippingQuote:
     method: ShippingMethod

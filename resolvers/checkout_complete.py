@@ -30,15 +30,26 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
 
 from loaders import Loaders
 from models import (
-    Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, PaymentAttempt,
-    ProductStatus, Stock, StockMovement,
+    Account,
+    Allocation,
+    Cart,
+    DiscountCode,
+    Order,
+    OrderCounter,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    PaymentAttempt,
+    ProductStatus,
+    Stock,
+    StockMovement,
 )
 from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import cart as carts
@@ -180,7 +191,7 @@ async def _complete(
             raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
         products = await loaders.product_by_id.load_all([p.variant["product_id"] for p in summary.lines])
-        for index, (line, product) in enumerate(zip(summary.lines, products)):
+        for index, (line, product) in enumerate(zip(summary.lines, products, strict=True)):
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise DomainError("INVALID", f"{line.variant['sku']} is no longer for sale; remove it.", ["lines", str(index)])
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
@@ -211,7 +222,7 @@ async def _complete(
 
         await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
         number = (await OrderCounter.get(id=1)).last_number
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         order = await Order.create(
             number=number, token=secrets.token_urlsafe(24), cart_id=cart.id, idempotency_key=idempotency_key,
             customer_id=cart.customer_id, email=cart.email,
@@ -228,7 +239,7 @@ async def _complete(
                 order_id=order.id, variant_id=p.variant["id"], sku=p.variant["sku"], product_name=product.name,
                 variant_name=p.variant["name"], quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
             )
-            for p, product in zip(summary.lines, products)
+            for p, product in zip(summary.lines, products, strict=True)
         ])
         takes = [(variant_id, take) for variant_id, variant_takes in plan.items() for take in variant_takes]
         await Allocation.bulk_create([

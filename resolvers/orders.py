@@ -6,7 +6,7 @@ does its work and records an OrderEvent, in one transaction.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
 from models.orders import EVENT_MESSAGE_LENGTH
@@ -58,7 +58,7 @@ async def locked_order(order_id: int) -> Order:
 def order_topics(order: Order) -> tuple[str, ...]:
     """Who follows an order: its token holders, staff watching every order, and its customer."""
     topics = (f"order:{order.id}", "orders")
-    return topics + (f"customer:{order.customer_id}",) if order.customer_id else topics
+    return (*topics, f"customer:{order.customer_id}") if order.customer_id else topics
 
 
 def announce_order(order: Order) -> None:
@@ -90,7 +90,7 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
         result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
         if not result.captured:
             raise DomainError("PAYMENT_DECLINED", result.message or "The capture was refused.", ["orderId"])
-        order.status, order.paid_at = S.PAID, datetime.now(timezone.utc)
+        order.status, order.paid_at = S.PAID, datetime.now(UTC)
         await record_change(order, ["status", "paid_at"], [("PAID", "Marked as paid.")], actor)
     return order
 

@@ -20,7 +20,7 @@ import logging
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
@@ -150,7 +150,7 @@ async def mark_ordered(attempt: PaymentAttempt, order: Order) -> None:
     """
     updated = await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(
         status=S.ORDERED, order_id=order.id, amount=order.total, currency=order.currency,
-        reference=order.payment_reference, updated_at=datetime.now(timezone.utc),
+        reference=order.payment_reference, updated_at=datetime.now(UTC),
     )
     if not updated:
         raise DomainError("PAYMENT_DECLINED", "The payment took too long and was given back: please try again.", ["payment"])
@@ -166,7 +166,7 @@ async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, a
     try:
         if not asked or declined:
             status = S.DECLINED if declined else S.UNUSED
-            await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(status=status, updated_at=datetime.now(timezone.utc))
+            await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(status=status, updated_at=datetime.now(UTC))
             return
         # The failure may have come after the commit (announcing the order): then the order stands.
         current = await PaymentAttempt.get_or_none(id=attempt.id)
@@ -180,7 +180,7 @@ async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, a
 
 
 async def _mark_returned(attempt: PaymentAttempt, given: GivenBack, was: tuple[PaymentAttemptStatus, ...]) -> None:
-    changes: dict[str, object] = {"status": S.RETURNED, "updated_at": datetime.now(timezone.utc)}
+    changes: dict[str, object] = {"status": S.RETURNED, "updated_at": datetime.now(UTC)}
     if given.reference:
         changes |= {"reference": given.reference, "amount": given.amount, "currency": given.currency}
     await PaymentAttempt.filter(id=attempt.id, status__in=was).update(**changes)
@@ -200,7 +200,7 @@ async def recover(older_than: timedelta, limit: int = 100) -> int:
     ORDERED mark not yet committed) makes the claim wait, then find it ORDERED. Returns how many
     attempts were settled (up to `limit` per call). Independent of how it is scheduled.
     """
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cutoff = now - older_than
     stale = await PaymentAttempt.filter(status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff).order_by("id").limit(limit)
     settled = 0

@@ -14,21 +14,32 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
 from tortoise.exceptions import IntegrityError
 
 from models import (
-    Account, Allocation, CarrierDelivery, Order, OrderLine, OrderStatus, Shipment, ShipmentEvent, ShipmentLine,
-    ShipmentStatus, ShippingMethod, Stock, StockMovement,
+    Account,
+    Allocation,
+    CarrierDelivery,
+    Order,
+    OrderLine,
+    OrderStatus,
+    Shipment,
+    ShipmentEvent,
+    ShipmentLine,
+    ShipmentStatus,
+    ShippingMethod,
+    Stock,
+    StockMovement,
 )
 from models.shipments import EVENT_DESCRIPTION_LENGTH, EVENT_LOCATION_LENGTH, TRACKING_NUMBER_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox
+from resolvers.checkout import carrier_code
 from resolvers.errors import DomainError
 from resolvers.inventory import shift_stock, stock_deltas
-from resolvers.checkout import carrier_code
 from resolvers.orders import check_transition, locked_order, record_change, status_from_parcels
 
 # How far ahead of our clock a reported event may be dated (carriers' clocks and time zones drift).
@@ -115,7 +126,7 @@ async def create_shipment(
 async def _estimate(order: Order) -> date | None:
     """The latest day the order's shipping method promises, counted from today."""
     method = await ShippingMethod.filter(name=order.shipping_method_name, carrier=order.shipping_carrier).first()
-    return None if method is None else datetime.now(timezone.utc).date() + timedelta(days=method.max_days)
+    return None if method is None else datetime.now(UTC).date() + timedelta(days=method.max_days)
 
 
 @dataclass(frozen=True)
@@ -140,7 +151,7 @@ async def add_tracking_event(shipment_id: int, report: TrackingReport) -> Tracki
         raise DomainError("INVALID", f"A description is at most {EVENT_DESCRIPTION_LENGTH} characters.", ["description"])
     if len(location) > EVENT_LOCATION_LENGTH:
         raise DomainError("INVALID", f"A location is at most {EVENT_LOCATION_LENGTH} characters.", ["location"])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     occurred_at = report.occurred_at or now
     if occurred_at.tzinfo is None:
         raise DomainError("INVALID", "Give the time with its offset from UTC, e.g. 2026-11-27T14:05:00Z.", ["occurredAt"])

@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 from strawberry.types import Info
 
-from models import Account, Address as AddressModel
+from models import Account
+from models import Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
 from resolvers.cart import merge_into_customer
-from resolvers.orders import list_orders
 from resolvers.errors import BadInput, DomainError
+from resolvers.orders import list_orders
 from schema.context import Context
 from schema.errors import UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
@@ -80,7 +81,7 @@ class Customer(Node):
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Annotated["OrderConnection", strawberry.lazy("schema.orders")]:
+    ) -> Annotated[OrderConnection, strawberry.lazy("schema.orders")]:
         # Imported here: schema.orders builds on this module (addresses), not the other way round.
         from schema.orders import order_connection
 

@@ -79,7 +79,7 @@ class ProductVariant(Node):
     quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
     available_for_sale: bool
     selected_options: list[SelectedOption]
-    product: Annotated["Product", strawberry.lazy("schema.catalogue")]
+    product: Annotated[Product, strawberry.lazy("schema.catalogue")]
 
 
 @strawberry.type
@@ -91,7 +91,7 @@ class Product(Node):
     status: ProductStatus = strawberry.field(description="Always ACTIVE for the storefront; staff also see the others.")
     created_at: datetime
     updated_at: datetime
-    category: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
+    category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
     images: list[Image]
     variants: list[ProductVariant]
     price_range: PriceRange | None = strawberry.field(description="Lowest and highest variant price; null without variants.")
@@ -106,7 +106,7 @@ class ProductEdge:
 
 @strawberry.type
 class CategoryFacet:
-    category: Annotated["Category", strawberry.lazy("schema.catalogue")]
+    category: Annotated[Category, strawberry.lazy("schema.catalogue")]
     count: int = strawberry.field(description="Matching products in this category or its descendants.")
 
 
@@ -170,11 +170,11 @@ class Category(Node):
     description: str
     position: int
     level: int = strawberry.field(description="0 for a top-level category.")
-    parent: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
-    ancestors: list[Annotated["Category", strawberry.lazy("schema.catalogue")]] = strawberry.field(
+    parent: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
+    ancestors: list[Annotated[Category, strawberry.lazy("schema.catalogue")]] = strawberry.field(
         description="From the top-level category down to the parent: breadcrumbs."
     )
-    children: list[Annotated["Category", strawberry.lazy("schema.catalogue")]]
+    children: list[Annotated[Category, strawberry.lazy("schema.catalogue")]]
     _model: strawberry.Private[CategoryModel]
 
     products: ProductConnection = strawberry.field(
@@ -245,7 +245,7 @@ def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
 
 
 def _any_available(variants: list[Row]) -> bool:
-    for variant in variants:  # a loop: any() over a generator costs a frame per variant
+    for variant in variants:  # noqa: SIM110 (a loop: any() over a generator costs a frame per variant)
         if variant["quantity_available"] > 0:
             return True
     return False
@@ -435,7 +435,7 @@ async def _product_views(context: Context, products: Sequence[Row], selected: Tr
     options_by_variant: dict[int, list[SelectedOption]] = {}
     if variant_fields and "selectedOptions" in variant_fields and variant_lists:
         variant_ids = [v["id"] for rows in variant_lists for v in rows]
-        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids)):
+        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids), strict=True):
             options_by_variant[variant_id] = option_views(rows)
     # Many products share a category: one view each.
     category_views = {
@@ -541,7 +541,7 @@ async def _product_connection(
     views = await _product_views(context, page.rows, selected) if selected else [product_view(context, p) for p in page.rows]
     cursors = [encode_cursor(listing.sort.value, key) for key in page.keys]
     return ProductConnection(
-        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
+        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
         nodes=views,
         page_info=page_info(page, cursors),
         total_count=listing.total_count or 0,
@@ -600,7 +600,7 @@ class CatalogueQuery:
         views = [category_view(info.context, c) for c in page.rows]
         cursors = [encode_cursor("categories", key) for key in page.keys]
         return CategoryConnection(
-            edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views)],
+            edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
             nodes=views,
             page_info=page_info(page, cursors),
             total_count=total,

@@ -10,11 +10,22 @@ from strawberry.types import Info
 from models import Permission
 from models import ProductStatus as ProductStatusModel
 from resolvers import catalogue_admin as admin
-from schema.catalogue import Category, Image, Product, ProductStatus, ProductVariant, category_view, image_view, product_view, variant_view
+from schema.catalogue import (
+    Category,
+    Image,
+    Product,
+    ProductStatus,
+    ProductVariant,
+    category_view,
+    image_view,
+    product_view,
+    variant_view,
+)
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of
 from schema.permissions import requires
+
 
 def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:
     return None if value is None or value is strawberry.UNSET else decode_id_of(value, type_name, field)

@@ -16,8 +16,8 @@ from graphql import GraphQLError
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 
-from schema.context import Context
 from resolvers.errors import FAULT_MESSAGES, BadInput, database_fault
+from schema.context import Context
 
 log = logging.getLogger("gateway.errors")
 

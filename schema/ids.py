@@ -8,7 +8,6 @@ from functools import lru_cache
 
 from resolvers.errors import BadInput
 
-
 # A few dozen listing pages' worth (~300 IDs each), about 2 MB. Not more: every new order, line,
 # cart and shipment passes through here once, and a bigger memo only grows RSS for hours with IDs
 # never asked for again (200,000 entries were ~54 MB per worker; the soak saw it grow).

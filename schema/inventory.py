@@ -7,7 +7,10 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
-from models import Permission, Stock as StockModel, StockMovement as MovementModel, Warehouse as WarehouseModel
+from models import Permission
+from models import Stock as StockModel
+from models import StockMovement as MovementModel
+from models import Warehouse as WarehouseModel
 from resolvers import inventory
 from resolvers.pagination import encode_cursor
 from schema.catalogue import ProductVariant, variant_view
@@ -136,7 +139,7 @@ class InventoryQuery:
         page = await inventory.movements(_variant_id(variant_id), first, after)
         cursors = [encode_cursor("movements", key) for key in page.keys]
         return StockMovementConnection(
-            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows)],
+            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows, strict=True)],
             page_info=page_info(page, cursors),
         )
 
@@ -147,7 +150,7 @@ class InventoryQuery:
         page = await inventory.low_stock(threshold, first, after)
         cursors = [encode_cursor("low-stock", key) for key in page.keys]
         return StockLevelConnection(
-            edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows)],
+            edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows, strict=True)],
             page_info=page_info(page, cursors),
         )
 

@@ -15,7 +15,7 @@ from aiodataloader import DataLoader
 
 
 class Lazy:
-    __slots__ = ("_loader", "_key", "_convert")
+    __slots__ = ("_convert", "_key", "_loader")
 
     def __init__(self, loader: DataLoader, key: Hashable, convert: Callable[[Any], Any]) -> None:
         self._loader = loader

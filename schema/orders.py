@@ -9,14 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 from models import Order as OrderModel
-from models import Permission
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
-from schema.accounts import MailingAddress, mailing_address
-from schema.catalogue import Money, money
+from models import Permission
 from resolvers import orders
 from resolvers.pagination import Page, encode_cursor
+from schema.accounts import MailingAddress, mailing_address
+from schema.catalogue import Money, money
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.extensions import GatewayError
@@ -128,7 +128,7 @@ class OrderConnection:
 def order_connection(context: Context, page: Page) -> OrderConnection:
     cursors = [encode_cursor("orders", key) for key in page.keys]
     return OrderConnection(
-        edges=[OrderEdge(cursor=c, node=order_view(context, o)) for c, o in zip(cursors, page.rows)],
+        edges=[OrderEdge(cursor=c, node=order_view(context, o)) for c, o in zip(cursors, page.rows, strict=True)],
         page_info=page_info(page, cursors),
     )
 

@@ -7,10 +7,9 @@ from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.types import ExecutionContext
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import Info
+from strawberry.types import ExecutionContext, Info
 
 from resolvers.errors import BadInput
 from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders, shipments

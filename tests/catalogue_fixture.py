@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from gateway.seed import seed
@@ -40,7 +40,7 @@ async def build() -> Catalogue:
     lab_leaf = await _category("Lab Leaf", lab_sub, 0)
     data.categories.update({"Lab": lab.id, "Lab Sub": lab_sub.id, "Lab Leaf": lab_leaf.id})
 
-    created = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    created = datetime(2030, 1, 1, tzinfo=UTC)
     specs = [
         # name, category, status, description, [(sku, price, compare, {option: value}, [(warehouse, qty, reserved)])]
         ("Zephyr Linen Shirt", lab_leaf, ProductStatus.ACTIVE, "A breezy shirt.", [

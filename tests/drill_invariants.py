@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import asyncpg
 
+
 @dataclass
 class ClientView:
     """What the clients were told: cart token -> order number, and carts refused with a user error."""

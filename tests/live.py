@@ -190,7 +190,8 @@ async def ws_on_worker(url: str, worker: int, workers: list[int], stack: AsyncEx
 async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterator[tuple[str, list[int]]]:
     """`uvicorn gateway.app:app --workers N` on a free port, ready; yields its base URL and workers' pids."""
     port = free_port()
-    process = subprocess.Popen(
+    # Popen only starts the server and returns; every wait for it below is asynchronous.
+    process = subprocess.Popen(  # noqa: ASYNC220
         [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
         cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,

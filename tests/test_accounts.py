@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -96,7 +96,7 @@ async def signed_up(gql) -> dict:
 async def rotated_long_ago(refresh_token: str) -> None:
     """As if `refresh_token` had been rotated a minute ago: outside the grace window."""
     digest = hashlib.sha256(refresh_token.encode()).hexdigest()
-    await RefreshToken.filter(token_hash=digest).update(revoked_at=datetime.now(timezone.utc) - timedelta(minutes=1))
+    await RefreshToken.filter(token_hash=digest).update(revoked_at=datetime.now(UTC) - timedelta(minutes=1))
 
 
 async def test_refresh_rotates_and_reuse_revokes_the_family(gql, client):

@@ -14,7 +14,14 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import REQUIRE_SERVICES, ROOT, _create_postgres_database, _drop_postgres_database, _postgres_admin_url, _postgres_available
+from tests.conftest import (
+    REQUIRE_SERVICES,
+    ROOT,
+    _create_postgres_database,
+    _drop_postgres_database,
+    _postgres_admin_url,
+    _postgres_available,
+)
 from tests.live import uvicorn_workers
 
 PRICE = "{ products(first: 1, sort: NAME_ASC) { edges { node { slug variants { sku price { amount } } } } } }"
@@ -31,12 +38,14 @@ def gateway_command(database_url: str, *args: str) -> None:
 
 async def ask(database_url: str, redis_url: str) -> tuple[str, str]:
     """(Cache-Status, first variant's price) of one catalogue query to a freshly started gateway."""
-    async with uvicorn_workers({"DATABASE_URL": database_url, "REDIS_URL": redis_url}, workers=2) as (base, _):
-        async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-            response = await client.post("/graphql", json={"query": PRICE})
-            assert response.status_code == 200 and not response.json().get("errors"), response.text
-            # Once more, so that the first answer is certainly stored before the process stops.
-            await client.post("/graphql", json={"query": PRICE})
+    async with (
+        uvicorn_workers({"DATABASE_URL": database_url, "REDIS_URL": redis_url}, workers=2) as (base, _),
+        httpx.AsyncClient(base_url=base, timeout=30) as client,
+    ):
+        response = await client.post("/graphql", json={"query": PRICE})
+        assert response.status_code == 200 and not response.json().get("errors"), response.text
+        # Once more, so that the first answer is certainly stored before the process stops.
+        await client.post("/graphql", json={"query": PRICE})
     variant = response.json()["data"]["products"]["edges"][0]["node"]["variants"][0]
     return response.headers["cache-status"], variant["price"]["amount"]
 

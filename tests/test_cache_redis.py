@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 from models import Permission
 from schema.ids import encode_id
 from tests.cache_client import BYPASS, HIT, LISTING, STORED, cache_metrics, gateway, post
-from tests.staff import bearer, token_for
 from tests.live import RedisProcess
+from tests.staff import bearer, token_for
 from tests.test_cache import PRODUCT, drop_own_products, own_product  # noqa: F401  (fixture)
 
 
@@ -87,7 +87,7 @@ async def test_redis_stopped_mid_run_then_back(db, caplog):
     server = RedisProcess()
     server.start()
     try:
-        async with gateway(db, REDIS_URL=server.url) as (client, app):
+        async with gateway(db, REDIS_URL=server.url) as (client, _app):
             await _until_connected(client)
             assert (await post(client, LISTING, {"n": 2})).headers["cache-status"] == STORED
             assert (await post(client, LISTING, {"n": 2})).headers["cache-status"] == HIT

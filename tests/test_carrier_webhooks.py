@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import json
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -42,7 +42,7 @@ def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
 
 def event(number: str, status: str = "IN_TRANSIT", **extra) -> bytes:
     return json.dumps({"eventId": extra.pop("eventId", uuid.uuid4().hex), "trackingNumber": number, "status": status,
-                       "occurredAt": datetime.now(timezone.utc).isoformat(), **extra}).encode()
+                       "occurredAt": datetime.now(UTC).isoformat(), **extra}).encode()
 
 
 async def a_parcel(gql, client) -> Shipment:
@@ -119,7 +119,7 @@ async def test_malformed_bodies_get_400_with_a_reason(carrier, body, reason):
 
 def hostile(number: str, **fields) -> bytes:
     return json.dumps({"eventId": uuid.uuid4().hex, "trackingNumber": number, "status": "IN_TRANSIT",
-                       "occurredAt": datetime.now(timezone.utc).isoformat(), **fields}).encode()
+                       "occurredAt": datetime.now(UTC).isoformat(), **fields}).encode()
 
 
 @pytest.mark.parametrize("make, reason", [

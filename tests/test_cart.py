@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from tortoise.exceptions import IntegrityError, OperationalError
@@ -37,14 +37,14 @@ async def test_create_add_merge_update_remove(gql):
 
     merged = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1},
                                                      {"variantId": await vid("AUR-L"), "quantity": 2}]}))["cartLinesAdd"]["cart"]
-    assert [(l["variant"]["sku"], l["quantity"]) for l in merged["lines"]] == [("ZEP-S", 3), ("AUR-L", 2)]
+    assert [(line["variant"]["sku"], line["quantity"]) for line in merged["lines"]] == [("ZEP-S", 3), ("AUR-L", 2)]
     assert merged["subtotal"] == {"amount": "249.97", "currency": "EUR"} and merged["totalQuantity"] == 5
 
     aur = merged["lines"][1]["id"]
     updated = (await gql.data(UPDATE, {"t": token, "l": [{"lineId": aur, "quantity": 1}]}))["cartLinesUpdate"]["cart"]
-    assert [l["quantity"] for l in updated["lines"]] == [3, 1]
+    assert [line["quantity"] for line in updated["lines"]] == [3, 1]
     zero = (await gql.data(UPDATE, {"t": token, "l": [{"lineId": aur, "quantity": 0}]}))["cartLinesUpdate"]["cart"]
-    assert [l["variant"]["sku"] for l in zero["lines"]] == ["ZEP-S"]
+    assert [line["variant"]["sku"] for line in zero["lines"]] == ["ZEP-S"]
     removed = (await gql.data(REMOVE, {"t": token, "ids": [zero["lines"][0]["id"]]}))["cartLinesRemove"]["cart"]
     assert removed["lines"] == [] and removed["subtotal"]["amount"] == "0.00"
     fetched = (await gql.data("query($t: ID!) { cart(token: $t) { token lines { id } } }", {"t": token}))["cart"]
@@ -97,7 +97,7 @@ async def test_over_the_line_maximum(gql):
 
 async def test_a_completed_cart_is_frozen(gql):
     token = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
-    await Cart.filter(token=token).update(completed_at=datetime.now(timezone.utc))
+    await Cart.filter(token=token).update(completed_at=datetime.now(UTC))
     payload = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}))["cartLinesAdd"]
     assert [e["code"] for e in payload["userErrors"]] == ["CART_COMPLETED"]
 
@@ -178,7 +178,7 @@ async def test_discount_codes_shipping_and_tax_make_the_total(gql):
     from models import DiscountCode, DiscountKind
 
     await DiscountCode.get_or_create(code="EXPIRED1", defaults={
-        "kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(timezone.utc) - timedelta(days=1)})
+        "kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(UTC) - timedelta(days=1)})
     await DiscountCode.get_or_create(code="BIGSPEND", defaults={"kind": DiscountKind.FIXED_AMOUNT, "value": 10, "min_subtotal": 100})
     token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}]}}))["cartCreate"]["cart"]["token"]
     # 2 x 19.99 to Germany (19 % VAT included in prices), Standard shipping 4.95 under the 50.00 threshold.
@@ -235,7 +235,7 @@ async def test_a_guest_cart_merges_into_the_customers_at_sign_in(gql, client):
     assert merged["cartToken"] == first
     cart = (await gql.data("query($t: ID!) { cart(token: $t) { email lines { quantity variant { sku } } } }", {"t": first}))["cart"]
     assert cart["email"] == email
-    assert sorted((l["variant"]["sku"], l["quantity"]) for l in cart["lines"]) == [("AUR-L", 1), ("ZEP-S", 5)]
+    assert sorted((line["variant"]["sku"], line["quantity"]) for line in cart["lines"]) == [("AUR-L", 1), ("ZEP-S", 5)]
     assert (await gql.data("query($t: ID!) { cart(token: $t) { token } }", {"t": second}))["cart"] is None
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schema.ids import encode_id
 from models import Product, ProductStatus
+from schema.ids import encode_id
 
 LIST = """
 query List($first: Int, $after: String, $last: Int, $before: String, $filter: ProductFilter, $sort: ProductSort, $search: String) {

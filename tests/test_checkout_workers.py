@@ -20,9 +20,11 @@ pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips th
 async def server(db):
     if db.name != "postgres":
         pytest.skip("SQLite serializes every transaction: concurrency is proven on PostgreSQL")
-    async with uvicorn_workers({"DATABASE_URL": db.url}) as (base, _):
-        async with httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)) as client:
-            yield client
+    async with (
+        uvicorn_workers({"DATABASE_URL": db.url}) as (base, _),
+        httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=200)) as client,
+    ):
+        yield client
 
 
 async def _variant_with(units: int) -> ProductVariant:

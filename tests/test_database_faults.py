@@ -49,7 +49,7 @@ def test_statement_timeout_setting():
     assert load_settings({"DATABASE_STATEMENT_TIMEOUT": "0.25"}).database_statement_timeout == 0.25
     assert load_settings({"DATABASE_STATEMENT_TIMEOUT": "0"}).database_statement_timeout == 0
     for bad in ("five", "-1", "nan", "inf", "3601", "0.0001"):
-        with pytest.raises(ConfigError, match="^DATABASE_STATEMENT_TIMEOUT:"):
+        with pytest.raises(ConfigError, match=r"^DATABASE_STATEMENT_TIMEOUT:"):
             load_settings({"DATABASE_STATEMENT_TIMEOUT": bad})
 
 
@@ -192,7 +192,7 @@ async def test_a_client_that_disconnects_cancels_its_statement(db, app):
                 token = (await client.post("/graphql", json={"query": CART_CREATE})).json()["data"]["cartCreate"]["cart"]["token"]
             async with _cart_row_locked(db.url, token):
                 body = json.dumps({"query": EMAIL, "variables": {"t": token, "e": "gone@example.com"}}).encode()
-                reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 writer.write(b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
                              b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
                 await writer.drain()

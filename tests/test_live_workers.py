@@ -14,19 +14,19 @@ import hmac
 import json
 import uuid
 from contextlib import AsyncExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 
 from models import Permission
-from tests.live import GraphQLWebSocket, LEGACY_WS, client_on_worker, uvicorn_workers, ws_on_worker
 from tests.conftest import GraphQLClient
+from tests.live import LEGACY_WS, GraphQLWebSocket, client_on_worker, uvicorn_workers, ws_on_worker
+from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, make_variant, ready_cart
 from tests.test_orders import MARK_PAID
 from tests.test_shipments import SHIP
 from tests.test_subscriptions import ALL, MINE, PARCEL, STATUS, customer
-from tests.staff import bearer, token_for
 
 pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips them
 
@@ -104,13 +104,13 @@ async def test_the_whole_journey_reaches_subscribers_on_the_other_worker(workers
         for number in numbers:
             await parcels.subscribe(PARCEL, {"n": number})
         await asyncio.sleep(0.3)
-        for number, quantity in zip(numbers, (2, 1)):
+        for number, quantity in zip(numbers, (2, 1), strict=True):
             shipped = await http.call(SHIP, {"o": order["id"], "l": [{"orderLineId": line, "quantity": quantity}], "c": "dhl", "n": number}, staff)
             assert shipped["userErrors"] == []
         for number in numbers:
             for status in ("IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"):
                 event = {"eventId": uuid.uuid4().hex, "trackingNumber": number, "status": status,
-                         "occurredAt": datetime.now(timezone.utc).isoformat()}
+                         "occurredAt": datetime.now(UTC).isoformat()}
                 assert (await http.webhook(event))["result"] == "applied"
                 await asyncio.sleep(0.01)  # distinct timestamps: the order the carrier reported them in
 

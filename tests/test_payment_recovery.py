@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -97,7 +97,7 @@ async def test_an_ordered_attempt_is_never_touched(gql, db):
     order = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]["order"]
     attempt = await PaymentAttempt.get(cart_token=token)
     assert attempt.status == S.ORDERED and attempt.order_id is not None
-    long_ago = datetime.now(timezone.utc) - timedelta(days=1)
+    long_ago = datetime.now(UTC) - timedelta(days=1)
     await PaymentAttempt.filter(id=attempt.id).update(updated_at=long_ago)
 
     await payments.recover(NOW)

@@ -15,12 +15,11 @@ from graphql import (
     GraphQLObjectType,
     GraphQLScalarType,
 )
-
 from strawberry.permission import PermissionExtension
 
 from schema import schema
-from schema.permissions import SignedIn, Staff
 from schema.ids import encode_id
+from schema.permissions import SignedIn, Staff
 from tests.staff import bearer, token_for
 
 PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me", "cart", "order", "trackShipment"}

@@ -42,10 +42,13 @@ async def test_cors_allow_list(db):
 def test_websocket_origin_allow_list(db):
     app = create_app(load_settings({"DATABASE_URL": db.url, "WS_ALLOWED_ORIGINS": "https://shop.example.com"}))
     client = TestClient(app)
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"],
-                                      headers={"origin": "https://evil.example"}) as ws:
-            ws.receive_text()
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(
+            "/graphql", subprotocols=["graphql-transport-ws"], headers={"origin": "https://evil.example"}
+        ) as ws,
+    ):
+        ws.receive_text()
     with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"],
                                   headers={"origin": "https://shop.example.com"}) as ws:
         ws.send_json({"type": "connection_init"})

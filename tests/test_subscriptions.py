@@ -80,7 +80,7 @@ async def test_a_refused_change_publishes_nothing(url, gql, client):
 
 
 async def test_subscribers_without_the_right_get_an_error(url, gql):
-    email, token = await customer()
+    _email, token = await customer()
     async with GraphQLWebSocket.open(url) as anonymous:
         await anonymous.subscribe(ALL)
         refused = await anonymous.receive()
@@ -97,7 +97,7 @@ async def test_subscribers_without_the_right_get_an_error(url, gql):
 
 
 async def test_a_customer_follows_their_own_orders_only(url, gql, client):
-    email, token = await customer()
+    _email, token = await customer()
     open_order = await place(gql, headers=bearer(token))
     staff = bearer(await token_for(Permission.MANAGE_ORDERS))
     async with GraphQLWebSocket.open(url, payload=bearer(token)) as ws:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
-
-from graphql import GraphQLObjectType
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from graphql import GraphQLObjectType
 
 from models import OrderStatus, Permission, Shipment, ShipmentEvent, ShipmentStatus
 from resolvers.orders import check_transition, status_from_parcels
@@ -26,7 +25,7 @@ TRACK = """query($n: String!) { trackShipment(trackingNumber: $n) {
 
 
 def at(hours_ago: float) -> str:
-    return (datetime.now(timezone.utc) - timedelta(hours=hours_ago)).isoformat()
+    return (datetime.now(UTC) - timedelta(hours=hours_ago)).isoformat()
 
 
 async def shipped_order(gql, client, staff, parts: list[int]) -> tuple[dict, list[str]]:
@@ -39,7 +38,7 @@ async def shipped_order(gql, client, staff, parts: list[int]) -> tuple[dict, lis
         number = "TRK-" + uuid.uuid4().hex[:10].upper()
         result = await ship(client, staff, order["id"], [{"orderLineId": line["id"], "quantity": quantity}], number=number)
         assert result["userErrors"] == []
-        await ShipmentEvent.filter(shipment__tracking_number=number).update(occurred_at=datetime.now(timezone.utc) - timedelta(days=1))
+        await ShipmentEvent.filter(shipment__tracking_number=number).update(occurred_at=datetime.now(UTC) - timedelta(days=1))
         ids.append((await gql.data(TRACK, {"n": number}))["trackShipment"]["id"])
     return order, ids
 
