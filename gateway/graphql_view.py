@@ -46,6 +46,7 @@ from gateway.graphql_http import (
 from gateway.middleware import bearer_claims
 from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
+from models.changes import Sink
 from resolvers.cart import CartRules
 from resolvers.errors import SERVICE_UNAVAILABLE
 from schema.context import Context
@@ -103,7 +104,7 @@ class GatewayGraphQL(GraphQL):
         prices_include_tax: bool = True,
         cart_rules: CartRules = CartRules(),
         events: Any = None,
-        announce: outbox.Sink | None = None,
+        announce: Sink | None = None,
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,
         persisted: PersistedQueries | None = None,

@@ -30,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from models import ShipmentStatus
+from models.changes import Sink
 from resolvers import outbox, shipments
 from resolvers.errors import DomainError
 
@@ -110,7 +111,7 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     return number, report
 
 
-def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None) -> Any:
+def carrier_webhook(secrets: dict[str, str], signature_header: str, announce: Sink | None) -> Any:
     async def receive(request: Request) -> Response:
         carrier = request.path_params["carrier"].lower()
         secret = secrets.get(carrier)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
+from models import changes
 from models.snapshot import snapshot
 from resolvers import outbox, payments
 from resolvers.errors import DomainError
@@ -56,8 +57,8 @@ async def locked_order(order_id: int) -> Order:
 
 def order_topics(order: Order) -> tuple[str, ...]:
     """Who follows an order: its token holders, staff watching every order, and its customer."""
-    topics = (f"order:{order.id}", "orders")
-    return topics + (f"customer:{order.customer_id}",) if order.customer_id else topics
+    topics = (changes.order_topic(order.id), changes.ORDERS)
+    return topics + (changes.customer_topic(order.customer_id),) if order.customer_id else topics
 
 
 def announce_order(order: Order) -> None:

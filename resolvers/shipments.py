@@ -23,6 +23,7 @@ from models import (
     Account, Allocation, CarrierDelivery, Order, OrderLine, OrderStatus, Shipment, ShipmentEvent, ShipmentLine,
     ShipmentStatus, ShippingMethod, Stock, StockMovement,
 )
+from models.changes import shipment_topic
 from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError
@@ -45,7 +46,7 @@ TRACKING_URLS = {
 
 
 def shipment_topics(shipment: Shipment) -> tuple[str, ...]:
-    return (f"shipment:{shipment.tracking_number}",)
+    return (shipment_topic(shipment.tracking_number),)
 
 
 def announce_shipment(shipment: Shipment) -> None:

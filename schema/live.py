@@ -32,13 +32,13 @@ from tortoise.models import Model
 
 from loaders import Loaders
 from models import Account
+from models.changes import RESYNC, Message
 from models.snapshot import restore
 from resolvers.accounts import access_claims
 from schema.context import Context
 from schema.extensions import GatewayError
 from schema.permissions import Unauthenticated
 
-RESYNC = "resync"  # gateway.events' message for "reload the current state"
 SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
@@ -46,7 +46,7 @@ Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Fo
 SIGNED_OUT = "The access token has expired or its session has ended: refresh it and subscribe again."
 
 
-def from_message(message: dict[str, Any], model: type[M]) -> M:
+def from_message(message: Message, model: type[M]) -> M:
     """The changed row; rebuilt once per process however many subscribers share the message."""
     restored = message.get("_restored")
     if restored is None:
@@ -85,7 +85,7 @@ async def follow(
         if requirement is not None:
             requirement(account)
 
-    async def next_message() -> dict[str, Any]:
+    async def next_message() -> Message:
         if expires_at is None:
             return await anext(subscription)
         try:
@@ -96,7 +96,7 @@ async def follow(
 
     sent: dict[Any, tuple[int, Hashable]] = {}  # id -> (version, distinct value) last seen
 
-    def fresh(row: M, message: dict[str, Any] | None = None) -> T | None:
+    def fresh(row: M, message: Message | None = None) -> T | None:
         previous = sent.get(row.id)
         if previous is not None and row.version <= previous[0]:
             return None  # already sent, or older than what was sent
@@ -130,9 +130,9 @@ async def follow(
         while True:
             message = await next_message()
             await still_allowed()
-            if message["kind"] == RESYNC and current is None:
+            if message is RESYNC and current is None:
                 raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
-            if message["kind"] == RESYNC:
+            if message is RESYNC:
                 for row in await current():
                     if (item := fresh(row)) is not None:
                         yield item
