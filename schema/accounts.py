@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from starlette.responses import Response
 from strawberry.types import Info
 
 from models import Account, Address as AddressModel
@@ -14,15 +14,14 @@ from resolvers import accounts
 from resolvers.cart import merge_into_customer
 from resolvers.orders import list_orders
 from resolvers.errors import BadInput, DomainError
+from schema.addresses import MailingAddress
 from schema.context import Context
 from schema.errors import UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node
+from schema.orders import OrderConnection, order_connection
 from schema.permissions import RateLimited, requires, signed_in
-
-if TYPE_CHECKING:
-    from schema.orders import OrderConnection
 
 PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
 
@@ -33,30 +32,6 @@ def address_view(address: AddressModel) -> Address:
         company=address.company or None, line1=address.line1, line2=address.line2 or None, city=address.city,
         postal_code=address.postal_code, region=address.region or None, country=address.country,
         phone=address.phone or None,
-    )
-
-
-@strawberry.type
-class MailingAddress:
-    first_name: str
-    last_name: str
-    company: str | None
-    line1: str
-    line2: str | None
-    city: str
-    postal_code: str
-    region: str | None
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
-    phone: str | None
-
-
-def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
-    if not values:
-        return None
-    optional = {name: values.get(name) or None for name in ("company", "line2", "region", "phone")}
-    return MailingAddress(
-        first_name=values["first_name"], last_name=values["last_name"], line1=values["line1"], city=values["city"],
-        postal_code=values["postal_code"], country=values["country"], **optional,
     )
 
 
@@ -80,10 +55,7 @@ class Customer(Node):
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Annotated["OrderConnection", strawberry.lazy("schema.orders")]:
-        # Imported here: schema.orders builds on this module (addresses), not the other way round.
-        from schema.orders import order_connection
-
+    ) -> OrderConnection:
         return order_connection(info.context, await list_orders(customer_id=self._account_id, first=first, after=after))
 
 
@@ -205,7 +177,7 @@ class AccountsMutation:
         wait = await info.context.throttle_sign_in(email)
         if wait is not None:
             refusal = RateLimited("sign-in attempts", wait)
-            if info.context.response is not None:
+            if isinstance(info.context.response, Response):  # over HTTP (a WebSocket has no reply headers)
                 info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
             raise refusal
         pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules))

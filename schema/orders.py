@@ -13,7 +13,8 @@ from models import Permission
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
-from schema.accounts import MailingAddress, mailing_address
+from models.changes import ORDERS, customer_topic, order_topic
+from schema.addresses import MailingAddress, mailing_address
 from schema.catalogue import Money, money
 from resolvers import orders
 from resolvers.pagination import Page, encode_cursor
@@ -109,7 +110,7 @@ def order_view(context: Context, order: OrderModel) -> Order:
 class OrdersQuery:
     @strawberry.field(description="An order by its token; null when no order has it.")
     async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
-        order = await OrderModel.get_or_none(token=token)
+        order = await orders.order_by_token(token)
         return None if order is None else order_view(info.context, order)
 
 
@@ -183,23 +184,19 @@ class OrdersAdminMutation:
         return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
 
 
-# What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).
-OPEN_STATUSES = (OrderStatusModel.PLACED, OrderStatusModel.PAID, OrderStatusModel.PARTIALLY_SHIPPED, OrderStatusModel.SHIPPED)
-MAX_OPEN_ORDERS = 20
-
-
 @strawberry.type
 class OrdersSubscription:
     @strawberry.subscription(description="The order now, then at every change of its status. Anyone with its token may follow it.")
     async def order_status_changed(self, info: Info[Context, None], order_token: strawberry.ID) -> AsyncGenerator[Order, None]:
-        order = await OrderModel.get_or_none(token=order_token)
+        order = await orders.order_by_token(order_token)
         if order is None:
             raise GatewayError("No order has this token.", "NOT_FOUND")
+        order_id = order.id
 
         async def current() -> list[OrderModel]:
-            return list(await OrderModel.filter(id=order.id))
+            return await orders.orders_by_id(order_id)
 
-        async for view in follow(info.context, (f"order:{order.id}",), OrderModel, current, order_view, distinct=lambda o: o.status):
+        async for view in follow(info.context, (order_topic(order_id),), OrderModel, current, order_view, distinct=lambda o: o.status):
             yield view
 
     @strawberry.subscription(description="The signed-in customer's open orders now, then every change to any of their orders.")
@@ -208,11 +205,12 @@ class OrdersSubscription:
         if account is None:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
 
-        async def current() -> list[OrderModel]:
-            rows = await OrderModel.filter(customer_id=account.id, status__in=list(OPEN_STATUSES)).order_by("-id").limit(MAX_OPEN_ORDERS)
-            return rows[::-1]
+        account_id = account.id
 
-        async for view in follow(info.context, (f"customer:{account.id}",), OrderModel, current, order_view,
+        async def current() -> list[OrderModel]:
+            return await orders.open_orders(account_id)
+
+        async for view in follow(info.context, (customer_topic(account_id),), OrderModel, current, order_view,
                                  requirement=require_signed_in):
             yield view
 
@@ -224,6 +222,6 @@ class OrdersSubscription:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
         if not account.has_permission(Permission.MANAGE_ORDERS):
             raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(info.context, ("orders",), OrderModel, None, order_view,
+        async for view in follow(info.context, (ORDERS,), OrderModel, None, order_view,
                                  requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS)):
             yield view
