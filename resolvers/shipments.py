@@ -223,3 +223,9 @@ async def _sell(order: Order, takes: list[tuple[Allocation, int]], actor: Accoun
     for allocation, take in takes:
         allocation.quantity -= take
     await Allocation.bulk_update([allocation for allocation, _ in takes], fields=["quantity"])
+
+
+async def shipments_by_tracking_number(tracking_number: str) -> list[Shipment]:
+    """Every shipment with this number (two carriers may reuse one), oldest first: what a
+    `shipmentUpdated` subscriber is sent first."""
+    return list(await Shipment.filter(tracking_number=tracking_number.strip()).order_by("id"))

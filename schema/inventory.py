@@ -127,7 +127,7 @@ def _stock_payload(context: Context, level: inventory.StockLevel | None, errors:
 class InventoryQuery:
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY))
     async def warehouses(self) -> list[Warehouse]:
-        return [warehouse_view(w) for w in await WarehouseModel.all().order_by("code")]
+        return [warehouse_view(w) for w in await inventory.warehouses()]
 
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first.")
     async def stock_movements(

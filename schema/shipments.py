@@ -16,6 +16,7 @@ from models import Permission
 from models import Shipment as ShipmentModel
 from models import ShipmentEvent as EventModel
 from models import ShipmentStatus as ShipmentStatusModel
+from models.changes import shipment_topic
 from resolvers import shipments
 from schema.context import Context
 from schema.errors import UserError, attempt
@@ -74,9 +75,9 @@ class ShipmentsSubscription:
         number = tracking_number.strip()
 
         async def current() -> list[ShipmentModel]:
-            return list(await ShipmentModel.filter(tracking_number=number).order_by("id"))
+            return await shipments.shipments_by_tracking_number(number)
 
-        async for shipment in follow(info.context, (f"shipment:{number}",), ShipmentModel, current, shipment_view):
+        async for shipment in follow(info.context, (shipment_topic(number),), ShipmentModel, current, shipment_view):
             yield shipment
 
 
