@@ -62,7 +62,7 @@ class Context:
     # What this request's answer contains, for the response cache's invalidation
     # (resolvers/catalogue_changes.py names them); the catalogue's view builders add to it.
     cache_tags: set[str] = field(default_factory=set)
-    _viewer: Account | None | _Unset = _UNSET
+    _viewer: Account | _Unset | None = _UNSET
 
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
