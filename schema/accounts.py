@@ -21,9 +21,11 @@ from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node
 from schema.orders import OrderConnection, order_connection
-from schema.permissions import RateLimited, requires, signed_in
+from schema.permissions import RateLimited, require_signed_in, requires, signed_in
 
-PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
+# The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
+PermissionEnum = PermissionModel
+strawberry.enum(PermissionEnum, name="Permission")
 
 
 def address_view(address: AddressModel) -> Address:
@@ -167,7 +169,7 @@ class AccountsMutation:
         account, errors = await attempt(accounts.register_customer(
             input.email, input.password, input.first_name or "", input.last_name or ""
         ))
-        return CustomerRegisterPayload(customer=account and customer_view(info.context, account), user_errors=errors)
+        return CustomerRegisterPayload(customer=None if account is None else customer_view(info.context, account), user_errors=errors)
 
     @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token. With `cartToken`, "
                                      "that guest cart merges into the customer's open cart.")
@@ -184,7 +186,7 @@ class AccountsMutation:
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
             cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
-            payload.cart_token = cart.token if cart is not None else None
+            payload.cart_token = strawberry.ID(cart.token) if cart is not None else None
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload
 
@@ -201,20 +203,20 @@ class AccountsMutation:
 
     @strawberry.mutation(extensions=signed_in(), description="Save an address to the signed-in account.")
     async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
-        account = await info.context.viewer()
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         saved, errors = await attempt(accounts.add_address(account, vars(address)))
-        return AddressPayload(address=saved and address_view(saved), user_errors=errors)
+        return AddressPayload(address=None if saved is None else address_view(saved), user_errors=errors)
 
     @strawberry.mutation(extensions=signed_in())
     async def customer_address_delete(self, info: Info[Context, None], id: strawberry.ID) -> AddressDeletePayload:
-        account = await info.context.viewer()
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
         return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
         account, errors = await attempt(accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions]))
-        return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)
+        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_permissions_set(
@@ -226,4 +228,4 @@ class AccountsMutation:
             return StaffPayload(staff=None, user_errors=[user_error(DomainError("INVALID", error.message, ["staffId"]))])
         actor = await info.context.viewer()
         account, errors = await attempt(accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor))
-        return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)
+        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)

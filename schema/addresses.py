@@ -20,8 +20,12 @@ class MailingAddress:
 
 
 def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
-    if not values:
-        return None
+    """A cart's address, if it has one."""
+    return address_of(values) if values else None
+
+
+def address_of(values: dict[str, str]) -> MailingAddress:
+    """An address as stored on a cart or an order (resolvers/accounts.py validates it)."""
     optional = {name: values.get(name) or None for name in ("company", "line2", "region", "phone")}
     return MailingAddress(
         first_name=values["first_name"], last_name=values["last_name"], line1=values["line1"], city=values["city"],

@@ -80,7 +80,7 @@ async def cart_view(context: Context, cart: CartModel) -> Cart:
     )]
     return Cart(
         id=encode_id("Cart", cart.id),
-        token=cart.token,
+        token=strawberry.ID(cart.token),
         email=cart.email or None,
         lines=[
             CartLine(

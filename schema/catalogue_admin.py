@@ -10,7 +10,7 @@ from strawberry.types import Info
 from models import Permission
 from models import ProductStatus as ProductStatusModel
 from resolvers import catalogue_admin as admin
-from schema.catalogue import Category, Image, Product, ProductStatus, ProductVariant, category_view, image_view, product_view, variant_view
+from schema.catalogue import Category, Image, Product, ProductVariant, category_view, image_view, product_view, variant_view
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of
@@ -44,7 +44,7 @@ class ProductCreateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = None
-    status: ProductStatus | None = None
+    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
 
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
@@ -53,7 +53,7 @@ class ProductUpdateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = strawberry.UNSET
-    status: ProductStatus | None = None
+    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
 
 
 @strawberry.input
@@ -148,7 +148,7 @@ class CatalogueAdminMutation:
         data = admin.CategoryInput(name=input.name, slug=input.slug, description=input.description,
                                    parent_id=_optional_id(input.parent, "Category", "parent"), position=input.position)
         category, errors = await attempt(admin.create_category(data))
-        return CategoryPayload(category=category and category_view(info.context, category), user_errors=errors)
+        return CategoryPayload(category=None if category is None else category_view(info.context, category), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def category_update(self, info: Info[Context, None], id: strawberry.ID, input: CategoryUpdateInput) -> CategoryPayload:
@@ -157,7 +157,7 @@ class CatalogueAdminMutation:
             parent_id=_optional_id(input.parent, "Category", "parent"), clear_parent=input.parent is None,
         )
         category, errors = await attempt(admin.update_category(decode_id_of(id, "Category"), data))
-        return CategoryPayload(category=category and category_view(info.context, category), user_errors=errors)
+        return CategoryPayload(category=None if category is None else category_view(info.context, category), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Refused while it has subcategories; its products keep existing without it.")
     async def category_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -169,7 +169,7 @@ class CatalogueAdminMutation:
                                   category_id=_optional_id(input.category, "Category", "category"),
                                   status=ProductStatusModel(input.status.value) if input.status else None)
         product, errors = await attempt(admin.create_product(data))
-        return ProductPayload(product=product and product_view(info.context, product), user_errors=errors)
+        return ProductPayload(product=None if product is None else product_view(info.context, product), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_update(self, info: Info[Context, None], id: strawberry.ID, input: ProductUpdateInput) -> ProductPayload:
@@ -179,7 +179,7 @@ class CatalogueAdminMutation:
             status=ProductStatusModel(input.status.value) if input.status else None,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
-        return ProductPayload(product=product and product_view(info.context, product), user_errors=errors)
+        return ProductPayload(product=None if product is None else product_view(info.context, product), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted.")
     async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
@@ -187,7 +187,7 @@ class CatalogueAdminMutation:
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
-            product=product_view(info.context, product) if archived else None,
+            product=product_view(info.context, product) if archived and product is not None else None,
             user_errors=errors,
         )
 
@@ -196,7 +196,7 @@ class CatalogueAdminMutation:
         data = admin.VariantInput(sku=input.sku, name=input.name, price=input.price, compare_at_price=input.compare_at_price,
                                   weight_grams=input.weight_grams, options=_options(input.options), position=input.position)
         variant, errors = await attempt(admin.create_variant(decode_id_of(input.product_id, "Product", "productId"), data))
-        return VariantPayload(variant=variant and await _variant(info.context, variant.id), user_errors=errors)
+        return VariantPayload(variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_update(self, info: Info[Context, None], id: strawberry.ID, input: VariantUpdateInput) -> VariantPayload:
@@ -206,7 +206,7 @@ class CatalogueAdminMutation:
             clear_compare_at_price=input.compare_at_price is None, options=_options(input.options), position=input.position,
         )
         variant, errors = await attempt(admin.update_variant(decode_id_of(id, "ProductVariant"), data))
-        return VariantPayload(variant=variant and await _variant(info.context, variant.id), user_errors=errors)
+        return VariantPayload(variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -217,7 +217,7 @@ class CatalogueAdminMutation:
         image, errors = await attempt(admin.add_image(
             decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
         ))
-        return ProductImagePayload(image=image and image_view(image), user_errors=errors)
+        return ProductImagePayload(image=None if image is None else image_view(image), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_image_delete(self, id: strawberry.ID) -> DeletePayload:

@@ -120,7 +120,7 @@ def _variant_id(variant_id: strawberry.ID) -> int:
 
 
 def _stock_payload(context: Context, level: inventory.StockLevel | None, errors: list[UserError]) -> StockPayload:
-    return StockPayload(stock=level and stock_view(context, level.stock, level.warehouse), user_errors=errors)
+    return StockPayload(stock=None if level is None else stock_view(context, level.stock, level.warehouse), user_errors=errors)
 
 
 @strawberry.type
@@ -157,7 +157,7 @@ class InventoryMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY))
     async def warehouse_create(self, input: WarehouseCreateInput) -> WarehousePayload:
         warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
-        return WarehousePayload(warehouse=warehouse and warehouse_view(warehouse), user_errors=errors)
+        return WarehousePayload(warehouse=None if warehouse is None else warehouse_view(warehouse), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code.")
     async def stock_set(self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, quantity: int) -> StockPayload:

@@ -130,9 +130,9 @@ async def follow(
         while True:
             message = await next_message()
             await still_allowed()
-            if message is RESYNC and current is None:
-                raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
             if message is RESYNC:
+                if current is None:
+                    raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
                 for row in await current():
                     if (item := fresh(row)) is not None:
                         yield item

@@ -14,7 +14,7 @@ from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
 from models.changes import ORDERS, customer_topic, order_topic
-from schema.addresses import MailingAddress, mailing_address
+from schema.addresses import MailingAddress, address_of
 from schema.catalogue import Money, money
 from resolvers import orders
 from resolvers.pagination import Page, encode_cursor
@@ -28,7 +28,9 @@ from schema.node import Node, PageInfo, page_info
 from schema.permissions import Forbidden, Unauthenticated, require_permission, require_signed_in, requires
 from schema.shipments import Shipment, shipment_view
 
-OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
+# The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
+OrderStatus = OrderStatusModel
+strawberry.enum(OrderStatus, name="OrderStatus")
 
 
 @strawberry.type
@@ -94,11 +96,11 @@ def _event(event: EventModel) -> OrderEvent:
 def order_view(context: Context, order: OrderModel) -> Order:
     loaders = context.loaders
     return Order(
-        id=encode_id("Order", order.id), number=order.number, token=order.token, status=order.status, email=order.email,
+        id=encode_id("Order", order.id), number=order.number, token=strawberry.ID(order.token), status=order.status, email=order.email,
         lines=Lazy(loaders.order_lines_by_order_id, order.id, lambda rows: [_line(context, r) for r in rows]),
         subtotal=money(order.subtotal, context), discount_total=money(order.discount_total, context),
         shipping_total=money(order.shipping_total, context), tax_total=money(order.tax_total, context),
-        total=money(order.total, context), shipping_address=mailing_address(order.shipping_address),
+        total=money(order.total, context), shipping_address=address_of(order.shipping_address),
         shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
         created_at=order.created_at,
         events=Lazy(loaders.order_events_by_order_id, order.id, lambda rows: [_event(e) for e in rows]),
@@ -171,17 +173,17 @@ class OrdersAdminMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
     async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders.mark_paid(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order.")
     async def order_cancel(self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None) -> OrderPayload:
         order, errors = await attempt(orders.cancel(_order_id(order_id), reason, await info.context.viewer()))
-        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
     async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders.refund(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
 
 @strawberry.type

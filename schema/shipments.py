@@ -25,7 +25,9 @@ from schema.lazy import Lazy
 from schema.live import follow
 from schema.permissions import requires
 
-ShipmentStatus = strawberry.enum(ShipmentStatusModel, name="ShipmentStatus")
+# The model's enum, registered as GraphQL's ShipmentStatus (strawberry.enum returns the class itself).
+ShipmentStatus = ShipmentStatusModel
+strawberry.enum(ShipmentStatus, name="ShipmentStatus")
 
 
 @strawberry.type
@@ -103,7 +105,7 @@ class ShipmentsAdminMutation:
         shipment, errors = await attempt(shipments.create_shipment(
             decode_id_of(order_id, "Order", "orderId"), pairs, carrier, tracking_number, await info.context.viewer()
         ))
-        return ShipmentPayload(shipment=shipment and shipment_view(info.context, shipment), user_errors=errors)
+        return ShipmentPayload(shipment=None if shipment is None else shipment_view(info.context, shipment), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPMENTS),
                          description="Record what happened to a parcel; events may be reported out of order.")
@@ -122,4 +124,4 @@ class ShipmentsAdminMutation:
             occurred_at=occurred_at, estimated_delivery=estimated_delivery,
         )
         result, errors = await attempt(shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report))
-        return ShipmentPayload(shipment=result and shipment_view(info.context, result.shipment), user_errors=errors)
+        return ShipmentPayload(shipment=None if result is None else shipment_view(info.context, result.shipment), user_errors=errors)
