@@ -8,6 +8,7 @@ import strawberry
 from starlette.responses import Response
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Account, Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
@@ -18,7 +19,6 @@ from schema.addresses import MailingAddress
 from schema.context import Context
 from schema.errors import UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.node import Node
 from schema.orders import OrderConnection, order_connection
 from schema.permissions import RateLimited, require_signed_in, requires, signed_in
@@ -42,6 +42,11 @@ class Address(MailingAddress):
     id: strawberry.ID
 
 
+async def _addresses(root: Customer) -> list[Address]:
+    # Read when selected, through the loaders of the context the customer was built in.
+    return [address_view(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
+
+
 @strawberry.type
 class Customer(Node):
     id: strawberry.ID
@@ -51,8 +56,9 @@ class Customer(Node):
     is_staff: bool
     permissions: list[PermissionEnum]
     created_at: datetime
-    addresses: list[Address]
+    addresses: list[Address] = strawberry.field(resolver=_addresses)
     _account_id: strawberry.Private[int]
+    _loaders: strawberry.Private[Loaders]
 
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(
@@ -70,8 +76,8 @@ def customer_view(context: Context, account: Account) -> Customer:
         is_staff=account.is_staff,
         permissions=[PermissionModel(p) for p in account.permissions or ()],
         created_at=account.created_at,
-        addresses=Lazy(context.loaders.addresses_by_account_id, account.id, lambda rows: [address_view(a) for a in rows]),
         _account_id=account.id,
+        _loaders=context.loaders,
     )
 
 

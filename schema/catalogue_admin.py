@@ -226,4 +226,7 @@ class CatalogueAdminMutation:
 
 async def _variant(context: Context, variant_id: int) -> ProductVariant:
     # Read back through the loader so the answer carries availability like every other variant.
-    return variant_view(context, await context.loaders.variant_by_id.load(variant_id))
+    variant = await context.loaders.variant_by_id.load(variant_id)
+    if variant is None:  # just written by this request
+        raise LookupError(f"variant {variant_id} is gone")
+    return variant_view(context, variant)

@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Permission, Stock as StockModel, StockMovement as MovementModel, Warehouse as WarehouseModel
 from resolvers import inventory
 from resolvers.pagination import encode_cursor
@@ -14,7 +15,6 @@ from schema.catalogue import ProductVariant, variant_view
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.node import PageInfo, page_info
 from schema.permissions import requires
 
@@ -30,25 +30,52 @@ def warehouse_view(warehouse: WarehouseModel) -> Warehouse:
     return Warehouse(id=encode_id("Warehouse", warehouse.id), code=warehouse.code, name=warehouse.name)
 
 
+# A stock row's warehouse and variant are read when selected (unless the warehouse came with the
+# row), through the loaders of the context the row's view was built in.
+
+
+async def _warehouse(root: StockLevel) -> Warehouse:
+    if root._warehouse is not None:
+        return root._warehouse
+    warehouse = await root._loaders.warehouse_by_id.load(root._warehouse_id)
+    if warehouse is None:  # the row's foreign key names it
+        raise LookupError(f"warehouse {root._warehouse_id} of stock row {root.id} is gone")
+    return warehouse_view(warehouse)
+
+
+async def _variant(root: StockLevel) -> ProductVariant:
+    variant = await root._loaders.variant_by_id.load(root._variant_id)
+    if variant is None:  # the row's foreign key names it
+        raise LookupError(f"variant {root._variant_id} of stock row {root.id} is gone")
+    return variant_view(root._context, variant)
+
+
 @strawberry.type(description="One variant's stock in one warehouse.")
 class StockLevel:
     id: strawberry.ID
-    warehouse: Warehouse
-    variant: ProductVariant
+    warehouse: Warehouse = strawberry.field(resolver=_warehouse)
+    variant: ProductVariant = strawberry.field(resolver=_variant)
     quantity: int = strawberry.field(description="On hand.")
     reserved: int = strawberry.field(description="Held for placed orders not yet shipped.")
     available: int
+    _warehouse: strawberry.Private[Warehouse | None]
+    _warehouse_id: strawberry.Private[int]
+    _variant_id: strawberry.Private[int]
+    _context: strawberry.Private[Context]
+    _loaders: strawberry.Private[Loaders]
 
 
 def stock_view(context: Context, stock: StockModel, warehouse: WarehouseModel | None = None) -> StockLevel:
-    loaders = context.loaders
     return StockLevel(
         id=encode_id("Stock", stock.id),
-        warehouse=warehouse_view(warehouse) if warehouse else Lazy(loaders.warehouse_by_id, stock.warehouse_id, warehouse_view),
-        variant=Lazy(loaders.variant_by_id, stock.variant_id, lambda v: variant_view(context, v)),
         quantity=stock.quantity,
         reserved=stock.reserved,
         available=max(0, stock.quantity - stock.reserved),
+        _warehouse=warehouse_view(warehouse) if warehouse else None,
+        _warehouse_id=stock.warehouse_id,
+        _variant_id=stock.variant_id,
+        _context=context,
+        _loaders=context.loaders,
     )
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Order as OrderModel
 from models import Permission
 from models import OrderEvent as EventModel
@@ -22,7 +23,6 @@ from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.extensions import GatewayError
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.live import follow
 from schema.node import Node, PageInfo, page_info
 from schema.permissions import Forbidden, Unauthenticated, require_permission, require_signed_in, requires
@@ -60,6 +60,24 @@ class OrderEvent:
         return self._actor or None
 
 
+# An order's relations are read when a query selects them, through the loaders of the context
+# the order was built in (a subscription event's shared view brings its own).
+
+
+async def _lines(root: Order) -> list[OrderLine]:
+    rows = await root._loaders.order_lines_by_order_id.load(root._order_id)
+    return [_line(root._context, r) for r in rows]
+
+
+async def _events(root: Order) -> list[OrderEvent]:
+    return [_event(e) for e in await root._loaders.order_events_by_order_id.load(root._order_id)]
+
+
+async def _shipments(root: Order) -> list[Shipment]:
+    rows = await root._loaders.shipments_by_order_id.load(root._order_id)
+    return [shipment_view(root._context, s) for s in rows]
+
+
 @strawberry.type
 class Order(Node):
     id: strawberry.ID
@@ -67,7 +85,7 @@ class Order(Node):
     token: strawberry.ID = strawberry.field(description="Unguessable: whoever holds it can follow the order.")
     status: OrderStatus
     email: str
-    lines: list[OrderLine]
+    lines: list[OrderLine] = strawberry.field(resolver=_lines)
     subtotal: Money
     discount_total: Money
     shipping_total: Money
@@ -77,8 +95,11 @@ class Order(Node):
     shipping_method_name: str
     discount_code: str | None
     created_at: datetime
-    events: list[OrderEvent]
-    shipments: list[Shipment]
+    events: list[OrderEvent] = strawberry.field(resolver=_events)
+    shipments: list[Shipment] = strawberry.field(resolver=_shipments)
+    _order_id: strawberry.Private[int]
+    _context: strawberry.Private[Context]
+    _loaders: strawberry.Private[Loaders]
 
 
 def _line(context: Context, line: LineModel) -> OrderLine:
@@ -94,17 +115,13 @@ def _event(event: EventModel) -> OrderEvent:
 
 
 def order_view(context: Context, order: OrderModel) -> Order:
-    loaders = context.loaders
     return Order(
         id=encode_id("Order", order.id), number=order.number, token=strawberry.ID(order.token), status=order.status, email=order.email,
-        lines=Lazy(loaders.order_lines_by_order_id, order.id, lambda rows: [_line(context, r) for r in rows]),
         subtotal=money(order.subtotal, context), discount_total=money(order.discount_total, context),
         shipping_total=money(order.shipping_total, context), tax_total=money(order.tax_total, context),
         total=money(order.total, context), shipping_address=address_of(order.shipping_address),
         shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
-        created_at=order.created_at,
-        events=Lazy(loaders.order_events_by_order_id, order.id, lambda rows: [_event(e) for e in rows]),
-        shipments=Lazy(loaders.shipments_by_order_id, order.id, lambda rows: [shipment_view(context, s) for s in rows]),
+        created_at=order.created_at, _order_id=order.id, _context=context, _loaders=context.loaders,
     )
 
 

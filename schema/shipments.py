@@ -12,6 +12,7 @@ from datetime import date, datetime
 import strawberry
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Permission
 from models import Shipment as ShipmentModel
 from models import ShipmentEvent as EventModel
@@ -21,7 +22,6 @@ from resolvers import shipments
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.live import follow
 from schema.permissions import requires
 
@@ -38,6 +38,11 @@ class ShipmentEvent:
     occurred_at: datetime
 
 
+async def _events(root: Shipment) -> list[ShipmentEvent]:
+    # Read when selected, through the loaders of the context the shipment was built in.
+    return [_event(e) for e in await root._loaders.shipment_events_by_shipment_id.load(root._shipment_id)]
+
+
 @strawberry.type
 class Shipment:
     id: strawberry.ID
@@ -46,7 +51,9 @@ class Shipment:
     tracking_url: str | None
     status: ShipmentStatus = strawberry.field(description="That of the event that happened last.")
     estimated_delivery: date | None
-    events: list[ShipmentEvent] = strawberry.field(description="In the order they happened.")
+    events: list[ShipmentEvent] = strawberry.field(resolver=_events, description="In the order they happened.")
+    _shipment_id: strawberry.Private[int]
+    _loaders: strawberry.Private[Loaders]
 
 
 def _event(event: EventModel) -> ShipmentEvent:
@@ -58,7 +65,7 @@ def shipment_view(context: Context, shipment: ShipmentModel) -> Shipment:
     return Shipment(
         id=encode_id("Shipment", shipment.id), carrier=shipment.carrier, tracking_number=shipment.tracking_number,
         tracking_url=shipment.tracking_url or None, status=shipment.status, estimated_delivery=shipment.estimated_delivery,
-        events=Lazy(context.loaders.shipment_events_by_shipment_id, shipment.id, lambda rows: [_event(e) for e in rows]),
+        _shipment_id=shipment.id, _loaders=context.loaders,
     )
 
 
