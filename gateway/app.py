@@ -42,11 +42,11 @@ from gateway.ratelimit import LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
+from models.changes import Change
 from resolvers import payments
 from resolvers.accounts import TokenRules
 from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
-from resolvers.outbox import Change
 from schema.limits import Limits
 from schema.root import build_schema
 

@@ -45,11 +45,10 @@ from gateway.cache_keys import NOT_CACHEABLE, Aliases, Normalizer, NotCacheable,
 from gateway.cache_local import Entry, LocalTier
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
 from gateway.cache_stats import CacheStats
-from gateway.events import RESYNC, EventBus
+from gateway.events import EventBus
 from gateway.graphql_http import RequestError
 from gateway.persisted import PersistedQueries
-from resolvers import catalogue_changes
-from resolvers.outbox import Change
+from models.changes import CACHE, CATALOGUE, RESYNC, Change
 
 log = logging.getLogger("gateway.cache")
 RECOVERY_INTERVAL = 0.5
@@ -265,7 +264,7 @@ class ResponseCache:
         tags: set[str] = set()
         for change in changes:
             tags |= change.tags
-            if change.tags and catalogue_changes.TOPIC in change.topics:
+            if change.tags and CACHE in change.topics:
                 # The bus also hands this change to our own follower, later: by then a request may
                 # have stored the fresh answer, which evicting again would throw away.
                 change.payload["applied_by"] = self.instance
@@ -294,7 +293,7 @@ class ResponseCache:
 
     async def _follow(self) -> None:
         """Evict this process's tier as other workers' changes arrive over the event bus."""
-        subscription = self.bus.subscribe((catalogue_changes.TOPIC,))
+        subscription = self.bus.subscribe((CACHE,))
         try:
             async for message in subscription:
                 if message is RESYNC:
@@ -336,12 +335,12 @@ class ResponseCache:
                 await self.remote.ping()
                 if self._pending_all:
                     await self.remote.invalidate_all()
-                    await self.bus.publish((catalogue_changes.TOPIC,), {"kind": "catalogue", "tags": ["*"]})
+                    await self.bus.publish((CACHE,), {"kind": CATALOGUE, "tags": ["*"]})
                 elif self._pending:
                     tags = sorted(self._pending)
                     await self.remote.invalidate(tags)
                     # The other workers missed these too (the bus could not carry them).
-                    await self.bus.publish((catalogue_changes.TOPIC,), {"kind": "catalogue", "tags": tags})
+                    await self.bus.publish((CACHE,), {"kind": CATALOGUE, "tags": tags})
             except (RedisError, OSError) as error:
                 self.stats.redis_errors += 1
                 log.debug("response cache: Redis still unreachable: %s", error)

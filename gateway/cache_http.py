@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.cache import Executed, ResponseCache
 from gateway.cache_keys import NOT_CACHEABLE, request_digest
 from gateway.cache_local import Entry
+from gateway.request_state import request_state
 
 HIT = b"gateway; hit"
 MISS_STORED = b"gateway; fwd=miss; stored"
@@ -118,7 +119,7 @@ class ResponseCacheMiddleware:
     async def _answer(
         self, scope: Scope, send: Send, entry: Entry, status: bytes, is_get: bool, if_none_match: bytes | None
     ) -> None:
-        scope["gateway.operation"] = entry.operation
+        request_state(scope).operation = entry.operation
         if not is_get:
             await send({"type": "http.response.start", "status": 200, "headers": [
                 (b"content-type", entry.content_type), (b"content-length", entry.length),
@@ -152,16 +153,17 @@ class ResponseCacheMiddleware:
         headers = list(start.get("headers", ()))
         body = b"".join(chunks)
         entry = None
+        state = request_state(scope)
         # The view records whether the result had errors; a response it did not see is not stored.
-        if status == 200 and scope.get("gateway.result_errors") is False:
+        if status == 200 and state.result_errors is False:
             content_type = next((v for n, v in headers if n == b"content-type"), None)
             if content_type is not None:
                 entry = Entry(
                     body=body,
                     content_type=content_type,
                     etag=b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"',
-                    operation=scope.get("gateway.operation") or "anonymous",
-                    tags=tuple(sorted(scope.get("gateway.cache_tags") or ())),
+                    operation=state.operation or "anonymous",
+                    tags=tuple(sorted(state.cache_tags or ())),
                     expires_at=time.time() + self.cache.ttl,
                 )
         return Executed(status, headers, body, entry)

@@ -32,22 +32,16 @@ import os
 import time
 from collections import deque
 from collections.abc import Iterable
-from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.breaker import Breaker
-from resolvers.outbox import Change
+from models.changes import RESYNC, Change, Message
 
 log = logging.getLogger("gateway.events")
 CHANNEL = "gateway:events"
 DEFAULT_MAX_QUEUED = 100
-
-
-Message = dict[str, Any]
-# Queued instead of events a subscription may have missed: reload the current state.
-RESYNC: Message = {"kind": "resync"}
 
 
 class Subscription:

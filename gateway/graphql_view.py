@@ -48,6 +48,8 @@ from gateway.middleware import bearer_claims
 from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
 from gateway.ratelimit import Limiter
+from gateway.request_state import request_state
+from models.changes import Sink
 from resolvers import outbox
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
@@ -107,7 +109,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         prices_include_tax: bool = True,
         cart_rules: CartRules = CartRules(),
         events: EventBus | None = None,
-        announce: outbox.Sink | None = None,
+        announce: Sink | None = None,
         max_subscriptions: int = 20,
         init_timeout_seconds: float = 10.0,
         persisted: PersistedQueries | None = None,
@@ -141,12 +143,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
         # what its transactions commit to the announcer.
         outbox.use_sink(self.announce)
+        state = request_state(request.scope)
         context = Context(
             currency=self.currency,
             secret_key=self.secret_key,
             access_token=_bearer(request.headers.get("authorization")),
-            request_id=request.scope.get("gateway.request_id", "-"),
-            client_ip=request.scope.get("gateway.client_ip") or (request.client.host if request.client else "unknown"),
+            request_id=state.request_id,
+            client_ip=state.client_ip or (request.client.host if request.client else "unknown"),
             limiter=self.limiter,
             login_attempts_per_minute=self.login_attempts_per_minute,
             token_rules=self.token_rules,
@@ -156,22 +159,13 @@ class GatewayGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
         )
-        request.scope["gateway.context"] = context
         return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
-        # Tell the access log and metrics which operation this was.
-        context = request.scope.get("gateway.context")
-        request.scope["gateway.operation"] = getattr(context, "operation_name", None) or "anonymous"
         if result.errors:
             # Parse errors end the operation before the schema's extensions see a result.
-            request_id = request.scope.get("gateway.request_id", "-")
+            request_id = request_state(request.scope).request_id
             result.errors = [classify(error, request_id) for error in result.errors]
-        # For the response cache (gateway/cache_http.py): an answer with errors is never stored,
-        # and a stored one is tagged with the catalogue objects it contains.
-        request.scope["gateway.result_errors"] = bool(result.errors)
-        if context is not None:
-            request.scope["gateway.cache_tags"] = context.cache_tags
         return await super().process_result(request, result)
 
     # --- HTTP ---------------------------------------------------------------------------------
@@ -239,7 +233,14 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # it any statement in progress.
         result = await unless_disconnected(
             request.receive, self._run_operation(request, params, resolved.document, context))
+        state = request_state(request.scope)
+        # Tell the access log and metrics which operation this was.
+        state.operation = context.operation_name or "anonymous"
         response_data = await self.process_result(request, result)
+        # For the response cache (gateway/cache_http.py): an answer with errors is never stored,
+        # and a stored one is tagged with the catalogue objects it contains.
+        state.result_errors = bool(result.errors)
+        state.cache_tags = context.cache_tags
         if result.errors:
             self._handle_errors(result.errors, response_data)
 

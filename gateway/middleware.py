@@ -2,7 +2,8 @@
 line; the body limit; the rate limit.
 
 Pure ASGI (no BaseHTTPMiddleware): at thousands of requests per second every microsecond on the
-hot path counts. The GraphQL view writes the operation name into `scope["gateway.operation"]`.
+hot path counts. What they and the GraphQL view learn about a request goes into its one
+`RequestState` (gateway/request_state.py): the operation name, for one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
 from gateway.ratelimit import Limiter, client_ip, retry_after_header
+from gateway.request_state import KEY, RequestState, request_state
 from gateway.settings import Network
 from resolvers.accounts import AccessClaims, access_claims
 
@@ -58,7 +60,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send)
             return
         request_id = _incoming_request_id(scope) or _request_ids.next()
-        scope["gateway.request_id"] = request_id
+        state = scope[KEY] = RequestState(request_id)
         started = time.perf_counter()
         status = 500
         header = (b"x-request-id", request_id.encode())
@@ -74,14 +76,14 @@ class RequestMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
-            operation = scope.get("gateway.operation") or scope["path"]
+            operation = state.operation or scope["path"]
             self.metrics.observe(operation, status, elapsed)
             if log.isEnabledFor(logging.INFO):
                 log.info(json.dumps({
                     "request_id": request_id,
                     "method": scope["method"],
                     "path": scope["path"],
-                    "operation": scope.get("gateway.operation"),
+                    "operation": state.operation,
                     "status": status,
                     "duration_ms": round(elapsed * 1000, 3),
                 }))
@@ -173,7 +175,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         address = client_ip(scope, self.trusted_proxies)
-        scope["gateway.client_ip"] = address
+        request_state(scope).client_ip = address
         claims = bearer_claims(scope, self.secret_key)
         key = f"account:{claims.account_id}" if claims is not None else "ip:" + address
         wait = await self.limiter.take(key, self.rate, self.burst)
@@ -190,15 +192,16 @@ class RateLimit:
 
 def bearer_claims(scope: Scope, secret_key: str) -> AccessClaims | None:
     """The claims of the request's `Authorization: Bearer` token when its signature verifies and
-    it has not expired; None otherwise. Verified once per request (kept in the scope)."""
-    if "gateway.bearer" in scope:
-        claims: AccessClaims | None = scope["gateway.bearer"]
-        return claims
+    it has not expired; None otherwise. Verified once per request (kept in its `RequestState`)."""
+    state = request_state(scope)
+    if state.bearer_checked:
+        return state.bearer
     claims = None
     for name, value in scope["headers"]:
         if name == b"authorization":
             if value[:7].lower() == b"bearer ":
                 claims = access_claims(value[7:].strip().decode("latin-1"), secret_key)
             break
-    scope["gateway.bearer"] = claims
+    state.bearer_checked = True
+    state.bearer = claims
     return claims

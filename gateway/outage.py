@@ -13,6 +13,7 @@ import asyncpg
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from gateway.request_state import request_state
 from resolvers.errors import FAULT_MESSAGES, DatabaseUnavailable, database_fault
 
 log = logging.getLogger("gateway.errors")
@@ -28,7 +29,7 @@ async def database_fault_response(request: Request, error: Exception) -> Respons
     fault = database_fault(error)
     if fault is None:
         raise error
-    log.warning("database fault %s request_id=%s path=%s: %s", fault, request.scope.get("gateway.request_id", "-"),
+    log.warning("database fault %s request_id=%s path=%s: %s", fault, request_state(request.scope).request_id,
                 request.url.path, type(error).__name__)
     body = {"errors": [{"message": FAULT_MESSAGES[fault], "extensions": {"code": fault}}]}
     return JSONResponse(body, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

@@ -31,6 +31,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from models import ShipmentStatus
+from models.changes import Sink
 from models.shipments import (
     CARRIER_EVENT_ID_LENGTH,
     EVENT_DESCRIPTION_LENGTH,
@@ -119,7 +120,7 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
 
 
 def carrier_webhook(
-    secrets: dict[str, str], signature_header: str, announce: outbox.Sink | None
+    secrets: dict[str, str], signature_header: str, announce: Sink | None
 ) -> Callable[[Request], Awaitable[Response]]:
     async def receive(request: Request) -> Response:
         carrier = request.path_params["carrier"].lower()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from models.changes import CACHE, CATALOGUE
 from resolvers import outbox
 
-TOPIC = "cache"  # the event-bus topic every worker's in-process tier listens to
 PRODUCTS = "products"
 CATEGORIES = "categories"
 
@@ -35,7 +35,7 @@ def record(tags: Iterable[str]) -> None:
     """Note, in the current transaction, that cached responses with any of `tags` are stale."""
     stale = frozenset(tags)
     if stale:
-        outbox.record(outbox.Change("catalogue", {"tags": sorted(stale)}, topics=(TOPIC,), tags=stale))
+        outbox.record(outbox.Change(CATALOGUE, {"tags": sorted(stale)}, topics=(CACHE,), tags=stale))
 
 
 def availability_flipped(before: int, after: int) -> bool:

@@ -191,3 +191,8 @@ async def low_stock(threshold: int, first: int | None, after: str | None) -> Pag
         query = query.filter(Q(available__gt=available) | Q(available=available, id__gt=last_id))
     rows = list(await query.order_by("available", "id").limit(request.size + 1))
     return make_page(request, rows, [(s.available, s.id) for s in rows])
+
+
+async def warehouses() -> list[Warehouse]:
+    """Every warehouse, by code."""
+    return list(await Warehouse.all().order_by("code"))

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from models import Account, Allocation, Order, OrderEvent, OrderLine, OrderStatus, ShipmentStatus, Stock, StockMovement
+from models import (
+    Account,
+    Allocation,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    ShipmentStatus,
+    Stock,
+    StockMovement,
+    changes,
+)
 from models.orders import EVENT_MESSAGE_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox, payments
@@ -57,8 +68,8 @@ async def locked_order(order_id: int) -> Order:
 
 def order_topics(order: Order) -> tuple[str, ...]:
     """Who follows an order: its token holders, staff watching every order, and its customer."""
-    topics = (f"order:{order.id}", "orders")
-    return (*topics, f"customer:{order.customer_id}") if order.customer_id else topics
+    topics = (changes.order_topic(order.id), changes.ORDERS)
+    return (*topics, changes.customer_topic(order.customer_id)) if order.customer_id else topics
 
 
 def announce_order(order: Order) -> None:
@@ -172,3 +183,24 @@ async def list_orders(
     if created_before is not None:
         query = query.filter(created_at__lt=created_before)
     return await newest_first(query, "orders", first, after)
+
+
+# What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).
+OPEN_STATUSES = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+MAX_OPEN_ORDERS = 20
+
+
+async def order_by_token(token: str) -> Order | None:
+    """The order this token follows, if any: whoever holds it may read the order."""
+    return await Order.get_or_none(token=token)
+
+
+async def orders_by_id(order_id: int) -> list[Order]:
+    """The order as it is now (none if it is gone): a subscription's current state."""
+    return list(await Order.filter(id=order_id))
+
+
+async def open_orders(customer_id: int) -> list[Order]:
+    """The customer's orders still on their way (at most `MAX_OPEN_ORDERS`, the newest), oldest first."""
+    rows = await Order.filter(customer_id=customer_id, status__in=list(OPEN_STATUSES)).order_by("-id").limit(MAX_OPEN_ORDERS)
+    return rows[::-1]

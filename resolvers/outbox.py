@@ -9,31 +9,18 @@ happen. Without a sink (the command line, unit tests) changes are simply dropped
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
+from models.changes import Change, Sink
 
-@dataclass(frozen=True)
-class Change:
-    """One committed change: what kind of object, which one, and its state after the change.
+__all__ = ["Change", "Sink", "announce", "record", "transaction", "use_sink"]
 
-    `topics` name who is interested (`order:12`, `orders`, `customer:3`, `shipment:1Z999`);
-    `tags` name the cached catalogue data it makes stale (`product:4`, `category:2`, `products`).
-    """
-
-    kind: str
-    payload: dict[str, Any] = field(default_factory=dict)
-    topics: tuple[str, ...] = ()
-    tags: frozenset[str] = frozenset()
-
-
-Sink = Callable[[list[Change]], Awaitable[None]]
 
 _pending: ContextVar[list[Change] | None] = ContextVar("outbox_pending", default=None)
 _sink: ContextVar[Sink | None] = ContextVar("outbox_sink", default=None)

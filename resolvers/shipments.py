@@ -34,6 +34,7 @@ from models import (
     Stock,
     StockMovement,
 )
+from models.changes import shipment_topic
 from models.shipments import EVENT_DESCRIPTION_LENGTH, EVENT_LOCATION_LENGTH, TRACKING_NUMBER_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox
@@ -57,7 +58,7 @@ TRACKING_URLS = {
 
 
 def shipment_topics(shipment: Shipment) -> tuple[str, ...]:
-    return (f"shipment:{shipment.tracking_number}",)
+    return (shipment_topic(shipment.tracking_number),)
 
 
 def announce_shipment(shipment: Shipment) -> None:
@@ -236,3 +237,9 @@ async def _sell(order: Order, takes: list[tuple[Allocation, int]], actor: Accoun
     for allocation, take in takes:
         allocation.quantity -= take
     await Allocation.bulk_update([allocation for allocation, _ in takes], fields=["quantity"])
+
+
+async def shipments_by_tracking_number(tracking_number: str) -> list[Shipment]:
+    """Every shipment with this number (two carriers may reuse one), oldest first: what a
+    `shipmentUpdated` subscriber is sent first."""
+    return list(await Shipment.filter(tracking_number=tracking_number.strip()).order_by("id"))

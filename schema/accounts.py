@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated
 
 import strawberry
+from starlette.responses import Response
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Account
 from models import Address as AddressModel
 from models import Permission as PermissionModel
@@ -15,17 +16,17 @@ from resolvers import accounts
 from resolvers.cart import merge_into_customer
 from resolvers.errors import BadInput, DomainError
 from resolvers.orders import list_orders
+from schema.addresses import MailingAddress
 from schema.context import Context
 from schema.errors import UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.node import Node
-from schema.permissions import RateLimited, requires, signed_in
+from schema.orders import OrderConnection, order_connection
+from schema.permissions import RateLimited, require_signed_in, requires, signed_in
 
-if TYPE_CHECKING:
-    from schema.orders import OrderConnection
-
-PermissionEnum = strawberry.enum(PermissionModel, name="Permission")
+# The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
+PermissionEnum = PermissionModel
+strawberry.enum(PermissionEnum, name="Permission")
 
 
 def address_view(address: AddressModel) -> Address:
@@ -37,33 +38,14 @@ def address_view(address: AddressModel) -> Address:
     )
 
 
-@strawberry.type
-class MailingAddress:
-    first_name: str
-    last_name: str
-    company: str | None
-    line1: str
-    line2: str | None
-    city: str
-    postal_code: str
-    region: str | None
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
-    phone: str | None
-
-
-def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
-    if not values:
-        return None
-    optional = {name: values.get(name) or None for name in ("company", "line2", "region", "phone")}
-    return MailingAddress(
-        first_name=values["first_name"], last_name=values["last_name"], line1=values["line1"], city=values["city"],
-        postal_code=values["postal_code"], country=values["country"], **optional,
-    )
-
-
 @strawberry.type(description="A saved address of the signed-in customer.")
 class Address(MailingAddress):
     id: strawberry.ID
+
+
+async def _addresses(root: Customer) -> list[Address]:
+    # Read when selected, through the loaders of the context the customer was built in.
+    return [address_view(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
 
 
 @strawberry.type
@@ -75,16 +57,14 @@ class Customer(Node):
     is_staff: bool
     permissions: list[PermissionEnum]
     created_at: datetime
-    addresses: list[Address]
+    addresses: list[Address] = strawberry.field(resolver=_addresses)
     _account_id: strawberry.Private[int]
+    _loaders: strawberry.Private[Loaders]
 
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Annotated[OrderConnection, strawberry.lazy("schema.orders")]:
-        # Imported here: schema.orders builds on this module (addresses), not the other way round.
-        from schema.orders import order_connection
-
+    ) -> OrderConnection:
         return order_connection(info.context, await list_orders(customer_id=self._account_id, first=first, after=after))
 
 
@@ -97,8 +77,8 @@ def customer_view(context: Context, account: Account) -> Customer:
         is_staff=account.is_staff,
         permissions=[PermissionModel(p) for p in account.permissions or ()],
         created_at=account.created_at,
-        addresses=Lazy(context.loaders.addresses_by_account_id, account.id, lambda rows: [address_view(a) for a in rows]),
         _account_id=account.id,
+        _loaders=context.loaders,
     )
 
 
@@ -196,7 +176,7 @@ class AccountsMutation:
         account, errors = await attempt(accounts.register_customer(
             input.email, input.password, input.first_name or "", input.last_name or ""
         ))
-        return CustomerRegisterPayload(customer=account and customer_view(info.context, account), user_errors=errors)
+        return CustomerRegisterPayload(customer=None if account is None else customer_view(info.context, account), user_errors=errors)
 
     @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token. With `cartToken`, "
                                      "that guest cart merges into the customer's open cart.")
@@ -206,14 +186,14 @@ class AccountsMutation:
         wait = await info.context.throttle_sign_in(email)
         if wait is not None:
             refusal = RateLimited("sign-in attempts", wait)
-            if info.context.response is not None:
+            if isinstance(info.context.response, Response):  # over HTTP (a WebSocket has no reply headers)
                 info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
             raise refusal
         pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules))
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
             cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
-            payload.cart_token = cart.token if cart is not None else None
+            payload.cart_token = strawberry.ID(cart.token) if cart is not None else None
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload
 
@@ -230,20 +210,20 @@ class AccountsMutation:
 
     @strawberry.mutation(extensions=signed_in(), description="Save an address to the signed-in account.")
     async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
-        account = await info.context.viewer()
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         saved, errors = await attempt(accounts.add_address(account, vars(address)))
-        return AddressPayload(address=saved and address_view(saved), user_errors=errors)
+        return AddressPayload(address=None if saved is None else address_view(saved), user_errors=errors)
 
     @strawberry.mutation(extensions=signed_in())
     async def customer_address_delete(self, info: Info[Context, None], id: strawberry.ID) -> AddressDeletePayload:
-        account = await info.context.viewer()
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
         return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
         account, errors = await attempt(accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions]))
-        return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)
+        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_permissions_set(
@@ -255,4 +235,4 @@ class AccountsMutation:
             return StaffPayload(staff=None, user_errors=[user_error(DomainError("INVALID", error.message, ["staffId"]))])
         actor = await info.context.viewer()
         account, errors = await attempt(accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor))
-        return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)
+        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)

@@ -10,7 +10,8 @@ from strawberry.types import Info
 from models import Cart as CartModel
 from resolvers import cart as carts
 from resolvers import checkout
-from schema.accounts import AddressInput, MailingAddress, mailing_address
+from schema.accounts import AddressInput
+from schema.addresses import MailingAddress, mailing_address
 from schema.catalogue import Money, ProductVariant, money, variant_view
 from schema.checkout import ShippingMethod, shipping_method_view
 from schema.context import Context
@@ -79,7 +80,7 @@ async def cart_view(context: Context, cart: CartModel) -> Cart:
     )]
     return Cart(
         id=encode_id("Cart", cart.id),
-        token=cart.token,
+        token=strawberry.ID(cart.token),
         email=cart.email or None,
         lines=[
             CartLine(

@@ -14,7 +14,6 @@ from schema.catalogue import (
     Category,
     Image,
     Product,
-    ProductStatus,
     ProductVariant,
     category_view,
     image_view,
@@ -55,7 +54,7 @@ class ProductCreateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = None
-    status: ProductStatus | None = None
+    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
 
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
@@ -64,7 +63,7 @@ class ProductUpdateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = strawberry.UNSET
-    status: ProductStatus | None = None
+    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
 
 
 @strawberry.input
@@ -159,7 +158,7 @@ class CatalogueAdminMutation:
         data = admin.CategoryInput(name=input.name, slug=input.slug, description=input.description,
                                    parent_id=_optional_id(input.parent, "Category", "parent"), position=input.position)
         category, errors = await attempt(admin.create_category(data))
-        return CategoryPayload(category=category and category_view(info.context, category), user_errors=errors)
+        return CategoryPayload(category=None if category is None else category_view(info.context, category), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def category_update(self, info: Info[Context, None], id: strawberry.ID, input: CategoryUpdateInput) -> CategoryPayload:
@@ -168,7 +167,7 @@ class CatalogueAdminMutation:
             parent_id=_optional_id(input.parent, "Category", "parent"), clear_parent=input.parent is None,
         )
         category, errors = await attempt(admin.update_category(decode_id_of(id, "Category"), data))
-        return CategoryPayload(category=category and category_view(info.context, category), user_errors=errors)
+        return CategoryPayload(category=None if category is None else category_view(info.context, category), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Refused while it has subcategories; its products keep existing without it.")
     async def category_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -180,7 +179,7 @@ class CatalogueAdminMutation:
                                   category_id=_optional_id(input.category, "Category", "category"),
                                   status=ProductStatusModel(input.status.value) if input.status else None)
         product, errors = await attempt(admin.create_product(data))
-        return ProductPayload(product=product and product_view(info.context, product), user_errors=errors)
+        return ProductPayload(product=None if product is None else product_view(info.context, product), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_update(self, info: Info[Context, None], id: strawberry.ID, input: ProductUpdateInput) -> ProductPayload:
@@ -190,7 +189,7 @@ class CatalogueAdminMutation:
             status=ProductStatusModel(input.status.value) if input.status else None,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
-        return ProductPayload(product=product and product_view(info.context, product), user_errors=errors)
+        return ProductPayload(product=None if product is None else product_view(info.context, product), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted.")
     async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
@@ -198,7 +197,7 @@ class CatalogueAdminMutation:
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
-            product=product_view(info.context, product) if archived else None,
+            product=product_view(info.context, product) if archived and product is not None else None,
             user_errors=errors,
         )
 
@@ -207,7 +206,7 @@ class CatalogueAdminMutation:
         data = admin.VariantInput(sku=input.sku, name=input.name, price=input.price, compare_at_price=input.compare_at_price,
                                   weight_grams=input.weight_grams, options=_options(input.options), position=input.position)
         variant, errors = await attempt(admin.create_variant(decode_id_of(input.product_id, "Product", "productId"), data))
-        return VariantPayload(variant=variant and await _variant(info.context, variant.id), user_errors=errors)
+        return VariantPayload(variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_update(self, info: Info[Context, None], id: strawberry.ID, input: VariantUpdateInput) -> VariantPayload:
@@ -217,7 +216,7 @@ class CatalogueAdminMutation:
             clear_compare_at_price=input.compare_at_price is None, options=_options(input.options), position=input.position,
         )
         variant, errors = await attempt(admin.update_variant(decode_id_of(id, "ProductVariant"), data))
-        return VariantPayload(variant=variant and await _variant(info.context, variant.id), user_errors=errors)
+        return VariantPayload(variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -228,7 +227,7 @@ class CatalogueAdminMutation:
         image, errors = await attempt(admin.add_image(
             decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
         ))
-        return ProductImagePayload(image=image and image_view(image), user_errors=errors)
+        return ProductImagePayload(image=None if image is None else image_view(image), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_image_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -237,4 +236,7 @@ class CatalogueAdminMutation:
 
 async def _variant(context: Context, variant_id: int) -> ProductVariant:
     # Read back through the loader so the answer carries availability like every other variant.
-    return variant_view(context, await context.loaders.variant_by_id.load(variant_id))
+    variant = await context.loaders.variant_by_id.load(variant_id)
+    if variant is None:  # just written by this request
+        raise LookupError(f"variant {variant_id} is gone")
+    return variant_view(context, variant)

@@ -61,14 +61,14 @@ class CheckoutAdminMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPPING))
     async def shipping_method_create(self, info: Info[Context, None], input: ShippingMethodCreateInput) -> ShippingMethodPayload:
         method, errors = await attempt(checkout.create_shipping_method(checkout.ShippingMethodInput(**vars(input))))
-        view = method and shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
+        view = None if method is None else shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
         return ShippingMethodPayload(shipping_method=view, user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_DISCOUNTS))
     async def discount_code_create(self, input: DiscountCodeCreateInput) -> DiscountCodePayload:
         data = checkout.DiscountCodeInput(**{**vars(input), "kind": DiscountKindModel(input.kind.value)})
         code, errors = await attempt(checkout.create_discount_code(data))
-        view = code and DiscountCode(
+        view = None if code is None else DiscountCode(
             code=code.code, kind=code.kind, value=code.value, min_subtotal=code.min_subtotal, starts_at=code.starts_at,
             ends_at=code.ends_at, usage_limit=code.usage_limit, per_customer_limit=code.per_customer_limit,
             used_count=code.used_count,
@@ -76,7 +76,9 @@ class CheckoutAdminMutation:
         return DiscountCodePayload(discount_code=view, user_errors=errors)
 
 
-DiscountKind = strawberry.enum(DiscountKindModel, name="DiscountKind")
+# The model's enum, registered as GraphQL's DiscountKind (strawberry.enum returns the class itself).
+DiscountKind = DiscountKindModel
+strawberry.enum(DiscountKind, name="DiscountKind")
 
 
 @strawberry.input
@@ -132,4 +134,4 @@ class CheckoutMutation:
         order, errors = await attempt(checkout_complete.complete(
             cart_token, payment.provider, payment.token, idempotency_key, context.prices_include_tax, await context.viewer()
         ))
-        return CheckoutCompletePayload(order=order and order_view(context, order), user_errors=errors)
+        return CheckoutCompletePayload(order=None if order is None else order_view(context, order), user_errors=errors)

@@ -2,15 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
 
 from loaders import Loaders
 from models import Account
+from models.changes import Message
 from resolvers import accounts
 from resolvers.cart import CartRules
+from resolvers.sign_in import Limiter, sign_in_wait
 
-_UNSET: Any = object()
+
+class Feed(Protocol):
+    """One subscriber's bus messages (gateway/events.py's Subscription): iterate it, close it when done."""
+
+    def __aiter__(self) -> AsyncIterator[Message]: ...
+
+    async def __anext__(self) -> Message: ...
+
+    def close(self) -> None: ...
+
+
+class Events(Protocol):
+    """The event bus as subscriptions see it (gateway/events.py)."""
+
+    def subscribe(self, topics: Iterable[str]) -> Feed: ...
+
+
+class _Unset:
+    """The viewer not looked up yet (None is a valid answer: nobody is signed in)."""
+
+
+_UNSET = _Unset()
 
 
 @dataclass
@@ -20,33 +48,34 @@ class Context:
     access_token: str | None = None  # the bearer token of the request, if any
     request_id: str = "-"
     client_ip: str = "unknown"
-    limiter: Any = None  # gateway.ratelimit.Limiter
+    limiter: Limiter | None = None  # gateway/ratelimit.py's buckets, for sign-in throttling
     login_attempts_per_minute: int = 10
     token_rules: accounts.TokenRules = field(default_factory=accounts.TokenRules)
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
-    events: Any = None  # gateway.events.EventBus: what subscriptions listen to
+    events: Events | None = None  # what subscriptions listen to
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
-    request: Any = None
-    response: Any = None
+    request: Request | WebSocket | None = None
+    response: Response | WebSocket | None = None  # over HTTP, where resolvers set headers
     loaders: Loaders = field(default_factory=Loaders)
     # What this request's answer contains, for the response cache's invalidation
     # (resolvers/catalogue_changes.py names them); the catalogue's view builders add to it.
     cache_tags: set[str] = field(default_factory=set)
-    _viewer: Any = _UNSET
+    _viewer: Account | _Unset | None = _UNSET
 
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
-        if self._viewer is _UNSET:
+        if isinstance(self._viewer, _Unset):
             self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key, self.token_rules.revoked)
         return self._viewer
 
     async def fresh_viewer(self) -> Account | None:
         """The signed-in account as it is now: token expiry, sign-out, deactivation and rights
         looked at again (one read by primary key). A subscription asks before every event."""
-        self._viewer = await accounts.viewer(Loaders(), self.credentials(), self.secret_key, self.token_rules.revoked)
-        return self._viewer
+        viewer = await accounts.viewer(Loaders(), self.credentials(), self.secret_key, self.token_rules.revoked)
+        self._viewer = viewer
+        return viewer
 
     def credentials(self) -> str | None:
         """The caller's access token: the request's bearer token or, on a WebSocket, the one sent
@@ -67,20 +96,5 @@ class Context:
         self.loaders = Loaders()
 
     async def throttle_sign_in(self, email: str) -> float | None:
-        """Seconds to wait when this address has tried to sign in too often, to this account or at all.
-
-        Keyed by address and account together: a guesser elsewhere cannot lock the owner out. The
-        account alone has a ten times higher ceiling, against guessing spread over many addresses.
-        """
-        if self.limiter is None:
-            return None
-        per_minute = self.login_attempts_per_minute
-        account = email.strip().lower()
-        waits = [
-            await self.limiter.take(f"sign-in:{self.client_ip}:{account}", per_minute / 60, per_minute),
-            # One address may serve several people (an office, a phone carrier): a looser limit.
-            await self.limiter.take("sign-in-ip:" + self.client_ip, 3 * per_minute / 60, 3 * per_minute),
-            await self.limiter.take("sign-in-email:" + account, 10 * per_minute / 60, 10 * per_minute),
-        ]
-        refused = [wait for wait in waits if wait is not None]
-        return max(refused) if refused else None
+        """Seconds to wait when this caller has tried to sign in too often (resolvers/sign_in.py)."""
+        return await sign_in_wait(self.limiter, self.client_ip, email, self.login_attempts_per_minute)

@@ -86,7 +86,7 @@ class ErrorCodes(SchemaExtension):
         yield
         result = self.execution_context.result
         errors = getattr(result, "errors", None)
-        if not errors:
+        if result is None or not errors:
             return
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "-")

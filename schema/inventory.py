@@ -7,6 +7,7 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Permission
 from models import Stock as StockModel
 from models import StockMovement as MovementModel
@@ -17,7 +18,6 @@ from schema.catalogue import ProductVariant, variant_view
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.node import PageInfo, page_info
 from schema.permissions import requires
 
@@ -33,25 +33,52 @@ def warehouse_view(warehouse: WarehouseModel) -> Warehouse:
     return Warehouse(id=encode_id("Warehouse", warehouse.id), code=warehouse.code, name=warehouse.name)
 
 
+# A stock row's warehouse and variant are read when selected (unless the warehouse came with the
+# row), through the loaders of the context the row's view was built in.
+
+
+async def _warehouse(root: StockLevel) -> Warehouse:
+    if root._warehouse is not None:
+        return root._warehouse
+    warehouse = await root._loaders.warehouse_by_id.load(root._warehouse_id)
+    if warehouse is None:  # the row's foreign key names it
+        raise LookupError(f"warehouse {root._warehouse_id} of stock row {root.id} is gone")
+    return warehouse_view(warehouse)
+
+
+async def _variant(root: StockLevel) -> ProductVariant:
+    variant = await root._loaders.variant_by_id.load(root._variant_id)
+    if variant is None:  # the row's foreign key names it
+        raise LookupError(f"variant {root._variant_id} of stock row {root.id} is gone")
+    return variant_view(root._context, variant)
+
+
 @strawberry.type(description="One variant's stock in one warehouse.")
 class StockLevel:
     id: strawberry.ID
-    warehouse: Warehouse
-    variant: ProductVariant
+    warehouse: Warehouse = strawberry.field(resolver=_warehouse)
+    variant: ProductVariant = strawberry.field(resolver=_variant)
     quantity: int = strawberry.field(description="On hand.")
     reserved: int = strawberry.field(description="Held for placed orders not yet shipped.")
     available: int
+    _warehouse: strawberry.Private[Warehouse | None]
+    _warehouse_id: strawberry.Private[int]
+    _variant_id: strawberry.Private[int]
+    _context: strawberry.Private[Context]
+    _loaders: strawberry.Private[Loaders]
 
 
 def stock_view(context: Context, stock: StockModel, warehouse: WarehouseModel | None = None) -> StockLevel:
-    loaders = context.loaders
     return StockLevel(
         id=encode_id("Stock", stock.id),
-        warehouse=warehouse_view(warehouse) if warehouse else Lazy(loaders.warehouse_by_id, stock.warehouse_id, warehouse_view),
-        variant=Lazy(loaders.variant_by_id, stock.variant_id, lambda v: variant_view(context, v)),
         quantity=stock.quantity,
         reserved=stock.reserved,
         available=max(0, stock.quantity - stock.reserved),
+        _warehouse=warehouse_view(warehouse) if warehouse else None,
+        _warehouse_id=stock.warehouse_id,
+        _variant_id=stock.variant_id,
+        _context=context,
+        _loaders=context.loaders,
     )
 
 
@@ -123,14 +150,14 @@ def _variant_id(variant_id: strawberry.ID) -> int:
 
 
 def _stock_payload(context: Context, level: inventory.StockLevel | None, errors: list[UserError]) -> StockPayload:
-    return StockPayload(stock=level and stock_view(context, level.stock, level.warehouse), user_errors=errors)
+    return StockPayload(stock=None if level is None else stock_view(context, level.stock, level.warehouse), user_errors=errors)
 
 
 @strawberry.type
 class InventoryQuery:
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY))
     async def warehouses(self) -> list[Warehouse]:
-        return [warehouse_view(w) for w in await WarehouseModel.all().order_by("code")]
+        return [warehouse_view(w) for w in await inventory.warehouses()]
 
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first.")
     async def stock_movements(
@@ -160,7 +187,7 @@ class InventoryMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY))
     async def warehouse_create(self, input: WarehouseCreateInput) -> WarehousePayload:
         warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
-        return WarehousePayload(warehouse=warehouse and warehouse_view(warehouse), user_errors=errors)
+        return WarehousePayload(warehouse=None if warehouse is None else warehouse_view(warehouse), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code.")
     async def stock_set(self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, quantity: int) -> StockPayload:

@@ -26,27 +26,27 @@ import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
+from graphql import Executor
 from graphql.pyutils import is_awaitable
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
-from tortoise.models import Model
 
 from loaders import Loaders
-from models import Account
+from models import Account, Order, Shipment
+from models.changes import RESYNC, Message
 from models.snapshot import restore
 from resolvers.accounts import access_claims
-from schema.context import Context
+from schema.context import Context, Feed
 from schema.extensions import GatewayError
 from schema.permissions import Unauthenticated
 
-RESYNC = "resync"  # gateway.events' message for "reload the current state"
 SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
-M = TypeVar("M", bound=Model)
+M = TypeVar("M", Order, Shipment)  # what subscriptions follow: rows with an id and a version
 T = TypeVar("T")
 Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.permissions)
 SIGNED_OUT = "The access token has expired or its session has ended: refresh it and subscribe again."
 
 
-def from_message(message: dict[str, Any], model: type[M]) -> M:
+def from_message(message: Message, model: type[M]) -> M:
     """The changed row; rebuilt once per process however many subscribers share the message."""
     restored = message.get("_restored")
     if restored is None:
@@ -70,8 +70,10 @@ async def follow(
     and lost events end the subscription with an error: the client reloads and subscribes again.
     `requirement` is what the subscriber's account must satisfy, checked again before each event.
     """
-    if context.events is None:
+    events = context.events
+    if events is None:
         raise GatewayError("Subscriptions are not available on this server.", "SERVICE_UNAVAILABLE")
+    subscription: Feed  # opened below, once the subscriber is known to be allowed
     token = context.credentials()
     claims = access_claims(token, context.secret_key) if token is not None else None
     expires_at = claims.expires_at if claims is not None else None
@@ -85,7 +87,7 @@ async def follow(
         if requirement is not None:
             requirement(account)
 
-    async def next_message() -> dict[str, Any]:
+    async def next_message() -> Message:
         if expires_at is None:
             return await anext(subscription)
         try:
@@ -96,7 +98,7 @@ async def follow(
 
     sent: dict[Any, tuple[int, Hashable]] = {}  # id -> (version, distinct value) last seen
 
-    def fresh(row: M, message: dict[str, Any] | None = None) -> T | None:
+    def fresh(row: M, message: Message | None = None) -> T | None:
         previous = sent.get(row.id)
         if previous is not None and row.version <= previous[0]:
             return None  # already sent, or older than what was sent
@@ -111,7 +113,7 @@ async def follow(
         # Every subscriber of this event in this process gets the same view (it depends on the
         # context only through the store's currency and the loaders, which it shares too); what
         # depends on the viewer is decided while executing, where results are shared per viewer.
-        views = message.setdefault("_views", {})
+        views: dict[str, T] = message.setdefault("_views", {})
         item = views.get(context.currency)
         if item is None:
             shared = Context(currency=context.currency, prices_include_tax=context.prices_include_tax)
@@ -122,7 +124,7 @@ async def follow(
     await still_allowed()
     # Subscribe before reading the current state: a change committed in between is then queued,
     # and its version tells whether the state read already includes it.
-    subscription = context.events.subscribe(topics)
+    subscription = events.subscribe(topics)
     try:
         for row in await current() if current is not None else []:
             if (item := fresh(row)) is not None:
@@ -130,9 +132,9 @@ async def follow(
         while True:
             message = await next_message()
             await still_allowed()
-            if message["kind"] == RESYNC and current is None:
-                raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
-            if message["kind"] == RESYNC:
+            if message is RESYNC:
+                if current is None:
+                    raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
                 for row in await current():
                     if (item := fresh(row)) is not None:
                         yield item
@@ -155,10 +157,10 @@ class SharedEventExecution(StrawberryGraphQLCoreExecutionContext):
     _share: tuple[dict[Hashable, Any], Hashable] | None = None
     _share_key: Hashable = None
 
-    def build_per_event_executor(self, payload: Any) -> StrawberryGraphQLCoreExecutionContext:
-        executor = super().build_per_event_executor(payload)
+    def build_per_event_executor(self, payload: Any) -> Executor[Any]:
+        executor = super().build_per_event_executor(payload)  # a copy of this executor
         results = getattr(payload, SHARED_RESULTS, None)
-        if results is not None:
+        if results is not None and isinstance(executor, SharedEventExecution):
             if self._share_key is None:
                 self._share_key = self._key()
             executor._share = (results, self._share_key)

@@ -8,26 +8,29 @@ from datetime import datetime
 import strawberry
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Order as OrderModel
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
 from models import Permission
+from models.changes import ORDERS, customer_topic, order_topic
 from resolvers import orders
 from resolvers.pagination import Page, encode_cursor
-from schema.accounts import MailingAddress, mailing_address
+from schema.addresses import MailingAddress, address_of
 from schema.catalogue import Money, money
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.extensions import GatewayError
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.live import follow
 from schema.node import Node, PageInfo, page_info
 from schema.permissions import Forbidden, Unauthenticated, require_permission, require_signed_in, requires
 from schema.shipments import Shipment, shipment_view
 
-OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
+# The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
+OrderStatus = OrderStatusModel
+strawberry.enum(OrderStatus, name="OrderStatus")
 
 
 @strawberry.type
@@ -57,6 +60,24 @@ class OrderEvent:
         return self._actor or None
 
 
+# An order's relations are read when a query selects them, through the loaders of the context
+# the order was built in (a subscription event's shared view brings its own).
+
+
+async def _lines(root: Order) -> list[OrderLine]:
+    rows = await root._loaders.order_lines_by_order_id.load(root._order_id)
+    return [_line(root._context, r) for r in rows]
+
+
+async def _events(root: Order) -> list[OrderEvent]:
+    return [_event(e) for e in await root._loaders.order_events_by_order_id.load(root._order_id)]
+
+
+async def _shipments(root: Order) -> list[Shipment]:
+    rows = await root._loaders.shipments_by_order_id.load(root._order_id)
+    return [shipment_view(root._context, s) for s in rows]
+
+
 @strawberry.type
 class Order(Node):
     id: strawberry.ID
@@ -64,7 +85,7 @@ class Order(Node):
     token: strawberry.ID = strawberry.field(description="Unguessable: whoever holds it can follow the order.")
     status: OrderStatus
     email: str
-    lines: list[OrderLine]
+    lines: list[OrderLine] = strawberry.field(resolver=_lines)
     subtotal: Money
     discount_total: Money
     shipping_total: Money
@@ -74,8 +95,11 @@ class Order(Node):
     shipping_method_name: str
     discount_code: str | None
     created_at: datetime
-    events: list[OrderEvent]
-    shipments: list[Shipment]
+    events: list[OrderEvent] = strawberry.field(resolver=_events)
+    shipments: list[Shipment] = strawberry.field(resolver=_shipments)
+    _order_id: strawberry.Private[int]
+    _context: strawberry.Private[Context]
+    _loaders: strawberry.Private[Loaders]
 
 
 def _line(context: Context, line: LineModel) -> OrderLine:
@@ -91,17 +115,13 @@ def _event(event: EventModel) -> OrderEvent:
 
 
 def order_view(context: Context, order: OrderModel) -> Order:
-    loaders = context.loaders
     return Order(
-        id=encode_id("Order", order.id), number=order.number, token=order.token, status=order.status, email=order.email,
-        lines=Lazy(loaders.order_lines_by_order_id, order.id, lambda rows: [_line(context, r) for r in rows]),
+        id=encode_id("Order", order.id), number=order.number, token=strawberry.ID(order.token), status=order.status, email=order.email,
         subtotal=money(order.subtotal, context), discount_total=money(order.discount_total, context),
         shipping_total=money(order.shipping_total, context), tax_total=money(order.tax_total, context),
-        total=money(order.total, context), shipping_address=mailing_address(order.shipping_address),
+        total=money(order.total, context), shipping_address=address_of(order.shipping_address),
         shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
-        created_at=order.created_at,
-        events=Lazy(loaders.order_events_by_order_id, order.id, lambda rows: [_event(e) for e in rows]),
-        shipments=Lazy(loaders.shipments_by_order_id, order.id, lambda rows: [shipment_view(context, s) for s in rows]),
+        created_at=order.created_at, _order_id=order.id, _context=context, _loaders=context.loaders,
     )
 
 
@@ -109,7 +129,7 @@ def order_view(context: Context, order: OrderModel) -> Order:
 class OrdersQuery:
     @strawberry.field(description="An order by its token; null when no order has it.")
     async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
-        order = await OrderModel.get_or_none(token=token)
+        order = await orders.order_by_token(token)
         return None if order is None else order_view(info.context, order)
 
 
@@ -170,36 +190,32 @@ class OrdersAdminMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
     async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders.mark_paid(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order.")
     async def order_cancel(self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None) -> OrderPayload:
         order, errors = await attempt(orders.cancel(_order_id(order_id), reason, await info.context.viewer()))
-        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
     async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders.refund(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=order and order_view(info.context, order), user_errors=errors)
-
-
-# What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).
-OPEN_STATUSES = (OrderStatusModel.PLACED, OrderStatusModel.PAID, OrderStatusModel.PARTIALLY_SHIPPED, OrderStatusModel.SHIPPED)
-MAX_OPEN_ORDERS = 20
+        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
 
 @strawberry.type
 class OrdersSubscription:
     @strawberry.subscription(description="The order now, then at every change of its status. Anyone with its token may follow it.")
     async def order_status_changed(self, info: Info[Context, None], order_token: strawberry.ID) -> AsyncGenerator[Order, None]:
-        order = await OrderModel.get_or_none(token=order_token)
+        order = await orders.order_by_token(order_token)
         if order is None:
             raise GatewayError("No order has this token.", "NOT_FOUND")
+        order_id = order.id
 
         async def current() -> list[OrderModel]:
-            return list(await OrderModel.filter(id=order.id))
+            return await orders.orders_by_id(order_id)
 
-        async for view in follow(info.context, (f"order:{order.id}",), OrderModel, current, order_view, distinct=lambda o: o.status):
+        async for view in follow(info.context, (order_topic(order_id),), OrderModel, current, order_view, distinct=lambda o: o.status):
             yield view
 
     @strawberry.subscription(description="The signed-in customer's open orders now, then every change to any of their orders.")
@@ -208,11 +224,12 @@ class OrdersSubscription:
         if account is None:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
 
-        async def current() -> list[OrderModel]:
-            rows = await OrderModel.filter(customer_id=account.id, status__in=list(OPEN_STATUSES)).order_by("-id").limit(MAX_OPEN_ORDERS)
-            return rows[::-1]
+        account_id = account.id
 
-        async for view in follow(info.context, (f"customer:{account.id}",), OrderModel, current, order_view,
+        async def current() -> list[OrderModel]:
+            return await orders.open_orders(account_id)
+
+        async for view in follow(info.context, (customer_topic(account_id),), OrderModel, current, order_view,
                                  requirement=require_signed_in):
             yield view
 
@@ -224,6 +241,6 @@ class OrdersSubscription:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
         if not account.has_permission(Permission.MANAGE_ORDERS):
             raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(info.context, ("orders",), OrderModel, None, order_view,
+        async for view in follow(info.context, (ORDERS,), OrderModel, None, order_view,
                                  requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS)):
             yield view

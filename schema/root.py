@@ -9,7 +9,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext, Info
+from strawberry.types import ExecutionContext, Info, get_object_definition
 
 from resolvers.errors import BadInput
 from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders, shipments
@@ -66,7 +66,7 @@ class Mutation(
     pass
 
 
-for _field in Mutation.__strawberry_definition__.fields:
+for _field in get_object_definition(Mutation, strict=True).fields:
     _field.extensions.append(FreshLoadersPerMutation())
 
 

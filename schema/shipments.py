@@ -12,19 +12,22 @@ from datetime import date, datetime
 import strawberry
 from strawberry.types import Info
 
+from loaders import Loaders
 from models import Permission
 from models import Shipment as ShipmentModel
 from models import ShipmentEvent as EventModel
 from models import ShipmentStatus as ShipmentStatusModel
+from models.changes import shipment_topic
 from resolvers import shipments
 from schema.context import Context
 from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import Lazy
 from schema.live import follow
 from schema.permissions import requires
 
-ShipmentStatus = strawberry.enum(ShipmentStatusModel, name="ShipmentStatus")
+# The model's enum, registered as GraphQL's ShipmentStatus (strawberry.enum returns the class itself).
+ShipmentStatus = ShipmentStatusModel
+strawberry.enum(ShipmentStatus, name="ShipmentStatus")
 
 
 @strawberry.type
@@ -35,6 +38,11 @@ class ShipmentEvent:
     occurred_at: datetime
 
 
+async def _events(root: Shipment) -> list[ShipmentEvent]:
+    # Read when selected, through the loaders of the context the shipment was built in.
+    return [_event(e) for e in await root._loaders.shipment_events_by_shipment_id.load(root._shipment_id)]
+
+
 @strawberry.type
 class Shipment:
     id: strawberry.ID
@@ -43,7 +51,9 @@ class Shipment:
     tracking_url: str | None
     status: ShipmentStatus = strawberry.field(description="That of the event that happened last.")
     estimated_delivery: date | None
-    events: list[ShipmentEvent] = strawberry.field(description="In the order they happened.")
+    events: list[ShipmentEvent] = strawberry.field(resolver=_events, description="In the order they happened.")
+    _shipment_id: strawberry.Private[int]
+    _loaders: strawberry.Private[Loaders]
 
 
 def _event(event: EventModel) -> ShipmentEvent:
@@ -55,7 +65,7 @@ def shipment_view(context: Context, shipment: ShipmentModel) -> Shipment:
     return Shipment(
         id=encode_id("Shipment", shipment.id), carrier=shipment.carrier, tracking_number=shipment.tracking_number,
         tracking_url=shipment.tracking_url or None, status=shipment.status, estimated_delivery=shipment.estimated_delivery,
-        events=Lazy(context.loaders.shipment_events_by_shipment_id, shipment.id, lambda rows: [_event(e) for e in rows]),
+        _shipment_id=shipment.id, _loaders=context.loaders,
     )
 
 
@@ -74,9 +84,9 @@ class ShipmentsSubscription:
         number = tracking_number.strip()
 
         async def current() -> list[ShipmentModel]:
-            return list(await ShipmentModel.filter(tracking_number=number).order_by("id"))
+            return await shipments.shipments_by_tracking_number(number)
 
-        async for shipment in follow(info.context, (f"shipment:{number}",), ShipmentModel, current, shipment_view):
+        async for shipment in follow(info.context, (shipment_topic(number),), ShipmentModel, current, shipment_view):
             yield shipment
 
 
@@ -102,7 +112,7 @@ class ShipmentsAdminMutation:
         shipment, errors = await attempt(shipments.create_shipment(
             decode_id_of(order_id, "Order", "orderId"), pairs, carrier, tracking_number, await info.context.viewer()
         ))
-        return ShipmentPayload(shipment=shipment and shipment_view(info.context, shipment), user_errors=errors)
+        return ShipmentPayload(shipment=None if shipment is None else shipment_view(info.context, shipment), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPMENTS),
                          description="Record what happened to a parcel; events may be reported out of order.")
@@ -121,4 +131,4 @@ class ShipmentsAdminMutation:
             occurred_at=occurred_at, estimated_delivery=estimated_delivery,
         )
         result, errors = await attempt(shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report))
-        return ShipmentPayload(shipment=result and shipment_view(info.context, result.shipment), user_errors=errors)
+        return ShipmentPayload(shipment=None if result is None else shipment_view(info.context, result.shipment), user_errors=errors)

@@ -1,0 +1,57 @@
+"""The change record: what a committed change announces, and the topics and messages that carry it.
+
+Shared by the domain (resolvers/ record changes in the outbox) and the infrastructure that delivers
+them (gateway/events.py to subscribers, gateway/cache.py for invalidation), so it depends on
+neither: like the rest of models/, it imports nothing of the project.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+# A message on the event bus: a change's kind and payload (`{"kind": "order", "id": 3, "row": …}`).
+Message = dict[str, Any]
+
+# The bus message that says events may have been lost (Redis came back, or a subscriber fell too
+# far behind): whoever follows something reloads its current state. The bus queues this very
+# object, so receivers compare by identity (`message is RESYNC`).
+RESYNC: Message = {"kind": "resync"}
+
+ORDERS = "orders"  # every order, for staff watching them all
+CACHE = "cache"  # catalogue invalidations, for every worker's in-process response cache
+CATALOGUE = "catalogue"  # the kind of a change that makes cached catalogue data stale (its `tags`)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One committed change: what kind of object, which one, and its state after the change.
+
+    `topics` name who is interested (`order:12`, `orders`, `customer:3`, `shipment:1Z999`);
+    `tags` name the cached catalogue data it makes stale (`product:4`, `category:2`, `products`).
+    """
+
+    kind: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    topics: tuple[str, ...] = ()
+    tags: frozenset[str] = frozenset()
+
+
+# Where committed changes go: the gateway's announcer (the response cache, then the event bus).
+Sink = Callable[[list[Change]], Awaitable[None]]
+
+
+def order_topic(order_id: int) -> str:
+    """One order, for whoever holds its token."""
+    return f"order:{order_id}"
+
+
+def customer_topic(account_id: int) -> str:
+    """Every order of one customer."""
+    return f"customer:{account_id}"
+
+
+def shipment_topic(tracking_number: str) -> str:
+    """One parcel, by its tracking number."""
+    return f"shipment:{tracking_number}"
