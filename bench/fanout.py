@@ -29,16 +29,17 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from bench import PYTHON, ROOT, servers
+from bench import PYTHON, ROOT
 from bench.database import PreparedDatabase, gateway_cli, gateway_env
 from bench.fanout_load import SUBSCRIPTION
 from bench.load import LoadSpec
-from bench.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 from bench.pyload import percentile_ms
 from bench.queries import (
     CART_ADDRESS, CART_CREATE, CART_SHIPPING, SHIPPING_ADDRESS, SHIPPING_METHOD_NAME, STOCK_PAGE,
     request_body, shipping_method_id, stocked_variants,
 )
+from testbed import servers
+from testbed.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 
 NAME = "fanout"
 GATEWAY_APP = "gateway.app:app"
