@@ -17,6 +17,8 @@ import pytest
 from tests.conftest import REQUIRE_SERVICES, ROOT, _create_postgres_database, _drop_postgres_database, _postgres_admin_url, _postgres_available
 from tests.live import uvicorn_workers
 
+pytestmark = pytest.mark.slow  # gateway CLI processes and uvicorn workers
+
 PRICE = "{ products(first: 1, sort: NAME_ASC) { edges { node { slug variants { sku price { amount } } } } } }"
 HIT = "gateway; hit"
 NEW_PRICE = "1234.50"

@@ -7,6 +7,7 @@ import asyncio
 import logging
 import time
 
+import pytest
 from redis.asyncio import Redis
 
 from models import Permission
@@ -85,6 +86,7 @@ async def test_a_lock_that_cannot_be_had_degrades_to_executing(db, redis_url):
         assert (await cache_metrics(two))["lock_timeouts"] == 1
 
 
+@pytest.mark.slow  # a Redis of its own, stopped and started
 async def test_redis_stopped_mid_run_then_back(db, caplog):
     server = RedisProcess()
     server.start()

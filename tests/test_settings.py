@@ -75,6 +75,7 @@ def test_bad_values_name_the_variable(name, value):
     [sys.executable, "-m", "gateway", "serve"],
     [sys.executable, "-c", "import gateway.app"],
 ])
+@pytest.mark.slow  # gateway processes
 @pytest.mark.parametrize("name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense")])
 def test_processes_stop_with_one_line(command, name, value):
     env = {**os.environ, name: value}
