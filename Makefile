@@ -15,7 +15,7 @@ run: install
 test: install audit-deps
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
-# The same suite without the tests marked `slow` (multi-process and fault drills).
+# The same suite without the tests marked `slow` (multi-process, fault drills, hostile-input fuzzing).
 .PHONY: test-fast
 test-fast: install audit-deps
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)

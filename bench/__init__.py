@@ -8,13 +8,12 @@ Run with `.venv/bin/python -m bench` from the repository root. Each scenario is 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from testbed import PYTHON as PYTHON
+from testbed import ROOT as ROOT
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-# The interpreter running the harness is the venv's: servers and CLI steps use the same one.
-PYTHON = sys.executable
 
 # BENCH_DB_NAME lets two checkouts of the project bench on one server without dropping each other's.
 DB_NAME = os.environ.get("BENCH_DB_NAME") or "gateway_bench"

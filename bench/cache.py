@@ -24,12 +24,13 @@ from typing import Any
 
 from redis import Redis
 
-from bench import servers
 from bench.database import PreparedDatabase, gateway_env
 from bench.load import NONCE, LoadSpec, Result
 from bench.load import run as run_load
-from bench.queries import LISTING, request_body
+from bench.queries import request_body
 from bench.report import Row
+from testbed import servers
+from testbed.storefront import LISTING
 
 NAME = "cache"
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")

@@ -15,7 +15,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench import PYTHON, ROOT, servers
+from bench import PYTHON, ROOT
 from bench.database import PreparedDatabase, gateway_env
 from bench.load import LoadSpec
 from bench.queries import (
@@ -35,6 +35,7 @@ from bench.sqlcount import _counting, tortoise
 from gateway.settings import load_settings
 from schema import schema
 from schema.context import Context
+from testbed import servers
 
 NAME = "checkout"
 GATEWAY_APP = "gateway.app:app"

@@ -29,11 +29,10 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from bench import PYTHON, ROOT, servers
+from bench import PYTHON, ROOT
 from bench.database import PreparedDatabase, gateway_cli, gateway_env
 from bench.fanout_load import SUBSCRIPTION
 from bench.load import LoadSpec
-from bench.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 from bench.pyload import percentile_ms
 from bench.queries import (
     CART_ADDRESS,
@@ -46,6 +45,8 @@ from bench.queries import (
     shipping_method_id,
     stocked_variants,
 )
+from testbed import servers
+from testbed.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
 
 NAME = "fanout"
 GATEWAY_APP = "gateway.app:app"

@@ -17,12 +17,12 @@ from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
 from strawberry.types import Info
 
-from bench.queries import LISTING, LISTING_ARGUMENTS
 from schema import catalogue, schema
 from schema.catalogue import ProductConnection, ProductFilter, ProductSort
 from schema.context import Context
 from schema.lazy import Lazy
 from schema.root import Mutation, Query, Subscription
+from testbed.storefront import LISTING, LISTING_ARGUMENTS
 
 # What schema/root.py passes as `types=`: Strawberry keeps no public copy of it, so it is repeated
 # here, and `build_schema` checks that the resulting SDL is the real one's.

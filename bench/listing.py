@@ -11,16 +11,17 @@ import json
 from contextlib import ExitStack
 from typing import Any
 
-from bench import servers
 from bench.database import PreparedDatabase, gateway_env
 from bench.floor_schema import build_schema, capture_listing
 from bench.load import LoadSpec, Result
 from bench.load import run as run_load
-from bench.queries import LISTING, request_body
+from bench.queries import request_body
 from bench.report import Row, ScenarioReport
 from bench.sqlcount import Counted, count_statements, tortoise
 from gateway.settings import load_settings
 from schema import schema
+from testbed import servers
+from testbed.storefront import LISTING
 
 NAME = "listing"
 TARGET = 0.8

@@ -13,7 +13,8 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench import PYTHON, ROOT, cpus
+from bench import PYTHON, ROOT
+from testbed import cpus
 
 # The same body on every request or, with BENCH_UNIQUE set, `__NONCE__` replaced in each.
 WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_post.lua"

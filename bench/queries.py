@@ -1,20 +1,12 @@
-"""The GraphQL operations the scenarios send, shared by the load, the floor and the SQL count."""
+"""The GraphQL operations the scenarios send, shared by the load, the floor and the SQL count.
+
+The storefront listing, which the tests send too, is `testbed.storefront.LISTING`.
+"""
 
 from __future__ import annotations
 
 import json
 from typing import Any
-
-# The storefront's first listing page: every field a product card and its variant picker show.
-LISTING = (
-    "query Listing { products(first: 50) { totalCount edges { cursor node { id name slug "
-    "availableForSale priceRange { min { amount currency } max { amount currency } } "
-    "category { id name slug } images { url altText } variants { id sku name "
-    "price { amount currency } compareAtPrice { amount currency } quantityAvailable "
-    "availableForSale } } } pageInfo { hasNextPage endCursor } } }"
-)
-# The arguments LISTING passes to the root `products` field; the floor serves only these.
-LISTING_ARGUMENTS = {"first": 50}
 
 
 def request_body(query: str, variables: dict[str, object] | None = None, operation_name: str | None = None) -> bytes:

@@ -22,11 +22,12 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from bench import PYTHON, ROOT, servers
+from bench import PYTHON, ROOT
 from bench.database import PreparedDatabase, gateway_cli, gateway_env
 from bench.fanout import REDIS_URL, STAFF_EMAIL, STAFF_PASSWORD
 from bench.load import LoadSpec
-from bench.processes import memory_kb, worker_pids
+from testbed import servers
+from testbed.processes import memory_kb, worker_pids
 
 NAME = "soak"
 GATEWAY_APP = "gateway.app:app"

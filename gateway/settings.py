@@ -10,8 +10,9 @@ import ipaddress
 import logging
 import os
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from gateway import persisted
@@ -31,65 +32,7 @@ DEVELOPMENT_SECRET_KEY = "development-only-secret-key-set-SECRET_KEY-in-producti
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
-
-
-@dataclass(frozen=True)
-class Settings:
-    database_url: str
-    redis_url: str | None
-    secret_key: str
-    host: str
-    port: int
-    web_concurrency: int
-    log_level: str
-    store_currency: str
-    cache_enabled: bool
-    graphiql: bool
-    max_query_depth: int = 15
-    max_query_aliases: int = 30
-    max_query_tokens: int = 5000
-    max_query_cost: int = 5000
-    max_body_bytes: int = 100_000
-    introspection: bool = True
-    cors_origins: tuple[str, ...] = ()
-    websocket_origins: tuple[str, ...] = ()
-    rate_limit_per_second: float = 20.0
-    rate_limit_burst: int = 200
-    login_attempts_per_minute: int = 10
-    access_token_ttl_seconds: int = 900
-    refresh_reuse_grace_seconds: int = 5
-    trusted_proxies: tuple[Network, ...] = ()
-    prices_include_tax: bool = True
-    max_line_quantity: int = 99
-    # The test-card processor's books, shared by every worker (a file outside the database).
-    test_card_ledger: str = DEFAULT_TEST_CARD_LEDGER
-    # A payment attempt left unsettled this long belongs to a dead process: what it charged is given back.
-    payment_recovery_after_seconds: int = 120
-    payment_recovery_interval_seconds: int = 60
-    ws_max_subscriptions: int = 20
-    ws_init_timeout_seconds: int = 10
-    subscription_queue_size: int = 100
-    # Every Redis connect and reply waits at most this long; after a failure Redis is left alone
-    # (calls take their fallback at once) for the breaker's interval, then tried again.
-    redis_timeout_ms: int = 500
-    redis_breaker_seconds: int = 2
-    carrier_secrets: dict[str, str] = field(default_factory=dict)
-    carrier_signature_header: str = "x-signature"
-    # Persisted queries: "apq", "allowlist" (documents of `persisted_manifest` only) or "off".
-    persisted_queries: str = persisted.APQ
-    persisted_manifest: Mapping[str, str] | None = None
-    persisted_cache_size: int = 1000
-    cache_ttl_seconds: int = 300
-    cache_max_bytes: int = 64 * 1024 * 1024
-    cache_lock_timeout_ms: int = 2000
-    cache_max_age_seconds: int = 5
-    cache_stale_while_revalidate_seconds: int = 30
-    # Seconds PostgreSQL lets one statement run before cancelling it; 0: no limit.
-    database_statement_timeout: float = 5.0
-
-    @property
-    def is_postgres(self) -> bool:
-        return self.database_url.startswith(("postgres://", "postgresql://"))
+T = TypeVar("T")
 
 
 def _database_url(value: str) -> str:
@@ -206,12 +149,143 @@ def _header_name(name: str, value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
         raise ConfigError(f"{name}: expected an HTTP header name such as X-Signature, got {value!r}")
     return value.lower()
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How one field of `Settings` is read: its environment variable, its default written as that
+    variable would be ("" for unset) and the parser that turns a value into the field's.
+
+    The one place each default is written: `load_settings` reads through it, the dataclass default
+    is the parsed default, and tests/test_settings.py checks README's configuration table against it.
+    """
+
+    env: str
+    default: str
+    # (variable name, text) -> value, raising ConfigError; None: read by `load_settings` itself.
+    parse: Callable[[str, str], Any] | None
+
+
+SETTING = "setting"  # the key of a field's `Setting` in its dataclass metadata
+
+
+def setting(env: str, default: str, parse: Callable[[str, str], T]) -> T:
+    """A `Settings` field read from `env`: unset or empty, the variable counts as `default`."""
+    spec = Setting(env, default, parse)
+    value = parse(env, default)
+    if value.__class__.__hash__ is None:  # a dict: dataclasses want a factory for mutable defaults
+        return field(default_factory=lambda: parse(env, default), metadata={SETTING: spec})
+    return field(default=value, metadata={SETTING: spec})
+
+
+def _joint(env: str, default: str, value: T) -> T:
+    """A field read together with another by `load_settings` (the persisted query pair)."""
+    return field(default=value, metadata={SETTING: Setting(env, default, None)})
+
+
+def _text(name: str, value: str) -> str:
+    return value
+
+
+def _whole(low: int, high: int) -> Callable[[str, str], int]:
+    """A parser of whole numbers between `low` and `high`."""
+    return lambda name, value: _int(name, value, low, high)
+
+
+def _log_level(name: str, value: str) -> str:
+    if value.upper() not in _LOG_LEVELS:
+        raise ConfigError(f"{name}: expected one of {', '.join(_LOG_LEVELS)}, got {value!r}")
+    return value.upper()
+
+
+def _currency(name: str, value: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", value):
+        raise ConfigError(f"{name}: expected an ISO 4217 code such as EUR, got {value!r}")
+    return value
+
+
+def _rate(name: str, value: str) -> float:
+    return float(_int(name, value, 0, 1_000_000))
+
+
+def _timeout(name: str, value: str) -> float:
+    return _seconds(name, value, 3600)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = setting("DATABASE_URL", DEFAULT_DATABASE_URL, lambda name, value: _database_url(value))
+    redis_url: str | None = setting("REDIS_URL", "", lambda name, value: _redis_url(value))
+    secret_key: str = setting("SECRET_KEY", "", lambda name, value: _secret_key(value))
+    host: str = setting("HOST", "127.0.0.1", _text)
+    port: int = setting("PORT", "8000", _whole(1, 65535))
+    web_concurrency: int = setting("WEB_CONCURRENCY", "1", _whole(1, 64))
+    log_level: str = setting("LOG_LEVEL", "INFO", _log_level)
+    store_currency: str = setting("STORE_CURRENCY", "EUR", _currency)
+    cache_enabled: bool = setting("CACHE_ENABLED", "1", _bool)
+    graphiql: bool = setting("GRAPHIQL", "1", _bool)
+    max_query_depth: int = setting("MAX_QUERY_DEPTH", "15", _whole(1, 1000))
+    max_query_aliases: int = setting("MAX_QUERY_ALIASES", "30", _whole(0, 10_000))
+    max_query_tokens: int = setting("MAX_QUERY_TOKENS", "5000", _whole(100, 1_000_000))
+    max_query_cost: int = setting("MAX_QUERY_COST", "5000", _whole(1, 10_000_000))
+    max_body_bytes: int = setting("MAX_BODY_BYTES", "100000", _whole(1024, 100_000_000))
+    introspection: bool = setting("INTROSPECTION", "1", _bool)
+    cors_origins: tuple[str, ...] = setting("CORS_ALLOWED_ORIGINS", "", _origins)
+    websocket_origins: tuple[str, ...] = setting("WS_ALLOWED_ORIGINS", "", _origins)
+    rate_limit_per_second: float = setting("RATE_LIMIT_PER_SECOND", "20", _rate)
+    rate_limit_burst: int = setting("RATE_LIMIT_BURST", "200", _whole(1, 1_000_000))
+    login_attempts_per_minute: int = setting("LOGIN_ATTEMPTS_PER_MINUTE", "10", _whole(1, 10_000))
+    access_token_ttl_seconds: int = setting("ACCESS_TOKEN_TTL", "900", _whole(1, 86_400))
+    refresh_reuse_grace_seconds: int = setting("REFRESH_REUSE_GRACE", "5", _whole(0, 60))
+    trusted_proxies: tuple[Network, ...] = setting("TRUSTED_PROXIES", "", _networks)
+    prices_include_tax: bool = setting("PRICES_INCLUDE_TAX", "1", _bool)
+    max_line_quantity: int = setting("MAX_LINE_QUANTITY", "99", _whole(1, 1_000_000))
+    # The test-card processor's books, shared by every worker (a file outside the database).
+    test_card_ledger: str = setting("TEST_CARD_LEDGER", DEFAULT_TEST_CARD_LEDGER, _file)
+    # A payment attempt left unsettled this long belongs to a dead process: what it charged is given back.
+    payment_recovery_after_seconds: int = setting("PAYMENT_RECOVERY_AFTER", "120", _whole(1, 86_400))
+    payment_recovery_interval_seconds: int = setting("PAYMENT_RECOVERY_INTERVAL", "60", _whole(1, 86_400))
+    ws_max_subscriptions: int = setting("WS_MAX_SUBSCRIPTIONS", "20", _whole(1, 10_000))
+    ws_init_timeout_seconds: int = setting("WS_INIT_TIMEOUT", "10", _whole(1, 3600))
+    subscription_queue_size: int = setting("SUBSCRIPTION_QUEUE_SIZE", "100", _whole(1, 100_000))
+    # Every Redis connect and reply waits at most this long; after a failure Redis is left alone
+    # (calls take their fallback at once) for the breaker's interval, then tried again.
+    redis_timeout_ms: int = setting("REDIS_TIMEOUT_MS", "500", _whole(10, 60_000))
+    redis_breaker_seconds: int = setting("REDIS_BREAKER_SECONDS", "2", _whole(1, 3600))
+    # A dict: `setting` gives it a default factory, so no instance shares a mutable default.
+    carrier_secrets: dict[str, str] = setting(  # noqa: RUF009
+        "CARRIER_WEBHOOK_SECRETS", "", lambda name, value: _carrier_secrets(value)
+    )
+    carrier_signature_header: str = setting("CARRIER_SIGNATURE_HEADER", "X-Signature", _header_name)
+    # Persisted queries: "apq", "allowlist" (documents of `persisted_manifest` only) or "off".
+    persisted_queries: str = _joint("PERSISTED_QUERIES", persisted.APQ, persisted.APQ)
+    persisted_manifest: Mapping[str, str] | None = _joint("PERSISTED_QUERIES_MANIFEST", "", None)
+    persisted_cache_size: int = setting("PERSISTED_QUERIES_CACHE_SIZE", "1000", _whole(1, 1_000_000))
+    cache_ttl_seconds: int = setting("CACHE_TTL", "300", _whole(1, 86_400))
+    cache_max_bytes: int = setting("CACHE_MAX_BYTES", str(64 * 1024 * 1024), _whole(0, 64 * 1024**3))
+    cache_lock_timeout_ms: int = setting("CACHE_LOCK_TIMEOUT_MS", "2000", _whole(0, 60_000))
+    cache_max_age_seconds: int = setting("CACHE_MAX_AGE", "5", _whole(0, 86_400))
+    cache_stale_while_revalidate_seconds: int = setting("CACHE_STALE_WHILE_REVALIDATE", "30", _whole(0, 86_400))
+    # Seconds PostgreSQL lets one statement run before cancelling it; 0: no limit.
+    database_statement_timeout: float = setting("DATABASE_STATEMENT_TIMEOUT", "5", _timeout)
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgres://", "postgresql://"))
+
+
+def _value(spec: Setting, env: Mapping[str, str]) -> str:
+    """The variable's text, or its default when unset or empty."""
+    return env.get(spec.env) or spec.default
+
+
 def _persisted_queries(env: Mapping[str, str]) -> tuple[str, Mapping[str, str] | None]:
     """The persisted query mode and, in allow-list mode, the manifest's documents by hash."""
-    mode = (env.get("PERSISTED_QUERIES") or persisted.APQ).strip().lower()
+    specs = {item.name: item.metadata[SETTING] for item in fields(Settings)}
+    mode = _value(specs["persisted_queries"], env).strip().lower()
     if mode not in persisted.MODES:
         raise ConfigError(f"PERSISTED_QUERIES: expected one of {', '.join(persisted.MODES)}, got {env['PERSISTED_QUERIES']!r}")
-    path = env.get("PERSISTED_QUERIES_MANIFEST", "").strip()
+    path = _value(specs["persisted_manifest"], env).strip()
     if mode != persisted.ALLOWLIST:
         if path:
             raise ConfigError(f"PERSISTED_QUERIES_MANIFEST: only used with PERSISTED_QUERIES=allowlist, which is {mode!r}")
@@ -228,62 +302,13 @@ def _persisted_queries(env: Mapping[str, str]) -> tuple[str, Mapping[str, str] |
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read and validate every setting; raises ConfigError on the first bad one."""
     env = os.environ if env is None else env
-    log_level = env.get("LOG_LEVEL", "INFO").upper()
-    if log_level not in _LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(_LOG_LEVELS)}, got {env['LOG_LEVEL']!r}")
-    currency = env.get("STORE_CURRENCY", "EUR")
-    if not re.fullmatch(r"[A-Z]{3}", currency):
-        raise ConfigError(f"STORE_CURRENCY: expected an ISO 4217 code such as EUR, got {currency!r}")
-    persisted_queries, persisted_manifest = _persisted_queries(env)
-    return Settings(
-        database_url=_database_url(env.get("DATABASE_URL") or DEFAULT_DATABASE_URL),
-        redis_url=_redis_url(env.get("REDIS_URL", "")),
-        secret_key=_secret_key(env.get("SECRET_KEY", "")),
-        host=env.get("HOST") or "127.0.0.1",
-        port=_int("PORT", env.get("PORT") or "8000", 1, 65535),
-        web_concurrency=_int("WEB_CONCURRENCY", env.get("WEB_CONCURRENCY") or "1", 1, 64),
-        log_level=log_level,
-        store_currency=currency,
-        cache_enabled=_bool("CACHE_ENABLED", env.get("CACHE_ENABLED", "1")),
-        graphiql=_bool("GRAPHIQL", env.get("GRAPHIQL", "1")),
-        max_query_depth=_int("MAX_QUERY_DEPTH", env.get("MAX_QUERY_DEPTH") or "15", 1, 1000),
-        max_query_aliases=_int("MAX_QUERY_ALIASES", env.get("MAX_QUERY_ALIASES") or "30", 0, 10_000),
-        max_query_tokens=_int("MAX_QUERY_TOKENS", env.get("MAX_QUERY_TOKENS") or "5000", 100, 1_000_000),
-        max_query_cost=_int("MAX_QUERY_COST", env.get("MAX_QUERY_COST") or "5000", 1, 10_000_000),
-        max_body_bytes=_int("MAX_BODY_BYTES", env.get("MAX_BODY_BYTES") or "100000", 1024, 100_000_000),
-        introspection=_bool("INTROSPECTION", env.get("INTROSPECTION", "1")),
-        cors_origins=_origins("CORS_ALLOWED_ORIGINS", env.get("CORS_ALLOWED_ORIGINS", "")),
-        websocket_origins=_origins("WS_ALLOWED_ORIGINS", env.get("WS_ALLOWED_ORIGINS", "")),
-        rate_limit_per_second=float(_int("RATE_LIMIT_PER_SECOND", env.get("RATE_LIMIT_PER_SECOND") or "20", 0, 1_000_000)),
-        rate_limit_burst=_int("RATE_LIMIT_BURST", env.get("RATE_LIMIT_BURST") or "200", 1, 1_000_000),
-        login_attempts_per_minute=_int("LOGIN_ATTEMPTS_PER_MINUTE", env.get("LOGIN_ATTEMPTS_PER_MINUTE") or "10", 1, 10_000),
-        access_token_ttl_seconds=_int("ACCESS_TOKEN_TTL", env.get("ACCESS_TOKEN_TTL") or "900", 1, 86_400),
-        refresh_reuse_grace_seconds=_int("REFRESH_REUSE_GRACE", env.get("REFRESH_REUSE_GRACE") or "5", 0, 60),
-        trusted_proxies=_networks("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "")),
-        prices_include_tax=_bool("PRICES_INCLUDE_TAX", env.get("PRICES_INCLUDE_TAX", "1")),
-        max_line_quantity=_int("MAX_LINE_QUANTITY", env.get("MAX_LINE_QUANTITY") or "99", 1, 1_000_000),
-        test_card_ledger=_file("TEST_CARD_LEDGER", env.get("TEST_CARD_LEDGER") or DEFAULT_TEST_CARD_LEDGER),
-        payment_recovery_after_seconds=_int("PAYMENT_RECOVERY_AFTER", env.get("PAYMENT_RECOVERY_AFTER") or "120", 1, 86_400),
-        payment_recovery_interval_seconds=_int(
-            "PAYMENT_RECOVERY_INTERVAL", env.get("PAYMENT_RECOVERY_INTERVAL") or "60", 1, 86_400),
-        ws_max_subscriptions=_int("WS_MAX_SUBSCRIPTIONS", env.get("WS_MAX_SUBSCRIPTIONS") or "20", 1, 10_000),
-        ws_init_timeout_seconds=_int("WS_INIT_TIMEOUT", env.get("WS_INIT_TIMEOUT") or "10", 1, 3600),
-        subscription_queue_size=_int("SUBSCRIPTION_QUEUE_SIZE", env.get("SUBSCRIPTION_QUEUE_SIZE") or "100", 1, 100_000),
-        redis_timeout_ms=_int("REDIS_TIMEOUT_MS", env.get("REDIS_TIMEOUT_MS") or "500", 10, 60_000),
-        redis_breaker_seconds=_int("REDIS_BREAKER_SECONDS", env.get("REDIS_BREAKER_SECONDS") or "2", 1, 3600),
-        carrier_secrets=_carrier_secrets(env.get("CARRIER_WEBHOOK_SECRETS", "")),
-        carrier_signature_header=_header_name("CARRIER_SIGNATURE_HEADER", env.get("CARRIER_SIGNATURE_HEADER") or "X-Signature"),
-        persisted_queries=persisted_queries,
-        persisted_manifest=persisted_manifest,
-        persisted_cache_size=_int("PERSISTED_QUERIES_CACHE_SIZE", env.get("PERSISTED_QUERIES_CACHE_SIZE") or "1000", 1, 1_000_000),
-        cache_ttl_seconds=_int("CACHE_TTL", env.get("CACHE_TTL") or "300", 1, 86_400),
-        cache_max_bytes=_int("CACHE_MAX_BYTES", env.get("CACHE_MAX_BYTES") or str(64 * 1024 * 1024), 0, 64 * 1024**3),
-        cache_lock_timeout_ms=_int("CACHE_LOCK_TIMEOUT_MS", env.get("CACHE_LOCK_TIMEOUT_MS") or "2000", 0, 60_000),
-        cache_max_age_seconds=_int("CACHE_MAX_AGE", env.get("CACHE_MAX_AGE") or "5", 0, 86_400),
-        cache_stale_while_revalidate_seconds=_int(
-            "CACHE_STALE_WHILE_REVALIDATE", env.get("CACHE_STALE_WHILE_REVALIDATE") or "30", 0, 86_400),
-        database_statement_timeout=_seconds("DATABASE_STATEMENT_TIMEOUT", env.get("DATABASE_STATEMENT_TIMEOUT") or "5", 3600),
-    )
+    values: dict[str, Any] = {}
+    for item in fields(Settings):
+        spec: Setting = item.metadata[SETTING]
+        if spec.parse is not None:
+            values[item.name] = spec.parse(spec.env, _value(spec, env))
+    values["persisted_queries"], values["persisted_manifest"] = _persisted_queries(env)
+    return Settings(**values)
 
 
 def configure_logging(settings: Settings) -> None:

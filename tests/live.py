@@ -24,8 +24,8 @@ import pytest
 import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 
-from bench.processes import serving_workers_retried, worker_pids
-from bench.servers import free_port
+from testbed.processes import serving_workers_retried, worker_pids
+from testbed.servers import free_port
 from tests.conftest import REQUIRE_SERVICES, ROOT
 
 TRANSPORT_WS = "graphql-transport-ws"

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bench.servers import free_port
+from testbed.servers import free_port
 from tests.conftest import REQUIRE_SERVICES, ROOT
 
 SCRIPTS = ROOT / "tests" / "http_audit"

@@ -16,7 +16,7 @@ import tempfile
 
 import pytest
 
-from bench.servers import free_port
+from testbed.servers import free_port
 from tests.conftest import REQUIRE_SERVICES
 
 _USER = "postgres"

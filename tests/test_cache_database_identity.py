@@ -24,6 +24,8 @@ from tests.conftest import (
 )
 from tests.live import uvicorn_workers
 
+pytestmark = pytest.mark.slow  # gateway CLI processes and uvicorn workers
+
 PRICE = "{ products(first: 1, sort: NAME_ASC) { edges { node { slug variants { sku price { amount } } } } } }"
 HIT = "gateway; hit"
 NEW_PRICE = "1234.50"

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import ROOT
 from tests.live import free_port
@@ -32,6 +33,7 @@ def dump(database: Path) -> dict[str, list[tuple]]:
         }
 
 
+@pytest.mark.slow  # gateway CLI processes
 def test_seed_is_deterministic_idempotent_and_realistic(tmp_path):
     first, second = tmp_path / "a.sqlite3", tmp_path / "b.sqlite3"
     for database in (first, second):
@@ -54,6 +56,7 @@ def test_seed_is_deterministic_idempotent_and_realistic(tmp_path):
         assert sold_out > 0
 
 
+@pytest.mark.slow  # a gateway process
 def test_serve_brings_up_a_working_gateway(tmp_path):
     database = tmp_path / "serve.sqlite3"
     run("migrate", database=database)

@@ -165,6 +165,7 @@ async def _eventually(check, deadline_seconds: float = 15.0) -> None:
         await asyncio.sleep(0.05)
 
 
+@pytest.mark.slow  # uvicorn workers
 async def test_a_statement_past_the_time_limit_answers_timeout(db):
     _postgres_only(db)
     env = {"DATABASE_URL": db.url, "DATABASE_STATEMENT_TIMEOUT": "0.5", "CACHE_ENABLED": "0"}
@@ -243,6 +244,7 @@ async def own_postgres() -> AsyncIterator[PostgresProcess]:
         server.remove()
 
 
+@pytest.mark.slow  # a PostgreSQL of its own, stopped and started
 async def test_an_unreachable_database_answers_503_with_retry_after_until_it_is_back(own_postgres):
     url = own_postgres.url.rsplit("/", 1)[0] + "/gateway"
     _gateway(["migrate"], url)

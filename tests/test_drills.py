@@ -29,8 +29,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bench.processes import worker_pids
-from bench.servers import Server, start, wait_healthy
+from testbed.processes import worker_pids
+from testbed.servers import Server, start, wait_healthy
 from tests import drill_invariants, payment_books
 from tests.conftest import (
     REQUIRE_SERVICES,

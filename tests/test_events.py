@@ -77,6 +77,7 @@ def own_redis():
     server.stop()
 
 
+@pytest.mark.slow  # a Redis of its own, stopped and started
 async def test_subscribers_resume_after_redis_restarts(own_redis):
     clients = [Redis.from_url(own_redis.url), Redis.from_url(own_redis.url)]
     worker_a, worker_b = RedisBus(clients[0]), RedisBus(clients[1])

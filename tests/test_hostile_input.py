@@ -21,6 +21,9 @@ from hypothesis_graphql import Mode
 from models import Account, Category, DiscountCode, ShippingMethod, Stock, StockMovement
 from tests.hostile import CALLERS, MEDIA_TYPES, fuzz_gateway, logged_errors, problems
 
+# Hundreds of generated operations per caller and backend: about a minute on a busy machine.
+pytestmark = pytest.mark.slow
+
 # Bounded and reproducible: the same examples on every run (derandomize), no example database.
 FUZZ = settings(
     max_examples=40,

@@ -11,6 +11,8 @@ import pytest
 
 from tests.node_clients import live_gateway, node_or_skip, run_node
 
+pytestmark = pytest.mark.slow  # Node and a gateway process
+
 AUDITS = 61  # graphql-http 1.23.1, pinned in tests/http_audit/package-lock.json
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bench.queries import LISTING
+from testbed.storefront import LISTING
 
 
 async def post(client, query: str, variables: dict | None = None):

@@ -320,6 +320,7 @@ def apollo_url(tmp_path_factory: pytest.TempPathFactory):
     ("default", 404),  # Apollo Client 4 asks for application/graphql-response+json first
     ("application/json", 200),  # legacy clients (Apollo Client 3's "*/*" negotiates the same)
 ])
+@pytest.mark.slow  # Node and a gateway process
 def test_apollo_clients_persisted_queries_link_works_unchanged(apollo_url, accept, miss_status):
     node, url = apollo_url
     report = run_node(node, "apollo_apq.mjs", url, accept)

@@ -23,10 +23,10 @@ from graphql import (
 )
 from graphql.language import Visitor
 
-from schema import schema
 from schema.limits import Limits, analyze
+from tests.graphql_schema import GRAPHQL_SCHEMA
 
-GRAPHQL = schema._schema
+GRAPHQL = GRAPHQL_SCHEMA
 UNLIMITED = Limits(max_depth=10**9, max_aliases=10**9, max_tokens=10**9, max_cost=10**30)
 
 

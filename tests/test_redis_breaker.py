@@ -122,6 +122,7 @@ async def test_every_redis_user_takes_its_fallback_without_calling_redis_while_o
         await redis.aclose()
 
 
+@pytest.mark.slow  # a Redis of its own
 async def test_the_bus_listener_outlives_the_short_socket_timeout_and_redis_restarts():
     server = RedisProcess()
     server.start()
@@ -157,6 +158,7 @@ async def test_the_bus_listener_outlives_the_short_socket_timeout_and_redis_rest
         server.stop()
 
 
+@pytest.mark.slow  # a Redis of its own, paused
 async def test_a_hung_redis_costs_one_timeout_per_breaker_interval_not_one_per_request(db):
     server = RedisProcess()
     server.start()

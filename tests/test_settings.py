@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
+from dataclasses import fields
 
 import pytest
 
-from gateway.settings import ConfigError, load_settings
+from gateway.settings import SETTING, ConfigError, Settings, load_settings
 from tests.conftest import ROOT
 
 
@@ -17,6 +19,33 @@ def test_defaults():
     assert settings.database_url == "sqlite://var/gateway.sqlite3"
     assert settings.port == 8000 and settings.store_currency == "EUR"
     assert settings.cache_enabled and settings.graphiql and settings.redis_url is None
+
+
+def _readme_defaults() -> dict[str, str]:
+    """Variable -> its default as README's configuration table writes it. A row may pair
+    variables: `A` / `B` with `x` / `y`."""
+    section = (ROOT / "README.md").read_text().split("\n## Configuration\n", 1)[1].split("\n#", 1)[0]
+    defaults: dict[str, str] = {}
+    for row in (line for line in section.splitlines() if line.startswith("| `")):
+        names_cell, default_cell = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        names = re.findall(r"`([A-Z][A-Z0-9_]*)`", names_cell)
+        values = [value.strip() for value in default_cell.split(" / ")]
+        assert len(names) == len(values), f"README row with {len(names)} variables and {len(values)} defaults: {row}"
+        for name, value in zip(names, values, strict=True):
+            assert name not in defaults, f"{name} has two rows in README's configuration table"
+            defaults[name] = value
+    return defaults
+
+
+def test_the_readme_lists_every_setting_with_its_default_and_nothing_else():
+    specs = [item.metadata[SETTING] for item in fields(Settings)]
+    expected = {spec.env: f"`{spec.default}`" if spec.default else "unset" for spec in specs}
+    assert _readme_defaults() == expected
+
+
+def test_an_empty_variable_counts_as_unset():
+    names = [item.metadata[SETTING].env for item in fields(Settings)]
+    assert load_settings(dict.fromkeys(names, "")) == load_settings({}) == Settings()
 
 
 def test_postgresql_scheme_is_normalised():
@@ -46,6 +75,7 @@ def test_bad_values_name_the_variable(name, value):
     [sys.executable, "-m", "gateway", "serve"],
     [sys.executable, "-c", "import gateway.app"],
 ])
+@pytest.mark.slow  # gateway processes
 @pytest.mark.parametrize("name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense")])
 def test_processes_stop_with_one_line(command, name, value):
     env = {**os.environ, name: value}

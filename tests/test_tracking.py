@@ -10,8 +10,8 @@ from graphql import GraphQLObjectType
 
 from models import OrderStatus, Permission, Shipment, ShipmentEvent, ShipmentStatus
 from resolvers.orders import check_transition, status_from_parcels
-from schema import schema
 from schema.ids import encode_id
+from tests.graphql_schema import GRAPHQL_SCHEMA
 from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 from tests.test_orders import staff_call
@@ -152,10 +152,10 @@ async def test_public_tracking_shows_the_parcel_and_nothing_personal(gql, client
     assert tracked["estimatedDelivery"] is not None
     assert (await gql.data(TRACK, {"n": "NO-SUCH-NUMBER"}))["trackShipment"] is None
     # Anonymous callers reach only these fields: no order, address, name or email can be selected.
-    graphql_type = schema._schema.type_map["Shipment"]
+    graphql_type = GRAPHQL_SCHEMA.type_map["Shipment"]
     assert isinstance(graphql_type, GraphQLObjectType)
     assert set(graphql_type.fields) == {"id", "carrier", "trackingNumber", "trackingUrl", "status", "estimatedDelivery", "events"}
-    assert set(schema._schema.type_map["ShipmentEvent"].fields) == {"status", "description", "location", "occurredAt"}
+    assert set(GRAPHQL_SCHEMA.type_map["ShipmentEvent"].fields) == {"status", "description", "location", "occurredAt"}
 
 
 async def test_only_shipping_staff_add_events(gql, client):

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from bench import PYTHON, ROOT, cpus
+from testbed import PYTHON, ROOT, cpus
 
 HEALTH_TIMEOUT = 60.0  # the floor loads its page from the database before it answers
 
