@@ -48,6 +48,7 @@ from gateway.events import RESYNC, EventBus
 from gateway.graphql_http import RequestError
 from gateway.persisted import PersistedQueries
 from resolvers import catalogue_changes
+from resolvers.errors import GraphQLErrorCode
 from resolvers.outbox import Change
 
 log = logging.getLogger("gateway.cache")
@@ -148,7 +149,7 @@ class ResponseCache:
         try:
             resolved = await self.persisted.resolve(params.query, params.extensions)
         except RequestError as error:
-            if error.code != "PERSISTED_QUERY_NOT_FOUND":
+            if error.code != GraphQLErrorCode.PERSISTED_QUERY_NOT_FOUND:
                 self.aliases.put(digest, NOT_CACHEABLE)
             return NOT_CACHEABLE
         if resolved.register:

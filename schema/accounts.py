@@ -13,13 +13,13 @@ from models import Permission as PermissionModel
 from resolvers import accounts
 from resolvers.cart import merge_into_customer
 from resolvers.orders import list_orders
-from resolvers.errors import BadInput, DomainError
+from resolvers.errors import BadInput, DomainError, ErrorCode
 from schema.context import Context
-from schema.errors import UserError, attempt, user_error
+from schema.errors import RateLimited, UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.node import Node
-from schema.permissions import RateLimited, requires, signed_in
+from schema.permissions import requires, signed_in
 
 if TYPE_CHECKING:
     from schema.orders import OrderConnection
@@ -251,7 +251,7 @@ class AccountsMutation:
         try:
             account_id = decode_id_of(staff_id, "Customer", "staffId")
         except BadInput as error:  # a malformed id is a field error here, like any other input
-            return StaffPayload(staff=None, user_errors=[user_error(DomainError("INVALID", error.message, ["staffId"]))])
+            return StaffPayload(staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))])
         actor = await info.context.viewer()
         account, errors = await attempt(accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor))
         return StaffPayload(staff=account and customer_view(info.context, account), user_errors=errors)

@@ -30,7 +30,7 @@ from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import UNSELECTED, Lazy, LazyMany
 from schema.node import Node, PageInfo, page_info
-from schema.permissions import Forbidden
+from schema.errors import Forbidden
 from schema.selection import Tree, selection_tree, subtree
 
 ProductStatus = strawberry.enum(

@@ -34,15 +34,15 @@ from loaders import Loaders
 from models import Account
 from models.snapshot import restore
 from resolvers.accounts import access_claims
+from resolvers.errors import GraphQLErrorCode
 from schema.context import Context
-from schema.extensions import GatewayError
-from schema.permissions import Unauthenticated
+from schema.errors import GatewayError, Unauthenticated
 
 RESYNC = "resync"  # gateway.events' message for "reload the current state"
 SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
 M = TypeVar("M", bound=Model)
 T = TypeVar("T")
-Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.permissions)
+Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.errors)
 SIGNED_OUT = "The access token has expired or its session has ended: refresh it and subscribe again."
 
 
@@ -71,7 +71,7 @@ async def follow(
     `requirement` is what the subscriber's account must satisfy, checked again before each event.
     """
     if context.events is None:
-        raise GatewayError("Subscriptions are not available on this server.", "SERVICE_UNAVAILABLE")
+        raise GatewayError("Subscriptions are not available on this server.", GraphQLErrorCode.SERVICE_UNAVAILABLE)
     token = context.credentials()
     claims = access_claims(token, context.secret_key) if token is not None else None
     expires_at = claims.expires_at if claims is not None else None
@@ -131,7 +131,7 @@ async def follow(
             message = await next_message()
             await still_allowed()
             if message["kind"] == RESYNC and current is None:
-                raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
+                raise GatewayError("Events may have been lost: load the current state and subscribe again.", GraphQLErrorCode.EVENTS_LOST)
             if message["kind"] == RESYNC:
                 for row in await current():
                     if (item := fresh(row)) is not None:

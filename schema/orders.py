@@ -16,15 +16,15 @@ from models import OrderStatus as OrderStatusModel
 from schema.accounts import MailingAddress, mailing_address
 from schema.catalogue import Money, money
 from resolvers import orders
+from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import Page, encode_cursor
 from schema.context import Context
-from schema.errors import UserError, attempt
-from schema.extensions import GatewayError
+from schema.errors import Forbidden, GatewayError, Unauthenticated, UserError, attempt
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import Lazy
 from schema.live import follow
 from schema.node import Node, PageInfo, page_info
-from schema.permissions import Forbidden, Unauthenticated, require_permission, require_signed_in, requires
+from schema.permissions import require_permission, require_signed_in, requires
 from schema.shipments import Shipment, shipment_view
 
 OrderStatus = strawberry.enum(OrderStatusModel, name="OrderStatus")
@@ -194,7 +194,7 @@ class OrdersSubscription:
     async def order_status_changed(self, info: Info[Context, None], order_token: strawberry.ID) -> AsyncGenerator[Order, None]:
         order = await OrderModel.get_or_none(token=order_token)
         if order is None:
-            raise GatewayError("No order has this token.", "NOT_FOUND")
+            raise GatewayError("No order has this token.", GraphQLErrorCode.NOT_FOUND)
 
         async def current() -> list[OrderModel]:
             return list(await OrderModel.filter(id=order.id))
