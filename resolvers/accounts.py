@@ -154,7 +154,7 @@ async def refresh(refresh_token: str, secret_key: str, rules: TokenRules = Token
             if account is None:
                 raise invalid
             await RefreshToken.filter(id=stored.id).update(revoked_at=now)
-            pair = await _issue(account, secret_key, stored.family, rules, now, successor)
+            pair: TokenPair | None = await _issue(account, secret_key, stored.family, rules, now, successor)
         elif now - stored.revoked_at <= rules.refresh_grace:
             pair = await _repeat(stored, successor, secret_key, rules)
         else:
@@ -317,7 +317,10 @@ def validate_address(values: dict[str, str | None], prefix: str = "address") -> 
 async def add_address(account: Account, values: dict[str, str | None]) -> Address:
     if await Address.filter(account_id=account.id).count() >= 20:
         raise DomainError(ErrorCode.TOO_MANY, "At most 20 addresses can be saved.", ["address"])
-    return await Address.create(account_id=account.id, **validate_address(values))
+    # Built, then saved: `create`'s first parameter is a connection, which a `**fields` could fill.
+    address = Address(account_id=account.id, **validate_address(values))
+    await address.save(force_create=True)
+    return address
 
 
 async def remove_address(account: Account, address_id: int) -> Address:

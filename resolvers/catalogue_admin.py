@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 
 from tortoise.exceptions import IntegrityError
 
@@ -30,6 +31,10 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:SLUG_LENGTH] or "item"
 
 
+@overload
+def _name(value: str | None, field_name: str, required: Literal[True], length: int = NAME_LENGTH) -> str: ...
+@overload
+def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None: ...
 def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None:
     """A trimmed name of 1 to `length` characters: its column's length (models.catalogue)."""
     if value is None:
@@ -68,7 +73,7 @@ def _price(value: Decimal | None, field_name: str, required: bool) -> Decimal | 
     return value
 
 
-async def _unique_slug(model: type, wanted: str | None, name: str, exclude_id: int | None = None) -> str:
+async def _unique_slug(model: type[Category] | type[Product], wanted: str | None, name: str, exclude_id: int | None = None) -> str:
     """An explicit slug must be free (DUPLICATE otherwise); a derived one gets a numeric suffix."""
     query = model.filter(slug=wanted or "")
     if wanted is not None:

@@ -38,7 +38,7 @@ from tortoise.expressions import F, Q
 from loaders import Loaders
 from models import (
     Account, Allocation, Cart, DiscountCode, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus, PaymentAttempt,
-    ProductStatus, Stock, StockMovement,
+    Product, ProductStatus, Stock, StockMovement,
 )
 from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import cart as carts
@@ -180,9 +180,11 @@ async def _complete(
             raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
         products = await loaders.product_by_id.load_all([p.variant["product_id"] for p in summary.lines])
+        on_sale: list[Product] = []
         for index, (line, product) in enumerate(zip(summary.lines, products)):
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise DomainError(ErrorCode.NOT_FOR_SALE, f"{line.variant['sku']} is no longer for sale; remove it.", ["lines", str(index)])
+            on_sale.append(product)
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
         if figures.discount_code is not None and figures.discount_problem is not None:
             raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, figures.discount_problem, ["discountCodes"])
@@ -228,7 +230,7 @@ async def _complete(
                 order_id=order.id, variant_id=p.variant["id"], sku=p.variant["sku"], product_name=product.name,
                 variant_name=p.variant["name"], quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
             )
-            for p, product in zip(summary.lines, products)
+            for p, product in zip(summary.lines, on_sale)
         ])
         takes = [(variant_id, take) for variant_id, variant_takes in plan.items() for take in variant_takes]
         await Allocation.bulk_create([
