@@ -49,6 +49,7 @@ from gateway.events import EventBus
 from gateway.graphql_http import RequestError
 from gateway.persisted import PersistedQueries
 from models.changes import CACHE, CATALOGUE, RESYNC, Change
+from resolvers.errors import GraphQLErrorCode
 
 log = logging.getLogger("gateway.cache")
 RECOVERY_INTERVAL = 0.5
@@ -148,7 +149,7 @@ class ResponseCache:
         try:
             resolved = await self.persisted.resolve(params.query, params.extensions)
         except RequestError as error:
-            if error.code != "PERSISTED_QUERY_NOT_FOUND":
+            if error.code != GraphQLErrorCode.PERSISTED_QUERY_NOT_FOUND:
                 self.aliases.put(digest, NOT_CACHEABLE)
             return NOT_CACHEABLE
         if resolved.register:

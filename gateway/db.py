@@ -8,7 +8,7 @@ import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
-from resolvers.errors import SERVICE_UNAVAILABLE, DatabaseUnavailable, database_fault
+from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 
 MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts", "models.checkout", "models.cart", "models.orders", "models.shipments", "models.payments"]
 APP_LABEL = "models"
@@ -40,7 +40,7 @@ async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
     except OSError as error:
         raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from error
     except asyncpg.PostgresError as error:
-        if database_fault(error) == SERVICE_UNAVAILABLE:
+        if database_fault(error) == GraphQLErrorCode.SERVICE_UNAVAILABLE:
             raise DatabaseUnavailable(f"PostgreSQL refused the connection: {type(error).__name__}") from error
         raise
 

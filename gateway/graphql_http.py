@@ -16,6 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from resolvers.errors import GraphQLErrorCode
+
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 # The one request body type the spec requires; GET carries the parameters in the query string.
@@ -41,7 +43,7 @@ class RequestError(Exception):
         self,
         status: int,
         message: str,
-        code: str = "BAD_REQUEST",
+        code: GraphQLErrorCode = GraphQLErrorCode.BAD_REQUEST,
         *,
         legacy_status: int | None = None,
         headers: Mapping[str, str] | None = None,
@@ -246,4 +248,4 @@ def result_status(media_type: str, executed: bool, error_codes: Iterable[str | N
     """The status of a response carrying a GraphQL result."""
     if media_type != GRAPHQL_RESPONSE_JSON or executed:
         return 200
-    return 500 if "INTERNAL_SERVER_ERROR" in error_codes else 400
+    return 500 if GraphQLErrorCode.INTERNAL_SERVER_ERROR in error_codes else 400

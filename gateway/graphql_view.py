@@ -53,9 +53,9 @@ from models.changes import Sink
 from resolvers import outbox
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
-from resolvers.errors import SERVICE_UNAVAILABLE
+from resolvers.errors import GraphQLErrorCode
 from schema.context import Context
-from schema.extensions import classify
+from schema.errors import classify
 
 # What every response says unless the response cache handled it (gateway/cache_http.py replaces
 # these on the responses it serves or stores): RFC 9211's Cache-Status, and not for shared caches.
@@ -178,7 +178,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         media_type = APPLICATION_JSON
         try:
             if request.method not in ("GET", "POST"):
-                raise RequestError(405, f"GraphQL is served over {_METHODS} only.", "METHOD_NOT_ALLOWED",
+                raise RequestError(405, f"GraphQL is served over {_METHODS} only.", GraphQLErrorCode.METHOD_NOT_ALLOWED,
                                    headers={"Allow": _METHODS})
             if "authorization" in request.headers and bearer_claims(scope, self.secret_key) is None:
                 # A malformed, forged or expired bearer (or another scheme) is refused before
@@ -186,7 +186,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 # refresh, and a made-up header (which the response cache, serving anonymous
                 # requests only, lets through) costs no execution. A session signed out or an
                 # account deactivated needs a lookup: found out during execution, as anonymous.
-                raise RequestError(401, INVALID_TOKEN, "UNAUTHENTICATED",
+                raise RequestError(401, INVALID_TOKEN, GraphQLErrorCode.UNAUTHENTICATED,
                                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
             if self._wants_graphiql(request):
                 await HTMLResponse(self.graphql_ide_html)(scope, receive, send)
@@ -194,7 +194,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             negotiated = negotiate(request.headers.get("accept"))
             if negotiated is None:
                 raise RequestError(406, "Accept application/graphql-response+json or application/json.",
-                                   "NOT_ACCEPTABLE")
+                                   GraphQLErrorCode.NOT_ACCEPTABLE)
             media_type = negotiated
             response = await self._execute(request, media_type)
         except RequestError as error:
@@ -205,7 +205,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # Nobody reads this (the server drops it): it gives the access log and metrics
             # nginx's status for a request its client closed, rather than a 500.
             response = self._error_response(
-                RequestError(499, "The client closed the request.", "CLIENT_CLOSED_REQUEST"), media_type)
+                RequestError(499, "The client closed the request.", GraphQLErrorCode.CLIENT_CLOSED_REQUEST), media_type)
         await response(scope, receive, send)
 
     def _wants_graphiql(self, request: Request) -> bool:
@@ -254,7 +254,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             await self.persisted.register(resolved)
         codes = [e.get("extensions", {}).get("code") for e in errors]
         status = result_status(media_type, executed, codes)
-        if SERVICE_UNAVAILABLE in codes:
+        if GraphQLErrorCode.SERVICE_UNAVAILABLE in codes:
             # The database cannot be reached: an outage to wait out, whatever else succeeded.
             status = 503
             sub_response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
@@ -277,11 +277,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
             if request.method == "GET":
                 # Spec: a mutation over GET is 405 with the method that would work.
                 raise RequestError(405, f"{error.operation_type.value.capitalize()}s cannot be sent over GET: use POST.",
-                                   "METHOD_NOT_ALLOWED", headers={"Allow": "POST"}) from None
+                                   GraphQLErrorCode.METHOD_NOT_ALLOWED, headers={"Allow": "POST"}) from None
             raise RequestError(400, f"{error.operation_type.value.capitalize()}s cannot be sent over {request.method}.") from None
         except CannotGetOperationTypeError as error:
             # A GraphQL request error (which operation to run is unknown), not a malformed request.
-            raise RequestError(400, error.as_http_error_reason(), "OPERATION_RESOLUTION_FAILURE",
+            raise RequestError(400, error.as_http_error_reason(), GraphQLErrorCode.OPERATION_RESOLUTION_FAILURE,
                                legacy_status=200) from None
 
     def _json_response(self, body: Any, status: int, media_type: str, sub_response: Response | None = None) -> Response:

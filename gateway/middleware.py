@@ -22,6 +22,7 @@ from gateway.ratelimit import Limiter, client_ip, retry_after_header
 from gateway.request_state import KEY, RequestState, request_state
 from gateway.settings import Network
 from resolvers.accounts import AccessClaims, access_claims
+from resolvers.errors import GraphQLErrorCode
 
 log = logging.getLogger("gateway.access")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
@@ -146,7 +147,7 @@ class _BodyTooLarge(Exception):
 
 async def _too_large(send: Send, max_bytes: int) -> None:
     body = json.dumps({"errors": [{"message": f"The request body is larger than {max_bytes} bytes.",
-                                   "extensions": {"code": "QUERY_TOO_COMPLEX"}}]}).encode()
+                                   "extensions": {"code": GraphQLErrorCode.QUERY_TOO_COMPLEX}}]}).encode()
     await send({"type": "http.response.start", "status": 413,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
     await send({"type": "http.response.body", "body": body})
@@ -183,7 +184,7 @@ class RateLimit:
             await self.app(scope, receive, send)
             return
         body = json.dumps({"errors": [{"message": "Too many requests: slow down and retry later.",
-                                       "extensions": {"code": "RATE_LIMITED", "retryAfter": round(wait, 3)}}]}).encode()
+                                       "extensions": {"code": GraphQLErrorCode.RATE_LIMITED, "retryAfter": round(wait, 3)}}]}).encode()
         await send({"type": "http.response.start", "status": 429, "headers": [
             (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
             (b"retry-after", retry_after_header(wait).encode())]})

@@ -37,6 +37,7 @@ from redis.asyncio import Redis
 
 from gateway.breaker import Breaker
 from gateway.graphql_http import RequestError
+from resolvers.errors import GraphQLErrorCode
 
 log = logging.getLogger("gateway.persisted")
 
@@ -61,27 +62,27 @@ def not_found() -> RequestError:
     # 200 under application/json: every version of Apollo's link retries on it, while older ones
     # turn persisted queries off for good on a 400 or 500. Under graphql-response+json a result
     # without data needs a 4xx; 404 is what Apollo's own servers send there.
-    return RequestError(404, "PersistedQueryNotFound", "PERSISTED_QUERY_NOT_FOUND", legacy_status=200,
+    return RequestError(404, "PersistedQueryNotFound", GraphQLErrorCode.PERSISTED_QUERY_NOT_FOUND, legacy_status=200,
                         headers={"Cache-Control": "no-store"})
 
 
 def not_supported() -> RequestError:
-    return RequestError(400, "PersistedQueryNotSupported", "PERSISTED_QUERY_NOT_SUPPORTED")
+    return RequestError(400, "PersistedQueryNotSupported", GraphQLErrorCode.PERSISTED_QUERY_NOT_SUPPORTED)
 
 
 def hash_mismatch() -> RequestError:
     return RequestError(400, "The persisted query's sha256Hash does not match the query sent with it.",
-                        "PERSISTED_QUERY_HASH_MISMATCH")
+                        GraphQLErrorCode.PERSISTED_QUERY_HASH_MISMATCH)
 
 
 def not_in_list() -> RequestError:
     return RequestError(404, "This persisted query is not on the gateway's allow-list.",
-                        "PERSISTED_QUERY_NOT_IN_LIST", headers={"Cache-Control": "no-store"})
+                        GraphQLErrorCode.PERSISTED_QUERY_NOT_IN_LIST, headers={"Cache-Control": "no-store"})
 
 
 def query_not_allowed() -> RequestError:
     return RequestError(403, "Only the operations on the gateway's allow-list may run; this one is not on it.",
-                        "QUERY_NOT_IN_ALLOWLIST")
+                        GraphQLErrorCode.QUERY_NOT_IN_ALLOWLIST)
 
 
 def missing_query() -> RequestError:
@@ -260,14 +261,14 @@ def requested_hash(extensions: Mapping[str, Any] | None) -> str | None:
         return None
     persisted = extensions["persistedQuery"]
     if not isinstance(persisted, dict):
-        raise RequestError(400, "`extensions.persistedQuery` must be an object.", "PERSISTED_QUERY_INVALID")
+        raise RequestError(400, "`extensions.persistedQuery` must be an object.", GraphQLErrorCode.PERSISTED_QUERY_INVALID)
     if persisted.get("version") != 1:
         raise RequestError(400, "Unsupported persisted query version: only version 1 is known.",
-                           "PERSISTED_QUERY_INVALID")
+                           GraphQLErrorCode.PERSISTED_QUERY_INVALID)
     sha256 = persisted.get("sha256Hash")
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()):
         raise RequestError(400, "`extensions.persistedQuery.sha256Hash` must be a SHA-256 in hex (64 characters).",
-                           "PERSISTED_QUERY_INVALID")
+                           GraphQLErrorCode.PERSISTED_QUERY_INVALID)
     return sha256.lower()
 
 

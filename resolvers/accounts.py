@@ -30,7 +30,7 @@ from models import Account, Address, Permission, RefreshToken
 from models.accounts import ADDRESS_LENGTHS, EMAIL_LENGTH, PERSON_NAME_LENGTH
 from resolvers import outbox
 from resolvers.countries import COUNTRIES
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
 REFRESH_TOKEN_LIFETIME = timedelta(days=30)
@@ -80,22 +80,22 @@ def normalize_email(email: str) -> str:
 def validate_email(email: str, field: str = "email") -> str:
     normalized = normalize_email(email)
     if len(normalized) > EMAIL_LENGTH:
-        raise DomainError("INVALID", f"An email address may have at most {EMAIL_LENGTH} characters.", [field])
+        raise DomainError(ErrorCode.TOO_LONG, f"An email address may have at most {EMAIL_LENGTH} characters.", [field])
     if not _EMAIL.match(normalized):
-        raise DomainError("INVALID", "Enter a valid email address.", [field])
+        raise DomainError(ErrorCode.INVALID_EMAIL, "Enter a valid email address.", [field])
     return normalized
 
 
 def validate_password(password: str, email: str) -> None:
     """At least 8 characters (at most 128), not only digits, not the email address."""
     if len(password) < 8:
-        raise DomainError("PASSWORD_TOO_SHORT", "The password must have at least 8 characters.", ["password"])
+        raise DomainError(ErrorCode.PASSWORD_TOO_SHORT, "The password must have at least 8 characters.", ["password"])
     if len(password) > 128:
-        raise DomainError("INVALID", "The password may have at most 128 characters.", ["password"])
+        raise DomainError(ErrorCode.TOO_LONG, "The password may have at most 128 characters.", ["password"])
     if password.isdigit():
-        raise DomainError("PASSWORD_TOO_COMMON", "The password must not consist of digits only.", ["password"])
+        raise DomainError(ErrorCode.PASSWORD_TOO_COMMON, "The password must not consist of digits only.", ["password"])
     if password.strip().lower() == email.lower():
-        raise DomainError("PASSWORD_TOO_SIMILAR", "The password must differ from the email address.", ["password"])
+        raise DomainError(ErrorCode.PASSWORD_TOO_SIMILAR, "The password must differ from the email address.", ["password"])
 
 
 async def register_customer(email: str, password: str, first_name: str = "", last_name: str = "") -> Account:
@@ -103,15 +103,15 @@ async def register_customer(email: str, password: str, first_name: str = "", las
     validate_password(password, email)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
         if len(value.strip()) > PERSON_NAME_LENGTH:
-            raise DomainError("INVALID", f"`{name}` may have at most {PERSON_NAME_LENGTH} characters.", [name])
+            raise DomainError(ErrorCode.TOO_LONG, f"`{name}` may have at most {PERSON_NAME_LENGTH} characters.", [name])
     if await Account.filter(email=email).exists():
-        raise DomainError("DUPLICATE", "An account with this email already exists.", ["email"])
+        raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"])
     try:
         return await Account.create(
             email=email, password_hash=_hasher.hash(password), first_name=first_name.strip(), last_name=last_name.strip()
         )
     except IntegrityError:  # registered concurrently between the check and the insert
-        raise DomainError("DUPLICATE", "An account with this email already exists.", ["email"]) from None
+        raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"]) from None
 
 
 async def create_staff(email: str, password: str, permissions: list[Permission]) -> Account:
@@ -134,14 +134,14 @@ async def sign_in(email: str, password: str, secret_key: str, rules: TokenRules 
     except (VerificationError, InvalidHashError):
         account = None
     if account is None:
-        raise DomainError("INVALID_CREDENTIALS", "The email or password is not correct.", ["email"])
+        raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is not correct.", ["email"])
     now = datetime.now(UTC)
     return await _issue(account, secret_key, secrets.token_hex(16), rules, now, secrets.token_urlsafe(32))
 
 
 async def refresh(refresh_token: str, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
     now = datetime.now(UTC)
-    invalid = DomainError("INVALID_TOKEN", "The refresh token is not valid.", ["refreshToken"])
+    invalid = DomainError(ErrorCode.INVALID_TOKEN, "The refresh token is not valid.", ["refreshToken"])
     # The successor is derived from the token (keyed by SECRET_KEY), not drawn at random: a repeat
     # within the grace window can then be given the same pair without storing it anywhere.
     successor = _successor(refresh_token, secret_key)
@@ -154,7 +154,7 @@ async def refresh(refresh_token: str, secret_key: str, rules: TokenRules = Token
             if account is None:
                 raise invalid
             await RefreshToken.filter(id=stored.id).update(revoked_at=now)
-            pair = await _issue(account, secret_key, stored.family, rules, now, successor)
+            pair: TokenPair | None = await _issue(account, secret_key, stored.family, rules, now, successor)
         elif now - stored.revoked_at <= rules.refresh_grace:
             pair = await _repeat(stored, successor, secret_key, rules)
         else:
@@ -267,24 +267,24 @@ async def add_staff(email: str, password: str, permissions: list[Permission]) ->
     email = validate_email(email)
     validate_password(password, email)
     if await Account.filter(email=email).exists():
-        raise DomainError("DUPLICATE", "An account with this email already exists.", ["email"])
+        raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"])
     try:
         return await Account.create(
             email=email, password_hash=_hasher.hash(password), is_staff=True,
             permissions=sorted(p.value for p in permissions),
         )
     except IntegrityError:
-        raise DomainError("DUPLICATE", "An account with this email already exists.", ["email"]) from None
+        raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"]) from None
 
 
 async def set_permissions(account_id: int, permissions: list[Permission], actor: Account | None) -> Account:
     account = await Account.get_or_none(id=account_id, is_staff=True)
     if account is None:
-        raise DomainError("NOT_FOUND", "No staff account has this ID.", ["staffId"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No staff account has this ID.", ["staffId"])
     values = sorted({p.value for p in permissions})
     if actor is not None and actor.id == account.id and Permission.MANAGE_STAFF.value not in values:
         # Nobody may lock themselves (possibly the last administrator) out of staff management.
-        raise DomainError("INVALID", "You cannot remove MANAGE_STAFF from your own account.", ["permissions"])
+        raise DomainError(ErrorCode.INVALID, "You cannot remove MANAGE_STAFF from your own account.", ["permissions"])
     account.permissions = values
     await account.save(update_fields=["permissions"])
     return account
@@ -304,25 +304,28 @@ def validate_address(values: dict[str, str | None], prefix: str = "address") -> 
     for name in (*ADDRESS_LENGTHS, "country"):
         value = (values.get(name) or "").strip()
         if name in REQUIRED_ADDRESS_FIELDS and not value:
-            raise DomainError("REQUIRED", f"`{_camel(name)}` is required.", [prefix, _camel(name)])
+            raise DomainError(ErrorCode.REQUIRED, f"`{_camel(name)}` is required.", [prefix, _camel(name)])
         if name in ADDRESS_LENGTHS and len(value) > ADDRESS_LENGTHS[name]:
-            raise DomainError("INVALID", f"`{_camel(name)}` may have at most {ADDRESS_LENGTHS[name]} characters.", [prefix, _camel(name)])
+            raise DomainError(ErrorCode.TOO_LONG, f"`{_camel(name)}` may have at most {ADDRESS_LENGTHS[name]} characters.", [prefix, _camel(name)])
         clean[name] = value
     clean["country"] = clean["country"].upper()
     if clean["country"] not in COUNTRIES:
-        raise DomainError("INVALID", "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"])
+        raise DomainError(ErrorCode.UNKNOWN_COUNTRY, "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"])
     return clean
 
 
 async def add_address(account: Account, values: dict[str, str | None]) -> Address:
     if await Address.filter(account_id=account.id).count() >= 20:
-        raise DomainError("INVALID", "At most 20 addresses can be saved.", ["address"])
-    return await Address.create(account_id=account.id, **validate_address(values))
+        raise DomainError(ErrorCode.TOO_MANY, "At most 20 addresses can be saved.", ["address"])
+    # Built, then saved: `create`'s first parameter is a connection, which a `**fields` could fill.
+    address = Address(account_id=account.id, **validate_address(values))
+    await address.save(force_create=True)
+    return address
 
 
 async def remove_address(account: Account, address_id: int) -> Address:
     address = await Address.get_or_none(id=address_id, account_id=account.id)  # never someone else's
     if address is None:
-        raise DomainError("NOT_FOUND", "You have no saved address with this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "You have no saved address with this ID.", ["id"])
     await address.delete()
     return address

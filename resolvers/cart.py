@@ -18,7 +18,7 @@ from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus
 from models.sql import Row
 from resolvers import checkout, outbox, pricing
 from resolvers.accounts import validate_address, validate_email
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode
 
 
 @dataclass(frozen=True)
@@ -78,9 +78,9 @@ async def cart_by_token(token: str) -> Cart | None:
 
 def _check_quantity(quantity: int, field: list[str], rules: CartRules) -> None:
     if quantity < 1:
-        raise DomainError("INVALID", "The quantity must be at least 1.", field)
+        raise DomainError(ErrorCode.INVALID_QUANTITY, "The quantity must be at least 1.", field)
     if quantity > rules.max_line_quantity:
-        raise DomainError("INVALID", f"At most {rules.max_line_quantity} of one item per order.", field)
+        raise DomainError(ErrorCode.INVALID_QUANTITY, f"At most {rules.max_line_quantity} of one item per order.", field)
 
 
 async def sellable(variant_ids: list[int]) -> dict[int, Row]:
@@ -97,7 +97,7 @@ def _check_available(variant: Row, quantity: int, field: list[str]) -> None:
     available = variant["quantity_available"]
     if quantity > available:
         raise DomainError(
-            "INSUFFICIENT_STOCK",
+            ErrorCode.INSUFFICIENT_STOCK,
             f"Only {available} of {variant['sku']} available; {quantity} asked for.",
             field,
         )
@@ -106,9 +106,9 @@ def _check_available(variant: Row, quantity: int, field: list[str]) -> None:
 async def _locked(token: str) -> Cart:
     cart = await Cart.filter(token=token).select_for_update().first()
     if cart is None:
-        raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
     if cart.completed_at is not None:
-        raise DomainError("CART_COMPLETED", "This cart has been checked out; start a new one.", ["cartToken"])
+        raise DomainError(ErrorCode.CART_COMPLETED, "This cart has been checked out; start a new one.", ["cartToken"])
     return cart
 
 
@@ -122,13 +122,13 @@ async def _merge_lines(cart: Cart, additions: list[tuple[int, int]], rules: Cart
     for index, (variant_id, quantity) in enumerate(additions):
         variant = for_sale.get(variant_id)
         if variant is None:
-            raise DomainError("INVALID", "This item is not for sale.", ["lines", str(index), "variantId"])
+            raise DomainError(ErrorCode.NOT_FOR_SALE, "This item is not for sale.", ["lines", str(index), "variantId"])
         total = wanted.get(variant_id, existing[variant_id].quantity if variant_id in existing else 0) + quantity
         _check_quantity(total, ["lines", str(index), "quantity"], rules)
         _check_available(variant, total, ["lines", str(index), "quantity"])
         wanted[variant_id] = total
     if len(set(existing) | set(wanted)) > rules.max_lines:
-        raise DomainError("INVALID", f"A cart holds at most {rules.max_lines} different items.", ["lines"])
+        raise DomainError(ErrorCode.TOO_MANY, f"A cart holds at most {rules.max_lines} different items.", ["lines"])
     new_lines = [CartLine(cart_id=cart.id, variant_id=v, quantity=q) for v, q in wanted.items() if v not in existing]
     if new_lines:
         await CartLine.bulk_create(new_lines)
@@ -152,7 +152,7 @@ async def create_cart(
 
 async def add_lines(token: str, lines: list[tuple[int, int]], rules: CartRules = DEFAULT_RULES) -> Cart:
     if not lines:
-        raise DomainError("INVALID", "Give at least one line.", ["lines"])
+        raise DomainError(ErrorCode.REQUIRED, "Give at least one line.", ["lines"])
     async with outbox.transaction():
         cart = await _locked(token)
         await _merge_lines(cart, lines, rules)
@@ -163,7 +163,7 @@ async def add_lines(token: str, lines: list[tuple[int, int]], rules: CartRules =
 async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRules = DEFAULT_RULES) -> Cart:
     """Set line quantities; 0 removes the line (as Shopify does)."""
     if not updates:
-        raise DomainError("INVALID", "Give at least one line.", ["lines"])
+        raise DomainError(ErrorCode.REQUIRED, "Give at least one line.", ["lines"])
     async with outbox.transaction():
         cart = await _locked(token)
         lines = {line.id: line for line in await CartLine.filter(cart_id=cart.id)}
@@ -171,13 +171,13 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
         for index, (line_id, quantity) in enumerate(updates):
             line = lines.get(line_id)
             if line is None:
-                raise DomainError("NOT_FOUND", "This cart has no such line.", ["lines", str(index), "lineId"])
+                raise DomainError(ErrorCode.NOT_FOUND, "This cart has no such line.", ["lines", str(index), "lineId"])
             if quantity == 0:
                 continue
             _check_quantity(quantity, ["lines", str(index), "quantity"], rules)
             variant = for_sale.get(line.variant_id)
             if variant is None:
-                raise DomainError("INVALID", "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
+                raise DomainError(ErrorCode.NOT_FOR_SALE, "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
             _check_available(variant, quantity, ["lines", str(index), "quantity"])
         # A 0 anywhere removes the line; otherwise the last quantity given for it holds.
         removed = {line_id for line_id, quantity in updates if quantity == 0}
@@ -197,7 +197,7 @@ async def remove_lines(token: str, line_ids: list[int]) -> Cart:
         owned = set(await CartLine.filter(cart_id=cart.id, id__in=line_ids).values_list("id", flat=True))
         for index, line_id in enumerate(line_ids):
             if line_id not in owned:
-                raise DomainError("NOT_FOUND", "This cart has no such line.", ["lineIds", str(index)])
+                raise DomainError(ErrorCode.NOT_FOUND, "This cart has no such line.", ["lineIds", str(index)])
         await CartLine.filter(id__in=line_ids).delete()
     return cart
 
@@ -230,12 +230,12 @@ async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -
     async with outbox.transaction():
         cart = await _locked(token)
         if not cart.shipping_address:
-            raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Set a shipping address first.", ["cartToken"])
+            raise DomainError(ErrorCode.SHIPPING_ADDRESS_REQUIRED, "Set a shipping address first.", ["cartToken"])
         # Through the loader: the cart's totals in the answer read the same method, from its cache.
         method = await loaders.shipping_method_by_id.load(method_id)
         summary = await priced(loaders, cart)
         if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
-            raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "This shipping method does not serve this cart.", ["shippingMethodId"])
+            raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "This shipping method does not serve this cart.", ["shippingMethodId"])
         cart.shipping_method_id = method.id
         await cart.save(update_fields=["shipping_method_id", "updated_at"])
     return cart
@@ -281,12 +281,12 @@ async def apply_discount(loaders: Loaders, token: str, code_text: str) -> Cart:
         cart = await _locked(token)
         code = await DiscountCode.get_or_none(code=code_text.strip().upper())
         if code is None:
-            raise DomainError("DISCOUNT_CODE_INVALID", "This code does not exist.", ["code"])
+            raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, "This code does not exist.", ["code"])
         summary = await priced(loaders, cart)
         uses = await checkout.customer_uses(code, cart.customer_id)
         problem = checkout.discount_problem(code, summary.subtotal, uses, datetime.now(UTC))
         if problem is not None:
-            raise DomainError("DISCOUNT_CODE_INVALID", problem, ["code"])
+            raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, problem, ["code"])
         cart.discount_code_id = code.id
         await cart.save(update_fields=["discount_code_id", "updated_at"])
     return cart
@@ -297,7 +297,7 @@ async def remove_discount(token: str, code_text: str) -> Cart:
         cart = await _locked(token)
         code = await DiscountCode.get_or_none(code=code_text.strip().upper())
         if code is None or cart.discount_code_id != code.id:
-            raise DomainError("NOT_FOUND", "This code is not applied to the cart.", ["code"])
+            raise DomainError(ErrorCode.NOT_FOUND, "This code is not applied to the cart.", ["code"])
         cart.discount_code_id = None
         await cart.save(update_fields=["discount_code_id", "updated_at"])
     return cart
@@ -312,7 +312,7 @@ async def merge_into_customer(guest_token: str, customer: Account, rules: CartRu
     async with outbox.transaction():
         guest = await _locked(guest_token)
         if guest.customer_id not in (None, customer.id):
-            raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+            raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
         target = await Cart.filter(customer_id=customer.id, completed_at__isnull=True).exclude(id=guest.id) \
             .order_by("-updated_at").select_for_update().first()
         if target is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Literal, overload
 
 from tortoise.exceptions import IntegrityError
 
@@ -27,7 +28,7 @@ from models.catalogue import (
 )
 from resolvers import catalogue_changes as changes
 from resolvers import outbox
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode, text_code
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 MAX_PRICE = Decimal("9999999999.99")
@@ -37,15 +38,19 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:SLUG_LENGTH] or "item"
 
 
+@overload
+def _name(value: str | None, field_name: str, required: Literal[True], length: int = NAME_LENGTH) -> str: ...
+@overload
+def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None: ...
 def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None:
     """A trimmed name of 1 to `length` characters: its column's length (models.catalogue)."""
     if value is None:
         if required:
-            raise DomainError("REQUIRED", f"`{field_name}` is required.", [field_name])
+            raise DomainError(ErrorCode.REQUIRED, f"`{field_name}` is required.", [field_name])
         return None
     value = value.strip()
     if not value or len(value) > length:
-        raise DomainError("INVALID", f"`{field_name}` must be 1–{length} characters.", [field_name])
+        raise DomainError(text_code(value, length), f"`{field_name}` must be 1–{length} characters.", [field_name])
     return value
 
 
@@ -55,7 +60,7 @@ def _slug(value: str | None, field_name: str = "slug") -> str | None:
     value = value.strip().lower()
     if not _SLUG.match(value) or len(value) > SLUG_LENGTH:
         raise DomainError(
-            "INVALID", f"A slug is at most {SLUG_LENGTH} lowercase letters and digits joined by single dashes.", [field_name]
+            text_code(value, SLUG_LENGTH), f"A slug is at most {SLUG_LENGTH} lowercase letters and digits joined by single dashes.", [field_name]
         )
     return value
 
@@ -63,24 +68,24 @@ def _slug(value: str | None, field_name: str = "slug") -> str | None:
 def _price(value: Decimal | None, field_name: str, required: bool) -> Decimal | None:
     if value is None:
         if required:
-            raise DomainError("REQUIRED", f"`{field_name}` is required.", [field_name])
+            raise DomainError(ErrorCode.REQUIRED, f"`{field_name}` is required.", [field_name])
         return None
     try:
         if not value.is_finite() or value < 0 or value > MAX_PRICE:
-            raise DomainError("INVALID", f"`{field_name}` must be between 0 and {MAX_PRICE}.", [field_name])
+            raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` must be between 0 and {MAX_PRICE}.", [field_name])
         if value != value.quantize(Decimal("0.01")):
-            raise DomainError("INVALID", f"`{field_name}` has at most two decimal places.", [field_name])
+            raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` has at most two decimal places.", [field_name])
     except InvalidOperation:
-        raise DomainError("INVALID", f"`{field_name}` is not an amount.", [field_name]) from None
+        raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` is not an amount.", [field_name]) from None
     return value
 
 
-async def _unique_slug(model: type, wanted: str | None, name: str, exclude_id: int | None = None) -> str:
+async def _unique_slug(model: type[Category] | type[Product], wanted: str | None, name: str, exclude_id: int | None = None) -> str:
     """An explicit slug must be free (DUPLICATE otherwise); a derived one gets a numeric suffix."""
     query = model.filter(slug=wanted or "")
     if wanted is not None:
         if await (query.exclude(id=exclude_id) if exclude_id else query).exists():
-            raise DomainError("DUPLICATE", f"The slug {wanted!r} is taken.", ["slug"])
+            raise DomainError(ErrorCode.DUPLICATE, f"The slug {wanted!r} is taken.", ["slug"])
         return wanted
     base = slugify(name)
     candidate, n = base, 1
@@ -108,7 +113,7 @@ async def _parent(parent_id: int | None) -> Category | None:
         return None
     parent = await Category.get_or_none(id=parent_id)
     if parent is None:
-        raise DomainError("INVALID", "The parent category does not exist.", ["parent"])
+        raise DomainError(ErrorCode.NOT_FOUND, "The parent category does not exist.", ["parent"])
     return parent
 
 
@@ -116,7 +121,7 @@ def _check_path(path: str) -> str:
     """A category's ancestor path within its column: past it the tree is too deep (raised inside
     the transaction that would have written it, so nothing is)."""
     if len(path) > PATH_LENGTH:
-        raise DomainError("INVALID", "The category tree would be too deep there.", ["parent"])
+        raise DomainError(ErrorCode.INVALID, "The category tree would be too deep there.", ["parent"])
     return path
 
 
@@ -131,7 +136,7 @@ async def create_category(data: CategoryInput) -> Category:
                 position=data.position or 0, path="", depth=0 if parent is None else parent.depth + 1,
             )
         except IntegrityError:
-            raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
+            raise DomainError(ErrorCode.DUPLICATE, f"The slug {slug!r} is taken.", ["slug"]) from None
         category.path = _check_path(f"{parent.path if parent else '/'}{category.id}/")
         await category.save(update_fields=["path"])
         # The parent's children and the category lists change; a new slug may answer a lookup.
@@ -142,13 +147,13 @@ async def create_category(data: CategoryInput) -> Category:
 async def update_category(category_id: int, data: CategoryInput) -> Category:
     category = await Category.get_or_none(id=category_id)
     if category is None:
-        raise DomainError("NOT_FOUND", "No category has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No category has this ID.", ["id"])
     name = _name(data.name, "name", required=False, length=CATEGORY_NAME_LENGTH)
     slug = await _unique_slug(Category, _slug(data.slug), category.name, exclude_id=category.id) if data.slug else None
     moving = data.clear_parent or data.parent_id is not None
     parent = await _parent(data.parent_id) if data.parent_id is not None else None
     if parent is not None and (parent.id == category.id or parent.path.startswith(category.path)):
-        raise DomainError("INVALID", "A category cannot be moved under itself or its descendants.", ["parent"])
+        raise DomainError(ErrorCode.INVALID, "A category cannot be moved under itself or its descendants.", ["parent"])
     async with outbox.transaction():
         if name is not None:
             category.name = name
@@ -176,7 +181,7 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
         try:
             await category.save()
         except IntegrityError:
-            raise DomainError("DUPLICATE", "The slug is taken.", ["slug"]) from None
+            raise DomainError(ErrorCode.DUPLICATE, "The slug is taken.", ["slug"]) from None
         changes.record(stale)
     return category
 
@@ -184,9 +189,9 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
 async def delete_category(category_id: int) -> Category:
     category = await Category.get_or_none(id=category_id)
     if category is None:
-        raise DomainError("NOT_FOUND", "No category has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No category has this ID.", ["id"])
     if await Category.filter(parent_id=category.id).exists():
-        raise DomainError("INVALID", "Move or delete its subcategories first.", ["id"])
+        raise DomainError(ErrorCode.IN_USE, "Move or delete its subcategories first.", ["id"])
     async with outbox.transaction():
         await category.delete()  # its products stay, without a category
         changes.record([changes.category(category.id), changes.CATEGORIES, changes.PRODUCTS,
@@ -212,7 +217,7 @@ async def _category(category_id: int | None) -> Category | None:
         return None
     category = await Category.get_or_none(id=category_id)
     if category is None:
-        raise DomainError("INVALID", "The category does not exist.", ["category"])
+        raise DomainError(ErrorCode.NOT_FOUND, "The category does not exist.", ["category"])
     return category
 
 
@@ -228,14 +233,14 @@ async def create_product(data: ProductInput) -> Product:
             )
             changes.record([changes.PRODUCTS])  # a lookup of its slug may have been cached as null
     except IntegrityError:
-        raise DomainError("DUPLICATE", f"The slug {slug!r} is taken.", ["slug"]) from None
+        raise DomainError(ErrorCode.DUPLICATE, f"The slug {slug!r} is taken.", ["slug"]) from None
     return product
 
 
 async def update_product(product_id: int, data: ProductInput) -> Product:
     product = await Product.get_or_none(id=product_id)
     if product is None:
-        raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No product has this ID.", ["id"])
     name = _name(data.name, "name", required=False)
     slug = await _unique_slug(Product, _slug(data.slug), product.name, exclude_id=product.id) if data.slug else None
     category = await _category(data.category_id)
@@ -256,7 +261,7 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
             await product.save()
             changes.record([changes.product(product.id), changes.PRODUCTS])
     except IntegrityError:
-        raise DomainError("DUPLICATE", "The slug is taken.", ["slug"]) from None
+        raise DomainError(ErrorCode.DUPLICATE, "The slug is taken.", ["slug"]) from None
     return product
 
 
@@ -266,7 +271,7 @@ async def delete_product(product_id: int) -> tuple[Product, bool]:
     Returns the product and whether it was archived rather than deleted."""
     product = await Product.get_or_none(id=product_id)
     if product is None:
-        raise DomainError("NOT_FOUND", "No product has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No product has this ID.", ["id"])
     async with outbox.transaction():
         changes.record([changes.product(product.id), changes.PRODUCTS])
         if await OrderLine.filter(variant__product_id=product.id).exists():
@@ -295,11 +300,11 @@ class VariantInput:
 def _sku(value: str | None, required: bool) -> str | None:
     if value is None:
         if required:
-            raise DomainError("REQUIRED", "`sku` is required.", ["sku"])
+            raise DomainError(ErrorCode.REQUIRED, "`sku` is required.", ["sku"])
         return None
     value = value.strip()
     if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{SKU_LENGTH - 1}}}", value):
-        raise DomainError("INVALID", f"A SKU is 1–{SKU_LENGTH} letters, digits, dots, dashes, underscores or slashes.", ["sku"])
+        raise DomainError(text_code(value, SKU_LENGTH), f"A SKU is 1–{SKU_LENGTH} letters, digits, dots, dashes, underscores or slashes.", ["sku"])
     return value
 
 
@@ -310,10 +315,10 @@ def _options(options: list[tuple[str, str]] | None) -> list[tuple[str, str]] | N
     for name, value in options:
         if not name.strip() or not value.strip() or len(name) > OPTION_NAME_LENGTH or len(value) > OPTION_VALUE_LENGTH:
             raise DomainError(
-                "INVALID", f"Options need a name (≤ {OPTION_NAME_LENGTH}) and a value (≤ {OPTION_VALUE_LENGTH}).", ["options"]
+                ErrorCode.INVALID, f"Options need a name (≤ {OPTION_NAME_LENGTH}) and a value (≤ {OPTION_VALUE_LENGTH}).", ["options"]
             )
         if name.strip().lower() in seen:
-            raise DomainError("INVALID", f"The option {name!r} is given twice.", ["options"])
+            raise DomainError(ErrorCode.DUPLICATE, f"The option {name!r} is given twice.", ["options"])
         seen.add(name.strip().lower())
     return [(n.strip(), v.strip()) for n, v in options]
 
@@ -326,16 +331,16 @@ async def refresh_min_price(product_id: int) -> None:
 
 async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
     if not await Product.filter(id=product_id).exists():
-        raise DomainError("INVALID", "The product does not exist.", ["productId"])
+        raise DomainError(ErrorCode.NOT_FOUND, "The product does not exist.", ["productId"])
     sku = _sku(data.sku, required=True)
     name = _name(data.name, "name", required=False) or sku
     price = _price(data.price, "price", required=True)
     compare = _price(data.compare_at_price, "compareAtPrice", required=False)
     if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
-        raise DomainError("INVALID", "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+        raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
     options = _options(data.options) or []
     if await ProductVariant.filter(sku=sku).exists():
-        raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"])
+        raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
     async with outbox.transaction():
         try:
             variant = await ProductVariant.create(
@@ -343,7 +348,7 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
                 weight_grams=data.weight_grams or 0, position=data.position or 0,
             )
         except IntegrityError:
-            raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"]) from None
+            raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"]) from None
         for index, (option, value) in enumerate(options):
             await VariantOption.create(variant=variant, name=option, value=value, position=index)
         await refresh_min_price(product_id)
@@ -355,16 +360,16 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
 async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
     variant = await ProductVariant.get_or_none(id=variant_id)
     if variant is None:
-        raise DomainError("NOT_FOUND", "No variant has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No variant has this ID.", ["id"])
     sku = _sku(data.sku, required=False)
     name = _name(data.name, "name", required=False)
     price = _price(data.price, "price", required=False)
     compare = _price(data.compare_at_price, "compareAtPrice", required=False)
     if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
-        raise DomainError("INVALID", "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+        raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
     options = _options(data.options)
     if sku is not None and sku != variant.sku and await ProductVariant.filter(sku=sku).exists():
-        raise DomainError("DUPLICATE", f"The SKU {sku!r} is taken.", ["sku"])
+        raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
     async with outbox.transaction():
         for attribute, value in (("sku", sku), ("name", name), ("price", price), ("compare_at_price", compare),
                                  ("weight_grams", data.weight_grams), ("position", data.position)):
@@ -375,7 +380,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
         try:
             await variant.save()
         except IntegrityError:
-            raise DomainError("DUPLICATE", "The SKU is taken.", ["sku"]) from None
+            raise DomainError(ErrorCode.DUPLICATE, "The SKU is taken.", ["sku"]) from None
         if options is not None:
             await VariantOption.filter(variant_id=variant.id).delete()
             for index, (option, value) in enumerate(options):
@@ -389,7 +394,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
 async def delete_variant(variant_id: int) -> ProductVariant:
     variant = await ProductVariant.get_or_none(id=variant_id)
     if variant is None:
-        raise DomainError("NOT_FOUND", "No variant has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No variant has this ID.", ["id"])
     async with outbox.transaction():
         await variant.delete()
         await refresh_min_price(variant.product_id)
@@ -402,13 +407,13 @@ async def delete_variant(variant_id: int) -> ProductVariant:
 
 async def add_image(product_id: int, url: str, alt_text: str | None, position: int | None) -> ProductImage:
     if not await Product.filter(id=product_id).exists():
-        raise DomainError("INVALID", "The product does not exist.", ["productId"])
+        raise DomainError(ErrorCode.NOT_FOUND, "The product does not exist.", ["productId"])
     url = url.strip()
     if not re.fullmatch(r"https?://\S+", url) or len(url) > IMAGE_URL_LENGTH:
-        raise DomainError("INVALID", f"The image URL must be an http(s) URL of at most {IMAGE_URL_LENGTH} characters.", ["url"])
+        raise DomainError(text_code(url, IMAGE_URL_LENGTH), f"The image URL must be an http(s) URL of at most {IMAGE_URL_LENGTH} characters.", ["url"])
     alt_text = (alt_text or "").strip()
     if len(alt_text) > ALT_TEXT_LENGTH:
-        raise DomainError("INVALID", f"Alt text may have at most {ALT_TEXT_LENGTH} characters.", ["altText"])
+        raise DomainError(ErrorCode.TOO_LONG, f"Alt text may have at most {ALT_TEXT_LENGTH} characters.", ["altText"])
     if position is None:
         position = await ProductImage.filter(product_id=product_id).count()
     async with outbox.transaction():
@@ -420,7 +425,7 @@ async def add_image(product_id: int, url: str, alt_text: str | None, position: i
 async def delete_image(image_id: int) -> ProductImage:
     image = await ProductImage.get_or_none(id=image_id)
     if image is None:
-        raise DomainError("NOT_FOUND", "No image has this ID.", ["id"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No image has this ID.", ["id"])
     async with outbox.transaction():
         await image.delete()
         changes.record([changes.product(image.product_id)])

@@ -14,7 +14,7 @@ from models.checkout import CARRIER_LENGTH, DISCOUNT_CODE_LENGTH, SHIPPING_METHO
 from resolvers import pricing
 from resolvers.catalogue_admin import MAX_PRICE
 from resolvers.countries import COUNTRIES
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode, text_code
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def carrier_code(value: str) -> str:
     """A carrier's code (dhl, ups), trimmed and lower-cased; INVALID on `carrier` otherwise."""
     carrier = value.strip().lower()
     if not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{0,{CARRIER_LENGTH - 1}}}", carrier):
-        raise DomainError("INVALID", f"The carrier is a code such as dhl or ups, of at most {CARRIER_LENGTH} characters.", ["carrier"])
+        raise DomainError(text_code(carrier, CARRIER_LENGTH), f"The carrier is a code such as dhl or ups, of at most {CARRIER_LENGTH} characters.", ["carrier"])
     return carrier
 
 
@@ -70,24 +70,24 @@ def _check_amount(field: str, amount: Decimal | None) -> None:
     # column overflows, and far past it (1e308) `quantize` itself raises.
     if amount is not None and (not amount.is_finite() or not 0 <= amount <= MAX_PRICE
                                or amount != amount.quantize(Decimal("0.01"))):
-        raise DomainError("INVALID", f"`{field}` must be an amount from 0 to {MAX_PRICE} with at most two decimals.", [field])
+        raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field}` must be an amount from 0 to {MAX_PRICE} with at most two decimals.", [field])
 
 
 async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
     name = data.name.strip()
     if not name or len(name) > SHIPPING_METHOD_NAME_LENGTH:
-        raise DomainError("INVALID", f"A shipping method needs a name of at most {SHIPPING_METHOD_NAME_LENGTH} characters.", ["name"])
+        raise DomainError(text_code(name, SHIPPING_METHOD_NAME_LENGTH), f"A shipping method needs a name of at most {SHIPPING_METHOD_NAME_LENGTH} characters.", ["name"])
     carrier = carrier_code(data.carrier)
     _check_amount("price", data.price)
     _check_amount("freeOver", data.free_over)
     countries = sorted({c.strip().upper() for c in data.countries or ()})
     bad = [c for c in countries if c not in COUNTRIES]
     if bad:
-        raise DomainError("INVALID", f"Not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}.", ["countries"])
+        raise DomainError(ErrorCode.UNKNOWN_COUNTRY, f"Not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}.", ["countries"])
     if data.min_weight_grams < 0 or (data.max_weight_grams is not None and data.max_weight_grams < data.min_weight_grams):
-        raise DomainError("INVALID", "The weight range must run from 0 or more up to at least its minimum.", ["maxWeightGrams"])
+        raise DomainError(ErrorCode.INVALID, "The weight range must run from 0 or more up to at least its minimum.", ["maxWeightGrams"])
     if not 0 <= data.min_days <= data.max_days <= 365:
-        raise DomainError("INVALID", "Delivery days must satisfy 0 <= minDays <= maxDays <= 365.", ["maxDays"])
+        raise DomainError(ErrorCode.INVALID, "Delivery days must satisfy 0 <= minDays <= maxDays <= 365.", ["maxDays"])
     return await ShippingMethod.create(
         name=name, carrier=carrier, price=data.price, free_over=data.free_over, countries=countries,
         min_weight_grams=data.min_weight_grams, max_weight_grams=data.max_weight_grams,
@@ -134,24 +134,24 @@ class DiscountCodeInput:
 async def create_discount_code(data: DiscountCodeInput) -> DiscountCode:
     code = data.code.strip().upper()
     if not re.fullmatch(rf"[A-Z0-9][A-Z0-9_-]{{1,{DISCOUNT_CODE_LENGTH - 1}}}", code):
-        raise DomainError("INVALID", f"A code is 2–{DISCOUNT_CODE_LENGTH} letters, digits, dashes or underscores.", ["code"])
+        raise DomainError(text_code(code, DISCOUNT_CODE_LENGTH), f"A code is 2–{DISCOUNT_CODE_LENGTH} letters, digits, dashes or underscores.", ["code"])
     _check_amount("value", data.value)
     _check_amount("minSubtotal", data.min_subtotal)
     if data.kind == DiscountKind.PERCENTAGE and not 0 < data.value <= 100:
-        raise DomainError("INVALID", "A percentage is more than 0 and at most 100.", ["value"])
+        raise DomainError(ErrorCode.INVALID, "A percentage is more than 0 and at most 100.", ["value"])
     if data.kind == DiscountKind.FIXED_AMOUNT and data.value <= 0:
-        raise DomainError("INVALID", "A fixed discount needs an amount above 0.", ["value"])
+        raise DomainError(ErrorCode.INVALID_AMOUNT, "A fixed discount needs an amount above 0.", ["value"])
     if data.starts_at and data.ends_at and data.ends_at <= data.starts_at:
-        raise DomainError("INVALID", "`endsAt` must come after `startsAt`.", ["endsAt"])
+        raise DomainError(ErrorCode.INVALID, "`endsAt` must come after `startsAt`.", ["endsAt"])
     for field, limit in (("usageLimit", data.usage_limit), ("perCustomerLimit", data.per_customer_limit)):
         if limit is not None and limit < 1:
-            raise DomainError("INVALID", f"`{field}` must be at least 1 (leave it out for no limit).", [field])
+            raise DomainError(ErrorCode.INVALID, f"`{field}` must be at least 1 (leave it out for no limit).", [field])
     if await DiscountCode.filter(code=code).exists():
-        raise DomainError("DUPLICATE", f"The code {code} exists.", ["code"])
+        raise DomainError(ErrorCode.DUPLICATE, f"The code {code} exists.", ["code"])
     try:
         return await DiscountCode.create(
             code=code, kind=data.kind, value=data.value, min_subtotal=data.min_subtotal, starts_at=data.starts_at,
             ends_at=data.ends_at, usage_limit=data.usage_limit, per_customer_limit=data.per_customer_limit,
         )
     except IntegrityError:
-        raise DomainError("DUPLICATE", f"The code {code} exists.", ["code"]) from None
+        raise DomainError(ErrorCode.DUPLICATE, f"The code {code} exists.", ["code"]) from None

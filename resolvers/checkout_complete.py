@@ -47,6 +47,7 @@ from models import (
     OrderLine,
     OrderStatus,
     PaymentAttempt,
+    Product,
     ProductStatus,
     Stock,
     StockMovement,
@@ -54,7 +55,7 @@ from models import (
 from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode, text_code
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import announce_order
 
@@ -79,7 +80,7 @@ def allocate(wanted: list[tuple[int, int]], stocks: list[Stock]) -> dict[int, li
         available = sum(max(0, s.quantity - s.reserved) for s in rows)
         if available < quantity:
             raise DomainError(
-                "INSUFFICIENT_STOCK", f"Only {available} available; {quantity} asked for.", ["lines", str(index), "quantity"]
+                ErrorCode.INSUFFICIENT_STOCK, f"Only {available} available; {quantity} asked for.", ["lines", str(index), "quantity"]
             )
         if rows and rows[0].quantity - rows[0].reserved >= quantity:
             plan[variant_id] = [Take(rows[0], quantity)]
@@ -101,7 +102,7 @@ async def _existing(idempotency_key: str | None, cart: Cart | None) -> Order | N
         order = await Order.get_or_none(idempotency_key=idempotency_key)
         if order is not None:
             if cart is not None and order.cart_id not in (None, cart.id):
-                raise DomainError("INVALID", "This idempotency key was used for another cart.", ["idempotencyKey"])
+                raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was used for another cart.", ["idempotencyKey"])
             return order
     return None
 
@@ -116,11 +117,11 @@ async def complete(
 ) -> Order:
     provider = payments.provider(provider_name)
     if provider is None:
-        raise DomainError("INVALID", f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
+        raise DomainError(ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH:
-        raise DomainError("INVALID", f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.", ["idempotencyKey"])
+        raise DomainError(text_code(idempotency_key, IDEMPOTENCY_KEY_LENGTH), f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.", ["idempotencyKey"])
     if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the attempt's column
-        raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
     # Recorded before the transaction, in a statement of its own: it outlives a process killed mid-checkout.
     payment = Payment(provider, await payments.start_attempt(provider.name, token))
     order: Order | None = None
@@ -165,7 +166,7 @@ async def _complete(
     async with outbox.transaction():
         cart = await Cart.filter(token=token).select_for_update().first()
         if cart is None:
-            raise DomainError("NOT_FOUND", "No cart has this token.", ["cartToken"])
+            raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
         existing = await _existing(idempotency_key, cart)
         if existing is not None:
             return existing
@@ -173,30 +174,32 @@ async def _complete(
             order = await Order.get_or_none(cart_id=cart.id)
             if order is not None:
                 return order
-            raise DomainError("CART_COMPLETED", "This cart has been checked out.", ["cartToken"])
+            raise DomainError(ErrorCode.CART_COMPLETED, "This cart has been checked out.", ["cartToken"])
 
         loaders = Loaders()  # fresh reads inside the transaction, nothing cached from before the lock
         summary = await carts.priced(loaders, cart)
         if not summary.lines:
-            raise DomainError("CART_EMPTY", "The cart is empty.", ["cartToken"])
+            raise DomainError(ErrorCode.CART_EMPTY, "The cart is empty.", ["cartToken"])
         if not cart.email:
-            raise DomainError("EMAIL_REQUIRED", "Give an email address for the order.", ["email"])
+            raise DomainError(ErrorCode.EMAIL_REQUIRED, "Give an email address for the order.", ["email"])
         if not cart.shipping_address:
-            raise DomainError("SHIPPING_ADDRESS_REQUIRED", "Give a shipping address.", ["shippingAddress"])
+            raise DomainError(ErrorCode.SHIPPING_ADDRESS_REQUIRED, "Give a shipping address.", ["shippingAddress"])
         if cart.shipping_method_id is None:
-            raise DomainError("SHIPPING_METHOD_REQUIRED", "Choose a shipping method.", ["shippingMethod"])
+            raise DomainError(ErrorCode.SHIPPING_METHOD_REQUIRED, "Choose a shipping method.", ["shippingMethod"])
         # Through the loader: the totals below read the same method again, from its cache.
         method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
         if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
-            raise DomainError("SHIPPING_METHOD_UNAVAILABLE", "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
+            raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
         products = await loaders.product_by_id.load_all([p.variant["product_id"] for p in summary.lines])
+        on_sale: list[Product] = []
         for index, (line, product) in enumerate(zip(summary.lines, products, strict=True)):
             if product is None or product.status != ProductStatus.ACTIVE:
-                raise DomainError("INVALID", f"{line.variant['sku']} is no longer for sale; remove it.", ["lines", str(index)])
+                raise DomainError(ErrorCode.NOT_FOR_SALE, f"{line.variant['sku']} is no longer for sale; remove it.", ["lines", str(index)])
+            on_sale.append(product)
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
         if figures.discount_code is not None and figures.discount_problem is not None:
-            raise DomainError("DISCOUNT_CODE_INVALID", figures.discount_problem, ["discountCodes"])
+            raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, figures.discount_problem, ["discountCodes"])
         totals = figures.totals
 
         wanted = [(p.variant["id"], p.line.quantity) for p in summary.lines]
@@ -209,7 +212,7 @@ async def _complete(
                 Q(usage_limit__isnull=True) | Q(used_count__lt=F("usage_limit")), id=figures.discount_code.id
             ).update(used_count=F("used_count") + 1)
             if not counted:
-                raise DomainError("DISCOUNT_CODE_INVALID", "This code has been used up.", ["discountCodes"])
+                raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, "This code has been used up.", ["discountCodes"])
 
         # Money last: nothing below refuses the order. Should anything still fail, complete() gives it back.
         provider = payment.provider
@@ -217,7 +220,7 @@ async def _complete(
         result = await provider.authorize(totals.total, cart.currency, payment_token, payment.attempt.key)
         if not result.approved:
             payment.declined = True
-            raise DomainError("PAYMENT_DECLINED", result.message or "The payment was declined.", ["payment"])
+            raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The payment was declined.", ["payment"])
         payment.authorization = result
 
         await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
@@ -239,7 +242,7 @@ async def _complete(
                 order_id=order.id, variant_id=p.variant["id"], sku=p.variant["sku"], product_name=product.name,
                 variant_name=p.variant["name"], quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
             )
-            for p, product in zip(summary.lines, products, strict=True)
+            for p, product in zip(summary.lines, on_sale, strict=True)
         ])
         takes = [(variant_id, take) for variant_id, variant_takes in plan.items() for take in variant_takes]
         await Allocation.bulk_create([

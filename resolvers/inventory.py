@@ -19,7 +19,7 @@ from models.inventory import REASON_LENGTH, WAREHOUSE_CODE_LENGTH, WAREHOUSE_NAM
 from models.sql import connection, is_postgres, placeholders
 from resolvers import catalogue_changes as changes
 from resolvers import outbox
-from resolvers.errors import BadInput, DomainError
+from resolvers.errors import BadInput, DomainError, ErrorCode, text_code
 from resolvers.pagination import Page, make_page, newest_first, page_request
 
 _WAREHOUSE_CODE = re.compile(rf"^[a-z0-9][a-z0-9-]{{0,{WAREHOUSE_CODE_LENGTH - 1}}}$")
@@ -35,38 +35,38 @@ class StockLevel:
 async def create_warehouse(code: str, name: str) -> Warehouse:
     code = code.strip().lower()
     if not _WAREHOUSE_CODE.match(code):
-        raise DomainError("INVALID", f"A warehouse code is 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes.", ["code"])
+        raise DomainError(text_code(code, WAREHOUSE_CODE_LENGTH), f"A warehouse code is 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes.", ["code"])
     name = name.strip()
     if not name or len(name) > WAREHOUSE_NAME_LENGTH:
-        raise DomainError("INVALID", f"A warehouse needs a name of at most {WAREHOUSE_NAME_LENGTH} characters.", ["name"])
+        raise DomainError(text_code(name, WAREHOUSE_NAME_LENGTH), f"A warehouse needs a name of at most {WAREHOUSE_NAME_LENGTH} characters.", ["name"])
     if await Warehouse.filter(code=code).exists():
-        raise DomainError("DUPLICATE", f"A warehouse with code {code!r} exists.", ["code"])
+        raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"])
     try:
         return await Warehouse.create(code=code, name=name)
     except IntegrityError:
-        raise DomainError("DUPLICATE", f"A warehouse with code {code!r} exists.", ["code"]) from None
+        raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"]) from None
 
 
 async def _targets(variant_id: int, warehouse_code: str) -> tuple[ProductVariant, Warehouse]:
     variant = await ProductVariant.get_or_none(id=variant_id)
     if variant is None:
-        raise DomainError("NOT_FOUND", "No variant has this ID.", ["variantId"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No variant has this ID.", ["variantId"])
     warehouse = await Warehouse.get_or_none(code=warehouse_code.strip().lower())
     if warehouse is None:
-        raise DomainError("NOT_FOUND", f"No warehouse has the code {warehouse_code!r}.", ["warehouse"])
+        raise DomainError(ErrorCode.NOT_FOUND, f"No warehouse has the code {warehouse_code!r}.", ["warehouse"])
     return variant, warehouse
 
 
 async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: Account | None) -> StockLevel:
     if not 0 <= quantity <= MAX_STOCK:
-        raise DomainError("INVALID", f"The quantity must be between 0 and {MAX_STOCK}.", ["quantity"])
+        raise DomainError(ErrorCode.INVALID_QUANTITY, f"The quantity must be between 0 and {MAX_STOCK}.", ["quantity"])
     variant, warehouse = await _targets(variant_id, warehouse_code)
     async with outbox.transaction():
         stock = await Stock.filter(variant_id=variant.id, warehouse_id=warehouse.id).select_for_update().first()
         if stock is None:
             stock = await Stock.create(variant_id=variant.id, warehouse_id=warehouse.id, quantity=0, reserved=0)
         if quantity < stock.reserved:
-            raise DomainError("INVALID", f"{stock.reserved} units are reserved for orders; the quantity cannot go below that.", ["quantity"])
+            raise DomainError(ErrorCode.INVALID_QUANTITY, f"{stock.reserved} units are reserved for orders; the quantity cannot go below that.", ["quantity"])
         delta = quantity - stock.quantity
         await Stock.filter(id=stock.id).update(quantity=quantity)
         _stale(variant, stock.quantity - stock.reserved, quantity - stock.reserved)
@@ -78,9 +78,9 @@ async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: 
 async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason: str, actor: Account | None) -> StockLevel:
     reason = reason.strip()
     if not reason or len(reason) > REASON_LENGTH:
-        raise DomainError("INVALID", f"Say why the stock changes (at most {REASON_LENGTH} characters).", ["reason"])
+        raise DomainError(text_code(reason, REASON_LENGTH), f"Say why the stock changes (at most {REASON_LENGTH} characters).", ["reason"])
     if delta == 0 or abs(delta) > MAX_STOCK:
-        raise DomainError("INVALID", f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"])
+        raise DomainError(ErrorCode.INVALID_QUANTITY, f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"])
     variant, warehouse = await _targets(variant_id, warehouse_code)
     async with outbox.transaction():
         if delta > 0:
@@ -94,12 +94,12 @@ async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason:
         stock = await Stock.get_or_none(variant_id=variant.id, warehouse_id=warehouse.id)
         if not changed and stock is not None and stock.quantity + delta > MAX_STOCK:
             raise DomainError(
-                "INVALID", f"{stock.quantity} units are on hand; at most {MAX_STOCK} may be.", ["delta"]
+                ErrorCode.INVALID_QUANTITY, f"{stock.quantity} units are on hand; at most {MAX_STOCK} may be.", ["delta"]
             )
         if not changed or stock is None:
             available = 0 if stock is None else stock.quantity - stock.reserved
             raise DomainError(
-                "INSUFFICIENT_STOCK", f"Only {available} unreserved units are on hand to remove.", ["delta"]
+                ErrorCode.INSUFFICIENT_STOCK, f"Only {available} unreserved units are on hand to remove.", ["delta"]
             )
         _stale(variant, stock.quantity - delta - stock.reserved, stock.quantity - stock.reserved)
         await _record(stock, "ADJUSTMENT", delta, reason, actor)

@@ -23,7 +23,7 @@ from models import (
 from models.orders import EVENT_MESSAGE_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox, payments
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.pagination import Page, newest_first
 
@@ -55,14 +55,14 @@ def status_from_parcels(current: OrderStatus, parcels: list[ShipmentStatus]) -> 
 
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:
     if target not in TRANSITIONS[OrderStatus(current)]:
-        raise DomainError("INVALID_TRANSITION", f"An order that is {current} cannot become {target}.", ["orderId"])
+        raise DomainError(ErrorCode.INVALID_TRANSITION, f"An order that is {current} cannot become {target}.", ["orderId"])
 
 
 async def locked_order(order_id: int) -> Order:
     """The order, locked FOR UPDATE until the transaction ends; NOT_FOUND on `orderId`."""
     order = await Order.filter(id=order_id).select_for_update().first()
     if order is None:
-        raise DomainError("NOT_FOUND", "No order has this ID.", ["orderId"])
+        raise DomainError(ErrorCode.NOT_FOUND, "No order has this ID.", ["orderId"])
     return order
 
 
@@ -90,7 +90,7 @@ async def record_change(order: Order, fields: list[str], events: list[tuple[str,
 def _provider(order: Order) -> payments.PaymentProvider:
     provider = payments.provider(order.payment_provider)
     if provider is None:
-        raise DomainError("INVALID", f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
+        raise DomainError(ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
     return provider
 
 
@@ -100,7 +100,7 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
         check_transition(order.status, S.PAID)
         result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
         if not result.captured:
-            raise DomainError("PAYMENT_DECLINED", result.message or "The capture was refused.", ["orderId"])
+            raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The capture was refused.", ["orderId"])
         order.status, order.paid_at = S.PAID, datetime.now(UTC)
         await record_change(order, ["status", "paid_at"], [("PAID", "Marked as paid.")], actor)
     return order
@@ -125,12 +125,12 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
     """Cancel before shipping: the reservation is released, and a paid order is refunded."""
     reason = (reason or "").strip()
     if len(reason) > EVENT_MESSAGE_LENGTH:
-        raise DomainError("INVALID", f"A reason is at most {EVENT_MESSAGE_LENGTH} characters.", ["reason"])
+        raise DomainError(ErrorCode.TOO_LONG, f"A reason is at most {EVENT_MESSAGE_LENGTH} characters.", ["reason"])
     async with outbox.transaction():
         order = await locked_order(order_id)
         check_transition(order.status, S.CANCELLED)
         if await OrderLine.filter(order_id=order.id, quantity_shipped__gt=0).exists():
-            raise DomainError("INVALID_TRANSITION", "Part of the order has shipped: refund it instead.", ["orderId"])
+            raise DomainError(ErrorCode.INVALID_TRANSITION, "Part of the order has shipped: refund it instead.", ["orderId"])
         was_paid = order.status == S.PAID
         await _release_unshipped(order, actor)
         if was_paid:
@@ -157,7 +157,7 @@ async def refund(order_id: int, actor: Account | None) -> Order:
 async def _refund_payment(order: Order) -> None:
     result = await _provider(order).refund(order.payment_reference, order.total, order.currency)
     if not result.approved:
-        raise DomainError("PAYMENT_DECLINED", result.message or "The refund was refused.", ["orderId"])
+        raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The refund was refused.", ["orderId"])
 
 
 async def list_orders(

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from models import Order, PaymentAttempt, PaymentAttemptStatus
 from resolvers.card_books import DEFAULT_PATH, CardBooks
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode
 
 log = logging.getLogger("gateway.payments")
 S = PaymentAttemptStatus
@@ -153,7 +153,7 @@ async def mark_ordered(attempt: PaymentAttempt, order: Order) -> None:
         reference=order.payment_reference, updated_at=datetime.now(UTC),
     )
     if not updated:
-        raise DomainError("PAYMENT_DECLINED", "The payment took too long and was given back: please try again.", ["payment"])
+        raise DomainError(ErrorCode.PAYMENT_DECLINED, "The payment took too long and was given back: please try again.", ["payment"])
 
 
 async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, asked: bool, declined: bool) -> None:

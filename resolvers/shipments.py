@@ -39,7 +39,7 @@ from models.shipments import EVENT_DESCRIPTION_LENGTH, EVENT_LOCATION_LENGTH, TR
 from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.checkout import carrier_code
-from resolvers.errors import DomainError
+from resolvers.errors import DomainError, ErrorCode, text_code
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import check_transition, locked_order, record_change, status_from_parcels
 
@@ -76,26 +76,26 @@ async def create_shipment(
     carrier, tracking_number = carrier_code(carrier), tracking_number.strip()
     if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9 -]{{0,{TRACKING_NUMBER_LENGTH - 1}}}", tracking_number):
         raise DomainError(
-            "INVALID", f"A tracking number is 1–{TRACKING_NUMBER_LENGTH} letters, digits, spaces or dashes.", ["trackingNumber"]
+            text_code(tracking_number, TRACKING_NUMBER_LENGTH), f"A tracking number is 1–{TRACKING_NUMBER_LENGTH} letters, digits, spaces or dashes.", ["trackingNumber"]
         )
     if not lines:
-        raise DomainError("INVALID", "Ship at least one line.", ["lines"])
+        raise DomainError(ErrorCode.REQUIRED, "Ship at least one line.", ["lines"])
     async with outbox.transaction():
         order = await locked_order(order_id)
         if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED):
-            raise DomainError("INVALID_TRANSITION", f"An order that is {order.status} cannot ship.", ["orderId"])
+            raise DomainError(ErrorCode.INVALID_TRANSITION, f"An order that is {order.status} cannot ship.", ["orderId"])
         order_lines = {line.id: line for line in await OrderLine.filter(order_id=order.id)}
         shipping: dict[int, int] = {}
         for index, (line_id, quantity) in enumerate(lines):
             line = order_lines.get(line_id)
             if line is None:
-                raise DomainError("NOT_FOUND", "This order has no such line.", ["lines", str(index), "orderLineId"])
+                raise DomainError(ErrorCode.NOT_FOUND, "This order has no such line.", ["lines", str(index), "orderLineId"])
             left = line.quantity - line.quantity_shipped - shipping.get(line_id, 0)
             if quantity < 1 or quantity > left:
-                raise DomainError("INVALID", f"Between 1 and {left} of {line.sku} can still ship.", ["lines", str(index), "quantity"])
+                raise DomainError(ErrorCode.INVALID_QUANTITY, f"Between 1 and {left} of {line.sku} can still ship.", ["lines", str(index), "quantity"])
             shipping[line_id] = shipping.get(line_id, 0) + quantity
         if await Shipment.filter(carrier=carrier, tracking_number=tracking_number).exists():
-            raise DomainError("DUPLICATE", "This carrier already has a shipment with this tracking number.", ["trackingNumber"])
+            raise DomainError(ErrorCode.DUPLICATE, "This carrier already has a shipment with this tracking number.", ["trackingNumber"])
 
         takes = await _take_from_allocations(order, {order_lines[i].variant_id: q for i, q in shipping.items()})
         await _sell(order, takes, actor)
@@ -114,7 +114,7 @@ async def create_shipment(
                 tracking_url=tracking_url(carrier, tracking_number), estimated_delivery=await _estimate(order),
             )
         except IntegrityError:
-            raise DomainError("DUPLICATE", "This carrier already has a shipment with this tracking number.", ["trackingNumber"]) from None
+            raise DomainError(ErrorCode.DUPLICATE, "This carrier already has a shipment with this tracking number.", ["trackingNumber"]) from None
         await ShipmentLine.bulk_create([ShipmentLine(shipment_id=shipment.id, order_line_id=i, quantity=q) for i, q in shipping.items()])
         await ShipmentEvent.create(shipment_id=shipment.id, status=ShipmentStatus.LABEL_CREATED, description="Label created.",
                                    occurred_at=shipment.created_at)
@@ -149,20 +149,20 @@ class TrackingResult:
 async def add_tracking_event(shipment_id: int, report: TrackingReport) -> TrackingResult:
     description, location = report.description.strip(), report.location.strip()
     if len(description) > EVENT_DESCRIPTION_LENGTH:
-        raise DomainError("INVALID", f"A description is at most {EVENT_DESCRIPTION_LENGTH} characters.", ["description"])
+        raise DomainError(ErrorCode.TOO_LONG, f"A description is at most {EVENT_DESCRIPTION_LENGTH} characters.", ["description"])
     if len(location) > EVENT_LOCATION_LENGTH:
-        raise DomainError("INVALID", f"A location is at most {EVENT_LOCATION_LENGTH} characters.", ["location"])
+        raise DomainError(ErrorCode.TOO_LONG, f"A location is at most {EVENT_LOCATION_LENGTH} characters.", ["location"])
     now = datetime.now(UTC)
     occurred_at = report.occurred_at or now
     if occurred_at.tzinfo is None:
-        raise DomainError("INVALID", "Give the time with its offset from UTC, e.g. 2026-11-27T14:05:00Z.", ["occurredAt"])
+        raise DomainError(ErrorCode.INVALID, "Give the time with its offset from UTC, e.g. 2026-11-27T14:05:00Z.", ["occurredAt"])
     if occurred_at > now + MAX_CLOCK_SKEW:
-        raise DomainError("INVALID", "An event cannot have happened in the future.", ["occurredAt"])
+        raise DomainError(ErrorCode.INVALID, "An event cannot have happened in the future.", ["occurredAt"])
     async with outbox.transaction():
         # The lock orders concurrent reports on one shipment (and repeated webhook deliveries).
         shipment = await Shipment.filter(id=shipment_id).select_for_update().first()
         if shipment is None:
-            raise DomainError("NOT_FOUND", "No shipment has this ID.", ["shipmentId"])
+            raise DomainError(ErrorCode.NOT_FOUND, "No shipment has this ID.", ["shipmentId"])
         if report.event_id is not None:
             # Per parcel: a carrier may give another parcel's event the same id.
             if await CarrierDelivery.filter(shipment_id=shipment.id, event_id=report.event_id).exists():
@@ -219,7 +219,7 @@ async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) ->
         takes.append((allocation, take))
         wanted[allocation.variant_id] = left - take
     if any(left > 0 for left in wanted.values()):
-        raise DomainError("INVALID", "Part of this order holds no reserved stock to ship from.", ["lines"])
+        raise DomainError(ErrorCode.INSUFFICIENT_STOCK, "Part of this order holds no reserved stock to ship from.", ["lines"])
     return takes
 
 

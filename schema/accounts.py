@@ -14,15 +14,15 @@ from models import Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
 from resolvers.cart import merge_into_customer
-from resolvers.errors import BadInput, DomainError
+from resolvers.errors import BadInput, DomainError, ErrorCode
 from resolvers.orders import list_orders
 from schema.addresses import MailingAddress
 from schema.context import Context
-from schema.errors import UserError, attempt, user_error
+from schema.errors import RateLimited, UserError, attempt, user_error
 from schema.ids import decode_id_of, encode_id
 from schema.node import Node
 from schema.orders import OrderConnection, order_connection
-from schema.permissions import RateLimited, require_signed_in, requires, signed_in
+from schema.permissions import require_signed_in, requires, signed_in
 
 # The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
 PermissionEnum = PermissionModel
@@ -232,7 +232,7 @@ class AccountsMutation:
         try:
             account_id = decode_id_of(staff_id, "Customer", "staffId")
         except BadInput as error:  # a malformed id is a field error here, like any other input
-            return StaffPayload(staff=None, user_errors=[user_error(DomainError("INVALID", error.message, ["staffId"]))])
+            return StaffPayload(staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))])
         actor = await info.context.viewer()
         account, errors = await attempt(accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor))
         return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)

@@ -27,10 +27,10 @@ from resolvers.catalogue_query import ProductSort as ProductSortKey
 from resolvers.errors import BadInput
 from resolvers.pagination import encode_cursor
 from schema.context import Context
+from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
 from schema.lazy import UNSELECTED, Lazy, LazyMany
 from schema.node import Node, PageInfo, page_info
-from schema.permissions import Forbidden
 from schema.selection import Tree, selection_tree, subtree
 
 ProductStatus = strawberry.enum(

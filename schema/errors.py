@@ -1,50 +1,56 @@
-"""`userErrors`: the business failures a mutation reports instead of raising."""
+"""How errors reach a GraphQL client: the one module that renders them.
+
+A business refusal (`resolvers.errors.DomainError`) becomes a `userErrors` entry whose `code` is the
+GraphQL enum `ErrorCode`, built from the domain enum with each value's description. Anything else
+becomes an entry of the response's `errors` with an `extensions.code` from `GraphQLErrorCode`:
+errors raised on purpose (`GatewayError` and its kinds), malformed input (`BadInput`), a database
+that is away or too slow, and, masked, the unexpected.
+"""
 
 from __future__ import annotations
 
+import logging
+import math
 from collections.abc import Awaitable
 from enum import Enum
-from typing import TypeVar
+from typing import TypeVar, cast
 
 import strawberry
+from graphql import GraphQLError
 
-from resolvers.errors import DomainError
+from resolvers.errors import FAULT_MESSAGES, BadInput, DomainError, ErrorCode, GraphQLErrorCode, database_fault
 
 T = TypeVar("T")
 
+log = logging.getLogger("gateway.errors")
 
-@strawberry.enum
-class ErrorCode(Enum):
-    NOT_FOUND = "NOT_FOUND"
-    INVALID = "INVALID"
-    REQUIRED = "REQUIRED"
-    DUPLICATE = "DUPLICATE"
-    INSUFFICIENT_STOCK = "INSUFFICIENT_STOCK"
-    CART_EMPTY = "CART_EMPTY"
-    CART_COMPLETED = "CART_COMPLETED"
-    EMAIL_REQUIRED = "EMAIL_REQUIRED"
-    SHIPPING_ADDRESS_REQUIRED = "SHIPPING_ADDRESS_REQUIRED"
-    SHIPPING_METHOD_REQUIRED = "SHIPPING_METHOD_REQUIRED"
-    SHIPPING_METHOD_UNAVAILABLE = "SHIPPING_METHOD_UNAVAILABLE"
-    DISCOUNT_CODE_INVALID = "DISCOUNT_CODE_INVALID"
-    PAYMENT_DECLINED = "PAYMENT_DECLINED"
-    INVALID_TRANSITION = "INVALID_TRANSITION"
-    INVALID_CREDENTIALS = "INVALID_CREDENTIALS"
-    INVALID_TOKEN = "INVALID_TOKEN"
-    PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT"
-    PASSWORD_TOO_COMMON = "PASSWORD_TOO_COMMON"
-    PASSWORD_TOO_SIMILAR = "PASSWORD_TOO_SIMILAR"
+
+def _graphql_enum(codes: type[ErrorCode]) -> type[Enum]:
+    """The domain's codes as a GraphQL enum of the same name, each value with its description.
+
+    Strawberry reads a value's description only from the enum it wraps, and the domain layer does
+    not depend on Strawberry: so the GraphQL enum is a second Python enum, generated, never written.
+    """
+    described = {code.name: strawberry.enum_value(code.value, description=code.description) for code in codes}
+    # The functional API with computed members: mypy types the call as an instance, it is a class.
+    members = cast("type[Enum]", Enum(codes.__name__, described))
+    return strawberry.enum(members, description="Why a business rule refused a mutation (`UserError.code`).")
+
+
+ErrorCodeEnum = _graphql_enum(ErrorCode)
 
 
 @strawberry.type
 class UserError:
     field: list[str] | None
-    code: ErrorCode
+    # Held as the domain's ErrorCode (a str enum); published as the generated GraphQL enum, whose
+    # values are the same strings.
+    code: ErrorCode = strawberry.field(graphql_type=ErrorCodeEnum)
     message: str
 
 
 def user_error(error: DomainError) -> UserError:
-    return UserError(field=error.field, code=ErrorCode(error.code), message=error.message)
+    return UserError(field=error.field, code=error.code, message=error.message)
 
 
 async def attempt(action: Awaitable[T]) -> tuple[T | None, list[UserError]]:
@@ -53,3 +59,83 @@ async def attempt(action: Awaitable[T]) -> tuple[T | None, list[UserError]]:
         return await action, []
     except DomainError as error:
         return None, [user_error(error)]
+
+
+class GatewayError(GraphQLError):
+    """A GraphQL error raised on purpose, carrying its `extensions.code`."""
+
+    code = GraphQLErrorCode.INTERNAL_SERVER_ERROR
+
+    def __init__(self, message: str, code: GraphQLErrorCode | None = None) -> None:
+        super().__init__(message, extensions={"code": code or self.code})
+
+
+class BadUserInput(GatewayError):
+    code = GraphQLErrorCode.BAD_USER_INPUT
+
+
+class Unauthenticated(GatewayError):
+    code = GraphQLErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(GatewayError):
+    code = GraphQLErrorCode.FORBIDDEN
+
+
+class RateLimited(GatewayError):
+    code = GraphQLErrorCode.RATE_LIMITED
+
+    def __init__(self, what: str, retry_after: float) -> None:
+        self.retry_after_seconds = max(1, math.ceil(retry_after))
+        super().__init__(f"Too many {what}: retry in {self.retry_after_seconds} s.")
+        self.extensions = {"code": self.code, "retryAfter": round(retry_after, 3)}
+
+
+def classify(error: GraphQLError, request_id: str) -> GraphQLError:
+    """The error as the client sees it: with a code, and masked if it was not meant for the client.
+
+    Errors the client caused keep their message and get a code; anything else is logged with the
+    request id and reaches the client only as "Internal server error." with that id.
+    """
+    original = error.original_error
+    if original is not None and error.path is None and isinstance(original, GraphQLError) and not isinstance(original, GatewayError):
+        # Variable coercion: graphql-core wraps the scalar's own complaint ("Int cannot represent
+        # non-integer value", or Strawberry's StrawberryInputCoercionError for a DateTime or
+        # Decimal that does not parse) in the variable's error. A client mistake, not a crash.
+        original = None
+    if original is None:
+        if error.extensions and "code" in error.extensions:
+            return error
+        # Parse, validation and variable-coercion errors come from graphql-core with no cause.
+        code = GraphQLErrorCode.BAD_USER_INPUT if error.message.startswith("Variable") else GraphQLErrorCode.GRAPHQL_VALIDATION_FAILED
+        if "Document contains more than" in error.message:  # graphql-core's token cap
+            code = GraphQLErrorCode.QUERY_TOO_COMPLEX
+        if error.path is not None:
+            code = GraphQLErrorCode.INTERNAL_SERVER_ERROR
+        error.extensions = {**(error.extensions or {}), "code": code}
+        return error
+    if isinstance(original, GatewayError):
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
+                            extensions=original.extensions)
+    if isinstance(original, BadInput):
+        extensions: dict[str, str] = {"code": GraphQLErrorCode.BAD_USER_INPUT}
+        if original.field:
+            extensions["field"] = original.field
+        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
+                            extensions=extensions)
+    fault = database_fault(original)
+    if fault is not None:
+        # An outage or a statement stopped by its time limit: the client learns which, and the log
+        # gets one line (an outage fails every request; a traceback each would drown the log).
+        log.warning("database fault %s request_id=%s path=%s: %s", fault, request_id, error.path,
+                    type(original).__name__)
+        return GraphQLError(FAULT_MESSAGES[fault], error.nodes, error.source, error.positions, error.path,
+                            extensions={"code": fault, "requestId": request_id})
+    log.error(
+        "unexpected error request_id=%s path=%s", request_id, error.path,
+        exc_info=(type(original), original, original.__traceback__),
+    )
+    return GraphQLError(
+        "Internal server error.", error.nodes, error.source, error.positions, error.path,
+        extensions={"code": GraphQLErrorCode.INTERNAL_SERVER_ERROR, "requestId": request_id},
+    )

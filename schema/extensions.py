@@ -1,84 +1,19 @@
 """Schema extensions: error codes and masking, and the operation name for logs and metrics.
 
-Turning exceptions into GraphQL errors with `extensions.code`, and masking the unexpected:
-
-Errors the client caused keep their message and get a code; anything else is logged with the
-request id and reaches the client only as "Internal server error." with that id.
+Turning exceptions into GraphQL errors with `extensions.code`, and masking the unexpected, is
+`schema.errors.classify`; the ErrorCodes extension applies it to every result.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
-from graphql import GraphQLError
 from strawberry.extensions import FieldExtension, SchemaExtension
 from strawberry.types import Info
 
-from resolvers.errors import FAULT_MESSAGES, BadInput, database_fault
 from schema.context import Context
-
-log = logging.getLogger("gateway.errors")
-
-
-class GatewayError(GraphQLError):
-    """A GraphQL error raised on purpose, carrying its `extensions.code`."""
-
-    code = "INTERNAL_SERVER_ERROR"
-
-    def __init__(self, message: str, code: str | None = None) -> None:
-        super().__init__(message, extensions={"code": code or self.code})
-
-
-class BadUserInput(GatewayError):
-    code = "BAD_USER_INPUT"
-
-
-def classify(error: GraphQLError, request_id: str) -> GraphQLError:
-    """The error as the client sees it: with a code, and masked if it was not meant for the client."""
-    original = error.original_error
-    if original is not None and error.path is None and isinstance(original, GraphQLError) and not isinstance(original, GatewayError):
-        # Variable coercion: graphql-core wraps the scalar's own complaint ("Int cannot represent
-        # non-integer value", or Strawberry's StrawberryInputCoercionError for a DateTime or
-        # Decimal that does not parse) in the variable's error. A client mistake, not a crash.
-        original = None
-    if original is None:
-        if error.extensions and "code" in error.extensions:
-            return error
-        # Parse, validation and variable-coercion errors come from graphql-core with no cause.
-        code = "BAD_USER_INPUT" if error.message.startswith("Variable") else "GRAPHQL_VALIDATION_FAILED"
-        if "Document contains more than" in error.message:  # graphql-core's token cap
-            code = "QUERY_TOO_COMPLEX"
-        if error.path is not None:
-            code = "INTERNAL_SERVER_ERROR"
-        error.extensions = {**(error.extensions or {}), "code": code}
-        return error
-    if isinstance(original, GatewayError):
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
-                            extensions=original.extensions)
-    if isinstance(original, BadInput):
-        extensions = {"code": "BAD_USER_INPUT"}
-        if original.field:
-            extensions["field"] = original.field
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
-                            extensions=extensions)
-    fault = database_fault(original)
-    if fault is not None:
-        # An outage or a statement stopped by its time limit: the client learns which, and the log
-        # gets one line (an outage fails every request; a traceback each would drown the log).
-        log.warning("database fault %s request_id=%s path=%s: %s", fault, request_id, error.path,
-                    type(original).__name__)
-        return GraphQLError(FAULT_MESSAGES[fault], error.nodes, error.source, error.positions, error.path,
-                            extensions={"code": fault, "requestId": request_id})
-    log.error(
-        "unexpected error request_id=%s path=%s", request_id, error.path,
-        exc_info=(type(original), original, original.__traceback__),
-    )
-    return GraphQLError(
-        "Internal server error.", error.nodes, error.source, error.positions, error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-    )
+from schema.errors import classify
 
 
 class ErrorCodes(SchemaExtension):

@@ -42,6 +42,7 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 
 from resolvers.countries import COUNTRIES
+from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import MAX_PAGE_SIZE
 
 NUL = "\x00"
@@ -171,7 +172,7 @@ def over_long_list(schema: GraphQLSchema, document: DocumentNode, operation_name
 
 
 def _refusal(message: str, field: str | None = None) -> ExecutionResult:
-    extensions = {"code": "BAD_USER_INPUT", **({"field": field} if field else {})}
+    extensions = {"code": GraphQLErrorCode.BAD_USER_INPUT, **({"field": field} if field else {})}
     return ExecutionResult(data=None, errors=[GraphQLError(message, extensions=extensions)])
 
 

@@ -31,6 +31,7 @@ from graphql import (
 from graphql.execution import ExecutionResult
 from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, SchemaExtension
 
+from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import DEFAULT_PAGE_SIZE
 
 LIST_SIZE = 5
@@ -212,7 +213,7 @@ def analyze(
 
 
 def _too_complex(message: str, extensions: dict[str, Any] | None = None) -> ExecutionResult:
-    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": "QUERY_TOO_COMPLEX", **(extensions or {})})])
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": GraphQLErrorCode.QUERY_TOO_COMPLEX, **(extensions or {})})])
 
 
 class QueryLimits(SchemaExtension):

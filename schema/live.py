@@ -35,14 +35,14 @@ from models import Account, Order, Shipment
 from models.changes import RESYNC, Message
 from models.snapshot import restore
 from resolvers.accounts import access_claims
+from resolvers.errors import GraphQLErrorCode
 from schema.context import Context, Feed
-from schema.extensions import GatewayError
-from schema.permissions import Unauthenticated
+from schema.errors import GatewayError, Unauthenticated
 
 SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
 M = TypeVar("M", Order, Shipment)  # what subscriptions follow: rows with an id and a version
 T = TypeVar("T")
-Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.permissions)
+Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.errors)
 SIGNED_OUT = "The access token has expired or its session has ended: refresh it and subscribe again."
 
 
@@ -72,7 +72,7 @@ async def follow(
     """
     events = context.events
     if events is None:
-        raise GatewayError("Subscriptions are not available on this server.", "SERVICE_UNAVAILABLE")
+        raise GatewayError("Subscriptions are not available on this server.", GraphQLErrorCode.SERVICE_UNAVAILABLE)
     subscription: Feed  # opened below, once the subscriber is known to be allowed
     token = context.credentials()
     claims = access_claims(token, context.secret_key) if token is not None else None
@@ -134,7 +134,7 @@ async def follow(
             await still_allowed()
             if message is RESYNC:
                 if current is None:
-                    raise GatewayError("Events may have been lost: load the current state and subscribe again.", "EVENTS_LOST")
+                    raise GatewayError("Events may have been lost: load the current state and subscribe again.", GraphQLErrorCode.EVENTS_LOST)
                 for row in await current():
                     if (item := fresh(row)) is not None:
                         yield item

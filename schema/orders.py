@@ -16,16 +16,16 @@ from models import OrderStatus as OrderStatusModel
 from models import Permission
 from models.changes import ORDERS, customer_topic, order_topic
 from resolvers import orders
+from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import Page, encode_cursor
 from schema.addresses import MailingAddress, address_of
 from schema.catalogue import Money, money
 from schema.context import Context
-from schema.errors import UserError, attempt
-from schema.extensions import GatewayError
+from schema.errors import Forbidden, GatewayError, Unauthenticated, UserError, attempt
 from schema.ids import decode_id_of, encode_id
 from schema.live import follow
 from schema.node import Node, PageInfo, page_info
-from schema.permissions import Forbidden, Unauthenticated, require_permission, require_signed_in, requires
+from schema.permissions import require_permission, require_signed_in, requires
 from schema.shipments import Shipment, shipment_view
 
 # The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
@@ -209,7 +209,7 @@ class OrdersSubscription:
     async def order_status_changed(self, info: Info[Context, None], order_token: strawberry.ID) -> AsyncGenerator[Order, None]:
         order = await orders.order_by_token(order_token)
         if order is None:
-            raise GatewayError("No order has this token.", "NOT_FOUND")
+            raise GatewayError("No order has this token.", GraphQLErrorCode.NOT_FOUND)
         order_id = order.id
 
         async def current() -> list[OrderModel]:

@@ -6,7 +6,6 @@ Anonymous callers get `UNAUTHENTICATED`; signed-in callers without the permissio
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from strawberry.extensions.field_extension import FieldExtension
@@ -15,25 +14,7 @@ from strawberry.types import Info
 
 from models import Account, Permission
 from schema.context import Context
-from schema.extensions import GatewayError
-
-
-class Unauthenticated(GatewayError):
-    code = "UNAUTHENTICATED"
-
-
-class Forbidden(GatewayError):
-    code = "FORBIDDEN"
-
-
-class RateLimited(GatewayError):
-    code = "RATE_LIMITED"
-
-    def __init__(self, what: str, retry_after: float) -> None:
-        self.retry_after_seconds = max(1, math.ceil(retry_after))
-        super().__init__(f"Too many {what}: retry in {self.retry_after_seconds} s.")
-        self.extensions = {"code": self.code, "retryAfter": round(retry_after, 3)}
-
+from schema.errors import Forbidden, Unauthenticated
 
 SIGN_IN = "Sign in first: send a valid access token as `Authorization: Bearer …`."
 

@@ -74,7 +74,7 @@ async def test_password_policy_and_email_format(gql):
     data = await gql.data(REGISTER, {"input": {"email": email, "password": email}})
     assert [e["code"] for e in data["customerRegister"]["userErrors"]] == ["PASSWORD_TOO_SIMILAR"]
     data = await gql.data(REGISTER, {"input": {"email": "not an email", "password": "correct horse"}})
-    assert data["customerRegister"]["userErrors"][0] == {"field": ["email"], "code": "INVALID", "message": "Enter a valid email address."}
+    assert data["customerRegister"]["userErrors"][0] == {"field": ["email"], "code": "INVALID_EMAIL", "message": "Enter a valid email address."}
     assert await Account.all().count() == before
 
 
@@ -211,7 +211,7 @@ async def test_saved_addresses_are_validated_and_private(client):
 
     before = await Address.all().count()
     bad = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "country": "Britain"}}}, headers=ada)).json()
-    assert bad["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "country"], "code": "INVALID"}]
+    assert bad["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "country"], "code": "UNKNOWN_COUNTRY"}]
     blank = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "city": " "}}}, headers=ada)).json()
     assert blank["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "city"], "code": "REQUIRED"}]
     delete = "mutation($id: ID!) { customerAddressDelete(id: $id) { deletedId userErrors { code } } }"

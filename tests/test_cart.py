@@ -72,15 +72,15 @@ async def test_refusals_name_the_field_and_change_nothing(gql):
         # ZEP-S has 5 available (5 on hand in central, none reserved); the cart holds 1 already.
         (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 5}]}, ["lines", "0", "quantity"], "INSUFFICIENT_STOCK"),
         (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-M"), "quantity": 1}]}, ["lines", "0", "quantity"], "INSUFFICIENT_STOCK"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("HID-1"), "quantity": 1}]}, ["lines", "0", "variantId"], "INVALID"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("HID-1"), "quantity": 1}]}, ["lines", "0", "variantId"], "NOT_FOR_SALE"),
         (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 1}, {"variantId": await vid("OLD-1"), "quantity": 1}]},
-         ["lines", "1", "variantId"], "INVALID"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 0}]}, ["lines", "0", "quantity"], "INVALID"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": -2}]}, ["lines", "0", "quantity"], "INVALID"),
+         ["lines", "1", "variantId"], "NOT_FOR_SALE"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 0}]}, ["lines", "0", "quantity"], "INVALID_QUANTITY"),
+        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": -2}]}, ["lines", "0", "quantity"], "INVALID_QUANTITY"),
         (ADD, {"t": "not-a-token", "l": [{"variantId": await vid("AUR-L"), "quantity": 1}]}, ["cartToken"], "NOT_FOUND"),
         (UPDATE, {"t": token, "l": [{"lineId": encode_id("CartLine", 999999), "quantity": 1}]}, ["lines", "0", "lineId"], "NOT_FOUND"),
         (REMOVE, {"t": token, "ids": [encode_id("CartLine", 999999)]}, ["lineIds", "0"], "NOT_FOUND"),
-        (EMAIL, {"t": token, "e": "not an email"}, ["email"], "INVALID"),
+        (EMAIL, {"t": token, "e": "not an email"}, ["email"], "INVALID_EMAIL"),
     ]
     for query, variables, field, code in cases:
         payload = next(iter((await gql.data(query, variables)).values()))
@@ -92,7 +92,7 @@ async def test_refusals_name_the_field_and_change_nothing(gql):
 
 async def test_over_the_line_maximum(gql):
     payload = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 100}]}}))["cartCreate"]
-    assert payload["userErrors"][0]["code"] == "INVALID" and payload["cart"] is None
+    assert payload["userErrors"][0]["code"] == "INVALID_QUANTITY" and payload["cart"] is None
 
 
 async def test_a_completed_cart_is_frozen(gql):
@@ -137,7 +137,7 @@ async def test_shipping_address_and_methods(gql, client):
     assert nordic["data"]["shippingMethodCreate"]["userErrors"] == []
     bad = (await client.post("/graphql", headers=staff, json={"query": create, "variables": {"i": {
         "name": "Bad", "carrier": "x", "price": "-1"}}})).json()
-    assert bad["data"]["shippingMethodCreate"]["userErrors"] == [{"field": ["price"], "code": "INVALID"}]
+    assert bad["data"]["shippingMethodCreate"]["userErrors"] == [{"field": ["price"], "code": "INVALID_AMOUNT"}]
 
     token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
     no_address = (await gql.data(SHIP_BY, {"t": token, "m": nordic["data"]["shippingMethodCreate"]["shippingMethod"]["id"]}))
@@ -162,7 +162,7 @@ async def test_shipping_address_and_methods(gql, client):
     unassigned = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "XX"}}))["cartUpdateShippingAddress"]
     assert unassigned["userErrors"][0]["field"] == ["address", "country"]
     invalid = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "Deutschland"}}))["cartUpdateShippingAddress"]
-    assert invalid["userErrors"] == [{"field": ["address", "country"], "code": "INVALID",
+    assert invalid["userErrors"] == [{"field": ["address", "country"], "code": "UNKNOWN_COUNTRY",
                                       "message": "`country` must be an ISO 3166-1 alpha-2 code such as DE."}]
     await ShippingMethod.filter(name="Nordic Post").delete()
 
@@ -250,7 +250,7 @@ async def test_the_line_maximum_is_configurable(db):
         body = (await client.post("/graphql", json={"query": CREATE, "variables": {"i": {"lines": [
             {"variantId": await vid("ZEP-S"), "quantity": 3}]}}})).json()
     errors = body["data"]["cartCreate"]["userErrors"]
-    assert errors == [{"field": ["lines", "0", "quantity"], "code": "INVALID", "message": "At most 2 of one item per order."}]
+    assert errors == [{"field": ["lines", "0", "quantity"], "code": "INVALID_QUANTITY", "message": "At most 2 of one item per order."}]
 
 
 async def test_staff_create_discount_codes(client, gql):
@@ -274,7 +274,7 @@ async def test_staff_create_discount_codes(client, gql):
         ({"code": "SPRING20", "kind": "PERCENTAGE", "value": "5"}, ["code"], "DUPLICATE"),
         ({"code": "BAD CODE", "kind": "PERCENTAGE", "value": "5"}, ["code"], "INVALID"),
         ({"code": "TOOMUCH", "kind": "PERCENTAGE", "value": "150"}, ["value"], "INVALID"),
-        ({"code": "NEGATIVE", "kind": "FIXED_AMOUNT", "value": "-5"}, ["value"], "INVALID"),
+        ({"code": "NEGATIVE", "kind": "FIXED_AMOUNT", "value": "-5"}, ["value"], "INVALID_AMOUNT"),
         ({"code": "BACKWARDS", "kind": "FREE_SHIPPING", "startsAt": "2027-01-02T00:00:00+00:00",
           "endsAt": "2027-01-01T00:00:00+00:00"}, ["endsAt"], "INVALID"),
     ):

@@ -95,12 +95,12 @@ async def test_refusals_name_the_field_and_change_nothing(staff, db):
         (CATEGORY_UPDATE, {"id": parent["id"], "i": {"parent": child["id"]}}, ("parent", "INVALID")),
         (CATEGORY_UPDATE, {"id": parent["id"], "i": {"parent": parent["id"]}}, ("parent", "INVALID")),
         (PRODUCT_CREATE, {"i": {"name": "Dup", "slug": f"thing-{t}"}}, ("slug", "DUPLICATE")),
-        (PRODUCT_CREATE, {"i": {"name": "X", "category": encode_id("Category", 999999)}}, ("category", "INVALID")),
-        (PRODUCT_CREATE, {"i": {"name": "   "}}, ("name", "INVALID")),
+        (PRODUCT_CREATE, {"i": {"name": "X", "category": encode_id("Category", 999999)}}, ("category", "NOT_FOUND")),
+        (PRODUCT_CREATE, {"i": {"name": "   "}}, ("name", "REQUIRED")),
         (VARIANT_CREATE, {"i": {"productId": product["id"], "sku": f"SKU-{t}", "price": "5"}}, ("sku", "DUPLICATE")),
-        (VARIANT_CREATE, {"i": {"productId": product["id"], "sku": f"NEG-{t}", "price": "-1"}}, ("price", "INVALID")),
-        (VARIANT_CREATE, {"i": {"productId": product["id"], "sku": f"FR-{t}", "price": "1.005"}}, ("price", "INVALID")),
-        (VARIANT_CREATE, {"i": {"productId": encode_id("Product", 999999), "sku": f"NP-{t}", "price": "1"}}, ("productId", "INVALID")),
+        (VARIANT_CREATE, {"i": {"productId": product["id"], "sku": f"NEG-{t}", "price": "-1"}}, ("price", "INVALID_AMOUNT")),
+        (VARIANT_CREATE, {"i": {"productId": product["id"], "sku": f"FR-{t}", "price": "1.005"}}, ("price", "INVALID_AMOUNT")),
+        (VARIANT_CREATE, {"i": {"productId": encode_id("Product", 999999), "sku": f"NP-{t}", "price": "1"}}, ("productId", "NOT_FOUND")),
     ]
     for query, variables, (field, code) in cases:
         payload = next(iter((await staff(query, variables)).values()))
@@ -113,7 +113,7 @@ async def test_deletes(staff):
     parent = (await staff(CATEGORY_CREATE, {"i": {"name": f"D {t}"}}))["categoryCreate"]["category"]
     await staff(CATEGORY_CREATE, {"i": {"name": f"E {t}", "parent": parent["id"]}})
     delete = "mutation($id: ID!) { categoryDelete(id: $id) { deletedId userErrors { code } } }"
-    assert (await staff(delete, {"id": parent["id"]}))["categoryDelete"] == {"deletedId": None, "userErrors": [{"code": "INVALID"}]}
+    assert (await staff(delete, {"id": parent["id"]}))["categoryDelete"] == {"deletedId": None, "userErrors": [{"code": "IN_USE"}]}
     product = (await staff(PRODUCT_CREATE, {"i": {"name": f"Gone {t}"}}))["productCreate"]["product"]
     variant = (await staff(VARIANT_CREATE, {"i": {"productId": product["id"], "sku": f"G-{t}", "price": "3"}}))["variantCreate"]["variant"]
     gone = await staff("mutation($id: ID!) { variantDelete(id: $id) { deletedId } }", {"id": variant["id"]})

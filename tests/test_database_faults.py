@@ -26,10 +26,12 @@ import pytest
 from gateway.db import tortoise_config
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.settings import ConfigError, load_settings
-from resolvers.errors import SERVICE_UNAVAILABLE, TIMEOUT, DatabaseUnavailable, database_fault
+from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 from tests.conftest import ROOT
 from tests.live import serve_in_loop, uvicorn_workers
 from tests.pg_server import PostgresProcess
+
+SERVICE_UNAVAILABLE, TIMEOUT = GraphQLErrorCode.SERVICE_UNAVAILABLE, GraphQLErrorCode.TIMEOUT
 
 CART_CREATE = "mutation { cartCreate(input: {}) { cart { token } userErrors { code } } }"
 EMAIL = "mutation($t: ID!, $e: String!) { cartUpdateEmail(cartToken: $t, email: $e) { cart { email } userErrors { code } } }"

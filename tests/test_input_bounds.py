@@ -118,7 +118,7 @@ async def test_stock_adjusted_past_the_column_is_refused_and_changes_nothing(db,
             body = (await client.post("/graphql", json={"query": adjust, "variables": {"v": variant, "d": delta}}, headers=headers)).json()
             assert "errors" not in body, body
             errors = body["data"]["stockAdjust"]["userErrors"]
-            assert [(e["field"], e["code"]) for e in errors] == [(["delta"], "INVALID")] and errors[0]["message"]
+            assert [(e["field"], e["code"]) for e in errors] == [(["delta"], "INVALID_QUANTITY")] and errors[0]["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert await Stock.filter(warehouse__code="north").order_by("id").values_list("quantity", flat=True) == before
     await refused(client, caplog, adjust, {"v": variant, "d": 2**31})  # not an Int at all
@@ -133,7 +133,7 @@ async def test_a_category_name_longer_than_its_column_is_refused_and_changes_not
         body = (await client.post("/graphql", json={"query": query, "variables": {"i": {"name": "k" * length}}}, headers=headers)).json()
     assert "errors" not in body, body
     errors = body["data"]["categoryCreate"]["userErrors"]
-    assert [(e["field"], e["code"]) for e in errors] == [(["name"], "INVALID")] and "200" in errors[0]["message"]
+    assert [(e["field"], e["code"]) for e in errors] == [(["name"], "TOO_LONG")] and "200" in errors[0]["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert await Category.all().count() == before
 
@@ -375,7 +375,7 @@ async def test_text_longer_than_its_column_is_invalid_and_changes_nothing(db, cl
         body = (await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)).json()
     assert "errors" not in body, body
     (errors,) = [payload["userErrors"] for payload in body["data"].values()]
-    assert [(e["field"], e["code"]) for e in errors] == [(field, "INVALID")], errors
+    assert [(e["field"], e["code"]) for e in errors] == [(field, "TOO_LONG")], errors
     assert str(length) in errors[0]["message"], errors  # the column's own length, from the same constant
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert await model.all().count() == before
@@ -392,7 +392,7 @@ async def test_a_cancellation_reason_longer_than_its_column_is_refused_and_the_o
     with caplog.at_level(logging.INFO):
         body = (await client.post("/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 501}}, headers=headers)).json()
     errors = body["data"]["orderCancel"]["userErrors"]
-    assert [(e["field"], e["code"]) for e in errors] == [(["reason"], "INVALID")] and "500" in errors[0]["message"]
+    assert [(e["field"], e["code"]) for e in errors] == [(["reason"], "TOO_LONG")] and "500" in errors[0]["message"]
     assert (await Order.get(number=order["number"])).status == "PLACED"
     body = (await client.post("/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 500}}, headers=headers)).json()
     assert body["data"]["orderCancel"]["userErrors"] == []

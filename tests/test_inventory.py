@@ -49,13 +49,13 @@ async def test_refusals_change_nothing(client, inventory_staff):
     vid = encode_id("ProductVariant", variant.id)
     before = (await Stock.all().order_by("id").values_list("quantity", "reserved"), await StockMovement.all().count())
     cases = [
-        (SET, {"v": vid, "w": "north", "q": -1}, "INVALID", ["quantity"]),
-        (SET, {"v": vid, "w": "north", "q": 0}, "INVALID", ["quantity"]),  # below the 1 reserved
+        (SET, {"v": vid, "w": "north", "q": -1}, "INVALID_QUANTITY", ["quantity"]),
+        (SET, {"v": vid, "w": "north", "q": 0}, "INVALID_QUANTITY", ["quantity"]),  # below the 1 reserved
         (SET, {"v": vid, "w": "nowhere", "q": 5}, "NOT_FOUND", ["warehouse"]),
         (SET, {"v": encode_id("ProductVariant", 999999), "w": "north", "q": 5}, "NOT_FOUND", ["variantId"]),
         (ADJUST, {"v": vid, "w": "north", "d": -3, "r": "count"}, "INSUFFICIENT_STOCK", ["delta"]),
-        (ADJUST, {"v": vid, "w": "north", "d": 0, "r": "count"}, "INVALID", ["delta"]),
-        (ADJUST, {"v": vid, "w": "north", "d": 2, "r": "  "}, "INVALID", ["reason"]),
+        (ADJUST, {"v": vid, "w": "north", "d": 0, "r": "count"}, "INVALID_QUANTITY", ["delta"]),
+        (ADJUST, {"v": vid, "w": "north", "d": 2, "r": "  "}, "REQUIRED", ["reason"]),
     ]
     for query, variables, code, field in cases:
         data = await post(client, inventory_staff, query, variables)
