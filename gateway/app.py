@@ -87,8 +87,6 @@ def create_app(settings: Settings) -> Starlette:
         revoked=RedisRevokedSessions(redis, breaker=breaker) if redis is not None else LocalRevokedSessions(),
     )
     payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
-    redis = Redis.from_url(settings.redis_url) if settings.redis_url else None
-    limiter = RedisBuckets(redis) if redis is not None else LocalBuckets()
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size, breaker, listener) if redis is not None
         else LocalBus(settings.subscription_queue_size)
