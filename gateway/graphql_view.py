@@ -137,6 +137,11 @@ class GatewayGraphQL(GraphQL):
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
         # what its transactions commit to the announcer.
         outbox.use_sink(self.announce)
+        # A WebSocket's context keeps neither the socket nor a place in its scope: the cycle
+        # scope -> context -> socket -> scope (and executor -> context -> socket, graphql-core's
+        # executors being cycles of their own) left every closed connection, its socket, buffers
+        # and compression state, to the full collections the tuned collector makes rare (the soak).
+        http = not isinstance(request, WebSocket)
         context = Context(
             currency=self.currency,
             secret_key=self.secret_key,
@@ -149,10 +154,11 @@ class GatewayGraphQL(GraphQL):
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
             events=self.events,
-            request=request,
-            response=response,
+            request=request if http else None,
+            response=response if http else None,
         )
-        request.scope["gateway.context"] = context
+        if http:
+            request.scope["gateway.context"] = context
         return context
 
     async def process_result(self, request: Request | WebSocket, result: ExecutionResult) -> GraphQLHTTPResponse:
