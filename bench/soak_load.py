@@ -123,7 +123,9 @@ class SignedIn(Connection):
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port, limit=1 << 22)
         assert self.reader is not None
-        self.writer.write(build_request(self.host, self.port, self.path, body, f"Authorization: Bearer {self.bearer}\r\n"))
+        # No header before the first sign-in: an empty bearer is refused (401), as any invalid one.
+        authorization = f"Authorization: Bearer {self.bearer}\r\n" if self.bearer else ""
+        self.writer.write(build_request(self.host, self.port, self.path, body, authorization))
         status, close, payload = await read_response(self.reader)
         if close:
             self.close()

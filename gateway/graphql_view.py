@@ -144,6 +144,11 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # what its transactions commit to the announcer.
         outbox.use_sink(self.announce)
         state = request_state(request.scope)
+        # A WebSocket's context does not keep the socket: the cycle
+        # scope -> context -> socket -> scope (and executor -> context -> socket, graphql-core's
+        # executors being cycles of their own) left every closed connection, its socket, buffers
+        # and compression state, to the full collections the tuned collector makes rare (the soak).
+        http = not isinstance(request, WebSocket)
         context = Context(
             currency=self.currency,
             secret_key=self.secret_key,
@@ -156,8 +161,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
             events=self.events,
-            request=request,
-            response=response,
+            request=request if http else None,
+            response=response if http else None,
         )
         return context
 

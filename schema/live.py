@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections import OrderedDict
 from collections.abc import AsyncGenerator, Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
@@ -44,6 +45,32 @@ M = TypeVar("M", Order, Shipment)  # what subscriptions follow: rows with an id 
 T = TypeVar("T")
 Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.errors)
 SIGNED_OUT = "The access token has expired or its session has ended: refresh it and subscribe again."
+MAX_REMEMBERED_ROWS = 1_000  # rows a subscription remembers having sent (see `Sent`)
+
+
+class Sent:
+    """What a subscription last sent of each row (version, distinct value), for its latest `max_rows` rows.
+
+    It is there to drop an event older than what was sent: events from two processes arrive out
+    of order by moments, not by a thousand rows. Unbounded, a stream of every order
+    (`orderEvents`) kept an entry per order for as long as its connection stayed open.
+    """
+
+    def __init__(self, max_rows: int = MAX_REMEMBERED_ROWS) -> None:
+        self.max_rows = max_rows
+        self._rows: OrderedDict[Any, tuple[int, Hashable]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, row_id: Any) -> tuple[int, Hashable] | None:
+        return self._rows.get(row_id)
+
+    def put(self, row_id: Any, version: int, value: Hashable) -> None:
+        self._rows[row_id] = (version, value)
+        self._rows.move_to_end(row_id)
+        if len(self._rows) > self.max_rows:
+            self._rows.popitem(last=False)  # the row least recently sent
 
 
 def from_message(message: Message, model: type[M]) -> M:
@@ -96,14 +123,14 @@ async def follow(
         except TimeoutError:
             raise Unauthenticated(SIGNED_OUT) from None
 
-    sent: dict[Any, tuple[int, Hashable]] = {}  # id -> (version, distinct value) last seen
+    sent = Sent(MAX_REMEMBERED_ROWS)
 
     def fresh(row: M, message: Message | None = None) -> T | None:
         previous = sent.get(row.id)
         if previous is not None and row.version <= previous[0]:
             return None  # already sent, or older than what was sent
         value = distinct(row) if distinct is not None else row.version
-        sent[row.id] = (row.version, value)
+        sent.put(row.id, row.version, value)
         if previous is not None and value == previous[1]:
             return None
         if message is None:

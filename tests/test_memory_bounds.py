@@ -12,6 +12,7 @@ import pytest
 
 from resolvers.pagination import _cached_cursor, encode_cursor
 from schema.ids import encode_id
+from schema.live import Sent
 
 MIB = 1024 * 1024
 
@@ -59,3 +60,24 @@ def test_a_listing_page_is_still_encoded_from_memory() -> None:
             encode_cursor("NAME_ASC", (f"product {pk}", pk))
     assert encode_id.cache_info().hits == 300
     assert _cached_cursor.cache_info().hits == 50
+
+
+def test_a_subscription_remembers_the_latest_rows_it_sent_only() -> None:
+    # A staff stream of every order sees a new order after another for as long as it is open.
+    sent = Sent(max_rows=100)
+    for order_id in range(1, 10_001):
+        sent.put(order_id, 1, "PLACED")
+    assert len(sent) == 100
+    assert sent.get(1) is None
+    assert sent.get(10_000) == (1, "PLACED")
+
+
+def test_a_row_sent_again_is_remembered_as_recent() -> None:
+    # The order a subscription follows keeps changing: it must not be the first forgotten.
+    sent = Sent(max_rows=2)
+    sent.put("followed", 1, "PLACED")
+    sent.put("other", 1, "PLACED")
+    sent.put("followed", 2, "PAID")
+    sent.put("newest", 1, "PLACED")
+    assert sent.get("followed") == (2, "PAID")
+    assert sent.get("other") is None

@@ -7,10 +7,12 @@ proves the same across two worker processes through Redis.
 from __future__ import annotations
 
 import asyncio
+import gc
 import inspect
 import uuid
 
 import pytest
+from starlette.websockets import WebSocket
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from tortoise.expressions import F
 from websockets.exceptions import ConnectionClosed
@@ -19,6 +21,7 @@ from gateway.app import create_app
 from gateway.settings import load_settings
 from models import Order, Permission
 from resolvers import accounts
+from schema import live
 from tests.cache_client import metric
 from tests.live import LEGACY_WS, TRANSPORT_WS, GraphQLWebSocket, serve_in_loop
 from tests.staff import SECRET, bearer, token_for
@@ -126,6 +129,50 @@ async def test_staff_follow_every_order_including_new_shipments(url, gql, client
         update = (await ws.next_data())["orderEvents"]
         assert update == {"number": order["number"], "status": "PARTIALLY_SHIPPED", "shipments": [{"trackingNumber": "LIVE-1"}]}
         await ws.nothing_more()
+
+
+async def test_a_long_lived_order_stream_remembers_a_bounded_number_of_orders(url, gql, client, monkeypatch):
+    # orderEvents sees every order: what it remembers having sent must not grow with each one.
+    streams: list[live.Sent] = []
+
+    class Recorded(live.Sent):
+        def __init__(self, max_rows: int) -> None:
+            super().__init__(max_rows)
+            streams.append(self)
+
+    monkeypatch.setattr(live, "MAX_REMEMBERED_ROWS", 2)
+    monkeypatch.setattr(live, "Sent", Recorded)
+    async with GraphQLWebSocket.open(url, payload=bearer(await token_for(Permission.MANAGE_ORDERS))) as ws:
+        await ws.subscribe(ALL)
+        await ws.nothing_more(0.2)
+        for _ in range(4):
+            order = await place(gql, paid=True)
+            assert (await ws.next_data())["orderEvents"]["number"] == order["number"]
+        assert [len(stream) for stream in streams] == [2]
+
+
+async def test_a_closed_connection_is_freed_without_waiting_for_a_collection(url, gql):
+    # Kept in a reference cycle, every closed connection (socket, buffers, compression state)
+    # waited for a full collection, which the tuned collector makes rare: the soak's memory grew.
+    order = await place(gql)
+
+    def sockets() -> int:
+        return sum(type(o) is WebSocket for o in gc.get_objects())
+
+    gc.collect()
+    gc.disable()
+    try:
+        for _ in range(3):
+            async with GraphQLWebSocket.open(url) as ws:
+                await ws.subscribe(STATUS, {"t": order["token"]})
+                assert (await ws.next_data())["orderStatusChanged"]["status"] == "PLACED"
+        for _ in range(100):  # the server finishes closing on its own time
+            if sockets() == 0:
+                break
+            await asyncio.sleep(0.05)
+        assert sockets() == 0
+    finally:
+        gc.enable()
 
 
 async def test_a_parcel_is_followed_by_its_tracking_number(url, gql, client):
