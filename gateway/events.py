@@ -164,6 +164,9 @@ class RedisBus(EventBus):
         # Which process published a message: a listener skips its own, already delivered locally.
         self.origin = f"{os.getpid()}-{os.urandom(4).hex()}"
         self.connected = asyncio.Event()
+        # A PUBLISH failed: the other processes' subscribers missed a change, and are told to reload
+        # their current state once Redis answers again (at the next publish or listener tick).
+        self.missed = False
         self._listener: asyncio.Task[None] | None = None
         self._last_error_log = 0.0
 
@@ -177,6 +180,8 @@ class RedisBus(EventBus):
         bodies = [json.dumps({"origin": self.origin, "topics": topics, "message": message}, separators=(",", ":"))
                   for topics, message in items]
         try:
+            if self.missed:
+                await self._announce_missed()
             with self.breaker:
                 if len(bodies) == 1:
                     await self.redis.publish(self.channel, bodies[0])
@@ -187,10 +192,20 @@ class RedisBus(EventBus):
                         await pipe.execute()
         except (RedisError, OSError) as error:
             # Subscribers in this process still get them below; those elsewhere resync when Redis returns.
+            self.missed = True
             self._log_error("publish", error)
         finally:
             for topics, message in items:
                 self.deliver(topics, message)
+
+    async def _announce_missed(self) -> None:
+        """Tell every other process's subscribers to reload their current state: a change of ours
+        never reached them."""
+        body = json.dumps({"origin": self.origin, "resync": True}, separators=(",", ":"))
+        with self.breaker:
+            await self.redis.publish(self.channel, body)
+        self.missed = False
+        log.warning("event bus: Redis answers again; other processes' subscribers reload what they missed")
 
     async def start(self) -> None:
         if self._listener is None:
@@ -222,6 +237,9 @@ class RedisBus(EventBus):
                         message = await pubsub.get_message(timeout=5.0)
                         if message is not None and message.get("type") == "message":
                             self._receive(message["data"])
+                        if self.missed:  # no publish may come for a while: tell the others now
+                            with contextlib.suppress(RedisError, OSError):
+                                await self._announce_missed()
                 except (RedisError, OSError) as error:
                     self.breaker.failed(error)  # Redis went away: no user of it need wait to find out
                     raise
@@ -241,6 +259,9 @@ class RedisBus(EventBus):
         try:
             envelope = json.loads(data)
             if envelope["origin"] == self.origin:
+                return
+            if envelope.get("resync"):
+                self.resync_all()
                 return
             self.deliver(envelope["topics"], envelope["message"])
         except (ValueError, KeyError, TypeError) as error:
