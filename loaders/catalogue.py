@@ -33,48 +33,48 @@ async def variants_where(column: str, keys: list[int]) -> Sequence[Row]:
 
 
 class ProductByIdLoader(Loader[int, Product | None]):
-    async def batch(self, keys: list[int]) -> list[Product | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[Product | None]:
         return one_per_key(keys, await select_in(Product, "id", keys), lambda p: p.id)
 
 
 class ProductBySlugLoader(Loader[str, Product | None]):
-    async def batch(self, keys: list[str]) -> list[Product | None]:
+    async def batch_load_fn(self, keys: list[str]) -> list[Product | None]:
         return one_per_key(keys, await select_in(Product, "slug", keys), lambda p: p.slug)
 
 
 class VariantByIdLoader(Loader[int, Row | None]):
-    async def batch(self, keys: list[int]) -> list[Row | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[Row | None]:
         return one_per_key(keys, await variants_where("id", keys), itemgetter("id"))
 
 
 class VariantsByProductIdLoader(Loader[int, list[Row]]):
-    async def batch(self, keys: list[int]) -> list[list[Row]]:
+    async def batch_load_fn(self, keys: list[int]) -> list[list[Row]]:
         return many_per_key(keys, await variants_where("product_id", keys), itemgetter("product_id"))
 
 
 class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
-    async def batch(self, keys: list[int]) -> list[list[VariantOption]]:
+    async def batch_load_fn(self, keys: list[int]) -> list[list[VariantOption]]:
         rows = await select_in(VariantOption, "variant_id", keys, order_by="t.variant_id, t.position, t.id")
         return many_per_key(keys, rows, lambda o: o.variant_id)
 
 
 class ImagesByProductIdLoader(Loader[int, list[Row]]):
-    async def batch(self, keys: list[int]) -> list[list[Row]]:
+    async def batch_load_fn(self, keys: list[int]) -> list[list[Row]]:
         rows = await rows_in(ProductImage, "product_id", keys, order_by="t.product_id, t.position, t.id")
         return many_per_key(keys, rows, itemgetter("product_id"))
 
 
 class CategoryByIdLoader(Loader[int, Category | None]):
-    async def batch(self, keys: list[int]) -> list[Category | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[Category | None]:
         return one_per_key(keys, await select_in(Category, "id", keys), lambda c: c.id)
 
 
 class CategoryBySlugLoader(Loader[str, Category | None]):
-    async def batch(self, keys: list[str]) -> list[Category | None]:
+    async def batch_load_fn(self, keys: list[str]) -> list[Category | None]:
         return one_per_key(keys, await select_in(Category, "slug", keys), lambda c: c.slug)
 
 
 class CategoriesByParentIdLoader(Loader[int, list[Category]]):
-    async def batch(self, keys: list[int]) -> list[list[Category]]:
+    async def batch_load_fn(self, keys: list[int]) -> list[list[Category]]:
         rows = await select_in(Category, "parent_id", keys, order_by="t.parent_id, t.position, t.id")
         return many_per_key(keys, rows, lambda c: c.parent_id)

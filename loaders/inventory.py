@@ -8,5 +8,5 @@ from models.sql import select_in
 
 
 class WarehouseByIdLoader(Loader[int, Warehouse | None]):
-    async def batch(self, keys: list[int]) -> list[Warehouse | None]:
+    async def batch_load_fn(self, keys: list[int]) -> list[Warehouse | None]:
         return one_per_key(keys, await select_in(Warehouse, "id", keys), lambda w: w.id)

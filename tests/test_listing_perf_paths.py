@@ -65,9 +65,9 @@ async def test_load_all_without_remember_leaves_the_cache_alone(db):
     ids = [p.id for p in await Product.all().order_by("id").limit(3)]
     loaders = Loaders()
     transient = await loaders.variants_by_product_id.load_all(ids, remember=False)
-    assert not loaders.variants_by_product_id._cache
+    assert not loaders.variants_by_product_id.futures
     kept = await loaders.variants_by_product_id.load_all(ids)
-    assert set(loaders.variants_by_product_id._cache) == set(ids)
+    assert set(loaders.variants_by_product_id.futures) == set(ids)
     assert [[v["id"] for v in rows] for rows in transient] == [[v["id"] for v in rows] for rows in kept]
     # Served from the cache now: the same instances again.
     again = await loaders.variants_by_product_id.load_all(ids, remember=False)
