@@ -61,14 +61,14 @@ class Loader(DataLoader[K, V], Generic[K, V]):
             unique = list(dict.fromkeys(keys))
             values = await self.batch_load_fn(unique) if unique else []
             if remember:
-                for key, value in zip(unique, values):
+                for key, value in zip(unique, values, strict=True):
                     self.prime(key, value)
             if len(unique) == len(keys):
                 return values
-            by_key = dict(zip(unique, values))
+            by_key = dict(zip(unique, values, strict=True))
             return [by_key[key] for key in keys]
         missing = list(dict.fromkeys(key for key in keys if key not in cached))
-        loaded = dict(zip(missing, await self.batch_load_fn(missing))) if missing else {}
+        loaded = dict(zip(missing, await self.batch_load_fn(missing), strict=True)) if missing else {}
         if remember:
             for key, value in loaded.items():
                 self.prime(key, value)
