@@ -6,6 +6,8 @@ import base64
 import binascii
 from functools import lru_cache
 
+import strawberry
+
 from resolvers.errors import BadInput
 
 
@@ -16,9 +18,9 @@ MAX_MEMOISED_IDS = 8192
 
 
 @lru_cache(maxsize=MAX_MEMOISED_IDS)
-def encode_id(type_name: str, pk: int) -> str:
+def encode_id(type_name: str, pk: int) -> strawberry.ID:
     # Cached: a listing page encodes hundreds of IDs, the same ones request after request.
-    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+    return strawberry.ID(base64.b64encode(f"{type_name}:{pk}".encode()).decode())
 
 
 def decode_id(global_id: str, argument: str = "id") -> tuple[str, int]:
