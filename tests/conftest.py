@@ -52,6 +52,18 @@ async def _postgres_available(url: str) -> str | None:
     return None
 
 
+async def reachable_postgres_admin() -> str:
+    """The PostgreSQL admin URL; without a server answering there, the test is skipped (failed
+    under REQUIRE_SERVICES=1)."""
+    admin = _postgres_admin_url()
+    reason = await _postgres_available(admin)
+    if reason:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
+        pytest.skip(reason)
+    return admin
+
+
 async def _create_postgres_database(admin_url: str) -> tuple[str, str]:
     name = f"gateway_test_{uuid.uuid4().hex[:10]}"
     conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
@@ -78,12 +90,7 @@ async def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
     if request.param == "sqlite":
         url = f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'gateway.sqlite3'}"
     else:
-        admin = _postgres_admin_url()
-        reason = await _postgres_available(admin)
-        if reason:
-            if REQUIRE_SERVICES:
-                pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
-            pytest.skip(reason)
+        admin = await reachable_postgres_admin()
         url, name = await _create_postgres_database(admin)
         dropped = (admin, name)
     await migrate(url)

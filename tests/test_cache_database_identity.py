@@ -15,12 +15,10 @@ import httpx
 import pytest
 
 from tests.conftest import (
-    REQUIRE_SERVICES,
     ROOT,
     _create_postgres_database,
     _drop_postgres_database,
-    _postgres_admin_url,
-    _postgres_available,
+    reachable_postgres_admin,
 )
 from tests.live import uvicorn_workers
 
@@ -59,12 +57,7 @@ async def test_a_reseeded_database_is_not_answered_from_the_old_ones_entries(bac
         url = f"sqlite://{path}"
         dropped = None
     else:
-        admin = _postgres_admin_url()
-        reason = await _postgres_available(admin)
-        if reason:
-            if REQUIRE_SERVICES:
-                pytest.fail(reason)
-            pytest.skip(reason)
+        admin = await reachable_postgres_admin()
         url, name = await _create_postgres_database(admin)
         dropped = (admin, name)
     try:

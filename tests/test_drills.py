@@ -33,12 +33,10 @@ from testbed.processes import worker_pids
 from testbed.servers import Server, start, wait_healthy
 from tests import drill_invariants, payment_books
 from tests.conftest import (
-    REQUIRE_SERVICES,
     ROOT,
     _create_postgres_database,
     _drop_postgres_database,
-    _postgres_admin_url,
-    _postgres_available,
+    reachable_postgres_admin,
 )
 from tests.drill_invariants import ClientView
 from tests.drill_traffic import Catalogue, Storefront, Traffic, check_out, ready_cart
@@ -128,12 +126,7 @@ class Source:
 async def shared_postgres() -> AsyncIterator[Source]:
     """The shared test server, with a database prepared once that each drill copies (preparing
     one took ~10 s on a busy machine, a copy well under one)."""
-    admin = _postgres_admin_url()
-    reason = await _postgres_available(admin)
-    if reason:
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_SERVICES=1 but {reason}")
-        pytest.skip(reason)
+    admin = await reachable_postgres_admin()
     url, template = await _create_postgres_database(admin)
     try:
         await asyncio.to_thread(_prepare, url)
