@@ -49,7 +49,7 @@ from gateway.events import EventBus
 from gateway.graphql_http import RequestError
 from gateway.persisted import PersistedQueries
 from models.changes import CACHE, CATALOGUE, RESYNC, Change
-from resolvers.errors import GraphQLErrorCode
+from models.error_codes import GraphQLErrorCode
 
 log = logging.getLogger("gateway.cache")
 RECOVERY_INTERVAL = 0.5

@@ -50,10 +50,10 @@ from gateway.persisted import PersistedQueries
 from gateway.ratelimit import Limiter
 from gateway.request_state import request_state
 from models.changes import Sink
+from models.error_codes import GraphQLErrorCode
 from resolvers import outbox
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
-from resolvers.errors import GraphQLErrorCode
 from schema.context import Context
 from schema.errors import classify
 

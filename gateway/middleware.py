@@ -21,8 +21,8 @@ from gateway.metrics import Metrics
 from gateway.ratelimit import Limiter, client_ip, retry_after_header
 from gateway.request_state import KEY, RequestState, request_state
 from gateway.settings import Network
+from models.error_codes import GraphQLErrorCode
 from resolvers.accounts import AccessClaims, access_claims
-from resolvers.errors import GraphQLErrorCode
 
 log = logging.getLogger("gateway.access")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")

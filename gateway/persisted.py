@@ -37,7 +37,7 @@ from redis.asyncio import Redis
 
 from gateway.breaker import Breaker
 from gateway.graphql_http import RequestError
-from resolvers.errors import GraphQLErrorCode
+from models.error_codes import GraphQLErrorCode
 
 log = logging.getLogger("gateway.persisted")
 
