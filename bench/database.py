@@ -37,10 +37,6 @@ def gateway_env(database_url: str = DATABASE_URL) -> dict[str, str]:
     env["LOG_LEVEL"] = "WARNING"
     # One load generator on one address is, to the rate limiter, one very greedy client.
     env["RATE_LIMIT_PER_SECOND"] = "0"
-    # As the Procfile serves it: glibc's malloc otherwise gives each thread that ever allocates
-    # (asyncio's default executor) an arena of its own, and the soak's RSS grew with the
-    # fragmentation (BENCHMARKS.md, soak runs 5 to 7).
-    env.setdefault("MALLOC_ARENA_MAX", "2")
     return env
 
 
