@@ -46,7 +46,7 @@ from bench.queries import (
     stocked_variants,
 )
 from testbed import servers
-from testbed.processes import cpu_seconds, memory_kb, serving_workers_retried, worker_pids
+from testbed.processes import cpu_seconds, memory_kb, serving_workers_retried, started_workers
 
 NAME = "fanout"
 GATEWAY_APP = "gateway.app:app"
@@ -267,11 +267,7 @@ def run_once(database: PreparedDatabase) -> dict[str, Any]:
         gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
         stack.callback(gateway.stop)
         servers.wait_healthy(gateway)
-        deadline = time.monotonic() + 60
-        while len(workers := worker_pids(gateway.process.pid)) < WORKERS:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start {WORKERS} workers:\n{gateway.log_tail()}")
-            time.sleep(0.2)
+        workers = started_workers(gateway.process.pid, WORKERS, gateway.log_tail)
         # Both workers answer /healthz only once their lifespan (Tortoise, the bus listener) has run.
         for _ in range(20):
             servers.request(gateway, "GET", "/readyz")

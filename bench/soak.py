@@ -27,7 +27,7 @@ from bench.database import PreparedDatabase, gateway_cli, gateway_env
 from bench.fanout import REDIS_URL, STAFF_EMAIL, STAFF_PASSWORD
 from bench.load import LoadSpec
 from testbed import servers
-from testbed.processes import memory_kb, worker_pids
+from testbed.processes import memory_kb, started_workers
 
 NAME = "soak"
 GATEWAY_APP = "gateway.app:app"
@@ -115,11 +115,7 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> SoakReport:
         gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
         stack.callback(gateway.stop)
         servers.wait_healthy(gateway)
-        deadline = time.monotonic() + 60
-        while len(workers := worker_pids(gateway.process.pid)) < WORKERS:
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"uvicorn did not start {WORKERS} workers:\n{gateway.log_tail()}")
-            time.sleep(0.2)
+        workers = started_workers(gateway.process.pid, WORKERS, gateway.log_tail)
         errors_file = stack.enter_context(tempfile.TemporaryFile("w+"))  # a pipe nobody reads could fill
         client = subprocess.Popen(
             [PYTHON, "-m", "bench.soak_load", "--host", gateway.host, "--port", str(gateway.port),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 
 
 def worker_pids(master: int) -> list[int]:
@@ -26,6 +27,17 @@ def worker_pids(master: int) -> list[int]:
         except OSError:
             continue
     return sorted(children)
+
+
+def started_workers(master: int, count: int, log_tail: Callable[[], str], timeout: float = 60.0) -> list[int]:
+    """The pids of `master`'s `count` worker processes, once uvicorn has started them all (else an
+    error carrying what the server logged)."""
+    deadline = time.monotonic() + timeout
+    while len(workers := worker_pids(master)) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"uvicorn did not start {count} workers:\n{log_tail()}")
+        time.sleep(0.2)
+    return workers
 
 
 def cpu_seconds(pid: int) -> float | None:
