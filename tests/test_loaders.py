@@ -41,3 +41,14 @@ async def test_a_loader_with_batching_switched_off_loads_key_by_key():
     assert loader.batches == [[1], [2], [3, 4]]
     assert await loader.load(4) == 8
     assert loader.batches == [[1], [2], [3, 4]]
+
+
+async def test_load_all_sees_what_load_cached_and_remembers_only_when_asked():
+    loader = Doubles()
+    assert await loader.load(1) == 2
+    assert await loader.load_all([1, 3], remember=False) == [2, 6]
+    assert loader.batches == [[1], [3]]  # 1 came from the cache
+    assert set(loader.futures) == {1}
+    assert await loader.load_all([3, 4, 3]) == [6, 8, 6]
+    assert set(loader.futures) == {1, 3, 4}
+    assert await loader.load(4) == 8 and loader.batches[-1] == [3, 4]
