@@ -2,40 +2,70 @@
 
 from __future__ import annotations
 
-from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, InlineFragmentNode, SelectionSetNode
+from collections.abc import Iterable
+
+from graphql import FieldNode, InlineFragmentNode, SelectionNode
 from strawberry.types import Info
+from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField, Selection
 
 Tree = dict[str, "Tree"]
 
 
-def _merge(tree: Tree, selection_set: SelectionSetNode, fragments: dict[str, FragmentDefinitionNode]) -> Tree:
-    for node in selection_set.selections:
-        if isinstance(node, FieldNode):
-            child = tree.setdefault(node.name.value, {})
-            if node.selection_set is not None:
-                _merge(child, node.selection_set, fragments)
-        elif isinstance(node, InlineFragmentNode):
-            _merge(tree, node.selection_set, fragments)
-        elif isinstance(node, FragmentSpreadNode):
-            fragment = fragments.get(node.name.value)
-            if fragment is not None:  # validation has already refused unknown fragments
-                _merge(tree, fragment.selection_set, fragments)
-    return tree
+class _NamedFragment(Exception):
+    """The operation's syntax tree spreads a named fragment, whose definition only Strawberry holds."""
 
 
 def selection_tree(info: Info) -> Tree:
     """{field name: {sub-field name: …}} for the field being resolved, aliases folded together.
 
-    Read from graphql-core's syntax tree: Strawberry's `info.selected_fields` converts every node's
-    arguments and directives into objects first, which cost a listing ~50 µs CPU per request for
-    names alone. Like it, this keeps fields under `@skip`/`@include`: a look-ahead may load a
-    relation nobody reads, never miss one that is read.
+    Read from the operation's syntax tree (`info.operation`), following `info.path` down to this
+    field: Strawberry's `info.selected_fields` converts every node's arguments and directives into
+    objects first, which cost a listing ~50 µs CPU per request for names alone. Where a named
+    fragment lies on the way, its definition is not public, so `selected_fields` answers instead.
+    Like it, this keeps fields under `@skip`/`@include`: a look-ahead may load a relation nobody
+    reads, never miss one that is read.
     """
-    raw = info._raw_info  # Strawberry's Info keeps graphql-core's resolve info here
-    tree: Tree = {}
-    for field in raw.field_nodes:
-        if field.selection_set is not None:
-            _merge(tree, field.selection_set, raw.fragments)
+    try:
+        nodes: list[FieldNode] = []
+        level: list[SelectionNode] = list(info.operation.selection_set.selections)
+        for key in info.path.as_list():
+            if isinstance(key, int):  # an index into a list: the same field nodes
+                continue
+            nodes = [node for node in _fields(level) if (node.alias or node.name).value == key]
+            level = [child for node in nodes if node.selection_set for child in node.selection_set.selections]
+        tree: Tree = {}
+        _merge_nodes(tree, level)
+        return tree
+    except _NamedFragment:
+        tree = {}
+        for field in info.selected_fields:
+            _merge_selections(tree, field.selections)
+        return tree
+
+
+def _fields(selections: Iterable[SelectionNode]) -> Iterable[FieldNode]:
+    for node in selections:
+        if isinstance(node, FieldNode):
+            yield node
+        elif isinstance(node, InlineFragmentNode):
+            yield from _fields(node.selection_set.selections)
+        else:
+            raise _NamedFragment
+
+
+def _merge_nodes(tree: Tree, selections: Iterable[SelectionNode]) -> None:
+    for node in _fields(selections):
+        child = tree.setdefault(node.name.value, {})
+        if node.selection_set is not None:
+            _merge_nodes(child, node.selection_set.selections)
+
+
+def _merge_selections(tree: Tree, selections: Iterable[Selection]) -> Tree:
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            _merge_selections(tree.setdefault(selection.name, {}), selection.selections)
+        elif isinstance(selection, (FragmentSpread, InlineFragment)):
+            _merge_selections(tree, selection.selections)
     return tree
 
 

@@ -125,3 +125,10 @@ def test_cached_cursors_keep_int_and_float_apart():
     assert encode_cursor("S", (1, 2)) != encode_cursor("S", (1.0, 2))
     assert decode_cursor(encode_cursor("S", (1.0, 2)), "S", 2, "after") == (1.0, 2)
     assert decode_cursor(encode_cursor("S", ("a", 2)), "S", 2, "after") == ("a", 2)
+
+
+async def test_the_look_ahead_follows_a_named_fragment_around_the_listing_itself(gql):
+    # A named fragment on the way down to `products`: its definition is not on the operation, so the
+    # look-ahead must ask Strawberry for it rather than miss the relations it selects.
+    wrapped = RELATIONS + "query { ...Page } fragment Page on Query { products(first: 20) { nodes { id ...Card } } }"
+    assert (await gql.data(wrapped))["products"]["nodes"] == (await gql.data(LISTED))["products"]["nodes"]
