@@ -1,15 +1,15 @@
 """Catalogue relations. Variants always arrive with `quantity_available` set (stock summed in the
-same statement), so availability never costs a query of its own. Variants and images are rows,
-read by key (see `models.sql.ReadByKey`): a listing reads hundreds of them per request."""
+same statement), so availability never costs a query of its own. Products, variants and images are
+typed rows (models/rows.py): a listing reads hundreds of them per request."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from operator import itemgetter
+from operator import attrgetter
 
 from loaders.base import Loader, many_per_key, one_per_key
 from models import Category, Product, ProductImage, ProductVariant, VariantOption
-from models.sql import Row, rows_in, select_in
+from models.rows import ImageRow, ProductRow, VariantRow
+from models.sql import rows_in, select_in
 
 # Variants carry `quantity_available`: on hand minus reserved summed over warehouses. The CHECK
 # constraint keeps reserved <= quantity per row, so the sum is never negative; the CASE guards the
@@ -24,44 +24,44 @@ _AVAILABILITY = (
 )
 
 
-async def variants_where(column: str, keys: list[int]) -> Sequence[Row]:
+async def variants_where(column: str, keys: list[int]) -> list[VariantRow]:
     """Variants with availability; also for writers that need a fresh, uncached read."""
     return await rows_in(
-        ProductVariant, column, keys, order_by="t.product_id, t.position, t.id",
-        extra={"quantity_available": _AVAILABILITY},
+        VariantRow, ProductVariant, column, keys, order_by="t.product_id, t.position, t.id",
+        computed={"quantity_available": _AVAILABILITY},
     )
 
 
-class ProductByIdLoader(Loader[int, Product | None]):
-    async def batch_load_fn(self, keys: list[int]) -> list[Product | None]:
-        return one_per_key(keys, await select_in(Product, "id", keys), lambda p: p.id)
+class ProductByIdLoader(Loader[int, ProductRow | None]):
+    async def batch_load_fn(self, keys: list[int]) -> list[ProductRow | None]:
+        return one_per_key(keys, await rows_in(ProductRow, Product, "id", keys), attrgetter("id"))
 
 
-class ProductBySlugLoader(Loader[str, Product | None]):
-    async def batch_load_fn(self, keys: list[str]) -> list[Product | None]:
-        return one_per_key(keys, await select_in(Product, "slug", keys), lambda p: p.slug)
+class ProductBySlugLoader(Loader[str, ProductRow | None]):
+    async def batch_load_fn(self, keys: list[str]) -> list[ProductRow | None]:
+        return one_per_key(keys, await rows_in(ProductRow, Product, "slug", keys), attrgetter("slug"))
 
 
-class VariantByIdLoader(Loader[int, Row | None]):
-    async def batch_load_fn(self, keys: list[int]) -> list[Row | None]:
-        return one_per_key(keys, await variants_where("id", keys), itemgetter("id"))
+class VariantByIdLoader(Loader[int, VariantRow | None]):
+    async def batch_load_fn(self, keys: list[int]) -> list[VariantRow | None]:
+        return one_per_key(keys, await variants_where("id", keys), attrgetter("id"))
 
 
-class VariantsByProductIdLoader(Loader[int, list[Row]]):
-    async def batch_load_fn(self, keys: list[int]) -> list[list[Row]]:
-        return many_per_key(keys, await variants_where("product_id", keys), itemgetter("product_id"))
+class VariantsByProductIdLoader(Loader[int, list[VariantRow]]):
+    async def batch_load_fn(self, keys: list[int]) -> list[list[VariantRow]]:
+        return many_per_key(keys, await variants_where("product_id", keys), attrgetter("product_id"))
 
 
 class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[VariantOption]]:
-        rows = await select_in(VariantOption, "variant_id", keys, order_by="t.variant_id, t.position, t.id")
+        rows = await select_in(VariantOption, "variant_id", keys, order_by=("variant_id", "position", "id"))
         return many_per_key(keys, rows, lambda o: o.variant_id)
 
 
-class ImagesByProductIdLoader(Loader[int, list[Row]]):
-    async def batch_load_fn(self, keys: list[int]) -> list[list[Row]]:
-        rows = await rows_in(ProductImage, "product_id", keys, order_by="t.product_id, t.position, t.id")
-        return many_per_key(keys, rows, itemgetter("product_id"))
+class ImagesByProductIdLoader(Loader[int, list[ImageRow]]):
+    async def batch_load_fn(self, keys: list[int]) -> list[list[ImageRow]]:
+        rows = await rows_in(ImageRow, ProductImage, "product_id", keys, order_by="t.product_id, t.position, t.id")
+        return many_per_key(keys, rows, attrgetter("product_id"))
 
 
 class CategoryByIdLoader(Loader[int, Category | None]):
@@ -76,5 +76,5 @@ class CategoryBySlugLoader(Loader[str, Category | None]):
 
 class CategoriesByParentIdLoader(Loader[int, list[Category]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Category]]:
-        rows = await select_in(Category, "parent_id", keys, order_by="t.parent_id, t.position, t.id")
+        rows = await select_in(Category, "parent_id", keys, order_by=("parent_id", "position", "id"))
         return many_per_key(keys, rows, lambda c: c.parent_id)

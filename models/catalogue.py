@@ -9,7 +9,6 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
-from models.sql import ReadByKey
 
 # Column lengths that input is checked against before it is written or filtered on: the fields
 # below and the validation in resolvers/ read the same number.
@@ -58,8 +57,8 @@ class Category(Model):
         return [int(part) for part in self.path.strip("/").split("/")[:-1] if part]
 
 
-class Product(ReadByKey, Model):
-    # Read by key (`product["name"]`) where views read it: see `ReadByKey`.
+class Product(Model):
+    # Listings read products as rows (`models.rows.ProductRow`), this model's columns.
 
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=NAME_LENGTH)
@@ -86,8 +85,8 @@ class Product(ReadByKey, Model):
         )
 
 
-class ProductVariant(ReadByKey, Model):
-    # Read by key (`variant["price"]`) wherever it comes from: see `ReadByKey`.
+class ProductVariant(Model):
+    # Read as rows (`models.rows.VariantRow`) wherever views, carts and checkouts read it.
 
     id = fields.IntField(primary_key=True)
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
@@ -137,7 +136,7 @@ class VariantOption(Model):
         indexes = (Index(fields=("name", "value"), name="variant_option_name_value_idx"),)
 
 
-class ProductImage(ReadByKey, Model):
+class ProductImage(Model):
     id = fields.IntField(primary_key=True)
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
         "models.Product", related_name="images", on_delete=fields.CASCADE

@@ -15,7 +15,7 @@ from decimal import Decimal
 from loaders import Loaders
 from loaders.catalogue import variants_where
 from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus, TaxRate
-from models.sql import Row
+from models.rows import VariantRow
 from resolvers import checkout, outbox, pricing
 from resolvers.accounts import validate_address, validate_email
 from resolvers.errors import DomainError, ErrorCode
@@ -35,7 +35,7 @@ DEFAULT_RULES = CartRules()
 @dataclass(frozen=True)
 class PricedLine:
     line: CartLine
-    variant: Row  # read by key: see models.sql.ReadByKey
+    variant: VariantRow
     unit_price: Decimal
     total: Decimal
 
@@ -61,14 +61,14 @@ async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
     for line, variant in zip(lines, variants, strict=True):
         if variant is None:  # deleted by staff since: the line is gone with it (ON DELETE CASCADE)
             continue
-        price = variant["price"]
+        price = variant.price
         priced_lines.append(PricedLine(line, variant, price, pricing.line_total(price, line.quantity, cart.currency)))
     return PricedCart(
         cart=cart,
         lines=priced_lines,
         subtotal=pricing.subtotal((p.total for p in priced_lines), cart.currency),
         total_quantity=sum(p.line.quantity for p in priced_lines),
-        weight_grams=sum(p.variant["weight_grams"] * p.line.quantity for p in priced_lines),
+        weight_grams=sum(p.variant.weight_grams * p.line.quantity for p in priced_lines),
     )
 
 
@@ -83,22 +83,22 @@ def _check_quantity(quantity: int, field: list[str], rules: CartRules) -> None:
         raise DomainError(ErrorCode.INVALID_QUANTITY, f"At most {rules.max_line_quantity} of one item per order.", field)
 
 
-async def sellable(variant_ids: list[int]) -> dict[int, Row]:
+async def sellable(variant_ids: list[int]) -> dict[int, VariantRow]:
     """Variants that are for sale (their product ACTIVE), with their availability."""
     variants = await variants_where("id", list(dict.fromkeys(variant_ids)))
-    products = {p.id: p for p in await Product.filter(id__in=[v["product_id"] for v in variants]).only("id", "status")}
+    products = {p.id: p for p in await Product.filter(id__in=[v.product_id for v in variants]).only("id", "status")}
     return {
-        v["id"]: v for v in variants
-        if products.get(v["product_id"]) is not None and products[v["product_id"]].status == ProductStatus.ACTIVE
+        v.id: v for v in variants
+        if products.get(v.product_id) is not None and products[v.product_id].status == ProductStatus.ACTIVE
     }
 
 
-def _check_available(variant: Row, quantity: int, field: list[str]) -> None:
-    available = variant["quantity_available"]
+def _check_available(variant: VariantRow, quantity: int, field: list[str]) -> None:
+    available = variant.quantity_available
     if quantity > available:
         raise DomainError(
             ErrorCode.INSUFFICIENT_STOCK,
-            f"Only {available} of {variant['sku']} available; {quantity} asked for.",
+            f"Only {available} of {variant.sku} available; {quantity} asked for.",
             field,
         )
 
@@ -330,7 +330,7 @@ async def merge_into_customer(guest_token: str, customer: Account, rules: CartRu
             if variant is None:
                 continue
             current = existing[line.variant_id].quantity if line.variant_id in existing else 0
-            quantity = min(current + line.quantity, variant["quantity_available"], rules.max_line_quantity)
+            quantity = min(current + line.quantity, variant.quantity_available, rules.max_line_quantity)
             if line.variant_id in existing:
                 existing[line.variant_id].quantity = max(quantity, current)
                 changed.append(existing[line.variant_id])

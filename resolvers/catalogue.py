@@ -9,9 +9,9 @@ from decimal import Decimal
 from tortoise.expressions import Q
 
 from loaders import Loaders
-from models import Category, Product, ProductStatus
+from models import Category, ProductStatus
 from models.catalogue import OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
-from models.sql import Row
+from models.rows import ProductRow, VariantRow
 from resolvers import catalogue_query
 from resolvers.catalogue_query import CURSOR_ARITY, Facets, ProductQuery, ProductSort
 from resolvers.errors import BadInput
@@ -45,24 +45,24 @@ class ProductListing:
     facets: Facets | None
 
 
-def is_visible(product: Product | None, include_hidden: bool = False) -> bool:
+def is_visible(product: ProductRow | None, include_hidden: bool = False) -> bool:
     """Drafts and archived products exist only for staff (`include_hidden`), never the storefront."""
     return product is not None and (include_hidden or product.status == ProductStatus.ACTIVE)
 
 
-async def product_by_id(loaders: Loaders, product_id: int, include_hidden: bool = False) -> Product | None:
+async def product_by_id(loaders: Loaders, product_id: int, include_hidden: bool = False) -> ProductRow | None:
     product = await loaders.product_by_id.load(product_id)
     return product if is_visible(product, include_hidden) else None
 
 
-async def product_by_slug(loaders: Loaders, slug: str, include_hidden: bool = False) -> Product | None:
+async def product_by_slug(loaders: Loaders, slug: str, include_hidden: bool = False) -> ProductRow | None:
     product = await loaders.product_by_slug.load(slug)
     return product if is_visible(product, include_hidden) else None
 
 
-async def variant_by_id(loaders: Loaders, variant_id: int, include_hidden: bool = False) -> Row | None:
+async def variant_by_id(loaders: Loaders, variant_id: int, include_hidden: bool = False) -> VariantRow | None:
     variant = await loaders.variant_by_id.load(variant_id)
-    if variant is None or not is_visible(await loaders.product_by_id.load(variant["product_id"]), include_hidden):
+    if variant is None or not is_visible(await loaders.product_by_id.load(variant.product_id), include_hidden):
         return None
     return variant
 

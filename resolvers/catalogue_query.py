@@ -13,8 +13,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from models import Product
-from models.sql import connection, fetch, is_postgres, models_from_rows
+from models import rows as product_rows
+from models.rows import ProductRow
+from models.sql import connection, fetch, is_postgres
 from resolvers.catalogue_admin import MAX_PRICE
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
@@ -241,10 +242,10 @@ async def product_page(
     order = ", ".join(
         f"sort_{i} {'DESC' if desc != request.backward else 'ASC'}" for i, (_, desc) in enumerate(columns)
     )
-    sql = f"SELECT p.*, {selected} FROM product p WHERE {page_where} ORDER BY {order} LIMIT ?"
+    # The row's columns first: models/rows.py reads a ProductRow from them.
+    sql = f"SELECT {product_rows.columns(ProductRow, 'p')}, {selected} FROM product p WHERE {page_where} ORDER BY {order} LIMIT ?"
     rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1], conn)
-    # Rows, read by key (models.sql.ReadByKey): the driver's records as they are on PostgreSQL.
-    products = rows if dialect.postgres else models_from_rows(Product, rows, False)
+    products = product_rows.read(ProductRow, rows, dialect.postgres)
     names = [f"sort_{i}" for i in range(len(columns))]
     if any(kind in ("decimal", "datetime") for kind in _key_kinds(sort, query)):
         keys = [tuple([_json_key(row[name]) for name in names]) for row in rows]

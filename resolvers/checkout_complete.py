@@ -191,18 +191,18 @@ async def _complete(
         if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
             raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
-        products = await loaders.product_by_id.load_all([p.variant["product_id"] for p in summary.lines])
+        products = await loaders.product_by_id.load_all([p.variant.product_id for p in summary.lines])
         on_sale: list[Product] = []
         for index, (line, product) in enumerate(zip(summary.lines, products, strict=True)):
             if product is None or product.status != ProductStatus.ACTIVE:
-                raise DomainError(ErrorCode.NOT_FOR_SALE, f"{line.variant['sku']} is no longer for sale; remove it.", ["lines", str(index)])
+                raise DomainError(ErrorCode.NOT_FOR_SALE, f"{line.variant.sku} is no longer for sale; remove it.", ["lines", str(index)])
             on_sale.append(product)
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
         if figures.discount_code is not None and figures.discount_problem is not None:
             raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, figures.discount_problem, ["discountCodes"])
         totals = figures.totals
 
-        wanted = [(p.variant["id"], p.line.quantity) for p in summary.lines]
+        wanted = [(p.variant.id, p.line.quantity) for p in summary.lines]
         stocks = list(await Stock.filter(variant_id__in=[v for v, _ in wanted]).order_by("id").select_for_update())
         plan = allocate(wanted, stocks)
         # Reserved grows, on hand stays.
@@ -239,8 +239,8 @@ async def _complete(
         await payments.mark_ordered(payment.attempt, order)
         await OrderLine.bulk_create([
             OrderLine(
-                order_id=order.id, variant_id=p.variant["id"], sku=p.variant["sku"], product_name=product.name,
-                variant_name=p.variant["name"], quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
+                order_id=order.id, variant_id=p.variant.id, sku=p.variant.sku, product_name=product.name,
+                variant_name=p.variant.name, quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
             )
             for p, product in zip(summary.lines, on_sale, strict=True)
         ])

@@ -1,25 +1,29 @@
 """Storefront catalogue types and queries.
 
-Objects are built with every field a plain attribute: relations the query selects are loaded for
-the whole page up front (see `_product_views`), others hold a `Lazy` that loads on demand.
+A product's relations (variants, images, category, and what its variants give: price range and
+availability) are plain attributes, loaded for a whole page before its objects are built (see
+`product_views`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
+listing has hundreds. Relations a page does not show (a variant's product and options, a
+category's parent, ancestors and children, a facet's category) are resolvers that load on demand.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
+from loaders.base import Loader
 from models import Category as CategoryModel
 from models import Permission
 from models import ProductStatus as ProductStatusModel
 from models import VariantOption as OptionModel
-from models.sql import Row
+from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue
 from resolvers import catalogue_changes as changes
 from resolvers.catalogue_query import Facets
@@ -29,18 +33,21 @@ from resolvers.pagination import encode_cursor
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
-from schema.lazy import UNSELECTED, Lazy, LazyMany
 from schema.node import Node, PageInfo, page_info
 from schema.selection import Tree, selection_tree, subtree
 
-ProductStatus = strawberry.enum(
+# strawberry.enum registers the domain's enums as they are (and returns them): the aliases below are
+# those same classes, which type checkers then read as types.
+strawberry.enum(
     ProductStatusModel, name="ProductStatus", description="Only ACTIVE products are visible to the storefront."
 )
-ProductSort = strawberry.enum(
+ProductStatus = ProductStatusModel
+strawberry.enum(
     ProductSortKey,
     name="ProductSort",
     description="Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
 )
+ProductSort = ProductSortKey
 
 
 @strawberry.type(description="An amount of money; `amount` is a decimal string, never a float.")
@@ -78,8 +85,22 @@ class ProductVariant(Node):
     weight_grams: int
     quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
     available_for_sale: bool
-    selected_options: list[SelectedOption]
-    product: Annotated[Product, strawberry.lazy("schema.catalogue")]
+    _row: strawberry.Private[VariantRow]
+    # Set when the variant is built under its product's view, or with its options loaded ahead.
+    _product: strawberry.Private[Product | None]
+    _options: strawberry.Private[list[SelectedOption] | None]
+
+    @strawberry.field
+    async def selected_options(self, info: Info[Context, None]) -> list[SelectedOption]:
+        if self._options is not None:  # loaded ahead with the page
+            return self._options
+        return option_views(await info.context.loaders.options_by_variant_id.load(self._row.id))
+
+    @strawberry.field
+    async def product(self, info: Info[Context, None]) -> Annotated[Product, strawberry.lazy("schema.catalogue")]:
+        if self._product is not None:  # built under its product's view
+            return self._product
+        return await _product_of_variant(info, self._row.product_id)
 
 
 @strawberry.type
@@ -91,7 +112,7 @@ class Product(Node):
     status: ProductStatus = strawberry.field(description="Always ACTIVE for the storefront; staff also see the others.")
     created_at: datetime
     updated_at: datetime
-    category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
+    category: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
     images: list[Image]
     variants: list[ProductVariant]
     price_range: PriceRange | None = strawberry.field(description="Lowest and highest variant price; null without variants.")
@@ -104,10 +125,18 @@ class ProductEdge:
     node: Product
 
 
+async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Category:
+    category = await info.context.loaders.category_by_id.load(root._category_id)
+    if category is None:  # the facet counted products of this category moments ago
+        raise LookupError(f"category {root._category_id} of a facet is gone")
+    return category_view(info.context, category)
+
+
 @strawberry.type
 class CategoryFacet:
-    category: Annotated[Category, strawberry.lazy("schema.catalogue")]
+    category: Category = strawberry.field(resolver=_facet_category)
     count: int = strawberry.field(description="Matching products in this category or its descendants.")
+    _category_id: strawberry.Private[int]
 
 
 @strawberry.type
@@ -162,6 +191,21 @@ async def resolve_products(
     return await _product_connection(info, spec, sort, search, first, after, last, before)
 
 
+# A category's relations: resolvers, loaded only when a query selects them (no listing does).
+async def _parent(root: Category, info: Info[Context, None]) -> Category | None:
+    parent_id = root._model.parent_id
+    parent = None if parent_id is None else await info.context.loaders.category_by_id.load(parent_id)
+    return None if parent is None else category_view(info.context, parent)
+
+
+async def _ancestors(root: Category, info: Info[Context, None]) -> list[Category]:
+    return _category_views(info.context, await info.context.loaders.category_by_id.load_many(root._model.ancestor_ids))
+
+
+async def _children(root: Category, info: Info[Context, None]) -> list[Category]:
+    return _category_views(info.context, await info.context.loaders.categories_by_parent_id.load(root._model.id))
+
+
 @strawberry.type
 class Category(Node):
     id: strawberry.ID
@@ -170,11 +214,11 @@ class Category(Node):
     description: str
     position: int
     level: int = strawberry.field(description="0 for a top-level category.")
-    parent: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
-    ancestors: list[Annotated[Category, strawberry.lazy("schema.catalogue")]] = strawberry.field(
-        description="From the top-level category down to the parent: breadcrumbs."
+    parent: Category | None = strawberry.field(resolver=_parent)
+    ancestors: list[Category] = strawberry.field(
+        resolver=_ancestors, description="From the top-level category down to the parent: breadcrumbs."
     )
-    children: list[Annotated[Category, strawberry.lazy("schema.catalogue")]]
+    children: list[Category] = strawberry.field(resolver=_children)
     _model: strawberry.Private[CategoryModel]
 
     products: ProductConnection = strawberry.field(
@@ -223,7 +267,7 @@ class ProductFilter:
 
 # --- building objects ------------------------------------------------------------------------
 
-_MISSING: Any = object()
+T = TypeVar("T")
 
 
 def money(amount: Decimal, context: Context) -> Money:
@@ -244,131 +288,176 @@ def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
     return PriceRange(min=low, max=high)
 
 
-def _any_available(variants: list[Row]) -> bool:
+def _any_available(variants: list[VariantRow]) -> bool:
     for variant in variants:  # noqa: SIM110 (a loop: any() over a generator costs a frame per variant)
-        if variant["quantity_available"] > 0:
+        if variant.quantity_available > 0:
             return True
     return False
 
 
-def image_view(image: Row) -> Image:
-    return Image(id=encode_id("Image", image["id"]), url=image["url"], alt_text=image["alt_text"])
+def image_view(image: ImageRow) -> Image:
+    return Image(id=encode_id("Image", image.id), url=image.url, alt_text=image.alt_text)
 
 
 def option_views(options: list[OptionModel]) -> list[SelectedOption]:
     return [SelectedOption(name=o.name, value=o.value) for o in options]
 
 
-def variant_view(context: Context, variant: Row, product: Any = _MISSING, options: Any = _MISSING) -> ProductVariant:
-    """The ProductVariant object of a variant row; `product` and `options` given (values, or
-    `UNSELECTED`) are used as they are, the others become `Lazy` loads."""
-    variant_id = variant["id"]
-    if product is _MISSING:
-        product_id = variant["product_id"]
-        product = Lazy(context.loaders.product_by_id, product_id, lambda p: product_view(context, p))
+async def _product_of_variant(info: Info[Context, None], product_id: int) -> Product:
+    row = await info.context.loaders.product_by_id.load(product_id)
+    if row is None:  # a variant's product is a foreign key, deleted with its variants
+        raise LookupError(f"product {product_id} of a variant is gone")
+    return await product_view(info.context, row, selection_tree(info))
+
+
+def variant_view(
+    context: Context,
+    variant: VariantRow,
+    product: Product | None = None,
+    options: list[SelectedOption] | None = None,
+) -> ProductVariant:
+    """The ProductVariant object of a variant row; `product` (its product's view) and `options`
+    when already at hand, else its fields load them when selected."""
+    if product is None:
         # Cached answers showing a variant are tagged with its product: every change to a variant
         # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
-        # product, the caller is `product_view`, which tagged it.
-        context.cache_tags.add(changes.product(product_id))
-    if options is _MISSING:
-        options = Lazy(context.loaders.options_by_variant_id, variant_id, option_views)
+        # product, the caller is `product_views`, which tagged it.
+        context.cache_tags.add(changes.product(variant.product_id))
     # Money is built here rather than through `money()`: a listing page builds one per price.
     currency = context.currency
-    compare_at = variant["compare_at_price"]
-    available = variant["quantity_available"]
+    compare_at = variant.compare_at_price
+    available = variant.quantity_available
     return ProductVariant(
-        id=encode_id("ProductVariant", variant_id),
-        sku=variant["sku"],
-        name=variant["name"],
-        price=Money(amount=variant["price"], currency=currency),
+        id=encode_id("ProductVariant", variant.id),
+        sku=variant.sku,
+        name=variant.name,
+        price=Money(amount=variant.price, currency=currency),
         compare_at_price=None if compare_at is None else Money(amount=compare_at, currency=currency),
-        weight_grams=variant["weight_grams"],
+        weight_grams=variant.weight_grams,
         quantity_available=available,
         available_for_sale=available > 0,
-        selected_options=options,
-        product=product,
+        _row=variant,
+        _product=product,
+        _options=options,
     )
 
 
 def _variant_views(
     context: Context,
-    rows: list[Row],
-    product: Any,
-    variant_fields: Tree | None,
+    rows: list[VariantRow],
+    product: Product | None,
     options: dict[int, list[SelectedOption]] | None,
 ) -> list[ProductVariant]:
-    """A product's variant views; `product` is the product's view, or `UNSELECTED`.
-
-    With `variant_fields` (what the query selects under `variants`, when a list resolver knows
-    it), a variant's `product` and `selectedOptions` are built only if selected, `UNSELECTED`
-    otherwise; without it (None: unknown), they are linked or loaded."""
-    if variant_fields is None:
-        return [variant_view(context, v, product=product) for v in rows]
-    parent = product if "product" in variant_fields else UNSELECTED
-    if "selectedOptions" not in variant_fields:
-        return [variant_view(context, v, parent, UNSELECTED) for v in rows]
-    options = options or {}
-    return [variant_view(context, v, parent, options.get(v["id"], _MISSING)) for v in rows]
+    if options is None:
+        return [variant_view(context, v, product) for v in rows]
+    return [variant_view(context, v, product, options.get(v.id, [])) for v in rows]
 
 
-def product_view(
-    context: Context,
-    product: Row,
-    variants: Any = _MISSING,
-    images: Any = _MISSING,
-    category: Any = _MISSING,
-    options: dict[int, list[SelectedOption]] | None = None,
-    variant_fields: Tree | None = None,
-) -> Product:
-    """The Product object of a product row. Relations given (variant and image rows, the category's
-    view, the variants' options) become plain values; the others become `Lazy` loads.
+def category_view(context: Context, category: CategoryModel) -> Category:
+    """The Category object; its relations are resolvers that load when selected."""
+    context.cache_tags.add(changes.category(category.id))
+    return Category(
+        id=encode_id("Category", category.id),
+        name=category.name,
+        slug=category.slug,
+        description=category.description,
+        position=category.position,
+        level=category.depth,
+        _model=category,
+    )
 
-    `variant_fields`: see `_variant_views`. Not linking the variants back to this view when their
-    `product` is not selected also avoids a reference cycle: a product view and its variant views
-    pointing at each other made a whole page of views wait for the cyclic GC, which then freed
-    dozens of requests' worth at once, cache-cold.
+
+def _category_views(context: Context, categories: Sequence[CategoryModel | None]) -> list[Category]:
+    return [category_view(context, c) for c in categories if c is not None]
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def product_views(
+    context: Context, products: Sequence[ProductRow], selected: Tree | None, *, page: bool = False
+) -> list[Product]:
+    """The Product objects of product rows, with every relation the selection asks for loaded for
+    all of them at once before they are built; `selected` None (unknown) loads every relation.
+
+    Fields the selection does not ask for are left empty (no variants, images or category):
+    graphql-core reads only selected fields, and loading them would cost statements nobody reads.
+
+    `page`: a listing's page, whose relations are loaded in one batch each and not remembered by the
+    loaders (see `Loader.load_all`); otherwise through the loaders, batched with sibling fields'.
+
+    A variant points back at its product's view only when the selection reads `variants.product`:
+    a product view and its variant views pointing at each other made a whole page of views wait
+    for the cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
     """
-    context.cache_tags.add(changes.product(product["id"]))
-    if images is _MISSING:
-        images = Lazy(context.loaders.images_by_product_id, product["id"], lambda rows: [image_view(i) for i in rows])
+    loaders = context.loaders
+    ids = [p.id for p in products]
+    category_ids = [p.category_id for p in products if p.category_id is not None]
+    if selected is None:
+        want_variants = want_images = want_category = want_options = link = True
     else:
-        images = [image_view(i) for i in images]
-    if category is _MISSING:
-        category = None
-        if product["category_id"] is not None:
-            category = Lazy(context.loaders.category_by_id, product["category_id"], lambda c: category_view(context, c))
-    if variants is not _MISSING and variant_fields is not None and "product" not in variant_fields:
-        # The look-ahead case: nothing points back at this view, so it is built once, complete.
-        views = _variant_views(context, variants, UNSELECTED, variant_fields, options)
-        return _product(product, category, images, views, _price_range(views), _any_available(variants))
-    view = _product(product, category, images, [], None, False)
-    if variants is _MISSING:
-        loader = context.loaders.variants_by_product_id
+        variant_fields = selected.get("variants", {})
+        want_variants = bool(variant_fields) or "priceRange" in selected or "availableForSale" in selected
+        want_images = "images" in selected
+        want_category = "category" in selected
+        want_options = "selectedOptions" in variant_fields
+        link = "product" in variant_fields
 
-        def linked(rows: list[Row]) -> list[ProductVariant]:
-            return _variant_views(context, rows, view, variant_fields, options)
+    def load(loader: Loader[Any, T], keys: list[Any]) -> Awaitable[list[T]]:
+        return loader.load_all(keys, remember=False) if page else loader.load_many(keys)
 
-        view.variants = Lazy(loader, product["id"], linked)
-        view.price_range = Lazy(loader, product["id"], lambda rows: _price_range(linked(rows)))
-        view.available_for_sale = Lazy(loader, product["id"], _any_available)
-    else:
-        view.variants = _variant_views(context, variants, view, variant_fields, options)
-        view.price_range = _price_range(view.variants)
-        view.available_for_sale = _any_available(variants)
-    return view
+    variant_lists, image_lists, categories = await asyncio.gather(
+        load(loaders.variants_by_product_id, ids) if want_variants else _nothing(),
+        load(loaders.images_by_product_id, ids) if want_images else _nothing(),
+        load(loaders.category_by_id, category_ids) if want_category and category_ids else _nothing(),
+    )
+    options: dict[int, list[SelectedOption]] | None = None
+    if variant_lists and want_options:
+        variant_ids = [v.id for rows in variant_lists for v in rows]
+        loaded = await load(loaders.options_by_variant_id, variant_ids)
+        options = {variant_id: option_views(rows) for variant_id, rows in zip(variant_ids, loaded, strict=True)}
+    # Many products share a category: one view each.
+    category_views = {c.id: category_view(context, c) for c in categories or () if c is not None}
+    views = []
+    for index, product in enumerate(products):
+        context.cache_tags.add(changes.product(product.id))
+        images = [image_view(i) for i in image_lists[index]] if image_lists is not None else []
+        category = category_views.get(product.category_id) if product.category_id is not None else None
+        variants = variant_lists[index] if variant_lists is not None else []
+        if link:
+            view = _product(product, category, images, [], None, False)
+            view.variants = _variant_views(context, variants, view, options)
+            view.price_range = _price_range(view.variants)
+            view.available_for_sale = _any_available(variants)
+        else:  # nothing points back at this view, so it is built once, complete
+            variant_views = _variant_views(context, variants, None, options)
+            view = _product(product, category, images, variant_views, _price_range(variant_views), _any_available(variants))
+        views.append(view)
+    return views
+
+
+async def product_view(context: Context, product: ProductRow, selected: Tree | None = None) -> Product:
+    """The Product object of one product row; see `product_views`."""
+    return (await product_views(context, [product], selected))[0]
 
 
 def _product(
-    product: Row, category: Any, images: Any, variants: Any, price_range: Any, available_for_sale: Any
+    product: ProductRow,
+    category: Category | None,
+    images: list[Image],
+    variants: list[ProductVariant],
+    price_range: PriceRange | None,
+    available_for_sale: bool,
 ) -> Product:
     return Product(
-        id=encode_id("Product", product["id"]),
-        name=product["name"],
-        slug=product["slug"],
-        description=product["description"],
-        status=product["status"],
-        created_at=product["created_at"],
-        updated_at=product["updated_at"],
+        id=encode_id("Product", product.id),
+        name=product.name,
+        slug=product.slug,
+        description=product.description,
+        status=product.status,
+        created_at=product.created_at,
+        updated_at=product.updated_at,
         category=category,
         images=images,
         variants=variants,
@@ -377,98 +466,14 @@ def _product(
     )
 
 
-def category_view(context: Context, category: CategoryModel | None, fields: Tree | None = None) -> Category | None:
-    """The Category object; with `fields` (what the query selects on it, when a list resolver
-    knows), its relations that are not selected are `UNSELECTED` instead of `Lazy` loads."""
-    if category is None:
-        return None
-    loaders = context.loaders
-    context.cache_tags.add(changes.category(category.id))
-
-    def one(c: CategoryModel | None) -> Category | None:
-        return category_view(context, c)
-
-    def many(rows: list[CategoryModel | None]) -> list[Category]:
-        return [view for view in (category_view(context, c) for c in rows) if view is not None]
-
-    parent: Any = UNSELECTED
-    ancestors: Any = UNSELECTED
-    children: Any = UNSELECTED
-    if fields is None or "parent" in fields:
-        parent = None if category.parent_id is None else Lazy(loaders.category_by_id, category.parent_id, one)
-    if fields is None or "ancestors" in fields:
-        ancestors = LazyMany(loaders.category_by_id, category.ancestor_ids, many)
-    if fields is None or "children" in fields:
-        children = Lazy(loaders.categories_by_parent_id, category.id, many)
-    return Category(
-        id=encode_id("Category", category.id),
-        name=category.name,
-        slug=category.slug,
-        description=category.description,
-        position=category.position,
-        level=category.depth,
-        parent=parent,
-        ancestors=ancestors,
-        children=children,
-        _model=category,
-    )
-
-
-async def _product_views(context: Context, products: Sequence[Row], selected: Tree) -> list[Product]:
-    """Load every relation the selection asks for, for the whole page at once, then build views
-    with nothing for what it does not ask for."""
-    loaders = context.loaders
-    ids = [p["id"] for p in products]
-    variant_fields = selected.get("variants")
-    want_variants = variant_fields is not None or "priceRange" in selected or "availableForSale" in selected
-    category_fields = selected.get("category")
-    category_ids = [p["category_id"] for p in products if p["category_id"] is not None]
-
-    async def skip() -> None:
-        return None
-
-    variant_lists, image_lists, categories = await asyncio.gather(
-        loaders.variants_by_product_id.load_all(ids, remember=False) if want_variants else skip(),
-        loaders.images_by_product_id.load_all(ids, remember=False) if "images" in selected else skip(),
-        loaders.category_by_id.load_all(category_ids, remember=False) if category_fields is not None and category_ids else skip(),
-    )
-    options_by_variant: dict[int, list[SelectedOption]] = {}
-    if variant_fields and "selectedOptions" in variant_fields and variant_lists:
-        variant_ids = [v["id"] for rows in variant_lists for v in rows]
-        for variant_id, rows in zip(variant_ids, await loaders.options_by_variant_id.load_all(variant_ids), strict=True):
-            options_by_variant[variant_id] = option_views(rows)
-    # Many products share a category: one view each.
-    category_views = {
-        c.id: category_view(context, c, category_fields)
-        for c in {c.id: c for c in categories or () if c is not None}.values()
-    }
-
-    return [
-        product_view(
-            context,
-            product,
-            variants=variant_lists[index] if variant_lists is not None else _MISSING,
-            images=image_lists[index] if image_lists is not None else _MISSING,
-            category=category_views.get(product["category_id"]) if categories is not None else _MISSING,
-            options=options_by_variant,
-            variant_fields=variant_fields or {},
-        )
-        for index, product in enumerate(products)
-    ]
-
-
 def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
     if facets is None:
         return ProductFacets(categories=[], options=[], price_ranges=[])
-    loaders = context.loaders
     options: dict[str, list[OptionValueFacet]] = {}
     for name, value, count in facets.options:
         options.setdefault(name, []).append(OptionValueFacet(value=value, count=count))
     return ProductFacets(
-        categories=[
-            CategoryFacet(category=Lazy(loaders.category_by_id, cid, lambda c: category_view(context, c)), count=count)
-            for cid, count in facets.categories
-        ],
+        categories=[CategoryFacet(count=count, _category_id=cid) for cid, count in facets.categories],
         options=[OptionFacet(name=name, values=values) for name, values in options.items()],
         price_ranges=[
             PriceRangeFacet(
@@ -538,7 +543,7 @@ async def _product_connection(
     )
     page = listing.page
     selected = subtree(tree, ("edges", "node"), ("nodes",))
-    views = await _product_views(context, page.rows, selected) if selected else [product_view(context, p) for p in page.rows]
+    views = await product_views(context, page.rows, selected, page=True)
     cursors = [encode_cursor(listing.sort.value, key) for key in page.keys]
     return ProductConnection(
         edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
@@ -560,6 +565,49 @@ def _one_of(id: strawberry.ID | None, slug: str | None) -> None:
         raise BadInput("Pass exactly one of `id` or `slug`.", "id")
 
 
+async def resolve_product(
+    info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None
+) -> Product | None:
+    """`Query.product`."""
+    _one_of(id, slug)
+    loaders = info.context.loaders
+    hidden = await sees_hidden_products(info.context)
+    model: ProductRow | None = None
+    if id is not None:
+        model = await catalogue.product_by_id(loaders, decode_id_of(id, "Product"), include_hidden=hidden)
+    elif slug is not None:  # `_one_of`: then a slug is given
+        model = await catalogue.product_by_slug(loaders, slug, include_hidden=hidden)
+    if model is None:
+        info.context.cache_tags.add(changes.PRODUCTS)  # "none" holds until a product comes
+        return None
+    return await product_view(info.context, model, selection_tree(info))
+
+
+async def resolve_categories(
+    info: Info[Context, None],
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    parent: strawberry.ID | None = None,
+    top_level: bool = False,
+) -> CategoryConnection:
+    """`Query.categories`."""
+    parent_id = decode_id_of(parent, "Category", "parent") if parent is not None else None
+    info.context.cache_tags.add(changes.CATEGORIES)
+    page, total = await catalogue.list_categories(
+        parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
+    )
+    views = [category_view(info.context, c) for c in page.rows]
+    cursors = [encode_cursor("categories", key) for key in page.keys]
+    return CategoryConnection(
+        edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
+        nodes=views,
+        page_info=page_info(page, cursors),
+        total_count=total,
+    )
+
+
 @strawberry.type
 class CatalogueQuery:
     products: ProductConnection = strawberry.field(
@@ -567,69 +615,39 @@ class CatalogueQuery:
         description="Active products, filtered, searched and sorted; at most 100 per page.",
     )
 
-    @strawberry.field
-    async def product(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Product | None:
-        _one_of(id, slug)
-        loaders = info.context.loaders
-        hidden = await sees_hidden_products(info.context)
-        if id is not None:
-            model = await catalogue.product_by_id(loaders, decode_id_of(id, "Product"), include_hidden=hidden)
-        else:
-            model = await catalogue.product_by_slug(loaders, slug, include_hidden=hidden)
-        if model is None:
-            info.context.cache_tags.add(changes.PRODUCTS)  # "none" holds until a product comes
-            return None
-        return product_view(info.context, model)
-
-    @strawberry.field(description="Categories ordered by position; `parent` or `topLevel` narrow to one level.")
-    async def categories(
-        self,
-        info: Info[Context, None],
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        parent: strawberry.ID | None = None,
-        top_level: bool = False,
-    ) -> CategoryConnection:
-        parent_id = decode_id_of(parent, "Category", "parent") if parent is not None else None
-        info.context.cache_tags.add(changes.CATEGORIES)
-        page, total = await catalogue.list_categories(
-            parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
-        )
-        views = [category_view(info.context, c) for c in page.rows]
-        cursors = [encode_cursor("categories", key) for key in page.keys]
-        return CategoryConnection(
-            edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
-            nodes=views,
-            page_info=page_info(page, cursors),
-            total_count=total,
-        )
+    product: Product | None = strawberry.field(resolver=resolve_product)
+    categories: CategoryConnection = strawberry.field(
+        resolver=resolve_categories,
+        description="Categories ordered by position; `parent` or `topLevel` narrow to one level.",
+    )
 
     @strawberry.field
     async def category(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Category | None:
         _one_of(id, slug)
         loaders = info.context.loaders
+        model: CategoryModel | None = None
         if id is not None:
             model = await catalogue.category_by_id(loaders, decode_id_of(id, "Category"))
-        else:
+        elif slug is not None:  # `_one_of`: then a slug is given
             model = await catalogue.category_by_slug(loaders, slug)
         if model is None:
             info.context.cache_tags.add(changes.CATEGORIES)
-        return category_view(info.context, model)
+        return None if model is None else category_view(info.context, model)
 
 
-async def resolve_node(context: Context, type_name: str, pk: int) -> Node | None:
-    """`node(id)` for the catalogue's types; None for an ID of a type this module does not own."""
+async def resolve_node(context: Context, type_name: str, pk: int, selected: Tree | None = None) -> Node | None:
+    """`node(id)` for the catalogue's types; None for an ID of a type this module does not own.
+    `selected`: what the query selects on the node (see `product_views`), when known."""
     loaders = context.loaders
     if type_name == "Product":
         model = await catalogue.product_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
-        return None if model is None else product_view(context, model)
+        return None if model is None else await product_view(context, model, selected)
     if type_name == "ProductVariant":
         variant = await catalogue.variant_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
         return None if variant is None else variant_view(context, variant)
     if type_name == "Category":
-        return category_view(context, await catalogue.category_by_id(loaders, pk))
+        category = await catalogue.category_by_id(loaders, pk)
+        return None if category is None else category_view(context, category)
     return None
 
 

@@ -9,6 +9,7 @@ from strawberry.types import Info
 
 from models import Permission
 from models import ProductStatus as ProductStatusModel
+from models.rows import image_row, product_row
 from resolvers import catalogue_admin as admin
 from schema.catalogue import (
     Category,
@@ -179,7 +180,7 @@ class CatalogueAdminMutation:
                                   category_id=_optional_id(input.category, "Category", "category"),
                                   status=ProductStatusModel(input.status.value) if input.status else None)
         product, errors = await attempt(admin.create_product(data))
-        return ProductPayload(product=None if product is None else product_view(info.context, product), user_errors=errors)
+        return ProductPayload(product=None if product is None else await product_view(info.context, product_row(product)), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_update(self, info: Info[Context, None], id: strawberry.ID, input: ProductUpdateInput) -> ProductPayload:
@@ -189,7 +190,7 @@ class CatalogueAdminMutation:
             status=ProductStatusModel(input.status.value) if input.status else None,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
-        return ProductPayload(product=None if product is None else product_view(info.context, product), user_errors=errors)
+        return ProductPayload(product=None if product is None else await product_view(info.context, product_row(product)), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted.")
     async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
@@ -197,7 +198,7 @@ class CatalogueAdminMutation:
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
-            product=product_view(info.context, product) if archived and product is not None else None,
+            product=await product_view(info.context, product_row(product)) if product is not None and archived else None,
             user_errors=errors,
         )
 
@@ -227,7 +228,7 @@ class CatalogueAdminMutation:
         image, errors = await attempt(admin.add_image(
             decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
         ))
-        return ProductImagePayload(image=None if image is None else image_view(image), user_errors=errors)
+        return ProductImagePayload(image=None if image is None else image_view(image_row(image)), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_image_delete(self, id: strawberry.ID) -> DeletePayload:
