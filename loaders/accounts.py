@@ -14,5 +14,5 @@ class AccountByIdLoader(Loader[int, Account | None]):
 
 class AddressesByAccountIdLoader(Loader[int, list[Address]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Address]]:
-        rows = await select_in(Address, "account_id", keys, order_by=("account_id", "id"))
+        rows = await select_in(Address, "account_id", keys, order_by="t.account_id, t.id")
         return many_per_key(keys, rows, lambda a: a.account_id)

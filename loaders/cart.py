@@ -9,5 +9,5 @@ from models.sql import select_in
 
 class CartLinesByCartIdLoader(Loader[int, list[CartLine]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[CartLine]]:
-        rows = await select_in(CartLine, "cart_id", keys, order_by=("cart_id", "id"))
+        rows = await select_in(CartLine, "cart_id", keys, order_by="t.cart_id, t.id")
         return many_per_key(keys, rows, lambda line: line.cart_id)

@@ -54,7 +54,7 @@ class VariantsByProductIdLoader(Loader[int, list[VariantRow]]):
 
 class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[VariantOption]]:
-        rows = await select_in(VariantOption, "variant_id", keys, order_by=("variant_id", "position", "id"))
+        rows = await select_in(VariantOption, "variant_id", keys, order_by="t.variant_id, t.position, t.id")
         return many_per_key(keys, rows, lambda o: o.variant_id)
 
 
@@ -76,5 +76,5 @@ class CategoryBySlugLoader(Loader[str, Category | None]):
 
 class CategoriesByParentIdLoader(Loader[int, list[Category]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Category]]:
-        rows = await select_in(Category, "parent_id", keys, order_by=("parent_id", "position", "id"))
+        rows = await select_in(Category, "parent_id", keys, order_by="t.parent_id, t.position, t.id")
         return many_per_key(keys, rows, lambda c: c.parent_id)

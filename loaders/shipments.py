@@ -9,7 +9,7 @@ from models.sql import select_in
 
 class ShipmentsByOrderIdLoader(Loader[int, list[Shipment]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Shipment]]:
-        rows = await select_in(Shipment, "order_id", keys, order_by=("order_id", "id"))
+        rows = await select_in(Shipment, "order_id", keys, order_by="t.order_id, t.id")
         return many_per_key(keys, rows, lambda s: s.order_id)
 
 
@@ -17,5 +17,5 @@ class ShipmentEventsByShipmentIdLoader(Loader[int, list[ShipmentEvent]]):
     """In the order the events happened, whatever order they were reported in."""
 
     async def batch_load_fn(self, keys: list[int]) -> list[list[ShipmentEvent]]:
-        rows = await select_in(ShipmentEvent, "shipment_id", keys, order_by=("shipment_id", "occurred_at", "id"))
+        rows = await select_in(ShipmentEvent, "shipment_id", keys, order_by="t.shipment_id, t.occurred_at, t.id")
         return many_per_key(keys, rows, lambda e: e.shipment_id)

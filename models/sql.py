@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from tortoise import connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.fields import DatetimeField, Field
 from tortoise.log import db_client_logger
 from tortoise.models import Model
 
@@ -67,11 +68,56 @@ def _in_statement(
     return f'SELECT {select} FROM "{table}" t WHERE {condition} ORDER BY {order_by}', values
 
 
-async def select_in(model: type[M], column: str, keys: list[Any], *, order_by: tuple[str, ...] = ("id",)) -> list[M]:
-    """`<model>.filter(<column>__in=keys)` as model instances: the dataloaders' one statement per batch."""
+class _ModelReader:
+    """Model instances from the driver's rows of `SELECT t.*`, through Tortoise's public API: each
+    field's `to_python_value`, then `Model.construct` marked as saved (so `save()` updates).
+
+    A QuerySet would do the same but costs ~300 µs CPU to build per statement (measured on the
+    listing's categories), more than running it. asyncpg returns Python values of the right types,
+    so on PostgreSQL only the fields with a conversion of their own (enums, JSON) go through it,
+    datetimes excepted: asyncpg's are aware UTC, which is what Tortoise would make of them.
+    SQLite returns text for decimals and datetimes: every field is converted.
+    """
+
+    def __init__(self, model: type[Model]) -> None:
+        meta = model._meta  # Tortoise's model metadata: its fields and their columns
+        self.construct = model.construct
+        self.names = {column: name for column, name in meta.fields_db_projection_reverse.items() if column != name}
+        fields = {column: meta.fields_map[name] for column, name in meta.fields_db_projection_reverse.items()}
+        self.sqlite = {column: field.to_python_value for column, field in fields.items()}
+        self.postgres = {
+            column: field.to_python_value
+            for column, field in fields.items()
+            if type(field).to_python_value is not Field.to_python_value and not isinstance(field, DatetimeField)
+        }
+
+    def read(self, rows: Sequence[Mapping[str, Any]], postgres: bool) -> list[Any]:
+        converters = self.postgres if postgres else self.sqlite
+        names = self.names
+        construct = self.construct
+        instances = []
+        for row in rows:
+            values = {names.get(column, column): converters[column](value) if column in converters else value for column, value in row.items()}
+            instances.append(construct(_saved_in_db=True, **values))
+        return instances
+
+
+_model_readers: dict[type[Model], _ModelReader] = {}
+
+
+async def select_in(model: type[M], column: str, keys: list[Any], *, order_by: str = "t.id") -> list[M]:
+    """`SELECT * FROM <model's table> t WHERE t.<column> IN (keys)` as model instances: the
+    dataloaders' one statement per batch, written out (see `_ModelReader`)."""
     if not keys:
         return []
-    return await model.filter(**{f"{column}__in": keys}).order_by(*order_by)
+    conn = connection()
+    postgres = is_postgres(conn)
+    sql, values = _in_statement("t.*", model._meta.db_table, column, keys, order_by, postgres)
+    reader = _model_readers.get(model)
+    if reader is None:
+        reader = _model_readers[model] = _ModelReader(model)
+    instances: list[M] = reader.read(await fetch(sql, values, conn), postgres)
+    return instances
 
 
 async def rows_in(
