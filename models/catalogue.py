@@ -9,7 +9,6 @@ from tortoise.indexes import Index
 from tortoise.migrations.constraints import CheckConstraint
 from tortoise.models import Model
 
-
 # Column lengths that input is checked against before it is written or filtered on: the fields
 # below and the validation in resolvers/ read the same number.
 CATEGORY_NAME_LENGTH = 200

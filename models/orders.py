@@ -71,7 +71,7 @@ class Order(Model):
     shipping_total = fields.DecimalField(max_digits=12, decimal_places=2)
     tax_total = fields.DecimalField(max_digits=12, decimal_places=2)
     total = fields.DecimalField(max_digits=12, decimal_places=2)
-    shipping_address = fields.JSONField()
+    shipping_address: fields.JSONField[dict[str, str]] = fields.JSONField()  # a validated address, as on the cart
     shipping_method_name = fields.CharField(max_length=SHIPPING_METHOD_NAME_LENGTH)
     shipping_carrier = fields.CharField(max_length=CARRIER_LENGTH)
     discount_code = fields.CharField(max_length=DISCOUNT_CODE_LENGTH, default="")

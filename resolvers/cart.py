@@ -194,7 +194,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
 async def remove_lines(token: str, line_ids: list[int]) -> Cart:
     async with outbox.transaction():
         cart = await _locked(token)
-        owned = set(await CartLine.filter(cart_id=cart.id, id__in=line_ids).values_list("id", flat=True))
+        owned = {line.id for line in await CartLine.filter(cart_id=cart.id, id__in=line_ids).only("id")}
         for index, line_id in enumerate(line_ids):
             if line_id not in owned:
                 raise DomainError(ErrorCode.NOT_FOUND, "This cart has no such line.", ["lineIds", str(index)])

@@ -47,12 +47,12 @@ from models import (
     OrderLine,
     OrderStatus,
     PaymentAttempt,
-    Product,
     ProductStatus,
     Stock,
     StockMovement,
 )
 from models.orders import IDEMPOTENCY_KEY_LENGTH
+from models.rows import ProductRow
 from resolvers import cart as carts
 from resolvers import checkout, outbox, payments
 from resolvers.errors import DomainError, ErrorCode, text_code
@@ -192,7 +192,7 @@ async def _complete(
             raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
         # One read of the lines' products: whether each is still for sale, and its name for the order.
         products = await loaders.product_by_id.load_all([p.variant.product_id for p in summary.lines])
-        on_sale: list[Product] = []
+        on_sale: list[ProductRow] = []
         for index, (line, product) in enumerate(zip(summary.lines, products, strict=True)):
             if product is None or product.status != ProductStatus.ACTIVE:
                 raise DomainError(ErrorCode.NOT_FOR_SALE, f"{line.variant.sku} is no longer for sale; remove it.", ["lines", str(index)])

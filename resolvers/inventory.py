@@ -190,7 +190,7 @@ async def low_stock(threshold: int, first: int | None, after: str | None) -> Pag
             raise BadInput("`after` is not a valid cursor.", "after")
         query = query.filter(Q(available__gt=available) | Q(available=available, id__gt=last_id))
     rows = list(await query.order_by("available", "id").limit(request.size + 1))
-    return make_page(request, rows, [(s.available, s.id) for s in rows])
+    return make_page(request, rows, [(s.quantity - s.reserved, s.id) for s in rows])  # `available`, as annotated
 
 
 async def warehouses() -> list[Warehouse]:

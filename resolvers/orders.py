@@ -109,14 +109,16 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
 async def _release_unshipped(order: Order, actor: Account | None) -> None:
     """Give back what is still reserved for the order (all of it, before any shipment)."""
     allocations = await Allocation.filter(order_id=order.id, quantity__gt=0, stock_id__isnull=False)
-    if not allocations:
+    # Each with its stock row (the filter above already left out those without one).
+    held = [(a, a.stock_id) for a in allocations if a.stock_id is not None]
+    if not held:
         return
-    stocks = {s.id: s for s in await Stock.filter(id__in=[a.stock_id for a in allocations]).order_by("id").select_for_update()}
-    await shift_stock(stock_deltas((a.stock_id, 0, -a.quantity) for a in allocations))
+    stocks = {s.id: s for s in await Stock.filter(id__in=[stock_id for _, stock_id in held]).order_by("id").select_for_update()}
+    await shift_stock(stock_deltas((stock_id, 0, -a.quantity) for a, stock_id in held))
     await StockMovement.bulk_create([
-        StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="RELEASE", delta=0, reserved_delta=-a.quantity,
-                      quantity_after=stocks[a.stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")
-        for a in allocations
+        StockMovement(stock_id=stock_id, variant_id=a.variant_id, kind="RELEASE", delta=0, reserved_delta=-a.quantity,
+                      quantity_after=stocks[stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")
+        for a, stock_id in held
     ])
     await Allocation.filter(order_id=order.id).update(quantity=0)
 

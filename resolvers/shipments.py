@@ -190,7 +190,7 @@ async def _follow_parcels(order_id: int) -> None:
     order = await Order.filter(id=order_id).select_for_update().first()
     if order is None:
         return
-    parcels = [ShipmentStatus(s) for s in await Shipment.filter(order_id=order_id).values_list("status", flat=True)]
+    parcels = [s.status for s in await Shipment.filter(order_id=order_id).only("id", "status")]
     status = status_from_parcels(order.status, parcels)
     if status == order.status:
         return
@@ -208,35 +208,45 @@ async def shipment_by_tracking_number(tracking_number: str, carrier: str | None 
     return await query.order_by("-id").first()
 
 
-async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) -> list[tuple[Allocation, int]]:
+@dataclass(frozen=True)
+class Take:
+    """`quantity` shipped units taken from `allocation`, which reserved them on stock row `stock_id`."""
+
+    allocation: Allocation
+    stock_id: int
+    quantity: int
+
+
+async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) -> list[Take]:
     """Which allocations the shipped units come from, oldest first."""
-    takes: list[tuple[Allocation, int]] = []
+    takes: list[Take] = []
     for allocation in await Allocation.filter(order_id=order.id, quantity__gt=0).order_by("id"):
         left = wanted.get(allocation.variant_id, 0)
         if left <= 0 or allocation.stock_id is None:
             continue
         take = min(left, allocation.quantity)
-        takes.append((allocation, take))
+        takes.append(Take(allocation, allocation.stock_id, take))
         wanted[allocation.variant_id] = left - take
     if any(left > 0 for left in wanted.values()):
         raise DomainError(ErrorCode.INSUFFICIENT_STOCK, "Part of this order holds no reserved stock to ship from.", ["lines"])
     return takes
 
 
-async def _sell(order: Order, takes: list[tuple[Allocation, int]], actor: Account | None) -> None:
+async def _sell(order: Order, takes: list[Take], actor: Account | None) -> None:
     """On hand and reserved both drop: one UPDATE for every stock row, then the ledger."""
-    sold = stock_deltas((allocation.stock_id, -take, -take) for allocation, take in takes)
+    sold = stock_deltas((t.stock_id, -t.quantity, -t.quantity) for t in takes)
     locked = {s.id: s for s in await Stock.filter(id__in=sorted(sold)).order_by("id").select_for_update()}
     await shift_stock(sold)
     after = {stock_id: locked[stock_id].quantity + on_hand for stock_id, (on_hand, _) in sold.items()}
     await StockMovement.bulk_create([
-        StockMovement(stock_id=a.stock_id, variant_id=a.variant_id, kind="SALE", delta=-take, reserved_delta=-take,
-                      quantity_after=after[a.stock_id], reason=f"order #{order.number}", actor=actor.email if actor else "")
-        for a, take in takes
+        StockMovement(stock_id=t.stock_id, variant_id=t.allocation.variant_id, kind="SALE", delta=-t.quantity,
+                      reserved_delta=-t.quantity, quantity_after=after[t.stock_id], reason=f"order #{order.number}",
+                      actor=actor.email if actor else "")
+        for t in takes
     ])
-    for allocation, take in takes:
-        allocation.quantity -= take
-    await Allocation.bulk_update([allocation for allocation, _ in takes], fields=["quantity"])
+    for t in takes:
+        t.allocation.quantity -= t.quantity
+    await Allocation.bulk_update([t.allocation for t in takes], fields=["quantity"])
 
 
 async def shipments_by_tracking_number(tracking_number: str) -> list[Shipment]:

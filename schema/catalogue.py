@@ -112,7 +112,7 @@ class Product(Node):
     status: ProductStatus = strawberry.field(description="Always ACTIVE for the storefront; staff also see the others.")
     created_at: datetime
     updated_at: datetime
-    category: Annotated["Category", strawberry.lazy("schema.catalogue")] | None
+    category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
     images: list[Image]
     variants: list[ProductVariant]
     price_range: PriceRange | None = strawberry.field(description="Lowest and highest variant price; null without variants.")

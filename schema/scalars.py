@@ -21,7 +21,7 @@ def parse_datetime(value: object) -> datetime:
     if not isinstance(value, str):
         raise StrawberryInputCoercionError(f'Value cannot represent a DateTime: "{value}". Expected a string.')
     try:
-        parsed = dateutil.parser.isoparse(value)
+        parsed: datetime = dateutil.parser.isoparse(value)
         if parsed.tzinfo is not None:
             parsed.astimezone(UTC)  # what the database stores
     except OverflowError:

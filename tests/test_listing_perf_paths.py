@@ -99,7 +99,7 @@ async def test_load_all_without_remember_leaves_the_cache_alone(db):
     assert [[v.id for v in rows] for rows in transient] == [[v.id for v in rows] for rows in kept]
     # Served from the cache now: the same instances again.
     again = await loaders.variants_by_product_id.load_all(ids, remember=False)
-    assert all(a is b for a, b in zip(again, kept))
+    assert all(a is b for a, b in zip(again, kept, strict=True))
 
 
 async def test_rows_are_one_typed_shape_on_either_database_and_match_their_models(db):
