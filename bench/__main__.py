@@ -57,15 +57,20 @@ def main(argv: list[str] | None = None) -> int:
     generator = generator_name()
     stamp = utc_stamp()
     started = time.perf_counter()
-    print(f"bench {stamp}: scenarios {', '.join(names)}; load generator {generator}; "
-          f"{spec.connections} connections, {spec.warmup:g}s warm-up + {spec.duration:g}s x {args.rounds} rounds",
-          flush=True)
+    print(
+        f"bench {stamp}: scenarios {', '.join(names)}; load generator {generator}; "
+        f"{spec.connections} connections, {spec.warmup:g}s warm-up + {spec.duration:g}s x {args.rounds} rounds",
+        flush=True,
+    )
     try:
         print(f"preparing {database.DB_NAME}: drop, create, migrate, seed {database.PRODUCTS} products…", flush=True)
         prepared = database.prepare()
         verdict = "ok" if prepared.seed_seconds < database.SEED_TARGET_SECONDS else "SEED TARGET MISSED"
-        print(f"migrate took {prepared.migrate_seconds:.1f}s; seed took {prepared.seed_seconds:.1f}s "
-              f"(target < {database.SEED_TARGET_SECONDS:.0f}s: {verdict})", flush=True)
+        print(
+            f"migrate took {prepared.migrate_seconds:.1f}s; seed took {prepared.seed_seconds:.1f}s "
+            f"(target < {database.SEED_TARGET_SECONDS:.0f}s: {verdict})",
+            flush=True,
+        )
         for name in names:
             print(f"running scenario {name}…", flush=True)
             report = SCENARIOS[name](prepared, spec, args.rounds)

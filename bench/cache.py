@@ -69,8 +69,10 @@ class CacheReport:
         return {
             "scenario": self.name,
             "rows": [row.as_dict() for row in self.rows.values()],
-            "ratios": {name: {"value": round(value, 4), "target": TARGETS[name], "met": value >= TARGETS[name]}
-                       for name, value in self.ratios().items()},
+            "ratios": {
+                name: {"value": round(value, 4), "target": TARGETS[name], "met": value >= TARGETS[name]}
+                for name, value in self.ratios().items()
+            },
             **self.details,
         }
 
@@ -82,7 +84,9 @@ def _check(server: servers.Server, body: bytes, expect_status: str | None = None
     if json.loads(raw).get("errors"):
         raise RuntimeError(f"{server.name}: the listing returned errors: {raw[:300]!r}")
     if expect_status is not None and headers.get("cache-status") != expect_status:
-        raise RuntimeError(f"{server.name}: expected Cache-Status {expect_status!r}, got {headers.get('cache-status')!r}")
+        raise RuntimeError(
+            f"{server.name}: expected Cache-Status {expect_status!r}, got {headers.get('cache-status')!r}"
+        )
     return raw
 
 
@@ -99,7 +103,7 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CacheReport:
         # The database was just recreated; answers a previous run left in Redis describe the old one.
         stale = list(redis.scan_iter(match="gateway:cache:*", count=1000))
         for start in range(0, len(stale), 1000):
-            redis.delete(*stale[start:start + 1000])
+            redis.delete(*stale[start : start + 1000])
         redis.delete(FLOOR_KEY)
 
         def start(name: str, app: str, **env: str) -> servers.Server:
@@ -125,8 +129,9 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CacheReport:
         response_file.flush()
         redis.set(FLOOR_KEY, reference)
         memory_floor = start("floor-memory", "bench.cache_floor:memory_app", BENCH_RESPONSE_FILE=response_file.name)
-        redis_floor = start("floor-redis", "bench.cache_floor:redis_app", BENCH_REDIS_URL=REDIS_URL,
-                            BENCH_REDIS_KEY=FLOOR_KEY)
+        redis_floor = start(
+            "floor-redis", "bench.cache_floor:redis_app", BENCH_REDIS_URL=REDIS_URL, BENCH_REDIS_KEY=FLOOR_KEY
+        )
         for server in (memory_floor, redis_floor):
             servers.wait_healthy(server)
             if _check(server, body) != reference:
@@ -135,14 +140,23 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CacheReport:
             _check(server, unique_body.replace(NONCE.encode(), b"check"))
 
         unique = LoadSpec(spec.connections, spec.duration, spec.warmup, spec.path, unique=True)
-        plan = [("c", local, body, spec), ("d", memory_floor, body, spec), ("c-redis", remote, body, spec),
-                ("e", redis_floor, body, spec), ("f", missing, unique_body, unique), ("g", disabled, unique_body, unique)]
+        plan = [
+            ("c", local, body, spec),
+            ("d", memory_floor, body, spec),
+            ("c-redis", remote, body, spec),
+            ("e", redis_floor, body, spec),
+            ("f", missing, unique_body, unique),
+            ("g", disabled, unique_body, unique),
+        ]
         for round_number in range(1, rounds + 1):
             for label, server, payload, load in plan:
                 result = run_load(server.name, server.host, server.port, payload, load)
                 runs[label].append(result)
-                print(f"  round {round_number}: ({label:<7}) {server.name:<12} {result.rps:9.1f} req/s  "
-                      f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}", flush=True)
+                print(
+                    f"  round {round_number}: ({label:<7}) {server.name:<12} {result.rps:9.1f} req/s  "
+                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+                    flush=True,
+                )
         # Still hits with the same bytes after the load (wrk does not read bodies).
         if _check(local, body, "gateway; hit") != reference or _check(remote, body, "gateway; hit") != reference:
             raise RuntimeError("after the load, a hit no longer answers the stored bytes")
@@ -166,8 +180,13 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CacheReport:
         details={
             "query": LISTING,
             "response_bytes": len(reference),
-            "load": {"connections": spec.connections, "duration_s": spec.duration, "warmup_s": spec.warmup,
-                     "rounds": rounds, "order": "c, d, c-redis, e, f, g alternating"},
+            "load": {
+                "connections": spec.connections,
+                "duration_s": spec.duration,
+                "warmup_s": spec.warmup,
+                "rounds": rounds,
+                "order": "c, d, c-redis, e, f, g alternating",
+            },
             "redis_url": REDIS_URL,
             "miss_server_cache_metrics": miss_metrics,
         },

@@ -50,8 +50,9 @@ def _redis_app() -> Starlette:
         yield
         await redis.aclose()
 
-    return Starlette(routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)],
-                     lifespan=lifespan)
+    return Starlette(
+        routes=[Route("/graphql", graphql, methods=["GET", "POST"]), Route("/healthz", healthz)], lifespan=lifespan
+    )
 
 
 memory_app = _memory_app()

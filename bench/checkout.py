@@ -73,12 +73,16 @@ class CheckoutReport:
         return kinds
 
     def render(self) -> str:
-        header = (f"{'scenario':<28} {'orders/s':>9} {'chk p50':>8} {'chk p99':>8} {'flow p50':>9} "
-                  f"{'flow p99':>9} {'SQL/chk':>8} {'errors':>7}")
+        header = (
+            f"{'scenario':<28} {'orders/s':>9} {'chk p50':>8} {'chk p99':>8} {'flow p50':>9} "
+            f"{'flow p99':>9} {'SQL/chk':>8} {'errors':>7}"
+        )
         best = self.best
         sql = "-" if self.sql_per_checkout is None else str(self.sql_per_checkout)
         lines = [
-            f"== {self.name} ==", header, "-" * len(header),
+            f"== {self.name} ==",
+            header,
+            "-" * len(header),
             f"{self.label:<28} {best['orders_per_s']:>9.1f} {_fmt(best['checkout_p50_ms']):>8} "
             f"{_fmt(best['checkout_p99_ms']):>8} {_fmt(best['flow_p50_ms']):>9} {_fmt(best['flow_p99_ms']):>9} "
             f"{sql:>8} {self.errors:>7}",
@@ -91,7 +95,7 @@ class CheckoutReport:
             f"{self.orders} orders placed in {len(self.runs)} runs (warm-ups included); errors: "
             + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) if kinds else "none")
             + f"; stock pool of the last run: {stock['variants']} variants, "
-              f"{stock['units_left']}/{stock['units_at_start']} units left"
+            f"{stock['units_left']}/{stock['units_at_start']} units left"
         )
         if any(r["stock"]["exhausted"] for r in self.runs):
             lines.append("WARNING: the stock pool ran out before the end of a run; raise --max-orders-per-second")
@@ -100,15 +104,17 @@ class CheckoutReport:
     def as_dict(self) -> dict[str, Any]:
         return {
             "scenario": self.name,
-            "rows": [{
-                "label": self.label,
-                "sql_per_checkout": self.sql_per_checkout,
-                "best": _rounded(self.best),
-                "runs": [_rounded(r) for r in self.runs],
-                "errors_all_runs": self.errors,
-                "error_kinds_all_runs": self.error_kinds(),
-                "orders_all_runs": self.orders,
-            }],
+            "rows": [
+                {
+                    "label": self.label,
+                    "sql_per_checkout": self.sql_per_checkout,
+                    "best": _rounded(self.best),
+                    "runs": [_rounded(r) for r in self.runs],
+                    "errors_all_runs": self.errors,
+                    "error_kinds_all_runs": self.error_kinds(),
+                    "orders_all_runs": self.orders,
+                }
+            ],
             **self.details,
         }
 
@@ -135,15 +141,19 @@ async def _execute(query: str, variables: dict[str, Any], root: str, settings: A
 
 async def _one_order(variant_ids: list[str], settings: Any) -> tuple[list[str], dict[str, Any]]:
     lines = [{"variantId": v, "quantity": 1} for v in variant_ids]
-    cart = await _execute(CART_CREATE, {"input": {"lines": lines, "email": "sqlcount@example.com"}}, "cartCreate",
-                          settings)
+    cart = await _execute(
+        CART_CREATE, {"input": {"lines": lines, "email": "sqlcount@example.com"}}, "cartCreate", settings
+    )
     token = cart["cart"]["token"]
-    addressed = await _execute(CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS},
-                               "cartUpdateShippingAddress", settings)
+    addressed = await _execute(
+        CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS}, "cartUpdateShippingAddress", settings
+    )
     method = shipping_method_id(addressed["cart"])
     if method is None:
-        raise RuntimeError(f"no {SHIPPING_METHOD_NAME!r} shipping method for the cart; "
-                           f"available: {addressed['cart']['availableShippingMethods']}")
+        raise RuntimeError(
+            f"no {SHIPPING_METHOD_NAME!r} shipping method for the cart; "
+            f"available: {addressed['cart']['availableShippingMethods']}"
+        )
     await _execute(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod", settings)
     with _counting() as counter:
         placed = await _execute(CHECKOUT_COMPLETE, {"token": token, "payment": PAYMENT}, "checkoutComplete", settings)
@@ -160,14 +170,27 @@ async def _count_sql(database_url: str, settings: Any) -> tuple[list[str], dict[
         if len(variants) < 2 * LINES_PER_CART:
             raise RuntimeError("too few in-stock variants to count the checkout's SQL: was the database seeded?")
         await _one_order(variants[-LINES_PER_CART:], settings)  # warms the pool and the caches
-        return await _one_order(variants[-2 * LINES_PER_CART:-LINES_PER_CART], settings)
+        return await _one_order(variants[-2 * LINES_PER_CART : -LINES_PER_CART], settings)
 
 
 def _run_client(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
     seconds = spec.warmup + spec.duration
     command = [
-        PYTHON, "-m", "bench.checkout_load", "--host", server.host, "--port", str(server.port), "--path", spec.path,
-        "--shoppers", str(spec.connections), "--duration", str(spec.duration), "--warmup", str(spec.warmup),
+        PYTHON,
+        "-m",
+        "bench.checkout_load",
+        "--host",
+        server.host,
+        "--port",
+        str(server.port),
+        "--path",
+        spec.path,
+        "--shoppers",
+        str(spec.connections),
+        "--duration",
+        str(spec.duration),
+        "--warmup",
+        str(spec.warmup),
     ]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
@@ -193,10 +216,12 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CheckoutRepo
         for round_number in range(1, rounds + 1):
             result = _run_client(gateway, spec)
             runs.append(result)
-            print(f"  round {round_number}: gateway  {result['orders_per_s']:9.1f} orders/s  "
-                  f"checkout p50 {_fmt(result['checkout_p50_ms'])} ms  p99 {_fmt(result['checkout_p99_ms'])} ms  "
-                  f"flow p50 {_fmt(result['flow_p50_ms'])} ms  errors {result['errors'] + result['warmup']['errors']}",
-                  flush=True)
+            print(
+                f"  round {round_number}: gateway  {result['orders_per_s']:9.1f} orders/s  "
+                f"checkout p50 {_fmt(result['checkout_p50_ms'])} ms  p99 {_fmt(result['checkout_p99_ms'])} ms  "
+                f"flow p50 {_fmt(result['flow_p50_ms'])} ms  errors {result['errors'] + result['warmup']['errors']}",
+                flush=True,
+            )
             if gateway.process.poll() is not None:
                 raise RuntimeError(f"the gateway died during the run:\n{gateway.log_tail()}")
             if result["orders"] == 0:
@@ -211,16 +236,32 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CheckoutRepo
         runs=runs,
         sql_per_checkout=len(statements),
         details={
-            "flow": {"cartCreate": CART_CREATE, "cartUpdateShippingAddress": CART_ADDRESS,
-                     "cartUpdateShippingMethod": CART_SHIPPING, "checkoutComplete": CHECKOUT_COMPLETE,
-                     "lines_per_cart": LINES_PER_CART, "quantity_per_line": 1, "payment": PAYMENT,
-                     "shipping_method": SHIPPING_METHOD_NAME, "country": SHIPPING_ADDRESS["country"]},
-            "load": {"shoppers": spec.connections, "duration_s": spec.duration, "warmup_s": spec.warmup,
-                     "rounds": rounds, "workers": WORKERS, "client": "bench.checkout_load (asyncio, keep-alive)"},
+            "flow": {
+                "cartCreate": CART_CREATE,
+                "cartUpdateShippingAddress": CART_ADDRESS,
+                "cartUpdateShippingMethod": CART_SHIPPING,
+                "checkoutComplete": CHECKOUT_COMPLETE,
+                "lines_per_cart": LINES_PER_CART,
+                "quantity_per_line": 1,
+                "payment": PAYMENT,
+                "shipping_method": SHIPPING_METHOD_NAME,
+                "country": SHIPPING_ADDRESS["country"],
+            },
+            "load": {
+                "shoppers": spec.connections,
+                "duration_s": spec.duration,
+                "warmup_s": spec.warmup,
+                "rounds": rounds,
+                "workers": WORKERS,
+                "client": "bench.checkout_load (asyncio, keep-alive)",
+            },
             "sql_statements_checkout_complete": statements,
             "sql_sample_order": sample_order,
-            "database": {"url": database.url, "products": database.products,
-                         "migrate_seconds": round(database.migrate_seconds, 3),
-                         "seed_seconds": round(database.seed_seconds, 3)},
+            "database": {
+                "url": database.url,
+                "products": database.products,
+                "migrate_seconds": round(database.migrate_seconds, 3),
+                "seed_seconds": round(database.seed_seconds, 3),
+            },
         },
     )

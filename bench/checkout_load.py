@@ -165,7 +165,9 @@ async def load_pool(connection: Connection, units_wanted: int) -> tuple[StockPoo
             break
         after = page["pageInfo"]["endCursor"]
     if len(variants) < LINES_PER_CART:
-        raise RuntimeError(f"only {len(variants)} variants with {MIN_VARIANT_STOCK}+ units available: was the database seeded?")
+        raise RuntimeError(
+            f"only {len(variants)} variants with {MIN_VARIANT_STOCK}+ units available: was the database seeded?"
+        )
     return StockPool(variants), pages
 
 
@@ -181,7 +183,9 @@ async def shopper(number: int, connection: Connection, pool: StockPool, stop_at:
         started = clock()
         try:
             lines = [{"variantId": variant_id, "quantity": 1} for variant_id in variant_ids]
-            created = await connection.call(CART_CREATE, {"input": {"lines": lines, "email": email}}, "cartCreate", tally)
+            created = await connection.call(
+                CART_CREATE, {"input": {"lines": lines, "email": email}}, "cartCreate", tally
+            )
             token = created["cart"]["token"]
             addressed = await connection.call(
                 CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS}, "cartUpdateShippingAddress", tally
@@ -247,11 +251,20 @@ async def run(
         "errors": sum(tally.errors.values()),
         "error_kinds": dict(tally.errors),
         "error_samples": tally.samples,
-        "warmup": {"orders": warm.orders, "errors": sum(warm.errors.values()), "error_kinds": dict(warm.errors),
-                   "error_samples": warm.samples},
-        "stock": {"pages_read": pages, "variants": variants, "units_at_start": units_at_start,
-                  "units_left": pool.units, "min_variant_stock": MIN_VARIANT_STOCK,
-                  "exhausted": tally.stock_exhausted or warm.stock_exhausted},
+        "warmup": {
+            "orders": warm.orders,
+            "errors": sum(warm.errors.values()),
+            "error_kinds": dict(warm.errors),
+            "error_samples": warm.samples,
+        },
+        "stock": {
+            "pages_read": pages,
+            "variants": variants,
+            "units_at_start": units_at_start,
+            "units_left": pool.units,
+            "min_variant_stock": MIN_VARIANT_STOCK,
+            "exhausted": tally.stock_exhausted or warm.stock_exhausted,
+        },
     }
 
 
@@ -263,8 +276,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shoppers", type=int, default=16)
     parser.add_argument("--duration", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
-    parser.add_argument("--max-orders-per-second", type=float, default=400.0,
-                        help="the stock pool is sized for this rate over warm-up + duration (400)")
+    parser.add_argument(
+        "--max-orders-per-second",
+        type=float,
+        default=400.0,
+        help="the stock pool is sized for this rate over warm-up + duration (400)",
+    )
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -272,8 +289,9 @@ def main(argv: list[str] | None = None) -> int:
         runner = uvloop.run
     except ImportError:
         runner = asyncio.run
-    result = runner(run(args.host, args.port, args.path, args.shoppers, args.duration, args.warmup,
-                        args.max_orders_per_second))
+    result = runner(
+        run(args.host, args.port, args.path, args.shoppers, args.duration, args.warmup, args.max_orders_per_second)
+    )
     print(json.dumps(result))
     return 0
 

@@ -59,8 +59,7 @@ def gateway_cli(*args: str, url: str = DATABASE_URL) -> float:
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise RuntimeError(
-            f"`python -m gateway {' '.join(args)}` failed with exit code {done.returncode}:\n"
-            f"{done.stdout}{done.stderr}"
+            f"`python -m gateway {' '.join(args)}` failed with exit code {done.returncode}:\n{done.stdout}{done.stderr}"
         )
     return elapsed
 

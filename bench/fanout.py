@@ -62,19 +62,32 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 STAFF_EMAIL = "bench-staff@example.com"
 STAFF_PASSWORD = "bench-staff-password-1"
 
-TOKEN_CREATE = ("mutation SignIn($email: String!, $password: String!) { tokenCreate(email: $email, password: $password) "
-                "{ accessToken userErrors { field code message } } }")
-PLACE = ("mutation Place($token: ID!, $payment: PaymentInput!) { checkoutComplete(cartToken: $token, payment: $payment) "
-         "{ order { id token status lines { id quantity } } userErrors { field code message } } }")
-MARK_PAID = "mutation MarkPaid($id: ID!) { orderMarkPaid(orderId: $id) { order { status } userErrors { field code message } } }"
-REFUND = "mutation Refund($id: ID!) { orderRefund(orderId: $id) { order { status } userErrors { field code message } } }"
-SHIP = ("mutation Ship($o: ID!, $l: [ShipmentLineInput!]!, $n: String!) { shipmentCreate(orderId: $o, lines: $l, "
-        "carrier: \"dhl\", trackingNumber: $n) { shipment { id status } userErrors { field code message } } }")
-TRACK = ("mutation Track($s: ID!) { shipmentAddTrackingEvent(shipmentId: $s, status: DELIVERED, location: \"Berlin\") "
-         "{ shipment { status } userErrors { field code message } } }")
+TOKEN_CREATE = (
+    "mutation SignIn($email: String!, $password: String!) { tokenCreate(email: $email, password: $password) "
+    "{ accessToken userErrors { field code message } } }"
+)
+PLACE = (
+    "mutation Place($token: ID!, $payment: PaymentInput!) { checkoutComplete(cartToken: $token, payment: $payment) "
+    "{ order { id token status lines { id quantity } } userErrors { field code message } } }"
+)
+MARK_PAID = (
+    "mutation MarkPaid($id: ID!) { orderMarkPaid(orderId: $id) { order { status } userErrors { field code message } } }"
+)
+REFUND = (
+    "mutation Refund($id: ID!) { orderRefund(orderId: $id) { order { status } userErrors { field code message } } }"
+)
+SHIP = (
+    "mutation Ship($o: ID!, $l: [ShipmentLineInput!]!, $n: String!) { shipmentCreate(orderId: $o, lines: $l, "
+    'carrier: "dhl", trackingNumber: $n) { shipment { id status } userErrors { field code message } } }'
+)
+TRACK = (
+    'mutation Track($s: ID!) { shipmentAddTrackingEvent(shipmentId: $s, status: DELIVERED, location: "Berlin") '
+    "{ shipment { status } userErrors { field code message } } }"
+)
 
 
 # -- the public API, over one keep-alive connection ---------------------------------------------------
+
 
 class API:
     IDLE_S = 2.0  # uvicorn drops keep-alive connections idle for 5 s: reconnect well before that
@@ -169,11 +182,21 @@ def change_order(api: API, order: dict[str, Any], number: int, pause: float, wor
 
     timed("orderMarkPaid", "PAID", MARK_PAID, {"id": order_id}, "orderMarkPaid")
     for lines, expected in (([first], "PARTIALLY_SHIPPED"), ([second], "SHIPPED")):
-        shipped = timed("shipmentCreate", expected, SHIP,
-                        {"o": order_id, "l": lines, "n": uuid.uuid4().hex[:12].upper()}, "shipmentCreate")
+        shipped = timed(
+            "shipmentCreate",
+            expected,
+            SHIP,
+            {"o": order_id, "l": lines, "n": uuid.uuid4().hex[:12].upper()},
+            "shipmentCreate",
+        )
         parcels.append(shipped["shipment"]["id"])
-    timed("shipmentAddTrackingEvent (1st parcel; no status change)", None, TRACK, {"s": parcels[0]},
-          "shipmentAddTrackingEvent")
+    timed(
+        "shipmentAddTrackingEvent (1st parcel; no status change)",
+        None,
+        TRACK,
+        {"s": parcels[0]},
+        "shipmentAddTrackingEvent",
+    )
     timed("shipmentAddTrackingEvent (2nd parcel)", "DELIVERED", TRACK, {"s": parcels[1]}, "shipmentAddTrackingEvent")
     timed("orderRefund", "REFUNDED", REFUND, {"id": order_id}, "orderRefund")
     return changes
@@ -184,14 +207,29 @@ EXPECTED_PER_ORDER = ("PLACED", "PAID", "PARTIALLY_SHIPPED", "SHIPPED", "DELIVER
 
 # -- the client processes -----------------------------------------------------------------------------
 
+
 class Client:
     """One `bench.fanout_load` process, driven line by line."""
 
     def __init__(self, server: servers.Server, subscribers: int) -> None:
         self.process = subprocess.Popen(
-            [PYTHON, "-m", "bench.fanout_load", "--host", server.host, "--port", str(server.port),
-             "--subscribers", str(subscribers)],
-            cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1,
+            [
+                PYTHON,
+                "-m",
+                "bench.fanout_load",
+                "--host",
+                server.host,
+                "--port",
+                str(server.port),
+                "--subscribers",
+                str(subscribers),
+            ],
+            cwd=ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         self.ports: list[int] = []
 
@@ -245,24 +283,33 @@ def _await_delivery(clients: list[Client], operation: str, expected: int) -> dic
 
 # -- the run ---------------------------------------------------------------------------------------------
 
+
 def _summary(latencies: list[float]) -> dict[str, Any]:
     ordered = sorted(latencies)
-    return {"count": len(ordered), "p50_ms": percentile_ms(ordered, 0.50, 2), "p90_ms": percentile_ms(ordered, 0.90, 2),
-            "p99_ms": percentile_ms(ordered, 0.99, 2), "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
-            "min_ms": round(ordered[0] * 1000, 2) if ordered else None}
+    return {
+        "count": len(ordered),
+        "p50_ms": percentile_ms(ordered, 0.50, 2),
+        "p90_ms": percentile_ms(ordered, 0.90, 2),
+        "p99_ms": percentile_ms(ordered, 0.99, 2),
+        "max_ms": round(ordered[-1] * 1000, 2) if ordered else None,
+        "min_ms": round(ordered[0] * 1000, 2) if ordered else None,
+    }
 
 
 def _total_memory(pids: list[int]) -> dict[str, Any]:
     per = {pid: memory_kb(pid) for pid in pids}
-    return {"workers": {str(pid): values for pid, values in per.items()},
-            **{key: sum(v[key] for v in per.values()) for key in ("rss", "pss", "uss")}}
+    return {
+        "workers": {str(pid): values for pid, values in per.items()},
+        **{key: sum(v[key] for v in per.values()) for key in ("rss", "pss", "uss")},
+    }
 
 
 def run_once(database: PreparedDatabase) -> dict[str, Any]:
     env = {**gateway_env(database.url), "REDIS_URL": REDIS_URL}
     # The staff account that moves the orders, through the real CLI (idempotent).
-    gateway_cli("create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD, "--all-permissions",
-                url=database.url)
+    gateway_cli(
+        "create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD, "--all-permissions", url=database.url
+    )
     with ExitStack() as stack:
         gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
         stack.callback(gateway.stop)
@@ -308,7 +355,7 @@ def run_once(database: PreparedDatabase) -> dict[str, Any]:
         delivered: list[dict[str, int]] = []
         idle: dict[str, Any] | None = None
         for number in range(1, ORDERS + 1):
-            order = place_order(api, variants[2 * number: 2 * number + 2])
+            order = place_order(api, variants[2 * number : 2 * number + 2])
             subscribe_seconds.append(_subscribe(clients, str(number), order["token"]))
             if idle is None:
                 time.sleep(IDLE_S)
@@ -324,14 +371,34 @@ def run_once(database: PreparedDatabase) -> dict[str, Any]:
         server_cpu = {str(pid): cpu_seconds(pid) for pid in workers}
 
     assert idle is not None
-    return _analyse(clients, dumps, owners, workers, changes, baseline, idle, after_run,
-                    connect_seconds, subscribe_seconds, delivered, server_cpu)
+    return _analyse(
+        clients,
+        dumps,
+        owners,
+        workers,
+        changes,
+        baseline,
+        idle,
+        after_run,
+        connect_seconds,
+        subscribe_seconds,
+        delivered,
+        server_cpu,
+    )
 
 
 def _analyse(
-    clients: list[Client], dumps: list[dict[str, Any]], owners: dict[int, int | None], workers: list[int],
-    changes: list[Change], baseline: dict[str, Any], idle: dict[str, Any],
-    after_run: dict[str, Any], connect_seconds: float, subscribe_seconds: list[float], delivered: list[dict[str, int]],
+    clients: list[Client],
+    dumps: list[dict[str, Any]],
+    owners: dict[int, int | None],
+    workers: list[int],
+    changes: list[Change],
+    baseline: dict[str, Any],
+    idle: dict[str, Any],
+    after_run: dict[str, Any],
+    connect_seconds: float,
+    subscribe_seconds: list[float],
+    delivered: list[dict[str, int]],
     server_cpu: dict[str, float | None],
 ) -> dict[str, Any]:
     # Receipts by (order, status): [(worker, monotonic)], one per subscriber that got it.
@@ -360,10 +427,17 @@ def _analyse(
             by_worker.setdefault(str(worker), []).append(at - change.answered)
             if worker is not None and change.worker is not None:
                 by_path["same_worker" if worker == change.worker else "other_worker"].append(at - change.answered)
-        per_change.append({"order": change.order, "mutation": change.mutation, "status": change.expected,
-                           "mutation_worker": change.worker,
-                           "response_ms": round((change.answered - change.sent) * 1000, 2),
-                           "received": len(arrived), **_summary(latencies)})
+        per_change.append(
+            {
+                "order": change.order,
+                "mutation": change.mutation,
+                "status": change.expected,
+                "mutation_worker": change.worker,
+                "response_ms": round((change.answered - change.sent) * 1000, 2),
+                "received": len(arrived),
+                **_summary(latencies),
+            }
+        )
 
     expected_total = SUBSCRIBERS * sum(1 for c in changes if c.expected is not None)
     allowed = set(EXPECTED_PER_ORDER)
@@ -402,8 +476,11 @@ def _analyse(
         "latency_from_response_by_path": {k: _summary(v) for k, v in by_path.items()},
         "mutation_response_ms": _summary([c.answered - c.sent for c in changes]),
         "memory_kb": {"before": baseline, "idle_subscribed": idle, "after_run": after_run},
-        "bytes_per_idle_subscription": {"rss": per_subscription("rss"), "pss": per_subscription("pss"),
-                                        "uss": per_subscription("uss")},
+        "bytes_per_idle_subscription": {
+            "rss": per_subscription("rss"),
+            "pss": per_subscription("pss"),
+            "uss": per_subscription("uss"),
+        },
         "connect_seconds": round(connect_seconds, 2),
         "subscribe_seconds": subscribe_seconds,
         "delivered_counts": delivered,
@@ -421,8 +498,10 @@ class FanoutReport:
     details: dict[str, Any] = field(default_factory=dict)
 
     def render(self) -> str:
-        header = (f"{'run':<5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'same p99':>9} {'other p99':>10} "
-                  f"{'mut p50':>8} {'received/expected':>19} {'errors':>7} {'B/sub RSS':>10} {'B/sub PSS':>10}  worker split")
+        header = (
+            f"{'run':<5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'same p99':>9} {'other p99':>10} "
+            f"{'mut p50':>8} {'received/expected':>19} {'errors':>7} {'B/sub RSS':>10} {'B/sub PSS':>10}  worker split"
+        )
         lines = [f"== {self.name} ==", header, "-" * (len(header) + 14)]
         for number, run in enumerate(self.runs, 1):
             latency = run["latency_from_response"]
@@ -439,12 +518,18 @@ class FanoutReport:
         worst = max(r["latency_from_response"]["p99_ms"] for r in self.runs)
         lost = sum(r["lost"] for r in self.runs)
         verdict = "target met" if worst <= TARGET_P99_MS else "TARGET MISSED"
-        lines.append("latency = subscriber's receipt - the mutation's HTTP response; same/other = subscribers on the "
-                     "worker that ran the mutation / on the other one (via Redis); mut = the mutation's own response time")
-        lines.append(f"{SUBSCRIBERS} subscribers, {WORKERS} workers, {ORDERS} orders x 5 changes; B/sub = memory per "
-                     f"idle subscription (its connection included)")
-        lines.append(f"worst p99 {worst:.1f} ms (target <= {TARGET_P99_MS:.0f} ms): {verdict}; lost messages: {lost}"
-                     + ("" if lost == 0 else "  MESSAGES LOST"))
+        lines.append(
+            "latency = subscriber's receipt - the mutation's HTTP response; same/other = subscribers on the "
+            "worker that ran the mutation / on the other one (via Redis); mut = the mutation's own response time"
+        )
+        lines.append(
+            f"{SUBSCRIBERS} subscribers, {WORKERS} workers, {ORDERS} orders x 5 changes; B/sub = memory per "
+            f"idle subscription (its connection included)"
+        )
+        lines.append(
+            f"worst p99 {worst:.1f} ms (target <= {TARGET_P99_MS:.0f} ms): {verdict}; lost messages: {lost}"
+            + ("" if lost == 0 else "  MESSAGES LOST")
+        )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -461,20 +546,37 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> FanoutReport
     for number in range(1, max(1, rounds) + 1):
         result = run_once(database)
         latency = result["latency_from_response"]
-        print(f"  run {number}: p50 {latency['p50_ms']} ms  p99 {latency['p99_ms']} ms  max {latency['max_ms']} ms  "
-              f"received {result['received']}/{result['expected']}  errors {result['errors']}  "
-              f"{result['bytes_per_idle_subscription']['pss']:.0f} B/subscription (PSS)  split {result['worker_split']}",
-              flush=True)
+        print(
+            f"  run {number}: p50 {latency['p50_ms']} ms  p99 {latency['p99_ms']} ms  max {latency['max_ms']} ms  "
+            f"received {result['received']}/{result['expected']}  errors {result['errors']}  "
+            f"{result['bytes_per_idle_subscription']['pss']:.0f} B/subscription (PSS)  split {result['worker_split']}",
+            flush=True,
+        )
         runs.append(result)
         if result["lost"] or result["errors"] or result["unexpected"]:
             # Kept as a result (the JSON says what went wrong), and shouted in the table.
-            print(f"  run {number}: LOST {result['lost']}, unexpected {result['unexpected']}, "
-                  f"errors {result['error_kinds']}: {result['error_samples']}", flush=True)
-    return FanoutReport(NAME, runs, details={
-        "subscription": SUBSCRIPTION,
-        "load": {"subscribers": SUBSCRIBERS, "client_processes": CLIENT_PROCESSES, "workers": WORKERS,
-                 "orders": ORDERS, "changes_per_order": 5, "spacing_s": SPACING_S, "idle_s": IDLE_S,
-                 "redis_url": REDIS_URL, "client": "bench.fanout_load (uvloop, raw asyncio Protocol WebSocket)"},
-        "target_p99_ms": TARGET_P99_MS,
-        "database": {"url": database.url, "products": database.products},
-    })
+            print(
+                f"  run {number}: LOST {result['lost']}, unexpected {result['unexpected']}, "
+                f"errors {result['error_kinds']}: {result['error_samples']}",
+                flush=True,
+            )
+    return FanoutReport(
+        NAME,
+        runs,
+        details={
+            "subscription": SUBSCRIPTION,
+            "load": {
+                "subscribers": SUBSCRIBERS,
+                "client_processes": CLIENT_PROCESSES,
+                "workers": WORKERS,
+                "orders": ORDERS,
+                "changes_per_order": 5,
+                "spacing_s": SPACING_S,
+                "idle_s": IDLE_S,
+                "redis_url": REDIS_URL,
+                "client": "bench.fanout_load (uvloop, raw asyncio Protocol WebSocket)",
+            },
+            "target_p99_ms": TARGET_P99_MS,
+            "database": {"url": database.url, "products": database.products},
+        },
+    )

@@ -131,9 +131,9 @@ class Subscriber(asyncio.Protocol):
                 offset += 4
             if len(buffer) < offset + length:
                 return
-            payload = bytes(buffer[offset: offset + length])
+            payload = bytes(buffer[offset : offset + length])
             if masked:  # servers must not mask, but a mask costs nothing to honour
-                key = bytes(buffer[offset - 4: offset])
+                key = bytes(buffer[offset - 4 : offset])
                 payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
             del buffer[: offset + length]
             opcode, final = first & 0x0F, first & 0x80
@@ -197,8 +197,9 @@ class Subscriber(asyncio.Protocol):
         self.operation = operation
         self.waiting_for = (operation, status)
         self.arrived = asyncio.get_running_loop().create_future()
-        self.send({"id": operation, "type": "subscribe",
-                   "payload": {"query": SUBSCRIPTION, "variables": {"token": token}}})
+        self.send(
+            {"id": operation, "type": "subscribe", "payload": {"query": SUBSCRIPTION, "variables": {"token": token}}}
+        )
         return self.arrived
 
 
@@ -239,8 +240,13 @@ async def main_async(host: str, port: int, path: str, count: int) -> None:
     loop = asyncio.get_running_loop()
     started = time.monotonic()
     subscribers = await open_all(host, port, path, count, stats)
-    emit({"event": "connected", "seconds": round(time.monotonic() - started, 3),
-          "ports": [s.local_port for s in subscribers]})
+    emit(
+        {
+            "event": "connected",
+            "seconds": round(time.monotonic() - started, 3),
+            "ports": [s.local_port for s in subscribers],
+        }
+    )
 
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
@@ -252,21 +258,26 @@ async def main_async(host: str, port: int, path: str, count: int) -> None:
             waits = [s.subscribe(operation, token, status) for s in subscribers]
             done, pending = await asyncio.wait(waits, timeout=SUBSCRIBE_TIMEOUT)
             failed = sum(1 for f in done if f.exception() is not None)
-            emit({"event": "subscribed", "seconds": round(time.monotonic() - began, 3),
-                  "missing": len(pending) + failed})
+            emit(
+                {"event": "subscribed", "seconds": round(time.monotonic() - began, 3), "missing": len(pending) + failed}
+            )
         elif command == "count":
             (operation,) = args
             counts = {status: len(times) for (op, status), times in stats.receipts.items() if op == operation}
             emit({"event": "count", "counts": counts, "errors": sum(stats.errors.values())})
         elif command == "dump":
-            emit({
-                "event": "dump",
-                # connection index -> its port is in the `connected` answer
-                "receipts": [[op, status, times] for (op, status), times in stats.receipts.items()],
-                "errors": dict(stats.errors), "error_samples": stats.samples,
-                "handler_cpu_s": stats.handler_cpu, "process_cpu_s": time.process_time(),
-                "connections_open": sum(1 for s in subscribers if not s.closed),
-            })
+            emit(
+                {
+                    "event": "dump",
+                    # connection index -> its port is in the `connected` answer
+                    "receipts": [[op, status, times] for (op, status), times in stats.receipts.items()],
+                    "errors": dict(stats.errors),
+                    "error_samples": stats.samples,
+                    "handler_cpu_s": stats.handler_cpu,
+                    "process_cpu_s": time.process_time(),
+                    "connections_open": sum(1 for s in subscribers if not s.closed),
+                }
+            )
             break
         else:
             emit({"event": "unknown", "line": line})

@@ -125,15 +125,22 @@ def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
             sort: ProductSort | None = None,
             search: str | None = None,
         ) -> ProductConnection:
-            given = {"first": first, "after": after, "last": last, "before": before,
-                     "filter": filter, "sort": sort, "search": search}
+            given = {
+                "first": first,
+                "after": after,
+                "last": last,
+                "before": before,
+                "filter": filter,
+                "sort": sort,
+                "search": search,
+            }
             if {k: v for k, v in given.items() if v is not None} != LISTING_ARGUMENTS:
                 raise ValueError(f"the floor serves only products({LISTING_ARGUMENTS}), got {given}")
             return page()
 
-    floor = _same_schema_class(query=FloorQuery, mutation=Mutation, subscription=Subscription, types=SCHEMA_TYPES,
-                               extensions=schema.extensions)
+    floor = _same_schema_class(
+        query=FloorQuery, mutation=Mutation, subscription=Subscription, types=SCHEMA_TYPES, extensions=schema.extensions
+    )
     if floor.as_str() != schema.as_str():
         raise RuntimeError("floor: the floor schema's SDL differs from the real schema's")
     return floor
-

@@ -70,9 +70,7 @@ def check_same_response(gateway: servers.Server, floor: servers.Server, body: by
     raw_a, doc_a = _fetch(gateway, body)
     raw_b, doc_b = _fetch(floor, body)
     if doc_a != doc_b:
-        raise RuntimeError(
-            "the floor's listing differs from the gateway's: " + _first_difference(doc_a, doc_b)
-        )
+        raise RuntimeError("the floor's listing differs from the gateway's: " + _first_difference(doc_a, doc_b))
     edges = doc_a["data"]["products"]["edges"]
     if not edges:
         raise RuntimeError("the listing is empty: was the database seeded?")
@@ -91,8 +89,10 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> ScenarioRepo
     if sql_floor.count:
         raise RuntimeError(f"the floor executed {sql_floor.count} SQL statements; it must execute none")
     if sql_real.data != sql_floor.data:
-        raise RuntimeError("in-process, the floor schema's listing differs from the real schema's: "
-                           + _first_difference(sql_real.data, sql_floor.data))
+        raise RuntimeError(
+            "in-process, the floor schema's listing differs from the real schema's: "
+            + _first_difference(sql_real.data, sql_floor.data)
+        )
 
     runs_a: list[Result] = []
     runs_b: list[Result] = []
@@ -106,16 +106,20 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> ScenarioRepo
 
         before = check_same_response(gateway, floor, body)
         if before["document"]["data"] != sql_real.data:
-            raise RuntimeError("the served listing differs from the one executed for the SQL count: "
-                               + _first_difference(before["document"]["data"], sql_real.data))
+            raise RuntimeError(
+                "the served listing differs from the one executed for the SQL count: "
+                + _first_difference(before["document"]["data"], sql_real.data)
+            )
         # Alternating a, b, a, b: a slow spell on the shared machine hits both sides, not one.
         for round_number in range(1, rounds + 1):
             for server, runs in ((gateway, runs_a), (floor, runs_b)):
                 result = run_load(server.name, server.host, server.port, body, spec)
                 runs.append(result)
-                print(f"  round {round_number}: {server.name:<8} {result.rps:9.1f} req/s  "
-                      f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
-                      flush=True)
+                print(
+                    f"  round {round_number}: {server.name:<8} {result.rps:9.1f} req/s  "
+                    f"p50 {result.p50_ms:7.2f} ms  p99 {result.p99_ms:7.2f} ms  errors {result.errors}",
+                    flush=True,
+                )
         # Still the same answer under and after load (wrk does not read bodies).
         after = check_same_response(gateway, floor, body)
         for server in (gateway, floor):
@@ -133,14 +137,25 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> ScenarioRepo
         target=TARGET,
         details={
             "query": LISTING,
-            "load": {"connections": spec.connections, "duration_s": spec.duration, "warmup_s": spec.warmup,
-                     "rounds": rounds, "order": "a, b alternating"},
+            "load": {
+                "connections": spec.connections,
+                "duration_s": spec.duration,
+                "warmup_s": spec.warmup,
+                "rounds": rounds,
+                "order": "a, b alternating",
+            },
             "round_ratios": [round(r, 4) for r in round_ratios],
-            "response": {"bytes": before["bytes"], "edges": before["edges"],
-                         "byte_identical": before["byte_identical"] and after["byte_identical"]},
+            "response": {
+                "bytes": before["bytes"],
+                "edges": before["edges"],
+                "byte_identical": before["byte_identical"] and after["byte_identical"],
+            },
             "sql_statements": sql_real.statements,
-            "database": {"url": database.url, "products": database.products,
-                         "migrate_seconds": round(database.migrate_seconds, 3),
-                         "seed_seconds": round(database.seed_seconds, 3)},
+            "database": {
+                "url": database.url,
+                "products": database.products,
+                "migrate_seconds": round(database.migrate_seconds, 3),
+                "seed_seconds": round(database.seed_seconds, 3),
+            },
         },
     )

@@ -68,8 +68,16 @@ def _run_wrk(scenario: str, host: str, port: int, env: dict[str, str], spec: Loa
     def wrk(seconds: float) -> dict[str, int]:
         # One thread: the server gets the other core, as a Python client process would leave it.
         command = [
-            *cpus.load_prefix(), "wrk", "-t1", f"-c{spec.connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-            "-s", str(WRK_SCRIPT), url,
+            *cpus.load_prefix(),
+            "wrk",
+            "-t1",
+            f"-c{spec.connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(WRK_SCRIPT),
+            url,
         ]
         return _marked_json(subprocess.run(command, env=env, capture_output=True, text=True), "wrk")
 
@@ -91,8 +99,22 @@ def _run_wrk(scenario: str, host: str, port: int, env: dict[str, str], spec: Loa
 
 def _run_python(scenario: str, host: str, port: int, env: dict[str, str], spec: LoadSpec) -> Result:
     command = [
-        *cpus.load_prefix(), PYTHON, "-m", "bench.pyload", "--host", host, "--port", str(port), "--path", spec.path,
-        "--connections", str(spec.connections), "--duration", str(spec.duration), "--warmup", str(spec.warmup),
+        *cpus.load_prefix(),
+        PYTHON,
+        "-m",
+        "bench.pyload",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--path",
+        spec.path,
+        "--connections",
+        str(spec.connections),
+        "--duration",
+        str(spec.duration),
+        "--warmup",
+        str(spec.warmup),
     ]
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     if done.returncode != 0:
@@ -115,5 +137,5 @@ def _marked_json(done: subprocess.CompletedProcess[str], tool: str) -> dict[str,
         raise RuntimeError(f"{tool} failed with exit code {done.returncode}:\n{done.stdout}{done.stderr}")
     for line in done.stdout.splitlines():
         if line.startswith(MARKER):
-            return json.loads(line[len(MARKER):])
+            return json.loads(line[len(MARKER) :])
     raise RuntimeError(f"{tool} printed no {MARKER.strip()} line:\n{done.stdout}{done.stderr}")

@@ -108,8 +108,9 @@ def percentile_ms(sorted_values: list[float], fraction: float, digits: int = 3) 
     return round(percentile(sorted_values, fraction) * 1000, digits) if sorted_values else None
 
 
-async def run(host: str, port: int, path: str, body: bytes, connections: int, duration: float, warmup: float,
-              unique: bool = False) -> dict:
+async def run(
+    host: str, port: int, path: str, body: bytes, connections: int, duration: float, warmup: float, unique: bool = False
+) -> dict:
     payload: Any = build_request(host, port, path, body)
     if unique:
         # Every request a different body: `__NONCE__` replaced by a fresh value (cache misses).
@@ -155,8 +156,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         runner = asyncio.run
     result = runner(
-        run(args.host, args.port, args.path, body.encode(), args.connections, args.duration, args.warmup,
-            unique=os.environ.get("BENCH_UNIQUE") == "1")
+        run(
+            args.host,
+            args.port,
+            args.path,
+            body.encode(),
+            args.connections,
+            args.duration,
+            args.warmup,
+            unique=os.environ.get("BENCH_UNIQUE") == "1",
+        )
     )
     print(json.dumps(result))
     return 0

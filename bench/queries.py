@@ -18,6 +18,7 @@ def request_body(query: str, variables: dict[str, object] | None = None, operati
         payload["operationName"] = operation_name
     return json.dumps(payload, separators=(",", ":")).encode()
 
+
 # Scenario `checkout`: what a storefront sends to turn a fresh cart into an order.
 # In-stock variants, a page of products at a time (the checkout client picks its stock pool from these).
 STOCK_PAGE = (
@@ -44,7 +45,11 @@ CHECKOUT_COMPLETE = (
     "order { id number status total { amount currency } } userErrors { field code message } } }"
 )
 SHIPPING_ADDRESS = {
-    "firstName": "Ada", "lastName": "Lovelace", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115",
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "line1": "1 Main St",
+    "city": "Berlin",
+    "postalCode": "10115",
     "country": "DE",
 }
 PAYMENT = {"provider": "test-card", "token": "tok_visa"}
@@ -60,5 +65,9 @@ def shipping_method_id(cart: dict[str, Any]) -> str | None:
 
 def stocked_variants(page: dict[str, Any]) -> list[tuple[str, int]]:
     """(variant id, units available) on a STOCK_PAGE page, for variants with MIN_VARIANT_STOCK or more."""
-    return [(v["id"], v["quantityAvailable"]) for edge in page["edges"] for v in edge["node"]["variants"]
-            if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK]
+    return [
+        (v["id"], v["quantityAvailable"])
+        for edge in page["edges"]
+        for v in edge["node"]["variants"]
+        if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK
+    ]

@@ -17,7 +17,16 @@ from bench import RESULTS_DIR
 from bench.load import Result
 
 # Versions that move the figures; recorded so two result files can be compared honestly.
-PACKAGES = ("strawberry-graphql", "graphql-core", "starlette", "tortoise-orm", "asyncpg", "uvicorn", "uvloop", "httptools")
+PACKAGES = (
+    "strawberry-graphql",
+    "graphql-core",
+    "starlette",
+    "tortoise-orm",
+    "asyncpg",
+    "uvicorn",
+    "uvloop",
+    "httptools",
+)
 
 
 class Report(Protocol):
@@ -75,8 +84,12 @@ class ScenarioReport:
         return {
             "scenario": self.name,
             "rows": [row.as_dict() for row in self.rows],
-            "ratio": {"name": self.ratio_label, "value": round(self.ratio, 4), "target": self.target,
-                      "met": self.target_met},
+            "ratio": {
+                "name": self.ratio_label,
+                "value": round(self.ratio, 4),
+                "target": self.target,
+                "met": self.target_met,
+            },
             **self.details,
         }
 

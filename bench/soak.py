@@ -63,39 +63,53 @@ class SoakReport:
     @property
     def passed(self) -> bool:
         growth = self.growth()
-        return (self.errors + self.server_tracebacks == 0
-                and all(g is not None and g < GROWTH_LIMIT for g in growth.values()))
+        return self.errors + self.server_tracebacks == 0 and all(
+            g is not None and g < GROWTH_LIMIT for g in growth.values()
+        )
 
     def render(self) -> str:
         names = [f"w{n} RSS MiB" for n in range(1, len(self.workers) + 1)]
-        header = (f"{'minute':>6} " + " ".join(f"{name:>11}" for name in names)
-                  + f" {'browse':>8} {'cart':>7} {'checkout':>8} {'orders':>6} {'ws msgs':>7} {'ws conns':>8} {'errors':>6}")
+        header = (
+            f"{'minute':>6} "
+            + " ".join(f"{name:>11}" for name in names)
+            + f" {'browse':>8} {'cart':>7} {'checkout':>8} {'orders':>6} {'ws msgs':>7} {'ws conns':>8} {'errors':>6}"
+        )
         lines = [f"== {self.name} ==", header, "-" * len(header)]
         for row in self.minutes:
             requests, messages = row.get("requests", {}), row.get("messages", {})
             lines.append(
-                f"{row['minute']:>6} " + " ".join(f"{row['rss_kb'][str(pid)] / MIB:>11.1f}" for pid in self.workers)
+                f"{row['minute']:>6} "
+                + " ".join(f"{row['rss_kb'][str(pid)] / MIB:>11.1f}" for pid in self.workers)
                 + f" {requests.get('browse', 0):>8} {requests.get('cart', 0):>7} {requests.get('checkout', 0):>8}"
-                  f" {row.get('orders', 0):>6} {sum(messages.values()):>7} {row.get('connections', 0):>8}"
-                  f" {row.get('errors', 0):>6}"
+                f" {row.get('orders', 0):>6} {sum(messages.values()):>7} {row.get('connections', 0):>8}"
+                f" {row.get('errors', 0):>6}"
             )
         growth = self.growth()
         shown = ", ".join(f"w{n} {'-' if g is None else f'{g * 100:+.2f}%'}" for n, g in enumerate(growth.values(), 1))
-        lines.append(f"RSS growth over the last {self.window} minutes: {shown} (target < {GROWTH_LIMIT * 100:.0f}% each)")
         lines.append(
-            f"errors: {self.errors}" + (f" ({', '.join(f'{k} {v}' for k, v in sorted(self.error_kinds.items()))})"
-                                        if self.error_kinds else "")
+            f"RSS growth over the last {self.window} minutes: {shown} (target < {GROWTH_LIMIT * 100:.0f}% each)"
+        )
+        lines.append(
+            f"errors: {self.errors}"
+            + (f" ({', '.join(f'{k} {v}' for k, v in sorted(self.error_kinds.items()))})" if self.error_kinds else "")
             + f"; tracebacks in the server log: {self.server_tracebacks}"
         )
         lines.append("target met" if self.passed else "TARGET MISSED")
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"scenario": self.name, "minutes": self.minutes, "workers": self.workers,
-                "rss_growth_last_minutes": {"minutes": self.window, "by_worker": self.growth(),
-                                            "limit": GROWTH_LIMIT},
-                "errors": self.errors, "error_kinds": self.error_kinds, "error_samples": self.error_samples,
-                "server_tracebacks": self.server_tracebacks, "passed": self.passed, **self.details}
+        return {
+            "scenario": self.name,
+            "minutes": self.minutes,
+            "workers": self.workers,
+            "rss_growth_last_minutes": {"minutes": self.window, "by_worker": self.growth(), "limit": GROWTH_LIMIT},
+            "errors": self.errors,
+            "error_kinds": self.error_kinds,
+            "error_samples": self.error_samples,
+            "server_tracebacks": self.server_tracebacks,
+            "passed": self.passed,
+            **self.details,
+        }
 
 
 def _next_line(stdout: IO[str], deadline: float) -> dict[str, Any] | None:
@@ -108,8 +122,9 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> SoakReport:
     """One soak of `spec.minutes` minutes (rounds do not apply: one long run is the measurement)."""
     minutes = max(1, spec.minutes)
     env = {**gateway_env(database.url), "REDIS_URL": REDIS_URL}
-    gateway_cli("create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD, "--all-permissions",
-                url=database.url)
+    gateway_cli(
+        "create-staff", "--email", STAFF_EMAIL, "--password", STAFF_PASSWORD, "--all-permissions", url=database.url
+    )
     rows: list[dict[str, Any]] = []
     with ExitStack() as stack:
         gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
@@ -118,9 +133,22 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> SoakReport:
         workers = started_workers(gateway.process.pid, WORKERS, gateway.log_tail)
         errors_file = stack.enter_context(tempfile.TemporaryFile("w+"))  # a pipe nobody reads could fill
         client = subprocess.Popen(
-            [PYTHON, "-m", "bench.soak_load", "--host", gateway.host, "--port", str(gateway.port),
-             "--minutes", str(minutes)],
-            cwd=ROOT, stdout=subprocess.PIPE, stderr=errors_file, text=True, bufsize=1,
+            [
+                PYTHON,
+                "-m",
+                "bench.soak_load",
+                "--host",
+                gateway.host,
+                "--port",
+                str(gateway.port),
+                "--minutes",
+                str(minutes),
+            ],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=errors_file,
+            text=True,
+            bufsize=1,
         )
         stack.callback(lambda: client.poll() is None and client.kill())
         assert client.stdout is not None
@@ -132,8 +160,10 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> SoakReport:
             if line is None:
                 errors_file.seek(0)
                 stderr = errors_file.read()
-                raise RuntimeError(f"bench.soak_load stopped answering after {len(rows)} samples:\n{stderr[-3000:]}\n"
-                                   f"{gateway.log_tail()}")
+                raise RuntimeError(
+                    f"bench.soak_load stopped answering after {len(rows)} samples:\n{stderr[-3000:]}\n"
+                    f"{gateway.log_tail()}"
+                )
             if gateway.process.poll() is not None:
                 raise RuntimeError(f"the gateway died during the soak:\n{gateway.log_tail()}")
             if line["event"] == "tail":
@@ -141,12 +171,14 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> SoakReport:
                 break
             memory = {str(pid): memory_kb(pid)["rss"] for pid in workers}
             minute = 0 if line["event"] == "ready" else line["minute"]
-            rows.append({**line, "minute": minute, "rss_kb": memory,
-                         "elapsed_s": round(time.monotonic() - started, 1)})
+            rows.append({**line, "minute": minute, "rss_kb": memory, "elapsed_s": round(time.monotonic() - started, 1)})
             requests = sum(line.get("requests", {}).values())
-            print(f"  minute {minute}: RSS " + " ".join(f"{kb / MIB:.1f}" for kb in memory.values())
-                  + f" MiB; {requests} requests, {line.get('orders', 0)} orders, errors {line.get('errors', 0)}",
-                  flush=True)
+            print(
+                f"  minute {minute}: RSS "
+                + " ".join(f"{kb / MIB:.1f}" for kb in memory.values())
+                + f" MiB; {requests} requests, {line.get('orders', 0)} orders, errors {line.get('errors', 0)}",
+                flush=True,
+            )
         client.wait(60)
         log = gateway.log_path.read_text(errors="replace")
 
@@ -157,12 +189,21 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> SoakReport:
             kinds[kind] = kinds.get(kind, 0) + count
         samples += row.get("error_samples", [])
     return SoakReport(
-        name=NAME, minutes=rows, workers=workers, errors=sum(kinds.values()), error_kinds=kinds,
-        error_samples=samples[:10], server_tracebacks=log.count("Traceback (most recent call last)"),
+        name=NAME,
+        minutes=rows,
+        workers=workers,
+        errors=sum(kinds.values()),
+        error_kinds=kinds,
+        error_samples=samples[:10],
+        server_tracebacks=log.count("Traceback (most recent call last)"),
         details={
             "tail": tail,
-            "load": {"minutes": minutes, "workers": WORKERS, "redis_url": REDIS_URL,
-                     "client": "bench.soak_load (asyncio HTTP keep-alive + websockets)"},
+            "load": {
+                "minutes": minutes,
+                "workers": WORKERS,
+                "redis_url": REDIS_URL,
+                "client": "bench.soak_load (asyncio HTTP keep-alive + websockets)",
+            },
             "server_log_tail": log.splitlines()[-20:],
             "database": {"url": database.url, "products": database.products},
         },

@@ -77,14 +77,22 @@ SEARCH = (
     "query Search($q: String!) { products(first: 10, search: $q) { totalCount edges { node { id name slug "
     "priceRange { min { amount currency } } } } } }"
 )
-CART_FIELDS = "cart { token lines { id quantity variant { id } } total { amount currency } } userErrors { field code message }"
+CART_FIELDS = (
+    "cart { token lines { id quantity variant { id } } total { amount currency } } userErrors { field code message }"
+)
 CART_START = f"mutation CartStart($input: CartCreateInput) {{ cartCreate(input: $input) {{ {CART_FIELDS} }} }}"
-CART_ADD = (f"mutation CartAdd($token: ID!, $lines: [CartLineInput!]!) {{ "
-            f"cartLinesAdd(cartToken: $token, lines: $lines) {{ {CART_FIELDS} }} }}")
-CART_UPDATE = (f"mutation CartUpdate($token: ID!, $lines: [CartLineUpdateInput!]!) {{ "
-               f"cartLinesUpdate(cartToken: $token, lines: $lines) {{ {CART_FIELDS} }} }}")
-CART_REMOVE = (f"mutation CartRemove($token: ID!, $ids: [ID!]!) {{ "
-               f"cartLinesRemove(cartToken: $token, lineIds: $ids) {{ {CART_FIELDS} }} }}")
+CART_ADD = (
+    f"mutation CartAdd($token: ID!, $lines: [CartLineInput!]!) {{ "
+    f"cartLinesAdd(cartToken: $token, lines: $lines) {{ {CART_FIELDS} }} }}"
+)
+CART_UPDATE = (
+    f"mutation CartUpdate($token: ID!, $lines: [CartLineUpdateInput!]!) {{ "
+    f"cartLinesUpdate(cartToken: $token, lines: $lines) {{ {CART_FIELDS} }} }}"
+)
+CART_REMOVE = (
+    f"mutation CartRemove($token: ID!, $ids: [ID!]!) {{ "
+    f"cartLinesRemove(cartToken: $token, lineIds: $ids) {{ {CART_FIELDS} }} }}"
+)
 CART_READ = "query CartRead($token: ID!) { cart(token: $token) { token totalQuantity subtotal { amount currency } } }"
 ORDER_STATUS = "subscription Track($token: ID!) { orderStatusChanged(orderToken: $token) { id status } }"
 ORDER_EVENTS = "subscription Watch { orderEvents { id number status } }"
@@ -107,9 +115,17 @@ class Minute:
             self.samples.append(f"{kind}: {detail}"[:300])
 
     def as_dict(self, number: int) -> dict[str, Any]:
-        return {"event": "minute", "minute": number, "requests": dict(self.requests), "messages": dict(self.messages),
-                "connections": self.connections, "orders": self.orders, "errors": sum(self.errors.values()),
-                "error_kinds": dict(self.errors), "error_samples": self.samples}
+        return {
+            "event": "minute",
+            "minute": number,
+            "requests": dict(self.requests),
+            "messages": dict(self.messages),
+            "connections": self.connections,
+            "orders": self.orders,
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors),
+            "error_samples": self.samples,
+        }
 
 
 class SignedIn(Connection):
@@ -154,7 +170,9 @@ class Soak:
     def running(self) -> bool:
         return time.monotonic() < self.stop_at
 
-    async def call(self, connection: Connection, kind: str, query: str, variables: dict[str, Any], root: str) -> dict[str, Any]:
+    async def call(
+        self, connection: Connection, kind: str, query: str, variables: dict[str, Any], root: str
+    ) -> dict[str, Any]:
         self.minute.requests[kind] += 1
         return await connection.call(query, variables, root, None)
 
@@ -164,8 +182,9 @@ class Soak:
 
     async def sign_in(self) -> None:
         async with self.staff_lock:
-            signed_in = await self.call(self.staff, "staff", TOKEN_CREATE,
-                                        {"email": STAFF_EMAIL, "password": STAFF_PASSWORD}, "tokenCreate")
+            signed_in = await self.call(
+                self.staff, "staff", TOKEN_CREATE, {"email": STAFF_EMAIL, "password": STAFF_PASSWORD}, "tokenCreate"
+            )
             self.staff_token = self.staff.bearer = signed_in["accessToken"]
 
     async def prepare(self, seconds: float) -> None:
@@ -178,9 +197,14 @@ class Soak:
                 self.cursors.append(page["pageInfo"]["endCursor"])
             after: str | None = None
             while len(self.slugs) < PRODUCT_PAGES:
-                page = await self.call(setup, "browse", "query Slugs($after: String) { products(first: 100, after: "
-                                       "$after) { edges { node { slug name } } pageInfo { hasNextPage endCursor } } }",
-                                       {"after": after}, "products")
+                page = await self.call(
+                    setup,
+                    "browse",
+                    "query Slugs($after: String) { products(first: 100, after: "
+                    "$after) { edges { node { slug name } } pageInfo { hasNextPage endCursor } } }",
+                    {"after": after},
+                    "products",
+                )
                 for edge in page["edges"]:
                     self.slugs.append(edge["node"]["slug"])
                     self.words.extend(re.findall(r"[A-Za-z]{4,}", edge["node"]["name"]))
@@ -190,7 +214,10 @@ class Soak:
             self.words = sorted(set(self.words))[:200]
             units = int(LINES_PER_CART * MAX_ORDERS_PER_SECOND * seconds)
             pool, _ = await load_pool(setup, units + CART_VARIANTS * 20)
-            self.cart_variants, pool_variants = pool.ids[:CART_VARIANTS], list(zip(pool.ids, pool.left, strict=True))[CART_VARIANTS:]
+            self.cart_variants, pool_variants = (
+                pool.ids[:CART_VARIANTS],
+                list(zip(pool.ids, pool.left, strict=True))[CART_VARIANTS:],
+            )
             self.pool = StockPool(pool_variants)
         finally:
             setup.close()
@@ -218,7 +245,9 @@ class Soak:
     async def browse(self, connection: Connection) -> None:
         choice = random.random()
         if choice < 0.3:
-            page = await self.call(connection, "browse", BROWSE_LISTING, {"after": random.choice(self.cursors)}, "products")
+            page = await self.call(
+                connection, "browse", BROWSE_LISTING, {"after": random.choice(self.cursors)}, "products"
+            )
             if not page["edges"]:
                 raise RequestFailed("empty_listing")
         elif choice < 0.8:
@@ -229,18 +258,30 @@ class Soak:
 
     async def cart(self, connection: Connection) -> None:
         first, second, third = random.sample(self.cart_variants, 3)
-        created = await self.call(connection, "cart", CART_START,
-                                  {"input": {"lines": [{"variantId": first, "quantity": 1}]}}, "cartCreate")
+        created = await self.call(
+            connection, "cart", CART_START, {"input": {"lines": [{"variantId": first, "quantity": 1}]}}, "cartCreate"
+        )
         token = created["cart"]["token"]
-        added = await self.call(connection, "cart", CART_ADD, {"token": token, "lines": [
-            {"variantId": second, "quantity": 2}, {"variantId": third, "quantity": 1}]}, "cartLinesAdd")
+        added = await self.call(
+            connection,
+            "cart",
+            CART_ADD,
+            {"token": token, "lines": [{"variantId": second, "quantity": 2}, {"variantId": third, "quantity": 1}]},
+            "cartLinesAdd",
+        )
         lines = added["cart"]["lines"]
         if len(lines) != 3:
             raise RequestFailed("cart_lines", f"expected 3 lines, got {lines}")
-        await self.call(connection, "cart", CART_UPDATE, {"token": token, "lines": [
-            {"lineId": lines[0]["id"], "quantity": 3}]}, "cartLinesUpdate")
-        removed = await self.call(connection, "cart", CART_REMOVE, {"token": token, "ids": [lines[1]["id"]]},
-                                  "cartLinesRemove")
+        await self.call(
+            connection,
+            "cart",
+            CART_UPDATE,
+            {"token": token, "lines": [{"lineId": lines[0]["id"], "quantity": 3}]},
+            "cartLinesUpdate",
+        )
+        removed = await self.call(
+            connection, "cart", CART_REMOVE, {"token": token, "ids": [lines[1]["id"]]}, "cartLinesRemove"
+        )
         if len(removed["cart"]["lines"]) != 2:
             raise RequestFailed("cart_lines", f"expected 2 lines after a removal, got {removed['cart']['lines']}")
         read = await self.call(connection, "cart", CART_READ, {"token": token}, "cart")
@@ -252,17 +293,26 @@ class Soak:
         if variants is None:
             raise RequestFailed("stock_exhausted", "raise MAX_ORDERS_PER_SECOND")
         lines = [{"variantId": v, "quantity": 1} for v in variants]
-        created = await self.call(connection, "checkout", CART_CREATE,
-                                  {"input": {"lines": lines, "email": "soak@example.com"}}, "cartCreate")
+        created = await self.call(
+            connection, "checkout", CART_CREATE, {"input": {"lines": lines, "email": "soak@example.com"}}, "cartCreate"
+        )
         token = created["cart"]["token"]
-        addressed = await self.call(connection, "checkout", CART_ADDRESS, {"token": token, "address": SHIPPING_ADDRESS},
-                                    "cartUpdateShippingAddress")
+        addressed = await self.call(
+            connection,
+            "checkout",
+            CART_ADDRESS,
+            {"token": token, "address": SHIPPING_ADDRESS},
+            "cartUpdateShippingAddress",
+        )
         method = shipping_method_id(addressed["cart"])
         if method is None:
             raise RequestFailed("no_standard_method", str(addressed["cart"]))
-        await self.call(connection, "checkout", CART_SHIPPING, {"token": token, "method": method},
-                        "cartUpdateShippingMethod")
-        placed = await self.call(connection, "checkout", PLACE, {"token": token, "payment": PAYMENT}, "checkoutComplete")
+        await self.call(
+            connection, "checkout", CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod"
+        )
+        placed = await self.call(
+            connection, "checkout", PLACE, {"token": token, "payment": PAYMENT}, "checkoutComplete"
+        )
         order = placed.get("order")
         if not order:
             raise RequestFailed("no_order", str(placed))
@@ -301,11 +351,25 @@ class Soak:
             await self._close(socket)
 
     async def _follow(self, socket: ClientConnection, operation: str, order: dict[str, Any]) -> None:
-        await socket.send(json.dumps({"id": operation, "type": "subscribe",
-                                      "payload": {"query": ORDER_STATUS, "variables": {"token": order["token"]}}}))
+        await socket.send(
+            json.dumps(
+                {
+                    "id": operation,
+                    "type": "subscribe",
+                    "payload": {"query": ORDER_STATUS, "variables": {"token": order["token"]}},
+                }
+            )
+        )
         await self._expect(socket, operation, order["status"])
-        parcel = await self.staff_call(SHIP, {"o": order["id"], "n": uuid.uuid4().hex[:12].upper(), "l": [
-            {"orderLineId": line["id"], "quantity": line["quantity"]} for line in order["lines"]]}, "shipmentCreate")
+        parcel = await self.staff_call(
+            SHIP,
+            {
+                "o": order["id"],
+                "n": uuid.uuid4().hex[:12].upper(),
+                "l": [{"orderLineId": line["id"], "quantity": line["quantity"]} for line in order["lines"]],
+            },
+            "shipmentCreate",
+        )
         await self._expect(socket, operation, "SHIPPED")
         await self.staff_call(TRACK, {"s": parcel["shipment"]["id"]}, "shipmentAddTrackingEvent")
         await self._expect(socket, operation, "DELIVERED")
@@ -318,7 +382,12 @@ class Soak:
             return await self._expect(socket, operation, status)
         payload = message.get("payload") or {}
         received = ((payload.get("data") or {}).get("orderStatusChanged") or {}).get("status")
-        if message.get("type") != "next" or message.get("id") != operation or payload.get("errors") or received != status:
+        if (
+            message.get("type") != "next"
+            or message.get("id") != operation
+            or payload.get("errors")
+            or received != status
+        ):
             raise RequestFailed("unexpected_message", f"waiting for {status}: {str(message)[:200]}")
         self.minute.messages["tracked"] += 1
 
@@ -356,7 +425,10 @@ class Soak:
     async def _open(self, token: str | None = None) -> ClientConnection:
         socket = await connect(self.ws_url, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
         self.minute.connections += 1
-        init: dict[str, Any] = {"type": "connection_init", "payload": {"authorization": f"Bearer {token}"} if token else {}}
+        init: dict[str, Any] = {
+            "type": "connection_init",
+            "payload": {"authorization": f"Bearer {token}"} if token else {},
+        }
         await socket.send(json.dumps(init))
         answer = json.loads(await asyncio.wait_for(socket.recv(), EVENT_TIMEOUT_S))
         if answer.get("type") != "connection_ack":
@@ -385,8 +457,16 @@ async def run(host: str, port: int, path: str, minutes: int) -> None:
     started = time.monotonic()
     soak.stop_at = started + seconds
     soak.minute = Minute()
-    emit({"event": "ready", "slugs": len(soak.slugs), "words": len(soak.words), "listing_pages": len(soak.cursors),
-          "checkout_units": soak.pool.units, "cart_variants": len(soak.cart_variants)})
+    emit(
+        {
+            "event": "ready",
+            "slugs": len(soak.slugs),
+            "words": len(soak.words),
+            "listing_pages": len(soak.cursors),
+            "checkout_units": soak.pool.units,
+            "cart_variants": len(soak.cart_variants),
+        }
+    )
     tasks = [
         *(asyncio.create_task(soak.loop("browse", soak.browse)) for _ in range(BROWSERS)),
         *(asyncio.create_task(soak.loop("cart", soak.cart)) for _ in range(CART_USERS)),

@@ -79,7 +79,11 @@ def create_app(settings: Settings) -> Starlette:
     # spares all the others the wait.
     breaker = Breaker(settings.redis_breaker_seconds)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
-    listener = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000, reconnect=False) if settings.redis_url else None
+    listener = (
+        redis_client(settings.redis_url, settings.redis_timeout_ms / 1000, reconnect=False)
+        if settings.redis_url
+        else None
+    )
     limiter = RedisBuckets(redis, breaker=breaker) if redis is not None else LocalBuckets()
     token_rules = TokenRules(
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
@@ -88,7 +92,8 @@ def create_app(settings: Settings) -> Starlette:
     )
     payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
     events: EventBus = (
-        RedisBus(redis, settings.subscription_queue_size, breaker, listener) if redis is not None
+        RedisBus(redis, settings.subscription_queue_size, breaker, listener)
+        if redis is not None
         else LocalBus(settings.subscription_queue_size)
     )
     limits = Limits(
@@ -103,7 +108,8 @@ def create_app(settings: Settings) -> Starlette:
         settings.persisted_queries,
         # Registrations shared through Redis reach every worker; the LRU saves the round trip.
         DocumentStore(
-            LocalDocuments(settings.persisted_cache_size), RedisDocuments(redis, breaker=breaker) if redis is not None else None
+            LocalDocuments(settings.persisted_cache_size),
+            RedisDocuments(redis, breaker=breaker) if redis is not None else None,
         ),
         settings.persisted_manifest,
     )
@@ -174,11 +180,13 @@ def create_app(settings: Settings) -> Starlette:
             if cache is not None:
                 await cache.start()
             # Charges that a killed process left without an order, given back from every process.
-            recovery = asyncio.create_task(every(
-                settings.payment_recovery_interval_seconds,
-                lambda: payments.recover(timedelta(seconds=settings.payment_recovery_after_seconds)),
-                "payment recovery",
-            ))
+            recovery = asyncio.create_task(
+                every(
+                    settings.payment_recovery_interval_seconds,
+                    lambda: payments.recover(timedelta(seconds=settings.payment_recovery_after_seconds)),
+                    "payment recovery",
+                )
+            )
             try:
                 yield
             finally:
@@ -242,21 +250,40 @@ def create_app(settings: Settings) -> Starlette:
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
-    metrics.reading("gateway_subscriptions", "gauge", "Subscriptions open in this process.", lambda: events.subscription_count)
-    metrics.reading("gateway_events_delivered_total", "counter", "Events handed to this process's subscriptions.",
-                    lambda: events.delivered)
-    metrics.reading("gateway_subscriber_overflows_total", "counter",
-                    "Times a subscriber fell SUBSCRIPTION_QUEUE_SIZE events behind and was sent the current state.",
-                    lambda: events.overflows)
+    metrics.reading(
+        "gateway_subscriptions", "gauge", "Subscriptions open in this process.", lambda: events.subscription_count
+    )
+    metrics.reading(
+        "gateway_events_delivered_total",
+        "counter",
+        "Events handed to this process's subscriptions.",
+        lambda: events.delivered,
+    )
+    metrics.reading(
+        "gateway_subscriber_overflows_total",
+        "counter",
+        "Times a subscriber fell SUBSCRIPTION_QUEUE_SIZE events behind and was sent the current state.",
+        lambda: events.overflows,
+    )
     if redis is not None:
-        metrics.reading("gateway_redis_breaker_open", "gauge",
-                        "1 while this process skips Redis after a failure (its users take their fallbacks).",
-                        lambda: 0 if breaker.closed else 1)
-        metrics.reading("gateway_redis_failures_total", "counter",
-                        "Redis calls that failed or timed out (each one waited at most REDIS_TIMEOUT_MS).",
-                        lambda: breaker.failures)
-        metrics.reading("gateway_redis_refused_total", "counter",
-                        "Redis calls skipped at once because the circuit breaker was open.", lambda: breaker.refused)
+        metrics.reading(
+            "gateway_redis_breaker_open",
+            "gauge",
+            "1 while this process skips Redis after a failure (its users take their fallbacks).",
+            lambda: 0 if breaker.closed else 1,
+        )
+        metrics.reading(
+            "gateway_redis_failures_total",
+            "counter",
+            "Redis calls that failed or timed out (each one waited at most REDIS_TIMEOUT_MS).",
+            lambda: breaker.failures,
+        )
+        metrics.reading(
+            "gateway_redis_refused_total",
+            "counter",
+            "Redis calls skipped at once because the circuit breaker was open.",
+            lambda: breaker.refused,
+        )
     app.state.metrics = metrics
     app.state.events = events
     app.state.cache = cache

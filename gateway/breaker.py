@@ -88,8 +88,12 @@ class Breaker:
         if self.closed:
             self.closed = False
             self.trips += 1
-            log.error("Redis failed (%s: %s): circuit breaker open; calls skip Redis for %g s between trials",
-                      type(error).__name__, error, self.interval)
+            log.error(
+                "Redis failed (%s: %s): circuit breaker open; calls skip Redis for %g s between trials",
+                type(error).__name__,
+                error,
+                self.interval,
+            )
 
 
 def redis_client(url: str, timeout: float, reconnect: bool = True) -> Redis:

@@ -101,7 +101,9 @@ class ResponseCache:
         self.local = LocalTier(max_bytes, self.stats)
         self.breaker = breaker if breaker is not None else Breaker()
         self.remote = (
-            RedisTier(redis, ttl, lock_seconds=max(5.0, 2 * lock_timeout), breaker=self.breaker) if redis is not None else None
+            RedisTier(redis, ttl, lock_seconds=max(5.0, 2 * lock_timeout), breaker=self.breaker)
+            if redis is not None
+            else None
         )
         self.aliases = Aliases()
         self.bus = bus
@@ -139,7 +141,9 @@ class ResponseCache:
 
     # --- keys ----------------------------------------------------------------------------
 
-    async def resolve(self, is_get: bool, accept: bytes, content_type: bytes, raw: bytes, digest: bytes) -> str | NotCacheable:
+    async def resolve(
+        self, is_get: bool, accept: bytes, content_type: bytes, raw: bytes, digest: bytes
+    ) -> str | NotCacheable:
         """A request not seen before: decode, find its document, normalize, key; remembered under
         its digest (except a persisted-query hash not registered yet: it may be soon)."""
         params = decode(is_get, content_type, raw)
@@ -316,8 +320,12 @@ class ResponseCache:
         now = time.monotonic()
         if now - self._last_error_log >= 30.0:
             self._last_error_log = now
-            log.error("response cache: Redis %s failed (%s: %s); bypassing the cache until it answers",
-                      what, type(error).__name__, error)
+            log.error(
+                "response cache: Redis %s failed (%s: %s); bypassing the cache until it answers",
+                what,
+                type(error).__name__,
+                error,
+            )
         if self._redis_ok:
             self._redis_ok = False
             self._start_recovery()

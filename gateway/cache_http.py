@@ -121,20 +121,51 @@ class ResponseCacheMiddleware:
     ) -> None:
         request_state(scope).operation = entry.operation
         if not is_get:
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", entry.content_type), (b"content-length", entry.length),
-                (b"cache-status", status), (b"cache-control", PRIVATE), (b"vary", VARY)]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", entry.content_type),
+                        (b"content-length", entry.length),
+                        (b"cache-status", status),
+                        (b"cache-control", PRIVATE),
+                        (b"vary", VARY),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": entry.body})
             return
         if if_none_match is not None and _etag_matches(if_none_match, entry.etag):
             self.cache.stats.not_modified += 1
-            await send({"type": "http.response.start", "status": 304, "headers": [
-                (b"etag", entry.etag), (b"cache-control", self.public), (b"cache-status", status), (b"vary", VARY)]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 304,
+                    "headers": [
+                        (b"etag", entry.etag),
+                        (b"cache-control", self.public),
+                        (b"cache-status", status),
+                        (b"vary", VARY),
+                    ],
+                }
+            )
             await send({"type": "http.response.body", "body": b""})
             return
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", entry.content_type), (b"content-length", entry.length), (b"etag", entry.etag),
-            (b"cache-control", self.public), (b"cache-status", status), (b"vary", VARY)]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", entry.content_type),
+                    (b"content-length", entry.length),
+                    (b"etag", entry.etag),
+                    (b"cache-control", self.public),
+                    (b"cache-status", status),
+                    (b"vary", VARY),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": entry.body})
 
     async def _execute(self, scope: Scope, receive: Receive) -> Executed:

@@ -151,8 +151,9 @@ def entry_key(prefix: bytes, accept: bytes, normalized: Normalized, variables: d
         canonical = json.dumps(variables, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     except (TypeError, ValueError):
         canonical = repr(sorted(variables.items()))  # not reachable from JSON input; keep distinct
-    material = b"\0".join((prefix, accept, normalized.document.encode(), canonical.encode(),
-                           (normalized.operation_name or "").encode()))
+    material = b"\0".join(
+        (prefix, accept, normalized.document.encode(), canonical.encode(), (normalized.operation_name or "").encode())
+    )
     return hashlib.blake2b(material, digest_size=20).hexdigest()
 
 

@@ -45,8 +45,12 @@ class Entry:
         The tags (hundreds for a listing) have their own line so that a hit from Redis that is
         not kept in memory (`CACHE_MAX_BYTES=0`) does not pay for decoding them.
         """
-        header = {"ct": self.content_type.decode("latin-1"), "etag": self.etag.decode("latin-1"),
-                  "op": self.operation, "exp": self.expires_at}
+        header = {
+            "ct": self.content_type.decode("latin-1"),
+            "etag": self.etag.decode("latin-1"),
+            "op": self.operation,
+            "exp": self.expires_at,
+        }
         return b"\n".join((json.dumps(header, separators=(",", ":")).encode(), " ".join(self.tags).encode(), self.body))
 
     @classmethod
@@ -57,12 +61,18 @@ class Entry:
         tags_end = data.find(b"\n", header_end + 1)
         if header_end < 0 or tags_end < 0:
             return None
-        body = data[tags_end + 1:] if with_tags else memoryview(data)[tags_end + 1:]
+        body = data[tags_end + 1 :] if with_tags else memoryview(data)[tags_end + 1 :]
         try:
             fields = json.loads(data[:header_end])
-            tags = tuple(data[header_end + 1:tags_end].decode().split()) if with_tags else ()
-            return cls(body, fields["ct"].encode("latin-1"), fields["etag"].encode("latin-1"), fields["op"],
-                       tags, float(fields["exp"]))
+            tags = tuple(data[header_end + 1 : tags_end].decode().split()) if with_tags else ()
+            return cls(
+                body,
+                fields["ct"].encode("latin-1"),
+                fields["etag"].encode("latin-1"),
+                fields["op"],
+                tags,
+                float(fields["exp"]),
+            )
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
             return None  # another version's layout, or damage: a miss
 

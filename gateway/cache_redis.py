@@ -70,7 +70,12 @@ return 0
 
 class RedisTier:
     def __init__(
-        self, redis: Redis, ttl_seconds: float, lock_seconds: float, namespace: str = NAMESPACE, breaker: Breaker | None = None
+        self,
+        redis: Redis,
+        ttl_seconds: float,
+        lock_seconds: float,
+        namespace: str = NAMESPACE,
+        breaker: Breaker | None = None,
     ) -> None:
         self.redis = redis
         self.breaker = breaker if breaker is not None else Breaker()

@@ -25,14 +25,26 @@ def _parser() -> argparse.ArgumentParser:
     staff = commands.add_parser("create-staff", help="create a staff account, or reset one's password and permissions")
     staff.add_argument("--email", required=True)
     staff.add_argument("--password", required=True)
-    staff.add_argument("--permission", action="append", default=[], choices=[p.value for p in Permission],
-                       help="a permission to grant (repeatable)")
+    staff.add_argument(
+        "--permission",
+        action="append",
+        default=[],
+        choices=[p.value for p in Permission],
+        help="a permission to grant (repeatable)",
+    )
     staff.add_argument("--all-permissions", action="store_true", help="grant every permission")
     commands.add_parser("serve", help="serve with uvicorn on HOST:PORT with WEB_CONCURRENCY workers")
-    recover = commands.add_parser("recover-payments", help="give back charges that no order holds (what the web processes do every minute)")
-    recover.add_argument("--older-than", type=int, default=None, metavar="SECONDS",
-                         help="how long an attempt must have been left unsettled (default PAYMENT_RECOVERY_AFTER); "
-                              "0 only when no checkout is running")
+    recover = commands.add_parser(
+        "recover-payments", help="give back charges that no order holds (what the web processes do every minute)"
+    )
+    recover.add_argument(
+        "--older-than",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="how long an attempt must have been left unsettled (default PAYMENT_RECOVERY_AFTER); "
+        "0 only when no checkout is running",
+    )
     return parser
 
 

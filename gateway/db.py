@@ -10,7 +10,16 @@ from tortoise.backends.base.config_generator import expand_db_url
 
 from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 
-MODEL_MODULES = ["models.catalogue", "models.inventory", "models.accounts", "models.checkout", "models.cart", "models.orders", "models.shipments", "models.payments"]
+MODEL_MODULES = [
+    "models.catalogue",
+    "models.inventory",
+    "models.accounts",
+    "models.checkout",
+    "models.cart",
+    "models.orders",
+    "models.shipments",
+    "models.payments",
+]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a
 # request this much before it is answered 503, not asyncpg's default of a minute.

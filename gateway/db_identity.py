@@ -50,8 +50,11 @@ async def database_identity(database_url: str) -> str:
         [migrations] = await connection.execute_query_dict(_MIGRATIONS)
         parts += [str(migrations["n"]), str(migrations["first"]), str(migrations["last"])]
     except Exception as error:  # any failure: this process shares no cached answers with others
-        log.warning("could not read the database's identity (%s: %s); cached answers will not be shared",
-                    type(error).__name__, error)
+        log.warning(
+            "could not read the database's identity (%s: %s); cached answers will not be shared",
+            type(error).__name__,
+            error,
+        )
         return "unknown-" + os.urandom(8).hex()
     return hashlib.blake2b("\0".join(parts).encode(), digest_size=12).hexdigest()
 

@@ -150,7 +150,11 @@ class RedisBus(EventBus):
     LOG_INTERVAL = 30.0
 
     def __init__(
-        self, redis: Redis, max_queued: int = DEFAULT_MAX_QUEUED, breaker: Breaker | None = None, listener: Redis | None = None
+        self,
+        redis: Redis,
+        max_queued: int = DEFAULT_MAX_QUEUED,
+        breaker: Breaker | None = None,
+        listener: Redis | None = None,
     ) -> None:
         super().__init__(max_queued)
         self.redis = redis
@@ -177,8 +181,10 @@ class RedisBus(EventBus):
         # Delivered before the PUBLISH, that await was the Redis round trip: the mutation's own
         # response waited for the whole local fan-out (~250 ms for 500 subscribers in the
         # fan-out bench), and a second change of the same commit waited for the first's.
-        bodies = [json.dumps({"origin": self.origin, "topics": topics, "message": message}, separators=(",", ":"))
-                  for topics, message in items]
+        bodies = [
+            json.dumps({"origin": self.origin, "topics": topics, "message": message}, separators=(",", ":"))
+            for topics, message in items
+        ]
         try:
             if self.missed:
                 await self._announce_missed()

@@ -142,14 +142,21 @@ def params_from_body(content_type: str | None, body: bytes) -> GraphQLParams:
     """POST: a JSON object body with `query`, `operationName`, `variables` and `extensions`."""
     media_type, charset = _content_type(content_type)
     if media_type is None:
-        raise RequestError(415, "A POST request needs a `Content-Type: application/json` header.",
-                           headers={"Accept-Post": _REQUEST_MEDIA_TYPE})
+        raise RequestError(
+            415,
+            "A POST request needs a `Content-Type: application/json` header.",
+            headers={"Accept-Post": _REQUEST_MEDIA_TYPE},
+        )
     if media_type != _REQUEST_MEDIA_TYPE:
-        raise RequestError(415, f"Unsupported request content type {media_type!r}: send application/json.",
-                           headers={"Accept-Post": _REQUEST_MEDIA_TYPE})
+        raise RequestError(
+            415,
+            f"Unsupported request content type {media_type!r}: send application/json.",
+            headers={"Accept-Post": _REQUEST_MEDIA_TYPE},
+        )
     if charset not in (None, "utf-8", "utf8"):
-        raise RequestError(415, f"Unsupported request charset {charset!r}: send UTF-8.",
-                           headers={"Accept-Post": _REQUEST_MEDIA_TYPE})
+        raise RequestError(
+            415, f"Unsupported request charset {charset!r}: send UTF-8.", headers={"Accept-Post": _REQUEST_MEDIA_TYPE}
+        )
     if not body.strip():
         raise RequestError(400, "The request body is empty: send a JSON object with a `query`.")
     try:

@@ -62,7 +62,9 @@ from schema.errors import classify
 CACHE_STATUS = "gateway; fwd=bypass"
 CACHE_CONTROL = "private, no-store"
 _METHODS = "GET, POST"
-INVALID_TOKEN = "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header."
+INVALID_TOKEN = (
+    "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header."
+)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
@@ -183,23 +185,34 @@ class GatewayGraphQL(GraphQL[Context, None]):
         media_type = APPLICATION_JSON
         try:
             if request.method not in ("GET", "POST"):
-                raise RequestError(405, f"GraphQL is served over {_METHODS} only.", GraphQLErrorCode.METHOD_NOT_ALLOWED,
-                                   headers={"Allow": _METHODS})
+                raise RequestError(
+                    405,
+                    f"GraphQL is served over {_METHODS} only.",
+                    GraphQLErrorCode.METHOD_NOT_ALLOWED,
+                    headers={"Allow": _METHODS},
+                )
             if "authorization" in request.headers and bearer_claims(scope, self.secret_key) is None:
                 # A malformed, forged or expired bearer (or another scheme) is refused before
                 # anything runs, as Saleor refuses a bad JWT and RFC 6750 says: the client knows to
                 # refresh, and a made-up header (which the response cache, serving anonymous
                 # requests only, lets through) costs no execution. A session signed out or an
                 # account deactivated needs a lookup: found out during execution, as anonymous.
-                raise RequestError(401, INVALID_TOKEN, GraphQLErrorCode.UNAUTHENTICATED,
-                                   headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+                raise RequestError(
+                    401,
+                    INVALID_TOKEN,
+                    GraphQLErrorCode.UNAUTHENTICATED,
+                    headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+                )
             if self._wants_graphiql(request):
                 await HTMLResponse(self.graphql_ide_html)(scope, receive, send)
                 return
             negotiated = negotiate(request.headers.get("accept"))
             if negotiated is None:
-                raise RequestError(406, "Accept application/graphql-response+json or application/json.",
-                                   GraphQLErrorCode.NOT_ACCEPTABLE)
+                raise RequestError(
+                    406,
+                    "Accept application/graphql-response+json or application/json.",
+                    GraphQLErrorCode.NOT_ACCEPTABLE,
+                )
             media_type = negotiated
             response = await self._execute(request, media_type)
         except RequestError as error:
@@ -210,7 +223,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             # Nobody reads this (the server drops it): it gives the access log and metrics
             # nginx's status for a request its client closed, rather than a 500.
             response = self._error_response(
-                RequestError(499, "The client closed the request.", GraphQLErrorCode.CLIENT_CLOSED_REQUEST), media_type)
+                RequestError(499, "The client closed the request.", GraphQLErrorCode.CLIENT_CLOSED_REQUEST), media_type
+            )
         await response(scope, receive, send)
 
     def _wants_graphiql(self, request: Request) -> bool:
@@ -237,7 +251,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # The body is read: from here a client that disconnects cancels the execution and with
         # it any statement in progress.
         result = await unless_disconnected(
-            request.receive, self._run_operation(request, params, resolved.document, context))
+            request.receive, self._run_operation(request, params, resolved.document, context)
+        )
         state = request_state(request.scope)
         # Tell the access log and metrics which operation this was.
         state.operation = context.operation_name or "anonymous"
@@ -267,7 +282,9 @@ class GatewayGraphQL(GraphQL[Context, None]):
             status = sub_response.status_code
         return self._json_response(response_data, status, media_type, sub_response)
 
-    async def _run_operation(self, request: Request, params: GraphQLParams, document: str, context: Context) -> ExecutionResult:
+    async def _run_operation(
+        self, request: Request, params: GraphQLParams, document: str, context: Context
+    ) -> ExecutionResult:
         try:
             return await self.schema.execute(
                 document,
@@ -281,13 +298,20 @@ class GatewayGraphQL(GraphQL[Context, None]):
         except InvalidOperationTypeError as error:
             if request.method == "GET":
                 # Spec: a mutation over GET is 405 with the method that would work.
-                raise RequestError(405, f"{error.operation_type.value.capitalize()}s cannot be sent over GET: use POST.",
-                                   GraphQLErrorCode.METHOD_NOT_ALLOWED, headers={"Allow": "POST"}) from None
-            raise RequestError(400, f"{error.operation_type.value.capitalize()}s cannot be sent over {request.method}.") from None
+                raise RequestError(
+                    405,
+                    f"{error.operation_type.value.capitalize()}s cannot be sent over GET: use POST.",
+                    GraphQLErrorCode.METHOD_NOT_ALLOWED,
+                    headers={"Allow": "POST"},
+                ) from None
+            raise RequestError(
+                400, f"{error.operation_type.value.capitalize()}s cannot be sent over {request.method}."
+            ) from None
         except CannotGetOperationTypeError as error:
             # A GraphQL request error (which operation to run is unknown), not a malformed request.
-            raise RequestError(400, error.as_http_error_reason(), GraphQLErrorCode.OPERATION_RESOLUTION_FAILURE,
-                               legacy_status=200) from None
+            raise RequestError(
+                400, error.as_http_error_reason(), GraphQLErrorCode.OPERATION_RESOLUTION_FAILURE, legacy_status=200
+            ) from None
 
     def _json_response(self, body: Any, status: int, media_type: str, sub_response: Response | None = None) -> Response:
         response = Response(self.encode_json(body), status_code=status, media_type=media_type)

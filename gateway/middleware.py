@@ -80,14 +80,18 @@ class RequestMiddleware:
             operation = state.operation or scope["path"]
             self.metrics.observe(operation, status, elapsed)
             if log.isEnabledFor(logging.INFO):
-                log.info(json.dumps({
-                    "request_id": request_id,
-                    "method": scope["method"],
-                    "path": scope["path"],
-                    "operation": state.operation,
-                    "status": status,
-                    "duration_ms": round(elapsed * 1000, 3),
-                }))
+                log.info(
+                    json.dumps(
+                        {
+                            "request_id": request_id,
+                            "method": scope["method"],
+                            "path": scope["path"],
+                            "operation": state.operation,
+                            "status": status,
+                            "duration_ms": round(elapsed * 1000, 3),
+                        }
+                    )
+                )
 
 
 def _incoming_request_id(scope: Scope) -> str | None:
@@ -146,12 +150,24 @@ class _BodyTooLarge(Exception):
 
 
 async def _too_large(send: Send, max_bytes: int) -> None:
-    body = json.dumps({"errors": [{"message": f"The request body is larger than {max_bytes} bytes.",
-                                   "extensions": {"code": GraphQLErrorCode.QUERY_TOO_COMPLEX}}]}).encode()
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    body = json.dumps(
+        {
+            "errors": [
+                {
+                    "message": f"The request body is larger than {max_bytes} bytes.",
+                    "extensions": {"code": GraphQLErrorCode.QUERY_TOO_COMPLEX},
+                }
+            ]
+        }
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
-
 
 
 class RateLimit:
@@ -162,7 +178,13 @@ class RateLimit:
     """
 
     def __init__(
-        self, app: ASGIApp, limiter: Limiter, rate: float, burst: int, trusted_proxies: tuple[Network, ...], secret_key: str
+        self,
+        app: ASGIApp,
+        limiter: Limiter,
+        rate: float,
+        burst: int,
+        trusted_proxies: tuple[Network, ...],
+        secret_key: str,
     ) -> None:
         self.app = app
         self.limiter = limiter
@@ -183,11 +205,27 @@ class RateLimit:
         if wait is None:
             await self.app(scope, receive, send)
             return
-        body = json.dumps({"errors": [{"message": "Too many requests: slow down and retry later.",
-                                       "extensions": {"code": GraphQLErrorCode.RATE_LIMITED, "retryAfter": round(wait, 3)}}]}).encode()
-        await send({"type": "http.response.start", "status": 429, "headers": [
-            (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-            (b"retry-after", retry_after_header(wait).encode())]})
+        body = json.dumps(
+            {
+                "errors": [
+                    {
+                        "message": "Too many requests: slow down and retry later.",
+                        "extensions": {"code": GraphQLErrorCode.RATE_LIMITED, "retryAfter": round(wait, 3)},
+                    }
+                ]
+            }
+        ).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", retry_after_header(wait).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 

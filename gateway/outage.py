@@ -29,7 +29,12 @@ async def database_fault_response(request: Request, error: Exception) -> Respons
     fault = database_fault(error)
     if fault is None:
         raise error
-    log.warning("database fault %s request_id=%s path=%s: %s", fault, request_state(request.scope).request_id,
-                request.url.path, type(error).__name__)
+    log.warning(
+        "database fault %s request_id=%s path=%s: %s",
+        fault,
+        request_state(request.scope).request_id,
+        request.url.path,
+        type(error).__name__,
+    )
     body = {"errors": [{"message": FAULT_MESSAGES[fault], "extensions": {"code": fault}}]}
     return JSONResponse(body, 503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})

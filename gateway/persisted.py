@@ -62,8 +62,13 @@ def not_found() -> RequestError:
     # 200 under application/json: every version of Apollo's link retries on it, while older ones
     # turn persisted queries off for good on a 400 or 500. Under graphql-response+json a result
     # without data needs a 4xx; 404 is what Apollo's own servers send there.
-    return RequestError(404, "PersistedQueryNotFound", GraphQLErrorCode.PERSISTED_QUERY_NOT_FOUND, legacy_status=200,
-                        headers={"Cache-Control": "no-store"})
+    return RequestError(
+        404,
+        "PersistedQueryNotFound",
+        GraphQLErrorCode.PERSISTED_QUERY_NOT_FOUND,
+        legacy_status=200,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def not_supported() -> RequestError:
@@ -71,18 +76,28 @@ def not_supported() -> RequestError:
 
 
 def hash_mismatch() -> RequestError:
-    return RequestError(400, "The persisted query's sha256Hash does not match the query sent with it.",
-                        GraphQLErrorCode.PERSISTED_QUERY_HASH_MISMATCH)
+    return RequestError(
+        400,
+        "The persisted query's sha256Hash does not match the query sent with it.",
+        GraphQLErrorCode.PERSISTED_QUERY_HASH_MISMATCH,
+    )
 
 
 def not_in_list() -> RequestError:
-    return RequestError(404, "This persisted query is not on the gateway's allow-list.",
-                        GraphQLErrorCode.PERSISTED_QUERY_NOT_IN_LIST, headers={"Cache-Control": "no-store"})
+    return RequestError(
+        404,
+        "This persisted query is not on the gateway's allow-list.",
+        GraphQLErrorCode.PERSISTED_QUERY_NOT_IN_LIST,
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 def query_not_allowed() -> RequestError:
-    return RequestError(403, "Only the operations on the gateway's allow-list may run; this one is not on it.",
-                        GraphQLErrorCode.QUERY_NOT_IN_ALLOWLIST)
+    return RequestError(
+        403,
+        "Only the operations on the gateway's allow-list may run; this one is not on it.",
+        GraphQLErrorCode.QUERY_NOT_IN_ALLOWLIST,
+    )
 
 
 def missing_query() -> RequestError:
@@ -159,8 +174,12 @@ class RedisDocuments:
         now = time.monotonic()
         if now - self.last_failure_log >= 60:
             self.last_failure_log = now
-            log.warning("persisted queries: Redis %s failed (%s: %s); using this process's store until it answers",
-                        action, type(error).__name__, error)
+            log.warning(
+                "persisted queries: Redis %s failed (%s: %s); using this process's store until it answers",
+                action,
+                type(error).__name__,
+                error,
+            )
 
 
 class DocumentStore:
@@ -203,8 +222,9 @@ class Resolved:
 
 
 class PersistedQueries:
-    def __init__(self, mode: str = APQ, store: DocumentStore | None = None,
-                 manifest: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, mode: str = APQ, store: DocumentStore | None = None, manifest: Mapping[str, str] | None = None
+    ) -> None:
         if mode not in MODES:
             raise ValueError(f"unknown persisted query mode {mode!r}")
         if mode == ALLOWLIST and manifest is None:
@@ -261,14 +281,22 @@ def requested_hash(extensions: Mapping[str, Any] | None) -> str | None:
         return None
     persisted = extensions["persistedQuery"]
     if not isinstance(persisted, dict):
-        raise RequestError(400, "`extensions.persistedQuery` must be an object.", GraphQLErrorCode.PERSISTED_QUERY_INVALID)
+        raise RequestError(
+            400, "`extensions.persistedQuery` must be an object.", GraphQLErrorCode.PERSISTED_QUERY_INVALID
+        )
     if persisted.get("version") != 1:
-        raise RequestError(400, "Unsupported persisted query version: only version 1 is known.",
-                           GraphQLErrorCode.PERSISTED_QUERY_INVALID)
+        raise RequestError(
+            400,
+            "Unsupported persisted query version: only version 1 is known.",
+            GraphQLErrorCode.PERSISTED_QUERY_INVALID,
+        )
     sha256 = persisted.get("sha256Hash")
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256.lower()):
-        raise RequestError(400, "`extensions.persistedQuery.sha256Hash` must be a SHA-256 in hex (64 characters).",
-                           GraphQLErrorCode.PERSISTED_QUERY_INVALID)
+        raise RequestError(
+            400,
+            "`extensions.persistedQuery.sha256Hash` must be a SHA-256 in hex (64 characters).",
+            GraphQLErrorCode.PERSISTED_QUERY_INVALID,
+        )
     return sha256.lower()
 
 
@@ -299,19 +327,28 @@ def load_manifest(path: str | Path) -> dict[str, str]:
         data = json.loads(text)
     except ValueError as error:
         raise ValueError(f"{str(path)!r} is not valid JSON ({error})") from None
-    if not isinstance(data, dict) or data.get("format") != "apollo-persisted-query-manifest" or data.get("version") != 1:
+    if (
+        not isinstance(data, dict)
+        or data.get("format") != "apollo-persisted-query-manifest"
+        or data.get("version") != 1
+    ):
         raise ValueError(f"{str(path)!r} is not an apollo-persisted-query-manifest, version 1")
     operations = data.get("operations")
     if not isinstance(operations, list):
         raise ValueError(f"{str(path)!r} has no list of operations")
     documents: dict[str, str] = {}
     for index, operation in enumerate(operations):
-        if not isinstance(operation, dict) or not isinstance(operation.get("body"), str) \
-                or not isinstance(operation.get("id"), str):
+        if (
+            not isinstance(operation, dict)
+            or not isinstance(operation.get("body"), str)
+            or not isinstance(operation.get("id"), str)
+        ):
             raise ValueError(f"{str(path)!r}: operation {index} needs a string `id` and `body`")
         sha256 = operation["id"].lower()
         if sha256 != sha256_hex(operation["body"]):
-            raise ValueError(f"{str(path)!r}: operation {index} ({operation.get('name') or 'unnamed'}): "
-                             "`id` is not the SHA-256 of its `body`")
+            raise ValueError(
+                f"{str(path)!r}: operation {index} ({operation.get('name') or 'unnamed'}): "
+                "`id` is not the SHA-256 of its `body`"
+            )
         documents[sha256] = operation["body"]
     return documents

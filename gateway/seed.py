@@ -54,18 +54,66 @@ TREE: dict[str, dict[str, list[str]]] = {
         "Bags": ["Backpacks", "Duffels", "Tote Bags"],
     },
 }
-ADJECTIVES = ["Classic", "Essential", "Organic", "Everyday", "Heritage", "Alpine", "Coastal", "Urban",
-              "Vintage", "Modern", "Lightweight", "Rugged", "Soft", "Recycled", "Premium", "Studio"]
-MATERIALS = ["Cotton", "Linen", "Wool", "Canvas", "Leather", "Denim", "Bamboo", "Oak", "Ceramic",
-             "Merino", "Nylon", "Suede", "Walnut", "Hemp"]
+ADJECTIVES = [
+    "Classic",
+    "Essential",
+    "Organic",
+    "Everyday",
+    "Heritage",
+    "Alpine",
+    "Coastal",
+    "Urban",
+    "Vintage",
+    "Modern",
+    "Lightweight",
+    "Rugged",
+    "Soft",
+    "Recycled",
+    "Premium",
+    "Studio",
+]
+MATERIALS = [
+    "Cotton",
+    "Linen",
+    "Wool",
+    "Canvas",
+    "Leather",
+    "Denim",
+    "Bamboo",
+    "Oak",
+    "Ceramic",
+    "Merino",
+    "Nylon",
+    "Suede",
+    "Walnut",
+    "Hemp",
+]
 # What one product of a leaf category is called, and the sizes its department sells.
 NOUNS = {
-    "T-Shirts": "T-Shirt", "Shirts": "Shirt", "Hoodies": "Hoodie", "Jeans": "Jeans", "Shorts": "Shorts",
-    "Trousers": "Trousers", "Jackets": "Jacket", "Coats": "Coat", "Running": "Running Shoe",
-    "Court": "Court Sneaker", "Skate": "Skate Shoe", "Hiking Boots": "Hiking Boot", "Chelsea Boots": "Chelsea Boot",
-    "Mugs": "Mug", "Cutting Boards": "Cutting Board", "Knives": "Knife", "Cushions": "Cushion", "Throws": "Throw",
-    "Lamps": "Lamp", "Tents": "Tent", "Sleeping Bags": "Sleeping Bag", "Backpacks": "Backpack",
-    "Duffels": "Duffel", "Tote Bags": "Tote Bag",
+    "T-Shirts": "T-Shirt",
+    "Shirts": "Shirt",
+    "Hoodies": "Hoodie",
+    "Jeans": "Jeans",
+    "Shorts": "Shorts",
+    "Trousers": "Trousers",
+    "Jackets": "Jacket",
+    "Coats": "Coat",
+    "Running": "Running Shoe",
+    "Court": "Court Sneaker",
+    "Skate": "Skate Shoe",
+    "Hiking Boots": "Hiking Boot",
+    "Chelsea Boots": "Chelsea Boot",
+    "Mugs": "Mug",
+    "Cutting Boards": "Cutting Board",
+    "Knives": "Knife",
+    "Cushions": "Cushion",
+    "Throws": "Throw",
+    "Lamps": "Lamp",
+    "Tents": "Tent",
+    "Sleeping Bags": "Sleeping Bag",
+    "Backpacks": "Backpack",
+    "Duffels": "Duffel",
+    "Tote Bags": "Tote Bag",
 }
 SIZES = {
     "Apparel": ["XS", "S", "M", "L", "XL"],
@@ -74,11 +122,32 @@ SIZES = {
     "Outdoor": ["15 L", "25 L", "35 L", "50 L"],
 }
 COLOURS = ["Black", "White", "Navy", "Olive", "Sand", "Rust", "Grey", "Forest"]
-PRICES = [Decimal(p) for p in ("9.99", "14.99", "19.99", "24.99", "29.99", "39.99", "49.99", "59.00",
-                                  "79.00", "99.00", "129.00", "149.00", "199.00", "249.00", "349.00")]
+PRICES = [
+    Decimal(p)
+    for p in (
+        "9.99",
+        "14.99",
+        "19.99",
+        "24.99",
+        "29.99",
+        "39.99",
+        "49.99",
+        "59.00",
+        "79.00",
+        "99.00",
+        "129.00",
+        "149.00",
+        "199.00",
+        "249.00",
+        "349.00",
+    )
+]
 # Both ship to every country (no country list); Standard is free from a 50.00 subtotal.
 SHIPPING_METHODS = (
-    ("Standard", {"carrier": "dhl", "price": Decimal("4.95"), "free_over": Decimal("50.00"), "min_days": 2, "max_days": 5}),
+    (
+        "Standard",
+        {"carrier": "dhl", "price": Decimal("4.95"), "free_over": Decimal("50.00"), "min_days": 2, "max_days": 5},
+    ),
     ("Express", {"carrier": "ups", "price": Decimal("12.90"), "min_days": 1, "max_days": 2}),
 )
 DISCOUNT_CODES = (
@@ -87,7 +156,15 @@ DISCOUNT_CODES = (
     ("FREESHIP", {"kind": DiscountKind.FREE_SHIPPING, "min_subtotal": Decimal("30.00")}),
 )
 # Standard VAT rates; a destination without a row pays no tax.
-TAX_RATES = (("DE", "0.19"), ("FR", "0.20"), ("GB", "0.20"), ("NL", "0.21"), ("IT", "0.22"), ("ES", "0.21"), ("SE", "0.25"))
+TAX_RATES = (
+    ("DE", "0.19"),
+    ("FR", "0.20"),
+    ("GB", "0.20"),
+    ("NL", "0.21"),
+    ("IT", "0.22"),
+    ("ES", "0.21"),
+    ("SE", "0.25"),
+)
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 2000
 M = TypeVar("M", bound=Model)
@@ -124,15 +201,22 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
         leaves = await _seed_categories()
         product_rows, variant_rows, option_rows, image_rows, stock_rows = [], [], [], [], []
         product_id, variant_id, option_id, image_id, stock_id = (
-            await _next_id(Product), await _next_id(ProductVariant), await _next_id(VariantOption),
-            await _next_id(ProductImage), await _next_id(Stock),
+            await _next_id(Product),
+            await _next_id(ProductVariant),
+            await _next_id(VariantOption),
+            await _next_id(ProductImage),
+            await _next_id(Stock),
         )
         for n in range(products):
             leaf, kind, department = rng.choice(leaves)
             name = f"{rng.choice(ADJECTIVES)} {rng.choice(MATERIALS)} {NOUNS[kind]}"
             department_sizes = SIZES[department]
             slug = f"{name.lower().replace(' ', '-')}-{n + 1}"
-            status = ProductStatus.ACTIVE if rng.random() > 0.04 else rng.choice([ProductStatus.DRAFT, ProductStatus.ARCHIVED])
+            status = (
+                ProductStatus.ACTIVE
+                if rng.random() > 0.04
+                else rng.choice([ProductStatus.DRAFT, ProductStatus.ARCHIVED])
+            )
             base_price = rng.choice(PRICES)
             created = EPOCH + timedelta(minutes=n * 7 + rng.randrange(7))
             sizes = rng.sample(department_sizes, rng.randint(1, len(department_sizes)))
@@ -143,32 +227,60 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
                 price = base_price + (Decimal("5.00") if size == department_sizes[-1] else Decimal(0))
                 prices.append(price)
                 compare = (price * Decimal("1.25")).quantize(Decimal("0.01")) if rng.random() < 0.2 else None
-                variant_rows.append(ProductVariant(
-                    id=variant_id, product_id=product_id, sku=f"SKU-{product_id:06d}-{size.replace(' ', '')}", name=f"{size} / {colour}",
-                    price=price, compare_at_price=compare, weight_grams=rng.randint(100, 2500), position=position,
-                ))
-                option_rows.append(VariantOption(id=option_id, variant_id=variant_id, name="Size", value=size, position=0))
-                option_rows.append(VariantOption(id=option_id + 1, variant_id=variant_id, name="Colour", value=colour, position=1))
+                variant_rows.append(
+                    ProductVariant(
+                        id=variant_id,
+                        product_id=product_id,
+                        sku=f"SKU-{product_id:06d}-{size.replace(' ', '')}",
+                        name=f"{size} / {colour}",
+                        price=price,
+                        compare_at_price=compare,
+                        weight_grams=rng.randint(100, 2500),
+                        position=position,
+                    )
+                )
+                option_rows.append(
+                    VariantOption(id=option_id, variant_id=variant_id, name="Size", value=size, position=0)
+                )
+                option_rows.append(
+                    VariantOption(id=option_id + 1, variant_id=variant_id, name="Colour", value=colour, position=1)
+                )
                 option_id += 2
                 sold_out = rng.random() < 0.12
                 for warehouse in warehouses:
                     quantity = 0 if sold_out else rng.choice([0, 3, 8, 15, 40, 100])
-                    stock_rows.append(Stock(id=stock_id, variant_id=variant_id, warehouse_id=warehouse.id, quantity=quantity, reserved=0))
+                    stock_rows.append(
+                        Stock(
+                            id=stock_id, variant_id=variant_id, warehouse_id=warehouse.id, quantity=quantity, reserved=0
+                        )
+                    )
                     stock_id += 1
                 variant_id += 1
             for position in range(rng.randint(1, 3)):
-                image_rows.append(ProductImage(
-                    id=image_id, product_id=product_id, position=position,
-                    url=f"https://images.example.com/products/{product_id}/{position + 1}.jpg",
-                    alt_text=f"{name}, view {position + 1}",
-                ))
+                image_rows.append(
+                    ProductImage(
+                        id=image_id,
+                        product_id=product_id,
+                        position=position,
+                        url=f"https://images.example.com/products/{product_id}/{position + 1}.jpg",
+                        alt_text=f"{name}, view {position + 1}",
+                    )
+                )
                 image_id += 1
-            product_rows.append(Product(
-                id=product_id, name=name, slug=slug, category_id=leaf, status=status, min_price=min(prices),
-                description=f"{name} in {colour.lower()}, made from {name.split()[1].lower()}. "
-                            f"A {rng.choice(ADJECTIVES).lower()} piece for every day.",
-                created_at=created, updated_at=created,
-            ))
+            product_rows.append(
+                Product(
+                    id=product_id,
+                    name=name,
+                    slug=slug,
+                    category_id=leaf,
+                    status=status,
+                    min_price=min(prices),
+                    description=f"{name} in {colour.lower()}, made from {name.split()[1].lower()}. "
+                    f"A {rng.choice(ADJECTIVES).lower()} piece for every day.",
+                    created_at=created,
+                    updated_at=created,
+                )
+            )
             product_id += 1
         await _insert(Product, product_rows, conn)
         await _insert(ProductVariant, variant_rows, conn)
@@ -176,8 +288,10 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
         await _insert(ProductImage, image_rows, conn)
         await _insert(Stock, stock_rows, conn)
         # auto_now stamps the wall clock on insert; a seed must not depend on when it ran.
-        await Product.filter(id__gte=product_rows[0].id if product_rows else 0).using_db(conn).update(
-            updated_at=F("created_at")
+        await (
+            Product.filter(id__gte=product_rows[0].id if product_rows else 0)
+            .using_db(conn)
+            .update(updated_at=F("created_at"))
         )
         await _reset_sequences(conn)
     await _refresh_statistics()
@@ -193,7 +307,12 @@ async def _seed_categories() -> list[tuple[int, str, str]]:
         category = await Category.get_or_none(slug=slug)
         if category is None:
             category = await Category.create(
-                name=name, slug=slug, parent=parent, position=position, path="", depth=0 if parent is None else parent.depth + 1,
+                name=name,
+                slug=slug,
+                parent=parent,
+                position=position,
+                path="",
+                depth=0 if parent is None else parent.depth + 1,
                 description=f"Everything in {name.lower()}.",
             )
             category.path = f"{parent.path if parent else '/'}{category.id}/"
@@ -221,7 +340,7 @@ async def _refresh_statistics() -> None:
 
 async def _insert(model: type[M], rows: list[M], conn: BaseDBAsyncClient) -> None:
     for start in range(0, len(rows), BATCH):
-        await model.bulk_create(rows[start:start + BATCH], using_db=conn)
+        await model.bulk_create(rows[start : start + BATCH], using_db=conn)
 
 
 async def _reset_sequences(conn: BaseDBAsyncClient) -> None:
@@ -232,6 +351,3 @@ async def _reset_sequences(conn: BaseDBAsyncClient) -> None:
         await conn.execute_script(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE((SELECT MAX(id) FROM {table}), 1))"
         )
-
-
-

@@ -42,9 +42,7 @@ def _database_url(value: str) -> str:
         return value
     parts = urlsplit(value)
     if parts.scheme not in ("postgres", "postgresql"):
-        raise ConfigError(
-            f"DATABASE_URL: expected sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB, got {value!r}"
-        )
+        raise ConfigError(f"DATABASE_URL: expected sqlite://PATH or postgres://USER:PASS@HOST:PORT/DB, got {value!r}")
     try:
         port = parts.port
     except ValueError:
@@ -131,7 +129,9 @@ def _carrier_secrets(value: str) -> dict[str, str]:
         carrier, _, secret = part.partition("=")
         carrier = carrier.strip().lower()
         if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,49}", carrier) or not secret.strip():
-            raise ConfigError(f"CARRIER_WEBHOOK_SECRETS: expected carrier=secret pairs separated by commas, got {part.split('=')[0]!r}=…")
+            raise ConfigError(
+                f"CARRIER_WEBHOOK_SECRETS: expected carrier=secret pairs separated by commas, got {part.split('=')[0]!r}=…"
+            )
         if len(secret.strip().encode()) < 16:
             raise ConfigError(f"CARRIER_WEBHOOK_SECRETS: the secret for {carrier} must be at least 16 bytes long")
         secrets[carrier] = secret.strip()
@@ -284,14 +284,20 @@ def _persisted_queries(env: Mapping[str, str]) -> tuple[str, Mapping[str, str] |
     specs = {item.name: item.metadata[SETTING] for item in fields(Settings)}
     mode = _value(specs["persisted_queries"], env).strip().lower()
     if mode not in persisted.MODES:
-        raise ConfigError(f"PERSISTED_QUERIES: expected one of {', '.join(persisted.MODES)}, got {env['PERSISTED_QUERIES']!r}")
+        raise ConfigError(
+            f"PERSISTED_QUERIES: expected one of {', '.join(persisted.MODES)}, got {env['PERSISTED_QUERIES']!r}"
+        )
     path = _value(specs["persisted_manifest"], env).strip()
     if mode != persisted.ALLOWLIST:
         if path:
-            raise ConfigError(f"PERSISTED_QUERIES_MANIFEST: only used with PERSISTED_QUERIES=allowlist, which is {mode!r}")
+            raise ConfigError(
+                f"PERSISTED_QUERIES_MANIFEST: only used with PERSISTED_QUERIES=allowlist, which is {mode!r}"
+            )
         return mode, None
     if not path:
-        raise ConfigError("PERSISTED_QUERIES_MANIFEST: PERSISTED_QUERIES=allowlist needs the path of a persisted query manifest")
+        raise ConfigError(
+            "PERSISTED_QUERIES_MANIFEST: PERSISTED_QUERIES=allowlist needs the path of a persisted query manifest"
+        )
     try:
         # Read now, so a bad manifest stops start-up rather than refusing every request later.
         return mode, persisted.load_manifest(path)

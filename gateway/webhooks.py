@@ -112,9 +112,12 @@ def parse_event(body: bytes) -> tuple[str, shipments.TrackingReport]:
     except ValueError:
         raise Malformed("`estimatedDelivery` must be a date such as 2026-11-29") from None
     report = shipments.TrackingReport(
-        status=status, description=_text(event, "description", limit=EVENT_DESCRIPTION_LENGTH),
+        status=status,
+        description=_text(event, "description", limit=EVENT_DESCRIPTION_LENGTH),
         location=_text(event, "location", limit=EVENT_LOCATION_LENGTH),
-        occurred_at=occurred_at, estimated_delivery=estimate, event_id=event_id,
+        occurred_at=occurred_at,
+        estimated_delivery=estimate,
+        event_id=event_id,
     )
     return number, report
 

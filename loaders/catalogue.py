@@ -27,7 +27,11 @@ _AVAILABILITY = (
 async def variants_where(column: str, keys: list[int]) -> list[VariantRow]:
     """Variants with availability; also for writers that need a fresh, uncached read."""
     return await rows_in(
-        VariantRow, ProductVariant, column, keys, order_by="t.product_id, t.position, t.id",
+        VariantRow,
+        ProductVariant,
+        column,
+        keys,
+        order_by="t.product_id, t.position, t.id",
         computed={"quantity_available": _AVAILABILITY},
     )
 

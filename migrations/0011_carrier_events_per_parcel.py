@@ -12,21 +12,36 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0010_tracking')]
+    dependencies = [("models", "0010_tracking")]
 
     initial = False
 
     operations = [
-        ops.DeleteModel(name='CarrierDelivery'),
+        ops.DeleteModel(name="CarrierDelivery"),
         ops.CreateModel(
-            name='CarrierDelivery',
+            name="CarrierDelivery",
             fields=[
-                ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('shipment', fields.ForeignKeyField('models.Shipment', source_field='shipment_id', db_constraint=True, to_field='id', related_name='carrier_deliveries', on_delete=OnDelete.CASCADE)),
-                ('event_id', fields.CharField(max_length=200)),
-                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ("id", fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                (
+                    "shipment",
+                    fields.ForeignKeyField(
+                        "models.Shipment",
+                        source_field="shipment_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="carrier_deliveries",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("event_id", fields.CharField(max_length=200)),
+                ("received_at", fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
-            options={'table': 'carrier_delivery', 'app': 'models', 'unique_together': (('shipment', 'event_id'),), 'pk_attr': 'id'},
-            bases=['Model'],
+            options={
+                "table": "carrier_delivery",
+                "app": "models",
+                "unique_together": (("shipment", "event_id"),),
+                "pk_attr": "id",
+            },
+            bases=["Model"],
         ),
     ]

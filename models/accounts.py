@@ -13,8 +13,15 @@ from tortoise.models import Model
 EMAIL_LENGTH = 254  # RFC 5321's longest path
 PERSON_NAME_LENGTH = 100
 ADDRESS_LENGTHS = {
-    "first_name": PERSON_NAME_LENGTH, "last_name": PERSON_NAME_LENGTH, "company": 200, "line1": 200, "line2": 200,
-    "city": 100, "postal_code": 20, "region": 100, "phone": 40,
+    "first_name": PERSON_NAME_LENGTH,
+    "last_name": PERSON_NAME_LENGTH,
+    "company": 200,
+    "line1": 200,
+    "line2": 200,
+    "city": 100,
+    "postal_code": 20,
+    "region": 100,
+    "phone": 40,
 }
 
 

@@ -21,7 +21,9 @@ class Cart(Model):
     customer_id: int | None
     email = fields.CharField(max_length=EMAIL_LENGTH, default="")
     currency = fields.CharField(max_length=3)
-    shipping_address: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)  # validated by resolvers.accounts.validate_address
+    shipping_address: fields.JSONField[dict[str, str] | None] = fields.JSONField(
+        null=True
+    )  # validated by resolvers.accounts.validate_address
     shipping_method: fields.ForeignKeyNullableRelation[ShippingMethod] = fields.ForeignKeyField(
         "models.ShippingMethod", related_name="carts", null=True, on_delete=fields.SET_NULL
     )

@@ -39,9 +39,15 @@ class ErrorCode(DescribedCode):
     REQUIRED = "REQUIRED", "A value that must be given (or a list that must not be empty) is missing."
     TOO_LONG = "TOO_LONG", "The text is longer than its field can hold; the message gives the limit."
     TOO_MANY = "TOO_MANY", "A limit on how many there may be (cart lines, saved addresses) is reached."
-    DUPLICATE = "DUPLICATE", "Something with this unique value (email, slug, SKU, code) already exists, or it is given twice."
+    DUPLICATE = (
+        "DUPLICATE",
+        "Something with this unique value (email, slug, SKU, code) already exists, or it is given twice.",
+    )
     IN_USE = "IN_USE", "Other objects still depend on this one (a category's subcategories): move or delete them first."
-    INVALID_QUANTITY = "INVALID_QUANTITY", "A quantity or stock change is out of its range; the message gives the range."
+    INVALID_QUANTITY = (
+        "INVALID_QUANTITY",
+        "A quantity or stock change is out of its range; the message gives the range.",
+    )
     INVALID_AMOUNT = "INVALID_AMOUNT", "A money amount is out of range or has more than two decimal places."
     INVALID_EMAIL = "INVALID_EMAIL", "The text is not an email address."
     UNKNOWN_COUNTRY = "UNKNOWN_COUNTRY", "Not an ISO 3166-1 alpha-2 country code (such as DE)."
@@ -52,10 +58,22 @@ class ErrorCode(DescribedCode):
     EMAIL_REQUIRED = "EMAIL_REQUIRED", "The cart needs an email address before checkout."
     SHIPPING_ADDRESS_REQUIRED = "SHIPPING_ADDRESS_REQUIRED", "The cart needs a shipping address first."
     SHIPPING_METHOD_REQUIRED = "SHIPPING_METHOD_REQUIRED", "The cart needs a shipping method before checkout."
-    SHIPPING_METHOD_UNAVAILABLE = "SHIPPING_METHOD_UNAVAILABLE", "The shipping method does not serve this cart's address or contents."
-    DISCOUNT_CODE_INVALID = "DISCOUNT_CODE_INVALID", "The discount code does not exist, has expired, is used up or does not apply to this cart."
-    UNKNOWN_PAYMENT_PROVIDER = "UNKNOWN_PAYMENT_PROVIDER", "No payment provider of this name is configured on the gateway."
-    PAYMENT_DECLINED = "PAYMENT_DECLINED", "The payment provider refused (or did not answer in time); nothing was charged."
+    SHIPPING_METHOD_UNAVAILABLE = (
+        "SHIPPING_METHOD_UNAVAILABLE",
+        "The shipping method does not serve this cart's address or contents.",
+    )
+    DISCOUNT_CODE_INVALID = (
+        "DISCOUNT_CODE_INVALID",
+        "The discount code does not exist, has expired, is used up or does not apply to this cart.",
+    )
+    UNKNOWN_PAYMENT_PROVIDER = (
+        "UNKNOWN_PAYMENT_PROVIDER",
+        "No payment provider of this name is configured on the gateway.",
+    )
+    PAYMENT_DECLINED = (
+        "PAYMENT_DECLINED",
+        "The payment provider refused (or did not answer in time); nothing was charged.",
+    )
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED", "The idempotency key was used for another cart: send a new key."
     INVALID_TRANSITION = "INVALID_TRANSITION", "The order is in a status this change cannot start from."
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "The email or password is not correct."
@@ -75,15 +93,36 @@ class GraphQLErrorCode(DescribedCode):
     UNAUTHENTICATED = "UNAUTHENTICATED", "Sign in first, or the bearer token is malformed, forged or expired."
     FORBIDDEN = "FORBIDDEN", "The signed-in account lacks the permission this needs."
     NOT_FOUND = "NOT_FOUND", "The object a root field names does not exist."
-    BAD_USER_INPUT = "BAD_USER_INPUT", "An argument is malformed (an ID, cursor, page size, list length, NUL character)."
-    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED", "The document does not parse or does not validate against the schema."
-    OPERATION_RESOLUTION_FAILURE = "OPERATION_RESOLUTION_FAILURE", "The operation to run cannot be chosen from the document."
-    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX", "The query (or the request body) is over a cost, depth, alias or size limit."
+    BAD_USER_INPUT = (
+        "BAD_USER_INPUT",
+        "An argument is malformed (an ID, cursor, page size, list length, NUL character).",
+    )
+    GRAPHQL_VALIDATION_FAILED = (
+        "GRAPHQL_VALIDATION_FAILED",
+        "The document does not parse or does not validate against the schema.",
+    )
+    OPERATION_RESOLUTION_FAILURE = (
+        "OPERATION_RESOLUTION_FAILURE",
+        "The operation to run cannot be chosen from the document.",
+    )
+    QUERY_TOO_COMPLEX = (
+        "QUERY_TOO_COMPLEX",
+        "The query (or the request body) is over a cost, depth, alias or size limit.",
+    )
     RATE_LIMITED = "RATE_LIMITED", "Too many requests: retry after `extensions.retryAfter` seconds."
-    PERSISTED_QUERY_NOT_FOUND = "PERSISTED_QUERY_NOT_FOUND", "The persisted query's hash is unknown: send the query text with it."
+    PERSISTED_QUERY_NOT_FOUND = (
+        "PERSISTED_QUERY_NOT_FOUND",
+        "The persisted query's hash is unknown: send the query text with it.",
+    )
     PERSISTED_QUERY_NOT_SUPPORTED = "PERSISTED_QUERY_NOT_SUPPORTED", "Persisted queries are turned off on this gateway."
-    PERSISTED_QUERY_INVALID = "PERSISTED_QUERY_INVALID", "`extensions.persistedQuery` is malformed or of an unknown version."
-    PERSISTED_QUERY_HASH_MISMATCH = "PERSISTED_QUERY_HASH_MISMATCH", "The query text does not hash to the persisted query's hash."
+    PERSISTED_QUERY_INVALID = (
+        "PERSISTED_QUERY_INVALID",
+        "`extensions.persistedQuery` is malformed or of an unknown version.",
+    )
+    PERSISTED_QUERY_HASH_MISMATCH = (
+        "PERSISTED_QUERY_HASH_MISMATCH",
+        "The query text does not hash to the persisted query's hash.",
+    )
     PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST", "The hash is not on the gateway's allow-list."
     QUERY_NOT_IN_ALLOWLIST = "QUERY_NOT_IN_ALLOWLIST", "Only the operations on the gateway's allow-list may run."
     EVENTS_LOST = "EVENTS_LOST", "A subscription may have missed events: load the current state and subscribe again."

@@ -91,7 +91,9 @@ class Order(Model):
 
 class OrderLine(Model):
     id = fields.IntField(primary_key=True)
-    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="lines", on_delete=fields.CASCADE)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="lines", on_delete=fields.CASCADE
+    )
     order_id: int
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="order_lines", null=True, on_delete=fields.SET_NULL
@@ -110,14 +112,18 @@ class OrderLine(Model):
         unique_together = (("order_id", "variant_id"),)
         constraints = (
             CheckConstraint(check="quantity > 0", name="order_line_quantity_positive"),
-            CheckConstraint(check="quantity_shipped >= 0 AND quantity_shipped <= quantity", name="order_line_shipped_within"),
+            CheckConstraint(
+                check="quantity_shipped >= 0 AND quantity_shipped <= quantity", name="order_line_shipped_within"
+            ),
         )
 
 
 class Allocation(Model):
     # Which stock row holds how much of a line (a line may be split over warehouses).
     id = fields.IntField(primary_key=True)
-    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="allocations", on_delete=fields.CASCADE)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="allocations", on_delete=fields.CASCADE
+    )
     order_id: int
     variant: fields.ForeignKeyNullableRelation[ProductVariant] = fields.ForeignKeyField(
         "models.ProductVariant", related_name="allocations", null=True, on_delete=fields.SET_NULL
@@ -136,7 +142,9 @@ class Allocation(Model):
 
 class OrderEvent(Model):
     id = fields.IntField(primary_key=True)
-    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="events", on_delete=fields.CASCADE)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="events", on_delete=fields.CASCADE
+    )
     order_id: int
     kind = fields.CharField(max_length=32)  # PLACED, PAID, CANCELLED, … or a note
     message = fields.CharField(max_length=EVENT_MESSAGE_LENGTH, default="")

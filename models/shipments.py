@@ -32,7 +32,9 @@ class ShipmentStatus(StrEnum):
 
 class Shipment(Model):
     id = fields.IntField(primary_key=True)
-    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField("models.Order", related_name="shipments", on_delete=fields.CASCADE)
+    order: fields.ForeignKeyRelation[Order] = fields.ForeignKeyField(
+        "models.Order", related_name="shipments", on_delete=fields.CASCADE
+    )
     order_id: int
     carrier = fields.CharField(max_length=CARRIER_LENGTH)
     tracking_number = fields.CharField(max_length=TRACKING_NUMBER_LENGTH)

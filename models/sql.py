@@ -97,7 +97,10 @@ class _ModelReader:
         construct = self.construct
         instances = []
         for row in rows:
-            values = {names.get(column, column): converters[column](value) if column in converters else value for column, value in row.items()}
+            values = {
+                names.get(column, column): converters[column](value) if column in converters else value
+                for column, value in row.items()
+            }
             instances.append(construct(_saved_in_db=True, **values))
         return instances
 

@@ -95,7 +95,9 @@ def validate_password(password: str, email: str) -> None:
     if password.isdigit():
         raise DomainError(ErrorCode.PASSWORD_TOO_COMMON, "The password must not consist of digits only.", ["password"])
     if password.strip().lower() == email.lower():
-        raise DomainError(ErrorCode.PASSWORD_TOO_SIMILAR, "The password must differ from the email address.", ["password"])
+        raise DomainError(
+            ErrorCode.PASSWORD_TOO_SIMILAR, "The password must differ from the email address.", ["password"]
+        )
 
 
 async def register_customer(email: str, password: str, first_name: str = "", last_name: str = "") -> Account:
@@ -108,7 +110,10 @@ async def register_customer(email: str, password: str, first_name: str = "", las
         raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"])
     try:
         return await Account.create(
-            email=email, password_hash=_hasher.hash(password), first_name=first_name.strip(), last_name=last_name.strip()
+            email=email,
+            password_hash=_hasher.hash(password),
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
         )
     except IntegrityError:  # registered concurrently between the check and the insert
         raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"]) from None
@@ -118,7 +123,11 @@ async def create_staff(email: str, password: str, permissions: list[Permission])
     """Bootstrap or promote a staff account (the `create-staff` command)."""
     email = validate_email(email)
     validate_password(password, email)
-    values = {"password_hash": _hasher.hash(password), "is_staff": True, "permissions": sorted(p.value for p in permissions)}
+    values = {
+        "password_hash": _hasher.hash(password),
+        "is_staff": True,
+        "permissions": sorted(p.value for p in permissions),
+    }
     account, created = await Account.get_or_create(email=email, defaults=values)
     if not created:
         await Account.filter(id=account.id).update(**values)
@@ -222,17 +231,29 @@ def account_id_from_access_token(token: str, secret_key: str) -> int | None:
     return None if claims is None else claims.account_id
 
 
-async def _issue(account: Account, secret_key: str, family: str, rules: TokenRules, now: datetime, raw: str) -> TokenPair:
+async def _issue(
+    account: Account, secret_key: str, family: str, rules: TokenRules, now: datetime, raw: str
+) -> TokenPair:
     """A refresh token `raw` (stored as its hash) issued at `now`, and its access token."""
-    await RefreshToken.create(account=account, token_hash=_digest(raw), family=family, expires_at=now + REFRESH_TOKEN_LIFETIME)
+    await RefreshToken.create(
+        account=account, token_hash=_digest(raw), family=family, expires_at=now + REFRESH_TOKEN_LIFETIME
+    )
     return TokenPair(_access_token(account.id, family, now, raw, secret_key, rules.access_ttl), raw, account)
 
 
-def _access_token(account_id: int, family: str, issued_at: datetime, refresh_token: str, secret_key: str, ttl: timedelta) -> str:
+def _access_token(
+    account_id: int, family: str, issued_at: datetime, refresh_token: str, secret_key: str, ttl: timedelta
+) -> str:
     # Everything in it follows from its refresh token and issue time (HS256 is deterministic), so
     # a refresh repeated within the grace window gets the very same token.
-    claims = {"sub": str(account_id), "typ": "access", "sid": family, "iat": issued_at, "exp": issued_at + ttl,
-              "jti": _digest("jti:" + refresh_token)[:16]}
+    claims = {
+        "sub": str(account_id),
+        "typ": "access",
+        "sid": family,
+        "iat": issued_at,
+        "exp": issued_at + ttl,
+        "jti": _digest("jti:" + refresh_token)[:16],
+    }
     return jwt.encode(claims, secret_key, algorithm=_JWT_ALGORITHM)
 
 
@@ -270,7 +291,9 @@ async def add_staff(email: str, password: str, permissions: list[Permission]) ->
         raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"])
     try:
         return await Account.create(
-            email=email, password_hash=_hasher.hash(password), is_staff=True,
+            email=email,
+            password_hash=_hasher.hash(password),
+            is_staff=True,
             permissions=sorted(p.value for p in permissions),
         )
     except IntegrityError:
@@ -306,11 +329,17 @@ def validate_address(values: dict[str, str | None], prefix: str = "address") -> 
         if name in REQUIRED_ADDRESS_FIELDS and not value:
             raise DomainError(ErrorCode.REQUIRED, f"`{_camel(name)}` is required.", [prefix, _camel(name)])
         if name in ADDRESS_LENGTHS and len(value) > ADDRESS_LENGTHS[name]:
-            raise DomainError(ErrorCode.TOO_LONG, f"`{_camel(name)}` may have at most {ADDRESS_LENGTHS[name]} characters.", [prefix, _camel(name)])
+            raise DomainError(
+                ErrorCode.TOO_LONG,
+                f"`{_camel(name)}` may have at most {ADDRESS_LENGTHS[name]} characters.",
+                [prefix, _camel(name)],
+            )
         clean[name] = value
     clean["country"] = clean["country"].upper()
     if clean["country"] not in COUNTRIES:
-        raise DomainError(ErrorCode.UNKNOWN_COUNTRY, "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"])
+        raise DomainError(
+            ErrorCode.UNKNOWN_COUNTRY, "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"]
+        )
     return clean
 
 

@@ -63,7 +63,9 @@ def _parse(data: bytes) -> list[Entry]:
     for line in data.splitlines():
         if line.strip():
             row = json.loads(line)
-            entries.append(Entry(row["kind"], row["reference"], Decimal(row["amount"]), row["currency"], row.get("key", "")))
+            entries.append(
+                Entry(row["kind"], row["reference"], Decimal(row["amount"]), row["currency"], row.get("key", ""))
+            )
     return entries
 
 

@@ -80,7 +80,9 @@ def _check_quantity(quantity: int, field: list[str], rules: CartRules) -> None:
     if quantity < 1:
         raise DomainError(ErrorCode.INVALID_QUANTITY, "The quantity must be at least 1.", field)
     if quantity > rules.max_line_quantity:
-        raise DomainError(ErrorCode.INVALID_QUANTITY, f"At most {rules.max_line_quantity} of one item per order.", field)
+        raise DomainError(
+            ErrorCode.INVALID_QUANTITY, f"At most {rules.max_line_quantity} of one item per order.", field
+        )
 
 
 async def sellable(variant_ids: list[int]) -> dict[int, VariantRow]:
@@ -88,7 +90,8 @@ async def sellable(variant_ids: list[int]) -> dict[int, VariantRow]:
     variants = await variants_where("id", list(dict.fromkeys(variant_ids)))
     products = {p.id: p for p in await Product.filter(id__in=[v.product_id for v in variants]).only("id", "status")}
     return {
-        v.id: v for v in variants
+        v.id: v
+        for v in variants
         if products.get(v.product_id) is not None and products[v.product_id].status == ProductStatus.ACTIVE
     }
 
@@ -140,11 +143,17 @@ async def _merge_lines(cart: Cart, additions: list[tuple[int, int]], rules: Cart
 
 
 async def create_cart(
-    currency: str, lines: list[tuple[int, int]], email: str | None, customer: Account | None, rules: CartRules = DEFAULT_RULES
+    currency: str,
+    lines: list[tuple[int, int]],
+    email: str | None,
+    customer: Account | None,
+    rules: CartRules = DEFAULT_RULES,
 ) -> Cart:
     clean_email = validate_email(email, "email") if email else (customer.email if customer else "")
     async with outbox.transaction():
-        cart = await Cart.create(token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=customer)
+        cart = await Cart.create(
+            token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=customer
+        )
         if lines:
             await _merge_lines(cart, lines, rules)
     return cart
@@ -177,7 +186,11 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
             _check_quantity(quantity, ["lines", str(index), "quantity"], rules)
             variant = for_sale.get(line.variant_id)
             if variant is None:
-                raise DomainError(ErrorCode.NOT_FOR_SALE, "This item is no longer for sale; remove it.", ["lines", str(index), "lineId"])
+                raise DomainError(
+                    ErrorCode.NOT_FOR_SALE,
+                    "This item is no longer for sale; remove it.",
+                    ["lines", str(index), "lineId"],
+                )
             _check_available(variant, quantity, ["lines", str(index), "quantity"])
         # A 0 anywhere removes the line; otherwise the last quantity given for it holds.
         removed = {line_id for line_id, quantity in updates if quantity == 0}
@@ -220,7 +233,11 @@ async def update_shipping_address(loaders: Loaders, token: str, values: dict[str
         if cart.shipping_method_id is not None:
             method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
             summary = await priced(loaders, cart)
-            if method is None or checkout.quote(method, address["country"], summary.weight_grams, summary.subtotal, cart.currency) is None:
+            if (
+                method is None
+                or checkout.quote(method, address["country"], summary.weight_grams, summary.subtotal, cart.currency)
+                is None
+            ):
                 cart.shipping_method_id = None
         await cart.save(update_fields=["shipping_address", "shipping_method_id", "updated_at"])
     return cart
@@ -234,8 +251,15 @@ async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -
         # Through the loader: the cart's totals in the answer read the same method, from its cache.
         method = await loaders.shipping_method_by_id.load(method_id)
         summary = await priced(loaders, cart)
-        if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
-            raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "This shipping method does not serve this cart.", ["shippingMethodId"])
+        if (
+            method is None
+            or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None
+        ):
+            raise DomainError(
+                ErrorCode.SHIPPING_METHOD_UNAVAILABLE,
+                "This shipping method does not serve this cart.",
+                ["shippingMethodId"],
+            )
         cart.shipping_method_id = method.id
         await cart.save(update_fields=["shipping_method_id", "updated_at"])
     return cart
@@ -262,15 +286,22 @@ async def cart_totals(loaders: Loaders, summary: PricedCart, prices_include_tax:
     shipping = None
     if cart.shipping_method_id is not None:
         method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
-        quote = method and checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency)
+        quote = method and checkout.quote(
+            method, summary.country, summary.weight_grams, summary.subtotal, cart.currency
+        )
         shipping = quote.price if quote else None
     rate = Decimal(0)
     if summary.country:
         tax = await TaxRate.get_or_none(country=summary.country)
         rate = tax.rate if tax else Decimal(0)
     totals = pricing.totals(
-        summary.subtotal, cart.currency, discount_kind=kind, discount_value=value, shipping=shipping,
-        tax_rate=rate, prices_include_tax=prices_include_tax,
+        summary.subtotal,
+        cart.currency,
+        discount_kind=kind,
+        discount_value=value,
+        shipping=shipping,
+        tax_rate=rate,
+        prices_include_tax=prices_include_tax,
     )
     return CartTotals(totals, code, problem)
 
@@ -313,8 +344,13 @@ async def merge_into_customer(guest_token: str, customer: Account, rules: CartRu
         guest = await _locked(guest_token)
         if guest.customer_id not in (None, customer.id):
             raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
-        target = await Cart.filter(customer_id=customer.id, completed_at__isnull=True).exclude(id=guest.id) \
-            .order_by("-updated_at").select_for_update().first()
+        target = (
+            await Cart.filter(customer_id=customer.id, completed_at__isnull=True)
+            .exclude(id=guest.id)
+            .order_by("-updated_at")
+            .select_for_update()
+            .first()
+        )
         if target is None:
             guest.customer_id = customer.id
             guest.email = guest.email or customer.email

@@ -75,7 +75,9 @@ async def category_by_slug(loaders: Loaders, slug: str) -> Category | None:
     return await loaders.category_by_slug.load(slug)
 
 
-async def build_product_query(loaders: Loaders, filter: ProductFilterInput | None, search: str | None) -> ProductQuery | None:
+async def build_product_query(
+    loaders: Loaders, filter: ProductFilterInput | None, search: str | None
+) -> ProductQuery | None:
     """Resolve the filter to what the SQL needs; None when it can match nothing (unknown category)."""
     filter = filter or ProductFilterInput()
     if filter.price_min is not None and filter.price_max is not None and filter.price_min > filter.price_max:
@@ -108,11 +110,15 @@ def option_filter(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tup
     their values are intersected (none in common matches nothing, as before).
     """
     if len(options) > MAX_OPTION_FILTERS:
-        raise BadInput(f"`filter.options` may hold at most {MAX_OPTION_FILTERS} entries, got {len(options)}.", "filter.options")
+        raise BadInput(
+            f"`filter.options` may hold at most {MAX_OPTION_FILTERS} entries, got {len(options)}.", "filter.options"
+        )
     merged: dict[str, tuple[str, ...]] = {}
     for name, values in options:
         if len(values) > MAX_OPTION_VALUES:
-            raise BadInput(f"`filter.options` may give at most {MAX_OPTION_VALUES} values for an option.", "filter.options")
+            raise BadInput(
+                f"`filter.options` may give at most {MAX_OPTION_VALUES} values for an option.", "filter.options"
+            )
         if len(name) > OPTION_NAME_LENGTH or any(len(value) > OPTION_VALUE_LENGTH for value in values):
             raise BadInput(
                 f"`filter.options` names have at most {OPTION_NAME_LENGTH} characters, values {OPTION_VALUE_LENGTH}.",
@@ -142,7 +148,9 @@ async def list_products(
     request = page_request(first, after, last, before, sort.value, CURSOR_ARITY)
     query = await build_product_query(loaders, filter, search)
     if query is None:
-        return ProductListing(sort, Page([], [], False, False), 0 if want_total else None, Facets([], [], []) if want_facets else None)
+        return ProductListing(
+            sort, Page([], [], False, False), 0 if want_total else None, Facets([], [], []) if want_facets else None
+        )
 
     page_and_total = catalogue_query.product_page(query, sort, request, with_total=want_total)
     if not want_facets:  # the common case: one statement, no task to gather

@@ -60,7 +60,9 @@ def _slug(value: str | None, field_name: str = "slug") -> str | None:
     value = value.strip().lower()
     if not _SLUG.match(value) or len(value) > SLUG_LENGTH:
         raise DomainError(
-            text_code(value, SLUG_LENGTH), f"A slug is at most {SLUG_LENGTH} lowercase letters and digits joined by single dashes.", [field_name]
+            text_code(value, SLUG_LENGTH),
+            f"A slug is at most {SLUG_LENGTH} lowercase letters and digits joined by single dashes.",
+            [field_name],
         )
     return value
 
@@ -72,7 +74,9 @@ def _price(value: Decimal | None, field_name: str, required: bool) -> Decimal | 
         return None
     try:
         if not value.is_finite() or value < 0 or value > MAX_PRICE:
-            raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` must be between 0 and {MAX_PRICE}.", [field_name])
+            raise DomainError(
+                ErrorCode.INVALID_AMOUNT, f"`{field_name}` must be between 0 and {MAX_PRICE}.", [field_name]
+            )
         if value != value.quantize(Decimal("0.01")):
             raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` has at most two decimal places.", [field_name])
     except InvalidOperation:
@@ -80,7 +84,9 @@ def _price(value: Decimal | None, field_name: str, required: bool) -> Decimal | 
     return value
 
 
-async def _unique_slug(model: type[Category] | type[Product], wanted: str | None, name: str, exclude_id: int | None = None) -> str:
+async def _unique_slug(
+    model: type[Category] | type[Product], wanted: str | None, name: str, exclude_id: int | None = None
+) -> str:
     """An explicit slug must be free (DUPLICATE otherwise); a derived one gets a numeric suffix."""
     query = model.filter(slug=wanted or "")
     if wanted is not None:
@@ -132,8 +138,13 @@ async def create_category(data: CategoryInput) -> Category:
     async with outbox.transaction():
         try:
             category = await Category.create(
-                name=name, slug=slug, description=(data.description or "").strip(), parent=parent,
-                position=data.position or 0, path="", depth=0 if parent is None else parent.depth + 1,
+                name=name,
+                slug=slug,
+                description=(data.description or "").strip(),
+                parent=parent,
+                position=data.position or 0,
+                path="",
+                depth=0 if parent is None else parent.depth + 1,
             )
         except IntegrityError:
             raise DomainError(ErrorCode.DUPLICATE, f"The slug {slug!r} is taken.", ["slug"]) from None
@@ -174,7 +185,7 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
             category.depth = 0 if parent is None else parent.depth + 1
             # The whole subtree moves with it: rewrite every descendant's path prefix and depth.
             for descendant in await Category.filter(path__startswith=old_path).exclude(id=category.id):
-                descendant.path = _check_path(category.path + descendant.path[len(old_path):])
+                descendant.path = _check_path(category.path + descendant.path[len(old_path) :])
                 descendant.depth = descendant.depth - old_depth + category.depth
                 await descendant.save(update_fields=["path", "depth"])
                 stale.add(changes.category(descendant.id))  # its level changes
@@ -194,8 +205,14 @@ async def delete_category(category_id: int) -> Category:
         raise DomainError(ErrorCode.IN_USE, "Move or delete its subcategories first.", ["id"])
     async with outbox.transaction():
         await category.delete()  # its products stay, without a category
-        changes.record([changes.category(category.id), changes.CATEGORIES, changes.PRODUCTS,
-                        *([changes.category(category.parent_id)] if category.parent_id else [])])
+        changes.record(
+            [
+                changes.category(category.id),
+                changes.CATEGORIES,
+                changes.PRODUCTS,
+                *([changes.category(category.parent_id)] if category.parent_id else []),
+            ]
+        )
     return category
 
 
@@ -228,7 +245,10 @@ async def create_product(data: ProductInput) -> Product:
     try:
         async with outbox.transaction():
             product = await Product.create(
-                name=name, slug=slug, description=(data.description or "").strip(), category=category,
+                name=name,
+                slug=slug,
+                description=(data.description or "").strip(),
+                category=category,
                 status=data.status or ProductStatus.DRAFT,
             )
             changes.record([changes.PRODUCTS])  # a lookup of its slug may have been cached as null
@@ -304,7 +324,11 @@ def _sku(value: str | None, required: bool) -> str | None:
         return None
     value = value.strip()
     if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{SKU_LENGTH - 1}}}", value):
-        raise DomainError(text_code(value, SKU_LENGTH), f"A SKU is 1–{SKU_LENGTH} letters, digits, dots, dashes, underscores or slashes.", ["sku"])
+        raise DomainError(
+            text_code(value, SKU_LENGTH),
+            f"A SKU is 1–{SKU_LENGTH} letters, digits, dots, dashes, underscores or slashes.",
+            ["sku"],
+        )
     return value
 
 
@@ -315,7 +339,9 @@ def _options(options: list[tuple[str, str]] | None) -> list[tuple[str, str]] | N
     for name, value in options:
         if not name.strip() or not value.strip() or len(name) > OPTION_NAME_LENGTH or len(value) > OPTION_VALUE_LENGTH:
             raise DomainError(
-                ErrorCode.INVALID, f"Options need a name (≤ {OPTION_NAME_LENGTH}) and a value (≤ {OPTION_VALUE_LENGTH}).", ["options"]
+                ErrorCode.INVALID,
+                f"Options need a name (≤ {OPTION_NAME_LENGTH}) and a value (≤ {OPTION_VALUE_LENGTH}).",
+                ["options"],
             )
         if name.strip().lower() in seen:
             raise DomainError(ErrorCode.DUPLICATE, f"The option {name!r} is given twice.", ["options"])
@@ -344,8 +370,13 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
     async with outbox.transaction():
         try:
             variant = await ProductVariant.create(
-                product_id=product_id, sku=sku, name=name, price=price, compare_at_price=compare,
-                weight_grams=data.weight_grams or 0, position=data.position or 0,
+                product_id=product_id,
+                sku=sku,
+                name=name,
+                price=price,
+                compare_at_price=compare,
+                weight_grams=data.weight_grams or 0,
+                position=data.position or 0,
             )
         except IntegrityError:
             raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"]) from None
@@ -371,8 +402,14 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
     if sku is not None and sku != variant.sku and await ProductVariant.filter(sku=sku).exists():
         raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
     async with outbox.transaction():
-        for attribute, value in (("sku", sku), ("name", name), ("price", price), ("compare_at_price", compare),
-                                 ("weight_grams", data.weight_grams), ("position", data.position)):
+        for attribute, value in (
+            ("sku", sku),
+            ("name", name),
+            ("price", price),
+            ("compare_at_price", compare),
+            ("weight_grams", data.weight_grams),
+            ("position", data.position),
+        ):
             if value is not None:
                 setattr(variant, attribute, value)
         if data.clear_compare_at_price:
@@ -410,7 +447,11 @@ async def add_image(product_id: int, url: str, alt_text: str | None, position: i
         raise DomainError(ErrorCode.NOT_FOUND, "The product does not exist.", ["productId"])
     url = url.strip()
     if not re.fullmatch(r"https?://\S+", url) or len(url) > IMAGE_URL_LENGTH:
-        raise DomainError(text_code(url, IMAGE_URL_LENGTH), f"The image URL must be an http(s) URL of at most {IMAGE_URL_LENGTH} characters.", ["url"])
+        raise DomainError(
+            text_code(url, IMAGE_URL_LENGTH),
+            f"The image URL must be an http(s) URL of at most {IMAGE_URL_LENGTH} characters.",
+            ["url"],
+        )
     alt_text = (alt_text or "").strip()
     if len(alt_text) > ALT_TEXT_LENGTH:
         raise DomainError(ErrorCode.TOO_LONG, f"Alt text may have at most {ALT_TEXT_LENGTH} characters.", ["altText"])
@@ -430,5 +471,3 @@ async def delete_image(image_id: int) -> ProductImage:
         await image.delete()
         changes.record([changes.product(image.product_id)])
     return image
-
-

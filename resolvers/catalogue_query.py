@@ -137,7 +137,9 @@ def _tsquery(terms: tuple[str, ...]) -> str:
     return " & ".join(f"{term}:*" for term in terms)
 
 
-def _sort_columns(sort: ProductSort, query: ProductQuery, dialect: _Dialect) -> tuple[list[tuple[str, bool]], list[Any]]:
+def _sort_columns(
+    sort: ProductSort, query: ProductQuery, dialect: _Dialect
+) -> tuple[list[tuple[str, bool]], list[Any]]:
     """(expression, descending) pairs ending with the id tie-break, and the expressions' parameters."""
     if sort is ProductSort.RELEVANCE and query.search_terms:
         if dialect.postgres:

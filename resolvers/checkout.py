@@ -23,13 +23,17 @@ class ShippingQuote:
     price: Decimal  # for this cart: zero once its subtotal reaches the method's free-over threshold
 
 
-def quote(method: ShippingMethod, country: str | None, weight_grams: int, subtotal: Decimal, currency: str) -> ShippingQuote | None:
+def quote(
+    method: ShippingMethod, country: str | None, weight_grams: int, subtotal: Decimal, currency: str
+) -> ShippingQuote | None:
     """The method's price for a cart, or None when it does not serve it (country, weight, inactive)."""
     if not method.active or country is None:
         return None
     if method.countries and country not in method.countries:
         return None
-    if weight_grams < method.min_weight_grams or (method.max_weight_grams is not None and weight_grams > method.max_weight_grams):
+    if weight_grams < method.min_weight_grams or (
+        method.max_weight_grams is not None and weight_grams > method.max_weight_grams
+    ):
         return None
     free = method.free_over is not None and subtotal >= method.free_over
     return ShippingQuote(method, pricing.round_money(Decimal(0) if free else method.price, currency))
@@ -61,37 +65,64 @@ def carrier_code(value: str) -> str:
     """A carrier's code (dhl, ups), trimmed and lower-cased; INVALID on `carrier` otherwise."""
     carrier = value.strip().lower()
     if not re.fullmatch(rf"[a-z0-9][a-z0-9-]{{0,{CARRIER_LENGTH - 1}}}", carrier):
-        raise DomainError(text_code(carrier, CARRIER_LENGTH), f"The carrier is a code such as dhl or ups, of at most {CARRIER_LENGTH} characters.", ["carrier"])
+        raise DomainError(
+            text_code(carrier, CARRIER_LENGTH),
+            f"The carrier is a code such as dhl or ups, of at most {CARRIER_LENGTH} characters.",
+            ["carrier"],
+        )
     return carrier
 
 
 def _check_amount(field: str, amount: Decimal | None) -> None:
     # The upper bound is the money columns' (12 digits, 2 decimals), checked first: past it the
     # column overflows, and far past it (1e308) `quantize` itself raises.
-    if amount is not None and (not amount.is_finite() or not 0 <= amount <= MAX_PRICE
-                               or amount != amount.quantize(Decimal("0.01"))):
-        raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field}` must be an amount from 0 to {MAX_PRICE} with at most two decimals.", [field])
+    if amount is not None and (
+        not amount.is_finite() or not 0 <= amount <= MAX_PRICE or amount != amount.quantize(Decimal("0.01"))
+    ):
+        raise DomainError(
+            ErrorCode.INVALID_AMOUNT,
+            f"`{field}` must be an amount from 0 to {MAX_PRICE} with at most two decimals.",
+            [field],
+        )
 
 
 async def create_shipping_method(data: ShippingMethodInput) -> ShippingMethod:
     name = data.name.strip()
     if not name or len(name) > SHIPPING_METHOD_NAME_LENGTH:
-        raise DomainError(text_code(name, SHIPPING_METHOD_NAME_LENGTH), f"A shipping method needs a name of at most {SHIPPING_METHOD_NAME_LENGTH} characters.", ["name"])
+        raise DomainError(
+            text_code(name, SHIPPING_METHOD_NAME_LENGTH),
+            f"A shipping method needs a name of at most {SHIPPING_METHOD_NAME_LENGTH} characters.",
+            ["name"],
+        )
     carrier = carrier_code(data.carrier)
     _check_amount("price", data.price)
     _check_amount("freeOver", data.free_over)
     countries = sorted({c.strip().upper() for c in data.countries or ()})
     bad = [c for c in countries if c not in COUNTRIES]
     if bad:
-        raise DomainError(ErrorCode.UNKNOWN_COUNTRY, f"Not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}.", ["countries"])
-    if data.min_weight_grams < 0 or (data.max_weight_grams is not None and data.max_weight_grams < data.min_weight_grams):
-        raise DomainError(ErrorCode.INVALID, "The weight range must run from 0 or more up to at least its minimum.", ["maxWeightGrams"])
+        raise DomainError(
+            ErrorCode.UNKNOWN_COUNTRY, f"Not ISO 3166-1 alpha-2 country codes: {', '.join(bad)}.", ["countries"]
+        )
+    if data.min_weight_grams < 0 or (
+        data.max_weight_grams is not None and data.max_weight_grams < data.min_weight_grams
+    ):
+        raise DomainError(
+            ErrorCode.INVALID,
+            "The weight range must run from 0 or more up to at least its minimum.",
+            ["maxWeightGrams"],
+        )
     if not 0 <= data.min_days <= data.max_days <= 365:
         raise DomainError(ErrorCode.INVALID, "Delivery days must satisfy 0 <= minDays <= maxDays <= 365.", ["maxDays"])
     return await ShippingMethod.create(
-        name=name, carrier=carrier, price=data.price, free_over=data.free_over, countries=countries,
-        min_weight_grams=data.min_weight_grams, max_weight_grams=data.max_weight_grams,
-        min_days=data.min_days, max_days=data.max_days,
+        name=name,
+        carrier=carrier,
+        price=data.price,
+        free_over=data.free_over,
+        countries=countries,
+        min_weight_grams=data.min_weight_grams,
+        max_weight_grams=data.max_weight_grams,
+        min_days=data.min_days,
+        max_days=data.max_days,
     )
 
 
@@ -134,7 +165,11 @@ class DiscountCodeInput:
 async def create_discount_code(data: DiscountCodeInput) -> DiscountCode:
     code = data.code.strip().upper()
     if not re.fullmatch(rf"[A-Z0-9][A-Z0-9_-]{{1,{DISCOUNT_CODE_LENGTH - 1}}}", code):
-        raise DomainError(text_code(code, DISCOUNT_CODE_LENGTH), f"A code is 2–{DISCOUNT_CODE_LENGTH} letters, digits, dashes or underscores.", ["code"])
+        raise DomainError(
+            text_code(code, DISCOUNT_CODE_LENGTH),
+            f"A code is 2–{DISCOUNT_CODE_LENGTH} letters, digits, dashes or underscores.",
+            ["code"],
+        )
     _check_amount("value", data.value)
     _check_amount("minSubtotal", data.min_subtotal)
     if data.kind == DiscountKind.PERCENTAGE and not 0 < data.value <= 100:
@@ -150,8 +185,14 @@ async def create_discount_code(data: DiscountCodeInput) -> DiscountCode:
         raise DomainError(ErrorCode.DUPLICATE, f"The code {code} exists.", ["code"])
     try:
         return await DiscountCode.create(
-            code=code, kind=data.kind, value=data.value, min_subtotal=data.min_subtotal, starts_at=data.starts_at,
-            ends_at=data.ends_at, usage_limit=data.usage_limit, per_customer_limit=data.per_customer_limit,
+            code=code,
+            kind=data.kind,
+            value=data.value,
+            min_subtotal=data.min_subtotal,
+            starts_at=data.starts_at,
+            ends_at=data.ends_at,
+            usage_limit=data.usage_limit,
+            per_customer_limit=data.per_customer_limit,
         )
     except IntegrityError:
         raise DomainError(ErrorCode.DUPLICATE, f"The code {code} exists.", ["code"]) from None

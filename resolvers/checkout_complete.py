@@ -80,7 +80,9 @@ def allocate(wanted: list[tuple[int, int]], stocks: list[Stock]) -> dict[int, li
         available = sum(max(0, s.quantity - s.reserved) for s in rows)
         if available < quantity:
             raise DomainError(
-                ErrorCode.INSUFFICIENT_STOCK, f"Only {available} available; {quantity} asked for.", ["lines", str(index), "quantity"]
+                ErrorCode.INSUFFICIENT_STOCK,
+                f"Only {available} available; {quantity} asked for.",
+                ["lines", str(index), "quantity"],
             )
         if rows and rows[0].quantity - rows[0].reserved >= quantity:
             plan[variant_id] = [Take(rows[0], quantity)]
@@ -102,7 +104,11 @@ async def _existing(idempotency_key: str | None, cart: Cart | None) -> Order | N
         order = await Order.get_or_none(idempotency_key=idempotency_key)
         if order is not None:
             if cart is not None and order.cart_id not in (None, cart.id):
-                raise DomainError(ErrorCode.IDEMPOTENCY_KEY_REUSED, "This idempotency key was used for another cart.", ["idempotencyKey"])
+                raise DomainError(
+                    ErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    "This idempotency key was used for another cart.",
+                    ["idempotencyKey"],
+                )
             return order
     return None
 
@@ -117,9 +123,17 @@ async def complete(
 ) -> Order:
     provider = payments.provider(provider_name)
     if provider is None:
-        raise DomainError(ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"Unknown payment provider {provider_name!r}: use manual or test-card.", ["payment", "provider"])
+        raise DomainError(
+            ErrorCode.UNKNOWN_PAYMENT_PROVIDER,
+            f"Unknown payment provider {provider_name!r}: use manual or test-card.",
+            ["payment", "provider"],
+        )
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH:
-        raise DomainError(text_code(idempotency_key, IDEMPOTENCY_KEY_LENGTH), f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.", ["idempotencyKey"])
+        raise DomainError(
+            text_code(idempotency_key, IDEMPOTENCY_KEY_LENGTH),
+            f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.",
+            ["idempotencyKey"],
+        )
     if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the attempt's column
         raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
     # Recorded before the transaction, in a statement of its own: it outlives a process killed mid-checkout.
@@ -152,7 +166,11 @@ class Payment:
 
     def ordered(self, order: Order | None) -> bool:
         """Whether `order` is the one this payment's authorization was committed with."""
-        return order is not None and self.authorization is not None and order.payment_reference == self.authorization.reference
+        return (
+            order is not None
+            and self.authorization is not None
+            and order.payment_reference == self.authorization.reference
+        )
 
 
 async def _complete(
@@ -188,14 +206,25 @@ async def _complete(
             raise DomainError(ErrorCode.SHIPPING_METHOD_REQUIRED, "Choose a shipping method.", ["shippingMethod"])
         # Through the loader: the totals below read the same method again, from its cache.
         method = await loaders.shipping_method_by_id.load(cart.shipping_method_id)
-        if method is None or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None:
-            raise DomainError(ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "The chosen shipping method no longer serves this cart.", ["shippingMethod"])
+        if (
+            method is None
+            or checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, cart.currency) is None
+        ):
+            raise DomainError(
+                ErrorCode.SHIPPING_METHOD_UNAVAILABLE,
+                "The chosen shipping method no longer serves this cart.",
+                ["shippingMethod"],
+            )
         # One read of the lines' products: whether each is still for sale, and its name for the order.
         products = await loaders.product_by_id.load_all([p.variant.product_id for p in summary.lines])
         on_sale: list[ProductRow] = []
         for index, (line, product) in enumerate(zip(summary.lines, products, strict=True)):
             if product is None or product.status != ProductStatus.ACTIVE:
-                raise DomainError(ErrorCode.NOT_FOR_SALE, f"{line.variant.sku} is no longer for sale; remove it.", ["lines", str(index)])
+                raise DomainError(
+                    ErrorCode.NOT_FOR_SALE,
+                    f"{line.variant.sku} is no longer for sale; remove it.",
+                    ["lines", str(index)],
+                )
             on_sale.append(product)
         figures = await carts.cart_totals(loaders, summary, prices_include_tax)
         if figures.discount_code is not None and figures.discount_problem is not None:
@@ -227,38 +256,72 @@ async def _complete(
         number = (await OrderCounter.get(id=1)).last_number
         now = datetime.now(UTC)
         order = await Order.create(
-            number=number, token=secrets.token_urlsafe(24), cart_id=cart.id, idempotency_key=idempotency_key,
-            customer_id=cart.customer_id, email=cart.email,
-            status=OrderStatus.PAID if result.captured else OrderStatus.PLACED, currency=cart.currency,
-            subtotal=totals.subtotal, discount_total=totals.discount, shipping_total=totals.shipping,
-            tax_total=totals.tax, total=totals.total, shipping_address=cart.shipping_address,
-            shipping_method_name=method.name, shipping_carrier=method.carrier,
+            number=number,
+            token=secrets.token_urlsafe(24),
+            cart_id=cart.id,
+            idempotency_key=idempotency_key,
+            customer_id=cart.customer_id,
+            email=cart.email,
+            status=OrderStatus.PAID if result.captured else OrderStatus.PLACED,
+            currency=cart.currency,
+            subtotal=totals.subtotal,
+            discount_total=totals.discount,
+            shipping_total=totals.shipping,
+            tax_total=totals.tax,
+            total=totals.total,
+            shipping_address=cart.shipping_address,
+            shipping_method_name=method.name,
+            shipping_carrier=method.carrier,
             discount_code=figures.discount_code.code if figures.discount_code else "",
-            payment_provider=provider.name, payment_reference=result.reference, paid_at=now if result.captured else None,
+            payment_provider=provider.name,
+            payment_reference=result.reference,
+            paid_at=now if result.captured else None,
         )
         await payments.mark_ordered(payment.attempt, order)
-        await OrderLine.bulk_create([
-            OrderLine(
-                order_id=order.id, variant_id=p.variant.id, sku=p.variant.sku, product_name=product.name,
-                variant_name=p.variant.name, quantity=p.line.quantity, unit_price=p.unit_price, total=p.total,
-            )
-            for p, product in zip(summary.lines, on_sale, strict=True)
-        ])
+        await OrderLine.bulk_create(
+            [
+                OrderLine(
+                    order_id=order.id,
+                    variant_id=p.variant.id,
+                    sku=p.variant.sku,
+                    product_name=product.name,
+                    variant_name=p.variant.name,
+                    quantity=p.line.quantity,
+                    unit_price=p.unit_price,
+                    total=p.total,
+                )
+                for p, product in zip(summary.lines, on_sale, strict=True)
+            ]
+        )
         takes = [(variant_id, take) for variant_id, variant_takes in plan.items() for take in variant_takes]
-        await Allocation.bulk_create([
-            Allocation(order_id=order.id, variant_id=variant_id, stock_id=take.stock.id, quantity=take.quantity)
-            for variant_id, take in takes
-        ])
-        await StockMovement.bulk_create([
-            StockMovement(
-                stock_id=take.stock.id, variant_id=variant_id, kind="RESERVATION", delta=0, reserved_delta=take.quantity,
-                quantity_after=take.stock.quantity, reason=f"order #{number}", actor=actor.email if actor else "",
-            )
-            for variant_id, take in takes
-        ])
-        events = [OrderEvent(order_id=order.id, kind="PLACED", message=f"Placed with {provider.name}.", actor=cart.email)]
+        await Allocation.bulk_create(
+            [
+                Allocation(order_id=order.id, variant_id=variant_id, stock_id=take.stock.id, quantity=take.quantity)
+                for variant_id, take in takes
+            ]
+        )
+        await StockMovement.bulk_create(
+            [
+                StockMovement(
+                    stock_id=take.stock.id,
+                    variant_id=variant_id,
+                    kind="RESERVATION",
+                    delta=0,
+                    reserved_delta=take.quantity,
+                    quantity_after=take.stock.quantity,
+                    reason=f"order #{number}",
+                    actor=actor.email if actor else "",
+                )
+                for variant_id, take in takes
+            ]
+        )
+        events = [
+            OrderEvent(order_id=order.id, kind="PLACED", message=f"Placed with {provider.name}.", actor=cart.email)
+        ]
         if result.captured:
-            events.append(OrderEvent(order_id=order.id, kind="PAID", message=f"Paid by {provider.name}.", actor=cart.email))
+            events.append(
+                OrderEvent(order_id=order.id, kind="PAID", message=f"Paid by {provider.name}.", actor=cart.email)
+            )
         await OrderEvent.bulk_create(events)
         announce_order(order)
         cart.completed_at = now

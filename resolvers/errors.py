@@ -11,8 +11,15 @@ from asyncpg import InterfaceError, InternalClientError
 from models.error_codes import DescribedCode, ErrorCode, GraphQLErrorCode
 
 __all__ = [
-    "FAULT_MESSAGES", "BadInput", "DatabaseUnavailable", "DescribedCode", "DomainError", "ErrorCode", "GraphQLErrorCode",
-    "database_fault", "text_code",
+    "FAULT_MESSAGES",
+    "BadInput",
+    "DatabaseUnavailable",
+    "DescribedCode",
+    "DomainError",
+    "ErrorCode",
+    "GraphQLErrorCode",
+    "database_fault",
+    "text_code",
 ]
 
 

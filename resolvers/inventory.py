@@ -35,10 +35,18 @@ class StockLevel:
 async def create_warehouse(code: str, name: str) -> Warehouse:
     code = code.strip().lower()
     if not _WAREHOUSE_CODE.match(code):
-        raise DomainError(text_code(code, WAREHOUSE_CODE_LENGTH), f"A warehouse code is 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes.", ["code"])
+        raise DomainError(
+            text_code(code, WAREHOUSE_CODE_LENGTH),
+            f"A warehouse code is 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes.",
+            ["code"],
+        )
     name = name.strip()
     if not name or len(name) > WAREHOUSE_NAME_LENGTH:
-        raise DomainError(text_code(name, WAREHOUSE_NAME_LENGTH), f"A warehouse needs a name of at most {WAREHOUSE_NAME_LENGTH} characters.", ["name"])
+        raise DomainError(
+            text_code(name, WAREHOUSE_NAME_LENGTH),
+            f"A warehouse needs a name of at most {WAREHOUSE_NAME_LENGTH} characters.",
+            ["name"],
+        )
     if await Warehouse.filter(code=code).exists():
         raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"])
     try:
@@ -66,7 +74,11 @@ async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: 
         if stock is None:
             stock = await Stock.create(variant_id=variant.id, warehouse_id=warehouse.id, quantity=0, reserved=0)
         if quantity < stock.reserved:
-            raise DomainError(ErrorCode.INVALID_QUANTITY, f"{stock.reserved} units are reserved for orders; the quantity cannot go below that.", ["quantity"])
+            raise DomainError(
+                ErrorCode.INVALID_QUANTITY,
+                f"{stock.reserved} units are reserved for orders; the quantity cannot go below that.",
+                ["quantity"],
+            )
         delta = quantity - stock.quantity
         await Stock.filter(id=stock.id).update(quantity=quantity)
         _stale(variant, stock.quantity - stock.reserved, quantity - stock.reserved)
@@ -75,26 +87,40 @@ async def set_stock(variant_id: int, warehouse_code: str, quantity: int, actor: 
     return StockLevel(stock, warehouse)
 
 
-async def adjust_stock(variant_id: int, warehouse_code: str, delta: int, reason: str, actor: Account | None) -> StockLevel:
+async def adjust_stock(
+    variant_id: int, warehouse_code: str, delta: int, reason: str, actor: Account | None
+) -> StockLevel:
     reason = reason.strip()
     if not reason or len(reason) > REASON_LENGTH:
-        raise DomainError(text_code(reason, REASON_LENGTH), f"Say why the stock changes (at most {REASON_LENGTH} characters).", ["reason"])
+        raise DomainError(
+            text_code(reason, REASON_LENGTH),
+            f"Say why the stock changes (at most {REASON_LENGTH} characters).",
+            ["reason"],
+        )
     if delta == 0 or abs(delta) > MAX_STOCK:
-        raise DomainError(ErrorCode.INVALID_QUANTITY, f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"])
+        raise DomainError(
+            ErrorCode.INVALID_QUANTITY, f"The change must be non-zero and at most {MAX_STOCK} either way.", ["delta"]
+        )
     variant, warehouse = await _targets(variant_id, warehouse_code)
     async with outbox.transaction():
         if delta > 0:
-            await Stock.get_or_create(variant_id=variant.id, warehouse_id=warehouse.id, defaults={"quantity": 0, "reserved": 0})
+            await Stock.get_or_create(
+                variant_id=variant.id, warehouse_id=warehouse.id, defaults={"quantity": 0, "reserved": 0}
+            )
         # One conditional statement: it applies only if on hand stays at or above reserved, and
         # within MAX_STOCK (past the integer column, PostgreSQL would refuse the statement itself).
         changed = await Stock.filter(
-            variant_id=variant.id, warehouse_id=warehouse.id, quantity__gte=F("reserved") - delta,
+            variant_id=variant.id,
+            warehouse_id=warehouse.id,
+            quantity__gte=F("reserved") - delta,
             quantity__lte=MAX_STOCK - delta,
         ).update(quantity=F("quantity") + delta)
         stock = await Stock.get_or_none(variant_id=variant.id, warehouse_id=warehouse.id)
         if not changed and stock is not None and stock.quantity + delta > MAX_STOCK:
             raise DomainError(
-                ErrorCode.INVALID_QUANTITY, f"{stock.quantity} units are on hand; at most {MAX_STOCK} may be.", ["delta"]
+                ErrorCode.INVALID_QUANTITY,
+                f"{stock.quantity} units are on hand; at most {MAX_STOCK} may be.",
+                ["delta"],
             )
         if not changed or stock is None:
             available = 0 if stock is None else stock.quantity - stock.reserved
@@ -154,8 +180,10 @@ async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:
     if not any(availability.values()):
         await conn.execute_query(placeholders(sql, is_postgres(conn)), params + ids)
         return
-    sql += (' RETURNING "id", "quantity" - "reserved" AS "available",'
-            ' (SELECT "product_id" FROM "product_variant" WHERE "product_variant"."id" = "stock"."variant_id") AS "product_id"')
+    sql += (
+        ' RETURNING "id", "quantity" - "reserved" AS "available",'
+        ' (SELECT "product_id" FROM "product_variant" WHERE "product_variant"."id" = "stock"."variant_id") AS "product_id"'
+    )
     tags: set[str] = set()
     for row in await conn.execute_query_dict(placeholders(sql, is_postgres(conn)), params + ids):
         moved = availability[row["id"]]
@@ -168,8 +196,13 @@ async def shift_stock(deltas: dict[int, tuple[int, int]]) -> None:
 
 async def _record(stock: Stock, kind: str, delta: int, reason: str, actor: Account | None) -> None:
     await StockMovement.create(
-        stock_id=stock.id, variant_id=stock.variant_id, kind=kind, delta=delta, quantity_after=stock.quantity,
-        reason=reason, actor=actor.email if actor else "",
+        stock_id=stock.id,
+        variant_id=stock.variant_id,
+        kind=kind,
+        delta=delta,
+        quantity_after=stock.quantity,
+        reason=reason,
+        actor=actor.email if actor else "",
     )
 
 

@@ -55,7 +55,9 @@ def status_from_parcels(current: OrderStatus, parcels: list[ShipmentStatus]) -> 
 
 def check_transition(current: OrderStatus, target: OrderStatus) -> None:
     if target not in TRANSITIONS[OrderStatus(current)]:
-        raise DomainError(ErrorCode.INVALID_TRANSITION, f"An order that is {current} cannot become {target}.", ["orderId"])
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"An order that is {current} cannot become {target}.", ["orderId"]
+        )
 
 
 async def locked_order(order_id: int) -> Order:
@@ -83,14 +85,18 @@ async def record_change(order: Order, fields: list[str], events: list[tuple[str,
     order.version += 1
     await order.save(update_fields=[*fields, "version"])
     by = actor.email if actor else ""
-    await OrderEvent.bulk_create([OrderEvent(order_id=order.id, kind=kind, message=message, actor=by) for kind, message in events])
+    await OrderEvent.bulk_create(
+        [OrderEvent(order_id=order.id, kind=kind, message=message, actor=by) for kind, message in events]
+    )
     announce_order(order)
 
 
 def _provider(order: Order) -> payments.PaymentProvider:
     provider = payments.provider(order.payment_provider)
     if provider is None:
-        raise DomainError(ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"The payment provider {order.payment_provider!r} is gone.", ["orderId"])
+        raise DomainError(
+            ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"The payment provider {order.payment_provider!r} is gone.", ["orderId"]
+        )
     return provider
 
 
@@ -113,13 +119,26 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
     held = [(a, a.stock_id) for a in allocations if a.stock_id is not None]
     if not held:
         return
-    stocks = {s.id: s for s in await Stock.filter(id__in=[stock_id for _, stock_id in held]).order_by("id").select_for_update()}
+    stocks = {
+        s.id: s
+        for s in await Stock.filter(id__in=[stock_id for _, stock_id in held]).order_by("id").select_for_update()
+    }
     await shift_stock(stock_deltas((stock_id, 0, -a.quantity) for a, stock_id in held))
-    await StockMovement.bulk_create([
-        StockMovement(stock_id=stock_id, variant_id=a.variant_id, kind="RELEASE", delta=0, reserved_delta=-a.quantity,
-                      quantity_after=stocks[stock_id].quantity, reason=f"order #{order.number}", actor=actor.email if actor else "")
-        for a, stock_id in held
-    ])
+    await StockMovement.bulk_create(
+        [
+            StockMovement(
+                stock_id=stock_id,
+                variant_id=a.variant_id,
+                kind="RELEASE",
+                delta=0,
+                reserved_delta=-a.quantity,
+                quantity_after=stocks[stock_id].quantity,
+                reason=f"order #{order.number}",
+                actor=actor.email if actor else "",
+            )
+            for a, stock_id in held
+        ]
+    )
     await Allocation.filter(order_id=order.id).update(quantity=0)
 
 
@@ -132,7 +151,9 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
         order = await locked_order(order_id)
         check_transition(order.status, S.CANCELLED)
         if await OrderLine.filter(order_id=order.id, quantity_shipped__gt=0).exists():
-            raise DomainError(ErrorCode.INVALID_TRANSITION, "Part of the order has shipped: refund it instead.", ["orderId"])
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, "Part of the order has shipped: refund it instead.", ["orderId"]
+            )
         was_paid = order.status == S.PAID
         await _release_unshipped(order, actor)
         if was_paid:
@@ -204,5 +225,9 @@ async def orders_by_id(order_id: int) -> list[Order]:
 
 async def open_orders(customer_id: int) -> list[Order]:
     """The customer's orders still on their way (at most `MAX_OPEN_ORDERS`, the newest), oldest first."""
-    rows = await Order.filter(customer_id=customer_id, status__in=list(OPEN_STATUSES)).order_by("-id").limit(MAX_OPEN_ORDERS)
+    rows = (
+        await Order.filter(customer_id=customer_id, status__in=list(OPEN_STATUSES))
+        .order_by("-id")
+        .limit(MAX_OPEN_ORDERS)
+    )
     return rows[::-1]

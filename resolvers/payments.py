@@ -149,11 +149,17 @@ async def mark_ordered(attempt: PaymentAttempt, order: Order) -> None:
     recovery bound), the order must not be placed on money that is being given back.
     """
     updated = await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(
-        status=S.ORDERED, order_id=order.id, amount=order.total, currency=order.currency,
-        reference=order.payment_reference, updated_at=datetime.now(UTC),
+        status=S.ORDERED,
+        order_id=order.id,
+        amount=order.total,
+        currency=order.currency,
+        reference=order.payment_reference,
+        updated_at=datetime.now(UTC),
     )
     if not updated:
-        raise DomainError(ErrorCode.PAYMENT_DECLINED, "The payment took too long and was given back: please try again.", ["payment"])
+        raise DomainError(
+            ErrorCode.PAYMENT_DECLINED, "The payment took too long and was given back: please try again.", ["payment"]
+        )
 
 
 async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, asked: bool, declined: bool) -> None:
@@ -166,7 +172,9 @@ async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, a
     try:
         if not asked or declined:
             status = S.DECLINED if declined else S.UNUSED
-            await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(status=status, updated_at=datetime.now(UTC))
+            await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(
+                status=status, updated_at=datetime.now(UTC)
+            )
             return
         # The failure may have come after the commit (announcing the order): then the order stands.
         current = await PaymentAttempt.get_or_none(id=attempt.id)
@@ -175,8 +183,11 @@ async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, a
         given = await provider.give_back(attempt.key)
         await _mark_returned(attempt, given, (S.STARTED, S.RETURNING))
     except Exception:
-        log.exception("payment attempt %s (%s) ended without an order and was not settled: recovery will give it back",
-                      attempt.key, provider.name)
+        log.exception(
+            "payment attempt %s (%s) ended without an order and was not settled: recovery will give it back",
+            attempt.key,
+            provider.name,
+        )
 
 
 async def _mark_returned(attempt: PaymentAttempt, given: GivenBack, was: tuple[PaymentAttemptStatus, ...]) -> None:
@@ -185,8 +196,13 @@ async def _mark_returned(attempt: PaymentAttempt, given: GivenBack, was: tuple[P
         changes |= {"reference": given.reference, "amount": given.amount, "currency": given.currency}
     await PaymentAttempt.filter(id=attempt.id, status__in=was).update(**changes)
     if given.amount:
-        log.warning("payment %s: %s %s given back by %s, no order holds it", given.reference, given.amount,
-                    given.currency, attempt.provider)
+        log.warning(
+            "payment %s: %s %s given back by %s, no order holds it",
+            given.reference,
+            given.amount,
+            given.currency,
+            attempt.provider,
+        )
 
 
 async def recover(older_than: timedelta, limit: int = 100) -> int:
@@ -202,7 +218,11 @@ async def recover(older_than: timedelta, limit: int = 100) -> int:
     """
     now = datetime.now(UTC)
     cutoff = now - older_than
-    stale = await PaymentAttempt.filter(status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff).order_by("id").limit(limit)
+    stale = (
+        await PaymentAttempt.filter(status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff)
+        .order_by("id")
+        .limit(limit)
+    )
     settled = 0
     for attempt in stale:
         claimed = await PaymentAttempt.filter(
@@ -212,12 +232,18 @@ async def recover(older_than: timedelta, limit: int = 100) -> int:
             continue  # another process claimed it, or its order committed
         card = provider(attempt.provider)
         if card is None:
-            log.error("payment attempt %s: provider %r is gone; give back what it holds by hand", attempt.key, attempt.provider)
+            log.error(
+                "payment attempt %s: provider %r is gone; give back what it holds by hand",
+                attempt.key,
+                attempt.provider,
+            )
             continue
         try:
             given = await card.give_back(attempt.key)
         except Exception:  # the claim runs out after `older_than`, and the next run tries again
-            log.exception("payment attempt %s: %s could not give it back; retrying later", attempt.key, attempt.provider)
+            log.exception(
+                "payment attempt %s: %s could not give it back; retrying later", attempt.key, attempt.provider
+            )
             continue
         await _mark_returned(attempt, given, (S.RETURNING,))
         settled += 1

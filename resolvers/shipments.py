@@ -76,26 +76,40 @@ async def create_shipment(
     carrier, tracking_number = carrier_code(carrier), tracking_number.strip()
     if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9 -]{{0,{TRACKING_NUMBER_LENGTH - 1}}}", tracking_number):
         raise DomainError(
-            text_code(tracking_number, TRACKING_NUMBER_LENGTH), f"A tracking number is 1–{TRACKING_NUMBER_LENGTH} letters, digits, spaces or dashes.", ["trackingNumber"]
+            text_code(tracking_number, TRACKING_NUMBER_LENGTH),
+            f"A tracking number is 1–{TRACKING_NUMBER_LENGTH} letters, digits, spaces or dashes.",
+            ["trackingNumber"],
         )
     if not lines:
         raise DomainError(ErrorCode.REQUIRED, "Ship at least one line.", ["lines"])
     async with outbox.transaction():
         order = await locked_order(order_id)
         if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED):
-            raise DomainError(ErrorCode.INVALID_TRANSITION, f"An order that is {order.status} cannot ship.", ["orderId"])
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, f"An order that is {order.status} cannot ship.", ["orderId"]
+            )
         order_lines = {line.id: line for line in await OrderLine.filter(order_id=order.id)}
         shipping: dict[int, int] = {}
         for index, (line_id, quantity) in enumerate(lines):
             line = order_lines.get(line_id)
             if line is None:
-                raise DomainError(ErrorCode.NOT_FOUND, "This order has no such line.", ["lines", str(index), "orderLineId"])
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, "This order has no such line.", ["lines", str(index), "orderLineId"]
+                )
             left = line.quantity - line.quantity_shipped - shipping.get(line_id, 0)
             if quantity < 1 or quantity > left:
-                raise DomainError(ErrorCode.INVALID_QUANTITY, f"Between 1 and {left} of {line.sku} can still ship.", ["lines", str(index), "quantity"])
+                raise DomainError(
+                    ErrorCode.INVALID_QUANTITY,
+                    f"Between 1 and {left} of {line.sku} can still ship.",
+                    ["lines", str(index), "quantity"],
+                )
             shipping[line_id] = shipping.get(line_id, 0) + quantity
         if await Shipment.filter(carrier=carrier, tracking_number=tracking_number).exists():
-            raise DomainError(ErrorCode.DUPLICATE, "This carrier already has a shipment with this tracking number.", ["trackingNumber"])
+            raise DomainError(
+                ErrorCode.DUPLICATE,
+                "This carrier already has a shipment with this tracking number.",
+                ["trackingNumber"],
+            )
 
         takes = await _take_from_allocations(order, {order_lines[i].variant_id: q for i, q in shipping.items()})
         await _sell(order, takes, actor)
@@ -110,14 +124,27 @@ async def create_shipment(
             order.status = status
         try:
             shipment = await Shipment.create(
-                order_id=order.id, carrier=carrier, tracking_number=tracking_number,
-                tracking_url=tracking_url(carrier, tracking_number), estimated_delivery=await _estimate(order),
+                order_id=order.id,
+                carrier=carrier,
+                tracking_number=tracking_number,
+                tracking_url=tracking_url(carrier, tracking_number),
+                estimated_delivery=await _estimate(order),
             )
         except IntegrityError:
-            raise DomainError(ErrorCode.DUPLICATE, "This carrier already has a shipment with this tracking number.", ["trackingNumber"]) from None
-        await ShipmentLine.bulk_create([ShipmentLine(shipment_id=shipment.id, order_line_id=i, quantity=q) for i, q in shipping.items()])
-        await ShipmentEvent.create(shipment_id=shipment.id, status=ShipmentStatus.LABEL_CREATED, description="Label created.",
-                                   occurred_at=shipment.created_at)
+            raise DomainError(
+                ErrorCode.DUPLICATE,
+                "This carrier already has a shipment with this tracking number.",
+                ["trackingNumber"],
+            ) from None
+        await ShipmentLine.bulk_create(
+            [ShipmentLine(shipment_id=shipment.id, order_line_id=i, quantity=q) for i, q in shipping.items()]
+        )
+        await ShipmentEvent.create(
+            shipment_id=shipment.id,
+            status=ShipmentStatus.LABEL_CREATED,
+            description="Label created.",
+            occurred_at=shipment.created_at,
+        )
         shipped = f"{sum(shipping.values())} unit(s) shipped with {carrier} ({tracking_number})."
         await record_change(order, ["status"] if changed else [], [(status.value, shipped)], actor)
         announce_shipment(shipment)
@@ -149,13 +176,19 @@ class TrackingResult:
 async def add_tracking_event(shipment_id: int, report: TrackingReport) -> TrackingResult:
     description, location = report.description.strip(), report.location.strip()
     if len(description) > EVENT_DESCRIPTION_LENGTH:
-        raise DomainError(ErrorCode.TOO_LONG, f"A description is at most {EVENT_DESCRIPTION_LENGTH} characters.", ["description"])
+        raise DomainError(
+            ErrorCode.TOO_LONG, f"A description is at most {EVENT_DESCRIPTION_LENGTH} characters.", ["description"]
+        )
     if len(location) > EVENT_LOCATION_LENGTH:
-        raise DomainError(ErrorCode.TOO_LONG, f"A location is at most {EVENT_LOCATION_LENGTH} characters.", ["location"])
+        raise DomainError(
+            ErrorCode.TOO_LONG, f"A location is at most {EVENT_LOCATION_LENGTH} characters.", ["location"]
+        )
     now = datetime.now(UTC)
     occurred_at = report.occurred_at or now
     if occurred_at.tzinfo is None:
-        raise DomainError(ErrorCode.INVALID, "Give the time with its offset from UTC, e.g. 2026-11-27T14:05:00Z.", ["occurredAt"])
+        raise DomainError(
+            ErrorCode.INVALID, "Give the time with its offset from UTC, e.g. 2026-11-27T14:05:00Z.", ["occurredAt"]
+        )
     if occurred_at > now + MAX_CLOCK_SKEW:
         raise DomainError(ErrorCode.INVALID, "An event cannot have happened in the future.", ["occurredAt"])
     async with outbox.transaction():
@@ -168,8 +201,13 @@ async def add_tracking_event(shipment_id: int, report: TrackingReport) -> Tracki
             if await CarrierDelivery.filter(shipment_id=shipment.id, event_id=report.event_id).exists():
                 return TrackingResult(shipment, applied=False)
             await CarrierDelivery.create(shipment_id=shipment.id, event_id=report.event_id)
-        await ShipmentEvent.create(shipment_id=shipment.id, status=report.status, description=description,
-                                   location=location, occurred_at=occurred_at)
+        await ShipmentEvent.create(
+            shipment_id=shipment.id,
+            status=report.status,
+            description=description,
+            location=location,
+            occurred_at=occurred_at,
+        )
         latest = await ShipmentEvent.filter(shipment_id=shipment.id).order_by("-occurred_at", "-id").first()
         assert latest is not None
         shipment.status = latest.status
@@ -196,7 +234,11 @@ async def _follow_parcels(order_id: int) -> None:
         return
     check_transition(order.status, status)
     order.status = status
-    message = "Every parcel has been delivered." if status == OrderStatus.DELIVERED else "A delivered parcel is on its way again."
+    message = (
+        "Every parcel has been delivered."
+        if status == OrderStatus.DELIVERED
+        else "A delivered parcel is on its way again."
+    )
     await record_change(order, ["status"], [(status.value, message)], None)
 
 
@@ -228,7 +270,9 @@ async def _take_from_allocations(order: Order, wanted: dict[int | None, int]) ->
         takes.append(Take(allocation, allocation.stock_id, take))
         wanted[allocation.variant_id] = left - take
     if any(left > 0 for left in wanted.values()):
-        raise DomainError(ErrorCode.INSUFFICIENT_STOCK, "Part of this order holds no reserved stock to ship from.", ["lines"])
+        raise DomainError(
+            ErrorCode.INSUFFICIENT_STOCK, "Part of this order holds no reserved stock to ship from.", ["lines"]
+        )
     return takes
 
 
@@ -238,12 +282,21 @@ async def _sell(order: Order, takes: list[Take], actor: Account | None) -> None:
     locked = {s.id: s for s in await Stock.filter(id__in=sorted(sold)).order_by("id").select_for_update()}
     await shift_stock(sold)
     after = {stock_id: locked[stock_id].quantity + on_hand for stock_id, (on_hand, _) in sold.items()}
-    await StockMovement.bulk_create([
-        StockMovement(stock_id=t.stock_id, variant_id=t.allocation.variant_id, kind="SALE", delta=-t.quantity,
-                      reserved_delta=-t.quantity, quantity_after=after[t.stock_id], reason=f"order #{order.number}",
-                      actor=actor.email if actor else "")
-        for t in takes
-    ])
+    await StockMovement.bulk_create(
+        [
+            StockMovement(
+                stock_id=t.stock_id,
+                variant_id=t.allocation.variant_id,
+                kind="SALE",
+                delta=-t.quantity,
+                reserved_delta=-t.quantity,
+                quantity_after=after[t.stock_id],
+                reason=f"order #{order.number}",
+                actor=actor.email if actor else "",
+            )
+            for t in takes
+        ]
+    )
     for t in takes:
         t.allocation.quantity -= t.quantity
     await Allocation.bulk_update([t.allocation for t in takes], fields=["quantity"])

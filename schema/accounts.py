@@ -31,9 +31,16 @@ strawberry.enum(PermissionEnum, name="Permission")
 
 def address_view(address: AddressModel) -> Address:
     return Address(
-        id=encode_id("Address", address.id), first_name=address.first_name, last_name=address.last_name,
-        company=address.company or None, line1=address.line1, line2=address.line2 or None, city=address.city,
-        postal_code=address.postal_code, region=address.region or None, country=address.country,
+        id=encode_id("Address", address.id),
+        first_name=address.first_name,
+        last_name=address.last_name,
+        company=address.company or None,
+        line1=address.line1,
+        line2=address.line2 or None,
+        city=address.city,
+        postal_code=address.postal_code,
+        region=address.region or None,
+        country=address.country,
         phone=address.phone or None,
     )
 
@@ -156,8 +163,10 @@ def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[User
     if pair is None:
         return TokenCreatePayload(access_token=None, refresh_token=None, customer=None, user_errors=errors)
     return TokenCreatePayload(
-        access_token=pair.access_token, refresh_token=pair.refresh_token,
-        customer=customer_view(context, pair.account), user_errors=[],
+        access_token=pair.access_token,
+        refresh_token=pair.refresh_token,
+        customer=customer_view(context, pair.account),
+        user_errors=[],
     )
 
 
@@ -172,14 +181,20 @@ class AccountsQuery:
 @strawberry.type
 class AccountsMutation:
     @strawberry.mutation
-    async def customer_register(self, info: Info[Context, None], input: CustomerRegisterInput) -> CustomerRegisterPayload:
-        account, errors = await attempt(accounts.register_customer(
-            input.email, input.password, input.first_name or "", input.last_name or ""
-        ))
-        return CustomerRegisterPayload(customer=None if account is None else customer_view(info.context, account), user_errors=errors)
+    async def customer_register(
+        self, info: Info[Context, None], input: CustomerRegisterInput
+    ) -> CustomerRegisterPayload:
+        account, errors = await attempt(
+            accounts.register_customer(input.email, input.password, input.first_name or "", input.last_name or "")
+        )
+        return CustomerRegisterPayload(
+            customer=None if account is None else customer_view(info.context, account), user_errors=errors
+        )
 
-    @strawberry.mutation(description="Sign in: a 15-minute access token and a 30-day refresh token. With `cartToken`, "
-                                     "that guest cart merges into the customer's open cart.")
+    @strawberry.mutation(
+        description="Sign in: a 15-minute access token and a 30-day refresh token. With `cartToken`, "
+        "that guest cart merges into the customer's open cart."
+    )
     async def token_create(
         self, info: Info[Context, None], email: str, password: str, cart_token: strawberry.ID | None = None
     ) -> TokenCreatePayload:
@@ -189,7 +204,9 @@ class AccountsMutation:
             if isinstance(info.context.response, Response):  # over HTTP (a WebSocket has no reply headers)
                 info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
             raise refusal
-        pair, errors = await attempt(accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules))
+        pair, errors = await attempt(
+            accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules)
+        )
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
             cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
@@ -197,16 +214,22 @@ class AccountsMutation:
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload
 
-    @strawberry.mutation(description="A new token pair for a refresh token, which stops working. Sent again within a few "
-                                     "seconds (two tabs at once), it gets the same pair; later, it signs the session out.")
+    @strawberry.mutation(
+        description="A new token pair for a refresh token, which stops working. Sent again within a few "
+        "seconds (two tabs at once), it gets the same pair; later, it signs the session out."
+    )
     async def token_refresh(self, info: Info[Context, None], refresh_token: str) -> TokenCreatePayload:
         pair, errors = await attempt(accounts.refresh(refresh_token, info.context.secret_key, info.context.token_rules))
         return _tokens(info.context, pair, errors)
 
-    @strawberry.mutation(description="Sign out: the refresh token, those it was rotated from or to, and their access "
-                                     "tokens stop working at once.")
+    @strawberry.mutation(
+        description="Sign out: the refresh token, those it was rotated from or to, and their access "
+        "tokens stop working at once."
+    )
     async def token_revoke(self, info: Info[Context, None], refresh_token: str) -> TokenRevokePayload:
-        return TokenRevokePayload(revoked=await accounts.revoke(refresh_token, info.context.token_rules), user_errors=[])
+        return TokenRevokePayload(
+            revoked=await accounts.revoke(refresh_token, info.context.token_rules), user_errors=[]
+        )
 
     @strawberry.mutation(extensions=signed_in(), description="Save an address to the signed-in account.")
     async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
@@ -222,7 +245,9 @@ class AccountsMutation:
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
-        account, errors = await attempt(accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions]))
+        account, errors = await attempt(
+            accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions])
+        )
         return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
@@ -232,7 +257,11 @@ class AccountsMutation:
         try:
             account_id = decode_id_of(staff_id, "Customer", "staffId")
         except BadInput as error:  # a malformed id is a field error here, like any other input
-            return StaffPayload(staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))])
+            return StaffPayload(
+                staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))]
+            )
         actor = await info.context.viewer()
-        account, errors = await attempt(accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor))
+        account, errors = await attempt(
+            accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor)
+        )
         return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)

@@ -28,6 +28,11 @@ def address_of(values: dict[str, str]) -> MailingAddress:
     """An address as stored on a cart or an order (resolvers/accounts.py validates it)."""
     optional = {name: values.get(name) or None for name in ("company", "line2", "region", "phone")}
     return MailingAddress(
-        first_name=values["first_name"], last_name=values["last_name"], line1=values["line1"], city=values["city"],
-        postal_code=values["postal_code"], country=values["country"], **optional,
+        first_name=values["first_name"],
+        last_name=values["last_name"],
+        line1=values["line1"],
+        city=values["city"],
+        postal_code=values["postal_code"],
+        country=values["country"],
+        **optional,
     )

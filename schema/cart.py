@@ -43,10 +43,14 @@ class Cart(Node):
     email: str | None
     lines: list[CartLine]
     total_quantity: int
-    subtotal: Money = strawberry.field(description="Sum of the lines at current prices, before discounts, shipping and tax.")
+    subtotal: Money = strawberry.field(
+        description="Sum of the lines at current prices, before discounts, shipping and tax."
+    )
     discount_total: Money
     shipping_total: Money
-    tax_total: Money = strawberry.field(description="Included in the prices or added on top, as the store is configured.")
+    tax_total: Money = strawberry.field(
+        description="Included in the prices or added on top, as the store is configured."
+    )
     total: Money
     discount_codes: list[CartDiscountCode]
     completed: bool
@@ -58,7 +62,9 @@ class Cart(Node):
     @strawberry.field(description="Methods that serve the shipping address and the cart's weight, cheapest first.")
     async def available_shipping_methods(self, info: Info[Context, None]) -> list[ShippingMethod]:
         summary = self._summary
-        quotes = await checkout.available(summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency)
+        quotes = await checkout.available(
+            summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency
+        )
         return [shipping_method_view(info.context, q) for q in quotes]
 
     @strawberry.field
@@ -67,7 +73,9 @@ class Cart(Node):
         if summary.cart.shipping_method_id is None:
             return None
         method = await info.context.loaders.shipping_method_by_id.load(summary.cart.shipping_method_id)
-        shipping = method and checkout.quote(method, summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency)
+        shipping = method and checkout.quote(
+            method, summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency
+        )
         return shipping_method_view(info.context, shipping) if shipping else None
 
 
@@ -75,9 +83,17 @@ async def cart_view(context: Context, cart: CartModel) -> Cart:
     summary = await carts.priced(context.loaders, cart)
     figures = await carts.cart_totals(context.loaders, summary, context.prices_include_tax)
     totals = figures.totals
-    codes = [] if figures.discount_code is None else [CartDiscountCode(
-        code=figures.discount_code.code, applicable=figures.discount_problem is None, message=figures.discount_problem,
-    )]
+    codes = (
+        []
+        if figures.discount_code is None
+        else [
+            CartDiscountCode(
+                code=figures.discount_code.code,
+                applicable=figures.discount_problem is None,
+                message=figures.discount_problem,
+            )
+        ]
+    )
     return Cart(
         id=encode_id("Cart", cart.id),
         token=strawberry.ID(cart.token),
@@ -153,13 +169,17 @@ class CartMutation:
     async def cart_create(self, info: Info[Context, None], input: CartCreateInput | None = None) -> CartPayload:
         input = input or CartCreateInput()
         customer = await info.context.viewer()
-        cart, errors = await attempt(carts.create_cart(
-            info.context.currency, _lines(input.lines or []), input.email, customer, info.context.cart_rules
-        ))
+        cart, errors = await attempt(
+            carts.create_cart(
+                info.context.currency, _lines(input.lines or []), input.email, customer, info.context.cart_rules
+            )
+        )
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation(description="Add items; a variant already in the cart has its quantity raised.")
-    async def cart_lines_add(self, info: Info[Context, None], cart_token: strawberry.ID, lines: list[CartLineInput]) -> CartPayload:
+    async def cart_lines_add(
+        self, info: Info[Context, None], cart_token: strawberry.ID, lines: list[CartLineInput]
+    ) -> CartPayload:
         cart, errors = await attempt(carts.add_lines(cart_token, _lines(lines), info.context.cart_rules))
         return await _payload(info.context, cart, errors)
 
@@ -172,8 +192,12 @@ class CartMutation:
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation
-    async def cart_lines_remove(self, info: Info[Context, None], cart_token: strawberry.ID, line_ids: list[strawberry.ID]) -> CartPayload:
-        cart, errors = await attempt(carts.remove_lines(cart_token, [decode_id_of(i, "CartLine", "lineIds") for i in line_ids]))
+    async def cart_lines_remove(
+        self, info: Info[Context, None], cart_token: strawberry.ID, line_ids: list[strawberry.ID]
+    ) -> CartPayload:
+        cart, errors = await attempt(
+            carts.remove_lines(cart_token, [decode_id_of(i, "CartLine", "lineIds") for i in line_ids])
+        )
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation(description="A chosen shipping method that no longer serves the address is cleared.")
@@ -192,12 +216,16 @@ class CartMutation:
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation(description="One code per cart: a new code replaces the one applied.")
-    async def cart_apply_discount_code(self, info: Info[Context, None], cart_token: strawberry.ID, code: str) -> CartPayload:
+    async def cart_apply_discount_code(
+        self, info: Info[Context, None], cart_token: strawberry.ID, code: str
+    ) -> CartPayload:
         cart, errors = await attempt(carts.apply_discount(info.context.loaders, cart_token, code))
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation
-    async def cart_remove_discount_code(self, info: Info[Context, None], cart_token: strawberry.ID, code: str) -> CartPayload:
+    async def cart_remove_discount_code(
+        self, info: Info[Context, None], cart_token: strawberry.ID, code: str
+    ) -> CartPayload:
         cart, errors = await attempt(carts.remove_discount(cart_token, code))
         return await _payload(info.context, cart, errors)
 
@@ -205,4 +233,3 @@ class CartMutation:
     async def cart_update_email(self, info: Info[Context, None], cart_token: strawberry.ID, email: str) -> CartPayload:
         cart, errors = await attempt(carts.update_email(cart_token, email))
         return await _payload(info.context, cart, errors)
-

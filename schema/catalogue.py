@@ -115,7 +115,9 @@ class Product(Node):
     category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
     images: list[Image]
     variants: list[ProductVariant]
-    price_range: PriceRange | None = strawberry.field(description="Lowest and highest variant price; null without variants.")
+    price_range: PriceRange | None = strawberry.field(
+        description="Lowest and highest variant price; null without variants."
+    )
     available_for_sale: bool
 
 
@@ -432,7 +434,9 @@ async def product_views(
             view.available_for_sale = _any_available(variants)
         else:  # nothing points back at this view, so it is built once, complete
             variant_views = _variant_views(context, variants, None, options)
-            view = _product(product, category, images, variant_views, _price_range(variant_views), _any_available(variants))
+            view = _product(
+                product, category, images, variant_views, _price_range(variant_views), _any_available(variants)
+            )
         views.append(view)
     return views
 
@@ -622,7 +626,9 @@ class CatalogueQuery:
     )
 
     @strawberry.field
-    async def category(self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None) -> Category | None:
+    async def category(
+        self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None
+    ) -> Category | None:
         _one_of(id, slug)
         loaders = info.context.loaders
         model: CategoryModel | None = None

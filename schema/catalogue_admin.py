@@ -156,68 +156,125 @@ MANAGE_PRODUCTS = requires(Permission.MANAGE_PRODUCTS)
 class CatalogueAdminMutation:
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def category_create(self, info: Info[Context, None], input: CategoryCreateInput) -> CategoryPayload:
-        data = admin.CategoryInput(name=input.name, slug=input.slug, description=input.description,
-                                   parent_id=_optional_id(input.parent, "Category", "parent"), position=input.position)
+        data = admin.CategoryInput(
+            name=input.name,
+            slug=input.slug,
+            description=input.description,
+            parent_id=_optional_id(input.parent, "Category", "parent"),
+            position=input.position,
+        )
         category, errors = await attempt(admin.create_category(data))
-        return CategoryPayload(category=None if category is None else category_view(info.context, category), user_errors=errors)
+        return CategoryPayload(
+            category=None if category is None else category_view(info.context, category), user_errors=errors
+        )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def category_update(self, info: Info[Context, None], id: strawberry.ID, input: CategoryUpdateInput) -> CategoryPayload:
+    async def category_update(
+        self, info: Info[Context, None], id: strawberry.ID, input: CategoryUpdateInput
+    ) -> CategoryPayload:
         data = admin.CategoryInput(
-            name=input.name, slug=input.slug, description=input.description, position=input.position,
-            parent_id=_optional_id(input.parent, "Category", "parent"), clear_parent=input.parent is None,
+            name=input.name,
+            slug=input.slug,
+            description=input.description,
+            position=input.position,
+            parent_id=_optional_id(input.parent, "Category", "parent"),
+            clear_parent=input.parent is None,
         )
         category, errors = await attempt(admin.update_category(decode_id_of(id, "Category"), data))
-        return CategoryPayload(category=None if category is None else category_view(info.context, category), user_errors=errors)
+        return CategoryPayload(
+            category=None if category is None else category_view(info.context, category), user_errors=errors
+        )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Refused while it has subcategories; its products keep existing without it.")
+    @strawberry.mutation(
+        extensions=MANAGE_PRODUCTS,
+        description="Refused while it has subcategories; its products keep existing without it.",
+    )
     async def category_delete(self, id: strawberry.ID) -> DeletePayload:
         return _deleted(id, *await attempt(admin.delete_category(decode_id_of(id, "Category"))))
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="New products are DRAFT unless a status is given.")
     async def product_create(self, info: Info[Context, None], input: ProductCreateInput) -> ProductPayload:
-        data = admin.ProductInput(name=input.name, slug=input.slug, description=input.description,
-                                  category_id=_optional_id(input.category, "Category", "category"),
-                                  status=ProductStatusModel(input.status.value) if input.status else None)
+        data = admin.ProductInput(
+            name=input.name,
+            slug=input.slug,
+            description=input.description,
+            category_id=_optional_id(input.category, "Category", "category"),
+            status=ProductStatusModel(input.status.value) if input.status else None,
+        )
         product, errors = await attempt(admin.create_product(data))
-        return ProductPayload(product=None if product is None else await product_view(info.context, product_row(product)), user_errors=errors)
+        return ProductPayload(
+            product=None if product is None else await product_view(info.context, product_row(product)),
+            user_errors=errors,
+        )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def product_update(self, info: Info[Context, None], id: strawberry.ID, input: ProductUpdateInput) -> ProductPayload:
+    async def product_update(
+        self, info: Info[Context, None], id: strawberry.ID, input: ProductUpdateInput
+    ) -> ProductPayload:
         data = admin.ProductInput(
-            name=input.name, slug=input.slug, description=input.description,
-            category_id=_optional_id(input.category, "Category", "category"), clear_category=input.category is None,
+            name=input.name,
+            slug=input.slug,
+            description=input.description,
+            category_id=_optional_id(input.category, "Category", "category"),
+            clear_category=input.category is None,
             status=ProductStatusModel(input.status.value) if input.status else None,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
-        return ProductPayload(product=None if product is None else await product_view(info.context, product_row(product)), user_errors=errors)
+        return ProductPayload(
+            product=None if product is None else await product_view(info.context, product_row(product)),
+            user_errors=errors,
+        )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted.")
+    @strawberry.mutation(
+        extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted."
+    )
     async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
         outcome, errors = await attempt(admin.delete_product(decode_id_of(id, "Product")))
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
-            product=await product_view(info.context, product_row(product)) if product is not None and archived else None,
+            product=await product_view(info.context, product_row(product))
+            if product is not None and archived
+            else None,
             user_errors=errors,
         )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_create(self, info: Info[Context, None], input: VariantCreateInput) -> VariantPayload:
-        data = admin.VariantInput(sku=input.sku, name=input.name, price=input.price, compare_at_price=input.compare_at_price,
-                                  weight_grams=input.weight_grams, options=_options(input.options), position=input.position)
-        variant, errors = await attempt(admin.create_variant(decode_id_of(input.product_id, "Product", "productId"), data))
-        return VariantPayload(variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors)
+        data = admin.VariantInput(
+            sku=input.sku,
+            name=input.name,
+            price=input.price,
+            compare_at_price=input.compare_at_price,
+            weight_grams=input.weight_grams,
+            options=_options(input.options),
+            position=input.position,
+        )
+        variant, errors = await attempt(
+            admin.create_variant(decode_id_of(input.product_id, "Product", "productId"), data)
+        )
+        return VariantPayload(
+            variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors
+        )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def variant_update(self, info: Info[Context, None], id: strawberry.ID, input: VariantUpdateInput) -> VariantPayload:
+    async def variant_update(
+        self, info: Info[Context, None], id: strawberry.ID, input: VariantUpdateInput
+    ) -> VariantPayload:
         data = admin.VariantInput(
-            sku=input.sku, name=input.name, price=input.price, weight_grams=input.weight_grams,
+            sku=input.sku,
+            name=input.name,
+            price=input.price,
+            weight_grams=input.weight_grams,
             compare_at_price=None if input.compare_at_price is strawberry.UNSET else input.compare_at_price,
-            clear_compare_at_price=input.compare_at_price is None, options=_options(input.options), position=input.position,
+            clear_compare_at_price=input.compare_at_price is None,
+            options=_options(input.options),
+            position=input.position,
         )
         variant, errors = await attempt(admin.update_variant(decode_id_of(id, "ProductVariant"), data))
-        return VariantPayload(variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors)
+        return VariantPayload(
+            variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors
+        )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def variant_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -225,9 +282,11 @@ class CatalogueAdminMutation:
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_image_create(self, input: ProductImageCreateInput) -> ProductImagePayload:
-        image, errors = await attempt(admin.add_image(
-            decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
-        ))
+        image, errors = await attempt(
+            admin.add_image(
+                decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
+            )
+        )
         return ProductImagePayload(image=None if image is None else image_view(image_row(image)), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)

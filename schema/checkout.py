@@ -32,8 +32,12 @@ class ShippingMethod:
 def shipping_method_view(context: Context, shipping: checkout.ShippingQuote) -> ShippingMethod:
     method = shipping.method
     return ShippingMethod(
-        id=encode_id("ShippingMethod", method.id), name=method.name, carrier=method.carrier,
-        price=money(shipping.price, context), min_days=method.min_days, max_days=method.max_days,
+        id=encode_id("ShippingMethod", method.id),
+        name=method.name,
+        carrier=method.carrier,
+        price=money(shipping.price, context),
+        min_days=method.min_days,
+        max_days=method.max_days,
     )
 
 
@@ -59,19 +63,33 @@ class ShippingMethodPayload:
 @strawberry.type
 class CheckoutAdminMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPPING))
-    async def shipping_method_create(self, info: Info[Context, None], input: ShippingMethodCreateInput) -> ShippingMethodPayload:
+    async def shipping_method_create(
+        self, info: Info[Context, None], input: ShippingMethodCreateInput
+    ) -> ShippingMethodPayload:
         method, errors = await attempt(checkout.create_shipping_method(checkout.ShippingMethodInput(**vars(input))))
-        view = None if method is None else shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
+        view = (
+            None if method is None else shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
+        )
         return ShippingMethodPayload(shipping_method=view, user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_DISCOUNTS))
     async def discount_code_create(self, input: DiscountCodeCreateInput) -> DiscountCodePayload:
         data = checkout.DiscountCodeInput(**{**vars(input), "kind": DiscountKindModel(input.kind.value)})
         code, errors = await attempt(checkout.create_discount_code(data))
-        view = None if code is None else DiscountCode(
-            code=code.code, kind=code.kind, value=code.value, min_subtotal=code.min_subtotal, starts_at=code.starts_at,
-            ends_at=code.ends_at, usage_limit=code.usage_limit, per_customer_limit=code.per_customer_limit,
-            used_count=code.used_count,
+        view = (
+            None
+            if code is None
+            else DiscountCode(
+                code=code.code,
+                kind=code.kind,
+                value=code.value,
+                min_subtotal=code.min_subtotal,
+                starts_at=code.starts_at,
+                ends_at=code.ends_at,
+                usage_limit=code.usage_limit,
+                per_customer_limit=code.per_customer_limit,
+                used_count=code.used_count,
+            )
         )
         return DiscountCodePayload(discount_code=view, user_errors=errors)
 
@@ -85,7 +103,9 @@ strawberry.enum(DiscountKind, name="DiscountKind")
 class DiscountCodeCreateInput:
     code: str
     kind: DiscountKind
-    value: Decimal = strawberry.field(default=Decimal(0), description="Percent, or an amount off; ignored for FREE_SHIPPING.")
+    value: Decimal = strawberry.field(
+        default=Decimal(0), description="Percent, or an amount off; ignored for FREE_SHIPPING."
+    )
     min_subtotal: Decimal | None = None
     starts_at: datetime | None = None
     ends_at: datetime | None = None
@@ -128,10 +148,21 @@ class CheckoutCompletePayload:
 class CheckoutMutation:
     @strawberry.mutation(description="Turn the cart into an order: exactly once per cart and per idempotency key.")
     async def checkout_complete(
-        self, info: Info[Context, None], cart_token: strawberry.ID, payment: PaymentInput, idempotency_key: str | None = None
+        self,
+        info: Info[Context, None],
+        cart_token: strawberry.ID,
+        payment: PaymentInput,
+        idempotency_key: str | None = None,
     ) -> CheckoutCompletePayload:
         context = info.context
-        order, errors = await attempt(checkout_complete.complete(
-            cart_token, payment.provider, payment.token, idempotency_key, context.prices_include_tax, await context.viewer()
-        ))
+        order, errors = await attempt(
+            checkout_complete.complete(
+                cart_token,
+                payment.provider,
+                payment.token,
+                idempotency_key,
+                context.prices_include_tax,
+                await context.viewer(),
+            )
+        )
         return CheckoutCompletePayload(order=None if order is None else order_view(context, order), user_errors=errors)

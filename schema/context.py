@@ -67,7 +67,9 @@ class Context:
     async def viewer(self) -> Account | None:
         """The signed-in account, resolved once per operation and only when a field asks."""
         if isinstance(self._viewer, _Unset):
-            self._viewer = await accounts.viewer(self.loaders, self.credentials(), self.secret_key, self.token_rules.revoked)
+            self._viewer = await accounts.viewer(
+                self.loaders, self.credentials(), self.secret_key, self.token_rules.revoked
+            )
         return self._viewer
 
     async def fresh_viewer(self) -> Account | None:

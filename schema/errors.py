@@ -98,7 +98,12 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
     request id and reaches the client only as "Internal server error." with that id.
     """
     original = error.original_error
-    if original is not None and error.path is None and isinstance(original, GraphQLError) and not isinstance(original, GatewayError):
+    if (
+        original is not None
+        and error.path is None
+        and isinstance(original, GraphQLError)
+        and not isinstance(original, GatewayError)
+    ):
         # Variable coercion: graphql-core wraps the scalar's own complaint ("Int cannot represent
         # non-integer value", or Strawberry's StrawberryInputCoercionError for a DateTime or
         # Decimal that does not parse) in the variable's error. A client mistake, not a crash.
@@ -107,7 +112,11 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         if error.extensions and "code" in error.extensions:
             return error
         # Parse, validation and variable-coercion errors come from graphql-core with no cause.
-        code = GraphQLErrorCode.BAD_USER_INPUT if error.message.startswith("Variable") else GraphQLErrorCode.GRAPHQL_VALIDATION_FAILED
+        code = (
+            GraphQLErrorCode.BAD_USER_INPUT
+            if error.message.startswith("Variable")
+            else GraphQLErrorCode.GRAPHQL_VALIDATION_FAILED
+        )
         if "Document contains more than" in error.message:  # graphql-core's token cap
             code = GraphQLErrorCode.QUERY_TOO_COMPLEX
         if error.path is not None:
@@ -115,27 +124,42 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
         error.extensions = {**(error.extensions or {}), "code": code}
         return error
     if isinstance(original, GatewayError):
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
-                            extensions=original.extensions)
+        return GraphQLError(
+            original.message, error.nodes, error.source, error.positions, error.path, extensions=original.extensions
+        )
     if isinstance(original, BadInput):
         extensions: dict[str, str] = {"code": GraphQLErrorCode.BAD_USER_INPUT}
         if original.field:
             extensions["field"] = original.field
-        return GraphQLError(original.message, error.nodes, error.source, error.positions, error.path,
-                            extensions=extensions)
+        return GraphQLError(
+            original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions
+        )
     fault = database_fault(original)
     if fault is not None:
         # An outage or a statement stopped by its time limit: the client learns which, and the log
         # gets one line (an outage fails every request; a traceback each would drown the log).
-        log.warning("database fault %s request_id=%s path=%s: %s", fault, request_id, error.path,
-                    type(original).__name__)
-        return GraphQLError(FAULT_MESSAGES[fault], error.nodes, error.source, error.positions, error.path,
-                            extensions={"code": fault, "requestId": request_id})
+        log.warning(
+            "database fault %s request_id=%s path=%s: %s", fault, request_id, error.path, type(original).__name__
+        )
+        return GraphQLError(
+            FAULT_MESSAGES[fault],
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            extensions={"code": fault, "requestId": request_id},
+        )
     log.error(
-        "unexpected error request_id=%s path=%s", request_id, error.path,
+        "unexpected error request_id=%s path=%s",
+        request_id,
+        error.path,
         exc_info=(type(original), original, original.__traceback__),
     )
     return GraphQLError(
-        "Internal server error.", error.nodes, error.source, error.positions, error.path,
+        "Internal server error.",
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
         extensions={"code": GraphQLErrorCode.INTERNAL_SERVER_ERROR, "requestId": request_id},
     )

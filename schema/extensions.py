@@ -28,7 +28,6 @@ class ErrorCodes(SchemaExtension):
         result.errors = [classify(error, request_id) for error in errors]
 
 
-
 class OperationName(SchemaExtension):
     """Records the executed operation's name on the context, for the access log and metrics."""
 

@@ -127,7 +127,11 @@ class _ListArguments(Visitor):
         return None if node is self.operation else self.SKIP  # another operation of the document
 
     def enter_argument(self, node: ArgumentNode, *_: Any) -> Any:
-        argument, parent, field = self.type_info.get_argument(), self.type_info.get_parent_type(), self.type_info.get_field_def()
+        argument, parent, field = (
+            self.type_info.get_argument(),
+            self.type_info.get_parent_type(),
+            self.type_info.get_field_def(),
+        )
         if argument is None or parent is None or field is None:  # a directive's argument, or unknown
             return None
         name = node.name.value
@@ -158,7 +162,9 @@ class _ListArguments(Visitor):
                     self.check(item, field.type, f"{type_.name}.{name}", f"{path}.{name}")
 
 
-def over_long_list(schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]) -> TooLong | None:
+def over_long_list(
+    schema: GraphQLSchema, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
+) -> TooLong | None:
     """The first list of the operation to run that is longer than its field allows, if any."""
     operation = get_operation_ast(document, operation_name)
     if operation is None:  # graphql-core reports it
@@ -186,7 +192,9 @@ class InputChecks(SchemaExtension):
             context.result = _refusal("Text input must not contain NUL (U+0000) characters.")
         elif (longest > MAX_LIST_LENGTH or long_literal) and context.graphql_document is not None:
             # Some list is longer than most fields allow: find out which, and whether its field does.
-            too_long = over_long_list(context.schema._schema, context.graphql_document, context.operation_name, variables)
+            too_long = over_long_list(
+                context.schema._schema, context.graphql_document, context.operation_name, variables
+            )
             if too_long is not None:
                 context.result = _refusal(str(too_long), too_long.path)
         yield

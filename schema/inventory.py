@@ -96,9 +96,14 @@ class StockMovement:
 
 def movement_view(movement: MovementModel) -> StockMovement:
     return StockMovement(
-        id=encode_id("StockMovement", movement.id), kind=movement.kind, delta=movement.delta,
-        reserved_delta=movement.reserved_delta, quantity_after=movement.quantity_after, reason=movement.reason,
-        actor=movement.actor or None, created_at=movement.created_at,
+        id=encode_id("StockMovement", movement.id),
+        kind=movement.kind,
+        delta=movement.delta,
+        reserved_delta=movement.reserved_delta,
+        quantity_after=movement.quantity_after,
+        reason=movement.reason,
+        actor=movement.actor or None,
+        created_at=movement.created_at,
     )
 
 
@@ -126,7 +131,6 @@ class StockLevelConnection:
     page_info: PageInfo
 
 
-
 @strawberry.input
 class WarehouseCreateInput:
     code: str
@@ -150,7 +154,9 @@ def _variant_id(variant_id: strawberry.ID) -> int:
 
 
 def _stock_payload(context: Context, level: inventory.StockLevel | None, errors: list[UserError]) -> StockPayload:
-    return StockPayload(stock=None if level is None else stock_view(context, level.stock, level.warehouse), user_errors=errors)
+    return StockPayload(
+        stock=None if level is None else stock_view(context, level.stock, level.warehouse), user_errors=errors
+    )
 
 
 @strawberry.type
@@ -159,7 +165,9 @@ class InventoryQuery:
     async def warehouses(self) -> list[Warehouse]:
         return [warehouse_view(w) for w in await inventory.warehouses()]
 
-    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first.")
+    @strawberry.field(
+        extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first."
+    )
     async def stock_movements(
         self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
     ) -> StockMovementConnection:
@@ -170,14 +178,20 @@ class InventoryQuery:
             page_info=page_info(page, cursors),
         )
 
-    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="Stock rows with at most `threshold` unreserved units, scarcest first.")
+    @strawberry.field(
+        extensions=requires(Permission.MANAGE_INVENTORY),
+        description="Stock rows with at most `threshold` unreserved units, scarcest first.",
+    )
     async def low_stock(
         self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
     ) -> StockLevelConnection:
         page = await inventory.low_stock(threshold, first, after)
         cursors = [encode_cursor("low-stock", key) for key in page.keys]
         return StockLevelConnection(
-            edges=[StockLevelEdge(cursor=c, node=stock_view(info.context, s)) for c, s in zip(cursors, page.rows, strict=True)],
+            edges=[
+                StockLevelEdge(cursor=c, node=stock_view(info.context, s))
+                for c, s in zip(cursors, page.rows, strict=True)
+            ],
             page_info=page_info(page, cursors),
         )
 
@@ -189,14 +203,20 @@ class InventoryMutation:
         warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
         return WarehousePayload(warehouse=None if warehouse is None else warehouse_view(warehouse), user_errors=errors)
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code.")
-    async def stock_set(self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, quantity: int) -> StockPayload:
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code."
+    )
+    async def stock_set(
+        self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, quantity: int
+    ) -> StockPayload:
         level, errors = await attempt(
             inventory.set_stock(_variant_id(variant_id), warehouse, quantity, await info.context.viewer())
         )
         return _stock_payload(info.context, level, errors)
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Add or remove on-hand stock, with the reason.")
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_INVENTORY), description="Add or remove on-hand stock, with the reason."
+    )
     async def stock_adjust(
         self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, delta: int, reason: str
     ) -> StockPayload:
@@ -204,5 +224,3 @@ class InventoryMutation:
             inventory.adjust_stock(_variant_id(variant_id), warehouse, delta, reason, await info.context.viewer())
         )
         return _stock_payload(info.context, level, errors)
-
-

@@ -87,7 +87,13 @@ class _Analyzer:
     and the walk stops as soon as a part of the document alone passes a limit.
     """
 
-    def __init__(self, schema: GraphQLSchema, fragments: dict[str, FragmentDefinitionNode], variables: dict[str, Any], limits: Limits):
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, FragmentDefinitionNode],
+        variables: dict[str, Any],
+        limits: Limits,
+    ):
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
@@ -97,7 +103,9 @@ class _Analyzer:
         self.steps = 0  # selections visited: linear in the document, whatever its spreads
         self.seen = _Analysis()  # on a limit passed: the figures of the part that passed it, lower bounds
 
-    def selections(self, selection_set: SelectionSetNode, parent: Any, level: int, weight: int, item_weight: int | None) -> _Sums:
+    def selections(
+        self, selection_set: SelectionSetNode, parent: Any, level: int, weight: int, item_weight: int | None
+    ) -> _Sums:
         """The sums of a selection set whose fields sit `level` levels down, taken `weight` times
         by the lists around it; `item_weight` is set when it is a connection's own selection."""
         cost = items = depth = aliases = fields = 0
@@ -167,7 +175,12 @@ class _Analyzer:
         limits = self.limits
         depth = level + sums.depth
         cost = weight * sums.cost + (item_weight or 0) * sums.items
-        if depth > limits.max_depth or sums.aliases > limits.max_aliases or sums.fields > limits.max_tokens or cost > limits.max_cost:
+        if (
+            depth > limits.max_depth
+            or sums.aliases > limits.max_aliases
+            or sums.fields > limits.max_tokens
+            or cost > limits.max_cost
+        ):
             self.seen = _Analysis(cost, depth, sums.aliases, sums.fields)
             if depth > limits.max_depth:
                 raise _OverLimit("depth")
@@ -185,7 +198,11 @@ class _Analyzer:
 
 
 def analyze(
-    schema: GraphQLSchema, document: Any, operation_name: str | None, variables: dict[str, Any] | None, limits: Limits = Limits()
+    schema: GraphQLSchema,
+    document: Any,
+    operation_name: str | None,
+    variables: dict[str, Any] | None,
+    limits: Limits = Limits(),
 ) -> _Analysis | None:
     """The figures of the operation to run, or None when the document has no such operation.
 
@@ -194,7 +211,9 @@ def analyze(
     """
     operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
     fragments = {d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)}
-    operation = next((o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None)
+    operation = next(
+        (o for o in operations if operation_name is None or (o.name and o.name.value == operation_name)), None
+    )
     if operation is None:
         return None
     root = {
@@ -213,7 +232,10 @@ def analyze(
 
 
 def _too_complex(message: str, extensions: dict[str, Any] | None = None) -> ExecutionResult:
-    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": GraphQLErrorCode.QUERY_TOO_COMPLEX, **(extensions or {})})])
+    return ExecutionResult(
+        data=None,
+        errors=[GraphQLError(message, extensions={"code": GraphQLErrorCode.QUERY_TOO_COMPLEX, **(extensions or {})})],
+    )
 
 
 class QueryLimits(SchemaExtension):
@@ -225,13 +247,19 @@ class QueryLimits(SchemaExtension):
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
         limits = self.limits
-        analysis = analyze(context.schema._schema, context.graphql_document, context.operation_name, context.variables, limits)
+        analysis = analyze(
+            context.schema._schema, context.graphql_document, context.operation_name, context.variables, limits
+        )
         if analysis is not None:
             self.cost = analysis.cost
             if analysis.over == "depth":
-                context.result = _too_complex(f"The query is over {limits.max_depth} levels deep; at most {limits.max_depth} are allowed.")
+                context.result = _too_complex(
+                    f"The query is over {limits.max_depth} levels deep; at most {limits.max_depth} are allowed."
+                )
             elif analysis.over == "aliases":
-                context.result = _too_complex(f"The query uses over {limits.max_aliases} aliases; at most {limits.max_aliases} are allowed.")
+                context.result = _too_complex(
+                    f"The query uses over {limits.max_aliases} aliases; at most {limits.max_aliases} are allowed."
+                )
             elif analysis.over == "fields":
                 context.result = _too_complex(
                     f"The query selects over {limits.max_tokens} fields once its fragments are spread; "

@@ -161,7 +161,10 @@ async def follow(
             await still_allowed()
             if message is RESYNC:
                 if current is None:
-                    raise GatewayError("Events may have been lost: load the current state and subscribe again.", GraphQLErrorCode.EVENTS_LOST)
+                    raise GatewayError(
+                        "Events may have been lost: load the current state and subscribe again.",
+                        GraphQLErrorCode.EVENTS_LOST,
+                    )
                 for row in await current():
                     if (item := fresh(row)) is not None:
                         yield item

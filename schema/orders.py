@@ -104,9 +104,14 @@ class Order(Node):
 
 def _line(context: Context, line: LineModel) -> OrderLine:
     return OrderLine(
-        id=encode_id("OrderLine", line.id), sku=line.sku, product_name=line.product_name, variant_name=line.variant_name,
-        quantity=line.quantity, quantity_shipped=line.quantity_shipped,
-        unit_price=money(line.unit_price, context), total=money(line.total, context),
+        id=encode_id("OrderLine", line.id),
+        sku=line.sku,
+        product_name=line.product_name,
+        variant_name=line.variant_name,
+        quantity=line.quantity,
+        quantity_shipped=line.quantity_shipped,
+        unit_price=money(line.unit_price, context),
+        total=money(line.total, context),
     )
 
 
@@ -116,12 +121,23 @@ def _event(event: EventModel) -> OrderEvent:
 
 def order_view(context: Context, order: OrderModel) -> Order:
     return Order(
-        id=encode_id("Order", order.id), number=order.number, token=strawberry.ID(order.token), status=order.status, email=order.email,
-        subtotal=money(order.subtotal, context), discount_total=money(order.discount_total, context),
-        shipping_total=money(order.shipping_total, context), tax_total=money(order.tax_total, context),
-        total=money(order.total, context), shipping_address=address_of(order.shipping_address),
-        shipping_method_name=order.shipping_method_name, discount_code=order.discount_code or None,
-        created_at=order.created_at, _order_id=order.id, _context=context, _loaders=context.loaders,
+        id=encode_id("Order", order.id),
+        number=order.number,
+        token=strawberry.ID(order.token),
+        status=order.status,
+        email=order.email,
+        subtotal=money(order.subtotal, context),
+        discount_total=money(order.discount_total, context),
+        shipping_total=money(order.shipping_total, context),
+        tax_total=money(order.tax_total, context),
+        total=money(order.total, context),
+        shipping_address=address_of(order.shipping_address),
+        shipping_method_name=order.shipping_method_name,
+        discount_code=order.discount_code or None,
+        created_at=order.created_at,
+        _order_id=order.id,
+        _context=context,
+        _loaders=context.loaders,
     )
 
 
@@ -175,12 +191,20 @@ def _order_id(order_id: strawberry.ID) -> int:
 class OrdersAdminQuery:
     @strawberry.field(extensions=requires(Permission.MANAGE_ORDERS), description="Every order, newest first.")
     async def orders(
-        self, info: Info[Context, None], filter: OrderFilter | None = None, first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, None],
+        filter: OrderFilter | None = None,
+        first: int | None = None,
+        after: str | None = None,
     ) -> OrderConnection:
         filter = filter or OrderFilter()
         page = await orders.list_orders(
-            statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()), email=filter.email,
-            created_after=filter.created_after, created_before=filter.created_before, first=first, after=after,
+            statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()),
+            email=filter.email,
+            created_after=filter.created_after,
+            created_before=filter.created_before,
+            first=first,
+            after=after,
         )
         return order_connection(info.context, page)
 
@@ -192,8 +216,12 @@ class OrdersAdminMutation:
         order, errors = await attempt(orders.mark_paid(_order_id(order_id), await info.context.viewer()))
         return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order.")
-    async def order_cancel(self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None) -> OrderPayload:
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order."
+    )
+    async def order_cancel(
+        self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None
+    ) -> OrderPayload:
         order, errors = await attempt(orders.cancel(_order_id(order_id), reason, await info.context.viewer()))
         return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
 
@@ -205,8 +233,12 @@ class OrdersAdminMutation:
 
 @strawberry.type
 class OrdersSubscription:
-    @strawberry.subscription(description="The order now, then at every change of its status. Anyone with its token may follow it.")
-    async def order_status_changed(self, info: Info[Context, None], order_token: strawberry.ID) -> AsyncGenerator[Order, None]:
+    @strawberry.subscription(
+        description="The order now, then at every change of its status. Anyone with its token may follow it."
+    )
+    async def order_status_changed(
+        self, info: Info[Context, None], order_token: strawberry.ID
+    ) -> AsyncGenerator[Order, None]:
         order = await orders.order_by_token(order_token)
         if order is None:
             raise GatewayError("No order has this token.", GraphQLErrorCode.NOT_FOUND)
@@ -215,10 +247,14 @@ class OrdersSubscription:
         async def current() -> list[OrderModel]:
             return await orders.orders_by_id(order_id)
 
-        async for view in follow(info.context, (order_topic(order_id),), OrderModel, current, order_view, distinct=lambda o: o.status):
+        async for view in follow(
+            info.context, (order_topic(order_id),), OrderModel, current, order_view, distinct=lambda o: o.status
+        ):
             yield view
 
-    @strawberry.subscription(description="The signed-in customer's open orders now, then every change to any of their orders.")
+    @strawberry.subscription(
+        description="The signed-in customer's open orders now, then every change to any of their orders."
+    )
     async def my_order_updates(self, info: Info[Context, None]) -> AsyncGenerator[Order, None]:
         account = await info.context.viewer()
         if account is None:
@@ -229,18 +265,27 @@ class OrdersSubscription:
         async def current() -> list[OrderModel]:
             return await orders.open_orders(account_id)
 
-        async for view in follow(info.context, (customer_topic(account_id),), OrderModel, current, order_view,
-                                 requirement=require_signed_in):
+        async for view in follow(
+            info.context, (customer_topic(account_id),), OrderModel, current, order_view, requirement=require_signed_in
+        ):
             yield view
 
-    @strawberry.subscription(description="Every change to every order, as it happens (staff with MANAGE_ORDERS). "
-                                         "Nothing is sent first: load `orders` for the current state.")
+    @strawberry.subscription(
+        description="Every change to every order, as it happens (staff with MANAGE_ORDERS). "
+        "Nothing is sent first: load `orders` for the current state."
+    )
     async def order_events(self, info: Info[Context, None]) -> AsyncGenerator[Order, None]:
         account = await info.context.viewer()
         if account is None:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
         if not account.has_permission(Permission.MANAGE_ORDERS):
             raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(info.context, (ORDERS,), OrderModel, None, order_view,
-                                 requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS)):
+        async for view in follow(
+            info.context,
+            (ORDERS,),
+            OrderModel,
+            None,
+            order_view,
+            requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS),
+        ):
             yield view

@@ -25,7 +25,9 @@ def parse_datetime(value: object) -> datetime:
         if parsed.tzinfo is not None:
             parsed.astimezone(UTC)  # what the database stores
     except OverflowError:
-        raise StrawberryInputCoercionError(f'Value cannot represent a DateTime: "{value}" is out of range once in UTC.') from None
+        raise StrawberryInputCoercionError(
+            f'Value cannot represent a DateTime: "{value}" is out of range once in UTC.'
+        ) from None
     except ValueError as error:
         raise StrawberryInputCoercionError(f'Value cannot represent a DateTime: "{value}". {error}') from None
     return parsed

@@ -57,15 +57,24 @@ class Shipment:
 
 
 def _event(event: EventModel) -> ShipmentEvent:
-    return ShipmentEvent(status=event.status, description=event.description or None, location=event.location or None,
-                         occurred_at=event.occurred_at)
+    return ShipmentEvent(
+        status=event.status,
+        description=event.description or None,
+        location=event.location or None,
+        occurred_at=event.occurred_at,
+    )
 
 
 def shipment_view(context: Context, shipment: ShipmentModel) -> Shipment:
     return Shipment(
-        id=encode_id("Shipment", shipment.id), carrier=shipment.carrier, tracking_number=shipment.tracking_number,
-        tracking_url=shipment.tracking_url or None, status=shipment.status, estimated_delivery=shipment.estimated_delivery,
-        _shipment_id=shipment.id, _loaders=context.loaders,
+        id=encode_id("Shipment", shipment.id),
+        carrier=shipment.carrier,
+        tracking_number=shipment.tracking_number,
+        tracking_url=shipment.tracking_url or None,
+        status=shipment.status,
+        estimated_delivery=shipment.estimated_delivery,
+        _shipment_id=shipment.id,
+        _loaders=context.loaders,
     )
 
 
@@ -104,18 +113,31 @@ class ShipmentPayload:
 
 @strawberry.type
 class ShipmentsAdminMutation:
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPMENTS), description="Ship some or all of what is left to ship.")
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_SHIPMENTS), description="Ship some or all of what is left to ship."
+    )
     async def shipment_create(
-        self, info: Info[Context, None], order_id: strawberry.ID, lines: list[ShipmentLineInput], carrier: str, tracking_number: str
+        self,
+        info: Info[Context, None],
+        order_id: strawberry.ID,
+        lines: list[ShipmentLineInput],
+        carrier: str,
+        tracking_number: str,
     ) -> ShipmentPayload:
         pairs = [(decode_id_of(line.order_line_id, "OrderLine", "orderLineId"), line.quantity) for line in lines]
-        shipment, errors = await attempt(shipments.create_shipment(
-            decode_id_of(order_id, "Order", "orderId"), pairs, carrier, tracking_number, await info.context.viewer()
-        ))
-        return ShipmentPayload(shipment=None if shipment is None else shipment_view(info.context, shipment), user_errors=errors)
+        shipment, errors = await attempt(
+            shipments.create_shipment(
+                decode_id_of(order_id, "Order", "orderId"), pairs, carrier, tracking_number, await info.context.viewer()
+            )
+        )
+        return ShipmentPayload(
+            shipment=None if shipment is None else shipment_view(info.context, shipment), user_errors=errors
+        )
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_SHIPMENTS),
-                         description="Record what happened to a parcel; events may be reported out of order.")
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_SHIPMENTS),
+        description="Record what happened to a parcel; events may be reported out of order.",
+    )
     async def shipment_add_tracking_event(
         self,
         info: Info[Context, None],
@@ -127,8 +149,15 @@ class ShipmentsAdminMutation:
         estimated_delivery: date | None = None,
     ) -> ShipmentPayload:
         report = shipments.TrackingReport(
-            status=ShipmentStatusModel(status.value), description=description or "", location=location or "",
-            occurred_at=occurred_at, estimated_delivery=estimated_delivery,
+            status=ShipmentStatusModel(status.value),
+            description=description or "",
+            location=location or "",
+            occurred_at=occurred_at,
+            estimated_delivery=estimated_delivery,
         )
-        result, errors = await attempt(shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report))
-        return ShipmentPayload(shipment=None if result is None else shipment_view(info.context, result.shipment), user_errors=errors)
+        result, errors = await attempt(
+            shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report)
+        )
+        return ShipmentPayload(
+            shipment=None if result is None else shipment_view(info.context, result.shipment), user_errors=errors
+        )

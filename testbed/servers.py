@@ -83,11 +83,26 @@ def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1", 
     # Not a `with`: the log outlives this call; the Server holds it and closes it when it stops.
     log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
     command = [
-        *cpus.server_prefix(workers), *_uvicorn(), app, "--host", host, "--port", str(port), "--workers", str(workers),
-        "--no-access-log", "--log-level", "warning",
+        *cpus.server_prefix(workers),
+        *_uvicorn(),
+        app,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
     ]
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+        command,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     return Server(name, app, host, port, process, Path(log_file.name), log_file)

@@ -12,8 +12,10 @@ import httpx
 from gateway.app import create_app
 from gateway.settings import load_settings
 
-LISTING = ("query Listing($n: Int) { products(first: $n) { totalCount edges { node { id name slug availableForSale "
-           "variants { id sku price { amount currency } quantityAvailable availableForSale } } } } }")
+LISTING = (
+    "query Listing($n: Int) { products(first: $n) { totalCount edges { node { id name slug availableForSale "
+    "variants { id sku price { amount currency } quantityAvailable availableForSale } } } } }"
+)
 HIT = "gateway; hit"
 STORED = "gateway; fwd=miss; stored"
 MISS = "gateway; fwd=miss"

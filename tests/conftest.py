@@ -112,9 +112,15 @@ def app(db: Backend, tmp_path_factory: pytest.TempPathFactory) -> Any:
     # No lifespan: the `db` fixture has already connected Tortoise to this backend. Every test
     # client shares one address, so rate limits are off here (tests/test_rate_limits.py has its own).
     # The test card's books go to a file of the session's own, not the working copy's var/.
-    settings = load_settings({"DATABASE_URL": db.url, "LOG_LEVEL": "INFO", "RATE_LIMIT_PER_SECOND": "0",
-                              "LOGIN_ATTEMPTS_PER_MINUTE": "10000",
-                              "TEST_CARD_LEDGER": str(tmp_path_factory.mktemp("card") / "test-card-ledger.jsonl")})
+    settings = load_settings(
+        {
+            "DATABASE_URL": db.url,
+            "LOG_LEVEL": "INFO",
+            "RATE_LIMIT_PER_SECOND": "0",
+            "LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+            "TEST_CARD_LEDGER": str(tmp_path_factory.mktemp("card") / "test-card-ledger.jsonl"),
+        }
+    )
     return create_app(settings)
 
 

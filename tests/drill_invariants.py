@@ -78,7 +78,9 @@ async def _stock_matches_ledger(conn: asyncpg.Connection, opening: Mapping[int, 
     return found
 
 
-async def _reservations_match_allocations(conn: asyncpg.Connection, opening: Mapping[int, tuple[int, int]]) -> list[str]:
+async def _reservations_match_allocations(
+    conn: asyncpg.Connection, opening: Mapping[int, tuple[int, int]]
+) -> list[str]:
     # No drill ships or cancels an order, so every reservation since the opening is an allocation
     # of a placed order, and every order's allocations cover its lines exactly.
     rows = await conn.fetch(
@@ -92,7 +94,7 @@ async def _reservations_match_allocations(conn: asyncpg.Connection, opening: Map
         if row["reserved"] - opening.get(row["id"], (0, 0))[1] != row["allocated"]
     ]
     rows = await conn.fetch(
-        'SELECT o.number, (SELECT COALESCE(SUM(quantity), 0) FROM order_line WHERE order_id = o.id) AS ordered,'
+        "SELECT o.number, (SELECT COALESCE(SUM(quantity), 0) FROM order_line WHERE order_id = o.id) AS ordered,"
         ' (SELECT COALESCE(SUM(quantity), 0) FROM allocation WHERE order_id = o.id) AS allocated FROM "order" o'
     )
     found += [
@@ -104,13 +106,17 @@ async def _reservations_match_allocations(conn: asyncpg.Connection, opening: Map
 
 
 async def _one_order_per_cart(conn: asyncpg.Connection) -> list[str]:
-    rows = await conn.fetch('SELECT cart_id, COUNT(*) AS n FROM "order" WHERE cart_id IS NOT NULL GROUP BY cart_id HAVING COUNT(*) > 1')
+    rows = await conn.fetch(
+        'SELECT cart_id, COUNT(*) AS n FROM "order" WHERE cart_id IS NOT NULL GROUP BY cart_id HAVING COUNT(*) > 1'
+    )
     found = [f"cart {row['cart_id']} has {row['n']} orders" for row in rows]
     rows = await conn.fetch(
         'SELECT c.id FROM cart c LEFT JOIN "order" o ON o.cart_id = c.id WHERE c.completed_at IS NOT NULL AND o.id IS NULL'
     )
     found += [f"cart {row['id']} is completed without an order" for row in rows]
-    rows = await conn.fetch('SELECT o.number FROM "order" o JOIN cart c ON c.id = o.cart_id WHERE c.completed_at IS NULL')
+    rows = await conn.fetch(
+        'SELECT o.number FROM "order" o JOIN cart c ON c.id = o.cart_id WHERE c.completed_at IS NULL'
+    )
     found += [f"order #{row['number']}: its cart is not completed" for row in rows]
     rows = await conn.fetch('SELECT number FROM "order" WHERE cart_id IS NULL')
     found += [f"order #{row['number']} has no cart" for row in rows]
@@ -150,13 +156,19 @@ async def _paid_orders(conn: asyncpg.Connection) -> list[str]:
 
 async def _discounts_within_limits(conn: asyncpg.Connection) -> list[str]:
     rows = await conn.fetch(
-        'SELECT d.code, d.used_count, d.usage_limit, COUNT(o.id) AS used FROM discount_code d'
+        "SELECT d.code, d.used_count, d.usage_limit, COUNT(o.id) AS used FROM discount_code d"
         ' LEFT JOIN "order" o ON o.discount_code = d.code GROUP BY d.id ORDER BY d.code'
     )
-    found = [f"discount {row['code']}: used_count {row['used_count']}, {row['used']} orders carry it"
-             for row in rows if row["used_count"] != row["used"]]
-    found += [f"discount {row['code']}: {row['used']} orders for a usage limit of {row['usage_limit']}"
-              for row in rows if row["usage_limit"] is not None and row["used"] > row["usage_limit"]]
+    found = [
+        f"discount {row['code']}: used_count {row['used_count']}, {row['used']} orders carry it"
+        for row in rows
+        if row["used_count"] != row["used"]
+    ]
+    found += [
+        f"discount {row['code']}: {row['used']} orders for a usage limit of {row['usage_limit']}"
+        for row in rows
+        if row["usage_limit"] is not None and row["used"] > row["usage_limit"]
+    ]
     return found
 
 
@@ -168,5 +180,7 @@ async def _clients_were_told_the_truth(conn: asyncpg.Connection, told: ClientVie
         for token, number in told.orders.items()
         if placed.get(token) != number
     ]
-    found += [f"cart {token[:8]}… was refused, yet has order #{placed[token]}" for token in told.refused if placed.get(token)]
+    found += [
+        f"cart {token[:8]}… was refused, yet has order #{placed[token]}" for token in told.refused if placed.get(token)
+    ]
     return found

@@ -33,7 +33,14 @@ REQUEST_TIMEOUT = 20.0
 STEP_DEADLINE = 25.0
 RETRY_PAUSE = 0.2
 
-ADDRESS = {"firstName": "Drill", "lastName": "Shopper", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+ADDRESS = {
+    "firstName": "Drill",
+    "lastName": "Shopper",
+    "line1": "1 Main St",
+    "city": "Berlin",
+    "postalCode": "10115",
+    "country": "DE",
+}
 LISTING = """query($first: Int!, $sort: ProductSort) { products(first: $first, sort: $sort) { totalCount
   edges { node { id slug name priceRange { min { amount } } variants { id sku quantityAvailable } } } } }"""
 PRODUCT = "query($slug: String!) { product(slug: $slug) { id name description variants { id sku price { amount } quantityAvailable } } }"
@@ -41,7 +48,9 @@ CART_CREATE = "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { to
 SET_ADDRESS = """mutation($t: ID!, $a: AddressInput!) { cartUpdateShippingAddress(cartToken: $t, address: $a) {
   cart { availableShippingMethods { id name } } userErrors { code message } } }"""
 SET_METHOD = "mutation($t: ID!, $m: ID!) { cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) { userErrors { code message } } }"
-APPLY_CODE = "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code message } } }"
+APPLY_CODE = (
+    "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code message } } }"
+)
 CHECKOUT = """mutation($t: ID!, $k: String) { checkoutComplete(cartToken: $t, payment: {provider: "test-card", token: "tok_visa"},
   idempotencyKey: $k) { order { number status } userErrors { code message } } }"""
 
@@ -99,9 +108,17 @@ class Storefront:
     async def call(self, operation: str, query: str, variables: dict[str, Any]) -> tuple[Any, Reply]:
         started = time.monotonic()
         try:
-            response = await self.http.post("/graphql", json={"query": query, "variables": variables}, timeout=REQUEST_TIMEOUT)
+            response = await self.http.post(
+                "/graphql", json={"query": query, "variables": variables}, timeout=REQUEST_TIMEOUT
+            )
         except httpx.TimeoutException as error:
-            reply = Reply(operation, started, time.monotonic() - started, None, problem=f"no answer in {REQUEST_TIMEOUT} s ({error!r})")
+            reply = Reply(
+                operation,
+                started,
+                time.monotonic() - started,
+                None,
+                problem=f"no answer in {REQUEST_TIMEOUT} s ({error!r})",
+            )
             data = None
         except httpx.TransportError as error:
             problem = "" if self.disconnects_allowed else f"connection failed: {error!r}"
@@ -123,8 +140,16 @@ class Storefront:
             if reply.problem:
                 return None
             if time.monotonic() > deadline:
-                self.replies.append(Reply(operation, reply.started, 0.0, reply.status, reply.codes,
-                                          f"still failing after {STEP_DEADLINE} s of retries"))
+                self.replies.append(
+                    Reply(
+                        operation,
+                        reply.started,
+                        0.0,
+                        reply.status,
+                        reply.codes,
+                        f"still failing after {STEP_DEADLINE} s of retries",
+                    )
+                )
                 return None
             await asyncio.sleep(RETRY_PAUSE)
 
@@ -237,10 +262,14 @@ async def check_out(client: Storefront, token: str, told: ClientView, unfinished
     told.refused.add(token)
     codes = {error["code"] for error in payload["userErrors"]}
     if not codes <= REFUSALS:
-        client.replies.append(Reply("checkoutComplete", time.monotonic(), 0.0, 200, problem=f"refused with {payload['userErrors']}"))
+        client.replies.append(
+            Reply("checkoutComplete", time.monotonic(), 0.0, 200, problem=f"refused with {payload['userErrors']}")
+        )
 
 
-async def buy(client: Storefront, variants: Sequence[str], told: ClientView, unfinished: list[str], discount_code: str | None) -> None:
+async def buy(
+    client: Storefront, variants: Sequence[str], told: ClientView, unfinished: list[str], discount_code: str | None
+) -> None:
     token = await ready_cart(client, variants, discount_code)
     if token is not None:
         await check_out(client, token, told, unfinished)

@@ -42,12 +42,26 @@ LEAKS = re.compile(
     r"asyncpg\.|tortoise\.|sqlite3\.|psycopg|pypika|NoneType|object has no attribute|unexpected keyword argument"
 )
 # Codes a client may be answered with (README, CONTRACT.md); anything else is a bug's signature.
-DOCUMENTED_CODES = frozenset({
-    "BAD_USER_INPUT", "BAD_REQUEST", "GRAPHQL_VALIDATION_FAILED", "QUERY_TOO_COMPLEX", "RATE_LIMITED",
-    "UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND", "METHOD_NOT_ALLOWED", "NOT_ACCEPTABLE",
-    "OPERATION_RESOLUTION_FAILURE", "PERSISTED_QUERY_NOT_FOUND", "PERSISTED_QUERY_NOT_SUPPORTED",
-    "PERSISTED_QUERY_INVALID", "PERSISTED_QUERY_HASH_MISMATCH", "SERVICE_UNAVAILABLE",
-})
+DOCUMENTED_CODES = frozenset(
+    {
+        "BAD_USER_INPUT",
+        "BAD_REQUEST",
+        "GRAPHQL_VALIDATION_FAILED",
+        "QUERY_TOO_COMPLEX",
+        "RATE_LIMITED",
+        "UNAUTHENTICATED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "METHOD_NOT_ALLOWED",
+        "NOT_ACCEPTABLE",
+        "OPERATION_RESOLUTION_FAILURE",
+        "PERSISTED_QUERY_NOT_FOUND",
+        "PERSISTED_QUERY_NOT_SUPPORTED",
+        "PERSISTED_QUERY_INVALID",
+        "PERSISTED_QUERY_HASH_MISMATCH",
+        "SERVICE_UNAVAILABLE",
+    }
+)
 CALLERS = ("anonymous", "customer", "staff")
 SCHEMA_SDL = build_schema().as_str()
 _SCHEMA = graphql.build_schema(SCHEMA_SDL)
@@ -56,13 +70,51 @@ TRACKING_NUMBER = "1ZHOSTILE0000001"
 ANSWER_WITHIN_SECONDS = 20
 # Any character a client can send in JSON, NUL included (a lone surrogate cannot be UTF-8 encoded).
 CHARACTERS = st.characters(codec="utf-8", exclude_categories=("Cs",))
-NODE_TYPES = ("Product", "ProductVariant", "Category", "Cart", "CartLine", "Order", "OrderLine", "Shipment",
-              "ShippingMethod", "Warehouse", "Stock", "StockMovement", "Address", "Customer", "Image")
+NODE_TYPES = (
+    "Product",
+    "ProductVariant",
+    "Category",
+    "Cart",
+    "CartLine",
+    "Order",
+    "OrderLine",
+    "Shipment",
+    "ShippingMethod",
+    "Warehouse",
+    "Stock",
+    "StockMovement",
+    "Address",
+    "Customer",
+    "Image",
+)
 # Values that have broken parsers and columns before: huge, tiny, negative, exponent, not a number.
-ODD_NUMBERS = ("NaN", "Infinity", "-Infinity", "-0", "1e308", "-1e308", "1E+400", "0.000000001",
-               "99999999999999999999999", str(2**70), "-1", "0", "1,5", " 1", "")
-ODD_TIMES = ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00", "0001-01-01", "9999-12-31",
-             "2026-02-30T00:00:00Z", "2026-01-01T00:00:00", "not a date", "")
+ODD_NUMBERS = (
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    "-0",
+    "1e308",
+    "-1e308",
+    "1E+400",
+    "0.000000001",
+    "99999999999999999999999",
+    str(2**70),
+    "-1",
+    "0",
+    "1,5",
+    " 1",
+    "",
+)
+ODD_TIMES = (
+    "0001-01-01T00:00:00+00:00",
+    "9999-12-31T23:59:59+00:00",
+    "0001-01-01",
+    "9999-12-31",
+    "2026-02-30T00:00:00Z",
+    "2026-01-01T00:00:00",
+    "not a date",
+    "",
+)
 
 
 @dataclass
@@ -90,14 +142,19 @@ class FuzzGateway:
             # One root field per operation: every field gets its turn, and no refused sibling
             # hides what the others would have done.
             scalars = self._scalars()
-            self._strategies[key] = st.one_of(*(from_schema(SCHEMA_SDL, fields=[name], custom_scalars=scalars, mode=mode)
-                                                for name in ROOT_FIELDS))
+            self._strategies[key] = st.one_of(
+                *(from_schema(SCHEMA_SDL, fields=[name], custom_scalars=scalars, mode=mode) for name in ROOT_FIELDS)
+            )
         return self._strategies[key]
 
     def _scalars(self) -> dict[str, st.SearchStrategy[Any]]:
         text = st.text(CHARACTERS, max_size=30)
-        ids = st.one_of(st.sampled_from(self.ids), st.builds(encode_id, st.sampled_from(NODE_TYPES), st.integers(1, 300)), text)
-        numbers = st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-10**6, max_value=10**6).map(str)
+        ids = st.one_of(
+            st.sampled_from(self.ids), st.builds(encode_id, st.sampled_from(NODE_TYPES), st.integers(1, 300)), text
+        )
+        numbers = st.decimals(allow_nan=False, allow_infinity=False, places=2, min_value=-(10**6), max_value=10**6).map(
+            str
+        )
         times = st.datetimes().map(lambda moment: moment.isoformat() + "Z")
         return {
             # Small numbers make pages and quantities that succeed; the rest probe the edges.
@@ -109,13 +166,16 @@ class FuzzGateway:
             "Date": st.one_of(st.dates().map(str), st.sampled_from(ODD_TIMES), text).map(nodes.String),
         }
 
-    async def post(self, caller: str, query: str, variables: dict[str, Any] | None = None,
-                   media_type: str = MEDIA_TYPES[0]) -> httpx.Response:
+    async def post(
+        self, caller: str, query: str, variables: dict[str, Any] | None = None, media_type: str = MEDIA_TYPES[0]
+    ) -> httpx.Response:
         headers = {**self.headers[caller], "accept": media_type}
         # A guard against hanging the suite, not a performance check: a request the gateway
         # cannot bound would otherwise keep CI waiting (issue 12 saw one run for minutes).
         async with asyncio.timeout(ANSWER_WITHIN_SECONDS):
-            return await self.client.post("/graphql", headers=headers, json={"query": query, "variables": variables or {}})
+            return await self.client.post(
+                "/graphql", headers=headers, json={"query": query, "variables": variables or {}}
+            )
 
 
 @asynccontextmanager
@@ -134,8 +194,16 @@ async def fuzz_gateway(backend: str, workdir: Path) -> AsyncIterator[FuzzGateway
             await migrate(url)
             await context.init(config=tortoise_config(url))
             data = await catalogue_fixture.build()
-        app = create_app(load_settings({"DATABASE_URL": url, "LOG_LEVEL": "INFO", "RATE_LIMIT_PER_SECOND": "0",
-                                        "LOGIN_ATTEMPTS_PER_MINUTE": "10000"}))
+        app = create_app(
+            load_settings(
+                {
+                    "DATABASE_URL": url,
+                    "LOG_LEVEL": "INFO",
+                    "RATE_LIMIT_PER_SECOND": "0",
+                    "LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+                }
+            )
+        )
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
             gateway = FuzzGateway(context, client, {"anonymous": {}})
@@ -161,17 +229,45 @@ async def _add_known_values(gateway: FuzzGateway, data: catalogue_fixture.Catalo
     assert line is not None
     ship = """mutation($o: ID!, $l: [ShipmentLineInput!]!, $n: String!) {
       shipmentCreate(orderId: $o, lines: $l, carrier: "dhl", trackingNumber: $n) { userErrors { code } } }"""
-    response = await gateway.post("staff", ship, {"o": order["id"], "n": TRACKING_NUMBER,
-                                                  "l": [{"orderLineId": encode_id("OrderLine", line.id), "quantity": 1}]})
+    response = await gateway.post(
+        "staff",
+        ship,
+        {
+            "o": order["id"],
+            "n": TRACKING_NUMBER,
+            "l": [{"orderLineId": encode_id("OrderLine", line.id), "quantity": 1}],
+        },
+    )
     assert response.json()["data"]["shipmentCreate"]["userErrors"] == [], response.text
     order_row = await Order.get(token=order["token"])
-    gateway.ids += [open_cart, order["token"], order["id"], encode_id("OrderLine", line.id), encode_id("Order", order_row.id)]
+    gateway.ids += [
+        open_cart,
+        order["token"],
+        order["id"],
+        encode_id("OrderLine", line.id),
+        encode_id("Order", order_row.id),
+    ]
     gateway.ids += [encode_id("Product", pk) for pk in data.products.values()]
     gateway.ids += [encode_id("ProductVariant", pk) for pk in data.variants.values()]
     gateway.variant_id = encode_id("ProductVariant", data.variants["ZEP-S"])
     gateway.ids += [encode_id("Category", pk) for pk in data.categories.values()]
-    gateway.strings += ["central", "north", "lab", "lab-sub", "zephyr-linen-shirt", "ZEP-S", "dhl", TRACKING_NUMBER,
-                        "ada@example.com", "tok_visa", "tok_decline", "test-card", "manual", "DE", "EUR"]
+    gateway.strings += [
+        "central",
+        "north",
+        "lab",
+        "lab-sub",
+        "zephyr-linen-shirt",
+        "ZEP-S",
+        "dhl",
+        TRACKING_NUMBER,
+        "ada@example.com",
+        "tok_visa",
+        "tok_decline",
+        "test-card",
+        "manual",
+        "DE",
+        "EUR",
+    ]
 
 
 # --- what every answer must be -----------------------------------------------------------------
@@ -191,7 +287,11 @@ def problems(response: httpx.Response) -> list[str]:
         body = response.json()
     except ValueError:
         return [*found, "body is not JSON"]
-    if not isinstance(body, dict) or not ({"data", "errors"} & body.keys()) or body.keys() - {"data", "errors", "extensions"}:
+    if (
+        not isinstance(body, dict)
+        or not ({"data", "errors"} & body.keys())
+        or body.keys() - {"data", "errors", "extensions"}
+    ):
         return [*found, f"not a GraphQL response: {str(body)[:200]}"]
     errors = body.get("errors")
     if errors is not None and (not isinstance(errors, list) or not errors):
@@ -208,5 +308,8 @@ def problems(response: httpx.Response) -> list[str]:
 
 def logged_errors(records: list[logging.LogRecord]) -> list[str]:
     """The ERROR records a request left in the server log (each an unexpected failure)."""
-    return [f"{record.name}: {record.getMessage()}" + (" (with traceback)" if record.exc_info else "")
-            for record in records if record.levelno >= logging.ERROR]
+    return [
+        f"{record.name}: {record.getMessage()}" + (" (with traceback)" if record.exc_info else "")
+        for record in records
+        if record.levelno >= logging.ERROR
+    ]

@@ -58,7 +58,12 @@ class GraphQLWebSocket:
     @classmethod
     @asynccontextmanager
     async def open(
-        cls, url: str, *, protocol: str = TRANSPORT_WS, payload: dict[str, Any] | None = None, init: bool = True,
+        cls,
+        url: str,
+        *,
+        protocol: str = TRANSPORT_WS,
+        payload: dict[str, Any] | None = None,
+        init: bool = True,
         origin: str | None = None,
     ) -> AsyncIterator[GraphQLWebSocket]:
         async with connect(url, subprotocols=[protocol], origin=origin, open_timeout=10, max_queue=None) as connection:
@@ -116,7 +121,8 @@ class RedisProcess:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 10
         while True:
@@ -176,7 +182,9 @@ async def client_on_worker(base: str, worker: int, workers: list[int], stack: As
     return await on_worker(open_client, worker, workers, stack)
 
 
-async def ws_on_worker(url: str, worker: int, workers: list[int], stack: AsyncExitStack, **options: Any) -> GraphQLWebSocket:
+async def ws_on_worker(
+    url: str, worker: int, workers: list[int], stack: AsyncExitStack, **options: Any
+) -> GraphQLWebSocket:
     """A GraphQL WebSocket (`GraphQLWebSocket.open` options) that `worker` serves (closed with `stack`)."""
 
     async def open_ws(inner: AsyncExitStack) -> tuple[GraphQLWebSocket, int]:
@@ -192,9 +200,22 @@ async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterato
     port = free_port()
     # Popen only starts the server and returns; every wait for it below is asynchronous.
     process = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
-        cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env},
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gateway.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

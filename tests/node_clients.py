@@ -44,15 +44,17 @@ def node_or_skip() -> str:
 
 def run_node(node: str, script: str, *args: str, timeout: float = 120) -> Any:
     """Runs a script and returns the JSON document it prints."""
-    result = subprocess.run([node, str(SCRIPTS / script), *args], cwd=SCRIPTS, capture_output=True,
-                            text=True, timeout=timeout)
+    result = subprocess.run(
+        [node, str(SCRIPTS / script), *args], cwd=SCRIPTS, capture_output=True, text=True, timeout=timeout
+    )
     assert result.returncode == 0, f"{script} failed:\n{result.stderr[-3000:]}"
     return json.loads(result.stdout)
 
 
 def _gateway(*args: str, env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -67,9 +69,23 @@ def live_gateway(workdir: Path, **settings: str) -> Iterator[str]:
     _gateway("seed", "--products", "5", env=env)
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "gateway.app:app", "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log"],  # stderr is a pipe nobody drains while it runs
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "gateway.app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],  # stderr is a pipe nobody drains while it runs
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:

@@ -28,11 +28,21 @@ async def unsettled_charges(database_url: str, ledger_path: str | Path) -> list[
         return []
     conn = await asyncpg.connect(database_url.replace("postgres://", "postgresql://", 1), timeout=10)
     try:
-        ordered = {row["payment_reference"] for row in await conn.fetch(
-            'SELECT payment_reference FROM "order" WHERE payment_reference = ANY($1::text[])', list(held))}
-        charges = {e.reference: e for e in entries if e.kind == "CHARGE" and e.reference in held and e.reference not in ordered}
-        attempts = {row["key"]: row["status"] for row in await conn.fetch(
-            "SELECT key, status FROM payment_attempt WHERE key = ANY($1::text[])", [c.key for c in charges.values()])}
+        ordered = {
+            row["payment_reference"]
+            for row in await conn.fetch(
+                'SELECT payment_reference FROM "order" WHERE payment_reference = ANY($1::text[])', list(held)
+            )
+        }
+        charges = {
+            e.reference: e for e in entries if e.kind == "CHARGE" and e.reference in held and e.reference not in ordered
+        }
+        attempts = {
+            row["key"]: row["status"]
+            for row in await conn.fetch(
+                "SELECT key, status FROM payment_attempt WHERE key = ANY($1::text[])", [c.key for c in charges.values()]
+            )
+        }
     finally:
         await conn.close()
     return [
@@ -49,8 +59,13 @@ async def recover_payments(database_url: str, ledger_path: str | Path, older_tha
     """
     env = {**os.environ, "DATABASE_URL": database_url, "TEST_CARD_LEDGER": str(ledger_path)}
     done = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "gateway", "recover-payments", "--older-than", str(older_than)],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        subprocess.run,
+        [sys.executable, "-m", "gateway", "recover-payments", "--older-than", str(older_than)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()

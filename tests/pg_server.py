@@ -48,8 +48,13 @@ class PostgresProcess:
         self._run("initdb", "-D", self.data, "-U", _USER, "-A", "trust", "--no-sync", "-E", "UTF8")
 
     def _run(self, tool: str, *args: str) -> None:
-        result = subprocess.run([*self.as_postgres, os.path.join(self.bin, tool), *args],
-                                capture_output=True, text=True, timeout=120, cwd=self.directory)
+        result = subprocess.run(
+            [*self.as_postgres, os.path.join(self.bin, tool), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=self.directory,
+        )
         assert result.returncode == 0, f"{tool} failed: {result.stderr[-2000:]}"
 
     def start(self) -> None:
@@ -61,6 +66,10 @@ class PostgresProcess:
         self._run("pg_ctl", "-D", self.data, "-m", "fast", "-w", "stop")
 
     def remove(self) -> None:
-        subprocess.run([*self.as_postgres, os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate",
-                        "-w", "stop"], capture_output=True, timeout=60, cwd=self.directory)
+        subprocess.run(
+            [*self.as_postgres, os.path.join(self.bin, "pg_ctl"), "-D", self.data, "-m", "immediate", "-w", "stop"],
+            capture_output=True,
+            timeout=60,
+            cwd=self.directory,
+        )
         shutil.rmtree(self.directory, ignore_errors=True)

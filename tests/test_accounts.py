@@ -47,7 +47,12 @@ async def test_register_sign_in_and_me(gql, client):
     tokens = (await gql.data(TOKEN, {"email": email.upper(), "password": "correct horse"}))["tokenCreate"]
     assert tokens["userErrors"] == [] and tokens["accessToken"] and tokens["refreshToken"]
     assert await me(client, tokens["accessToken"]) == {
-        "email": email.lower(), "firstName": "Ada", "isStaff": False, "permissions": [], "addresses": []}
+        "email": email.lower(),
+        "firstName": "Ada",
+        "isStaff": False,
+        "permissions": [],
+        "addresses": [],
+    }
     assert await me(client, None) is None
     # A token that is not one is refused outright (the client should refresh or sign in again).
     refused = await client.post("/graphql", json={"query": ME}, headers={"authorization": "Bearer not-a-token"})
@@ -59,8 +64,12 @@ async def test_email_is_unique_case_insensitively_and_changes_nothing(gql):
     await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
     before = await Account.all().count()
     data = await gql.data(REGISTER, {"input": {"email": email.swapcase(), "password": "another one"}})
-    assert data["customerRegister"] == {"customer": None, "userErrors": [
-        {"field": ["email"], "code": "DUPLICATE", "message": "An account with this email already exists."}]}
+    assert data["customerRegister"] == {
+        "customer": None,
+        "userErrors": [
+            {"field": ["email"], "code": "DUPLICATE", "message": "An account with this email already exists."}
+        ],
+    }
     assert await Account.all().count() == before
 
 
@@ -74,7 +83,11 @@ async def test_password_policy_and_email_format(gql):
     data = await gql.data(REGISTER, {"input": {"email": email, "password": email}})
     assert [e["code"] for e in data["customerRegister"]["userErrors"]] == ["PASSWORD_TOO_SIMILAR"]
     data = await gql.data(REGISTER, {"input": {"email": "not an email", "password": "correct horse"}})
-    assert data["customerRegister"]["userErrors"][0] == {"field": ["email"], "code": "INVALID_EMAIL", "message": "Enter a valid email address."}
+    assert data["customerRegister"]["userErrors"][0] == {
+        "field": ["email"],
+        "code": "INVALID_EMAIL",
+        "message": "Enter a valid email address.",
+    }
     assert await Account.all().count() == before
 
 
@@ -83,8 +96,18 @@ async def test_wrong_credentials_do_not_say_which_part(gql):
     await gql.data(REGISTER, {"input": {"email": email, "password": "correct horse"}})
     wrong_password = (await gql.data(TOKEN, {"email": email, "password": "wrong horse"}))["tokenCreate"]
     unknown_email = (await gql.data(TOKEN, {"email": unique_email(), "password": "correct horse"}))["tokenCreate"]
-    assert wrong_password == unknown_email == {"accessToken": None, "refreshToken": None, "customer": None, "userErrors": [
-        {"field": ["email"], "code": "INVALID_CREDENTIALS", "message": "The email or password is not correct."}]}
+    assert (
+        wrong_password
+        == unknown_email
+        == {
+            "accessToken": None,
+            "refreshToken": None,
+            "customer": None,
+            "userErrors": [
+                {"field": ["email"], "code": "INVALID_CREDENTIALS", "message": "The email or password is not correct."}
+            ],
+        }
+    )
 
 
 async def signed_up(gql) -> dict:
@@ -108,8 +131,12 @@ async def test_refresh_rotates_and_reuse_revokes_the_family(gql, client):
     # The used token comes back after the grace window: refused, and its successor dies with it,
     # access token included, at once.
     await rotated_long_ago(first["refreshToken"])
-    assert (await gql.data(REFRESH, {"t": first["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
-    assert (await gql.data(REFRESH, {"t": second["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    assert (await gql.data(REFRESH, {"t": first["refreshToken"]}))["tokenRefresh"]["userErrors"] == [
+        {"code": "INVALID_TOKEN"}
+    ]
+    assert (await gql.data(REFRESH, {"t": second["refreshToken"]}))["tokenRefresh"]["userErrors"] == [
+        {"code": "INVALID_TOKEN"}
+    ]
     assert await me(client, second["accessToken"]) is None
 
 
@@ -123,14 +150,20 @@ async def test_a_refresh_repeated_within_the_grace_window_gets_the_same_pair(gql
     third = (await gql.data(REFRESH, {"t": second["refreshToken"]}))["tokenRefresh"]
     assert third["userErrors"] == [] and third["refreshToken"] not in (first["refreshToken"], second["refreshToken"])
     # ... and once it has been used, the first token coming back is a reuse, grace window or not.
-    assert (await gql.data(REFRESH, {"t": first["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
-    assert (await gql.data(REFRESH, {"t": third["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    assert (await gql.data(REFRESH, {"t": first["refreshToken"]}))["tokenRefresh"]["userErrors"] == [
+        {"code": "INVALID_TOKEN"}
+    ]
+    assert (await gql.data(REFRESH, {"t": third["refreshToken"]}))["tokenRefresh"]["userErrors"] == [
+        {"code": "INVALID_TOKEN"}
+    ]
 
 
 async def test_a_signed_out_token_gets_no_grace(gql):
     tokens = await signed_up(gql)
     assert (await gql.data(REVOKE, {"t": tokens["refreshToken"]}))["tokenRevoke"]["revoked"] is True
-    assert (await gql.data(REFRESH, {"t": tokens["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    assert (await gql.data(REFRESH, {"t": tokens["refreshToken"]}))["tokenRefresh"]["userErrors"] == [
+        {"code": "INVALID_TOKEN"}
+    ]
 
 
 async def test_concurrent_refreshes_of_one_token_keep_the_session(db, gql, client):
@@ -148,10 +181,14 @@ async def test_concurrent_refreshes_of_one_token_keep_the_session(db, gql, clien
 
 async def test_revoke_signs_out(gql, client):
     tokens = await signed_up(gql)
-    other_device = (await gql.data(TOKEN, {"email": tokens["customer"]["email"], "password": "correct horse"}))["tokenCreate"]
+    other_device = (await gql.data(TOKEN, {"email": tokens["customer"]["email"], "password": "correct horse"}))[
+        "tokenCreate"
+    ]
     assert await me(client, tokens["accessToken"]) is not None
     assert (await gql.data(REVOKE, {"t": tokens["refreshToken"]}))["tokenRevoke"]["revoked"] is True
-    assert (await gql.data(REFRESH, {"t": tokens["refreshToken"]}))["tokenRefresh"]["userErrors"] == [{"code": "INVALID_TOKEN"}]
+    assert (await gql.data(REFRESH, {"t": tokens["refreshToken"]}))["tokenRefresh"]["userErrors"] == [
+        {"code": "INVALID_TOKEN"}
+    ]
     # The access token stops at once, not when it expires; another session of the account goes on.
     assert await me(client, tokens["accessToken"]) is None
     assert await me(client, other_device["accessToken"]) is not None
@@ -161,11 +198,19 @@ async def test_revoke_signs_out(gql, client):
 async def test_a_revocation_reaches_every_worker_through_redis(db, redis_url):
     settings = load_settings({"DATABASE_URL": db.url, "REDIS_URL": redis_url, "RATE_LIMIT_PER_SECOND": "0"})
     workers = [create_app(settings), create_app(settings)]  # two processes' apps: nothing shared but Redis
-    clients = [httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") for app in workers]
+    clients = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") for app in workers
+    ]
     try:
         email = unique_email()
-        await clients[0].post("/graphql", json={"query": REGISTER, "variables": {"input": {"email": email, "password": "correct horse"}}})
-        tokens = (await clients[0].post("/graphql", json={"query": TOKEN, "variables": {"email": email, "password": "correct horse"}})).json()
+        await clients[0].post(
+            "/graphql", json={"query": REGISTER, "variables": {"input": {"email": email, "password": "correct horse"}}}
+        )
+        tokens = (
+            await clients[0].post(
+                "/graphql", json={"query": TOKEN, "variables": {"email": email, "password": "correct horse"}}
+            )
+        ).json()
         tokens = tokens["data"]["tokenCreate"]
         assert await me(clients[1], tokens["accessToken"]) is not None
         await clients[0].post("/graphql", json={"query": REVOKE, "variables": {"t": tokens["refreshToken"]}})
@@ -202,7 +247,14 @@ async def test_saved_addresses_are_validated_and_private(client):
     from tests.staff import bearer, token_for
 
     ada, eve = bearer(await token_for(staff=False)), bearer(await token_for(staff=False))
-    address = {"firstName": "Ada", "lastName": "L", "line1": "1 Analytical St", "city": "London", "postalCode": "N1", "country": "gb"}
+    address = {
+        "firstName": "Ada",
+        "lastName": "L",
+        "line1": "1 Analytical St",
+        "city": "London",
+        "postalCode": "N1",
+        "country": "gb",
+    }
     created = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": address}}, headers=ada)).json()
     saved = created["data"]["customerAddressCreate"]["address"]
     assert saved["country"] == "GB" and saved["city"] == "London"
@@ -210,12 +262,24 @@ async def test_saved_addresses_are_validated_and_private(client):
     assert me["data"]["me"]["addresses"] == [{"city": "London"}]
 
     before = await Address.all().count()
-    bad = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "country": "Britain"}}}, headers=ada)).json()
-    assert bad["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "country"], "code": "UNKNOWN_COUNTRY"}]
-    blank = (await client.post("/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "city": " "}}}, headers=ada)).json()
+    bad = (
+        await client.post(
+            "/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "country": "Britain"}}}, headers=ada
+        )
+    ).json()
+    assert bad["data"]["customerAddressCreate"]["userErrors"] == [
+        {"field": ["address", "country"], "code": "UNKNOWN_COUNTRY"}
+    ]
+    blank = (
+        await client.post(
+            "/graphql", json={"query": ADDRESS, "variables": {"a": {**address, "city": " "}}}, headers=ada
+        )
+    ).json()
     assert blank["data"]["customerAddressCreate"]["userErrors"] == [{"field": ["address", "city"], "code": "REQUIRED"}]
     delete = "mutation($id: ID!) { customerAddressDelete(id: $id) { deletedId userErrors { code } } }"
-    stolen = (await client.post("/graphql", json={"query": delete, "variables": {"id": saved["id"]}}, headers=eve)).json()
+    stolen = (
+        await client.post("/graphql", json={"query": delete, "variables": {"id": saved["id"]}}, headers=eve)
+    ).json()
     assert stolen["data"]["customerAddressDelete"] == {"deletedId": None, "userErrors": [{"code": "NOT_FOUND"}]}
     assert await Address.all().count() == before
     mine = (await client.post("/graphql", json={"query": delete, "variables": {"id": saved["id"]}}, headers=ada)).json()

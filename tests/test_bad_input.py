@@ -13,12 +13,22 @@ LIST = "query($first: Int, $last: Int, $after: String, $before: String, $sort: P
 
 
 async def test_unknown_id_gives_null(gql):
-    data = await gql.data("query($id: ID!) { product(id: $id) { id } node(id: $id) { id } }", {"id": encode_id("Product", 2_000_000)})
+    data = await gql.data(
+        "query($id: ID!) { product(id: $id) { id } node(id: $id) { id } }", {"id": encode_id("Product", 2_000_000)}
+    )
     assert data == {"product": None, "node": None}
 
 
-@pytest.mark.parametrize("bad_id", ["not-an-id", "", base64.b64encode(b"Product:abc").decode(),
-                                    base64.b64encode(b"Nope:1").decode(), base64.b64encode(b"Product:-3").decode()])
+@pytest.mark.parametrize(
+    "bad_id",
+    [
+        "not-an-id",
+        "",
+        base64.b64encode(b"Product:abc").decode(),
+        base64.b64encode(b"Nope:1").decode(),
+        base64.b64encode(b"Product:-3").decode(),
+    ],
+)
 async def test_malformed_global_id_is_bad_user_input(gql, bad_id):
     assert await gql.error_codes("query($id: ID!) { node(id: $id) { id } }", {"id": bad_id}) == ["BAD_USER_INPUT"]
 
@@ -28,16 +38,28 @@ async def test_id_of_another_type_is_bad_user_input(gql, db):
     assert await gql.error_codes("query($id: ID) { product(id: $id) { id } }", {"id": category}) == ["BAD_USER_INPUT"]
 
 
-@pytest.mark.parametrize("variables", [
-    {"first": 101}, {"first": -1}, {"last": 101}, {"last": -5}, {"first": 5, "last": 5},
-    {"first": 5, "after": "garbage!!"}, {"last": 5, "before": "bm90LWpzb24"},
-    {"first": 5, "after": base64.urlsafe_b64encode(b'["NAME_ASC", true, 1]').decode()},
-    {"first": 5, "after": base64.urlsafe_b64encode(b'["NAME_ASC", "abc", "x"]').decode()},
-    # Right shape, wrong value types for the sort the cursor names.
-    {"first": 5, "sort": "PRICE_ASC", "after": base64.urlsafe_b64encode(b'["PRICE_ASC", "cheap", 1]').decode()},
-    {"first": 5, "sort": "NEWEST", "after": base64.urlsafe_b64encode(b'["NEWEST", "yesterday", 1]').decode()},
-    {"last": 5, "sort": "NEWEST", "before": base64.urlsafe_b64encode(b'["NEWEST", "2026-01-01T00:00:00+00:00", 1.5]').decode()},
-])
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"first": 101},
+        {"first": -1},
+        {"last": 101},
+        {"last": -5},
+        {"first": 5, "last": 5},
+        {"first": 5, "after": "garbage!!"},
+        {"last": 5, "before": "bm90LWpzb24"},
+        {"first": 5, "after": base64.urlsafe_b64encode(b'["NAME_ASC", true, 1]').decode()},
+        {"first": 5, "after": base64.urlsafe_b64encode(b'["NAME_ASC", "abc", "x"]').decode()},
+        # Right shape, wrong value types for the sort the cursor names.
+        {"first": 5, "sort": "PRICE_ASC", "after": base64.urlsafe_b64encode(b'["PRICE_ASC", "cheap", 1]').decode()},
+        {"first": 5, "sort": "NEWEST", "after": base64.urlsafe_b64encode(b'["NEWEST", "yesterday", 1]').decode()},
+        {
+            "last": 5,
+            "sort": "NEWEST",
+            "before": base64.urlsafe_b64encode(b'["NEWEST", "2026-01-01T00:00:00+00:00", 1.5]').decode(),
+        },
+    ],
+)
 async def test_bad_page_arguments_are_bad_user_input(gql, variables):
     body = await gql.post(LIST, variables)
     assert body["data"] is None

@@ -14,8 +14,10 @@ from tests.cache_client import BYPASS, HIT, LISTING, MISS, STORED, cache_metrics
 from tests.staff import bearer, token_for
 from tests.test_checkout import ADDRESS, CHECKOUT, PAID
 
-PRODUCT = ("query One($id: ID!) { product(id: $id) { name availableForSale "
-           "variants { id sku price { amount } quantityAvailable availableForSale } } }")
+PRODUCT = (
+    "query One($id: ID!) { product(id: $id) { name availableForSale "
+    "variants { id sku price { amount } quantityAvailable availableForSale } } }"
+)
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +31,12 @@ async def own_product(units: int = 1, price: str = "10.00") -> tuple[str, Produc
     """An active product with one variant and `units` in stock, made before anything cached it."""
     t = uuid.uuid4().hex[:8]
     source = await Product.filter(status="ACTIVE").order_by("id").first()
-    product = await Product.create(name=f"Cache {t}", slug=f"cache-{t}", category_id=source.category_id,
-                                   status="ACTIVE", min_price=Decimal(price))
-    variant = await ProductVariant.create(product=product, sku=f"CACHE-{t}", name="One", price=Decimal(price), weight_grams=100)
+    product = await Product.create(
+        name=f"Cache {t}", slug=f"cache-{t}", category_id=source.category_id, status="ACTIVE", min_price=Decimal(price)
+    )
+    variant = await ProductVariant.create(
+        product=product, sku=f"CACHE-{t}", name="One", price=Decimal(price), weight_grams=100
+    )
     await Stock.create(variant=variant, warehouse=await Warehouse.get(code="central"), quantity=units, reserved=0)
     return encode_id("Product", product.id), variant
 
@@ -58,7 +63,9 @@ async def test_whitespace_and_comments_do_not_split_entries_but_arguments_do(db)
         assert (await post(client, LISTING, {"n": 2}, operationName="Listing")).headers["cache-status"] == HIT
         assert (await post(client, LISTING, {"n": 4})).headers["cache-status"] == STORED  # other variables
         via_get = await client.get("/graphql", params={"query": spaced, "variables": '{"n": 2}'})
-        assert via_get.headers["cache-status"] == HIT and via_get.json() == (await post(client, LISTING, {"n": 2})).json()
+        assert (
+            via_get.headers["cache-status"] == HIT and via_get.json() == (await post(client, LISTING, {"n": 2})).json()
+        )
 
 
 async def test_the_operation_name_is_part_of_the_key(db):
@@ -79,14 +86,17 @@ async def test_the_store_currency_is_part_of_the_answer_and_the_key(db):
         assert body["data"]["products"]["edges"][0]["node"]["variants"][0]["price"]["currency"] == "USD"
 
 
-@pytest.mark.parametrize("query", [
-    "{ cart(token: \"nope\") { id } }",
-    "{ products(first: 1) { totalCount } cart(token: \"nope\") { id } }",
-    "{ order(token: \"nope\") { id } }",
-    "{ me { email } }",
-    "{ node(id: \"UHJvZHVjdDox\") { id } }",
-    "mutation { cartCreate { cart { token } } }",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '{ cart(token: "nope") { id } }',
+        '{ products(first: 1) { totalCount } cart(token: "nope") { id } }',
+        '{ order(token: "nope") { id } }',
+        "{ me { email } }",
+        '{ node(id: "UHJvZHVjdDox") { id } }',
+        "mutation { cartCreate { cart { token } } }",
+    ],
+)
 async def test_private_and_mutating_operations_bypass(db, query):
     async with gateway(db) as (client, _):
         for _ in range(2):
@@ -110,7 +120,7 @@ async def test_signed_in_requests_bypass_even_for_the_catalogue(db):
 async def test_answers_with_errors_are_never_stored(db):
     async with gateway(db) as (client, _):
         for _ in range(2):
-            response = await post(client, "{ product(id: \"not-an-id\") { name } }")
+            response = await post(client, '{ product(id: "not-an-id") { name } }')
             assert response.json()["errors"] and response.headers["cache-status"] == MISS
             assert response.headers["cache-control"] == "private, no-store"
         counts = await cache_metrics(client)
@@ -144,14 +154,18 @@ async def test_an_admin_change_evicts_what_showed_the_product(db):
         before = await post(client, PRODUCT, {"id": product_id})
         assert before.headers["cache-status"] == HIT
         assert before.json()["data"]["product"]["variants"][0]["price"]["amount"] == "10.00"
-        changed = await post(client, update, {"id": encode_id("ProductVariant", variant.id), "i": {"price": "12.50"}}, headers=staff)
+        changed = await post(
+            client, update, {"id": encode_id("ProductVariant", variant.id), "i": {"price": "12.50"}}, headers=staff
+        )
         assert changed.json()["data"]["variantUpdate"]["userErrors"] == []
         after = await post(client, PRODUCT, {"id": product_id})
         assert after.headers["cache-status"] == STORED
         assert after.json()["data"]["product"]["variants"][0]["price"]["amount"] == "12.50"
         assert (await cache_metrics(client))["invalidated"] >= 1
 
-        rename = "mutation($id: ID!, $i: ProductUpdateInput!) { productUpdate(id: $id, input: $i) { userErrors { code } } }"
+        rename = (
+            "mutation($id: ID!, $i: ProductUpdateInput!) { productUpdate(id: $id, input: $i) { userErrors { code } } }"
+        )
         await post(client, rename, {"id": product_id, "i": {"name": "Renamed"}}, headers=staff)
         assert (await post(client, PRODUCT, {"id": product_id})).json()["data"]["product"]["name"] == "Renamed"
 
@@ -159,9 +173,10 @@ async def test_an_admin_change_evicts_what_showed_the_product(db):
 async def test_a_stock_change_evicts_and_so_does_a_checkout_reservation(db):
     product_id, variant = await own_product(units=1)
     inventory = bearer(await token_for(Permission.MANAGE_INVENTORY))
-    stock_set = "mutation($v: ID!, $q: Int!) { stockSet(variantId: $v, warehouse: \"central\", quantity: $q) { userErrors { code } } }"
+    stock_set = 'mutation($v: ID!, $q: Int!) { stockSet(variantId: $v, warehouse: "central", quantity: $q) { userErrors { code } } }'
     variant_id = encode_id("ProductVariant", variant.id)
     async with gateway(db) as (client, _):
+
         async def shown() -> dict:
             return (await post(client, PRODUCT, {"id": product_id})).json()["data"]["product"]["variants"][0]
 
@@ -174,18 +189,30 @@ async def test_a_stock_change_evicts_and_so_does_a_checkout_reservation(db):
 
         # A shopper buys the last unit: the reservation makes it unavailable, at once.
         create = "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { token } } }"
-        token = (await post(client, create, {"i": {"lines": [{"variantId": variant_id, "quantity": 1}], "email": "a@example.com"}})).json()["data"]["cartCreate"]["cart"]["token"]
+        token = (
+            await post(
+                client, create, {"i": {"lines": [{"variantId": variant_id, "quantity": 1}], "email": "a@example.com"}}
+            )
+        ).json()["data"]["cartCreate"]["cart"]["token"]
         address = "mutation($t: ID!, $a: AddressInput!) { cartUpdateShippingAddress(cartToken: $t, address: $a) { cart { availableShippingMethods { id name } } } }"
-        methods = (await post(client, address, {"t": token, "a": ADDRESS})).json()["data"]["cartUpdateShippingAddress"]["cart"]["availableShippingMethods"]
+        methods = (await post(client, address, {"t": token, "a": ADDRESS})).json()["data"]["cartUpdateShippingAddress"][
+            "cart"
+        ]["availableShippingMethods"]
         method = next(m["id"] for m in methods if m["name"] == "Standard")
-        await post(client, "mutation($t: ID!, $m: ID!) { cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) { userErrors { code } } }", {"t": token, "m": method})
+        await post(
+            client,
+            "mutation($t: ID!, $m: ID!) { cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) { userErrors { code } } }",
+            {"t": token, "m": method},
+        )
         assert (await post(client, PRODUCT, {"id": product_id})).headers["cache-status"] == HIT
         order = (await post(client, CHECKOUT, {"t": token, "p": PAID})).json()["data"]["checkoutComplete"]
         assert order["userErrors"] == []
         after = await post(client, PRODUCT, {"id": product_id})
         assert after.headers["cache-status"] == STORED
         sold_out = after.json()["data"]["product"]
-        assert sold_out["variants"][0]["quantityAvailable"] == 0 and sold_out["variants"][0]["availableForSale"] is False
+        assert (
+            sold_out["variants"][0]["quantityAvailable"] == 0 and sold_out["variants"][0]["availableForSale"] is False
+        )
         assert sold_out["availableForSale"] is False
 
 
@@ -196,8 +223,10 @@ async def test_a_stock_flip_evicts_listings_filtered_on_stock(db):
     name = (await Product.get(id=variant.product_id)).name
     async with gateway(db) as (client, _):
         assert (await post(client, in_stock, {"s": name})).json()["data"]["products"]["totalCount"] == 0
-        adjust = "mutation($v: ID!) { stockAdjust(variantId: $v, warehouse: \"north\", delta: 2, reason: \"delivery\") { userErrors { code } } }"
-        assert (await post(client, adjust, {"v": encode_id("ProductVariant", variant.id)}, headers=inventory)).json()["data"]["stockAdjust"]["userErrors"] == []
+        adjust = 'mutation($v: ID!) { stockAdjust(variantId: $v, warehouse: "north", delta: 2, reason: "delivery") { userErrors { code } } }'
+        assert (await post(client, adjust, {"v": encode_id("ProductVariant", variant.id)}, headers=inventory)).json()[
+            "data"
+        ]["stockAdjust"]["userErrors"] == []
         listing = (await post(client, in_stock, {"s": name})).json()["data"]["products"]
         assert listing["totalCount"] == 1 and listing["edges"][0]["node"]["id"] == product_id
 
@@ -207,7 +236,11 @@ async def test_concurrent_identical_misses_execute_once(db, sql_counter):
     async with gateway(db) as (client, _):
         await post(client, query, {"n": 1})  # warm whatever is per process (schema caches, viewer)
         sql_counter.statements.clear()
-        await post(client, "query One($n: Int) { products(first: $n, sort: NAME_ASC) { totalCount edges { node { name variants { sku quantityAvailable } } } } }", {"n": 2})
+        await post(
+            client,
+            "query One($n: Int) { products(first: $n, sort: NAME_ASC) { totalCount edges { node { name variants { sku quantityAvailable } } } } }",
+            {"n": 2},
+        )
         one_execution = len(sql_counter.statements)
         assert one_execution > 0
         sql_counter.statements.clear()
@@ -241,7 +274,7 @@ async def test_http_caching_headers_etag_and_304(db):
         assert posted.headers["cache-status"] == HIT and posted.headers["cache-control"] == "private, no-store"
         assert "etag" not in posted.headers and posted.headers["vary"] == "Accept, Authorization"
         # Anything not cacheable is private too.
-        private = await client.get("/graphql", params={"query": "{ cart(token: \"x\") { id } }"})
+        private = await client.get("/graphql", params={"query": '{ cart(token: "x") { id } }'})
         assert private.headers["cache-control"] == "private, no-store" and "etag" not in private.headers
 
 

@@ -31,8 +31,9 @@ NEW_PRICE = "1234.50"
 
 def gateway_command(database_url: str, *args: str) -> None:
     env = {**os.environ, "DATABASE_URL": database_url, "LOG_LEVEL": "WARNING"}
-    result = subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env, capture_output=True, text=True,
-                            timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 

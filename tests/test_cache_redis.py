@@ -35,7 +35,9 @@ async def test_workers_share_the_redis_tier_and_evictions_reach_every_worker(db,
         await post(one, update, {"id": encode_id("ProductVariant", variant.id), "i": {"price": "21.00"}}, headers=staff)
         deadline = time.monotonic() + 1.0
         while True:  # worker two's own tier is evicted through the event bus
-            price = (await post(two, PRODUCT, {"id": product_id})).json()["data"]["product"]["variants"][0]["price"]["amount"]
+            price = (await post(two, PRODUCT, {"id": product_id})).json()["data"]["product"]["variants"][0]["price"][
+                "amount"
+            ]
             if price == "21.00" or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.02)
@@ -43,7 +45,10 @@ async def test_workers_share_the_redis_tier_and_evictions_reach_every_worker(db,
 
 
 async def test_the_currency_keeps_entries_apart_in_a_shared_redis(db, redis_url):
-    async with gateway(db, REDIS_URL=redis_url) as (eur, _), gateway(db, REDIS_URL=redis_url, STORE_CURRENCY="USD") as (usd, _):
+    async with (
+        gateway(db, REDIS_URL=redis_url) as (eur, _),
+        gateway(db, REDIS_URL=redis_url, STORE_CURRENCY="USD") as (usd, _),
+    ):
         await _until_connected(eur, usd)
         assert (await post(eur, LISTING, {"n": 1})).headers["cache-status"] == STORED
         dollars = await post(usd, LISTING, {"n": 1})
@@ -52,7 +57,9 @@ async def test_the_currency_keeps_entries_apart_in_a_shared_redis(db, redis_url)
 
 
 async def test_a_stampede_across_workers_executes_once(db, redis_url):
-    query = "query Stampede($n: Int) { products(first: $n, sort: PRICE_DESC) { edges { node { name variants { sku } } } } }"
+    query = (
+        "query Stampede($n: Int) { products(first: $n, sort: PRICE_DESC) { edges { node { name variants { sku } } } } }"
+    )
     async with gateway(db, REDIS_URL=redis_url) as (one, _), gateway(db, REDIS_URL=redis_url) as (two, _):
         await _until_connected(one, two)
         responses = await asyncio.gather(*(post(client, query, {"n": 3}) for _ in range(6) for client in (one, two)))
@@ -64,8 +71,10 @@ async def test_a_stampede_across_workers_executes_once(db, redis_url):
 
 
 async def test_a_lock_that_cannot_be_had_degrades_to_executing(db, redis_url):
-    async with gateway(db, REDIS_URL=redis_url) as (one, _), \
-            gateway(db, REDIS_URL=redis_url, CACHE_LOCK_TIMEOUT_MS="300") as (two, _):
+    async with (
+        gateway(db, REDIS_URL=redis_url) as (one, _),
+        gateway(db, REDIS_URL=redis_url, CACHE_LOCK_TIMEOUT_MS="300") as (two, _),
+    ):
         await _until_connected(one, two)
         assert (await post(one, LISTING, {"n": 5})).headers["cache-status"] == STORED
         redis = Redis.from_url(redis_url)

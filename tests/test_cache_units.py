@@ -84,18 +84,18 @@ def test_normalization_ignores_whitespace_comments_and_commas():
 
 def test_only_public_catalogue_queries_are_cacheable():
     normalize = Normalizer(max_tokens=5000).normalize
-    assert normalize("{ product(slug: \"x\") { name } category(slug: \"y\") { name } __typename }", None)
+    assert normalize('{ product(slug: "x") { name } category(slug: "y") { name } __typename }', None)
     assert normalize("query { ...F } fragment F on Query { categories { totalCount } }", None)
     assert normalize("query { ... on Query { products { totalCount } } }", None)
     for query in (
-        "{ cart(token: \"t\") { id } }",
-        "{ products { totalCount } cart(token: \"t\") { id } }",
-        "{ order(token: \"t\") { id } }",
+        '{ cart(token: "t") { id } }',
+        '{ products { totalCount } cart(token: "t") { id } }',
+        '{ order(token: "t") { id } }',
         "{ me { email } }",
         "{ orders { totalCount } }",
-        "{ node(id: \"x\") { id } }",
+        '{ node(id: "x") { id } }',
         "{ __schema { types { name } } }",
-        "mutation { tokenCreate(email: \"a\", password: \"b\") { accessToken } }",
+        'mutation { tokenCreate(email: "a", password: "b") { accessToken } }',
         "subscription { orderEvents { id } }",
         "query { ...F } fragment F on Query { me { email } }",
         "query A { products { totalCount } } query B { me { email } }",  # two operations, no name
@@ -108,17 +108,27 @@ def test_only_public_catalogue_queries_are_cacheable():
 
 def test_the_key_covers_variables_operation_and_accept_but_not_variable_order():
     normalize = Normalizer(max_tokens=5000).normalize
-    doc = normalize("query A($n: Int) { products(first: $n) { totalCount } } query B { categories { totalCount } }", "A")
-    other = normalize("query A($n: Int) { products(first: $n) { totalCount } } query B { categories { totalCount } }", "B")
+    doc = normalize(
+        "query A($n: Int) { products(first: $n) { totalCount } } query B { categories { totalCount } }", "A"
+    )
+    other = normalize(
+        "query A($n: Int) { products(first: $n) { totalCount } } query B { categories { totalCount } }", "B"
+    )
     assert doc is not None and other is not None
     key = entry_key(PREFIX, b"application/json", doc, {"n": 2, "m": 1})
     assert entry_key(PREFIX, b"application/json", doc, {"m": 1, "n": 2}) == key
     assert entry_key(PREFIX, b"application/json", doc, {"n": 3, "m": 1}) != key
     assert entry_key(PREFIX, b"application/json", other, {"n": 2, "m": 1}) != key
     assert entry_key(PREFIX, b"application/graphql-response+json", doc, {"n": 2, "m": 1}) != key
-    assert entry_key(key_prefix("USD", True, "type Query { x: Int }"), b"application/json", doc, {"n": 2, "m": 1}) != key
-    assert entry_key(key_prefix("EUR", False, "type Query { x: Int }"), b"application/json", doc, {"n": 2, "m": 1}) != key
-    assert entry_key(key_prefix("EUR", True, "type Query { y: Int }"), b"application/json", doc, {"n": 2, "m": 1}) != key
+    assert (
+        entry_key(key_prefix("USD", True, "type Query { x: Int }"), b"application/json", doc, {"n": 2, "m": 1}) != key
+    )
+    assert (
+        entry_key(key_prefix("EUR", False, "type Query { x: Int }"), b"application/json", doc, {"n": 2, "m": 1}) != key
+    )
+    assert (
+        entry_key(key_prefix("EUR", True, "type Query { y: Int }"), b"application/json", doc, {"n": 2, "m": 1}) != key
+    )
 
 
 def test_requests_are_decoded_as_the_view_decodes_them():

@@ -22,27 +22,43 @@ SECRET = "dhl-webhook-secret-0123456789"
 
 @pytest.fixture(scope="module")
 def webhook_app(db):
-    return create_app(load_settings({
-        "DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0",
-        "CARRIER_WEBHOOK_SECRETS": f"dhl={SECRET},ups=ups-webhook-secret-0123456789",
-        "CARRIER_SIGNATURE_HEADER": "X-Carrier-Signature",
-    }))
+    return create_app(
+        load_settings(
+            {
+                "DATABASE_URL": db.url,
+                "RATE_LIMIT_PER_SECOND": "0",
+                "CARRIER_WEBHOOK_SECRETS": f"dhl={SECRET},ups=ups-webhook-secret-0123456789",
+                "CARRIER_SIGNATURE_HEADER": "X-Carrier-Signature",
+            }
+        )
+    )
 
 
 @pytest.fixture
 async def carrier(webhook_app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=webhook_app), base_url="http://gateway.test") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=webhook_app), base_url="http://gateway.test"
+    ) as http:
         yield http
 
 
 def signed(body: bytes, secret: str = SECRET) -> dict[str, str]:
-    return {"X-Carrier-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
-            "content-type": "application/json"}
+    return {
+        "X-Carrier-Signature": "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest(),
+        "content-type": "application/json",
+    }
 
 
 def event(number: str, status: str = "IN_TRANSIT", **extra) -> bytes:
-    return json.dumps({"eventId": extra.pop("eventId", uuid.uuid4().hex), "trackingNumber": number, "status": status,
-                       "occurredAt": datetime.now(UTC).isoformat(), **extra}).encode()
+    return json.dumps(
+        {
+            "eventId": extra.pop("eventId", uuid.uuid4().hex),
+            "trackingNumber": number,
+            "status": status,
+            "occurredAt": datetime.now(UTC).isoformat(),
+            **extra,
+        }
+    ).encode()
 
 
 async def a_parcel(gql, client) -> Shipment:
@@ -57,7 +73,9 @@ async def counts() -> tuple[int, int]:
 
 async def test_a_signed_event_is_applied_once(gql, client, carrier):
     parcel = await a_parcel(gql, client)
-    body = event(parcel.tracking_number, description="Departed hub", location="Leipzig, DE", estimatedDelivery="2030-01-05")
+    body = event(
+        parcel.tracking_number, description="Departed hub", location="Leipzig, DE", estimatedDelivery="2030-01-05"
+    )
     applied = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
     assert applied.status_code == 200 and applied.json()["result"] == "applied"
     before = await counts()
@@ -75,7 +93,10 @@ async def test_an_event_id_is_a_duplicate_only_for_its_own_parcel(gql, client, c
     for parcel, status in ((first, "IN_TRANSIT"), (second, "OUT_FOR_DELIVERY")):
         body = event(parcel.tracking_number, status, eventId=shared)
         response = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
-        assert response.status_code == 200 and response.json()["result"] == "applied", (parcel.tracking_number, response.text)
+        assert response.status_code == 200 and response.json()["result"] == "applied", (
+            parcel.tracking_number,
+            response.text,
+        )
     assert (await Shipment.get(id=first.id)).status == "IN_TRANSIT"
     assert (await Shipment.get(id=second.id)).status == "OUT_FOR_DELIVERY"
     retried = event(second.tracking_number, "OUT_FOR_DELIVERY", eventId=shared)
@@ -89,8 +110,13 @@ async def test_bad_signatures_get_401_and_change_nothing(gql, client, carrier):
     parcel = await a_parcel(gql, client)
     body = event(parcel.tracking_number, "DELIVERED")
     before = await counts()
-    for headers in ({}, signed(body, "some-other-secret-0123456789"), {"X-Carrier-Signature": "sha256=zz"},
-                    signed(body, "ups-webhook-secret-0123456789"), {"X-Signature": signed(body)["X-Carrier-Signature"]}):
+    for headers in (
+        {},
+        signed(body, "some-other-secret-0123456789"),
+        {"X-Carrier-Signature": "sha256=zz"},
+        signed(body, "ups-webhook-secret-0123456789"),
+        {"X-Signature": signed(body)["X-Carrier-Signature"]},
+    ):
         refused = await carrier.post("/webhooks/carriers/dhl", content=body, headers=headers)
         assert refused.status_code == 401, (headers, refused.text)
     tampered = body.replace(b"DELIVERED", b"RETURNED")
@@ -99,17 +125,58 @@ async def test_bad_signatures_get_401_and_change_nothing(gql, client, carrier):
     assert (await Shipment.get(id=parcel.id)).status == "LABEL_CREATED"
 
 
-@pytest.mark.parametrize("body, reason", [
-    (b"not json", "not JSON"),
-    (b"[1, 2]", "JSON object"),
-    (json.dumps({"trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00Z"}).encode(), "eventId"),
-    (json.dumps({"eventId": "e1", "trackingNumber": "X", "status": "LOST_IN_SPACE", "occurredAt": "2026-11-27T10:00:00Z"}).encode(), "status"),
-    (json.dumps({"eventId": "e1", "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "yesterday"}).encode(), "occurredAt"),
-    (json.dumps({"eventId": "e1", "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00"}).encode(), "offset"),
-    (json.dumps({"eventId": "e1", "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00Z",
-                 "estimatedDelivery": "soon"}).encode(), "estimatedDelivery"),
-    (json.dumps({"eventId": 7, "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00Z"}).encode(), "eventId"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        (b"not json", "not JSON"),
+        (b"[1, 2]", "JSON object"),
+        (
+            json.dumps({"trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00Z"}).encode(),
+            "eventId",
+        ),
+        (
+            json.dumps(
+                {
+                    "eventId": "e1",
+                    "trackingNumber": "X",
+                    "status": "LOST_IN_SPACE",
+                    "occurredAt": "2026-11-27T10:00:00Z",
+                }
+            ).encode(),
+            "status",
+        ),
+        (
+            json.dumps(
+                {"eventId": "e1", "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "yesterday"}
+            ).encode(),
+            "occurredAt",
+        ),
+        (
+            json.dumps(
+                {"eventId": "e1", "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00"}
+            ).encode(),
+            "offset",
+        ),
+        (
+            json.dumps(
+                {
+                    "eventId": "e1",
+                    "trackingNumber": "X",
+                    "status": "IN_TRANSIT",
+                    "occurredAt": "2026-11-27T10:00:00Z",
+                    "estimatedDelivery": "soon",
+                }
+            ).encode(),
+            "estimatedDelivery",
+        ),
+        (
+            json.dumps(
+                {"eventId": 7, "trackingNumber": "X", "status": "IN_TRANSIT", "occurredAt": "2026-11-27T10:00:00Z"}
+            ).encode(),
+            "eventId",
+        ),
+    ],
+)
 async def test_malformed_bodies_get_400_with_a_reason(carrier, body, reason):
     before = await counts()
     refused = await carrier.post("/webhooks/carriers/dhl", content=body, headers=signed(body))
@@ -118,23 +185,33 @@ async def test_malformed_bodies_get_400_with_a_reason(carrier, body, reason):
 
 
 def hostile(number: str, **fields) -> bytes:
-    return json.dumps({"eventId": uuid.uuid4().hex, "trackingNumber": number, "status": "IN_TRANSIT",
-                       "occurredAt": datetime.now(UTC).isoformat(), **fields}).encode()
+    return json.dumps(
+        {
+            "eventId": uuid.uuid4().hex,
+            "trackingNumber": number,
+            "status": "IN_TRANSIT",
+            "occurredAt": datetime.now(UTC).isoformat(),
+            **fields,
+        }
+    ).encode()
 
 
-@pytest.mark.parametrize("make, reason", [
-    (lambda n: hostile(n, eventId="evt\x00 1"), "eventId"),
-    (lambda n: hostile(n + "\x00"), "trackingNumber"),
-    (lambda n: hostile(n, description="Departed\x00hub"), "description"),
-    (lambda n: hostile(n, location="\x00"), "location"),
-    (lambda n: hostile(n, description="\ud800"), "description"),  # a lone surrogate: no UTF-8 text
-    (lambda n: hostile(n).replace(b'"IN_TRANSIT"', b'"IN_\x00TRANSIT"'), "JSON"),  # a raw NUL byte
-    (lambda n: b"[" * 100_000, "JSON"),
-    (lambda n: hostile(n, occurredAt="0001-01-01T00:00:00+14:00"), "occurredAt"),
-    (lambda n: hostile(n, description=["a"] * 3), "description"),
-    (lambda n: hostile(n, eventId=10**30), "eventId"),
-    (lambda n: hostile(n, estimatedDelivery=1e308), "estimatedDelivery"),
-])
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda n: hostile(n, eventId="evt\x00 1"), "eventId"),
+        (lambda n: hostile(n + "\x00"), "trackingNumber"),
+        (lambda n: hostile(n, description="Departed\x00hub"), "description"),
+        (lambda n: hostile(n, location="\x00"), "location"),
+        (lambda n: hostile(n, description="\ud800"), "description"),  # a lone surrogate: no UTF-8 text
+        (lambda n: hostile(n).replace(b'"IN_TRANSIT"', b'"IN_\x00TRANSIT"'), "JSON"),  # a raw NUL byte
+        (lambda n: b"[" * 100_000, "JSON"),
+        (lambda n: hostile(n, occurredAt="0001-01-01T00:00:00+14:00"), "occurredAt"),
+        (lambda n: hostile(n, description=["a"] * 3), "description"),
+        (lambda n: hostile(n, eventId=10**30), "eventId"),
+        (lambda n: hostile(n, estimatedDelivery=1e308), "estimatedDelivery"),
+    ],
+)
 async def test_hostile_bodies_get_400_in_json_and_change_nothing(gql, client, carrier, make, reason):
     parcel = await a_parcel(gql, client)
     body = make(parcel.tracking_number)

@@ -29,14 +29,28 @@ async def snapshot(token: str) -> list:
 
 
 async def test_create_add_merge_update_remove(gql):
-    created = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}], "email": "A@B.example"}}))["cartCreate"]
+    created = (
+        await gql.data(
+            CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}], "email": "A@B.example"}}
+        )
+    )["cartCreate"]
     cart = created["cart"]
     assert created["userErrors"] == [] and cart["email"] == "a@b.example" and len(cart["token"]) >= 32
     assert cart["lines"][0]["quantity"] == 2 and cart["lines"][0]["total"] == {"amount": "39.98"}
     token = cart["token"]
 
-    merged = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1},
-                                                     {"variantId": await vid("AUR-L"), "quantity": 2}]}))["cartLinesAdd"]["cart"]
+    merged = (
+        await gql.data(
+            ADD,
+            {
+                "t": token,
+                "l": [
+                    {"variantId": await vid("ZEP-S"), "quantity": 1},
+                    {"variantId": await vid("AUR-L"), "quantity": 2},
+                ],
+            },
+        )
+    )["cartLinesAdd"]["cart"]
     assert [(line["variant"]["sku"], line["quantity"]) for line in merged["lines"]] == [("ZEP-S", 3), ("AUR-L", 2)]
     assert merged["subtotal"] == {"amount": "249.97", "currency": "EUR"} and merged["totalQuantity"] == 5
 
@@ -49,7 +63,7 @@ async def test_create_add_merge_update_remove(gql):
     assert removed["lines"] == [] and removed["subtotal"]["amount"] == "0.00"
     fetched = (await gql.data("query($t: ID!) { cart(token: $t) { token lines { id } } }", {"t": token}))["cart"]
     assert fetched == {"token": token, "lines": []}
-    assert (await gql.data("{ cart(token: \"no-such-cart\") { token } }"))["cart"] is None
+    assert (await gql.data('{ cart(token: "no-such-cart") { token } }'))["cart"] is None
 
 
 TWICE = """mutation($t: ID!, $l: [CartLineInput!]!) {
@@ -66,46 +80,108 @@ async def test_each_mutation_of_one_request_answers_with_the_state_it_left(gql):
 
 
 async def test_refusals_name_the_field_and_change_nothing(gql):
-    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
     before = await snapshot(token)
     cases = [
         # ZEP-S has 5 available (5 on hand in central, none reserved); the cart holds 1 already.
-        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 5}]}, ["lines", "0", "quantity"], "INSUFFICIENT_STOCK"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-M"), "quantity": 1}]}, ["lines", "0", "quantity"], "INSUFFICIENT_STOCK"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("HID-1"), "quantity": 1}]}, ["lines", "0", "variantId"], "NOT_FOR_SALE"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 1}, {"variantId": await vid("OLD-1"), "quantity": 1}]},
-         ["lines", "1", "variantId"], "NOT_FOR_SALE"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 0}]}, ["lines", "0", "quantity"], "INVALID_QUANTITY"),
-        (ADD, {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": -2}]}, ["lines", "0", "quantity"], "INVALID_QUANTITY"),
-        (ADD, {"t": "not-a-token", "l": [{"variantId": await vid("AUR-L"), "quantity": 1}]}, ["cartToken"], "NOT_FOUND"),
-        (UPDATE, {"t": token, "l": [{"lineId": encode_id("CartLine", 999999), "quantity": 1}]}, ["lines", "0", "lineId"], "NOT_FOUND"),
+        (
+            ADD,
+            {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 5}]},
+            ["lines", "0", "quantity"],
+            "INSUFFICIENT_STOCK",
+        ),
+        (
+            ADD,
+            {"t": token, "l": [{"variantId": await vid("ZEP-M"), "quantity": 1}]},
+            ["lines", "0", "quantity"],
+            "INSUFFICIENT_STOCK",
+        ),
+        (
+            ADD,
+            {"t": token, "l": [{"variantId": await vid("HID-1"), "quantity": 1}]},
+            ["lines", "0", "variantId"],
+            "NOT_FOR_SALE",
+        ),
+        (
+            ADD,
+            {
+                "t": token,
+                "l": [
+                    {"variantId": await vid("AUR-L"), "quantity": 1},
+                    {"variantId": await vid("OLD-1"), "quantity": 1},
+                ],
+            },
+            ["lines", "1", "variantId"],
+            "NOT_FOR_SALE",
+        ),
+        (
+            ADD,
+            {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": 0}]},
+            ["lines", "0", "quantity"],
+            "INVALID_QUANTITY",
+        ),
+        (
+            ADD,
+            {"t": token, "l": [{"variantId": await vid("AUR-L"), "quantity": -2}]},
+            ["lines", "0", "quantity"],
+            "INVALID_QUANTITY",
+        ),
+        (
+            ADD,
+            {"t": "not-a-token", "l": [{"variantId": await vid("AUR-L"), "quantity": 1}]},
+            ["cartToken"],
+            "NOT_FOUND",
+        ),
+        (
+            UPDATE,
+            {"t": token, "l": [{"lineId": encode_id("CartLine", 999999), "quantity": 1}]},
+            ["lines", "0", "lineId"],
+            "NOT_FOUND",
+        ),
         (REMOVE, {"t": token, "ids": [encode_id("CartLine", 999999)]}, ["lineIds", "0"], "NOT_FOUND"),
         (EMAIL, {"t": token, "e": "not an email"}, ["email"], "INVALID_EMAIL"),
     ]
     for query, variables, field, code in cases:
         payload = next(iter((await gql.data(query, variables)).values()))
-        assert payload["cart"] is None and [(e["field"], e["code"]) for e in payload["userErrors"]] == [(field, code)], variables
+        assert payload["cart"] is None and [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+            (field, code)
+        ], variables
         assert await snapshot(token) == before
     message = next(iter((await gql.data(*cases[0][:2])).values()))["userErrors"][0]["message"]
     assert "Only 5 of ZEP-S available" in message
 
 
 async def test_over_the_line_maximum(gql):
-    payload = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 100}]}}))["cartCreate"]
+    payload = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 100}]}}))[
+        "cartCreate"
+    ]
     assert payload["userErrors"][0]["code"] == "INVALID_QUANTITY" and payload["cart"] is None
 
 
 async def test_a_completed_cart_is_frozen(gql):
     token = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
     await Cart.filter(token=token).update(completed_at=datetime.now(UTC))
-    payload = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}))["cartLinesAdd"]
+    payload = (await gql.data(ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}))[
+        "cartLinesAdd"
+    ]
     assert [e["code"] for e in payload["userErrors"]] == ["CART_COMPLETED"]
 
 
 async def test_cart_mutations_stay_within_ten_statements(gql, sql_counter):
     token = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
     for query, variables in (
-        (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}, {"variantId": await vid("AUR-L"), "quantity": 1}]}),
+        (
+            ADD,
+            {
+                "t": token,
+                "l": [
+                    {"variantId": await vid("ZEP-S"), "quantity": 1},
+                    {"variantId": await vid("AUR-L"), "quantity": 1},
+                ],
+            },
+        ),
         (ADD, {"t": token, "l": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}),
         (EMAIL, {"t": token, "e": "x@example.com"}),
     ):
@@ -121,7 +197,14 @@ async def test_the_database_refuses_a_non_positive_line(db):
         await CartLine.create(cart=cart, variant=variant, quantity=0)
 
 
-ADDRESS = {"firstName": "Ada", "lastName": "Lovelace", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "de"}
+ADDRESS = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "line1": "1 Main St",
+    "city": "Berlin",
+    "postalCode": "10115",
+    "country": "de",
+}
 SHIP_TO = f"mutation($t: ID!, $a: AddressInput!) {{ cartUpdateShippingAddress(cartToken: $t, address: $a) {{ cart {{ shippingAddress {{ country city }} shippingMethod {{ name }} availableShippingMethods {{ id name price {{ amount }} }} }} {ERRORS} }} }}"
 SHIP_BY = f"mutation($t: ID!, $m: ID!) {{ cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) {{ cart {{ shippingMethod {{ name price {{ amount }} }} }} {ERRORS} }} }}"
 
@@ -132,15 +215,40 @@ async def test_shipping_address_and_methods(gql, client):
 
     staff = bearer(await token_for(Permission.MANAGE_SHIPPING))
     create = """mutation($i: ShippingMethodCreateInput!) { shippingMethodCreate(input: $i) { shippingMethod { id name } userErrors { field code } } }"""
-    nordic = (await client.post("/graphql", headers=staff, json={"query": create, "variables": {"i": {
-        "name": "Nordic Post", "carrier": "posten", "price": "3.00", "countries": ["se", "NO"], "maxWeightGrams": 1000}}})).json()
+    nordic = (
+        await client.post(
+            "/graphql",
+            headers=staff,
+            json={
+                "query": create,
+                "variables": {
+                    "i": {
+                        "name": "Nordic Post",
+                        "carrier": "posten",
+                        "price": "3.00",
+                        "countries": ["se", "NO"],
+                        "maxWeightGrams": 1000,
+                    }
+                },
+            },
+        )
+    ).json()
     assert nordic["data"]["shippingMethodCreate"]["userErrors"] == []
-    bad = (await client.post("/graphql", headers=staff, json={"query": create, "variables": {"i": {
-        "name": "Bad", "carrier": "x", "price": "-1"}}})).json()
+    bad = (
+        await client.post(
+            "/graphql",
+            headers=staff,
+            json={"query": create, "variables": {"i": {"name": "Bad", "carrier": "x", "price": "-1"}}},
+        )
+    ).json()
     assert bad["data"]["shippingMethodCreate"]["userErrors"] == [{"field": ["price"], "code": "INVALID_AMOUNT"}]
 
-    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
-    no_address = (await gql.data(SHIP_BY, {"t": token, "m": nordic["data"]["shippingMethodCreate"]["shippingMethod"]["id"]}))
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
+    no_address = await gql.data(
+        SHIP_BY, {"t": token, "m": nordic["data"]["shippingMethodCreate"]["shippingMethod"]["id"]}
+    )
     assert no_address["cartUpdateShippingMethod"]["userErrors"][0]["code"] == "SHIPPING_ADDRESS_REQUIRED"
 
     shipped = (await gql.data(SHIP_TO, {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"]
@@ -152,18 +260,37 @@ async def test_shipping_address_and_methods(gql, client):
 
     refused = await gql.data(SHIP_BY, {"t": token, "m": nordic["data"]["shippingMethodCreate"]["shippingMethod"]["id"]})
     assert refused["cartUpdateShippingMethod"]["userErrors"] == [
-        {"field": ["shippingMethodId"], "code": "SHIPPING_METHOD_UNAVAILABLE", "message": "This shipping method does not serve this cart."}]
+        {
+            "field": ["shippingMethodId"],
+            "code": "SHIPPING_METHOD_UNAVAILABLE",
+            "message": "This shipping method does not serve this cart.",
+        }
+    ]
     chosen = await gql.data(SHIP_BY, {"t": token, "m": standard["id"]})
-    assert chosen["cartUpdateShippingMethod"]["cart"]["shippingMethod"] == {"name": "Standard", "price": {"amount": "4.95"}}
+    assert chosen["cartUpdateShippingMethod"]["cart"]["shippingMethod"] == {
+        "name": "Standard",
+        "price": {"amount": "4.95"},
+    }
 
     # To Sweden: Nordic Post serves it (the cart weighs 300 g), and the chosen Standard still fits.
-    sweden = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "SE"}}))["cartUpdateShippingAddress"]["cart"]
-    assert sweden["availableShippingMethods"][0]["name"] == "Nordic Post" and sweden["shippingMethod"] == {"name": "Standard"}
+    sweden = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "SE"}}))["cartUpdateShippingAddress"][
+        "cart"
+    ]
+    assert sweden["availableShippingMethods"][0]["name"] == "Nordic Post" and sweden["shippingMethod"] == {
+        "name": "Standard"
+    }
     unassigned = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "XX"}}))["cartUpdateShippingAddress"]
     assert unassigned["userErrors"][0]["field"] == ["address", "country"]
-    invalid = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "Deutschland"}}))["cartUpdateShippingAddress"]
-    assert invalid["userErrors"] == [{"field": ["address", "country"], "code": "UNKNOWN_COUNTRY",
-                                      "message": "`country` must be an ISO 3166-1 alpha-2 code such as DE."}]
+    invalid = (await gql.data(SHIP_TO, {"t": token, "a": {**ADDRESS, "country": "Deutschland"}}))[
+        "cartUpdateShippingAddress"
+    ]
+    assert invalid["userErrors"] == [
+        {
+            "field": ["address", "country"],
+            "code": "UNKNOWN_COUNTRY",
+            "message": "`country` must be an ISO 3166-1 alpha-2 code such as DE.",
+        }
+    ]
     await ShippingMethod.filter(name="Nordic Post").delete()
 
 
@@ -177,10 +304,16 @@ async def test_discount_codes_shipping_and_tax_make_the_total(gql):
 
     from models import DiscountCode, DiscountKind
 
-    await DiscountCode.get_or_create(code="EXPIRED1", defaults={
-        "kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(UTC) - timedelta(days=1)})
-    await DiscountCode.get_or_create(code="BIGSPEND", defaults={"kind": DiscountKind.FIXED_AMOUNT, "value": 10, "min_subtotal": 100})
-    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}]}}))["cartCreate"]["cart"]["token"]
+    await DiscountCode.get_or_create(
+        code="EXPIRED1",
+        defaults={"kind": DiscountKind.PERCENTAGE, "value": 50, "ends_at": datetime.now(UTC) - timedelta(days=1)},
+    )
+    await DiscountCode.get_or_create(
+        code="BIGSPEND", defaults={"kind": DiscountKind.FIXED_AMOUNT, "value": 10, "min_subtotal": 100}
+    )
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 2}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
     # 2 x 19.99 to Germany (19 % VAT included in prices), Standard shipping 4.95 under the 50.00 threshold.
     cart = (await gql.data(SHIP_TO, {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"]
     standard = next(m for m in cart["availableShippingMethods"] if m["name"] == "Standard")
@@ -189,31 +322,51 @@ async def test_discount_codes_shipping_and_tax_make_the_total(gql):
     applied = (await gql.data(APPLY, {"t": token, "c": "welcome10"}))["cartApplyDiscountCode"]
     assert applied["userErrors"] == []
     assert applied["cart"] == {
-        "subtotal": {"amount": "39.98"}, "discountTotal": {"amount": "4.00"}, "shippingTotal": {"amount": "4.95"},
-        "taxTotal": {"amount": "6.54"}, "total": {"amount": "40.93"},  # 40.93 x 19/119 = 6.535…
-        "discountCodes": [{"code": "WELCOME10", "applicable": True, "message": None}]}
+        "subtotal": {"amount": "39.98"},
+        "discountTotal": {"amount": "4.00"},
+        "shippingTotal": {"amount": "4.95"},
+        "taxTotal": {"amount": "6.54"},
+        "total": {"amount": "40.93"},  # 40.93 x 19/119 = 6.535…
+        "discountCodes": [{"code": "WELCOME10", "applicable": True, "message": None}],
+    }
 
     for code, reason in (("NOSUCHCODE", "does not exist"), ("EXPIRED1", "expired"), ("BIGSPEND", "at least 100")):
         refused = (await gql.data(APPLY, {"t": token, "c": code}))["cartApplyDiscountCode"]
         assert refused["cart"] is None and refused["userErrors"][0]["code"] == "DISCOUNT_CODE_INVALID"
         assert reason in refused["userErrors"][0]["message"]
-    still = (await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token}))["cart"]
+    still = (
+        await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token})
+    )["cart"]
     assert still["discountCodes"] == [{"code": "WELCOME10", "applicable": True, "message": None}]
 
     dropped = (await gql.data(DROP, {"t": token, "c": "WELCOME10"}))["cartRemoveDiscountCode"]["cart"]
-    assert dropped["discountTotal"] == {"amount": "0.00"} and dropped["total"] == {"amount": "44.93"} and dropped["discountCodes"] == []
+    assert (
+        dropped["discountTotal"] == {"amount": "0.00"}
+        and dropped["total"] == {"amount": "44.93"}
+        and dropped["discountCodes"] == []
+    )
     missing = (await gql.data(DROP, {"t": token, "c": "WELCOME10"}))["cartRemoveDiscountCode"]
     assert missing["userErrors"][0]["code"] == "NOT_FOUND"
 
 
 async def test_a_code_that_stops_applying_is_shown_as_such(gql):
-    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("AUR-L"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
-    assert (await gql.data(APPLY, {"t": token, "c": "SAVE5"}))["cartApplyDiscountCode"]["userErrors"] == []  # 95.00 >= 25.00
-    line = (await gql.data("query($t: ID!) { cart(token: $t) { lines { id } } }", {"t": token}))["cart"]["lines"][0]["id"]
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("AUR-L"), "quantity": 1}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
+    assert (await gql.data(APPLY, {"t": token, "c": "SAVE5"}))["cartApplyDiscountCode"][
+        "userErrors"
+    ] == []  # 95.00 >= 25.00
+    line = (await gql.data("query($t: ID!) { cart(token: $t) { lines { id } } }", {"t": token}))["cart"]["lines"][0][
+        "id"
+    ]
     await gql.data(REMOVE, {"t": token, "ids": [line]})
-    cart = (await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token}))["cart"]
+    cart = (
+        await gql.data("query($t: ID!) { " + TOTALS.replace("cart {", "cart(token: $t) {", 1) + " }", {"t": token})
+    )["cart"]
     assert cart["discountTotal"] == {"amount": "0.00"}
-    assert cart["discountCodes"] == [{"code": "SAVE5", "applicable": False, "message": "This code needs a subtotal of at least 25.00."}]
+    assert cart["discountCodes"] == [
+        {"code": "SAVE5", "applicable": False, "message": "This code needs a subtotal of at least 25.00."}
+    ]
 
 
 async def test_a_guest_cart_merges_into_the_customers_at_sign_in(gql, client):
@@ -225,15 +378,30 @@ async def test_a_guest_cart_merges_into_the_customers_at_sign_in(gql, client):
     sign_in = """mutation($t: ID) { tokenCreate(email: "merge.shopper@example.com", password: "long enough password", cartToken: $t) {
         accessToken cartToken userErrors { code } } }"""
     # First sign-in with a guest cart: it simply becomes the customer's cart.
-    first = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    first = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
     signed = (await gql.data(sign_in, {"t": first}))["tokenCreate"]
     assert signed["cartToken"] == first and signed["userErrors"] == []
     # A second guest cart later joins it: quantities add up, capped at availability (5 of ZEP-S).
-    second = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 5},
-                                                      {"variantId": await vid("AUR-L"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    second = (
+        await gql.data(
+            CREATE,
+            {
+                "i": {
+                    "lines": [
+                        {"variantId": await vid("ZEP-S"), "quantity": 5},
+                        {"variantId": await vid("AUR-L"), "quantity": 1},
+                    ]
+                }
+            },
+        )
+    )["cartCreate"]["cart"]["token"]
     merged = (await gql.data(sign_in, {"t": second}))["tokenCreate"]
     assert merged["cartToken"] == first
-    cart = (await gql.data("query($t: ID!) { cart(token: $t) { email lines { quantity variant { sku } } } }", {"t": first}))["cart"]
+    cart = (
+        await gql.data("query($t: ID!) { cart(token: $t) { email lines { quantity variant { sku } } } }", {"t": first})
+    )["cart"]
     assert cart["email"] == email
     assert sorted((line["variant"]["sku"], line["quantity"]) for line in cart["lines"]) == [("AUR-L", 1), ("ZEP-S", 5)]
     assert (await gql.data("query($t: ID!) { cart(token: $t) { token } }", {"t": second}))["cart"] is None
@@ -247,10 +415,19 @@ async def test_the_line_maximum_is_configurable(db):
 
     app = create_app(load_settings({"DATABASE_URL": db.url, "MAX_LINE_QUANTITY": "2", "RATE_LIMIT_PER_SECOND": "0"}))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
-        body = (await client.post("/graphql", json={"query": CREATE, "variables": {"i": {"lines": [
-            {"variantId": await vid("ZEP-S"), "quantity": 3}]}}})).json()
+        body = (
+            await client.post(
+                "/graphql",
+                json={
+                    "query": CREATE,
+                    "variables": {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 3}]}},
+                },
+            )
+        ).json()
     errors = body["data"]["cartCreate"]["userErrors"]
-    assert errors == [{"field": ["lines", "0", "quantity"], "code": "INVALID_QUANTITY", "message": "At most 2 of one item per order."}]
+    assert errors == [
+        {"field": ["lines", "0", "quantity"], "code": "INVALID_QUANTITY", "message": "At most 2 of one item per order."}
+    ]
 
 
 async def test_staff_create_discount_codes(client, gql):
@@ -267,19 +444,37 @@ async def test_staff_create_discount_codes(client, gql):
         return body["data"]["discountCodeCreate"]
 
     made = await call({"code": "spring20", "kind": "PERCENTAGE", "value": "20", "minSubtotal": "10"})
-    assert made == {"discountCode": {"code": "SPRING20", "kind": "PERCENTAGE", "value": "20.00", "minSubtotal": "10.00",
-                                     "usedCount": 0}, "userErrors": []}
+    assert made == {
+        "discountCode": {
+            "code": "SPRING20",
+            "kind": "PERCENTAGE",
+            "value": "20.00",
+            "minSubtotal": "10.00",
+            "usedCount": 0,
+        },
+        "userErrors": [],
+    }
     before = await DiscountCode.all().count()
     for values, field, code in (
         ({"code": "SPRING20", "kind": "PERCENTAGE", "value": "5"}, ["code"], "DUPLICATE"),
         ({"code": "BAD CODE", "kind": "PERCENTAGE", "value": "5"}, ["code"], "INVALID"),
         ({"code": "TOOMUCH", "kind": "PERCENTAGE", "value": "150"}, ["value"], "INVALID"),
         ({"code": "NEGATIVE", "kind": "FIXED_AMOUNT", "value": "-5"}, ["value"], "INVALID_AMOUNT"),
-        ({"code": "BACKWARDS", "kind": "FREE_SHIPPING", "startsAt": "2027-01-02T00:00:00+00:00",
-          "endsAt": "2027-01-01T00:00:00+00:00"}, ["endsAt"], "INVALID"),
+        (
+            {
+                "code": "BACKWARDS",
+                "kind": "FREE_SHIPPING",
+                "startsAt": "2027-01-02T00:00:00+00:00",
+                "endsAt": "2027-01-01T00:00:00+00:00",
+            },
+            ["endsAt"],
+            "INVALID",
+        ),
     ):
         assert await call(values) == {"discountCode": None, "userErrors": [{"field": field, "code": code}]}
     assert await DiscountCode.all().count() == before
-    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))["cartCreate"]["cart"]["token"]
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
     applied = (await gql.data(APPLY, {"t": token, "c": "spring20"}))["cartApplyDiscountCode"]["cart"]
     assert applied["discountTotal"] == {"amount": "4.00"}

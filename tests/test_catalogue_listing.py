@@ -34,9 +34,14 @@ async def test_total_count_excludes_drafts_and_archived(gql, db):
 
 async def test_category_filter_includes_descendants(gql, db):
     assert sorted(names(await gql.data(LIST, {"first": 10, "filter": lab(db)}))) == [
-        "Aurora Wool Sweater", "Nimbus Cotton Tee", "Zephyr Linen Shirt"]
+        "Aurora Wool Sweater",
+        "Nimbus Cotton Tee",
+        "Zephyr Linen Shirt",
+    ]
     assert sorted(names(await gql.data(LIST, {"first": 10, "filter": lab(db, "Lab Sub")}))) == [
-        "Aurora Wool Sweater", "Zephyr Linen Shirt"]
+        "Aurora Wool Sweater",
+        "Zephyr Linen Shirt",
+    ]
     assert names(await gql.data(LIST, {"first": 10, "filter": lab(db, "Lab Leaf")})) == ["Zephyr Linen Shirt"]
 
 
@@ -117,7 +122,10 @@ async def test_option_filter_needs_one_variant_matching_all(gql, db):
     assert names(await gql.data(LIST, {"first": 10, "filter": {**lab(db), **red_s}})) == []
     m_or_one = {"options": [{"name": "Size", "values": ["M", "One"]}]}
     assert sorted(names(await gql.data(LIST, {"first": 10, "filter": {**lab(db), **m_or_one}}))) == [
-        "Aurora Wool Sweater", "Nimbus Cotton Tee", "Zephyr Linen Shirt"]
+        "Aurora Wool Sweater",
+        "Nimbus Cotton Tee",
+        "Zephyr Linen Shirt",
+    ]
 
 
 async def test_search_finds_words_and_prefixes_and_ranks_name_matches_first(gql, db):
@@ -133,7 +141,9 @@ async def test_search_pages_by_relevance(gql):
     full = names(await gql.data(LIST, {"first": 100, "search": "classic"}))
     assert full, "the seeded catalogue has Classic products"
     first = await gql.data(LIST, {"first": 2, "search": "classic"})
-    rest = await gql.data(LIST, {"first": 100, "search": "classic", "after": first["products"]["pageInfo"]["endCursor"]})
+    rest = await gql.data(
+        LIST, {"first": 100, "search": "classic", "after": first["products"]["pageInfo"]["endCursor"]}
+    )
     assert names(first) + names(rest) == full
 
 
@@ -142,12 +152,21 @@ async def test_sorts(gql, db):
     assert by_price == ["Nimbus Cotton Tee", "Zephyr Linen Shirt", "Aurora Wool Sweater"]
     assert names(await gql.data(LIST, {"first": 10, "filter": lab(db), "sort": "PRICE_DESC"})) == by_price[::-1]
     assert names(await gql.data(LIST, {"first": 10, "filter": lab(db), "sort": "NAME_ASC"})) == [
-        "Aurora Wool Sweater", "Nimbus Cotton Tee", "Zephyr Linen Shirt"]
+        "Aurora Wool Sweater",
+        "Nimbus Cotton Tee",
+        "Zephyr Linen Shirt",
+    ]
     assert names(await gql.data(LIST, {"first": 10, "filter": lab(db), "sort": "NAME_DESC"})) == [
-        "Zephyr Linen Shirt", "Nimbus Cotton Tee", "Aurora Wool Sweater"]
+        "Zephyr Linen Shirt",
+        "Nimbus Cotton Tee",
+        "Aurora Wool Sweater",
+    ]
     # Created one day apart in the order Zephyr, Aurora, Nimbus.
     assert names(await gql.data(LIST, {"first": 10, "filter": lab(db), "sort": "NEWEST"})) == [
-        "Nimbus Cotton Tee", "Aurora Wool Sweater", "Zephyr Linen Shirt"]
+        "Nimbus Cotton Tee",
+        "Aurora Wool Sweater",
+        "Zephyr Linen Shirt",
+    ]
 
 
 async def test_price_sort_pages_consistently(gql):
@@ -164,7 +183,9 @@ async def test_price_sort_pages_consistently(gql):
 
 async def test_cursor_of_another_sort_is_rejected(gql):
     data = await gql.data(LIST, {"first": 2, "sort": "NAME_ASC"})
-    codes = await gql.error_codes(LIST, {"first": 2, "sort": "PRICE_ASC", "after": data["products"]["pageInfo"]["endCursor"]})
+    codes = await gql.error_codes(
+        LIST, {"first": 2, "sort": "PRICE_ASC", "after": data["products"]["pageInfo"]["endCursor"]}
+    )
     assert codes == ["BAD_USER_INPUT"]
 
 
@@ -186,8 +207,14 @@ async def test_facets_count_under_the_current_filter(gql, db):
     assert {f["category"]["name"]: f["count"] for f in facets["categories"]} == {"Lab": 3, "Lab Sub": 2, "Lab Leaf": 1}
     options = {o["name"]: {v["value"]: v["count"] for v in o["values"]} for o in facets["options"]}
     assert options == {"Colour": {"Blue": 2, "Red": 1}, "Size": {"L": 1, "M": 2, "One": 1, "S": 1}}
-    buckets = {(b["min"]["amount"], b["max"]["amount"] if b["max"] else None): b["count"] for b in facets["priceRanges"]}
+    buckets = {
+        (b["min"]["amount"], b["max"]["amount"] if b["max"] else None): b["count"] for b in facets["priceRanges"]
+    }
     assert buckets[("0", "25")] == 2 and buckets[("50", "100")] == 1 and sum(buckets.values()) == 3
 
     in_stock = (await gql.data(FACETS, {"filter": {**lab(db), "inStock": True}}))["products"]["facets"]
-    assert {f["category"]["name"]: f["count"] for f in in_stock["categories"]} == {"Lab": 2, "Lab Sub": 2, "Lab Leaf": 1}
+    assert {f["category"]["name"]: f["count"] for f in in_stock["categories"]} == {
+        "Lab": 2,
+        "Lab Sub": 2,
+        "Lab Leaf": 1,
+    }

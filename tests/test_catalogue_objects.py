@@ -23,7 +23,10 @@ async def test_product_by_slug_and_id_agree(gql, db):
     by_id = (await gql.data(PRODUCT, {"id": encode_id("Product", db.data.products["Zephyr Linen Shirt"])}))["product"]
     assert by_slug == by_id
     assert by_slug["category"] == {"name": "Lab Leaf", "ancestors": [{"name": "Lab"}, {"name": "Lab Sub"}]}
-    assert by_slug["priceRange"] == {"min": {"amount": "19.99", "currency": "EUR"}, "max": {"amount": "19.99", "currency": "EUR"}}
+    assert by_slug["priceRange"] == {
+        "min": {"amount": "19.99", "currency": "EUR"},
+        "max": {"amount": "19.99", "currency": "EUR"},
+    }
 
 
 async def test_quantity_available_is_on_hand_minus_reserved_over_warehouses(gql):
@@ -68,7 +71,12 @@ async def test_node_and_nodes_resolve_each_type(gql, db):
     category = encode_id("Category", db.data.categories["Lab Sub"])
     missing = encode_id("Product", 987654)
     data = await gql.data(NODE, {"id": variant, "ids": [product, category, missing]})
-    assert data["node"] == {"__typename": "ProductVariant", "id": variant, "sku": "AUR-L", "product": {"name": "Aurora Wool Sweater"}}
+    assert data["node"] == {
+        "__typename": "ProductVariant",
+        "id": variant,
+        "sku": "AUR-L",
+        "product": {"name": "Aurora Wool Sweater"},
+    }
     assert data["nodes"] == [
         {"__typename": "Product", "id": product, "name": "Nimbus Cotton Tee"},
         {"__typename": "Category", "id": category, "slug": "lab-sub"},
@@ -114,9 +122,13 @@ async def test_categories_connection_pages_one_level(gql, db):
     assert {e["node"]["level"] for e in top["edges"]} == {0}
     assert "Lab" in [e["node"]["name"] for e in top["edges"]] and top["totalCount"] == len(top["edges"])
     first = (await gql.data(CATEGORIES, {"first": 2, "topLevel": True}))["categories"]
-    rest = (await gql.data(CATEGORIES, {"first": 100, "topLevel": True, "after": first["pageInfo"]["endCursor"]}))["categories"]
+    rest = (await gql.data(CATEGORIES, {"first": 100, "topLevel": True, "after": first["pageInfo"]["endCursor"]}))[
+        "categories"
+    ]
     assert [e["node"]["name"] for e in first["edges"] + rest["edges"]] == [e["node"]["name"] for e in top["edges"]]
     back = (await gql.data(CATEGORIES, {"last": 2, "topLevel": True}))["categories"]
     assert [e["node"]["name"] for e in back["edges"]] == [e["node"]["name"] for e in top["edges"]][-2:]
-    children = (await gql.data(CATEGORIES, {"first": 10, "parent": encode_id("Category", db.data.categories["Lab"])}))["categories"]
+    children = (await gql.data(CATEGORIES, {"first": 10, "parent": encode_id("Category", db.data.categories["Lab"])}))[
+        "categories"
+    ]
     assert [e["node"]["name"] for e in children["edges"]] == ["Lab Sub"]

@@ -10,7 +10,14 @@ import pytest
 from models import Cart, Order, ProductVariant, Stock, StockMovement, Warehouse
 from schema.ids import encode_id
 
-ADDRESS = {"firstName": "Ada", "lastName": "Lovelace", "line1": "1 Main St", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+ADDRESS = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "line1": "1 Main St",
+    "city": "Berlin",
+    "postalCode": "10115",
+    "country": "DE",
+}
 CHECKOUT = """mutation($t: ID!, $p: PaymentInput!, $k: String) { checkoutComplete(cartToken: $t, payment: $p, idempotencyKey: $k) {
   order { id number token status email total { amount } taxTotal { amount } shippingTotal { amount }
           lines { sku productName quantity unitPrice { amount } total { amount } } events { kind } }
@@ -18,31 +25,55 @@ CHECKOUT = """mutation($t: ID!, $p: PaymentInput!, $k: String) { checkoutComplet
 PAID = {"provider": "test-card", "token": "tok_visa"}
 
 
-async def ready_cart(gql, lines: list[tuple[str, int]], *, email: bool = True, address: bool = True, method: bool = True,
-                     headers: dict[str, str] | None = None) -> str:
+async def ready_cart(
+    gql,
+    lines: list[tuple[str, int]],
+    *,
+    email: bool = True,
+    address: bool = True,
+    method: bool = True,
+    headers: dict[str, str] | None = None,
+) -> str:
     """A cart through the storefront API; `headers` with a customer's bearer token make it theirs."""
     variant_ids = [(encode_id("ProductVariant", (await ProductVariant.get(sku=sku)).id), q) for sku, q in lines]
     create = "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { token } userErrors { code message } } }"
-    variables = {"i": {"lines": [{"variantId": v, "quantity": q} for v, q in variant_ids], **({"email": "ada@example.com"} if email else {})}}
-    body = (await gql.http.post("/graphql", headers=headers or {}, json={"query": create, "variables": variables})).json()
+    variables = {
+        "i": {
+            "lines": [{"variantId": v, "quantity": q} for v, q in variant_ids],
+            **({"email": "ada@example.com"} if email else {}),
+        }
+    }
+    body = (
+        await gql.http.post("/graphql", headers=headers or {}, json={"query": create, "variables": variables})
+    ).json()
     payload = body["data"]["cartCreate"]
     assert payload["userErrors"] == [], payload
     token = payload["cart"]["token"]
     if address:
         set_address = "mutation($t: ID!, $a: AddressInput!) { cartUpdateShippingAddress(cartToken: $t, address: $a) { cart { availableShippingMethods { id name } } } }"
-        methods = (await gql.data(set_address, {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"]["availableShippingMethods"]
+        methods = (await gql.data(set_address, {"t": token, "a": ADDRESS}))["cartUpdateShippingAddress"]["cart"][
+            "availableShippingMethods"
+        ]
         if method:
             standard = next(m["id"] for m in methods if m["name"] == "Standard")
-            await gql.data("mutation($t: ID!, $m: ID!) { cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) { userErrors { code } } }",
-                           {"t": token, "m": standard})
+            await gql.data(
+                "mutation($t: ID!, $m: ID!) { cartUpdateShippingMethod(cartToken: $t, shippingMethodId: $m) { userErrors { code } } }",
+                {"t": token, "m": standard},
+            )
     return token
 
 
 async def make_variant() -> ProductVariant:
     """A variant of its own with known stock: 5 in central, 0 in north."""
     source = await ProductVariant.get(sku="ZEP-S")
-    variant = await ProductVariant.create(product_id=source.product_id, sku=f"CHK-{uuid.uuid4().hex[:8]}", name="Checkout test",
-                                          price=source.price, weight_grams=100, position=9)
+    variant = await ProductVariant.create(
+        product_id=source.product_id,
+        sku=f"CHK-{uuid.uuid4().hex[:8]}",
+        name="Checkout test",
+        price=source.price,
+        weight_grams=100,
+        position=9,
+    )
     central, north = await Warehouse.get(code="central"), await Warehouse.get(code="north")
     await Stock.create(variant=variant, warehouse=central, quantity=5, reserved=0)
     await Stock.create(variant=variant, warehouse=north, quantity=0, reserved=0)
@@ -56,14 +87,23 @@ async def fresh_variant(db) -> ProductVariant:
 
 async def test_a_paid_checkout(gql, fresh_variant):
     token = await ready_cart(gql, [(fresh_variant.sku, 2)])
-    cart = (await gql.data("query($t: ID!) { cart(token: $t) { total { amount } taxTotal { amount } } }", {"t": token}))["cart"]
+    cart = (
+        await gql.data("query($t: ID!) { cart(token: $t) { total { amount } taxTotal { amount } } }", {"t": token})
+    )["cart"]
     result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
     assert result["userErrors"] == []
     order = result["order"]
     assert order["status"] == "PAID" and order["number"] > 1000 and order["email"] == "ada@example.com"
     assert order["total"] == cart["total"] and order["taxTotal"] == cart["taxTotal"]
-    assert order["lines"] == [{"sku": fresh_variant.sku, "productName": "Zephyr Linen Shirt", "quantity": 2,
-                               "unitPrice": {"amount": "19.99"}, "total": {"amount": "39.98"}}]
+    assert order["lines"] == [
+        {
+            "sku": fresh_variant.sku,
+            "productName": "Zephyr Linen Shirt",
+            "quantity": 2,
+            "unitPrice": {"amount": "19.99"},
+            "total": {"amount": "39.98"},
+        }
+    ]
     assert [e["kind"] for e in order["events"]] == ["PLACED", "PAID"]
     central = await Stock.get(variant_id=fresh_variant.id, warehouse__code="central")
     assert (central.quantity, central.reserved) == (5, 2)
@@ -72,8 +112,12 @@ async def test_a_paid_checkout(gql, fresh_variant):
     found = (await gql.data("query($t: ID!) { order(token: $t) { number status } }", {"t": order["token"]}))["order"]
     assert found == {"number": order["number"], "status": "PAID"}
     # availability follows: 3 left
-    left = (await gql.data("query($id: ID!) { node(id: $id) { ... on ProductVariant { quantityAvailable } } }",
-                           {"id": encode_id("ProductVariant", fresh_variant.id)}))["node"]
+    left = (
+        await gql.data(
+            "query($id: ID!) { node(id: $id) { ... on ProductVariant { quantityAvailable } } }",
+            {"id": encode_id("ProductVariant", fresh_variant.id)},
+        )
+    )["node"]
     assert left == {"quantityAvailable": 3}
 
 
@@ -86,7 +130,9 @@ async def test_manual_payment_places_an_unpaid_order(gql, fresh_variant):
 async def test_a_declined_payment_leaves_no_trace(gql, fresh_variant):
     token = await ready_cart(gql, [(fresh_variant.sku, 2)])
     orders_before = await Order.all().count()
-    result = (await gql.data(CHECKOUT, {"t": token, "p": {"provider": "test-card", "token": "tok_decline"}}))["checkoutComplete"]
+    result = (await gql.data(CHECKOUT, {"t": token, "p": {"provider": "test-card", "token": "tok_decline"}}))[
+        "checkoutComplete"
+    ]
     assert result["order"] is None and [e["code"] for e in result["userErrors"]] == ["PAYMENT_DECLINED"]
     assert await Order.all().count() == orders_before
     assert (await Stock.get(variant_id=fresh_variant.id, warehouse__code="central")).reserved == 0
@@ -114,7 +160,9 @@ async def test_stock_gone_since_the_cart_was_filled(gql, fresh_variant):
     token = await ready_cart(gql, [(fresh_variant.sku, 4)])
     await Stock.filter(variant_id=fresh_variant.id, warehouse__code="central").update(quantity=3)
     result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
-    assert [e["code"] for e in result["userErrors"]] == ["INSUFFICIENT_STOCK"] and "Only 3 available" in result["userErrors"][0]["message"]
+    assert [e["code"] for e in result["userErrors"]] == ["INSUFFICIENT_STOCK"] and "Only 3 available" in result[
+        "userErrors"
+    ][0]["message"]
     assert (await Stock.get(variant_id=fresh_variant.id, warehouse__code="central")).reserved == 0
 
 
@@ -133,7 +181,9 @@ async def test_the_same_key_or_cart_gives_the_same_order(gql, fresh_variant):
 
 
 async def test_statement_count_does_not_grow_with_the_cart(gql, sql_counter):
-    in_stock = await Stock.filter(quantity__gte=5, reserved=0, variant__product__status="ACTIVE").order_by("id").limit(60)
+    in_stock = (
+        await Stock.filter(quantity__gte=5, reserved=0, variant__product__status="ACTIVE").order_by("id").limit(60)
+    )
     skus = list(dict.fromkeys([(await ProductVariant.get(id=s.variant_id)).sku for s in in_stock]))[:20]
     assert len(skus) == 20
     counts = []
@@ -166,8 +216,12 @@ async def test_double_submit_and_crossed_carts_on_postgres(db, gql, fresh_varian
     assert len({r["checkoutComplete"]["order"]["id"] for r in twice}) == 1
     # Carts holding the same two variants in opposite orders: the classic deadlock shape.
     other = await make_variant()
-    crossed = [await ready_cart(gql, [(other.sku, 1), (fresh_variant.sku, 1)]) if i % 2 else
-               await ready_cart(gql, [(fresh_variant.sku, 1), (other.sku, 1)]) for i in range(6)]
+    crossed = [
+        await ready_cart(gql, [(other.sku, 1), (fresh_variant.sku, 1)])
+        if i % 2
+        else await ready_cart(gql, [(fresh_variant.sku, 1), (other.sku, 1)])
+        for i in range(6)
+    ]
     results = await asyncio.gather(*(gql.data(CHECKOUT, {"t": t, "p": PAID}) for t in crossed))
     codes = {e["code"] for r in results for e in r["checkoutComplete"]["userErrors"]}
     assert codes <= {"INSUFFICIENT_STOCK"}

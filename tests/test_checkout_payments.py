@@ -14,7 +14,9 @@ from models import Cart, DiscountCode, DiscountKind, Order, PaymentAttempt, Paym
 from resolvers import card_books, checkout_complete, outbox, payments
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 
-APPLY = "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code message } } }"
+APPLY = (
+    "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code message } } }"
+)
 
 
 def card_ledger() -> card_books.CardBooks:
@@ -25,7 +27,7 @@ def card_ledger() -> card_books.CardBooks:
 
 def entries_since(before: list[card_books.Entry]) -> list[card_books.Entry]:
     """What the processor recorded since `before` was read (its books only grow)."""
-    return card_ledger().entries()[len(before):]
+    return card_ledger().entries()[len(before) :]
 
 
 class LongReferenceCard:
@@ -90,14 +92,17 @@ async def test_fifty_buyers_for_a_code_limited_to_ten(gql, db):
         pytest.skip("SQLite serializes every transaction: concurrency is proven on PostgreSQL")
     variant = await make_variant()
     await Stock.filter(variant_id=variant.id, warehouse__code="central").update(quantity=60)
-    code = await DiscountCode.create(code=f"TEN{uuid.uuid4().hex[:6].upper()}", kind=DiscountKind.PERCENTAGE,
-                                     value=10, usage_limit=10)
+    code = await DiscountCode.create(
+        code=f"TEN{uuid.uuid4().hex[:6].upper()}", kind=DiscountKind.PERCENTAGE, value=10, usage_limit=10
+    )
     tokens = await asyncio.gather(*(ready_cart(gql, [(variant.sku, 1)]) for _ in range(50)))
     for token in tokens:
         assert (await gql.data(APPLY, {"t": token, "c": code.code}))["cartApplyDiscountCode"]["userErrors"] == []
     before = card_ledger().entries()
 
-    results = [r["checkoutComplete"] for r in await asyncio.gather(*(gql.data(CHECKOUT, {"t": t, "p": PAID}) for t in tokens))]
+    results = [
+        r["checkoutComplete"] for r in await asyncio.gather(*(gql.data(CHECKOUT, {"t": t, "p": PAID}) for t in tokens))
+    ]
 
     placed = [r["order"] for r in results if r["order"]]
     assert len(placed) == 10
@@ -131,4 +136,8 @@ async def test_a_failure_after_the_commit_keeps_the_payment(gql, db):
     assert [(e.kind, e.reference) for e in entries_since(before)] == [("CHARGE", order.payment_reference)]
     assert order.payment_reference in card_ledger().held()
     attempt = await PaymentAttempt.get(cart_token=token)
-    assert (attempt.status, attempt.order_id, attempt.reference) == (PaymentAttemptStatus.ORDERED, order.id, order.payment_reference)
+    assert (attempt.status, attempt.order_id, attempt.reference) == (
+        PaymentAttemptStatus.ORDERED,
+        order.id,
+        order.payment_reference,
+    )

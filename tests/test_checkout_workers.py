@@ -16,6 +16,7 @@ from tests.test_checkout import ADDRESS, CHECKOUT, PAID
 
 pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips them
 
+
 @pytest.fixture
 async def server(db):
     if db.name != "postgres":
@@ -29,8 +30,14 @@ async def server(db):
 
 async def _variant_with(units: int) -> ProductVariant:
     source = await ProductVariant.get(sku="ZEP-S")
-    variant = await ProductVariant.create(product_id=source.product_id, sku=f"W-{uuid.uuid4().hex[:10]}", name="Workers",
-                                          price=source.price, weight_grams=100, position=10)
+    variant = await ProductVariant.create(
+        product_id=source.product_id,
+        sku=f"W-{uuid.uuid4().hex[:10]}",
+        name="Workers",
+        price=source.price,
+        weight_grams=100,
+        position=10,
+    )
     await Stock.create(variant=variant, warehouse=await Warehouse.get(code="central"), quantity=units, reserved=0)
     return variant
 
@@ -38,9 +45,18 @@ async def _variant_with(units: int) -> ProductVariant:
 async def _ready_cart(variants: list[ProductVariant]) -> str:
     """A checkout-ready cart, made with the same domain calls the API uses (faster than 4 requests)."""
     cart = await carts.create_cart("EUR", [(v.id, 1) for v in variants], "load@example.com", None)
-    await carts.update_shipping_address(Loaders(), cart.token, {
-        "first_name": ADDRESS["firstName"], "last_name": ADDRESS["lastName"], "line1": ADDRESS["line1"],
-        "city": ADDRESS["city"], "postal_code": ADDRESS["postalCode"], "country": ADDRESS["country"]})
+    await carts.update_shipping_address(
+        Loaders(),
+        cart.token,
+        {
+            "first_name": ADDRESS["firstName"],
+            "last_name": ADDRESS["lastName"],
+            "line1": ADDRESS["line1"],
+            "city": ADDRESS["city"],
+            "postal_code": ADDRESS["postalCode"],
+            "country": ADDRESS["country"],
+        },
+    )
     await carts.update_shipping_method(Loaders(), cart.token, (await ShippingMethod.get(name="Standard")).id)
     return cart.token
 

@@ -18,8 +18,9 @@ from tests.live import free_port
 
 def run(*args: str, database: Path, **env: str) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "DATABASE_URL": f"sqlite://{database}", **env}
-    result = subprocess.run([sys.executable, "-m", "gateway", *args], cwd=ROOT, env=full_env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *args], cwd=ROOT, env=full_env, capture_output=True, text=True, timeout=120
+    )
     assert result.returncode == 0, result.stderr
     return result
 
@@ -28,8 +29,16 @@ def dump(database: Path) -> dict[str, list[tuple]]:
     with sqlite3.connect(database) as conn:
         return {
             table: conn.execute(f'SELECT * FROM "{table}" ORDER BY id').fetchall()
-            for table in ("category", "product", "product_variant", "variant_option", "product_image", "warehouse", "stock",
-                          "shipping_method")
+            for table in (
+                "category",
+                "product",
+                "product_variant",
+                "variant_option",
+                "product_image",
+                "warehouse",
+                "stock",
+                "shipping_method",
+            )
         }
 
 
@@ -63,8 +72,9 @@ def test_serve_brings_up_a_working_gateway(tmp_path):
     run("seed", "--products", "25", database=database)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite://{database}", "PORT": str(port), "LOG_LEVEL": "WARNING"}
-    server = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 30
@@ -76,7 +86,9 @@ def test_serve_brings_up_a_working_gateway(tmp_path):
                 pass
             assert time.monotonic() < deadline and server.poll() is None, "server did not start"
             time.sleep(0.2)
-        body = httpx.post(f"{base}/graphql", json={"query": "{ products(first: 3) { totalCount edges { node { name } } } }"}).json()
+        body = httpx.post(
+            f"{base}/graphql", json={"query": "{ products(first: 3) { totalCount edges { node { name } } } }"}
+        ).json()
         assert len(body["data"]["products"]["edges"]) == 3
         assert "graphiql" in httpx.get(f"{base}/graphql", headers={"accept": "text/html"}).text.lower()
         assert httpx.get(f"{base}/readyz").status_code == 200

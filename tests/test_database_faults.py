@@ -59,7 +59,9 @@ def test_statement_timeout_is_a_setting_of_every_postgresql_connection():
     credentials = tortoise_config("postgres://u@db:5432/shop", 2.5)["connections"]["default"]["credentials"]
     assert credentials["server_settings"] == {"statement_timeout": "2500"}
     # Migrations and the command-line tools: no limit.
-    assert "server_settings" not in tortoise_config("postgres://u@db:5432/shop")["connections"]["default"]["credentials"]
+    assert (
+        "server_settings" not in tortoise_config("postgres://u@db:5432/shop")["connections"]["default"]["credentials"]
+    )
 
 
 class _Driver(Exception):
@@ -68,21 +70,30 @@ class _Driver(Exception):
         self.sqlstate = sqlstate
 
 
-@pytest.mark.parametrize("error,fault", [
-    (DatabaseUnavailable("refused"), SERVICE_UNAVAILABLE),
-    (_Driver("08003"), SERVICE_UNAVAILABLE),  # connection does not exist (lost mid-query)
-    (_Driver("57P01"), SERVICE_UNAVAILABLE),  # admin shutdown
-    (_Driver("57P03"), SERVICE_UNAVAILABLE),  # cannot connect now
-    (_Driver("53300"), SERVICE_UNAVAILABLE),  # too many connections
-    (_Driver("57014"), TIMEOUT),  # statement timeout
-    (_Driver("23505"), None),  # a unique violation is the request's business
-    (ValueError("08003"), None),  # a message is never read
-    (OSError("refused"), None),  # only where a connection is opened does OSError mean the database
-    # A connection the server closed under a statement (seen in the PostgreSQL restart drill).
-    (asyncpg.InterfaceError("cannot call Transaction.rollback(): the underlying connection is closed"), SERVICE_UNAVAILABLE),
-    (asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"), SERVICE_UNAVAILABLE),
-    (asyncpg.exceptions.ClientConfigurationError("bad setting"), None),  # a typed client error is a real fault
-])
+@pytest.mark.parametrize(
+    "error,fault",
+    [
+        (DatabaseUnavailable("refused"), SERVICE_UNAVAILABLE),
+        (_Driver("08003"), SERVICE_UNAVAILABLE),  # connection does not exist (lost mid-query)
+        (_Driver("57P01"), SERVICE_UNAVAILABLE),  # admin shutdown
+        (_Driver("57P03"), SERVICE_UNAVAILABLE),  # cannot connect now
+        (_Driver("53300"), SERVICE_UNAVAILABLE),  # too many connections
+        (_Driver("57014"), TIMEOUT),  # statement timeout
+        (_Driver("23505"), None),  # a unique violation is the request's business
+        (ValueError("08003"), None),  # a message is never read
+        (OSError("refused"), None),  # only where a connection is opened does OSError mean the database
+        # A connection the server closed under a statement (seen in the PostgreSQL restart drill).
+        (
+            asyncpg.InterfaceError("cannot call Transaction.rollback(): the underlying connection is closed"),
+            SERVICE_UNAVAILABLE,
+        ),
+        (
+            asyncpg.InternalClientError("cannot switch to state 12; another operation (2) is in progress"),
+            SERVICE_UNAVAILABLE,
+        ),
+        (asyncpg.exceptions.ClientConfigurationError("bad setting"), None),  # a typed client error is a real fault
+    ],
+)
 def test_database_faults_are_told_by_type_and_sqlstate(error, fault):
     assert database_fault(error) == fault
 
@@ -156,7 +167,8 @@ async def _cart_row_locked(url: str, token: str) -> AsyncIterator[asyncpg.Connec
 
 async def _lock_waiters(monitor: asyncpg.Connection, database: str) -> int:
     return await monitor.fetchval(
-        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", database)
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'", database
+    )
 
 
 async def _eventually(check, deadline_seconds: float = 15.0) -> None:
@@ -172,15 +184,21 @@ async def test_a_statement_past_the_time_limit_answers_timeout(db):
     _postgres_only(db)
     env = {"DATABASE_URL": db.url, "DATABASE_STATEMENT_TIMEOUT": "0.5", "CACHE_ENABLED": "0"}
     async with uvicorn_workers(env) as (base, _), httpx.AsyncClient(base_url=base, timeout=30) as client:
-        token = (await client.post("/graphql", json={"query": CART_CREATE})).json()["data"]["cartCreate"]["cart"]["token"]
+        token = (await client.post("/graphql", json={"query": CART_CREATE})).json()["data"]["cartCreate"]["cart"][
+            "token"
+        ]
         async with _cart_row_locked(db.url, token):
-            response = await client.post("/graphql", json={"query": EMAIL, "variables": {"t": token, "e": "late@example.com"}})
+            response = await client.post(
+                "/graphql", json={"query": EMAIL, "variables": {"t": token, "e": "late@example.com"}}
+            )
         body = response.json()
         assert response.status_code == 200, response.text
         assert [e["extensions"]["code"] for e in body["errors"]] == ["TIMEOUT"], body
         assert "Traceback" not in response.text and "canceling statement" not in response.text
         # Nothing changed, and the next request is served as usual.
-        response = await client.post("/graphql", json={"query": EMAIL, "variables": {"t": token, "e": "now@example.com"}})
+        response = await client.post(
+            "/graphql", json={"query": EMAIL, "variables": {"t": token, "e": "now@example.com"}}
+        )
         assert response.json()["data"]["cartUpdateEmail"]["cart"]["email"] == "now@example.com"
 
 
@@ -192,12 +210,16 @@ async def test_a_client_that_disconnects_cancels_its_statement(db, app):
         async with serve_in_loop(app) as ws_url:
             port = int(ws_url.split(":")[2].split("/")[0])
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                token = (await client.post("/graphql", json={"query": CART_CREATE})).json()["data"]["cartCreate"]["cart"]["token"]
+                token = (await client.post("/graphql", json={"query": CART_CREATE})).json()["data"]["cartCreate"][
+                    "cart"
+                ]["token"]
             async with _cart_row_locked(db.url, token):
                 body = json.dumps({"query": EMAIL, "variables": {"t": token, "e": "gone@example.com"}}).encode()
                 _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
-                             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+                writer.write(
+                    b"POST /graphql HTTP/1.1\r\nHost: gateway\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
                 await writer.drain()
 
                 async def waiting() -> bool:
@@ -222,8 +244,14 @@ async def test_a_client_that_disconnects_cancels_its_statement(db, app):
 
 
 def _gateway(command: list[str], url: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "gateway", *command], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, "DATABASE_URL": url})
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "DATABASE_URL": url},
+    )
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -252,8 +280,12 @@ async def test_an_unreachable_database_answers_503_with_retry_after_until_it_is_
     _gateway(["migrate"], url)
     _gateway(["seed", "--products", "3"], url)
     env = {"DATABASE_URL": url, "CACHE_ENABLED": "0", "CARRIER_WEBHOOK_SECRETS": f"dhl={CARRIER_SECRET}"}
-    event = {"eventId": "e-1", "trackingNumber": "NO-SUCH-PARCEL", "status": "IN_TRANSIT",
-             "occurredAt": "2026-11-27T14:05:00Z"}
+    event = {
+        "eventId": "e-1",
+        "trackingNumber": "NO-SUCH-PARCEL",
+        "status": "IN_TRANSIT",
+        "occurredAt": "2026-11-27T14:05:00Z",
+    }
     async with uvicorn_workers(env) as (base, _), httpx.AsyncClient(base_url=base, timeout=30) as client:
         assert (await client.post("/graphql", json={"query": PRODUCTS})).status_code == 200
 

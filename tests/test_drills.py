@@ -67,11 +67,16 @@ class Deployment:
     card_books: Path  # the test-card processor's books, shared by both workers
 
     def traffic(self, *, shoppers: int = 3, disconnects_allowed: bool = False) -> Traffic:
-        return Traffic(self.http, self.catalogue, DISCOUNT_CODE, shoppers=shoppers, disconnects_allowed=disconnects_allowed)
+        return Traffic(
+            self.http, self.catalogue, DISCOUNT_CODE, shoppers=shoppers, disconnects_allowed=disconnects_allowed
+        )
 
     async def admin(self, query: str, variables: dict[str, object]) -> dict[str, object]:
-        response = await self.http.post("/graphql", json={"query": query, "variables": variables},
-                                        headers={"authorization": f"Bearer {self.staff_token}"})
+        response = await self.http.post(
+            "/graphql",
+            json={"query": query, "variables": variables},
+            headers={"authorization": f"Bearer {self.staff_token}"},
+        )
         body = response.json()
         assert response.status_code == 200 and not body.get("errors"), body
         payload = next(iter(body["data"].values()))
@@ -82,8 +87,9 @@ class Deployment:
         # Traffic has stopped: the gateway's own recovery gives back what a killed worker's checkout
         # charged, and then no charge may be left that no order holds.
         await payment_books.recover_payments(self.database_url, self.card_books)
-        return (await drill_invariants.violations(self.database_url, self.opening, told)
-                + await payment_books.unsettled_charges(self.database_url, self.card_books))
+        return await drill_invariants.violations(
+            self.database_url, self.opening, told
+        ) + await payment_books.unsettled_charges(self.database_url, self.card_books)
 
 
 # The three set-up commands in one interpreter: starting Python and importing the gateway three
@@ -99,8 +105,14 @@ for command in (["migrate"], ["seed", "--products", "40"], ["create-staff", "--e
 
 def _prepare(database_url: str) -> None:
     """`python -m gateway migrate`, `seed --products 40` and `create-staff` on a new database."""
-    result = subprocess.run([sys.executable, "-c", PREPARE], cwd=ROOT, capture_output=True, text=True,
-                            env={**os.environ, "DATABASE_URL": database_url}, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", PREPARE],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "DATABASE_URL": database_url},
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -189,20 +201,39 @@ async def deployment(source: Source, redis_url: str, tmp_path: Path) -> AsyncIte
     card_books = tmp_path / "test-card-ledger.jsonl"
     try:
         opening = await drill_invariants.opening_stock(database_url)
-        env = {**os.environ, "DATABASE_URL": database_url, "REDIS_URL": redis_url, "CACHE_ENABLED": "1",
-               "LOG_LEVEL": "WARNING", "TEST_CARD_LEDGER": str(card_books), **RATE_LIMITS}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "REDIS_URL": redis_url,
+            "CACHE_ENABLED": "1",
+            "LOG_LEVEL": "WARNING",
+            "TEST_CARD_LEDGER": str(card_books),
+            **RATE_LIMITS,
+        }
         server = start("drill", "gateway.app:app", env, workers=2)
         await asyncio.to_thread(wait_healthy, server, "/readyz")
         limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
         async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as http:
-            signed_in = await http.post("/graphql", json={
-                "query": "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { accessToken } }",
-                "variables": {"e": STAFF_EMAIL, "p": STAFF_PASSWORD}})
-            shop = Deployment(database_url, server, http, await Catalogue.read(http), opening,
-                              signed_in.json()["data"]["tokenCreate"]["accessToken"], card_books)
+            signed_in = await http.post(
+                "/graphql",
+                json={
+                    "query": "mutation($e: String!, $p: String!) { tokenCreate(email: $e, password: $p) { accessToken } }",
+                    "variables": {"e": STAFF_EMAIL, "p": STAFF_PASSWORD},
+                },
+            )
+            shop = Deployment(
+                database_url,
+                server,
+                http,
+                await Catalogue.read(http),
+                opening,
+                signed_in.json()["data"]["tokenCreate"]["accessToken"],
+                card_books,
+            )
             await shop.admin(
                 "mutation($i: DiscountCodeCreateInput!) { discountCodeCreate(input: $i) { userErrors { code message } } }",
-                {"i": {"code": DISCOUNT_CODE, "kind": "PERCENTAGE", "value": "10", "usageLimit": DISCOUNT_LIMIT}})
+                {"i": {"code": DISCOUNT_CODE, "kind": "PERCENTAGE", "value": "10", "usageLimit": DISCOUNT_LIMIT}},
+            )
             yield shop
     finally:
         if server is not None:
@@ -215,8 +246,10 @@ async def deployment(source: Source, redis_url: str, tmp_path: Path) -> AsyncIte
 def _summary(traffic: Traffic) -> str:
     answered = [r for r in traffic.replies if r.status is not None]
     statuses = sorted({str(r.status) for r in traffic.replies})
-    return (f"{len(traffic.replies)} requests, {len(answered)} answered ({', '.join(statuses)}), "
-            f"{sum(1 for r in answered if r.ok)} ok, {len(traffic.told.orders)} orders, {len(traffic.told.refused)} refused")
+    return (
+        f"{len(traffic.replies)} requests, {len(answered)} answered ({', '.join(statuses)}), "
+        f"{sum(1 for r in answered if r.ok)} ok, {len(traffic.told.orders)} orders, {len(traffic.told.refused)} refused"
+    )
 
 
 async def _settled(shop: Deployment, traffic: Traffic) -> list[str]:
@@ -228,7 +261,9 @@ async def _settled(shop: Deployment, traffic: Traffic) -> list[str]:
         await check_out(client, last, traffic.told, traffic.unfinished)
     print(_summary(traffic))
     failures = traffic.problems()
-    failures += [f"cart {token[:8]}…: the client never learnt whether it became an order" for token in traffic.unfinished]
+    failures += [
+        f"cart {token[:8]}…: the client never learnt whether it became an order" for token in traffic.unfinished
+    ]
     if last not in traffic.told.orders:
         failures.append("a checkout after the drill did not place an order")
     failures += await shop.violations(traffic.told)
@@ -282,8 +317,10 @@ async def test_redis_paused_during_traffic(shared_postgres, redis, tmp_path):
         # Requests sent while Redis hung, each at least a second before it woke: a hang shows.
         during = [r for r in traffic.replies if paused <= r.started < resumed - 1]
         quick = sum(1 for r in during if r.status is not None and r.seconds < 1)
-        print(f"while paused: {len(during)} requests sent in {resumed - paused - 1:.1f} s, {quick} answered within 1 s, "
-              f"slowest {max((r.seconds for r in during), default=0):.2f} s")
+        print(
+            f"while paused: {len(during)} requests sent in {resumed - paused - 1:.1f} s, {quick} answered within 1 s, "
+            f"slowest {max((r.seconds for r in during), default=0):.2f} s"
+        )
         failures = await _settled(shop, traffic)
         # Bounds far from what a working breaker gives (hundreds, nearly all quick) and from a
         # hang (each client stuck on one request): a busy machine does not make them flaky.
@@ -318,12 +355,20 @@ async def test_worker_killed_during_concurrent_checkouts(shared_postgres, redis,
         # One variant everyone wants, 10 units in one warehouse: 30 carts race for it.
         hot = next(v for v in shop.catalogue.variant_ids if v != shop.catalogue.plentiful)
         for warehouse, units in (("central", HOT_UNITS), ("north", 0)):
-            await shop.admin("mutation($v: ID!, $w: String!, $q: Int!) { stockSet(variantId: $v, warehouse: $w, quantity: $q) "
-                             "{ userErrors { code message } } }", {"v": hot, "w": warehouse, "q": units})
+            await shop.admin(
+                "mutation($v: ID!, $w: String!, $q: Int!) { stockSet(variantId: $v, warehouse: $w, quantity: $q) "
+                "{ userErrors { code message } } }",
+                {"v": hot, "w": warehouse, "q": units},
+            )
         traffic = shop.traffic(shoppers=0, disconnects_allowed=True)
         client = traffic.client()
-        tokens = [token for batch in range(0, HOT_CARTS, 6)
-                  for token in await asyncio.gather(*(ready_cart(client, [hot]) for _ in range(batch, min(batch + 6, HOT_CARTS))))]
+        tokens = [
+            token
+            for batch in range(0, HOT_CARTS, 6)
+            for token in await asyncio.gather(
+                *(ready_cart(client, [hot]) for _ in range(batch, min(batch + 6, HOT_CARTS)))
+            )
+        ]
         assert None not in tokens, traffic.problems()
         workers = worker_pids(shop.server.process.pid)
         assert len(workers) == 2
@@ -341,7 +386,9 @@ async def test_worker_killed_during_concurrent_checkouts(shared_postgres, redis,
         failures = await _settled(shop, traffic)
         outcome = (len([t for t in tokens if t in traffic.told.orders]), len(traffic.told.refused))
         if outcome != (HOT_UNITS, HOT_CARTS - HOT_UNITS):
-            failures.append(f"{outcome[0]} orders and {outcome[1]} refusals for {HOT_UNITS} units and {HOT_CARTS} carts")
+            failures.append(
+                f"{outcome[0]} orders and {outcome[1]} refusals for {HOT_UNITS} units and {HOT_CARTS} carts"
+            )
         if cut == 0:
             failures.append("the killed worker had no request in flight: the drill proved nothing")
         assert not failures, _listed(failures)

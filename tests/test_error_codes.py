@@ -17,11 +17,22 @@ from tests.test_checkout import CHECKOUT, ready_cart
 
 # The codes CONTRACT.md promises clients.
 CONTRACT_CODES = (
-    "NOT_FOUND", "INVALID", "DUPLICATE", "INSUFFICIENT_STOCK", "CART_EMPTY", "CART_COMPLETED", "EMAIL_REQUIRED",
-    "SHIPPING_ADDRESS_REQUIRED", "SHIPPING_METHOD_REQUIRED", "SHIPPING_METHOD_UNAVAILABLE", "DISCOUNT_CODE_INVALID",
-    "PAYMENT_DECLINED", "INVALID_TRANSITION", "INVALID_CREDENTIALS",
+    "NOT_FOUND",
+    "INVALID",
+    "DUPLICATE",
+    "INSUFFICIENT_STOCK",
+    "CART_EMPTY",
+    "CART_COMPLETED",
+    "EMAIL_REQUIRED",
+    "SHIPPING_ADDRESS_REQUIRED",
+    "SHIPPING_METHOD_REQUIRED",
+    "SHIPPING_METHOD_UNAVAILABLE",
+    "DISCOUNT_CODE_INVALID",
+    "PAYMENT_DECLINED",
+    "INVALID_TRANSITION",
+    "INVALID_CREDENTIALS",
 )
-ERROR_CODE_VALUES = "{ __type(name: \"ErrorCode\") { description enumValues { name description } } }"
+ERROR_CODE_VALUES = '{ __type(name: "ErrorCode") { description enumValues { name description } } }'
 
 
 @pytest.mark.parametrize("codes", [ErrorCode, GraphQLErrorCode])
@@ -48,7 +59,9 @@ def test_a_user_error_carries_the_domain_code():
     assert rendered.code is ErrorCode.TOO_LONG and (rendered.field, rendered.message) == (["name"], "Too long.")
 
 
-@pytest.mark.parametrize(("text", "code"), [("", ErrorCode.REQUIRED), ("x" * 11, ErrorCode.TOO_LONG), ("bad!", ErrorCode.INVALID)])
+@pytest.mark.parametrize(
+    ("text", "code"), [("", ErrorCode.REQUIRED), ("x" * 11, ErrorCode.TOO_LONG), ("bad!", ErrorCode.INVALID)]
+)
 def test_a_refused_text_is_blank_too_long_or_malformed(text, code):
     assert text_code(text, 10) is code
 
@@ -82,16 +95,26 @@ def _literal_codes(path: Path) -> list[str]:
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _CODE_ARGUMENTS:
             position = _CODE_ARGUMENTS[node.func.id]
-            arguments = [*node.args[position:position + 1], *(k.value for k in node.keywords if k.arg == "code")]
+            arguments = [*node.args[position : position + 1], *(k.value for k in node.keywords if k.arg == "code")]
             found += [node.lineno for a in arguments if isinstance(a, ast.Constant) and isinstance(a.value, str)]
         if isinstance(node, ast.Dict):
             for key, value in zip(node.keys, node.values, strict=True):
-                if isinstance(key, ast.Constant) and key.value == "code" and isinstance(value, ast.Constant) and isinstance(value.value, str):
+                if (
+                    isinstance(key, ast.Constant)
+                    and key.value == "code"
+                    and isinstance(value, ast.Constant)
+                    and isinstance(value.value, str)
+                ):
                     found.append(node.lineno)
-        if isinstance(node, ast.ClassDef) and any(isinstance(b, ast.Name) and b.id.endswith("Error") for b in node.bases):
+        if isinstance(node, ast.ClassDef) and any(
+            isinstance(b, ast.Name) and b.id.endswith("Error") for b in node.bases
+        ):
             for statement in node.body:  # `code = "..."` on an error class
-                if (isinstance(statement, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "code" for t in statement.targets)
-                        and isinstance(statement.value, ast.Constant)):
+                if (
+                    isinstance(statement, ast.Assign)
+                    and any(isinstance(t, ast.Name) and t.id == "code" for t in statement.targets)
+                    and isinstance(statement.value, ast.Constant)
+                ):
                     found.append(statement.lineno)
     return [f"{path}:{line}" for line in sorted(found)]
 
@@ -123,13 +146,17 @@ async def test_an_unknown_payment_provider_has_its_own_code_and_places_nothing(g
     before = await Order.all().count()
     payload = (await gql.data(CHECKOUT, {"t": token, "p": {"provider": "bitcoin", "token": "x"}}))["checkoutComplete"]
     assert payload["order"] is None
-    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [(["payment", "provider"], "UNKNOWN_PAYMENT_PROVIDER")]
+    assert [(e["field"], e["code"]) for e in payload["userErrors"]] == [
+        (["payment", "provider"], "UNKNOWN_PAYMENT_PROVIDER")
+    ]
     assert await Order.all().count() == before
 
 
 async def test_an_idempotency_key_reused_for_another_cart_has_its_own_code(gql, db):
     key = "reuse-" + "k" * 10
-    first = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [("AUR-L", 1)]), "p": {"provider": "manual"}, "k": key}))
+    first = await gql.data(
+        CHECKOUT, {"t": await ready_cart(gql, [("AUR-L", 1)]), "p": {"provider": "manual"}, "k": key}
+    )
     assert first["checkoutComplete"]["userErrors"] == []
     before = await Order.all().count()
     other = await ready_cart(gql, [("AUR-L", 1)])

@@ -19,22 +19,25 @@ GQL = {"accept": GRAPHQL_RESPONSE_JSON}
 JSON = {"accept": APPLICATION_JSON}
 
 
-@pytest.mark.parametrize("accept,expected", [
-    (None, APPLICATION_JSON),
-    ("", APPLICATION_JSON),
-    ("*/*", APPLICATION_JSON),
-    ("application/*", APPLICATION_JSON),
-    ("application/json", APPLICATION_JSON),
-    ("application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
-    ("application/graphql-response+json, application/json;q=0.9", GRAPHQL_RESPONSE_JSON),  # Apollo Client 4
-    ("application/json, application/graphql-response+json;q=0.5", APPLICATION_JSON),
-    ("application/graphql-response+json;charset=utf-8", GRAPHQL_RESPONSE_JSON),
-    ("application/graphql-response+json;q=0, application/json", APPLICATION_JSON),
-    ("application/json;charset=latin1, application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
-    ("text/html", None),
-    ("application/json;q=0", None),
-    ("application/xml, text/plain;q=0.5", None),
-])
+@pytest.mark.parametrize(
+    "accept,expected",
+    [
+        (None, APPLICATION_JSON),
+        ("", APPLICATION_JSON),
+        ("*/*", APPLICATION_JSON),
+        ("application/*", APPLICATION_JSON),
+        ("application/json", APPLICATION_JSON),
+        ("application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
+        ("application/graphql-response+json, application/json;q=0.9", GRAPHQL_RESPONSE_JSON),  # Apollo Client 4
+        ("application/json, application/graphql-response+json;q=0.5", APPLICATION_JSON),
+        ("application/graphql-response+json;charset=utf-8", GRAPHQL_RESPONSE_JSON),
+        ("application/graphql-response+json;q=0, application/json", APPLICATION_JSON),
+        ("application/json;charset=latin1, application/graphql-response+json", GRAPHQL_RESPONSE_JSON),
+        ("text/html", None),
+        ("application/json;q=0", None),
+        ("application/xml, text/plain;q=0.5", None),
+    ],
+)
 def test_accept_negotiation(accept, expected):
     assert negotiate(accept) == expected
 
@@ -58,13 +61,22 @@ async def test_success_uses_the_accepted_media_type(client):
         _assert_gateway_headers(response)
 
 
-@pytest.mark.parametrize("payload,code", [
-    ({"query": "{ products(first: 1) { totalCount }"}, "GRAPHQL_VALIDATION_FAILED"),  # parse error
-    ({"query": "{ noSuchField }"}, "GRAPHQL_VALIDATION_FAILED"),  # validation error
-    ({"query": "query($n: Int!) { products(first: $n) { totalCount } }", "variables": {"n": "ten"}}, "BAD_USER_INPUT"),
-    ({"query": "query($n: Int!) { products(first: $n) { totalCount } }", "variables": {}}, "BAD_USER_INPUT"),
-    ({"query": "{ " + " ".join(f'a{i}: product(slug: "x") {{ id }}' for i in range(31)) + " }"}, "QUERY_TOO_COMPLEX"),
-])
+@pytest.mark.parametrize(
+    "payload,code",
+    [
+        ({"query": "{ products(first: 1) { totalCount }"}, "GRAPHQL_VALIDATION_FAILED"),  # parse error
+        ({"query": "{ noSuchField }"}, "GRAPHQL_VALIDATION_FAILED"),  # validation error
+        (
+            {"query": "query($n: Int!) { products(first: $n) { totalCount } }", "variables": {"n": "ten"}},
+            "BAD_USER_INPUT",
+        ),
+        ({"query": "query($n: Int!) { products(first: $n) { totalCount } }", "variables": {}}, "BAD_USER_INPUT"),
+        (
+            {"query": "{ " + " ".join(f'a{i}: product(slug: "x") {{ id }}' for i in range(31)) + " }"},
+            "QUERY_TOO_COMPLEX",
+        ),
+    ],
+)
 async def test_request_errors_are_400_without_data_for_graphql_response_json(client, payload, code):
     response = await client.post("/graphql", json=payload, headers=GQL)
     assert response.status_code == 400
@@ -102,7 +114,9 @@ async def test_unknown_operation_name_is_a_request_error(client):
 async def test_mutation_over_get_is_405_with_allow_and_changes_nothing(client, db):
     carts = await Cart.all().count()
     for headers in (GQL, JSON):
-        response = await client.get("/graphql", params={"query": "mutation { cartCreate { cart { token } } }"}, headers=headers)
+        response = await client.get(
+            "/graphql", params={"query": "mutation { cartCreate { cart { token } } }"}, headers=headers
+        )
         assert response.status_code == 405
         assert response.headers["allow"] == "POST"
         assert response.json()["errors"][0]["extensions"]["code"] == "METHOD_NOT_ALLOWED"
@@ -122,18 +136,36 @@ async def test_other_methods_are_405_with_allow(client, method):
     assert response.headers["cache-status"] == "gateway; fwd=bypass"
 
 
-@pytest.mark.parametrize("body", [
-    b"",  # no body
-    b"{not json",
-    b'{"query": "{ __typename }"',  # truncated
-    b"\xff\xfe{}",  # not UTF-8
-    b"null", b"42", b'"{ __typename }"', b'[{"query": "{ __typename }"}]',  # not an object (no batching)
-    b"{}", b'{"qeury": "{ __typename }"}', b'{"query": null}', b'{"query": "  "}',  # no query
-    *(json.dumps({"query": bad}).encode() for bad in ({"obj": "ect"}, 0, False, ["array"])),
-    *(json.dumps({"query": "{ __typename }", "operationName": bad}).encode() for bad in ({"obj": "ect"}, 0, False, ["x"])),
-    *(json.dumps({"query": "{ __typename }", "variables": bad}).encode() for bad in ("string", 0, False, ["array"])),
-    *(json.dumps({"query": "{ __typename }", "extensions": bad}).encode() for bad in ("string", 0, False, ["array"])),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"",  # no body
+        b"{not json",
+        b'{"query": "{ __typename }"',  # truncated
+        b"\xff\xfe{}",  # not UTF-8
+        b"null",
+        b"42",
+        b'"{ __typename }"',
+        b'[{"query": "{ __typename }"}]',  # not an object (no batching)
+        b"{}",
+        b'{"qeury": "{ __typename }"}',
+        b'{"query": null}',
+        b'{"query": "  "}',  # no query
+        *(json.dumps({"query": bad}).encode() for bad in ({"obj": "ect"}, 0, False, ["array"])),
+        *(
+            json.dumps({"query": "{ __typename }", "operationName": bad}).encode()
+            for bad in ({"obj": "ect"}, 0, False, ["x"])
+        ),
+        *(
+            json.dumps({"query": "{ __typename }", "variables": bad}).encode()
+            for bad in ("string", 0, False, ["array"])
+        ),
+        *(
+            json.dumps({"query": "{ __typename }", "extensions": bad}).encode()
+            for bad in ("string", 0, False, ["array"])
+        ),
+    ],
+)
 @pytest.mark.parametrize("headers", [GQL, JSON])
 async def test_malformed_post_bodies_are_400(client, body, headers):
     response = await client.post("/graphql", content=body, headers={**headers, "content-type": "application/json"})
@@ -144,15 +176,18 @@ async def test_malformed_post_bodies_are_400(client, body, headers):
     _assert_gateway_headers(response)
 
 
-@pytest.mark.parametrize("params", [
-    {},  # nothing to run
-    {"query": ""},
-    {"query": "{ __typename }", "variables": "{not json"},
-    {"query": "{ __typename }", "variables": "[1]"},
-    {"query": "{ __typename }", "variables": "7"},
-    {"query": "{ __typename }", "extensions": "nope"},
-    {"query": "{ __typename }", "extensions": '"string"'},
-])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},  # nothing to run
+        {"query": ""},
+        {"query": "{ __typename }", "variables": "{not json"},
+        {"query": "{ __typename }", "variables": "[1]"},
+        {"query": "{ __typename }", "variables": "7"},
+        {"query": "{ __typename }", "extensions": "nope"},
+        {"query": "{ __typename }", "extensions": '"string"'},
+    ],
+)
 async def test_malformed_get_parameters_are_400(client, params):
     response = await client.get("/graphql", params=params, headers=JSON)
     assert response.status_code == 400, response.text
@@ -161,15 +196,27 @@ async def test_malformed_get_parameters_are_400(client, params):
 
 
 async def test_get_with_variables_and_empty_optional_parameters(client):
-    params = {"query": "query($n: Int!) { products(first: $n) { edges { node { id } } } }",
-              "variables": json.dumps({"n": 2}), "operationName": "", "extensions": ""}
+    params = {
+        "query": "query($n: Int!) { products(first: $n) { edges { node { id } } } }",
+        "variables": json.dumps({"n": 2}),
+        "operationName": "",
+        "extensions": "",
+    }
     response = await client.get("/graphql", params=params, headers=GQL)
     assert response.status_code == 200 and len(response.json()["data"]["products"]["edges"]) == 2
 
 
-@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded",
-                                          "application/graphql", "application/json; charset=latin-1",
-                                          "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/graphql",
+        "application/json; charset=latin-1",
+        "application/jsonx",
+    ],
+)
 async def test_unsupported_request_content_types_are_415(client, content_type):
     headers = {"content-type": content_type} if content_type else {}
     response = await client.post("/graphql", content=b'{"query": "{ __typename }"}', headers=headers)
@@ -181,8 +228,10 @@ async def test_unsupported_request_content_types_are_415(client, content_type):
 async def test_utf8_charset_and_non_ascii_documents_are_accepted(client):
     body = json.dumps({"query": '{ __type(name: "Run🏃Swim🏊") { name } }'}, ensure_ascii=False).encode()
     response = await client.post("/graphql", content=body, headers={"content-type": "application/json; charset=UTF-8"})
-    assert response.status_code == 200 and response.json() == {"data": {"__type": None},
-                                                                "extensions": response.json()["extensions"]}
+    assert response.status_code == 200 and response.json() == {
+        "data": {"__type": None},
+        "extensions": response.json()["extensions"],
+    }
 
 
 async def test_unacceptable_accept_is_406(client):
@@ -198,13 +247,16 @@ async def test_get_without_query_is_graphiql_for_browsers_and_400_for_clients(cl
     assert (await client.get("/graphql", headers={"accept": "*/*"})).status_code == 400
 
 
-@pytest.mark.parametrize("body,refused", [
-    (rb'{"query": "{ __typename }", "variables": {"t": "ab\ud800"}}', True),
-    (rb'{"query": "{ __typename }", "variables": {"\uDFFF": 1}}', True),  # in a key
-    (rb'{"query": "{ __typename }", "variables": {"t": [[{"u": "\udc00x"}]]}}', True),
-    (rb'{"query": "{ __typename }", "variables": {"t": "\ud83d\ude00"}}', False),  # a pair: one character
-    (rb'{"query": "{ __typename }", "variables": {"t": "\\ud800"}}', False),  # an escaped backslash: plain text
-])
+@pytest.mark.parametrize(
+    "body,refused",
+    [
+        (rb'{"query": "{ __typename }", "variables": {"t": "ab\ud800"}}', True),
+        (rb'{"query": "{ __typename }", "variables": {"\uDFFF": 1}}', True),  # in a key
+        (rb'{"query": "{ __typename }", "variables": {"t": [[{"u": "\udc00x"}]]}}', True),
+        (rb'{"query": "{ __typename }", "variables": {"t": "\ud83d\ude00"}}', False),  # a pair: one character
+        (rb'{"query": "{ __typename }", "variables": {"t": "\\ud800"}}', False),  # an escaped backslash: plain text
+    ],
+)
 def test_a_lone_surrogate_escape_is_a_malformed_body(body, refused):
     from gateway.graphql_http import RequestError, params_from_body
 

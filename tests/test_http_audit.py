@@ -26,6 +26,6 @@ def audit_results(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
 def test_every_graphql_over_http_audit_passes(audit_results):
     assert len(audit_results) == AUDITS, [r["id"] for r in audit_results]
     assert len({r["id"] for r in audit_results}) == AUDITS
-    failing = [f'{r["id"]} {r["status"]}: {r["name"]} ({r["reason"]})' for r in audit_results if r["status"] != "ok"]
+    failing = [f"{r['id']} {r['status']}: {r['name']} ({r['reason']})" for r in audit_results if r["status"] != "ok"]
     assert failing == []
     assert sum(r["status"] == "ok" for r in audit_results) == AUDITS

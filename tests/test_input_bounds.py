@@ -44,11 +44,11 @@ NUL_CASES = {
         {"f": {"options": [{"name": "Colour", "values": ["Red\x00"]}]}},
     ),
     "sign-in email": (
-        "mutation($e: String!) { tokenCreate(email: $e, password: \"long enough password\") { accessToken } }",
+        'mutation($e: String!) { tokenCreate(email: $e, password: "long enough password") { accessToken } }',
         {"e": "a\x00@example.com"},
     ),
     "registration email": (
-        "mutation($e: String!) { customerRegister(input: {email: $e, password: \"long enough password\"}) { customer { id } } }",
+        'mutation($e: String!) { customerRegister(input: {email: $e, password: "long enough password"}) { customer { id } } }',
         {"e": "new\x00@example.com"},
     ),
     "literal in the document": ('{ product(slug: "lab\\u0000") { id } }', {}),
@@ -82,8 +82,11 @@ CURSOR_CASES = {
     "id of 1e308": (AFTER, None, cursor("NAME_ASC", "Kite", 1e308)),
     "price of 1e308": (AFTER, "PRICE_ASC", cursor("PRICE_ASC", 1e308, 1)),
     "price past the column": (AFTER, "PRICE_DESC", cursor("PRICE_DESC", "99999999999999999999", 1)),
-    "rank of 1e308": ("query($c: String) { products(first: 2, after: $c, search: \"kite\") { totalCount } }", None,
-                      cursor("RELEVANCE", 1e308, 1)),
+    "rank of 1e308": (
+        'query($c: String) { products(first: 2, after: $c, search: "kite") { totalCount } }',
+        None,
+        cursor("RELEVANCE", 1e308, 1),
+    ),
     "year 1": (AFTER, "NEWEST", cursor("NEWEST", "0001-01-01T00:00:00+05:00", 1)),
     "year 1 naive": (BEFORE, "NEWEST", cursor("NEWEST", "0001-01-01T00:00:00", 1)),
     "year 9999 behind UTC": (AFTER, "NEWEST", cursor("NEWEST", "9999-12-31T23:59:59-05:00", 1)),
@@ -96,10 +99,13 @@ async def test_a_cursor_out_of_its_columns_range_is_bad_user_input(db, client, c
     await refused(client, caplog, query, {"c": value, "sort": sort} if sort else {"c": value})
 
 
-@pytest.mark.parametrize(("query", "after"), [
-    ("query($a: String) { categories(first: 2, after: $a) { totalCount } }", cursor("categories", 2**70, 1)),
-    ("query($a: String) { categories(first: 2, after: $a) { totalCount } }", cursor("categories", 1, 2**40)),
-])
+@pytest.mark.parametrize(
+    ("query", "after"),
+    [
+        ("query($a: String) { categories(first: 2, after: $a) { totalCount } }", cursor("categories", 2**70, 1)),
+        ("query($a: String) { categories(first: 2, after: $a) { totalCount } }", cursor("categories", 1, 2**40)),
+    ],
+)
 async def test_other_connections_refuse_cursors_out_of_range(db, client, caplog, query, after):
     await refused(client, caplog, query, {"a": after})
 
@@ -107,18 +113,28 @@ async def test_other_connections_refuse_cursors_out_of_range(db, client, caplog,
 async def test_stock_adjusted_past_the_column_is_refused_and_changes_nothing(db, client, caplog):
     headers = bearer(await token_for(Permission.MANAGE_INVENTORY))
     variant = encode_id("ProductVariant", db.data.variants[next(iter(db.data.variants))])
-    set_ = "mutation($v: ID!, $q: Int!) { stockSet(variantId: $v, warehouse: \"north\", quantity: $q) { userErrors { code } } }"
-    adjust = "mutation($v: ID!, $d: Int!) { stockAdjust(variantId: $v, warehouse: \"north\", delta: $d, reason: \"count\") { userErrors { field code message } } }"
-    body = (await client.post("/graphql", json={"query": set_, "variables": {"v": variant, "q": 1_000_000_000}}, headers=headers)).json()
+    set_ = 'mutation($v: ID!, $q: Int!) { stockSet(variantId: $v, warehouse: "north", quantity: $q) { userErrors { code } } }'
+    adjust = 'mutation($v: ID!, $d: Int!) { stockAdjust(variantId: $v, warehouse: "north", delta: $d, reason: "count") { userErrors { field code message } } }'
+    body = (
+        await client.post(
+            "/graphql", json={"query": set_, "variables": {"v": variant, "q": 1_000_000_000}}, headers=headers
+        )
+    ).json()
     assert body["data"]["stockSet"]["userErrors"] == []
     before = await Stock.filter(warehouse__code="north").order_by("id").values_list("quantity", flat=True)
     with caplog.at_level(logging.INFO):
         # Twice past MAX_STOCK: the second would have passed the int4 column (a 500 from PostgreSQL).
         for delta in (1_000_000_000, 1_000_000_000):
-            body = (await client.post("/graphql", json={"query": adjust, "variables": {"v": variant, "d": delta}}, headers=headers)).json()
+            body = (
+                await client.post(
+                    "/graphql", json={"query": adjust, "variables": {"v": variant, "d": delta}}, headers=headers
+                )
+            ).json()
             assert "errors" not in body, body
             errors = body["data"]["stockAdjust"]["userErrors"]
-            assert [(e["field"], e["code"]) for e in errors] == [(["delta"], "INVALID_QUANTITY")] and errors[0]["message"]
+            assert [(e["field"], e["code"]) for e in errors] == [(["delta"], "INVALID_QUANTITY")] and errors[0][
+                "message"
+            ]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     assert await Stock.filter(warehouse__code="north").order_by("id").values_list("quantity", flat=True) == before
     await refused(client, caplog, adjust, {"v": variant, "d": 2**31})  # not an Int at all
@@ -130,7 +146,11 @@ async def test_a_category_name_longer_than_its_column_is_refused_and_changes_not
     before = await Category.all().count()
     query = "mutation($i: CategoryCreateInput!) { categoryCreate(input: $i) { category { id } userErrors { field code message } } }"
     with caplog.at_level(logging.INFO):
-        body = (await client.post("/graphql", json={"query": query, "variables": {"i": {"name": "k" * length}}}, headers=headers)).json()
+        body = (
+            await client.post(
+                "/graphql", json={"query": query, "variables": {"i": {"name": "k" * length}}}, headers=headers
+            )
+        ).json()
     assert "errors" not in body, body
     errors = body["data"]["categoryCreate"]["userErrors"]
     assert [(e["field"], e["code"]) for e in errors] == [(["name"], "TOO_LONG")] and "200" in errors[0]["message"]
@@ -138,7 +158,9 @@ async def test_a_category_name_longer_than_its_column_is_refused_and_changes_not
     assert await Category.all().count() == before
 
 
-FILTERED = "query($f: ProductFilter, $q: String) { products(first: 3, filter: $f, search: $q) { totalCount nodes { name } } }"
+FILTERED = (
+    "query($f: ProductFilter, $q: String) { products(first: 3, filter: $f, search: $q) { totalCount nodes { name } } }"
+)
 
 
 def options(entries: int, values: int = 1, name: str = "Size", value: str = "M") -> dict:
@@ -175,7 +197,10 @@ async def test_the_option_filter_is_one_subquery_whatever_the_number_of_options(
 
 async def test_two_entries_for_one_option_ask_for_a_value_in_both(db, gql):
     def listed(*entries):
-        return gql.data(FILTERED.replace("first: 3", "first: 50"), {"f": {"options": [{"name": "Size", "values": v} for v in entries]}})
+        return gql.data(
+            FILTERED.replace("first: 3", "first: 50"),
+            {"f": {"options": [{"name": "Size", "values": v} for v in entries]}},
+        )
 
     both = await listed(["S", "M"], ["M", "L"])
     assert both == await listed(["M"]) and both["products"]["totalCount"] > 0
@@ -183,6 +208,7 @@ async def test_two_entries_for_one_option_ask_for_a_value_in_both(db, gql):
 
 
 # --- lists: at most MAX_LIST_LENGTH items unless their field allows more ---------------------
+
 
 def ids(type_name: str, count: int) -> list[str]:
     return [encode_id(type_name, i) for i in range(1, count + 1)]
@@ -192,31 +218,64 @@ LITERAL_IDS = ", ".join(f'"{i}"' for i in ids("Product", 101))
 LINE = {"variantId": encode_id("ProductVariant", 1), "quantity": 1}
 # (permission or None, query, variables, the argument the error names)
 LIST_CASES = {
-    "cart lines": (None, "mutation($l: [CartLineInput!]!) { cartLinesAdd(cartToken: \"t\", lines: $l) { userErrors { code } } }",
-                   {"l": [LINE] * 101}, "lines"),
-    "new cart's lines": (None, "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { id } } }",
-                         {"i": {"lines": [LINE] * 101}}, "input.lines"),
-    "line ids": (None, "mutation($l: [ID!]!) { cartLinesRemove(cartToken: \"t\", lineIds: $l) { userErrors { code } } }",
-                 {"l": ids("CartLine", 500)}, "lineIds"),
+    "cart lines": (
+        None,
+        'mutation($l: [CartLineInput!]!) { cartLinesAdd(cartToken: "t", lines: $l) { userErrors { code } } }',
+        {"l": [LINE] * 101},
+        "lines",
+    ),
+    "new cart's lines": (
+        None,
+        "mutation($i: CartCreateInput) { cartCreate(input: $i) { cart { id } } }",
+        {"i": {"lines": [LINE] * 101}},
+        "input.lines",
+    ),
+    "line ids": (
+        None,
+        'mutation($l: [ID!]!) { cartLinesRemove(cartToken: "t", lineIds: $l) { userErrors { code } } }',
+        {"l": ids("CartLine", 500)},
+        "lineIds",
+    ),
     "nodes": (None, "query($l: [ID!]!) { nodes(ids: $l) { id } }", {"l": ids("Product", 101)}, "ids"),
     "nodes, written in the document": (None, "{ nodes(ids: [" + LITERAL_IDS + "]) { id } }", {}, "ids"),
-    "a variable's default": (None, "query($l: [ID!]! = [" + LITERAL_IDS + "]) { nodes(ids: $l) { id } }",
-                             {}, "ids"),
-    "shipment lines": (Permission.MANAGE_SHIPMENTS,
-                       "mutation($l: [ShipmentLineInput!]!) { shipmentCreate(orderId: \"T3JkZXI6MQ\", lines: $l, carrier: \"dhl\", trackingNumber: \"1Z1\") { userErrors { code } } }",
-                       {"l": [{"orderLineId": encode_id("OrderLine", 1), "quantity": 1}] * 101}, "lines"),
-    "order statuses": (Permission.MANAGE_ORDERS, "query($f: OrderFilter) { orders(filter: $f) { edges { cursor } } }",
-                       {"f": {"status": ["PLACED"] * 101}}, "filter.status"),
-    "permissions": (Permission.MANAGE_STAFF,
-                    "mutation($p: [Permission!]!) { staffPermissionsSet(staffId: \"Q3VzdG9tZXI6MQ\", permissions: $p) { userErrors { code } } }",
-                    {"p": ["MANAGE_ORDERS"] * 101}, "permissions"),
-    "variant options": (Permission.MANAGE_PRODUCTS,
-                        "mutation($i: VariantCreateInput!) { variantCreate(input: $i) { userErrors { code } } }",
-                        {"i": {"productId": encode_id("Product", 1), "sku": "LONG-LIST", "price": "1",
-                               "options": [{"name": f"o{n}", "value": "v"} for n in range(101)]}}, "input.options"),
-    "countries past every country": (Permission.MANAGE_SHIPPING,
-                                     "mutation($c: [String!]) { shippingMethodCreate(input: {name: \"All\", carrier: \"dhl\", price: \"1\", countries: $c}) { userErrors { code } } }",
-                                     {"c": ["DE"] * 1000}, "input.countries"),
+    "a variable's default": (None, "query($l: [ID!]! = [" + LITERAL_IDS + "]) { nodes(ids: $l) { id } }", {}, "ids"),
+    "shipment lines": (
+        Permission.MANAGE_SHIPMENTS,
+        'mutation($l: [ShipmentLineInput!]!) { shipmentCreate(orderId: "T3JkZXI6MQ", lines: $l, carrier: "dhl", trackingNumber: "1Z1") { userErrors { code } } }',
+        {"l": [{"orderLineId": encode_id("OrderLine", 1), "quantity": 1}] * 101},
+        "lines",
+    ),
+    "order statuses": (
+        Permission.MANAGE_ORDERS,
+        "query($f: OrderFilter) { orders(filter: $f) { edges { cursor } } }",
+        {"f": {"status": ["PLACED"] * 101}},
+        "filter.status",
+    ),
+    "permissions": (
+        Permission.MANAGE_STAFF,
+        'mutation($p: [Permission!]!) { staffPermissionsSet(staffId: "Q3VzdG9tZXI6MQ", permissions: $p) { userErrors { code } } }',
+        {"p": ["MANAGE_ORDERS"] * 101},
+        "permissions",
+    ),
+    "variant options": (
+        Permission.MANAGE_PRODUCTS,
+        "mutation($i: VariantCreateInput!) { variantCreate(input: $i) { userErrors { code } } }",
+        {
+            "i": {
+                "productId": encode_id("Product", 1),
+                "sku": "LONG-LIST",
+                "price": "1",
+                "options": [{"name": f"o{n}", "value": "v"} for n in range(101)],
+            }
+        },
+        "input.options",
+    ),
+    "countries past every country": (
+        Permission.MANAGE_SHIPPING,
+        'mutation($c: [String!]) { shippingMethodCreate(input: {name: "All", carrier: "dhl", price: "1", countries: $c}) { userErrors { code } } }',
+        {"c": ["DE"] * 1000},
+        "input.countries",
+    ),
 }
 
 
@@ -238,8 +297,10 @@ async def test_lists_at_their_bound_are_served(db, gql, client):
     from resolvers.countries import COUNTRIES
 
     headers = bearer(await token_for(Permission.MANAGE_SHIPPING))
-    query = "mutation($c: [String!]) { shippingMethodCreate(input: {name: \"Everywhere\", carrier: \"dhl\", price: \"1\", countries: $c}) { shippingMethod { id } userErrors { code } } }"
-    body = (await client.post("/graphql", json={"query": query, "variables": {"c": sorted(COUNTRIES)}}, headers=headers)).json()
+    query = 'mutation($c: [String!]) { shippingMethodCreate(input: {name: "Everywhere", carrier: "dhl", price: "1", countries: $c}) { shippingMethod { id } userErrors { code } } }'
+    body = (
+        await client.post("/graphql", json={"query": query, "variables": {"c": sorted(COUNTRIES)}}, headers=headers)
+    ).json()
     assert body["data"]["shippingMethodCreate"]["userErrors"] == [] and len(COUNTRIES) > 100
 
 
@@ -259,11 +320,15 @@ def test_every_longer_list_bound_names_a_list_of_the_schema():
 
 ORDERS_SINCE = "query($d: DateTime) { orders(filter: {createdAfter: $d}) { edges { cursor } } }"
 ORDERS_UNTIL = "query($d: DateTime) { orders(filter: {createdBefore: $d}) { edges { cursor } } }"
-DISCOUNT_FROM = ("mutation($d: DateTime) { discountCodeCreate(input: {code: \"YEAR0\", kind: PERCENTAGE, value: \"5\", startsAt: $d}) "
-                 "{ discountCode { code } userErrors { code } } }")
-TRACKED_AT = ("mutation($d: DateTime) { shipmentAddTrackingEvent(shipmentId: \"U2hpcG1lbnQ6MQ\", status: IN_TRANSIT, occurredAt: $d) "
-              "{ userErrors { code } } }")
-SHIPPING_PRICE = "mutation($p: Decimal!) { shippingMethodCreate(input: {name: \"Odd\", carrier: \"dhl\", price: $p}) { userErrors { code } } }"
+DISCOUNT_FROM = (
+    'mutation($d: DateTime) { discountCodeCreate(input: {code: "YEAR0", kind: PERCENTAGE, value: "5", startsAt: $d}) '
+    "{ discountCode { code } userErrors { code } } }"
+)
+TRACKED_AT = (
+    'mutation($d: DateTime) { shipmentAddTrackingEvent(shipmentId: "U2hpcG1lbnQ6MQ", status: IN_TRANSIT, occurredAt: $d) '
+    "{ userErrors { code } } }"
+)
+SHIPPING_PRICE = 'mutation($p: Decimal!) { shippingMethodCreate(input: {name: "Odd", carrier: "dhl", price: $p}) { userErrors { code } } }'
 # (permission, query, variables)
 VALUE_CASES = {
     "orders since year 1 at +05:00": (Permission.MANAGE_ORDERS, ORDERS_SINCE, {"d": "0001-01-01T00:00:00+05:00"}),
@@ -292,14 +357,19 @@ async def test_a_literal_date_time_out_of_range_is_refused_and_year_1_in_utc_is_
     literal = ORDERS_UNTIL.replace("query($d: DateTime) ", "").replace("$d", '"9999-12-31T23:59:59-05:00"')
     with caplog.at_level(logging.INFO):
         body = (await client.post("/graphql", json={"query": literal}, headers=headers)).json()
-    assert [e["extensions"]["code"] for e in body["errors"]] == ["GRAPHQL_VALIDATION_FAILED"] and "out of range" in body["errors"][0]["message"]
+    assert [e["extensions"]["code"] for e in body["errors"]] == [
+        "GRAPHQL_VALIDATION_FAILED"
+    ] and "out of range" in body["errors"][0]["message"]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
     for edge in ("0001-01-01T00:00:00+00:00", "9999-12-31T23:59:59+00:00"):
-        body = (await client.post("/graphql", json={"query": ORDERS_SINCE, "variables": {"d": edge}}, headers=headers)).json()
+        body = (
+            await client.post("/graphql", json={"query": ORDERS_SINCE, "variables": {"d": edge}}, headers=headers)
+        ).json()
         assert "errors" not in body, body
 
 
 # --- text longer than its column: INVALID on the field, naming the column's length -----------
+
 
 def mutation(name: str, arguments: str, variables: str = "$s: String!") -> str:
     return f"mutation({variables}) {{ {name}({arguments}) {{ userErrors {{ field code message }} }} }}"
@@ -309,49 +379,174 @@ def email_of(length: int) -> str:
     return "a" * 60 + "@" + "b" * (length - 65) + ".com"
 
 
-ADDRESS_INPUT = {"firstName": "Ada", "lastName": "Lovelace", "line1": "1 Road", "city": "Berlin", "postalCode": "10115", "country": "DE"}
+ADDRESS_INPUT = {
+    "firstName": "Ada",
+    "lastName": "Lovelace",
+    "line1": "1 Road",
+    "city": "Berlin",
+    "postalCode": "10115",
+    "country": "DE",
+}
 # (caller: a permission, "customer" or None; query; variables; the field named; the length in the message; the model that must not grow)
 LENGTH_CASES = {
-    "a customer's email": (None, mutation("customerRegister", "input: {email: $s, password: \"long enough password\"}"),
-                           {"s": email_of(255)}, ["email"], 254, "Account"),
-    "a customer's first name": (None, mutation("customerRegister", "input: {email: \"long.name@example.com\", password: \"long enough password\", firstName: $s}"),
-                                {"s": "n" * 101}, ["firstName"], 100, "Account"),
-    "a saved address's city": ("customer", mutation("customerAddressCreate", "address: $a", "$a: AddressInput!"),
-                               {"a": {**ADDRESS_INPUT, "city": "c" * 101}}, ["address", "city"], 100, "Address"),
-    "a cart's email": (None, mutation("cartCreate", "input: {email: $s}"), {"s": email_of(255)}, ["email"], 254, "Cart"),
-    "a warehouse's code": (Permission.MANAGE_INVENTORY, mutation("warehouseCreate", "input: {code: $s, name: \"Far\"}"),
-                           {"s": "w" * 33}, ["code"], 32, "Warehouse"),
-    "a warehouse's name": (Permission.MANAGE_INVENTORY, mutation("warehouseCreate", "input: {code: \"far\", name: $s}"),
-                           {"s": "w" * 201}, ["name"], 200, "Warehouse"),
-    "a stock change's reason": (Permission.MANAGE_INVENTORY,
-                                mutation("stockAdjust", f"variantId: \"{encode_id('ProductVariant', 1)}\", warehouse: \"north\", delta: 1, reason: $s"),
-                                {"s": "r" * 256}, ["reason"], 255, "StockMovement"),
-    "a shipping method's name": (Permission.MANAGE_SHIPPING, mutation("shippingMethodCreate", "input: {name: $s, carrier: \"dhl\", price: \"1\"}"),
-                                 {"s": "m" * 101}, ["name"], 100, "ShippingMethod"),
-    "a shipping method's carrier": (Permission.MANAGE_SHIPPING, mutation("shippingMethodCreate", "input: {name: \"Slow\", carrier: $s, price: \"1\"}"),
-                                    {"s": "c" * 51}, ["carrier"], 50, "ShippingMethod"),
-    "a discount code": (Permission.MANAGE_DISCOUNTS, mutation("discountCodeCreate", "input: {code: $s, kind: FREE_SHIPPING}"),
-                        {"s": "D" * 65}, ["code"], 64, "DiscountCode"),
-    "an idempotency key": (None, mutation("checkoutComplete", "cartToken: \"t\", payment: {provider: \"manual\"}, idempotencyKey: $s"),
-                           {"s": "k" * 129}, ["idempotencyKey"], 128, "Order"),
-    "a tracking number": (Permission.MANAGE_SHIPMENTS,
-                          mutation("shipmentCreate", f"orderId: \"{encode_id('Order', 1)}\", lines: [], carrier: \"dhl\", trackingNumber: $s"),
-                          {"s": "1" * 101}, ["trackingNumber"], 100, "Shipment"),
-    "a tracking event's description": (Permission.MANAGE_SHIPMENTS,
-                                       mutation("shipmentAddTrackingEvent", f"shipmentId: \"{encode_id('Shipment', 1)}\", status: IN_TRANSIT, description: $s"),
-                                       {"s": "d" * 501}, ["description"], 500, "ShipmentEvent"),
-    "a tracking event's location": (Permission.MANAGE_SHIPMENTS,
-                                    mutation("shipmentAddTrackingEvent", f"shipmentId: \"{encode_id('Shipment', 1)}\", status: IN_TRANSIT, location: $s"),
-                                    {"s": "l" * 201}, ["location"], 200, "ShipmentEvent"),
-    "a category's slug": (Permission.MANAGE_PRODUCTS, mutation("categoryCreate", "input: {name: \"Slugs\", slug: $s}"),
-                          {"s": "s" * 201}, ["slug"], 200, "Category"),
-    "a SKU": (Permission.MANAGE_PRODUCTS, mutation("variantCreate", f"input: {{productId: \"{encode_id('Product', 1)}\", sku: $s, price: \"1\"}}"),
-              {"s": "S" * 65}, ["sku"], 64, "ProductVariant"),
-    "an image URL": (Permission.MANAGE_PRODUCTS, mutation("productImageCreate", f"input: {{productId: \"{encode_id('Product', 1)}\", url: $s}}"),
-                     {"s": "https://img.example.com/" + "i" * 1001}, ["url"], 1024, "ProductImage"),
-    "an image's alt text": (Permission.MANAGE_PRODUCTS,
-                            mutation("productImageCreate", f"input: {{productId: \"{encode_id('Product', 1)}\", url: \"https://img.example.com/a.jpg\", altText: $s}}"),
-                            {"s": "a" * 256}, ["altText"], 255, "ProductImage"),
+    "a customer's email": (
+        None,
+        mutation("customerRegister", 'input: {email: $s, password: "long enough password"}'),
+        {"s": email_of(255)},
+        ["email"],
+        254,
+        "Account",
+    ),
+    "a customer's first name": (
+        None,
+        mutation(
+            "customerRegister",
+            'input: {email: "long.name@example.com", password: "long enough password", firstName: $s}',
+        ),
+        {"s": "n" * 101},
+        ["firstName"],
+        100,
+        "Account",
+    ),
+    "a saved address's city": (
+        "customer",
+        mutation("customerAddressCreate", "address: $a", "$a: AddressInput!"),
+        {"a": {**ADDRESS_INPUT, "city": "c" * 101}},
+        ["address", "city"],
+        100,
+        "Address",
+    ),
+    "a cart's email": (
+        None,
+        mutation("cartCreate", "input: {email: $s}"),
+        {"s": email_of(255)},
+        ["email"],
+        254,
+        "Cart",
+    ),
+    "a warehouse's code": (
+        Permission.MANAGE_INVENTORY,
+        mutation("warehouseCreate", 'input: {code: $s, name: "Far"}'),
+        {"s": "w" * 33},
+        ["code"],
+        32,
+        "Warehouse",
+    ),
+    "a warehouse's name": (
+        Permission.MANAGE_INVENTORY,
+        mutation("warehouseCreate", 'input: {code: "far", name: $s}'),
+        {"s": "w" * 201},
+        ["name"],
+        200,
+        "Warehouse",
+    ),
+    "a stock change's reason": (
+        Permission.MANAGE_INVENTORY,
+        mutation(
+            "stockAdjust", f'variantId: "{encode_id("ProductVariant", 1)}", warehouse: "north", delta: 1, reason: $s'
+        ),
+        {"s": "r" * 256},
+        ["reason"],
+        255,
+        "StockMovement",
+    ),
+    "a shipping method's name": (
+        Permission.MANAGE_SHIPPING,
+        mutation("shippingMethodCreate", 'input: {name: $s, carrier: "dhl", price: "1"}'),
+        {"s": "m" * 101},
+        ["name"],
+        100,
+        "ShippingMethod",
+    ),
+    "a shipping method's carrier": (
+        Permission.MANAGE_SHIPPING,
+        mutation("shippingMethodCreate", 'input: {name: "Slow", carrier: $s, price: "1"}'),
+        {"s": "c" * 51},
+        ["carrier"],
+        50,
+        "ShippingMethod",
+    ),
+    "a discount code": (
+        Permission.MANAGE_DISCOUNTS,
+        mutation("discountCodeCreate", "input: {code: $s, kind: FREE_SHIPPING}"),
+        {"s": "D" * 65},
+        ["code"],
+        64,
+        "DiscountCode",
+    ),
+    "an idempotency key": (
+        None,
+        mutation("checkoutComplete", 'cartToken: "t", payment: {provider: "manual"}, idempotencyKey: $s'),
+        {"s": "k" * 129},
+        ["idempotencyKey"],
+        128,
+        "Order",
+    ),
+    "a tracking number": (
+        Permission.MANAGE_SHIPMENTS,
+        mutation(
+            "shipmentCreate", f'orderId: "{encode_id("Order", 1)}", lines: [], carrier: "dhl", trackingNumber: $s'
+        ),
+        {"s": "1" * 101},
+        ["trackingNumber"],
+        100,
+        "Shipment",
+    ),
+    "a tracking event's description": (
+        Permission.MANAGE_SHIPMENTS,
+        mutation(
+            "shipmentAddTrackingEvent", f'shipmentId: "{encode_id("Shipment", 1)}", status: IN_TRANSIT, description: $s'
+        ),
+        {"s": "d" * 501},
+        ["description"],
+        500,
+        "ShipmentEvent",
+    ),
+    "a tracking event's location": (
+        Permission.MANAGE_SHIPMENTS,
+        mutation(
+            "shipmentAddTrackingEvent", f'shipmentId: "{encode_id("Shipment", 1)}", status: IN_TRANSIT, location: $s'
+        ),
+        {"s": "l" * 201},
+        ["location"],
+        200,
+        "ShipmentEvent",
+    ),
+    "a category's slug": (
+        Permission.MANAGE_PRODUCTS,
+        mutation("categoryCreate", 'input: {name: "Slugs", slug: $s}'),
+        {"s": "s" * 201},
+        ["slug"],
+        200,
+        "Category",
+    ),
+    "a SKU": (
+        Permission.MANAGE_PRODUCTS,
+        mutation("variantCreate", f'input: {{productId: "{encode_id("Product", 1)}", sku: $s, price: "1"}}'),
+        {"s": "S" * 65},
+        ["sku"],
+        64,
+        "ProductVariant",
+    ),
+    "an image URL": (
+        Permission.MANAGE_PRODUCTS,
+        mutation("productImageCreate", f'input: {{productId: "{encode_id("Product", 1)}", url: $s}}'),
+        {"s": "https://img.example.com/" + "i" * 1001},
+        ["url"],
+        1024,
+        "ProductImage",
+    ),
+    "an image's alt text": (
+        Permission.MANAGE_PRODUCTS,
+        mutation(
+            "productImageCreate",
+            f'input: {{productId: "{encode_id("Product", 1)}", url: "https://img.example.com/a.jpg", altText: $s}}',
+        ),
+        {"s": "a" * 256},
+        ["altText"],
+        255,
+        "ProductImage",
+    ),
 }
 
 
@@ -386,15 +581,25 @@ async def test_a_cancellation_reason_longer_than_its_column_is_refused_and_the_o
     from tests.test_checkout import CHECKOUT, ready_cart
 
     variant = await ProductVariant.filter(stocks__quantity__gt=5).first()
-    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": {"provider": "manual"}}))["checkoutComplete"]["order"]
+    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": {"provider": "manual"}}))[
+        "checkoutComplete"
+    ]["order"]
     headers = bearer(await token_for(Permission.MANAGE_ORDERS))
     cancel = mutation("orderCancel", "orderId: $o, reason: $s", "$o: ID!, $s: String")
     with caplog.at_level(logging.INFO):
-        body = (await client.post("/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 501}}, headers=headers)).json()
+        body = (
+            await client.post(
+                "/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 501}}, headers=headers
+            )
+        ).json()
     errors = body["data"]["orderCancel"]["userErrors"]
     assert [(e["field"], e["code"]) for e in errors] == [(["reason"], "TOO_LONG")] and "500" in errors[0]["message"]
     assert (await Order.get(number=order["number"])).status == "PLACED"
-    body = (await client.post("/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 500}}, headers=headers)).json()
+    body = (
+        await client.post(
+            "/graphql", json={"query": cancel, "variables": {"o": order["id"], "s": "r" * 500}}, headers=headers
+        )
+    ).json()
     assert body["data"]["orderCancel"]["userErrors"] == []
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
 
@@ -409,10 +614,16 @@ async def test_a_category_deeper_than_its_path_column_is_refused_and_changes_not
     deep.path = ("/1" * PATH_LENGTH)[: PATH_LENGTH - 1 - len(own)] + own  # one character short of the column
     await deep.save(update_fields=["path"])
     before = await Category.all().count()
-    create = "mutation($p: ID!) { categoryCreate(input: {name: \"Deeper\", parent: $p}) { category { id } userErrors { field code message } } }"
+    create = 'mutation($p: ID!) { categoryCreate(input: {name: "Deeper", parent: $p}) { category { id } userErrors { field code message } } }'
     try:
         with caplog.at_level(logging.INFO):
-            body = (await client.post("/graphql", json={"query": create, "variables": {"p": encode_id("Category", deep.id)}}, headers=headers)).json()
+            body = (
+                await client.post(
+                    "/graphql",
+                    json={"query": create, "variables": {"p": encode_id("Category", deep.id)}},
+                    headers=headers,
+                )
+            ).json()
         assert "errors" not in body, body
         errors = body["data"]["categoryCreate"]["userErrors"]
         assert [(e["field"], e["code"]) for e in errors] == [(["parent"], "INVALID")] and "deep" in errors[0]["message"]

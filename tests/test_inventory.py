@@ -33,13 +33,23 @@ async def test_set_then_adjust_writes_the_ledger(client, inventory_staff):
     variant = await ProductVariant.get(sku="NIM-1")  # no stock row in north yet
     vid = encode_id("ProductVariant", variant.id)
     data = await post(client, inventory_staff, SET, {"v": vid, "w": "north", "q": 12})
-    assert data["stockSet"] == {"stock": {"quantity": 12, "reserved": 0, "available": 12, "warehouse": {"code": "north"},
-                                          "variant": {"sku": "NIM-1"}}, "userErrors": []}
+    assert data["stockSet"] == {
+        "stock": {
+            "quantity": 12,
+            "reserved": 0,
+            "available": 12,
+            "warehouse": {"code": "north"},
+            "variant": {"sku": "NIM-1"},
+        },
+        "userErrors": [],
+    }
     data = await post(client, inventory_staff, ADJUST, {"v": vid, "w": "north", "d": -5, "r": "damaged in transit"})
     assert data["stockAdjust"]["stock"] == {"quantity": 7, "reserved": 0, "available": 7}
     moves = (await post(client, inventory_staff, MOVES, {"v": vid}))["stockMovements"]
     assert [(e["node"]["kind"], e["node"]["delta"], e["node"]["quantityAfter"]) for e in moves["edges"]][:2] == [
-        ("ADJUSTMENT", -5, 7), ("SET", 12, 12)]
+        ("ADJUSTMENT", -5, 7),
+        ("SET", 12, 12),
+    ]
     assert moves["edges"][0]["node"]["reason"] == "damaged in transit" and "@" in moves["edges"][0]["node"]["actor"]
     await post(client, inventory_staff, SET, {"v": vid, "w": "north", "q": 0})  # leave it as it was
 
@@ -60,7 +70,9 @@ async def test_refusals_change_nothing(client, inventory_staff):
     for query, variables, code, field in cases:
         data = await post(client, inventory_staff, query, variables)
         payload = next(iter(data.values()))
-        assert payload["stock"] is None and [(e["code"], e["field"]) for e in payload["userErrors"]] == [(code, field)], variables
+        assert payload["stock"] is None and [(e["code"], e["field"]) for e in payload["userErrors"]] == [
+            (code, field)
+        ], variables
     after = (await Stock.all().order_by("id").values_list("quantity", "reserved"), await StockMovement.all().count())
     assert after == before
 
@@ -84,7 +96,9 @@ async def test_low_stock_lists_scarcest_first(client, inventory_staff):
     available = [e["node"]["available"] for e in data["edges"]]
     assert available == sorted(available) and all(a <= 2 for a in available)
     if data["pageInfo"]["hasNextPage"]:
-        more = (await post(client, inventory_staff, query, {"t": 2, "after": data["pageInfo"]["endCursor"]}))["lowStock"]
+        more = (await post(client, inventory_staff, query, {"t": 2, "after": data["pageInfo"]["endCursor"]}))[
+            "lowStock"
+        ]
         assert more["edges"][0]["node"]["available"] >= available[-1]
 
 
@@ -94,9 +108,9 @@ async def test_concurrent_removals_never_go_below_reserved(db, client, inventory
     variant = await ProductVariant.get(sku="ZEP-S")
     vid = encode_id("ProductVariant", variant.id)
     await post(client, inventory_staff, SET, {"v": vid, "w": "central", "q": 10})
-    results = await asyncio.gather(*(
-        post(client, inventory_staff, ADJUST, {"v": vid, "w": "central", "d": -1, "r": "race"}) for _ in range(25)
-    ))
+    results = await asyncio.gather(
+        *(post(client, inventory_staff, ADJUST, {"v": vid, "w": "central", "d": -1, "r": "race"}) for _ in range(25))
+    )
     succeeded = sum(1 for r in results if r["stockAdjust"]["stock"] is not None)
     stock = await Stock.get(variant_id=variant.id, warehouse__code="central")
     assert succeeded == 10 and stock.quantity == 0 and stock.quantity >= stock.reserved

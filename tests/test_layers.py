@@ -15,9 +15,21 @@ BUSINESS = ("schema", "resolvers", "loaders")
 # The gateway's infrastructure: transport, caching, events, limits. It serves any schema and
 # knows no domain (the composition root, gateway/app.py, and the entry points may).
 INFRASTRUCTURE = (
-    "gateway.breaker", "gateway.cache", "gateway.cache_http", "gateway.cache_keys", "gateway.cache_local",
-    "gateway.cache_redis", "gateway.cache_stats", "gateway.db_identity", "gateway.disconnect", "gateway.events",
-    "gateway.graphql_http", "gateway.metrics", "gateway.periodic", "gateway.persisted", "gateway.ratelimit",
+    "gateway.breaker",
+    "gateway.cache",
+    "gateway.cache_http",
+    "gateway.cache_keys",
+    "gateway.cache_local",
+    "gateway.cache_redis",
+    "gateway.cache_stats",
+    "gateway.db_identity",
+    "gateway.disconnect",
+    "gateway.events",
+    "gateway.graphql_http",
+    "gateway.metrics",
+    "gateway.periodic",
+    "gateway.persisted",
+    "gateway.ratelimit",
     "gateway.sessions",
 )
 

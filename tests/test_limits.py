@@ -27,13 +27,13 @@ async def test_a_too_costly_query_is_refused_before_executing(client, sql_counte
 
 
 async def test_depth_limit(client):
-    nested = "{ category(slug: \"lab\") { " + "children { " * 15 + "id" + " }" * 15 + " } }"
+    nested = '{ category(slug: "lab") { ' + "children { " * 15 + "id" + " }" * 15 + " } }"
     body = (await post(client, nested)).json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
 
 
 async def test_alias_limit(client):
-    query = "{ " + " ".join(f"a{i}: product(slug: \"x\") {{ id }}" for i in range(31)) + " }"
+    query = "{ " + " ".join(f'a{i}: product(slug: "x") {{ id }}' for i in range(31)) + " }"
     body = (await post(client, query)).json()
     assert [e["extensions"]["code"] for e in body["errors"]] == ["QUERY_TOO_COMPLEX"]
 

@@ -53,7 +53,9 @@ class HTTPOnWorker:
         return cls(await client_on_worker(base, worker, workers, stack))
 
     async def call(self, query: str, variables: dict, headers: dict[str, str] | None = None) -> dict:
-        body = (await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or {})).json()
+        body = (
+            await self.client.post("/graphql", json={"query": query, "variables": variables}, headers=headers or {})
+        ).json()
         assert not body.get("errors"), body
         return next(iter(body["data"].values()))
 
@@ -82,15 +84,25 @@ async def test_the_whole_journey_reaches_subscribers_on_the_other_worker(workers
 
     async with AsyncExitStack() as stack:
         http = await HTTPOnWorker.connect(base, mutation_worker, pids, stack)
-        dashboard = await ws_on_worker(url, subscriber_worker, pids, stack, payload={"authorization": f"Bearer {staff_token}"})
-        shopper = await ws_on_worker(url, subscriber_worker, pids, stack, protocol=LEGACY_WS,
-                                     payload={"authorization": f"Bearer {customer_token}"})
+        dashboard = await ws_on_worker(
+            url, subscriber_worker, pids, stack, payload={"authorization": f"Bearer {staff_token}"}
+        )
+        shopper = await ws_on_worker(
+            url,
+            subscriber_worker,
+            pids,
+            stack,
+            protocol=LEGACY_WS,
+            payload={"authorization": f"Bearer {customer_token}"},
+        )
         await dashboard.subscribe(ALL)
         await shopper.subscribe(MINE)
         await asyncio.sleep(0.3)  # both subscriptions registered before the first change
 
         # The customer's cart, checked out unpaid, through the mutation worker.
-        cart = await ready_cart(GraphQLClient(http.client), [(variant.sku, 3)], email=False, headers=bearer(customer_token))
+        cart = await ready_cart(
+            GraphQLClient(http.client), [(variant.sku, 3)], email=False, headers=bearer(customer_token)
+        )
         order = (await http.call(CHECKOUT, {"t": cart, "p": {"provider": "manual"}}))["order"]
 
         follower = await ws_on_worker(url, subscriber_worker, pids, stack)
@@ -98,19 +110,29 @@ async def test_the_whole_journey_reaches_subscribers_on_the_other_worker(workers
         assert (await follower.next_data())["orderStatusChanged"]["status"] == "PLACED"  # the current state first
 
         await http.call(MARK_PAID, {"id": order["id"]}, staff)
-        line = (await http.call("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["lines"][0]["id"]
+        line = (await http.call("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))[
+            "lines"
+        ][0]["id"]
         numbers = ["JRN-" + uuid.uuid4().hex[:8].upper() for _ in range(2)]
         parcels = await ws_on_worker(url, subscriber_worker, pids, stack)
         for number in numbers:
             await parcels.subscribe(PARCEL, {"n": number})
         await asyncio.sleep(0.3)
         for number, quantity in zip(numbers, (2, 1), strict=True):
-            shipped = await http.call(SHIP, {"o": order["id"], "l": [{"orderLineId": line, "quantity": quantity}], "c": "dhl", "n": number}, staff)
+            shipped = await http.call(
+                SHIP,
+                {"o": order["id"], "l": [{"orderLineId": line, "quantity": quantity}], "c": "dhl", "n": number},
+                staff,
+            )
             assert shipped["userErrors"] == []
         for number in numbers:
             for status in ("IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"):
-                event = {"eventId": uuid.uuid4().hex, "trackingNumber": number, "status": status,
-                         "occurredAt": datetime.now(UTC).isoformat()}
+                event = {
+                    "eventId": uuid.uuid4().hex,
+                    "trackingNumber": number,
+                    "status": status,
+                    "occurredAt": datetime.now(UTC).isoformat(),
+                }
                 assert (await http.webhook(event))["result"] == "applied"
                 await asyncio.sleep(0.01)  # distinct timestamps: the order the carrier reported them in
 
@@ -121,6 +143,9 @@ async def test_the_whole_journey_reaches_subscribers_on_the_other_worker(workers
         received = [(await parcels.next_data())["shipmentUpdated"] for _ in range(8)]
         for number in numbers:
             assert [r["status"] for r in received if r["trackingNumber"] == number] == [
-                "LABEL_CREATED", "IN_TRANSIT", "OUT_FOR_DELIVERY", "DELIVERED"]
+                "LABEL_CREATED",
+                "IN_TRANSIT",
+                "OUT_FOR_DELIVERY",
+                "DELIVERED",
+            ]
         await parcels.nothing_more(0.3)
-

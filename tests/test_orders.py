@@ -14,7 +14,9 @@ from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 
 ORDER = "order { status events { kind } }"
 MARK_PAID = f"mutation($id: ID!) {{ orderMarkPaid(orderId: $id) {{ {ORDER} userErrors {{ code }} }} }}"
-CANCEL = f"mutation($id: ID!) {{ orderCancel(orderId: $id, reason: \"customer asked\") {{ {ORDER} userErrors {{ code }} }} }}"
+CANCEL = (
+    f'mutation($id: ID!) {{ orderCancel(orderId: $id, reason: "customer asked") {{ {ORDER} userErrors {{ code }} }} }}'
+)
 REFUND = f"mutation($id: ID!) {{ orderRefund(orderId: $id) {{ {ORDER} userErrors {{ code }} }} }}"
 
 
@@ -50,7 +52,9 @@ async def test_manual_order_paid_then_cancelled_releases_and_refunds(gql, client
     cancelled = await staff_call(client, staff, CANCEL, {"id": order["id"]})
     assert cancelled["order"]["status"] == "CANCELLED"
     events = "query($t: ID!) { order(token: $t) { events { kind actor } } }"
-    seen_by_staff = (await client.post("/graphql", headers=staff, json={"query": events, "variables": {"t": order["token"]}})).json()
+    seen_by_staff = (
+        await client.post("/graphql", headers=staff, json={"query": events, "variables": {"t": order["token"]}})
+    ).json()
     assert seen_by_staff["data"]["order"]["events"][0] == {"kind": "PLACED", "actor": "ada@example.com"}
     assert "@" in seen_by_staff["data"]["order"]["events"][2]["actor"]
     seen_by_holder = (await gql.data(events, {"t": order["token"]}))["order"]["events"]
@@ -59,13 +63,17 @@ async def test_manual_order_paid_then_cancelled_releases_and_refunds(gql, client
     stock = await Stock.get(variant_id=variant.id, warehouse__code="central")
     assert (stock.quantity, stock.reserved) == (5, 0)
     assert await StockMovement.filter(variant_id=variant.id, kind="RELEASE", reserved_delta=-2).count() == 1
-    assert (await staff_call(client, staff, REFUND, {"id": order["id"]}))["userErrors"] == [{"code": "INVALID_TRANSITION"}]
+    assert (await staff_call(client, staff, REFUND, {"id": order["id"]}))["userErrors"] == [
+        {"code": "INVALID_TRANSITION"}
+    ]
 
 
 async def test_refund_of_a_paid_order(gql, client):
     staff = bearer(await token_for(Permission.MANAGE_ORDERS))
     variant = await make_variant()
-    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": PAID}))["checkoutComplete"]["order"]
+    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": PAID}))["checkoutComplete"][
+        "order"
+    ]
     refunded = await staff_call(client, staff, REFUND, {"id": order["id"]})
     assert refunded["order"]["status"] == "REFUNDED" and refunded["order"]["events"][-1]["kind"] == "REFUNDED"
     assert (await Stock.get(variant_id=variant.id, warehouse__code="central")).reserved == 0
@@ -79,12 +87,20 @@ async def test_customers_see_their_own_orders_and_staff_filter_all(gql, client):
     variant = await make_variant()
     token = await ready_cart(gql, [(variant.sku, 1)], email=False, headers=me)  # the account's email
     order = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]["order"]
-    mine = (await client.post("/graphql", headers=me, json={"query": "{ me { orders(first: 5) { edges { node { number email } } } } }"})).json()
+    mine = (
+        await client.post(
+            "/graphql", headers=me, json={"query": "{ me { orders(first: 5) { edges { node { number email } } } } }"}
+        )
+    ).json()
     assert mine["data"]["me"]["orders"]["edges"][0]["node"] == {"number": order["number"], "email": email}
 
     staff = bearer(await token_for(Permission.MANAGE_ORDERS))
     query = "query($f: OrderFilter) { orders(filter: $f, first: 50) { edges { node { number status email } } } }"
-    body = (await client.post("/graphql", headers=staff, json={"query": query, "variables": {"f": {"email": email, "status": ["PAID"]}}})).json()
+    body = (
+        await client.post(
+            "/graphql", headers=staff, json={"query": query, "variables": {"f": {"email": email, "status": ["PAID"]}}}
+        )
+    ).json()
     numbers = [e["node"]["number"] for e in body["data"]["orders"]["edges"]]
     assert order["number"] in numbers and all(e["node"]["email"] == email for e in body["data"]["orders"]["edges"])
 
@@ -97,8 +113,12 @@ async def test_an_ordered_product_is_archived_not_deleted(gql, client):
     await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 1)]), "p": PAID})
     product_id = encode_id("Product", variant.product_id)
     delete = "mutation($id: ID!) { productDelete(id: $id) { deletedId product { status } userErrors { code } } }"
-    result = (await client.post("/graphql", headers=staff, json={"query": delete, "variables": {"id": product_id}})).json()
+    result = (
+        await client.post("/graphql", headers=staff, json={"query": delete, "variables": {"id": product_id}})
+    ).json()
     assert result["data"]["productDelete"] == {"deletedId": None, "product": {"status": "ARCHIVED"}, "userErrors": []}
     product = await Product.get(id=variant.product_id)
     assert product.status == ProductStatus.ARCHIVED
-    await Product.filter(id=product.id).update(status=ProductStatus.ACTIVE)  # the Lab's shirt is shared with other tests
+    await Product.filter(id=product.id).update(
+        status=ProductStatus.ACTIVE
+    )  # the Lab's shirt is shared with other tests

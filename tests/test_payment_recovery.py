@@ -45,7 +45,9 @@ def _books_for(key: str) -> list[card_books.Entry]:
     return [e for e in card_ledger().entries() if e.reference == charge.reference]
 
 
-async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(gql, db, killed_after_the_charge, monkeypatch):
+async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(
+    gql, db, killed_after_the_charge, monkeypatch
+):
     variant = await make_variant()
     token = await ready_cart(gql, [(variant.sku, 2)])
     before = card_ledger().entries()
@@ -157,7 +159,7 @@ async def test_a_checkout_outlived_by_recovery_places_no_order(gql, db, monkeypa
     variant = await make_variant()
     token = await ready_cart(gql, [(variant.sku, 1)])
 
-    result = (await gql.data(CHECKOUT, {"t": token, "p": {"provider": RecoveredMidCheckout.name, "token": "tok_visa"}}))
+    result = await gql.data(CHECKOUT, {"t": token, "p": {"provider": RecoveredMidCheckout.name, "token": "tok_visa"}})
     payload = result["checkoutComplete"]
     assert payload["order"] is None and [e["code"] for e in payload["userErrors"]] == ["PAYMENT_DECLINED"]
     assert not await Order.filter(cart__token=token).exists()

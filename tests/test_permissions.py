@@ -23,11 +23,34 @@ from schema.permissions import SignedIn, Staff
 from tests.graphql_schema import GRAPHQL_SCHEMA
 from tests.staff import bearer, token_for
 
-PUBLIC_QUERIES = {"products", "product", "categories", "category", "node", "nodes", "me", "cart", "order", "trackShipment"}
-PUBLIC_MUTATIONS = {"customerRegister", "tokenCreate", "tokenRefresh", "tokenRevoke", "cartCreate", "cartLinesAdd",
-                    "cartLinesUpdate", "cartLinesRemove", "cartUpdateEmail", "cartUpdateShippingAddress",
-                    "cartUpdateShippingMethod", "cartApplyDiscountCode", "cartRemoveDiscountCode",
-                    "checkoutComplete"}
+PUBLIC_QUERIES = {
+    "products",
+    "product",
+    "categories",
+    "category",
+    "node",
+    "nodes",
+    "me",
+    "cart",
+    "order",
+    "trackShipment",
+}
+PUBLIC_MUTATIONS = {
+    "customerRegister",
+    "tokenCreate",
+    "tokenRefresh",
+    "tokenRevoke",
+    "cartCreate",
+    "cartLinesAdd",
+    "cartLinesUpdate",
+    "cartLinesRemove",
+    "cartUpdateEmail",
+    "cartUpdateShippingAddress",
+    "cartUpdateShippingMethod",
+    "cartApplyDiscountCode",
+    "cartRemoveDiscountCode",
+    "checkoutComplete",
+}
 
 
 def _value(type_) -> str:
@@ -41,8 +64,14 @@ def _value(type_) -> str:
         fields = [f"{name}: {_value(f.type)}" for name, f in type_.fields.items() if isinstance(f.type, GraphQLNonNull)]
         return "{" + ", ".join(fields) + "}"
     if isinstance(type_, GraphQLScalarType):
-        return {"ID": f'"{encode_id("Product", 1)}"', "Int": "1", "Float": "1.0", "Boolean": "true",
-                "Decimal": '"1.00"', "DateTime": '"2026-01-01T00:00:00+00:00"'}.get(type_.name, '"x@example.com"')
+        return {
+            "ID": f'"{encode_id("Product", 1)}"',
+            "Int": "1",
+            "Float": "1.0",
+            "Boolean": "true",
+            "Decimal": '"1.00"',
+            "DateTime": '"2026-01-01T00:00:00+00:00"',
+        }.get(type_.name, '"x@example.com"')
     raise AssertionError(f"no sample value for {type_}")
 
 
@@ -65,8 +94,10 @@ def _guard(type_name: str, field_name: str) -> type | None:
 def protected_operations() -> list[tuple[str, type | None, str]]:
     graphql_schema = GRAPHQL_SCHEMA
     found = []
-    for kind, root, public in (("query", graphql_schema.query_type, PUBLIC_QUERIES),
-                               ("mutation", graphql_schema.mutation_type, PUBLIC_MUTATIONS)):
+    for kind, root, public in (
+        ("query", graphql_schema.query_type, PUBLIC_QUERIES),
+        ("mutation", graphql_schema.mutation_type, PUBLIC_MUTATIONS),
+    ):
         for name, field in (root.fields if isinstance(root, GraphQLObjectType) else {}).items():
             if name not in public:
                 found.append((name, _guard(root.name, name), _document(kind, name, field)))

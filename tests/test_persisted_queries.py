@@ -61,7 +61,9 @@ async def test_unknown_hash_then_registration_then_hash_only_over_get_and_post(c
     # Clients that accept application/graphql-response+json get a 4xx for a result without data.
     assert (await get_hash(client, sha256, {"first": 2}, GQL)).status_code == 404
 
-    registered = await client.post("/graphql", json={"query": query, "variables": {"first": 2}, "extensions": apq(sha256)})
+    registered = await client.post(
+        "/graphql", json={"query": query, "variables": {"first": 2}, "extensions": apq(sha256)}
+    )
     assert registered.status_code == 200
     data = registered.json()["data"]
     assert len(data["products"]["edges"]) == 2
@@ -81,8 +83,9 @@ async def test_a_hash_that_does_not_match_the_query_is_refused_and_nothing_is_st
     query, other = fresh_query(), fresh_query()
     wrong = sha256_hex(other)
     for headers in ({}, GQL):
-        response = await client.post("/graphql", json={"query": query, "variables": {"first": 1}, "extensions": apq(wrong)},
-                                     headers=headers)
+        response = await client.post(
+            "/graphql", json={"query": query, "variables": {"first": 1}, "extensions": apq(wrong)}, headers=headers
+        )
         assert response.status_code == 400
         assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_HASH_MISMATCH"
         assert "data" not in response.json()
@@ -111,18 +114,23 @@ async def test_a_persisted_mutation_over_get_is_405_and_runs_over_post(client, d
     assert await Cart.all().count() == carts + 2
 
 
-@pytest.mark.parametrize("extensions", [
-    {"persistedQuery": "abc"},
-    {"persistedQuery": {"version": 2, "sha256Hash": "a" * 64}},
-    {"persistedQuery": {"sha256Hash": "a" * 64}},
-    {"persistedQuery": {"version": 1}},
-    {"persistedQuery": {"version": 1, "sha256Hash": "not-a-hash"}},
-    {"persistedQuery": {"version": 1, "sha256Hash": "a" * 63}},
-    {"persistedQuery": {"version": 1, "sha256Hash": 12}},
-])
+@pytest.mark.parametrize(
+    "extensions",
+    [
+        {"persistedQuery": "abc"},
+        {"persistedQuery": {"version": 2, "sha256Hash": "a" * 64}},
+        {"persistedQuery": {"sha256Hash": "a" * 64}},
+        {"persistedQuery": {"version": 1}},
+        {"persistedQuery": {"version": 1, "sha256Hash": "not-a-hash"}},
+        {"persistedQuery": {"version": 1, "sha256Hash": "a" * 63}},
+        {"persistedQuery": {"version": 1, "sha256Hash": 12}},
+    ],
+)
 async def test_malformed_persisted_query_extensions_are_400(client, extensions):
-    for request in (client.post("/graphql", json={"extensions": extensions}),
-                    client.get("/graphql", params={"extensions": json.dumps(extensions)})):
+    for request in (
+        client.post("/graphql", json={"extensions": extensions}),
+        client.get("/graphql", params={"extensions": json.dumps(extensions)}),
+    ):
         response = await request
         assert response.status_code == 400
         assert response.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_INVALID"
@@ -136,12 +144,19 @@ async def test_other_extensions_and_plain_queries_are_unaffected(client):
 async def test_persisted_queries_off_answers_not_supported(db):
     async with make_client(db, PERSISTED_QUERIES="off") as client:
         query = fresh_query()
-        for request in (client.post("/graphql", json={"query": query, "variables": {"first": 1}, "extensions": apq(sha256_hex(query))}),
-                        get_hash(client, sha256_hex(query))):
+        for request in (
+            client.post(
+                "/graphql", json={"query": query, "variables": {"first": 1}, "extensions": apq(sha256_hex(query))}
+            ),
+            get_hash(client, sha256_hex(query)),
+        ):
             response = await request
             assert response.status_code == 400
-            assert response.json() == {"errors": [{"message": "PersistedQueryNotSupported",
-                                                   "extensions": {"code": "PERSISTED_QUERY_NOT_SUPPORTED"}}]}
+            assert response.json() == {
+                "errors": [
+                    {"message": "PersistedQueryNotSupported", "extensions": {"code": "PERSISTED_QUERY_NOT_SUPPORTED"}}
+                ]
+            }
         # What Apollo's link sends next: the plain query.
         response = await client.post("/graphql", json={"query": query, "variables": {"first": 1}})
         assert response.status_code == 200 and response.json()["data"]["products"]["edges"]
@@ -172,7 +187,9 @@ async def test_redis_down_degrades_to_the_process_store(db, caplog):
     sha256 = sha256_hex(query)
     async with make_client(db, REDIS_URL="redis://127.0.0.1:1/0") as client:
         assert (await get_hash(client, sha256, {"first": 1})).json() == NOT_FOUND
-        registered = await client.post("/graphql", json={"query": query, "variables": {"first": 1}, "extensions": apq(sha256)})
+        registered = await client.post(
+            "/graphql", json={"query": query, "variables": {"first": 1}, "extensions": apq(sha256)}
+        )
         assert registered.status_code == 200 and registered.json()["data"]
         response = await get_hash(client, sha256, {"first": 1})
         assert response.status_code == 200 and response.json()["data"] == registered.json()["data"]
@@ -227,8 +244,10 @@ ALLOWED = "query Allowed($first: Int!) { products(first: $first) { edges { node 
 
 
 def write_manifest(path: Path, *bodies: str, ids: list[str] | None = None) -> Path:
-    operations = [{"id": (ids[i] if ids else sha256_hex(body)), "body": body, "name": f"Op{i}", "type": "query"}
-                  for i, body in enumerate(bodies)]
+    operations = [
+        {"id": (ids[i] if ids else sha256_hex(body)), "body": body, "name": f"Op{i}", "type": "query"}
+        for i, body in enumerate(bodies)
+    ]
     path.write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": operations}))
     return path
 
@@ -250,8 +269,9 @@ async def test_allowlist_runs_only_registered_documents(db, tmp_path):
         assert unknown.status_code == 404
         assert unknown.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_IN_LIST"
         # Registration is refused, and stays refused.
-        registering = await client.post("/graphql", json={"query": other, "variables": {"first": 1},
-                                                          "extensions": apq(sha256_hex(other))})
+        registering = await client.post(
+            "/graphql", json={"query": other, "variables": {"first": 1}, "extensions": apq(sha256_hex(other))}
+        )
         assert registering.status_code == 403 and "data" not in registering.json()
         assert registering.json()["errors"][0]["extensions"]["code"] == "QUERY_NOT_IN_ALLOWLIST"
         assert (await get_hash(client, sha256_hex(other), {"first": 1})).status_code == 404
@@ -269,23 +289,38 @@ def test_manifest_loading(tmp_path):
     bad_id = write_manifest(tmp_path / "bad-id.json", ALLOWED, ids=["0" * 64])
     (tmp_path / "not-json.json").write_text("{nope")
     (tmp_path / "other.json").write_text(json.dumps({"format": "something-else", "version": 1, "operations": []}))
-    (tmp_path / "no-body.json").write_text(json.dumps({"format": "apollo-persisted-query-manifest", "version": 1,
-                                                       "operations": [{"id": "0" * 64}]}))
-    for path, words in ((bad_id, "not the SHA-256"), (tmp_path / "not-json.json", "not valid JSON"),
-                        (tmp_path / "other.json", "not an apollo-persisted-query-manifest"),
-                        (tmp_path / "no-body.json", "needs a string"), (tmp_path / "missing.json", "cannot read")):
+    (tmp_path / "no-body.json").write_text(
+        json.dumps({"format": "apollo-persisted-query-manifest", "version": 1, "operations": [{"id": "0" * 64}]})
+    )
+    for path, words in (
+        (bad_id, "not the SHA-256"),
+        (tmp_path / "not-json.json", "not valid JSON"),
+        (tmp_path / "other.json", "not an apollo-persisted-query-manifest"),
+        (tmp_path / "no-body.json", "needs a string"),
+        (tmp_path / "missing.json", "cannot read"),
+    ):
         with pytest.raises(ValueError, match=words):
             load_manifest(path)
 
 
-@pytest.mark.parametrize("env,variable,words", [
-    ({"PERSISTED_QUERIES": "sometimes"}, "PERSISTED_QUERIES", "expected one of apq, allowlist, off"),
-    ({"PERSISTED_QUERIES": "allowlist"}, "PERSISTED_QUERIES_MANIFEST", "needs the path"),
-    ({"PERSISTED_QUERIES": "allowlist", "PERSISTED_QUERIES_MANIFEST": "/nonexistent/manifest.json"},
-     "PERSISTED_QUERIES_MANIFEST", "cannot read"),
-    ({"PERSISTED_QUERIES_MANIFEST": "/some/manifest.json"}, "PERSISTED_QUERIES_MANIFEST", "only used with PERSISTED_QUERIES=allowlist"),
-    ({"PERSISTED_QUERIES_CACHE_SIZE": "0"}, "PERSISTED_QUERIES_CACHE_SIZE", "whole number"),
-])
+@pytest.mark.parametrize(
+    "env,variable,words",
+    [
+        ({"PERSISTED_QUERIES": "sometimes"}, "PERSISTED_QUERIES", "expected one of apq, allowlist, off"),
+        ({"PERSISTED_QUERIES": "allowlist"}, "PERSISTED_QUERIES_MANIFEST", "needs the path"),
+        (
+            {"PERSISTED_QUERIES": "allowlist", "PERSISTED_QUERIES_MANIFEST": "/nonexistent/manifest.json"},
+            "PERSISTED_QUERIES_MANIFEST",
+            "cannot read",
+        ),
+        (
+            {"PERSISTED_QUERIES_MANIFEST": "/some/manifest.json"},
+            "PERSISTED_QUERIES_MANIFEST",
+            "only used with PERSISTED_QUERIES=allowlist",
+        ),
+        ({"PERSISTED_QUERIES_CACHE_SIZE": "0"}, "PERSISTED_QUERIES_CACHE_SIZE", "whole number"),
+    ],
+)
 def test_bad_persisted_query_settings_name_the_variable(env, variable, words):
     with pytest.raises(ConfigError, match=words) as caught:
         load_settings(env)
@@ -316,10 +351,13 @@ def apollo_url(tmp_path_factory: pytest.TempPathFactory):
         yield node, url
 
 
-@pytest.mark.parametrize("accept,miss_status", [
-    ("default", 404),  # Apollo Client 4 asks for application/graphql-response+json first
-    ("application/json", 200),  # legacy clients (Apollo Client 3's "*/*" negotiates the same)
-])
+@pytest.mark.parametrize(
+    "accept,miss_status",
+    [
+        ("default", 404),  # Apollo Client 4 asks for application/graphql-response+json first
+        ("application/json", 200),  # legacy clients (Apollo Client 3's "*/*" negotiates the same)
+    ],
+)
 @pytest.mark.slow  # Node and a gateway process
 def test_apollo_clients_persisted_queries_link_works_unchanged(apollo_url, accept, miss_status):
     node, url = apollo_url
@@ -344,7 +382,9 @@ async def test_hash_only_gets_are_cached_and_share_the_entry_of_their_text(clien
     first = await get_hash(client, sha256, {"first": 2})
     assert first.json() == NOT_FOUND and first.headers["cache-status"] == BYPASS
     # The registration goes past the cache (the view must see it to store the document) ...
-    registered = await client.post("/graphql", json={"query": query, "variables": {"first": 2}, "extensions": apq(sha256)})
+    registered = await client.post(
+        "/graphql", json={"query": query, "variables": {"first": 2}, "extensions": apq(sha256)}
+    )
     assert registered.headers["cache-status"] == BYPASS and registered.json()["data"]["products"]["edges"]
     # ... after which the hash alone is an ordinary cacheable GET, and its answer is the full text's.
     stored = await get_hash(client, sha256, {"first": 2})

@@ -21,21 +21,32 @@ async def test_introspection_and_graphiql_can_be_switched_off(db):
         body = (await client.post("/graphql", json={"query": "{ __schema { queryType { name } } }"})).json()
         assert body["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         assert "introspection" in body["errors"][0]["message"].lower()
-        assert (await client.post("/graphql", json={"query": "{ products(first: 1) { totalCount } }"})).status_code == 200
+        assert (
+            await client.post("/graphql", json={"query": "{ products(first: 1) { totalCount } }"})
+        ).status_code == 200
         page = await client.get("/graphql", headers={"accept": "text/html"})
         assert "graphiql" not in page.text.lower()
 
 
 async def test_cors_allow_list(db):
     async with make_client(db, CORS_ALLOWED_ORIGINS="https://shop.example.com") as client:
-        allowed = await client.options("/graphql", headers={
-            "origin": "https://shop.example.com", "access-control-request-method": "POST",
-            "access-control-request-headers": "content-type,authorization"})
+        allowed = await client.options(
+            "/graphql",
+            headers={
+                "origin": "https://shop.example.com",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type,authorization",
+            },
+        )
         assert allowed.headers["access-control-allow-origin"] == "https://shop.example.com"
-        refused = await client.options("/graphql", headers={"origin": "https://evil.example", "access-control-request-method": "POST"})
+        refused = await client.options(
+            "/graphql", headers={"origin": "https://evil.example", "access-control-request-method": "POST"}
+        )
         assert "access-control-allow-origin" not in refused.headers
     async with make_client(db) as client:  # unset: no CORS headers at all
-        response = await client.post("/graphql", json={"query": "{ __typename }"}, headers={"origin": "https://shop.example.com"})
+        response = await client.post(
+            "/graphql", json={"query": "{ __typename }"}, headers={"origin": "https://shop.example.com"}
+        )
         assert "access-control-allow-origin" not in response.headers
 
 
@@ -49,7 +60,8 @@ def test_websocket_origin_allow_list(db):
         ) as ws,
     ):
         ws.receive_text()
-    with client.websocket_connect("/graphql", subprotocols=["graphql-transport-ws"],
-                                  headers={"origin": "https://shop.example.com"}) as ws:
+    with client.websocket_connect(
+        "/graphql", subprotocols=["graphql-transport-ws"], headers={"origin": "https://shop.example.com"}
+    ) as ws:
         ws.send_json({"type": "connection_init"})
         assert ws.receive_json()["type"] == "connection_ack"

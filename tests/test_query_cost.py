@@ -65,21 +65,39 @@ def written_out(document: str) -> str:
         for node in selection_set.selections:
             if isinstance(node, FragmentSpreadNode):
                 fragment = fragments[node.name.value]
-                out.append(InlineFragmentNode(
-                    type_condition=NamedTypeNode(name=NameNode(value=fragment.type_condition.name.value)),
-                    directives=(), selection_set=expand(fragment.selection_set),
-                ))
+                out.append(
+                    InlineFragmentNode(
+                        type_condition=NamedTypeNode(name=NameNode(value=fragment.type_condition.name.value)),
+                        directives=(),
+                        selection_set=expand(fragment.selection_set),
+                    )
+                )
             elif isinstance(node, InlineFragmentNode):
-                out.append(InlineFragmentNode(type_condition=node.type_condition, directives=(),
-                                              selection_set=expand(node.selection_set)))
+                out.append(
+                    InlineFragmentNode(
+                        type_condition=node.type_condition, directives=(), selection_set=expand(node.selection_set)
+                    )
+                )
             else:
-                out.append(FieldNode(alias=node.alias, name=node.name, arguments=node.arguments, directives=(),
-                                     selection_set=expand(node.selection_set)))
+                out.append(
+                    FieldNode(
+                        alias=node.alias,
+                        name=node.name,
+                        arguments=node.arguments,
+                        directives=(),
+                        selection_set=expand(node.selection_set),
+                    )
+                )
         return SelectionSetNode(selections=tuple(out))
 
     operation = ast.definitions[0]
-    operation = operation.__class__(operation=operation.operation, name=operation.name, variable_definitions=(),
-                                    directives=(), selection_set=expand(operation.selection_set))
+    operation = operation.__class__(
+        operation=operation.operation,
+        name=operation.name,
+        variable_definitions=(),
+        directives=(),
+        selection_set=expand(operation.selection_set),
+    )
     return print_ast(DocumentNode(definitions=(operation,)))
 
 
@@ -114,8 +132,12 @@ class Documents:
             elif budget > 0 and choice < 0.85:
                 parts.append(f"... on {type_} {{ {self.body(type_, budget - 1, first_fragment)} }}")
             else:
-                parts.append(self.alias() + {"Query": "__typename", "ProductConnection": "totalCount",
-                                              "Product": "name", "Category": "name"}[type_])
+                parts.append(
+                    self.alias()
+                    + {"Query": "__typename", "ProductConnection": "totalCount", "Product": "name", "Category": "name"}[
+                        type_
+                    ]
+                )
         return " ".join(parts)
 
     def nested(self, type_: str, budget: int, first: int) -> str:
@@ -123,25 +145,33 @@ class Documents:
         alias = self.alias() if r.random() < 0.3 else ""
         page = r.choice([0, 1, 3, 100])
         if type_ == "Query":
-            return r.choice([
-                f"{alias}products(first: {page}) {{ {self.body('ProductConnection', budget, first)} }}",
-                f'{alias}category(slug: "lab") {{ {self.body("Category", budget, first)} }}',
-            ])
+            return r.choice(
+                [
+                    f"{alias}products(first: {page}) {{ {self.body('ProductConnection', budget, first)} }}",
+                    f'{alias}category(slug: "lab") {{ {self.body("Category", budget, first)} }}',
+                ]
+            )
         if type_ == "ProductConnection":
-            return r.choice([
-                f"{alias}edges {{ cursor node {{ {self.body('Product', budget, first)} }} }}",
-                f"{alias}nodes {{ {self.body('Product', budget, first)} }}",
-                f"{alias}pageInfo {{ hasNextPage }}",
-            ])
+            return r.choice(
+                [
+                    f"{alias}edges {{ cursor node {{ {self.body('Product', budget, first)} }} }}",
+                    f"{alias}nodes {{ {self.body('Product', budget, first)} }}",
+                    f"{alias}pageInfo {{ hasNextPage }}",
+                ]
+            )
         if type_ == "Product":
-            return r.choice([
-                f"{alias}variants {{ sku }}",
-                f"{alias}category {{ {self.body('Category', budget, first)} }}",
-            ])
-        return r.choice([
-            f"{alias}products(first: {page}) {{ {self.body('ProductConnection', budget, first)} }}",
-            f"{alias}children {{ {self.body('Category', budget, first)} }}",
-        ])
+            return r.choice(
+                [
+                    f"{alias}variants {{ sku }}",
+                    f"{alias}category {{ {self.body('Category', budget, first)} }}",
+                ]
+            )
+        return r.choice(
+            [
+                f"{alias}products(first: {page}) {{ {self.body('ProductConnection', budget, first)} }}",
+                f"{alias}children {{ {self.body('Category', budget, first)} }}",
+            ]
+        )
 
 
 def test_the_doubling_fragments_are_refused_after_a_visit_per_spread():
@@ -163,9 +193,14 @@ def test_a_fragment_on_a_connection_counts_its_items_by_the_page_size():
     # Spread on the connection itself, `edges` still repeats `first` times (it did not: a fragment
     # was a way to have 100 items counted as 5).
     inline = analyze(GRAPHQL, parse("{ products(first: 100) { edges { node { variants { sku } } } } }"), None, None)
-    spread = analyze(GRAPHQL, parse(
-        "{ products(first: 100) { ...P } } fragment P on ProductConnection { edges { node { variants { sku } } } }"
-    ), None, None)
+    spread = analyze(
+        GRAPHQL,
+        parse(
+            "{ products(first: 100) { ...P } } fragment P on ProductConnection { edges { node { variants { sku } } } }"
+        ),
+        None,
+        None,
+    )
     assert inline is not None and spread is not None
     assert spread.cost == inline.cost == 2 + 100 * (1 + 1 + 5)
 
@@ -183,14 +218,21 @@ def test_random_documents_are_read_once_and_counted_as_written_out(seed):
         expanded = analyze(GRAPHQL, parse(written_out(document)), None, None, UNLIMITED)
         assert expanded is not None
         assert (full.cost, full.depth, full.aliases, full.fields) == (
-            expanded.cost, expanded.depth, expanded.aliases, expanded.fields,
+            expanded.cost,
+            expanded.depth,
+            expanded.aliases,
+            expanded.fields,
         )
     # With the real limits, refused exactly when the full figures pass one of them.
     limits = Limits()
     limited = analyze(GRAPHQL, ast, None, None, limits)
     assert limited is not None and limited.steps <= full.steps
-    over = (full.depth > limits.max_depth or full.aliases > limits.max_aliases
-            or full.fields > limits.max_tokens or full.cost > limits.max_cost)
+    over = (
+        full.depth > limits.max_depth
+        or full.aliases > limits.max_aliases
+        or full.fields > limits.max_tokens
+        or full.cost > limits.max_cost
+    )
     assert (limited.over is not None) == over
 
 

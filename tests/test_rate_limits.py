@@ -23,7 +23,9 @@ def make_client(db, **env: str) -> httpx.AsyncClient:
 
 
 def client_from(app, address: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app, client=(address, 1234)), base_url="http://gateway.test")
+    return httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app, client=(address, 1234)), base_url="http://gateway.test"
+    )
 
 
 async def sign_in_code(client: httpx.AsyncClient, email: str, password: str) -> str:
@@ -80,7 +82,10 @@ async def test_made_up_bearer_tokens_buy_no_bucket_and_no_execution(db, sql_coun
     async with client_from(app, "198.51.100.1") as plain, client_from(app, "198.51.100.2") as inventive:
         plain_statuses = [(await plain.post("/graphql", json=listing)).status_code for _ in range(400)]
         sql_counter.statements.clear()
-        junk = [await inventive.post("/graphql", json=listing, headers={"authorization": f"Bearer junk-{n}"}) for n in range(400)]
+        junk = [
+            await inventive.post("/graphql", json=listing, headers={"authorization": f"Bearer junk-{n}"})
+            for n in range(400)
+        ]
     # Limited like the same address without the header (one token a second refills either run) ...
     limited_plain = plain_statuses.count(429)
     limited_junk = sum(r.status_code == 429 for r in junk)
@@ -89,7 +94,9 @@ async def test_made_up_bearer_tokens_buy_no_bucket_and_no_execution(db, sql_coun
     refused = [r for r in junk if r.status_code != 429]
     assert refused and all(r.status_code == 401 for r in refused)
     assert refused[0].json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-    assert refused[0].headers["www-authenticate"] == 'Bearer error="invalid_token"' and refused[0].headers["x-request-id"]
+    assert (
+        refused[0].headers["www-authenticate"] == 'Bearer error="invalid_token"' and refused[0].headers["x-request-id"]
+    )
     assert refused[0].headers["cache-status"] == "gateway; fwd=bypass" and sql_counter.statements == []
 
 
@@ -99,9 +106,13 @@ async def test_every_token_of_one_account_shares_its_bucket(db):
 
     email = f"two.devices.{uuid.uuid4().hex[:8]}@example.com"
     await accounts.register_customer(email, "long enough password")
-    phone, laptop = [bearer((await accounts.sign_in(email, "long enough password", SECRET)).access_token) for _ in range(2)]
+    phone, laptop = [
+        bearer((await accounts.sign_in(email, "long enough password", SECRET)).access_token) for _ in range(2)
+    ]
     async with make_client(db, RATE_LIMIT_PER_SECOND="1", RATE_LIMIT_BURST="4") as client:
-        statuses = [(await client.post("/graphql", json=QUERY, headers=device)).status_code for device in [phone, laptop] * 3]
+        statuses = [
+            (await client.post("/graphql", json=QUERY, headers=device)).status_code for device in [phone, laptop] * 3
+        ]
     assert statuses[:4] == [200] * 4 and 429 in statuses[4:]
 
 
@@ -114,11 +125,17 @@ async def test_any_other_authorization_is_refused_without_executing(client):
 
 async def test_sign_in_is_throttled_per_email(db):
     async with make_client(db, LOGIN_ATTEMPTS_PER_MINUTE="3") as client:
-        mutation = {"query": 'mutation { tokenCreate(email: "victim@example.com", password: "guess") { userErrors { code } } }'}
+        mutation = {
+            "query": 'mutation { tokenCreate(email: "victim@example.com", password: "guess") { userErrors { code } } }'
+        }
         codes = []
         for _ in range(4):
             body = (await client.post("/graphql", json=mutation)).json()
-            codes.append(body["errors"][0]["extensions"]["code"] if body.get("errors") else body["data"]["tokenCreate"]["userErrors"][0]["code"])
+            codes.append(
+                body["errors"][0]["extensions"]["code"]
+                if body.get("errors")
+                else body["data"]["tokenCreate"]["userErrors"][0]["code"]
+            )
         assert codes == ["INVALID_CREDENTIALS"] * 3 + ["RATE_LIMITED"]
 
 

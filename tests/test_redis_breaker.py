@@ -31,8 +31,15 @@ class Clock:
         return self.now
 
 
-@pytest.mark.parametrize("name,value", [("REDIS_TIMEOUT_MS", "0"), ("REDIS_TIMEOUT_MS", "fast"),
-                                        ("REDIS_BREAKER_SECONDS", "0"), ("REDIS_BREAKER_SECONDS", "1.5")])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("REDIS_TIMEOUT_MS", "0"),
+        ("REDIS_TIMEOUT_MS", "fast"),
+        ("REDIS_BREAKER_SECONDS", "0"),
+        ("REDIS_BREAKER_SECONDS", "1.5"),
+    ],
+)
 def test_bad_bounds_stop_start_up_naming_the_variable(name, value):
     with pytest.raises(ConfigError, match=f"^{name}:"):
         load_settings({name: value})
@@ -162,8 +169,13 @@ async def test_the_bus_listener_outlives_the_short_socket_timeout_and_redis_rest
 async def test_a_hung_redis_costs_one_timeout_per_breaker_interval_not_one_per_request(db):
     server = RedisProcess()
     server.start()
-    env = {"REDIS_URL": server.url, "RATE_LIMIT_PER_SECOND": "1000", "RATE_LIMIT_BURST": "10000",
-           "REDIS_TIMEOUT_MS": "300", "REDIS_BREAKER_SECONDS": "1"}
+    env = {
+        "REDIS_URL": server.url,
+        "RATE_LIMIT_PER_SECOND": "1000",
+        "RATE_LIMIT_BURST": "10000",
+        "REDIS_TIMEOUT_MS": "300",
+        "REDIS_BREAKER_SECONDS": "1",
+    }
     try:
         async with gateway(db, **env) as (client, app):
             deadline = time.monotonic() + 5

@@ -10,7 +10,17 @@ def test_schema_file_is_current():
 
 def test_contract_names_are_in_the_schema():
     sdl = schema_sdl()
-    for name in ("interface Node", "node(id: ID!): Node", "nodes(ids: [ID!]!): [Node]!", "type ProductConnection",
-                 "totalCount: Int!", "facets: ProductFacets!", "quantityAvailable: Int!", "availableForSale: Boolean!",
-                 "priceRange: PriceRange", "type Money", "amount: Decimal!"):
+    for name in (
+        "interface Node",
+        "node(id: ID!): Node",
+        "nodes(ids: [ID!]!): [Node]!",
+        "type ProductConnection",
+        "totalCount: Int!",
+        "facets: ProductFacets!",
+        "quantityAvailable: Int!",
+        "availableForSale: Boolean!",
+        "priceRange: PriceRange",
+        "type Money",
+        "amount: Decimal!",
+    ):
         assert name in sdl, name

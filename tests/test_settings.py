@@ -49,7 +49,9 @@ def test_an_empty_variable_counts_as_unset():
 
 
 def test_postgresql_scheme_is_normalised():
-    assert load_settings({"DATABASE_URL": "postgresql://u:p@db:5432/shop"}).database_url == "postgres://u:p@db:5432/shop"
+    assert (
+        load_settings({"DATABASE_URL": "postgresql://u:p@db:5432/shop"}).database_url == "postgres://u:p@db:5432/shop"
+    )
 
 
 def test_token_lifetimes():
@@ -59,22 +61,39 @@ def test_token_lifetimes():
             load_settings({name: value})
 
 
-@pytest.mark.parametrize("name,value", [
-    ("DATABASE_URL", "mysql://x"), ("DATABASE_URL", "postgres://host:99999/db"), ("DATABASE_URL", "postgres://host/"),
-    ("DATABASE_URL", "postgres://host:abc/db"), ("PORT", "eighty"), ("PORT", "0"), ("WEB_CONCURRENCY", "-1"),
-    ("LOG_LEVEL", "LOUD"), ("SECRET_KEY", "too-short"), ("STORE_CURRENCY", "euro"), ("CACHE_ENABLED", "maybe"), ("REDIS_URL", "http://x"),
-    ("TEST_CARD_LEDGER", str(ROOT / "tests")), ("PAYMENT_RECOVERY_AFTER", "0"), ("PAYMENT_RECOVERY_INTERVAL", "soon"),
-])
+@pytest.mark.parametrize(
+    "name,value",
+    [
+        ("DATABASE_URL", "mysql://x"),
+        ("DATABASE_URL", "postgres://host:99999/db"),
+        ("DATABASE_URL", "postgres://host/"),
+        ("DATABASE_URL", "postgres://host:abc/db"),
+        ("PORT", "eighty"),
+        ("PORT", "0"),
+        ("WEB_CONCURRENCY", "-1"),
+        ("LOG_LEVEL", "LOUD"),
+        ("SECRET_KEY", "too-short"),
+        ("STORE_CURRENCY", "euro"),
+        ("CACHE_ENABLED", "maybe"),
+        ("REDIS_URL", "http://x"),
+        ("TEST_CARD_LEDGER", str(ROOT / "tests")),
+        ("PAYMENT_RECOVERY_AFTER", "0"),
+        ("PAYMENT_RECOVERY_INTERVAL", "soon"),
+    ],
+)
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError) as caught:
         load_settings({name: value})
     assert str(caught.value).startswith(f"{name}:") and "\n" not in str(caught.value)
 
 
-@pytest.mark.parametrize("command", [
-    [sys.executable, "-m", "gateway", "serve"],
-    [sys.executable, "-c", "import gateway.app"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        [sys.executable, "-m", "gateway", "serve"],
+        [sys.executable, "-c", "import gateway.app"],
+    ],
+)
 @pytest.mark.slow  # gateway processes
 @pytest.mark.parametrize("name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense")])
 def test_processes_stop_with_one_line(command, name, value):

@@ -45,14 +45,23 @@ async def test_fifty_products_really_were_listed(gql):
     assert all(edge["node"]["variants"] for edge in data["products"]["edges"])
 
 
-@pytest.mark.parametrize("extra,statements", [
-    # The page, the variants, their options.
-    ("variants { selectedOptions { name value } }", 3),
-    # The page, then the category, option and price range facets, and the facets' categories.
-    ("facets { options { name } priceRanges { count } categories { count category { name } } }", 5),
-])
+@pytest.mark.parametrize(
+    "extra,statements",
+    [
+        # The page, the variants, their options.
+        ("variants { selectedOptions { name value } }", 3),
+        # The page, then the category, option and price range facets, and the facets' categories.
+        ("facets { options { name } priceRanges { count } categories { count category { name } } }", 5),
+    ],
+)
 async def test_optional_parts_cost_a_fixed_number_of_statements(gql, sql_counter, extra, statements):
-    query = "query($first: Int!) { products(first: $first) { edges { node { id " + (extra if "variants" in extra else "") + " } } " + ("" if "variants" in extra else extra) + " } }"
+    query = (
+        "query($first: Int!) { products(first: $first) { edges { node { id "
+        + (extra if "variants" in extra else "")
+        + " } } "
+        + ("" if "variants" in extra else extra)
+        + " } }"
+    )
     small = await _count(gql, sql_counter, query, {"first": 5})
     large = await _count(gql, sql_counter, query, {"first": 50})
     assert small == large == statements, sql_counter.statements

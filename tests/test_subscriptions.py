@@ -64,7 +64,9 @@ async def test_the_token_holder_sees_each_status_change_once(url, gql, client, p
         await staff_call(client, staff, MARK_PAID, {"id": order["id"]})
         assert (await ws.next_data())["orderStatusChanged"]["status"] == "PAID"
         readings = (await client.get("/metrics")).text
-        assert metric(readings, "gateway_subscriptions") >= 1 and metric(readings, "gateway_events_delivered_total") >= 1
+        assert (
+            metric(readings, "gateway_subscriptions") >= 1 and metric(readings, "gateway_events_delivered_total") >= 1
+        )
         # Cancelling a paid order records two events (cancelled, refunded) in one transaction: one message.
         await staff_call(client, staff, CANCEL, {"id": order["id"]})
         assert (await ws.next_data())["orderStatusChanged"]["status"] == "CANCELLED"
@@ -78,7 +80,9 @@ async def test_a_refused_change_publishes_nothing(url, gql, client):
         await ws.subscribe(STATUS, {"t": order["token"]})
         await ws.next_data()
         # A refused transition reaches no subscriber (tests/test_outbox.py: nor does a rollback).
-        assert (await staff_call(client, staff, REFUND, {"id": order["id"]}))["userErrors"] == [{"code": "INVALID_TRANSITION"}]
+        assert (await staff_call(client, staff, REFUND, {"id": order["id"]}))["userErrors"] == [
+            {"code": "INVALID_TRANSITION"}
+        ]
         await ws.nothing_more()
 
 
@@ -123,11 +127,19 @@ async def test_staff_follow_every_order_including_new_shipments(url, gql, client
         await ws.nothing_more(0.2)  # nothing is sent first
         order = await place(gql, paid=True)
         assert await ws.next_data() == {"orderEvents": {"number": order["number"], "status": "PAID", "shipments": []}}
-        lines = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"]["lines"]
-        shipped = await ship(client, bearer(staff_token), order["id"], [{"orderLineId": lines[0]["id"], "quantity": 1}], number="LIVE-1")
+        lines = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))[
+            "order"
+        ]["lines"]
+        shipped = await ship(
+            client, bearer(staff_token), order["id"], [{"orderLineId": lines[0]["id"], "quantity": 1}], number="LIVE-1"
+        )
         assert shipped["userErrors"] == []
         update = (await ws.next_data())["orderEvents"]
-        assert update == {"number": order["number"], "status": "PARTIALLY_SHIPPED", "shipments": [{"trackingNumber": "LIVE-1"}]}
+        assert update == {
+            "number": order["number"],
+            "status": "PARTIALLY_SHIPPED",
+            "shipments": [{"trackingNumber": "LIVE-1"}],
+        }
         await ws.nothing_more()
 
 
@@ -178,10 +190,14 @@ async def test_a_closed_connection_is_freed_without_waiting_for_a_collection(url
 async def test_a_parcel_is_followed_by_its_tracking_number(url, gql, client):
     staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
     order = await place(gql, paid=True)
-    lines = (await gql.data("query($t: ID!) { order(token: $t) { lines { id quantity } } }", {"t": order["token"]}))["order"]["lines"]
+    lines = (await gql.data("query($t: ID!) { order(token: $t) { lines { id quantity } } }", {"t": order["token"]}))[
+        "order"
+    ]["lines"]
     number = "PARCEL-" + uuid.uuid4().hex[:8].upper()
     await ship(client, staff, order["id"], [{"orderLineId": lines[0]["id"], "quantity": 2}], number=number)
-    shipment_id = (await gql.data("query($n: String!) { trackShipment(trackingNumber: $n) { id } }", {"n": number}))["trackShipment"]["id"]
+    shipment_id = (await gql.data("query($n: String!) { trackShipment(trackingNumber: $n) { id } }", {"n": number}))[
+        "trackShipment"
+    ]["id"]
     add = """mutation($s: ID!, $st: ShipmentStatus!, $at: DateTime) {
       shipmentAddTrackingEvent(shipmentId: $s, status: $st, occurredAt: $at) { userErrors { code } } }"""
     async with GraphQLWebSocket.open(url, protocol=LEGACY_WS) as ws:
@@ -192,12 +208,20 @@ async def test_a_parcel_is_followed_by_its_tracking_number(url, gql, client):
         assert (await ws.next_data())["shipmentUpdated"]["status"] == "IN_TRANSIT"
         await staff_call(client, staff, add, {"s": shipment_id, "st": "DELIVERED"})
         delivered = (await ws.next_data())["shipmentUpdated"]
-        assert delivered["status"] == "DELIVERED" and [e["status"] for e in delivered["events"]] == ["LABEL_CREATED", "IN_TRANSIT", "DELIVERED"]
+        assert delivered["status"] == "DELIVERED" and [e["status"] for e in delivered["events"]] == [
+            "LABEL_CREATED",
+            "IN_TRANSIT",
+            "DELIVERED",
+        ]
         await ws.nothing_more()
 
 
 async def test_connection_limits(db):
-    app = create_app(load_settings({"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0", "WS_MAX_SUBSCRIPTIONS": "2", "WS_INIT_TIMEOUT": "1"}))
+    app = create_app(
+        load_settings(
+            {"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0", "WS_MAX_SUBSCRIPTIONS": "2", "WS_INIT_TIMEOUT": "1"}
+        )
+    )
     async with serve_in_loop(app) as url:
         async with GraphQLWebSocket.open(url) as ws:
             for _ in range(2):
@@ -216,8 +240,10 @@ async def test_connection_limits(db):
 async def test_after_lost_events_subscribers_get_the_current_state(url, app, gql):
     order = await place(gql)
     staff_token = await token_for(Permission.MANAGE_ORDERS)
-    async with GraphQLWebSocket.open(url) as follower, \
-            GraphQLWebSocket.open(url, payload=bearer(staff_token)) as dashboard:
+    async with (
+        GraphQLWebSocket.open(url) as follower,
+        GraphQLWebSocket.open(url, payload=bearer(staff_token)) as dashboard,
+    ):
         await follower.subscribe(STATUS, {"t": order["token"]})
         assert (await follower.next_data())["orderStatusChanged"]["status"] == "PLACED"
         await dashboard.subscribe(ALL)
@@ -246,8 +272,11 @@ async def test_an_event_is_executed_once_per_distinct_viewer_and_query(url, gql,
         return execute(self, serially)
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_operation", counted)
-    async with GraphQLWebSocket.open(url) as first, GraphQLWebSocket.open(url) as second, \
-            GraphQLWebSocket.open(url, payload=bearer(staff_token)) as staff:
+    async with (
+        GraphQLWebSocket.open(url) as first,
+        GraphQLWebSocket.open(url) as second,
+        GraphQLWebSocket.open(url, payload=bearer(staff_token)) as staff,
+    ):
         for ws in (first, second, staff):
             await ws.subscribe(query, {"t": order["token"]})
             await ws.next_data()
@@ -274,6 +303,7 @@ async def test_a_subscriber_leaving_mid_event_does_not_cancel_the_others(url, gq
         async def later():
             await asyncio.sleep(0.3)  # long enough for the first subscriber to disconnect
             return await result if inspect.isawaitable(result) else result
+
         return later()
 
     monkeypatch.setattr(StrawberryGraphQLCoreExecutionContext, "execute_operation", slow)
@@ -303,7 +333,9 @@ async def refused_with(ws: GraphQLWebSocket, code: str) -> None:
 async def test_a_right_taken_away_ends_the_staff_stream(url, gql, client):
     staff_token = await token_for(Permission.MANAGE_ORDERS)
     admin = bearer(await token_for(Permission.MANAGE_STAFF))
-    staff_id = (await client.post("/graphql", json={"query": "{ me { id } }"}, headers=bearer(staff_token))).json()["data"]["me"]["id"]
+    staff_id = (await client.post("/graphql", json={"query": "{ me { id } }"}, headers=bearer(staff_token))).json()[
+        "data"
+    ]["me"]["id"]
     async with GraphQLWebSocket.open(url, payload=bearer(staff_token)) as ws:
         await ws.subscribe(ALL)
         first = await place(gql, paid=True)
@@ -341,9 +373,15 @@ async def test_an_expired_token_ends_the_stream_when_it_expires(db, gql):
     email, lasting = await customer()
     order = await place(gql, headers=bearer(lasting))
     app = create_app(load_settings({"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "0", "ACCESS_TOKEN_TTL": "3"}))
-    async with serve_in_loop(app) as url, \
-            httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http:
-        signed_in = (await http.post("/graphql", json={"query": TOKEN, "variables": {"email": email, "password": "long enough password"}})).json()
+    async with (
+        serve_in_loop(app) as url,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as http,
+    ):
+        signed_in = (
+            await http.post(
+                "/graphql", json={"query": TOKEN, "variables": {"email": email, "password": "long enough password"}}
+            )
+        ).json()
         short_lived = signed_in["data"]["tokenCreate"]["accessToken"]  # valid for two to three seconds
         async with GraphQLWebSocket.open(url, payload=bearer(short_lived)) as ws:
             await ws.subscribe(MINE)

@@ -31,14 +31,22 @@ def at(hours_ago: float) -> str:
 async def shipped_order(gql, client, staff, parts: list[int]) -> tuple[dict, list[str]]:
     """A paid order of sum(parts) units of one variant, shipped in len(parts) parcels a day ago; their shipment ids."""
     variant = await make_variant()
-    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, sum(parts))]), "p": PAID}))["checkoutComplete"]["order"]
-    line = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"]["lines"][0]
+    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, sum(parts))]), "p": PAID}))[
+        "checkoutComplete"
+    ]["order"]
+    line = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"][
+        "lines"
+    ][0]
     ids = []
     for quantity in parts:
         number = "TRK-" + uuid.uuid4().hex[:10].upper()
-        result = await ship(client, staff, order["id"], [{"orderLineId": line["id"], "quantity": quantity}], number=number)
+        result = await ship(
+            client, staff, order["id"], [{"orderLineId": line["id"], "quantity": quantity}], number=number
+        )
         assert result["userErrors"] == []
-        await ShipmentEvent.filter(shipment__tracking_number=number).update(occurred_at=datetime.now(UTC) - timedelta(days=1))
+        await ShipmentEvent.filter(shipment__tracking_number=number).update(
+            occurred_at=datetime.now(UTC) - timedelta(days=1)
+        )
         ids.append((await gql.data(TRACK, {"n": number}))["trackShipment"]["id"])
     return order, ids
 
@@ -46,14 +54,23 @@ async def shipped_order(gql, client, staff, parts: list[int]) -> tuple[dict, lis
 async def test_events_are_kept_in_time_order_and_the_latest_sets_the_status(gql, client):
     staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
     _, [shipment] = await shipped_order(gql, client, staff, [1])
-    out = await staff_call(client, staff, ADD, {"s": shipment, "st": "OUT_FOR_DELIVERY", "at": at(1), "l": "Berlin, DE"})
+    out = await staff_call(
+        client, staff, ADD, {"s": shipment, "st": "OUT_FOR_DELIVERY", "at": at(1), "l": "Berlin, DE"}
+    )
     assert out["userErrors"] == [] and out["shipment"]["status"] == "OUT_FOR_DELIVERY"
     # Reported late: it happened before the last one, so it is filed before it and changes no status.
-    late = await staff_call(client, staff, ADD, {"s": shipment, "st": "IN_TRANSIT", "at": at(5), "d": "Departed hub", "l": "Leipzig, DE"})
+    late = await staff_call(
+        client, staff, ADD, {"s": shipment, "st": "IN_TRANSIT", "at": at(5), "d": "Departed hub", "l": "Leipzig, DE"}
+    )
     assert late["shipment"]["status"] == "OUT_FOR_DELIVERY"
     events = late["shipment"]["events"]
     assert [e["status"] for e in events] == ["LABEL_CREATED", "IN_TRANSIT", "OUT_FOR_DELIVERY"]
-    assert events[1] == {"status": "IN_TRANSIT", "description": "Departed hub", "location": "Leipzig, DE", "occurredAt": events[1]["occurredAt"]}
+    assert events[1] == {
+        "status": "IN_TRANSIT",
+        "description": "Departed hub",
+        "location": "Leipzig, DE",
+        "occurredAt": events[1]["occurredAt"],
+    }
     times = [datetime.fromisoformat(e["occurredAt"]) for e in events]
     assert times == sorted(times)
     failed = await staff_call(client, staff, ADD, {"s": shipment, "st": "FAILED_ATTEMPT", "eta": "2030-01-02"})
@@ -94,18 +111,21 @@ async def test_a_delivered_order_follows_a_parcel_that_moves_again(gql, client):
     assert kinds[-5:] == ["DELIVERED", "SHIPPED", "DELIVERED", "SHIPPED", "DELIVERED"]
 
 
-@pytest.mark.parametrize("current, parcels, expected", [
-    ("SHIPPED", ["DELIVERED", "DELIVERED"], "DELIVERED"),
-    ("SHIPPED", ["DELIVERED", "OUT_FOR_DELIVERY"], "SHIPPED"),
-    ("DELIVERED", ["DELIVERED", "RETURNED"], "SHIPPED"),
-    ("DELIVERED", ["IN_TRANSIT"], "SHIPPED"),
-    ("DELIVERED", ["DELIVERED"], "DELIVERED"),
-    ("PARTIALLY_SHIPPED", ["DELIVERED"], "PARTIALLY_SHIPPED"),  # the rest has not shipped
-    ("PAID", [], "PAID"),
-    ("CANCELLED", ["DELIVERED"], "CANCELLED"),
-    ("REFUNDED", ["DELIVERED"], "REFUNDED"),
-    ("REFUNDED", ["RETURNED"], "REFUNDED"),
-])
+@pytest.mark.parametrize(
+    "current, parcels, expected",
+    [
+        ("SHIPPED", ["DELIVERED", "DELIVERED"], "DELIVERED"),
+        ("SHIPPED", ["DELIVERED", "OUT_FOR_DELIVERY"], "SHIPPED"),
+        ("DELIVERED", ["DELIVERED", "RETURNED"], "SHIPPED"),
+        ("DELIVERED", ["IN_TRANSIT"], "SHIPPED"),
+        ("DELIVERED", ["DELIVERED"], "DELIVERED"),
+        ("PARTIALLY_SHIPPED", ["DELIVERED"], "PARTIALLY_SHIPPED"),  # the rest has not shipped
+        ("PAID", [], "PAID"),
+        ("CANCELLED", ["DELIVERED"], "CANCELLED"),
+        ("REFUNDED", ["DELIVERED"], "REFUNDED"),
+        ("REFUNDED", ["RETURNED"], "REFUNDED"),
+    ],
+)
 def test_status_from_parcels(current, parcels, expected):
     result = status_from_parcels(OrderStatus(current), [ShipmentStatus(p) for p in parcels])
     assert result == OrderStatus(expected)
@@ -116,13 +136,19 @@ def test_status_from_parcels(current, parcels, expected):
 async def test_a_partly_shipped_order_is_not_delivered_by_its_first_parcel(gql, client):
     staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
     variant = await make_variant()
-    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 2)]), "p": PAID}))["checkoutComplete"]["order"]
-    line = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"]["lines"][0]
+    order = (await gql.data(CHECKOUT, {"t": await ready_cart(gql, [(variant.sku, 2)]), "p": PAID}))["checkoutComplete"][
+        "order"
+    ]
+    line = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"][
+        "lines"
+    ][0]
     number = "TRK-" + uuid.uuid4().hex[:10].upper()
     await ship(client, staff, order["id"], [{"orderLineId": line["id"], "quantity": 1}], number=number)
     shipment = (await gql.data(TRACK, {"n": number}))["trackShipment"]["id"]
     await staff_call(client, staff, ADD, {"s": shipment, "st": "DELIVERED"})
-    assert (await gql.data("query($t: ID!) { order(token: $t) { status } }", {"t": order["token"]}))["order"]["status"] == "PARTIALLY_SHIPPED"
+    assert (await gql.data("query($t: ID!) { order(token: $t) { status } }", {"t": order["token"]}))["order"][
+        "status"
+    ] == "PARTIALLY_SHIPPED"
 
 
 async def test_bad_reports_change_nothing(gql, client):
@@ -130,7 +156,10 @@ async def test_bad_reports_change_nothing(gql, client):
     _, [shipment] = await shipped_order(gql, client, staff, [1])
     before = await ShipmentEvent.all().count()
     future = await staff_call(client, staff, ADD, {"s": shipment, "st": "DELIVERED", "at": at(-3)})
-    assert future == {"shipment": None, "userErrors": [{"field": ["occurredAt"], "code": "INVALID", "message": future["userErrors"][0]["message"]}]}
+    assert future == {
+        "shipment": None,
+        "userErrors": [{"field": ["occurredAt"], "code": "INVALID", "message": future["userErrors"][0]["message"]}],
+    }
     naive = await staff_call(client, staff, ADD, {"s": shipment, "st": "DELIVERED", "at": "2026-11-01T10:00:00"})
     assert naive["userErrors"][0]["field"] == ["occurredAt"]
     long = await staff_call(client, staff, ADD, {"s": shipment, "st": "IN_TRANSIT", "d": "x" * 501})
@@ -154,7 +183,15 @@ async def test_public_tracking_shows_the_parcel_and_nothing_personal(gql, client
     # Anonymous callers reach only these fields: no order, address, name or email can be selected.
     graphql_type = GRAPHQL_SCHEMA.type_map["Shipment"]
     assert isinstance(graphql_type, GraphQLObjectType)
-    assert set(graphql_type.fields) == {"id", "carrier", "trackingNumber", "trackingUrl", "status", "estimatedDelivery", "events"}
+    assert set(graphql_type.fields) == {
+        "id",
+        "carrier",
+        "trackingNumber",
+        "trackingUrl",
+        "status",
+        "estimatedDelivery",
+        "events",
+    }
     assert set(GRAPHQL_SCHEMA.type_map["ShipmentEvent"].fields) == {"status", "description", "location", "occurredAt"}
 
 
@@ -162,5 +199,9 @@ async def test_only_shipping_staff_add_events(gql, client):
     staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
     _, [shipment] = await shipped_order(gql, client, staff, [1])
     orders_only = bearer(await token_for(Permission.MANAGE_ORDERS))
-    body = (await client.post("/graphql", headers=orders_only, json={"query": ADD, "variables": {"s": shipment, "st": "DELIVERED"}})).json()
+    body = (
+        await client.post(
+            "/graphql", headers=orders_only, json={"query": ADD, "variables": {"s": shipment, "st": "DELIVERED"}}
+        )
+    ).json()
     assert body["errors"][0]["extensions"]["code"] == "FORBIDDEN"
