@@ -170,12 +170,16 @@ def create_app(settings: Settings) -> Starlette:
         ):
             # Start-up objects live for the whole process: keep them out of every collection, and
             # collect the young generation less often (measured: +10-40% on listing throughput).
-            # Full collections must still come round: each request leaves reference cycles
-            # (product <-> variant views), and with rarer full collections memory grew ~100 KB
-            # per request under load.
+            # Full collections must still come round often: each request leaves reference cycles
+            # (graphql-core's execution context with its loaders), and those that outlive a young
+            # collection (their request was still running) are freed only by an older one. With
+            # the default (10, 10) a full collection came once in ~10 minutes under the soak's
+            # traffic, and RSS grew the whole time, 7-8% over minutes 5-10; with (2, 2) one comes
+            # every four young collections and RSS stayed flat (BENCHMARKS.md, soak runs 9-10). A
+            # full collection is cheap here: what start-up made is frozen, out of its reach.
             gc.collect()
             gc.freeze()
-            gc.set_threshold(50_000, 10, 10)
+            gc.set_threshold(50_000, 2, 2)
             await events.start()
             if cache is not None:
                 await cache.start()
