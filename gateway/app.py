@@ -19,11 +19,12 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
+from gateway import graphiql
 from gateway.breaker import Breaker, redis_client
 from gateway.cache import ResponseCache
 from gateway.cache_http import ResponseCacheMiddleware
@@ -218,6 +219,8 @@ def create_app(settings: Settings) -> Starlette:
                 carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, announce),
                 methods=["POST"],
             ),
+            # GraphiQL's files (the page itself is GET /graphql), only while GraphiQL is on.
+            *([Mount(graphiql.ASSETS_PATH, graphiql.assets())] if settings.graphiql else []),
         ],
         lifespan=lifespan,
         exception_handlers={error: database_fault_response for error in DATABASE_FAULTS},

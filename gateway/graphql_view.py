@@ -18,7 +18,7 @@ from typing import Any, cast
 from cross_web import HTTPException
 from graphql import GraphQLFormattedError
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
@@ -33,6 +33,7 @@ from strawberry.types.graphql import OperationType
 
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.events import EventBus
+from gateway.graphiql import GraphiQLPage
 from gateway.graphql_http import (
     APPLICATION_JSON,
     GraphQLParams,
@@ -140,6 +141,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.connection_init_wait_timeout = timedelta(seconds=init_timeout_seconds)
         self.persisted = persisted if persisted is not None else PersistedQueries()
         self.token_rules = token_rules
+        # Our own page (gateway/graphiql.py) in place of Strawberry's, which loads from a CDN.
+        self.graphiql_page = GraphiQLPage() if graphiql else None
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -204,7 +207,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
                 )
             if self._wants_graphiql(request):
-                await HTMLResponse(self.graphql_ide_html)(scope, receive, send)
+                await (await self.render_graphql_ide(request))(scope, receive, send)
                 return
             negotiated = negotiate(request.headers.get("accept"))
             if negotiated is None:
@@ -226,6 +229,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
                 RequestError(499, "The client closed the request.", GraphQLErrorCode.CLIENT_CLOSED_REQUEST), media_type
             )
         await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.graphiql_page is not None  # only asked for when GraphiQL is on
+        return self.graphiql_page.response()
 
     def _wants_graphiql(self, request: Request) -> bool:
         # A browser opening the endpoint. `*/*` does not count (Strawberry's rule): Apollo's link
