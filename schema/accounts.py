@@ -18,11 +18,11 @@ from resolvers.errors import BadInput, DomainError, ErrorCode
 from resolvers.orders import list_orders
 from schema.addresses import MailingAddress
 from schema.context import Context
-from schema.errors import RateLimited, UserError, attempt, user_error
+from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
-from schema.node import Node
 from schema.orders import OrderConnection, order_connection
 from schema.permissions import require_signed_in, requires, signed_in
+from schema.shared import Node, UserError, attempt, user_error
 
 # The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
 PermissionEnum = PermissionModel

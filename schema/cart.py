@@ -12,12 +12,11 @@ from resolvers import cart as carts
 from resolvers import checkout
 from schema.accounts import AddressInput
 from schema.addresses import MailingAddress, mailing_address
-from schema.catalogue import Money, ProductVariant, money, variant_view
+from schema.catalogue import ProductVariant, variant_view
 from schema.checkout import ShippingMethod, shipping_method_view
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.node import Node
+from schema.shared import Money, Node, UserError, attempt, money
 
 
 @strawberry.type

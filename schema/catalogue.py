@@ -33,8 +33,8 @@ from resolvers.pagination import encode_cursor
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
-from schema.node import Node, PageInfo, page_info
 from schema.selection import Tree, selection_tree, subtree
+from schema.shared import Money, Node, PageInfo, money, page_info
 
 # strawberry.enum registers the domain's enums as they are (and returns them): the aliases below are
 # those same classes, which type checkers then read as types.
@@ -48,12 +48,6 @@ strawberry.enum(
     description="Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
 )
 ProductSort = ProductSortKey
-
-
-@strawberry.type(description="An amount of money; `amount` is a decimal string, never a float.")
-class Money:
-    amount: Decimal
-    currency: str
 
 
 @strawberry.type
@@ -270,10 +264,6 @@ class ProductFilter:
 # --- building objects ------------------------------------------------------------------------
 
 T = TypeVar("T")
-
-
-def money(amount: Decimal, context: Context) -> Money:
-    return Money(amount=amount, currency=context.currency)
 
 
 def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
@@ -639,22 +629,3 @@ class CatalogueQuery:
         if model is None:
             info.context.cache_tags.add(changes.CATEGORIES)
         return None if model is None else category_view(info.context, model)
-
-
-async def resolve_node(context: Context, type_name: str, pk: int, selected: Tree | None = None) -> Node | None:
-    """`node(id)` for the catalogue's types; None for an ID of a type this module does not own.
-    `selected`: what the query selects on the node (see `product_views`), when known."""
-    loaders = context.loaders
-    if type_name == "Product":
-        model = await catalogue.product_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
-        return None if model is None else await product_view(context, model, selected)
-    if type_name == "ProductVariant":
-        variant = await catalogue.variant_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
-        return None if variant is None else variant_view(context, variant)
-    if type_name == "Category":
-        category = await catalogue.category_by_id(loaders, pk)
-        return None if category is None else category_view(context, category)
-    return None
-
-
-NODE_TYPES = ("Product", "ProductVariant", "Category")

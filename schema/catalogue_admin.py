@@ -22,9 +22,9 @@ from schema.catalogue import (
     variant_view,
 )
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of
 from schema.permissions import requires
+from schema.shared import UserError, attempt
 
 
 def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:

@@ -11,12 +11,11 @@ from strawberry.types import Info
 from models import DiscountKind as DiscountKindModel
 from models import Permission
 from resolvers import checkout, checkout_complete
-from schema.catalogue import Money, money
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import encode_id
 from schema.orders import Order, order_view
 from schema.permissions import requires
+from schema.shared import Money, UserError, attempt, money
 
 
 @strawberry.type

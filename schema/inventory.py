@@ -16,10 +16,9 @@ from resolvers import inventory
 from resolvers.pagination import encode_cursor
 from schema.catalogue import ProductVariant, variant_view
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.node import PageInfo, page_info
 from schema.permissions import requires
+from schema.shared import PageInfo, UserError, attempt, page_info
 
 
 @strawberry.type

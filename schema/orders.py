@@ -19,13 +19,12 @@ from resolvers import orders
 from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import Page, encode_cursor
 from schema.addresses import MailingAddress, address_of
-from schema.catalogue import Money, money
 from schema.context import Context
-from schema.errors import Forbidden, GatewayError, Unauthenticated, UserError, attempt
+from schema.errors import Forbidden, GatewayError, Unauthenticated
 from schema.ids import decode_id_of, encode_id
 from schema.live import follow
-from schema.node import Node, PageInfo, page_info
 from schema.permissions import require_permission, require_signed_in, requires
+from schema.shared import Money, Node, PageInfo, UserError, attempt, money, page_info
 from schema.shipments import Shipment, shipment_view
 
 # The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).

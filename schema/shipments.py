@@ -20,10 +20,10 @@ from models import ShipmentStatus as ShipmentStatusModel
 from models.changes import shipment_topic
 from resolvers import shipments
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
 from schema.live import follow
 from schema.permissions import requires
+from schema.shared import UserError, attempt
 
 # The model's enum, registered as GraphQL's ShipmentStatus (strawberry.enum returns the class itself).
 ShipmentStatus = ShipmentStatusModel

@@ -11,7 +11,7 @@ import pytest
 from models import Order
 from resolvers.errors import DomainError, ErrorCode, GraphQLErrorCode, text_code
 from schema import schema
-from schema.errors import user_error
+from schema.shared import user_error
 from tests.conftest import ROOT
 from tests.test_checkout import CHECKOUT, ready_cart
 
