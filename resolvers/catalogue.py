@@ -39,7 +39,6 @@ class ProductFilterInput:
 
 @dataclass
 class ProductListing:
-    sort: ProductSort
     page: Page
     total_count: int | None
     facets: Facets | None
@@ -148,16 +147,15 @@ async def list_products(
     request = page_request(first, after, last, before, sort.value, CURSOR_ARITY)
     query = await build_product_query(loaders, filter, search)
     if query is None:
-        return ProductListing(
-            sort, Page([], [], False, False), 0 if want_total else None, Facets([], [], []) if want_facets else None
-        )
+        nothing = Page(request.sort, [], [], has_next_page=False, has_previous_page=False)
+        return ProductListing(nothing, 0 if want_total else None, Facets([], [], []) if want_facets else None)
 
     page_and_total = catalogue_query.product_page(query, sort, request, with_total=want_total)
     if not want_facets:  # the common case: one statement, no task to gather
         page, total = await page_and_total
-        return ProductListing(sort, page, total, None)
+        return ProductListing(page, total, None)
     (page, total), facets = await asyncio.gather(page_and_total, catalogue_query.product_facets(query))
-    return ProductListing(sort, page, total, facets)
+    return ProductListing(page, total, facets)
 
 
 async def list_categories(

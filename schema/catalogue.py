@@ -538,7 +538,7 @@ async def _product_connection(
     page = listing.page
     selected = subtree(tree, ("edges", "node"), ("nodes",))
     views = await product_views(context, page.rows, selected, page=True)
-    cursors = [encode_cursor(listing.sort.value, key) for key in page.keys]
+    cursors = [encode_cursor(page.sort, key) for key in page.keys]
     return ProductConnection(
         edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
         nodes=views,
@@ -593,7 +593,7 @@ async def resolve_categories(
         parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
     )
     views = [category_view(info.context, c) for c in page.rows]
-    cursors = [encode_cursor("categories", key) for key in page.keys]
+    cursors = [encode_cursor(page.sort, key) for key in page.keys]
     return CategoryConnection(
         edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
         nodes=views,

@@ -171,7 +171,7 @@ class InventoryQuery:
         self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
     ) -> StockMovementConnection:
         page = await inventory.movements(_variant_id(variant_id), first, after)
-        cursors = [encode_cursor("movements", key) for key in page.keys]
+        cursors = [encode_cursor(page.sort, key) for key in page.keys]
         return StockMovementConnection(
             edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows, strict=True)],
             page_info=page_info(page, cursors),
@@ -185,7 +185,7 @@ class InventoryQuery:
         self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
     ) -> StockLevelConnection:
         page = await inventory.low_stock(threshold, first, after)
-        cursors = [encode_cursor("low-stock", key) for key in page.keys]
+        cursors = [encode_cursor(page.sort, key) for key in page.keys]
         return StockLevelConnection(
             edges=[
                 StockLevelEdge(cursor=c, node=stock_view(info.context, s))

@@ -161,7 +161,7 @@ class OrderConnection:
 
 
 def order_connection(context: Context, page: Page) -> OrderConnection:
-    cursors = [encode_cursor("orders", key) for key in page.keys]
+    cursors = [encode_cursor(page.sort, key) for key in page.keys]
     return OrderConnection(
         edges=[OrderEdge(cursor=c, node=order_view(context, o)) for c, o in zip(cursors, page.rows, strict=True)],
         page_info=page_info(page, cursors),
