@@ -20,9 +20,9 @@ from schema.addresses import MailingAddress
 from schema.context import Context
 from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
-from schema.orders import OrderConnection, order_connection
+from schema.orders import Order, order_view
 from schema.permissions import require_signed_in, requires, signed_in
-from schema.shared import Node, UserError, attempt, user_error
+from schema.shared import Connection, Node, UserError, attempt, user_error
 
 # The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
 PermissionEnum = PermissionModel
@@ -71,8 +71,9 @@ class Customer(Node):
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> OrderConnection:
-        return order_connection(info.context, await list_orders(customer_id=self._account_id, first=first, after=after))
+    ) -> Connection[Order]:
+        page = await list_orders(customer_id=self._account_id, first=first, after=after)
+        return Connection.of(page, [order_view(info.context, o) for o in page.rows])
 
 
 def customer_view(context: Context, account: Account) -> Customer:

@@ -29,12 +29,11 @@ from resolvers import catalogue_changes as changes
 from resolvers.catalogue_query import Facets
 from resolvers.catalogue_query import ProductSort as ProductSortKey
 from resolvers.errors import BadInput
-from resolvers.pagination import encode_cursor
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
 from schema.selection import Tree, selection_tree, subtree
-from schema.shared import Money, Node, PageInfo, money, page_info
+from schema.shared import Connection, Money, Node, money
 
 # strawberry.enum registers the domain's enums as they are (and returns them): the aliases below are
 # those same classes, which type checkers then read as types.
@@ -115,12 +114,6 @@ class Product(Node):
     available_for_sale: bool
 
 
-@strawberry.type
-class ProductEdge:
-    cursor: str
-    node: Product
-
-
 async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Category:
     category = await info.context.loaders.category_by_id.load(root._category_id)
     if category is None:  # the facet counted products of this category moments ago
@@ -162,10 +155,8 @@ class ProductFacets:
 
 
 @strawberry.type
-class ProductConnection:
-    edges: list[ProductEdge]
+class ProductConnection(Connection[Product]):
     nodes: list[Product]
-    page_info: PageInfo
     total_count: int
     facets: ProductFacets
 
@@ -223,16 +214,8 @@ class Category(Node):
 
 
 @strawberry.type
-class CategoryEdge:
-    cursor: str
-    node: Category
-
-
-@strawberry.type
-class CategoryConnection:
-    edges: list[CategoryEdge]
+class CategoryConnection(Connection[Category]):
     nodes: list[Category]
-    page_info: PageInfo
     total_count: int
 
 
@@ -538,11 +521,10 @@ async def _product_connection(
     page = listing.page
     selected = subtree(tree, ("edges", "node"), ("nodes",))
     views = await product_views(context, page.rows, selected, page=True)
-    cursors = [encode_cursor(page.sort, key) for key in page.keys]
-    return ProductConnection(
-        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
+    return ProductConnection.of(
+        page,
+        views,
         nodes=views,
-        page_info=page_info(page, cursors),
         total_count=listing.total_count or 0,
         facets=_facets_view(context, listing.facets),
     )
@@ -593,13 +575,7 @@ async def resolve_categories(
         parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
     )
     views = [category_view(info.context, c) for c in page.rows]
-    cursors = [encode_cursor(page.sort, key) for key in page.keys]
-    return CategoryConnection(
-        edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
-        nodes=views,
-        page_info=page_info(page, cursors),
-        total_count=total,
-    )
+    return CategoryConnection.of(page, views, nodes=views, total_count=total)
 
 
 @strawberry.type

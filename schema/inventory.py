@@ -13,12 +13,11 @@ from models import Stock as StockModel
 from models import StockMovement as MovementModel
 from models import Warehouse as WarehouseModel
 from resolvers import inventory
-from resolvers.pagination import encode_cursor
 from schema.catalogue import ProductVariant, variant_view
 from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.permissions import requires
-from schema.shared import PageInfo, UserError, attempt, page_info
+from schema.shared import Connection, UserError, attempt
 
 
 @strawberry.type
@@ -106,30 +105,6 @@ def movement_view(movement: MovementModel) -> StockMovement:
     )
 
 
-@strawberry.type
-class StockMovementEdge:
-    cursor: str
-    node: StockMovement
-
-
-@strawberry.type
-class StockMovementConnection:
-    edges: list[StockMovementEdge]
-    page_info: PageInfo
-
-
-@strawberry.type
-class StockLevelEdge:
-    cursor: str
-    node: StockLevel
-
-
-@strawberry.type
-class StockLevelConnection:
-    edges: list[StockLevelEdge]
-    page_info: PageInfo
-
-
 @strawberry.input
 class WarehouseCreateInput:
     code: str
@@ -169,13 +144,9 @@ class InventoryQuery:
     )
     async def stock_movements(
         self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
-    ) -> StockMovementConnection:
+    ) -> Connection[StockMovement]:
         page = await inventory.movements(_variant_id(variant_id), first, after)
-        cursors = [encode_cursor(page.sort, key) for key in page.keys]
-        return StockMovementConnection(
-            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows, strict=True)],
-            page_info=page_info(page, cursors),
-        )
+        return Connection.of(page, [movement_view(m) for m in page.rows])
 
     @strawberry.field(
         extensions=requires(Permission.MANAGE_INVENTORY),
@@ -183,16 +154,9 @@ class InventoryQuery:
     )
     async def low_stock(
         self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
-    ) -> StockLevelConnection:
+    ) -> Connection[StockLevel]:
         page = await inventory.low_stock(threshold, first, after)
-        cursors = [encode_cursor(page.sort, key) for key in page.keys]
-        return StockLevelConnection(
-            edges=[
-                StockLevelEdge(cursor=c, node=stock_view(info.context, s))
-                for c, s in zip(cursors, page.rows, strict=True)
-            ],
-            page_info=page_info(page, cursors),
-        )
+        return Connection.of(page, [stock_view(info.context, s) for s in page.rows])
 
 
 @strawberry.type

@@ -17,14 +17,13 @@ from models import Permission
 from models.changes import ORDERS, customer_topic, order_topic
 from resolvers import orders
 from resolvers.errors import GraphQLErrorCode
-from resolvers.pagination import Page, encode_cursor
 from schema.addresses import MailingAddress, address_of
 from schema.context import Context
 from schema.errors import Forbidden, GatewayError, Unauthenticated
 from schema.ids import decode_id_of, encode_id
 from schema.live import follow
 from schema.permissions import require_permission, require_signed_in, requires
-from schema.shared import Money, Node, PageInfo, UserError, attempt, money, page_info
+from schema.shared import Connection, Money, Node, UserError, attempt, money
 from schema.shipments import Shipment, shipment_view
 
 # The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
@@ -148,26 +147,6 @@ class OrdersQuery:
         return None if order is None else order_view(info.context, order)
 
 
-@strawberry.type
-class OrderEdge:
-    cursor: str
-    node: Order
-
-
-@strawberry.type
-class OrderConnection:
-    edges: list[OrderEdge]
-    page_info: PageInfo
-
-
-def order_connection(context: Context, page: Page) -> OrderConnection:
-    cursors = [encode_cursor(page.sort, key) for key in page.keys]
-    return OrderConnection(
-        edges=[OrderEdge(cursor=c, node=order_view(context, o)) for c, o in zip(cursors, page.rows, strict=True)],
-        page_info=page_info(page, cursors),
-    )
-
-
 @strawberry.input
 class OrderFilter:
     status: list[OrderStatus] | None = None
@@ -195,7 +174,7 @@ class OrdersAdminQuery:
         filter: OrderFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> OrderConnection:
+    ) -> Connection[Order]:
         filter = filter or OrderFilter()
         page = await orders.list_orders(
             statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()),
@@ -205,7 +184,7 @@ class OrdersAdminQuery:
             first=first,
             after=after,
         )
-        return order_connection(info.context, page)
+        return Connection.of(page, [order_view(info.context, o) for o in page.rows])
 
 
 @strawberry.type

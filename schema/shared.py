@@ -1,24 +1,25 @@
 """The GraphQL shapes every domain shares, each built by one helper.
 
-`Money` (built by `money`), the Relay `Node` interface, the page info of connections
-(`page_info`) and `UserError` (`user_error`; `attempt` runs a domain action and turns its refusal
-into one). Domain modules import them from here and never declare their own.
+`Money` (built by `money`), the Relay `Node` interface, connections with their edges and page info
+(`Connection.of`) and `UserError` (`user_error`; `attempt` runs a domain action and turns its
+refusal into one). Domain modules import them from here and never declare their own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from decimal import Decimal
 from enum import Enum
-from typing import TypeVar, cast
+from typing import Any, Generic, Self, TypeVar, cast
 
 import strawberry
 
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.pagination import Page
+from resolvers.pagination import Page, encode_cursor
 from schema.context import Context
 
 T = TypeVar("T")
+NodeType = TypeVar("NodeType")
 
 
 @strawberry.type(description="An amount of money; `amount` is a decimal string, never a float.")
@@ -45,13 +46,35 @@ class PageInfo:
     end_cursor: str | None
 
 
-def page_info(page: Page, cursors: list[str]) -> PageInfo:
-    return PageInfo(
-        has_next_page=page.has_next_page,
-        has_previous_page=page.has_previous_page,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
-    )
+@strawberry.type
+class Edge(Generic[NodeType]):
+    cursor: str
+    node: NodeType
+
+
+@strawberry.type
+class Connection(Generic[NodeType]):
+    """A page of a list that can grow. Strawberry names `Connection[Order]` `OrderConnection` and
+    its edges `OrderEdge`; a connection with fields of its own (a total count, facets) subclasses
+    `Connection[T]` under the name it publishes."""
+
+    edges: list[Edge[NodeType]]
+    page_info: PageInfo
+
+    @classmethod
+    def of(cls, page: Page, nodes: Sequence[NodeType], /, **fields: Any) -> Self:
+        """The connection of `page`, whose rows `nodes` show, in the same order; `fields` are a
+        subclass's own. Each cursor is encoded from the page's sort and its row's key in the one
+        pass over the page that builds the edges (a listing's hot path)."""
+        sort = page.sort
+        edges = [Edge(cursor=encode_cursor(sort, key), node=node) for key, node in zip(page.keys, nodes, strict=True)]
+        info = PageInfo(
+            has_next_page=page.has_next_page,
+            has_previous_page=page.has_previous_page,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        )
+        return cls(edges=edges, page_info=info, **fields)
 
 
 def _graphql_enum(codes: type[ErrorCode]) -> type[Enum]:
