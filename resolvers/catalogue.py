@@ -26,7 +26,9 @@ MAX_SEARCH_LENGTH = 200
 
 @dataclass(frozen=True)
 class ProductFilterInput:
-    """The storefront's filter as the API received it (ids already decoded)."""
+    """The storefront's filter as the API received it (ids already decoded). Each value is checked
+    on its own when the filter is made (`BAD_USER_INPUT`); how they combine, when it is resolved
+    (`build_product_query`)."""
 
     category_id: int | None = None
     price_min: Decimal | None = None
@@ -35,6 +37,14 @@ class ProductFilterInput:
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
     statuses: tuple[ProductStatus, ...] = ()  # staff only; the storefront always sees ACTIVE
     include_hidden: bool = False
+
+    def __post_init__(self) -> None:
+        for name, value in (("filter.price.min", self.price_min), ("filter.price.max", self.price_max)):
+            if value is not None and (not value.is_finite() or value < 0):
+                raise BadInput(f"`{name}` must be a non-negative amount.", name)
+        for option_name, values in self.options:
+            if not values:
+                raise BadInput(f"`filter.options` for {option_name!r} needs at least one value.", "filter.options")
 
 
 @dataclass

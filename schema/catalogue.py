@@ -174,7 +174,7 @@ async def resolve_products(
 ) -> ProductConnection:
     """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
     category_id = root._model.id if isinstance(root, Category) else None
-    spec = _filter_spec(filter, category_id, include_hidden=await sees_hidden_products(info.context))
+    spec = _product_filter(filter, category_id, include_hidden=await sees_hidden_products(info.context))
     return await _product_connection(info, spec, sort, search, first, after, last, before)
 
 
@@ -463,31 +463,22 @@ def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
     )
 
 
-def _filter_spec(
+def _product_filter(
     filter: ProductFilter | None, category_id: int | None = None, include_hidden: bool = False
 ) -> catalogue.ProductFilterInput:
+    """The filter argument as the domain takes it: who may filter by status, IDs decoded."""
     if filter is None:
         return catalogue.ProductFilterInput(category_id=category_id, include_hidden=include_hidden)
     if filter.status is not None and not include_hidden:
         raise Forbidden("Filtering by status needs the MANAGE_PRODUCTS permission.")
     if filter.category is not None and category_id is None:
         category_id = decode_id_of(filter.category, "Category", "filter.category")
-    price_min = filter.price.min if filter.price else None
-    price_max = filter.price.max if filter.price else None
-    for name, value in (("filter.price.min", price_min), ("filter.price.max", price_max)):
-        if value is not None and (not value.is_finite() or value < 0):
-            raise BadInput(f"`{name}` must be a non-negative amount.", name)
-    options = []
-    for option in filter.options or ():
-        if not option.values:
-            raise BadInput(f"`filter.options` for {option.name!r} needs at least one value.", "filter.options")
-        options.append((option.name, tuple(option.values)))
     return catalogue.ProductFilterInput(
         category_id=category_id,
-        price_min=price_min,
-        price_max=price_max,
+        price_min=filter.price.min if filter.price else None,
+        price_max=filter.price.max if filter.price else None,
         in_stock=filter.in_stock,
-        options=tuple(options),
+        options=tuple((option.name, tuple(option.values)) for option in filter.options or ()),
         statuses=tuple(ProductStatusModel(status.value) for status in filter.status or ()),
         include_hidden=include_hidden,
     )
