@@ -88,9 +88,9 @@ async def _unique_slug(
     model: type[Category] | type[Product], wanted: str | None, name: str, exclude_id: int | None = None
 ) -> str:
     """An explicit slug must be free (DUPLICATE otherwise); a derived one gets a numeric suffix."""
-    query = model.filter(slug=wanted or "")
+    queryset = model.filter(slug=wanted or "")
     if wanted is not None:
-        if await (query.exclude(id=exclude_id) if exclude_id else query).exists():
+        if await (queryset.exclude(id=exclude_id) if exclude_id else queryset).exists():
             raise DomainError(ErrorCode.DUPLICATE, f"The slug {wanted!r} is taken.", ["slug"])
         return wanted
     base = slugify(name)

@@ -194,18 +194,18 @@ async def list_orders(
     after: str | None = None,
 ) -> Page:
     """Newest first."""
-    query = Order.all()
+    queryset = Order.all()
     if customer_id is not None:
-        query = query.filter(customer_id=customer_id)
+        queryset = queryset.filter(customer_id=customer_id)
     if statuses:
-        query = query.filter(status__in=[s.value for s in statuses])
+        queryset = queryset.filter(status__in=[s.value for s in statuses])
     if email:
-        query = query.filter(email=email.strip().lower())
+        queryset = queryset.filter(email=email.strip().lower())
     if created_after is not None:
-        query = query.filter(created_at__gte=created_after)
+        queryset = queryset.filter(created_at__gte=created_after)
     if created_before is not None:
-        query = query.filter(created_at__lt=created_before)
-    return await newest_first(query, "orders", first, after)
+        queryset = queryset.filter(created_at__lt=created_before)
+    return await newest_first(queryset, "orders", first, after)
 
 
 # What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).

@@ -85,7 +85,7 @@ def decode_cursor(cursor: str, sort: str, arity: int, argument: str) -> tuple[An
 
 def _cursor_value(value: object) -> bool:
     """A value a column can hold: the driver refuses an integer past int4 (JSON allows 2^70) or an
-    infinite float (Python's JSON reads `Infinity`) with an error of its own, after the query."""
+    infinite float (Python's JSON reads `Infinity`) with an error of its own, once the statement is sent."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -149,7 +149,7 @@ def keyset_condition(columns: list[tuple[str, bool]], values: tuple[Any, ...]) -
     return "(" + " OR ".join(clauses) + ")", params
 
 
-async def newest_first(query: Any, sort: str, first: int | None, after: str | None) -> Page:
+async def newest_first(queryset: Any, sort: str, first: int | None, after: str | None) -> Page:
     """Forward pages of a Tortoise queryset, newest first by id (ids grow with time).
 
     For ledgers and order lists, which are only ever paged forward from the newest.
@@ -159,6 +159,6 @@ async def newest_first(query: Any, sort: str, first: int | None, after: str | No
         (last_id,) = request.cursor
         if not isinstance(last_id, int):
             raise BadInput("`after` is not a valid cursor.", "after")
-        query = query.filter(id__lt=last_id)
-    rows = list(await query.order_by("-id").limit(request.size + 1))
+        queryset = queryset.filter(id__lt=last_id)
+    rows = list(await queryset.order_by("-id").limit(request.size + 1))
     return make_page(request, rows, [(row.id,) for row in rows])

@@ -244,10 +244,10 @@ async def _follow_parcels(order_id: int) -> None:
 
 async def shipment_by_tracking_number(tracking_number: str, carrier: str | None = None) -> Shipment | None:
     """The newest shipment with this number (two carriers may reuse one), or the carrier's own."""
-    query = Shipment.filter(tracking_number=tracking_number.strip())
+    queryset = Shipment.filter(tracking_number=tracking_number.strip())
     if carrier is not None:
-        query = query.filter(carrier=carrier.strip().lower())
-    return await query.order_by("-id").first()
+        queryset = queryset.filter(carrier=carrier.strip().lower())
+    return await queryset.order_by("-id").first()
 
 
 @dataclass(frozen=True)

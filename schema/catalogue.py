@@ -26,8 +26,8 @@ from models import VariantOption as OptionModel
 from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue
 from resolvers import catalogue_changes as changes
-from resolvers.catalogue_query import Facets
-from resolvers.catalogue_query import ProductSort as ProductSortKey
+from resolvers.catalogue_listing import Facets
+from resolvers.catalogue_listing import ProductSort as ProductSortKey
 from resolvers.errors import BadInput
 from schema.context import Context
 from schema.errors import Forbidden
