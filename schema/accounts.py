@@ -1,4 +1,4 @@
-"""Customers, staff and sign-in."""
+"""Accounts as their owner sees them: registering, signing in, `me` and saved addresses (`accounts_admin`: managing staff)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,14 @@ from models import Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
 from resolvers.cart import merge_into_customer
-from resolvers.errors import BadInput, DomainError, ErrorCode
 from resolvers.orders import list_orders
 from schema.addresses import MailingAddress
 from schema.context import Context
 from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
 from schema.orders import Order, order_view
-from schema.permissions import require_signed_in, requires, signed_in
-from schema.shared import Connection, Node, UserError, attempt, user_error
+from schema.permissions import require_signed_in, signed_in
+from schema.shared import Connection, Node, UserError, attempt
 
 # The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
 PermissionEnum = PermissionModel
@@ -124,13 +123,6 @@ class AddressDeletePayload:
     user_errors: list[UserError]
 
 
-@strawberry.input
-class StaffCreateInput:
-    email: str
-    password: str
-    permissions: list[PermissionEnum]
-
-
 @strawberry.type
 class CustomerRegisterPayload:
     customer: Customer | None
@@ -151,12 +143,6 @@ class TokenCreatePayload:
 @strawberry.type
 class TokenRevokePayload:
     revoked: bool
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class StaffPayload:
-    staff: Customer | None
     user_errors: list[UserError]
 
 
@@ -243,26 +229,3 @@ class AccountsMutation:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
         return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
-
-    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
-    async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
-        account, errors = await attempt(
-            accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions])
-        )
-        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
-
-    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
-    async def staff_permissions_set(
-        self, info: Info[Context, None], staff_id: strawberry.ID, permissions: list[PermissionEnum]
-    ) -> StaffPayload:
-        try:
-            account_id = decode_id_of(staff_id, "Customer", "staffId")
-        except BadInput as error:  # a malformed id is a field error here, like any other input
-            return StaffPayload(
-                staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))]
-            )
-        actor = await info.context.viewer()
-        account, errors = await attempt(
-            accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor)
-        )
-        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)

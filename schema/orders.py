@@ -1,4 +1,8 @@
-"""Orders as customers and staff see them."""
+"""Orders as a customer sees them: the Order type, an order by its token, and orders followed live.
+
+A customer's own orders are a field of `Customer` (schema/accounts.py); what staff see and do is in
+`orders_admin`.
+"""
 
 from __future__ import annotations
 
@@ -14,16 +18,16 @@ from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
 from models import OrderStatus as OrderStatusModel
 from models import Permission
-from models.changes import ORDERS, customer_topic, order_topic
+from models.changes import customer_topic, order_topic
 from resolvers import orders
 from resolvers.errors import GraphQLErrorCode
 from schema.addresses import MailingAddress, address_of
 from schema.context import Context
-from schema.errors import Forbidden, GatewayError, Unauthenticated
-from schema.ids import decode_id_of, encode_id
+from schema.errors import GatewayError, Unauthenticated
+from schema.ids import encode_id
 from schema.live import follow
-from schema.permissions import require_permission, require_signed_in, requires
-from schema.shared import Connection, Money, Node, UserError, attempt, money
+from schema.permissions import require_signed_in
+from schema.shared import Money, Node, money
 from schema.shipments import Shipment, shipment_view
 
 # The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
@@ -147,68 +151,6 @@ class OrdersQuery:
         return None if order is None else order_view(info.context, order)
 
 
-@strawberry.input
-class OrderFilter:
-    status: list[OrderStatus] | None = None
-    email: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-
-
-@strawberry.type
-class OrderPayload:
-    order: Order | None
-    user_errors: list[UserError]
-
-
-def _order_id(order_id: strawberry.ID) -> int:
-    return decode_id_of(order_id, "Order", "orderId")
-
-
-@strawberry.type
-class OrdersAdminQuery:
-    @strawberry.field(extensions=requires(Permission.MANAGE_ORDERS), description="Every order, newest first.")
-    async def orders(
-        self,
-        info: Info[Context, None],
-        filter: OrderFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> Connection[Order]:
-        filter = filter or OrderFilter()
-        page = await orders.list_orders(
-            statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()),
-            email=filter.email,
-            created_after=filter.created_after,
-            created_before=filter.created_before,
-            first=first,
-            after=after,
-        )
-        return Connection.of(page, [order_view(info.context, o) for o in page.rows])
-
-
-@strawberry.type
-class OrdersAdminMutation:
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
-    async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
-        order, errors = await attempt(orders.mark_paid(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
-
-    @strawberry.mutation(
-        extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order."
-    )
-    async def order_cancel(
-        self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None
-    ) -> OrderPayload:
-        order, errors = await attempt(orders.cancel(_order_id(order_id), reason, await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
-
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
-    async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
-        order, errors = await attempt(orders.refund(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
-
-
 @strawberry.type
 class OrdersSubscription:
     @strawberry.subscription(
@@ -245,25 +187,5 @@ class OrdersSubscription:
 
         async for view in follow(
             info.context, (customer_topic(account_id),), OrderModel, current, order_view, requirement=require_signed_in
-        ):
-            yield view
-
-    @strawberry.subscription(
-        description="Every change to every order, as it happens (staff with MANAGE_ORDERS). "
-        "Nothing is sent first: load `orders` for the current state."
-    )
-    async def order_events(self, info: Info[Context, None]) -> AsyncGenerator[Order, None]:
-        account = await info.context.viewer()
-        if account is None:
-            raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
-        if not account.has_permission(Permission.MANAGE_ORDERS):
-            raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(
-            info.context,
-            (ORDERS,),
-            OrderModel,
-            None,
-            order_view,
-            requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS),
         ):
             yield view

@@ -10,7 +10,21 @@ from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, get_object_definition
 
-from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, node, orders, shipments
+from schema import (
+    accounts,
+    accounts_admin,
+    cart,
+    catalogue,
+    catalogue_admin,
+    checkout,
+    checkout_admin,
+    inventory,
+    node,
+    orders,
+    orders_admin,
+    shipments,
+    shipments_admin,
+)
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
 from schema.input_checks import InputChecks
 from schema.limits import Limits, limit_extensions
@@ -23,7 +37,7 @@ class Query(
     catalogue.CatalogueQuery,
     cart.CartQuery,
     orders.OrdersQuery,
-    orders.OrdersAdminQuery,
+    orders_admin.OrdersAdminQuery,
     shipments.ShipmentsQuery,
     accounts.AccountsQuery,
     inventory.InventoryQuery,
@@ -36,12 +50,13 @@ class Query(
 class Mutation(
     cart.CartMutation,
     checkout.CheckoutMutation,
-    checkout.CheckoutAdminMutation,
+    checkout_admin.CheckoutAdminMutation,
     accounts.AccountsMutation,
+    accounts_admin.AccountsAdminMutation,
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,
-    orders.OrdersAdminMutation,
-    shipments.ShipmentsAdminMutation,
+    orders_admin.OrdersAdminMutation,
+    shipments_admin.ShipmentsAdminMutation,
 ):
     pass
 
@@ -51,7 +66,7 @@ for _field in get_object_definition(Mutation, strict=True).fields:
 
 
 @strawberry.type
-class Subscription(orders.OrdersSubscription, shipments.ShipmentsSubscription):
+class Subscription(orders.OrdersSubscription, orders_admin.OrdersAdminSubscription, shipments.ShipmentsSubscription):
     pass
 
 
