@@ -13,13 +13,13 @@ from models import Account
 from models import Address as AddressModel
 from models import Permission as PermissionModel
 from resolvers import accounts
-from resolvers.cart import merge_into_customer
+from resolvers.cart import merge_guest_cart
 from resolvers.orders import list_orders
 from schema.addresses import MailingAddress
 from schema.context import Context
 from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
-from schema.orders import Order, order_view
+from schema.orders import Order, build_order
 from schema.permissions import require_signed_in, signed_in
 from schema.shared import Connection, Node, UserError, attempt
 
@@ -28,7 +28,7 @@ PermissionEnum = PermissionModel
 strawberry.enum(PermissionEnum, name="Permission")
 
 
-def address_view(address: AddressModel) -> Address:
+def build_address(address: AddressModel) -> Address:
     return Address(
         id=encode_id("Address", address.id),
         first_name=address.first_name,
@@ -51,7 +51,7 @@ class Address(MailingAddress):
 
 async def _addresses(root: Customer) -> list[Address]:
     # Read when selected, through the loaders of the context the customer was built in.
-    return [address_view(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
+    return [build_address(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
 
 
 @strawberry.type
@@ -72,10 +72,10 @@ class Customer(Node):
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
     ) -> Connection[Order]:
         page = await list_orders(customer_id=self._account_id, first=first, after=after)
-        return Connection.of(page, [order_view(info.context, o) for o in page.rows])
+        return Connection.of(page, [build_order(info.context, o) for o in page.rows])
 
 
-def customer_view(context: Context, account: Account) -> Customer:
+def build_customer(context: Context, account: Account) -> Customer:
     return Customer(
         id=encode_id("Customer", account.id),
         email=account.email,
@@ -152,7 +152,7 @@ def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[User
     return TokenCreatePayload(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
-        customer=customer_view(context, pair.account),
+        customer=build_customer(context, pair.account),
         user_errors=[],
     )
 
@@ -162,7 +162,7 @@ class AccountsQuery:
     @strawberry.field(description="The signed-in account; null when the request carries no valid access token.")
     async def me(self, info: Info[Context, None]) -> Customer | None:
         account = await info.context.viewer()
-        return None if account is None else customer_view(info.context, account)
+        return None if account is None else build_customer(info.context, account)
 
 
 @strawberry.type
@@ -175,7 +175,7 @@ class AccountsMutation:
             accounts.register_customer(input.email, input.password, input.first_name or "", input.last_name or "")
         )
         return CustomerRegisterPayload(
-            customer=None if account is None else customer_view(info.context, account), user_errors=errors
+            customer=None if account is None else build_customer(info.context, account), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -196,7 +196,7 @@ class AccountsMutation:
         )
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
-            cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
+            cart, cart_errors = await attempt(merge_guest_cart(cart_token, pair.account, info.context.cart_rules))
             payload.cart_token = strawberry.ID(cart.token) if cart is not None else None
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload
@@ -222,7 +222,7 @@ class AccountsMutation:
     async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         saved, errors = await attempt(accounts.add_address(account, vars(address)))
-        return AddressPayload(address=None if saved is None else address_view(saved), user_errors=errors)
+        return AddressPayload(address=None if saved is None else build_address(saved), user_errors=errors)
 
     @strawberry.mutation(extensions=signed_in())
     async def customer_address_delete(self, info: Info[Context, None], id: strawberry.ID) -> AddressDeletePayload:

@@ -8,11 +8,11 @@ from strawberry.types import Info
 from models import Permission as PermissionModel
 from resolvers import accounts_admin
 from resolvers.errors import BadInput, DomainError, ErrorCode
-from schema.accounts import Customer, PermissionEnum, customer_view
+from schema.accounts import Customer, PermissionEnum, build_customer
 from schema.context import Context
 from schema.ids import decode_id_of
 from schema.permissions import requires
-from schema.shared import UserError, attempt, user_error
+from schema.shared import UserError, attempt, build_user_error
 
 
 @strawberry.input
@@ -35,7 +35,9 @@ class AccountsAdminMutation:
         account, errors = await attempt(
             accounts_admin.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions])
         )
-        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
+        return StaffPayload(
+            staff=None if account is None else build_customer(info.context, account), user_errors=errors
+        )
 
     @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
     async def staff_permissions_set(
@@ -45,10 +47,12 @@ class AccountsAdminMutation:
             account_id = decode_id_of(staff_id, "Customer", "staffId")
         except BadInput as error:  # a malformed id is a field error here, like any other input
             return StaffPayload(
-                staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))]
+                staff=None, user_errors=[build_user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))]
             )
         actor = await info.context.viewer()
         account, errors = await attempt(
             accounts_admin.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor)
         )
-        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
+        return StaffPayload(
+            staff=None if account is None else build_customer(info.context, account), user_errors=errors
+        )

@@ -33,7 +33,7 @@ from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
 from schema.selection import Tree, selection_tree, subtree
-from schema.shared import Connection, Money, Node, money
+from schema.shared import Connection, Money, Node, build_money
 
 # strawberry.enum registers the domain's enums as they are (and returns them): the aliases below are
 # those same classes, which type checkers then read as types.
@@ -79,7 +79,7 @@ class ProductVariant(Node):
     quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
     available_for_sale: bool
     _row: strawberry.Private[VariantRow]
-    # Set when the variant is built under its product's view, or with its options loaded ahead.
+    # Set when the variant is built with its product's object, or with its options loaded ahead.
     _product: strawberry.Private[Product | None]
     _options: strawberry.Private[list[SelectedOption] | None]
 
@@ -87,11 +87,11 @@ class ProductVariant(Node):
     async def selected_options(self, info: Info[Context, None]) -> list[SelectedOption]:
         if self._options is not None:  # loaded ahead with the page
             return self._options
-        return option_views(await info.context.loaders.options_by_variant_id.load(self._row.id))
+        return build_selected_options(await info.context.loaders.options_by_variant_id.load(self._row.id))
 
     @strawberry.field
     async def product(self, info: Info[Context, None]) -> Annotated[Product, strawberry.lazy("schema.catalogue")]:
-        if self._product is not None:  # built under its product's view
+        if self._product is not None:  # built with its product's object
             return self._product
         return await _product_of_variant(info, self._row.product_id)
 
@@ -118,7 +118,7 @@ async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Cat
     category = await info.context.loaders.category_by_id.load(root._category_id)
     if category is None:  # the facet counted products of this category moments ago
         raise LookupError(f"category {root._category_id} of a facet is gone")
-    return category_view(info.context, category)
+    return build_category(info.context, category)
 
 
 @strawberry.type
@@ -182,15 +182,17 @@ async def resolve_products(
 async def _parent(root: Category, info: Info[Context, None]) -> Category | None:
     parent_id = root._model.parent_id
     parent = None if parent_id is None else await info.context.loaders.category_by_id.load(parent_id)
-    return None if parent is None else category_view(info.context, parent)
+    return None if parent is None else build_category(info.context, parent)
 
 
 async def _ancestors(root: Category, info: Info[Context, None]) -> list[Category]:
-    return _category_views(info.context, await info.context.loaders.category_by_id.load_many(root._model.ancestor_ids))
+    return _build_categories(
+        info.context, await info.context.loaders.category_by_id.load_many(root._model.ancestor_ids)
+    )
 
 
 async def _children(root: Category, info: Info[Context, None]) -> list[Category]:
-    return _category_views(info.context, await info.context.loaders.categories_by_parent_id.load(root._model.id))
+    return _build_categories(info.context, await info.context.loaders.categories_by_parent_id.load(root._model.id))
 
 
 @strawberry.type
@@ -270,11 +272,11 @@ def _any_available(variants: list[VariantRow]) -> bool:
     return False
 
 
-def image_view(image: ImageRow) -> Image:
+def build_image(image: ImageRow) -> Image:
     return Image(id=encode_id("Image", image.id), url=image.url, alt_text=image.alt_text)
 
 
-def option_views(options: list[OptionModel]) -> list[SelectedOption]:
+def build_selected_options(options: list[OptionModel]) -> list[SelectedOption]:
     return [SelectedOption(name=o.name, value=o.value) for o in options]
 
 
@@ -282,23 +284,23 @@ async def _product_of_variant(info: Info[Context, None], product_id: int) -> Pro
     row = await info.context.loaders.product_by_id.load(product_id)
     if row is None:  # a variant's product is a foreign key, deleted with its variants
         raise LookupError(f"product {product_id} of a variant is gone")
-    return await product_view(info.context, row, selection_tree(info))
+    return await build_product(info.context, row, selection_tree(info))
 
 
-def variant_view(
+def build_variant(
     context: Context,
     variant: VariantRow,
     product: Product | None = None,
     options: list[SelectedOption] | None = None,
 ) -> ProductVariant:
-    """The ProductVariant object of a variant row; `product` (its product's view) and `options`
+    """The ProductVariant object of a variant row; `product` (its product's object) and `options`
     when already at hand, else its fields load them when selected."""
     if product is None:
         # Cached answers showing a variant are tagged with its product: every change to a variant
         # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
-        # product, the caller is `product_views`, which tagged it.
+        # product, the caller is `build_products`, which tagged it.
         context.cache_tags.add(changes.product(variant.product_id))
-    # Money is built here rather than through `money()`: a listing page builds one per price.
+    # Money is built here rather than through `build_money()`: a listing page builds one per price.
     currency = context.currency
     compare_at = variant.compare_at_price
     available = variant.quantity_available
@@ -317,18 +319,18 @@ def variant_view(
     )
 
 
-def _variant_views(
+def _build_variants(
     context: Context,
     rows: list[VariantRow],
     product: Product | None,
     options: dict[int, list[SelectedOption]] | None,
 ) -> list[ProductVariant]:
     if options is None:
-        return [variant_view(context, v, product) for v in rows]
-    return [variant_view(context, v, product, options.get(v.id, [])) for v in rows]
+        return [build_variant(context, v, product) for v in rows]
+    return [build_variant(context, v, product, options.get(v.id, [])) for v in rows]
 
 
-def category_view(context: Context, category: CategoryModel) -> Category:
+def build_category(context: Context, category: CategoryModel) -> Category:
     """The Category object; its relations are resolvers that load when selected."""
     context.cache_tags.add(changes.category(category.id))
     return Category(
@@ -342,15 +344,15 @@ def category_view(context: Context, category: CategoryModel) -> Category:
     )
 
 
-def _category_views(context: Context, categories: Sequence[CategoryModel | None]) -> list[Category]:
-    return [category_view(context, c) for c in categories if c is not None]
+def _build_categories(context: Context, categories: Sequence[CategoryModel | None]) -> list[Category]:
+    return [build_category(context, c) for c in categories if c is not None]
 
 
 async def _nothing() -> None:
     return None
 
 
-async def product_views(
+async def build_products(
     context: Context, products: Sequence[ProductRow], selected: Tree | None, *, page: bool = False
 ) -> list[Product]:
     """The Product objects of product rows, with every relation the selection asks for loaded for
@@ -362,9 +364,9 @@ async def product_views(
     `page`: a listing's page, whose relations are loaded in one batch each and not remembered by the
     loaders (see `Loader.load_all`); otherwise through the loaders, batched with sibling fields'.
 
-    A variant points back at its product's view only when the selection reads `variants.product`:
-    a product view and its variant views pointing at each other made a whole page of views wait
-    for the cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
+    A variant points back at its product's object only when the selection reads `variants.product`:
+    a product and its variants pointing at each other made a whole page of objects wait for the
+    cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
     """
     loaders = context.loaders
     ids = [p.id for p in products]
@@ -391,35 +393,37 @@ async def product_views(
     if variant_lists and want_options:
         variant_ids = [v.id for rows in variant_lists for v in rows]
         loaded = await load(loaders.options_by_variant_id, variant_ids)
-        options = {variant_id: option_views(rows) for variant_id, rows in zip(variant_ids, loaded, strict=True)}
-    # Many products share a category: one view each.
-    category_views = {c.id: category_view(context, c) for c in categories or () if c is not None}
-    views = []
-    for index, product in enumerate(products):
-        context.cache_tags.add(changes.product(product.id))
-        images = [image_view(i) for i in image_lists[index]] if image_lists is not None else []
-        category = category_views.get(product.category_id) if product.category_id is not None else None
+        options = {
+            variant_id: build_selected_options(rows) for variant_id, rows in zip(variant_ids, loaded, strict=True)
+        }
+    # Many products share a category: one object each.
+    category_objects = {c.id: build_category(context, c) for c in categories or () if c is not None}
+    built = []
+    for index, row in enumerate(products):
+        context.cache_tags.add(changes.product(row.id))
+        images = [build_image(i) for i in image_lists[index]] if image_lists is not None else []
+        category = category_objects.get(row.category_id) if row.category_id is not None else None
         variants = variant_lists[index] if variant_lists is not None else []
         if link:
-            view = _product(product, category, images, [], None, False)
-            view.variants = _variant_views(context, variants, view, options)
-            view.price_range = _price_range(view.variants)
-            view.available_for_sale = _any_available(variants)
-        else:  # nothing points back at this view, so it is built once, complete
-            variant_views = _variant_views(context, variants, None, options)
-            view = _product(
-                product, category, images, variant_views, _price_range(variant_views), _any_available(variants)
+            product = _new_product(row, category, images, [], None, False)
+            product.variants = _build_variants(context, variants, product, options)
+            product.price_range = _price_range(product.variants)
+            product.available_for_sale = _any_available(variants)
+        else:  # nothing points back at this product, so it is built once, complete
+            variant_objects = _build_variants(context, variants, None, options)
+            product = _new_product(
+                row, category, images, variant_objects, _price_range(variant_objects), _any_available(variants)
             )
-        views.append(view)
-    return views
+        built.append(product)
+    return built
 
 
-async def product_view(context: Context, product: ProductRow, selected: Tree | None = None) -> Product:
-    """The Product object of one product row; see `product_views`."""
-    return (await product_views(context, [product], selected))[0]
+async def build_product(context: Context, product: ProductRow, selected: Tree | None = None) -> Product:
+    """The Product object of one product row; see `build_products`."""
+    return (await build_products(context, [product], selected))[0]
 
 
-def _product(
+def _new_product(
     product: ProductRow,
     category: Category | None,
     images: list[Image],
@@ -443,7 +447,7 @@ def _product(
     )
 
 
-def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
+def _build_facets(context: Context, facets: Facets | None) -> ProductFacets:
     if facets is None:
         return ProductFacets(categories=[], options=[], price_ranges=[])
     options: dict[str, list[OptionValueFacet]] = {}
@@ -454,8 +458,8 @@ def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
         options=[OptionFacet(name=name, values=values) for name, values in options.items()],
         price_ranges=[
             PriceRangeFacet(
-                min=money(bucket.min, context),
-                max=None if bucket.max is None else money(bucket.max, context),
+                min=build_money(bucket.min, context),
+                max=None if bucket.max is None else build_money(bucket.max, context),
                 count=bucket.count,
             )
             for bucket in facets.prices
@@ -511,13 +515,13 @@ async def _product_connection(
     )
     page = listing.page
     selected = subtree(tree, ("edges", "node"), ("nodes",))
-    views = await product_views(context, page.rows, selected, page=True)
+    products = await build_products(context, page.rows, selected, page=True)
     return ProductConnection.of(
         page,
-        views,
-        nodes=views,
+        products,
+        nodes=products,
         total_count=listing.total_count or 0,
-        facets=_facets_view(context, listing.facets),
+        facets=_build_facets(context, listing.facets),
     )
 
 
@@ -547,7 +551,7 @@ async def resolve_product(
     if model is None:
         info.context.cache_tags.add(changes.PRODUCTS)  # "none" holds until a product comes
         return None
-    return await product_view(info.context, model, selection_tree(info))
+    return await build_product(info.context, model, selection_tree(info))
 
 
 async def resolve_categories(
@@ -565,8 +569,8 @@ async def resolve_categories(
     page, total = await catalogue.list_categories(
         parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
     )
-    views = [category_view(info.context, c) for c in page.rows]
-    return CategoryConnection.of(page, views, nodes=views, total_count=total)
+    categories = [build_category(info.context, c) for c in page.rows]
+    return CategoryConnection.of(page, categories, nodes=categories, total_count=total)
 
 
 @strawberry.type
@@ -595,4 +599,4 @@ class CatalogueQuery:
             model = await catalogue.category_by_slug(loaders, slug)
         if model is None:
             info.context.cache_tags.add(changes.CATEGORIES)
-        return None if model is None else category_view(info.context, model)
+        return None if model is None else build_category(info.context, model)

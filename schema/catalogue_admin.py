@@ -16,10 +16,10 @@ from schema.catalogue import (
     Image,
     Product,
     ProductVariant,
-    category_view,
-    image_view,
-    product_view,
-    variant_view,
+    build_category,
+    build_image,
+    build_product,
+    build_variant,
 )
 from schema.context import Context
 from schema.ids import decode_id_of
@@ -165,7 +165,7 @@ class CatalogueAdminMutation:
         )
         category, errors = await attempt(admin.create_category(data))
         return CategoryPayload(
-            category=None if category is None else category_view(info.context, category), user_errors=errors
+            category=None if category is None else build_category(info.context, category), user_errors=errors
         )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
@@ -182,7 +182,7 @@ class CatalogueAdminMutation:
         )
         category, errors = await attempt(admin.update_category(decode_id_of(id, "Category"), data))
         return CategoryPayload(
-            category=None if category is None else category_view(info.context, category), user_errors=errors
+            category=None if category is None else build_category(info.context, category), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -203,7 +203,7 @@ class CatalogueAdminMutation:
         )
         product, errors = await attempt(admin.create_product(data))
         return ProductPayload(
-            product=None if product is None else await product_view(info.context, product_row(product)),
+            product=None if product is None else await build_product(info.context, product_row(product)),
             user_errors=errors,
         )
 
@@ -221,7 +221,7 @@ class CatalogueAdminMutation:
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
         return ProductPayload(
-            product=None if product is None else await product_view(info.context, product_row(product)),
+            product=None if product is None else await build_product(info.context, product_row(product)),
             user_errors=errors,
         )
 
@@ -233,7 +233,7 @@ class CatalogueAdminMutation:
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
-            product=await product_view(info.context, product_row(product))
+            product=await build_product(info.context, product_row(product))
             if product is not None and archived
             else None,
             user_errors=errors,
@@ -287,7 +287,7 @@ class CatalogueAdminMutation:
                 decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
             )
         )
-        return ProductImagePayload(image=None if image is None else image_view(image_row(image)), user_errors=errors)
+        return ProductImagePayload(image=None if image is None else build_image(image_row(image)), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_image_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -299,4 +299,4 @@ async def _variant(context: Context, variant_id: int) -> ProductVariant:
     variant = await context.loaders.variant_by_id.load(variant_id)
     if variant is None:  # just written by this request
         raise LookupError(f"variant {variant_id} is gone")
-    return variant_view(context, variant)
+    return build_variant(context, variant)

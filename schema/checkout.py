@@ -8,8 +8,8 @@ from strawberry.types import Info
 from resolvers import checkout, checkout_complete
 from schema.context import Context
 from schema.ids import encode_id
-from schema.orders import Order, order_view
-from schema.shared import Money, UserError, attempt, money
+from schema.orders import Order, build_order
+from schema.shared import Money, UserError, attempt, build_money
 
 
 @strawberry.type
@@ -22,13 +22,13 @@ class ShippingMethod:
     max_days: int
 
 
-def shipping_method_view(context: Context, shipping: checkout.ShippingQuote) -> ShippingMethod:
+def build_shipping_method(context: Context, shipping: checkout.ShippingQuote) -> ShippingMethod:
     method = shipping.method
     return ShippingMethod(
         id=encode_id("ShippingMethod", method.id),
         name=method.name,
         carrier=method.carrier,
-        price=money(shipping.price, context),
+        price=build_money(shipping.price, context),
         min_days=method.min_days,
         max_days=method.max_days,
     )
@@ -67,4 +67,4 @@ class CheckoutMutation:
                 await context.viewer(),
             )
         )
-        return CheckoutCompletePayload(order=None if order is None else order_view(context, order), user_errors=errors)
+        return CheckoutCompletePayload(order=None if order is None else build_order(context, order), user_errors=errors)

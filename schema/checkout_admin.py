@@ -8,10 +8,11 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
+from models import DiscountCode as DiscountCodeModel
 from models import DiscountKind as DiscountKindModel
 from models import Permission
 from resolvers import checkout, checkout_admin
-from schema.checkout import ShippingMethod, shipping_method_view
+from schema.checkout import ShippingMethod, build_shipping_method
 from schema.context import Context
 from schema.permissions import requires
 from schema.shared import UserError, attempt
@@ -67,6 +68,20 @@ class DiscountCode:
     used_count: int
 
 
+def build_discount_code(code: DiscountCodeModel) -> DiscountCode:
+    return DiscountCode(
+        code=code.code,
+        kind=code.kind,
+        value=code.value,
+        min_subtotal=code.min_subtotal,
+        starts_at=code.starts_at,
+        ends_at=code.ends_at,
+        usage_limit=code.usage_limit,
+        per_customer_limit=code.per_customer_limit,
+        used_count=code.used_count,
+    )
+
+
 @strawberry.type
 class DiscountCodePayload:
     discount_code: DiscountCode | None
@@ -82,28 +97,15 @@ class CheckoutAdminMutation:
         method, errors = await attempt(
             checkout_admin.create_shipping_method(checkout_admin.ShippingMethodInput(**vars(input)))
         )
-        view = (
-            None if method is None else shipping_method_view(info.context, checkout.ShippingQuote(method, method.price))
+        quote = None if method is None else checkout.ShippingQuote(method, method.price)
+        return ShippingMethodPayload(
+            shipping_method=None if quote is None else build_shipping_method(info.context, quote), user_errors=errors
         )
-        return ShippingMethodPayload(shipping_method=view, user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_DISCOUNTS))
     async def discount_code_create(self, input: DiscountCodeCreateInput) -> DiscountCodePayload:
         data = checkout_admin.DiscountCodeInput(**{**vars(input), "kind": DiscountKindModel(input.kind.value)})
         code, errors = await attempt(checkout_admin.create_discount_code(data))
-        view = (
-            None
-            if code is None
-            else DiscountCode(
-                code=code.code,
-                kind=code.kind,
-                value=code.value,
-                min_subtotal=code.min_subtotal,
-                starts_at=code.starts_at,
-                ends_at=code.ends_at,
-                usage_limit=code.usage_limit,
-                per_customer_limit=code.per_customer_limit,
-                used_count=code.used_count,
-            )
+        return DiscountCodePayload(
+            discount_code=None if code is None else build_discount_code(code), user_errors=errors
         )
-        return DiscountCodePayload(discount_code=view, user_errors=errors)

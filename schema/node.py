@@ -14,7 +14,7 @@ from strawberry.types import Info
 
 from resolvers import catalogue
 from resolvers.errors import BadInput
-from schema.catalogue import category_view, product_view, sees_hidden_products, variant_view
+from schema.catalogue import build_category, build_product, build_variant, sees_hidden_products
 from schema.context import Context
 from schema.ids import decode_id
 from schema.input_checks import MAX_LIST_LENGTH
@@ -24,17 +24,17 @@ from schema.shared import Node
 
 async def _product(context: Context, pk: int, selected: Tree) -> Node | None:
     row = await catalogue.product_by_id(context.loaders, pk, include_hidden=await sees_hidden_products(context))
-    return None if row is None else await product_view(context, row, selected)
+    return None if row is None else await build_product(context, row, selected)
 
 
 async def _variant(context: Context, pk: int, selected: Tree) -> Node | None:
     row = await catalogue.variant_by_id(context.loaders, pk, include_hidden=await sees_hidden_products(context))
-    return None if row is None else variant_view(context, row)
+    return None if row is None else build_variant(context, row)
 
 
 async def _category(context: Context, pk: int, selected: Tree) -> Node | None:
     category = await catalogue.category_by_id(context.loaders, pk)
-    return None if category is None else category_view(context, category)
+    return None if category is None else build_category(context, category)
 
 
 # `selected`: what the query selects on the node, so a product loads only the relations it shows.

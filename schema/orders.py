@@ -21,14 +21,14 @@ from models import Permission
 from models.changes import customer_topic, order_topic
 from resolvers import orders
 from resolvers.errors import GraphQLErrorCode
-from schema.addresses import MailingAddress, address_of
+from schema.addresses import MailingAddress, build_mailing_address
 from schema.context import Context
 from schema.errors import GatewayError, Unauthenticated
 from schema.ids import encode_id
 from schema.live import follow
 from schema.permissions import require_signed_in
-from schema.shared import Money, Node, money
-from schema.shipments import Shipment, shipment_view
+from schema.shared import Money, Node, build_money
+from schema.shipments import Shipment, build_shipment
 
 # The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
 OrderStatus = OrderStatusModel
@@ -63,7 +63,7 @@ class OrderEvent:
 
 
 # An order's relations are read when a query selects them, through the loaders of the context
-# the order was built in (a subscription event's shared view brings its own).
+# the order was built in (an order built once for a subscription event brings its own).
 
 
 async def _lines(root: Order) -> list[OrderLine]:
@@ -77,7 +77,7 @@ async def _events(root: Order) -> list[OrderEvent]:
 
 async def _shipments(root: Order) -> list[Shipment]:
     rows = await root._loaders.shipments_by_order_id.load(root._order_id)
-    return [shipment_view(root._context, s) for s in rows]
+    return [build_shipment(root._context, s) for s in rows]
 
 
 @strawberry.type
@@ -112,8 +112,8 @@ def _line(context: Context, line: LineModel) -> OrderLine:
         variant_name=line.variant_name,
         quantity=line.quantity,
         quantity_shipped=line.quantity_shipped,
-        unit_price=money(line.unit_price, context),
-        total=money(line.total, context),
+        unit_price=build_money(line.unit_price, context),
+        total=build_money(line.total, context),
     )
 
 
@@ -121,19 +121,19 @@ def _event(event: EventModel) -> OrderEvent:
     return OrderEvent(kind=event.kind, message=event.message, created_at=event.created_at, _actor=event.actor)
 
 
-def order_view(context: Context, order: OrderModel) -> Order:
+def build_order(context: Context, order: OrderModel) -> Order:
     return Order(
         id=encode_id("Order", order.id),
         number=order.number,
         token=strawberry.ID(order.token),
         status=order.status,
         email=order.email,
-        subtotal=money(order.subtotal, context),
-        discount_total=money(order.discount_total, context),
-        shipping_total=money(order.shipping_total, context),
-        tax_total=money(order.tax_total, context),
-        total=money(order.total, context),
-        shipping_address=address_of(order.shipping_address),
+        subtotal=build_money(order.subtotal, context),
+        discount_total=build_money(order.discount_total, context),
+        shipping_total=build_money(order.shipping_total, context),
+        tax_total=build_money(order.tax_total, context),
+        total=build_money(order.total, context),
+        shipping_address=build_mailing_address(order.shipping_address),
         shipping_method_name=order.shipping_method_name,
         discount_code=order.discount_code or None,
         created_at=order.created_at,
@@ -148,7 +148,7 @@ class OrdersQuery:
     @strawberry.field(description="An order by its token; null when no order has it.")
     async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
         order = await orders.order_by_token(token)
-        return None if order is None else order_view(info.context, order)
+        return None if order is None else build_order(info.context, order)
 
 
 @strawberry.type
@@ -167,10 +167,10 @@ class OrdersSubscription:
         async def current() -> list[OrderModel]:
             return await orders.orders_by_id(order_id)
 
-        async for view in follow(
-            info.context, (order_topic(order_id),), OrderModel, current, order_view, distinct=lambda o: o.status
+        async for update in follow(
+            info.context, (order_topic(order_id),), OrderModel, current, build_order, distinct=lambda o: o.status
         ):
-            yield view
+            yield update
 
     @strawberry.subscription(
         description="The signed-in customer's open orders now, then every change to any of their orders."
@@ -185,7 +185,7 @@ class OrdersSubscription:
         async def current() -> list[OrderModel]:
             return await orders.open_orders(account_id)
 
-        async for view in follow(
-            info.context, (customer_topic(account_id),), OrderModel, current, order_view, requirement=require_signed_in
+        async for update in follow(
+            info.context, (customer_topic(account_id),), OrderModel, current, build_order, requirement=require_signed_in
         ):
-            yield view
+            yield update

@@ -17,7 +17,7 @@ from schema.context import Context
 from schema.errors import Forbidden, Unauthenticated
 from schema.ids import decode_id_of
 from schema.live import follow
-from schema.orders import Order, OrderStatus, order_view
+from schema.orders import Order, OrderStatus, build_order
 from schema.permissions import require_permission, requires
 from schema.shared import Connection, UserError, attempt
 
@@ -59,7 +59,7 @@ class OrdersAdminQuery:
             first=first,
             after=after,
         )
-        return Connection.of(page, [order_view(info.context, o) for o in page.rows])
+        return Connection.of(page, [build_order(info.context, o) for o in page.rows])
 
 
 @strawberry.type
@@ -67,7 +67,7 @@ class OrdersAdminMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
     async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders_admin.mark_paid(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else build_order(info.context, order), user_errors=errors)
 
     @strawberry.mutation(
         extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order."
@@ -76,12 +76,12 @@ class OrdersAdminMutation:
         self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None
     ) -> OrderPayload:
         order, errors = await attempt(orders_admin.cancel(_order_id(order_id), reason, await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else build_order(info.context, order), user_errors=errors)
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
     async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
         order, errors = await attempt(orders_admin.refund(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
+        return OrderPayload(order=None if order is None else build_order(info.context, order), user_errors=errors)
 
 
 @strawberry.type
@@ -96,12 +96,12 @@ class OrdersAdminSubscription:
             raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
         if not account.has_permission(Permission.MANAGE_ORDERS):
             raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(
+        async for update in follow(
             info.context,
             (ORDERS,),
             OrderModel,
             None,
-            order_view,
+            build_order,
             requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS),
         ):
-            yield view
+            yield update

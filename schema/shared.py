@@ -1,7 +1,7 @@
 """The GraphQL shapes every domain shares, each built by one helper.
 
 `Money` (built by `money`), the Relay `Node` interface, connections with their edges and page info
-(`Connection.of`) and `UserError` (`user_error`; `attempt` runs a domain action and turns its
+(`Connection.of`) and `UserError` (`build_user_error`; `attempt` runs a domain action and turns its
 refusal into one). Domain modules import them from here and never declare their own.
 """
 
@@ -28,7 +28,7 @@ class Money:
     currency: str
 
 
-def money(amount: Decimal, context: Context) -> Money:
+def build_money(amount: Decimal, context: Context) -> Money:
     """An amount in the store's currency."""
     return Money(amount=amount, currency=context.currency)
 
@@ -101,7 +101,7 @@ class UserError:
     message: str
 
 
-def user_error(error: DomainError) -> UserError:
+def build_user_error(error: DomainError) -> UserError:
     return UserError(field=error.field, code=error.code, message=error.message)
 
 
@@ -110,4 +110,4 @@ async def attempt(action: Awaitable[T]) -> tuple[T | None, list[UserError]]:
     try:
         return await action, []
     except DomainError as error:
-        return None, [user_error(error)]
+        return None, [build_user_error(error)]

@@ -62,7 +62,7 @@ def _event(event: EventModel) -> ShipmentEvent:
     )
 
 
-def shipment_view(context: Context, shipment: ShipmentModel) -> Shipment:
+def build_shipment(context: Context, shipment: ShipmentModel) -> Shipment:
     return Shipment(
         id=encode_id("Shipment", shipment.id),
         carrier=shipment.carrier,
@@ -80,7 +80,7 @@ class ShipmentsQuery:
     @strawberry.field(description="Public tracking: a parcel's status and events, nothing personal. Null when unknown.")
     async def track_shipment(self, info: Info[Context, None], tracking_number: str) -> Shipment | None:
         shipment = await shipments.shipment_by_tracking_number(tracking_number)
-        return None if shipment is None else shipment_view(info.context, shipment)
+        return None if shipment is None else build_shipment(info.context, shipment)
 
 
 @strawberry.type
@@ -92,5 +92,5 @@ class ShipmentsSubscription:
         async def current() -> list[ShipmentModel]:
             return await shipments.shipments_by_tracking_number(number)
 
-        async for shipment in follow(info.context, (shipment_topic(number),), ShipmentModel, current, shipment_view):
+        async for shipment in follow(info.context, (shipment_topic(number),), ShipmentModel, current, build_shipment):
             yield shipment

@@ -14,7 +14,7 @@ from schema.context import Context
 from schema.ids import decode_id_of
 from schema.permissions import requires
 from schema.shared import UserError, attempt
-from schema.shipments import Shipment, ShipmentStatus, shipment_view
+from schema.shipments import Shipment, ShipmentStatus, build_shipment
 
 
 @strawberry.input
@@ -49,7 +49,7 @@ class ShipmentsAdminMutation:
             )
         )
         return ShipmentPayload(
-            shipment=None if shipment is None else shipment_view(info.context, shipment), user_errors=errors
+            shipment=None if shipment is None else build_shipment(info.context, shipment), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -77,5 +77,5 @@ class ShipmentsAdminMutation:
             shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report)
         )
         return ShipmentPayload(
-            shipment=None if result is None else shipment_view(info.context, result.shipment), user_errors=errors
+            shipment=None if result is None else build_shipment(info.context, result.shipment), user_errors=errors
         )
