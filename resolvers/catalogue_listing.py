@@ -16,7 +16,7 @@ from typing import Any
 from models import rows as product_rows
 from models.rows import ProductRow
 from models.sql import connection, fetch, is_postgres
-from resolvers.catalogue_admin import MAX_PRICE
+from resolvers.catalogue_fields import MAX_PRICE
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
 

@@ -11,7 +11,7 @@ from tortoise.exceptions import IntegrityError
 
 from models import DiscountCode, DiscountKind, ShippingMethod
 from models.checkout import DISCOUNT_CODE_LENGTH, SHIPPING_METHOD_NAME_LENGTH
-from resolvers.catalogue_admin import MAX_PRICE
+from resolvers.catalogue_fields import MAX_PRICE
 from resolvers.checkout import carrier_code
 from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError, ErrorCode, text_code

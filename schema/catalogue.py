@@ -1,8 +1,15 @@
-"""Storefront catalogue types and queries.
+"""The catalogue's storefront types, how they are built from rows, and the catalogue's root fields.
+
+Longer than 400 lines on purpose: these types name one another in a cycle (a product's category
+lists its products, a variant points back at its product, a facet names a category), and the
+functions that build them are called by the types' own resolvers. Split over several modules,
+those modules would import one another in a cycle, which tests/test_layers.py forbids. What is not
+part of that cycle lives elsewhere: the shared shapes in `shared.py`, `node(id)` in `node.py`,
+staff mutations in `catalogue_admin.py`, the listing's SQL in resolvers/catalogue_listing.py.
 
 A product's relations (variants, images, category, and what its variants give: price range and
 availability) are plain attributes, loaded for a whole page before its objects are built (see
-`product_views`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
+`build_products`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
 listing has hundreds. Relations a page does not show (a variant's product and options, a
 category's parent, ancestors and children, a facet's category) are resolvers that load on demand.
 """
