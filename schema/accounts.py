@@ -9,9 +9,8 @@ from starlette.responses import Response
 from strawberry.types import Info
 
 from loaders import Loaders
-from models import Account
+from models import Account, Permission
 from models import Address as AddressModel
-from models import Permission as PermissionModel
 from resolvers import accounts
 from resolvers.cart import merge_guest_cart
 from resolvers.orders import list_orders
@@ -23,9 +22,9 @@ from schema.orders import Order, build_order
 from schema.permissions import require_signed_in, signed_in
 from schema.shared import Connection, Node, UserError, attempt
 
-# The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
-PermissionEnum = PermissionModel
-strawberry.enum(PermissionEnum, name="Permission")
+# The domain's enum, registered as GraphQL's Permission as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
+strawberry.enum(Permission, name="Permission")
 
 
 def build_address(address: AddressModel) -> Address:
@@ -61,7 +60,7 @@ class Customer(Node):
     first_name: str
     last_name: str
     is_staff: bool
-    permissions: list[PermissionEnum]
+    permissions: list[Permission]
     created_at: datetime
     addresses: list[Address] = strawberry.field(resolver=_addresses)
     _account_id: strawberry.Private[int]
@@ -82,7 +81,7 @@ def build_customer(context: Context, account: Account) -> Customer:
         first_name=account.first_name,
         last_name=account.last_name,
         is_staff=account.is_staff,
-        permissions=[PermissionModel(p) for p in account.permissions or ()],
+        permissions=[Permission(p) for p in account.permissions or ()],
         created_at=account.created_at,
         _account_id=account.id,
         _loaders=context.loaders,

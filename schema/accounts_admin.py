@@ -5,10 +5,10 @@ from __future__ import annotations
 import strawberry
 from strawberry.types import Info
 
-from models import Permission as PermissionModel
+from models import Permission
 from resolvers import accounts_admin
 from resolvers.errors import BadInput, DomainError, ErrorCode
-from schema.accounts import Customer, PermissionEnum, build_customer
+from schema.accounts import Customer, build_customer
 from schema.context import Context
 from schema.ids import decode_id_of
 from schema.permissions import requires
@@ -19,7 +19,7 @@ from schema.shared import UserError, attempt, build_user_error
 class StaffCreateInput:
     email: str
     password: str
-    permissions: list[PermissionEnum]
+    permissions: list[Permission]
 
 
 @strawberry.type
@@ -30,18 +30,16 @@ class StaffPayload:
 
 @strawberry.type
 class AccountsAdminMutation:
-    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_STAFF))
     async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
-        account, errors = await attempt(
-            accounts_admin.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions])
-        )
+        account, errors = await attempt(accounts_admin.add_staff(input.email, input.password, list(input.permissions)))
         return StaffPayload(
             staff=None if account is None else build_customer(info.context, account), user_errors=errors
         )
 
-    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_STAFF))
     async def staff_permissions_set(
-        self, info: Info[Context, None], staff_id: strawberry.ID, permissions: list[PermissionEnum]
+        self, info: Info[Context, None], staff_id: strawberry.ID, permissions: list[Permission]
     ) -> StaffPayload:
         try:
             account_id = decode_id_of(staff_id, "Customer", "staffId")
@@ -50,9 +48,7 @@ class AccountsAdminMutation:
                 staff=None, user_errors=[build_user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))]
             )
         actor = await info.context.viewer()
-        account, errors = await attempt(
-            accounts_admin.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor)
-        )
+        account, errors = await attempt(accounts_admin.set_permissions(account_id, list(permissions), actor))
         return StaffPayload(
             staff=None if account is None else build_customer(info.context, account), user_errors=errors
         )

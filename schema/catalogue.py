@@ -27,14 +27,12 @@ from strawberry.types import Info
 
 from loaders.base import Loader
 from models import Category as CategoryModel
-from models import Permission
-from models import ProductStatus as ProductStatusModel
+from models import Permission, ProductStatus
 from models import VariantOption as OptionModel
 from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue
 from resolvers import catalogue_changes as changes
-from resolvers.catalogue_listing import Facets
-from resolvers.catalogue_listing import ProductSort as ProductSortKey
+from resolvers.catalogue_listing import Facets, ProductSort
 from resolvers.errors import BadInput
 from schema.context import Context
 from schema.errors import Forbidden
@@ -42,18 +40,14 @@ from schema.ids import decode_id_of, encode_id
 from schema.selection import Tree, selection_tree, subtree
 from schema.shared import Connection, Money, Node, build_money
 
-# strawberry.enum registers the domain's enums as they are (and returns them): the aliases below are
-# those same classes, which type checkers then read as types.
+# The domain's enums, registered as GraphQL enums as they are: strawberry.enum returns the class it
+# was given, so both layers name each alike.
+strawberry.enum(ProductStatus, name="ProductStatus", description="Only ACTIVE products are visible to the storefront.")
 strawberry.enum(
-    ProductStatusModel, name="ProductStatus", description="Only ACTIVE products are visible to the storefront."
-)
-ProductStatus = ProductStatusModel
-strawberry.enum(
-    ProductSortKey,
+    ProductSort,
     name="ProductSort",
     description="Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
 )
-ProductSort = ProductSortKey
 
 
 @strawberry.type
@@ -490,7 +484,7 @@ def _product_filter(
         price_max=filter.price.max if filter.price else None,
         in_stock=filter.in_stock,
         options=tuple((option.name, tuple(option.values)) for option in filter.options or ()),
-        statuses=tuple(ProductStatusModel(status.value) for status in filter.status or ()),
+        statuses=tuple(filter.status or ()),
         include_hidden=include_hidden,
     )
 
@@ -498,7 +492,7 @@ def _product_filter(
 async def _product_connection(
     info: Info[Context, None],
     spec: catalogue.ProductFilterInput,
-    sort: ProductSortKey | None,
+    sort: ProductSort | None,
     search: str | None,
     first: int | None,
     after: str | None,

@@ -7,8 +7,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from models import Permission
-from models import ProductStatus as ProductStatusModel
+from models import Permission, ProductStatus
 from models.rows import image_row, product_row
 from resolvers import catalogue_admin as admin
 from schema.catalogue import (
@@ -55,7 +54,7 @@ class ProductCreateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = None
-    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
+    status: ProductStatus | None = None  # registered as GraphQL's ProductStatus by schema/catalogue.py
 
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
@@ -64,7 +63,7 @@ class ProductUpdateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = strawberry.UNSET
-    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
+    status: ProductStatus | None = None  # registered as GraphQL's ProductStatus by schema/catalogue.py
 
 
 @strawberry.input
@@ -199,7 +198,7 @@ class CatalogueAdminMutation:
             slug=input.slug,
             description=input.description,
             category_id=_optional_id(input.category, "Category", "category"),
-            status=ProductStatusModel(input.status.value) if input.status else None,
+            status=input.status,
         )
         product, errors = await attempt(admin.create_product(data))
         return ProductPayload(
@@ -217,7 +216,7 @@ class CatalogueAdminMutation:
             description=input.description,
             category_id=_optional_id(input.category, "Category", "category"),
             clear_category=input.category is None,
-            status=ProductStatusModel(input.status.value) if input.status else None,
+            status=input.status,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
         return ProductPayload(

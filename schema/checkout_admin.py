@@ -9,16 +9,15 @@ import strawberry
 from strawberry.types import Info
 
 from models import DiscountCode as DiscountCodeModel
-from models import DiscountKind as DiscountKindModel
-from models import Permission
+from models import DiscountKind, Permission
 from resolvers import checkout, checkout_admin
 from schema.checkout import ShippingMethod, build_shipping_method
 from schema.context import Context
 from schema.permissions import requires
 from schema.shared import UserError, attempt
 
-# The model's enum, registered as GraphQL's DiscountKind (strawberry.enum returns the class itself).
-DiscountKind = DiscountKindModel
+# The domain's enum, registered as GraphQL's DiscountKind as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
 strawberry.enum(DiscountKind, name="DiscountKind")
 
 
@@ -104,7 +103,7 @@ class CheckoutAdminMutation:
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_DISCOUNTS))
     async def discount_code_create(self, input: DiscountCodeCreateInput) -> DiscountCodePayload:
-        data = checkout_admin.DiscountCodeInput(**{**vars(input), "kind": DiscountKindModel(input.kind.value)})
+        data = checkout_admin.DiscountCodeInput(**vars(input))
         code, errors = await attempt(checkout_admin.create_discount_code(data))
         return DiscountCodePayload(
             discount_code=None if code is None else build_discount_code(code), user_errors=errors

@@ -16,8 +16,7 @@ from loaders import Loaders
 from models import Order as OrderModel
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
-from models import OrderStatus as OrderStatusModel
-from models import Permission
+from models import OrderStatus, Permission
 from models.changes import customer_topic, order_topic
 from resolvers import orders
 from resolvers.errors import GraphQLErrorCode
@@ -30,8 +29,8 @@ from schema.permissions import require_signed_in
 from schema.shared import Money, Node, build_money
 from schema.shipments import Shipment, build_shipment
 
-# The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
-OrderStatus = OrderStatusModel
+# The domain's enum, registered as GraphQL's OrderStatus as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
 strawberry.enum(OrderStatus, name="OrderStatus")
 
 

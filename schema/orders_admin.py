@@ -9,15 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 from models import Order as OrderModel
-from models import OrderStatus as OrderStatusModel
-from models import Permission
+from models import OrderStatus, Permission
 from models.changes import ORDERS
 from resolvers import orders, orders_admin
 from schema.context import Context
 from schema.errors import Forbidden, Unauthenticated
 from schema.ids import decode_id_of
 from schema.live import follow
-from schema.orders import Order, OrderStatus, build_order
+from schema.orders import Order, build_order
 from schema.permissions import require_permission, requires
 from schema.shared import Connection, UserError, attempt
 
@@ -52,7 +51,7 @@ class OrdersAdminQuery:
     ) -> Connection[Order]:
         filter = filter or OrderFilter()
         page = await orders.list_orders(
-            statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()),
+            statuses=tuple(filter.status or ()),
             email=filter.email,
             created_after=filter.created_after,
             created_before=filter.created_before,

@@ -15,15 +15,15 @@ from strawberry.types import Info
 from loaders import Loaders
 from models import Shipment as ShipmentModel
 from models import ShipmentEvent as EventModel
-from models import ShipmentStatus as ShipmentStatusModel
+from models import ShipmentStatus
 from models.changes import shipment_topic
 from resolvers import shipments
 from schema.context import Context
 from schema.ids import encode_id
 from schema.live import follow
 
-# The model's enum, registered as GraphQL's ShipmentStatus (strawberry.enum returns the class itself).
-ShipmentStatus = ShipmentStatusModel
+# The domain's enum, registered as GraphQL's ShipmentStatus as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
 strawberry.enum(ShipmentStatus, name="ShipmentStatus")
 
 

@@ -7,14 +7,13 @@ from datetime import date, datetime
 import strawberry
 from strawberry.types import Info
 
-from models import Permission
-from models import ShipmentStatus as ShipmentStatusModel
+from models import Permission, ShipmentStatus
 from resolvers import shipments, shipments_admin
 from schema.context import Context
 from schema.ids import decode_id_of
 from schema.permissions import requires
 from schema.shared import UserError, attempt
-from schema.shipments import Shipment, ShipmentStatus, build_shipment
+from schema.shipments import Shipment, build_shipment
 
 
 @strawberry.input
@@ -67,7 +66,7 @@ class ShipmentsAdminMutation:
         estimated_delivery: date | None = None,
     ) -> ShipmentPayload:
         report = shipments.TrackingReport(
-            status=ShipmentStatusModel(status.value),
+            status=status,
             description=description or "",
             location=location or "",
             occurred_at=occurred_at,
