@@ -171,7 +171,7 @@ def create_app(settings: Settings) -> Starlette:
             # Start-up objects live for the whole process: keep them out of every collection, and
             # collect the young generation less often (measured: +10-40% on listing throughput).
             # Full collections must still come round: each request leaves reference cycles
-            # (product <-> variant objects), and with rarer full collections memory grew ~100 KB
+            # (product <-> variant views), and with rarer full collections memory grew ~100 KB
             # per request under load.
             gc.collect()
             gc.freeze()
