@@ -1,6 +1,6 @@
 """The GraphQL shapes every domain shares, each built by one helper.
 
-`Money` (built by `money`), the Relay `Node` interface, connections with their edges and page info
+`Money` (built by `build_money`), the Relay `Node` interface, connections with their edges and page info
 (`Connection.of`) and `UserError` (`build_user_error`; `attempt` runs a domain action and turns its
 refusal into one). Domain modules import them from here and never declare their own.
 """
