@@ -1,5 +1,8 @@
 """The soak's traffic: browsing, carts, checkouts and live subscriptions at once, minute after minute.
 
+Longer than 400 lines: the four kinds of shopper share their connections and counters, and read
+best side by side.
+
 Run as its own process (`python -m bench.soak_load`) so it never shares the servers' event loops or
 GIL. HTTP goes over `bench.checkout_load`'s raw keep-alive connections; WebSockets through the
 `websockets` library (what the tests use), since the soak counts messages rather than timing them.

@@ -26,7 +26,7 @@ MAX_TRACKED_TAGS = 50_000  # past this many invalidated tags, forget them all (a
 class Entry:
     """One stored response: its bytes and what the HTTP layer needs to answer with them."""
 
-    body: bytes | memoryview  # a view into Redis's reply when the entry is only passed through
+    body: bytes | memoryview  # a memoryview of Redis's reply when the entry is only passed through
     content_type: bytes
     etag: bytes  # a strong validator, quotes included
     operation: str  # the operation name, for the access log and metrics on a hit
@@ -56,7 +56,7 @@ class Entry:
     @classmethod
     def decode(cls, data: bytes, with_tags: bool = True) -> Entry | None:
         # Offsets rather than partition(): each partition copied the ~50 KB body, and a hit from
-        # Redis that is not kept here sends a view of the reply itself, copying nothing.
+        # Redis that is not kept here sends a memoryview of the reply itself, copying nothing.
         header_end = data.find(b"\n")
         tags_end = data.find(b"\n", header_end + 1)
         if header_end < 0 or tags_end < 0:

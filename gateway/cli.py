@@ -75,7 +75,7 @@ async def _create_staff(settings: Settings, email: str, password: str, permissio
     from tortoise import Tortoise
 
     from gateway.db import close, tortoise_config
-    from resolvers.accounts import create_staff
+    from resolvers.accounts_admin import create_staff
     from resolvers.errors import DomainError
 
     await Tortoise.init(config=tortoise_config(settings.database_url))

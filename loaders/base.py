@@ -33,7 +33,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     # Overridden as a method, aiodataloader's documented way to subclass, rather than a bound
     # method passed as `batch_load_fn=`: stored on the loader, that made a reference cycle, so
     # every row a request loaded waited for the cyclic GC instead of being freed by reference
-    # count (see `product_views` in schema/catalogue.py for what that cost).
+    # count (see `build_products` in schema/catalogue.py for what that cost).
 
     def __init__(self, *, batch: bool = True, max_batch_size: int | None = None, cache: bool = True) -> None:
         # The cache is a dict of our own, handed to aiodataloader through its public `cache_map`

@@ -1,5 +1,5 @@
 """Catalogue relations. Variants always arrive with `quantity_available` set (stock summed in the
-same statement), so availability never costs a query of its own. Products, variants and images are
+same statement), so availability never costs a statement of its own. Products, variants and images are
 typed rows (models/rows.py): a listing reads hundreds of them per request."""
 
 from __future__ import annotations

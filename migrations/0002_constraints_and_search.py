@@ -1,6 +1,6 @@
 """Database-level integrity rules (see migrations/_constraints.py) and the PostgreSQL full-text index.
 
-The search expression must match `resolvers.catalogue_query.SEARCH_VECTOR` exactly, or PostgreSQL
+The search expression must match `resolvers.catalogue_listing.SEARCH_VECTOR` exactly, or PostgreSQL
 cannot use the index. SQLite searches with a plain LIKE fallback and needs no index.
 """
 

@@ -85,7 +85,7 @@ class Product(Model):
 
 
 class ProductVariant(Model):
-    # Read as rows (`models.rows.VariantRow`) wherever views, carts and checkouts read it.
+    # Read as rows (`models.rows.VariantRow`) wherever listings, carts and checkouts read it.
 
     id = fields.IntField(primary_key=True)
     product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(

@@ -133,7 +133,7 @@ async def rows_in(
     computed: dict[str, str] | None = None,
 ) -> list[R]:
     """`SELECT <row's columns> FROM <model's table> t WHERE t.<column> IN (keys)` as `row`s (see
-    models/rows.py). Written out rather than built with a QuerySet: building the query costs more
+    models/rows.py). Written out rather than built with a QuerySet: building the statement costs more
     Python than running it (measured on the listing's loaders). `computed`: the SQL of row fields
     that are no column of the table."""
     if not keys:

@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from loaders import Loaders
-from models import Account, Address, Permission, RefreshToken
+from models import Account, Address, RefreshToken
 from models.accounts import ADDRESS_LENGTHS, EMAIL_LENGTH, PERSON_NAME_LENGTH
 from resolvers import outbox
 from resolvers.countries import COUNTRIES
@@ -77,6 +77,11 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def hash_password(password: str) -> str:
+    """Argon2id, salted: what an account stores instead of its password."""
+    return _hasher.hash(password)
+
+
 def validate_email(email: str, field: str = "email") -> str:
     normalized = normalize_email(email)
     if len(normalized) > EMAIL_LENGTH:
@@ -111,28 +116,12 @@ async def register_customer(email: str, password: str, first_name: str = "", las
     try:
         return await Account.create(
             email=email,
-            password_hash=_hasher.hash(password),
+            password_hash=hash_password(password),
             first_name=first_name.strip(),
             last_name=last_name.strip(),
         )
     except IntegrityError:  # registered concurrently between the check and the insert
         raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"]) from None
-
-
-async def create_staff(email: str, password: str, permissions: list[Permission]) -> Account:
-    """Bootstrap or promote a staff account (the `create-staff` command)."""
-    email = validate_email(email)
-    validate_password(password, email)
-    values = {
-        "password_hash": _hasher.hash(password),
-        "is_staff": True,
-        "permissions": sorted(p.value for p in permissions),
-    }
-    account, created = await Account.get_or_create(email=email, defaults=values)
-    if not created:
-        await Account.filter(id=account.id).update(**values)
-        account = await Account.get(id=account.id)
-    return account
 
 
 async def sign_in(email: str, password: str, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
@@ -281,36 +270,6 @@ async def viewer(
         return None
     account = await loaders.account_by_id.load(claims.account_id)
     return account if account is not None and account.is_active else None
-
-
-async def add_staff(email: str, password: str, permissions: list[Permission]) -> Account:
-    """`staffCreate`: a new staff account; an existing email is a DUPLICATE, never a promotion."""
-    email = validate_email(email)
-    validate_password(password, email)
-    if await Account.filter(email=email).exists():
-        raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"])
-    try:
-        return await Account.create(
-            email=email,
-            password_hash=_hasher.hash(password),
-            is_staff=True,
-            permissions=sorted(p.value for p in permissions),
-        )
-    except IntegrityError:
-        raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"]) from None
-
-
-async def set_permissions(account_id: int, permissions: list[Permission], actor: Account | None) -> Account:
-    account = await Account.get_or_none(id=account_id, is_staff=True)
-    if account is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No staff account has this ID.", ["staffId"])
-    values = sorted({p.value for p in permissions})
-    if actor is not None and actor.id == account.id and Permission.MANAGE_STAFF.value not in values:
-        # Nobody may lock themselves (possibly the last administrator) out of staff management.
-        raise DomainError(ErrorCode.INVALID, "You cannot remove MANAGE_STAFF from your own account.", ["permissions"])
-    account.permissions = values
-    await account.save(update_fields=["permissions"])
-    return account
 
 
 REQUIRED_ADDRESS_FIELDS = ("first_name", "last_name", "line1", "city", "postal_code", "country")

@@ -146,13 +146,14 @@ async def create_cart(
     currency: str,
     lines: list[tuple[int, int]],
     email: str | None,
-    customer: Account | None,
+    account: Account | None,
     rules: CartRules = DEFAULT_RULES,
 ) -> Cart:
-    clean_email = validate_email(email, "email") if email else (customer.email if customer else "")
+    """A new cart; made by a signed-in account, it is bound to it (the account is its customer)."""
+    clean_email = validate_email(email, "email") if email else (account.email if account else "")
     async with outbox.transaction():
         cart = await Cart.create(
-            token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=customer
+            token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=account
         )
         if lines:
             await _merge_lines(cart, lines, rules)
@@ -334,26 +335,26 @@ async def remove_discount(token: str, code_text: str) -> Cart:
     return cart
 
 
-async def merge_into_customer(guest_token: str, customer: Account, rules: CartRules = DEFAULT_RULES) -> Cart:
-    """At sign-in: the guest cart joins the customer's open cart (or becomes it, when they have none).
+async def merge_guest_cart(guest_token: str, account: Account, rules: CartRules = DEFAULT_RULES) -> Cart:
+    """At sign-in: the guest cart joins the account's open cart (or becomes it, when it has none).
 
     Quantities add up, capped at what is available and at the per-line maximum, so a merge never
     fails a sign-in; the guest cart is deleted once merged.
     """
     async with outbox.transaction():
         guest = await _locked(guest_token)
-        if guest.customer_id not in (None, customer.id):
+        if guest.customer_id not in (None, account.id):
             raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
         target = (
-            await Cart.filter(customer_id=customer.id, completed_at__isnull=True)
+            await Cart.filter(customer_id=account.id, completed_at__isnull=True)
             .exclude(id=guest.id)
             .order_by("-updated_at")
             .select_for_update()
             .first()
         )
         if target is None:
-            guest.customer_id = customer.id
-            guest.email = guest.email or customer.email
+            guest.customer_id = account.id
+            guest.email = guest.email or account.email
             await guest.save(update_fields=["customer_id", "email", "updated_at"])
             return guest
         guest_lines = await CartLine.filter(cart_id=guest.id)

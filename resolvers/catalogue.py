@@ -12,8 +12,8 @@ from loaders import Loaders
 from models import Category, ProductStatus
 from models.catalogue import OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
 from models.rows import ProductRow, VariantRow
-from resolvers import catalogue_query
-from resolvers.catalogue_query import CURSOR_ARITY, Facets, ProductQuery, ProductSort
+from resolvers import catalogue_listing
+from resolvers.catalogue_listing import CURSOR_ARITY, Facets, ProductSearch, ProductSort
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, make_page, page_request
 
@@ -26,7 +26,9 @@ MAX_SEARCH_LENGTH = 200
 
 @dataclass(frozen=True)
 class ProductFilterInput:
-    """The storefront's filter as the API received it (ids already decoded)."""
+    """The storefront's filter as the API received it (ids already decoded). Each value is checked
+    on its own when the filter is made (`BAD_USER_INPUT`); how they combine, when it is resolved
+    (`product_search`)."""
 
     category_id: int | None = None
     price_min: Decimal | None = None
@@ -36,10 +38,17 @@ class ProductFilterInput:
     statuses: tuple[ProductStatus, ...] = ()  # staff only; the storefront always sees ACTIVE
     include_hidden: bool = False
 
+    def __post_init__(self) -> None:
+        for name, value in (("filter.price.min", self.price_min), ("filter.price.max", self.price_max)):
+            if value is not None and (not value.is_finite() or value < 0):
+                raise BadInput(f"`{name}` must be a non-negative amount.", name)
+        for option_name, values in self.options:
+            if not values:
+                raise BadInput(f"`filter.options` for {option_name!r} needs at least one value.", "filter.options")
+
 
 @dataclass
 class ProductListing:
-    sort: ProductSort
     page: Page
     total_count: int | None
     facets: Facets | None
@@ -75,9 +84,9 @@ async def category_by_slug(loaders: Loaders, slug: str) -> Category | None:
     return await loaders.category_by_slug.load(slug)
 
 
-async def build_product_query(
+async def product_search(
     loaders: Loaders, filter: ProductFilterInput | None, search: str | None
-) -> ProductQuery | None:
+) -> ProductSearch | None:
     """Resolve the filter to what the SQL needs; None when it can match nothing (unknown category)."""
     filter = filter or ProductFilterInput()
     if filter.price_min is not None and filter.price_max is not None and filter.price_min > filter.price_max:
@@ -91,13 +100,13 @@ async def build_product_query(
         if category is None:
             return None
         category_path = category.path
-    return ProductQuery(
+    return ProductSearch(
         category_path=category_path,
         price_min=filter.price_min,
         price_max=filter.price_max,
         in_stock=filter.in_stock,
         options=options,
-        search_terms=catalogue_query.search_terms(search),
+        terms=catalogue_listing.search_terms(search),
         statuses=tuple(dict.fromkeys(filter.statuses)),
         include_hidden=filter.include_hidden,
     )
@@ -143,21 +152,20 @@ async def list_products(
     want_facets: bool,
 ) -> ProductListing:
     """The page with its count, and the facets only when asked for, read concurrently."""
-    terms = catalogue_query.search_terms(search)
+    terms = catalogue_listing.search_terms(search)
     sort = sort or (ProductSort.RELEVANCE if terms else ProductSort.NAME_ASC)
     request = page_request(first, after, last, before, sort.value, CURSOR_ARITY)
-    query = await build_product_query(loaders, filter, search)
-    if query is None:
-        return ProductListing(
-            sort, Page([], [], False, False), 0 if want_total else None, Facets([], [], []) if want_facets else None
-        )
+    spec = await product_search(loaders, filter, search)
+    if spec is None:
+        nothing = Page(request.sort, [], [], has_next_page=False, has_previous_page=False)
+        return ProductListing(nothing, 0 if want_total else None, Facets([], [], []) if want_facets else None)
 
-    page_and_total = catalogue_query.product_page(query, sort, request, with_total=want_total)
+    page_and_total = catalogue_listing.product_page(spec, sort, request, with_total=want_total)
     if not want_facets:  # the common case: one statement, no task to gather
         page, total = await page_and_total
-        return ProductListing(sort, page, total, None)
-    (page, total), facets = await asyncio.gather(page_and_total, catalogue_query.product_facets(query))
-    return ProductListing(sort, page, total, facets)
+        return ProductListing(page, total, None)
+    (page, total), facets = await asyncio.gather(page_and_total, catalogue_listing.product_facets(spec))
+    return ProductListing(page, total, facets)
 
 
 async def list_categories(
@@ -176,15 +184,15 @@ async def list_categories(
         base = base.filter(parent_id=parent_id)
     elif top_level:
         base = base.filter(parent_id__isnull=True)
-    query = base
+    queryset = base
     if request.cursor is not None:
         position, category_id = request.cursor
         if not isinstance(position, int) or not isinstance(category_id, int):
             raise BadInput("The cursor is not a valid cursor.", "before" if request.backward else "after")
         if request.backward:
-            query = query.filter(Q(position__lt=position) | Q(position=position, id__lt=category_id))
+            queryset = queryset.filter(Q(position__lt=position) | Q(position=position, id__lt=category_id))
         else:
-            query = query.filter(Q(position__gt=position) | Q(position=position, id__gt=category_id))
+            queryset = queryset.filter(Q(position__gt=position) | Q(position=position, id__gt=category_id))
     order = ("-position", "-id") if request.backward else ("position", "id")
-    rows, total = await asyncio.gather(query.order_by(*order).limit(request.size + 1), base.count())
+    rows, total = await asyncio.gather(queryset.order_by(*order).limit(request.size + 1), base.count())
     return make_page(request, list(rows), [(c.position, c.id) for c in rows]), total

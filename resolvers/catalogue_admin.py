@@ -1,16 +1,15 @@
 """Staff changes to the catalogue: categories, products, variants and images.
 
-Every refusal is a DomainError naming the field, raised before anything is written; changes that
-touch several rows (a category moved with its subtree, a variant and its product's lowest price)
-happen in one transaction.
+Every refusal is a DomainError naming the field (what a field may hold is `catalogue_fields`),
+raised before anything is written; changes that touch several rows (a category moved with its
+subtree, a variant and its product's lowest price) happen in one transaction.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Literal, overload
+from decimal import Decimal
 
 from tortoise.exceptions import IntegrityError
 
@@ -19,87 +18,19 @@ from models.catalogue import (
     ALT_TEXT_LENGTH,
     CATEGORY_NAME_LENGTH,
     IMAGE_URL_LENGTH,
-    NAME_LENGTH,
-    OPTION_NAME_LENGTH,
-    OPTION_VALUE_LENGTH,
     PATH_LENGTH,
-    SKU_LENGTH,
-    SLUG_LENGTH,
 )
 from resolvers import catalogue_changes as changes
 from resolvers import outbox
+from resolvers.catalogue_fields import (
+    unique_slug,
+    validate_name,
+    validate_options,
+    validate_price,
+    validate_sku,
+    validate_slug,
+)
 from resolvers.errors import DomainError, ErrorCode, text_code
-
-_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
-MAX_PRICE = Decimal("9999999999.99")
-
-
-def slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:SLUG_LENGTH] or "item"
-
-
-@overload
-def _name(value: str | None, field_name: str, required: Literal[True], length: int = NAME_LENGTH) -> str: ...
-@overload
-def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None: ...
-def _name(value: str | None, field_name: str, required: bool, length: int = NAME_LENGTH) -> str | None:
-    """A trimmed name of 1 to `length` characters: its column's length (models.catalogue)."""
-    if value is None:
-        if required:
-            raise DomainError(ErrorCode.REQUIRED, f"`{field_name}` is required.", [field_name])
-        return None
-    value = value.strip()
-    if not value or len(value) > length:
-        raise DomainError(text_code(value, length), f"`{field_name}` must be 1–{length} characters.", [field_name])
-    return value
-
-
-def _slug(value: str | None, field_name: str = "slug") -> str | None:
-    if value is None:
-        return None
-    value = value.strip().lower()
-    if not _SLUG.match(value) or len(value) > SLUG_LENGTH:
-        raise DomainError(
-            text_code(value, SLUG_LENGTH),
-            f"A slug is at most {SLUG_LENGTH} lowercase letters and digits joined by single dashes.",
-            [field_name],
-        )
-    return value
-
-
-def _price(value: Decimal | None, field_name: str, required: bool) -> Decimal | None:
-    if value is None:
-        if required:
-            raise DomainError(ErrorCode.REQUIRED, f"`{field_name}` is required.", [field_name])
-        return None
-    try:
-        if not value.is_finite() or value < 0 or value > MAX_PRICE:
-            raise DomainError(
-                ErrorCode.INVALID_AMOUNT, f"`{field_name}` must be between 0 and {MAX_PRICE}.", [field_name]
-            )
-        if value != value.quantize(Decimal("0.01")):
-            raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` has at most two decimal places.", [field_name])
-    except InvalidOperation:
-        raise DomainError(ErrorCode.INVALID_AMOUNT, f"`{field_name}` is not an amount.", [field_name]) from None
-    return value
-
-
-async def _unique_slug(
-    model: type[Category] | type[Product], wanted: str | None, name: str, exclude_id: int | None = None
-) -> str:
-    """An explicit slug must be free (DUPLICATE otherwise); a derived one gets a numeric suffix."""
-    query = model.filter(slug=wanted or "")
-    if wanted is not None:
-        if await (query.exclude(id=exclude_id) if exclude_id else query).exists():
-            raise DomainError(ErrorCode.DUPLICATE, f"The slug {wanted!r} is taken.", ["slug"])
-        return wanted
-    base = slugify(name)
-    candidate, n = base, 1
-    while await model.filter(slug=candidate).exists():
-        n += 1
-        candidate = f"{base}-{n}"
-    return candidate
-
 
 # --- categories ------------------------------------------------------------------------------
 
@@ -132,8 +63,8 @@ def _check_path(path: str) -> str:
 
 
 async def create_category(data: CategoryInput) -> Category:
-    name = _name(data.name, "name", required=True, length=CATEGORY_NAME_LENGTH)
-    slug = await _unique_slug(Category, _slug(data.slug), name)
+    name = validate_name(data.name, "name", required=True, length=CATEGORY_NAME_LENGTH)
+    slug = await unique_slug(Category, validate_slug(data.slug), name)
     parent = await _parent(data.parent_id)
     async with outbox.transaction():
         try:
@@ -159,8 +90,12 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
     category = await Category.get_or_none(id=category_id)
     if category is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No category has this ID.", ["id"])
-    name = _name(data.name, "name", required=False, length=CATEGORY_NAME_LENGTH)
-    slug = await _unique_slug(Category, _slug(data.slug), category.name, exclude_id=category.id) if data.slug else None
+    name = validate_name(data.name, "name", required=False, length=CATEGORY_NAME_LENGTH)
+    slug = (
+        await unique_slug(Category, validate_slug(data.slug), category.name, exclude_id=category.id)
+        if data.slug
+        else None
+    )
     moving = data.clear_parent or data.parent_id is not None
     parent = await _parent(data.parent_id) if data.parent_id is not None else None
     if parent is not None and (parent.id == category.id or parent.path.startswith(category.path)):
@@ -239,8 +174,8 @@ async def _category(category_id: int | None) -> Category | None:
 
 
 async def create_product(data: ProductInput) -> Product:
-    name = _name(data.name, "name", required=True)
-    slug = await _unique_slug(Product, _slug(data.slug), name)
+    name = validate_name(data.name, "name", required=True)
+    slug = await unique_slug(Product, validate_slug(data.slug), name)
     category = await _category(data.category_id)
     try:
         async with outbox.transaction():
@@ -261,8 +196,10 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No product has this ID.", ["id"])
-    name = _name(data.name, "name", required=False)
-    slug = await _unique_slug(Product, _slug(data.slug), product.name, exclude_id=product.id) if data.slug else None
+    name = validate_name(data.name, "name", required=False)
+    slug = (
+        await unique_slug(Product, validate_slug(data.slug), product.name, exclude_id=product.id) if data.slug else None
+    )
     category = await _category(data.category_id)
     if name is not None:
         product.name = name
@@ -317,38 +254,6 @@ class VariantInput:
     position: int | None = None
 
 
-def _sku(value: str | None, required: bool) -> str | None:
-    if value is None:
-        if required:
-            raise DomainError(ErrorCode.REQUIRED, "`sku` is required.", ["sku"])
-        return None
-    value = value.strip()
-    if not re.fullmatch(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{SKU_LENGTH - 1}}}", value):
-        raise DomainError(
-            text_code(value, SKU_LENGTH),
-            f"A SKU is 1–{SKU_LENGTH} letters, digits, dots, dashes, underscores or slashes.",
-            ["sku"],
-        )
-    return value
-
-
-def _options(options: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
-    if options is None:
-        return None
-    seen = set()
-    for name, value in options:
-        if not name.strip() or not value.strip() or len(name) > OPTION_NAME_LENGTH or len(value) > OPTION_VALUE_LENGTH:
-            raise DomainError(
-                ErrorCode.INVALID,
-                f"Options need a name (≤ {OPTION_NAME_LENGTH}) and a value (≤ {OPTION_VALUE_LENGTH}).",
-                ["options"],
-            )
-        if name.strip().lower() in seen:
-            raise DomainError(ErrorCode.DUPLICATE, f"The option {name!r} is given twice.", ["options"])
-        seen.add(name.strip().lower())
-    return [(n.strip(), v.strip()) for n, v in options]
-
-
 async def refresh_min_price(product_id: int) -> None:
     """Keep Product.min_price (the indexed price the listing sorts and filters on) true."""
     prices = await ProductVariant.filter(product_id=product_id).values_list("price", flat=True)
@@ -358,13 +263,13 @@ async def refresh_min_price(product_id: int) -> None:
 async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
     if not await Product.filter(id=product_id).exists():
         raise DomainError(ErrorCode.NOT_FOUND, "The product does not exist.", ["productId"])
-    sku = _sku(data.sku, required=True)
-    name = _name(data.name, "name", required=False) or sku
-    price = _price(data.price, "price", required=True)
-    compare = _price(data.compare_at_price, "compareAtPrice", required=False)
+    sku = validate_sku(data.sku, required=True)
+    name = validate_name(data.name, "name", required=False) or sku
+    price = validate_price(data.price, "price", required=True)
+    compare = validate_price(data.compare_at_price, "compareAtPrice", required=False)
     if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
         raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
-    options = _options(data.options) or []
+    options = validate_options(data.options) or []
     if await ProductVariant.filter(sku=sku).exists():
         raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
     async with outbox.transaction():
@@ -392,13 +297,13 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
     variant = await ProductVariant.get_or_none(id=variant_id)
     if variant is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No variant has this ID.", ["id"])
-    sku = _sku(data.sku, required=False)
-    name = _name(data.name, "name", required=False)
-    price = _price(data.price, "price", required=False)
-    compare = _price(data.compare_at_price, "compareAtPrice", required=False)
+    sku = validate_sku(data.sku, required=False)
+    name = validate_name(data.name, "name", required=False)
+    price = validate_price(data.price, "price", required=False)
+    compare = validate_price(data.compare_at_price, "compareAtPrice", required=False)
     if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
         raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
-    options = _options(data.options)
+    options = validate_options(data.options)
     if sku is not None and sku != variant.sku and await ProductVariant.filter(sku=sku).exists():
         raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
     async with outbox.transaction():

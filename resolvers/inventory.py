@@ -216,13 +216,13 @@ async def low_stock(threshold: int, first: int | None, after: str | None) -> Pag
     if not 0 <= threshold <= MAX_STOCK:
         raise BadInput(f"`threshold` must be between 0 and {MAX_STOCK}.", "threshold")
     request = page_request(first, after, None, None, "low-stock", 2)
-    query = Stock.annotate(available=F("quantity") - F("reserved")).filter(available__lte=threshold)
+    queryset = Stock.annotate(available=F("quantity") - F("reserved")).filter(available__lte=threshold)
     if request.cursor is not None:
         available, last_id = request.cursor
         if not isinstance(available, int) or not isinstance(last_id, int):
             raise BadInput("`after` is not a valid cursor.", "after")
-        query = query.filter(Q(available__gt=available) | Q(available=available, id__gt=last_id))
-    rows = list(await query.order_by("available", "id").limit(request.size + 1))
+        queryset = queryset.filter(Q(available__gt=available) | Q(available=available, id__gt=last_id))
+    rows = list(await queryset.order_by("available", "id").limit(request.size + 1))
     return make_page(request, rows, [(s.quantity - s.reserved, s.id) for s in rows])  # `available`, as annotated
 
 

@@ -1,30 +1,26 @@
-"""Order state: one table of allowed transitions, and what each transition does to stock and money.
+"""Order state: one table of allowed transitions, how a change is recorded, and reading orders.
 
-Every transition locks the order row, checks the table (anything else is INVALID_TRANSITION),
-does its work and records an OrderEvent, in one transaction.
+Every transition locks the order row (`locked_order`), checks the table (anything else is
+INVALID_TRANSITION), does its work and records an OrderEvent (`record_change`), in one
+transaction. Staff transitions are in `orders_admin`, shipping in `shipments_admin`, parcels
+moving in `shipments`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from models import (
     Account,
-    Allocation,
     Order,
     OrderEvent,
-    OrderLine,
     OrderStatus,
     ShipmentStatus,
-    Stock,
-    StockMovement,
     changes,
 )
-from models.orders import EVENT_MESSAGE_LENGTH
 from models.snapshot import snapshot
-from resolvers import outbox, payments
+from resolvers import outbox
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.pagination import Page, newest_first
 
 S = OrderStatus
@@ -91,98 +87,6 @@ async def record_change(order: Order, fields: list[str], events: list[tuple[str,
     announce_order(order)
 
 
-def _provider(order: Order) -> payments.PaymentProvider:
-    provider = payments.provider(order.payment_provider)
-    if provider is None:
-        raise DomainError(
-            ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"The payment provider {order.payment_provider!r} is gone.", ["orderId"]
-        )
-    return provider
-
-
-async def mark_paid(order_id: int, actor: Account | None) -> Order:
-    async with outbox.transaction():
-        order = await locked_order(order_id)
-        check_transition(order.status, S.PAID)
-        result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
-        if not result.captured:
-            raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The capture was refused.", ["orderId"])
-        order.status, order.paid_at = S.PAID, datetime.now(UTC)
-        await record_change(order, ["status", "paid_at"], [("PAID", "Marked as paid.")], actor)
-    return order
-
-
-async def _release_unshipped(order: Order, actor: Account | None) -> None:
-    """Give back what is still reserved for the order (all of it, before any shipment)."""
-    allocations = await Allocation.filter(order_id=order.id, quantity__gt=0, stock_id__isnull=False)
-    # Each with its stock row (the filter above already left out those without one).
-    held = [(a, a.stock_id) for a in allocations if a.stock_id is not None]
-    if not held:
-        return
-    stocks = {
-        s.id: s
-        for s in await Stock.filter(id__in=[stock_id for _, stock_id in held]).order_by("id").select_for_update()
-    }
-    await shift_stock(stock_deltas((stock_id, 0, -a.quantity) for a, stock_id in held))
-    await StockMovement.bulk_create(
-        [
-            StockMovement(
-                stock_id=stock_id,
-                variant_id=a.variant_id,
-                kind="RELEASE",
-                delta=0,
-                reserved_delta=-a.quantity,
-                quantity_after=stocks[stock_id].quantity,
-                reason=f"order #{order.number}",
-                actor=actor.email if actor else "",
-            )
-            for a, stock_id in held
-        ]
-    )
-    await Allocation.filter(order_id=order.id).update(quantity=0)
-
-
-async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Order:
-    """Cancel before shipping: the reservation is released, and a paid order is refunded."""
-    reason = (reason or "").strip()
-    if len(reason) > EVENT_MESSAGE_LENGTH:
-        raise DomainError(ErrorCode.TOO_LONG, f"A reason is at most {EVENT_MESSAGE_LENGTH} characters.", ["reason"])
-    async with outbox.transaction():
-        order = await locked_order(order_id)
-        check_transition(order.status, S.CANCELLED)
-        if await OrderLine.filter(order_id=order.id, quantity_shipped__gt=0).exists():
-            raise DomainError(
-                ErrorCode.INVALID_TRANSITION, "Part of the order has shipped: refund it instead.", ["orderId"]
-            )
-        was_paid = order.status == S.PAID
-        await _release_unshipped(order, actor)
-        if was_paid:
-            await _refund_payment(order)
-        order.status = S.CANCELLED
-        events = [("CANCELLED", reason or "Cancelled.")]
-        if was_paid:
-            events.append(("REFUNDED", f"{order.total} {order.currency} refunded."))
-        await record_change(order, ["status"], events, actor)
-    return order
-
-
-async def refund(order_id: int, actor: Account | None) -> Order:
-    async with outbox.transaction():
-        order = await locked_order(order_id)
-        check_transition(order.status, S.REFUNDED)
-        await _release_unshipped(order, actor)
-        await _refund_payment(order)
-        order.status = S.REFUNDED
-        await record_change(order, ["status"], [("REFUNDED", f"{order.total} {order.currency} refunded.")], actor)
-    return order
-
-
-async def _refund_payment(order: Order) -> None:
-    result = await _provider(order).refund(order.payment_reference, order.total, order.currency)
-    if not result.approved:
-        raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The refund was refused.", ["orderId"])
-
-
 async def list_orders(
     *,
     customer_id: int | None = None,
@@ -194,18 +98,18 @@ async def list_orders(
     after: str | None = None,
 ) -> Page:
     """Newest first."""
-    query = Order.all()
+    queryset = Order.all()
     if customer_id is not None:
-        query = query.filter(customer_id=customer_id)
+        queryset = queryset.filter(customer_id=customer_id)
     if statuses:
-        query = query.filter(status__in=[s.value for s in statuses])
+        queryset = queryset.filter(status__in=[s.value for s in statuses])
     if email:
-        query = query.filter(email=email.strip().lower())
+        queryset = queryset.filter(email=email.strip().lower())
     if created_after is not None:
-        query = query.filter(created_at__gte=created_after)
+        queryset = queryset.filter(created_at__gte=created_after)
     if created_before is not None:
-        query = query.filter(created_at__lt=created_before)
-    return await newest_first(query, "orders", first, after)
+        queryset = queryset.filter(created_at__lt=created_before)
+    return await newest_first(queryset, "orders", first, after)
 
 
 # What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).

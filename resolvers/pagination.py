@@ -2,7 +2,9 @@
 
 A cursor names the sort it belongs to and holds the sort-key values of its row plus the row id, so
 it stays valid while rows are added or removed and paging forward and backward reads only one page
-(plus one row to learn whether another page exists), never the whole table.
+(plus one row to learn whether another page exists), never the whole table. The sort is named once,
+when the request is read (`page_request`): the page it yields carries it, and cursors are encoded
+from the page (`schema/shared.py: Connection.of`).
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ MAX_MEMOISED_CURSORS = 4096
 
 @dataclass(frozen=True)
 class PageRequest:
-    """A validated `first/after/last/before`: how many rows, which way, starting after which key."""
+    """A validated `first/after/last/before`: in which sort, how many rows, which way, starting after which key."""
 
+    sort: str  # the name cursors of this list carry: one per list and order
     size: int
     backward: bool
     cursor: tuple[Any, ...] | None  # sort-key values then the id, or None for the first/last page
@@ -37,6 +40,7 @@ class PageRequest:
 
 @dataclass(frozen=True)
 class Page:
+    sort: str  # as the request named it: what this page's cursors carry
     rows: list[Any]
     keys: list[tuple[Any, ...]]
     has_next_page: bool
@@ -81,7 +85,7 @@ def decode_cursor(cursor: str, sort: str, arity: int, argument: str) -> tuple[An
 
 def _cursor_value(value: object) -> bool:
     """A value a column can hold: the driver refuses an integer past int4 (JSON allows 2^70) or an
-    infinite float (Python's JSON reads `Infinity`) with an error of its own, after the query."""
+    infinite float (Python's JSON reads `Infinity`) with an error of its own, once the statement is sent."""
     if isinstance(value, bool):
         return False
     if isinstance(value, int):
@@ -110,12 +114,12 @@ def page_request(
         if after:
             raise BadInput("`after` cannot be combined with `last`/`before`.", "after")
         size = DEFAULT_PAGE_SIZE if last is None else last
-        return PageRequest(size, True, cursor, before is not None)
+        return PageRequest(sort, size, True, cursor, before is not None)
     cursor = decode_cursor(after, sort, arity, "after") if after else None
     if before:
         raise BadInput("`before` cannot be combined with `first`/`after`.", "before")
     size = DEFAULT_PAGE_SIZE if first is None else first
-    return PageRequest(size, False, cursor, after is not None)
+    return PageRequest(sort, size, False, cursor, after is not None)
 
 
 def make_page(request: PageRequest, rows: list[Any], keys: list[tuple[Any, ...]]) -> Page:
@@ -125,8 +129,8 @@ def make_page(request: PageRequest, rows: list[Any], keys: list[tuple[Any, ...]]
     if request.backward:
         rows.reverse()
         keys.reverse()
-        return Page(rows, keys, has_next_page=request.has_cursor_behind, has_previous_page=more)
-    return Page(rows, keys, has_next_page=more, has_previous_page=request.has_cursor_behind)
+        return Page(request.sort, rows, keys, has_next_page=request.has_cursor_behind, has_previous_page=more)
+    return Page(request.sort, rows, keys, has_next_page=more, has_previous_page=request.has_cursor_behind)
 
 
 def keyset_condition(columns: list[tuple[str, bool]], values: tuple[Any, ...]) -> tuple[str, list[Any]]:
@@ -145,7 +149,7 @@ def keyset_condition(columns: list[tuple[str, bool]], values: tuple[Any, ...]) -
     return "(" + " OR ".join(clauses) + ")", params
 
 
-async def newest_first(query: Any, sort: str, first: int | None, after: str | None) -> Page:
+async def newest_first(queryset: Any, sort: str, first: int | None, after: str | None) -> Page:
     """Forward pages of a Tortoise queryset, newest first by id (ids grow with time).
 
     For ledgers and order lists, which are only ever paged forward from the newest.
@@ -155,6 +159,6 @@ async def newest_first(query: Any, sort: str, first: int | None, after: str | No
         (last_id,) = request.cursor
         if not isinstance(last_id, int):
             raise BadInput("`after` is not a valid cursor.", "after")
-        query = query.filter(id__lt=last_id)
-    rows = list(await query.order_by("-id").limit(request.size + 1))
+        queryset = queryset.filter(id__lt=last_id)
+    rows = list(await queryset.order_by("-id").limit(request.size + 1))
     return make_page(request, rows, [(row.id,) for row in rows])

@@ -1,4 +1,4 @@
-"""Customers, staff and sign-in."""
+"""Accounts as their owner sees them: registering, signing in, `me` and saved addresses (`accounts_admin`: managing staff)."""
 
 from __future__ import annotations
 
@@ -9,27 +9,25 @@ from starlette.responses import Response
 from strawberry.types import Info
 
 from loaders import Loaders
-from models import Account
+from models import Account, Permission
 from models import Address as AddressModel
-from models import Permission as PermissionModel
 from resolvers import accounts
-from resolvers.cart import merge_into_customer
-from resolvers.errors import BadInput, DomainError, ErrorCode
+from resolvers.cart import merge_guest_cart
 from resolvers.orders import list_orders
 from schema.addresses import MailingAddress
 from schema.context import Context
-from schema.errors import RateLimited, UserError, attempt, user_error
+from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
-from schema.node import Node
-from schema.orders import OrderConnection, order_connection
-from schema.permissions import require_signed_in, requires, signed_in
+from schema.orders import Order, build_order
+from schema.permissions import require_signed_in, signed_in
+from schema.shared import Connection, Node, UserError, attempt
 
-# The model's enum, registered as GraphQL's Permission (strawberry.enum returns the class itself).
-PermissionEnum = PermissionModel
-strawberry.enum(PermissionEnum, name="Permission")
+# The domain's enum, registered as GraphQL's Permission as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
+strawberry.enum(Permission, name="Permission")
 
 
-def address_view(address: AddressModel) -> Address:
+def build_address(address: AddressModel) -> Address:
     return Address(
         id=encode_id("Address", address.id),
         first_name=address.first_name,
@@ -52,7 +50,7 @@ class Address(MailingAddress):
 
 async def _addresses(root: Customer) -> list[Address]:
     # Read when selected, through the loaders of the context the customer was built in.
-    return [address_view(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
+    return [build_address(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
 
 
 @strawberry.type
@@ -62,7 +60,7 @@ class Customer(Node):
     first_name: str
     last_name: str
     is_staff: bool
-    permissions: list[PermissionEnum]
+    permissions: list[Permission]
     created_at: datetime
     addresses: list[Address] = strawberry.field(resolver=_addresses)
     _account_id: strawberry.Private[int]
@@ -71,18 +69,19 @@ class Customer(Node):
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(
         self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> OrderConnection:
-        return order_connection(info.context, await list_orders(customer_id=self._account_id, first=first, after=after))
+    ) -> Connection[Order]:
+        page = await list_orders(customer_id=self._account_id, first=first, after=after)
+        return Connection.of(page, [build_order(info.context, o) for o in page.rows])
 
 
-def customer_view(context: Context, account: Account) -> Customer:
+def build_customer(context: Context, account: Account) -> Customer:
     return Customer(
         id=encode_id("Customer", account.id),
         email=account.email,
         first_name=account.first_name,
         last_name=account.last_name,
         is_staff=account.is_staff,
-        permissions=[PermissionModel(p) for p in account.permissions or ()],
+        permissions=[Permission(p) for p in account.permissions or ()],
         created_at=account.created_at,
         _account_id=account.id,
         _loaders=context.loaders,
@@ -123,13 +122,6 @@ class AddressDeletePayload:
     user_errors: list[UserError]
 
 
-@strawberry.input
-class StaffCreateInput:
-    email: str
-    password: str
-    permissions: list[PermissionEnum]
-
-
 @strawberry.type
 class CustomerRegisterPayload:
     customer: Customer | None
@@ -153,19 +145,13 @@ class TokenRevokePayload:
     user_errors: list[UserError]
 
 
-@strawberry.type
-class StaffPayload:
-    staff: Customer | None
-    user_errors: list[UserError]
-
-
 def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[UserError]) -> TokenCreatePayload:
     if pair is None:
         return TokenCreatePayload(access_token=None, refresh_token=None, customer=None, user_errors=errors)
     return TokenCreatePayload(
         access_token=pair.access_token,
         refresh_token=pair.refresh_token,
-        customer=customer_view(context, pair.account),
+        customer=build_customer(context, pair.account),
         user_errors=[],
     )
 
@@ -175,7 +161,7 @@ class AccountsQuery:
     @strawberry.field(description="The signed-in account; null when the request carries no valid access token.")
     async def me(self, info: Info[Context, None]) -> Customer | None:
         account = await info.context.viewer()
-        return None if account is None else customer_view(info.context, account)
+        return None if account is None else build_customer(info.context, account)
 
 
 @strawberry.type
@@ -188,7 +174,7 @@ class AccountsMutation:
             accounts.register_customer(input.email, input.password, input.first_name or "", input.last_name or "")
         )
         return CustomerRegisterPayload(
-            customer=None if account is None else customer_view(info.context, account), user_errors=errors
+            customer=None if account is None else build_customer(info.context, account), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -209,7 +195,7 @@ class AccountsMutation:
         )
         payload = _tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
-            cart, cart_errors = await attempt(merge_into_customer(cart_token, pair.account, info.context.cart_rules))
+            cart, cart_errors = await attempt(merge_guest_cart(cart_token, pair.account, info.context.cart_rules))
             payload.cart_token = strawberry.ID(cart.token) if cart is not None else None
             payload.user_errors = cart_errors  # signed in all the same; the cart problem is reported
         return payload
@@ -235,33 +221,10 @@ class AccountsMutation:
     async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         saved, errors = await attempt(accounts.add_address(account, vars(address)))
-        return AddressPayload(address=None if saved is None else address_view(saved), user_errors=errors)
+        return AddressPayload(address=None if saved is None else build_address(saved), user_errors=errors)
 
     @strawberry.mutation(extensions=signed_in())
     async def customer_address_delete(self, info: Info[Context, None], id: strawberry.ID) -> AddressDeletePayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
         return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
-
-    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
-    async def staff_create(self, info: Info[Context, None], input: StaffCreateInput) -> StaffPayload:
-        account, errors = await attempt(
-            accounts.add_staff(input.email, input.password, [PermissionModel(p.value) for p in input.permissions])
-        )
-        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)
-
-    @strawberry.mutation(extensions=requires(PermissionModel.MANAGE_STAFF))
-    async def staff_permissions_set(
-        self, info: Info[Context, None], staff_id: strawberry.ID, permissions: list[PermissionEnum]
-    ) -> StaffPayload:
-        try:
-            account_id = decode_id_of(staff_id, "Customer", "staffId")
-        except BadInput as error:  # a malformed id is a field error here, like any other input
-            return StaffPayload(
-                staff=None, user_errors=[user_error(DomainError(ErrorCode.INVALID, error.message, ["staffId"]))]
-            )
-        actor = await info.context.viewer()
-        account, errors = await attempt(
-            accounts.set_permissions(account_id, [PermissionModel(p.value) for p in permissions], actor)
-        )
-        return StaffPayload(staff=None if account is None else customer_view(info.context, account), user_errors=errors)

@@ -19,12 +19,7 @@ class MailingAddress:
     phone: str | None
 
 
-def mailing_address(values: dict[str, str] | None) -> MailingAddress | None:
-    """A cart's address, if it has one."""
-    return address_of(values) if values else None
-
-
-def address_of(values: dict[str, str]) -> MailingAddress:
+def build_mailing_address(values: dict[str, str]) -> MailingAddress:
     """An address as stored on a cart or an order (resolvers/accounts.py validates it)."""
     optional = {name: values.get(name) or None for name in ("company", "line2", "region", "phone")}
     return MailingAddress(

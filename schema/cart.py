@@ -11,13 +11,12 @@ from models import Cart as CartModel
 from resolvers import cart as carts
 from resolvers import checkout
 from schema.accounts import AddressInput
-from schema.addresses import MailingAddress, mailing_address
-from schema.catalogue import Money, ProductVariant, money, variant_view
-from schema.checkout import ShippingMethod, shipping_method_view
+from schema.addresses import MailingAddress, build_mailing_address
+from schema.catalogue import ProductVariant, build_variant
+from schema.checkout import ShippingMethod, build_shipping_method
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.node import Node
+from schema.shared import Money, Node, UserError, attempt, build_money
 
 
 @strawberry.type
@@ -65,7 +64,7 @@ class Cart(Node):
         quotes = await checkout.available(
             summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency
         )
-        return [shipping_method_view(info.context, q) for q in quotes]
+        return [build_shipping_method(info.context, q) for q in quotes]
 
     @strawberry.field
     async def shipping_method(self, info: Info[Context, None]) -> ShippingMethod | None:
@@ -76,10 +75,10 @@ class Cart(Node):
         shipping = method and checkout.quote(
             method, summary.country, summary.weight_grams, summary.subtotal, summary.cart.currency
         )
-        return shipping_method_view(info.context, shipping) if shipping else None
+        return build_shipping_method(info.context, shipping) if shipping else None
 
 
-async def cart_view(context: Context, cart: CartModel) -> Cart:
+async def build_cart(context: Context, cart: CartModel) -> Cart:
     summary = await carts.priced(context.loaders, cart)
     figures = await carts.cart_totals(context.loaders, summary, context.prices_include_tax)
     totals = figures.totals
@@ -101,24 +100,24 @@ async def cart_view(context: Context, cart: CartModel) -> Cart:
         lines=[
             CartLine(
                 id=encode_id("CartLine", p.line.id),
-                variant=variant_view(context, p.variant),
+                variant=build_variant(context, p.variant),
                 quantity=p.line.quantity,
-                unit_price=money(p.unit_price, context),
-                total=money(p.total, context),
+                unit_price=build_money(p.unit_price, context),
+                total=build_money(p.total, context),
             )
             for p in summary.lines
         ],
         total_quantity=summary.total_quantity,
-        subtotal=money(summary.subtotal, context),
-        discount_total=money(totals.discount, context),
-        shipping_total=money(totals.shipping, context),
-        tax_total=money(totals.tax, context),
-        total=money(totals.total, context),
+        subtotal=build_money(summary.subtotal, context),
+        discount_total=build_money(totals.discount, context),
+        shipping_total=build_money(totals.shipping, context),
+        tax_total=build_money(totals.tax, context),
+        total=build_money(totals.total, context),
         discount_codes=codes,
         completed=cart.completed_at is not None,
         created_at=cart.created_at,
         updated_at=cart.updated_at,
-        shipping_address=mailing_address(cart.shipping_address),
+        shipping_address=build_mailing_address(cart.shipping_address) if cart.shipping_address else None,
         _summary=summary,
     )
 
@@ -152,7 +151,7 @@ def _lines(lines: list[CartLineInput]) -> list[tuple[int, int]]:
 
 
 async def _payload(context: Context, cart: CartModel | None, errors: list[UserError]) -> CartPayload:
-    return CartPayload(cart=None if cart is None else await cart_view(context, cart), user_errors=errors)
+    return CartPayload(cart=None if cart is None else await build_cart(context, cart), user_errors=errors)
 
 
 @strawberry.type
@@ -160,7 +159,7 @@ class CartQuery:
     @strawberry.field(description="A cart by its token; null when no cart has it.")
     async def cart(self, info: Info[Context, None], token: strawberry.ID) -> Cart | None:
         cart = await carts.cart_by_token(token)
-        return None if cart is None else await cart_view(info.context, cart)
+        return None if cart is None else await build_cart(info.context, cart)
 
 
 @strawberry.type
@@ -168,10 +167,10 @@ class CartMutation:
     @strawberry.mutation(description="A new cart; a signed-in customer's cart is bound to them.")
     async def cart_create(self, info: Info[Context, None], input: CartCreateInput | None = None) -> CartPayload:
         input = input or CartCreateInput()
-        customer = await info.context.viewer()
+        account = await info.context.viewer()
         cart, errors = await attempt(
             carts.create_cart(
-                info.context.currency, _lines(input.lines or []), input.email, customer, info.context.cart_rules
+                info.context.currency, _lines(input.lines or []), input.email, account, info.context.cart_rules
             )
         )
         return await _payload(info.context, cart, errors)

@@ -1,8 +1,15 @@
-"""Storefront catalogue types and queries.
+"""The catalogue's storefront types, how they are built from rows, and the catalogue's root fields.
+
+Longer than 400 lines on purpose: these types name one another in a cycle (a product's category
+lists its products, a variant points back at its product, a facet names a category), and the
+functions that build them are called by the types' own resolvers. Split over several modules,
+those modules would import one another in a cycle, which tests/test_layers.py forbids. What is not
+part of that cycle lives elsewhere: the shared shapes in `shared.py`, `node(id)` in `node.py`,
+staff mutations in `catalogue_admin.py`, the listing's SQL in resolvers/catalogue_listing.py.
 
 A product's relations (variants, images, category, and what its variants give: price range and
 availability) are plain attributes, loaded for a whole page before its objects are built (see
-`product_views`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
+`build_products`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
 listing has hundreds. Relations a page does not show (a variant's product and options, a
 category's parent, ancestors and children, a facet's category) are resolvers that load on demand.
 """
@@ -20,40 +27,27 @@ from strawberry.types import Info
 
 from loaders.base import Loader
 from models import Category as CategoryModel
-from models import Permission
-from models import ProductStatus as ProductStatusModel
+from models import Permission, ProductStatus
 from models import VariantOption as OptionModel
 from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue
 from resolvers import catalogue_changes as changes
-from resolvers.catalogue_query import Facets
-from resolvers.catalogue_query import ProductSort as ProductSortKey
+from resolvers.catalogue_listing import Facets, ProductSort
 from resolvers.errors import BadInput
-from resolvers.pagination import encode_cursor
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
-from schema.node import Node, PageInfo, page_info
 from schema.selection import Tree, selection_tree, subtree
+from schema.shared import Connection, Money, Node, build_money
 
-# strawberry.enum registers the domain's enums as they are (and returns them): the aliases below are
-# those same classes, which type checkers then read as types.
+# The domain's enums, registered as GraphQL enums as they are: strawberry.enum returns the class it
+# was given, so both layers name each alike.
+strawberry.enum(ProductStatus, name="ProductStatus", description="Only ACTIVE products are visible to the storefront.")
 strawberry.enum(
-    ProductStatusModel, name="ProductStatus", description="Only ACTIVE products are visible to the storefront."
-)
-ProductStatus = ProductStatusModel
-strawberry.enum(
-    ProductSortKey,
+    ProductSort,
     name="ProductSort",
     description="Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
 )
-ProductSort = ProductSortKey
-
-
-@strawberry.type(description="An amount of money; `amount` is a decimal string, never a float.")
-class Money:
-    amount: Decimal
-    currency: str
 
 
 @strawberry.type
@@ -86,7 +80,7 @@ class ProductVariant(Node):
     quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
     available_for_sale: bool
     _row: strawberry.Private[VariantRow]
-    # Set when the variant is built under its product's view, or with its options loaded ahead.
+    # Set when the variant is built with its product's object, or with its options loaded ahead.
     _product: strawberry.Private[Product | None]
     _options: strawberry.Private[list[SelectedOption] | None]
 
@@ -94,11 +88,11 @@ class ProductVariant(Node):
     async def selected_options(self, info: Info[Context, None]) -> list[SelectedOption]:
         if self._options is not None:  # loaded ahead with the page
             return self._options
-        return option_views(await info.context.loaders.options_by_variant_id.load(self._row.id))
+        return build_selected_options(await info.context.loaders.options_by_variant_id.load(self._row.id))
 
     @strawberry.field
     async def product(self, info: Info[Context, None]) -> Annotated[Product, strawberry.lazy("schema.catalogue")]:
-        if self._product is not None:  # built under its product's view
+        if self._product is not None:  # built with its product's object
             return self._product
         return await _product_of_variant(info, self._row.product_id)
 
@@ -121,17 +115,11 @@ class Product(Node):
     available_for_sale: bool
 
 
-@strawberry.type
-class ProductEdge:
-    cursor: str
-    node: Product
-
-
 async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Category:
     category = await info.context.loaders.category_by_id.load(root._category_id)
     if category is None:  # the facet counted products of this category moments ago
         raise LookupError(f"category {root._category_id} of a facet is gone")
-    return category_view(info.context, category)
+    return build_category(info.context, category)
 
 
 @strawberry.type
@@ -168,10 +156,8 @@ class ProductFacets:
 
 
 @strawberry.type
-class ProductConnection:
-    edges: list[ProductEdge]
+class ProductConnection(Connection[Product]):
     nodes: list[Product]
-    page_info: PageInfo
     total_count: int
     facets: ProductFacets
 
@@ -189,7 +175,7 @@ async def resolve_products(
 ) -> ProductConnection:
     """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
     category_id = root._model.id if isinstance(root, Category) else None
-    spec = _filter_spec(filter, category_id, include_hidden=await sees_hidden_products(info.context))
+    spec = _product_filter(filter, category_id, include_hidden=await sees_hidden_products(info.context))
     return await _product_connection(info, spec, sort, search, first, after, last, before)
 
 
@@ -197,15 +183,17 @@ async def resolve_products(
 async def _parent(root: Category, info: Info[Context, None]) -> Category | None:
     parent_id = root._model.parent_id
     parent = None if parent_id is None else await info.context.loaders.category_by_id.load(parent_id)
-    return None if parent is None else category_view(info.context, parent)
+    return None if parent is None else build_category(info.context, parent)
 
 
 async def _ancestors(root: Category, info: Info[Context, None]) -> list[Category]:
-    return _category_views(info.context, await info.context.loaders.category_by_id.load_many(root._model.ancestor_ids))
+    return _build_categories(
+        info.context, await info.context.loaders.category_by_id.load_many(root._model.ancestor_ids)
+    )
 
 
 async def _children(root: Category, info: Info[Context, None]) -> list[Category]:
-    return _category_views(info.context, await info.context.loaders.categories_by_parent_id.load(root._model.id))
+    return _build_categories(info.context, await info.context.loaders.categories_by_parent_id.load(root._model.id))
 
 
 @strawberry.type
@@ -229,16 +217,8 @@ class Category(Node):
 
 
 @strawberry.type
-class CategoryEdge:
-    cursor: str
-    node: Category
-
-
-@strawberry.type
-class CategoryConnection:
-    edges: list[CategoryEdge]
+class CategoryConnection(Connection[Category]):
     nodes: list[Category]
-    page_info: PageInfo
     total_count: int
 
 
@@ -272,10 +252,6 @@ class ProductFilter:
 T = TypeVar("T")
 
 
-def money(amount: Decimal, context: Context) -> Money:
-    return Money(amount=amount, currency=context.currency)
-
-
 def _price_range(variants: list[ProductVariant]) -> PriceRange | None:
     if not variants:
         return None
@@ -297,11 +273,11 @@ def _any_available(variants: list[VariantRow]) -> bool:
     return False
 
 
-def image_view(image: ImageRow) -> Image:
+def build_image(image: ImageRow) -> Image:
     return Image(id=encode_id("Image", image.id), url=image.url, alt_text=image.alt_text)
 
 
-def option_views(options: list[OptionModel]) -> list[SelectedOption]:
+def build_selected_options(options: list[OptionModel]) -> list[SelectedOption]:
     return [SelectedOption(name=o.name, value=o.value) for o in options]
 
 
@@ -309,23 +285,23 @@ async def _product_of_variant(info: Info[Context, None], product_id: int) -> Pro
     row = await info.context.loaders.product_by_id.load(product_id)
     if row is None:  # a variant's product is a foreign key, deleted with its variants
         raise LookupError(f"product {product_id} of a variant is gone")
-    return await product_view(info.context, row, selection_tree(info))
+    return await build_product(info.context, row, selection_tree(info))
 
 
-def variant_view(
+def build_variant(
     context: Context,
     variant: VariantRow,
     product: Product | None = None,
     options: list[SelectedOption] | None = None,
 ) -> ProductVariant:
-    """The ProductVariant object of a variant row; `product` (its product's view) and `options`
+    """The ProductVariant object of a variant row; `product` (its product's object) and `options`
     when already at hand, else its fields load them when selected."""
     if product is None:
         # Cached answers showing a variant are tagged with its product: every change to a variant
         # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
-        # product, the caller is `product_views`, which tagged it.
+        # product, the caller is `build_products`, which tagged it.
         context.cache_tags.add(changes.product(variant.product_id))
-    # Money is built here rather than through `money()`: a listing page builds one per price.
+    # Money is built here rather than through `build_money()`: a listing page builds one per price.
     currency = context.currency
     compare_at = variant.compare_at_price
     available = variant.quantity_available
@@ -344,18 +320,18 @@ def variant_view(
     )
 
 
-def _variant_views(
+def _build_variants(
     context: Context,
     rows: list[VariantRow],
     product: Product | None,
     options: dict[int, list[SelectedOption]] | None,
 ) -> list[ProductVariant]:
     if options is None:
-        return [variant_view(context, v, product) for v in rows]
-    return [variant_view(context, v, product, options.get(v.id, [])) for v in rows]
+        return [build_variant(context, v, product) for v in rows]
+    return [build_variant(context, v, product, options.get(v.id, [])) for v in rows]
 
 
-def category_view(context: Context, category: CategoryModel) -> Category:
+def build_category(context: Context, category: CategoryModel) -> Category:
     """The Category object; its relations are resolvers that load when selected."""
     context.cache_tags.add(changes.category(category.id))
     return Category(
@@ -369,15 +345,15 @@ def category_view(context: Context, category: CategoryModel) -> Category:
     )
 
 
-def _category_views(context: Context, categories: Sequence[CategoryModel | None]) -> list[Category]:
-    return [category_view(context, c) for c in categories if c is not None]
+def _build_categories(context: Context, categories: Sequence[CategoryModel | None]) -> list[Category]:
+    return [build_category(context, c) for c in categories if c is not None]
 
 
 async def _nothing() -> None:
     return None
 
 
-async def product_views(
+async def build_products(
     context: Context, products: Sequence[ProductRow], selected: Tree | None, *, page: bool = False
 ) -> list[Product]:
     """The Product objects of product rows, with every relation the selection asks for loaded for
@@ -389,9 +365,9 @@ async def product_views(
     `page`: a listing's page, whose relations are loaded in one batch each and not remembered by the
     loaders (see `Loader.load_all`); otherwise through the loaders, batched with sibling fields'.
 
-    A variant points back at its product's view only when the selection reads `variants.product`:
-    a product view and its variant views pointing at each other made a whole page of views wait
-    for the cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
+    A variant points back at its product's object only when the selection reads `variants.product`:
+    a product and its variants pointing at each other made a whole page of objects wait for the
+    cyclic GC, which then freed dozens of requests' worth at once, cache-cold.
     """
     loaders = context.loaders
     ids = [p.id for p in products]
@@ -418,35 +394,37 @@ async def product_views(
     if variant_lists and want_options:
         variant_ids = [v.id for rows in variant_lists for v in rows]
         loaded = await load(loaders.options_by_variant_id, variant_ids)
-        options = {variant_id: option_views(rows) for variant_id, rows in zip(variant_ids, loaded, strict=True)}
-    # Many products share a category: one view each.
-    category_views = {c.id: category_view(context, c) for c in categories or () if c is not None}
-    views = []
-    for index, product in enumerate(products):
-        context.cache_tags.add(changes.product(product.id))
-        images = [image_view(i) for i in image_lists[index]] if image_lists is not None else []
-        category = category_views.get(product.category_id) if product.category_id is not None else None
+        options = {
+            variant_id: build_selected_options(rows) for variant_id, rows in zip(variant_ids, loaded, strict=True)
+        }
+    # Many products share a category: one object each.
+    category_objects = {c.id: build_category(context, c) for c in categories or () if c is not None}
+    built = []
+    for index, row in enumerate(products):
+        context.cache_tags.add(changes.product(row.id))
+        images = [build_image(i) for i in image_lists[index]] if image_lists is not None else []
+        category = category_objects.get(row.category_id) if row.category_id is not None else None
         variants = variant_lists[index] if variant_lists is not None else []
         if link:
-            view = _product(product, category, images, [], None, False)
-            view.variants = _variant_views(context, variants, view, options)
-            view.price_range = _price_range(view.variants)
-            view.available_for_sale = _any_available(variants)
-        else:  # nothing points back at this view, so it is built once, complete
-            variant_views = _variant_views(context, variants, None, options)
-            view = _product(
-                product, category, images, variant_views, _price_range(variant_views), _any_available(variants)
+            product = _new_product(row, category, images, [], None, False)
+            product.variants = _build_variants(context, variants, product, options)
+            product.price_range = _price_range(product.variants)
+            product.available_for_sale = _any_available(variants)
+        else:  # nothing points back at this product, so it is built once, complete
+            variant_objects = _build_variants(context, variants, None, options)
+            product = _new_product(
+                row, category, images, variant_objects, _price_range(variant_objects), _any_available(variants)
             )
-        views.append(view)
-    return views
+        built.append(product)
+    return built
 
 
-async def product_view(context: Context, product: ProductRow, selected: Tree | None = None) -> Product:
-    """The Product object of one product row; see `product_views`."""
-    return (await product_views(context, [product], selected))[0]
+async def build_product(context: Context, product: ProductRow, selected: Tree | None = None) -> Product:
+    """The Product object of one product row; see `build_products`."""
+    return (await build_products(context, [product], selected))[0]
 
 
-def _product(
+def _new_product(
     product: ProductRow,
     category: Category | None,
     images: list[Image],
@@ -470,7 +448,7 @@ def _product(
     )
 
 
-def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
+def _build_facets(context: Context, facets: Facets | None) -> ProductFacets:
     if facets is None:
         return ProductFacets(categories=[], options=[], price_ranges=[])
     options: dict[str, list[OptionValueFacet]] = {}
@@ -481,8 +459,8 @@ def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
         options=[OptionFacet(name=name, values=values) for name, values in options.items()],
         price_ranges=[
             PriceRangeFacet(
-                min=money(bucket.min, context),
-                max=None if bucket.max is None else money(bucket.max, context),
+                min=build_money(bucket.min, context),
+                max=None if bucket.max is None else build_money(bucket.max, context),
                 count=bucket.count,
             )
             for bucket in facets.prices
@@ -490,32 +468,23 @@ def _facets_view(context: Context, facets: Facets | None) -> ProductFacets:
     )
 
 
-def _filter_spec(
+def _product_filter(
     filter: ProductFilter | None, category_id: int | None = None, include_hidden: bool = False
 ) -> catalogue.ProductFilterInput:
+    """The filter argument as the domain takes it: who may filter by status, IDs decoded."""
     if filter is None:
         return catalogue.ProductFilterInput(category_id=category_id, include_hidden=include_hidden)
     if filter.status is not None and not include_hidden:
         raise Forbidden("Filtering by status needs the MANAGE_PRODUCTS permission.")
     if filter.category is not None and category_id is None:
         category_id = decode_id_of(filter.category, "Category", "filter.category")
-    price_min = filter.price.min if filter.price else None
-    price_max = filter.price.max if filter.price else None
-    for name, value in (("filter.price.min", price_min), ("filter.price.max", price_max)):
-        if value is not None and (not value.is_finite() or value < 0):
-            raise BadInput(f"`{name}` must be a non-negative amount.", name)
-    options = []
-    for option in filter.options or ():
-        if not option.values:
-            raise BadInput(f"`filter.options` for {option.name!r} needs at least one value.", "filter.options")
-        options.append((option.name, tuple(option.values)))
     return catalogue.ProductFilterInput(
         category_id=category_id,
-        price_min=price_min,
-        price_max=price_max,
+        price_min=filter.price.min if filter.price else None,
+        price_max=filter.price.max if filter.price else None,
         in_stock=filter.in_stock,
-        options=tuple(options),
-        statuses=tuple(ProductStatusModel(status.value) for status in filter.status or ()),
+        options=tuple((option.name, tuple(option.values)) for option in filter.options or ()),
+        statuses=tuple(filter.status or ()),
         include_hidden=include_hidden,
     )
 
@@ -523,7 +492,7 @@ def _filter_spec(
 async def _product_connection(
     info: Info[Context, None],
     spec: catalogue.ProductFilterInput,
-    sort: ProductSortKey | None,
+    sort: ProductSort | None,
     search: str | None,
     first: int | None,
     after: str | None,
@@ -547,14 +516,13 @@ async def _product_connection(
     )
     page = listing.page
     selected = subtree(tree, ("edges", "node"), ("nodes",))
-    views = await product_views(context, page.rows, selected, page=True)
-    cursors = [encode_cursor(listing.sort.value, key) for key in page.keys]
-    return ProductConnection(
-        edges=[ProductEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
-        nodes=views,
-        page_info=page_info(page, cursors),
+    products = await build_products(context, page.rows, selected, page=True)
+    return ProductConnection.of(
+        page,
+        products,
+        nodes=products,
         total_count=listing.total_count or 0,
-        facets=_facets_view(context, listing.facets),
+        facets=_build_facets(context, listing.facets),
     )
 
 
@@ -584,7 +552,7 @@ async def resolve_product(
     if model is None:
         info.context.cache_tags.add(changes.PRODUCTS)  # "none" holds until a product comes
         return None
-    return await product_view(info.context, model, selection_tree(info))
+    return await build_product(info.context, model, selection_tree(info))
 
 
 async def resolve_categories(
@@ -602,14 +570,8 @@ async def resolve_categories(
     page, total = await catalogue.list_categories(
         parent_id=parent_id, top_level=top_level, first=first, after=after, last=last, before=before
     )
-    views = [category_view(info.context, c) for c in page.rows]
-    cursors = [encode_cursor("categories", key) for key in page.keys]
-    return CategoryConnection(
-        edges=[CategoryEdge(cursor=c, node=v) for c, v in zip(cursors, views, strict=True)],
-        nodes=views,
-        page_info=page_info(page, cursors),
-        total_count=total,
-    )
+    categories = [build_category(info.context, c) for c in page.rows]
+    return CategoryConnection.of(page, categories, nodes=categories, total_count=total)
 
 
 @strawberry.type
@@ -638,23 +600,4 @@ class CatalogueQuery:
             model = await catalogue.category_by_slug(loaders, slug)
         if model is None:
             info.context.cache_tags.add(changes.CATEGORIES)
-        return None if model is None else category_view(info.context, model)
-
-
-async def resolve_node(context: Context, type_name: str, pk: int, selected: Tree | None = None) -> Node | None:
-    """`node(id)` for the catalogue's types; None for an ID of a type this module does not own.
-    `selected`: what the query selects on the node (see `product_views`), when known."""
-    loaders = context.loaders
-    if type_name == "Product":
-        model = await catalogue.product_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
-        return None if model is None else await product_view(context, model, selected)
-    if type_name == "ProductVariant":
-        variant = await catalogue.variant_by_id(loaders, pk, include_hidden=await sees_hidden_products(context))
-        return None if variant is None else variant_view(context, variant)
-    if type_name == "Category":
-        category = await catalogue.category_by_id(loaders, pk)
-        return None if category is None else category_view(context, category)
-    return None
-
-
-NODE_TYPES = ("Product", "ProductVariant", "Category")
+        return None if model is None else build_category(info.context, model)

@@ -7,8 +7,7 @@ from decimal import Decimal
 import strawberry
 from strawberry.types import Info
 
-from models import Permission
-from models import ProductStatus as ProductStatusModel
+from models import Permission, ProductStatus
 from models.rows import image_row, product_row
 from resolvers import catalogue_admin as admin
 from schema.catalogue import (
@@ -16,15 +15,15 @@ from schema.catalogue import (
     Image,
     Product,
     ProductVariant,
-    category_view,
-    image_view,
-    product_view,
-    variant_view,
+    build_category,
+    build_image,
+    build_product,
+    build_variant,
 )
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of
 from schema.permissions import requires
+from schema.shared import UserError, attempt
 
 
 def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int | None:
@@ -55,7 +54,7 @@ class ProductCreateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = None
-    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
+    status: ProductStatus | None = None  # registered as GraphQL's ProductStatus by schema/catalogue.py
 
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
@@ -64,7 +63,7 @@ class ProductUpdateInput:
     slug: str | None = None
     description: str | None = None
     category: strawberry.ID | None = strawberry.UNSET
-    status: ProductStatusModel | None = None  # GraphQL's ProductStatus (schema/catalogue.py registers it)
+    status: ProductStatus | None = None  # registered as GraphQL's ProductStatus by schema/catalogue.py
 
 
 @strawberry.input
@@ -165,7 +164,7 @@ class CatalogueAdminMutation:
         )
         category, errors = await attempt(admin.create_category(data))
         return CategoryPayload(
-            category=None if category is None else category_view(info.context, category), user_errors=errors
+            category=None if category is None else build_category(info.context, category), user_errors=errors
         )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
@@ -182,7 +181,7 @@ class CatalogueAdminMutation:
         )
         category, errors = await attempt(admin.update_category(decode_id_of(id, "Category"), data))
         return CategoryPayload(
-            category=None if category is None else category_view(info.context, category), user_errors=errors
+            category=None if category is None else build_category(info.context, category), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -199,11 +198,11 @@ class CatalogueAdminMutation:
             slug=input.slug,
             description=input.description,
             category_id=_optional_id(input.category, "Category", "category"),
-            status=ProductStatusModel(input.status.value) if input.status else None,
+            status=input.status,
         )
         product, errors = await attempt(admin.create_product(data))
         return ProductPayload(
-            product=None if product is None else await product_view(info.context, product_row(product)),
+            product=None if product is None else await build_product(info.context, product_row(product)),
             user_errors=errors,
         )
 
@@ -217,11 +216,11 @@ class CatalogueAdminMutation:
             description=input.description,
             category_id=_optional_id(input.category, "Category", "category"),
             clear_category=input.category is None,
-            status=ProductStatusModel(input.status.value) if input.status else None,
+            status=input.status,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
         return ProductPayload(
-            product=None if product is None else await product_view(info.context, product_row(product)),
+            product=None if product is None else await build_product(info.context, product_row(product)),
             user_errors=errors,
         )
 
@@ -233,7 +232,7 @@ class CatalogueAdminMutation:
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
             deleted_id=id if product is not None and not archived else None,
-            product=await product_view(info.context, product_row(product))
+            product=await build_product(info.context, product_row(product))
             if product is not None and archived
             else None,
             user_errors=errors,
@@ -287,7 +286,7 @@ class CatalogueAdminMutation:
                 decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
             )
         )
-        return ProductImagePayload(image=None if image is None else image_view(image_row(image)), user_errors=errors)
+        return ProductImagePayload(image=None if image is None else build_image(image_row(image)), user_errors=errors)
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS)
     async def product_image_delete(self, id: strawberry.ID) -> DeletePayload:
@@ -299,4 +298,4 @@ async def _variant(context: Context, variant_id: int) -> ProductVariant:
     variant = await context.loaders.variant_by_id.load(variant_id)
     if variant is None:  # just written by this request
         raise LookupError(f"variant {variant_id} is gone")
-    return variant_view(context, variant)
+    return build_variant(context, variant)

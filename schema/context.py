@@ -60,7 +60,7 @@ class Context:
     response: Response | WebSocket | None = None  # over HTTP, where resolvers set headers
     loaders: Loaders = field(default_factory=Loaders)
     # What this request's answer contains, for the response cache's invalidation
-    # (resolvers/catalogue_changes.py names them); the catalogue's view builders add to it.
+    # (resolvers/catalogue_changes.py names them); the catalogue's builders add to it.
     cache_tags: set[str] = field(default_factory=set)
     _viewer: Account | _Unset | None = _UNSET
 

@@ -1,64 +1,22 @@
-"""How errors reach a GraphQL client: the one module that renders them.
+"""How errors reach a GraphQL client as entries of the response's `errors`.
 
-A business refusal (`resolvers.errors.DomainError`) becomes a `userErrors` entry whose `code` is the
-GraphQL enum `ErrorCode`, built from the domain enum with each value's description. Anything else
-becomes an entry of the response's `errors` with an `extensions.code` from `GraphQLErrorCode`:
-errors raised on purpose (`GatewayError` and its kinds), malformed input (`BadInput`), a database
-that is away or too slow, and, masked, the unexpected.
+A business refusal (`resolvers.errors.DomainError`) is not one of them: it becomes a `userErrors`
+entry (`schema/shared.py`: `UserError`, `attempt`). Anything else becomes an entry of `errors` with
+an `extensions.code` from `GraphQLErrorCode`: errors raised on purpose (`GatewayError` and its
+kinds), malformed input (`BadInput`), a database that is away or too slow, and, masked, the
+unexpected.
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Awaitable
-from enum import Enum
-from typing import TypeVar, cast
 
-import strawberry
 from graphql import GraphQLError
 
-from resolvers.errors import FAULT_MESSAGES, BadInput, DomainError, ErrorCode, GraphQLErrorCode, database_fault
-
-T = TypeVar("T")
+from resolvers.errors import FAULT_MESSAGES, BadInput, GraphQLErrorCode, database_fault
 
 log = logging.getLogger("gateway.errors")
-
-
-def _graphql_enum(codes: type[ErrorCode]) -> type[Enum]:
-    """The domain's codes as a GraphQL enum of the same name, each value with its description.
-
-    Strawberry reads a value's description only from the enum it wraps, and the domain layer does
-    not depend on Strawberry: so the GraphQL enum is a second Python enum, generated, never written.
-    """
-    described = {code.name: strawberry.enum_value(code.value, description=code.description) for code in codes}
-    # The functional API with computed members: mypy types the call as an instance, it is a class.
-    members = cast("type[Enum]", Enum(codes.__name__, described))
-    return strawberry.enum(members, description="Why a business rule refused a mutation (`UserError.code`).")
-
-
-ErrorCodeEnum = _graphql_enum(ErrorCode)
-
-
-@strawberry.type
-class UserError:
-    field: list[str] | None
-    # Held as the domain's ErrorCode (a str enum); published as the generated GraphQL enum, whose
-    # values are the same strings.
-    code: ErrorCode = strawberry.field(graphql_type=ErrorCodeEnum)
-    message: str
-
-
-def user_error(error: DomainError) -> UserError:
-    return UserError(field=error.field, code=error.code, message=error.message)
-
-
-async def attempt(action: Awaitable[T]) -> tuple[T | None, list[UserError]]:
-    """Run a domain action: its result and no errors, or no result and the refusal as a userError."""
-    try:
-        return await action, []
-    except DomainError as error:
-        return None, [user_error(error)]
 
 
 class GatewayError(GraphQLError):

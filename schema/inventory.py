@@ -13,13 +13,11 @@ from models import Stock as StockModel
 from models import StockMovement as MovementModel
 from models import Warehouse as WarehouseModel
 from resolvers import inventory
-from resolvers.pagination import encode_cursor
-from schema.catalogue import ProductVariant, variant_view
+from schema.catalogue import ProductVariant, build_variant
 from schema.context import Context
-from schema.errors import UserError, attempt
 from schema.ids import decode_id_of, encode_id
-from schema.node import PageInfo, page_info
 from schema.permissions import requires
+from schema.shared import Connection, UserError, attempt
 
 
 @strawberry.type
@@ -29,12 +27,12 @@ class Warehouse:
     name: str
 
 
-def warehouse_view(warehouse: WarehouseModel) -> Warehouse:
+def build_warehouse(warehouse: WarehouseModel) -> Warehouse:
     return Warehouse(id=encode_id("Warehouse", warehouse.id), code=warehouse.code, name=warehouse.name)
 
 
 # A stock row's warehouse and variant are read when selected (unless the warehouse came with the
-# row), through the loaders of the context the row's view was built in.
+# row), through the loaders of the context the row's object was built in.
 
 
 async def _warehouse(root: StockLevel) -> Warehouse:
@@ -43,14 +41,14 @@ async def _warehouse(root: StockLevel) -> Warehouse:
     warehouse = await root._loaders.warehouse_by_id.load(root._warehouse_id)
     if warehouse is None:  # the row's foreign key names it
         raise LookupError(f"warehouse {root._warehouse_id} of stock row {root.id} is gone")
-    return warehouse_view(warehouse)
+    return build_warehouse(warehouse)
 
 
 async def _variant(root: StockLevel) -> ProductVariant:
     variant = await root._loaders.variant_by_id.load(root._variant_id)
     if variant is None:  # the row's foreign key names it
         raise LookupError(f"variant {root._variant_id} of stock row {root.id} is gone")
-    return variant_view(root._context, variant)
+    return build_variant(root._context, variant)
 
 
 @strawberry.type(description="One variant's stock in one warehouse.")
@@ -68,13 +66,13 @@ class StockLevel:
     _loaders: strawberry.Private[Loaders]
 
 
-def stock_view(context: Context, stock: StockModel, warehouse: WarehouseModel | None = None) -> StockLevel:
+def build_stock_level(context: Context, stock: StockModel, warehouse: WarehouseModel | None = None) -> StockLevel:
     return StockLevel(
         id=encode_id("Stock", stock.id),
         quantity=stock.quantity,
         reserved=stock.reserved,
         available=max(0, stock.quantity - stock.reserved),
-        _warehouse=warehouse_view(warehouse) if warehouse else None,
+        _warehouse=build_warehouse(warehouse) if warehouse else None,
         _warehouse_id=stock.warehouse_id,
         _variant_id=stock.variant_id,
         _context=context,
@@ -94,7 +92,7 @@ class StockMovement:
     created_at: datetime
 
 
-def movement_view(movement: MovementModel) -> StockMovement:
+def build_stock_movement(movement: MovementModel) -> StockMovement:
     return StockMovement(
         id=encode_id("StockMovement", movement.id),
         kind=movement.kind,
@@ -105,30 +103,6 @@ def movement_view(movement: MovementModel) -> StockMovement:
         actor=movement.actor or None,
         created_at=movement.created_at,
     )
-
-
-@strawberry.type
-class StockMovementEdge:
-    cursor: str
-    node: StockMovement
-
-
-@strawberry.type
-class StockMovementConnection:
-    edges: list[StockMovementEdge]
-    page_info: PageInfo
-
-
-@strawberry.type
-class StockLevelEdge:
-    cursor: str
-    node: StockLevel
-
-
-@strawberry.type
-class StockLevelConnection:
-    edges: list[StockLevelEdge]
-    page_info: PageInfo
 
 
 @strawberry.input
@@ -155,7 +129,7 @@ def _variant_id(variant_id: strawberry.ID) -> int:
 
 def _stock_payload(context: Context, level: inventory.StockLevel | None, errors: list[UserError]) -> StockPayload:
     return StockPayload(
-        stock=None if level is None else stock_view(context, level.stock, level.warehouse), user_errors=errors
+        stock=None if level is None else build_stock_level(context, level.stock, level.warehouse), user_errors=errors
     )
 
 
@@ -163,20 +137,16 @@ def _stock_payload(context: Context, level: inventory.StockLevel | None, errors:
 class InventoryQuery:
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY))
     async def warehouses(self) -> list[Warehouse]:
-        return [warehouse_view(w) for w in await inventory.warehouses()]
+        return [build_warehouse(w) for w in await inventory.warehouses()]
 
     @strawberry.field(
         extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first."
     )
     async def stock_movements(
         self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
-    ) -> StockMovementConnection:
+    ) -> Connection[StockMovement]:
         page = await inventory.movements(_variant_id(variant_id), first, after)
-        cursors = [encode_cursor("movements", key) for key in page.keys]
-        return StockMovementConnection(
-            edges=[StockMovementEdge(cursor=c, node=movement_view(m)) for c, m in zip(cursors, page.rows, strict=True)],
-            page_info=page_info(page, cursors),
-        )
+        return Connection.of(page, [build_stock_movement(m) for m in page.rows])
 
     @strawberry.field(
         extensions=requires(Permission.MANAGE_INVENTORY),
@@ -184,16 +154,9 @@ class InventoryQuery:
     )
     async def low_stock(
         self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
-    ) -> StockLevelConnection:
+    ) -> Connection[StockLevel]:
         page = await inventory.low_stock(threshold, first, after)
-        cursors = [encode_cursor("low-stock", key) for key in page.keys]
-        return StockLevelConnection(
-            edges=[
-                StockLevelEdge(cursor=c, node=stock_view(info.context, s))
-                for c, s in zip(cursors, page.rows, strict=True)
-            ],
-            page_info=page_info(page, cursors),
-        )
+        return Connection.of(page, [build_stock_level(info.context, s) for s in page.rows])
 
 
 @strawberry.type
@@ -201,7 +164,7 @@ class InventoryMutation:
     @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY))
     async def warehouse_create(self, input: WarehouseCreateInput) -> WarehousePayload:
         warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
-        return WarehousePayload(warehouse=None if warehouse is None else warehouse_view(warehouse), user_errors=errors)
+        return WarehousePayload(warehouse=None if warehouse is None else build_warehouse(warehouse), user_errors=errors)
 
     @strawberry.mutation(
         extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code."

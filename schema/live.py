@@ -6,8 +6,8 @@ row as the change left it (`models.snapshot`); a version on each row lets the lo
 older than what it has already sent, since events from two processes can arrive out of order.
 Many subscribers usually follow the same object with the same query (a thousand shoppers on one
 order page): for an event, this process executes each distinct (document, variables, viewer) once
-and hands every such subscriber the same result (`SharedEventExecution`). A view built for an
-event is built once per process too, and shared by every subscriber of that event.
+and hands every such subscriber the same result (`SharedEventExecution`). The GraphQL object
+built for an event is built once per process too, and shared by every subscriber of that event.
 
 When the bus says events may have been lost (a message of kind `resync`: Redis came back, or this
 subscriber fell too far behind), the loop sends the current state again.
@@ -40,7 +40,7 @@ from resolvers.errors import GraphQLErrorCode
 from schema.context import Context, Feed
 from schema.errors import GatewayError, Unauthenticated
 
-SHARED_RESULTS = "_shared_results"  # on a view built from an event: that event's results, by query
+SHARED_RESULTS = "_shared_results"  # on an object built from an event: that event's results, by query
 M = TypeVar("M", Order, Shipment)  # what subscriptions follow: rows with an id and a version
 T = TypeVar("T")
 Requirement = Callable[[Account | None], object]  # raises Unauthenticated or Forbidden (schema.errors)
@@ -86,12 +86,13 @@ async def follow(
     topics: tuple[str, ...],
     model: type[M],
     current: Callable[[], Awaitable[list[M]]] | None,
-    view: Callable[[Context, M], T],
+    build: Callable[[Context, M], T],
     *,
     distinct: Callable[[M], Hashable] | None = None,
     requirement: Requirement | None = None,
 ) -> AsyncGenerator[T, None]:
-    """Current state, then changes, as views. With `distinct`, only changes of that value are sent.
+    """Current state, then changes, as GraphQL objects made by `build`. With `distinct`, only changes
+    of that value are sent.
 
     Without `current` (a stream of every order has no single current state) nothing is sent first,
     and lost events end the subscription with an error: the client reloads and subscribes again.
@@ -136,15 +137,15 @@ async def follow(
         if message is None:
             # Relations read for this state come from the database now, not from an earlier event.
             context.loaders = Loaders()
-            return view(context, row)
-        # Every subscriber of this event in this process gets the same view (it depends on the
+            return build(context, row)
+        # Every subscriber of this event in this process gets the same object (it depends on the
         # context only through the store's currency and the loaders, which it shares too); what
         # depends on the viewer is decided while executing, where results are shared per viewer.
-        views: dict[str, T] = message.setdefault("_views", {})
-        item = views.get(context.currency)
+        built: dict[str, T] = message.setdefault("_built", {})
+        item = built.get(context.currency)
         if item is None:
             shared = Context(currency=context.currency, prices_include_tax=context.prices_include_tax)
-            item = views[context.currency] = view(shared, row)
+            item = built[context.currency] = build(shared, row)
             setattr(item, SHARED_RESULTS, message.setdefault("_results", {}))
         return item
 

@@ -1,4 +1,8 @@
-"""Orders as customers and staff see them."""
+"""Orders as a customer sees them: the Order type, an order by its token, and orders followed live.
+
+A customer's own orders are a field of `Customer` (schema/accounts.py); what staff see and do is in
+`orders_admin`.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +16,21 @@ from loaders import Loaders
 from models import Order as OrderModel
 from models import OrderEvent as EventModel
 from models import OrderLine as LineModel
-from models import OrderStatus as OrderStatusModel
-from models import Permission
-from models.changes import ORDERS, customer_topic, order_topic
+from models import OrderStatus, Permission
+from models.changes import customer_topic, order_topic
 from resolvers import orders
 from resolvers.errors import GraphQLErrorCode
-from resolvers.pagination import Page, encode_cursor
-from schema.addresses import MailingAddress, address_of
-from schema.catalogue import Money, money
+from schema.addresses import MailingAddress, build_mailing_address
 from schema.context import Context
-from schema.errors import Forbidden, GatewayError, Unauthenticated, UserError, attempt
-from schema.ids import decode_id_of, encode_id
+from schema.errors import GatewayError, Unauthenticated
+from schema.ids import encode_id
 from schema.live import follow
-from schema.node import Node, PageInfo, page_info
-from schema.permissions import require_permission, require_signed_in, requires
-from schema.shipments import Shipment, shipment_view
+from schema.permissions import require_signed_in
+from schema.shared import Money, Node, build_money
+from schema.shipments import Shipment, build_shipment
 
-# The model's enum, registered as GraphQL's OrderStatus (strawberry.enum returns the class itself).
-OrderStatus = OrderStatusModel
+# The domain's enum, registered as GraphQL's OrderStatus as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
 strawberry.enum(OrderStatus, name="OrderStatus")
 
 
@@ -61,7 +62,7 @@ class OrderEvent:
 
 
 # An order's relations are read when a query selects them, through the loaders of the context
-# the order was built in (a subscription event's shared view brings its own).
+# the order was built in (an order built once for a subscription event brings its own).
 
 
 async def _lines(root: Order) -> list[OrderLine]:
@@ -75,7 +76,7 @@ async def _events(root: Order) -> list[OrderEvent]:
 
 async def _shipments(root: Order) -> list[Shipment]:
     rows = await root._loaders.shipments_by_order_id.load(root._order_id)
-    return [shipment_view(root._context, s) for s in rows]
+    return [build_shipment(root._context, s) for s in rows]
 
 
 @strawberry.type
@@ -110,8 +111,8 @@ def _line(context: Context, line: LineModel) -> OrderLine:
         variant_name=line.variant_name,
         quantity=line.quantity,
         quantity_shipped=line.quantity_shipped,
-        unit_price=money(line.unit_price, context),
-        total=money(line.total, context),
+        unit_price=build_money(line.unit_price, context),
+        total=build_money(line.total, context),
     )
 
 
@@ -119,19 +120,19 @@ def _event(event: EventModel) -> OrderEvent:
     return OrderEvent(kind=event.kind, message=event.message, created_at=event.created_at, _actor=event.actor)
 
 
-def order_view(context: Context, order: OrderModel) -> Order:
+def build_order(context: Context, order: OrderModel) -> Order:
     return Order(
         id=encode_id("Order", order.id),
         number=order.number,
         token=strawberry.ID(order.token),
         status=order.status,
         email=order.email,
-        subtotal=money(order.subtotal, context),
-        discount_total=money(order.discount_total, context),
-        shipping_total=money(order.shipping_total, context),
-        tax_total=money(order.tax_total, context),
-        total=money(order.total, context),
-        shipping_address=address_of(order.shipping_address),
+        subtotal=build_money(order.subtotal, context),
+        discount_total=build_money(order.discount_total, context),
+        shipping_total=build_money(order.shipping_total, context),
+        tax_total=build_money(order.tax_total, context),
+        total=build_money(order.total, context),
+        shipping_address=build_mailing_address(order.shipping_address),
         shipping_method_name=order.shipping_method_name,
         discount_code=order.discount_code or None,
         created_at=order.created_at,
@@ -146,89 +147,7 @@ class OrdersQuery:
     @strawberry.field(description="An order by its token; null when no order has it.")
     async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
         order = await orders.order_by_token(token)
-        return None if order is None else order_view(info.context, order)
-
-
-@strawberry.type
-class OrderEdge:
-    cursor: str
-    node: Order
-
-
-@strawberry.type
-class OrderConnection:
-    edges: list[OrderEdge]
-    page_info: PageInfo
-
-
-def order_connection(context: Context, page: Page) -> OrderConnection:
-    cursors = [encode_cursor("orders", key) for key in page.keys]
-    return OrderConnection(
-        edges=[OrderEdge(cursor=c, node=order_view(context, o)) for c, o in zip(cursors, page.rows, strict=True)],
-        page_info=page_info(page, cursors),
-    )
-
-
-@strawberry.input
-class OrderFilter:
-    status: list[OrderStatus] | None = None
-    email: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
-
-
-@strawberry.type
-class OrderPayload:
-    order: Order | None
-    user_errors: list[UserError]
-
-
-def _order_id(order_id: strawberry.ID) -> int:
-    return decode_id_of(order_id, "Order", "orderId")
-
-
-@strawberry.type
-class OrdersAdminQuery:
-    @strawberry.field(extensions=requires(Permission.MANAGE_ORDERS), description="Every order, newest first.")
-    async def orders(
-        self,
-        info: Info[Context, None],
-        filter: OrderFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
-    ) -> OrderConnection:
-        filter = filter or OrderFilter()
-        page = await orders.list_orders(
-            statuses=tuple(OrderStatusModel(s.value) for s in filter.status or ()),
-            email=filter.email,
-            created_after=filter.created_after,
-            created_before=filter.created_before,
-            first=first,
-            after=after,
-        )
-        return order_connection(info.context, page)
-
-
-@strawberry.type
-class OrdersAdminMutation:
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
-    async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
-        order, errors = await attempt(orders.mark_paid(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
-
-    @strawberry.mutation(
-        extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order."
-    )
-    async def order_cancel(
-        self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None
-    ) -> OrderPayload:
-        order, errors = await attempt(orders.cancel(_order_id(order_id), reason, await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
-
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
-    async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
-        order, errors = await attempt(orders.refund(_order_id(order_id), await info.context.viewer()))
-        return OrderPayload(order=None if order is None else order_view(info.context, order), user_errors=errors)
+        return None if order is None else build_order(info.context, order)
 
 
 @strawberry.type
@@ -247,10 +166,10 @@ class OrdersSubscription:
         async def current() -> list[OrderModel]:
             return await orders.orders_by_id(order_id)
 
-        async for view in follow(
-            info.context, (order_topic(order_id),), OrderModel, current, order_view, distinct=lambda o: o.status
+        async for update in follow(
+            info.context, (order_topic(order_id),), OrderModel, current, build_order, distinct=lambda o: o.status
         ):
-            yield view
+            yield update
 
     @strawberry.subscription(
         description="The signed-in customer's open orders now, then every change to any of their orders."
@@ -265,27 +184,7 @@ class OrdersSubscription:
         async def current() -> list[OrderModel]:
             return await orders.open_orders(account_id)
 
-        async for view in follow(
-            info.context, (customer_topic(account_id),), OrderModel, current, order_view, requirement=require_signed_in
+        async for update in follow(
+            info.context, (customer_topic(account_id),), OrderModel, current, build_order, requirement=require_signed_in
         ):
-            yield view
-
-    @strawberry.subscription(
-        description="Every change to every order, as it happens (staff with MANAGE_ORDERS). "
-        "Nothing is sent first: load `orders` for the current state."
-    )
-    async def order_events(self, info: Info[Context, None]) -> AsyncGenerator[Order, None]:
-        account = await info.context.viewer()
-        if account is None:
-            raise Unauthenticated("Sign in first: send the access token in connection_init's `authorization`.")
-        if not account.has_permission(Permission.MANAGE_ORDERS):
-            raise Forbidden("This needs the MANAGE_ORDERS permission.")
-        async for view in follow(
-            info.context,
-            (ORDERS,),
-            OrderModel,
-            None,
-            order_view,
-            requirement=lambda account: require_permission(account, Permission.MANAGE_ORDERS),
-        ):
-            yield view
+            yield update

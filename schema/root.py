@@ -2,36 +2,34 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext, Info, get_object_definition
+from strawberry.types import ExecutionContext, get_object_definition
 
-from resolvers.errors import BadInput
-from schema import accounts, cart, catalogue, catalogue_admin, checkout, inventory, orders, shipments
-from schema.context import Context
+from schema import (
+    accounts,
+    accounts_admin,
+    cart,
+    catalogue,
+    catalogue_admin,
+    checkout,
+    checkout_admin,
+    inventory,
+    node,
+    orders,
+    orders_admin,
+    shipments,
+    shipments_admin,
+)
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
-from schema.ids import decode_id
-from schema.input_checks import MAX_LIST_LENGTH, InputChecks
+from schema.input_checks import InputChecks
 from schema.limits import Limits, limit_extensions
 from schema.live import SharedEventExecution
-from schema.node import Node
 from schema.scalars import DATETIME
-from schema.selection import Tree, selection_tree
-
-_NODE_RESOLVERS = {name: catalogue.resolve_node for name in catalogue.NODE_TYPES}
-
-
-async def _node(context: Context, global_id: str, argument: str, selected: Tree) -> Node | None:
-    type_name, pk = decode_id(global_id, argument)
-    resolve = _NODE_RESOLVERS.get(type_name)
-    if resolve is None:
-        raise BadInput(f"`{argument}` is not a valid ID: {global_id!r}.", argument)
-    return await resolve(context, type_name, pk, selected)
 
 
 @strawberry.type
@@ -39,31 +37,26 @@ class Query(
     catalogue.CatalogueQuery,
     cart.CartQuery,
     orders.OrdersQuery,
-    orders.OrdersAdminQuery,
+    orders_admin.OrdersAdminQuery,
     shipments.ShipmentsQuery,
     accounts.AccountsQuery,
     inventory.InventoryQuery,
+    node.NodeQuery,
 ):
-    @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
-    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
-        return await _node(info.context, id, "id", selection_tree(info))
-
-    @strawberry.field(description=f"Several objects by global ID, in order; at most {MAX_LIST_LENGTH}.")
-    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Node | None]:
-        selected = selection_tree(info)
-        return list(await asyncio.gather(*(_node(info.context, gid, "ids", selected) for gid in ids)))
+    pass
 
 
 @strawberry.type
 class Mutation(
     cart.CartMutation,
     checkout.CheckoutMutation,
-    checkout.CheckoutAdminMutation,
+    checkout_admin.CheckoutAdminMutation,
     accounts.AccountsMutation,
+    accounts_admin.AccountsAdminMutation,
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,
-    orders.OrdersAdminMutation,
-    shipments.ShipmentsAdminMutation,
+    orders_admin.OrdersAdminMutation,
+    shipments_admin.ShipmentsAdminMutation,
 ):
     pass
 
@@ -73,7 +66,7 @@ for _field in get_object_definition(Mutation, strict=True).fields:
 
 
 @strawberry.type
-class Subscription(orders.OrdersSubscription, shipments.ShipmentsSubscription):
+class Subscription(orders.OrdersSubscription, orders_admin.OrdersAdminSubscription, shipments.ShipmentsSubscription):
     pass
 
 

@@ -1,4 +1,4 @@
-"""Shipments: staff ship orders (MANAGE_SHIPMENTS), carriers report progress, anyone follows a parcel.
+"""Shipments as anyone following a parcel sees them (`shipments_admin`: staff shipping orders).
 
 A Shipment links to nothing personal (no order, name, address or email): whoever has a tracking
 number may see it, through `trackShipment` or the `shipmentUpdated` subscription.
@@ -13,20 +13,17 @@ import strawberry
 from strawberry.types import Info
 
 from loaders import Loaders
-from models import Permission
 from models import Shipment as ShipmentModel
 from models import ShipmentEvent as EventModel
-from models import ShipmentStatus as ShipmentStatusModel
+from models import ShipmentStatus
 from models.changes import shipment_topic
 from resolvers import shipments
 from schema.context import Context
-from schema.errors import UserError, attempt
-from schema.ids import decode_id_of, encode_id
+from schema.ids import encode_id
 from schema.live import follow
-from schema.permissions import requires
 
-# The model's enum, registered as GraphQL's ShipmentStatus (strawberry.enum returns the class itself).
-ShipmentStatus = ShipmentStatusModel
+# The domain's enum, registered as GraphQL's ShipmentStatus as it is: strawberry.enum returns the class it was
+# given, so both layers name it alike.
 strawberry.enum(ShipmentStatus, name="ShipmentStatus")
 
 
@@ -65,7 +62,7 @@ def _event(event: EventModel) -> ShipmentEvent:
     )
 
 
-def shipment_view(context: Context, shipment: ShipmentModel) -> Shipment:
+def build_shipment(context: Context, shipment: ShipmentModel) -> Shipment:
     return Shipment(
         id=encode_id("Shipment", shipment.id),
         carrier=shipment.carrier,
@@ -83,7 +80,7 @@ class ShipmentsQuery:
     @strawberry.field(description="Public tracking: a parcel's status and events, nothing personal. Null when unknown.")
     async def track_shipment(self, info: Info[Context, None], tracking_number: str) -> Shipment | None:
         shipment = await shipments.shipment_by_tracking_number(tracking_number)
-        return None if shipment is None else shipment_view(info.context, shipment)
+        return None if shipment is None else build_shipment(info.context, shipment)
 
 
 @strawberry.type
@@ -95,69 +92,5 @@ class ShipmentsSubscription:
         async def current() -> list[ShipmentModel]:
             return await shipments.shipments_by_tracking_number(number)
 
-        async for shipment in follow(info.context, (shipment_topic(number),), ShipmentModel, current, shipment_view):
+        async for shipment in follow(info.context, (shipment_topic(number),), ShipmentModel, current, build_shipment):
             yield shipment
-
-
-@strawberry.input
-class ShipmentLineInput:
-    order_line_id: strawberry.ID
-    quantity: int
-
-
-@strawberry.type
-class ShipmentPayload:
-    shipment: Shipment | None
-    user_errors: list[UserError]
-
-
-@strawberry.type
-class ShipmentsAdminMutation:
-    @strawberry.mutation(
-        extensions=requires(Permission.MANAGE_SHIPMENTS), description="Ship some or all of what is left to ship."
-    )
-    async def shipment_create(
-        self,
-        info: Info[Context, None],
-        order_id: strawberry.ID,
-        lines: list[ShipmentLineInput],
-        carrier: str,
-        tracking_number: str,
-    ) -> ShipmentPayload:
-        pairs = [(decode_id_of(line.order_line_id, "OrderLine", "orderLineId"), line.quantity) for line in lines]
-        shipment, errors = await attempt(
-            shipments.create_shipment(
-                decode_id_of(order_id, "Order", "orderId"), pairs, carrier, tracking_number, await info.context.viewer()
-            )
-        )
-        return ShipmentPayload(
-            shipment=None if shipment is None else shipment_view(info.context, shipment), user_errors=errors
-        )
-
-    @strawberry.mutation(
-        extensions=requires(Permission.MANAGE_SHIPMENTS),
-        description="Record what happened to a parcel; events may be reported out of order.",
-    )
-    async def shipment_add_tracking_event(
-        self,
-        info: Info[Context, None],
-        shipment_id: strawberry.ID,
-        status: ShipmentStatus,
-        description: str | None = None,
-        location: str | None = None,
-        occurred_at: datetime | None = None,
-        estimated_delivery: date | None = None,
-    ) -> ShipmentPayload:
-        report = shipments.TrackingReport(
-            status=ShipmentStatusModel(status.value),
-            description=description or "",
-            location=location or "",
-            occurred_at=occurred_at,
-            estimated_delivery=estimated_delivery,
-        )
-        result, errors = await attempt(
-            shipments.add_tracking_event(decode_id_of(shipment_id, "Shipment", "shipmentId"), report)
-        )
-        return ShipmentPayload(
-            shipment=None if result is None else shipment_view(info.context, result.shipment), user_errors=errors
-        )

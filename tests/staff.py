@@ -6,7 +6,7 @@ import uuid
 
 from gateway.settings import DEVELOPMENT_SECRET_KEY
 from models import Permission
-from resolvers import accounts
+from resolvers import accounts, accounts_admin
 
 SECRET = DEVELOPMENT_SECRET_KEY  # what the test app signs with: SECRET_KEY is unset there
 
@@ -14,7 +14,7 @@ SECRET = DEVELOPMENT_SECRET_KEY  # what the test app signs with: SECRET_KEY is u
 async def token_for(*permissions: Permission, staff: bool = True) -> str:
     email = f"user.{uuid.uuid4().hex[:10]}@example.com"
     if staff:
-        await accounts.create_staff(email, "long enough password", list(permissions))
+        await accounts_admin.create_staff(email, "long enough password", list(permissions))
     else:
         await accounts.register_customer(email, "long enough password")
     pair = await accounts.sign_in(email, "long enough password", SECRET)

@@ -11,7 +11,7 @@ import pytest
 from models import Order
 from resolvers.errors import DomainError, ErrorCode, GraphQLErrorCode, text_code
 from schema import schema
-from schema.errors import user_error
+from schema.shared import build_user_error
 from tests.conftest import ROOT
 from tests.test_checkout import CHECKOUT, ready_cart
 
@@ -55,7 +55,7 @@ async def test_the_graphql_enum_is_the_domain_enum_with_its_descriptions():
 
 
 def test_a_user_error_carries_the_domain_code():
-    rendered = user_error(DomainError(ErrorCode.TOO_LONG, "Too long.", ["name"]))
+    rendered = build_user_error(DomainError(ErrorCode.TOO_LONG, "Too long.", ["name"]))
     assert rendered.code is ErrorCode.TOO_LONG and (rendered.field, rendered.message) == (["name"], "Too long.")
 
 

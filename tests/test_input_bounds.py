@@ -1,6 +1,10 @@
 """Client input is bounded before it reaches SQL: no NUL characters, cursors holding values their
 columns can hold, counts and lengths within their columns. Each refusal is a clear error with a
-code, logs no traceback and changes nothing."""
+code, logs no traceback and changes nothing.
+
+Longer than 400 lines: every bound of the API in one module, so the bound of a new argument is
+looked for (and its absence noticed) in one place.
+"""
 
 from __future__ import annotations
 

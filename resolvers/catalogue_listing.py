@@ -16,7 +16,7 @@ from typing import Any
 from models import rows as product_rows
 from models.rows import ProductRow
 from models.sql import connection, fetch, is_postgres
-from resolvers.catalogue_admin import MAX_PRICE
+from resolvers.catalogue_fields import MAX_PRICE
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
 
@@ -39,15 +39,16 @@ class ProductSort(StrEnum):
 
 
 @dataclass(frozen=True)
-class ProductQuery:
-    """A storefront product query, already validated and resolved to database ids."""
+class ProductSearch:
+    """Which products a listing shows: its filter and search words, checked and resolved to what the
+    SQL compares (a category's path rather than its id)."""
 
     category_path: str | None = None  # the materialized path of the category filter
     price_min: Decimal | None = None
     price_max: Decimal | None = None
     in_stock: bool | None = None
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, any of these values), all must hold
-    search_terms: tuple[str, ...] = ()
+    terms: tuple[str, ...] = ()  # the search box's words (`search_terms`)
     include_hidden: bool = False  # drafts and archived products: staff only
     statuses: tuple[str, ...] = ()  # with include_hidden: only these statuses
 
@@ -81,52 +82,52 @@ class _Dialect:
         return value if self.postgres else float(value)
 
 
-def _where(query: ProductQuery, dialect: _Dialect) -> tuple[str, list[Any]]:
+def _where(search: ProductSearch, dialect: _Dialect) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
-    if not query.include_hidden:
+    if not search.include_hidden:
         clauses.append("p.status = ?")
         params.append("ACTIVE")
-    elif query.statuses:
-        clauses.append(f"p.status IN ({', '.join('?' * len(query.statuses))})")
-        params.extend(str(status) for status in query.statuses)
-    if query.category_path is not None:
+    elif search.statuses:
+        clauses.append(f"p.status IN ({', '.join('?' * len(search.statuses))})")
+        params.extend(str(status) for status in search.statuses)
+    if search.category_path is not None:
         clauses.append("p.category_id IN (SELECT d.id FROM category d WHERE d.path LIKE ?)")
-        params.append(query.category_path + "%")
-    if query.price_min is not None:
+        params.append(search.category_path + "%")
+    if search.price_min is not None:
         clauses.append(f"{dialect.price} >= ?")
-        params.append(dialect.price_param(query.price_min))
-    if query.price_max is not None:
+        params.append(dialect.price_param(search.price_min))
+    if search.price_max is not None:
         clauses.append(f"{dialect.price} <= ?")
-        params.append(dialect.price_param(query.price_max))
-    if query.in_stock is not None:
+        params.append(dialect.price_param(search.price_max))
+    if search.in_stock is not None:
         exists = (
             "EXISTS (SELECT 1 FROM product_variant sv JOIN stock s ON s.variant_id = sv.id "
             "WHERE sv.product_id = p.id AND s.quantity > s.reserved)"
         )
-        clauses.append(exists if query.in_stock else f"NOT {exists}")
-    if query.options:
+        clauses.append(exists if search.in_stock else f"NOT {exists}")
+    if search.options:
         # One variant must carry every requested option (size M *and* red, not M in blue plus red in S):
         # its rows matching any of them cover every name. One grouped subquery whatever the number
         # of options; a subquery per option made PostgreSQL plan a join of N relations (40 took 3 s).
-        if any(not values for _, values in query.options):
+        if any(not values for _, values in search.options):
             clauses.append("1 = 0")  # an option asked for with no value left matches nothing
         else:
             matches = []
-            for name, values in query.options:
+            for name, values in search.options:
                 matches.append(f"(o.name = ? AND o.value IN ({', '.join('?' * len(values))}))")
                 params.extend([name, *values])
             clauses.append(
                 "p.id IN (SELECT ov.product_id FROM variant_option o JOIN product_variant ov ON ov.id = o.variant_id "
                 f"WHERE {' OR '.join(matches)} GROUP BY ov.product_id, o.variant_id HAVING COUNT(*) = ?)"
             )
-            params.append(len(query.options))
-    if query.search_terms:
+            params.append(len(search.options))
+    if search.terms:
         if dialect.postgres:
             clauses.append(f"{SEARCH_VECTOR} @@ to_tsquery('english', ?)")
-            params.append(_tsquery(query.search_terms))
+            params.append(_tsquery(search.terms))
         else:
-            for term in query.search_terms:
+            for term in search.terms:
                 clauses.append("(p.name LIKE ? OR p.description LIKE ?)")
                 params.extend([f"%{term}%", f"%{term}%"])
     return (" AND ".join(clauses) or "1 = 1"), params
@@ -138,20 +139,20 @@ def _tsquery(terms: tuple[str, ...]) -> str:
 
 
 def _sort_columns(
-    sort: ProductSort, query: ProductQuery, dialect: _Dialect
+    sort: ProductSort, search: ProductSearch, dialect: _Dialect
 ) -> tuple[list[tuple[str, bool]], list[Any]]:
     """(expression, descending) pairs ending with the id tie-break, and the expressions' parameters."""
-    if sort is ProductSort.RELEVANCE and query.search_terms:
+    if sort is ProductSort.RELEVANCE and search.terms:
         if dialect.postgres:
             return [(f"ts_rank({SEARCH_VECTOR}, to_tsquery('english', ?))", True), ("p.id", False)], [
-                _tsquery(query.search_terms)
+                _tsquery(search.terms)
             ]
         # SQLite: a name match counts twice a description match.
         score = " + ".join(
             "(CASE WHEN p.name LIKE ? THEN 2 ELSE 0 END) + (CASE WHEN p.description LIKE ? THEN 1 ELSE 0 END)"
-            for _ in query.search_terms
+            for _ in search.terms
         )
-        params = [f"%{t}%" for term in query.search_terms for t in (term, term)]
+        params = [f"%{t}%" for term in search.terms for t in (term, term)]
         return [(f"({score})", True), ("p.id", False)], params
     columns = {
         ProductSort.NAME_ASC: [("p.name", False), ("p.id", False)],
@@ -173,7 +174,7 @@ def _json_key(value: Any) -> Any:
 
 
 def _param_key(value: Any, kind: str, dialect: _Dialect, argument: str) -> Any:
-    """A cursor value as a query parameter, refusing one of the wrong type or out of its column's
+    """A cursor value as a statement parameter, refusing one of the wrong type or out of its column's
     range (`BAD_USER_INPUT`): the driver would refuse it only once the statement is sent."""
     try:
         if kind == "int":
@@ -199,18 +200,18 @@ def _param_key(value: Any, kind: str, dialect: _Dialect, argument: str) -> Any:
     raise BadInput(f"`{argument}` is not a valid cursor.", argument)
 
 
-def _key_kinds(sort: ProductSort, query: ProductQuery) -> list[str]:
+def _key_kinds(sort: ProductSort, search: ProductSearch) -> list[str]:
     if sort in (ProductSort.PRICE_ASC, ProductSort.PRICE_DESC):
         return ["decimal", "int"]
     if sort is ProductSort.NEWEST:
         return ["datetime", "int"]
-    if sort is ProductSort.RELEVANCE and query.search_terms:
+    if sort is ProductSort.RELEVANCE and search.terms:
         return ["float", "int"]
     return ["str", "int"]
 
 
 async def product_page(
-    query: ProductQuery, sort: ProductSort, request: PageRequest, *, with_total: bool = False
+    search: ProductSearch, sort: ProductSort, request: PageRequest, *, with_total: bool = False
 ) -> tuple[Page, int | None]:
     """One statement: the page of product rows (plus one look-ahead row) with their sort keys, and
     with `with_total` the number of products matching the filter (None without it).
@@ -222,12 +223,12 @@ async def product_page(
     """
     conn = connection()
     dialect = _Dialect(is_postgres(conn))
-    columns, select_params = _sort_columns(sort, query, dialect)
-    where, where_params = _where(query, dialect)
+    columns, select_params = _sort_columns(sort, search, dialect)
+    where, where_params = _where(search, dialect)
     keyset_params: list[Any] = []
     page_where = where
     if request.cursor is not None:
-        kinds = _key_kinds(sort, query)
+        kinds = _key_kinds(sort, search)
         argument = "before" if request.backward else "after"
         values = tuple(_param_key(v, kinds[i], dialect, argument) for i, v in enumerate(request.cursor))
         # Going backward reads the rows before the cursor in the reverse order.
@@ -249,13 +250,13 @@ async def product_page(
     rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1], conn)
     products = product_rows.read(ProductRow, rows, dialect.postgres)
     names = [f"sort_{i}" for i in range(len(columns))]
-    if any(kind in ("decimal", "datetime") for kind in _key_kinds(sort, query)):
+    if any(kind in ("decimal", "datetime") for kind in _key_kinds(sort, search)):
         keys = [tuple([_json_key(row[name]) for name in names]) for row in rows]
     else:  # names, ids, ranks: already what a cursor holds
         keys = [tuple([row[name] for name in names]) for row in rows]
     total = None
     if with_total:
-        total = int(rows[0]["total_count"]) if rows else await product_count(query)
+        total = int(rows[0]["total_count"]) if rows else await product_count(search)
     return make_page(request, products, keys), total
 
 
@@ -280,17 +281,17 @@ def _interleave_expression_params(
     return out
 
 
-async def product_count(query: ProductQuery) -> int:
+async def product_count(search: ProductSearch) -> int:
     dialect = _Dialect(is_postgres())
-    where, params = _where(query, dialect)
+    where, params = _where(search, dialect)
     rows = await fetch(f"SELECT COUNT(*) AS count FROM product p WHERE {where}", params)
     return int(rows[0]["count"])
 
 
-async def product_facets(query: ProductQuery) -> Facets:
+async def product_facets(search: ProductSearch) -> Facets:
     """Three statements over the same filter: categories (rolled up to ancestors), options, prices."""
     dialect = _Dialect(is_postgres())
-    where, params = _where(query, dialect)
+    where, params = _where(search, dialect)
     categories = await fetch(
         "SELECT a.id AS id, COUNT(*) AS count FROM product p "
         "JOIN category c ON c.id = p.category_id JOIN category a ON c.path LIKE a.path || '%' "
