@@ -63,7 +63,7 @@ class SelectedOption:
 
 
 @strawberry.type
-class Image:
+class Image(Node):
     id: strawberry.ID
     url: str
     alt_text: str
