@@ -62,6 +62,11 @@ class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
         return many_per_key(keys, rows, lambda o: o.variant_id)
 
 
+class ImageByIdLoader(Loader[int, ImageRow | None]):
+    async def batch_load_fn(self, keys: list[int]) -> list[ImageRow | None]:
+        return one_per_key(keys, await rows_in(ImageRow, ProductImage, "id", keys), attrgetter("id"))
+
+
 class ImagesByProductIdLoader(Loader[int, list[ImageRow]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[ImageRow]]:
         rows = await rows_in(ImageRow, ProductImage, "product_id", keys, order_by="t.product_id, t.position, t.id")

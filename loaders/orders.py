@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from loaders.base import Loader, many_per_key
-from models import OrderEvent, OrderLine
+from loaders.base import Loader, many_per_key, one_per_key
+from models import Order, OrderEvent, OrderLine
 from models.sql import select_in
+
+
+class OrderByIdLoader(Loader[int, Order | None]):
+    async def batch_load_fn(self, keys: list[int]) -> list[Order | None]:
+        return one_per_key(keys, await select_in(Order, "id", keys), lambda order: order.id)
 
 
 class OrderLinesByOrderIdLoader(Loader[int, list[OrderLine]]):

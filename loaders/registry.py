@@ -5,11 +5,12 @@ from __future__ import annotations
 from functools import cached_property
 
 from loaders.accounts import AccountByIdLoader, AddressesByAccountIdLoader
-from loaders.cart import CartLinesByCartIdLoader
+from loaders.cart import CartByIdLoader, CartLinesByCartIdLoader
 from loaders.catalogue import (
     CategoriesByParentIdLoader,
     CategoryByIdLoader,
     CategoryBySlugLoader,
+    ImageByIdLoader,
     ImagesByProductIdLoader,
     OptionsByVariantIdLoader,
     ProductByIdLoader,
@@ -19,8 +20,8 @@ from loaders.catalogue import (
 )
 from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
-from loaders.orders import OrderEventsByOrderIdLoader, OrderLinesByOrderIdLoader
-from loaders.shipments import ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
+from loaders.orders import OrderByIdLoader, OrderEventsByOrderIdLoader, OrderLinesByOrderIdLoader
+from loaders.shipments import ShipmentByIdLoader, ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
 
 
 class Loaders:
@@ -43,6 +44,10 @@ class Loaders:
     @cached_property
     def options_by_variant_id(self) -> OptionsByVariantIdLoader:
         return OptionsByVariantIdLoader()
+
+    @cached_property
+    def image_by_id(self) -> ImageByIdLoader:
+        return ImageByIdLoader()
 
     @cached_property
     def images_by_product_id(self) -> ImagesByProductIdLoader:
@@ -73,6 +78,10 @@ class Loaders:
         return WarehouseByIdLoader()
 
     @cached_property
+    def cart_by_id(self) -> CartByIdLoader:
+        return CartByIdLoader()
+
+    @cached_property
     def cart_lines_by_cart_id(self) -> CartLinesByCartIdLoader:
         return CartLinesByCartIdLoader()
 
@@ -81,12 +90,20 @@ class Loaders:
         return ShippingMethodByIdLoader()
 
     @cached_property
+    def order_by_id(self) -> OrderByIdLoader:
+        return OrderByIdLoader()
+
+    @cached_property
     def order_lines_by_order_id(self) -> OrderLinesByOrderIdLoader:
         return OrderLinesByOrderIdLoader()
 
     @cached_property
     def order_events_by_order_id(self) -> OrderEventsByOrderIdLoader:
         return OrderEventsByOrderIdLoader()
+
+    @cached_property
+    def shipment_by_id(self) -> ShipmentByIdLoader:
+        return ShipmentByIdLoader()
 
     @cached_property
     def shipments_by_order_id(self) -> ShipmentsByOrderIdLoader:

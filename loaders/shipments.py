@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from loaders.base import Loader, many_per_key
+from loaders.base import Loader, many_per_key, one_per_key
 from models import Shipment, ShipmentEvent
 from models.sql import select_in
+
+
+class ShipmentByIdLoader(Loader[int, Shipment | None]):
+    async def batch_load_fn(self, keys: list[int]) -> list[Shipment | None]:
+        return one_per_key(keys, await select_in(Shipment, "id", keys), lambda s: s.id)
 
 
 class ShipmentsByOrderIdLoader(Loader[int, list[Shipment]]):

@@ -26,7 +26,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from loaders import Loaders
-from models import Account, Address, RefreshToken
+from models import Account, Address, Permission, RefreshToken
 from models.accounts import ADDRESS_LENGTHS, EMAIL_LENGTH, PERSON_NAME_LENGTH
 from resolvers import outbox
 from resolvers.countries import COUNTRIES
@@ -270,6 +270,18 @@ async def viewer(
         return None
     account = await loaders.account_by_id.load(claims.account_id)
     return account if account is not None and account.is_active else None
+
+
+async def account_by_id(loaders: Loaders, account_id: int, viewer: Account | None) -> Account | None:
+    """An account by its ID: one's own (what `me` shows), or any account for staff who manage
+    accounts (MANAGE_STAFF, whose mutations return them); nobody else learns that it exists."""
+    if viewer is None:
+        return None
+    if viewer.id == account_id:
+        return viewer
+    if not viewer.has_permission(Permission.MANAGE_STAFF):
+        return None
+    return await loaders.account_by_id.load(account_id)
 
 
 REQUIRED_ADDRESS_FIELDS = ("first_name", "last_name", "line1", "city", "postal_code", "country")

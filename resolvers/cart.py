@@ -76,6 +76,16 @@ async def cart_by_token(token: str) -> Cart | None:
     return await Cart.get_or_none(token=token)
 
 
+async def cart_by_id(loaders: Loaders, cart_id: int, viewer: Account | None) -> Cart | None:
+    """A cart by its ID, for the customer it belongs to only. The token is what grants a cart to
+    whoever holds it; an ID is a counter anyone can guess, so it shows a signed-in customer their
+    own cart, and a guest cart (owned by whoever holds its token) to nobody."""
+    cart = await loaders.cart_by_id.load(cart_id)
+    if cart is None or viewer is None or cart.customer_id != viewer.id:
+        return None
+    return cart
+
+
 def _check_quantity(quantity: int, field: list[str], rules: CartRules) -> None:
     if quantity < 1:
         raise DomainError(ErrorCode.INVALID_QUANTITY, "The quantity must be at least 1.", field)

@@ -11,7 +11,7 @@ from tortoise.expressions import Q
 from loaders import Loaders
 from models import Category, ProductStatus
 from models.catalogue import OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
-from models.rows import ProductRow, VariantRow
+from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue_listing
 from resolvers.catalogue_listing import CURSOR_ARITY, Facets, ProductSearch, ProductSort
 from resolvers.errors import BadInput
@@ -74,6 +74,14 @@ async def variant_by_id(loaders: Loaders, variant_id: int, include_hidden: bool 
     if variant is None or not is_visible(await loaders.product_by_id.load(variant.product_id), include_hidden):
         return None
     return variant
+
+
+async def image_by_id(loaders: Loaders, image_id: int, include_hidden: bool = False) -> ImageRow | None:
+    """An image, visible exactly when its product is."""
+    image = await loaders.image_by_id.load(image_id)
+    if image is None or not is_visible(await loaders.product_by_id.load(image.product_id), include_hidden):
+        return None
+    return image
 
 
 async def category_by_id(loaders: Loaders, category_id: int) -> Category | None:

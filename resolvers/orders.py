@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from loaders import Loaders
 from models import (
     Account,
     Order,
     OrderEvent,
     OrderStatus,
+    Permission,
     ShipmentStatus,
     changes,
 )
@@ -120,6 +122,19 @@ MAX_OPEN_ORDERS = 20
 async def order_by_token(token: str) -> Order | None:
     """The order this token follows, if any: whoever holds it may read the order."""
     return await Order.get_or_none(token=token)
+
+
+def sees_order(viewer: Account | None, order: Order) -> bool:
+    """Who may read an order named by its ID (a counter anyone can guess, unlike its token): the
+    customer who placed it, in their order history, and staff with MANAGE_ORDERS, in `orders`."""
+    if viewer is None:
+        return False
+    return order.customer_id == viewer.id or viewer.has_permission(Permission.MANAGE_ORDERS)
+
+
+async def order_by_id(loaders: Loaders, order_id: int, viewer: Account | None) -> Order | None:
+    order = await loaders.order_by_id.load(order_id)
+    return order if order is not None and sees_order(viewer, order) else None
 
 
 async def orders_by_id(order_id: int) -> list[Order]:

@@ -12,10 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from urllib.parse import quote
 
+from loaders import Loaders
 from models import (
+    Account,
     CarrierDelivery,
     Order,
     OrderStatus,
+    Permission,
     Shipment,
     ShipmentEvent,
     ShipmentStatus,
@@ -25,7 +28,7 @@ from models.shipments import EVENT_DESCRIPTION_LENGTH, EVENT_LOCATION_LENGTH
 from models.snapshot import snapshot
 from resolvers import outbox
 from resolvers.errors import DomainError, ErrorCode
-from resolvers.orders import check_transition, record_change, status_from_parcels
+from resolvers.orders import check_transition, record_change, sees_order, status_from_parcels
 
 # How far ahead of our clock a reported event may be dated (carriers' clocks and time zones drift).
 MAX_CLOCK_SKEW = timedelta(hours=1)
@@ -145,6 +148,19 @@ async def shipment_by_tracking_number(tracking_number: str, carrier: str | None 
     if carrier is not None:
         queryset = queryset.filter(carrier=carrier.strip().lower())
     return await queryset.order_by("-id").first()
+
+
+async def shipment_by_id(loaders: Loaders, shipment_id: int, viewer: Account | None) -> Shipment | None:
+    """A shipment by its ID. Its tracking number makes a parcel public to whoever knows it; an ID
+    is a counter anyone can guess, so it shows the parcel only to staff who ship orders
+    (MANAGE_SHIPMENTS) and to whoever may read its order (`orders.sees_order`)."""
+    shipment = await loaders.shipment_by_id.load(shipment_id)
+    if shipment is None or viewer is None:
+        return None
+    if viewer.has_permission(Permission.MANAGE_SHIPMENTS):
+        return shipment
+    order = await loaders.order_by_id.load(shipment.order_id)
+    return shipment if order is not None and sees_order(viewer, order) else None
 
 
 async def shipments_by_tracking_number(tracking_number: str) -> list[Shipment]:

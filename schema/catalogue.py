@@ -63,7 +63,7 @@ class SelectedOption:
 
 
 @strawberry.type
-class Image:
+class Image(Node):
     id: strawberry.ID
     url: str
     alt_text: str
@@ -576,13 +576,13 @@ async def resolve_categories(
 
 @strawberry.type
 class CatalogueQuery:
-    products: ProductConnection = strawberry.field(
+    products: ProductConnection | None = strawberry.field(
         resolver=resolve_products,
         description="Active products, filtered, searched and sorted; at most 100 per page.",
     )
 
     product: Product | None = strawberry.field(resolver=resolve_product)
-    categories: CategoryConnection = strawberry.field(
+    categories: CategoryConnection | None = strawberry.field(
         resolver=resolve_categories,
         description="Categories ordered by position; `parent` or `topLevel` narrow to one level.",
     )

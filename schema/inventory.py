@@ -136,7 +136,7 @@ def _stock_payload(context: Context, level: inventory.StockLevel | None, errors:
 @strawberry.type
 class InventoryQuery:
     @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY))
-    async def warehouses(self) -> list[Warehouse]:
+    async def warehouses(self) -> list[Warehouse] | None:
         return [build_warehouse(w) for w in await inventory.warehouses()]
 
     @strawberry.field(
@@ -144,7 +144,7 @@ class InventoryQuery:
     )
     async def stock_movements(
         self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
-    ) -> Connection[StockMovement]:
+    ) -> Connection[StockMovement] | None:
         page = await inventory.movements(_variant_id(variant_id), first, after)
         return Connection.of(page, [build_stock_movement(m) for m in page.rows])
 
@@ -154,7 +154,7 @@ class InventoryQuery:
     )
     async def low_stock(
         self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
-    ) -> Connection[StockLevel]:
+    ) -> Connection[StockLevel] | None:
         page = await inventory.low_stock(threshold, first, after)
         return Connection.of(page, [build_stock_level(info.context, s) for s in page.rows])
 

@@ -48,7 +48,7 @@ class OrdersAdminQuery:
         filter: OrderFilter | None = None,
         first: int | None = None,
         after: str | None = None,
-    ) -> Connection[Order]:
+    ) -> Connection[Order] | None:
         filter = filter or OrderFilter()
         page = await orders.list_orders(
             statuses=tuple(filter.status or ()),

@@ -21,6 +21,7 @@ from resolvers import shipments
 from schema.context import Context
 from schema.ids import encode_id
 from schema.live import follow
+from schema.shared import Node
 
 # The domain's enum, registered as GraphQL's ShipmentStatus as it is: strawberry.enum returns the class it was
 # given, so both layers name it alike.
@@ -41,7 +42,7 @@ async def _events(root: Shipment) -> list[ShipmentEvent]:
 
 
 @strawberry.type
-class Shipment:
+class Shipment(Node):
     id: strawberry.ID
     carrier: str
     tracking_number: str
