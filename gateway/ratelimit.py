@@ -34,6 +34,7 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from redis.asyncio import Redis
@@ -239,6 +240,41 @@ class RedisBuckets:
             del self.pools[next(iter(self.pools))]  # the oldest: memory stays bounded
         pool = self.pools[key] = _Pool()
         return pool
+
+
+@dataclass(frozen=True)
+class CostLimit:
+    """Cost-based limiting: every client (gateway/middleware.py's `client_key`) has a bucket of
+    `size` points, `restore_rate` of them coming back each second."""
+
+    limiter: Limiter
+    size: int
+    restore_rate: float
+
+    def bucket(self, client: str) -> CostBucket:
+        return CostBucket(self.limiter, "cost:" + client, self.size, self.restore_rate)
+
+
+@dataclass(frozen=True, slots=True)
+class CostBucket:
+    """One client's bucket of query cost points, as the cost limiter draws from it (Shopify's
+    calculated query cost: `size` is its `maximumAvailable`, `restore_rate` its `restoreRate`)."""
+
+    limiter: Limiter
+    key: str
+    size: int
+    restore_rate: float
+
+    async def charge(self, cost: int) -> float | None:
+        """None when the bucket held `cost` points and they are taken, else the seconds to wait."""
+        return await self.limiter.take(self.key, self.restore_rate, self.size, cost)
+
+    def refund(self, points: int) -> None:
+        if points > 0:
+            self.limiter.give_back(self.key, self.restore_rate, self.size, points)
+
+    def available(self) -> float:
+        return self.limiter.available(self.key, self.restore_rate, self.size)
 
 
 def retry_after_header(seconds: float) -> str:

@@ -27,6 +27,7 @@ class RequestState:
     operation: str | None = None  # the GraphQL operation's name, for the access log, metrics and cache
     result_errors: bool | None = None  # None: no GraphQL result was produced (nothing to store)
     cache_tags: set[str] | None = None  # the catalogue objects the answer shows (resolvers/catalogue_changes.py)
+    shared: bool = False  # the response cache may store the answer for others: nothing in it about this client
 
 
 def request_state(scope: Scope) -> RequestState:

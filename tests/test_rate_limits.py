@@ -213,12 +213,12 @@ async def concurrent_statuses(clients: list[httpx.AsyncClient], count: int) -> l
 
 
 def reachable_redis() -> str:
-    """The test Redis (TEST_REDIS_URL), else skip, or fail under REQUIRE_SERVICES=1 (conftest's
-    `redis_url` without emptying it: these tests keep to keys of their own)."""
+    """The test Redis database (TEST_REDIS_URL), emptied, else skip, or fail under
+    REQUIRE_SERVICES=1: conftest's `redis_url`, for fixtures that choose whether to use Redis."""
     url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
     client = SyncRedis.from_url(url, socket_connect_timeout=2)
     try:
-        client.ping()
+        client.flushdb()  # this test database only: account ids repeat from one test session to the next
     except Exception as error:  # any failure: no Redis to test against
         if REQUIRE_SERVICES:
             pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
