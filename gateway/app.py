@@ -39,7 +39,7 @@ from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
 from gateway.outage import database_fault_response
 from gateway.periodic import every
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
-from gateway.ratelimit import LocalBuckets, RedisBuckets
+from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.webhooks import carrier_webhook
@@ -104,7 +104,12 @@ def create_app(settings: Settings) -> Starlette:
         max_cost=settings.max_query_cost,
         introspection=settings.introspection,
     )
-    schema = build_schema(limits)
+    cost_limit = (
+        CostLimit(limiter, settings.query_cost_bucket_size, settings.query_cost_restore_rate)
+        if settings.query_cost_restore_rate > 0
+        else None
+    )
+    schema = build_schema(limits, cost_limited=cost_limit is not None)
     persisted = PersistedQueries(
         settings.persisted_queries,
         # Registrations shared through Redis reach every worker; the LRU saves the round trip.
@@ -138,6 +143,8 @@ def create_app(settings: Settings) -> Starlette:
         init_timeout_seconds=settings.ws_init_timeout_seconds,
         persisted=persisted,
         token_rules=token_rules,
+        cost_limit=cost_limit,
+        trusted_proxies=settings.trusted_proxies,
     )
 
     async def healthz(request: Request) -> Response:

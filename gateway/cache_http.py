@@ -179,12 +179,13 @@ class ResponseCacheMiddleware:
             elif message["type"] == "http.response.body":
                 chunks.append(message.get("body", b""))
 
+        state = request_state(scope)
+        state.shared = True
         await self.app(scope, receive, capture)
         status = start.get("status", 500)
         headers = list(start.get("headers", ()))
         body = b"".join(chunks)
         entry = None
-        state = request_state(scope)
         # The view records whether the result had errors; a response it did not see is not stored.
         if status == 200 and state.result_errors is False:
             content_type = next((v for n, v in headers if n == b"content-type"), None)

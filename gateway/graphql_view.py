@@ -45,11 +45,12 @@ from gateway.graphql_http import (
     params_from_query_string,
     result_status,
 )
-from gateway.middleware import bearer_claims
+from gateway.middleware import bearer_claims, client_key
 from gateway.outage import RETRY_AFTER_SECONDS
 from gateway.persisted import PersistedQueries
-from gateway.ratelimit import Limiter
+from gateway.ratelimit import CostLimit, Limiter
 from gateway.request_state import request_state
+from gateway.settings import Network
 from models.changes import Sink
 from models.error_codes import GraphQLErrorCode
 from resolvers import outbox
@@ -117,6 +118,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         init_timeout_seconds: float = 10.0,
         persisted: PersistedQueries | None = None,
         token_rules: TokenRules = TokenRules(),
+        cost_limit: CostLimit | None = None,
+        trusted_proxies: tuple[Network, ...] = (),
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -143,6 +146,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.token_rules = token_rules
         # Our own page (gateway/graphiql.py) in place of Strawberry's, which loads from a CDN.
         self.graphiql_page = GraphiQLPage() if graphiql else None
+        self.cost_limit = cost_limit
+        self.trusted_proxies = trusted_proxies
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -154,6 +159,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # executors being cycles of their own) left every closed connection, its socket, buffers
         # and compression state, to the full collections the tuned collector makes rare (the soak).
         http = not isinstance(request, WebSocket)
+        cost_bucket = None
+        if http and self.cost_limit is not None:
+            # The same client as the request limiter counts (and now `state.client_ip` is known).
+            cost_bucket = self.cost_limit.bucket(client_key(request.scope, self.trusted_proxies, self.secret_key))
         context = Context(
             currency=self.currency,
             secret_key=self.secret_key,
@@ -168,6 +177,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
             events=self.events,
             request=request if http else None,
             response=response if http else None,
+            cost_bucket=cost_bucket,
+            shared_answer=state.shared,
         )
         return context
 

@@ -197,10 +197,7 @@ class RateLimit:
         if scope["type"] != "http" or scope["path"] != "/graphql":
             await self.app(scope, receive, send)
             return
-        address = client_ip(scope, self.trusted_proxies)
-        request_state(scope).client_ip = address
-        claims = bearer_claims(scope, self.secret_key)
-        key = f"account:{claims.account_id}" if claims is not None else "ip:" + address
+        key = client_key(scope, self.trusted_proxies, self.secret_key)
         wait = await self.limiter.take(key, self.rate, self.burst)
         if wait is None:
             await self.app(scope, receive, send)
@@ -227,6 +224,17 @@ class RateLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+def client_key(scope: Scope, trusted_proxies: tuple[Network, ...], secret_key: str) -> str:
+    """Whom the request counts against, for the limiters: the account of a verified bearer
+    token, else the address (trusted proxies applied). Worked out once per request."""
+    state = request_state(scope)
+    if state.client_key is None:
+        state.client_ip = address = client_ip(scope, trusted_proxies)
+        claims = bearer_claims(scope, secret_key)
+        state.client_key = f"account:{claims.account_id}" if claims is not None else "ip:" + address
+    return state.client_key
 
 
 def bearer_claims(scope: Scope, secret_key: str) -> AccessClaims | None:

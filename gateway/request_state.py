@@ -21,11 +21,13 @@ KEY = "gateway"  # the one scope key: the ASGI spec leaves keys to applications,
 class RequestState:
     request_id: str = "-"
     client_ip: str | None = None  # the client's address, trusted proxies applied (gateway/ratelimit.py)
+    client_key: str | None = None  # whom the limiters count it against (gateway/middleware.py)
     bearer_checked: bool = False  # whether `bearer` holds the verified Authorization header's answer
     bearer: AccessClaims | None = None  # the claims of a valid, unexpired bearer token
     operation: str | None = None  # the GraphQL operation's name, for the access log, metrics and cache
     result_errors: bool | None = None  # None: no GraphQL result was produced (nothing to store)
     cache_tags: set[str] | None = None  # the catalogue objects the answer shows (resolvers/catalogue_changes.py)
+    shared: bool = False  # the response cache may store the answer for others: nothing in it about this client
 
 
 def request_state(scope: Scope) -> RequestState:

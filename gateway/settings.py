@@ -208,6 +208,10 @@ def _rate(name: str, value: str) -> float:
     return float(_int(name, value, 0, 1_000_000))
 
 
+def _points_per_second(name: str, value: str) -> float:
+    return float(_int(name, value, 0, 100_000_000))
+
+
 def _timeout(name: str, value: str) -> float:
     return _seconds(name, value, 3600)
 
@@ -234,6 +238,10 @@ class Settings:
     websocket_origins: tuple[str, ...] = setting("WS_ALLOWED_ORIGINS", "", _origins)
     rate_limit_per_second: float = setting("RATE_LIMIT_PER_SECOND", "20", _rate)
     rate_limit_burst: int = setting("RATE_LIMIT_BURST", "200", _whole(1, 1_000_000))
+    # Cost-based limiting (Shopify's calculated query cost): each client's operations draw their
+    # cost from a bucket of this many points, refilled at this many a second; 0: off.
+    query_cost_restore_rate: float = setting("QUERY_COST_RESTORE_RATE", "0", _points_per_second)
+    query_cost_bucket_size: int = setting("QUERY_COST_BUCKET_SIZE", "10000", _whole(1, 100_000_000))
     login_attempts_per_minute: int = setting("LOGIN_ATTEMPTS_PER_MINUTE", "10", _whole(1, 10_000))
     access_token_ttl_seconds: int = setting("ACCESS_TOKEN_TTL", "900", _whole(1, 86_400))
     refresh_reuse_grace_seconds: int = setting("REFRESH_REUSE_GRACE", "5", _whole(0, 60))
@@ -314,6 +322,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if spec.parse is not None:
             values[item.name] = spec.parse(spec.env, _value(spec, env))
     values["persisted_queries"], values["persisted_manifest"] = _persisted_queries(env)
+    if values["query_cost_restore_rate"] and values["query_cost_bucket_size"] < values["max_query_cost"]:
+        # An operation the cost limit allows could never be paid for: it would wait for ever.
+        raise ConfigError(
+            f"QUERY_COST_BUCKET_SIZE: must hold at least MAX_QUERY_COST ({values['max_query_cost']}) points "
+            f"with cost limiting on, got {values['query_cost_bucket_size']}"
+        )
     return Settings(**values)
 
 

@@ -34,6 +34,23 @@ class Events(Protocol):
     def subscribe(self, topics: Iterable[str]) -> Feed: ...
 
 
+class CostBucket(Protocol):
+    """The client's bucket of query cost points (gateway/ratelimit.py), for schema/cost_limit.py."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def restore_rate(self) -> float: ...
+
+    async def charge(self, cost: int) -> float | None:
+        """None when `cost` points were taken, else the seconds until the bucket holds them."""
+
+    def refund(self, points: int) -> None: ...
+
+    def available(self) -> float: ...
+
+
 class _Unset:
     """The viewer not looked up yet (None is a valid answer: nobody is signed in)."""
 
@@ -59,6 +76,10 @@ class Context:
     request: Request | WebSocket | None = None
     response: Response | WebSocket | None = None  # over HTTP, where resolvers set headers
     loaders: Loaders = field(default_factory=Loaders)
+    # Over HTTP with cost limiting on: the bucket this client's operations draw their cost from.
+    cost_bucket: CostBucket | None = None
+    # The response cache may give this answer to other clients: it must say nothing about this one.
+    shared_answer: bool = False
     # What this request's answer contains, for the response cache's invalidation
     # (resolvers/catalogue_changes.py names them); the catalogue's builders add to it.
     cache_tags: set[str] = field(default_factory=set)

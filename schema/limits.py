@@ -245,6 +245,11 @@ class QueryLimits(SchemaExtension):
         self.cost: int | None = None
 
     def on_execute(self) -> Iterator[None]:
+        self.check()
+        yield
+
+    def check(self) -> None:
+        """Works out the operation's cost; over a limit, sets the refusal as the result (nothing runs)."""
         context = self.execution_context
         limits = self.limits
         analysis = analyze(
@@ -270,7 +275,6 @@ class QueryLimits(SchemaExtension):
                     f"The query costs over {limits.max_cost}; at most {limits.max_cost} is allowed. Ask for smaller pages or fewer fields.",
                     {"cost": self._cost()},
                 )
-        yield
 
     def _cost(self) -> dict[str, int]:
         return {"requestedQueryCost": self.cost or 0, "maximumAvailable": self.limits.max_cost}
@@ -279,10 +283,14 @@ class QueryLimits(SchemaExtension):
         return {} if self.cost is None else {"cost": self._cost()}
 
 
-def limit_extensions(limits: Limits) -> list[Callable[[], SchemaExtension]]:
+def limit_extensions(
+    limits: Limits, checks: Callable[[Limits], SchemaExtension] = QueryLimits
+) -> list[Callable[[], SchemaExtension]]:
+    """The extensions that enforce `limits`; `checks` makes QueryLimits, or an extension built on it
+    (schema/cost_limit.py's also draws each operation's cost from the client's bucket)."""
     extensions: list[Callable[[], SchemaExtension]] = [
         lambda: MaxTokensLimiter(max_token_count=limits.max_tokens),
-        lambda: QueryLimits(limits),
+        lambda: checks(limits),
     ]
     if not limits.introspection:
         extensions.append(DisableIntrospection)

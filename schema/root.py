@@ -25,9 +25,10 @@ from schema import (
     shipments,
     shipments_admin,
 )
+from schema.cost_limit import CostLimitedQueries
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
 from schema.input_checks import InputChecks
-from schema.limits import Limits, limit_extensions
+from schema.limits import Limits, QueryLimits, limit_extensions
 from schema.live import SharedEventExecution
 from schema.scalars import DATETIME
 
@@ -77,7 +78,9 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-def build_schema(limits: Limits = Limits()) -> GatewaySchema:
+def build_schema(limits: Limits = Limits(), cost_limited: bool = False) -> GatewaySchema:
+    """The schema; `cost_limited` draws each operation's cost from the client's bucket (the
+    context's `cost_bucket`), at the price of an asynchronous hook on every execution."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -88,7 +91,7 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
         extensions=[
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
-            *limit_extensions(limits),
+            *limit_extensions(limits, CostLimitedQueries if cost_limited else QueryLimits),
             InputChecks,
             FreshLoaders,
             ErrorCodes,

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import os
+import time
 import uuid
+from collections.abc import AsyncIterator, Callable
 
 import httpx
 import pytest
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from gateway.app import create_app
-from gateway.ratelimit import LocalBuckets, RedisBuckets, client_ip
+from gateway.ratelimit import LEASE_SECONDS, LocalBuckets, RedisBuckets, client_ip
 from gateway.settings import load_settings
+from tests.conftest import REQUIRE_SERVICES
 from tests.staff import bearer, token_for
 
 QUERY = {"query": "{ __typename }"}
@@ -193,3 +199,121 @@ async def test_concurrent_requests_respect_the_shared_burst(db, redis_url):
         responses = await asyncio.gather(*(client.post("/graphql", json=QUERY, headers=token) for _ in range(20)))
         assert sum(r.status_code == 200 for r in responses) <= 10 + 4  # at most one lease over the burst
         assert any(r.status_code == 429 for r in responses)
+
+
+def unique_address() -> str:
+    """An address no other test (nor an earlier run, whose Redis buckets may linger) has used."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+async def concurrent_statuses(clients: list[httpx.AsyncClient], count: int) -> list[int]:
+    """`count` requests at once, spread over `clients` in turn."""
+    responses = await asyncio.gather(*(clients[n % len(clients)].post("/graphql", json=QUERY) for n in range(count)))
+    return [response.status_code for response in responses]
+
+
+def reachable_redis() -> str:
+    """The test Redis database (TEST_REDIS_URL), emptied, else skip, or fail under
+    REQUIRE_SERVICES=1: conftest's `redis_url`, for fixtures that choose whether to use Redis."""
+    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    client = SyncRedis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.flushdb()  # this test database only: account ids repeat from one test session to the next
+    except Exception as error:  # any failure: no Redis to test against
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
+        pytest.skip(f"Redis at {url} is not reachable ({error})")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture(params=["in process", "redis, 2 workers"])
+async def workers(request, db) -> AsyncIterator[Callable[[], list[httpx.AsyncClient]]]:
+    """Clients of one address on the gateway's workers, burst 200 and one token a second:
+    in process (one worker), or two workers sharing Redis."""
+    if db.name != "sqlite":
+        pytest.skip("the limiter is the same whatever the database")
+    env = {"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "1", "RATE_LIMIT_BURST": "200"}
+    count = 1
+    if request.param != "in process":
+        env["REDIS_URL"] = reachable_redis()
+        count = 2
+    apps = [create_app(load_settings(env)) for _ in range(count)]
+    opened: list[httpx.AsyncClient] = []
+
+    def clients() -> list[httpx.AsyncClient]:
+        address = unique_address()
+        opened.extend(client_from(app, address) for app in apps)
+        return opened[-count:]
+
+    yield clients
+    for client in opened:
+        await client.aclose()
+
+
+async def test_concurrent_requests_within_the_burst_are_never_refused(workers):
+    clients = workers()
+    # The issue's case: the client came, paused (its lease lapsed), then came back all at once.
+    assert await concurrent_statuses(clients, 1) == [200]
+    await asyncio.sleep(LEASE_SECONDS + 0.2)
+    statuses = await concurrent_statuses(clients, 150)
+    assert statuses.count(429) == 0 and statuses.count(200) == 150
+
+
+async def test_concurrent_requests_past_the_burst_are_refused_exactly_past_it(workers):
+    clients = workers()
+    started = time.monotonic()
+    statuses = await concurrent_statuses(clients, 300)
+    refilled = math.ceil(time.monotonic() - started)  # one token a second came back meanwhile
+    assert set(statuses) <= {200, 429}
+    assert 100 - refilled <= statuses.count(429) <= 100
+
+
+async def test_redis_leases_add_up_across_workers_and_come_back_unused(redis_url):
+    first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        worker_a, worker_b = RedisBuckets(first), RedisBuckets(second)
+        key = f"test:{uuid.uuid4().hex}"
+        # Almost no refill (0.001 a second): the figures are exact.
+        assert await worker_a.take(key, 0.001, 200) is None  # worker A leases more than one token
+        await asyncio.sleep(LEASE_SECONDS + 0.1)  # ... which lapse unspent, and are owed back
+        results = await asyncio.gather(*((worker_a, worker_b)[n % 2].take(key, 0.001, 200) for n in range(250)))
+        assert sum(result is None for result in results) == 199
+        assert all(result is None or result > 0 for result in results)
+        # What the workers still hold is theirs to spend or give back: none of it is lost.
+        left = await first.hget(f"gateway:rl:{key}", "t")
+        held = sum(pool.tokens + pool.returns for worker in (worker_a, worker_b) for pool in worker.pools.values())
+        assert float(left) + held == pytest.approx(0, abs=0.01)
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_tokens_given_back_reach_the_shared_bucket_and_stop_at_the_burst(redis_url):
+    first, second = Redis.from_url(redis_url), Redis.from_url(redis_url)
+    try:
+        worker_a, worker_b = RedisBuckets(first), RedisBuckets(second)
+        key = f"test:{uuid.uuid4().hex}"
+        assert await worker_a.take(key, 0.001, 100, cost=90) is None
+        assert await worker_b.take(key, 0.001, 100, cost=20) is not None  # 10 left, wherever they are
+        worker_a.give_back(key, 0.001, 100, 60)  # the operation used 30 of its 90
+        assert worker_a.available(key, 0.001, 100) == pytest.approx(70, abs=1)
+        # Owed back, and given back with worker A's next round trip:
+        assert await worker_a.take(key, 0.001, 100, cost=50) is None
+        assert await worker_b.take(key, 0.001, 100, cost=20) is None
+        worker_a.give_back(key, 0.001, 100, 1000)  # more than was ever taken: the bucket stops at 100
+        assert await worker_a.take(key, 0.001, 100, cost=100) is None
+        assert await worker_b.take(key, 0.001, 100, cost=1) is not None
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+def test_local_buckets_take_costs_and_get_them_back():
+    buckets = LocalBuckets()
+    assert buckets.take_now("k", 1.0, 100, 0.0, cost=90) is None
+    assert buckets.take_now("k", 1.0, 100, 0.0, cost=20) == pytest.approx(10)  # 10 short, at 1 a second
+    buckets.give_back("k", 1.0, 100, 1000)
+    assert buckets.available("k", 1.0, 100) == 100  # never above the burst
+    assert buckets.available("unseen", 1.0, 100) == 100
