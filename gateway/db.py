@@ -98,8 +98,7 @@ async def migrate(database_url: str) -> None:
     try:
         await run_migrations(config=tortoise_config(database_url))
     finally:
-        # aiosqlite's worker thread keeps the process alive until its connection is closed, and
-        # the models stay bound to this database's dialect until the registry is reset.
+        # aiosqlite's worker thread keeps the process alive until its connection is closed.
         await close()
 
 
@@ -113,8 +112,9 @@ def _ensure_sqlite_directory(database_url: str) -> None:
 
 
 async def close() -> None:
+    """Close every connection Tortoise holds (it needs no more: the next `Tortoise.init` binds the
+    models to the database it connects, whichever dialect that is)."""
     await Tortoise.close_connections()
-    await Tortoise._reset_apps()
 
 
 async def make_migrations() -> list[str]:

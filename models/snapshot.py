@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 from tortoise.models import Model
 
+from models.meta import columns_of, fields_of
+
 M = TypeVar("M", bound=Model)
 
 
@@ -28,12 +30,13 @@ def _plain(value: Any) -> Any:
 
 def snapshot(instance: Model) -> dict[str, Any]:
     """Every column of the row, JSON-ready, keyed by the model's field names."""
-    return {name: _plain(getattr(instance, name)) for name in instance._meta.fields_db_projection}
+    return {name: _plain(getattr(instance, name)) for name in columns_of(type(instance))}
 
 
 def restore(model: type[M], data: dict[str, Any]) -> M:
-    """The model instance a snapshot was taken of (read-only use: it is not re-saved)."""
-    fields = model._meta.fields_map
-    columns = model._meta.fields_db_projection
-    values = {columns[name]: fields[name].to_python_value(value) for name, value in data.items() if name in columns}
-    return model._init_from_db(**values)
+    """The model instance a snapshot was taken of (read-only use: it is not re-saved), made like
+    models/sql.py makes rows: each field's conversion, then `Model.construct` marked as saved."""
+    fields = fields_of(model)
+    columns = columns_of(model)
+    values = {name: fields[name].to_python_value(value) for name, value in data.items() if name in columns}
+    return model.construct(_saved_in_db=True, **values)

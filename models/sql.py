@@ -16,6 +16,7 @@ from tortoise.log import db_client_logger
 from tortoise.models import Model
 
 from models import rows
+from models.meta import columns_of, fields_of, table_of
 from models.rows import R
 
 M = TypeVar("M", bound=Model)
@@ -80,10 +81,11 @@ class _ModelReader:
     """
 
     def __init__(self, model: type[Model]) -> None:
-        meta = model._meta  # Tortoise's model metadata: its fields and their columns
+        names = {column: name for name, column in columns_of(model).items()}
+        model_fields = fields_of(model)
         self.construct = model.construct
-        self.names = {column: name for column, name in meta.fields_db_projection_reverse.items() if column != name}
-        fields = {column: meta.fields_map[name] for column, name in meta.fields_db_projection_reverse.items()}
+        self.names = {column: name for column, name in names.items() if column != name}
+        fields = {column: model_fields[name] for column, name in names.items()}
         self.sqlite = {column: field.to_python_value for column, field in fields.items()}
         self.postgres = {
             column: field.to_python_value
@@ -115,7 +117,7 @@ async def select_in(model: type[M], column: str, keys: list[Any], *, order_by: s
         return []
     conn = connection()
     postgres = is_postgres(conn)
-    sql, values = _in_statement("t.*", model._meta.db_table, column, keys, order_by, postgres)
+    sql, values = _in_statement("t.*", table_of(model), column, keys, order_by, postgres)
     reader = _model_readers.get(model)
     if reader is None:
         reader = _model_readers[model] = _ModelReader(model)
@@ -141,5 +143,5 @@ async def rows_in(
     conn = connection()
     postgres = is_postgres(conn)
     select = rows.columns(row, "t", computed)
-    sql, values = _in_statement(select, model._meta.db_table, column, keys, order_by, postgres)
+    sql, values = _in_statement(select, table_of(model), column, keys, order_by, postgres)
     return rows.read(row, await fetch(sql, values, conn), postgres)

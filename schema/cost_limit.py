@@ -29,6 +29,7 @@ from strawberry.extensions import SchemaExtension
 from schema.actual_cost import actual_cost
 from schema.context import CostBucket
 from schema.errors import RateLimited
+from schema.graphql_core import core_schema
 from schema.limits import Limits, QueryLimits
 
 
@@ -65,7 +66,7 @@ class CostLimitedQueries(SchemaExtension):
         if result is None or result.data is None:
             self.actual = cost
             return
-        actual = actual_cost(context.schema._schema, context.graphql_document, context.operation_name, result.data)
+        actual = actual_cost(core_schema(context.schema), context.graphql_document, context.operation_name, result.data)
         self.actual = min(actual, cost)  # a plain list longer than the bound is not charged extra
         bucket.refund(cost - self.actual)
 

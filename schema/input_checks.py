@@ -44,6 +44,7 @@ from strawberry.extensions import SchemaExtension
 from resolvers.countries import COUNTRIES
 from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import MAX_PAGE_SIZE
+from schema.graphql_core import core_schema
 
 NUL = "\x00"
 MAX_LIST_LENGTH = MAX_PAGE_SIZE
@@ -193,7 +194,7 @@ class InputChecks(SchemaExtension):
         elif (longest > MAX_LIST_LENGTH or long_literal) and context.graphql_document is not None:
             # Some list is longer than most fields allow: find out which, and whether its field does.
             too_long = over_long_list(
-                context.schema._schema, context.graphql_document, context.operation_name, variables
+                core_schema(context.schema), context.graphql_document, context.operation_name, variables
             )
             if too_long is not None:
                 context.result = _refusal(str(too_long), too_long.path)

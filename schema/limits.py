@@ -33,6 +33,7 @@ from strawberry.extensions import DisableIntrospection, MaxTokensLimiter, Schema
 
 from resolvers.errors import GraphQLErrorCode
 from resolvers.pagination import DEFAULT_PAGE_SIZE
+from schema.graphql_core import core_schema
 
 LIST_SIZE = 5
 CONNECTION_ITEMS = ("edges", "nodes")
@@ -253,7 +254,7 @@ class QueryLimits(SchemaExtension):
         context = self.execution_context
         limits = self.limits
         analysis = analyze(
-            context.schema._schema, context.graphql_document, context.operation_name, context.variables, limits
+            core_schema(context.schema), context.graphql_document, context.operation_name, context.variables, limits
         )
         if analysis is not None:
             self.cost = analysis.cost

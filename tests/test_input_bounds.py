@@ -311,12 +311,13 @@ async def test_lists_at_their_bound_are_served(db, gql, client):
 def test_every_longer_list_bound_names_a_list_of_the_schema():
     from graphql import GraphQLList, get_nullable_type
 
+    from schema.graphql_core import core_schema
     from schema.input_checks import LIST_LENGTHS, MAX_LIST_LENGTH
     from schema.root import schema
 
     for coordinate, bound in LIST_LENGTHS.items():
         type_name, field_name = coordinate.split(".")
-        field = schema._schema.get_type(type_name).fields[field_name]  # type: ignore[union-attr]
+        field = core_schema(schema).get_type(type_name).fields[field_name]  # type: ignore[union-attr]
         assert isinstance(get_nullable_type(field.type), GraphQLList) and bound > MAX_LIST_LENGTH, coordinate
 
 
