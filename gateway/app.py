@@ -243,7 +243,7 @@ def create_app(settings: Settings) -> Starlette:
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
+            allow_headers=list(settings.cors_headers),
             expose_headers=["x-request-id", "cache-status", "retry-after", "etag"],
             max_age=600,
         )

@@ -79,6 +79,7 @@ def test_token_lifetimes():
         ("TEST_CARD_LEDGER", str(ROOT / "tests")),
         ("PAYMENT_RECOVERY_AFTER", "0"),
         ("PAYMENT_RECOVERY_INTERVAL", "soon"),
+        ("CORS_ALLOWED_HEADERS", "content-type,x shop"),
     ],
 )
 def test_bad_values_name_the_variable(name, value):
