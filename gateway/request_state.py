@@ -26,6 +26,7 @@ class RequestState:
     operation: str | None = None  # the GraphQL operation's name, for the access log, metrics and cache
     result_errors: bool | None = None  # None: no GraphQL result was produced (nothing to store)
     cache_tags: set[str] | None = None  # the catalogue objects the answer shows (resolvers/catalogue_changes.py)
+    cache_status: str | None = None  # "fwd=miss" when the response cache had the view execute (tracing)
 
 
 def request_state(scope: Scope) -> RequestState:

@@ -54,6 +54,7 @@ class Context:
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
+    query_cost: int | None = None  # the operation's cost (schema/limits.py), for its trace span
     events: Events | None = None  # what subscriptions listen to
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     request: Request | WebSocket | None = None

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info, get_object_definition
 
@@ -84,7 +85,8 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-def build_schema(limits: Limits = Limits()) -> GatewaySchema:
+def build_schema(limits: Limits = Limits(), around: Sequence[Callable[[], SchemaExtension]] = ()) -> GatewaySchema:
+    """The schema under `limits`; `around` are extensions that wrap every other (tracing's span)."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -93,6 +95,7 @@ def build_schema(limits: Limits = Limits()) -> GatewaySchema:
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
+            *around,
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             *limit_extensions(limits),

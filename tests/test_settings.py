@@ -96,7 +96,9 @@ def test_bad_values_name_the_variable(name, value):
     ],
 )
 @pytest.mark.slow  # gateway processes
-@pytest.mark.parametrize("name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense")])
+@pytest.mark.parametrize(
+    "name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense"), ("OTEL_TRACES_EXPORTER", "jaegerish")]
+)
 def test_processes_stop_with_one_line(command, name, value):
     env = {**os.environ, name: value}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
