@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute, Route, WebSocketRoute
@@ -21,6 +21,9 @@ from gateway.app import app_from_environment, create_app
 from gateway.graphql_view import GatewayGraphQL
 from gateway.settings import Settings
 from schema.catalogue import ProductConnection
+
+if TYPE_CHECKING:
+    from gateway.otel import Tracing
 
 
 class _Page:
@@ -65,8 +68,8 @@ def _with_page_loaded(
     return lifespan_then_load
 
 
-def create_floor_app(settings: Settings) -> Starlette:
-    app = create_app(settings)
+def create_floor_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
+    app = create_app(settings, tracing)
     page = _Page()
     view = GatewayGraphQL(
         build_schema(page), currency=settings.store_currency, secret_key=settings.secret_key, graphiql=settings.graphiql

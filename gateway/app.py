@@ -12,6 +12,7 @@ import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from starlette.applications import Starlette
 from starlette.middleware.cors import CORSMiddleware
@@ -42,6 +43,7 @@ from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, R
 from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
+from gateway.tracing import from_environment as tracing_from_environment
 from gateway.webhooks import carrier_webhook
 from models.changes import Change
 from resolvers import payments
@@ -50,6 +52,9 @@ from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
 from schema.limits import Limits
 from schema.root import build_schema
+
+if TYPE_CHECKING:
+    from gateway.otel import Tracing  # imported at run time only when tracing is on
 
 log = logging.getLogger("gateway")
 READINESS_TIMEOUT = 2.0
@@ -74,7 +79,8 @@ class GatewayStarlette(Starlette):
         return app
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
+    """The gateway under `settings`; `tracing` (gateway/otel.py) traces it, None leaves it untraced."""
     metrics = Metrics()
     # Every Redis user of this process goes through one breaker: whichever sees Redis hang first
     # spares all the others the wait.
@@ -109,7 +115,11 @@ def create_app(settings: Settings) -> Starlette:
         if settings.query_cost_restore_rate > 0
         else None
     )
-    schema = build_schema(limits, cost_limited=cost_limit is not None)
+    schema = build_schema(
+        limits,
+        cost_limited=cost_limit is not None,
+        around=tracing.schema_extensions() if tracing is not None else (),
+    )
     persisted = PersistedQueries(
         settings.persisted_queries,
         # Registrations shared through Redis reach every worker; the LRU saves the round trip.
@@ -257,13 +267,15 @@ def create_app(settings: Settings) -> Starlette:
             CORSMiddleware,
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "OPTIONS"],
-            allow_headers=["authorization", "content-type", "x-request-id"],
+            allow_headers=list(settings.cors_headers),
             expose_headers=["x-request-id", "cache-status", "retry-after", "etag"],
             max_age=600,
         )
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
+    if tracing is not None:
+        tracing.instrument(app)  # outermost: the request span covers every layer, cache hits included
     metrics.reading(
         "gateway_subscriptions", "gauge", "Subscriptions open in this process.", lambda: events.subscription_count
     )
@@ -325,16 +337,18 @@ def _response_cache(
     )
 
 
-def app_from_environment(build: Callable[[Settings], Starlette] = create_app) -> Starlette:
-    """Settings from the environment, logging configured, then `build(settings)`."""
+def app_from_environment(build: Callable[[Settings, Tracing | None], Starlette] = create_app) -> Starlette:
+    """Settings and tracing (the `OTEL_*` variables) from the environment, logging configured,
+    then `build(settings, tracing)`."""
     try:
         settings = load_settings()
+        tracing = tracing_from_environment()
     except ConfigError as error:
         # One line naming the variable, not a traceback.
         print(f"configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
     configure_logging(settings)
-    return build(settings)
+    return build(settings, tracing)
 
 
 app = app_from_environment()

@@ -102,6 +102,7 @@ class ResponseCacheMiddleware:
             return
 
         async def execute() -> Executed:
+            request_state(scope).cache_status = "fwd=miss"  # what the operation's span reports
             return await self._execute(scope, receive if is_get else _replay(raw, receive))
 
         outcome = await cache.fetch(key, execute)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 from pathlib import Path
 
+from gateway import tracing
 from gateway.settings import ConfigError, Settings, load_settings
 from models.accounts import Permission
 
@@ -115,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        tracing.requested(os.environ)  # the OTEL_* variables too, before `serve` starts workers
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2

@@ -28,6 +28,7 @@ class RequestState:
     result_errors: bool | None = None  # None: no GraphQL result was produced (nothing to store)
     cache_tags: set[str] | None = None  # the catalogue objects the answer shows (resolvers/catalogue_changes.py)
     shared: bool = False  # the response cache may store the answer for others: nothing in it about this client
+    cache_status: str | None = None  # "fwd=miss" when the response cache had the view execute (tracing)
 
 
 def request_state(scope: Scope) -> RequestState:

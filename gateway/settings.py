@@ -145,6 +145,24 @@ def _file(name: str, value: str) -> str:
     return value
 
 
+# Request headers a browser may send cross-origin: the gateway's own, then W3C trace context and
+# baggage, Sentry's and Apollo's client identification, which common clients add to every request.
+DEFAULT_CORS_HEADERS = (
+    "authorization,content-type,x-request-id,traceparent,tracestate,baggage,sentry-trace,"
+    "apollographql-client-name,apollographql-client-version"
+)
+_HEADER_TOKEN = re.compile(r"[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}")
+
+
+def _header_names(name: str, value: str) -> tuple[str, ...]:
+    """A comma-separated list of request header names (or `*`: whatever the browser asks for)."""
+    names = tuple(part.strip().lower() for part in value.split(",") if part.strip())
+    for header in names:
+        if header != "*" and not _HEADER_TOKEN.fullmatch(header):
+            raise ConfigError(f"{name}: expected header names such as traceparent, got {header!r}")
+    return names
+
+
 def _header_name(name: str, value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9-]{1,64}", value):
         raise ConfigError(f"{name}: expected an HTTP header name such as X-Signature, got {value!r}")
@@ -235,6 +253,7 @@ class Settings:
     max_body_bytes: int = setting("MAX_BODY_BYTES", "100000", _whole(1024, 100_000_000))
     introspection: bool = setting("INTROSPECTION", "1", _bool)
     cors_origins: tuple[str, ...] = setting("CORS_ALLOWED_ORIGINS", "", _origins)
+    cors_headers: tuple[str, ...] = setting("CORS_ALLOWED_HEADERS", DEFAULT_CORS_HEADERS, _header_names)
     websocket_origins: tuple[str, ...] = setting("WS_ALLOWED_ORIGINS", "", _origins)
     rate_limit_per_second: float = setting("RATE_LIMIT_PER_SECOND", "20", _rate)
     rate_limit_burst: int = setting("RATE_LIMIT_BURST", "200", _whole(1, 1_000_000))

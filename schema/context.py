@@ -71,6 +71,7 @@ class Context:
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     operation_name: str | None = None
+    query_cost: int | None = None  # the operation's cost (schema/limits.py), for its trace span
     events: Events | None = None  # what subscriptions listen to
     connection_params: dict[str, Any] | None = None  # a WebSocket's connection_init payload
     request: Request | WebSocket | None = None
@@ -101,14 +102,11 @@ class Context:
         return viewer
 
     def credentials(self) -> str | None:
-        """The caller's access token: the request's bearer token or, on a WebSocket, the one sent
-        as `{"authorization": "Bearer …"}` in connection_init."""
+        """The caller's access token: the request's (or WebSocket handshake's) bearer token, else
+        one sent in connection_init (`connection_token`)."""
         if self.access_token:
             return self.access_token
-        value = (self.connection_params or {}).get("authorization")
-        if isinstance(value, str) and value[:7].lower() == "bearer ":
-            return value[7:].strip() or None
-        return None
+        return connection_token(self.connection_params or {})
 
     def start_operation(self) -> None:
         self.fresh_loaders()
@@ -121,3 +119,24 @@ class Context:
     async def throttle_sign_in(self, email: str) -> float | None:
         """Seconds to wait when this caller has tried to sign in too often (resolvers/sign_in.py)."""
         return await sign_in_wait(self.limiter, self.client_ip, email, self.login_attempts_per_minute)
+
+
+def connection_token(payload: dict[str, Any]) -> str | None:
+    """The access token of a connection_init payload, in the forms common clients send:
+    `{"authorization": "Bearer …"}` (any case, as HTTP header names), the same under `headers`
+    (Apollo's and graphql-ws' examples), or `{"authToken": "…"}` with or without `Bearer `."""
+    headers = payload.get("headers")
+    for source in (payload, headers if isinstance(headers, dict) else {}):
+        for key, value in source.items():
+            if isinstance(key, str) and key.lower() == "authorization":
+                return _bearer(value)
+    token = payload.get("authToken")
+    if isinstance(token, str) and token[:7].lower() != "bearer ":
+        return token.strip() or None
+    return _bearer(token)
+
+
+def _bearer(value: object) -> str | None:
+    if isinstance(value, str) and value[:7].lower() == "bearer ":
+        return value[7:].strip() or None
+    return None

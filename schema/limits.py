@@ -258,6 +258,8 @@ class QueryLimits(SchemaExtension):
         )
         if analysis is not None:
             self.cost = analysis.cost
+            if hasattr(context.context, "query_cost"):  # schema/context.py's Context
+                context.context.query_cost = analysis.cost
             if analysis.over == "depth":
                 context.result = _too_complex(
                     f"The query is over {limits.max_depth} levels deep; at most {limits.max_depth} are allowed."

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.extensions import ParserCache, SchemaExtension, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, get_object_definition
 
@@ -78,9 +79,14 @@ class GatewaySchema(strawberry.Schema):
         return None
 
 
-def build_schema(limits: Limits = Limits(), cost_limited: bool = False) -> GatewaySchema:
-    """The schema; `cost_limited` draws each operation's cost from the client's bucket (the
-    context's `cost_bucket`), at the price of an asynchronous hook on every execution."""
+def build_schema(
+    limits: Limits = Limits(),
+    cost_limited: bool = False,
+    around: Sequence[Callable[[], SchemaExtension]] = (),
+) -> GatewaySchema:
+    """The schema under `limits`; `cost_limited` draws each operation's cost from the client's
+    bucket (the context's `cost_bucket`), at the price of an asynchronous hook on every execution;
+    `around` are extensions that wrap every other (tracing's span)."""
     return GatewaySchema(
         query=Query,
         mutation=Mutation,
@@ -89,6 +95,7 @@ def build_schema(limits: Limits = Limits(), cost_limited: bool = False) -> Gatew
         config=StrawberryConfig(scalar_map={datetime: DATETIME}),
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
+            *around,
             lambda: ParserCache(maxsize=1024),
             lambda: ValidationCache(maxsize=1024),
             *limit_extensions(limits, CostLimitedQueries if cost_limited else QueryLimits),

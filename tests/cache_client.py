@@ -23,10 +23,11 @@ BYPASS = "gateway; fwd=bypass"
 
 
 @asynccontextmanager
-async def gateway(db: Any, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
-    """An HTTP client of a fresh app (its own cache and metrics) on the test database."""
+async def gateway(db: Any, tracing: Any = None, **env: str) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """An HTTP client of a fresh app (its own cache and metrics, traced by `tracing` if given) on
+    the test database."""
     settings = load_settings({"DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env})
-    app = create_app(settings)
+    app = create_app(settings, tracing)
     # No lifespan: the `db` fixture holds Tortoise's connection. Start what the lifespan would.
     await app.state.events.start()
     if app.state.cache is not None:

@@ -65,8 +65,11 @@ class GraphQLWebSocket:
         payload: dict[str, Any] | None = None,
         init: bool = True,
         origin: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> AsyncIterator[GraphQLWebSocket]:
-        async with connect(url, subprotocols=[protocol], origin=origin, open_timeout=10, max_queue=None) as connection:
+        async with connect(
+            url, subprotocols=[protocol], origin=origin, additional_headers=headers, open_timeout=10, max_queue=None
+        ) as connection:
             client = cls(connection, protocol)
             if init:
                 await client.send({"type": "connection_init", "payload": payload or {}})

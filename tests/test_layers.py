@@ -31,6 +31,9 @@ INFRASTRUCTURE = (
     "gateway.persisted",
     "gateway.ratelimit",
     "gateway.sessions",
+    "gateway.tracing",
+    "gateway.otel",
+    "gateway.otel_spans",
 )
 
 

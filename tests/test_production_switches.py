@@ -50,6 +50,52 @@ async def test_cors_allow_list(db):
         assert "access-control-allow-origin" not in response.headers
 
 
+TRACING_AND_CLIENT_HEADERS = (
+    "traceparent,tracestate,baggage,sentry-trace,apollographql-client-name,apollographql-client-version"
+)
+
+
+async def preflight(client: httpx.AsyncClient, headers: str) -> httpx.Response:
+    return await client.options(
+        "/graphql",
+        headers={
+            "origin": "https://shop.example.com",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": headers,
+        },
+    )
+
+
+async def test_cors_lets_browsers_send_trace_and_client_identification_headers(db):
+    async with make_client(db, CORS_ALLOWED_ORIGINS="https://shop.example.com") as client:
+        response = await preflight(client, f"content-type,authorization,{TRACING_AND_CLIENT_HEADERS}")
+        assert response.status_code == 200
+        allowed = {h.strip() for h in response.headers["access-control-allow-headers"].lower().split(",")}
+        assert set(TRACING_AND_CLIENT_HEADERS.split(",")) | {"content-type", "authorization"} <= allowed
+        # The actual request then goes through with them, answered with the CORS headers.
+        traced = await client.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={
+                "origin": "https://shop.example.com",
+                "traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                "apollographql-client-name": "storefront",
+            },
+        )
+        assert traced.status_code == 200
+        assert traced.headers["access-control-allow-origin"] == "https://shop.example.com"
+
+
+async def test_cors_allowed_headers_are_a_setting(db):
+    async with make_client(
+        db, CORS_ALLOWED_ORIGINS="https://shop.example.com", CORS_ALLOWED_HEADERS="Content-Type, X-Shop-Id"
+    ) as client:
+        assert (await preflight(client, "content-type,x-shop-id")).status_code == 200
+        refused = await preflight(client, "content-type,traceparent")
+        assert refused.status_code == 400 and "headers" in refused.text.lower()
+        assert "traceparent" not in refused.headers["access-control-allow-headers"].lower()
+
+
 def test_websocket_origin_allow_list(db):
     app = create_app(load_settings({"DATABASE_URL": db.url, "WS_ALLOWED_ORIGINS": "https://shop.example.com"}))
     client = TestClient(app)

@@ -79,6 +79,7 @@ def test_token_lifetimes():
         ("TEST_CARD_LEDGER", str(ROOT / "tests")),
         ("PAYMENT_RECOVERY_AFTER", "0"),
         ("PAYMENT_RECOVERY_INTERVAL", "soon"),
+        ("CORS_ALLOWED_HEADERS", "content-type,x shop"),
     ],
 )
 def test_bad_values_name_the_variable(name, value):
@@ -95,7 +96,9 @@ def test_bad_values_name_the_variable(name, value):
     ],
 )
 @pytest.mark.slow  # gateway processes
-@pytest.mark.parametrize("name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense")])
+@pytest.mark.parametrize(
+    "name,value", [("PORT", "abc"), ("DATABASE_URL", "nonsense"), ("OTEL_TRACES_EXPORTER", "jaegerish")]
+)
 def test_processes_stop_with_one_line(command, name, value):
     env = {**os.environ, name: value}
     result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
