@@ -26,11 +26,15 @@ INFRASTRUCTURE = (
     "gateway.disconnect",
     "gateway.events",
     "gateway.graphql_http",
+    "gateway.logs",
     "gateway.metrics",
+    "gateway.metrics_dir",
+    "gateway.metrics_process",
     "gateway.periodic",
     "gateway.persisted",
     "gateway.ratelimit",
     "gateway.sessions",
+    "gateway.websocket_stats",
 )
 
 
