@@ -22,10 +22,12 @@ import os
 import sys
 import time
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)
 FORMATS = ("json", "text")
+CONFIG_FILE = Path(__file__).with_name("log_config.json")
 # uvicorn configures these with handlers of their own and no propagation; the gateway's handler
 # takes their records instead.
 _UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -113,6 +115,14 @@ def _with_request_ids() -> None:
 
     make_record.adds_request_id = True  # type: ignore[attr-defined]
     logging.setLogRecordFactory(make_record)
+
+
+def uvicorn_config(log_format: str) -> dict[str, Any]:
+    """uvicorn's `log_config` for `python -m gateway serve`: log_config.json, with the format given
+    (from settings) instead of read from the environment."""
+    config: dict[str, Any] = json.loads(CONFIG_FILE.read_text())
+    config["formatters"]["gateway"] = {"()": "gateway.logs.formatter", "log_format": log_format}
+    return config
 
 
 def configure(level: str, log_format: str) -> None:
