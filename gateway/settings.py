@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from gateway import logs, persisted
+from gateway import logs, persisted, postgres_url
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 
 # An address or CIDR block (TRUSTED_PROXIES), as `ipaddress.ip_network` parses it.
@@ -50,7 +50,11 @@ def _database_url(value: str) -> str:
         raise ConfigError(f"DATABASE_URL: a PostgreSQL URL needs a host and a database name, got {value!r}")
     if port is not None and not 0 < port < 65536:
         raise ConfigError(f"DATABASE_URL: port {port} is out of range")
-    # Tortoise only knows the "postgres" scheme.
+    try:
+        postgres_url.parameters(parts.query)
+    except ValueError as error:
+        raise ConfigError(f"DATABASE_URL: {error}") from None
+    # One spelling from here on (both are libpq's; Tortoise knows both, gateway/db.py checks this one).
     return "postgres://" + value.split("://", 1)[1]
 
 
