@@ -61,7 +61,8 @@ class JsonFormatter(logging.Formatter):
         }
         if isinstance(record.msg, Fields) and not record.args:
             for name, value in record.msg.items():
-                line.setdefault(name, value)
+                if line.get(name) is None:  # the standard keys stay, unless empty (a request id given)
+                    line[name] = value
         else:
             line["message"] = record.getMessage()
         if record.exc_info:

@@ -109,6 +109,10 @@ class Metrics:
         """The `operation` label of a finished request: never a value a client chose freely."""
         if scope["path"] == GRAPHQL_PATH:
             return self.operation_labels.get(operation, OTHER)
+        return self.route_label(scope)
+
+    def route_label(self, scope: Scope) -> str:
+        """A request to another path: the route that served it, `other` when none did."""
         endpoint = scope.get("endpoint")  # set by Starlette's router for a route that matched
         if endpoint is None:
             return OTHER
