@@ -85,29 +85,31 @@ class RequestMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            elapsed = time.perf_counter() - started
-            metrics = self.metrics
-            # `Metrics.label`, its GraphQL case inline: this runs on every cache hit.
-            if scope["path"] == GRAPHQL_PATH:
-                label = metrics.operation_labels.get(state.operation, OTHER)
-            else:
-                label = metrics.route_label(scope)
-            metrics.observe(label, status, elapsed)
-            if log.isEnabledFor(logging.INFO):
-                method = scope["method"]
-                path = scope["path"]
-                log.info(
-                    Fields(
-                        message=f"{method} {path} {status}",
-                        request_id=request_id,
-                        method=method,
-                        path=path,
-                        operation=state.operation,
-                        status=status,
-                        duration_ms=round(elapsed * 1000, 3),
+            try:
+                elapsed = time.perf_counter() - started
+                metrics = self.metrics
+                # `Metrics.label`, its GraphQL case inline: this runs on every cache hit.
+                if scope["path"] == GRAPHQL_PATH:
+                    label = metrics.operation_labels.get(state.operation, OTHER)
+                else:
+                    label = metrics.route_label(scope)
+                metrics.observe(label, status, elapsed)
+                if log.isEnabledFor(logging.INFO):
+                    method = scope["method"]
+                    path = scope["path"]
+                    log.info(
+                        Fields(
+                            message=f"{method} {path} {status}",
+                            request_id=request_id,
+                            method=method,
+                            path=path,
+                            operation=state.operation,
+                            status=status,
+                            duration_ms=round(elapsed * 1000, 3),
+                        )
                     )
-                )
-            REQUEST_ID.reset(token)
+            finally:
+                REQUEST_ID.reset(token)
 
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         request_id = _incoming_request_id(scope) or _request_ids.next()
