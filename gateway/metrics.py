@@ -113,13 +113,20 @@ class Metrics:
 
     def route_label(self, scope: Scope) -> str:
         """A request to another path: the route that served it, `other` when none did."""
-        endpoint = scope.get("endpoint")  # set by Starlette's router for a route that matched
+        # Set by Starlette's router for the route that matched: its endpoint, or a mount's app.
+        endpoint = scope.get("endpoint")
         if endpoint is None:
             return OTHER
         label = self.route_labels.get(endpoint)
         if label is None:
-            routes = scope["app"].router.routes
-            path = next((getattr(r, "path", None) for r in routes if getattr(r, "endpoint", None) is endpoint), None)
+            path = next(
+                (
+                    getattr(route, "path", None)
+                    for route in scope["app"].router.routes
+                    if endpoint is getattr(route, "endpoint", None) or endpoint is getattr(route, "app", None)
+                ),
+                None,
+            )
             label = self.route_labels[endpoint] = path or OTHER
         return label
 
