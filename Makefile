@@ -11,11 +11,10 @@ GRAPHIQL_BUILD := gateway/static/graphiql/index.html
 
 .PHONY: run test test-fast check install audit-deps graphiql bench schema clean
 
-# Logs for a person at a terminal unless LOG_FORMAT says otherwise (servers default to JSON).
 run: install graphiql
 	$(PYTHON) -m gateway migrate
 	$(PYTHON) -m gateway seed --products 200
-	LOG_FORMAT=$${LOG_FORMAT:-text} $(PYTHON) -m gateway serve
+	$(PYTHON) -m gateway serve
 
 test: install audit-deps graphiql
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
