@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
@@ -30,7 +28,7 @@ from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation,
 from schema.input_checks import InputChecks
 from schema.limits import Limits, QueryLimits, limit_extensions
 from schema.live import SharedEventExecution
-from schema.scalars import DATETIME
+from schema.scalars import SCALARS
 
 
 @strawberry.type
@@ -86,7 +84,7 @@ def build_schema(limits: Limits = Limits(), cost_limited: bool = False) -> Gatew
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecution,
-        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
+        config=StrawberryConfig(scalar_map=SCALARS),
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
             lambda: ParserCache(maxsize=1024),
