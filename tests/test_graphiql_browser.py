@@ -202,6 +202,9 @@ def test_a_products_query_typed_into_graphiql_runs_offline(graphiql, gateway, ca
     query = "query Listing { products(first: 2) { totalCount edges { node { name slug } } } }"
     replace_text(page, ".graphiql-query-editor", query)
     assert page.locator(".graphiql-query-editor .view-lines").inner_text().replace("\u00a0", " ") == query
+    # GraphiQL re-reads the operation name from the editor after a debounce: clicked at once on a
+    # loaded machine (CI), it sent the previous query's name with the new text.
+    page.wait_for_timeout(1000)
     with page.expect_response(lambda response: response.request.method == "POST") as answer:
         page.locator(".graphiql-execute-button").click()
     sent = answer.value.request.post_data_json
