@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import datetime
 
 import strawberry
 from graphql import GraphQLError
@@ -31,7 +30,7 @@ from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation,
 from schema.input_checks import InputChecks
 from schema.limits import Limits, QueryLimits, limit_extensions
 from schema.live import SharedEventExecution
-from schema.scalars import DATETIME
+from schema.scalars import SCALARS
 
 
 @strawberry.type
@@ -92,7 +91,7 @@ def build_schema(
         mutation=Mutation,
         subscription=Subscription,
         execution_context_class=SharedEventExecution,
-        config=StrawberryConfig(scalar_map={datetime: DATETIME}),
+        config=StrawberryConfig(scalar_map=SCALARS),
         types=[catalogue.Product, catalogue.ProductVariant, catalogue.Category],
         extensions=[
             *around,
