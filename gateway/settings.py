@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from gateway import persisted
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
+from resolvers.currencies import CURRENCIES
 
 # An address or CIDR block (TRUSTED_PROXIES), as `ipaddress.ip_network` parses it.
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -217,8 +218,9 @@ def _log_level(name: str, value: str) -> str:
 
 
 def _currency(name: str, value: str) -> str:
-    if not re.fullmatch(r"[A-Z]{3}", value):
-        raise ConfigError(f"{name}: expected an ISO 4217 code such as EUR, got {value!r}")
+    # The list `Money.currency` publishes as the CurrencyCode enum: a code outside it could not be shown.
+    if value not in CURRENCIES:
+        raise ConfigError(f"{name}: expected an active ISO 4217 currency code such as EUR, got {value!r}")
     return value
 
 
