@@ -47,6 +47,8 @@ class TokenPair:
     access_token: str
     refresh_token: str
     account: Account
+    access_expires_at: datetime  # the access token's `exp`, in whole seconds as the JWT holds it
+    refresh_expires_at: datetime  # as the refresh token's row holds it
 
 
 @dataclass(frozen=True)
@@ -171,13 +173,15 @@ async def _repeat(stored: RefreshToken, successor: str, secret_key: str, rules: 
     """The pair `stored` was rotated into, if that rotation is what revoked it and the successor
     is still unused; None when the family was revoked or the successor has been used in turn."""
     assert stored.revoked_at is not None
-    if not await RefreshToken.filter(token_hash=_digest(successor), revoked_at__isnull=True).exists():
+    issued = await RefreshToken.filter(token_hash=_digest(successor), revoked_at__isnull=True).first()
+    if issued is None:
         return None
     account = await Account.get_or_none(id=stored.account_id, is_active=True)
     if account is None:
         return None
-    access = _access_token(account.id, stored.family, stored.revoked_at, successor, secret_key, rules.access_ttl)
-    return TokenPair(access, successor, account)
+    expires_at = _access_expiry(stored.revoked_at, rules.access_ttl)
+    access = _access_token(account.id, stored.family, stored.revoked_at, expires_at, successor, secret_key)
+    return TokenPair(access, successor, account, access_expires_at=expires_at, refresh_expires_at=issued.expires_at)
 
 
 async def revoke(refresh_token: str, rules: TokenRules = TokenRules()) -> bool:
@@ -224,14 +228,20 @@ async def _issue(
     account: Account, secret_key: str, family: str, rules: TokenRules, now: datetime, raw: str
 ) -> TokenPair:
     """A refresh token `raw` (stored as its hash) issued at `now`, and its access token."""
-    await RefreshToken.create(
-        account=account, token_hash=_digest(raw), family=family, expires_at=now + REFRESH_TOKEN_LIFETIME
-    )
-    return TokenPair(_access_token(account.id, family, now, raw, secret_key, rules.access_ttl), raw, account)
+    refresh_expires_at = now + REFRESH_TOKEN_LIFETIME
+    await RefreshToken.create(account=account, token_hash=_digest(raw), family=family, expires_at=refresh_expires_at)
+    access_expires_at = _access_expiry(now, rules.access_ttl)
+    access = _access_token(account.id, family, now, access_expires_at, raw, secret_key)
+    return TokenPair(access, raw, account, access_expires_at=access_expires_at, refresh_expires_at=refresh_expires_at)
+
+
+def _access_expiry(issued_at: datetime, ttl: timedelta) -> datetime:
+    # A JWT's `exp` is whole seconds (PyJWT drops the fraction): the expiry told is the one it holds.
+    return (issued_at + ttl).replace(microsecond=0)
 
 
 def _access_token(
-    account_id: int, family: str, issued_at: datetime, refresh_token: str, secret_key: str, ttl: timedelta
+    account_id: int, family: str, issued_at: datetime, expires_at: datetime, refresh_token: str, secret_key: str
 ) -> str:
     # Everything in it follows from its refresh token and issue time (HS256 is deterministic), so
     # a refresh repeated within the grace window gets the very same token.
@@ -240,7 +250,7 @@ def _access_token(
         "typ": "access",
         "sid": family,
         "iat": issued_at,
-        "exp": issued_at + ttl,
+        "exp": expires_at,
         "jti": _digest("jti:" + refresh_token)[:16],
     }
     return jwt.encode(claims, secret_key, algorithm=_JWT_ALGORITHM)

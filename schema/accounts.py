@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from starlette.responses import Response
@@ -11,6 +12,7 @@ from strawberry.types import Info
 from loaders import Loaders
 from models import Account, Permission
 from models import Address as AddressModel
+from models.accounts import ADDRESS_LENGTHS, PERSON_NAME_LENGTH
 from resolvers import accounts
 from resolvers.cart import merge_guest_cart
 from resolvers.orders import list_orders
@@ -20,11 +22,25 @@ from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
 from schema.orders import Order, build_order
 from schema.permissions import require_signed_in, signed_in
-from schema.shared import Connection, Node, UserError, attempt
+from schema.shared import After, Connection, First, Node, UserError, attempt, described_enum
 
 # The domain's enum, registered as GraphQL's Permission as it is: strawberry.enum returns the class it was
 # given, so both layers name it alike.
-strawberry.enum(Permission, name="Permission")
+described_enum(
+    Permission,
+    "What a staff account may do; each admin field and mutation needs one.",
+    {
+        Permission.MANAGE_PRODUCTS: "Create, change and delete categories, products, variants and images; see "
+        "DRAFT and ARCHIVED products.",
+        Permission.MANAGE_INVENTORY: "Create warehouses, set and adjust stock, read the stock ledger and low stock.",
+        Permission.MANAGE_ORDERS: "See every order and who acted on it, follow `orderEvents`, mark orders paid, "
+        "cancel and refund them.",
+        Permission.MANAGE_SHIPMENTS: "Ship orders and record what happens to their parcels.",
+        Permission.MANAGE_DISCOUNTS: "Create discount codes.",
+        Permission.MANAGE_SHIPPING: "Create shipping methods.",
+        Permission.MANAGE_STAFF: "Create staff accounts and set their permissions.",
+    },
+)
 
 
 def build_address(address: AddressModel) -> Address:
@@ -45,7 +61,7 @@ def build_address(address: AddressModel) -> Address:
 
 @strawberry.type(description="A saved address of the signed-in customer.")
 class Address(MailingAddress):
-    id: strawberry.ID
+    id: strawberry.ID = strawberry.field(description="The address's ID, for `customerAddressDelete`.")
 
 
 async def _addresses(root: Customer) -> list[Address]:
@@ -53,23 +69,24 @@ async def _addresses(root: Customer) -> list[Address]:
     return [build_address(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
 
 
-@strawberry.type
+@strawberry.type(
+    description="An account, as its owner sees it (`me`) or staff who manage staff: a shopper or a staff member."
+)
 class Customer(Node):
-    id: strawberry.ID
-    email: str
-    first_name: str
-    last_name: str
-    is_staff: bool
-    permissions: list[Permission]
-    created_at: datetime
-    addresses: list[Address] = strawberry.field(resolver=_addresses)
+    email: str = strawberry.field(description="The email address it signs in with, lower-cased.")
+    first_name: str = strawberry.field(description="Empty when not given.")
+    last_name: str = strawberry.field(description="Empty when not given.")
+    is_staff: bool = strawberry.field(description="Whether it is a staff account.")
+    permissions: list[Permission] = strawberry.field(description="What a staff account may do; empty for a shopper.")
+    created_at: datetime = strawberry.field(description="When the account was created.")
+    addresses: list[Address] = strawberry.field(
+        resolver=_addresses, description="The addresses saved to the account with `customerAddressCreate`."
+    )
     _account_id: strawberry.Private[int]
     _loaders: strawberry.Private[Loaders]
 
     @strawberry.field(description="This customer's orders, newest first.")
-    async def orders(
-        self, info: Info[Context, None], first: int | None = None, after: str | None = None
-    ) -> Connection[Order]:
+    async def orders(self, info: Info[Context, None], first: First = None, after: After = None) -> Connection[Order]:
         page = await list_orders(customer_id=self._account_id, first=first, after=after)
         return Connection.of(page, [build_order(info.context, o) for o in page.rows])
 
@@ -88,61 +105,101 @@ def build_customer(context: Context, account: Account) -> Customer:
     )
 
 
-@strawberry.input
+@strawberry.input(description="A new customer account.")
 class CustomerRegisterInput:
-    email: str
-    password: str
-    first_name: str | None = None
-    last_name: str | None = None
+    email: str = strawberry.field(description="The email address to sign in with; unique, stored lower-cased.")
+    password: str = strawberry.field(
+        description="8–128 characters, not digits only, not the email address. Stored only as an Argon2 hash."
+    )
+    first_name: str | None = strawberry.field(
+        default=None, description=f"At most {PERSON_NAME_LENGTH} characters; left out: empty."
+    )
+    last_name: str | None = strawberry.field(
+        default=None, description=f"At most {PERSON_NAME_LENGTH} characters; left out: empty."
+    )
 
 
-@strawberry.input(description="country: ISO 3166-1 alpha-2.")
+def _limit(name: str) -> str:
+    return f"At most {ADDRESS_LENGTHS[name]} characters."
+
+
+@strawberry.input(description="A postal address. Text is trimmed; a field longer than its limit is refused (TOO_LONG).")
 class AddressInput:
-    first_name: str
-    last_name: str
-    line1: str
-    city: str
-    postal_code: str
-    country: str
-    company: str | None = None
-    line2: str | None = None
-    region: str | None = None
-    phone: str | None = None
+    first_name: str = strawberry.field(description=f"The recipient's first name. {_limit('first_name')}")
+    last_name: str = strawberry.field(description=f"The recipient's last name. {_limit('last_name')}")
+    line1: str = strawberry.field(description=f"Street and number. {_limit('line1')}")
+    city: str = strawberry.field(description=f"The city or town. {_limit('city')}")
+    postal_code: str = strawberry.field(description=f"The postal or ZIP code. {_limit('postal_code')}")
+    country: str = strawberry.field(description="An ISO 3166-1 alpha-2 country code such as DE, in any case.")
+    company: str | None = strawberry.field(default=None, description=f"The company to deliver to. {_limit('company')}")
+    line2: str | None = strawberry.field(default=None, description=f"More of the address. {_limit('line2')}")
+    region: str | None = strawberry.field(
+        default=None, description=f"The state, province or county. {_limit('region')}"
+    )
+    phone: str | None = strawberry.field(default=None, description=f"A phone number for the carrier. {_limit('phone')}")
 
 
-@strawberry.type
+@strawberry.type(description="What `customerAddressCreate` did.")
 class AddressPayload:
-    address: Address | None
-    user_errors: list[UserError]
+    address: Address | None = strawberry.field(description="The saved address; null when refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was saved; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What `customerAddressDelete` did.")
 class AddressDeletePayload:
-    deleted_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_id: strawberry.ID | None = strawberry.field(
+        description="The ID of the address removed; null when nothing was."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was removed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What `customerRegister` did.")
 class CustomerRegisterPayload:
-    customer: Customer | None
-    user_errors: list[UserError]
+    customer: Customer | None = strawberry.field(
+        description="The new account, not yet signed in (`tokenCreate`); null when refused."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why no account was created; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What a sign-in (`tokenCreate`) or a refresh (`tokenRefresh`) gives.")
 class TokenCreatePayload:
-    access_token: str | None
-    refresh_token: str | None
-    customer: Customer | None
+    access_token: str | None = strawberry.field(
+        description="Send it as `Authorization: Bearer <accessToken>`, or in a WebSocket's `connection_init`; "
+        "null when refused."
+    )
+    # After each token its expiry, named as Shopify's `customerAccessToken { accessToken expiresAt }`
+    # would be in this flat payload.
+    access_token_expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When `accessToken` stops working (ACCESS_TOKEN_TTL after it was issued, 15 minutes by "
+        "default): refresh before then. Null when refused.",
+    )
+    refresh_token: str | None = strawberry.field(
+        description="For `tokenRefresh` (a new pair, once) or `tokenRevoke` (sign out). Keep it secret; null when "
+        "refused."
+    )
+    refresh_token_expires_at: datetime | None = strawberry.field(
+        default=None,
+        description="When `refreshToken` stops working, 30 days after it was issued; past it, sign in again. Each "
+        "refresh gives a new token with a new date. Null when refused.",
+    )
+    customer: Customer | None = strawberry.field(description="The signed-in account; null when refused.")
     cart_token: strawberry.ID | None = strawberry.field(
         default=None, description="With tokenCreate's cartToken: the customer's cart after the guest cart joined it."
     )
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(
+        description="Why no tokens were given (INVALID_CREDENTIALS, INVALID_TOKEN), or why the guest cart could not "
+        "join (signed in all the same); empty on success."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What `tokenRevoke` did.")
 class TokenRevokePayload:
-    revoked: bool
-    user_errors: list[UserError]
+    revoked: bool = strawberry.field(
+        description="True when the token was known: its session is signed out, access tokens included. False for "
+        "an unknown token."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Always empty: an unknown token is not an error.")
 
 
 def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[UserError]) -> TokenCreatePayload:
@@ -150,7 +207,9 @@ def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[User
         return TokenCreatePayload(access_token=None, refresh_token=None, customer=None, user_errors=errors)
     return TokenCreatePayload(
         access_token=pair.access_token,
+        access_token_expires_at=pair.access_expires_at,
         refresh_token=pair.refresh_token,
+        refresh_token_expires_at=pair.refresh_expires_at,
         customer=build_customer(context, pair.account),
         user_errors=[],
     )
@@ -166,9 +225,11 @@ class AccountsQuery:
 
 @strawberry.type
 class AccountsMutation:
-    @strawberry.mutation
+    @strawberry.mutation(description="Open a customer account; sign in with `tokenCreate` afterwards.")
     async def customer_register(
-        self, info: Info[Context, None], input: CustomerRegisterInput
+        self,
+        info: Info[Context, None],
+        input: Annotated[CustomerRegisterInput, strawberry.argument(description="The account to open.")],
     ) -> CustomerRegisterPayload:
         account, errors = await attempt(
             accounts.register_customer(input.email, input.password, input.first_name or "", input.last_name or "")
@@ -178,11 +239,18 @@ class AccountsMutation:
         )
 
     @strawberry.mutation(
-        description="Sign in: a 15-minute access token and a 30-day refresh token. With `cartToken`, "
-        "that guest cart merges into the customer's open cart."
+        description="Sign in: a 15-minute access token and a 30-day refresh token, each with the time it expires. "
+        "With `cartToken`, that guest cart merges into the customer's open cart."
     )
     async def token_create(
-        self, info: Info[Context, None], email: str, password: str, cart_token: strawberry.ID | None = None
+        self,
+        info: Info[Context, None],
+        email: Annotated[str, strawberry.argument(description="The account's email address, in any case.")],
+        password: Annotated[str, strawberry.argument(description="The account's password.")],
+        cart_token: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(description="A guest cart's token: its lines join the customer's open cart."),
+        ] = None,
     ) -> TokenCreatePayload:
         wait = await info.context.throttle_sign_in(email)
         if wait is not None:
@@ -204,7 +272,13 @@ class AccountsMutation:
         description="A new token pair for a refresh token, which stops working. Sent again within a few "
         "seconds (two tabs at once), it gets the same pair; later, it signs the session out."
     )
-    async def token_refresh(self, info: Info[Context, None], refresh_token: str) -> TokenCreatePayload:
+    async def token_refresh(
+        self,
+        info: Info[Context, None],
+        refresh_token: Annotated[
+            str, strawberry.argument(description="The refresh token the last sign-in or refresh gave.")
+        ],
+    ) -> TokenCreatePayload:
         pair, errors = await attempt(accounts.refresh(refresh_token, info.context.secret_key, info.context.token_rules))
         return _tokens(info.context, pair, errors)
 
@@ -212,19 +286,31 @@ class AccountsMutation:
         description="Sign out: the refresh token, those it was rotated from or to, and their access "
         "tokens stop working at once."
     )
-    async def token_revoke(self, info: Info[Context, None], refresh_token: str) -> TokenRevokePayload:
+    async def token_revoke(
+        self,
+        info: Info[Context, None],
+        refresh_token: Annotated[str, strawberry.argument(description="A refresh token of the session to end.")],
+    ) -> TokenRevokePayload:
         return TokenRevokePayload(
             revoked=await accounts.revoke(refresh_token, info.context.token_rules), user_errors=[]
         )
 
     @strawberry.mutation(extensions=signed_in(), description="Save an address to the signed-in account.")
-    async def customer_address_create(self, info: Info[Context, None], address: AddressInput) -> AddressPayload:
+    async def customer_address_create(
+        self,
+        info: Info[Context, None],
+        address: Annotated[AddressInput, strawberry.argument(description="The address; an account keeps 20 at most.")],
+    ) -> AddressPayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         saved, errors = await attempt(accounts.add_address(account, vars(address)))
         return AddressPayload(address=None if saved is None else build_address(saved), user_errors=errors)
 
-    @strawberry.mutation(extensions=signed_in())
-    async def customer_address_delete(self, info: Info[Context, None], id: strawberry.ID) -> AddressDeletePayload:
+    @strawberry.mutation(extensions=signed_in(), description="Remove an address saved to the signed-in account.")
+    async def customer_address_delete(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The address (`Address.id`).")],
+    ) -> AddressDeletePayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
         removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
         return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
