@@ -5,18 +5,20 @@ from __future__ import annotations
 import strawberry
 
 
-@strawberry.type
+@strawberry.type(description="A postal address, as a parcel is labelled with it.")
 class MailingAddress:
-    first_name: str
-    last_name: str
-    company: str | None
-    line1: str
-    line2: str | None
-    city: str
-    postal_code: str
-    region: str | None
+    first_name: str = strawberry.field(description="The recipient's first name.")
+    last_name: str = strawberry.field(description="The recipient's last name.")
+    company: str | None = strawberry.field(description="The company to deliver to; null when none.")
+    line1: str = strawberry.field(description="Street and number.")
+    line2: str | None = strawberry.field(description="More of the address (floor, flat, building); null when none.")
+    city: str = strawberry.field(description="The city or town.")
+    postal_code: str = strawberry.field(description="The postal or ZIP code.")
+    region: str | None = strawberry.field(
+        description="The state, province or county, where the country uses one; null when none."
+    )
     country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
-    phone: str | None
+    phone: str | None = strawberry.field(description="A phone number for the carrier; null when none.")
 
 
 def build_mailing_address(values: dict[str, str]) -> MailingAddress:

@@ -38,81 +38,118 @@ from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
 from schema.selection import Tree, selection_tree, subtree
-from schema.shared import Connection, Money, Node, build_money
+from schema.shared import After, Before, Connection, First, Last, Money, Node, build_money, described_enum
 
 # The domain's enums, registered as GraphQL enums as they are: strawberry.enum returns the class it
 # was given, so both layers name each alike.
-strawberry.enum(ProductStatus, name="ProductStatus", description="Only ACTIVE products are visible to the storefront.")
-strawberry.enum(
+described_enum(
+    ProductStatus,
+    "Only ACTIVE products are visible to the storefront.",
+    {
+        ProductStatus.DRAFT: "Being prepared: seen only by staff with MANAGE_PRODUCTS, and not for sale.",
+        ProductStatus.ACTIVE: "For sale: listed, found by search and orderable by everyone.",
+        ProductStatus.ARCHIVED: "No longer sold, kept for the orders that name it: seen only by staff with "
+        "MANAGE_PRODUCTS.",
+    },
+)
+described_enum(
     ProductSort,
-    name="ProductSort",
-    description="Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
+    "Order of a product listing. RELEVANCE applies when `search` is given (its default then).",
+    {
+        ProductSort.NAME_ASC: "By name, A to Z: the default without `search`.",
+        ProductSort.NAME_DESC: "By name, Z to A.",
+        ProductSort.PRICE_ASC: "By the lowest variant price, cheapest first (a product without variants counts as 0).",
+        ProductSort.PRICE_DESC: "By the lowest variant price, dearest first.",
+        ProductSort.NEWEST: "The most recently created first.",
+        ProductSort.RELEVANCE: "The best matches for `search` first: the default with `search`. Without it, as NAME_ASC.",
+    },
 )
 
 
-@strawberry.type
+@strawberry.type(description="The lowest and the highest price among a product's variants.")
 class PriceRange:
-    min: Money
-    max: Money
+    min: Money = strawberry.field(description="The cheapest variant's price.")
+    max: Money = strawberry.field(description="The dearest variant's price; equal to `min` when all cost the same.")
 
 
-@strawberry.type
+@strawberry.type(description="One option value that sets a variant apart, such as Size: M.")
 class SelectedOption:
-    name: str
-    value: str
+    name: str = strawberry.field(description='The option, such as "Size" or "Color".')
+    value: str = strawberry.field(description='The variant\'s value of it, such as "M" or "Blue".')
 
 
-@strawberry.type
+@strawberry.type(description="A picture of a product.")
 class Image(Node):
-    id: strawberry.ID
-    url: str
-    alt_text: str
+    id: strawberry.ID = strawberry.field(description="The image's ID, for `productImageDelete`.")
+    url: str = strawberry.field(description="Where the image is: an absolute http(s) URL, as staff gave it.")
+    alt_text: str = strawberry.field(
+        description="Text that says what the image shows, for those who cannot see it; empty when none was given."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="One version of a product that can be bought (a size, a color): what a cart line holds.")
 class ProductVariant(Node):
-    id: strawberry.ID
-    sku: str
-    name: str
-    price: Money
-    compare_at_price: Money | None
-    weight_grams: int
+    sku: str = strawberry.field(description="The stock-keeping unit staff gave it: unique in the catalogue.")
+    name: str = strawberry.field(description='The variant\'s name, such as "M / Blue"; its SKU when staff gave none.')
+    price: Money = strawberry.field(
+        description="The price of one unit, tax included or not as the store is configured (`Cart.taxTotal` says)."
+    )
+    compare_at_price: Money | None = strawberry.field(
+        description="An earlier or list price to show struck through beside `price`; null when there is none."
+    )
+    weight_grams: int = strawberry.field(
+        description="The weight of one unit in grams, which decides the shipping methods a cart can use; 0 when not set."
+    )
     quantity_available: int = strawberry.field(description="On hand minus reserved, over all warehouses.")
-    available_for_sale: bool
+    available_for_sale: bool = strawberry.field(
+        description="Whether a unit can be bought now: `quantityAvailable` above 0."
+    )
     _row: strawberry.Private[VariantRow]
     # Set when the variant is built with its product's object, or with its options loaded ahead.
     _product: strawberry.Private[Product | None]
     _options: strawberry.Private[list[SelectedOption] | None]
 
-    @strawberry.field
+    @strawberry.field(description="The option values that set this variant apart, in the order staff gave them.")
     async def selected_options(self, info: Info[Context, None]) -> list[SelectedOption]:
         if self._options is not None:  # loaded ahead with the page
             return self._options
         return build_selected_options(await info.context.loaders.options_by_variant_id.load(self._row.id))
 
-    @strawberry.field
+    @strawberry.field(description="The product this is a variant of.")
     async def product(self, info: Info[Context, None]) -> Annotated[Product, strawberry.lazy("schema.catalogue")]:
         if self._product is not None:  # built with its product's object
             return self._product
         return await _product_of_variant(info, self._row.product_id)
 
 
-@strawberry.type
+@strawberry.type(
+    description="Something the shop sells: its variants are what is bought. The storefront sees ACTIVE products only."
+)
 class Product(Node):
-    id: strawberry.ID
-    name: str
-    slug: str
-    description: str
+    name: str = strawberry.field(description="The product's name, as shoppers see it.")
+    slug: str = strawberry.field(
+        description="The product's URL key, unique: lowercase letters and digits joined by dashes. "
+        "`product(slug:)` finds it."
+    )
+    description: str = strawberry.field(description="The product's description, plain text; empty when none.")
     status: ProductStatus = strawberry.field(description="Always ACTIVE for the storefront; staff also see the others.")
-    created_at: datetime
-    updated_at: datetime
-    category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None
-    images: list[Image]
-    variants: list[ProductVariant]
+    created_at: datetime = strawberry.field(description="When the product was created.")
+    updated_at: datetime = strawberry.field(
+        description="When the product's own fields last changed (not its variants, prices or stock)."
+    )
+    category: Annotated[Category, strawberry.lazy("schema.catalogue")] | None = strawberry.field(
+        description="The category the product is filed under; null when none."
+    )
+    images: list[Image] = strawberry.field(
+        description="The product's images in display order: the first is its main one."
+    )
+    variants: list[ProductVariant] = strawberry.field(
+        description="The versions that can be bought, in display order; empty while staff have added none."
+    )
     price_range: PriceRange | None = strawberry.field(
         description="Lowest and highest variant price; null without variants."
     )
-    available_for_sale: bool
+    available_for_sale: bool = strawberry.field(description="Whether any variant can be bought now.")
 
 
 async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Category:
@@ -122,56 +159,116 @@ async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Cat
     return build_category(info.context, category)
 
 
-@strawberry.type
+@strawberry.type(description="How many matching products lie in one category.")
 class CategoryFacet:
-    category: Category = strawberry.field(resolver=_facet_category)
+    category: Category = strawberry.field(resolver=_facet_category, description="The category counted.")
     count: int = strawberry.field(description="Matching products in this category or its descendants.")
     _category_id: strawberry.Private[int]
 
 
-@strawberry.type
+@strawberry.type(description="One value of an option, and how many matching products offer it.")
 class OptionValueFacet:
-    value: str
-    count: int
+    value: str = strawberry.field(description='The value, such as "M".')
+    count: int = strawberry.field(description="Matching products with a variant of this value.")
 
 
-@strawberry.type
+@strawberry.type(description="One option of the matching products' variants, such as Size, with a count per value.")
 class OptionFacet:
-    name: str
-    values: list[OptionValueFacet]
+    name: str = strawberry.field(description='The option\'s name, such as "Size": what `OptionFilterInput.name` takes.')
+    values: list[OptionValueFacet] = strawberry.field(
+        description="Its values in alphabetical order, each with its count."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="How many matching products have their lowest price in one range.")
 class PriceRangeFacet:
-    min: Money
+    min: Money = strawberry.field(description="Inclusive lower bound.")
     max: Money | None = strawberry.field(description="Exclusive upper bound; null for the open last range.")
-    count: int
+    count: int = strawberry.field(
+        description="Matching products whose cheapest variant costs from `min` to below `max`."
+    )
 
 
 @strawberry.type(description="Counts under the current filter, enough to draw a filter sidebar.")
 class ProductFacets:
-    categories: list[CategoryFacet]
-    options: list[OptionFacet]
-    price_ranges: list[PriceRangeFacet]
+    categories: list[CategoryFacet] = strawberry.field(
+        description="Each category holding matching products, with their number (its subcategories' included)."
+    )
+    options: list[OptionFacet] = strawberry.field(
+        description="Each option of the matching products' variants, in alphabetical order."
+    )
+    price_ranges: list[PriceRangeFacet] = strawberry.field(
+        description="The same price ranges for every listing (from 0, 25, 50, 100, 250 and 500 up), cheapest "
+        "first, empty ones included."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="A page of products, with the count and facets of all that match.")
 class ProductConnection(Connection[Product]):
-    nodes: list[Product]
-    total_count: int
-    facets: ProductFacets
+    nodes: list[Product] = strawberry.field(description="The page's products: `edges` without their cursors.")
+    total_count: int = strawberry.field(description="How many products match the filter and search, on every page.")
+    facets: ProductFacets = strawberry.field(
+        description="The matching products counted by category, option value and price range, for a filter sidebar."
+    )
+
+
+# Declared before the fields that take them: an argument whose type is still a forward reference when
+# its field's type is decorated (`Category.products`) loses the description given in `Annotated`.
+@strawberry.input(description="A range of prices in the store's currency, both ends included.")
+class PriceRangeInput:
+    min: Decimal | None = strawberry.field(
+        default=None, description="The lowest price to include; none: no lower bound."
+    )
+    max: Decimal | None = strawberry.field(
+        default=None, description="The highest price to include; none: no upper bound."
+    )
+
+
+@strawberry.input(description="Products with a variant whose option `name` has any of `values`.")
+class OptionFilterInput:
+    name: str = strawberry.field(
+        description='The option\'s name, such as "Size", exactly as `OptionFacet.name` gives it.'
+    )
+    values: list[str] = strawberry.field(
+        description='The values to accept, such as ["M", "L"], exactly as written; an empty list matches nothing.'
+    )
+
+
+@strawberry.input(description="All given conditions must hold.")
+class ProductFilter:
+    category: strawberry.ID | None = strawberry.field(default=None, description="This category or any descendant.")
+    price: PriceRangeInput | None = strawberry.field(default=None, description="On the lowest variant price.")
+    in_stock: bool | None = strawberry.field(
+        default=None, description="true: only products with a variant available now; false: only those with none."
+    )
+    options: list[OptionFilterInput] | None = strawberry.field(
+        default=None, description="One variant must match every option, with any of its values."
+    )
+    status: list[ProductStatus] | None = strawberry.field(
+        default=None, description="Staff with MANAGE_PRODUCTS only (they see every status unless they filter)."
+    )
 
 
 async def resolve_products(
     root: Any,
     info: Info[Context, None],
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-    filter: ProductFilter | None = None,
-    sort: ProductSort | None = None,
-    search: str | None = None,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+    filter: Annotated[
+        ProductFilter | None, strawberry.argument(description="Which products: every condition given must hold.")
+    ] = None,
+    sort: Annotated[
+        ProductSort | None, strawberry.argument(description="The order: NAME_ASC, or RELEVANCE with `search`.")
+    ] = None,
+    search: Annotated[
+        str | None,
+        strawberry.argument(
+            description="Words that must all appear in the product's name or description, each as the start of a "
+            "word there, so results can follow a shopper's typing. Letters and digits count; at most 200 characters."
+        ),
+    ] = None,
 ) -> ProductConnection:
     """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
     category_id = root._model.id if isinstance(root, Category) else None
@@ -196,19 +293,20 @@ async def _children(root: Category, info: Info[Context, None]) -> list[Category]
     return _build_categories(info.context, await info.context.loaders.categories_by_parent_id.load(root._model.id))
 
 
-@strawberry.type
+@strawberry.type(description="A place in the category tree that products are filed under.")
 class Category(Node):
-    id: strawberry.ID
-    name: str
-    slug: str
-    description: str
-    position: int
+    name: str = strawberry.field(description="The category's name.")
+    slug: str = strawberry.field(description="The category's URL key, unique: `category(slug:)` finds it.")
+    description: str = strawberry.field(description="The category's description, plain text; empty when none.")
+    position: int = strawberry.field(description="Its place among its siblings: lower comes first.")
     level: int = strawberry.field(description="0 for a top-level category.")
-    parent: Category | None = strawberry.field(resolver=_parent)
+    parent: Category | None = strawberry.field(
+        resolver=_parent, description="The category it is part of; null for a top-level category."
+    )
     ancestors: list[Category] = strawberry.field(
         resolver=_ancestors, description="From the top-level category down to the parent: breadcrumbs."
     )
-    children: list[Category] = strawberry.field(resolver=_children)
+    children: list[Category] = strawberry.field(resolver=_children, description="Its subcategories, by position.")
     _model: strawberry.Private[CategoryModel]
 
     products: ProductConnection = strawberry.field(
@@ -216,35 +314,10 @@ class Category(Node):
     )
 
 
-@strawberry.type
+@strawberry.type(description="A page of categories, with the count of all of them.")
 class CategoryConnection(Connection[Category]):
-    nodes: list[Category]
-    total_count: int
-
-
-@strawberry.input
-class PriceRangeInput:
-    min: Decimal | None = None
-    max: Decimal | None = None
-
-
-@strawberry.input
-class OptionFilterInput:
-    name: str
-    values: list[str]
-
-
-@strawberry.input(description="All given conditions must hold.")
-class ProductFilter:
-    category: strawberry.ID | None = strawberry.field(default=None, description="This category or any descendant.")
-    price: PriceRangeInput | None = strawberry.field(default=None, description="On the lowest variant price.")
-    in_stock: bool | None = None
-    options: list[OptionFilterInput] | None = strawberry.field(
-        default=None, description="One variant must match every option, with any of its values."
-    )
-    status: list[ProductStatus] | None = strawberry.field(
-        default=None, description="Staff with MANAGE_PRODUCTS only (they see every status unless they filter)."
-    )
+    nodes: list[Category] = strawberry.field(description="The page's categories: `edges` without their cursors.")
+    total_count: int = strawberry.field(description="How many categories the arguments select, on every page.")
 
 
 # --- building objects ------------------------------------------------------------------------
@@ -538,7 +611,9 @@ def _one_of(id: strawberry.ID | None, slug: str | None) -> None:
 
 
 async def resolve_product(
-    info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None
+    info: Info[Context, None],
+    id: Annotated[strawberry.ID | None, strawberry.argument(description="The product's ID.")] = None,
+    slug: Annotated[str | None, strawberry.argument(description="The product's slug.")] = None,
 ) -> Product | None:
     """`Query.product`."""
     _one_of(id, slug)
@@ -557,12 +632,16 @@ async def resolve_product(
 
 async def resolve_categories(
     info: Info[Context, None],
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-    parent: strawberry.ID | None = None,
-    top_level: bool = False,
+    first: First = None,
+    after: After = None,
+    last: Last = None,
+    before: Before = None,
+    parent: Annotated[
+        strawberry.ID | None, strawberry.argument(description="Only the subcategories directly below this category.")
+    ] = None,
+    top_level: Annotated[
+        bool, strawberry.argument(description="Only the top-level categories (ignored with `parent`).")
+    ] = False,
 ) -> CategoryConnection:
     """`Query.categories`."""
     parent_id = decode_id_of(parent, "Category", "parent") if parent is not None else None
@@ -581,15 +660,21 @@ class CatalogueQuery:
         description="Active products, filtered, searched and sorted; at most 100 per page.",
     )
 
-    product: Product | None = strawberry.field(resolver=resolve_product)
+    product: Product | None = strawberry.field(
+        resolver=resolve_product,
+        description="A product by its ID or its slug (give exactly one); null when none you may see has it.",
+    )
     categories: CategoryConnection | None = strawberry.field(
         resolver=resolve_categories,
         description="Categories ordered by position; `parent` or `topLevel` narrow to one level.",
     )
 
-    @strawberry.field
+    @strawberry.field(description="A category by its ID or its slug (give exactly one); null when none has it.")
     async def category(
-        self, info: Info[Context, None], id: strawberry.ID | None = None, slug: str | None = None
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID | None, strawberry.argument(description="The category's ID.")] = None,
+        slug: Annotated[str | None, strawberry.argument(description="The category's slug.")] = None,
     ) -> Category | None:
         _one_of(id, slug)
         loaders = info.context.loaders

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -30,114 +31,167 @@ def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int
     return None if value is None or value is strawberry.UNSET else decode_id_of(value, type_name, field)
 
 
-@strawberry.input
+@strawberry.input(description="A new category.")
 class CategoryCreateInput:
-    name: str
-    slug: str | None = None
-    description: str | None = None
-    parent: strawberry.ID | None = None
-    position: int | None = None
+    name: str = strawberry.field(description="Its name: 1–200 characters.")
+    slug: str | None = strawberry.field(
+        default=None,
+        description="Its URL key: lowercase letters and digits joined by dashes, unique. Left out: made from the "
+        "name (with a number added when taken).",
+    )
+    description: str | None = strawberry.field(default=None, description="Plain text; left out: empty.")
+    parent: strawberry.ID | None = strawberry.field(
+        default=None, description="The category to place it under; left out: a top-level category."
+    )
+    position: int | None = strawberry.field(
+        default=None, description="Its place among its siblings, lower first; left out: 0."
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; `parent: null` makes the category top-level.")
 class CategoryUpdateInput:
-    name: str | None = None
-    slug: str | None = None
-    description: str | None = None
-    parent: strawberry.ID | None = strawberry.UNSET
-    position: int | None = None
+    name: str | None = strawberry.field(default=None, description="A new name: 1–200 characters.")
+    slug: str | None = strawberry.field(
+        default=None, description="A new URL key, unique; the old one no longer finds it."
+    )
+    description: str | None = strawberry.field(default=None, description="A new description, plain text.")
+    parent: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="Move it under this category (not under itself or its own subcategories); null: to the top level.",
+    )
+    position: int | None = strawberry.field(default=None, description="A new place among its siblings, lower first.")
 
 
-@strawberry.input
+@strawberry.input(description="A new product. It has no variants yet: add them with `variantCreate`.")
 class ProductCreateInput:
-    name: str
-    slug: str | None = None
-    description: str | None = None
-    category: strawberry.ID | None = None
-    status: ProductStatus | None = None  # registered as GraphQL's ProductStatus by schema/catalogue.py
+    name: str = strawberry.field(description="Its name: 1–255 characters.")
+    slug: str | None = strawberry.field(
+        default=None,
+        description="Its URL key: lowercase letters and digits joined by dashes, unique. Left out: made from the "
+        "name (with a number added when taken).",
+    )
+    description: str | None = strawberry.field(default=None, description="Plain text; left out: empty.")
+    category: strawberry.ID | None = strawberry.field(default=None, description="The category to file it under.")
+    # registered as GraphQL's ProductStatus by schema/catalogue.py
+    status: ProductStatus | None = strawberry.field(
+        default=None, description="Left out: DRAFT, which the storefront does not see until it is ACTIVE."
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
 class ProductUpdateInput:
-    name: str | None = None
-    slug: str | None = None
-    description: str | None = None
-    category: strawberry.ID | None = strawberry.UNSET
-    status: ProductStatus | None = None  # registered as GraphQL's ProductStatus by schema/catalogue.py
+    name: str | None = strawberry.field(default=None, description="A new name: 1–255 characters.")
+    slug: str | None = strawberry.field(
+        default=None, description="A new URL key, unique; the old one no longer finds it."
+    )
+    description: str | None = strawberry.field(default=None, description="A new description, plain text.")
+    category: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET, description="File it under this category; null: under none."
+    )
+    # registered as GraphQL's ProductStatus by schema/catalogue.py
+    status: ProductStatus | None = strawberry.field(
+        default=None, description="ACTIVE puts it on sale; DRAFT or ARCHIVED takes it off the storefront."
+    )
 
 
-@strawberry.input
+@strawberry.input(description="One option value of a variant, such as Size: M.")
 class SelectedOptionInput:
-    name: str
-    value: str
+    name: str = strawberry.field(description='The option, such as "Size": at most 64 characters.')
+    value: str = strawberry.field(description='Its value for this variant, such as "M": at most 128 characters.')
 
 
-@strawberry.input
+@strawberry.input(description="A new variant of a product: a version of it that can be bought.")
 class VariantCreateInput:
-    product_id: strawberry.ID
-    sku: str
-    price: Decimal
-    name: str | None = None
-    compare_at_price: Decimal | None = None
-    weight_grams: int | None = None
-    options: list[SelectedOptionInput] | None = None
-    position: int | None = None
+    product_id: strawberry.ID = strawberry.field(description="The product it is a version of.")
+    sku: str = strawberry.field(description="Its stock-keeping unit, unique in the catalogue.")
+    price: Decimal = strawberry.field(
+        description="The price of one unit in the store's currency: 0 or more, at most two decimal places."
+    )
+    name: str | None = strawberry.field(default=None, description='Such as "M / Blue"; left out: the SKU.')
+    compare_at_price: Decimal | None = strawberry.field(
+        default=None, description="An earlier or list price to show struck through; left out: none."
+    )
+    weight_grams: int | None = strawberry.field(
+        default=None, description="The weight of one unit in grams, 0 to 1,000,000; left out: 0."
+    )
+    options: list[SelectedOptionInput] | None = strawberry.field(
+        default=None, description="The option values that set it apart from the product's other variants."
+    )
+    position: int | None = strawberry.field(
+        default=None, description="Its place among the product's variants, lower first; left out: 0."
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; `compareAtPrice: null` removes it.")
 class VariantUpdateInput:
-    sku: str | None = None
-    name: str | None = None
-    price: Decimal | None = None
-    compare_at_price: Decimal | None = strawberry.UNSET
-    weight_grams: int | None = None
-    options: list[SelectedOptionInput] | None = None
-    position: int | None = None
+    sku: str | None = strawberry.field(default=None, description="A new stock-keeping unit, unique in the catalogue.")
+    name: str | None = strawberry.field(default=None, description="A new name.")
+    price: Decimal | None = strawberry.field(
+        default=None, description="A new price: 0 or more, at most two decimal places. Carts show it at once."
+    )
+    compare_at_price: Decimal | None = strawberry.field(
+        default=strawberry.UNSET, description="A new struck-through price; null removes it."
+    )
+    weight_grams: int | None = strawberry.field(default=None, description="A new weight of one unit in grams.")
+    options: list[SelectedOptionInput] | None = strawberry.field(
+        default=None, description="Replaces all its option values with these."
+    )
+    position: int | None = strawberry.field(default=None, description="A new place among the product's variants.")
 
 
-@strawberry.input
+@strawberry.input(description="A new image of a product.")
 class ProductImageCreateInput:
-    product_id: strawberry.ID
-    url: str
-    alt_text: str | None = None
-    position: int | None = None
+    product_id: strawberry.ID = strawberry.field(description="The product it shows.")
+    url: str = strawberry.field(
+        description="Where the image is: an absolute http(s) URL of at most 1024 characters, stored as given."
+    )
+    alt_text: str | None = strawberry.field(
+        default=None, description="What the image shows, for those who cannot see it: at most 255 characters."
+    )
+    position: int | None = strawberry.field(
+        default=None, description="Its place among the product's images, lower first; left out: after the others."
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What a category mutation did.")
 class CategoryPayload:
-    category: Category | None
-    user_errors: list[UserError]
+    category: Category | None = strawberry.field(description="The category as it now is; null when nothing changed.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What a product mutation did.")
 class ProductPayload:
-    product: Product | None
-    user_errors: list[UserError]
+    product: Product | None = strawberry.field(description="The product as it now is; null when nothing changed.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What a variant mutation did.")
 class VariantPayload:
-    variant: ProductVariant | None
-    user_errors: list[UserError]
+    variant: ProductVariant | None = strawberry.field(
+        description="The variant as it now is; null when nothing changed."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What `productImageCreate` did.")
 class ProductImagePayload:
-    image: Image | None
-    user_errors: list[UserError]
+    image: Image | None = strawberry.field(description="The new image; null when nothing changed.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What `productDelete` did: the product deleted, or archived because it had been ordered.")
 class ProductDeletePayload:
     deleted_id: strawberry.ID | None = strawberry.field(description="Set when the product was deleted.")
     product: Product | None = strawberry.field(description="Set when it had been ordered and was archived instead.")
-    user_errors: list[UserError]
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What a delete mutation did.")
 class DeletePayload:
-    deleted_id: strawberry.ID | None
-    user_errors: list[UserError]
+    deleted_id: strawberry.ID | None = strawberry.field(
+        description="The ID of what was deleted; null when nothing was."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing was deleted; empty on success.")
 
 
 def _options(options: list[SelectedOptionInput] | None) -> list[tuple[str, str]] | None:
@@ -153,8 +207,12 @@ MANAGE_PRODUCTS = requires(Permission.MANAGE_PRODUCTS)
 
 @strawberry.type
 class CatalogueAdminMutation:
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def category_create(self, info: Info[Context, None], input: CategoryCreateInput) -> CategoryPayload:
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Add a category to the tree.")
+    async def category_create(
+        self,
+        info: Info[Context, None],
+        input: Annotated[CategoryCreateInput, strawberry.argument(description="The category to add.")],
+    ) -> CategoryPayload:
         data = admin.CategoryInput(
             name=input.name,
             slug=input.slug,
@@ -167,9 +225,12 @@ class CatalogueAdminMutation:
             category=None if category is None else build_category(info.context, category), user_errors=errors
         )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Rename, move or reorder a category.")
     async def category_update(
-        self, info: Info[Context, None], id: strawberry.ID, input: CategoryUpdateInput
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The category to change.")],
+        input: Annotated[CategoryUpdateInput, strawberry.argument(description="What to change.")],
     ) -> CategoryPayload:
         data = admin.CategoryInput(
             name=input.name,
@@ -188,11 +249,17 @@ class CatalogueAdminMutation:
         extensions=MANAGE_PRODUCTS,
         description="Refused while it has subcategories; its products keep existing without it.",
     )
-    async def category_delete(self, id: strawberry.ID) -> DeletePayload:
+    async def category_delete(
+        self, id: Annotated[strawberry.ID, strawberry.argument(description="The category to delete.")]
+    ) -> DeletePayload:
         return _deleted(id, *await attempt(admin.delete_category(decode_id_of(id, "Category"))))
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="New products are DRAFT unless a status is given.")
-    async def product_create(self, info: Info[Context, None], input: ProductCreateInput) -> ProductPayload:
+    async def product_create(
+        self,
+        info: Info[Context, None],
+        input: Annotated[ProductCreateInput, strawberry.argument(description="The product to add.")],
+    ) -> ProductPayload:
         data = admin.ProductInput(
             name=input.name,
             slug=input.slug,
@@ -206,9 +273,12 @@ class CatalogueAdminMutation:
             user_errors=errors,
         )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Change a product's own fields or status.")
     async def product_update(
-        self, info: Info[Context, None], id: strawberry.ID, input: ProductUpdateInput
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The product to change.")],
+        input: Annotated[ProductUpdateInput, strawberry.argument(description="What to change.")],
     ) -> ProductPayload:
         data = admin.ProductInput(
             name=input.name,
@@ -227,7 +297,13 @@ class CatalogueAdminMutation:
     @strawberry.mutation(
         extensions=MANAGE_PRODUCTS, description="A product that has been ordered is archived instead of deleted."
     )
-    async def product_delete(self, info: Info[Context, None], id: strawberry.ID) -> ProductDeletePayload:
+    async def product_delete(
+        self,
+        info: Info[Context, None],
+        id: Annotated[
+            strawberry.ID, strawberry.argument(description="The product to delete, with its variants and images.")
+        ],
+    ) -> ProductDeletePayload:
         outcome, errors = await attempt(admin.delete_product(decode_id_of(id, "Product")))
         product, archived = outcome if outcome is not None else (None, False)
         return ProductDeletePayload(
@@ -238,8 +314,12 @@ class CatalogueAdminMutation:
             user_errors=errors,
         )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def variant_create(self, info: Info[Context, None], input: VariantCreateInput) -> VariantPayload:
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Add a variant to a product, with no stock yet.")
+    async def variant_create(
+        self,
+        info: Info[Context, None],
+        input: Annotated[VariantCreateInput, strawberry.argument(description="The variant to add.")],
+    ) -> VariantPayload:
         data = admin.VariantInput(
             sku=input.sku,
             name=input.name,
@@ -256,9 +336,12 @@ class CatalogueAdminMutation:
             variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors
         )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Change a variant: its SKU, price, options, weight.")
     async def variant_update(
-        self, info: Info[Context, None], id: strawberry.ID, input: VariantUpdateInput
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The variant to change.")],
+        input: Annotated[VariantUpdateInput, strawberry.argument(description="What to change.")],
     ) -> VariantPayload:
         data = admin.VariantInput(
             sku=input.sku,
@@ -275,12 +358,19 @@ class CatalogueAdminMutation:
             variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors
         )
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def variant_delete(self, id: strawberry.ID) -> DeletePayload:
+    @strawberry.mutation(
+        extensions=MANAGE_PRODUCTS,
+        description="Delete a variant with its stock and stock ledger; carts lose their lines of it, orders keep theirs.",
+    )
+    async def variant_delete(
+        self, id: Annotated[strawberry.ID, strawberry.argument(description="The variant to delete.")]
+    ) -> DeletePayload:
         return _deleted(id, *await attempt(admin.delete_variant(decode_id_of(id, "ProductVariant"))))
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def product_image_create(self, input: ProductImageCreateInput) -> ProductImagePayload:
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Add an image to a product.")
+    async def product_image_create(
+        self, input: Annotated[ProductImageCreateInput, strawberry.argument(description="The image to add.")]
+    ) -> ProductImagePayload:
         image, errors = await attempt(
             admin.add_image(
                 decode_id_of(input.product_id, "Product", "productId"), input.url, input.alt_text, input.position
@@ -288,8 +378,10 @@ class CatalogueAdminMutation:
         )
         return ProductImagePayload(image=None if image is None else build_image(image_row(image)), user_errors=errors)
 
-    @strawberry.mutation(extensions=MANAGE_PRODUCTS)
-    async def product_image_delete(self, id: strawberry.ID) -> DeletePayload:
+    @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Remove an image from its product.")
+    async def product_image_delete(
+        self, id: Annotated[strawberry.ID, strawberry.argument(description="The image to remove (`Image.id`).")]
+    ) -> DeletePayload:
         return _deleted(id, *await attempt(admin.delete_image(decode_id_of(id, "Image"))))
 
 

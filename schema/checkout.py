@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import strawberry
 from strawberry.types import Info
 
@@ -12,14 +14,14 @@ from schema.orders import Order, build_order
 from schema.shared import Money, UserError, attempt, build_money
 
 
-@strawberry.type
+@strawberry.type(description="A way to ship an order, with its price for the cart at hand.")
 class ShippingMethod:
-    id: strawberry.ID
-    name: str
-    carrier: str
+    id: strawberry.ID = strawberry.field(description="The method's ID, for `cartUpdateShippingMethod`.")
+    name: str = strawberry.field(description='Its name as shoppers see it, such as "Standard".')
+    carrier: str = strawberry.field(description="The carrier's code, lowercase, such as dhl or ups.")
     price: Money = strawberry.field(description="For this cart: zero from the method's free-shipping threshold on.")
-    min_days: int
-    max_days: int
+    min_days: int = strawberry.field(description="The fewest days delivery takes once shipped.")
+    max_days: int = strawberry.field(description="The most days delivery takes once shipped.")
 
 
 def build_shipping_method(context: Context, shipping: checkout.ShippingQuote) -> ShippingMethod:
@@ -34,16 +36,24 @@ def build_shipping_method(context: Context, shipping: checkout.ShippingQuote) ->
     )
 
 
-@strawberry.input
+@strawberry.input(description="How the order is paid.")
 class PaymentInput:
     provider: str = strawberry.field(description="manual (placed unpaid) or test-card.")
-    token: str | None = None
+    token: str | None = strawberry.field(
+        default=None,
+        description="What the provider needs to charge, such as a card token from its payment form; test-card "
+        "declines tok_decline and approves any other. manual needs none.",
+    )
 
 
-@strawberry.type
+@strawberry.type(description="What `checkoutComplete` did.")
 class CheckoutCompletePayload:
-    order: Order | None
-    user_errors: list[UserError]
+    order: Order | None = strawberry.field(
+        description="The order the cart became (also when the same cart or key comes again); null when refused."
+    )
+    user_errors: list[UserError] = strawberry.field(
+        description="Why no order was placed; empty on success. Nothing was charged, reserved or changed."
+    )
 
 
 @strawberry.type
@@ -52,9 +62,18 @@ class CheckoutMutation:
     async def checkout_complete(
         self,
         info: Info[Context, None],
-        cart_token: strawberry.ID,
-        payment: PaymentInput,
-        idempotency_key: str | None = None,
+        cart_token: Annotated[
+            strawberry.ID,
+            strawberry.argument(description="The token of the cart to turn into an order (`Cart.token`)."),
+        ],
+        payment: Annotated[PaymentInput, strawberry.argument(description="How the order is paid.")],
+        idempotency_key: Annotated[
+            str | None,
+            strawberry.argument(
+                description="1–128 characters the client makes up once per order attempt and sends again on a "
+                "retry: a key that already placed an order answers that order."
+            ),
+        ] = None,
     ) -> CheckoutCompletePayload:
         context = info.context
         order, errors = await attempt(

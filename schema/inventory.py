@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -12,19 +13,28 @@ from models import Permission
 from models import Stock as StockModel
 from models import StockMovement as MovementModel
 from models import Warehouse as WarehouseModel
+from models.inventory import REASON_LENGTH, WAREHOUSE_CODE_LENGTH, WAREHOUSE_NAME_LENGTH
 from resolvers import inventory
 from schema.catalogue import ProductVariant, build_variant
 from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.permissions import requires
-from schema.shared import Connection, UserError, attempt
+from schema.shared import After, Connection, First, UserError, attempt
+
+# The arguments naming one stock row: a variant in a warehouse.
+VariantId = Annotated[strawberry.ID, strawberry.argument(description="The variant (`ProductVariant.id`).")]
+WarehouseCode = Annotated[
+    str, strawberry.argument(description="The warehouse's code (`Warehouse.code`, such as central), in any case.")
+]
 
 
-@strawberry.type
+@strawberry.type(description="A place stock is kept and orders are shipped from.")
 class Warehouse:
-    id: strawberry.ID
-    code: str
-    name: str
+    id: strawberry.ID = strawberry.field(description="The warehouse's ID.")
+    code: str = strawberry.field(
+        description="Its short name, lowercase, such as central: what the stock mutations take to name it."
+    )
+    name: str = strawberry.field(description="Its name for people.")
 
 
 def build_warehouse(warehouse: WarehouseModel) -> Warehouse:
@@ -53,12 +63,12 @@ async def _variant(root: StockLevel) -> ProductVariant:
 
 @strawberry.type(description="One variant's stock in one warehouse.")
 class StockLevel:
-    id: strawberry.ID
-    warehouse: Warehouse = strawberry.field(resolver=_warehouse)
-    variant: ProductVariant = strawberry.field(resolver=_variant)
+    id: strawberry.ID = strawberry.field(description="The stock row's ID.")
+    warehouse: Warehouse = strawberry.field(resolver=_warehouse, description="Where the stock is.")
+    variant: ProductVariant = strawberry.field(resolver=_variant, description="What the stock is of.")
     quantity: int = strawberry.field(description="On hand.")
     reserved: int = strawberry.field(description="Held for placed orders not yet shipped.")
-    available: int
+    available: int = strawberry.field(description="What can still be sold from here: on hand minus reserved.")
     _warehouse: strawberry.Private[Warehouse | None]
     _warehouse_id: strawberry.Private[int]
     _variant_id: strawberry.Private[int]
@@ -80,16 +90,24 @@ def build_stock_level(context: Context, stock: StockModel, warehouse: WarehouseM
     )
 
 
-@strawberry.type
+@strawberry.type(description="One entry of the stock ledger: a change to a stock row and why.")
 class StockMovement:
-    id: strawberry.ID
-    kind: str
-    delta: int
-    reserved_delta: int
-    quantity_after: int
-    reason: str
-    actor: str | None
-    created_at: datetime
+    id: strawberry.ID = strawberry.field(description="The entry's ID.")
+    kind: str = strawberry.field(
+        description="What changed the stock: SET or ADJUSTMENT (staff), RESERVATION (checkout), SALE (shipped) or "
+        "RELEASE (a cancellation or refund gave reserved units back)."
+    )
+    delta: int = strawberry.field(description="The change to the units on hand: negative when units left.")
+    reserved_delta: int = strawberry.field(description="The change to the units reserved for orders.")
+    quantity_after: int = strawberry.field(description="The units on hand after the change.")
+    reason: str = strawberry.field(
+        description='Why: the reason staff gave, "stock set", or the order it was for ("order #1042").'
+    )
+    actor: str | None = strawberry.field(
+        description="The email of the account that made the change (staff, or the customer who checked out); null "
+        "when nobody was signed in."
+    )
+    created_at: datetime = strawberry.field(description="When the change was made.")
 
 
 def build_stock_movement(movement: MovementModel) -> StockMovement:
@@ -105,22 +123,24 @@ def build_stock_movement(movement: MovementModel) -> StockMovement:
     )
 
 
-@strawberry.input
+@strawberry.input(description="A new warehouse.")
 class WarehouseCreateInput:
-    code: str
-    name: str
+    code: str = strawberry.field(
+        description=f"Its short name: 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes, unique."
+    )
+    name: str = strawberry.field(description=f"Its name for people: 1–{WAREHOUSE_NAME_LENGTH} characters.")
 
 
-@strawberry.type
+@strawberry.type(description="What `warehouseCreate` did.")
 class WarehousePayload:
-    warehouse: Warehouse | None
-    user_errors: list[UserError]
+    warehouse: Warehouse | None = strawberry.field(description="The new warehouse; null when refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
-@strawberry.type
+@strawberry.type(description="What a stock mutation did.")
 class StockPayload:
-    stock: StockLevel | None
-    user_errors: list[UserError]
+    stock: StockLevel | None = strawberry.field(description="The stock row as it now is; null when refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
 def _variant_id(variant_id: strawberry.ID) -> int:
@@ -135,7 +155,7 @@ def _stock_payload(context: Context, level: inventory.StockLevel | None, errors:
 
 @strawberry.type
 class InventoryQuery:
-    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY))
+    @strawberry.field(extensions=requires(Permission.MANAGE_INVENTORY), description="Every warehouse.")
     async def warehouses(self) -> list[Warehouse] | None:
         return [build_warehouse(w) for w in await inventory.warehouses()]
 
@@ -143,7 +163,7 @@ class InventoryQuery:
         extensions=requires(Permission.MANAGE_INVENTORY), description="The ledger of one variant, newest first."
     )
     async def stock_movements(
-        self, variant_id: strawberry.ID, first: int | None = None, after: str | None = None
+        self, variant_id: VariantId, first: First = None, after: After = None
     ) -> Connection[StockMovement] | None:
         page = await inventory.movements(_variant_id(variant_id), first, after)
         return Connection.of(page, [build_stock_movement(m) for m in page.rows])
@@ -153,7 +173,11 @@ class InventoryQuery:
         description="Stock rows with at most `threshold` unreserved units, scarcest first.",
     )
     async def low_stock(
-        self, info: Info[Context, None], threshold: int = 5, first: int | None = None, after: str | None = None
+        self,
+        info: Info[Context, None],
+        threshold: Annotated[int, strawberry.argument(description="The most available units a row may have.")] = 5,
+        first: First = None,
+        after: After = None,
     ) -> Connection[StockLevel] | None:
         page = await inventory.low_stock(threshold, first, after)
         return Connection.of(page, [build_stock_level(info.context, s) for s in page.rows])
@@ -161,8 +185,10 @@ class InventoryQuery:
 
 @strawberry.type
 class InventoryMutation:
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY))
-    async def warehouse_create(self, input: WarehouseCreateInput) -> WarehousePayload:
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Add a warehouse.")
+    async def warehouse_create(
+        self, input: Annotated[WarehouseCreateInput, strawberry.argument(description="The warehouse to add.")]
+    ) -> WarehousePayload:
         warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
         return WarehousePayload(warehouse=None if warehouse is None else build_warehouse(warehouse), user_errors=errors)
 
@@ -170,7 +196,14 @@ class InventoryMutation:
         extensions=requires(Permission.MANAGE_INVENTORY), description="Set on-hand stock; `warehouse` is its code."
     )
     async def stock_set(
-        self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, quantity: int
+        self,
+        info: Info[Context, None],
+        variant_id: VariantId,
+        warehouse: WarehouseCode,
+        quantity: Annotated[
+            int,
+            strawberry.argument(description="The units on hand from now on: 0 or more, and not below those reserved."),
+        ],
     ) -> StockPayload:
         level, errors = await attempt(
             inventory.set_stock(_variant_id(variant_id), warehouse, quantity, await info.context.viewer())
@@ -181,7 +214,17 @@ class InventoryMutation:
         extensions=requires(Permission.MANAGE_INVENTORY), description="Add or remove on-hand stock, with the reason."
     )
     async def stock_adjust(
-        self, info: Info[Context, None], variant_id: strawberry.ID, warehouse: str, delta: int, reason: str
+        self,
+        info: Info[Context, None],
+        variant_id: VariantId,
+        warehouse: WarehouseCode,
+        delta: Annotated[
+            int,
+            strawberry.argument(
+                description="Units to add, or to remove when negative; not 0, and never below those reserved."
+            ),
+        ],
+        reason: Annotated[str, strawberry.argument(description=f"Why, for the ledger: 1–{REASON_LENGTH} characters.")],
     ) -> StockPayload:
         level, errors = await attempt(
             inventory.adjust_stock(_variant_id(variant_id), warehouse, delta, reason, await info.context.viewer())

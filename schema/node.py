@@ -10,6 +10,7 @@ tell them it exists. `tests/test_node.py` walks the schema, so a new Node type n
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -95,14 +96,24 @@ async def _node(context: Context, global_id: str, argument: str, selected: Tree)
 @strawberry.type
 class NodeQuery:
     @strawberry.field(description="Any object by its global ID; null when it does not exist or is not visible.")
-    async def node(self, info: Info[Context, None], id: strawberry.ID) -> Node | None:
+    async def node(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The object's ID (its `id` field).")],
+    ) -> Node | None:
         return await _node(info.context, id, "id", selection_tree(info))
 
     @strawberry.field(
         description=f"Several objects by global ID, in order; at most {MAX_LIST_LENGTH}.",
         graphql_type=list[Node | None],
     )
-    async def nodes(self, info: Info[Context, None], ids: list[strawberry.ID]) -> list[Awaitable[Node | None]]:
+    async def nodes(
+        self,
+        info: Info[Context, None],
+        ids: Annotated[
+            list[strawberry.ID], strawberry.argument(description="The objects' IDs; each answer is in the same place.")
+        ],
+    ) -> list[Awaitable[Node | None]]:
         selected = selection_tree(info)
         # Who is asking, once, before the lookups run side by side: each would otherwise check the
         # same access token (and ask Redis whether its session was signed out) on its own.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -26,31 +27,50 @@ from schema.errors import GatewayError, Unauthenticated
 from schema.ids import encode_id
 from schema.live import follow
 from schema.permissions import require_signed_in
-from schema.shared import Money, Node, build_money
+from schema.shared import Money, Node, build_money, described_enum
 from schema.shipments import Shipment, build_shipment
 
 # The domain's enum, registered as GraphQL's OrderStatus as it is: strawberry.enum returns the class it was
 # given, so both layers name it alike.
-strawberry.enum(OrderStatus, name="OrderStatus")
+described_enum(
+    OrderStatus,
+    "Where an order is in its life. Staff move it on (paid, cancelled, refunded) and its parcels do (shipped, "
+    "delivered); CANCELLED and REFUNDED are final.",
+    {
+        OrderStatus.PLACED: "Placed and not paid yet (manual payment): staff mark it PAID when the money arrives. "
+        "Its stock is reserved until it ships or is cancelled.",
+        OrderStatus.PAID: "Paid, waiting to be shipped.",
+        OrderStatus.PARTIALLY_SHIPPED: "Part of it has shipped; the rest is still to ship.",
+        OrderStatus.SHIPPED: "Everything has shipped, and not every parcel has been delivered yet.",
+        OrderStatus.DELIVERED: "Every parcel has been delivered (SHIPPED again if one moves after that).",
+        OrderStatus.CANCELLED: "Cancelled before anything shipped: its stock released, a payment refunded.",
+        OrderStatus.REFUNDED: "The payment was given back, in full.",
+    },
+)
 
 
-@strawberry.type
+@strawberry.type(description="One item of an order, as it was at checkout.")
 class OrderLine:
-    id: strawberry.ID
-    sku: str
-    product_name: str
-    variant_name: str
-    quantity: int
-    quantity_shipped: int
-    unit_price: Money
-    total: Money
+    id: strawberry.ID = strawberry.field(description="The line's ID, for `ShipmentLineInput.orderLineId`.")
+    sku: str = strawberry.field(description="The variant's SKU at checkout.")
+    product_name: str = strawberry.field(description="The product's name at checkout.")
+    variant_name: str = strawberry.field(description="The variant's name at checkout.")
+    quantity: int = strawberry.field(description="Units ordered.")
+    quantity_shipped: int = strawberry.field(description="Units sent so far, over all shipments.")
+    unit_price: Money = strawberry.field(description="The price of one unit at checkout.")
+    total: Money = strawberry.field(description="`unitPrice` times `quantity`, rounded to the currency's minor unit.")
 
 
-@strawberry.type
+@strawberry.type(description="One thing that happened to an order, for its history.")
 class OrderEvent:
-    kind: str
-    message: str
-    created_at: datetime
+    kind: str = strawberry.field(
+        description="What happened: the status the order reached, as an OrderStatus name (PLACED, PAID, SHIPPED, "
+        "CANCELLED, ...)."
+    )
+    message: str = strawberry.field(
+        description="What happened, in English, for people: a cancellation's reason, what was shipped."
+    )
+    created_at: datetime = strawberry.field(description="When it happened.")
     _actor: strawberry.Private[str]
 
     @strawberry.field(description="Who did it (an email); shown only to staff with MANAGE_ORDERS.")
@@ -79,25 +99,31 @@ async def _shipments(root: Order) -> list[Shipment]:
     return [build_shipment(root._context, s) for s in rows]
 
 
-@strawberry.type
+@strawberry.type(
+    description="An order, as its customer, whoever holds its token and staff with MANAGE_ORDERS see it. Its "
+    "prices, address and shipping method are those of checkout: later catalogue changes leave it as it is."
+)
 class Order(Node):
-    id: strawberry.ID
-    number: int
+    number: int = strawberry.field(description="The order's number for people (emails, support): sequential.")
     token: strawberry.ID = strawberry.field(description="Unguessable: whoever holds it can follow the order.")
-    status: OrderStatus
-    email: str
-    lines: list[OrderLine] = strawberry.field(resolver=_lines)
-    subtotal: Money
-    discount_total: Money
-    shipping_total: Money
-    tax_total: Money
-    total: Money
-    shipping_address: MailingAddress
-    shipping_method_name: str
-    discount_code: str | None
-    created_at: datetime
-    events: list[OrderEvent] = strawberry.field(resolver=_events)
-    shipments: list[Shipment] = strawberry.field(resolver=_shipments)
+    status: OrderStatus = strawberry.field(description="Where the order is now.")
+    email: str = strawberry.field(description="Where the order's messages go: the cart's email at checkout.")
+    lines: list[OrderLine] = strawberry.field(resolver=_lines, description="What was bought.")
+    subtotal: Money = strawberry.field(description="The lines' totals added up, before discount, shipping and tax.")
+    discount_total: Money = strawberry.field(description="What the discount code took off; zero without one.")
+    shipping_total: Money = strawberry.field(description="What shipping cost.")
+    tax_total: Money = strawberry.field(description="The tax in `total`, included in the prices or added on top.")
+    total: Money = strawberry.field(description="What the order costs, all in: what was charged or is to be paid.")
+    shipping_address: MailingAddress = strawberry.field(description="Where the order ships.")
+    shipping_method_name: str = strawberry.field(description="The name of the shipping method chosen at checkout.")
+    discount_code: str | None = strawberry.field(description="The discount code used, in capitals; null when none.")
+    created_at: datetime = strawberry.field(description="When the order was placed.")
+    events: list[OrderEvent] = strawberry.field(
+        resolver=_events, description="Its history, oldest first: placed, paid, shipped, cancelled, ..."
+    )
+    shipments: list[Shipment] = strawberry.field(
+        resolver=_shipments, description="The parcels sent so far, in the order they were created."
+    )
     _order_id: strawberry.Private[int]
     _context: strawberry.Private[Context]
     _loaders: strawberry.Private[Loaders]
@@ -145,7 +171,13 @@ def build_order(context: Context, order: OrderModel) -> Order:
 @strawberry.type
 class OrdersQuery:
     @strawberry.field(description="An order by its token; null when no order has it.")
-    async def order(self, info: Info[Context, None], token: strawberry.ID) -> Order | None:
+    async def order(
+        self,
+        info: Info[Context, None],
+        token: Annotated[
+            strawberry.ID, strawberry.argument(description="The order's token (`Order.token`), from checkout.")
+        ],
+    ) -> Order | None:
         order = await orders.order_by_token(token)
         return None if order is None else build_order(info.context, order)
 
@@ -156,7 +188,9 @@ class OrdersSubscription:
         description="The order now, then at every change of its status. Anyone with its token may follow it."
     )
     async def order_status_changed(
-        self, info: Info[Context, None], order_token: strawberry.ID
+        self,
+        info: Info[Context, None],
+        order_token: Annotated[strawberry.ID, strawberry.argument(description="The order's token (`Order.token`).")],
     ) -> AsyncGenerator[Order, None]:
         order = await orders.order_by_token(order_token)
         if order is None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 from datetime import datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -11,6 +12,7 @@ from strawberry.types import Info
 from models import Order as OrderModel
 from models import OrderStatus, Permission
 from models.changes import ORDERS
+from models.orders import EVENT_MESSAGE_LENGTH
 from resolvers import orders, orders_admin
 from schema.context import Context
 from schema.errors import Forbidden, Unauthenticated
@@ -18,21 +20,27 @@ from schema.ids import decode_id_of
 from schema.live import follow
 from schema.orders import Order, build_order
 from schema.permissions import require_permission, requires
-from schema.shared import Connection, UserError, attempt
+from schema.shared import After, Connection, First, UserError, attempt
 
 
-@strawberry.input
+@strawberry.input(description="Which orders: every condition given must hold.")
 class OrderFilter:
-    status: list[OrderStatus] | None = None
-    email: str | None = None
-    created_after: datetime | None = None
-    created_before: datetime | None = None
+    status: list[OrderStatus] | None = strawberry.field(default=None, description="Orders in any of these statuses.")
+    email: str | None = strawberry.field(
+        default=None, description="Orders placed with this email address, in any case."
+    )
+    created_after: datetime | None = strawberry.field(default=None, description="Placed at this moment or later.")
+    created_before: datetime | None = strawberry.field(default=None, description="Placed before this moment.")
 
 
-@strawberry.type
+@strawberry.type(description="What an order mutation did.")
 class OrderPayload:
-    order: Order | None
-    user_errors: list[UserError]
+    order: Order | None = strawberry.field(description="The order as it now is; null when refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+# The argument naming the order in every staff mutation on one.
+OrderId = Annotated[strawberry.ID, strawberry.argument(description="The order (`Order.id`).")]
 
 
 def _order_id(order_id: strawberry.ID) -> int:
@@ -45,9 +53,9 @@ class OrdersAdminQuery:
     async def orders(
         self,
         info: Info[Context, None],
-        filter: OrderFilter | None = None,
-        first: int | None = None,
-        after: str | None = None,
+        filter: Annotated[OrderFilter | None, strawberry.argument(description="Which orders; left out: all.")] = None,
+        first: First = None,
+        after: After = None,
     ) -> Connection[Order] | None:
         filter = filter or OrderFilter()
         page = await orders.list_orders(
@@ -63,8 +71,11 @@ class OrdersAdminQuery:
 
 @strawberry.type
 class OrdersAdminMutation:
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
-    async def order_mark_paid(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_ORDERS),
+        description="Record that a PLACED order's money has arrived (manual payment): the order becomes PAID.",
+    )
+    async def order_mark_paid(self, info: Info[Context, None], order_id: OrderId) -> OrderPayload:
         order, errors = await attempt(orders_admin.mark_paid(_order_id(order_id), await info.context.viewer()))
         return OrderPayload(order=None if order is None else build_order(info.context, order), user_errors=errors)
 
@@ -72,13 +83,24 @@ class OrdersAdminMutation:
         extensions=requires(Permission.MANAGE_ORDERS), description="Releases the reserved stock; refunds a paid order."
     )
     async def order_cancel(
-        self, info: Info[Context, None], order_id: strawberry.ID, reason: str | None = None
+        self,
+        info: Info[Context, None],
+        order_id: OrderId,
+        reason: Annotated[
+            str | None,
+            strawberry.argument(
+                description=f"Why, for the order's history: at most {EVENT_MESSAGE_LENGTH} characters."
+            ),
+        ] = None,
     ) -> OrderPayload:
         order, errors = await attempt(orders_admin.cancel(_order_id(order_id), reason, await info.context.viewer()))
         return OrderPayload(order=None if order is None else build_order(info.context, order), user_errors=errors)
 
-    @strawberry.mutation(extensions=requires(Permission.MANAGE_ORDERS))
-    async def order_refund(self, info: Info[Context, None], order_id: strawberry.ID) -> OrderPayload:
+    @strawberry.mutation(
+        extensions=requires(Permission.MANAGE_ORDERS),
+        description="Give a paid order's money back in full; stock still reserved for it is released.",
+    )
+    async def order_refund(self, info: Info[Context, None], order_id: OrderId) -> OrderPayload:
         order, errors = await attempt(orders_admin.refund(_order_id(order_id), await info.context.viewer()))
         return OrderPayload(order=None if order is None else build_order(info.context, order), user_errors=errors)
 

@@ -33,7 +33,10 @@ from schema.live import SharedEventExecution
 from schema.scalars import SCALARS
 
 
-@strawberry.type
+@strawberry.type(
+    description="What can be read: the catalogue by everyone; a cart or an order by whoever holds its token; the "
+    "account by its owner; the rest by staff holding the permission each field names."
+)
 class Query(
     catalogue.CatalogueQuery,
     cart.CartQuery,
@@ -47,7 +50,10 @@ class Query(
     pass
 
 
-@strawberry.type
+@strawberry.type(
+    description="What can be changed. Each mutation answers a payload whose `userErrors` say why a business rule "
+    "refused it, in which case nothing changed."
+)
 class Mutation(
     cart.CartMutation,
     checkout.CheckoutMutation,
@@ -66,7 +72,10 @@ for _field in get_object_definition(Mutation, strict=True).fields:
     _field.extensions.append(FreshLoadersPerMutation())
 
 
-@strawberry.type
+@strawberry.type(
+    description="Live updates over a WebSocket on /graphql (graphql-transport-ws or graphql-ws): the current state "
+    "first, where there is one, then the object after every committed change."
+)
 class Subscription(orders.OrdersSubscription, orders_admin.OrdersAdminSubscription, shipments.ShipmentsSubscription):
     pass
 

@@ -44,7 +44,7 @@ def described_enum(cls: type[E], description: str, values: Mapping[E, str]) -> t
     members = {value.name: cls(value.value) for value in definition.values}
     if wrong := set(members.values()) ^ set(values):
         raise ValueError(
-            f"{cls.__name__}: describe each of its values and nothing else, not {sorted(str(value) for value in wrong)}"
+            f"{cls.__name__}: describe each of its values and nothing else, not {sorted(member.name for member in wrong)}"
         )
     definition.values = [replace(value, description=values[members[value.name]]) for value in definition.values]
     return cls

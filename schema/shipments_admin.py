@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 
 import strawberry
 from strawberry.types import Info
 
 from models import Permission, ShipmentStatus
+from models.shipments import EVENT_DESCRIPTION_LENGTH, EVENT_LOCATION_LENGTH, TRACKING_NUMBER_LENGTH
 from resolvers import shipments, shipments_admin
 from schema.context import Context
 from schema.ids import decode_id_of
@@ -16,16 +18,16 @@ from schema.shared import UserError, attempt
 from schema.shipments import Shipment, build_shipment
 
 
-@strawberry.input
+@strawberry.input(description="Units of one order line that go in the parcel.")
 class ShipmentLineInput:
-    order_line_id: strawberry.ID
-    quantity: int
+    order_line_id: strawberry.ID = strawberry.field(description="The line (`OrderLine.id`).")
+    quantity: int = strawberry.field(description="How many units: from 1 to what is left to ship of the line.")
 
 
-@strawberry.type
+@strawberry.type(description="What a shipment mutation did.")
 class ShipmentPayload:
-    shipment: Shipment | None
-    user_errors: list[UserError]
+    shipment: Shipment | None = strawberry.field(description="The shipment as it now is; null when refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
 @strawberry.type
@@ -36,10 +38,20 @@ class ShipmentsAdminMutation:
     async def shipment_create(
         self,
         info: Info[Context, None],
-        order_id: strawberry.ID,
-        lines: list[ShipmentLineInput],
-        carrier: str,
-        tracking_number: str,
+        order_id: Annotated[
+            strawberry.ID, strawberry.argument(description="The order (`Order.id`): PAID or PARTIALLY_SHIPPED.")
+        ],
+        lines: Annotated[list[ShipmentLineInput], strawberry.argument(description="What goes in the parcel.")],
+        carrier: Annotated[
+            str, strawberry.argument(description="The carrier's code, such as dhl or ups; stored lowercase.")
+        ],
+        tracking_number: Annotated[
+            str,
+            strawberry.argument(
+                description=f"The carrier's number for the parcel: 1–{TRACKING_NUMBER_LENGTH} letters, digits, "
+                "spaces or dashes, not used by another of the carrier's parcels."
+            ),
+        ],
     ) -> ShipmentPayload:
         pairs = [(decode_id_of(line.order_line_id, "OrderLine", "orderLineId"), line.quantity) for line in lines]
         shipment, errors = await attempt(
@@ -58,12 +70,25 @@ class ShipmentsAdminMutation:
     async def shipment_add_tracking_event(
         self,
         info: Info[Context, None],
-        shipment_id: strawberry.ID,
-        status: ShipmentStatus,
-        description: str | None = None,
-        location: str | None = None,
-        occurred_at: datetime | None = None,
-        estimated_delivery: date | None = None,
+        shipment_id: Annotated[strawberry.ID, strawberry.argument(description="The shipment (`Shipment.id`).")],
+        status: Annotated[ShipmentStatus, strawberry.argument(description="Where the parcel is after it.")],
+        description: Annotated[
+            str | None,
+            strawberry.argument(description=f"What happened, in words: at most {EVENT_DESCRIPTION_LENGTH} characters."),
+        ] = None,
+        location: Annotated[
+            str | None,
+            strawberry.argument(description=f"Where it happened: at most {EVENT_LOCATION_LENGTH} characters."),
+        ] = None,
+        occurred_at: Annotated[
+            datetime | None,
+            strawberry.argument(
+                description="When it happened, with its offset from UTC and not in the future; left out: now."
+            ),
+        ] = None,
+        estimated_delivery: Annotated[
+            date | None, strawberry.argument(description="A new expected delivery day; left out: as it was.")
+        ] = None,
     ) -> ShipmentPayload:
         report = shipments.TrackingReport(
             status=status,
