@@ -4,24 +4,26 @@ PYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # graphql-http's GraphQL-over-HTTP audit, run by tests/test_http_audit.py (Node, pinned by the lock file).
 AUDIT := tests/http_audit
+# GraphQL Code Generator and TypeScript, run by tests/test_schema_codegen.py (Node, pinned by the lock file).
+CODEGEN := tests/codegen
 # GraphiQL's page and files, built by Vite from the npm packages pinned in graphiql/package-lock.json
 # into the gateway's package, which serves them itself (no CDN at run time).
 GRAPHIQL := graphiql
 GRAPHIQL_BUILD := gateway/static/graphiql/index.html
 
-.PHONY: run test test-fast check install audit-deps graphiql bench schema clean
+.PHONY: run test test-fast check install audit-deps codegen-deps graphiql bench schema clean
 
 run: install graphiql
 	$(PYTHON) -m gateway migrate
 	$(PYTHON) -m gateway seed --products 200
 	$(PYTHON) -m gateway serve
 
-test: install audit-deps graphiql
+test: install audit-deps codegen-deps graphiql
 	$(PYTHON) -m pytest $(PYTEST_ARGS)
 
 # The same suite without the tests marked `slow` (multi-process, fault drills, hostile-input fuzzing).
 .PHONY: test-fast
-test-fast: install audit-deps graphiql
+test-fast: install audit-deps codegen-deps graphiql
 	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # The quality gate CI runs before the tests: lint, formatting and strict types.
@@ -40,6 +42,15 @@ audit-deps:
 			|| (cd $(AUDIT) && npm ci --no-audit --no-fund --loglevel=error); \
 	else \
 		echo "node/npm not found: the GraphQL-over-HTTP audit (tests/test_http_audit.py) will be skipped"; \
+	fi
+
+# The same for the code generator's check (tests/test_schema_codegen.py skips without it).
+codegen-deps:
+	@if command -v npm >/dev/null 2>&1; then \
+		test $(CODEGEN)/node_modules/.package-lock.json -nt $(CODEGEN)/package-lock.json \
+			|| (cd $(CODEGEN) && npm ci --no-audit --no-fund --loglevel=error); \
+	else \
+		echo "node/npm not found: the code generator's check (tests/test_schema_codegen.py) will be skipped"; \
 	fi
 
 # Without Node the page at /graphql says how to build it, and the browser test skips (or fails under
@@ -69,4 +80,4 @@ schema: install
 	$(PYTHON) -m gateway export-schema
 
 clean:
-	rm -rf $(VENV) var $(AUDIT)/node_modules $(GRAPHIQL)/node_modules gateway/static/graphiql
+	rm -rf $(VENV) var $(AUDIT)/node_modules $(CODEGEN)/node_modules $(GRAPHIQL)/node_modules gateway/static/graphiql
