@@ -15,13 +15,14 @@ from typing import Any
 import strawberry
 from graphql import GraphQLResolveInfo
 from strawberry.extensions import SchemaExtension
-from strawberry.types import Info
+from strawberry.types import Info, get_object_definition
 
 from schema import catalogue, schema
-from schema.catalogue import ProductConnection, ProductFilter, ProductSort
+from schema.catalogue import FilterArgument, ProductConnection, SearchArgument, SortArgument
 from schema.context import Context
 from schema.lazy import Lazy
 from schema.root import Mutation, Query, Subscription
+from schema.shared import After, Before, First, Last
 from testbed.storefront import LISTING, LISTING_ARGUMENTS
 
 # What schema/root.py passes as `types=`: Strawberry keeps no public copy of it, so it is repeated
@@ -68,6 +69,7 @@ async def capture_listing(currency: str) -> ProductConnection:
         query=schema.query,
         types=SCHEMA_TYPES,
         extensions=[*schema.extensions, lambda: _CaptureRootField("products", sink)],
+        config=schema.config,
     )
     result = await capturing.execute(LISTING, context_value=Context(currency=currency))
     if result.errors:
@@ -109,7 +111,7 @@ def _real_products_description() -> str | None:
 def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
     """The real schema with root `products` answered by `page()`: same types, same extensions."""
 
-    @strawberry.type(name="Query")
+    @strawberry.type(name="Query", description=get_object_definition(Query, strict=True).description)
     class FloorQuery(Query):
         # Same name, arguments and description as CatalogueQuery.products, so the same document
         # validates and the SDL is identical; a plain (not async) resolver: nothing to wait for.
@@ -117,14 +119,14 @@ def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
         def products(
             self,
             info: Info[Context, None],
-            first: int | None = None,
-            after: str | None = None,
-            last: int | None = None,
-            before: str | None = None,
-            filter: ProductFilter | None = None,
-            sort: ProductSort | None = None,
-            search: str | None = None,
-        ) -> ProductConnection:
+            first: First = None,
+            after: After = None,
+            last: Last = None,
+            before: Before = None,
+            filter: FilterArgument = None,
+            sort: SortArgument = None,
+            search: SearchArgument = None,
+        ) -> ProductConnection | None:  # nullable, as the real root field is
             given = {
                 "first": first,
                 "after": after,
@@ -139,7 +141,12 @@ def build_schema(page: Callable[[], ProductConnection]) -> strawberry.Schema:
             return page()
 
     floor = _same_schema_class(
-        query=FloorQuery, mutation=Mutation, subscription=Subscription, types=SCHEMA_TYPES, extensions=schema.extensions
+        query=FloorQuery,
+        mutation=Mutation,
+        subscription=Subscription,
+        types=SCHEMA_TYPES,
+        extensions=schema.extensions,
+        config=schema.config,  # the custom scalars (schema/scalars.py)
     )
     if floor.as_str() != schema.as_str():
         raise RuntimeError("floor: the floor schema's SDL differs from the real schema's")

@@ -32,6 +32,7 @@ from models import VariantOption as OptionModel
 from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue
 from resolvers import catalogue_changes as changes
+from resolvers.catalogue import MAX_SEARCH_LENGTH
 from resolvers.catalogue_listing import Facets, ProductSort
 from resolvers.errors import BadInput
 from schema.context import Context
@@ -249,6 +250,24 @@ class ProductFilter:
     )
 
 
+# The listing's own arguments, beside the connection's: named, so that every field taking them
+# (`Query.products`, `Category.products`, the benchmark's floor) describes them alike.
+FilterArgument = Annotated[
+    ProductFilter | None, strawberry.argument(description="Which products: every condition given must hold.")
+]
+SortArgument = Annotated[
+    ProductSort | None, strawberry.argument(description="The order: NAME_ASC, or RELEVANCE with `search`.")
+]
+SearchArgument = Annotated[
+    str | None,
+    strawberry.argument(
+        description="Words that must all appear in the product's name or description, each as the start of a word "
+        f"there, so results can follow a shopper's typing. Letters and digits count; at most {MAX_SEARCH_LENGTH} "
+        "characters."
+    ),
+]
+
+
 async def resolve_products(
     root: Any,
     info: Info[Context, None],
@@ -256,19 +275,9 @@ async def resolve_products(
     after: After = None,
     last: Last = None,
     before: Before = None,
-    filter: Annotated[
-        ProductFilter | None, strawberry.argument(description="Which products: every condition given must hold.")
-    ] = None,
-    sort: Annotated[
-        ProductSort | None, strawberry.argument(description="The order: NAME_ASC, or RELEVANCE with `search`.")
-    ] = None,
-    search: Annotated[
-        str | None,
-        strawberry.argument(
-            description="Words that must all appear in the product's name or description, each as the start of a "
-            "word there, so results can follow a shopper's typing. Letters and digits count; at most 200 characters."
-        ),
-    ] = None,
+    filter: FilterArgument = None,
+    sort: SortArgument = None,
+    search: SearchArgument = None,
 ) -> ProductConnection:
     """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
     category_id = root._model.id if isinstance(root, Category) else None
