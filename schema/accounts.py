@@ -74,8 +74,8 @@ async def _addresses(root: Customer) -> list[Address]:
 )
 class Customer(Node):
     email: str = strawberry.field(description="The email address it signs in with, lower-cased.")
-    first_name: str = strawberry.field(description="Empty when not given.")
-    last_name: str = strawberry.field(description="Empty when not given.")
+    first_name: str = strawberry.field(description="The account holder's first name; empty when not given.")
+    last_name: str = strawberry.field(description="The account holder's last name; empty when not given.")
     is_staff: bool = strawberry.field(description="Whether it is a staff account.")
     permissions: list[Permission] = strawberry.field(description="What a staff account may do; empty for a shopper.")
     created_at: datetime = strawberry.field(description="When the account was created.")

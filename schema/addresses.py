@@ -17,7 +17,7 @@ class MailingAddress:
     region: str | None = strawberry.field(
         description="The state, province or county, where the country uses one; null when none."
     )
-    country: str = strawberry.field(description="ISO 3166-1 alpha-2.")
+    country: str = strawberry.field(description="The country, as its ISO 3166-1 alpha-2 code (such as DE).")
     phone: str | None = strawberry.field(description="A phone number for the carrier; null when none.")
 
 

@@ -304,7 +304,7 @@ async def _children(root: Category, info: Info[Context, None]) -> list[Category]
 
 @strawberry.type(description="A place in the category tree that products are filed under.")
 class Category(Node):
-    name: str = strawberry.field(description="The category's name.")
+    name: str = strawberry.field(description="The category's name, as shoppers see it.")
     slug: str = strawberry.field(description="The category's URL key, unique: `category(slug:)` finds it.")
     description: str = strawberry.field(description="The category's description, plain text; empty when none.")
     position: int = strawberry.field(description="Its place among its siblings: lower comes first.")

@@ -9,6 +9,14 @@ import strawberry
 from strawberry.types import Info
 
 from models import Permission, ProductStatus
+from models.catalogue import (
+    ALT_TEXT_LENGTH,
+    CATEGORY_NAME_LENGTH,
+    IMAGE_URL_LENGTH,
+    NAME_LENGTH,
+    OPTION_NAME_LENGTH,
+    OPTION_VALUE_LENGTH,
+)
 from models.rows import image_row, product_row
 from resolvers import catalogue_admin as admin
 from schema.catalogue import (
@@ -33,7 +41,7 @@ def _optional_id(value: strawberry.ID | None, type_name: str, field: str) -> int
 
 @strawberry.input(description="A new category.")
 class CategoryCreateInput:
-    name: str = strawberry.field(description="Its name: 1–200 characters.")
+    name: str = strawberry.field(description=f"Its name: 1–{CATEGORY_NAME_LENGTH} characters.")
     slug: str | None = strawberry.field(
         default=None,
         description="Its URL key: lowercase letters and digits joined by dashes, unique. Left out: made from the "
@@ -50,7 +58,7 @@ class CategoryCreateInput:
 
 @strawberry.input(description="Fields left out stay as they are; `parent: null` makes the category top-level.")
 class CategoryUpdateInput:
-    name: str | None = strawberry.field(default=None, description="A new name: 1–200 characters.")
+    name: str | None = strawberry.field(default=None, description=f"A new name: 1–{CATEGORY_NAME_LENGTH} characters.")
     slug: str | None = strawberry.field(
         default=None, description="A new URL key, unique; the old one no longer finds it."
     )
@@ -64,7 +72,7 @@ class CategoryUpdateInput:
 
 @strawberry.input(description="A new product. It has no variants yet: add them with `variantCreate`.")
 class ProductCreateInput:
-    name: str = strawberry.field(description="Its name: 1–255 characters.")
+    name: str = strawberry.field(description=f"Its name: 1–{NAME_LENGTH} characters.")
     slug: str | None = strawberry.field(
         default=None,
         description="Its URL key: lowercase letters and digits joined by dashes, unique. Left out: made from the "
@@ -80,7 +88,7 @@ class ProductCreateInput:
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
 class ProductUpdateInput:
-    name: str | None = strawberry.field(default=None, description="A new name: 1–255 characters.")
+    name: str | None = strawberry.field(default=None, description=f"A new name: 1–{NAME_LENGTH} characters.")
     slug: str | None = strawberry.field(
         default=None, description="A new URL key, unique; the old one no longer finds it."
     )
@@ -96,8 +104,10 @@ class ProductUpdateInput:
 
 @strawberry.input(description="One option value of a variant, such as Size: M.")
 class SelectedOptionInput:
-    name: str = strawberry.field(description='The option, such as "Size": at most 64 characters.')
-    value: str = strawberry.field(description='Its value for this variant, such as "M": at most 128 characters.')
+    name: str = strawberry.field(description=f'The option, such as "Size": at most {OPTION_NAME_LENGTH} characters.')
+    value: str = strawberry.field(
+        description=f'Its value for this variant, such as "M": at most {OPTION_VALUE_LENGTH} characters.'
+    )
 
 
 @strawberry.input(description="A new variant of a product: a version of it that can be bought.")
@@ -143,10 +153,11 @@ class VariantUpdateInput:
 class ProductImageCreateInput:
     product_id: strawberry.ID = strawberry.field(description="The product it shows.")
     url: str = strawberry.field(
-        description="Where the image is: an absolute http(s) URL of at most 1024 characters, stored as given."
+        description=f"Where the image is: an absolute http(s) URL of at most {IMAGE_URL_LENGTH} characters, stored as given."
     )
     alt_text: str | None = strawberry.field(
-        default=None, description="What the image shows, for those who cannot see it: at most 255 characters."
+        default=None,
+        description=f"What the image shows, for those who cannot see it: at most {ALT_TEXT_LENGTH} characters.",
     )
     position: int | None = strawberry.field(
         default=None, description="Its place among the product's images, lower first; left out: after the others."

@@ -7,6 +7,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
+from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import checkout, checkout_complete
 from schema.context import Context
 from schema.ids import encode_id
@@ -70,7 +71,7 @@ class CheckoutMutation:
         idempotency_key: Annotated[
             str | None,
             strawberry.argument(
-                description="1–128 characters the client makes up once per order attempt and sends again on a "
+                description=f"1–{IDEMPOTENCY_KEY_LENGTH} characters the client makes up once per order attempt and sends again on a "
                 "retry: a key that already placed an order answers that order."
             ),
         ] = None,

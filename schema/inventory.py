@@ -30,7 +30,7 @@ WarehouseCode = Annotated[
 
 @strawberry.type(description="A place stock is kept and orders are shipped from.")
 class Warehouse:
-    id: strawberry.ID = strawberry.field(description="The warehouse's ID.")
+    id: strawberry.ID = strawberry.field(description="Opaque; the stock mutations name a warehouse by its `code`.")
     code: str = strawberry.field(
         description="Its short name, lowercase, such as central: what the stock mutations take to name it."
     )
@@ -63,7 +63,9 @@ async def _variant(root: StockLevel) -> ProductVariant:
 
 @strawberry.type(description="One variant's stock in one warehouse.")
 class StockLevel:
-    id: strawberry.ID = strawberry.field(description="The stock row's ID.")
+    id: strawberry.ID = strawberry.field(
+        description="Opaque, for a client cache to key the row by; stock is changed by variant and warehouse."
+    )
     warehouse: Warehouse = strawberry.field(resolver=_warehouse, description="Where the stock is.")
     variant: ProductVariant = strawberry.field(resolver=_variant, description="What the stock is of.")
     quantity: int = strawberry.field(description="On hand.")
@@ -92,7 +94,7 @@ def build_stock_level(context: Context, stock: StockModel, warehouse: WarehouseM
 
 @strawberry.type(description="One entry of the stock ledger: a change to a stock row and why.")
 class StockMovement:
-    id: strawberry.ID = strawberry.field(description="The entry's ID.")
+    id: strawberry.ID = strawberry.field(description="Opaque, for a client cache to key the entry by.")
     kind: str = strawberry.field(
         description="What changed the stock: SET or ADJUSTMENT (staff), RESERVATION (checkout), SALE (shipped) or "
         "RELEASE (a cancellation or refund gave reserved units back)."
