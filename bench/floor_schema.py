@@ -1,15 +1,14 @@
 """The floor's schema: the real one, except that root `products` returns a page held in memory.
 
-The page is captured once by running the real listing through the real schema (so the objects
-are exactly what the gateway builds), then frozen: a relation the listing does not select is still
-a `Lazy` bound to a dataloader; those are replaced by a placeholder that fails loudly if ever
-resolved, so serving the floor can never await or reach the database.
+The page is captured once by running the real listing through the real schema, so the objects are
+exactly what the gateway builds: the listing's relations are loaded with the page, and serving it
+again reaches no database (the listing scenario counts the floor's statements and fails on any).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Generator
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -20,7 +19,6 @@ from strawberry.types import Info, get_object_definition
 from schema import catalogue, schema
 from schema.catalogue import FilterArgument, ProductConnection, SearchArgument, SortArgument
 from schema.context import Context
-from schema.lazy import Lazy
 from schema.root import Mutation, Query, Subscription
 from schema.shared import After, Before, First, Last
 from testbed.storefront import LISTING, LISTING_ARGUMENTS
@@ -28,19 +26,6 @@ from testbed.storefront import LISTING, LISTING_ARGUMENTS
 # What schema/root.py passes as `types=`: Strawberry keeps no public copy of it, so it is repeated
 # here, and `build_schema` checks that the resulting SDL is the real one's.
 SCHEMA_TYPES = [catalogue.Product, catalogue.ProductVariant, catalogue.Category]
-
-
-class NotPreloaded:
-    """Stands in for a relation the captured page did not load; awaiting it is a bug in the floor."""
-
-    __slots__ = ("where",)
-
-    def __init__(self, where: str) -> None:
-        self.where = where
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        raise RuntimeError(f"floor: {self.where} was not preloaded; the floor serves only the listing query")
-        yield  # pragma: no cover - makes this a generator, as __await__ must return an iterator
 
 
 class _CaptureRootField(SchemaExtension):
@@ -77,25 +62,7 @@ async def capture_listing(currency: str) -> ProductConnection:
     if len(sink) != 1 or not isinstance(sink[0], ProductConnection):
         raise RuntimeError(f"floor: expected one ProductConnection from `products`, captured {sink!r:.200}")
     connection: ProductConnection = sink[0]
-    freeze(connection)
     return connection
-
-
-def freeze(value: Any, seen: set[int] | None = None, where: str = "products") -> Any:
-    """Replace every `Lazy` reachable from `value` (in place) by a `NotPreloaded`; returns `value`."""
-    seen = set() if seen is None else seen
-    if isinstance(value, Lazy):
-        return NotPreloaded(where)
-    if isinstance(value, list):
-        for index, item in enumerate(value):
-            value[index] = freeze(item, seen, where)
-        return value
-    # Only Strawberry objects are walked; models (e.g. Category._model) are private and never served.
-    if hasattr(type(value), "__strawberry_definition__") and id(value) not in seen:
-        seen.add(id(value))  # products and their variants point at each other
-        for name, attribute in list(vars(value).items()):
-            setattr(value, name, freeze(attribute, seen, f"{type(value).__name__}.{name}"))
-    return value
 
 
 def _same_schema_class(**kwargs: Any) -> strawberry.Schema:
