@@ -19,6 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 import httpx
 import pytest
+from argon2 import PasswordHasher, profiles
 from redis.asyncio import Redis
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
@@ -26,6 +27,7 @@ from tortoise.backends.base.executor import EXECUTOR_CACHE
 from gateway.app import create_app
 from gateway.db import close, migrate, tortoise_config
 from gateway.settings import load_settings
+from resolvers import accounts
 from tests import catalogue_fixture
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -81,6 +83,22 @@ async def _drop_postgres_database(admin_url: str, name: str) -> None:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def cheap_password_hashes() -> Iterator[None]:
+    """Argon2's cheapest profile for the passwords this process hashes.
+
+    At the production cost (64 MiB, 3 passes, 4 lanes) one hash takes 0.1 s on an idle machine and
+    over a second on these two shared cores, and the suite creates and signs in several hundred
+    accounts: most of its time went there. Each hash names its own parameters, so accounts made
+    either way verify either way; processes the tests start (uvicorn, the CLI) keep the real cost.
+    """
+    cheap = PasswordHasher.from_parameters(profiles.CHEAPEST)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(accounts, "_hasher", cheap)
+        patch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
+        yield
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
