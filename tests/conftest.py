@@ -1,20 +1,19 @@
 """Fixtures: the gateway against SQLite and PostgreSQL, a GraphQL client, and a SQL counter.
 
 Every test that takes `db` runs once per backend. PostgreSQL comes from TEST_DATABASE_URL (default:
-the local server); each run creates and drops its own database inside it. Without a server the
-PostgreSQL runs are skipped, unless REQUIRE_SERVICES=1, which makes its absence a failure.
+the local server); each session creates and drops its own database there, a copy of one the run
+migrated and seeded once (tests/databases.py). Without a server the PostgreSQL runs are skipped,
+unless REQUIRE_SERVICES=1, which makes its absence a failure.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
@@ -25,10 +24,10 @@ from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
 from gateway.app import create_app
-from gateway.db import close, migrate, tortoise_config
+from gateway.db import close, tortoise_config
 from gateway.settings import load_settings
 from resolvers import accounts
-from tests import catalogue_fixture
+from tests import catalogue_fixture, databases
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -47,7 +46,7 @@ def _postgres_admin_url() -> str:
 
 async def _postgres_available(url: str) -> str | None:
     try:
-        conn = await asyncpg.connect(url.replace("postgres://", "postgresql://", 1), timeout=3)
+        conn = await asyncpg.connect(databases.postgres_url(url), timeout=3)
     except (OSError, asyncpg.PostgresError) as error:
         return f"PostgreSQL at {url} is not reachable ({error})"
     await conn.close()
@@ -66,23 +65,12 @@ async def reachable_postgres_admin() -> str:
     return admin
 
 
-async def _create_postgres_database(admin_url: str) -> tuple[str, str]:
-    name = f"gateway_test_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    parts = urlsplit(admin_url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{name}", "", "")), name
+def pytest_configure(config: pytest.Config) -> None:
+    databases.start_run()
 
 
-async def _drop_postgres_database(admin_url: str, name: str) -> None:
-    conn = await asyncpg.connect(admin_url.replace("postgres://", "postgresql://", 1))
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+def pytest_unconfigure(config: pytest.Config) -> None:
+    databases.end_run()
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -103,26 +91,21 @@ def cheap_password_hashes() -> Iterator[None]:
 
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
 async def db(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Backend]:
-    """A migrated database holding the test catalogue, with Tortoise connected to it."""
-    dropped: tuple[str, str] | None = None
+    """A migrated database holding the test catalogue, with Tortoise connected to it: a copy of the
+    run's template for the backend (tests/databases.py), this session's own."""
     if request.param == "sqlite":
-        url = f"sqlite://{tmp_path_factory.mktemp('sqlite') / 'gateway.sqlite3'}"
+        copy = databases.sqlite_copy(tmp_path_factory.mktemp("sqlite"))
     else:
-        admin = await reachable_postgres_admin()
-        url, name = await _create_postgres_database(admin)
-        dropped = (admin, name)
-    await migrate(url)
-    await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
-    try:
-        data = await catalogue_fixture.build()
-        yield Backend(request.param, url, data)
-    finally:
-        await close()
-        # Tortoise caches compiled INSERTs per connection name, not per dialect: the next backend
-        # would get this one's placeholders.
-        EXECUTOR_CACHE.clear()
-        if dropped:
-            await _drop_postgres_database(*dropped)
+        copy = databases.postgres_copy(await reachable_postgres_admin())
+    async with copy as (url, data):
+        await Tortoise.init(config=tortoise_config(url), _enable_global_fallback=True)
+        try:
+            yield Backend(request.param, url, data)
+        finally:
+            await close()
+            # Tortoise caches compiled INSERTs per connection name, not per dialect: the next backend
+            # would get this one's placeholders.
+            EXECUTOR_CACHE.clear()
 
 
 @pytest.fixture(scope="session")

@@ -24,13 +24,13 @@ from hypothesis_graphql import Mode, from_schema, nodes
 from tortoise.context import TortoiseContext
 
 from gateway.app import create_app
-from gateway.db import migrate, tortoise_config
+from gateway.db import tortoise_config
 from gateway.settings import load_settings
 from models import Order, OrderLine, Permission
 from schema.ids import encode_id
 from schema.root import build_schema
-from tests import catalogue_fixture
-from tests.conftest import GraphQLClient, _create_postgres_database, _drop_postgres_database, _postgres_admin_url
+from tests import catalogue_fixture, databases
+from tests.conftest import GraphQLClient, _postgres_admin_url
 from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, PAID, ready_cart
 
@@ -181,42 +181,33 @@ class FuzzGateway:
 @asynccontextmanager
 async def fuzz_gateway(backend: str, workdir: Path) -> AsyncIterator[FuzzGateway]:
     """A migrated, seeded database of `backend`'s kind with an order and a shipment in it, and the app over it."""
-    dropped: tuple[str, str] | None = None
-    if backend == "sqlite":
-        url = f"sqlite://{workdir / 'fuzz.sqlite3'}"
-    else:
-        admin = _postgres_admin_url()
-        url, name = await _create_postgres_database(admin)
-        dropped = (admin, name)
-    context = TortoiseContext()
-    try:
-        with context:
-            await migrate(url)
-            await context.init(config=tortoise_config(url))
-            data = await catalogue_fixture.build()
-        app = create_app(
-            load_settings(
-                {
-                    "DATABASE_URL": url,
-                    "LOG_LEVEL": "INFO",
-                    "RATE_LIMIT_PER_SECOND": "0",
-                    "LOGIN_ATTEMPTS_PER_MINUTE": "10000",
-                }
+    copy = databases.sqlite_copy(workdir) if backend == "sqlite" else databases.postgres_copy(_postgres_admin_url())
+    async with copy as (url, data):
+        context = TortoiseContext()
+        try:
+            with context:
+                await context.init(config=tortoise_config(url))
+            app = create_app(
+                load_settings(
+                    {
+                        "DATABASE_URL": url,
+                        "LOG_LEVEL": "INFO",
+                        "RATE_LIMIT_PER_SECOND": "0",
+                        "LOGIN_ATTEMPTS_PER_MINUTE": "10000",
+                    }
+                )
             )
-        )
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-            gateway = FuzzGateway(context, client, {"anonymous": {}})
-            with gateway.active():
-                gateway.headers["customer"] = bearer(await token_for(staff=False))
-                gateway.headers["staff"] = bearer(await token_for(*Permission))
-                await _add_known_values(gateway, data)
-            yield gateway
-    finally:
-        with context:
-            await context.close_connections()
-        if dropped:
-            await _drop_postgres_database(*dropped)
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+                gateway = FuzzGateway(context, client, {"anonymous": {}})
+                with gateway.active():
+                    gateway.headers["customer"] = bearer(await token_for(staff=False))
+                    gateway.headers["staff"] = bearer(await token_for(*Permission))
+                    await _add_known_values(gateway, data)
+                yield gateway
+        finally:
+            with context:
+                await context.close_connections()
 
 
 async def _add_known_values(gateway: FuzzGateway, data: catalogue_fixture.Catalogue) -> None:

@@ -14,12 +14,8 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import (
-    ROOT,
-    _create_postgres_database,
-    _drop_postgres_database,
-    reachable_postgres_admin,
-)
+from tests import databases
+from tests.conftest import ROOT, reachable_postgres_admin
 from tests.live import uvicorn_workers
 
 pytestmark = pytest.mark.slow  # gateway CLI processes and uvicorn workers
@@ -59,7 +55,7 @@ async def test_a_reseeded_database_is_not_answered_from_the_old_ones_entries(bac
         dropped = None
     else:
         admin = await reachable_postgres_admin()
-        url, name = await _create_postgres_database(admin)
+        url, name = await databases.create_postgres_database(admin)
         dropped = (admin, name)
     try:
         gateway_command(url, "migrate")
@@ -74,7 +70,7 @@ async def test_a_reseeded_database_is_not_answered_from_the_old_ones_entries(bac
         if dropped is None:
             path.unlink()
         else:
-            await _drop_postgres_database(*dropped)
+            await databases.drop_postgres_database(*dropped)
             url, _ = await _recreate_postgres_database(*dropped)
         gateway_command(url, "migrate")
         gateway_command(url, "seed", "--products", "3")
@@ -84,7 +80,7 @@ async def test_a_reseeded_database_is_not_answered_from_the_old_ones_entries(bac
         assert status != HIT and price == NEW_PRICE
     finally:
         if dropped is not None:
-            await _drop_postgres_database(*dropped)
+            await databases.drop_postgres_database(*dropped)
 
 
 async def _recreate_postgres_database(admin: str, name: str) -> tuple[str, str]:

@@ -31,13 +31,8 @@ from redis.asyncio import Redis
 
 from testbed.processes import worker_pids
 from testbed.servers import Server, start, wait_healthy
-from tests import drill_invariants, payment_books
-from tests.conftest import (
-    ROOT,
-    _create_postgres_database,
-    _drop_postgres_database,
-    reachable_postgres_admin,
-)
+from tests import databases, drill_invariants, payment_books
+from tests.conftest import ROOT, reachable_postgres_admin
 from tests.drill_invariants import ClientView
 from tests.drill_traffic import Catalogue, Storefront, Traffic, check_out, ready_cart
 from tests.live import RedisProcess
@@ -139,22 +134,22 @@ async def shared_postgres() -> AsyncIterator[Source]:
     """The shared test server, with a database prepared once that each drill copies (preparing
     one took ~10 s on a busy machine, a copy well under one)."""
     admin = await reachable_postgres_admin()
-    url, template = await _create_postgres_database(admin)
+    url, template = await databases.create_postgres_database(admin)
     try:
         await asyncio.to_thread(_prepare, url)
         yield Source(admin, template)
     finally:
-        await _drop_postgres_database(admin, template)
+        await databases.drop_postgres_database(admin, template)
 
 
 async def _new_database(source: Source) -> tuple[str, str]:
     """A migrated and seeded database of the drill's own: its URL and name."""
     if source.template is None:
-        url, name = await _create_postgres_database(source.admin_url)
+        url, name = await databases.create_postgres_database(source.admin_url)
         try:
             await asyncio.to_thread(_prepare, url)
         except BaseException:
-            await _drop_postgres_database(source.admin_url, name)
+            await databases.drop_postgres_database(source.admin_url, name)
             raise
         return url, name
     name = f"gateway_drill_{uuid.uuid4().hex[:10]}"
@@ -240,7 +235,7 @@ async def deployment(source: Source, redis_url: str, tmp_path: Path) -> AsyncIte
             # Shown by pytest when the drill failed: what the workers logged.
             print(f"--- gateway log (tail) ---\n{server.log_tail(150)}")
             server.stop()
-        await _drop_postgres_database(source.admin_url, name)
+        await databases.drop_postgres_database(source.admin_url, name)
 
 
 def _summary(traffic: Traffic) -> str:
@@ -413,4 +408,4 @@ async def test_the_checks_see_a_ledger_a_counter_and_a_client_told_wrong(shared_
         assert found[1] == "discount WELCOME10: used_count 1, 0 orders carry it"
         assert found[2].startswith("a client was told order #1001 for cart no-such-")
     finally:
-        await _drop_postgres_database(shared_postgres.admin_url, name)
+        await databases.drop_postgres_database(shared_postgres.admin_url, name)
