@@ -8,6 +8,7 @@ unless REQUIRE_SERVICES=1, which makes its absence a failure.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
@@ -23,6 +24,7 @@ from redis.asyncio import Redis
 from tortoise import Tortoise
 from tortoise.backends.base.executor import EXECUTOR_CACHE
 
+import gateway.app
 from gateway.app import create_app
 from gateway.db import close, tortoise_config
 from gateway.settings import load_settings
@@ -86,6 +88,16 @@ def cheap_password_hashes() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(accounts, "_hasher", cheap)
         patch.setattr(accounts, "_DUMMY_HASH", cheap.hash("not-a-real-password"))
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_schema_per_limits() -> Iterator[None]:
+    """`create_app` builds its Strawberry schema, about 30 ms of CPU, and the tests create a hundred
+    apps (each its own settings, cache and metrics). A schema holds no state of its own, so apps
+    with the same limits share one, as every request in a process does."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gateway.app, "build_schema", functools.cache(gateway.app.build_schema))
         yield
 
 
