@@ -28,7 +28,7 @@ import gateway.app
 from gateway.app import create_app
 from gateway.db import close, tortoise_config
 from gateway.settings import load_settings
-from resolvers import accounts
+from resolvers import accounts, payments
 from tests import catalogue_fixture, databases
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -135,6 +135,21 @@ def app(db: Backend, tmp_path_factory: pytest.TempPathFactory) -> Any:
         }
     )
     return create_app(settings)
+
+
+@pytest.fixture(autouse=True)
+def card_books_of_the_session() -> Iterator[None]:
+    """Each test leaves the test-card processor installed as it found it.
+
+    `create_app` installs its processor for the whole process. A test that makes an app of its own,
+    without TEST_CARD_LEDGER, left one behind writing to the working copy's
+    var/test-card-ledger.jsonl, which every worker of the run shares: the payment tests after it,
+    which read what their checkout charged, read the other workers' charges too.
+    """
+    installed = payments.provider("test-card")
+    yield
+    if installed is not None:
+        payments.install(installed)
 
 
 @pytest.fixture
