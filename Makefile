@@ -18,13 +18,16 @@ run: install graphiql
 	$(PYTHON) -m gateway seed --products 200
 	$(PYTHON) -m gateway serve
 
+# pytest-xdist workers: one per core by default (`make test PYTEST_WORKERS=0` runs in one process).
+PYTEST_WORKERS ?= auto
+
 test: install audit-deps codegen-deps graphiql
-	$(PYTHON) -m pytest $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 # The same suite without the tests marked `slow` (multi-process, fault drills, hostile-input fuzzing).
 .PHONY: test-fast
 test-fast: install audit-deps codegen-deps graphiql
-	$(PYTHON) -m pytest -m "not slow" $(PYTEST_ARGS)
+	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
 # The quality gate CI runs before the tests: lint, formatting and strict types.
 check: install

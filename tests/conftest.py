@@ -4,6 +4,10 @@ Every test that takes `db` runs once per backend. PostgreSQL comes from TEST_DAT
 the local server); each session creates and drops its own database there, a copy of one the run
 migrated and seeded once (tests/databases.py). Without a server the PostgreSQL runs are skipped,
 unless REQUIRE_SERVICES=1, which makes its absence a failure.
+
+Under pytest-xdist (`make test` and `make test-fast` run the suite in several worker processes)
+each worker is a session: its own databases, its own app; the tests that use the one test Redis
+database take turns (`redis_url`).
 """
 
 from __future__ import annotations
@@ -216,22 +220,27 @@ def sql_counter() -> Iterator[StatementCounter]:
 @pytest.fixture
 async def redis_url() -> AsyncIterator[str]:
     """The test Redis database (TEST_REDIS_URL), emptied before and after each test that uses it;
-    skipped when absent unless REQUIRE_SERVICES=1."""
+    skipped when absent unless REQUIRE_SERVICES=1.
+
+    One database for the whole run, and each test empties it (and its event bus channel is named
+    after it): under pytest-xdist, a test that uses it waits until no other worker's test does.
+    """
     url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    client = Redis.from_url(url, socket_connect_timeout=2)
-    try:
-        await client.ping()
-    except Exception as error:  # any failure: no Redis to test against
-        await client.aclose()
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
-        pytest.skip(f"Redis at {url} is not reachable ({error})")
-    await client.flushdb()  # this test database only: every test starts from an empty cache
-    try:
-        yield url
-    finally:
-        await client.flushdb()
-        await client.aclose()
+    async with databases.exclusive("redis"):
+        client = Redis.from_url(url, socket_connect_timeout=2)
+        try:
+            await client.ping()
+        except Exception as error:  # any failure: no Redis to test against
+            await client.aclose()
+            if REQUIRE_SERVICES:
+                pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
+            pytest.skip(f"Redis at {url} is not reachable ({error})")
+        await client.flushdb()  # this test database only: every test starts from an empty cache
+        try:
+            yield url
+        finally:
+            await client.flushdb()
+            await client.aclose()
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -171,8 +171,8 @@ def _read(record: Path) -> Template | None:
 
 @asynccontextmanager
 async def exclusive(resource: str) -> AsyncIterator[Path]:
-    """Held by one session of the run at a time (pytest-xdist runs one per worker process) while it
-    builds or copies a template. Yields the run's directory."""
+    """Held by one session of the run at a time (pytest-xdist runs one per worker process): while
+    it builds or copies a template, or uses the one test Redis database. Yields the run's directory."""
     directory = Path(os.environ[RUN_DIRECTORY])  # conftest's pytest_configure made it
     descriptor = os.open(directory / f"{resource}.lock", os.O_CREAT | os.O_RDWR)
     try:
