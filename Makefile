@@ -29,6 +29,11 @@ test: install audit-deps codegen-deps graphiql
 test-fast: install audit-deps codegen-deps graphiql
 	$(PYTHON) -m pytest -n $(PYTEST_WORKERS) -m "not slow" $(PYTEST_ARGS)
 
+# Compiled modules are kept for the tests even where the environment says not to write them
+# (container images often set PYTHONDONTWRITEBYTECODE=1): pytest keeps its rewritten test modules
+# there, and every process a test starts (uvicorn workers, the CLI) imports the project again.
+test test-fast: export PYTHONDONTWRITEBYTECODE :=
+
 # The quality gate CI runs before the tests: lint, formatting and strict types.
 check: install
 	$(VENV)/bin/ruff check .
