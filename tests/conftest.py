@@ -16,6 +16,7 @@ import functools
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -217,13 +218,13 @@ def sql_counter() -> Iterator[StatementCounter]:
         logger.setLevel(previous)
 
 
-@pytest.fixture
-async def redis_url() -> AsyncIterator[str]:
-    """The test Redis database (TEST_REDIS_URL), emptied before and after each test that uses it;
-    skipped when absent unless REQUIRE_SERVICES=1.
+@asynccontextmanager
+async def the_test_redis() -> AsyncIterator[str]:
+    """The test Redis database (TEST_REDIS_URL), emptied before and after; skipped when absent
+    unless REQUIRE_SERVICES=1. For fixtures that choose whether to use Redis; `redis_url` for tests.
 
-    One database for the whole run, and each test empties it (and its event bus channel is named
-    after it): under pytest-xdist, a test that uses it waits until no other worker's test does.
+    One database for the whole run, and each user empties it (and its event bus channel is named
+    after it): under pytest-xdist, a user waits until no other worker's test has it.
     """
     url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
     async with databases.exclusive("redis"):
@@ -241,6 +242,13 @@ async def redis_url() -> AsyncIterator[str]:
         finally:
             await client.flushdb()
             await client.aclose()
+
+
+@pytest.fixture
+async def redis_url() -> AsyncIterator[str]:
+    """The test Redis database, the test's alone while it runs (`the_test_redis`)."""
+    async with the_test_redis() as url:
+        yield url
 
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,8 +10,9 @@ import pytest
 
 from gateway.app import create_app
 from gateway.settings import ConfigError, load_settings
+from tests.conftest import the_test_redis
 from tests.staff import bearer, token_for
-from tests.test_rate_limits import client_from, reachable_redis, unique_address
+from tests.test_rate_limits import client_from, unique_address
 
 # 30 connections of an empty page: 3 points each, requested and actual alike, whatever the data.
 NINETY = "{ " + " ".join(f"a{n}: products(first: 0) {{ pageInfo {{ hasNextPage }} }}" for n in range(30)) + " }"
@@ -32,9 +33,9 @@ async def gateway(request, db) -> AsyncIterator[Callable[..., Awaitable[httpx.As
         "MAX_QUERY_COST": "100",
         "CACHE_ENABLED": "0",
     }
-    if request.param == "redis":
-        base["REDIS_URL"] = reachable_redis()
     async with AsyncExitStack() as stack:
+        if request.param == "redis":
+            base["REDIS_URL"] = await stack.enter_async_context(the_test_redis())
 
         async def client(**env: str) -> httpx.AsyncClient:
             app = create_app(load_settings({**base, **env}))

@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import math
-import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack
 
 import httpx
 import pytest
-from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from gateway.app import create_app
 from gateway.ratelimit import LEASE_SECONDS, LocalBuckets, RedisBuckets, client_ip
 from gateway.settings import load_settings
-from tests.conftest import REQUIRE_SERVICES
+from tests.conftest import the_test_redis
 from tests.staff import bearer, token_for
 
 QUERY = {"query": "{ __typename }"}
@@ -212,22 +211,6 @@ async def concurrent_statuses(clients: list[httpx.AsyncClient], count: int) -> l
     return [response.status_code for response in responses]
 
 
-def reachable_redis() -> str:
-    """The test Redis database (TEST_REDIS_URL), emptied, else skip, or fail under
-    REQUIRE_SERVICES=1: conftest's `redis_url`, for fixtures that choose whether to use Redis."""
-    url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    client = SyncRedis.from_url(url, socket_connect_timeout=2)
-    try:
-        client.flushdb()  # this test database only: account ids repeat from one test session to the next
-    except Exception as error:  # any failure: no Redis to test against
-        if REQUIRE_SERVICES:
-            pytest.fail(f"REQUIRE_SERVICES=1 but Redis at {url} is not reachable ({error})")
-        pytest.skip(f"Redis at {url} is not reachable ({error})")
-    finally:
-        client.close()
-    return url
-
-
 @pytest.fixture(params=["in process", "redis, 2 workers"])
 async def workers(request, db) -> AsyncIterator[Callable[[], list[httpx.AsyncClient]]]:
     """Clients of one address on the gateway's workers, burst 200 and one token a second:
@@ -236,20 +219,21 @@ async def workers(request, db) -> AsyncIterator[Callable[[], list[httpx.AsyncCli
         pytest.skip("the limiter is the same whatever the database")
     env = {"DATABASE_URL": db.url, "RATE_LIMIT_PER_SECOND": "1", "RATE_LIMIT_BURST": "200"}
     count = 1
-    if request.param != "in process":
-        env["REDIS_URL"] = reachable_redis()
-        count = 2
-    apps = [create_app(load_settings(env)) for _ in range(count)]
-    opened: list[httpx.AsyncClient] = []
+    async with AsyncExitStack() as stack:
+        if request.param != "in process":
+            env["REDIS_URL"] = await stack.enter_async_context(the_test_redis())
+            count = 2
+        apps = [create_app(load_settings(env)) for _ in range(count)]
+        opened: list[httpx.AsyncClient] = []
 
-    def clients() -> list[httpx.AsyncClient]:
-        address = unique_address()
-        opened.extend(client_from(app, address) for app in apps)
-        return opened[-count:]
+        def clients() -> list[httpx.AsyncClient]:
+            address = unique_address()
+            opened.extend(client_from(app, address) for app in apps)
+            return opened[-count:]
 
-    yield clients
-    for client in opened:
-        await client.aclose()
+        yield clients
+        for client in opened:
+            await client.aclose()
 
 
 async def test_concurrent_requests_within_the_burst_are_never_refused(workers):
