@@ -13,10 +13,11 @@ GRAPHIQL_BUILD := gateway/static/graphiql/index.html
 
 .PHONY: run test test-fast check install audit-deps codegen-deps graphiql bench schema clean
 
+# Logs for a person at a terminal unless LOG_FORMAT says otherwise (servers default to JSON).
 run: install graphiql
 	$(PYTHON) -m gateway migrate
 	$(PYTHON) -m gateway seed --products 200
-	$(PYTHON) -m gateway serve
+	LOG_FORMAT=$${LOG_FORMAT:-text} $(PYTHON) -m gateway serve
 
 # pytest-xdist workers: one per core by default (`make test PYTEST_WORKERS=0` runs in one process).
 PYTEST_WORKERS ?= auto

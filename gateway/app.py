@@ -34,17 +34,19 @@ from gateway.db import tortoise_config
 from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
-from gateway.metrics import Metrics
+from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
 from gateway.outage import database_fault_response
 from gateway.periodic import every
-from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments
+from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, operation_names
 from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from gateway.tracing import from_environment as tracing_from_environment
 from gateway.webhooks import carrier_webhook
+from gateway.websocket_stats import WebSocketStats
 from models.changes import Change
 from resolvers import payments
 from resolvers.accounts import TokenRules
@@ -81,7 +83,9 @@ class GatewayStarlette(Starlette):
 
 def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     """The gateway under `settings`; `tracing` (gateway/otel.py) traces it, None leaves it untraced."""
-    metrics = Metrics()
+    # Operation names label metrics only when the operator listed them (no label from client input).
+    metrics = Metrics(operation_names(settings.persisted_manifest or {}))
+    websocket_stats = WebSocketStats()
     # Every Redis user of this process goes through one breaker: whichever sees Redis hang first
     # spares all the others the wait.
     breaker = Breaker(settings.redis_breaker_seconds)
@@ -155,7 +159,10 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         token_rules=token_rules,
         cost_limit=cost_limit,
         trusted_proxies=settings.trusted_proxies,
+        websocket_stats=websocket_stats,
     )
+    # What the last readiness check found; Redis trouble is reported here and in metrics, not as 503.
+    redis_health = {"degraded": False}
 
     async def healthz(request: Request) -> Response:
         return PlainTextResponse("ok")
@@ -176,10 +183,14 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             except Exception as error:  # any failure (or an open breaker) means "degraded"
                 log.warning("readiness check: redis degraded: %s: %s", type(error).__name__, error)
                 body["redis"] = "degraded"
+            redis_health["degraded"] = body["redis"] == "degraded"
         return JSONResponse(body | (cache.describe() if cache else {}))
 
     async def prometheus(request: Request) -> Response:
-        return PlainTextResponse(metrics.render(), media_type="text/plain; version=0.0.4")
+        return Response(metrics.render(), media_type=METRICS_CONTENT_TYPE)
+
+    async def flush_metrics() -> None:
+        metrics.flush()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -209,12 +220,16 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                     "payment recovery",
                 )
             )
+            # Other workers' scrapes see this one's counts through the shared files (gateway/metrics.py).
+            flushing = asyncio.create_task(every(FLUSH_SECONDS, flush_metrics, "metrics flush"))
             try:
                 yield
             finally:
-                recovery.cancel()
-                with suppress(asyncio.CancelledError):
-                    await recovery
+                for task in (recovery, flushing):
+                    task.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await task
+                metrics.close()
                 if cache is not None:
                     await cache.close()
                 await events.close()
@@ -291,11 +306,19 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         "Times a subscriber fell SUBSCRIPTION_QUEUE_SIZE events behind and was sent the current state.",
         lambda: events.overflows,
     )
+    websocket_stats.publish(metrics)
     if redis is not None:
+        metrics.reading(
+            "gateway_redis_degraded",
+            "gauge",
+            "1 while Redis is reported degraded: its circuit breaker is open, or the last /readyz could not reach it.",
+            lambda: 1.0 if redis_health["degraded"] or not breaker.closed else 0.0,
+            mode="livemax",
+        )
         metrics.reading(
             "gateway_redis_breaker_open",
             "gauge",
-            "1 while this process skips Redis after a failure (its users take their fallbacks).",
+            "Worker processes skipping Redis after a failure (their users take their fallbacks).",
             lambda: 0 if breaker.closed else 1,
         )
         metrics.reading(
@@ -314,7 +337,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     app.state.events = events
     app.state.cache = cache
     if cache is not None:
-        metrics.extra.append(cache.stats.render)
+        cache.stats.publish(metrics)
     return app
 
 

@@ -1,11 +1,14 @@
-"""The response cache's counters, rendered into `/metrics` next to the request metrics.
+"""The response cache's counters, published in `/metrics` next to the request metrics.
 
-Plain integer attributes: the hit path adds one to an attribute, which costs nanoseconds.
+Plain integer attributes: the hit path adds one to an attribute, which costs nanoseconds; the
+metrics read them at each flush (gateway/metrics.py).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+
+from gateway.metrics import Metrics
 
 
 class CacheStats:
@@ -25,38 +28,48 @@ class CacheStats:
     def hits(self) -> int:
         return self.hits_local + self.hits_redis + self.hits_collapsed
 
-    def render(self) -> list[str]:
-        lines = [
-            "# HELP gateway_cache_requests_total GraphQL requests by what the response cache did with them.",
-            "# TYPE gateway_cache_requests_total counter",
-            f'gateway_cache_requests_total{{result="hit"}} {self.hits}',
-            f'gateway_cache_requests_total{{result="miss"}} {self.misses}',
-            f'gateway_cache_requests_total{{result="bypass"}} {self.bypasses}',
-            "# HELP gateway_cache_hits_total Cache hits by where the stored response came from.",
-            "# TYPE gateway_cache_hits_total counter",
-            f'gateway_cache_hits_total{{tier="local"}} {self.hits_local}',
-            f'gateway_cache_hits_total{{tier="redis"}} {self.hits_redis}',
-            f'gateway_cache_hits_total{{tier="collapsed"}} {self.hits_collapsed}',
-            "# HELP gateway_cache_stored_total Responses stored after a miss.",
-            "# TYPE gateway_cache_stored_total counter",
-            f"gateway_cache_stored_total {self.stored}",
-            "# HELP gateway_cache_not_modified_total 304 answers to If-None-Match.",
-            "# TYPE gateway_cache_not_modified_total counter",
-            f"gateway_cache_not_modified_total {self.not_modified}",
-            "# HELP gateway_cache_evictions_total Entries removed from the in-process tier, by reason.",
-            "# TYPE gateway_cache_evictions_total counter",
-        ]
-        for reason in ("invalidated", "size", "expired", "cleared"):
-            lines.append(f'gateway_cache_evictions_total{{reason="{reason}"}} {self.evictions[reason]}')
-        lines += [
-            "# HELP gateway_cache_redis_evictions_total Entries removed from the Redis tier by invalidations sent from this process.",
-            "# TYPE gateway_cache_redis_evictions_total counter",
-            f"gateway_cache_redis_evictions_total {self.evictions['redis']}",
-            "# HELP gateway_cache_redis_errors_total Failed Redis operations of the response cache.",
-            "# TYPE gateway_cache_redis_errors_total counter",
-            f"gateway_cache_redis_errors_total {self.redis_errors}",
-            "# HELP gateway_cache_lock_timeouts_total Misses executed after waiting in vain for another process's execution.",
-            "# TYPE gateway_cache_lock_timeouts_total counter",
-            f"gateway_cache_lock_timeouts_total {self.lock_timeouts}",
-        ]
-        return lines
+    def publish(self, metrics: Metrics) -> None:
+        """Hand these counters to `/metrics` (read at each flush, so counting stays an addition)."""
+        metrics.reading(
+            "gateway_cache_requests_total",
+            "counter",
+            "GraphQL requests by what the response cache did with them.",
+            lambda: {("hit",): self.hits, ("miss",): self.misses, ("bypass",): self.bypasses},
+            labels=("result",),
+        )
+        metrics.reading(
+            "gateway_cache_hits_total",
+            "counter",
+            "Cache hits by where the stored response came from.",
+            lambda: {("local",): self.hits_local, ("redis",): self.hits_redis, ("collapsed",): self.hits_collapsed},
+            labels=("tier",),
+        )
+        metrics.reading("gateway_cache_stored_total", "counter", "Responses stored after a miss.", lambda: self.stored)
+        metrics.reading(
+            "gateway_cache_not_modified_total", "counter", "304 answers to If-None-Match.", lambda: self.not_modified
+        )
+        metrics.reading(
+            "gateway_cache_evictions_total",
+            "counter",
+            "Entries removed from the in-process tier, by reason.",
+            lambda: {(reason,): self.evictions[reason] for reason in ("invalidated", "size", "expired", "cleared")},
+            labels=("reason",),
+        )
+        metrics.reading(
+            "gateway_cache_redis_evictions_total",
+            "counter",
+            "Entries removed from the Redis tier by invalidations sent from this process.",
+            lambda: self.evictions["redis"],
+        )
+        metrics.reading(
+            "gateway_cache_redis_errors_total",
+            "counter",
+            "Failed Redis operations of the response cache.",
+            lambda: self.redis_errors,
+        )
+        metrics.reading(
+            "gateway_cache_lock_timeouts_total",
+            "counter",
+            "Misses executed after waiting in vain for another process's execution.",
+            lambda: self.lock_timeouts,
+        )

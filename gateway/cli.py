@@ -146,12 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         import uvicorn
 
+        from gateway.logs import uvicorn_config
+
         uvicorn.run(
             "gateway.app:app",
             host=settings.host,
             port=settings.port,
             workers=settings.web_concurrency,
             log_level=settings.log_level.lower(),
+            # Every line in LOG_FORMAT, the supervisor's too (it never imports the app).
+            log_config=uvicorn_config(settings.log_format),
             access_log=False,  # the gateway writes its own structured line per request
         )
     return 0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
 from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
+from gateway import postgres_url
 from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 
 MODEL_MODULES = [
@@ -22,7 +24,8 @@ MODEL_MODULES = [
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a
-# request this much before it is answered 503, not asyncpg's default of a minute.
+# request this much before it is answered 503, not asyncpg's default of a minute. A URL's
+# `connect_timeout` replaces it.
 CONNECT_TIMEOUT = 5.0
 
 
@@ -36,32 +39,42 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
-async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+def _connector(dsn: str | None) -> Callable[..., Awaitable[asyncpg.Connection]]:
     """Pool connect hook: asyncpg.connect, with "cannot reach the server" raised as DatabaseUnavailable.
 
     Every connection the pool opens (the first, and each one replacing a connection that died) is
     opened here, so an outage is recognised where it happens whichever query needed it: refused,
     unreachable, timed out (all OSError), or refused by the server itself (starting up, shutting
     down, too many connections). Wrong credentials or a missing database stay what they are.
+    `dsn` carries the URL's TLS parameters (gateway/postgres_url.py); the pool's keyword arguments
+    (host, user, database) take precedence over anything else in it.
     """
-    try:
-        return await asyncpg.connect(*args, **kwargs)
-    except OSError as error:
-        raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from error
-    except asyncpg.PostgresError as error:
-        if database_fault(error) == GraphQLErrorCode.SERVICE_UNAVAILABLE:
-            raise DatabaseUnavailable(f"PostgreSQL refused the connection: {type(error).__name__}") from error
-        raise
+
+    async def connect(pool_dsn: str | None = None, **kwargs: Any) -> asyncpg.Connection:
+        try:
+            return await asyncpg.connect(pool_dsn or dsn, **kwargs)
+        except OSError as error:
+            raise DatabaseUnavailable(f"cannot connect to PostgreSQL: {type(error).__name__}") from error
+        except asyncpg.PostgresError as error:
+            if database_fault(error) == GraphQLErrorCode.SERVICE_UNAVAILABLE:
+                raise DatabaseUnavailable(f"PostgreSQL refused the connection: {type(error).__name__}") from error
+            raise
+
+    return connect
 
 
 def _connection(database_url: str, statement_timeout: float) -> str | dict[str, Any]:
     if not database_url.startswith("postgres://"):
         # SQLite: one connection per process serialises statements; there is nothing to time out.
         return database_url
-    config = expand_db_url(database_url)
+    base, _, query = database_url.partition("?")
+    found = postgres_url.parameters(query)  # checked by the settings already: this only reads them
+    config = expand_db_url(base)
     config["credentials"]["reset"] = _keep_session
-    config["credentials"]["connect"] = _connect
-    config["credentials"]["timeout"] = CONNECT_TIMEOUT
+    config["credentials"]["connect"] = _connector(postgres_url.tls_dsn(found))
+    config["credentials"]["timeout"] = float(found.get("connect_timeout", CONNECT_TIMEOUT))
+    if "application_name" in found:
+        config["credentials"]["application_name"] = found["application_name"]
     if statement_timeout:
         # A session default sent when each connection opens, so it costs no statement; the server
         # cancels whatever runs longer (SQLSTATE 57014, answered as TIMEOUT).

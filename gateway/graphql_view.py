@@ -27,7 +27,9 @@ from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
+from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
@@ -51,6 +53,7 @@ from gateway.persisted import PersistedQueries
 from gateway.ratelimit import CostLimit, Limiter
 from gateway.request_state import request_state
 from gateway.settings import Network
+from gateway.websocket_stats import GRAPHQL_TRANSPORT_WS, GRAPHQL_WS, Connection, WebSocketStats
 from models.changes import Sink
 from models.error_codes import GraphQLErrorCode
 from resolvers import outbox
@@ -70,14 +73,23 @@ INVALID_TOKEN = (
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
-    """The legacy graphql-ws protocol has no connection_init deadline: give it graphql-transport-ws's."""
+    """The legacy graphql-ws protocol has no connection_init deadline: give it graphql-transport-ws's.
+    Its connection and operations are counted and logged (gateway/websocket_stats.py)."""
+
+    tally: Connection
 
     async def handle(self) -> None:
-        deadline = asyncio.create_task(self._close_unless_initialised())
-        try:
-            await super().handle()
-        finally:
-            deadline.cancel()
+        view = cast("GatewayGraphQL", self.view)
+        with view.websocket_stats.connection(GRAPHQL_WS) as self.tally:
+            deadline = asyncio.create_task(self._close_unless_initialised())
+            try:
+                await super().handle()
+            finally:
+                deadline.cancel()
+
+    async def handle_start(self, message: StartMessage) -> None:
+        self.tally.operation(message.get("id"), message.get("payload", {}).get("operationName"))
+        await super().handle_start(message)
 
     async def _close_unless_initialised(self) -> None:
         await asyncio.sleep(self.view.connection_init_wait_timeout.total_seconds())
@@ -86,7 +98,19 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Context, None]):
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws, without a logged traceback each time a client leaves mid-event."""
+    """graphql-transport-ws, without a logged traceback each time a client leaves mid-event; its
+    connection and operations counted and logged (gateway/websocket_stats.py)."""
+
+    tally: Connection
+
+    async def handle(self) -> None:
+        view = cast("GatewayGraphQL", self.view)
+        with view.websocket_stats.connection(GRAPHQL_TRANSPORT_WS) as self.tally:
+            await super().handle()
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        self.tally.operation(message.get("id"), message.get("payload", {}).get("operationName"))
+        await super().handle_subscribe(message)
 
     async def handle_task_exception(self, error: Exception) -> None:
         # A subscriber that closes its connection while an event is on its way is normal (a tab
@@ -120,6 +144,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         token_rules: TokenRules = TokenRules(),
         cost_limit: CostLimit | None = None,
         trusted_proxies: tuple[Network, ...] = (),
+        websocket_stats: WebSocketStats | None = None,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -148,6 +173,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.graphiql_page = GraphiQLPage() if graphiql else None
         self.cost_limit = cost_limit
         self.trusted_proxies = trusted_proxies
+        self.websocket_stats = websocket_stats if websocket_stats is not None else WebSocketStats()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands

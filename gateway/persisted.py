@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from graphql import GraphQLError, OperationDefinitionNode, parse
 from redis.asyncio import Redis
 
 from gateway.breaker import Breaker
@@ -352,3 +353,20 @@ def load_manifest(path: str | Path) -> dict[str, str]:
             )
         documents[sha256] = operation["body"]
     return documents
+
+
+def operation_names(manifest: Mapping[str, str]) -> set[str]:
+    """The names of the operations an allow-list holds: the only GraphQL names metrics use as labels
+    (a set the operator wrote, where a client could make up any number of names)."""
+    names: set[str] = set()
+    for document in manifest.values():
+        try:
+            parsed = parse(document, no_location=True)
+        except GraphQLError:
+            continue  # never runs: refused when requested, like any document that does not parse
+        names.update(
+            definition.name.value
+            for definition in parsed.definitions
+            if isinstance(definition, OperationDefinitionNode) and definition.name is not None
+        )
+    return names

@@ -7,7 +7,6 @@ turn it into that single line on stderr and a non-zero exit instead of a traceba
 from __future__ import annotations
 
 import ipaddress
-import logging
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from gateway import persisted
+from gateway import logs, persisted, postgres_url
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 from resolvers.currencies import CURRENCIES
 
@@ -52,7 +51,11 @@ def _database_url(value: str) -> str:
         raise ConfigError(f"DATABASE_URL: a PostgreSQL URL needs a host and a database name, got {value!r}")
     if port is not None and not 0 < port < 65536:
         raise ConfigError(f"DATABASE_URL: port {port} is out of range")
-    # Tortoise only knows the "postgres" scheme.
+    try:
+        postgres_url.parameters(parts.query)
+    except ValueError as error:
+        raise ConfigError(f"DATABASE_URL: {error}") from None
+    # One spelling from here on (both are libpq's; Tortoise knows both, gateway/db.py checks this one).
     return "postgres://" + value.split("://", 1)[1]
 
 
@@ -217,6 +220,12 @@ def _log_level(name: str, value: str) -> str:
     return value.upper()
 
 
+def _log_format(name: str, value: str) -> str:
+    if value.strip().lower() not in logs.FORMATS:
+        raise ConfigError(f"{name}: expected one of {', '.join(logs.FORMATS)}, got {value!r}")
+    return value.strip().lower()
+
+
 def _currency(name: str, value: str) -> str:
     # The list `Money.currency` publishes as the CurrencyCode enum: a code outside it could not be shown.
     if value not in CURRENCIES:
@@ -245,6 +254,8 @@ class Settings:
     port: int = setting("PORT", "8000", _whole(1, 65535))
     web_concurrency: int = setting("WEB_CONCURRENCY", "1", _whole(1, 64))
     log_level: str = setting("LOG_LEVEL", "INFO", _log_level)
+    # One JSON object per line for log collectors, or `text` for a person at a terminal.
+    log_format: str = setting("LOG_FORMAT", "json", _log_format)
     store_currency: str = setting("STORE_CURRENCY", "EUR", _currency)
     cache_enabled: bool = setting("CACHE_ENABLED", "1", _bool)
     graphiql: bool = setting("GRAPHIQL", "1", _bool)
@@ -353,4 +364,4 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level, format="%(message)s")
+    logs.configure(settings.log_level, settings.log_format)

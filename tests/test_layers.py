@@ -26,7 +26,10 @@ INFRASTRUCTURE = (
     "gateway.disconnect",
     "gateway.events",
     "gateway.graphql_http",
+    "gateway.logs",
     "gateway.metrics",
+    "gateway.metrics_dir",
+    "gateway.metrics_process",
     "gateway.periodic",
     "gateway.persisted",
     "gateway.ratelimit",
@@ -34,6 +37,7 @@ INFRASTRUCTURE = (
     "gateway.tracing",
     "gateway.otel",
     "gateway.otel_spans",
+    "gateway.websocket_stats",
 )
 
 
