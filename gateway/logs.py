@@ -139,7 +139,10 @@ def configure(level: str, log_format: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     for name in _UVICORN_LOGGERS:
+        # uvicorn sets its loggers to INFO; a record passing its own logger's level reaches the root's
+        # handler whatever the root's level, so they take the root's (LOG_LEVEL) instead.
         logger = logging.getLogger(name)
         logger.handlers.clear()
+        logger.setLevel(logging.NOTSET)
         logger.propagate = True
     logging.captureWarnings(True)

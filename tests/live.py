@@ -14,10 +14,11 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import httpx
 import pytest
@@ -199,38 +200,48 @@ async def ws_on_worker(
 
 @asynccontextmanager
 async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterator[tuple[str, list[int]]]:
-    """`uvicorn gateway.app:app --workers N` on a free port, ready; yields its base URL and workers' pids."""
+    """`uvicorn gateway.app:app --workers N` on a free port, ready; yields its base URL and workers' pids.
+
+    The server logs into a file, never a pipe: every access line goes to stderr, and a pipe nobody
+    reads until the end fills after a few hundred requests and blocks the workers' next write for good.
+    """
     port = free_port()
-    # Popen only starts the server and returns; every wait for it below is asynchronous.
-    process = subprocess.Popen(  # noqa: ASYNC220
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "gateway.app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        cwd=ROOT,
-        env={**os.environ, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    try:
-        async with httpx.AsyncClient(base_url=base, timeout=5) as client:
-            while len(worker_pids(process.pid)) < workers or not await _ready(client):
-                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read().decode()[-2000:]
-                await asyncio.sleep(0.2)
-        yield base, worker_pids(process.pid)
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with tempfile.TemporaryFile() as log:
+        # Popen only starts the server and returns; every wait for it below is asynchronous.
+        process = subprocess.Popen(  # noqa: ASYNC220
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "gateway.app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "LOG_LEVEL": "WARNING", "RATE_LIMIT_PER_SECOND": "0", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        try:
+            async with httpx.AsyncClient(base_url=base, timeout=5) as client:
+                while len(worker_pids(process.pid)) < workers or not await _ready(client):
+                    assert process.poll() is None and time.monotonic() < deadline, _tail(log)
+                    await asyncio.sleep(0.2)
+            yield base, worker_pids(process.pid)
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def _tail(log: IO[bytes], size: int = 2000) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-size:]
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:
