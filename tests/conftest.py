@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +34,8 @@ from gateway.app import create_app
 from gateway.db import close, tortoise_config
 from gateway.settings import load_settings
 from resolvers import accounts, payments
+from schema.limits import Limits
+from schema.root import GatewaySchema
 from tests import catalogue_fixture, databases
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -101,8 +103,15 @@ def one_schema_per_limits() -> Iterator[None]:
     """`create_app` builds its Strawberry schema, about 30 ms of CPU, and the tests create a hundred
     apps (each its own settings, cache and metrics). A schema holds no state of its own, so apps
     with the same limits share one, as every request in a process does."""
+    build = gateway.app.build_schema
+    shared = functools.cache(build)
+
+    def build_schema(limits: Limits, cost_limited: bool = False, around: Sequence[Any] = ()) -> GatewaySchema:
+        # A traced app's schema carries that app's tracing extensions: it gets one of its own.
+        return build(limits, cost_limited, around) if around else shared(limits, cost_limited)
+
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gateway.app, "build_schema", functools.cache(gateway.app.build_schema))
+        patch.setattr(gateway.app, "build_schema", build_schema)
         yield
 
 
