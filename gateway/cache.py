@@ -33,6 +33,7 @@ import contextlib
 import logging
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,7 @@ from gateway.cache_keys import NOT_CACHEABLE, Aliases, Normalizer, NotCacheable,
 from gateway.cache_local import Entry, LocalTier
 from gateway.cache_redis import MAX_FILL_SECONDS, RedisTier
 from gateway.cache_stats import CacheStats
-from gateway.events import EventBus
+from gateway.events import REMEMBERED_EVENTS, EventBus
 from gateway.graphql_http import RequestError
 from gateway.persisted import PersistedQueries
 from models.changes import CACHE, CATALOGUE, RESYNC, Change
@@ -114,6 +115,7 @@ class ResponseCache:
         self._redis_ok = True
         self._inflight: dict[str, asyncio.Future[Entry | None]] = {}
         self._pending: set[str] = set()  # tags Redis has not been told about yet
+        self._applied: OrderedDict[str, None] = OrderedDict()  # event ids evicted for, latest last
         self._pending_all = False
         self._last_error_log = 0.0
         self._follower: asyncio.Task[None] | None = None
@@ -268,6 +270,10 @@ class ResponseCache:
         """The outbox sink's cache part: evict what committed changes made stale."""
         tags: set[str] = set()
         for change in changes:
+            if change.event_id:
+                self._applied[change.event_id] = None
+                if len(self._applied) > REMEMBERED_EVENTS:
+                    self._applied.popitem(last=False)
             tags |= change.tags
             if change.tags and CACHE in change.topics:
                 # The bus also hands this change to our own follower, later: by then a request may
@@ -275,6 +281,13 @@ class ResponseCache:
                 change.payload["applied_by"] = self.instance
         if tags:
             await self.invalidate(tags)
+
+    async def redeliver(self, changes: list[Change]) -> None:
+        """The outbox consumer: `on_changes` for the events this process has not applied yet (a
+        change made here was applied at its commit; one a killed process made was not)."""
+        fresh = [change for change in changes if change.event_id not in self._applied]
+        if fresh:
+            await self.on_changes(fresh)
 
     async def invalidate(self, tags: set[str]) -> None:
         # This process first, synchronously: the client that made the change may ask again at once.

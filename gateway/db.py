@@ -21,6 +21,7 @@ MODEL_MODULES = [
     "models.orders",
     "models.shipments",
     "models.payments",
+    "models.outbox",
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a

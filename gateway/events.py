@@ -17,6 +17,11 @@ through the process's Redis circuit breaker (gateway/breaker.py), and a listener
 connection opens it; the listener's own reads wait for messages with a timeout of their own,
 so the clients' short socket timeout does not cut them off.
 
+Every change comes with the event id the outbox gave it (resolvers/outbox.py), and may come more
+than once: from the process that made it at once, and again from the job that delivers it (or the
+redelivery after a crash). Each process hands an event id to its subscriptions once: it remembers
+the last `REMEMBERED_EVENTS` ids it delivered.
+
 Each subscription has a bounded queue (`max_queued`). A subscriber that falls that far behind
 loses what is queued and gets one `RESYNC` instead: memory stays bounded, and because every event
 carries the whole object, the current state is all that subscriber needs to catch up.
@@ -30,7 +35,7 @@ import json
 import logging
 import os
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Iterable
 
 from redis.asyncio import Redis
@@ -42,6 +47,10 @@ from models.changes import RESYNC, Change, Message
 log = logging.getLogger("gateway.events")
 CHANNEL = "gateway:events"
 DEFAULT_MAX_QUEUED = 100
+# Event ids each process remembers having delivered: a redelivery comes seconds after the first,
+# while thousands of changes a second would pass in that time only under a flood.
+REMEMBERED_EVENTS = 50_000
+EVENT_ID = "event_id"  # the key of a message's event id (absent from bus-only messages)
 
 
 class Subscription:
@@ -87,6 +96,8 @@ class EventBus:
         self._subscribers: dict[str, set[Subscription]] = {}
         self.delivered = 0  # messages handed to subscriptions
         self.overflows = 0  # subscriptions that fell behind and were told to resync
+        self.repeats = 0  # messages skipped because their event id was delivered already
+        self._seen: OrderedDict[str, None] = OrderedDict()
 
     def subscribe(self, topics: Iterable[str]) -> Subscription:
         subscription = Subscription(self, tuple(topics), self.max_queued)
@@ -107,7 +118,16 @@ class EventBus:
         return len({s for subscribers in self._subscribers.values() for s in subscribers})
 
     def deliver(self, topics: Iterable[str], message: Message) -> None:
-        """Hand a message to every local subscription of any of the topics, once each."""
+        """Hand a message to every local subscription of any of the topics, once each; a message
+        whose event id was delivered before is skipped."""
+        event_id = message.get(EVENT_ID)
+        if isinstance(event_id, str):
+            if event_id in self._seen:
+                self.repeats += 1
+                return
+            self._seen[event_id] = None
+            if len(self._seen) > REMEMBERED_EVENTS:
+                self._seen.popitem(last=False)
         reached: set[Subscription] = set()
         for topic in topics:
             for subscription in self._subscribers.get(topic, ()):
@@ -123,14 +143,23 @@ class EventBus:
     async def publish(self, topics: tuple[str, ...], message: Message) -> None:
         await self.publish_many([(topics, message)])
 
-    async def publish_many(self, items: list[tuple[tuple[str, ...], Message]]) -> None:
+    async def publish_many(self, items: list[tuple[tuple[str, ...], Message]], *, strict: bool = False) -> None:
+        """Deliver every (topics, message) here and, with Redis, in every other process; `strict`
+        raises when the other processes could not be reached (else they resync later)."""
         raise NotImplementedError
 
     async def announce(self, changes: list[Change]) -> None:
         """The outbox sink: every committed change with topics, to its subscribers."""
-        items = [(change.topics, {"kind": change.kind, **change.payload}) for change in changes if change.topics]
+        items = _items(changes)
         if items:
             await self.publish_many(items)
+
+    async def redeliver(self, changes: list[Change]) -> None:
+        """The outbox consumer: the same as `announce`, but raising when the changes could not reach
+        every process, so the delivery is tried again (each process delivers an event id once)."""
+        items = _items(changes)
+        if items:
+            await self.publish_many(items, strict=True)
 
     async def start(self) -> None:
         pass
@@ -139,8 +168,19 @@ class EventBus:
         pass
 
 
+def _items(changes: list[Change]) -> list[tuple[tuple[str, ...], Message]]:
+    return [
+        (
+            change.topics,
+            {"kind": change.kind, **change.payload, **({EVENT_ID: change.event_id} if change.event_id else {})},
+        )
+        for change in changes
+        if change.topics
+    ]
+
+
 class LocalBus(EventBus):
-    async def publish_many(self, items: list[tuple[tuple[str, ...], Message]]) -> None:
+    async def publish_many(self, items: list[tuple[tuple[str, ...], Message]], *, strict: bool = False) -> None:
         for topics, message in items:
             self.deliver(topics, message)
 
@@ -174,7 +214,7 @@ class RedisBus(EventBus):
         self._listener: asyncio.Task[None] | None = None
         self._last_error_log = 0.0
 
-    async def publish_many(self, items: list[tuple[tuple[str, ...], Message]]) -> None:
+    async def publish_many(self, items: list[tuple[tuple[str, ...], Message]], *, strict: bool = False) -> None:
         # Redis first (one round trip for all of a commit's changes), this process's subscribers
         # after, with no await in between. Delivering wakes every local subscription, and they
         # all run (execute their selection, serialise, send) at the publisher's next real await.
@@ -197,6 +237,8 @@ class RedisBus(EventBus):
                             pipe.publish(self.channel, body)
                         await pipe.execute()
         except (RedisError, OSError) as error:
+            if strict:
+                raise  # the caller tries again later (and this process's subscribers get them below)
             # Subscribers in this process still get them below; those elsewhere resync when Redis returns.
             self.missed = True
             self._log_error("publish", error)

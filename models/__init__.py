@@ -10,6 +10,7 @@ from models.catalogue import Category, Product, ProductImage, ProductStatus, Pro
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.inventory import Stock, StockMovement, Warehouse
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
+from models.outbox import OutboxEvent
 from models.payments import PaymentAttempt, PaymentAttemptStatus
 from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
 
@@ -28,6 +29,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "OrderStatus",
+    "OutboxEvent",
     "PaymentAttempt",
     "PaymentAttemptStatus",
     "Permission",

@@ -30,12 +30,15 @@ class Change:
 
     `topics` name who is interested (`order:12`, `orders`, `customer:3`, `shipment:1Z999`);
     `tags` name the cached catalogue data it makes stale (`product:4`, `category:2`, `products`).
+    `event_id` is given when the change is written to the outbox (a UUID): consumers act once per
+    event id, however often the same event reaches them.
     """
 
     kind: str
     payload: dict[str, Any] = field(default_factory=dict)
     topics: tuple[str, ...] = ()
     tags: frozenset[str] = frozenset()
+    event_id: str = ""
 
 
 # Where committed changes go: the gateway's announcer (the response cache, then the event bus).
