@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
@@ -34,6 +36,8 @@ from gateway.db import tortoise_config
 from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.graphql_view import GatewayGraphQL
+from gateway.job_stats import JobStats
+from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Housekeeping, Jobs
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
@@ -135,11 +139,33 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     cache = _response_cache(settings, schema.as_str(), events, persisted, breaker) if settings.cache_enabled else None
 
+    job_stats = JobStats()
+    jobs = Jobs(
+        settings.database_url,
+        Housekeeping(
+            redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
+            retention=timedelta(seconds=settings.outbox_retention_seconds),
+        ),
+        job_stats,
+        # On SQLite this process runs its jobs itself (no shared queue), for its own cache and bus.
+        consumers={
+            **({CACHE_CONSUMER: cache.redeliver} if cache is not None else {}),
+            EVENTS_CONSUMER: events.redeliver,
+        },
+    )
+    kill_after = settings.test_only_kill_after_commit
+
     async def announce(changes: list[Change]) -> None:
+        """Committed changes (written to the outbox already): announced at once, then a job that
+        delivers them durably (gateway/jobs.py)."""
+        job_stats.events_written += len(changes)
+        if kill_after and any(change.kind == kill_after for change in changes):
+            os.kill(os.getpid(), signal.SIGKILL)  # a fault drill: dead between commit and announcement
         # The cache first: by the time anyone hears of a change, the stale answers are gone.
         if cache is not None:
             await cache.on_changes(changes)
         await events.announce(changes)
+        await jobs.defer_delivery(changes)
 
     graphql = GatewayGraphQL(
         schema,
@@ -212,6 +238,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             await events.start()
             if cache is not None:
                 await cache.start()
+            await jobs.start()
             # Charges that a killed process left without an order, given back from every process.
             recovery = asyncio.create_task(
                 every(
@@ -229,6 +256,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                     task.cancel()
                     with suppress(asyncio.CancelledError):
                         await task
+                await jobs.stop()
                 metrics.close()
                 if cache is not None:
                     await cache.close()
@@ -307,6 +335,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         lambda: events.overflows,
     )
     websocket_stats.publish(metrics)
+    job_stats.publish(metrics)
     if redis is not None:
         metrics.reading(
             "gateway_redis_degraded",
@@ -336,6 +365,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     app.state.metrics = metrics
     app.state.events = events
     app.state.cache = cache
+    app.state.jobs = jobs
     if cache is not None:
         cache.stats.publish(metrics)
     return app

@@ -1,4 +1,4 @@
-"""`python -m gateway …`: migrate, seed, export-schema, create-staff, serve, recover-payments."""
+"""`python -m gateway …`: migrate, seed, export-schema, create-staff, serve, recover-payments, worker, jobs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from gateway import tracing
-from gateway.settings import ConfigError, Settings, load_settings
+from gateway.settings import ConfigError, Settings, configure_logging, load_settings
 from models.accounts import Permission
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +47,15 @@ def _parser() -> argparse.ArgumentParser:
         help="how long an attempt must have been left unsettled (default PAYMENT_RECOVERY_AFTER); "
         "0 only when no checkout is running",
     )
+    worker = commands.add_parser("worker", help="run background jobs (as many processes as you like, on any host)")
+    worker.add_argument(
+        "--concurrency", type=int, default=4, help="jobs this process runs at once (default 4; they mostly wait)"
+    )
+    jobs = commands.add_parser("jobs", help="jobs that failed their last retry: list them, run one again")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_commands.add_parser("failed", help="list the jobs that failed their last retry")
+    retry = jobs_commands.add_parser("retry", help="run a failed job again now")
+    retry.add_argument("id", type=int, help="the job's id, as `jobs failed` lists it")
     return parser
 
 
@@ -143,6 +152,20 @@ def main(argv: list[str] | None = None) -> int:
             print("recover-payments: --older-than must not be negative", file=sys.stderr)
             return 2
         return asyncio.run(_recover_payments(settings, older_than))
+    elif args.command == "worker":
+        if not 1 <= args.concurrency <= 100:
+            print("worker: --concurrency must be between 1 and 100", file=sys.stderr)
+            return 2
+        from gateway import worker
+
+        configure_logging(settings)
+        return asyncio.run(worker.run(settings, args.concurrency))
+    elif args.command == "jobs":
+        from gateway import worker
+
+        if args.jobs_command == "failed":
+            return asyncio.run(worker.failed(settings))
+        return asyncio.run(worker.retry(settings, args.id))
     elif args.command == "serve":
         import uvicorn
 

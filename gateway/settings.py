@@ -245,6 +245,12 @@ def _timeout(name: str, value: str) -> float:
     return _seconds(name, value, 3600)
 
 
+def _change_kind(name: str, value: str) -> str:
+    if value and not re.fullmatch(r"[a-z_]{1,32}", value):
+        raise ConfigError(f"{name}: expected the kind of a change such as catalogue or order, got {value!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = setting("DATABASE_URL", DEFAULT_DATABASE_URL, lambda name, value: _database_url(value))
@@ -308,6 +314,13 @@ class Settings:
     cache_stale_while_revalidate_seconds: int = setting("CACHE_STALE_WHILE_REVALIDATE", "30", _whole(0, 86_400))
     # Seconds PostgreSQL lets one statement run before cancelling it; 0: no limit.
     database_statement_timeout: float = setting("DATABASE_STATEMENT_TIMEOUT", "5", _timeout)
+    # An outbox event still undelivered this long after its commit was left behind (its process
+    # died, Redis was away): the periodic redelivery delivers it. Delivered events are kept this long.
+    outbox_redeliver_after_seconds: int = setting("OUTBOX_REDELIVER_AFTER", "5", _whole(1, 3600))
+    outbox_retention_seconds: int = setting("OUTBOX_RETENTION", "86400", _whole(60, 90 * 86_400))
+    # Fault drills only: the process kills itself (SIGKILL) right after committing a change of
+    # this kind (`order`, `catalogue`, ...), before announcing it. Never set it in production.
+    test_only_kill_after_commit: str = setting("TEST_ONLY_KILL_AFTER_COMMIT", "", _change_kind)
 
     @property
     def is_postgres(self) -> bool:

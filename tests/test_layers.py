@@ -26,6 +26,8 @@ INFRASTRUCTURE = (
     "gateway.disconnect",
     "gateway.events",
     "gateway.graphql_http",
+    "gateway.job_retry",
+    "gateway.job_stats",
     "gateway.logs",
     "gateway.metrics",
     "gateway.metrics_dir",

@@ -23,9 +23,11 @@ from tests.procfile import BIN, commands, environment
 
 def test_the_procfiles_name_no_virtual_environment():
     platform = commands("Procfile")
-    assert set(platform) == {"web", "release"}
+    assert set(platform) == {"web", "worker", "release"}
     assert platform["web"].startswith("uvicorn gateway.app:app ")  # CONTRACT.md: the web line runs it
-    assert set(commands("Procfile.dev")) == {"web"}  # nothing that exits, so honcho stops nothing
+    assert platform["worker"] == "python -m gateway worker"  # CONTRACT.md's command
+    # Nothing that exits, so honcho stops nothing (on SQLite the worker idles: jobs run in web).
+    assert set(commands("Procfile.dev")) == {"web", "worker"}
     for name in ("Procfile", "Procfile.dev"):
         assert ".venv" not in (ROOT / name).read_text(), name
 

@@ -1,0 +1,252 @@
+"""The job engine: Procrastinate, on the gateway's own PostgreSQL, or inside the serving process.
+
+On PostgreSQL, jobs are rows of Procrastinate's tables (created by migration 0014) beside the
+orders they belong to: a web process defers them through a small psycopg pool of its own
+(Procrastinate speaks psycopg 3, Tortoise asyncpg: two pools, and a job can never be deferred
+inside a Tortoise transaction, which is why the outbox row is written there instead), and
+`python -m gateway worker` processes, as many as you like on as many hosts, run them: each takes
+jobs with `SELECT … FOR UPDATE SKIP LOCKED`, hears of new ones through LISTEN/NOTIFY, and the
+periodic tasks are deferred once per tick whatever the number of workers.
+
+On SQLite (the embedded default) there is no shared queue: the serving process runs the same
+tasks itself, on Procrastinate's in-memory connector, with a worker task beside the requests. A job
+that was waiting when the process stopped is gone, but nothing depends on it: the outbox rows it
+would have delivered are still undelivered, and the redelivery delivers them after the restart.
+
+The tasks are the domains' own functions (`resolvers/outbox.py` says what a delivery does); this
+module only names and schedules them: retries with backoff and jitter (gateway/job_retry.py),
+then the dead-letter state `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, timedelta
+from typing import Any
+
+import procrastinate
+from procrastinate.jobs import Job
+from procrastinate.testing import InMemoryConnector
+from procrastinate.types import JSONValue
+from psycopg_pool import AsyncConnectionPool
+
+from gateway import postgres_url
+from gateway.job_retry import Backoff
+from gateway.job_stats import JobStats
+from models.changes import Change
+from resolvers import outbox
+
+log = logging.getLogger("gateway.jobs")
+
+# The outbox consumers every process that runs jobs registers (resolvers/outbox.py `register`).
+CACHE_CONSUMER = "cache"  # evicts the cached answers a change made stale
+EVENTS_CONSUMER = "events"  # the event bus: subscriptions, and every worker's in-process cache tier
+DELIVER = "outbox.deliver"
+REDELIVER = "outbox.redeliver"
+PRUNE = "outbox.prune"
+# A delivery fails when a consumer's peer is away (Redis): tried again after ~1 s, 2 s, 4 s, …
+# up to 10 minutes apart, 12 times (about an hour); the redelivery keeps trying after that.
+DELIVERY_RETRY = Backoff(retries=12, base_seconds=1.0, cap_seconds=600.0)
+HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
+REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
+PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
+REDELIVER_ROUNDS = 50  # batches one redelivery run delivers at most (the next run goes on)
+WEB_POOL_SIZE = 2  # a web process only defers: one INSERT per committed transaction
+CONNECT_TIMEOUT = 5
+
+
+@dataclass(frozen=True)
+class Housekeeping:
+    redeliver_after: timedelta  # OUTBOX_REDELIVER_AFTER
+    retention: timedelta  # OUTBOX_RETENTION
+
+
+class InProcessConnector(InMemoryConnector):
+    """Procrastinate's in-memory connector, fit to serve for weeks.
+
+    The testing connector records every query it runs (`queries`) and every job's events for
+    assertions, and keeps them: in a serving process both would grow for as long as it runs.
+    """
+
+    async def generic_execute(self, query: str, suffix: Any, **arguments: Any) -> Any:
+        return await getattr(self, f"{self.reverse_queries[query]}_{suffix}")(**arguments)
+
+    async def finish_job_run(self, job_id: int, status: str, delete_job: bool) -> None:
+        await super().finish_job_run(job_id, status, delete_job)
+        if delete_job:
+            self.events.pop(job_id, None)
+
+
+def build(connector: procrastinate.BaseConnector, rules: Housekeeping, stats: JobStats) -> procrastinate.App:
+    """A Procrastinate app with the gateway's tasks, on `connector`."""
+    app = procrastinate.App(connector=connector)
+
+    @app.task(name=DELIVER, retry=DELIVERY_RETRY)
+    async def deliver(event_ids: list[str]) -> None:
+        stats.delivered(_ages(await outbox.deliver(event_ids)))
+
+    @app.periodic(cron=REDELIVER_CRON, periodic_id="redeliver")
+    @app.task(name=REDELIVER, queueing_lock=REDELIVER, retry=HOUSEKEEPING_RETRY)
+    async def redeliver(timestamp: int) -> None:
+        for _ in range(REDELIVER_ROUNDS):
+            committed = await outbox.redeliver(rules.redeliver_after)
+            if not committed:
+                break
+            stats.delivered(_ages(committed))
+            log.warning("outbox: redelivered %d events their process had not delivered", len(committed))
+        stats.undelivered = await outbox.undelivered(rules.redeliver_after)
+
+    @app.periodic(cron=PRUNE_CRON, periodic_id="prune")
+    @app.task(name=PRUNE, queueing_lock=PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune(timestamp: int) -> None:
+        pruned = await outbox.prune(rules.retention)
+        if pruned:
+            log.info("outbox: pruned %d delivered events", pruned)
+
+    return app
+
+
+def _ages(committed: list[datetime.datetime]) -> list[float]:
+    now = datetime.datetime.now(UTC)
+    return [max(0.0, (now - at).total_seconds()) for at in committed]
+
+
+def conninfo(database_url: str) -> str:
+    """The libpq URL psycopg connects with: DATABASE_URL itself (its parameters are libpq's)."""
+    return "postgresql://" + database_url.split("://", 1)[1]
+
+
+def connect_arguments(database_url: str) -> dict[str, Any]:
+    found = postgres_url.parameters(database_url.partition("?")[2])
+    return {} if "connect_timeout" in found else {"connect_timeout": CONNECT_TIMEOUT}
+
+
+class Jobs:
+    """One process's job engine: where it defers, and, in process or as a worker, what runs jobs."""
+
+    def __init__(
+        self,
+        database_url: str,
+        rules: Housekeeping,
+        stats: JobStats,
+        pool_size: int = WEB_POOL_SIZE,
+        consumers: Mapping[str, outbox.Sink] | None = None,
+    ) -> None:
+        self.stats = stats
+        # Who this process hands outbox events to when it runs jobs itself (`start` on SQLite).
+        self.consumers = dict(consumers or {})
+        self.in_process = not database_url.startswith("postgres://")
+        self.pool: AsyncConnectionPool | None = None
+        if self.in_process:
+            connector: procrastinate.BaseConnector = InProcessConnector()
+        else:
+            connector = procrastinate.PsycopgConnector()
+            self.pool = AsyncConnectionPool(
+                conninfo(database_url),
+                kwargs=connect_arguments(database_url),
+                min_size=1,
+                max_size=pool_size,
+                open=False,
+                # A connection the server dropped (a restart) is replaced, not handed out.
+                check=AsyncConnectionPool.check_connection,
+                timeout=CONNECT_TIMEOUT,
+                name="jobs",
+            )
+        self.app = build(connector, rules, stats)
+        self._worker: asyncio.Task[None] | None = None
+        self.opened = False
+
+    async def open(self) -> None:
+        """Open the pool without waiting for the database: deferring fails (and is made up for)
+        while it is away, as requests do."""
+        if self.pool is not None:
+            await self.pool.open(wait=False)
+        await self.app.open_async(self.pool)
+        self.opened = True
+
+    async def start(self) -> None:
+        """A web process's engine: open, and on SQLite run the jobs here, for this process's consumers."""
+        await self.open()
+        if self.in_process:
+            for name, consumer in self.consumers.items():
+                outbox.register(name, consumer)
+            self.start_worker()
+
+    async def stop(self) -> None:
+        await self.close()
+        if self.in_process:
+            for name in self.consumers:
+                outbox.unregister(name)
+
+    async def close(self) -> None:
+        self.opened = False
+        await self.stop_worker()
+        await self.app.close_async()
+        if self.pool is not None:
+            await self.pool.close()
+
+    async def defer_delivery(self, changes: list[Change]) -> None:
+        """After a commit: a job that hands its outbox events to every consumer. A failure is
+        logged, never raised: the change is committed, and the redelivery delivers it later."""
+        event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
+        if not event_ids or not self.opened:
+            return  # not opened: an app under test without its lifespan (the redelivery covers it)
+        try:
+            await self.app.configure_task(DELIVER).defer_async(event_ids=event_ids)
+        except Exception as error:  # any failure: the periodic redelivery makes up for it
+            self.stats.defer_failures += 1
+            log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
+            return
+        self.stats.deferred[(DELIVER,)] += 1
+
+    async def run_worker(self, concurrency: int = 1, name: str = "worker") -> None:
+        """Run jobs until cancelled (or, in a worker process, until SIGTERM/SIGINT)."""
+        await self.app.run_worker_async(
+            concurrency=concurrency,
+            name=name,
+            # Succeeded jobs leave the table; failed ones stay, for `jobs failed` and `jobs retry`.
+            delete_jobs="successful",
+            worker_middleware=[self.stats.middleware],
+            install_signal_handlers=not self.in_process,
+            fetch_job_polling_interval=5.0 if not self.in_process else 1.0,
+        )
+
+    def start_worker(self) -> None:
+        """Run jobs in this process, beside what it serves (the SQLite default)."""
+        if self._worker is None:
+            self._worker = asyncio.create_task(self.run_worker(name="in-process"), name="jobs-worker")
+
+    async def stop_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._worker
+            self._worker = None
+
+    async def failed(self) -> list[Job]:
+        """Jobs that failed their last retry (the dead letters), oldest first."""
+        jobs = await self.app.job_manager.list_jobs_async(status="failed")
+        return sorted(jobs, key=lambda job: job.id or 0)
+
+    async def retry(self, job_id: int) -> bool:
+        """Run a failed job again now; False when no failed job has this id."""
+        if not [job for job in await self.app.job_manager.list_jobs_async(id=job_id) if job.status == "failed"]:
+            return False
+        await self.app.job_manager.retry_job_by_id_async(job_id, retry_at=datetime.datetime.now(UTC))
+        return True
+
+
+def describe(job: Job) -> str:
+    """One line for an operator: id, task, attempts, when it was due and its arguments."""
+    due = job.scheduled_at.isoformat(timespec="seconds") if job.scheduled_at else "-"
+    return f"{job.id}\t{job.task_name}\tattempts={job.attempts}\tdue={due}\t{_arguments(job.task_kwargs)}"
+
+
+def _arguments(kwargs: dict[str, Any] | Iterable[Any]) -> str:
+    text = str(kwargs)
+    return text if len(text) <= 200 else text[:197] + "..."
