@@ -15,8 +15,6 @@ import asyncio
 import logging
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -32,7 +30,8 @@ from redis.asyncio import Redis
 from testbed.processes import worker_pids
 from testbed.servers import Server, start, wait_healthy
 from tests import databases, drill_invariants, payment_books
-from tests.conftest import ROOT, reachable_postgres_admin
+from tests.conftest import reachable_postgres_admin
+from tests.drill_database import STAFF_EMAIL, STAFF_PASSWORD, prepare
 from tests.drill_invariants import ClientView
 from tests.drill_traffic import Catalogue, Storefront, Traffic, check_out, ready_cart
 from tests.live import RedisProcess
@@ -40,8 +39,6 @@ from tests.pg_server import PostgresProcess
 
 pytestmark = pytest.mark.slow
 
-STAFF_EMAIL = "drill.staff@example.com"
-STAFF_PASSWORD = "drill staff password"
 DISCOUNT_CODE = "DRILL10"
 DISCOUNT_LIMIT = 4
 # On: the limiter and the cache are what talks to Redis on every request. High enough that the
@@ -87,30 +84,6 @@ class Deployment:
         ) + await payment_books.unsettled_charges(self.database_url, self.card_books)
 
 
-# The three set-up commands in one interpreter: starting Python and importing the gateway three
-# times took seconds on a busy machine.
-PREPARE = f"""
-from gateway.cli import main
-for command in (["migrate"], ["seed", "--products", "40"], ["create-staff", "--email", "{STAFF_EMAIL}",
-        "--password", "{STAFF_PASSWORD}", "--permission", "MANAGE_DISCOUNTS", "--permission", "MANAGE_INVENTORY"]):
-    if main(command) != 0:
-        raise SystemExit(command[0] + " failed")
-"""
-
-
-def _prepare(database_url: str) -> None:
-    """`python -m gateway migrate`, `seed --products 40` and `create-staff` on a new database."""
-    result = subprocess.run(
-        [sys.executable, "-c", PREPARE],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "DATABASE_URL": database_url},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(autouse=True)
 def quiet_http_client() -> Iterator[None]:
     # One INFO record per request would bury a failing drill's report under thousands of lines.
@@ -136,7 +109,7 @@ async def shared_postgres() -> AsyncIterator[Source]:
     admin = await reachable_postgres_admin()
     url, template = await databases.create_postgres_database(admin)
     try:
-        await asyncio.to_thread(_prepare, url)
+        await asyncio.to_thread(prepare, url)
         yield Source(admin, template)
     finally:
         await databases.drop_postgres_database(admin, template)
@@ -147,7 +120,7 @@ async def _new_database(source: Source) -> tuple[str, str]:
     if source.template is None:
         url, name = await databases.create_postgres_database(source.admin_url)
         try:
-            await asyncio.to_thread(_prepare, url)
+            await asyncio.to_thread(prepare, url)
         except BaseException:
             await databases.drop_postgres_database(source.admin_url, name)
             raise
