@@ -6,9 +6,11 @@ import asyncio
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.breaker import Breaker
 from gateway.events import RESYNC, LocalBus, RedisBus
+from models.changes import Change
 from tests.live import RedisProcess
 
 
@@ -132,3 +134,32 @@ async def test_subscribers_resume_after_redis_restarts(own_redis):
             await bus.close()
         for client in clients:
             await client.aclose()
+
+
+async def test_an_event_id_reaches_the_subscriptions_once_however_often_it_is_delivered():
+    # The outbox delivers at least once: at the commit, then again from its job (or a redelivery).
+    bus = LocalBus()
+    follower = bus.subscribe(["order:1"])
+    change = Change("order", {"id": 1, "status": "PAID"}, ("order:1",), event_id="e-1")
+    await bus.announce([change])
+    await bus.redeliver([change])
+    assert await next_message(follower) == {"kind": "order", "id": 1, "status": "PAID", "event_id": "e-1"}
+    await nothing_queued(follower)
+    assert bus.repeats == 1
+    await bus.redeliver([Change("order", {"id": 1, "status": "SHIPPED"}, ("order:1",), event_id="e-2")])
+    assert (await next_message(follower))["status"] == "SHIPPED"
+    follower.close()
+
+
+async def test_a_redelivery_that_cannot_reach_the_other_processes_raises():
+    # Nothing listens on port 1: the delivery fails, and the outbox tries it again later.
+    unreachable = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.5)
+    bus = RedisBus(unreachable, breaker=Breaker())
+    here = bus.subscribe(["order:1"])
+    change = Change("order", {"id": 1}, ("order:1",), event_id="e-3")
+    with pytest.raises((RedisError, OSError)):
+        await bus.redeliver([change])
+    assert (await next_message(here))["event_id"] == "e-3"  # this process's subscribers still have it
+    assert not bus.missed  # the outbox retries it: no resync needed
+    here.close()
+    await unreachable.aclose()
