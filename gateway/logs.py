@@ -154,4 +154,9 @@ def configure(level: str, log_format: str) -> None:
     access.handlers.clear()
     access.propagate = False
     access.disabled = True  # else Python's last-resort handler prints its warnings as plain text
+    # Procrastinate writes a line at INFO for every job it starts and ends, the periodic ones
+    # (every 5 s) included: the gateway's own lines say what matters (a redelivery, a failure);
+    # LOG_LEVEL=DEBUG shows them all.
+    numeric = logging.getLevelName(level)
+    logging.getLogger("procrastinate").setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))
     logging.captureWarnings(True)
