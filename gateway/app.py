@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from gateway import graphiql
+from gateway import graphiql, mail
 from gateway.breaker import Breaker, redis_client
 from gateway.cache import ResponseCache
 from gateway.cache_http import ResponseCacheMiddleware
@@ -52,7 +52,7 @@ from gateway.tracing import from_environment as tracing_from_environment
 from gateway.webhooks import carrier_webhook
 from gateway.websocket_stats import WebSocketStats
 from models.changes import Change
-from resolvers import payments
+from resolvers import emails, payments
 from resolvers.accounts import TokenRules
 from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
@@ -139,6 +139,9 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     cache = _response_cache(settings, schema.as_str(), events, persisted, breaker) if settings.cache_enabled else None
 
+    customer_emails = emails.Emails(
+        mail.sender(settings.email_url), settings.email_from, settings.email_templates_dir, mail.permanent
+    )
     job_stats = JobStats()
     jobs = Jobs(
         settings.database_url,
@@ -151,6 +154,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         consumers={
             **({CACHE_CONSUMER: cache.redeliver} if cache is not None else {}),
             EVENTS_CONSUMER: events.redeliver,
+            emails.CONSUMER: customer_emails,
         },
     )
     kill_after = settings.test_only_kill_after_commit
@@ -336,6 +340,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     websocket_stats.publish(metrics)
     job_stats.publish(metrics)
+    mail.publish(metrics, lambda: customer_emails.counts)
     if redis is not None:
         metrics.reading(
             "gateway_redis_degraded",

@@ -22,6 +22,7 @@ MODEL_MODULES = [
     "models.shipments",
     "models.payments",
     "models.outbox",
+    "models.emails",
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a

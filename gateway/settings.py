@@ -11,10 +11,11 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from email.utils import parseaddr
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from gateway import logs, persisted, postgres_url
+from gateway import logs, mail, persisted, postgres_url
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 from resolvers.currencies import CURRENCIES
 
@@ -245,6 +246,32 @@ def _timeout(name: str, value: str) -> float:
     return _seconds(name, value, 3600)
 
 
+def _email_url(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    try:
+        mail.SmtpServer.parse(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+    return value
+
+
+def _email_from(name: str, value: str) -> str:
+    """`shop@example.com` or `Example Shop <shop@example.com>`."""
+    _, address = parseaddr(value)
+    if "@" not in address or "\n" in value or "\r" in value:
+        raise ConfigError(f"{name}: expected an address such as Shop <shop@example.com>, got {value!r}")
+    return value
+
+
+def _directory(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    if not os.path.isdir(value):
+        raise ConfigError(f"{name}: {value!r} is not a directory")
+    return value
+
+
 def _change_kind(name: str, value: str) -> str:
     if value and not re.fullmatch(r"[a-z_]{1,32}", value):
         raise ConfigError(f"{name}: expected the kind of a change such as catalogue or order, got {value!r}")
@@ -318,6 +345,11 @@ class Settings:
     # died, Redis was away): the periodic redelivery delivers it. Delivered events are kept this long.
     outbox_redeliver_after_seconds: int = setting("OUTBOX_REDELIVER_AFTER", "5", _whole(1, 3600))
     outbox_retention_seconds: int = setting("OUTBOX_RETENTION", "86400", _whole(60, 90 * 86_400))
+    # Customer emails (resolvers/emails.py): through this SMTP server, or unset, as .eml files under
+    # var/mail/ (gateway/mail.py); templates in this directory replace the built-in ones of that name.
+    email_url: str | None = setting("EMAIL_URL", "", _email_url)
+    email_from: str = setting("EMAIL_FROM", "Shop <shop@localhost>", _email_from)
+    email_templates_dir: str | None = setting("EMAIL_TEMPLATES_DIR", "", _directory)
     # Fault drills only: the process kills itself (SIGKILL) right after committing a change of
     # this kind (`order`, `catalogue`, ...), before announcing it. Never set it in production.
     test_only_kill_after_commit: str = setting("TEST_ONLY_KILL_AFTER_COMMIT", "", _change_kind)

@@ -22,6 +22,7 @@ from datetime import timedelta
 
 from tortoise import Tortoise
 
+from gateway import mail
 from gateway.breaker import Breaker, redis_client
 from gateway.cache_redis import RedisTier
 from gateway.db import close, tortoise_config
@@ -32,7 +33,7 @@ from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
 from models.changes import Change
-from resolvers import outbox
+from resolvers import emails, outbox
 
 log = logging.getLogger("gateway.worker")
 SQLITE = (
@@ -58,6 +59,11 @@ async def run(settings: Settings, concurrency: int) -> int:
     stats = JobStats()
     metrics = Metrics()
     stats.publish(metrics)
+    customer_emails = emails.Emails(
+        mail.sender(settings.email_url), settings.email_from, settings.email_templates_dir, mail.permanent
+    )
+    mail.publish(metrics, lambda: customer_emails.counts)
+    outbox.register(emails.CONSUMER, customer_emails)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
     jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
@@ -93,6 +99,7 @@ async def run(settings: Settings, concurrency: int) -> int:
         metrics.close()
         outbox.unregister(CACHE_CONSUMER)
         outbox.unregister(EVENTS_CONSUMER)
+        outbox.unregister(emails.CONSUMER)
         if redis is not None:
             await redis.aclose()
         await close()

@@ -29,6 +29,7 @@ INFRASTRUCTURE = (
     "gateway.job_retry",
     "gateway.job_stats",
     "gateway.logs",
+    "gateway.mail",
     "gateway.metrics",
     "gateway.metrics_dir",
     "gateway.metrics_process",

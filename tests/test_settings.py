@@ -80,6 +80,12 @@ def test_token_lifetimes():
         ("PAYMENT_RECOVERY_AFTER", "0"),
         ("PAYMENT_RECOVERY_INTERVAL", "soon"),
         ("CORS_ALLOWED_HEADERS", "content-type,x shop"),
+        ("EMAIL_URL", "http://mail.example.com"),
+        ("EMAIL_URL", "smtp://"),
+        ("EMAIL_URL", "smtp://mail.example.com:abc"),
+        ("EMAIL_URL", "smtp://mail.example.com?tls=1"),
+        ("EMAIL_FROM", "the shop"),
+        ("EMAIL_TEMPLATES_DIR", str(ROOT / "no-such-directory")),
     ],
 )
 def test_bad_values_name_the_variable(name, value):

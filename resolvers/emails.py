@@ -1,0 +1,193 @@
+"""Customer emails: an outbox consumer that tells a customer what happened to their order.
+
+Registered by name (`CONSUMER`) like every consumer of the outbox (resolvers/outbox.py), so an
+email leaves only once the change it tells of is committed. Which email an order change calls for:
+
+- the order's first version (checkout) -> `order_confirmation`: lines, totals, address;
+- a later version whose status is PAID / CANCELLED / REFUNDED / DELIVERED -> `payment_received`,
+  `cancelled`, `refunded`, `delivered`, at most once per order (an order may be changed again
+  without changing its status).
+
+Each email is sent once per (event id, kind): its `sent_email` row is inserted in a transaction
+that commits only once the server has accepted the message, and the pair is unique, so a
+redelivered event, or the same event in two workers at once, sends nothing twice. A crash between
+the server's acceptance and the commit is the one case that sends it again (at least once, never
+lost). A temporary failure (server away, 4xx) raises: the outbox delivers the event again later. A
+permanent one (5xx: an address the server refuses) is logged and counted, and not retried.
+
+Templates are Jinja2, `<kind>.html` (autoescaped) and `<kind>.txt`, in resolvers/email_templates/;
+a file of the same name in EMAIL_TEMPLATES_DIR replaces the built-in one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from pathlib import Path
+from typing import Any
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import Order, OrderLine, OrderStatus, SentEmail
+from models.changes import Change
+from models.snapshot import restore
+
+log = logging.getLogger("resolvers.emails")
+
+CONSUMER = "emails"  # its name among the outbox's consumers
+TEMPLATES = Path(__file__).resolve().parent / "email_templates"
+
+ORDER_CONFIRMATION = "order_confirmation"
+PAYMENT_RECEIVED = "payment_received"
+CANCELLED = "cancelled"
+REFUNDED = "refunded"
+DELIVERED = "delivered"
+# The email a later version of an order calls for, by its status (once per order).
+BY_STATUS = {
+    OrderStatus.PAID: PAYMENT_RECEIVED,
+    OrderStatus.CANCELLED: CANCELLED,
+    OrderStatus.REFUNDED: REFUNDED,
+    OrderStatus.DELIVERED: DELIVERED,
+}
+KINDS = (ORDER_CONFIRMATION, PAYMENT_RECEIVED, CANCELLED, REFUNDED, DELIVERED)
+SUBJECTS = {
+    ORDER_CONFIRMATION: "Order #{number} confirmed",
+    PAYMENT_RECEIVED: "Payment received for order #{number}",
+    CANCELLED: "Order #{number} cancelled",
+    REFUNDED: "Order #{number} refunded",
+    DELIVERED: "Order #{number} delivered",
+}
+
+Send = Callable[[EmailMessage], Awaitable[None]]
+
+
+def email_kind(change: Change) -> str | None:
+    """Which email an outbox change calls for, if any."""
+    if change.kind != "order" or not change.event_id:
+        return None
+    row = change.payload["row"]
+    if row["version"] == 1:
+        return ORDER_CONFIRMATION
+    return BY_STATUS.get(OrderStatus(row["status"]))
+
+
+def templates(directory: str | None = None) -> Environment:
+    """The built-in templates, each replaced by a file of the same name in `directory`."""
+    loaders = [FileSystemLoader(directory)] if directory else []
+    return Environment(
+        loader=ChoiceLoader([*loaders, FileSystemLoader(TEMPLATES)]),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=False),
+        undefined=StrictUndefined,  # a template naming a value that does not exist fails loudly
+        keep_trailing_newline=True,
+    )
+
+
+def _money(amount: Decimal | str, currency: str) -> str:
+    return f"{Decimal(amount):.2f} {currency}"
+
+
+class Emails:
+    """The outbox consumer: `await emails(changes)`."""
+
+    def __init__(
+        self,
+        send: Send,
+        sender: str,
+        templates_dir: str | None = None,
+        permanent: Callable[[Exception], bool] = lambda error: False,
+    ) -> None:
+        self.send = send
+        self.sender = sender
+        self.environment = templates(templates_dir)
+        self.permanent = permanent
+        # Emails by (kind, outcome) for /metrics: `sent`, `failed` (tried again later), `refused`.
+        self.counts: Counter[tuple[str, ...]] = Counter()
+
+    async def __call__(self, changes: list[Change]) -> None:
+        for change in changes:
+            kind = email_kind(change)
+            if kind is not None:
+                await self.send_once(change, kind)
+
+    async def send_once(self, change: Change, kind: str) -> bool:
+        """Send the email `kind` for this change unless it has been sent; whether it was now."""
+        order = restore(Order, change.payload["row"])
+        if await SentEmail.filter(event_id=change.event_id, kind=kind).exists():
+            return False
+        if kind != ORDER_CONFIRMATION and await SentEmail.filter(order_id=order.id, kind=kind).exists():
+            return False
+        lines = await OrderLine.filter(order_id=order.id).order_by("id")
+        message = self.compose(kind, order, lines)
+        try:
+            async with in_transaction():
+                await SentEmail.create(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
+                await self.send(message)
+        except IntegrityError:
+            return False  # another worker sent it meanwhile
+        except Exception as error:
+            if self.permanent(error):
+                self.counts[(kind, "refused")] += 1
+                log.error("emails: %s for order #%s to %s refused: %s", kind, order.number, order.email, error)
+                return False
+            self.counts[(kind, "failed")] += 1
+            log.warning("emails: %s for order #%s not sent (%s); it will be retried", kind, order.number, error)
+            raise
+        self.counts[(kind, "sent")] += 1
+        return True
+
+    def compose(self, kind: str, order: Order, lines: list[OrderLine]) -> EmailMessage:
+        context = self.context(order, lines)
+        message = EmailMessage()
+        message["Subject"] = SUBJECTS[kind].format(number=order.number)
+        message["From"] = self.sender
+        message["To"] = order.email
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2].strip("> ") or None)
+        message.set_content(self.environment.get_template(f"{kind}.txt").render(context))
+        message.add_alternative(self.environment.get_template(f"{kind}.html").render(context), subtype="html")
+        return message
+
+    @staticmethod
+    def context(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+        currency = order.currency
+        address = dict(order.shipping_address)
+        return {
+            "order": {
+                "number": order.number,
+                "email": order.email,
+                "status": OrderStatus(order.status).value,
+                "paid": order.paid_at is not None,
+                "shipping_method": order.shipping_method_name,
+                "discount_code": order.discount_code,
+                "subtotal": _money(order.subtotal, currency),
+                "discount_total": _money(order.discount_total, currency),
+                "has_discount": Decimal(order.discount_total) > 0,
+                "shipping_total": _money(order.shipping_total, currency),
+                "tax_total": _money(order.tax_total, currency),
+                "total": _money(order.total, currency),
+            },
+            "lines": [
+                {
+                    "sku": line.sku,
+                    "name": line.product_name + (f" ({line.variant_name})" if line.variant_name else ""),
+                    "quantity": line.quantity,
+                    "unit_price": _money(line.unit_price, currency),
+                    "total": _money(line.total, currency),
+                }
+                for line in lines
+            ],
+            "address": {
+                "name": " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p),
+                "lines": [
+                    *(address[key] for key in ("company", "line1", "line2") if address.get(key)),
+                    " ".join(p for p in (address.get("postal_code"), address.get("city")) if p),
+                    *(p for p in (address.get("region"), address.get("country")) if p),
+                ],
+            },
+        }

@@ -1,0 +1,234 @@
+"""Customer emails: sent through a real SMTP server (aiosmtpd, in process) after the commit, once
+per event, and parsed with the standard library as a mail client would."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+
+from gateway import mail
+from gateway.settings import load_settings
+from models import Order, OutboxEvent, Permission, SentEmail
+from resolvers import emails, outbox
+from tests.staff import bearer, token_for
+from tests.test_checkout import ADDRESS, CHECKOUT, PAID, make_variant, ready_cart
+
+REFUSED = "nobody@example.com"  # the test server answers 550 for this recipient
+
+
+class Inbox:
+    """An aiosmtpd handler keeping what it receives, parsed."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address == REFUSED:
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        parsed = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        self.messages.append(parsed)
+        return "250 OK"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox, port = Inbox(), free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+def consumer(port: int) -> emails.Emails:
+    server = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}")
+    return emails.Emails(server.send, "Test Shop <shop@example.com>", permanent=mail.permanent)
+
+
+async def place_order(gql: Any, quantity: int = 2, address: dict[str, str] | None = None) -> dict[str, Any]:
+    variant = await make_variant()
+    token = await ready_cart(gql, [(variant.sku, quantity)])
+    if address is not None:
+        update = "mutation($t: ID!, $a: AddressInput!) { cartUpdateShippingAddress(cartToken: $t, address: $a) { userErrors { code } } }"
+        assert (await gql.data(update, {"t": token, "a": address}))["cartUpdateShippingAddress"]["userErrors"] == []
+    result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+    assert result["userErrors"] == []
+    order: dict[str, Any] = result["order"]
+    order["sku"] = variant.sku
+    return order
+
+
+async def events_of(order_token: str) -> list[str]:
+    """The ids of the outbox events about this order, oldest first."""
+    order = await Order.get(token=order_token)
+    rows = await OutboxEvent.filter(kind="order").order_by("-id").limit(200)
+    return [str(row.event_id) for row in reversed(rows) if row.payload["id"] == order.id]
+
+
+@pytest.fixture
+def registered() -> Iterator[None]:
+    yield
+    outbox.unregister(emails.CONSUMER)
+
+
+def parts(message: EmailMessage) -> tuple[str, str]:
+    text, html = message.get_body(("plain",)), message.get_body(("html",))
+    assert text is not None and html is not None
+    # On the wire every line ends in CRLF, and the parser keeps it.
+    return text.get_content().replace("\r\n", "\n"), html.get_content().replace("\r\n", "\n")
+
+
+async def test_a_checkout_sends_one_confirmation_with_its_lines_and_totals(db, gql, smtp, registered):
+    inbox, port = smtp
+    outbox.register(emails.CONSUMER, consumer(port))
+    order = await place_order(gql)
+    assert inbox.messages == []  # nothing before the delivery of the committed event
+    ids = await events_of(order["token"])
+    assert len(ids) == 1
+    await outbox.deliver(ids)
+
+    [message] = inbox.messages
+    assert message["To"] == "ada@example.com"
+    assert message["From"] == "Test Shop <shop@example.com>"
+    assert message["Subject"] == f"Order #{order['number']} confirmed"
+    text, html = parts(message)
+    [line] = order["lines"]
+    assert f"2 x Zephyr Linen Shirt (Checkout test) [{order['sku']}] at 19.99 EUR: 39.98 EUR" in text
+    assert f"Total: {order['total']['amount']} EUR" in text
+    assert f"Tax: {order['taxTotal']['amount']} EUR" in text
+    assert f"Shipping (Standard): {order['shippingTotal']['amount']} EUR" in text
+    assert "Ada Lovelace\n1 Main St\n10115 Berlin\nDE" in text
+    assert line["total"]["amount"] == "39.98" and '<td align="right">39.98 EUR</td>' in html
+    assert f"<strong>{order['total']['amount']} EUR</strong>" in html
+    assert await SentEmail.filter(event_id=ids[0], kind=emails.ORDER_CONFIRMATION).count() == 1
+
+
+async def test_a_redelivered_event_sends_nothing_twice(db, gql, smtp, registered):
+    inbox, port = smtp
+    first = consumer(port)
+    outbox.register(emails.CONSUMER, first)
+    order = await place_order(gql)
+    ids = await events_of(order["token"])
+    await outbox.deliver(ids)
+    assert len(inbox.messages) == 1
+    # The same events again: a retried job, the periodic redelivery, another worker's consumer.
+    await OutboxEvent.filter(event_id__in=ids).update(delivered_at=None)
+    await outbox.deliver(ids)
+    outbox.register(emails.CONSUMER, consumer(port))
+    await OutboxEvent.filter(event_id__in=ids).update(delivered_at=None)
+    await outbox.deliver(ids)
+    assert len(inbox.messages) == 1
+    assert first.counts == {(emails.ORDER_CONFIRMATION, "sent"): 1}
+
+
+async def test_a_server_away_leaves_the_event_for_later(db, gql, smtp, registered):
+    inbox, port = smtp
+    away = consumer(free_port())  # nobody listens there
+    outbox.register(emails.CONSUMER, away)
+    order = await place_order(gql)
+    ids = await events_of(order["token"])
+    with pytest.raises(OSError):
+        await outbox.deliver(ids)
+    assert await OutboxEvent.filter(event_id__in=ids, delivered_at=None).count() == 1
+    assert not await SentEmail.filter(event_id=ids[0]).exists()  # no row claims an email never sent
+    assert away.counts == {(emails.ORDER_CONFIRMATION, "failed"): 1}
+    outbox.register(emails.CONSUMER, consumer(port))  # the server is back
+    while await outbox.redeliver(timedelta(0)):
+        pass
+    assert [m["Subject"] for m in inbox.messages] == [f"Order #{order['number']} confirmed"]
+
+
+async def test_a_refused_address_is_not_retried(db, gql, smtp, registered):
+    inbox, port = smtp
+    refusing = consumer(port)
+    outbox.register(emails.CONSUMER, refusing)
+    order = await place_order(gql)
+    await Order.filter(token=order["token"]).update(email=REFUSED)
+    row = await OutboxEvent.get(event_id=(await events_of(order["token"]))[0])
+    row.payload["row"]["email"] = REFUSED
+    await row.save(update_fields=["payload"])
+    await outbox.deliver([str(row.event_id)])
+    assert inbox.messages == []
+    assert refusing.counts == {(emails.ORDER_CONFIRMATION, "refused"): 1}
+    assert await OutboxEvent.filter(id=row.id, delivered_at=None).count() == 0  # given up, not blocking
+
+
+async def test_cancelling_a_paid_order_sends_the_cancellation(db, gql, smtp, registered):
+    inbox, port = smtp
+    outbox.register(emails.CONSUMER, consumer(port))
+    order = await place_order(gql, quantity=1)
+    staff = await token_for(Permission.MANAGE_ORDERS)
+    cancel = "mutation($o: ID!) { orderCancel(orderId: $o) { order { status } userErrors { code } } }"
+    body = (
+        await gql.http.post("/graphql", headers=bearer(staff), json={"query": cancel, "variables": {"o": order["id"]}})
+    ).json()
+    assert body["data"]["orderCancel"] == {"order": {"status": "CANCELLED"}, "userErrors": []}
+    ids = await events_of(order["token"])
+    assert len(ids) == 2
+    await outbox.deliver(ids)
+    assert [m["Subject"] for m in inbox.messages] == [
+        f"Order #{order['number']} confirmed",
+        f"Order #{order['number']} cancelled",
+    ]
+    text, _ = parts(inbox.messages[1])
+    assert f"The payment of {order['total']['amount']} EUR has been refunded." in text
+
+
+async def test_without_email_url_each_email_is_an_eml_file_with_escaped_html(db, gql, tmp_path: Path, registered):
+    assert load_settings({}).email_url is None
+    directory = tmp_path / "mail"
+    outbox.register(emails.CONSUMER, emails.Emails(mail.sender(None, str(directory)), "shop@example.com"))
+    order = await place_order(gql, address={**ADDRESS, "firstName": "Ada <b>&</b>"})
+    await outbox.deliver(await events_of(order["token"]))
+    [written] = list(directory.glob("*.eml"))
+    message = message_from_bytes(written.read_bytes(), policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    assert message["To"] == "ada@example.com" and message["Subject"] == f"Order #{order['number']} confirmed"
+    text, html = parts(message)
+    assert "Ada <b>&</b> Lovelace" in text
+    assert "Ada &lt;b&gt;&amp;&lt;/b&gt; Lovelace" in html and "<b>&" not in html
+
+
+async def test_a_template_of_the_shop_replaces_the_built_in_one(db, gql, smtp, tmp_path: Path, registered):
+    inbox, port = smtp
+    (tmp_path / "order_confirmation.txt").write_text("Order {{ order.number }}: {{ order.total }}\n")
+    server = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}")
+    outbox.register(emails.CONSUMER, emails.Emails(server.send, "shop@example.com", str(tmp_path)))
+    order = await place_order(gql, quantity=1)
+    await outbox.deliver(await events_of(order["token"]))
+    text, html = parts(inbox.messages[0])
+    assert text == f"Order {order['number']}: {order['total']['amount']} EUR\n"
+    assert "Thank you for your order" in html  # the built-in HTML one
+
+
+def test_email_urls():
+    relay = mail.SmtpServer.parse("smtp://apikey:p%40ss@smtp.example.com:587?starttls=1")
+    assert (relay.hostname, relay.port, relay.username, relay.password) == ("smtp.example.com", 587, "apikey", "p@ss")
+    assert relay.start_tls and not relay.use_tls
+    tls = mail.SmtpServer.parse("smtps://smtp.example.com")
+    assert (tls.port, tls.use_tls, tls.start_tls, tls.username) == (465, True, False, None)
