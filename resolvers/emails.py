@@ -4,6 +4,7 @@ Registered by name (`CONSUMER`) like every consumer of the outbox (resolvers/out
 email leaves only once the change it tells of is committed. Which email an order change calls for:
 
 - the order's first version (checkout) -> `order_confirmation`: lines, totals, address;
+- a shipment's first version (a parcel leaves) -> `shipped`: carrier, tracking link, its lines;
 - a later version whose status is PAID / CANCELLED / REFUNDED / DELIVERED -> `payment_received`,
   `cancelled`, `refunded`, `delivered`, at most once per order (an order may be changed again
   without changing its status).
@@ -34,7 +35,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined,
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from models import Order, OrderLine, OrderStatus, SentEmail
+from models import Order, OrderLine, OrderStatus, SentEmail, Shipment, ShipmentLine
 from models.changes import Change
 from models.snapshot import restore
 
@@ -44,6 +45,7 @@ CONSUMER = "emails"  # its name among the outbox's consumers
 TEMPLATES = Path(__file__).resolve().parent / "email_templates"
 
 ORDER_CONFIRMATION = "order_confirmation"
+SHIPPED = "shipped"
 PAYMENT_RECEIVED = "payment_received"
 CANCELLED = "cancelled"
 REFUNDED = "refunded"
@@ -55,9 +57,10 @@ BY_STATUS = {
     OrderStatus.REFUNDED: REFUNDED,
     OrderStatus.DELIVERED: DELIVERED,
 }
-KINDS = (ORDER_CONFIRMATION, PAYMENT_RECEIVED, CANCELLED, REFUNDED, DELIVERED)
+KINDS = (ORDER_CONFIRMATION, SHIPPED, PAYMENT_RECEIVED, CANCELLED, REFUNDED, DELIVERED)
 SUBJECTS = {
     ORDER_CONFIRMATION: "Order #{number} confirmed",
+    SHIPPED: "Order #{number} has shipped",
     PAYMENT_RECEIVED: "Payment received for order #{number}",
     CANCELLED: "Order #{number} cancelled",
     REFUNDED: "Order #{number} refunded",
@@ -69,9 +72,11 @@ Send = Callable[[EmailMessage], Awaitable[None]]
 
 def email_kind(change: Change) -> str | None:
     """Which email an outbox change calls for, if any."""
-    if change.kind != "order" or not change.event_id:
+    if change.kind not in ("order", "shipment") or not change.event_id:
         return None
     row = change.payload["row"]
+    if change.kind == "shipment":
+        return SHIPPED if row["version"] == 1 else None
     if row["version"] == 1:
         return ORDER_CONFIRMATION
     return BY_STATUS.get(OrderStatus(row["status"]))
@@ -90,6 +95,10 @@ def templates(directory: str | None = None) -> Environment:
 
 def _money(amount: Decimal | str, currency: str) -> str:
     return f"{Decimal(amount):.2f} {currency}"
+
+
+def _name(line: OrderLine) -> str:
+    return line.product_name + (f" ({line.variant_name})" if line.variant_name else "")
 
 
 class Emails:
@@ -117,13 +126,21 @@ class Emails:
 
     async def send_once(self, change: Change, kind: str) -> bool:
         """Send the email `kind` for this change unless it has been sent; whether it was now."""
-        order = restore(Order, change.payload["row"])
         if await SentEmail.filter(event_id=change.event_id, kind=kind).exists():
             return False
-        if kind != ORDER_CONFIRMATION and await SentEmail.filter(order_id=order.id, kind=kind).exists():
+        shipment = restore(Shipment, change.payload["row"]) if kind == SHIPPED else None
+        if shipment is None:
+            order: Order | None = restore(Order, change.payload["row"])
+        else:
+            order = await Order.get_or_none(id=shipment.order_id)
+        if order is None:
+            return False  # deleted since
+        if kind in BY_STATUS.values() and await SentEmail.filter(order_id=order.id, kind=kind).exists():
             return False
-        lines = await OrderLine.filter(order_id=order.id).order_by("id")
-        message = self.compose(kind, order, lines)
+        context = await self.context(order)
+        if shipment is not None:
+            context["shipment"] = await self.parcel(shipment, order.currency)
+        message = self.compose(kind, order, context)
         try:
             async with in_transaction():
                 await SentEmail.create(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
@@ -141,8 +158,7 @@ class Emails:
         self.counts[(kind, "sent")] += 1
         return True
 
-    def compose(self, kind: str, order: Order, lines: list[OrderLine]) -> EmailMessage:
-        context = self.context(order, lines)
+    def compose(self, kind: str, order: Order, context: dict[str, Any]) -> EmailMessage:
         message = EmailMessage()
         message["Subject"] = SUBJECTS[kind].format(number=order.number)
         message["From"] = self.sender
@@ -154,7 +170,23 @@ class Emails:
         return message
 
     @staticmethod
-    def context(order: Order, lines: list[OrderLine]) -> dict[str, Any]:
+    async def parcel(shipment: Shipment, currency: str) -> dict[str, Any]:
+        """One parcel: its carrier, tracking number and link, and what is in it."""
+        lines = await ShipmentLine.filter(shipment_id=shipment.id).order_by("id").prefetch_related("order_line")
+        return {
+            "carrier": shipment.carrier.upper(),
+            "tracking_number": shipment.tracking_number,
+            "tracking_url": shipment.tracking_url,
+            "estimated_delivery": shipment.estimated_delivery.isoformat() if shipment.estimated_delivery else "",
+            "lines": [
+                {"sku": line.order_line.sku, "name": _name(line.order_line), "quantity": line.quantity}
+                for line in lines
+            ],
+        }
+
+    @staticmethod
+    async def context(order: Order) -> dict[str, Any]:
+        lines = await OrderLine.filter(order_id=order.id).order_by("id")
         currency = order.currency
         address = dict(order.shipping_address)
         return {
@@ -175,7 +207,7 @@ class Emails:
             "lines": [
                 {
                     "sku": line.sku,
-                    "name": line.product_name + (f" ({line.variant_name})" if line.variant_name else ""),
+                    "name": _name(line),
                     "quantity": line.quantity,
                     "unit_price": _money(line.unit_price, currency),
                     "total": _money(line.total, currency),

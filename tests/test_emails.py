@@ -82,11 +82,15 @@ async def place_order(gql: Any, quantity: int = 2, address: dict[str, str] | Non
     return order
 
 
-async def events_of(order_token: str) -> list[str]:
-    """The ids of the outbox events about this order, oldest first."""
+async def events_of(order_token: str, kinds: tuple[str, ...] = ("order",)) -> list[str]:
+    """The ids of the outbox events about this order (and with `shipment`, its parcels), oldest first."""
     order = await Order.get(token=order_token)
-    rows = await OutboxEvent.filter(kind="order").order_by("-id").limit(200)
-    return [str(row.event_id) for row in reversed(rows) if row.payload["id"] == order.id]
+    rows = await OutboxEvent.filter(kind__in=kinds).order_by("-id").limit(200)
+
+    def order_of(row: OutboxEvent) -> int:
+        return int(row.payload["id"] if row.kind == "order" else row.payload["row"]["order_id"])
+
+    return [str(row.event_id) for row in reversed(rows) if order_of(row) == order.id]
 
 
 @pytest.fixture
@@ -230,3 +234,36 @@ def test_email_urls():
     assert relay.start_tls and not relay.use_tls
     tls = mail.SmtpServer.parse("smtps://smtp.example.com")
     assert (tls.port, tls.use_tls, tls.start_tls, tls.username) == (465, True, False, None)
+
+
+async def test_each_parcel_sends_one_shipped_email_with_its_tracking_link_and_lines(db, gql, smtp, registered):
+    inbox, port = smtp
+    outbox.register(emails.CONSUMER, consumer(port))
+    order = await place_order(gql, quantity=2)
+    [line] = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"][
+        "lines"
+    ]
+    staff = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
+    create = """mutation($o: ID!, $l: [ShipmentLineInput!]!, $n: String!) {
+      shipmentCreate(orderId: $o, lines: $l, carrier: "dhl", trackingNumber: $n) { shipment { id } userErrors { code } } }"""
+    number = f"JD{order['number']}A"
+    variables = {"o": order["id"], "l": [{"orderLineId": line["id"], "quantity": 1}], "n": number}
+    created = (await gql.http.post("/graphql", headers=staff, json={"query": create, "variables": variables})).json()
+    assert created["data"]["shipmentCreate"]["userErrors"] == []
+    moved = (
+        """mutation($s: ID!) { shipmentAddTrackingEvent(shipmentId: $s, status: IN_TRANSIT) { userErrors { code } } }"""
+    )
+    shipment_id = created["data"]["shipmentCreate"]["shipment"]["id"]
+    await gql.http.post("/graphql", headers=staff, json={"query": moved, "variables": {"s": shipment_id}})
+    ids = await events_of(order["token"], ("order", "shipment"))
+    assert len(ids) == 4  # placed; shipment created with the order partly shipped; the parcel moved
+    await outbox.deliver(ids)
+    assert [m["Subject"] for m in inbox.messages] == [
+        f"Order #{order['number']} confirmed",
+        f"Order #{order['number']} has shipped",
+    ]
+    text, html = parts(inbox.messages[1])
+    url = f"https://www.dhl.com/global-en/home/tracking.html?tracking-id={number}"
+    assert f"has left with DHL, tracking number {number}." in text and f"Track it: {url}" in text
+    assert f"In this parcel:\n1 x Zephyr Linen Shirt (Checkout test) [{order['sku']}]\n" in text
+    assert f'<a href="{url}">Track your parcel</a>' in html
