@@ -3,21 +3,29 @@ per event, and parsed with the standard library as a mail client would."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from gateway import mail
+from gateway.app import create_app
 from gateway.settings import load_settings
 from models import Order, OutboxEvent, Permission, SentEmail
 from resolvers import emails, outbox
+from tests.conftest import ROOT, GraphQLClient
 from tests.staff import bearer, token_for
 from tests.test_checkout import ADDRESS, CHECKOUT, PAID, make_variant, ready_cart
 
@@ -267,3 +275,76 @@ async def test_each_parcel_sends_one_shipped_email_with_its_tracking_link_and_li
     assert f"has left with DHL, tracking number {number}." in text and f"Track it: {url}" in text
     assert f"In this parcel:\n1 x Zephyr Linen Shirt (Checkout test) [{order['sku']}]\n" in text
     assert f'<a href="{url}">Track your parcel</a>' in html
+
+
+async def test_the_gateway_sends_after_the_commit_and_counts_in_metrics(db, smtp, tmp_path: Path, registered):
+    """The app as it serves: its own consumer, its in-process worker (SQLite; a worker process on
+    PostgreSQL, tests/test_jobs.py), its /metrics."""
+    if db.name != "sqlite":
+        pytest.skip("on PostgreSQL a worker process runs the jobs")
+    inbox, port = smtp
+    settings = load_settings(
+        {
+            "DATABASE_URL": db.url,
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_SECOND": "0",
+            "TEST_CARD_LEDGER": str(tmp_path / "ledger.jsonl"),
+            "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+            "EMAIL_FROM": "Gateway Shop <orders@shop.example>",
+        }
+    )
+    app = create_app(settings)
+    await app.state.events.start()
+    await app.state.jobs.start()
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            order = await place_order(GraphQLClient(http))
+            subject = f"Order #{order['number']} confirmed"
+            for _ in range(200):  # 10 s: the in-process worker polls every second
+                if subject in [m["Subject"] for m in inbox.messages]:
+                    break
+                await asyncio.sleep(0.05)
+            mine = [m for m in inbox.messages if m["Subject"] == subject]
+            assert len(mine) == 1 and mine[0]["From"] == "Gateway Shop <orders@shop.example>"
+            metrics = (await http.get("/metrics")).text
+            sent = re.search(r'^gateway_emails_total\{kind="order_confirmation",outcome="sent"\} (\S+)$', metrics, re.M)
+            assert sent is not None and float(sent.group(1)) >= 1, metrics
+    finally:
+        await app.state.jobs.stop()
+        await app.state.events.close()
+
+
+@pytest.fixture
+def email_worker(db: Any, smtp: tuple[Inbox, int]) -> Iterator[None]:
+    """On PostgreSQL, `python -m gateway worker` sending to the test SMTP server."""
+    if db.name != "postgres":
+        pytest.skip("on SQLite the web process runs the jobs (the test above)")
+    environment = {**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "REDIS_URL": ""}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "worker", "--concurrency", "2"],
+        cwd=ROOT,
+        env={**environment, "EMAIL_URL": f"smtp://127.0.0.1:{smtp[1]}", "OUTBOX_REDELIVER_AFTER": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+@pytest.mark.slow  # a worker process of its own
+async def test_a_worker_process_sends_on_postgresql(db, gql, smtp, email_worker, registered):
+    """`python -m gateway worker` registers the consumer: a checkout's confirmation leaves from it."""
+    inbox, _ = smtp
+    # The test app defers no job (no lifespan): the worker's periodic redelivery delivers the event.
+    order = await place_order(gql)
+    subject = f"Order #{order['number']} confirmed"
+    for _ in range(600):  # 30 s
+        if subject in [m["Subject"] for m in inbox.messages]:
+            break
+        await asyncio.sleep(0.05)
+    assert [m["Subject"] for m in inbox.messages].count(subject) == 1
