@@ -9,12 +9,14 @@ email leaves only once the change it tells of is committed. Which email an order
   `cancelled`, `refunded`, `delivered`, at most once per order (an order may be changed again
   without changing its status).
 
-Each email is sent once per (event id, kind): its `sent_email` row is inserted in a transaction
-that commits only once the server has accepted the message, and the pair is unique, so a
-redelivered event, or the same event in two workers at once, sends nothing twice. A crash between
-the server's acceptance and the commit is the one case that sends it again (at least once, never
-lost). A temporary failure (server away, 4xx) raises: the outbox delivers the event again later. A
-permanent one (5xx: an address the server refuses) is logged and counted, and not retried.
+Each email is sent once per (event id, kind): the pair is unique in `sent_email`, and a row is
+there only once the server has accepted the message (on PostgreSQL it is inserted in a
+transaction that commits after the send, so the same event in two workers at once sends once; on
+SQLite, whose one process runs its jobs one at a time, it is inserted after the send). So a
+redelivered event sends nothing twice; a crash between the server's acceptance and the row is the
+one case that sends it again (at least once, never lost). A temporary failure (server away, 4xx) raises: the outbox delivers the event again later. A
+permanent one (5xx: an address the server refuses) is logged and counted, and not retried; so is
+a template that fails to render (one that does not compile stops start-up).
 
 Templates are Jinja2, `<kind>.html` (autoescaped) and `<kind>.txt`, in resolvers/email_templates/;
 a file of the same name in EMAIL_TEMPLATES_DIR replaces the built-in one.
@@ -31,13 +33,14 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
-from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from models import Order, OrderLine, OrderStatus, SentEmail, Shipment, ShipmentLine
 from models.changes import Change
 from models.snapshot import restore
+from models.sql import is_postgres
 
 log = logging.getLogger("resolvers.emails")
 
@@ -114,8 +117,12 @@ class Emails:
         self.send = send
         self.sender = sender
         self.environment = templates(templates_dir)
+        for kind in KINDS:  # a template that does not compile stops start-up, not the first email
+            self.environment.get_template(f"{kind}.txt")
+            self.environment.get_template(f"{kind}.html")
         self.permanent = permanent
-        # Emails by (kind, outcome) for /metrics: `sent`, `failed` (tried again later), `refused`.
+        # Emails by (kind, outcome) for /metrics: `sent`, `failed` (tried again later), `refused`
+        # (the server refused it for good) and `error` (its template failed): neither is retried.
         self.counts: Counter[tuple[str, ...]] = Counter()
 
     async def __call__(self, changes: list[Change]) -> None:
@@ -139,12 +146,27 @@ class Emails:
             return False
         context = await self.context(order)
         if shipment is not None:
-            context["shipment"] = await self.parcel(shipment, order.currency)
-        message = self.compose(kind, order, context)
+            context["shipment"] = await self.parcel(shipment)
         try:
-            async with in_transaction():
-                await SentEmail.create(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
+            message = self.compose(kind, order, context)
+        except TemplateError as error:
+            # Retrying cannot help until the template is fixed, and would hold up every other event.
+            self.counts[(kind, "error")] += 1
+            log.error("emails: %s for order #%s not sent: its template failed: %r", kind, order.number, error)
+            return False
+        sent = SentEmail(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
+        try:
+            if is_postgres():
+                # Workers on many hosts: the row claims the email, and a second worker handed the
+                # same event waits on the unique key until the first commits (or rolls back).
+                async with in_transaction() as connection:
+                    await sent.save(using_db=connection, force_create=True)
+                    await self.send(message)
+            else:
+                # SQLite: one process runs its jobs one at a time, so nothing races; and a
+                # transaction held over the SMTP conversation would stall every write it serves.
                 await self.send(message)
+                await sent.save(force_create=True)
         except IntegrityError:
             return False  # another worker sent it meanwhile
         except Exception as error:
@@ -170,7 +192,7 @@ class Emails:
         return message
 
     @staticmethod
-    async def parcel(shipment: Shipment, currency: str) -> dict[str, Any]:
+    async def parcel(shipment: Shipment) -> dict[str, Any]:
         """One parcel: its carrier, tracking number and link, and what is in it."""
         lines = await ShipmentLine.filter(shipment_id=shipment.id).order_by("id").prefetch_related("order_line")
         return {

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
+from jinja2 import TemplateSyntaxError
 
 from gateway import mail
 from gateway.app import create_app
@@ -348,3 +349,19 @@ async def test_a_worker_process_sends_on_postgresql(db, gql, smtp, email_worker,
             break
         await asyncio.sleep(0.05)
     assert [m["Subject"] for m in inbox.messages].count(subject) == 1
+
+
+async def test_a_template_that_fails_holds_up_nothing(db, gql, smtp, tmp_path: Path, registered):
+    inbox, port = smtp
+    (tmp_path / "order_confirmation.txt").write_text("Order {{ order.numbr }}\n")  # no such value
+    server = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}")
+    broken = emails.Emails(server.send, "shop@example.com", str(tmp_path))
+    outbox.register(emails.CONSUMER, broken)
+    order = await place_order(gql, quantity=1)
+    ids = await events_of(order["token"])
+    await outbox.deliver(ids)
+    assert inbox.messages == [] and broken.counts == {(emails.ORDER_CONFIRMATION, "error"): 1}
+    assert await OutboxEvent.filter(event_id__in=ids, delivered_at=None).count() == 0
+    (tmp_path / "order_confirmation.html").write_text("{% for %}")
+    with pytest.raises(TemplateSyntaxError):
+        emails.Emails(server.send, "shop@example.com", str(tmp_path))
