@@ -139,9 +139,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     cache = _response_cache(settings, schema.as_str(), events, persisted, breaker) if settings.cache_enabled else None
 
-    customer_emails = emails.Emails(
-        mail.sender(settings.email_url), settings.email_from, settings.email_templates_dir, mail.permanent
-    )
+    email_sender = mail.Timed(mail.sender(settings.email_url))
+    customer_emails = emails.Emails(email_sender, settings.email_from, settings.email_templates_dir, mail.permanent)
     job_stats = JobStats()
     jobs = Jobs(
         settings.database_url,
@@ -340,7 +339,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     websocket_stats.publish(metrics)
     job_stats.publish(metrics)
-    mail.publish(metrics, lambda: customer_emails.counts)
+    mail.publish(metrics, lambda: customer_emails.counts, email_sender)
     if redis is not None:
         metrics.reading(
             "gateway_redis_degraded",

@@ -8,8 +8,11 @@ and the log says where: a laptop sends no email by mistake and loses none either
 
 from __future__ import annotations
 
+import bisect
 import logging
+import time
 import uuid
+from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,10 +21,12 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
+from prometheus_client.utils import floatToGoString
 
-from gateway.metrics import Metrics
+from gateway.metrics import BUCKETS, Metrics
 
 log = logging.getLogger("gateway.mail")
+_LE = tuple(floatToGoString(bound) for bound in (*BUCKETS, float("inf")))
 
 MAIL_DIRECTORY = "var/mail"
 SMTP_TIMEOUT = 15.0  # seconds for each step of a conversation with the server
@@ -109,13 +114,38 @@ def permanent(error: Exception) -> bool:
     return isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600
 
 
-def publish(metrics: Metrics, counts: Callable[[], Mapping[tuple[str, ...], float]]) -> None:
-    """The emails this process sent, by kind and outcome (`sent`, `failed`: tried again later,
-    `refused`: for good), as `counts` reads them."""
+class Timed:
+    """A `Send` that times each message handed to the server (or written), failed ones too."""
+
+    def __init__(self, send: Send) -> None:
+        self.inner = send
+        self.buckets: dict[tuple[str, ...], float] = defaultdict(float)  # (le,) -> sends
+        self.seconds = 0.0
+
+    async def __call__(self, message: EmailMessage) -> None:
+        started = time.perf_counter()
+        try:
+            await self.inner(message)
+        finally:
+            seconds = time.perf_counter() - started
+            self.buckets[(_LE[bisect.bisect_left(BUCKETS, seconds)],)] += 1
+            self.seconds += seconds
+
+
+def publish(metrics: Metrics, counts: Callable[[], Mapping[tuple[str, ...], float]], timed: Timed) -> None:
+    """The emails this process sent, by kind and outcome, as `counts` reads them, and how long each
+    took the server to accept (or refuse)."""
     metrics.reading(
         "gateway_emails_total",
         "counter",
         "Customer emails this process sent or failed to send, by kind and outcome.",
         counts,
         ("kind", "outcome"),
+    )
+    metrics.histogram(
+        "gateway_email_send_seconds",
+        "How long sending one email took (the SMTP conversation, or writing the .eml file).",
+        (),
+        lambda: timed.buckets,
+        lambda: {(): timed.seconds},
     )

@@ -59,10 +59,9 @@ async def run(settings: Settings, concurrency: int) -> int:
     stats = JobStats()
     metrics = Metrics()
     stats.publish(metrics)
-    customer_emails = emails.Emails(
-        mail.sender(settings.email_url), settings.email_from, settings.email_templates_dir, mail.permanent
-    )
-    mail.publish(metrics, lambda: customer_emails.counts)
+    email_sender = mail.Timed(mail.sender(settings.email_url))
+    customer_emails = emails.Emails(email_sender, settings.email_from, settings.email_templates_dir, mail.permanent)
+    mail.publish(metrics, lambda: customer_emails.counts, email_sender)
     outbox.register(emails.CONSUMER, customer_emails)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
     jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2)

@@ -311,6 +311,8 @@ async def test_the_gateway_sends_after_the_commit_and_counts_in_metrics(db, smtp
             metrics = (await http.get("/metrics")).text
             sent = re.search(r'^gateway_emails_total\{kind="order_confirmation",outcome="sent"\} (\S+)$', metrics, re.M)
             assert sent is not None and float(sent.group(1)) >= 1, metrics
+            timed = re.search(r"^gateway_email_send_seconds_count (\S+)$", metrics, re.M)
+            assert timed is not None and float(timed.group(1)) >= 1, metrics
     finally:
         await app.state.jobs.stop()
         await app.state.events.close()
