@@ -107,10 +107,11 @@ def sender(email_url: str | None, directory: str = MAIL_DIRECTORY) -> Send:
 
 
 def permanent(error: Exception) -> bool:
-    """Whether sending failed for good (a 5xx reply: the server refuses this message or address),
-    rather than for now (the server away, busy, or a 4xx reply), when it is worth trying again."""
-    if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
-        return all(500 <= refusal.code < 600 for refusal in error.recipients)
+    """Whether a failed send is not worth trying again: the server refused the recipient (even
+    with a 4xx: a mailbox full for days would hold up every outbox event queued behind it) or
+    answered 5xx. The server away, busy or closing (421) is a failure for now: tried again."""
+    if isinstance(error, (aiosmtplib.SMTPRecipientsRefused, aiosmtplib.SMTPRecipientRefused)):
+        return True
     return isinstance(error, aiosmtplib.SMTPResponseException) and 500 <= error.code < 600
 
 

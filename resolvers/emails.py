@@ -14,8 +14,9 @@ there only once the server has accepted the message (on PostgreSQL it is inserte
 transaction that commits after the send, so the same event in two workers at once sends once; on
 SQLite, whose one process runs its jobs one at a time, it is inserted after the send). So a
 redelivered event sends nothing twice; a crash between the server's acceptance and the row is the
-one case that sends it again (at least once, never lost). A temporary failure (server away, 4xx) raises: the outbox delivers the event again later. A
-permanent one (5xx: an address the server refuses) is logged and counted, and not retried; so is
+one case that sends it again (at least once, never lost). A temporary failure (server away or busy) raises: the outbox delivers the event again later. A
+permanent one (`permanent` says which: a refused recipient, a 5xx) is logged and counted, and not
+retried; so is
 a template that fails to render (one that does not compile stops start-up).
 
 Templates are Jinja2, `<kind>.html` (autoescaped) and `<kind>.txt`, in resolvers/email_templates/;

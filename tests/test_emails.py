@@ -31,6 +31,7 @@ from tests.staff import bearer, token_for
 from tests.test_checkout import ADDRESS, CHECKOUT, PAID, make_variant, ready_cart
 
 REFUSED = "nobody@example.com"  # the test server answers 550 for this recipient
+FULL = "full@example.com"  # and 452 (a mailbox full, for now) for this one
 
 
 class Inbox:
@@ -44,6 +45,8 @@ class Inbox:
     ) -> str:
         if address == REFUSED:
             return "550 5.1.1 no such mailbox"
+        if address == FULL:
+            return "452 4.2.2 mailbox full"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -174,14 +177,16 @@ async def test_a_server_away_leaves_the_event_for_later(db, gql, smtp, registere
     assert [m["Subject"] for m in inbox.messages] == [f"Order #{order['number']} confirmed"]
 
 
-async def test_a_refused_address_is_not_retried(db, gql, smtp, registered):
+@pytest.mark.parametrize("address", [REFUSED, FULL])
+async def test_a_refused_address_is_not_retried(db, gql, smtp, registered, address):
+    """Neither for good (550) nor for now (452): a refused recipient never holds up the outbox."""
     inbox, port = smtp
     refusing = consumer(port)
     outbox.register(emails.CONSUMER, refusing)
     order = await place_order(gql)
-    await Order.filter(token=order["token"]).update(email=REFUSED)
+    await Order.filter(token=order["token"]).update(email=address)
     row = await OutboxEvent.get(event_id=(await events_of(order["token"]))[0])
-    row.payload["row"]["email"] = REFUSED
+    row.payload["row"]["email"] = address
     await row.save(update_fields=["payload"])
     await outbox.deliver([str(row.event_id)])
     assert inbox.messages == []
