@@ -147,6 +147,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         Housekeeping(
             redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
             retention=timedelta(seconds=settings.outbox_retention_seconds),
+            webhook_allow_private=settings.webhook_allow_private_targets,
         ),
         job_stats,
         # On SQLite this process runs its jobs itself (no shared queue), for its own cache and bus.
@@ -189,6 +190,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         cost_limit=cost_limit,
         trusted_proxies=settings.trusted_proxies,
         websocket_stats=websocket_stats,
+        webhook_allow_private=settings.webhook_allow_private_targets,
     )
     # What the last readiness check found; Redis trouble is reported here and in metrics, not as 503.
     redis_health = {"degraded": False}

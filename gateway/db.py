@@ -23,6 +23,7 @@ MODEL_MODULES = [
     "models.payments",
     "models.outbox",
     "models.emails",
+    "models.webhooks_out",
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a

@@ -145,6 +145,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         cost_limit: CostLimit | None = None,
         trusted_proxies: tuple[Network, ...] = (),
         websocket_stats: WebSocketStats | None = None,
+        webhook_allow_private: bool = False,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -174,6 +175,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.cost_limit = cost_limit
         self.trusted_proxies = trusted_proxies
         self.websocket_stats = websocket_stats if websocket_stats is not None else WebSocketStats()
+        self.webhook_allow_private = webhook_allow_private
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -200,6 +202,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             token_rules=self.token_rules,
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
+            webhook_allow_private=self.webhook_allow_private,
             events=self.events,
             request=request if http else None,
             response=response if http else None,

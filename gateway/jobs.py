@@ -39,7 +39,7 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import outbox
+from resolvers import outbox, webhooks_out
 
 log = logging.getLogger("gateway.jobs")
 
@@ -49,9 +49,14 @@ EVENTS_CONSUMER = "events"  # the event bus: subscriptions, and every worker's i
 DELIVER = "outbox.deliver"
 REDELIVER = "outbox.redeliver"
 PRUNE = "outbox.prune"
+WEBHOOKS_CONSUMER = "webhooks"  # outgoing webhooks: one delivery per subscription and event id
+WEBHOOK_SEND = "webhooks.send"
 # A delivery fails when a consumer's peer is away (Redis): tried again after ~1 s, 2 s, 4 s, …
 # up to 10 minutes apart, 12 times (about an hour); the redelivery keeps trying after that.
 DELIVERY_RETRY = Backoff(retries=12, base_seconds=1.0, cap_seconds=600.0)
+# An endpoint that times out or answers 5xx: tried again after ~5 s, 10 s, 20 s, … up to an hour
+# apart, 10 times (about 3 hours), then the job is failed (`jobs failed`, `jobs retry`).
+WEBHOOK_RETRY = Backoff(retries=10, base_seconds=5.0, cap_seconds=3600.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
@@ -64,6 +69,7 @@ CONNECT_TIMEOUT = 5
 class Housekeeping:
     redeliver_after: timedelta  # OUTBOX_REDELIVER_AFTER
     retention: timedelta  # OUTBOX_RETENTION
+    webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
 
 
 class InProcessConnector(InMemoryConnector):
@@ -89,6 +95,10 @@ def build(connector: procrastinate.BaseConnector, rules: Housekeeping, stats: Jo
     @app.task(name=DELIVER, retry=DELIVERY_RETRY)
     async def deliver(event_ids: list[str]) -> None:
         stats.delivered(_ages(await outbox.deliver(event_ids)))
+
+    @app.task(name=WEBHOOK_SEND, retry=WEBHOOK_RETRY)
+    async def send_webhook(delivery_id: int) -> None:
+        await webhooks_out.send(delivery_id, rules.webhook_allow_private)
 
     @app.periodic(cron=REDELIVER_CRON, periodic_id="redeliver")
     @app.task(name=REDELIVER, queueing_lock=REDELIVER, retry=HOUSEKEEPING_RETRY)
@@ -140,6 +150,7 @@ class Jobs:
         self.stats = stats
         # Who this process hands outbox events to when it runs jobs itself (`start` on SQLite).
         self.consumers = dict(consumers or {})
+        self.consumers[WEBHOOKS_CONSUMER] = self.plan_webhooks
         self.in_process = not database_url.startswith("postgres://")
         self.pool: AsyncConnectionPool | None = None
         if self.in_process:
@@ -203,6 +214,18 @@ class Jobs:
             log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
             return
         self.stats.deferred[(DELIVER,)] += 1
+
+    async def plan_webhooks(self, changes: list[Change]) -> None:
+        """The outbox consumer of outgoing webhooks: the deliveries these changes make, and a
+        sending job for each not yet queued. Raises (the outbox tries again) when a job cannot be
+        deferred; a crash between deferring and marking queues a delivery twice, and its second
+        job sends the same `webhook-id` again (Standard Webhooks receivers drop repeats)."""
+        waiting = await webhooks_out.plan(changes)
+        for delivery_id in waiting:
+            await self.app.configure_task(WEBHOOK_SEND).defer_async(delivery_id=delivery_id)
+            self.stats.deferred[(WEBHOOK_SEND,)] += 1
+        if waiting:
+            await webhooks_out.mark_queued(waiting)
 
     async def run_worker(self, concurrency: int = 1, name: str = "worker") -> None:
         """Run jobs until cancelled (or, in a worker process, until SIGTERM/SIGINT)."""

@@ -350,6 +350,9 @@ class Settings:
     email_url: str | None = setting("EMAIL_URL", "", _email_url)
     email_from: str = setting("EMAIL_FROM", "Shop <shop@localhost>", _email_from)
     email_templates_dir: str | None = setting("EMAIL_TEMPLATES_DIR", "", _directory)
+    # Outgoing webhooks may go to http URLs and to loopback, private and link-local addresses
+    # (development and tests only: in production that lets an app reach the internal network).
+    webhook_allow_private_targets: bool = setting("WEBHOOK_ALLOW_PRIVATE_TARGETS", "0", _bool)
     # Fault drills only: the process kills itself (SIGKILL) right after committing a change of
     # this kind (`order`, `catalogue`, ...), before announcing it. Never set it in production.
     test_only_kill_after_commit: str = setting("TEST_ONLY_KILL_AFTER_COMMIT", "", _change_kind)

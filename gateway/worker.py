@@ -28,7 +28,7 @@ from gateway.cache_redis import RedisTier
 from gateway.db import close, tortoise_config
 from gateway.events import RedisBus
 from gateway.job_stats import JobStats
-from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Housekeeping, Jobs, describe
+from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, WEBHOOKS_CONSUMER, Housekeeping, Jobs, describe
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
@@ -46,6 +46,7 @@ def housekeeping(settings: Settings) -> Housekeeping:
     return Housekeeping(
         redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
         retention=timedelta(seconds=settings.outbox_retention_seconds),
+        webhook_allow_private=settings.webhook_allow_private_targets,
     )
 
 
@@ -65,6 +66,7 @@ async def run(settings: Settings, concurrency: int) -> int:
     outbox.register(emails.CONSUMER, customer_emails)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
     jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2)
+    outbox.register(WEBHOOKS_CONSUMER, jobs.plan_webhooks)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
     if redis is not None:
         breaker = Breaker(settings.redis_breaker_seconds)
@@ -99,6 +101,7 @@ async def run(settings: Settings, concurrency: int) -> int:
         outbox.unregister(CACHE_CONSUMER)
         outbox.unregister(EVENTS_CONSUMER)
         outbox.unregister(emails.CONSUMER)
+        outbox.unregister(WEBHOOKS_CONSUMER)
         if redis is not None:
             await redis.aclose()
         await close()

@@ -14,6 +14,7 @@ from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine
 from models.outbox import OutboxEvent
 from models.payments import PaymentAttempt, PaymentAttemptStatus
 from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
+from models.webhooks_out import WebhookDelivery, WebhookEvent, WebhookSubscription
 
 __all__ = [
     "Account",
@@ -50,4 +51,7 @@ __all__ = [
     "TaxRate",
     "VariantOption",
     "Warehouse",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
 ]

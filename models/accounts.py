@@ -33,6 +33,7 @@ class Permission(StrEnum):
     MANAGE_DISCOUNTS = "MANAGE_DISCOUNTS"
     MANAGE_SHIPPING = "MANAGE_SHIPPING"
     MANAGE_STAFF = "MANAGE_STAFF"
+    MANAGE_APPS = "MANAGE_APPS"
 
 
 class Account(Model):

@@ -39,6 +39,7 @@ described_enum(
         Permission.MANAGE_DISCOUNTS: "Create discount codes.",
         Permission.MANAGE_SHIPPING: "Create shipping methods.",
         Permission.MANAGE_STAFF: "Create staff accounts and set their permissions.",
+        Permission.MANAGE_APPS: "Subscribe endpoints to webhooks, change, pause and delete them.",
     },
 )
 

@@ -70,6 +70,7 @@ class Context:
     token_rules: accounts.TokenRules = field(default_factory=accounts.TokenRules)
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
+    webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS: http and private addresses allowed
     operation_name: str | None = None
     query_cost: int | None = None  # the operation's cost (schema/limits.py), for its trace span
     events: Events | None = None  # what subscriptions listen to

@@ -24,6 +24,7 @@ from schema import (
     orders_admin,
     shipments,
     shipments_admin,
+    webhooks_out,
 )
 from schema.cost_limit import CostLimitedQueries
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
@@ -64,6 +65,7 @@ class Mutation(
     inventory.InventoryMutation,
     orders_admin.OrdersAdminMutation,
     shipments_admin.ShipmentsAdminMutation,
+    webhooks_out.WebhooksOutMutation,
 ):
     pass
 

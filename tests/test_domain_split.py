@@ -18,7 +18,7 @@ from schema.permissions import Staff
 from schema.root import Mutation, Query
 
 ROOT = Path(__file__).resolve().parent.parent
-STAFF_ONLY = {"schema.inventory"}
+STAFF_ONLY = {"schema.inventory", "schema.webhooks_out"}
 
 
 def _needs_staff(field: StrawberryField) -> bool:

@@ -1,0 +1,293 @@
+"""Outgoing webhooks: subscriptions, which committed changes become which events, and sending one
+delivery, signed per Standard Webhooks (https://www.standardwebhooks.com).
+
+The outbox hands every committed change to the "webhooks" consumer at least once (gateway/jobs.py
+registers it): `plan` turns the changes into one delivery row per (subscription, event id), the
+unique pair making a second hand-over a no-op, and names the rows that still need a sending job.
+`send` makes one attempt: success and refusals are final; a timeout, a connection failure or a 5xx
+raises `TryAgain`, for the job's retry policy. 410 Gone pauses the subscription for good.
+
+Targets are https URLs whose host resolves only to public addresses (no loopback, private,
+link-local, cloud metadata or otherwise reserved address), checked when a subscription is created
+or changed and again before every attempt (DNS may have changed), unless `allow_private`
+(WEBHOOK_ALLOW_PRIVATE_TARGETS, for development and tests) allows http and any address.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import hashlib
+import hmac
+import ipaddress
+import json
+import secrets
+import socket
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from models.changes import Change
+from models.error_codes import ErrorCode
+from models.webhooks_out import SECRET_LENGTH, URL_LENGTH
+from resolvers.errors import DomainError
+
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # one attempt waits at most this long
+RESPONSE_EXCERPT = 500  # characters of the endpoint's answer kept for the operator
+SECRET_PREFIX = "whsec_"
+SECRET_BYTES = 24  # a generated secret's key
+MIN_SECRET_BYTES, MAX_SECRET_BYTES = 16, 64
+MAX_EVENTS = len(WebhookEvent)
+USER_AGENT = "commerce-gateway-webhooks/1"
+
+# An order's status after a change, and the event that says it got there.
+ORDER_STATUS_EVENTS = {
+    "PAID": WebhookEvent.ORDER_PAID,
+    "CANCELLED": WebhookEvent.ORDER_CANCELLED,
+    "REFUNDED": WebhookEvent.ORDER_REFUNDED,
+    "SHIPPED": WebhookEvent.ORDER_FULFILLED,
+    "DELIVERED": WebhookEvent.ORDER_DELIVERED,
+}
+
+
+class TryAgain(Exception):
+    """The attempt failed in a way a later one may not: a timeout, no connection, a 5xx."""
+
+
+def events_of(change: Change) -> list[WebhookEvent]:
+    """The webhook events a committed change is, most specific first."""
+    row = change.payload.get("row")
+    if not isinstance(row, dict):
+        return []
+    first = row.get("version") == 1
+    if change.kind == "order":
+        found = [WebhookEvent.ORDER_PLACED] if first else []
+        status_event = ORDER_STATUS_EVENTS.get(str(row.get("status")))
+        return [*found, status_event] if status_event is not None else found
+    if change.kind == "shipment":
+        return [WebhookEvent.SHIPMENT_CREATED if first else WebhookEvent.SHIPMENT_UPDATED]
+    return []
+
+
+def generate_secret() -> str:
+    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+
+
+def _secret_key(secret: str) -> bytes:
+    return base64.b64decode(secret.removeprefix(SECRET_PREFIX), validate=True)
+
+
+def check_secret(secret: str) -> str:
+    """A secret given by the caller: `whsec_` and the base64 of 16 to 64 bytes."""
+    try:
+        key = _secret_key(secret) if secret.startswith(SECRET_PREFIX) else b""
+    except (binascii.Error, ValueError):
+        key = b""
+    if not MIN_SECRET_BYTES <= len(key) <= MAX_SECRET_BYTES or len(secret) > SECRET_LENGTH:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"A secret is `{SECRET_PREFIX}` followed by the base64 of {MIN_SECRET_BYTES} to {MAX_SECRET_BYTES} "
+            "random bytes; leave it out to have one generated.",
+            ["secret"],
+        )
+    return secret
+
+
+def _refused(reason: str) -> DomainError:
+    return DomainError(ErrorCode.INVALID, f"This URL cannot receive webhooks: {reason}.", ["url"])
+
+
+async def check_target(url: str, allow_private: bool) -> str:
+    """`url` if webhooks may be sent there now (see the module's docstring); else INVALID on `url`."""
+    if len(url) > URL_LENGTH:
+        raise DomainError(ErrorCode.TOO_LONG, f"A URL has at most {URL_LENGTH} characters.", ["url"])
+    parts = urlsplit(url)
+    schemes = ("https", "http") if allow_private else ("https",)
+    if parts.scheme not in schemes:
+        raise _refused("only https URLs are allowed")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        raise _refused("its port is not a number") from None
+    if not host:
+        raise _refused("it names no host")
+    if allow_private:
+        return url
+    try:
+        found = await asyncio.get_running_loop().getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        raise _refused(f"{host} does not resolve") from None
+    for *_, address in found:
+        ip = ipaddress.ip_address(str(address[0]).partition("%")[0])
+        if not ip.is_global or ip.is_multicast:
+            raise _refused(f"{host} resolves to {ip}, a loopback, private, link-local or reserved address")
+    return url
+
+
+def _events(events: Sequence[WebhookEvent]) -> list[str]:
+    if not events:
+        raise DomainError(ErrorCode.REQUIRED, "Subscribe to at least one event.", ["events"])
+    return sorted({event.value for event in events})
+
+
+async def create_subscription(
+    url: str, events: Sequence[WebhookEvent], secret: str | None, allow_private: bool
+) -> tuple[WebhookSubscription, str]:
+    """A new active subscription and its secret (generated when not given: shown this once)."""
+    chosen = check_secret(secret) if secret is not None else generate_secret()
+    names = _events(events)
+    await check_target(url, allow_private)
+    subscription = await WebhookSubscription.create(url=url, events=names, secret=chosen)
+    return subscription, chosen
+
+
+async def _subscription(subscription_id: int) -> WebhookSubscription:
+    found = await WebhookSubscription.get_or_none(id=subscription_id)
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No webhook subscription has this ID.", ["id"])
+    return found
+
+
+async def update_subscription(
+    subscription_id: int,
+    *,
+    url: str | None,
+    events: Sequence[WebhookEvent] | None,
+    active: bool | None,
+    allow_private: bool,
+) -> WebhookSubscription:
+    """Change the target, the events, or pause (`active` false) and resume it."""
+    subscription = await _subscription(subscription_id)
+    if url is not None:
+        subscription.url = await check_target(url, allow_private)
+    if events is not None:
+        subscription.events = _events(events)
+    if active is not None:
+        subscription.active = active
+        if active:
+            subscription.disabled_reason = ""
+    await subscription.save()
+    return subscription
+
+
+async def delete_subscription(subscription_id: int) -> int:
+    """Delete it and its deliveries (jobs still queued for them find nothing to send)."""
+    subscription = await _subscription(subscription_id)
+    await subscription.delete()
+    return subscription_id
+
+
+def _payload(change: Change, event: WebhookEvent, row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": change.event_id,
+        "type": event.value,
+        "timestamp": datetime.now(UTC).isoformat(),
+        "data": {"kind": change.kind, "object": row},
+    }
+
+
+async def plan(changes: list[Change]) -> list[int]:
+    """The delivery rows these committed changes make (one per subscription and event id, however
+    often the changes come), and the ids of those whose sending job is not deferred yet."""
+    subscriptions = await WebhookSubscription.filter(active=True)
+    rows: list[WebhookDelivery] = []
+    for change in changes:
+        fired = events_of(change)
+        if not fired or not change.event_id:
+            continue
+        for subscription in subscriptions:
+            wanted = [event for event in fired if event.value in subscription.events]
+            if wanted:
+                payload = _payload(change, wanted[0], change.payload["row"])
+                rows.append(
+                    WebhookDelivery(
+                        subscription_id=subscription.id,
+                        event_id=change.event_id,
+                        event_type=wanted[0].value,
+                        payload=payload,
+                    )
+                )
+    if rows:
+        await WebhookDelivery.bulk_create(rows, ignore_conflicts=True)
+    event_ids = [change.event_id for change in changes if change.event_id]
+    waiting = await WebhookDelivery.filter(event_id__in=event_ids, queued=False).only("id").order_by("id")
+    return [delivery.id for delivery in waiting]
+
+
+async def mark_queued(delivery_ids: list[int]) -> None:
+    await WebhookDelivery.filter(id__in=delivery_ids).update(queued=True)
+
+
+def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The `webhook-signature` header: `v1,` and the base64 HMAC-SHA256 of `id.timestamp.body`."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(_secret_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
+
+
+async def send(delivery_id: int, allow_private: bool) -> str:
+    """One attempt at a delivery; what became of it. Raises TryAgain when a later attempt may succeed."""
+    delivery = await WebhookDelivery.get_or_none(id=delivery_id).select_related("subscription")
+    if delivery is None or delivery.status != "PENDING":
+        return "gone" if delivery is None else delivery.status
+    subscription = delivery.subscription
+    if not subscription.active:
+        await _finish(
+            delivery, "FAILED", None, 0, f"not sent: the subscription is paused {subscription.disabled_reason}"
+        )
+        return "FAILED"
+    try:
+        await check_target(subscription.url, allow_private)
+    except DomainError as error:
+        await _finish(delivery, "FAILED", None, 0, error.message)
+        return "FAILED"
+    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    message_id = f"msg_{delivery.event_id}"
+    timestamp = int(time.time())
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": message_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(subscription.secret, message_id, timestamp, body),
+    }
+    started = time.monotonic()
+    try:
+        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
+            response = await client.post(subscription.url, content=body, headers=headers)
+    except httpx.HTTPError as error:
+        await _finish(delivery, "PENDING", None, _ms(started), f"{type(error).__name__}: {error}")
+        raise TryAgain(f"delivery {delivery_id}: {type(error).__name__}") from error
+    excerpt = response.text[:RESPONSE_EXCERPT]
+    if 200 <= response.status_code < 300:
+        await _finish(delivery, "SUCCEEDED", response.status_code, _ms(started), excerpt)
+        return "SUCCEEDED"
+    if response.status_code == 410:
+        await WebhookSubscription.filter(id=subscription.id).update(
+            active=False, disabled_reason="the endpoint answered 410 Gone"
+        )
+    if response.status_code >= 500 or response.status_code == 429:
+        await _finish(delivery, "PENDING", response.status_code, _ms(started), excerpt)
+        raise TryAgain(f"delivery {delivery_id}: HTTP {response.status_code}")
+    await _finish(delivery, "FAILED", response.status_code, _ms(started), excerpt)
+    return "FAILED"
+
+
+def _ms(started: float) -> int:
+    return round((time.monotonic() - started) * 1000)
+
+
+async def _finish(delivery: WebhookDelivery, status: str, code: int | None, duration_ms: int, excerpt: str) -> None:
+    await WebhookDelivery.filter(id=delivery.id).update(
+        status=status,
+        attempts=delivery.attempts + 1,
+        last_status_code=code,
+        last_duration_ms=duration_ms,
+        last_response=excerpt[:RESPONSE_EXCERPT],
+    )

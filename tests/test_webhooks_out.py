@@ -1,0 +1,230 @@
+"""Outgoing webhooks: subscriptions through the API (MANAGE_APPS only, public https targets only),
+an order placed through the API reaching a real endpoint signed per Standard Webhooks (verified with
+the `standardwebhooks` library), once per event id however often the outbox hands it over; 5xx
+tried again, 410 Gone pausing the subscription."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from standardwebhooks.webhooks import Webhook
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.app import create_app
+from gateway.jobs import WEBHOOKS_CONSUMER
+from gateway.settings import load_settings
+from models import OutboxEvent, Permission, WebhookDelivery, WebhookSubscription
+from resolvers import outbox, webhooks_out
+from tests.conftest import GraphQLClient
+from tests.live import serve_in_loop
+from tests.staff import bearer, token_for
+from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
+
+CREATE = """mutation($u: String!, $e: [WebhookEvent!]!, $s: String) {
+  webhookSubscriptionCreate(url: $u, events: $e, secret: $s) {
+    subscription { id url events active } secret userErrors { field code message } } }"""
+UPDATE = """mutation($id: ID!, $a: Boolean) { webhookSubscriptionUpdate(id: $id, active: $a) {
+  subscription { active } userErrors { code } } }"""
+DELETE = "mutation($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedId userErrors { code } } }"
+
+
+class Receiver:
+    """An endpoint on a free port of this host: what it was sent, and what it answers (in turn)."""
+
+    def __init__(self) -> None:
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        self.url = ""
+
+    async def handle(self, request: Request) -> Response:
+        self.received.append((dict(request.headers), await request.body()))
+        return Response("thanks", status_code=self.answers.pop(0) if self.answers else 200)
+
+    async def wait(self, count: int, seconds: float = 30) -> None:
+        deadline = time.monotonic() + seconds
+        while len(self.received) < count:
+            assert time.monotonic() < deadline, f"{len(self.received)} of {count} deliveries arrived"
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    endpoint = Receiver()
+    async with serve_in_loop(Starlette(routes=[Route("/hook", endpoint.handle, methods=["POST"])])) as ws_url:
+        endpoint.url = ws_url.replace("ws://", "http://").replace("/graphql", "/hook")
+        yield endpoint
+
+
+@pytest.fixture
+async def served(db: Any, tmp_path: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """The gateway with its job engine running in this process (on PostgreSQL too, so the test
+    needs no worker process), and WEBHOOK_ALLOW_PRIVATE_TARGETS=1 for the local receiver."""
+    settings = load_settings(
+        {
+            "DATABASE_URL": db.url,
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_SECOND": "0",
+            "TEST_CARD_LEDGER": str(tmp_path / "ledger.jsonl"),
+            "WEBHOOK_ALLOW_PRIVATE_TARGETS": "1",
+        }
+    )
+    app = create_app(settings)
+    jobs = app.state.jobs
+    await app.state.events.start()
+    await jobs.start()
+    if not jobs.in_process:
+        for name, consumer in jobs.consumers.items():
+            outbox.register(name, consumer)
+        jobs.start_worker()
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+            yield client, app
+    finally:
+        await jobs.stop()
+        for name in jobs.consumers:
+            outbox.unregister(name)
+        await app.state.events.close()
+        await WebhookSubscription.all().delete()
+
+
+async def _subscribe(client: httpx.AsyncClient, url: str, events: list[str], **more: Any) -> dict[str, Any]:
+    token = await token_for(Permission.MANAGE_APPS)
+    body = (
+        await client.post(
+            "/graphql", json={"query": CREATE, "variables": {"u": url, "e": events, **more}}, headers=bearer(token)
+        )
+    ).json()
+    assert not body.get("errors"), body
+    return dict(body["data"]["webhookSubscriptionCreate"])
+
+
+async def test_a_placed_order_reaches_the_endpoint_signed_and_once_per_event(db, served, receiver):
+    client, _ = served
+    created = await _subscribe(client, receiver.url, ["ORDER_PLACED"])
+    assert created["userErrors"] == [] and created["subscription"]["active"] is True, created
+    secret = created["secret"]
+    assert secret.startswith("whsec_")
+
+    since = await OutboxEvent.all().order_by("-id").first()
+    gql = GraphQLClient(client)
+    variant = await make_variant()
+    cart = await ready_cart(gql, [(variant.sku, 1)])
+    order = (await gql.data(CHECKOUT, {"t": cart, "p": PAID}))["checkoutComplete"]["order"]
+    await receiver.wait(1)
+
+    headers, body = receiver.received[0]
+    payload = Webhook(secret).verify(body, headers)  # raises unless the signature and timestamp hold
+    assert payload["type"] == "ORDER_PLACED"
+    assert payload["data"]["object"]["number"] == order["number"]
+    events = await OutboxEvent.filter(id__gt=since.id if since else 0, kind="order")
+    assert payload["id"] in {str(event.event_id) for event in events}
+    assert headers["webhook-id"] == f"msg_{payload['id']}"
+    with pytest.raises(Exception, match="signature"):
+        Webhook(webhooks_out.generate_secret()).verify(body, headers)  # another secret: refused
+
+    # The outbox hands the same event over again (a retried job, a redelivery): no second delivery.
+    await OutboxEvent.filter(event_id=payload["id"]).update(delivered_at=None)
+    assert await outbox.redeliver(timedelta(0))
+    await asyncio.sleep(1.5)
+    assert len(receiver.received) == 1
+    deliveries = await WebhookDelivery.filter(event_id=payload["id"])
+    assert [(d.status, d.attempts, d.last_status_code) for d in deliveries] == [("SUCCEEDED", 1, 200)]
+
+
+async def test_an_endpoint_answering_5xx_is_tried_again_and_410_pauses_it(db, served, receiver):
+    client, _ = served
+    created = await _subscribe(client, receiver.url, ["SHIPMENT_CREATED"])
+    subscription = await WebhookSubscription.get(url=receiver.url)
+    delivery = await WebhookDelivery.create(
+        subscription=subscription,
+        event_id="6f1c3c1e-0000-4000-8000-000000000001",
+        event_type="SHIPMENT_CREATED",
+        payload={"id": "6f1c3c1e-0000-4000-8000-000000000001", "type": "SHIPMENT_CREATED", "data": {}},
+    )
+    receiver.answers = [503, 410]
+    with pytest.raises(webhooks_out.TryAgain, match="503"):
+        await webhooks_out.send(delivery.id, allow_private=True)
+    assert await webhooks_out.send(delivery.id, allow_private=True) == "FAILED"
+    assert len(receiver.received) == 2
+    refreshed = await WebhookSubscription.get(id=subscription.id)
+    assert refreshed.active is False and "410" in refreshed.disabled_reason
+    stored = await WebhookDelivery.get(id=delivery.id)
+    assert (stored.status, stored.attempts, stored.last_status_code) == ("FAILED", 2, 410)
+    token = await token_for(Permission.MANAGE_APPS)
+    sid = created["subscription"]["id"]
+    resumed = (
+        await client.post(
+            "/graphql", json={"query": UPDATE, "variables": {"id": sid, "a": True}}, headers=bearer(token)
+        )
+    ).json()
+    assert resumed["data"]["webhookSubscriptionUpdate"] == {"subscription": {"active": True}, "userErrors": []}
+    deleted = (
+        await client.post("/graphql", json={"query": DELETE, "variables": {"id": sid}}, headers=bearer(token))
+    ).json()
+    assert deleted["data"]["webhookSubscriptionDelete"] == {"deletedId": sid, "userErrors": []}
+    assert not await WebhookDelivery.filter(id=delivery.id).exists()
+
+
+async def test_only_staff_with_manage_apps_may_subscribe(client):
+    variables = {"u": "https://example.com/hook", "e": ["ORDER_PLACED"]}
+    for headers, code in (
+        ({}, "UNAUTHENTICATED"),
+        (bearer(await token_for(Permission.MANAGE_ORDERS)), "FORBIDDEN"),
+        (bearer(await token_for(staff=False)), "FORBIDDEN"),
+    ):
+        body = (await client.post("/graphql", json={"query": CREATE, "variables": variables}, headers=headers)).json()
+        assert [e["extensions"]["code"] for e in body["errors"]] == [code], body
+        assert body["data"] is None or body["data"]["webhookSubscriptionCreate"] is None
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://example.com/hook",  # not https
+        "https://127.0.0.1/hook",  # loopback
+        "https://localhost:8443/hook",  # loopback, after DNS resolution
+        "https://10.1.2.3/hook",  # private
+        "https://169.254.169.254/latest/meta-data",  # link-local: the cloud metadata service
+        "https://[::1]/hook",  # IPv6 loopback
+    ],
+)
+async def test_private_and_plain_http_targets_are_refused_without_the_setting(client, url):
+    token = await token_for(Permission.MANAGE_APPS)
+    body = (
+        await client.post(
+            "/graphql", json={"query": CREATE, "variables": {"u": url, "e": ["ORDER_PAID"]}}, headers=bearer(token)
+        )
+    ).json()
+    result = body["data"]["webhookSubscriptionCreate"]
+    assert result["subscription"] is None and result["secret"] is None, body
+    assert [(e["field"], e["code"]) for e in result["userErrors"]] == [(["url"], "INVALID")], body
+    assert not await WebhookSubscription.filter(url=url).exists()
+
+
+async def test_a_subscription_made_when_allowed_is_not_sent_to_a_private_address_later(db, served, receiver):
+    await _subscribe(served[0], receiver.url, ["ORDER_PLACED"])
+    subscription = await WebhookSubscription.get(url=receiver.url)
+    delivery = await WebhookDelivery.create(
+        subscription=subscription,
+        event_id="6f1c3c1e-0000-4000-8000-000000000002",
+        event_type="ORDER_PLACED",
+        payload={},
+    )
+    # Checked again at delivery time: without the setting, the loopback receiver gets nothing.
+    assert await webhooks_out.send(delivery.id, allow_private=False) == "FAILED"
+    assert receiver.received == []
+    assert "cannot receive webhooks" in (await WebhookDelivery.get(id=delivery.id)).last_response
+
+
+def test_the_consumer_is_registered_by_name():
+    assert WEBHOOKS_CONSUMER == "webhooks"
