@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from models import WebhookDelivery, WebhookEvent, WebhookSubscription
+from models import OutboxEvent, WebhookDelivery, WebhookEvent, WebhookSubscription
 from models.changes import Change
 from models.error_codes import ErrorCode
 from models.webhooks_out import SECRET_LENGTH, URL_LENGTH
@@ -196,12 +196,22 @@ async def plan(changes: list[Change]) -> list[int]:
     """The delivery rows these committed changes make (one per subscription and event id, however
     often the changes come), and the ids of those whose sending job is not deferred yet."""
     subscriptions = await WebhookSubscription.filter(active=True)
+    event_ids = [change.event_id for change in changes if change.event_id]
+    # A subscription hears of what is committed after it was made, not of older events that are
+    # delivered late (a redelivery after a crash).
+    committed = {
+        str(event.event_id): event.created_at
+        for event in await OutboxEvent.filter(event_id__in=event_ids).only("event_id", "created_at")
+    }
     rows: list[WebhookDelivery] = []
     for change in changes:
         fired = events_of(change)
-        if not fired or not change.event_id:
+        at = committed.get(change.event_id)
+        if not fired or at is None:
             continue
         for subscription in subscriptions:
+            if subscription.created_at > at:
+                continue
             wanted = [event for event in fired if event.value in subscription.events]
             if wanted:
                 payload = _payload(change, wanted[0], change.payload["row"])
@@ -215,7 +225,6 @@ async def plan(changes: list[Change]) -> list[int]:
                 )
     if rows:
         await WebhookDelivery.bulk_create(rows, ignore_conflicts=True)
-    event_ids = [change.event_id for change in changes if change.event_id]
     waiting = await WebhookDelivery.filter(event_id__in=event_ids, queued=False).only("id").order_by("id")
     return [delivery.id for delivery in waiting]
 
