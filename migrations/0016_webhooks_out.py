@@ -1,4 +1,5 @@
-"""Outgoing webhooks (issue 15, point 3): subscriptions and their deliveries, one per outbox event."""
+"""Outgoing webhooks (issue 15, point 3): subscriptions, their deliveries
+(one per outbox event) and every attempt at one."""
 
 import functools
 from json import dumps, loads
@@ -49,9 +50,6 @@ class Migration(migrations.Migration):
                 ("status", fields.CharField(default="PENDING", max_length=16)),
                 ("queued", fields.BooleanField(default=False)),
                 ("attempts", fields.IntField(default=0)),
-                ("last_status_code", fields.IntField(null=True)),
-                ("last_duration_ms", fields.IntField(null=True)),
-                ("last_response", fields.CharField(default="", max_length=500)),
                 ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=True)),
             ],
             options={
@@ -60,6 +58,29 @@ class Migration(migrations.Migration):
                 "unique_together": (("subscription", "event_id"),),
                 "pk_attr": "id",
             },
+            bases=["Model"],
+        ),
+        ops.CreateModel(
+            name="WebhookAttempt",
+            fields=[
+                ("id", fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                (
+                    "delivery",
+                    fields.ForeignKeyField(
+                        "models.WebhookDelivery",
+                        source_field="delivery_id",
+                        db_constraint=True,
+                        to_field="id",
+                        related_name="attempt_log",
+                        on_delete=OnDelete.CASCADE,
+                    ),
+                ),
+                ("status_code", fields.IntField(null=True)),
+                ("duration_ms", fields.IntField(default=0)),
+                ("response", fields.CharField(default="", max_length=500)),
+                ("created_at", fields.DatetimeField(auto_now=False, auto_now_add=True)),
+            ],
+            options={"table": "webhook_attempt", "app": "models", "pk_attr": "id"},
             bases=["Model"],
         ),
     ]

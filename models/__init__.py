@@ -14,7 +14,13 @@ from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine
 from models.outbox import OutboxEvent
 from models.payments import PaymentAttempt, PaymentAttemptStatus
 from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
-from models.webhooks_out import WebhookDelivery, WebhookEvent, WebhookSubscription
+from models.webhooks_out import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEvent,
+    WebhookSubscription,
+)
 
 __all__ = [
     "Account",
@@ -51,7 +57,9 @@ __all__ = [
     "TaxRate",
     "VariantOption",
     "Warehouse",
+    "WebhookAttempt",
     "WebhookDelivery",
+    "WebhookDeliveryStatus",
     "WebhookEvent",
     "WebhookSubscription",
 ]

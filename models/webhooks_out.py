@@ -10,6 +10,7 @@ from tortoise.models import Model
 
 URL_LENGTH = 2000
 SECRET_LENGTH = 100
+RESPONSE_LENGTH = 500  # characters of an endpoint's answer kept per attempt
 
 
 class WebhookSubscription(Model):
@@ -31,8 +32,8 @@ class WebhookSubscription(Model):
 class WebhookDelivery(Model):
     # One outbox event for one subscription, exactly once (the unique pair): the outbox hands an
     # event over at least once, and a second hand-over finds the row. `queued` is set once its
-    # sending job is deferred; `status` is PENDING until an attempt succeeds (SUCCEEDED) or the
-    # endpoint is given up on (FAILED). The last attempt's answer is kept for the operator.
+    # sending job is deferred (and cleared by a redelivery); `status` is PENDING until an attempt
+    # succeeds (SUCCEEDED) or the endpoint is given up on (FAILED). Each attempt is a WebhookAttempt.
     id = fields.IntField(primary_key=True)
     subscription: fields.ForeignKeyRelation[WebhookSubscription] = fields.ForeignKeyField(
         "models.WebhookSubscription", related_name="deliveries", on_delete=fields.CASCADE
@@ -44,14 +45,30 @@ class WebhookDelivery(Model):
     status = fields.CharField(max_length=16, default="PENDING")
     queued = fields.BooleanField(default=False)
     attempts = fields.IntField(default=0)
-    last_status_code = fields.IntField(null=True)
-    last_duration_ms = fields.IntField(null=True)
-    last_response = fields.CharField(max_length=500, default="")
     created_at = fields.DatetimeField(auto_now_add=True)
+    attempt_log: fields.ReverseRelation[WebhookAttempt]
 
     class Meta:
         table = "webhook_delivery"
         unique_together = (("subscription", "event_id"),)
+
+
+class WebhookAttempt(Model):
+    # One POST of a delivery (or a check that refused to make it): the endpoint's status code
+    # (null when none came: a timeout, no connection, a refused target), how long it took, and the
+    # start of its answer or of the error.
+    id = fields.IntField(primary_key=True)
+    delivery: fields.ForeignKeyRelation[WebhookDelivery] = fields.ForeignKeyField(
+        "models.WebhookDelivery", related_name="attempt_log", on_delete=fields.CASCADE
+    )
+    delivery_id: int
+    status_code = fields.IntField(null=True)
+    duration_ms = fields.IntField(default=0)
+    response = fields.CharField(max_length=RESPONSE_LENGTH, default="")
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "webhook_attempt"
 
 
 class WebhookEvent(StrEnum):
@@ -67,3 +84,9 @@ class WebhookEvent(StrEnum):
     PRODUCT_UPDATED = "PRODUCT_UPDATED"
     PRODUCT_DELETED = "PRODUCT_DELETED"
     STOCK_LOW = "STOCK_LOW"
+
+
+class WebhookDeliveryStatus(StrEnum):
+    PENDING = "PENDING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"

@@ -31,15 +31,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
+from tortoise.expressions import Q
+from tortoise.transactions import in_transaction
 
-from models import OutboxEvent, WebhookDelivery, WebhookEvent, WebhookSubscription
+from models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 from models.changes import Change
 from models.error_codes import ErrorCode
-from models.webhooks_out import SECRET_LENGTH, URL_LENGTH
+from models.webhooks_out import RESPONSE_LENGTH, SECRET_LENGTH, URL_LENGTH
+from resolvers import outbox
 from resolvers.errors import DomainError
+from resolvers.pagination import Page, newest_first
 
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # one attempt waits at most this long
-RESPONSE_EXCERPT = 500  # characters of the endpoint's answer kept for the operator
+REDELIVERY = "webhook_redelivery"  # the outbox change kind of webhookRedeliver
 SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 24  # a generated secret's key
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 16, 64
@@ -225,7 +229,12 @@ async def plan(changes: list[Change]) -> list[int]:
                 )
     if rows:
         await WebhookDelivery.bulk_create(rows, ignore_conflicts=True)
-    waiting = await WebhookDelivery.filter(event_id__in=event_ids, queued=False).only("id").order_by("id")
+    again = [change.payload["id"] for change in changes if change.kind == REDELIVERY]
+    waiting = (
+        await WebhookDelivery.filter(Q(event_id__in=event_ids) | Q(id__in=again), queued=False)
+        .only("id")
+        .order_by("id")
+    )
     return [delivery.id for delivery in waiting]
 
 
@@ -273,7 +282,7 @@ async def send(delivery_id: int, allow_private: bool) -> str:
     except httpx.HTTPError as error:
         await _finish(delivery, "PENDING", None, _ms(started), f"{type(error).__name__}: {error}")
         raise TryAgain(f"delivery {delivery_id}: {type(error).__name__}") from error
-    excerpt = response.text[:RESPONSE_EXCERPT]
+    excerpt = response.text[:RESPONSE_LENGTH]
     if 200 <= response.status_code < 300:
         await _finish(delivery, "SUCCEEDED", response.status_code, _ms(started), excerpt)
         return "SUCCEEDED"
@@ -293,10 +302,31 @@ def _ms(started: float) -> int:
 
 
 async def _finish(delivery: WebhookDelivery, status: str, code: int | None, duration_ms: int, excerpt: str) -> None:
-    await WebhookDelivery.filter(id=delivery.id).update(
-        status=status,
-        attempts=delivery.attempts + 1,
-        last_status_code=code,
-        last_duration_ms=duration_ms,
-        last_response=excerpt[:RESPONSE_EXCERPT],
-    )
+    async with in_transaction():
+        await WebhookAttempt.create(
+            delivery_id=delivery.id, status_code=code, duration_ms=duration_ms, response=excerpt[:RESPONSE_LENGTH]
+        )
+        await WebhookDelivery.filter(id=delivery.id).update(status=status, attempts=delivery.attempts + 1)
+
+
+async def deliveries(subscription_id: int, status: str | None, first: int | None, after: str | None) -> Page:
+    """A subscription's deliveries, newest first, with their attempts prefetched."""
+    await _subscription(subscription_id)
+    queryset = WebhookDelivery.filter(subscription_id=subscription_id)
+    if status is not None:
+        queryset = queryset.filter(status=status)
+    return await newest_first(queryset.prefetch_related("attempt_log"), "webhook-deliveries", first, after)
+
+
+async def redeliver(delivery_id: int) -> WebhookDelivery:
+    """Send a delivery again (the same `webhook-id`): PENDING and unqueued, with an outbox change
+    whose consumer defers its sending job once the transaction commits."""
+    async with outbox.transaction():
+        delivery = await WebhookDelivery.filter(id=delivery_id).select_for_update().first()
+        if delivery is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No webhook delivery has this ID.", ["deliveryId"])
+        delivery.status, delivery.queued = "PENDING", False
+        await delivery.save(update_fields=["status", "queued"])
+        outbox.record(Change(REDELIVERY, {"id": delivery.id}))
+    await delivery.fetch_related("attempt_log")
+    return delivery

@@ -46,6 +46,7 @@ class Query(
     shipments.ShipmentsQuery,
     accounts.AccountsQuery,
     inventory.InventoryQuery,
+    webhooks_out.WebhooksOutQuery,
     node.NodeQuery,
 ):
     pass

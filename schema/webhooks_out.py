@@ -8,14 +8,15 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from models import Permission, WebhookEvent
+from models import Permission, WebhookDeliveryStatus, WebhookEvent
+from models import WebhookDelivery as DeliveryModel
 from models import WebhookSubscription as SubscriptionModel
 from models.webhooks_out import URL_LENGTH
 from resolvers import webhooks_out
 from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.permissions import requires
-from schema.shared import UserError, attempt, described_enum
+from schema.shared import After, Connection, First, UserError, attempt, described_enum
 
 described_enum(
     WebhookEvent,
@@ -37,7 +38,75 @@ described_enum(
     },
 )
 
+described_enum(
+    WebhookDeliveryStatus,
+    "Where a delivery stands.",
+    {
+        WebhookDeliveryStatus.PENDING: "Not answered with success yet: waiting for an attempt or a retry.",
+        WebhookDeliveryStatus.SUCCEEDED: "The endpoint answered 2xx.",
+        WebhookDeliveryStatus.FAILED: "Given up: the endpoint refused it (4xx), or its target is no longer allowed.",
+    },
+)
+
 MANAGE_APPS = requires(Permission.MANAGE_APPS)
+
+
+@strawberry.type(description="One POST of a delivery to its endpoint.")
+class WebhookAttempt:
+    status_code: int | None = strawberry.field(
+        description="The endpoint's HTTP status; null when none came (a timeout, no connection, a refused target)."
+    )
+    duration_ms: int = strawberry.field(description="How long the attempt took, in milliseconds.")
+    response: str = strawberry.field(description="The start of the endpoint's answer, or what went wrong.")
+    created_at: datetime = strawberry.field(description="When it was made.")
+
+
+@strawberry.type(description="One event sent to one subscription, with every attempt at it.")
+class WebhookDelivery:
+    id: strawberry.ID = strawberry.field(description="Its global ID, for webhookRedeliver.")
+    event_id: str = strawberry.field(description="The event id: the payload's `id`, `webhook-id` without `msg_`.")
+    event_type: WebhookEvent = strawberry.field(description="The event.")
+    status: WebhookDeliveryStatus = strawberry.field(description="Where it stands.")
+    attempts: list[WebhookAttempt] = strawberry.field(description="Every attempt, oldest first.")
+    created_at: datetime = strawberry.field(description="When the event reached the subscription.")
+
+
+def build_delivery(delivery: DeliveryModel) -> WebhookDelivery:
+    attempts = sorted(delivery.attempt_log, key=lambda a: a.id)
+    return WebhookDelivery(
+        id=encode_id("WebhookDelivery", delivery.id),
+        event_id=str(delivery.event_id),
+        event_type=WebhookEvent(delivery.event_type),
+        status=WebhookDeliveryStatus(delivery.status),
+        attempts=[
+            WebhookAttempt(
+                status_code=a.status_code, duration_ms=a.duration_ms, response=a.response, created_at=a.created_at
+            )
+            for a in attempts
+        ],
+        created_at=delivery.created_at,
+    )
+
+
+@strawberry.type
+class WebhooksOutQuery:
+    @strawberry.field(extensions=MANAGE_APPS, description="A subscription's deliveries, newest first.")
+    async def webhook_deliveries(
+        self,
+        subscription: Annotated[strawberry.ID, strawberry.argument(description="The subscription.")],
+        status: Annotated[
+            WebhookDeliveryStatus | None, strawberry.argument(description="Only deliveries in this status.")
+        ] = None,
+        first: First = None,
+        after: After = None,
+    ) -> Connection[WebhookDelivery] | None:
+        page = await webhooks_out.deliveries(
+            decode_id_of(subscription, "WebhookSubscription", "subscription"),
+            status.value if status is not None else None,
+            first,
+            after,
+        )
+        return Connection.of(page, [build_delivery(d) for d in page.rows])
 
 
 @strawberry.type(description="An endpoint told of committed changes, signed per Standard Webhooks.")
@@ -68,6 +137,14 @@ class WebhookSubscriptionPayload:
     subscription: WebhookSubscription | None = strawberry.field(description="As it now is; null when refused.")
     secret: str | None = strawberry.field(
         description="The signing secret (`whsec_…`): given once, by webhookSubscriptionCreate; null otherwise."
+    )
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
+
+
+@strawberry.type(description="What webhookRedeliver did.")
+class WebhookRedeliverPayload:
+    delivery: WebhookDelivery | None = strawberry.field(
+        description="The delivery, PENDING again (its new attempt is sent shortly); null when refused."
     )
     user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
@@ -141,4 +218,18 @@ class WebhooksOutMutation:
         deleted, errors = await attempt(webhooks_out.delete_subscription(decode_id_of(id, "WebhookSubscription")))
         return WebhookSubscriptionDeletePayload(
             deleted_id=None if deleted is None else encode_id("WebhookSubscription", deleted), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        extensions=MANAGE_APPS, description="Send a delivery again, with the same `webhook-id`, whatever its status."
+    )
+    async def webhook_redeliver(
+        self,
+        delivery_id: Annotated[strawberry.ID, strawberry.argument(description="The delivery.")],
+    ) -> WebhookRedeliverPayload:
+        delivery, errors = await attempt(
+            webhooks_out.redeliver(decode_id_of(delivery_id, "WebhookDelivery", "deliveryId"))
+        )
+        return WebhookRedeliverPayload(
+            delivery=None if delivery is None else build_delivery(delivery), user_errors=errors
         )

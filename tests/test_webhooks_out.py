@@ -22,7 +22,7 @@ from starlette.routing import Route
 from gateway.app import create_app
 from gateway.jobs import WEBHOOKS_CONSUMER
 from gateway.settings import load_settings
-from models import OutboxEvent, Permission, WebhookDelivery, WebhookSubscription
+from models import OutboxEvent, Permission, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from resolvers import outbox, webhooks_out
 from tests.conftest import GraphQLClient
 from tests.live import serve_in_loop
@@ -35,6 +35,21 @@ CREATE = """mutation($u: String!, $e: [WebhookEvent!]!, $s: String) {
 UPDATE = """mutation($id: ID!, $a: Boolean) { webhookSubscriptionUpdate(id: $id, active: $a) {
   subscription { active } userErrors { code } } }"""
 DELETE = "mutation($id: ID!) { webhookSubscriptionDelete(id: $id) { deletedId userErrors { code } } }"
+
+DELIVERIES = """query($s: ID!, $st: WebhookDeliveryStatus) { webhookDeliveries(subscription: $s, status: $st) {
+  edges { node { id eventId eventType status attempts { statusCode durationMs response createdAt } } } } }"""
+REDELIVER = """mutation($d: ID!) { webhookRedeliver(deliveryId: $d) {
+  delivery { status } userErrors { code } } }"""
+
+
+async def _deliveries(client: httpx.AsyncClient, subscription: str, status: str | None = None) -> list[Any]:
+    token = await token_for(Permission.MANAGE_APPS)
+    variables = {"s": subscription, "st": status}
+    body = (
+        await client.post("/graphql", json={"query": DELIVERIES, "variables": variables}, headers=bearer(token))
+    ).json()
+    assert not body.get("errors"), body
+    return [edge["node"] for edge in body["data"]["webhookDeliveries"]["edges"]]
 
 
 class Receiver:
@@ -141,8 +156,30 @@ async def test_a_placed_order_reaches_the_endpoint_signed_and_once_per_event(db,
     assert await outbox.redeliver(timedelta(0))
     await asyncio.sleep(1.5)
     assert len(receiver.received) == 1
-    deliveries = await WebhookDelivery.filter(event_id=payload["id"])
-    assert [(d.status, d.attempts, d.last_status_code) for d in deliveries] == [("SUCCEEDED", 1, 200)]
+    listed = await _deliveries(client, created["subscription"]["id"])
+    assert [(d["eventId"], d["eventType"], d["status"]) for d in listed] == [
+        (payload["id"], "ORDER_PLACED", "SUCCEEDED")
+    ]
+    assert [(a["statusCode"], a["response"]) for a in listed[0]["attempts"]] == [(200, "thanks")]
+    assert listed[0]["attempts"][0]["durationMs"] >= 0
+
+    # An operator sends it again: the same webhook-id (receivers drop repeats), a second attempt.
+    token = await token_for(Permission.MANAGE_APPS)
+    again = (
+        await client.post(
+            "/graphql", json={"query": REDELIVER, "variables": {"d": listed[0]["id"]}}, headers=bearer(token)
+        )
+    ).json()
+    assert again["data"]["webhookRedeliver"]["userErrors"] == [], again
+    assert again["data"]["webhookRedeliver"]["delivery"]["status"] == "PENDING"
+    await receiver.wait(2)
+    assert receiver.received[1][0]["webhook-id"] == headers["webhook-id"]
+    assert Webhook(secret).verify(receiver.received[1][1], receiver.received[1][0])["id"] == payload["id"]
+    deadline = time.monotonic() + 10
+    while len((listed := await _deliveries(client, created["subscription"]["id"]))[0]["attempts"]) < 2:
+        assert time.monotonic() < deadline, listed
+        await asyncio.sleep(0.05)
+    assert listed[0]["status"] == "SUCCEEDED"
 
 
 async def test_an_endpoint_answering_5xx_is_tried_again_and_410_pauses_it(db, served, receiver):
@@ -163,7 +200,12 @@ async def test_an_endpoint_answering_5xx_is_tried_again_and_410_pauses_it(db, se
     refreshed = await WebhookSubscription.get(id=subscription.id)
     assert refreshed.active is False and "410" in refreshed.disabled_reason
     stored = await WebhookDelivery.get(id=delivery.id)
-    assert (stored.status, stored.attempts, stored.last_status_code) == ("FAILED", 2, 410)
+    assert (stored.status, stored.attempts) == ("FAILED", 2)
+    attempts = await WebhookAttempt.filter(delivery_id=delivery.id).order_by("id")
+    assert [(a.status_code, a.response) for a in attempts] == [(503, "thanks"), (410, "thanks")]
+    listed = await _deliveries(client, created["subscription"]["id"], "FAILED")
+    assert [[a["statusCode"] for a in d["attempts"]] for d in listed] == [[503, 410]]
+    assert await _deliveries(client, created["subscription"]["id"], "SUCCEEDED") == []
     token = await token_for(Permission.MANAGE_APPS)
     sid = created["subscription"]["id"]
     resumed = (
@@ -227,7 +269,8 @@ async def test_a_subscription_made_when_allowed_is_not_sent_to_a_private_address
     # Checked again at delivery time: without the setting, the loopback receiver gets nothing.
     assert await webhooks_out.send(delivery.id, allow_private=False) == "FAILED"
     assert receiver.received == []
-    assert "cannot receive webhooks" in (await WebhookDelivery.get(id=delivery.id)).last_response
+    attempts = await WebhookAttempt.filter(delivery_id=delivery.id)
+    assert [a.status_code for a in attempts] == [None] and "cannot receive webhooks" in attempts[0].response
 
 
 def test_the_consumer_is_registered_by_name():
