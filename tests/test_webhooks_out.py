@@ -275,3 +275,20 @@ async def test_a_subscription_made_when_allowed_is_not_sent_to_a_private_address
 
 def test_the_consumer_is_registered_by_name():
     assert WEBHOOKS_CONSUMER == "webhooks"
+
+
+async def test_a_5xx_answer_is_retried_by_the_sending_job_until_it_succeeds(db, served, receiver):
+    client, _ = served
+    created = await _subscribe(client, receiver.url, ["ORDER_PAID"])
+    receiver.answers = [503]
+    gql = GraphQLClient(client)
+    cart = await ready_cart(gql, [((await make_variant()).sku, 1)])
+    assert (await gql.data(CHECKOUT, {"t": cart, "p": PAID}))["checkoutComplete"]["order"]["status"] == "PAID"
+    await receiver.wait(2, seconds=40)  # the job's retry policy: the second try within ~5 s (+ polling)
+    assert receiver.received[0][0]["webhook-id"] == receiver.received[1][0]["webhook-id"]
+    deadline = time.monotonic() + 10
+    while (listed := await _deliveries(client, created["subscription"]["id"]))[0]["status"] != "SUCCEEDED":
+        assert time.monotonic() < deadline, listed
+        await asyncio.sleep(0.05)
+    assert listed[0]["eventType"] == "ORDER_PAID"
+    assert [a["statusCode"] for a in listed[0]["attempts"]] == [503, 200]
