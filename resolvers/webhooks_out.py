@@ -10,7 +10,8 @@ raises `TryAgain`, for the job's retry policy. 410 Gone pauses the subscription 
 Targets are https URLs whose host resolves only to public addresses (no loopback, private,
 link-local, cloud metadata or otherwise reserved address), checked when a subscription is created
 or changed and again before every attempt (DNS may have changed), unless `allow_private`
-(WEBHOOK_ALLOW_PRIVATE_TARGETS, for development and tests) allows http and any address.
+(WEBHOOK_ALLOW_PRIVATE_TARGETS, for development and tests) allows http and any address. An attempt
+connects to the address it checked (`Target`), so a DNS answer changed in between cannot redirect it.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ import secrets
 import socket
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from tortoise.expressions import Q
@@ -107,8 +109,19 @@ def _refused(reason: str) -> DomainError:
     return DomainError(ErrorCode.INVALID, f"This URL cannot receive webhooks: {reason}.", ["url"])
 
 
-async def check_target(url: str, allow_private: bool) -> str:
-    """`url` if webhooks may be sent there now (see the module's docstring); else INVALID on `url`."""
+@dataclass(frozen=True)
+class Target:
+    """Where one attempt connects: the address the host was checked at (so a DNS answer that
+    changes after the check, DNS rebinding, cannot send it elsewhere), with the original host in
+    the Host header and in TLS (SNI and the certificate check)."""
+
+    url: str
+    host: str  # the Host header: the URL's host[:port]
+    server_name: str  # the URL's host name
+
+
+async def check_target(url: str, allow_private: bool) -> Target:
+    """Where webhooks to `url` go now (see the module's docstring); else INVALID on `url`."""
     if len(url) > URL_LENGTH:
         raise DomainError(ErrorCode.TOO_LONG, f"A URL has at most {URL_LENGTH} characters.", ["url"])
     parts = urlsplit(url)
@@ -121,17 +134,25 @@ async def check_target(url: str, allow_private: bool) -> str:
         raise _refused("its port is not a number") from None
     if not host:
         raise _refused("it names no host")
-    if allow_private:
-        return url
+    if parts.username is not None or parts.password is not None:
+        raise _refused("it holds credentials")
     try:
-        found = await asyncio.get_running_loop().getaddrinfo(host, port or 443, type=socket.SOCK_STREAM)
+        found = await asyncio.get_running_loop().getaddrinfo(
+            host, port or (443 if parts.scheme == "https" else 80), type=socket.SOCK_STREAM
+        )
     except (OSError, UnicodeError):
         raise _refused(f"{host} does not resolve") from None
-    for *_, address in found:
-        ip = ipaddress.ip_address(str(address[0]).partition("%")[0])
-        if not ip.is_global or ip.is_multicast:
+    addresses = [ipaddress.ip_address(str(address[0]).partition("%")[0]) for *_, address in found]
+    for ip in addresses:
+        if not allow_private and (not ip.is_global or ip.is_multicast):
             raise _refused(f"{host} resolves to {ip}, a loopback, private, link-local or reserved address")
-    return url
+    if not addresses:
+        raise _refused(f"{host} does not resolve")
+    # IPv4 first: an endpoint published on both is reachable on it from more networks.
+    chosen = min(addresses, key=lambda ip: ip.version)
+    literal = f"[{chosen}]" if chosen.version == 6 else str(chosen)
+    netloc = f"{literal}:{port}" if port is not None else literal
+    return Target(url=urlunsplit(parts._replace(netloc=netloc)), host=parts.netloc, server_name=host)
 
 
 def _events(events: Sequence[WebhookEvent]) -> list[str]:
@@ -169,7 +190,8 @@ async def update_subscription(
     """Change the target, the events, or pause (`active` false) and resume it."""
     subscription = await _subscription(subscription_id)
     if url is not None:
-        subscription.url = await check_target(url, allow_private)
+        await check_target(url, allow_private)
+        subscription.url = url
     if events is not None:
         subscription.events = _events(events)
     if active is not None:
@@ -261,7 +283,7 @@ async def send(delivery_id: int, allow_private: bool) -> str:
         )
         return "FAILED"
     try:
-        await check_target(subscription.url, allow_private)
+        target = await check_target(subscription.url, allow_private)
     except DomainError as error:
         await _finish(delivery, "FAILED", None, 0, error.message)
         return "FAILED"
@@ -269,6 +291,7 @@ async def send(delivery_id: int, allow_private: bool) -> str:
     message_id = f"msg_{delivery.event_id}"
     timestamp = int(time.time())
     headers = {
+        "host": target.host,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": message_id,
@@ -278,7 +301,9 @@ async def send(delivery_id: int, allow_private: bool) -> str:
     started = time.monotonic()
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
-            response = await client.post(subscription.url, content=body, headers=headers)
+            response = await client.post(
+                target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
+            )
     except httpx.HTTPError as error:
         await _finish(delivery, "PENDING", None, _ms(started), f"{type(error).__name__}: {error}")
         raise TryAgain(f"delivery {delivery_id}: {type(error).__name__}") from error
