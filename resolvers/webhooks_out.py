@@ -36,7 +36,14 @@ import httpx
 from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
+from models import (
+    OutboxEvent,
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookDeliveryStatus,
+    WebhookEvent,
+    WebhookSubscription,
+)
 from models.changes import Change
 from models.error_codes import ErrorCode
 from models.webhooks_out import RESPONSE_LENGTH, SECRET_LENGTH, URL_LENGTH
@@ -51,6 +58,11 @@ SECRET_BYTES = 24  # a generated secret's key
 MIN_SECRET_BYTES, MAX_SECRET_BYTES = 16, 64
 MAX_EVENTS = len(WebhookEvent)
 USER_AGENT = "commerce-gateway-webhooks/1"
+PENDING, SUCCEEDED, FAILED = (
+    WebhookDeliveryStatus.PENDING,
+    WebhookDeliveryStatus.SUCCEEDED,
+    WebhookDeliveryStatus.FAILED,
+)
 
 # An order's status after a change, and the event that says it got there.
 ORDER_STATUS_EVENTS = {
@@ -274,19 +286,18 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 async def send(delivery_id: int, allow_private: bool) -> str:
     """One attempt at a delivery; what became of it. Raises TryAgain when a later attempt may succeed."""
     delivery = await WebhookDelivery.get_or_none(id=delivery_id).select_related("subscription")
-    if delivery is None or delivery.status != "PENDING":
+    if delivery is None or delivery.status != PENDING:
         return "gone" if delivery is None else delivery.status
     subscription = delivery.subscription
     if not subscription.active:
-        await _finish(
-            delivery, "FAILED", None, 0, f"not sent: the subscription is paused {subscription.disabled_reason}"
-        )
-        return "FAILED"
+        reason = f" ({subscription.disabled_reason})" if subscription.disabled_reason else ""
+        await _finish(delivery, FAILED, None, 0, f"not sent: the subscription is paused{reason}")
+        return FAILED
     try:
         target = await check_target(subscription.url, allow_private)
     except DomainError as error:
-        await _finish(delivery, "FAILED", None, 0, error.message)
-        return "FAILED"
+        await _finish(delivery, FAILED, None, 0, error.message)
+        return FAILED
     body = json.dumps(delivery.payload, separators=(",", ":")).encode()
     message_id = f"msg_{delivery.event_id}"
     timestamp = int(time.time())
@@ -300,33 +311,47 @@ async def send(delivery_id: int, allow_private: bool) -> str:
     }
     started = time.monotonic()
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client:
-            response = await client.post(
-                target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
-            )
+        async with (
+            httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client,
+            client.stream(
+                "POST", target.url, content=body, headers=headers, extensions={"sni_hostname": target.server_name}
+            ) as response,
+        ):
+            excerpt = await _excerpt(response)
     except httpx.HTTPError as error:
-        await _finish(delivery, "PENDING", None, _ms(started), f"{type(error).__name__}: {error}")
+        await _finish(delivery, PENDING, None, _ms(started), f"{type(error).__name__}: {error}")
         raise TryAgain(f"delivery {delivery_id}: {type(error).__name__}") from error
-    excerpt = response.text[:RESPONSE_LENGTH]
     if 200 <= response.status_code < 300:
-        await _finish(delivery, "SUCCEEDED", response.status_code, _ms(started), excerpt)
-        return "SUCCEEDED"
+        await _finish(delivery, SUCCEEDED, response.status_code, _ms(started), excerpt)
+        return SUCCEEDED
     if response.status_code == 410:
         await WebhookSubscription.filter(id=subscription.id).update(
             active=False, disabled_reason="the endpoint answered 410 Gone"
         )
     if response.status_code >= 500 or response.status_code == 429:
-        await _finish(delivery, "PENDING", response.status_code, _ms(started), excerpt)
+        await _finish(delivery, PENDING, response.status_code, _ms(started), excerpt)
         raise TryAgain(f"delivery {delivery_id}: HTTP {response.status_code}")
-    await _finish(delivery, "FAILED", response.status_code, _ms(started), excerpt)
-    return "FAILED"
+    await _finish(delivery, FAILED, response.status_code, _ms(started), excerpt)
+    return FAILED
+
+
+async def _excerpt(response: httpx.Response) -> str:
+    """The start of the answer: an endpoint's answer is read no further than what is kept."""
+    read = b""
+    async for chunk in response.aiter_bytes():
+        read += chunk
+        if len(read) >= RESPONSE_LENGTH * 4:  # UTF-8: at most 4 bytes a character
+            break
+    return read.decode("utf-8", errors="replace")[:RESPONSE_LENGTH]
 
 
 def _ms(started: float) -> int:
     return round((time.monotonic() - started) * 1000)
 
 
-async def _finish(delivery: WebhookDelivery, status: str, code: int | None, duration_ms: int, excerpt: str) -> None:
+async def _finish(
+    delivery: WebhookDelivery, status: WebhookDeliveryStatus, code: int | None, duration_ms: int, excerpt: str
+) -> None:
     async with in_transaction():
         await WebhookAttempt.create(
             delivery_id=delivery.id, status_code=code, duration_ms=duration_ms, response=excerpt[:RESPONSE_LENGTH]
@@ -350,7 +375,7 @@ async def redeliver(delivery_id: int) -> WebhookDelivery:
         delivery = await WebhookDelivery.filter(id=delivery_id).select_for_update().first()
         if delivery is None:
             raise DomainError(ErrorCode.NOT_FOUND, "No webhook delivery has this ID.", ["deliveryId"])
-        delivery.status, delivery.queued = "PENDING", False
+        delivery.status, delivery.queued = PENDING, False
         await delivery.save(update_fields=["status", "queued"])
         outbox.record(Change(REDELIVERY, {"id": delivery.id}))
     await delivery.fetch_related("attempt_log")
