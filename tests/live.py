@@ -233,7 +233,14 @@ async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterato
                 while len(worker_pids(process.pid)) < workers or not await _ready(client):
                     assert process.poll() is None and time.monotonic() < deadline, _tail(log)
                     await asyncio.sleep(0.2)
-            yield base, worker_pids(process.pid)
+            pids = worker_pids(process.pid)
+            # One worker answering is not all of them: another may still be starting (its pools,
+            # its jobs), and the kernel then gives it no connection. Each must have served one.
+            for pid in pids:
+                while not await _served_by(base, pid, pids):
+                    assert process.poll() is None and time.monotonic() < deadline, _tail(log)
+                    await asyncio.sleep(0.2)
+            yield base, pids
         finally:
             process.terminate()
             process.wait(timeout=30)
@@ -242,6 +249,16 @@ async def uvicorn_workers(env: dict[str, str], workers: int = 2) -> AsyncIterato
 def _tail(log: IO[bytes], size: int = 2000) -> str:
     log.seek(0)
     return log.read().decode(errors="replace")[-size:]
+
+
+async def _served_by(base: str, worker: int, workers: list[int]) -> bool:
+    """Whether `worker` serves a connection now (a readiness request on one that it holds)."""
+    async with AsyncExitStack() as stack:
+        try:
+            client = await client_on_worker(base, worker, workers, stack)
+        except AssertionError:  # the kernel gave every connection to the others
+            return False
+        return await _ready(client)
 
 
 async def _ready(client: httpx.AsyncClient) -> bool:
