@@ -280,6 +280,7 @@ def test_the_consumer_is_registered_by_name():
     assert WEBHOOKS_CONSUMER == "webhooks"
 
 
+@pytest.mark.slow  # waits out the job's first real retry delay (5 s)
 async def test_a_5xx_answer_is_retried_by_the_sending_job_until_it_succeeds(db, served, receiver):
     client, _ = served
     created = await _subscribe(client, receiver.url, ["ORDER_PAID"])
