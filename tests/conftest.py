@@ -261,3 +261,13 @@ async def redis_url() -> AsyncIterator[str]:
 
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def quiet_http_client() -> Iterator[None]:
+    """httpx's INFO record per request off for the test (the drills send thousands)."""
+    logger = logging.getLogger("httpx")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)

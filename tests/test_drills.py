@@ -12,7 +12,6 @@ error the contract documents.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import signal
 import time
@@ -37,7 +36,8 @@ from tests.drill_traffic import Catalogue, Storefront, Traffic, check_out, ready
 from tests.live import RedisProcess
 from tests.pg_server import PostgresProcess
 
-pytestmark = pytest.mark.slow
+# Slow: real processes. Quiet: one httpx INFO record per request would bury a failing drill's report.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quiet_http_client")]
 
 DISCOUNT_CODE = "DRILL10"
 DISCOUNT_LIMIT = 4
@@ -82,16 +82,6 @@ class Deployment:
         return await drill_invariants.violations(
             self.database_url, self.opening, told
         ) + await payment_books.unsettled_charges(self.database_url, self.card_books)
-
-
-@pytest.fixture(autouse=True)
-def quiet_http_client() -> Iterator[None]:
-    # One INFO record per request would bury a failing drill's report under thousands of lines.
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ shared Redis tier) holds them; stock is changed through another one.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import signal
@@ -32,7 +31,8 @@ from tests.conftest import ROOT, reachable_postgres_admin
 from tests.drill_database import STAFF_EMAIL, STAFF_PASSWORD, prepare
 from tests.live import RedisProcess
 
-pytestmark = pytest.mark.slow
+# Slow: real processes. Quiet: one httpx INFO record per request would bury a failing drill's report.
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quiet_http_client")]
 
 LISTINGS = (
     "{ products(first: 40) { edges { node { variants { sku quantityAvailable } } } } }",
@@ -42,16 +42,6 @@ ADJUST = """mutation($v: ID!, $d: Int!) { stockAdjust(variantId: $v, warehouse: 
   userErrors { code message } } }"""
 VARIANTS = "{ products(first: 40) { edges { node { variants { id sku quantityAvailable } } } } }"
 RECOVERED_WITHIN = 20.0  # seconds: the redelivery runs every 5 s for events older than 1 s
-
-
-@pytest.fixture(autouse=True)
-def quiet_http_client() -> Iterator[None]:
-    # One INFO record per request would bury a failing drill's report.
-    logger = logging.getLogger("httpx")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    yield
-    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")
