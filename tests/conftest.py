@@ -13,6 +13,7 @@ database take turns (`redis_url`).
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import os
 from collections.abc import AsyncIterator, Iterator, Sequence
@@ -233,10 +234,12 @@ async def the_test_redis() -> AsyncIterator[str]:
     unless REQUIRE_SERVICES=1. For fixtures that choose whether to use Redis; `redis_url` for tests.
 
     One database for the whole run, and each user empties it (and its event bus channel is named
-    after it): under pytest-xdist, a user waits until no other worker's test has it.
+    after it): a user waits until no other test has it, under pytest-xdist or in another test run
+    on this machine (whose emptying it would otherwise wipe this test's keys midway).
     """
     url = os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    async with databases.exclusive("redis"):
+    name = hashlib.sha256(url.encode()).hexdigest()[:16]
+    async with databases.exclusive(f"gateway-test-redis-{name}", machine_wide=True):
         client = Redis.from_url(url, socket_connect_timeout=2)
         try:
             await client.ping()

@@ -170,11 +170,13 @@ def _read(record: Path) -> Template | None:
 
 
 @asynccontextmanager
-async def exclusive(resource: str) -> AsyncIterator[Path]:
-    """Held by one session of the run at a time (pytest-xdist runs one per worker process): while
-    it builds or copies a template, or uses the one test Redis database. Yields the run's directory."""
+async def exclusive(resource: str, machine_wide: bool = False) -> AsyncIterator[Path]:
+    """Held by one session of the run at a time (pytest-xdist runs one per worker process) while it
+    builds or copies a template; `machine_wide`, by one session of any run on this machine (two
+    test runs at once share the one test Redis database). Yields the run's directory."""
     directory = Path(os.environ[RUN_DIRECTORY])  # conftest's pytest_configure made it
-    descriptor = os.open(directory / f"{resource}.lock", os.O_CREAT | os.O_RDWR)
+    locks = Path(tempfile.gettempdir()) if machine_wide else directory
+    descriptor = os.open(locks / f"{resource}.lock", os.O_CREAT | os.O_RDWR, 0o666)
     try:
         # Waiting for another worker: off the event loop, which has nothing else to run meanwhile.
         await asyncio.to_thread(fcntl.flock, descriptor, fcntl.LOCK_EX)
