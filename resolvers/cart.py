@@ -212,6 +212,7 @@ async def update_lines(token: str, updates: list[tuple[int, int]], rules: CartRu
             lines[line_id].quantity = quantity
         if kept:
             await CartLine.bulk_update([lines[line_id] for line_id in kept], fields=["quantity"])
+        await cart.save(update_fields=["updated_at"])  # a change: the cart is not abandoned
     return cart
 
 
@@ -223,6 +224,7 @@ async def remove_lines(token: str, line_ids: list[int]) -> Cart:
             if line_id not in owned:
                 raise DomainError(ErrorCode.NOT_FOUND, "This cart has no such line.", ["lineIds", str(index)])
         await CartLine.filter(id__in=line_ids).delete()
+        await cart.save(update_fields=["updated_at"])
     return cart
 
 
