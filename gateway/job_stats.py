@@ -1,5 +1,6 @@
 """What the job engine did in this process, for /metrics: jobs run by task and outcome, how long
-they took, deferrals, and how long committed changes waited for their delivery."""
+they took, deferrals, how long committed changes waited for their delivery, webhook attempts, and
+the rows the periodic prunings removed."""
 
 from __future__ import annotations
 
@@ -31,6 +32,10 @@ class JobStats:
         self.delivery_buckets: dict[tuple[str, ...], float] = defaultdict(float)
         self.delivery_seconds = 0.0
         self.undelivered = 0  # outbox rows past the redelivery age, as the last redelivery found them
+        self.webhook_attempts: dict[tuple[str, ...], float] = defaultdict(float)  # (outcome,) -> attempts
+        self.webhook_buckets: dict[tuple[str, ...], float] = defaultdict(float)  # (le,) -> attempts
+        self.webhook_seconds = 0.0
+        self.removed: dict[tuple[str, ...], float] = defaultdict(float)  # (what,) -> rows pruned
 
     async def middleware(self, call_next: Callable[[], Awaitable[Any]], context: JobContext, worker: Worker) -> Any:
         """A Procrastinate worker middleware: times and counts every job this process runs."""
@@ -53,6 +58,12 @@ class JobStats:
         for latency in latencies:
             self.delivery_buckets[(_LE[bisect.bisect_left(BUCKETS, latency)],)] += 1
             self.delivery_seconds += latency
+
+    def webhook_attempt(self, outcome: str, seconds: float) -> None:
+        """One attempt at a webhook delivery: `succeeded`, `failed` (final) or `retry`."""
+        self.webhook_attempts[(outcome,)] += 1
+        self.webhook_buckets[(_LE[bisect.bisect_left(BUCKETS, seconds)],)] += 1
+        self.webhook_seconds += seconds
 
     def publish(self, metrics: Metrics) -> None:
         metrics.reading(
@@ -107,4 +118,25 @@ class JobStats:
             "Outbox events older than OUTBOX_REDELIVER_AFTER still undelivered, at the last redelivery run.",
             lambda: self.undelivered,
             mode="livemax",
+        )
+        metrics.reading(
+            "gateway_webhook_attempts_total",
+            "counter",
+            "Webhook delivery attempts this process's jobs made, by outcome (succeeded, failed, retry).",
+            lambda: self.webhook_attempts,
+            ("outcome",),
+        )
+        metrics.histogram(
+            "gateway_webhook_attempt_seconds",
+            "How long one webhook delivery attempt took, from the target's check to the recorded answer.",
+            (),
+            lambda: self.webhook_buckets,
+            lambda: {(): self.webhook_seconds},
+        )
+        metrics.reading(
+            "gateway_housekeeping_removed_total",
+            "counter",
+            "Rows the periodic prunings of this process removed, by what (carts, refresh_tokens, webhook_logs, outbox).",
+            lambda: self.removed,
+            ("what",),
         )

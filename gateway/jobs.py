@@ -24,12 +24,14 @@ import asyncio
 import contextlib
 import datetime
 import logging
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
 
 import procrastinate
+from procrastinate.job_context import JobContext
 from procrastinate.jobs import Job
 from procrastinate.testing import InMemoryConnector
 from procrastinate.types import JSONValue
@@ -39,7 +41,8 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import outbox, webhooks_out
+from resolvers import accounts, outbox, webhooks_out
+from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
 
@@ -54,12 +57,21 @@ WEBHOOK_SEND = "webhooks.send"
 # A delivery fails when a consumer's peer is away (Redis): tried again after ~1 s, 2 s, 4 s, …
 # up to 10 minutes apart, 12 times (about an hour); the redelivery keeps trying after that.
 DELIVERY_RETRY = Backoff(retries=12, base_seconds=1.0, cap_seconds=600.0)
-# An endpoint that times out or answers 5xx: tried again after ~5 s, 10 s, 20 s, … up to an hour
-# apart, 10 times (about 3 hours), then the job is failed (`jobs failed`, `jobs retry`).
-WEBHOOK_RETRY = Backoff(retries=10, base_seconds=5.0, cap_seconds=3600.0)
+# An endpoint that times out or answers 5xx: tried again after ~5 s, 10 s, 20 s, … up to 6 hours
+# apart, 17 times: the ceilings add up to 5 s * (2**13 - 1) + 4 * 6 h = 127,355 s (35.4 h), and
+# each wait is half to all of its ceiling, so the last attempt comes ~18 to ~35 hours after the
+# first (~26 h on average): about a day. The last attempt marks the delivery FAILED.
+WEBHOOK_RETRY = Backoff(retries=17, base_seconds=5.0, cap_seconds=6 * 3600.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
+# What outlives its use, pruned hourly (each at a minute of its own, so the runs do not coincide).
+CARTS_PRUNE = "carts.prune"  # guest carts unchanged for CART_TTL_DAYS
+REFRESH_TOKENS_PRUNE = "refresh_tokens.prune"  # refresh tokens past their expiry
+WEBHOOK_LOGS_PRUNE = "webhooks.prune_logs"  # deliveries finished WEBHOOK_LOG_RETENTION_DAYS ago
+CARTS_CRON = "15 * * * *"
+REFRESH_TOKENS_CRON = "35 * * * *"
+WEBHOOK_LOGS_CRON = "55 * * * *"
 REDELIVER_ROUNDS = 50  # batches one redelivery run delivers at most (the next run goes on)
 WEB_POOL_SIZE = 2  # a web process only defers: one INSERT per committed transaction
 CONNECT_TIMEOUT = 5
@@ -69,6 +81,8 @@ CONNECT_TIMEOUT = 5
 class Housekeeping:
     redeliver_after: timedelta  # OUTBOX_REDELIVER_AFTER
     retention: timedelta  # OUTBOX_RETENTION
+    cart_ttl: timedelta  # CART_TTL_DAYS
+    webhook_log_retention: timedelta  # WEBHOOK_LOG_RETENTION_DAYS
     webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
 
 
@@ -92,13 +106,28 @@ def build(connector: procrastinate.BaseConnector, rules: Housekeeping, stats: Jo
     """A Procrastinate app with the gateway's tasks, on `connector`."""
     app = procrastinate.App(connector=connector)
 
+    def removed(what: str, described: str, count: int) -> None:
+        """What a pruning removed: counted under `what` in /metrics, logged when anything."""
+        stats.removed[(what,)] += count
+        if count:
+            log.info("housekeeping: removed %d %s", count, described)
+
     @app.task(name=DELIVER, retry=DELIVERY_RETRY)
     async def deliver(event_ids: list[str]) -> None:
         stats.delivered(_ages(await outbox.deliver(event_ids)))
 
-    @app.task(name=WEBHOOK_SEND, retry=WEBHOOK_RETRY)
-    async def send_webhook(delivery_id: int) -> None:
-        await webhooks_out.send(delivery_id, rules.webhook_allow_private)
+    @app.task(name=WEBHOOK_SEND, retry=WEBHOOK_RETRY, pass_context=True)
+    async def send_webhook(context: JobContext, delivery_id: int) -> None:
+        # `attempts` counts the runs before this one: the policy retries none after this run.
+        last = context.job.attempts >= WEBHOOK_RETRY.retries
+        started = time.perf_counter()
+        try:
+            outcome = await webhooks_out.send(delivery_id, rules.webhook_allow_private, last_attempt=last)
+        except webhooks_out.TryAgain:
+            stats.webhook_attempt("retry", time.perf_counter() - started)
+            raise
+        if outcome != webhooks_out.NOT_SENT:
+            stats.webhook_attempt(outcome.lower(), time.perf_counter() - started)
 
     @app.periodic(cron=REDELIVER_CRON, periodic_id="redeliver")
     @app.task(name=REDELIVER, queueing_lock=REDELIVER, retry=HOUSEKEEPING_RETRY)
@@ -114,9 +143,24 @@ def build(connector: procrastinate.BaseConnector, rules: Housekeeping, stats: Jo
     @app.periodic(cron=PRUNE_CRON, periodic_id="prune")
     @app.task(name=PRUNE, queueing_lock=PRUNE, retry=HOUSEKEEPING_RETRY)
     async def prune(timestamp: int) -> None:
-        pruned = await outbox.prune(rules.retention)
-        if pruned:
-            log.info("outbox: pruned %d delivered events", pruned)
+        removed("outbox", "delivered outbox events", await outbox.prune(rules.retention))
+
+    @app.periodic(cron=CARTS_CRON, periodic_id="carts")
+    @app.task(name=CARTS_PRUNE, queueing_lock=CARTS_PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune_carts(timestamp: int) -> None:
+        removed("carts", "abandoned guest carts", await carts.remove_abandoned(rules.cart_ttl))
+
+    @app.periodic(cron=REFRESH_TOKENS_CRON, periodic_id="refresh_tokens")
+    @app.task(name=REFRESH_TOKENS_PRUNE, queueing_lock=REFRESH_TOKENS_PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune_refresh_tokens(timestamp: int) -> None:
+        removed("refresh_tokens", "expired refresh tokens", await accounts.prune_refresh_tokens())
+
+    @app.periodic(cron=WEBHOOK_LOGS_CRON, periodic_id="webhook_logs")
+    @app.task(name=WEBHOOK_LOGS_PRUNE, queueing_lock=WEBHOOK_LOGS_PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune_webhook_logs(timestamp: int) -> None:
+        removed(
+            "webhook_logs", "finished webhook deliveries", await webhooks_out.prune_logs(rules.webhook_log_retention)
+        )
 
     return app
 

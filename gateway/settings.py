@@ -353,6 +353,10 @@ class Settings:
     # Outgoing webhooks may go to http URLs and to loopback, private and link-local addresses
     # (development and tests only: in production that lets an app reach the internal network).
     webhook_allow_private_targets: bool = setting("WEBHOOK_ALLOW_PRIVATE_TARGETS", "0", _bool)
+    # Finished webhook deliveries (and their attempts) are kept this many days, then pruned.
+    webhook_log_retention_days: int = setting("WEBHOOK_LOG_RETENTION_DAYS", "30", _whole(1, 365))
+    # A guest's cart nobody changed for this many days is abandoned: it and its lines are deleted.
+    cart_ttl_days: int = setting("CART_TTL_DAYS", "30", _whole(1, 365))
     # Fault drills only: the process kills itself (SIGKILL) right after committing a change of
     # this kind (`order`, `catalogue`, ...), before announcing it. Never set it in production.
     test_only_kill_after_commit: str = setting("TEST_ONLY_KILL_AFTER_COMMIT", "", _change_kind)

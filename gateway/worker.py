@@ -46,6 +46,8 @@ def housekeeping(settings: Settings) -> Housekeeping:
     return Housekeeping(
         redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
         retention=timedelta(seconds=settings.outbox_retention_seconds),
+        cart_ttl=timedelta(days=settings.cart_ttl_days),
+        webhook_log_retention=timedelta(days=settings.webhook_log_retention_days),
         webhook_allow_private=settings.webhook_allow_private_targets,
     )
 

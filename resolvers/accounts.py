@@ -28,7 +28,7 @@ from tortoise.exceptions import IntegrityError
 from loaders import Loaders
 from models import Account, Address, Permission, RefreshToken
 from models.accounts import ADDRESS_LENGTHS, EMAIL_LENGTH, PERSON_NAME_LENGTH
-from resolvers import outbox
+from resolvers import batches, outbox
 from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError, ErrorCode
 
@@ -193,6 +193,21 @@ async def revoke(refresh_token: str, rules: TokenRules = TokenRules()) -> bool:
     await RefreshToken.filter(family=stored.family, revoked_at__isnull=True).update(revoked_at=datetime.now(UTC))
     await _deny(stored.family, rules)
     return True
+
+
+async def prune_refresh_tokens(size: int = batches.SIZE) -> int:
+    """Delete the refresh tokens past their expiry, used and revoked ones included; how many went.
+
+    A used or revoked token is kept until then for the reuse detection: presented again, it
+    revokes its family. Once expired, `refresh` refuses it before that check, so the row serves
+    nothing any more."""
+    now = datetime.now(UTC)
+    return await batches.delete_in_batches(lambda batch: _prune_refresh_tokens(now, batch), size)
+
+
+async def _prune_refresh_tokens(now: datetime, size: int) -> int:
+    ids = await RefreshToken.filter(expires_at__lte=now).order_by("id").limit(size).values_list("id", flat=True)
+    return await RefreshToken.filter(id__in=list(ids), expires_at__lte=now).delete() if ids else 0
 
 
 async def _deny(family: str, rules: TokenRules) -> None:

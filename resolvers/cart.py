@@ -9,14 +9,27 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from tortoise.queryset import QuerySet
+from tortoise.transactions import in_transaction
 
 from loaders import Loaders
 from loaders.catalogue import variants_where
-from models import Account, Cart, CartLine, DiscountCode, Product, ProductStatus, TaxRate
+from models import (
+    Account,
+    Cart,
+    CartLine,
+    DiscountCode,
+    PaymentAttempt,
+    PaymentAttemptStatus,
+    Product,
+    ProductStatus,
+    TaxRate,
+)
 from models.rows import VariantRow
-from resolvers import checkout, outbox, pricing
+from resolvers import batches, checkout, outbox, pricing
 from resolvers.accounts import validate_address, validate_email
 from resolvers.errors import DomainError, ErrorCode
 
@@ -392,3 +405,42 @@ async def merge_guest_cart(guest_token: str, account: Account, rules: CartRules 
         await guest.delete()
         await target.save(update_fields=["updated_at"])
         return target
+
+
+def _abandoned(cutoff: datetime) -> QuerySet[Cart]:
+    # A guest's (no customer: a customer's cart is theirs on every device they sign in on), never
+    # checked out (a completed cart belongs to its order), and not changed since `cutoff`.
+    return Cart.filter(customer_id__isnull=True, completed_at__isnull=True, updated_at__lt=cutoff)
+
+
+async def remove_abandoned(ttl: timedelta, size: int = batches.SIZE) -> int:
+    """Delete the guest carts nobody has changed for `ttl` (CART_TTL_DAYS), with their lines; how
+    many carts went. A cart holds no reservation (checkout reserves stock for the order), so its
+    lines are all there is to remove."""
+    cutoff = datetime.now(UTC) - ttl
+    return await batches.delete_in_batches(lambda batch: _remove_abandoned(cutoff, batch), size)
+
+
+async def _remove_abandoned(cutoff: datetime, size: int) -> int:
+    async with in_transaction():
+        # Locked as every cart change and checkout locks it, skipping the carts another transaction
+        # holds (a checkout under way): the statement below then sees them as they are now.
+        found = (
+            await _abandoned(cutoff).order_by("id").limit(size).select_for_update(skip_locked=True).only("id", "token")
+        )
+        if not found:
+            return 0
+        # A checkout records its payment attempt just before it locks the cart: one still STARTED
+        # (or being given back) means a checkout is under way on this cart, or its money is moving.
+        paying = {
+            attempt.cart_token
+            for attempt in await PaymentAttempt.filter(
+                cart_token__in=[cart.token for cart in found],
+                status__in=(PaymentAttemptStatus.STARTED, PaymentAttemptStatus.RETURNING),
+            ).only("id", "cart_token")
+        }
+        ids = [cart.id for cart in found if cart.token not in paying]
+        if not ids:
+            return 0
+        await CartLine.filter(cart_id__in=ids).delete()
+        return await _abandoned(cutoff).filter(id__in=ids).delete()

@@ -5,7 +5,9 @@ The outbox hands every committed change to the "webhooks" consumer at least once
 registers it): `plan` turns the changes into one delivery row per (subscription, event id), the
 unique pair making a second hand-over a no-op, and names the rows that still need a sending job.
 `send` makes one attempt: success and refusals are final; a timeout, a connection failure or a 5xx
-raises `TryAgain`, for the job's retry policy. 410 Gone pauses the subscription for good.
+raises `TryAgain`, for the job's retry policy, except on the job's last attempt, which marks the
+delivery FAILED (`webhookRedeliver` can still send it again). 410 Gone pauses the subscription for
+good. `prune_logs` deletes the deliveries finished longer ago than WEBHOOK_LOG_RETENTION_DAYS.
 
 Targets are https URLs whose host resolves only to public addresses (no loopback, private,
 link-local, cloud metadata or otherwise reserved address), checked when a subscription is created
@@ -28,12 +30,13 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-from tortoise.expressions import Q
+from tortoise.expressions import Q, Subquery
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from models import (
@@ -47,7 +50,7 @@ from models import (
 from models.changes import Change
 from models.error_codes import ErrorCode
 from models.webhooks_out import RESPONSE_LENGTH, SECRET_LENGTH, URL_LENGTH
-from resolvers import outbox
+from resolvers import batches, outbox
 from resolvers.errors import DomainError
 from resolvers.pagination import Page, newest_first
 
@@ -63,6 +66,7 @@ PENDING, SUCCEEDED, FAILED = (
     WebhookDeliveryStatus.SUCCEEDED,
     WebhookDeliveryStatus.FAILED,
 )
+NOT_SENT = "NOT_SENT"  # what `send` says when there was nothing to attempt (gone, or finished already)
 
 # An order's status after a change, and the event that says it got there.
 ORDER_STATUS_EVENTS = {
@@ -283,11 +287,13 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     return "v1," + base64.b64encode(digest).decode()
 
 
-async def send(delivery_id: int, allow_private: bool) -> str:
-    """One attempt at a delivery; what became of it. Raises TryAgain when a later attempt may succeed."""
+async def send(delivery_id: int, allow_private: bool, last_attempt: bool = False) -> str:
+    """One attempt at a delivery; what became of it (SUCCEEDED, FAILED, or NOT_SENT when it is gone
+    or finished already). Raises TryAgain when a later attempt may succeed, unless this is the
+    `last_attempt` the job makes: then the delivery is FAILED."""
     delivery = await WebhookDelivery.get_or_none(id=delivery_id).select_related("subscription")
     if delivery is None or delivery.status != PENDING:
-        return "gone" if delivery is None else delivery.status
+        return NOT_SENT
     subscription = delivery.subscription
     if not subscription.active:
         reason = f" ({subscription.disabled_reason})" if subscription.disabled_reason else ""
@@ -319,7 +325,11 @@ async def send(delivery_id: int, allow_private: bool) -> str:
         ):
             excerpt = await _excerpt(response)
     except httpx.HTTPError as error:
-        await _finish(delivery, PENDING, None, _ms(started), f"{type(error).__name__}: {error}")
+        await _finish(
+            delivery, FAILED if last_attempt else PENDING, None, _ms(started), f"{type(error).__name__}: {error}"
+        )
+        if last_attempt:
+            return FAILED
         raise TryAgain(f"delivery {delivery_id}: {type(error).__name__}") from error
     if 200 <= response.status_code < 300:
         await _finish(delivery, SUCCEEDED, response.status_code, _ms(started), excerpt)
@@ -328,7 +338,7 @@ async def send(delivery_id: int, allow_private: bool) -> str:
         await WebhookSubscription.filter(id=subscription.id).update(
             active=False, disabled_reason="the endpoint answered 410 Gone"
         )
-    if response.status_code >= 500 or response.status_code == 429:
+    if (response.status_code >= 500 or response.status_code == 429) and not last_attempt:
         await _finish(delivery, PENDING, response.status_code, _ms(started), excerpt)
         raise TryAgain(f"delivery {delivery_id}: HTTP {response.status_code}")
     await _finish(delivery, FAILED, response.status_code, _ms(started), excerpt)
@@ -380,3 +390,30 @@ async def redeliver(delivery_id: int) -> WebhookDelivery:
         outbox.record(Change(REDELIVERY, {"id": delivery.id}))
     await delivery.fetch_related("attempt_log")
     return delivery
+
+
+def _finished_before(cutoff: datetime) -> QuerySet[WebhookDelivery]:
+    # A delivery ends with its last attempt, and has no column of its own saying when: finished
+    # (SUCCEEDED or FAILED), made before `cutoff`, and no attempt since (a redelivered one is recent).
+    recent = WebhookAttempt.filter(created_at__gte=cutoff).values("delivery_id")
+    return WebhookDelivery.filter(status__in=(SUCCEEDED, FAILED), created_at__lt=cutoff).exclude(
+        id__in=Subquery(recent)
+    )
+
+
+async def prune_logs(retention: timedelta, size: int = batches.SIZE) -> int:
+    """Delete the deliveries finished longer than `retention` ago, with their attempts; how many
+    deliveries went. A PENDING one stays, however old: its job may still be trying."""
+    cutoff = datetime.now(UTC) - retention
+    return await batches.delete_in_batches(lambda batch: _prune_logs(cutoff, batch), size)
+
+
+async def _prune_logs(cutoff: datetime, size: int) -> int:
+    async with in_transaction():
+        # Locked as `redeliver` locks one, so a delivery sent again meanwhile is not deleted under it.
+        found = await _finished_before(cutoff).order_by("id").limit(size).select_for_update(skip_locked=True).only("id")
+        ids = [delivery.id for delivery in found]
+        if not ids:
+            return 0
+        await WebhookAttempt.filter(delivery_id__in=ids).delete()
+        return await WebhookDelivery.filter(id__in=ids).delete()

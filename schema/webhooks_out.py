@@ -44,7 +44,10 @@ described_enum(
     {
         WebhookDeliveryStatus.PENDING: "Not answered with success yet: waiting for an attempt or a retry.",
         WebhookDeliveryStatus.SUCCEEDED: "The endpoint answered 2xx.",
-        WebhookDeliveryStatus.FAILED: "Given up: the endpoint refused it (4xx), or its target is no longer allowed.",
+        WebhookDeliveryStatus.FAILED: (
+            "Given up: the endpoint refused it (4xx), its target is no longer allowed, "
+            "or it failed every retry (about a day of them)."
+        ),
     },
 )
 

@@ -19,7 +19,7 @@ from procrastinate.jobs import Job
 
 from gateway.app import create_app
 from gateway.job_retry import Backoff
-from gateway.jobs import DELIVER
+from gateway.jobs import DELIVER, WEBHOOK_RETRY
 from gateway.settings import load_settings
 from models import OutboxEvent, Permission, ProductVariant
 from schema.ids import encode_id
@@ -41,6 +41,16 @@ def test_retries_back_off_exponentially_with_jitter_then_the_job_is_failed_for_g
     job = Job(id=1, queue="default", lock=None, queueing_lock=None, task_name=DELIVER)
     assert backoff.get_retry_decision(exception=ValueError(), job=job.evolve(attempts=4)) is not None
     assert backoff.get_retry_decision(exception=ValueError(), job=job.evolve(attempts=5)) is None  # dead letter
+
+
+def test_a_webhook_endpoint_is_tried_for_about_a_day():
+    ceilings = [
+        min(WEBHOOK_RETRY.cap_seconds, WEBHOOK_RETRY.base_seconds * 2.0**n) for n in range(WEBHOOK_RETRY.retries)
+    ]
+    hours = sum(ceilings) / 3600
+    # Each wait is half to all of its ceiling: the last attempt comes ~18 to ~35 hours after the first.
+    assert hours / 2 >= 16 and hours <= 36, hours
+    assert sum(WEBHOOK_RETRY.delay(n) for n in range(WEBHOOK_RETRY.retries)) / 3600 >= hours / 2
 
 
 @pytest.fixture

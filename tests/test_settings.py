@@ -86,6 +86,11 @@ def test_token_lifetimes():
         ("EMAIL_URL", "smtp://mail.example.com?tls=1"),
         ("EMAIL_FROM", "the shop"),
         ("EMAIL_TEMPLATES_DIR", str(ROOT / "no-such-directory")),
+        ("CART_TTL_DAYS", "0"),
+        ("CART_TTL_DAYS", "366"),
+        ("CART_TTL_DAYS", "a month"),
+        ("WEBHOOK_LOG_RETENTION_DAYS", "0"),
+        ("WEBHOOK_LOG_RETENTION_DAYS", "-3"),
     ],
 )
 def test_bad_values_name_the_variable(name, value):

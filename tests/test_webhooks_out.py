@@ -13,6 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
 from standardwebhooks.webhooks import Webhook
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -20,7 +22,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.app import create_app
-from gateway.jobs import WEBHOOKS_CONSUMER
+from gateway.jobs import WEBHOOK_RETRY, WEBHOOK_SEND, WEBHOOKS_CONSUMER
 from gateway.settings import load_settings
 from models import OutboxEvent, Permission, WebhookAttempt, WebhookDelivery, WebhookSubscription
 from resolvers import outbox, webhooks_out
@@ -185,16 +187,26 @@ async def test_a_placed_order_reaches_the_endpoint_signed_and_once_per_event(db,
     assert listed[0]["status"] == "SUCCEEDED"
 
 
-async def test_an_endpoint_answering_5xx_is_tried_again_and_410_pauses_it(db, served, receiver):
-    client, _ = served
-    created = await _subscribe(client, receiver.url, ["SHIPMENT_CREATED"])
-    subscription = await WebhookSubscription.get(url=receiver.url)
+async def _subscribed(
+    client: httpx.AsyncClient, url: str, event: str, event_id: str, **more: Any
+) -> tuple[dict[str, Any], WebhookSubscription, WebhookDelivery]:
+    """A subscription through the API, and a delivery of one event to it, written directly."""
+    created = await _subscribe(client, url, [event])
+    subscription = await WebhookSubscription.get(url=url)
     delivery = await WebhookDelivery.create(
         subscription=subscription,
-        event_id="6f1c3c1e-0000-4000-8000-000000000001",
-        event_type="SHIPMENT_CREATED",
-        payload={"id": "6f1c3c1e-0000-4000-8000-000000000001", "type": "SHIPMENT_CREATED", "data": {}},
+        event_id=event_id,
+        event_type=event,
+        payload={"id": event_id, "type": event, "data": {}},
+        **more,
     )
+    return created, subscription, delivery
+
+
+async def test_an_endpoint_answering_5xx_is_tried_again_and_410_pauses_it(db, served, receiver):
+    client, _ = served
+    event_id = "6f1c3c1e-0000-4000-8000-000000000001"
+    created, subscription, delivery = await _subscribed(client, receiver.url, "SHIPMENT_CREATED", event_id)
     receiver.answers = [503, 410]
     with pytest.raises(webhooks_out.TryAgain, match="503"):
         await webhooks_out.send(delivery.id, allow_private=True)
@@ -296,3 +308,49 @@ async def test_a_5xx_answer_is_retried_by_the_sending_job_until_it_succeeds(db, 
         await asyncio.sleep(0.05)
     assert listed[0]["eventType"] == "ORDER_PAID"
     assert [a["statusCode"] for a in listed[0]["attempts"]] == [503, 200]
+
+
+def _context(jobs: Any, attempts: int, delivery_id: int) -> JobContext:
+    """What the worker hands the sending job on a run after `attempts` earlier ones."""
+    job = _job(attempts).evolve(task_kwargs={"delivery_id": delivery_id})
+    return JobContext(app=jobs.app, job=job, start_timestamp=time.time(), abort_reason=lambda: None)
+
+
+async def test_the_last_attempt_of_the_sending_job_marks_the_delivery_failed(db, served, receiver):
+    client, app = served
+    event_id = "6f1c3c1e-0000-4000-8000-000000000003"
+    created, _, delivery = await _subscribed(client, receiver.url, "ORDER_PAID", event_id, queued=True)
+    send = app.state.jobs.app.tasks[WEBHOOK_SEND]
+    receiver.answers = [500, 500]
+    # Any attempt but the last: the job raises, and the retry policy schedules the next one.
+    with pytest.raises(webhooks_out.TryAgain, match="500"):
+        await send(_context(app.state.jobs, WEBHOOK_RETRY.retries - 1, delivery.id), delivery_id=delivery.id)
+    assert (await WebhookDelivery.get(id=delivery.id)).status == "PENDING"
+    assert WEBHOOK_RETRY.get_retry_decision(exception=webhooks_out.TryAgain(), job=_job(WEBHOOK_RETRY.retries - 1))
+    # The last one the policy allows: it fails for good, and says so, rather than raising.
+    await send(_context(app.state.jobs, WEBHOOK_RETRY.retries, delivery.id), delivery_id=delivery.id)
+    assert WEBHOOK_RETRY.get_retry_decision(exception=webhooks_out.TryAgain(), job=_job(WEBHOOK_RETRY.retries)) is None
+    listed = await _deliveries(client, created["subscription"]["id"], "FAILED")
+    assert [[a["statusCode"] for a in d["attempts"]] for d in listed] == [[500, 500]]
+    metrics = (await client.get("/metrics")).text
+    for outcome in ("retry", "failed"):
+        assert f'gateway_webhook_attempts_total{{outcome="{outcome}"}} 1.0' in metrics, metrics
+    assert "gateway_webhook_attempt_seconds_count 2.0" in metrics
+
+    # An operator sends it again: a new job, with all its attempts; the endpoint now answers 200.
+    token = await token_for(Permission.MANAGE_APPS)
+    again = (
+        await client.post(
+            "/graphql", json={"query": REDELIVER, "variables": {"d": listed[0]["id"]}}, headers=bearer(token)
+        )
+    ).json()
+    assert again["data"]["webhookRedeliver"] == {"delivery": {"status": "PENDING"}, "userErrors": []}, again
+    await receiver.wait(3)
+    deadline = time.monotonic() + 10
+    while (await WebhookDelivery.get(id=delivery.id)).status != "SUCCEEDED":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.05)
+
+
+def _job(attempts: int) -> Job:
+    return Job(id=1, queue="default", lock=None, queueing_lock=None, task_name=WEBHOOK_SEND, attempts=attempts)
