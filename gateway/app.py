@@ -156,8 +156,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         consumers={
             **({CACHE_CONSUMER: cache.redeliver} if cache is not None else {}),
             EVENTS_CONSUMER: events.redeliver,
-            emails.CONSUMER: customer_emails,
         },
+        mailer=customer_emails,
     )
     kill_after = settings.test_only_kill_after_commit
 

@@ -41,7 +41,7 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import accounts, outbox, webhooks_out
+from resolvers import accounts, emails, outbox, webhooks_out
 from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
@@ -62,6 +62,10 @@ DELIVERY_RETRY = Backoff(retries=12, base_seconds=1.0, cap_seconds=600.0)
 # each wait is half to all of its ceiling, so the last attempt comes ~18 to ~35 hours after the
 # first (~26 h on average): about a day. The last attempt marks the delivery FAILED.
 WEBHOOK_RETRY = Backoff(retries=17, base_seconds=5.0, cap_seconds=6 * 3600.0)
+EMAIL_SEND = "emails.send"  # one customer email (resolvers/emails.py plans them, as the "emails" consumer)
+# An SMTP server away or busy: tried again after ~5 s, 10 s, 20 s, … up to an hour apart, 16
+# times (4 to 7 hours in all); the last attempt marks the email FAILED.
+EMAIL_RETRY = Backoff(retries=16, base_seconds=5.0, cap_seconds=3600.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
@@ -102,8 +106,13 @@ class InProcessConnector(InMemoryConnector):
             self.events.pop(job_id, None)
 
 
-def build(connector: procrastinate.BaseConnector, rules: Housekeeping, stats: JobStats) -> procrastinate.App:
-    """A Procrastinate app with the gateway's tasks, on `connector`."""
+def build(
+    connector: procrastinate.BaseConnector,
+    rules: Housekeeping,
+    stats: JobStats,
+    mailer: emails.Emails | None = None,
+) -> procrastinate.App:
+    """A Procrastinate app with the gateway's tasks, on `connector` (sending emails through `mailer`)."""
     app = procrastinate.App(connector=connector)
 
     def removed(what: str, described: str, count: int) -> None:
@@ -111,6 +120,13 @@ def build(connector: procrastinate.BaseConnector, rules: Housekeeping, stats: Jo
         stats.removed[(what,)] += count
         if count:
             log.info("housekeeping: removed %d %s", count, described)
+
+    if mailer is not None:
+
+        @app.task(name=EMAIL_SEND, retry=EMAIL_RETRY, pass_context=True)
+        async def send_email(context: JobContext, email_id: int) -> None:
+            # `attempts` counts the runs before this one: the policy retries none after this run.
+            await mailer.send_one(email_id, last_attempt=context.job.attempts >= EMAIL_RETRY.retries)
 
     @app.task(name=DELIVER, retry=DELIVERY_RETRY)
     async def deliver(event_ids: list[str]) -> None:
@@ -190,11 +206,15 @@ class Jobs:
         stats: JobStats,
         pool_size: int = WEB_POOL_SIZE,
         consumers: Mapping[str, outbox.Sink] | None = None,
+        mailer: emails.Emails | None = None,
     ) -> None:
         self.stats = stats
         # Who this process hands outbox events to when it runs jobs itself (`start` on SQLite).
         self.consumers = dict(consumers or {})
         self.consumers[WEBHOOKS_CONSUMER] = self.plan_webhooks
+        self.mailer = mailer  # its customer emails: planned by `plan_emails`, sent by EMAIL_SEND jobs
+        if mailer is not None:
+            self.consumers[emails.CONSUMER] = self.plan_emails
         self.in_process = not database_url.startswith("postgres://")
         self.pool: AsyncConnectionPool | None = None
         if self.in_process:
@@ -212,7 +232,7 @@ class Jobs:
                 timeout=CONNECT_TIMEOUT,
                 name="jobs",
             )
-        self.app = build(connector, rules, stats)
+        self.app = build(connector, rules, stats, mailer)
         self._worker: asyncio.Task[None] | None = None
         self.opened = False
 
@@ -270,6 +290,19 @@ class Jobs:
             self.stats.deferred[(WEBHOOK_SEND,)] += 1
         if waiting:
             await webhooks_out.mark_queued(waiting)
+
+    async def plan_emails(self, changes: list[Change]) -> None:
+        """The outbox consumer of customer emails: the emails these changes call for, and a sending
+        job for each not yet queued, as `plan_webhooks` does for deliveries. A crash between
+        deferring and marking queues an email twice; its second job finds it SENT."""
+        if self.mailer is None:
+            return
+        waiting = await self.mailer.plan(changes)
+        for email_id in waiting:
+            await self.app.configure_task(EMAIL_SEND).defer_async(email_id=email_id)
+            self.stats.deferred[(EMAIL_SEND,)] += 1
+        if waiting:
+            await emails.mark_queued(waiting)
 
     async def run_worker(self, concurrency: int = 1, name: str = "worker") -> None:
         """Run jobs until cancelled (or, in a worker process, until SIGTERM/SIGINT)."""

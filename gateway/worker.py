@@ -65,10 +65,10 @@ async def run(settings: Settings, concurrency: int) -> int:
     email_sender = mail.Timed(mail.sender(settings.email_url))
     customer_emails = emails.Emails(email_sender, settings.email_from, settings.email_templates_dir, mail.permanent)
     mail.publish(metrics, lambda: customer_emails.counts, email_sender)
-    outbox.register(emails.CONSUMER, customer_emails)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
-    jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2)
+    jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2, mailer=customer_emails)
     outbox.register(WEBHOOKS_CONSUMER, jobs.plan_webhooks)
+    outbox.register(emails.CONSUMER, jobs.plan_emails)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
     if redis is not None:
         breaker = Breaker(settings.redis_breaker_seconds)

@@ -8,7 +8,7 @@ from models.accounts import Account, Address, Permission, RefreshToken
 from models.cart import Cart, CartLine
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
-from models.emails import SentEmail
+from models.emails import SentEmail, SentEmailStatus
 from models.inventory import Stock, StockMovement, Warehouse
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.outbox import OutboxEvent
@@ -47,6 +47,7 @@ __all__ = [
     "ProductVariant",
     "RefreshToken",
     "SentEmail",
+    "SentEmailStatus",
     "Shipment",
     "ShipmentEvent",
     "ShipmentLine",

@@ -1,7 +1,8 @@
-"""Customer emails: an outbox consumer that tells a customer what happened to their order.
+"""Customer emails: an outbox consumer that decides which emails a committed change calls for, and
+the job that sends one.
 
 Registered by name (`CONSUMER`) like every consumer of the outbox (resolvers/outbox.py), so an
-email leaves only once the change it tells of is committed. Which email an order change calls for:
+email is planned only once the change it tells of is committed. Which email an order change calls for:
 
 - the order's first version (checkout) -> `order_confirmation`: lines, totals, address;
 - a shipment's first version (a parcel leaves) -> `shipped`: carrier, tracking link, its lines;
@@ -9,15 +10,21 @@ email leaves only once the change it tells of is committed. Which email an order
   `cancelled`, `refunded`, `delivered`, at most once per order (an order may be changed again
   without changing its status).
 
-Each email is sent once per (event id, kind): the pair is unique in `sent_email`, and a row is
-there only once the server has accepted the message (on PostgreSQL it is inserted in a
-transaction that commits after the send, so the same event in two workers at once sends once; on
-SQLite, whose one process runs its jobs one at a time, it is inserted after the send). So a
-redelivered event sends nothing twice; a crash between the server's acceptance and the row is the
-one case that sends it again (at least once, never lost). A temporary failure (server away or busy) raises: the outbox delivers the event again later. A
-permanent one (`permanent` says which: a refused recipient, a 5xx) is logged and counted, and not
-retried; so is
-a template that fails to render (one that does not compile stops start-up).
+Like outgoing webhooks, the consumer sends nothing itself: `plan` composes each email and records
+it as a PENDING `sent_email` row, one per (event id, kind) under a unique key, all in one
+statement, so a redelivered event plans nothing twice; gateway/jobs.py then defers one
+`emails.send` job per row not yet queued. An SMTP server that is away thus holds back no other
+consumer (cache invalidation, subscriptions, webhooks): only its own jobs wait and retry.
+
+`send` is one attempt, at least once and effectively once: a job that finds its email SENT (or
+FAILED) does nothing. On PostgreSQL it holds the row's lock (`SELECT ... FOR UPDATE`) over the SMTP
+conversation, so a second job for the same email, in another worker at once, waits and then finds
+it SENT; on SQLite, whose one process runs its jobs itself, a lock of the process does the same
+without holding a write transaction open. A crash between the server's acceptance and the SENT
+row is the one case that sends an email again. A temporary failure (server away or busy) raises
+`TryAgain`, for the job's retry policy (its last attempt marks the email FAILED); a permanent one (`permanent` says which: a refused
+recipient, a 5xx) marks the email FAILED at once, logged and counted; so does a template that
+fails to render, when the email is planned (one that does not compile stops start-up).
 
 Templates are Jinja2, `<kind>.html` (autoescaped) and `<kind>.txt`, in resolvers/email_templates/;
 a file of the same name in EMAIL_TEMPLATES_DIR replaces the built-in one.
@@ -25,21 +32,25 @@ a file of the same name in EMAIL_TEMPLATES_DIR replaces the built-in one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
+from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
-from tortoise.exceptions import IntegrityError
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models import Order, OrderLine, OrderStatus, SentEmail, Shipment, ShipmentLine
+from models import Order, OrderLine, OrderStatus, SentEmail, SentEmailStatus, Shipment, ShipmentLine
 from models.changes import Change
+from models.emails import ERROR_LENGTH
 from models.snapshot import restore
 from models.sql import is_postgres
 
@@ -71,7 +82,13 @@ SUBJECTS = {
     DELIVERED: "Order #{number} delivered",
 }
 
+PENDING, SENT, FAILED = SentEmailStatus.PENDING, SentEmailStatus.SENT, SentEmailStatus.FAILED
+
 Send = Callable[[EmailMessage], Awaitable[None]]
+
+
+class TryAgain(Exception):
+    """The server was away or busy: a later attempt may succeed (the job's retry policy)."""
 
 
 def email_kind(change: Change) -> str | None:
@@ -106,7 +123,7 @@ def _name(line: OrderLine) -> str:
 
 
 class Emails:
-    """The outbox consumer: `await emails(changes)`."""
+    """The emails of a process: `plan` (the outbox consumer's part) and `send_one` (a job's)."""
 
     def __init__(
         self,
@@ -122,64 +139,110 @@ class Emails:
             self.environment.get_template(f"{kind}.txt")
             self.environment.get_template(f"{kind}.html")
         self.permanent = permanent
-        # Emails by (kind, outcome) for /metrics: `sent`, `failed` (tried again later), `refused`
-        # (the server refused it for good) and `error` (its template failed): neither is retried.
+        self.one_at_a_time = asyncio.Lock()  # SQLite: this process's jobs, one send at a time
+        # Emails by (kind, outcome) for /metrics: `sent`, `failed` (its job tries again later),
+        # `refused` (the server refused it for good) and `error` (its template failed): neither
+        # of the last two is retried.
         self.counts: Counter[tuple[str, ...]] = Counter()
 
-    async def __call__(self, changes: list[Change]) -> None:
-        for change in changes:
-            kind = email_kind(change)
-            if kind is not None:
-                await self.send_once(change, kind)
+    async def plan(self, changes: list[Change]) -> list[int]:
+        """Record the emails these committed changes call for, composed (one row per event id and
+        kind, however often the changes come); the ids of those PENDING whose job is not queued yet."""
+        wanted = [(change, kind) for change in changes if (kind := email_kind(change)) is not None]
+        if not wanted:
+            return []
+        event_ids = [change.event_id for change, _ in wanted]
+        known = {
+            (str(event_id), kind)
+            for event_id, kind in await SentEmail.filter(event_id__in=event_ids).values_list("event_id", "kind")
+        }
+        rows: list[SentEmail] = []
+        once: set[tuple[int, str]] = set()  # (order, kind) planned in this batch, of the once-per-order kinds
+        for change, kind in wanted:
+            if (change.event_id, kind) not in known:
+                row = await self.compose_row(change, kind, once)
+                if row is not None:
+                    rows.append(row)
+        if rows:
+            await SentEmail.bulk_create(rows, ignore_conflicts=True)  # another worker's plan may have won
+        waiting = await SentEmail.filter(event_id__in=event_ids, status=PENDING, queued=False).order_by("id")
+        return [email.id for email in waiting]
 
-    async def send_once(self, change: Change, kind: str) -> bool:
-        """Send the email `kind` for this change unless it has been sent; whether it was now."""
-        if await SentEmail.filter(event_id=change.event_id, kind=kind).exists():
-            return False
+    async def compose_row(self, change: Change, kind: str, once: set[tuple[int, str]]) -> SentEmail | None:
+        """The email `kind` for this change, composed; None when its order is gone or was sent it."""
         shipment = restore(Shipment, change.payload["row"]) if kind == SHIPPED else None
         if shipment is None:
             order: Order | None = restore(Order, change.payload["row"])
         else:
             order = await Order.get_or_none(id=shipment.order_id)
         if order is None:
-            return False  # deleted since
-        if kind in BY_STATUS.values() and await SentEmail.filter(order_id=order.id, kind=kind).exists():
-            return False
+            return None  # deleted since
+        if kind in BY_STATUS.values():
+            if (order.id, kind) in once or await SentEmail.filter(order_id=order.id, kind=kind).exists():
+                return None
+            once.add((order.id, kind))
+        row = SentEmail(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
         context = await self.context(order)
         if shipment is not None:
             context["shipment"] = await self.parcel(shipment)
         try:
-            message = self.compose(kind, order, context)
+            row.message = self.compose(kind, order, context).as_string()
         except TemplateError as error:
-            # Retrying cannot help until the template is fixed, and would hold up every other event.
+            # Retrying cannot help until the template is fixed: recorded as FAILED, never sent.
             self.counts[(kind, "error")] += 1
             log.error("emails: %s for order #%s not sent: its template failed: %r", kind, order.number, error)
-            return False
-        sent = SentEmail(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
+            row.status, row.error = FAILED, f"template: {error!r}"[:ERROR_LENGTH]
+        return row
+
+    async def send_one(self, email_id: int, last_attempt: bool = False) -> str:
+        """One attempt at sending the email `email_id`; its status after. Raises TryAgain when the
+        server was away or busy (the attempt is recorded first), unless this is the `last_attempt`
+        the job makes: then the email is FAILED."""
+        if is_postgres():
+            async with in_transaction() as connection:
+                # A second job for this email (another worker, at once) waits here for the first.
+                email = await SentEmail.filter(id=email_id).select_for_update().using_db(connection).first()
+                status, error = await self.attempt(email, connection, last_attempt)
+        else:
+            async with self.one_at_a_time:
+                email = await SentEmail.get_or_none(id=email_id)
+                status, error = await self.attempt(email, None, last_attempt)
+        if error is not None:
+            raise TryAgain(f"email {email_id}: {type(error).__name__}: {error}") from error
+        return status
+
+    async def attempt(
+        self, email: SentEmail | None, connection: BaseDBAsyncClient | None, last_attempt: bool = False
+    ) -> tuple[str, Exception | None]:
+        """Send a PENDING email and record what became of it: its status, and the error when a
+        later attempt may succeed (returned, not raised, so that the record commits)."""
+        if email is None:
+            return "gone", None
+        if email.status != PENDING:
+            return email.status, None  # sent (or given up on) already: a repeated job sends nothing
+        message = message_from_string(email.message, policy=policy.default)
+        assert isinstance(message, EmailMessage)  # policy.default parses into EmailMessage
+        update = SentEmail.filter(id=email.id).using_db(connection)
         try:
-            if is_postgres():
-                # Workers on many hosts: the row claims the email, and a second worker handed the
-                # same event waits on the unique key until the first commits (or rolls back).
-                async with in_transaction() as connection:
-                    await sent.save(using_db=connection, force_create=True)
-                    await self.send(message)
-            else:
-                # SQLite: one process runs its jobs one at a time, so nothing races; and a
-                # transaction held over the SMTP conversation would stall every write it serves.
-                await self.send(message)
-                await sent.save(force_create=True)
-        except IntegrityError:
-            return False  # another worker sent it meanwhile
-        except Exception as error:
+            await self.send(message)
+        except Exception as error:  # any failure: the server decides whether it is for good
+            reason = f"{type(error).__name__}: {error}"[:ERROR_LENGTH]
             if self.permanent(error):
-                self.counts[(kind, "refused")] += 1
-                log.error("emails: %s for order #%s to %s refused: %s", kind, order.number, order.email, error)
-                return False
-            self.counts[(kind, "failed")] += 1
-            log.warning("emails: %s for order #%s not sent (%s); it will be retried", kind, order.number, error)
-            raise
-        self.counts[(kind, "sent")] += 1
-        return True
+                self.counts[(email.kind, "refused")] += 1
+                log.error("emails: %s #%d to %s refused: %s", email.kind, email.id, email.recipient, error)
+                await update.update(status=FAILED, attempts=email.attempts + 1, error=reason)
+                return FAILED, None
+            self.counts[(email.kind, "failed")] += 1
+            if last_attempt:
+                log.error("emails: %s #%d not sent (%s), its last attempt: given up", email.kind, email.id, error)
+                await update.update(status=FAILED, attempts=email.attempts + 1, error=reason)
+                return FAILED, None
+            log.warning("emails: %s #%d not sent (%s); it will be retried", email.kind, email.id, error)
+            await update.update(attempts=email.attempts + 1, error=reason)
+            return PENDING, error
+        await update.update(status=SENT, attempts=email.attempts + 1, error="", sent_at=datetime.now(UTC))
+        self.counts[(email.kind, "sent")] += 1
+        return SENT, None
 
     def compose(self, kind: str, order: Order, context: dict[str, Any]) -> EmailMessage:
         message = EmailMessage()
@@ -246,3 +309,7 @@ class Emails:
                 ],
             },
         }
+
+
+async def mark_queued(email_ids: list[int]) -> None:
+    await SentEmail.filter(id__in=email_ids).update(queued=True)

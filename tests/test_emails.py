@@ -1,5 +1,6 @@
-"""Customer emails: sent through a real SMTP server (aiosmtpd, in process) after the commit, once
-per event, and parsed with the standard library as a mail client would."""
+"""Customer emails: planned by the outbox's `emails` consumer after the commit, sent by jobs of their
+own through a real SMTP server (aiosmtpd, in process), once per event, and parsed with the
+standard library as a mail client would."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import re
 import socket
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -23,8 +25,10 @@ from jinja2 import TemplateSyntaxError
 
 from gateway import mail
 from gateway.app import create_app
+from gateway.job_stats import JobStats
+from gateway.jobs import EMAIL_SEND, Housekeeping, Jobs
 from gateway.settings import load_settings
-from models import Order, OutboxEvent, Permission, SentEmail
+from models import Order, OutboxEvent, Permission, SentEmail, SentEmailStatus
 from resolvers import emails, outbox
 from tests.conftest import ROOT, GraphQLClient
 from tests.staff import bearer, token_for
@@ -105,10 +109,34 @@ async def events_of(order_token: str, kinds: tuple[str, ...] = ("order",)) -> li
     return [str(row.event_id) for row in reversed(rows) if order_of(row) == order.id]
 
 
+Register = Callable[[emails.Emails], Awaitable[Jobs]]
+
+
 @pytest.fixture
-def registered() -> Iterator[None]:
-    yield
+async def registered() -> AsyncIterator[Register]:
+    """Registers a process's emails as a worker does: the consumer plans, and `emails.send` jobs
+    (on an in-memory queue, run by `deliver`) send."""
+    opened: list[Jobs] = []
+
+    async def register(consumer: emails.Emails) -> Jobs:
+        jobs = Jobs(
+            "sqlite://:memory:", Housekeeping(timedelta(seconds=1), timedelta(days=1), timedelta(days=30), timedelta(days=30)), JobStats(), mailer=consumer
+        )
+        await jobs.open()
+        outbox.register(emails.CONSUMER, jobs.plan_emails)
+        opened.append(jobs)
+        return jobs
+
+    yield register
     outbox.unregister(emails.CONSUMER)
+    for jobs in opened:
+        await jobs.close()
+
+
+async def deliver(jobs: Jobs, event_ids: list[str]) -> None:
+    """Deliver the events, then run the sending jobs they deferred (those due now)."""
+    await outbox.deliver(event_ids)
+    await jobs.app.run_worker_async(wait=False, install_signal_handlers=False, listen_notify=False)
 
 
 def parts(message: EmailMessage) -> tuple[str, str]:
@@ -120,12 +148,16 @@ def parts(message: EmailMessage) -> tuple[str, str]:
 
 async def test_a_checkout_sends_one_confirmation_with_its_lines_and_totals(db, gql, smtp, registered):
     inbox, port = smtp
-    outbox.register(emails.CONSUMER, consumer(port))
+    jobs = await registered(consumer(port))
     order = await place_order(gql)
     assert inbox.messages == []  # nothing before the delivery of the committed event
     ids = await events_of(order["token"])
     assert len(ids) == 1
     await outbox.deliver(ids)
+    assert inbox.messages == []  # the consumer plans; the email's own job sends it
+    [planned] = await SentEmail.filter(event_id=ids[0])
+    assert (planned.kind, planned.status, planned.queued) == (emails.ORDER_CONFIRMATION, "PENDING", True)
+    await deliver(jobs, [])
 
     [message] = inbox.messages
     assert message["To"] == "ada@example.com"
@@ -140,63 +172,110 @@ async def test_a_checkout_sends_one_confirmation_with_its_lines_and_totals(db, g
     assert "Ada Lovelace\n1 Main St\n10115 Berlin\nDE" in text
     assert line["total"]["amount"] == "39.98" and '<td align="right">39.98 EUR</td>' in html
     assert f"<strong>{order['total']['amount']} EUR</strong>" in html
-    assert await SentEmail.filter(event_id=ids[0], kind=emails.ORDER_CONFIRMATION).count() == 1
+    [sent] = await SentEmail.filter(event_id=ids[0], kind=emails.ORDER_CONFIRMATION)
+    assert sent.status == SentEmailStatus.SENT and sent.attempts == 1 and sent.sent_at is not None
 
 
 async def test_a_redelivered_event_sends_nothing_twice(db, gql, smtp, registered):
     inbox, port = smtp
     first = consumer(port)
-    outbox.register(emails.CONSUMER, first)
+    jobs = await registered(first)
     order = await place_order(gql)
     ids = await events_of(order["token"])
-    await outbox.deliver(ids)
+    await deliver(jobs, ids)
     assert len(inbox.messages) == 1
     # The same events again: a retried job, the periodic redelivery, another worker's consumer.
     await OutboxEvent.filter(event_id__in=ids).update(delivered_at=None)
-    await outbox.deliver(ids)
-    outbox.register(emails.CONSUMER, consumer(port))
+    await deliver(jobs, ids)
+    other = await registered(consumer(port))
     await OutboxEvent.filter(event_id__in=ids).update(delivered_at=None)
-    await outbox.deliver(ids)
+    await deliver(other, ids)
+    # A sending job run twice (deferred again after a crash before its row was marked queued).
+    [email] = await SentEmail.filter(event_id=ids[0])
+    await jobs.app.configure_task(EMAIL_SEND).defer_async(email_id=email.id)
+    await deliver(jobs, [])
     assert len(inbox.messages) == 1
     assert first.counts == {(emails.ORDER_CONFIRMATION, "sent"): 1}
 
 
-async def test_a_server_away_leaves_the_event_for_later(db, gql, smtp, registered):
+async def test_two_jobs_for_one_email_at_once_send_it_once(db, gql, smtp, registered):
+    """Two workers running a job for the same email at the same moment: the second waits for the
+    first (the row's lock on PostgreSQL, the process's on SQLite) and then finds it SENT."""
+    inbox, port = smtp
+    server = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}")
+
+    async def slow(message: EmailMessage) -> None:
+        await asyncio.sleep(0.3)  # long enough for the other job to reach the row meanwhile
+        await server.send(message)
+
+    one, two = emails.Emails(slow, "shop@example.com"), emails.Emails(slow, "shop@example.com")
+    await registered(one)
+    order = await place_order(gql)
+    await outbox.deliver(await events_of(order["token"]))
+    [email] = await SentEmail.filter(order_id=(await Order.get(token=order["token"])).id)
+    if db.name == "sqlite":
+        two.one_at_a_time = one.one_at_a_time  # one process: the same lock
+    assert sorted(await asyncio.gather(one.send_one(email.id), two.send_one(email.id))) == ["SENT", "SENT"]
+    assert len(inbox.messages) == 1 and one.counts + two.counts == {(emails.ORDER_CONFIRMATION, "sent"): 1}
+
+
+async def test_a_server_away_holds_up_no_other_consumer_and_its_job_retries(db, gql, smtp, registered):
     inbox, port = smtp
     away = consumer(free_port())  # nobody listens there
-    outbox.register(emails.CONSUMER, away)
+    jobs = await registered(away)
     order = await place_order(gql)
     ids = await events_of(order["token"])
-    with pytest.raises(OSError):
-        await outbox.deliver(ids)
-    assert await OutboxEvent.filter(event_id__in=ids, delivered_at=None).count() == 1
-    assert not await SentEmail.filter(event_id=ids[0]).exists()  # no row claims an email never sent
+    await deliver(jobs, ids)
+    # The event is delivered (cache, subscriptions and webhooks are not held back); the email waits.
+    assert await OutboxEvent.filter(event_id__in=ids, delivered_at=None).count() == 0
+    [email] = await SentEmail.filter(event_id=ids[0])
+    assert (email.status, email.attempts) == ("PENDING", 1) and "Error" in email.error
     assert away.counts == {(emails.ORDER_CONFIRMATION, "failed"): 1}
-    outbox.register(emails.CONSUMER, consumer(port))  # the server is back: the job runs again
-    await outbox.deliver(ids)
+    [job] = [job for job in await jobs.app.job_manager.list_jobs_async(task=EMAIL_SEND)]
+    assert job.status == "todo" and job.attempts == 1  # its retry is scheduled (EMAIL_RETRY)
+    away.send = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}").send  # the server is back
+    with pytest.raises(emails.TryAgain):  # the retry, run early here
+        await consumer(free_port()).send_one(email.id)
+    assert await away.send_one(email.id) == "SENT"
     assert [m["Subject"] for m in inbox.messages] == [f"Order #{order['number']} confirmed"]
+    assert (await SentEmail.get(id=email.id)).attempts == 3
+
+
+async def test_the_last_attempt_of_a_server_away_fails_the_email(db, gql, smtp, registered):
+    inbox, port = smtp
+    away = consumer(free_port())
+    await registered(away)
+    order = await place_order(gql)
+    await outbox.deliver(await events_of(order["token"]))
+    [email] = await SentEmail.filter(order_id=(await Order.get(token=order["token"])).id)
+    assert await away.send_one(email.id, last_attempt=True) == "FAILED"  # not raised: no retry is left
+    assert (await SentEmail.get(id=email.id)).status == SentEmailStatus.FAILED
+    away.send = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}").send
+    assert await away.send_one(email.id) == "FAILED" and inbox.messages == []  # a stray job sends nothing
 
 
 @pytest.mark.parametrize("address", [REFUSED, FULL])
 async def test_a_refused_address_is_not_retried(db, gql, smtp, registered, address):
-    """Neither for good (550) nor for now (452): a refused recipient never holds up the outbox."""
+    """Neither for good (550) nor for now (452): a refused recipient is FAILED at once."""
     inbox, port = smtp
     refusing = consumer(port)
-    outbox.register(emails.CONSUMER, refusing)
+    jobs = await registered(refusing)
     order = await place_order(gql)
     await Order.filter(token=order["token"]).update(email=address)
     row = await OutboxEvent.get(event_id=(await events_of(order["token"]))[0])
     row.payload["row"]["email"] = address
     await row.save(update_fields=["payload"])
-    await outbox.deliver([str(row.event_id)])
+    await deliver(jobs, [str(row.event_id)])
     assert inbox.messages == []
     assert refusing.counts == {(emails.ORDER_CONFIRMATION, "refused"): 1}
-    assert await OutboxEvent.filter(id=row.id, delivered_at=None).count() == 0  # given up, not blocking
+    [email] = await SentEmail.filter(event_id=row.event_id)
+    assert email.status == SentEmailStatus.FAILED and email.error.startswith("SMTPRecipientsRefused")
+    assert await jobs.app.job_manager.list_jobs_async(task=EMAIL_SEND, status="todo") == []  # not retried
 
 
 async def test_cancelling_a_paid_order_sends_the_cancellation(db, gql, smtp, registered):
     inbox, port = smtp
-    outbox.register(emails.CONSUMER, consumer(port))
+    jobs = await registered(consumer(port))
     order = await place_order(gql, quantity=1)
     staff = await token_for(Permission.MANAGE_ORDERS)
     cancel = "mutation($o: ID!) { orderCancel(orderId: $o) { order { status } userErrors { code } } }"
@@ -206,7 +285,7 @@ async def test_cancelling_a_paid_order_sends_the_cancellation(db, gql, smtp, reg
     assert body["data"]["orderCancel"] == {"order": {"status": "CANCELLED"}, "userErrors": []}
     ids = await events_of(order["token"])
     assert len(ids) == 2
-    await outbox.deliver(ids)
+    await deliver(jobs, ids)
     assert [m["Subject"] for m in inbox.messages] == [
         f"Order #{order['number']} confirmed",
         f"Order #{order['number']} cancelled",
@@ -218,9 +297,9 @@ async def test_cancelling_a_paid_order_sends_the_cancellation(db, gql, smtp, reg
 async def test_without_email_url_each_email_is_an_eml_file_with_escaped_html(db, gql, tmp_path: Path, registered):
     assert load_settings({}).email_url is None
     directory = tmp_path / "mail"
-    outbox.register(emails.CONSUMER, emails.Emails(mail.sender(None, str(directory)), "shop@example.com"))
+    jobs = await registered(emails.Emails(mail.sender(None, str(directory)), "shop@example.com"))
     order = await place_order(gql, address={**ADDRESS, "firstName": "Ada <b>&</b>"})
-    await outbox.deliver(await events_of(order["token"]))
+    await deliver(jobs, await events_of(order["token"]))
     [written] = list(directory.glob("*.eml"))
     message = message_from_bytes(written.read_bytes(), policy=policy.default)
     assert isinstance(message, EmailMessage)
@@ -234,9 +313,9 @@ async def test_a_template_of_the_shop_replaces_the_built_in_one(db, gql, smtp, t
     inbox, port = smtp
     (tmp_path / "order_confirmation.txt").write_text("Order {{ order.number }}: {{ order.total }}\n")
     server = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}")
-    outbox.register(emails.CONSUMER, emails.Emails(server.send, "shop@example.com", str(tmp_path)))
+    jobs = await registered(emails.Emails(server.send, "shop@example.com", str(tmp_path)))
     order = await place_order(gql, quantity=1)
-    await outbox.deliver(await events_of(order["token"]))
+    await deliver(jobs, await events_of(order["token"]))
     text, html = parts(inbox.messages[0])
     assert text == f"Order {order['number']}: {order['total']['amount']} EUR\n"
     assert "Thank you for your order" in html  # the built-in HTML one
@@ -252,7 +331,7 @@ def test_email_urls():
 
 async def test_each_parcel_sends_one_shipped_email_with_its_tracking_link_and_lines(db, gql, smtp, registered):
     inbox, port = smtp
-    outbox.register(emails.CONSUMER, consumer(port))
+    jobs = await registered(consumer(port))
     order = await place_order(gql, quantity=2)
     [line] = (await gql.data("query($t: ID!) { order(token: $t) { lines { id } } }", {"t": order["token"]}))["order"][
         "lines"
@@ -271,7 +350,7 @@ async def test_each_parcel_sends_one_shipped_email_with_its_tracking_link_and_li
     await gql.http.post("/graphql", headers=staff, json={"query": moved, "variables": {"s": shipment_id}})
     ids = await events_of(order["token"], ("order", "shipment"))
     assert len(ids) == 4  # placed; shipment created with the order partly shipped; the parcel moved
-    await outbox.deliver(ids)
+    await deliver(jobs, ids)
     assert [m["Subject"] for m in inbox.messages] == [
         f"Order #{order['number']} confirmed",
         f"Order #{order['number']} has shipped",
@@ -283,7 +362,7 @@ async def test_each_parcel_sends_one_shipped_email_with_its_tracking_link_and_li
     assert f'<a href="{url}">Track your parcel</a>' in html
 
 
-async def test_the_gateway_sends_after_the_commit_and_counts_in_metrics(db, smtp, tmp_path: Path, registered):
+async def test_the_gateway_sends_after_the_commit_and_counts_in_metrics(db, smtp, tmp_path: Path):
     """The app as it serves: its own consumer, its in-process worker (SQLite; a worker process on
     PostgreSQL, tests/test_jobs.py), its /metrics."""
     if db.name != "sqlite":
@@ -345,7 +424,7 @@ def email_worker(db: Any, smtp: tuple[Inbox, int]) -> Iterator[None]:
 
 
 @pytest.mark.slow  # a worker process of its own
-async def test_a_worker_process_sends_on_postgresql(db, gql, smtp, email_worker, registered):
+async def test_a_worker_process_sends_on_postgresql(db, gql, smtp, email_worker):
     """`python -m gateway worker` registers the consumer: a checkout's confirmation leaves from it."""
     inbox, _ = smtp
     # The test app defers no job (no lifespan): the worker's periodic redelivery delivers the event.
@@ -363,12 +442,14 @@ async def test_a_template_that_fails_holds_up_nothing(db, gql, smtp, tmp_path: P
     (tmp_path / "order_confirmation.txt").write_text("Order {{ order.numbr }}\n")  # no such value
     server = mail.SmtpServer.parse(f"smtp://127.0.0.1:{port}")
     broken = emails.Emails(server.send, "shop@example.com", str(tmp_path))
-    outbox.register(emails.CONSUMER, broken)
+    jobs = await registered(broken)
     order = await place_order(gql, quantity=1)
     ids = await events_of(order["token"])
-    await outbox.deliver(ids)
+    await deliver(jobs, ids)
     assert inbox.messages == [] and broken.counts == {(emails.ORDER_CONFIRMATION, "error"): 1}
     assert await OutboxEvent.filter(event_id__in=ids, delivered_at=None).count() == 0
+    [email] = await SentEmail.filter(event_id=ids[0])
+    assert email.status == SentEmailStatus.FAILED and "numbr" in email.error and not email.queued
     (tmp_path / "order_confirmation.html").write_text("{% for %}")
     with pytest.raises(TemplateSyntaxError):
         emails.Emails(server.send, "shop@example.com", str(tmp_path))
