@@ -13,9 +13,11 @@ tasks itself, on Procrastinate's in-memory connector, with a worker task beside 
 that was waiting when the process stopped is gone, but nothing depends on it: the outbox rows it
 would have delivered are still undelivered, and the redelivery delivers them after the restart.
 
-The tasks are the domains' own functions (`resolvers/outbox.py` says what a delivery does); this
+The tasks are the domains' own functions (`resolvers/outbox.py` says what a delivery does,
+`resolvers/webhooks_out.py` and `resolvers/emails.py` what sending one webhook or email does); this
 module only names and schedules them: retries with backoff and jitter (gateway/job_retry.py),
-then the dead-letter state `failed`.
+then the dead-letter state `failed`. Webhooks and emails are planned by outbox consumers that only
+record rows and defer one sending job per row, so one peer away holds back no other consumer.
 """
 
 from __future__ import annotations

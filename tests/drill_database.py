@@ -17,7 +17,8 @@ STAFF_PASSWORD = "drill staff password"
 PREPARE = f"""
 from gateway.cli import main
 for command in (["migrate"], ["seed", "--products", "40"], ["create-staff", "--email", "{STAFF_EMAIL}",
-        "--password", "{STAFF_PASSWORD}", "--permission", "MANAGE_DISCOUNTS", "--permission", "MANAGE_INVENTORY"]):
+        "--password", "{STAFF_PASSWORD}", "--permission", "MANAGE_DISCOUNTS", "--permission", "MANAGE_INVENTORY",
+        "--permission", "MANAGE_APPS"]):
     if main(command) != 0:
         raise SystemExit(command[0] + " failed")
 """
