@@ -120,7 +120,10 @@ async def registered() -> AsyncIterator[Register]:
 
     async def register(consumer: emails.Emails) -> Jobs:
         jobs = Jobs(
-            "sqlite://:memory:", Housekeeping(timedelta(seconds=1), timedelta(days=1), timedelta(days=30), timedelta(days=30)), JobStats(), mailer=consumer
+            "sqlite://:memory:",
+            Housekeeping(timedelta(seconds=1), timedelta(days=1), timedelta(days=30), timedelta(days=30)),
+            JobStats(),
+            mailer=consumer,
         )
         await jobs.open()
         outbox.register(emails.CONSUMER, jobs.plan_emails)
