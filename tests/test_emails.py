@@ -11,7 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -115,7 +115,12 @@ Register = Callable[[emails.Emails], Awaitable[Jobs]]
 @pytest.fixture
 async def registered() -> AsyncIterator[Register]:
     """Registers a process's emails as a worker does: the consumer plans, and `emails.send` jobs
-    (on an in-memory queue, run by `deliver`) send."""
+    (on an in-memory queue, run by `deliver`) send.
+
+    The worker `deliver` runs also runs the periodic redelivery, which would hand it the events
+    earlier tests on this database left undelivered (and send their emails here): they are marked
+    delivered first, so each test's inbox holds its own emails only."""
+    await OutboxEvent.filter(delivered_at=None).update(delivered_at=datetime.now(UTC))
     opened: list[Jobs] = []
 
     async def register(consumer: emails.Emails) -> Jobs:
