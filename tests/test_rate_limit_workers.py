@@ -10,6 +10,7 @@ import time
 import httpx
 import pytest
 
+from gateway.ratelimit import LEASE
 from testbed.processes import serving_workers_retried
 from tests.live import uvicorn_workers
 from tests.test_rate_limits import QUERY, unique_address
@@ -60,4 +61,6 @@ async def test_two_workers_sharing_redis_refuse_exactly_past_the_burst(server):
     statuses, served_by = await burst(base, workers, 300)
     refilled = math.ceil(time.monotonic() - started)  # one token a second came back meanwhile
     assert served_by == set(workers) and set(statuses) <= {200, 429}
-    assert 100 - refilled <= statuses.count(429) <= 100
+    # Exact, but for the spare tokens a worker leases when its requests arrive as a trickle (a
+    # loaded machine): at most LEASE a worker may still hold, unspent, when the burst is over.
+    assert 100 - refilled <= statuses.count(429) <= 100 + LEASE * len(workers)
