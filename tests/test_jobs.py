@@ -25,6 +25,7 @@ from models import OutboxEvent, Permission, ProductVariant
 from schema.ids import encode_id
 from tests.conftest import ROOT
 from tests.staff import bearer, token_for
+from tests.test_checkout import make_variant
 
 STOCK_SET = """
 mutation($v: ID!, $q: Int!) { stockSet(variantId: $v, warehouse: "central", quantity: $q) {
@@ -136,7 +137,7 @@ def worker_process(db: Any) -> Iterator[subprocess.Popen[bytes] | None]:
 
 async def _deliver_a_stock_change(client: httpx.AsyncClient, worker: subprocess.Popen[bytes] | None) -> str:
     token = await token_for(Permission.MANAGE_INVENTORY)
-    variant = await ProductVariant.get(sku="NIM-1")
+    variant = await make_variant()  # its own: the shared catalogue's stock stays as listing tests expect it
     since = await _last_event_id()
     await _set_stock(client, token, variant, 17)
     written = await _new_events(since)
