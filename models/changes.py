@@ -22,6 +22,14 @@ RESYNC: Message = {"kind": "resync"}
 ORDERS = "orders"  # every order, for staff watching them all
 CACHE = "cache"  # catalogue invalidations, for every worker's in-process response cache
 CATALOGUE = "catalogue"  # the kind of a change that makes cached catalogue data stale (its `tags`)
+PRODUCT = "product"  # a product created, changed or deleted by staff: its `row` as committed
+STOCK_LOW = "stock_low"  # a variant's available stock fell to its low-stock threshold
+
+# What happened to the object, in a change's payload under `event`, where creation and deletion
+# matter to whoever hears of it (a product): an object created in a transaction and changed again
+# in it is announced once, as created (resolvers/outbox.py keeps the word when it supersedes).
+EVENT = "event"
+CREATED, UPDATED, DELETED = "created", "updated", "deleted"
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ made them, delivered at least once after it.
 
 Resolvers `record()` what they change while they change it, inside `transaction()`. Just before
 the outermost transaction commits, its changes are written to the `outbox` table (models/outbox.py)
-in that same transaction, each with a fresh event id; so a rolled-back transaction leaves no row
+in that same transaction, each with a fresh event id; a kind may name a function that completes
+its changes first (`complete_with`: the state of every object changed, read once for them all
+after the transaction's last change to them); so a rolled-back transaction leaves no row
 and announces nothing, and a committed one cannot lose its announcement. Once committed, the
 changes go to the sink the caller installed with `use_sink()` (the gateway's announcer: the
 response cache and the event bus at once, then a delivery job). Without a sink (the command line,
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import replace
@@ -29,12 +31,13 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
-from models.changes import Change, Sink
+from models.changes import CREATED, EVENT, UPDATED, Change, Sink
 from models.outbox import OutboxEvent
 
 __all__ = [
     "Change",
     "Sink",
+    "complete_with",
     "consumers",
     "deliver",
     "prune",
@@ -54,6 +57,9 @@ _pending: ContextVar[list[Change] | None] = ContextVar("outbox_pending", default
 _sink: ContextVar[Sink | None] = ContextVar("outbox_sink", default=None)
 # Who gets every committed change, by name: each consumer acts once per event id.
 _consumers: dict[str, Sink] = {}
+# Fills in a transaction's changes of one kind just before it commits, inside it (`complete_with`).
+Complete = Callable[[list[Change], BaseDBAsyncClient], Awaitable[list[Change]]]
+_completers: dict[str, Complete] = {}
 
 
 def use_sink(sink: Sink | None) -> None:
@@ -79,6 +85,16 @@ def consumers() -> dict[str, Sink]:
     return dict(_consumers)
 
 
+def complete_with(kind: str, complete: Complete) -> None:
+    """Have `complete` finish a transaction's changes of `kind` just before the commit, inside the
+    transaction (`connection`): it gets them all at once, after the last change superseded the
+    earlier ones, and returns what is to be written (a change it leaves out announces nothing).
+    Resolvers record a change of such a kind with what identifies it, and the state goes in here:
+    read once, when no later change can make it stale, however often the transaction touched it.
+    The module that records a kind registers its completer when it is imported."""
+    _completers[kind] = complete
+
+
 @asynccontextmanager
 async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     """`in_transaction()` whose recorded changes are written to the outbox before the commit and
@@ -93,7 +109,7 @@ async def transaction() -> AsyncIterator[BaseDBAsyncClient]:
     try:
         async with in_transaction() as connection:
             yield connection
-            committed = await _write(_latest(pending), connection)
+            committed = await _write(await _complete(_latest(pending), connection), connection)
     finally:
         _pending.reset(token)
     await announce(committed)
@@ -109,13 +125,33 @@ def record(change: Change) -> None:
 
 def _latest(changes: list[Change]) -> list[Change]:
     """Later changes to the same object supersede earlier ones; objects keep the order in which
-    they were last changed."""
+    they were last changed. An object created in the transaction is still new to whoever hears of
+    it after it: a later update is announced as its creation (a deletion stays a deletion)."""
     latest: dict[tuple[str, Any], Change] = {}
     for change in changes:
         key = (change.kind, change.payload.get("id", id(change)))
-        latest.pop(key, None)
+        earlier = latest.pop(key, None)
+        if earlier is not None and earlier.payload.get(EVENT) == CREATED and change.payload.get(EVENT) == UPDATED:
+            change = replace(change, payload={**change.payload, EVENT: CREATED})
         latest[key] = change
     return list(latest.values())
+
+
+async def _complete(changes: list[Change], connection: BaseDBAsyncClient) -> list[Change]:
+    """The changes, those of kinds with a completer completed (or left out), in the same order.
+    Such a change names its object by `id` (one per object after `_latest`)."""
+    by_kind: dict[str, list[Change]] = {}
+    for change in changes:
+        if change.kind in _completers:
+            by_kind.setdefault(change.kind, []).append(change)
+    if not by_kind:
+        return changes
+    completed: dict[tuple[str, Any], Change] = {}
+    for kind, recorded in by_kind.items():
+        for change in await _completers[kind](recorded, connection):
+            completed[(kind, change.payload["id"])] = change
+    kept = [completed.get((c.kind, c.payload.get("id"))) if c.kind in by_kind else c for c in changes]
+    return [change for change in kept if change is not None]
 
 
 async def _write(changes: list[Change], connection: BaseDBAsyncClient) -> list[Change]:
