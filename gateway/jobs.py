@@ -43,7 +43,7 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import accounts, emails, outbox, webhooks_out
+from resolvers import accounts, emails, outbox, stock_alerts, webhooks_out
 from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
@@ -54,6 +54,7 @@ EVENTS_CONSUMER = "events"  # the event bus: subscriptions, and every worker's i
 DELIVER = "outbox.deliver"
 REDELIVER = "outbox.redeliver"
 PRUNE = "outbox.prune"
+STOCK_CHECK = "inventory.stock_low"
 WEBHOOKS_CONSUMER = "webhooks"  # outgoing webhooks: one delivery per subscription and event id
 WEBHOOK_SEND = "webhooks.send"
 # A delivery fails when a consumer's peer is away (Redis): tried again after ~1 s, 2 s, 4 s, …
@@ -78,6 +79,7 @@ WEBHOOK_LOGS_PRUNE = "webhooks.prune_logs"  # deliveries finished WEBHOOK_LOG_RE
 CARTS_CRON = "15 * * * *"
 REFRESH_TOKENS_CRON = "35 * * * *"
 WEBHOOK_LOGS_CRON = "55 * * * *"
+STOCK_CHECK_CRON = "* * * * * */30"  # every 30 seconds: a STOCK_LOW alert is at most that late
 REDELIVER_ROUNDS = 50  # batches one redelivery run delivers at most (the next run goes on)
 WEB_POOL_SIZE = 2  # a web process only defers: one INSERT per committed transaction
 CONNECT_TIMEOUT = 5
@@ -179,6 +181,14 @@ def build(
         removed(
             "webhook_logs", "finished webhook deliveries", await webhooks_out.prune_logs(rules.webhook_log_retention)
         )
+
+    # `lock`: one check runs at a time, whatever the number of workers (`queueing_lock`: and one waits).
+    @app.periodic(cron=STOCK_CHECK_CRON, periodic_id="stock_low")
+    @app.task(name=STOCK_CHECK, lock=STOCK_CHECK, queueing_lock=STOCK_CHECK, retry=HOUSEKEEPING_RETRY)
+    async def check_stock(timestamp: int) -> None:
+        alerted = await stock_alerts.check()
+        if alerted:
+            log.info("stock: %d variants fell to their low-stock threshold", len(alerted))
 
     return app
 

@@ -56,6 +56,14 @@ class VariantsByProductIdLoader(Loader[int, list[VariantRow]]):
         return many_per_key(keys, await variants_where("product_id", keys), attrgetter("product_id"))
 
 
+class LowStockThresholdByVariantIdLoader(Loader[int, int | None]):
+    """Staff only, and rarely asked for: not worth a column in every listing's variants statement."""
+
+    async def batch_load_fn(self, keys: list[int]) -> list[int | None]:
+        found = dict(await ProductVariant.filter(id__in=keys).values_list("id", "low_stock_threshold"))
+        return [found.get(key) for key in keys]
+
+
 class OptionsByVariantIdLoader(Loader[int, list[VariantOption]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[VariantOption]]:
         rows = await select_in(VariantOption, "variant_id", keys, order_by="t.variant_id, t.position, t.id")

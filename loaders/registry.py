@@ -12,6 +12,7 @@ from loaders.catalogue import (
     CategoryBySlugLoader,
     ImageByIdLoader,
     ImagesByProductIdLoader,
+    LowStockThresholdByVariantIdLoader,
     OptionsByVariantIdLoader,
     ProductByIdLoader,
     ProductBySlugLoader,
@@ -44,6 +45,10 @@ class Loaders:
     @cached_property
     def options_by_variant_id(self) -> OptionsByVariantIdLoader:
         return OptionsByVariantIdLoader()
+
+    @cached_property
+    def low_stock_threshold_by_variant_id(self) -> LowStockThresholdByVariantIdLoader:
+        return LowStockThresholdByVariantIdLoader()
 
     @cached_property
     def image_by_id(self) -> ImageByIdLoader:

@@ -17,6 +17,7 @@ OPTION_NAME_LENGTH = 64
 OPTION_VALUE_LENGTH = 128
 SLUG_LENGTH = 200  # a category's column; a product's is wider (255), so a product's slug fits too
 SKU_LENGTH = 64
+MAX_LOW_STOCK_THRESHOLD = 1_000_000
 IMAGE_URL_LENGTH = 1024
 ALT_TEXT_LENGTH = 255
 PATH_LENGTH = 255  # a category's ancestor path: it bounds how deep the tree can go
@@ -98,6 +99,12 @@ class ProductVariant(Model):
     compare_at_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
     weight_grams = fields.IntField(default=0)
     position = fields.IntField(default=0)
+    # Staff's low-stock threshold (null: no alerts) and when its STOCK_LOW alert went out: set when
+    # the stock available falls to the threshold, cleared when it is back above (or the threshold
+    # changes), so each fall is announced once (resolvers/stock_alerts.py). Migration 0017 indexes
+    # the variants that have a threshold, the only ones the periodic check reads.
+    low_stock_threshold = fields.IntField(null=True)
+    low_stock_alerted_at = fields.DatetimeField(null=True)
     # No `created_at`: nothing read it, and decoding a timestamptz costs asyncpg ~1.4 us a row, the
     # dearest column of the listing's variants statement (~0.2 ms CPU per 50-product page).
 

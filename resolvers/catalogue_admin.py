@@ -2,7 +2,9 @@
 
 Every refusal is a DomainError naming the field (what a field may hold is `catalogue_fields`),
 raised before anything is written; changes that touch several rows (a category moved with its
-subtree, a variant and its product's lowest price) happen in one transaction.
+subtree, a variant and its product's lowest price) happen in one transaction. Each change records
+the cache tags it makes stale and, for a product or its variants and images, a product event
+(resolvers/catalogue_events.py) in that transaction.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from models.catalogue import (
     ALT_TEXT_LENGTH,
     CATEGORY_NAME_LENGTH,
     IMAGE_URL_LENGTH,
+    MAX_LOW_STOCK_THRESHOLD,
     PATH_LENGTH,
 )
 from resolvers import catalogue_changes as changes
-from resolvers import outbox
+from resolvers import catalogue_events, outbox
 from resolvers.catalogue_fields import (
     unique_slug,
     validate_name,
@@ -187,6 +190,7 @@ async def create_product(data: ProductInput) -> Product:
                 status=data.status or ProductStatus.DRAFT,
             )
             changes.record([changes.PRODUCTS])  # a lookup of its slug may have been cached as null
+            catalogue_events.created(product.id)
     except IntegrityError:
         raise DomainError(ErrorCode.DUPLICATE, f"The slug {slug!r} is taken.", ["slug"]) from None
     return product
@@ -217,6 +221,7 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
         async with outbox.transaction():
             await product.save()
             changes.record([changes.product(product.id), changes.PRODUCTS])
+            catalogue_events.updated(product.id)
     except IntegrityError:
         raise DomainError(ErrorCode.DUPLICATE, "The slug is taken.", ["slug"]) from None
     return product
@@ -229,12 +234,14 @@ async def delete_product(product_id: int) -> tuple[Product, bool]:
     product = await Product.get_or_none(id=product_id)
     if product is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No product has this ID.", ["id"])
-    async with outbox.transaction():
+    async with outbox.transaction() as connection:
         changes.record([changes.product(product.id), changes.PRODUCTS])
         if await OrderLine.filter(variant__product_id=product.id).exists():
             product.status = ProductStatus.ARCHIVED
             await product.save(update_fields=["status", "updated_at"])
+            catalogue_events.updated(product.id)  # it still exists, off the storefront
             return product, True
+        await catalogue_events.deleted(product.id, connection)
         await product.delete()
     return product, False
 
@@ -252,6 +259,19 @@ class VariantInput:
     weight_grams: int | None = None
     options: list[tuple[str, str]] | None = None
     position: int | None = None
+    low_stock_threshold: int | None = None
+    clear_low_stock_threshold: bool = False  # `lowStockThreshold: null` given on update: no more alerts
+
+
+def _check_variant_numbers(data: VariantInput) -> None:
+    if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
+        raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+    if data.low_stock_threshold is not None and not 0 <= data.low_stock_threshold <= MAX_LOW_STOCK_THRESHOLD:
+        raise DomainError(
+            ErrorCode.INVALID,
+            f"`lowStockThreshold` must be between 0 and {MAX_LOW_STOCK_THRESHOLD:,}, or null for no alerts.",
+            ["lowStockThreshold"],
+        )
 
 
 async def refresh_min_price(product_id: int) -> None:
@@ -267,8 +287,7 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
     name = validate_name(data.name, "name", required=False) or sku
     price = validate_price(data.price, "price", required=True)
     compare = validate_price(data.compare_at_price, "compareAtPrice", required=False)
-    if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
-        raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+    _check_variant_numbers(data)
     options = validate_options(data.options) or []
     if await ProductVariant.filter(sku=sku).exists():
         raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
@@ -282,6 +301,7 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
                 compare_at_price=compare,
                 weight_grams=data.weight_grams or 0,
                 position=data.position or 0,
+                low_stock_threshold=data.low_stock_threshold,
             )
         except IntegrityError:
             raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"]) from None
@@ -290,6 +310,7 @@ async def create_variant(product_id: int, data: VariantInput) -> ProductVariant:
         await refresh_min_price(product_id)
         # Prices, options and availability feed every listing's filters, order and facets.
         changes.record([changes.product(product_id), changes.PRODUCTS])
+        catalogue_events.updated(product_id)
     return variant
 
 
@@ -301,8 +322,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
     name = validate_name(data.name, "name", required=False)
     price = validate_price(data.price, "price", required=False)
     compare = validate_price(data.compare_at_price, "compareAtPrice", required=False)
-    if data.weight_grams is not None and not 0 <= data.weight_grams <= 1_000_000:
-        raise DomainError(ErrorCode.INVALID, "`weightGrams` must be between 0 and 1,000,000.", ["weightGrams"])
+    _check_variant_numbers(data)
     options = validate_options(data.options)
     if sku is not None and sku != variant.sku and await ProductVariant.filter(sku=sku).exists():
         raise DomainError(ErrorCode.DUPLICATE, f"The SKU {sku!r} is taken.", ["sku"])
@@ -319,6 +339,10 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
                 setattr(variant, attribute, value)
         if data.clear_compare_at_price:
             variant.compare_at_price = None
+        threshold = None if data.clear_low_stock_threshold else data.low_stock_threshold
+        if (data.clear_low_stock_threshold or threshold is not None) and threshold != variant.low_stock_threshold:
+            # A new threshold re-arms the alert: the next check says where stock stands against it.
+            variant.low_stock_threshold, variant.low_stock_alerted_at = threshold, None
         try:
             await variant.save()
         except IntegrityError:
@@ -330,6 +354,7 @@ async def update_variant(variant_id: int, data: VariantInput) -> ProductVariant:
         if price is not None:
             await refresh_min_price(variant.product_id)
         changes.record([changes.product(variant.product_id), changes.PRODUCTS])
+        catalogue_events.updated(variant.product_id)
     return variant
 
 
@@ -341,6 +366,7 @@ async def delete_variant(variant_id: int) -> ProductVariant:
         await variant.delete()
         await refresh_min_price(variant.product_id)
         changes.record([changes.product(variant.product_id), changes.PRODUCTS])
+        catalogue_events.updated(variant.product_id)
     return variant
 
 
@@ -365,6 +391,7 @@ async def add_image(product_id: int, url: str, alt_text: str | None, position: i
     async with outbox.transaction():
         image = await ProductImage.create(product_id=product_id, url=url, alt_text=alt_text, position=position)
         changes.record([changes.product(product_id)])
+        catalogue_events.updated(product_id)
     return image
 
 
@@ -375,4 +402,5 @@ async def delete_image(image_id: int) -> ProductImage:
     async with outbox.transaction():
         await image.delete()
         changes.record([changes.product(image.product_id)])
+        catalogue_events.updated(image.product_id)
     return image

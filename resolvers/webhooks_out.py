@@ -47,7 +47,7 @@ from models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from models.changes import Change
+from models.changes import CREATED, DELETED, EVENT, PRODUCT, STOCK_LOW, UPDATED, Change
 from models.error_codes import ErrorCode
 from models.webhooks_out import RESPONSE_LENGTH, SECRET_LENGTH, URL_LENGTH
 from resolvers import batches, outbox
@@ -76,6 +76,12 @@ ORDER_STATUS_EVENTS = {
     "SHIPPED": WebhookEvent.ORDER_FULFILLED,
     "DELIVERED": WebhookEvent.ORDER_DELIVERED,
 }
+# What happened to a product (resolvers/catalogue_events.py), and the event that says so.
+PRODUCT_EVENTS = {
+    CREATED: WebhookEvent.PRODUCT_CREATED,
+    UPDATED: WebhookEvent.PRODUCT_UPDATED,
+    DELETED: WebhookEvent.PRODUCT_DELETED,
+}
 
 
 class TryAgain(Exception):
@@ -94,6 +100,11 @@ def events_of(change: Change) -> list[WebhookEvent]:
         return [*found, status_event] if status_event is not None else found
     if change.kind == "shipment":
         return [WebhookEvent.SHIPMENT_CREATED if first else WebhookEvent.SHIPMENT_UPDATED]
+    if change.kind == PRODUCT:
+        product_event = PRODUCT_EVENTS.get(str(change.payload.get(EVENT)))
+        return [product_event] if product_event is not None else []
+    if change.kind == STOCK_LOW:
+        return [WebhookEvent.STOCK_LOW]
     return []
 
 

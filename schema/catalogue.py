@@ -38,6 +38,7 @@ from resolvers.errors import BadInput
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
+from schema.permissions import requires
 from schema.selection import Tree, selection_tree, subtree
 from schema.shared import After, Before, Connection, First, Last, Money, Node, build_money, described_enum
 
@@ -115,6 +116,14 @@ class ProductVariant(Node):
         if self._options is not None:  # loaded ahead with the page
             return self._options
         return build_selected_options(await info.context.loaders.options_by_variant_id.load(self._row.id))
+
+    @strawberry.field(
+        extensions=requires(Permission.MANAGE_PRODUCTS),
+        description="Staff with MANAGE_PRODUCTS: the stock available (over all warehouses) at or below which a "
+        "STOCK_LOW webhook fires, once per fall; null: no alerts.",
+    )
+    async def low_stock_threshold(self, info: Info[Context, None]) -> int | None:
+        return await info.context.loaders.low_stock_threshold_by_variant_id.load(self._row.id)
 
     @strawberry.field(description="The product this is a variant of.")
     async def product(self, info: Info[Context, None]) -> Annotated[Product, strawberry.lazy("schema.catalogue")]:

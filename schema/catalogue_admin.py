@@ -13,6 +13,7 @@ from models.catalogue import (
     ALT_TEXT_LENGTH,
     CATEGORY_NAME_LENGTH,
     IMAGE_URL_LENGTH,
+    MAX_LOW_STOCK_THRESHOLD,
     NAME_LENGTH,
     OPTION_NAME_LENGTH,
     OPTION_VALUE_LENGTH,
@@ -130,6 +131,11 @@ class VariantCreateInput:
     position: int | None = strawberry.field(
         default=None, description="Its place among the product's variants, lower first; left out: 0."
     )
+    low_stock_threshold: int | None = strawberry.field(
+        default=None,
+        description=f"0 to {MAX_LOW_STOCK_THRESHOLD:,}: a STOCK_LOW webhook fires when its available stock (over "
+        "all warehouses) falls to this or below, once until it is back above; left out: no alerts.",
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; `compareAtPrice: null` removes it.")
@@ -147,6 +153,11 @@ class VariantUpdateInput:
         default=None, description="Replaces all its option values with these."
     )
     position: int | None = strawberry.field(default=None, description="A new place among the product's variants.")
+    low_stock_threshold: int | None = strawberry.field(
+        default=strawberry.UNSET,
+        description=f"A new low-stock threshold, 0 to {MAX_LOW_STOCK_THRESHOLD:,} (STOCK_LOW fires at the next check "
+        "if stock is already at or below it); null: no more alerts.",
+    )
 
 
 @strawberry.input(description="A new image of a product.")
@@ -339,6 +350,7 @@ class CatalogueAdminMutation:
             weight_grams=input.weight_grams,
             options=_options(input.options),
             position=input.position,
+            low_stock_threshold=input.low_stock_threshold,
         )
         variant, errors = await attempt(
             admin.create_variant(decode_id_of(input.product_id, "Product", "productId"), data)
@@ -363,6 +375,8 @@ class CatalogueAdminMutation:
             clear_compare_at_price=input.compare_at_price is None,
             options=_options(input.options),
             position=input.position,
+            low_stock_threshold=None if input.low_stock_threshold is strawberry.UNSET else input.low_stock_threshold,
+            clear_low_stock_threshold=input.low_stock_threshold is None,
         )
         variant, errors = await attempt(admin.update_variant(decode_id_of(id, "ProductVariant"), data))
         return VariantPayload(

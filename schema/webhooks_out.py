@@ -20,8 +20,8 @@ from schema.shared import After, Connection, First, UserError, attempt, describe
 
 described_enum(
     WebhookEvent,
-    "What an endpoint can be told of. Fired today: the ORDER_ and SHIPMENT_ events; PRODUCT_ and "
-    "STOCK_LOW can be subscribed to and fire once the catalogue and stock announce such changes.",
+    "What an endpoint can be told of, each once its change is committed: orders, parcels, products changed by "
+    "staff, and variants whose stock fell low.",
     {
         WebhookEvent.ORDER_PLACED: "An order was placed (its first version).",
         WebhookEvent.ORDER_PAID: "An order changed and is PAID.",
@@ -31,10 +31,16 @@ described_enum(
         WebhookEvent.ORDER_DELIVERED: "An order changed and is DELIVERED.",
         WebhookEvent.SHIPMENT_CREATED: "A parcel was created.",
         WebhookEvent.SHIPMENT_UPDATED: "A parcel changed (a tracking event).",
-        WebhookEvent.PRODUCT_CREATED: "A product was created (not fired yet).",
-        WebhookEvent.PRODUCT_UPDATED: "A product changed (not fired yet).",
-        WebhookEvent.PRODUCT_DELETED: "A product was deleted (not fired yet).",
-        WebhookEvent.STOCK_LOW: "A variant's stock fell low (not fired yet).",
+        WebhookEvent.PRODUCT_CREATED: "Staff created a product (`productCreate`); the object is the product as "
+        "committed, with its category, variants and images.",
+        WebhookEvent.PRODUCT_UPDATED: "Staff changed a product: its own fields or status (an ordered product "
+        "`productDelete` archives too), its variants (created, changed, deleted) or its images. Not stock: see "
+        "STOCK_LOW. The object is the product as committed.",
+        WebhookEvent.PRODUCT_DELETED: "Staff deleted a product (`productDelete` of one never ordered); the object is "
+        "its last state.",
+        WebhookEvent.STOCK_LOW: "A variant's available stock (on hand minus reserved, over all warehouses) fell to its "
+        "`lowStockThreshold` or below: once per fall, found by a check every 30 seconds, and again only after it "
+        "has been back above. The object has the variant, threshold, available and per-warehouse levels.",
     },
 )
 
