@@ -182,7 +182,7 @@ def build(
             "webhook_logs", "finished webhook deliveries", await webhooks_out.prune_logs(rules.webhook_log_retention)
         )
 
-    # `lock`: one check runs at a time, whatever the number of workers (`queueing_lock`: and one waits).
+    # `lock`: one check runs at a time however many workers there are; `queueing_lock`: one at most waits.
     @app.periodic(cron=STOCK_CHECK_CRON, periodic_id="stock_low")
     @app.task(name=STOCK_CHECK, lock=STOCK_CHECK, queueing_lock=STOCK_CHECK, retry=HOUSEKEEPING_RETRY)
     async def check_stock(timestamp: int) -> None:

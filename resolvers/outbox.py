@@ -3,10 +3,10 @@ made them, delivered at least once after it.
 
 Resolvers `record()` what they change while they change it, inside `transaction()`. Just before
 the outermost transaction commits, its changes are written to the `outbox` table (models/outbox.py)
-in that same transaction, each with a fresh event id; a kind may name a function that completes
-its changes first (`complete_with`: the state of every object changed, read once for them all
-after the transaction's last change to them); so a rolled-back transaction leaves no row
-and announces nothing, and a committed one cannot lose its announcement. Once committed, the
+in that same transaction, each with a fresh event id; so a rolled-back transaction leaves no row
+and announces nothing, and a committed one cannot lose its announcement. (A kind may name a
+function that completes its changes first, `complete_with`: the state of every object changed,
+read once for them all after the transaction's last change to them.) Once committed, the
 changes go to the sink the caller installed with `use_sink()` (the gateway's announcer: the
 response cache and the event bus at once, then a delivery job). Without a sink (the command line,
 payment recovery) nothing is announced at once: the rows wait for the periodic redelivery.

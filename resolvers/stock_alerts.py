@@ -20,6 +20,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
+
 from models import ProductVariant, Stock
 from models.changes import STOCK_LOW, Change
 from models.sql import fetch
@@ -67,7 +69,7 @@ async def check(batch: int = BATCH) -> list[int]:
             return alerted
 
 
-async def _alert(candidates: list[int], connection: Any) -> list[int]:
+async def _alert(candidates: list[int], connection: BaseDBAsyncClient) -> list[int]:
     # The claim: rows locked in id order (no deadlock between two checks), the mark re-read under
     # the lock, so a variant another check has just alerted is not alerted twice.
     variants = (
