@@ -7,7 +7,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0016_webhooks_out")]
+    dependencies = [("models", "0017_stock_alerts")]
 
     initial = False
 
