@@ -35,6 +35,7 @@ from gateway.app import create_app
 from gateway.db import close, tortoise_config
 from gateway.settings import load_settings
 from resolvers import accounts, payments
+from resolvers.card_books import CardBooks
 from schema.limits import Limits
 from schema.root import GatewaySchema
 from tests import catalogue_fixture, databases
@@ -152,8 +153,21 @@ def app(db: Backend, tmp_path_factory: pytest.TempPathFactory) -> Any:
     return create_app(settings)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def card_books_of_this_process(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The test-card processor of this process keeps its books in a file of its own from the start.
+
+    The one installed at import writes to the working copy's var/, shared by every worker of the
+    run (and by other runs): the first test of a worker, which creates the session's app, would
+    otherwise put that one back when it ends (`card_books_of_the_session`), and a payment test
+    after it read another worker's charge as its own.
+    """
+    books = CardBooks(tmp_path_factory.mktemp("card-books") / "test-card-ledger.jsonl")
+    payments.install(payments.TestCardPayment(books))
+
+
 @pytest.fixture(autouse=True)
-def card_books_of_the_session() -> Iterator[None]:
+def card_books_of_the_session(card_books_of_this_process: None) -> Iterator[None]:
     """Each test leaves the test-card processor installed as it found it.
 
     `create_app` installs its processor for the whole process. A test that makes an app of its own,
