@@ -4,7 +4,7 @@ Models carry comments, not docstrings: Tortoise 1.1 turns a model docstring into
 that breaks its own SQLite DDL.
 """
 
-from models.accounts import Account, Address, Permission, RefreshToken
+from models.accounts import Account, Address, AddressType, Permission, RefreshToken
 from models.cart import Cart, CartLine
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
@@ -25,6 +25,7 @@ from models.webhooks_out import (
 __all__ = [
     "Account",
     "Address",
+    "AddressType",
     "Allocation",
     "CarrierDelivery",
     "Cart",

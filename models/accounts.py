@@ -44,6 +44,9 @@ class Account(Model):
     password_hash = fields.CharField(max_length=255)
     first_name = fields.CharField(max_length=PERSON_NAME_LENGTH, default="")
     last_name = fields.CharField(max_length=PERSON_NAME_LENGTH, default="")
+    phone = fields.CharField(max_length=ADDRESS_LENGTHS["phone"], default="")
+    # Whether the customer agreed to marketing emails; nothing is sent on it by default.
+    marketing_consent = fields.BooleanField(default=False)
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
     permissions: fields.JSONField[list[str]] = fields.JSONField(default=list)
@@ -56,7 +59,16 @@ class Account(Model):
         return self.is_active and self.is_staff and permission.value in (self.permissions or [])
 
 
+class AddressType(StrEnum):
+    """What an account's default address is used for."""
+
+    SHIPPING = "SHIPPING"
+    BILLING = "BILLING"
+
+
 class Address(Model):
+    # At most one address of an account is its default of each type (resolvers/addresses.py sets
+    # them under the account's row lock); deleting the address takes the default with it.
     id = fields.IntField(primary_key=True)
     account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
         "models.Account", related_name="addresses", on_delete=fields.CASCADE
@@ -72,6 +84,8 @@ class Address(Model):
     region = fields.CharField(max_length=ADDRESS_LENGTHS["region"], default="")
     country = fields.CharField(max_length=2)
     phone = fields.CharField(max_length=ADDRESS_LENGTHS["phone"], default="")
+    default_shipping = fields.BooleanField(default=False)
+    default_billing = fields.BooleanField(default=False)
 
     class Meta:
         table = "address"

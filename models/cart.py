@@ -23,7 +23,9 @@ class Cart(Model):
     currency = fields.CharField(max_length=3)
     shipping_address: fields.JSONField[dict[str, str] | None] = fields.JSONField(
         null=True
-    )  # validated by resolvers.accounts.validate_address
+    )  # validated by resolvers.addresses.validate_address
+    # Null: bill to the shipping address (what checkout copies onto the order then).
+    billing_address: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)
     shipping_method: fields.ForeignKeyNullableRelation[ShippingMethod] = fields.ForeignKeyField(
         "models.ShippingMethod", related_name="carts", null=True, on_delete=fields.SET_NULL
     )

@@ -79,8 +79,11 @@ class ErrorCode(DescribedCode):
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "The email or password is not correct."
     INVALID_TOKEN = "INVALID_TOKEN", "The refresh token is not valid (expired, revoked or unknown): sign in again."
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT", "The password has fewer than 8 characters."
-    PASSWORD_TOO_COMMON = "PASSWORD_TOO_COMMON", "The password is too easy to guess (digits only)."
-    PASSWORD_TOO_SIMILAR = "PASSWORD_TOO_SIMILAR", "The password is the same as the email address."
+    PASSWORD_TOO_COMMON = (
+        "PASSWORD_TOO_COMMON",
+        "The password is too easy to guess: digits only, or one of the most common passwords.",
+    )
+    PASSWORD_TOO_SIMILAR = "PASSWORD_TOO_SIMILAR", "The password is the email address, or the part of it before the @."
 
 
 class GraphQLErrorCode(DescribedCode):

@@ -72,6 +72,9 @@ class Order(Model):
     tax_total = fields.DecimalField(max_digits=12, decimal_places=2)
     total = fields.DecimalField(max_digits=12, decimal_places=2)
     shipping_address: fields.JSONField[dict[str, str]] = fields.JSONField()  # a validated address, as on the cart
+    # The cart's billing address, or its shipping address when none was given; null only on orders
+    # placed before billing addresses were recorded (migration 0020), which bill to where they ship.
+    billing_address: fields.JSONField[dict[str, str] | None] = fields.JSONField(null=True)
     shipping_method_name = fields.CharField(max_length=SHIPPING_METHOD_NAME_LENGTH)
     shipping_carrier = fields.CharField(max_length=CARRIER_LENGTH)
     discount_code = fields.CharField(max_length=DISCOUNT_CODE_LENGTH, default="")

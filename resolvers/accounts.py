@@ -7,6 +7,9 @@ session is on a short deny-list (`RevokedSessions`) until its access tokens woul
 Refresh tokens are random, stored only as a SHA-256, valid 30 days and rotated on every use. A
 token used again within `TokenRules.refresh_grace` of its rotation (two tabs refreshing at once)
 gets the same successor pair back; used again later, it revokes its whole family.
+
+The password policy is `accounts_passwords`; the profile and the password change `accounts_profile`;
+saved addresses `addresses`.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from tortoise.exceptions import IntegrityError
 
 from loaders import Loaders
-from models import Account, Address, Permission, RefreshToken
-from models.accounts import ADDRESS_LENGTHS, EMAIL_LENGTH, PERSON_NAME_LENGTH
+from models import Account, Permission, RefreshToken
+from models.accounts import EMAIL_LENGTH, PERSON_NAME_LENGTH
+from resolvers import accounts_passwords as passwords
 from resolvers import batches, outbox
-from resolvers.countries import COUNTRIES
 from resolvers.errors import DomainError, ErrorCode
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -93,23 +96,9 @@ def validate_email(email: str, field: str = "email") -> str:
     return normalized
 
 
-def validate_password(password: str, email: str) -> None:
-    """At least 8 characters (at most 128), not only digits, not the email address."""
-    if len(password) < 8:
-        raise DomainError(ErrorCode.PASSWORD_TOO_SHORT, "The password must have at least 8 characters.", ["password"])
-    if len(password) > 128:
-        raise DomainError(ErrorCode.TOO_LONG, "The password may have at most 128 characters.", ["password"])
-    if password.isdigit():
-        raise DomainError(ErrorCode.PASSWORD_TOO_COMMON, "The password must not consist of digits only.", ["password"])
-    if password.strip().lower() == email.lower():
-        raise DomainError(
-            ErrorCode.PASSWORD_TOO_SIMILAR, "The password must differ from the email address.", ["password"]
-        )
-
-
 async def register_customer(email: str, password: str, first_name: str = "", last_name: str = "") -> Account:
     email = validate_email(email)
-    validate_password(password, email)
+    passwords.check(password, email)
     for name, value in (("firstName", first_name), ("lastName", last_name)):
         if len(value.strip()) > PERSON_NAME_LENGTH:
             raise DomainError(ErrorCode.TOO_LONG, f"`{name}` may have at most {PERSON_NAME_LENGTH} characters.", [name])
@@ -135,8 +124,36 @@ async def sign_in(email: str, password: str, secret_key: str, rules: TokenRules 
         account = None
     if account is None:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is not correct.", ["email"])
+    return await start_session(account, secret_key, rules)
+
+
+def password_matches(account: Account, password: str) -> bool:
+    """Whether `password` is the account's (Argon2's constant-time check)."""
+    try:
+        return _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+async def start_session(account: Account, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
+    """A new session (refresh token family) for the account, and its first token pair."""
     now = datetime.now(UTC)
     return await _issue(account, secret_key, secrets.token_hex(16), rules, now, secrets.token_urlsafe(32))
+
+
+async def end_sessions(account_id: int) -> list[str]:
+    """Revoke every refresh token of the account; the sessions (families) that were live, to be
+    passed to `deny_sessions` once the transaction this runs in has committed."""
+    live = RefreshToken.filter(account_id=account_id, revoked_at__isnull=True)
+    families = sorted({str(family) for family in await live.values_list("family", flat=True)})
+    await live.update(revoked_at=datetime.now(UTC))
+    return families
+
+
+async def deny_sessions(families: list[str], rules: TokenRules) -> None:
+    """The access tokens of these ended sessions stop working at once, not when they expire."""
+    for family in families:
+        await _deny(family, rules)
 
 
 async def refresh(refresh_token: str, secret_key: str, rules: TokenRules = TokenRules()) -> TokenPair:
@@ -307,50 +324,3 @@ async def account_by_id(loaders: Loaders, account_id: int, viewer: Account | Non
     if not viewer.has_permission(Permission.MANAGE_STAFF):
         return None
     return await loaders.account_by_id.load(account_id)
-
-
-REQUIRED_ADDRESS_FIELDS = ("first_name", "last_name", "line1", "city", "postal_code", "country")
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def validate_address(values: dict[str, str | None], prefix: str = "address") -> dict[str, str]:
-    """Required fields present, lengths bounded, country an ISO 3166-1 alpha-2 code."""
-    clean: dict[str, str] = {}
-    for name in (*ADDRESS_LENGTHS, "country"):
-        value = (values.get(name) or "").strip()
-        if name in REQUIRED_ADDRESS_FIELDS and not value:
-            raise DomainError(ErrorCode.REQUIRED, f"`{_camel(name)}` is required.", [prefix, _camel(name)])
-        if name in ADDRESS_LENGTHS and len(value) > ADDRESS_LENGTHS[name]:
-            raise DomainError(
-                ErrorCode.TOO_LONG,
-                f"`{_camel(name)}` may have at most {ADDRESS_LENGTHS[name]} characters.",
-                [prefix, _camel(name)],
-            )
-        clean[name] = value
-    clean["country"] = clean["country"].upper()
-    if clean["country"] not in COUNTRIES:
-        raise DomainError(
-            ErrorCode.UNKNOWN_COUNTRY, "`country` must be an ISO 3166-1 alpha-2 code such as DE.", [prefix, "country"]
-        )
-    return clean
-
-
-async def add_address(account: Account, values: dict[str, str | None]) -> Address:
-    if await Address.filter(account_id=account.id).count() >= 20:
-        raise DomainError(ErrorCode.TOO_MANY, "At most 20 addresses can be saved.", ["address"])
-    # Built, then saved: `create`'s first parameter is a connection, which a `**fields` could fill.
-    address = Address(account_id=account.id, **validate_address(values))
-    await address.save(force_create=True)
-    return address
-
-
-async def remove_address(account: Account, address_id: int) -> Address:
-    address = await Address.get_or_none(id=address_id, account_id=account.id)  # never someone else's
-    if address is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "You have no saved address with this ID.", ["id"])
-    await address.delete()
-    return address

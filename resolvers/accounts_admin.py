@@ -9,14 +9,15 @@ from __future__ import annotations
 from tortoise.exceptions import IntegrityError
 
 from models import Account, Permission
-from resolvers.accounts import hash_password, validate_email, validate_password
+from resolvers import accounts_passwords as passwords
+from resolvers.accounts import hash_password, validate_email
 from resolvers.errors import DomainError, ErrorCode
 
 
 async def create_staff(email: str, password: str, permissions: list[Permission]) -> Account:
     """Bootstrap or promote a staff account (the `create-staff` command)."""
     email = validate_email(email)
-    validate_password(password, email)
+    passwords.check(password, email)
     values = {
         "password_hash": hash_password(password),
         "is_staff": True,
@@ -32,7 +33,7 @@ async def create_staff(email: str, password: str, permissions: list[Permission])
 async def add_staff(email: str, password: str, permissions: list[Permission]) -> Account:
     """`staffCreate`: a new staff account; an existing email is a DUPLICATE, never a promotion."""
     email = validate_email(email)
-    validate_password(password, email)
+    passwords.check(password, email)
     if await Account.filter(email=email).exists():
         raise DomainError(ErrorCode.DUPLICATE, "An account with this email already exists.", ["email"])
     try:

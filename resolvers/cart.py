@@ -19,6 +19,7 @@ from loaders import Loaders
 from loaders.catalogue import variants_where
 from models import (
     Account,
+    AddressType,
     Cart,
     CartLine,
     DiscountCode,
@@ -30,7 +31,8 @@ from models import (
 )
 from models.rows import VariantRow
 from resolvers import batches, checkout, outbox, pricing
-from resolvers.accounts import validate_address, validate_email
+from resolvers.accounts import validate_email
+from resolvers.addresses import default_addresses, validate_address
 from resolvers.errors import DomainError, ErrorCode
 
 
@@ -87,6 +89,17 @@ async def priced(loaders: Loaders, cart: Cart) -> PricedCart:
 
 async def cart_by_token(token: str) -> Cart | None:
     return await Cart.get_or_none(token=token)
+
+
+def active_carts(account_id: int) -> QuerySet[Cart]:
+    """The account's carts not checked out, the active one (the newest changed) first."""
+    return Cart.filter(customer_id=account_id, completed_at__isnull=True).order_by("-updated_at", "-id")
+
+
+async def active_cart(account_id: int) -> Cart | None:
+    """The signed-in customer's cart (`me.cart`), the same on every device they sign in on; a
+    checked-out cart never is."""
+    return await active_carts(account_id).first()
 
 
 async def cart_by_id(loaders: Loaders, cart_id: int, viewer: Account | None) -> Cart | None:
@@ -172,11 +185,18 @@ async def create_cart(
     account: Account | None,
     rules: CartRules = DEFAULT_RULES,
 ) -> Cart:
-    """A new cart; made by a signed-in account, it is bound to it (the account is its customer)."""
+    """A new cart; made by a signed-in account, it is bound to it (the account is its customer)
+    and starts with its email address and its default shipping and billing addresses."""
     clean_email = validate_email(email, "email") if email else (account.email if account else "")
+    defaults = await default_addresses(account.id) if account else {}
     async with outbox.transaction():
         cart = await Cart.create(
-            token=secrets.token_urlsafe(24), currency=currency, email=clean_email, customer=account
+            token=secrets.token_urlsafe(24),
+            currency=currency,
+            email=clean_email,
+            customer=account,
+            shipping_address=defaults.get(AddressType.SHIPPING),
+            billing_address=defaults.get(AddressType.BILLING),
         )
         if lines:
             await _merge_lines(cart, lines, rules)
@@ -241,13 +261,17 @@ async def remove_lines(token: str, line_ids: list[int]) -> Cart:
     return cart
 
 
-async def update_email(token: str, email: str) -> Cart:
-    clean = validate_email(email)
+async def _set(token: str, name: str, value: object) -> Cart:
+    """Set one of the cart's own fields, under its lock."""
     async with outbox.transaction():
         cart = await _locked(token)
-        cart.email = clean
-        await cart.save(update_fields=["email", "updated_at"])
+        setattr(cart, name, value)
+        await cart.save(update_fields=[name, "updated_at"])
     return cart
+
+
+async def update_email(token: str, email: str) -> Cart:
+    return await _set(token, "email", validate_email(email))
 
 
 async def update_shipping_address(loaders: Loaders, token: str, values: dict[str, str | None]) -> Cart:
@@ -289,6 +313,18 @@ async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -
         cart.shipping_method_id = method.id
         await cart.save(update_fields=["shipping_method_id", "updated_at"])
     return cart
+
+
+async def update_billing_address(token: str, values: dict[str, str | None]) -> Cart:
+    """Store the address the order is billed to (validated as a shipping address is); a cart
+    without one bills to its shipping address. Prices do not depend on it: tax follows where the
+    order ships."""
+    return await _set(token, "billing_address", validate_address(values))
+
+
+def billing_address(cart: Cart) -> dict[str, str] | None:
+    """Where the cart's order is billed: its billing address, else its shipping address."""
+    return cart.billing_address or cart.shipping_address
 
 
 @dataclass(frozen=True)
@@ -370,17 +406,17 @@ async def merge_guest_cart(guest_token: str, account: Account, rules: CartRules 
         guest = await _locked(guest_token)
         if guest.customer_id not in (None, account.id):
             raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
-        target = (
-            await Cart.filter(customer_id=account.id, completed_at__isnull=True)
-            .exclude(id=guest.id)
-            .order_by("-updated_at")
-            .select_for_update()
-            .first()
-        )
+        target = await active_carts(account.id).exclude(id=guest.id).select_for_update().first()
         if target is None:
+            # The guest cart becomes the customer's, filled in as a cart they started would be.
+            defaults = await default_addresses(account.id)
             guest.customer_id = account.id
             guest.email = guest.email or account.email
-            await guest.save(update_fields=["customer_id", "email", "updated_at"])
+            guest.shipping_address = guest.shipping_address or defaults.get(AddressType.SHIPPING)
+            guest.billing_address = guest.billing_address or defaults.get(AddressType.BILLING)
+            await guest.save(
+                update_fields=["customer_id", "email", "shipping_address", "billing_address", "updated_at"]
+            )
             return guest
         guest_lines = await CartLine.filter(cart_id=guest.id)
         existing = {line.variant_id: line for line in await CartLine.filter(cart_id=target.id)}

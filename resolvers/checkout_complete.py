@@ -270,6 +270,7 @@ async def _complete(
             tax_total=totals.tax,
             total=totals.total,
             shipping_address=cart.shipping_address,
+            billing_address=carts.billing_address(cart),
             shipping_method_name=method.name,
             shipping_carrier=method.carrier,
             discount_code=figures.discount_code.code if figures.discount_code else "",

@@ -122,6 +122,18 @@ def _name(line: OrderLine) -> str:
     return line.product_name + (f" ({line.variant_name})" if line.variant_name else "")
 
 
+def _postal(address: dict[str, str]) -> dict[str, Any]:
+    """An address as a label shows it: the name, then its lines."""
+    return {
+        "name": " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p),
+        "lines": [
+            *(address[key] for key in ("company", "line1", "line2") if address.get(key)),
+            " ".join(p for p in (address.get("postal_code"), address.get("city")) if p),
+            *(p for p in (address.get("region"), address.get("country")) if p),
+        ],
+    }
+
+
 class Emails:
     """The emails of a process: `plan` (the outbox consumer's part) and `send_one` (a job's)."""
 
@@ -274,7 +286,6 @@ class Emails:
     async def context(order: Order) -> dict[str, Any]:
         lines = await OrderLine.filter(order_id=order.id).order_by("id")
         currency = order.currency
-        address = dict(order.shipping_address)
         return {
             "order": {
                 "number": order.number,
@@ -300,14 +311,9 @@ class Emails:
                 }
                 for line in lines
             ],
-            "address": {
-                "name": " ".join(p for p in (address.get("first_name"), address.get("last_name")) if p),
-                "lines": [
-                    *(address[key] for key in ("company", "line1", "line2") if address.get(key)),
-                    " ".join(p for p in (address.get("postal_code"), address.get("city")) if p),
-                    *(p for p in (address.get("region"), address.get("country")) if p),
-                ],
-            },
+            "address": _postal(order.shipping_address),
+            # Orders placed before billing addresses were recorded bill to where they ship.
+            "billing_address": _postal(order.billing_address or order.shipping_address),
         }
 
 

@@ -1,7 +1,9 @@
-"""Accounts as their owner sees them: registering, signing in, `me` and saved addresses (`accounts_admin`: managing staff)."""
+"""Accounts as their owner sees them: registering, signing in, `me`, the profile, the password and saved
+addresses (`accounts_admin`: managing staff)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Annotated
 
@@ -10,13 +12,16 @@ from starlette.responses import Response
 from strawberry.types import Info
 
 from loaders import Loaders
-from models import Account, Permission
+from models import Account, AddressType, Permission
 from models import Address as AddressModel
-from models.accounts import ADDRESS_LENGTHS, PERSON_NAME_LENGTH
-from resolvers import accounts
-from resolvers.cart import merge_guest_cart
+from models.accounts import PERSON_NAME_LENGTH
+from resolvers import accounts, addresses
+from resolvers import accounts_passwords as passwords
+from resolvers import accounts_profile as profile
+from resolvers.cart import active_cart, merge_guest_cart
 from resolvers.orders import list_orders
-from schema.addresses import MailingAddress
+from schema.addresses import AddressInput, MailingAddress
+from schema.cart import Cart, build_cart
 from schema.context import Context
 from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
@@ -43,6 +48,15 @@ described_enum(
     },
 )
 
+described_enum(
+    AddressType,
+    "What a customer's default address is used for (`customerSetDefaultAddress`).",
+    {
+        AddressType.SHIPPING: "Where orders ship: a new cart starts with it as its shipping address.",
+        AddressType.BILLING: "Where orders are billed: a new cart starts with it as its billing address.",
+    },
+)
+
 
 def build_address(address: AddressModel) -> Address:
     return Address(
@@ -62,12 +76,28 @@ def build_address(address: AddressModel) -> Address:
 
 @strawberry.type(description="A saved address of the signed-in customer.")
 class Address(MailingAddress):
-    id: strawberry.ID = strawberry.field(description="The address's ID, for `customerAddressDelete`.")
+    id: strawberry.ID = strawberry.field(
+        description="The address's ID, for `customerAddressUpdate`, `customerAddressDelete` and "
+        "`customerSetDefaultAddress`."
+    )
+
+
+async def _saved(root: Customer) -> list[AddressModel]:
+    # Read when selected, through the loaders of the context the customer was built in: the
+    # addresses and both defaults in one statement however many of them a query selects.
+    return await root._loaders.addresses_by_account_id.load(root._account_id)
 
 
 async def _addresses(root: Customer) -> list[Address]:
-    # Read when selected, through the loaders of the context the customer was built in.
-    return [build_address(a) for a in await root._loaders.addresses_by_account_id.load(root._account_id)]
+    return [build_address(a) for a in await _saved(root)]
+
+
+async def _default_shipping(root: Customer) -> Address | None:
+    return next((build_address(a) for a in await _saved(root) if a.default_shipping), None)
+
+
+async def _default_billing(root: Customer) -> Address | None:
+    return next((build_address(a) for a in await _saved(root) if a.default_billing), None)
 
 
 @strawberry.type(
@@ -77,11 +107,25 @@ class Customer(Node):
     email: str = strawberry.field(description="The email address it signs in with, lower-cased.")
     first_name: str = strawberry.field(description="The account holder's first name; empty when not given.")
     last_name: str = strawberry.field(description="The account holder's last name; empty when not given.")
+    phone: str | None = strawberry.field(description="The account holder's phone number; null when not given.")
+    marketing_consent: bool = strawberry.field(
+        description="Whether the account holder agreed to marketing emails (`customerUpdate`); false until they do."
+    )
     is_staff: bool = strawberry.field(description="Whether it is a staff account.")
     permissions: list[Permission] = strawberry.field(description="What a staff account may do; empty for a shopper.")
     created_at: datetime = strawberry.field(description="When the account was created.")
     addresses: list[Address] = strawberry.field(
         resolver=_addresses, description="The addresses saved to the account with `customerAddressCreate`."
+    )
+    default_shipping_address: Address | None = strawberry.field(
+        resolver=_default_shipping,
+        description="The saved address a new cart ships to (`customerSetDefaultAddress`); null when none is chosen "
+        "or it was deleted.",
+    )
+    default_billing_address: Address | None = strawberry.field(
+        resolver=_default_billing,
+        description="The saved address a new cart is billed to (`customerSetDefaultAddress`); null when none is "
+        "chosen or it was deleted.",
     )
     _account_id: strawberry.Private[int]
     _loaders: strawberry.Private[Loaders]
@@ -91,6 +135,18 @@ class Customer(Node):
         page = await list_orders(customer_id=self._account_id, first=first, after=after)
         return Connection.of(page, [build_order(info.context, o) for o in page.rows])
 
+    @strawberry.field(
+        description="The customer's active cart, the same on every device they sign in on: the one not yet checked "
+        "out that changed last (a guest cart given to `tokenCreate` joins it). Null when they have none, and for "
+        "anyone but the customer themselves (its token would let staff change it)."
+    )
+    async def cart(self, info: Info[Context, None]) -> Cart | None:
+        viewer = await info.context.viewer()
+        if viewer is None or viewer.id != self._account_id:
+            return None
+        cart = await active_cart(self._account_id)
+        return None if cart is None else await build_cart(info.context, cart)
+
 
 def build_customer(context: Context, account: Account) -> Customer:
     return Customer(
@@ -98,6 +154,8 @@ def build_customer(context: Context, account: Account) -> Customer:
         email=account.email,
         first_name=account.first_name,
         last_name=account.last_name,
+        phone=account.phone or None,
+        marketing_consent=account.marketing_consent,
         is_staff=account.is_staff,
         permissions=[Permission(p) for p in account.permissions or ()],
         created_at=account.created_at,
@@ -106,12 +164,17 @@ def build_customer(context: Context, account: Account) -> Customer:
     )
 
 
+PASSWORD_RULES = (
+    f"{passwords.MIN_LENGTH}–{passwords.MAX_LENGTH} characters, not the email address nor the part before its @, "
+    "not digits only, not one of the most common passwords (PASSWORD_TOO_SHORT, TOO_LONG, PASSWORD_TOO_SIMILAR, "
+    "PASSWORD_TOO_COMMON)."
+)
+
+
 @strawberry.input(description="A new customer account.")
 class CustomerRegisterInput:
     email: str = strawberry.field(description="The email address to sign in with; unique, stored lower-cased.")
-    password: str = strawberry.field(
-        description="8–128 characters, not digits only, not the email address. Stored only as an Argon2 hash."
-    )
+    password: str = strawberry.field(description=f"{PASSWORD_RULES} Stored only as an Argon2 hash.")
     first_name: str | None = strawberry.field(
         default=None, description=f"At most {PERSON_NAME_LENGTH} characters; left out: empty."
     )
@@ -120,30 +183,18 @@ class CustomerRegisterInput:
     )
 
 
-def _limit(name: str) -> str:
-    return f"At most {ADDRESS_LENGTHS[name]} characters."
-
-
-@strawberry.input(description="A postal address. Text is trimmed; a field longer than its limit is refused (TOO_LONG).")
-class AddressInput:
-    first_name: str = strawberry.field(description=f"The recipient's first name. {_limit('first_name')}")
-    last_name: str = strawberry.field(description=f"The recipient's last name. {_limit('last_name')}")
-    line1: str = strawberry.field(description=f"Street and number. {_limit('line1')}")
-    city: str = strawberry.field(description=f"The city or town. {_limit('city')}")
-    postal_code: str = strawberry.field(description=f"The postal or ZIP code. {_limit('postal_code')}")
-    country: str = strawberry.field(description="An ISO 3166-1 alpha-2 country code such as DE, in any case.")
-    company: str | None = strawberry.field(default=None, description=f"The company to deliver to. {_limit('company')}")
-    line2: str | None = strawberry.field(default=None, description=f"More of the address. {_limit('line2')}")
-    region: str | None = strawberry.field(
-        default=None, description=f"The state, province or county. {_limit('region')}"
-    )
-    phone: str | None = strawberry.field(default=None, description=f"A phone number for the carrier. {_limit('phone')}")
-
-
-@strawberry.type(description="What `customerAddressCreate` did.")
+@strawberry.type(
+    description="What `customerAddressCreate`, `customerAddressUpdate` or `customerSetDefaultAddress` did."
+)
 class AddressPayload:
     address: Address | None = strawberry.field(description="The saved address; null when refused.")
     user_errors: list[UserError] = strawberry.field(description="Why nothing was saved; empty on success.")
+
+
+@strawberry.type(description="What `customerUpdate` did.")
+class CustomerUpdatePayload:
+    customer: Customer | None = strawberry.field(description="The account as it now is; null when refused.")
+    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
 @strawberry.type(description="What `customerAddressDelete` did.")
@@ -162,7 +213,10 @@ class CustomerRegisterPayload:
     user_errors: list[UserError] = strawberry.field(description="Why no account was created; empty on success.")
 
 
-@strawberry.type(description="What a sign-in (`tokenCreate`) or a refresh (`tokenRefresh`) gives.")
+@strawberry.type(
+    description="What a sign-in (`tokenCreate`), a refresh (`tokenRefresh`) or a password change "
+    "(`customerChangePassword`) gives."
+)
 class TokenCreatePayload:
     access_token: str | None = strawberry.field(
         description="Send it as `Authorization: Bearer <accessToken>`, or in a WebSocket's `connection_init`; "
@@ -216,6 +270,22 @@ def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[User
     )
 
 
+async def _address_payload(action: Awaitable[AddressModel]) -> AddressPayload:
+    saved, errors = await attempt(action)
+    return AddressPayload(address=None if saved is None else build_address(saved), user_errors=errors)
+
+
+async def _throttle(context: Context, email: str) -> None:
+    """Refuse (RATE_LIMITED) a caller that has tried too many passwords for this address: at
+    sign-in, and when changing a password, which a stolen access token could otherwise guess at."""
+    wait = await context.throttle_sign_in(email)
+    if wait is not None:
+        refusal = RateLimited("sign-in attempts", wait)
+        if isinstance(context.response, Response):  # over HTTP (a WebSocket has no reply headers)
+            context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
+        raise refusal
+
+
 @strawberry.type
 class AccountsQuery:
     @strawberry.field(description="The signed-in account; null when the request carries no valid access token.")
@@ -253,12 +323,7 @@ class AccountsMutation:
             strawberry.argument(description="A guest cart's token: its lines join the customer's open cart."),
         ] = None,
     ) -> TokenCreatePayload:
-        wait = await info.context.throttle_sign_in(email)
-        if wait is not None:
-            refusal = RateLimited("sign-in attempts", wait)
-            if isinstance(info.context.response, Response):  # over HTTP (a WebSocket has no reply headers)
-                info.context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
-            raise refusal
+        await _throttle(info.context, email)
         pair, errors = await attempt(
             accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules)
         )
@@ -303,8 +368,7 @@ class AccountsMutation:
         address: Annotated[AddressInput, strawberry.argument(description="The address; an account keeps 20 at most.")],
     ) -> AddressPayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
-        saved, errors = await attempt(accounts.add_address(account, vars(address)))
-        return AddressPayload(address=None if saved is None else build_address(saved), user_errors=errors)
+        return await _address_payload(addresses.add_address(account, vars(address)))
 
     @strawberry.mutation(extensions=signed_in(), description="Remove an address saved to the signed-in account.")
     async def customer_address_delete(
@@ -313,5 +377,84 @@ class AccountsMutation:
         id: Annotated[strawberry.ID, strawberry.argument(description="The address (`Address.id`).")],
     ) -> AddressDeletePayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
-        removed, errors = await attempt(accounts.remove_address(account, decode_id_of(id, "Address")))
+        removed, errors = await attempt(addresses.remove_address(account, decode_id_of(id, "Address")))
         return AddressDeletePayload(deleted_id=id if removed else None, user_errors=errors)
+
+    @strawberry.mutation(
+        extensions=signed_in(),
+        description="Correct an address saved to the signed-in account; it stays the default it was. Carts and "
+        "orders keep the copy they were given.",
+    )
+    async def customer_address_update(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The address (`Address.id`).")],
+        input: Annotated[AddressInput, strawberry.argument(description="The whole address, as it is to be.")],
+    ) -> AddressPayload:
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
+        return await _address_payload(addresses.update_address(account, decode_id_of(id, "Address"), vars(input)))
+
+    @strawberry.mutation(
+        extensions=signed_in(),
+        description="Make a saved address the signed-in customer's default for shipping or billing, in place of "
+        "the one before; carts they start from then on begin with it.",
+    )
+    async def customer_set_default_address(
+        self,
+        info: Info[Context, None],
+        id: Annotated[strawberry.ID, strawberry.argument(description="The address (`Address.id`).")],
+        type: Annotated[AddressType, strawberry.argument(description="Which default it becomes.")],
+    ) -> AddressPayload:
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
+        return await _address_payload(addresses.set_default(account, decode_id_of(id, "Address"), type))
+
+    @strawberry.mutation(
+        extensions=signed_in(),
+        description="Change the signed-in customer's name, phone or marketing consent; an argument left out "
+        "leaves its field as it is, an empty text clears it.",
+    )
+    async def customer_update(
+        self,
+        info: Info[Context, None],
+        first_name: Annotated[
+            str | None, strawberry.argument(description=f"At most {PERSON_NAME_LENGTH} characters.")
+        ] = None,
+        last_name: Annotated[
+            str | None, strawberry.argument(description=f"At most {PERSON_NAME_LENGTH} characters.")
+        ] = None,
+        phone: Annotated[
+            str | None, strawberry.argument(description=f"At most {profile.PHONE_LENGTH} characters.")
+        ] = None,
+        marketing_consent: Annotated[
+            bool | None, strawberry.argument(description="Whether they agree to marketing emails.")
+        ] = None,
+    ) -> CustomerUpdatePayload:
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
+        changes = profile.ProfileChanges(first_name, last_name, phone, marketing_consent)
+        updated, errors = await attempt(profile.update_profile(account, changes))
+        return CustomerUpdatePayload(
+            customer=None if updated is None else build_customer(info.context, updated), user_errors=errors
+        )
+
+    @strawberry.mutation(
+        extensions=signed_in(),
+        description="Change the signed-in account's password. Every session of the account is signed out, "
+        "refresh and access tokens alike; the answer carries a new token pair for this one. Wrong current "
+        "passwords count against the same limit as sign-in attempts.",
+    )
+    async def customer_change_password(
+        self,
+        info: Info[Context, None],
+        current_password: Annotated[
+            str, strawberry.argument(description="The password now (INVALID_CREDENTIALS when it is not).")
+        ],
+        new_password: Annotated[str, strawberry.argument(description=PASSWORD_RULES)],
+    ) -> TokenCreatePayload:
+        account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
+        await _throttle(info.context, account.email)
+        pair, errors = await attempt(
+            profile.change_password(
+                account, current_password, new_password, info.context.secret_key, info.context.token_rules
+            )
+        )
+        return _tokens(info.context, pair, errors)

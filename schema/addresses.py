@@ -1,8 +1,11 @@
-"""Postal addresses as orders and carts show them; shared by the domains that ship somewhere."""
+"""Postal addresses as orders and carts show them, and as clients give them; shared by the domains that
+ship somewhere."""
 
 from __future__ import annotations
 
 import strawberry
+
+from models.accounts import ADDRESS_LENGTHS
 
 
 @strawberry.type(description="A postal address, as a parcel is labelled with it.")
@@ -33,3 +36,23 @@ def build_mailing_address(values: dict[str, str]) -> MailingAddress:
         country=values["country"],
         **optional,
     )
+
+
+def _limit(name: str) -> str:
+    return f"At most {ADDRESS_LENGTHS[name]} characters."
+
+
+@strawberry.input(description="A postal address. Text is trimmed; a field longer than its limit is refused (TOO_LONG).")
+class AddressInput:
+    first_name: str = strawberry.field(description=f"The recipient's first name. {_limit('first_name')}")
+    last_name: str = strawberry.field(description=f"The recipient's last name. {_limit('last_name')}")
+    line1: str = strawberry.field(description=f"Street and number. {_limit('line1')}")
+    city: str = strawberry.field(description=f"The city or town. {_limit('city')}")
+    postal_code: str = strawberry.field(description=f"The postal or ZIP code. {_limit('postal_code')}")
+    country: str = strawberry.field(description="An ISO 3166-1 alpha-2 country code such as DE, in any case.")
+    company: str | None = strawberry.field(default=None, description=f"The company to deliver to. {_limit('company')}")
+    line2: str | None = strawberry.field(default=None, description=f"More of the address. {_limit('line2')}")
+    region: str | None = strawberry.field(
+        default=None, description=f"The state, province or county. {_limit('region')}"
+    )
+    phone: str | None = strawberry.field(default=None, description=f"A phone number for the carrier. {_limit('phone')}")

@@ -11,8 +11,7 @@ from strawberry.types import Info
 from models import Cart as CartModel
 from resolvers import cart as carts
 from resolvers import checkout
-from schema.accounts import AddressInput
-from schema.addresses import MailingAddress, build_mailing_address
+from schema.addresses import AddressInput, MailingAddress, build_mailing_address
 from schema.catalogue import ProductVariant, build_variant
 from schema.checkout import ShippingMethod, build_shipping_method
 from schema.context import Context
@@ -86,6 +85,10 @@ class Cart(Node):
         description="When items were last added or its email, address, shipping method or discount code last set."
     )
     shipping_address: MailingAddress | None = strawberry.field(description="Where the order ships; null until set.")
+    billing_address: MailingAddress | None = strawberry.field(
+        description="Where the order is billed: the address `cartUpdateBillingAddress` set, or else the shipping "
+        "address (the one checkout copies onto the order); null while neither is set."
+    )
     _summary: strawberry.Private[carts.PricedCart]
 
     @strawberry.field(description="Methods that serve the shipping address and the cart's weight, cheapest first.")
@@ -150,6 +153,7 @@ async def build_cart(context: Context, cart: CartModel) -> Cart:
         created_at=cart.created_at,
         updated_at=cart.updated_at,
         shipping_address=build_mailing_address(cart.shipping_address) if cart.shipping_address else None,
+        billing_address=build_mailing_address(billing) if (billing := carts.billing_address(cart)) else None,
         _summary=summary,
     )
 
@@ -266,6 +270,19 @@ class CartMutation:
         address: Annotated[AddressInput, strawberry.argument(description="Where the order is to go.")],
     ) -> CartPayload:
         cart, errors = await attempt(carts.update_shipping_address(info.context.loaders, cart_token, vars(address)))
+        return await _payload(info.context, cart, errors)
+
+    @strawberry.mutation(
+        description="Set where the order is billed, when that is not where it ships (without one, the order is "
+        "billed to its shipping address). Checked as a shipping address is."
+    )
+    async def cart_update_billing_address(
+        self,
+        info: Info[Context, None],
+        cart_token: CartToken,
+        address: Annotated[AddressInput, strawberry.argument(description="The billing address.")],
+    ) -> CartPayload:
+        cart, errors = await attempt(carts.update_billing_address(cart_token, vars(address)))
         return await _payload(info.context, cart, errors)
 
     @strawberry.mutation(description="Choose how the order ships; the cart needs its shipping address first.")

@@ -115,6 +115,10 @@ class Order(Node):
     tax_total: Money = strawberry.field(description="The tax in `total`, included in the prices or added on top.")
     total: Money = strawberry.field(description="What the order costs, all in: what was charged or is to be paid.")
     shipping_address: MailingAddress = strawberry.field(description="Where the order ships.")
+    billing_address: MailingAddress = strawberry.field(
+        description="Where the order is billed: the cart's billing address at checkout, or its shipping address "
+        "when none was given."
+    )
     shipping_method_name: str = strawberry.field(description="The name of the shipping method chosen at checkout.")
     discount_code: str | None = strawberry.field(description="The discount code used, in capitals; null when none.")
     created_at: datetime = strawberry.field(description="When the order was placed.")
@@ -159,6 +163,7 @@ def build_order(context: Context, order: OrderModel) -> Order:
         tax_total=build_money(order.tax_total, context),
         total=build_money(order.total, context),
         shipping_address=build_mailing_address(order.shipping_address),
+        billing_address=build_mailing_address(order.billing_address or order.shipping_address),
         shipping_method_name=order.shipping_method_name,
         discount_code=order.discount_code or None,
         created_at=order.created_at,

@@ -171,6 +171,9 @@ async def test_a_completed_cart_is_frozen(gql):
         "cartLinesAdd"
     ]
     assert [e["code"] for e in payload["userErrors"]] == ["CART_COMPLETED"]
+    billed = (await gql.data(BILL_TO, {"t": token, "a": ADDRESS}))["cartUpdateBillingAddress"]
+    assert [e["code"] for e in billed["userErrors"]] == ["CART_COMPLETED"]
+    assert (await Cart.get(token=token)).billing_address is None
 
 
 async def test_cart_mutations_stay_within_ten_statements(gql, sql_counter):
@@ -296,6 +299,46 @@ async def test_shipping_address_and_methods(gql, client):
         }
     ]
     await ShippingMethod.filter(name="Nordic Post").delete()
+
+
+BILL_TO = f"""mutation($t: ID!, $a: AddressInput!) {{ cartUpdateBillingAddress(cartToken: $t, address: $a) {{
+  cart {{ shippingAddress {{ city }} billingAddress {{ firstName company city country }} total {{ amount }} }} {ERRORS} }} }}"""
+BILLING = "query($t: ID!) { cart(token: $t) { billingAddress { city } } }"
+
+
+async def test_a_billing_address_defaults_to_the_shipping_address(gql):
+    token = (await gql.data(CREATE, {"i": {"lines": [{"variantId": await vid("ZEP-S"), "quantity": 1}]}}))[
+        "cartCreate"
+    ]["cart"]["token"]
+    assert (await gql.data(BILLING, {"t": token}))["cart"]["billingAddress"] is None
+    await gql.data(SHIP_TO, {"t": token, "a": ADDRESS})
+    assert (await gql.data(BILLING, {"t": token}))["cart"]["billingAddress"] == {"city": "Berlin"}
+
+    office = {**ADDRESS, "firstName": " Accounts ", "company": "Analytical Engines", "city": "Zurich", "country": "ch"}
+    billed = (await gql.data(BILL_TO, {"t": token, "a": office}))["cartUpdateBillingAddress"]
+    assert billed["userErrors"] == []
+    assert billed["cart"]["shippingAddress"] == {"city": "Berlin"}
+    assert billed["cart"]["billingAddress"] == {
+        "firstName": "Accounts",
+        "company": "Analytical Engines",
+        "city": "Zurich",
+        "country": "CH",
+    }
+    # Checked as a shipping address is, and a refusal changes nothing.
+    for bad, field, code in (
+        ({**office, "city": " "}, ["address", "city"], "REQUIRED"),
+        ({**office, "country": "Schweiz"}, ["address", "country"], "UNKNOWN_COUNTRY"),
+        ({**office, "line1": "x" * 201}, ["address", "line1"], "TOO_LONG"),
+    ):
+        refused = (await gql.data(BILL_TO, {"t": token, "a": bad}))["cartUpdateBillingAddress"]
+        assert refused["cart"] is None and [(e["field"], e["code"]) for e in refused["userErrors"]] == [(field, code)]
+    assert (await gql.data(BILLING, {"t": token}))["cart"]["billingAddress"] == {"city": "Zurich"}
+    # A billing address without a shipping address is kept as it is.
+    other = (await gql.data(CREATE, {}))["cartCreate"]["cart"]["token"]
+    alone = (await gql.data(BILL_TO, {"t": other, "a": office}))["cartUpdateBillingAddress"]["cart"]
+    assert alone["shippingAddress"] is None and alone["billingAddress"]["city"] == "Zurich"
+    unknown = (await gql.data(BILL_TO, {"t": "no-such-cart", "a": office}))["cartUpdateBillingAddress"]
+    assert [e["code"] for e in unknown["userErrors"]] == ["NOT_FOUND"]
 
 
 TOTALS = "cart { subtotal { amount } discountTotal { amount } shippingTotal { amount } taxTotal { amount } total { amount } discountCodes { code applicable message } }"

@@ -242,3 +242,52 @@ async def test_a_method_that_stopped_serving_the_cart(gql, fresh_variant):
         assert result["order"] is None and [e["code"] for e in result["userErrors"]] == ["SHIPPING_METHOD_UNAVAILABLE"]
     finally:
         await ShippingMethod.filter(id=standard.id).update(countries=[])
+
+
+BILL_TO = "mutation($t: ID!, $a: AddressInput!) { cartUpdateBillingAddress(cartToken: $t, address: $a) { userErrors { code } } }"
+ADDRESSES = "query($t: ID!) { order(token: $t) { shippingAddress { city } billingAddress { firstName company city } } }"
+
+
+async def test_the_order_is_billed_to_the_carts_billing_address_else_where_it_ships(gql, fresh_variant):
+    from resolvers import emails
+
+    office = {**ADDRESS, "firstName": "Accounts", "company": "Analytical Engines & Co", "city": "Zurich"}
+    billed = await ready_cart(gql, [(fresh_variant.sku, 1)])
+    assert (await gql.data(BILL_TO, {"t": billed, "a": office}))["cartUpdateBillingAddress"]["userErrors"] == []
+    unbilled = await ready_cart(gql, [(fresh_variant.sku, 1)])
+    orders = []
+    for token in (billed, unbilled):
+        result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+        assert result["userErrors"] == []
+        orders.append((await gql.data(ADDRESSES, {"t": result["order"]["token"]}))["order"])
+    assert orders == [
+        {
+            "shippingAddress": {"city": "Berlin"},
+            "billingAddress": {"firstName": "Accounts", "company": "Analytical Engines & Co", "city": "Zurich"},
+        },
+        {
+            "shippingAddress": {"city": "Berlin"},
+            "billingAddress": {"firstName": "Ada", "company": None, "city": "Berlin"},
+        },
+    ]
+    # Stored on the order itself: the cart can go, the order keeps it.
+    order = await Order.get(cart__token=billed)
+    assert order.billing_address is not None and order.billing_address["city"] == "Zurich"
+
+    # The confirmation email shows both addresses, the billing one after the shipping one.
+    sender = emails.Emails(send=None, sender="shop@example.com")  # composes only: nothing is sent
+    message = sender.compose("order_confirmation", order, await emails.Emails.context(order))
+    text = message.get_body(("plain",)).get_content()
+    html = message.get_body(("html",)).get_content()
+    shipping, billing = text.split("Shipping to:")[1].split("Billing to:")
+    assert "Ada Lovelace" in shipping and "Berlin" in shipping and "Zurich" not in shipping
+    assert "Accounts Lovelace" in billing and "Analytical Engines & Co" in billing and "10115 Zurich" in billing
+    assert "<h2>Billing to</h2>" in html and "Analytical Engines &amp; Co" in html
+
+
+async def test_an_order_from_before_billing_addresses_bills_to_where_it_ships(gql, fresh_variant):
+    token = await ready_cart(gql, [(fresh_variant.sku, 1)])
+    result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+    await Order.filter(token=result["order"]["token"]).update(billing_address=None)  # as migration 0020 left it
+    order = (await gql.data(ADDRESSES, {"t": result["order"]["token"]}))["order"]
+    assert order["billingAddress"] == {"firstName": "Ada", "company": None, "city": "Berlin"}

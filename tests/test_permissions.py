@@ -47,6 +47,7 @@ PUBLIC_MUTATIONS = {
     "cartUpdateEmail",
     "cartUpdateShippingAddress",
     "cartUpdateShippingMethod",
+    "cartUpdateBillingAddress",
     "cartApplyDiscountCode",
     "cartRemoveDiscountCode",
     "checkoutComplete",
@@ -106,7 +107,16 @@ def protected_operations() -> list[tuple[str, type | None, str]]:
 
 async def test_every_protected_field_refuses_anonymous_and_the_unprivileged(client):
     operations = protected_operations()
-    assert {"staffCreate", "stockSet", "productCreate", "customerAddressCreate"} <= {name for name, _, _ in operations}
+    signed_in_only = {
+        "customerAddressCreate",
+        "customerAddressUpdate",
+        "customerAddressDelete",
+        "customerSetDefaultAddress",
+        "customerUpdate",
+        "customerChangePassword",
+    }
+    assert {"staffCreate", "stockSet", "productCreate"} | signed_in_only <= {name for name, _, _ in operations}
+    assert {name for name, guard, _ in operations if name in signed_in_only and guard is SignedIn} == signed_in_only
     unguarded = [name for name, guard, _ in operations if guard not in (Staff, SignedIn)]
     assert unguarded == [], f"not public and not guarded: {unguarded}"
     customer = bearer(await token_for(staff=False))
