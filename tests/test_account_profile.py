@@ -3,10 +3,12 @@ defaults, and `me.cart`, the one cart on every device."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 import httpx
+import pytest
 
 from gateway.app import create_app
 from gateway.settings import load_settings
@@ -229,6 +231,19 @@ async def test_default_addresses_are_one_of_each_type_and_go_with_a_deleted_addr
     assert me["defaultBillingAddress"] is None and me["defaultShippingAddress"] == {"id": work, "city": "Augsburg"}
 
 
+async def test_concurrent_defaults_leave_one_default_of_each_type(db, client):
+    if db.name != "postgres":
+        pytest.skip("SQLite serialises every transaction: concurrency is proved on PostgreSQL")
+    ada = await Customer.signed_up(client)
+    ids = [
+        (await ada.call(SAVE, {"a": address(f"City {n}")}))["customerAddressCreate"]["address"]["id"] for n in range(4)
+    ]
+    for _ in range(3):
+        results = await asyncio.gather(*(ada.call(DEFAULT, {"id": i, "t": "BILLING"}) for i in ids))
+        assert all(r["customerSetDefaultAddress"]["userErrors"] == [] for r in results)
+        assert await Address.filter(account__email=ada.email, default_billing=True).count() == 1
+
+
 async def test_a_signed_in_customers_new_cart_starts_from_their_defaults(db, client):
     ada = await Customer.signed_up(client)
     guest = (await Customer(client, "").call(CART_CREATE))["cartCreate"]["cart"]
@@ -254,6 +269,24 @@ async def test_a_signed_in_customers_new_cart_starts_from_their_defaults(db, cli
     await ada.call(CORRECT, {"id": home, "a": address("Potsdam")})
     cart = await Cart.get(token=both["token"])
     assert cart.shipping_address is not None and cart.shipping_address["city"] == "Berlin"
+
+    # A guest cart that becomes theirs at sign-in (they have no open cart) is filled in the same
+    # way, where the guest left it blank.
+    await Cart.filter(customer__email=ada.email).delete()
+    anonymous = Customer(client, "")
+    guest = (await anonymous.call(CART_CREATE, {"i": {"email": "guest@example.com"}}))["cartCreate"]["cart"]["token"]
+    assert (await ada.sign_in(cart_token=guest))["cartToken"] == guest
+    adopted = (
+        await ada.call(
+            "query($t: ID!) { cart(token: $t) { email shippingAddress { city } billingAddress { city } } }",
+            {"t": guest},
+        )
+    )["cart"]
+    assert adopted == {
+        "email": "guest@example.com",
+        "shippingAddress": {"city": "Potsdam"},
+        "billingAddress": {"city": "Zurich"},
+    }
 
 
 async def test_me_cart_is_the_same_active_cart_on_every_device(db, client, gql):
