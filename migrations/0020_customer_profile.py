@@ -13,7 +13,7 @@ def _json() -> fields.JSONField:  # type: ignore[type-arg]
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0016_webhooks_out")]
+    dependencies = [("models", "0019_emails_as_jobs")]
 
     initial = False
 
