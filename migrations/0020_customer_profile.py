@@ -1,10 +1,12 @@
 """The customer account (issue 16, points 3 and 4): phone and marketing consent, default
-addresses, and billing addresses on carts and orders."""
+addresses, billing addresses on carts and orders, and an index to find an account's refresh
+tokens (a password change revokes them all)."""
 
 import functools
 from json import dumps, loads
 
 from tortoise import fields, migrations
+from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
 
@@ -24,4 +26,5 @@ class Migration(migrations.Migration):
         ops.AddField(model_name="Address", name="default_billing", field=fields.BooleanField(default=False)),
         ops.AddField(model_name="Cart", name="billing_address", field=_json()),
         ops.AddField(model_name="Order", name="billing_address", field=_json()),
+        ops.AddIndex(model_name="RefreshToken", index=Index(fields=["account_id"], name="refresh_token_account_idx")),
     ]

@@ -109,3 +109,5 @@ class RefreshToken(Model):
 
     class Meta:
         table = "refresh_token"
+        # A password change revokes every token of the account (resolvers/accounts.py: end_sessions).
+        indexes = (Index(fields=("account_id",), name="refresh_token_account_idx"),)
