@@ -137,8 +137,9 @@ class Customer(Node):
 
     @strawberry.field(
         description="The customer's active cart, the same on every device they sign in on: the one not yet checked "
-        "out that changed last (a guest cart given to `tokenCreate` joins it). Null when they have none, and for "
-        "anyone but the customer themselves (its token would let staff change it)."
+        "out that changed last (a guest cart given to `tokenCreate` joins it). Null when they have none, and unless "
+        "the request is signed in as this customer: its token would let staff change it (a `tokenCreate` answer "
+        "has `cartToken`)."
     )
     async def cart(self, info: Info[Context, None]) -> Cart | None:
         viewer = await info.context.viewer()
