@@ -18,7 +18,7 @@ from models.rows import ProductRow
 from models.sql import connection, fetch, is_postgres
 from resolvers.catalogue_fields import MAX_PRICE
 from resolvers.errors import BadInput
-from resolvers.pagination import Page, PageRequest, keyset_condition, make_page
+from resolvers.pagination import Page, PageRequest, keyset_condition, keyset_order, make_page
 
 # Must match the expression of the GIN index created in migrations/0002 for PostgreSQL to use it.
 SEARCH_VECTOR = "to_tsvector('english', p.name || ' ' || p.description)"
@@ -237,14 +237,11 @@ async def product_page(
         # The sort expressions of the keyset condition carry their own parameters.
         keyset_params = _interleave_expression_params(directed, keyset_params, select_params)
         page_where = f"{where} AND {condition}"
-    selected = ", ".join(f"{expr} AS sort_{i}" for i, (expr, _) in enumerate(columns))
+    selected, order = keyset_order(columns, request.backward)
     count_params: list[Any] = []
     if with_total:
         selected += f", (SELECT COUNT(*) FROM product p WHERE {where}) AS total_count"
         count_params = where_params
-    order = ", ".join(
-        f"sort_{i} {'DESC' if desc != request.backward else 'ASC'}" for i, (_, desc) in enumerate(columns)
-    )
     # The row's columns first: models/rows.py reads a ProductRow from them.
     sql = f"SELECT {product_rows.columns(ProductRow, 'p')}, {selected} FROM product p WHERE {page_where} ORDER BY {order} LIMIT ?"
     rows = await fetch(sql, [*select_params, *count_params, *where_params, *keyset_params, request.size + 1], conn)

@@ -133,6 +133,17 @@ def make_page(request: PageRequest, rows: list[Any], keys: list[tuple[Any, ...]]
     return Page(request.sort, rows, keys, has_next_page=more, has_previous_page=request.has_cursor_behind)
 
 
+def keyset_order(columns: list[tuple[str, bool]], backward: bool) -> tuple[str, str]:
+    """For a hand-written page statement: the select list naming each (expression, descending)
+    sort key `sort_<i>`, and the ORDER BY over them in the direction the page is read (backward:
+    the reverse order, which `make_page` turns round)."""
+    selected = ", ".join(f"{expression} AS sort_{i}" for i, (expression, _) in enumerate(columns))
+    order = ", ".join(
+        f"sort_{i} {'DESC' if descending != backward else 'ASC'}" for i, (_, descending) in enumerate(columns)
+    )
+    return selected, order
+
+
 def keyset_condition(columns: list[tuple[str, bool]], values: tuple[Any, ...]) -> tuple[str, list[Any]]:
     """SQL for "strictly after `values`" in the order given by (expression, descending) pairs.
 
