@@ -21,7 +21,12 @@ from loaders.catalogue import (
 )
 from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
-from loaders.orders import OrderByIdLoader, OrderEventsByOrderIdLoader, OrderLinesByOrderIdLoader
+from loaders.orders import (
+    OrderByIdLoader,
+    OrderEventsByOrderIdLoader,
+    OrderLinesByOrderIdLoader,
+    OrderTotalsByCustomerIdLoader,
+)
 from loaders.shipments import ShipmentByIdLoader, ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
 
 
@@ -101,6 +106,10 @@ class Loaders:
     @cached_property
     def order_lines_by_order_id(self) -> OrderLinesByOrderIdLoader:
         return OrderLinesByOrderIdLoader()
+
+    @cached_property
+    def order_totals_by_customer_id(self) -> OrderTotalsByCustomerIdLoader:
+        return OrderTotalsByCustomerIdLoader()
 
     @cached_property
     def order_events_by_order_id(self) -> OrderEventsByOrderIdLoader:

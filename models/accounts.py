@@ -34,6 +34,7 @@ class Permission(StrEnum):
     MANAGE_SHIPPING = "MANAGE_SHIPPING"
     MANAGE_STAFF = "MANAGE_STAFF"
     MANAGE_APPS = "MANAGE_APPS"
+    MANAGE_CUSTOMERS = "MANAGE_CUSTOMERS"
 
 
 class Account(Model):

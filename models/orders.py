@@ -35,6 +35,11 @@ class OrderStatus(StrEnum):
     REFUNDED = "REFUNDED"
 
 
+# The statuses whose money the shop has and keeps: what a customer's "total spent" adds up. A PLACED
+# order is not paid yet; a CANCELLED or REFUNDED one gave its money back.
+SPENT_STATUSES = (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED, OrderStatus.DELIVERED)
+
+
 class OrderCounter(Model):
     # One row: the last order number handed out. Incremented inside the checkout transaction, so
     # numbers are sequential without gaps (a rolled-back checkout gives its number back).

@@ -7,6 +7,7 @@ hold no literal `?`, so a plain rewrite is safe.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from tortoise import connections
@@ -57,15 +58,35 @@ async def fetch(sql: str, values: list[Any], conn: BaseDBAsyncClient | None = No
         return records
 
 
-def _in_statement(
-    select: str, table: str, column: str, keys: list[Any], order_by: str, postgres: bool
-) -> tuple[str, list[Any]]:
+def money_sum(expression: str, postgres: bool) -> str:
+    """SQL adding up a money column (two decimal places) exactly, 0 over no rows: PostgreSQL's
+    `numeric` does; SQLite stores decimals as text, whose SUM would be a float, so it adds whole
+    cents, an integer. `read_money_sum` turns either back into a Decimal."""
+    if postgres:
+        return f"COALESCE(SUM({expression}), 0)"
+    return f"COALESCE(SUM(CAST(ROUND(CAST({expression} AS REAL) * 100) AS INTEGER)), 0)"
+
+
+def read_money_sum(value: Any, postgres: bool) -> Decimal:
+    """What `money_sum` gave, as an amount with two decimal places."""
+    if postgres:
+        return Decimal(value).quantize(Decimal("0.01"))
+    return Decimal(int(value)).scaleb(-2)
+
+
+def in_condition(column: str, keys: list[Any], postgres: bool) -> tuple[str, list[Any]]:
+    """SQL for "`column` is one of `keys`", and its parameters."""
     if postgres:
         # One array parameter: the same statement text for every batch size, so asyncpg's
         # prepared-statement cache and PostgreSQL's plan cache both hit.
-        condition, values = f"t.{column} = ANY(?)", [list(keys)]
-    else:
-        condition, values = f"t.{column} IN ({', '.join('?' * len(keys))})", list(keys)
+        return f"{column} = ANY(?)", [list(keys)]
+    return f"{column} IN ({', '.join('?' * len(keys))})", list(keys)
+
+
+def _in_statement(
+    select: str, table: str, column: str, keys: list[Any], order_by: str, postgres: bool
+) -> tuple[str, list[Any]]:
+    condition, values = in_condition(f"t.{column}", keys, postgres)
     return f'SELECT {select} FROM "{table}" t WHERE {condition} ORDER BY {order_by}', values
 
 

@@ -31,8 +31,8 @@ from tortoise.exceptions import IntegrityError
 from loaders import Loaders
 from models import Account, Permission, RefreshToken
 from models.accounts import EMAIL_LENGTH, PERSON_NAME_LENGTH
+from resolvers import accounts_listing, batches, outbox
 from resolvers import accounts_passwords as passwords
-from resolvers import batches, outbox
 from resolvers.errors import DomainError, ErrorCode
 
 ACCESS_TOKEN_LIFETIME = timedelta(minutes=15)
@@ -315,12 +315,15 @@ async def viewer(
 
 
 async def account_by_id(loaders: Loaders, account_id: int, viewer: Account | None) -> Account | None:
-    """An account by its ID: one's own (what `me` shows), or any account for staff who manage
-    accounts (MANAGE_STAFF, whose mutations return them); nobody else learns that it exists."""
+    """An account by its ID: one's own (what `me` shows), any account for staff who manage
+    accounts (MANAGE_STAFF, whose mutations return them), a customer's for staff who manage
+    customers (MANAGE_CUSTOMERS); nobody else learns that it exists."""
     if viewer is None:
         return None
     if viewer.id == account_id:
         return viewer
-    if not viewer.has_permission(Permission.MANAGE_STAFF):
-        return None
-    return await loaders.account_by_id.load(account_id)
+    if viewer.has_permission(Permission.MANAGE_STAFF):
+        return await loaders.account_by_id.load(account_id)
+    if viewer.has_permission(Permission.MANAGE_CUSTOMERS):
+        return await accounts_listing.customer_by_id(loaders, account_id)
+    return None

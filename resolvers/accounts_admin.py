@@ -1,7 +1,9 @@
-"""Staff accounts: bootstrapping one from the command line, creating them and setting their permissions.
+"""Staff accounts: bootstrapping one from the command line, creating them, setting their permissions,
+deactivating and activating them.
 
 An account is staff when `is_staff` is set; what it may do is its list of permissions, read again on
-every request (resolvers/accounts.py: `viewer`), so a change counts from the next request.
+every request (resolvers/accounts.py: `viewer`), so a change counts from the next request. The same
+read sees `is_active`: a deactivated account's access tokens stop working at its next request.
 """
 
 from __future__ import annotations
@@ -9,8 +11,9 @@ from __future__ import annotations
 from tortoise.exceptions import IntegrityError
 
 from models import Account, Permission
+from resolvers import accounts, outbox
 from resolvers import accounts_passwords as passwords
-from resolvers.accounts import hash_password, validate_email
+from resolvers.accounts import TokenRules, hash_password, validate_email
 from resolvers.errors import DomainError, ErrorCode
 
 
@@ -57,4 +60,23 @@ async def set_permissions(account_id: int, permissions: list[Permission], actor:
         raise DomainError(ErrorCode.INVALID, "You cannot remove MANAGE_STAFF from your own account.", ["permissions"])
     account.permissions = values
     await account.save(update_fields=["permissions"])
+    return account
+
+
+async def set_active(account_id: int, active: bool, actor: Account | None, rules: TokenRules) -> Account:
+    """`staffActivate` / `staffDeactivate`. Deactivated, the account cannot sign in or refresh (both
+    read `is_active`), every refresh token of it is revoked at once, and its access tokens stop at
+    its next request, as each request reads the account again; its sessions also go on the
+    deny-list, which stops them without that read (until they would have expired anyway)."""
+    async with outbox.transaction():
+        account = await Account.filter(id=account_id, is_staff=True).select_for_update().first()
+        if account is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "No staff account has this ID.", ["id"])
+        if not active and actor is not None and actor.id == account.id:
+            # Nobody may lock themselves (possibly the last administrator) out.
+            raise DomainError(ErrorCode.INVALID, "You cannot deactivate your own account.", ["id"])
+        account.is_active = active
+        await account.save(update_fields=["is_active"])
+        ended = [] if active else await accounts.end_sessions(account.id)
+    await accounts.deny_sessions(ended, rules)  # after the commit: a rolled-back change denies nothing
     return account

@@ -27,7 +27,7 @@ from schema.errors import RateLimited
 from schema.ids import decode_id_of, encode_id
 from schema.orders import Order, build_order
 from schema.permissions import require_signed_in, signed_in
-from schema.shared import After, Connection, First, Node, UserError, attempt, described_enum
+from schema.shared import After, Connection, First, Money, Node, UserError, attempt, build_money, described_enum
 
 # The domain's enum, registered as GraphQL's Permission as it is: strawberry.enum returns the class it was
 # given, so both layers name it alike.
@@ -43,8 +43,9 @@ described_enum(
         Permission.MANAGE_SHIPMENTS: "Ship orders and record what happens to their parcels.",
         Permission.MANAGE_DISCOUNTS: "Create discount codes.",
         Permission.MANAGE_SHIPPING: "Create shipping methods.",
-        Permission.MANAGE_STAFF: "Create staff accounts and set their permissions.",
+        Permission.MANAGE_STAFF: "Create staff accounts, set their permissions, deactivate and activate them.",
         Permission.MANAGE_APPS: "Subscribe endpoints to webhooks, change, pause and delete them.",
+        Permission.MANAGE_CUSTOMERS: "List and search customers (`customers`), see one with its orders (`customer`).",
     },
 )
 
@@ -101,7 +102,8 @@ async def _default_billing(root: Customer) -> Address | None:
 
 
 @strawberry.type(
-    description="An account, as its owner sees it (`me`) or staff who manage staff: a shopper or a staff member."
+    description="An account: a shopper or a staff member. Its owner sees it (`me`), staff with MANAGE_STAFF any "
+    "account, staff with MANAGE_CUSTOMERS a shopper's (`customers`, `customer`)."
 )
 class Customer(Node):
     email: str = strawberry.field(description="The email address it signs in with, lower-cased.")
@@ -113,7 +115,8 @@ class Customer(Node):
     )
     is_staff: bool = strawberry.field(description="Whether it is a staff account.")
     permissions: list[Permission] = strawberry.field(description="What a staff account may do; empty for a shopper.")
-    created_at: datetime = strawberry.field(description="When the account was created.")
+    created_at: datetime = strawberry.field(description="When the account was created (registered).")
+    is_active: bool = strawberry.field(description="False for a deactivated account, which cannot sign in.")
     addresses: list[Address] = strawberry.field(
         resolver=_addresses, description="The addresses saved to the account with `customerAddressCreate`."
     )
@@ -129,6 +132,18 @@ class Customer(Node):
     )
     _account_id: strawberry.Private[int]
     _loaders: strawberry.Private[Loaders]
+
+    @strawberry.field(description="How many orders the account has placed, in any status.")
+    async def order_count(self) -> int:
+        return (await self._loaders.order_totals_by_customer_id.load(self._account_id)).count
+
+    @strawberry.field(
+        description="The sum of the totals of the account's orders that are PAID, PARTIALLY_SHIPPED, SHIPPED or "
+        "DELIVERED: not those still unpaid (PLACED), cancelled or refunded. In the store's one currency, as every "
+        "amount."
+    )
+    async def total_spent(self, info: Info[Context, None]) -> Money:
+        return build_money((await self._loaders.order_totals_by_customer_id.load(self._account_id)).spent, info.context)
 
     @strawberry.field(description="This customer's orders, newest first.")
     async def orders(self, info: Info[Context, None], first: First = None, after: After = None) -> Connection[Order]:
@@ -160,6 +175,7 @@ def build_customer(context: Context, account: Account) -> Customer:
         is_staff=account.is_staff,
         permissions=[Permission(p) for p in account.permissions or ()],
         created_at=account.created_at,
+        is_active=account.is_active,
         _account_id=account.id,
         _loaders=context.loaders,
     )

@@ -45,6 +45,7 @@ class Query(
     orders_admin.OrdersAdminQuery,
     shipments.ShipmentsQuery,
     accounts.AccountsQuery,
+    accounts_admin.AccountsAdminQuery,
     inventory.InventoryQuery,
     webhooks_out.WebhooksOutQuery,
     node.NodeQuery,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 LISTING = """
@@ -75,3 +77,42 @@ async def test_node_lookups_are_batched(gql, db, sql_counter):
     statements = await _count(gql, sql_counter, query, {"ids": ids})
     # The products, their variants, images and categories: one statement each, however many ids.
     assert statements == 4, sql_counter.statements
+
+
+CUSTOMERS = """
+query($first: Int!, $search: String!) {
+  customers(first: $first, search: $search, sort: TOTAL_SPENT_DESC) {
+    totalCount
+    edges { cursor node { id email createdAt orderCount totalSpent { amount } } }
+  }
+}
+"""
+
+
+async def test_customer_list_statement_count_does_not_grow_with_the_page(client, db, sql_counter):
+    from models import Account, OrderStatus, Permission
+    from tests.staff import bearer, token_for
+    from tests.test_accounts_customers import add_order
+
+    marker = uuid.uuid4().hex[:12]
+    await Account.bulk_create(
+        [
+            Account(email=f"budget.{i}.{marker}@example.com", password_hash="not a hash: never signs in")
+            for i in range(50)
+        ]
+    )
+    for account in await Account.filter(email__contains=marker).order_by("id").limit(25):
+        await add_order(account, OrderStatus.PAID, "12.50")
+    staff = bearer(await token_for(Permission.MANAGE_CUSTOMERS))
+
+    async def statements(first: int) -> int:
+        sql_counter.statements.clear()
+        variables = {"first": first, "search": marker}
+        response = await client.post("/graphql", json={"query": CUSTOMERS, "variables": variables}, headers=staff)
+        body = response.json()
+        assert not body.get("errors") and len(body["data"]["customers"]["edges"]) == first, body
+        return len(sql_counter.statements)
+
+    # The signed-in staff account; the page of ids, its sort keys (order totals as subqueries) and
+    # the count in one; the accounts; their order counts and totals, grouped, in one.
+    assert await statements(5) == await statements(50) == 4, sql_counter.statements
