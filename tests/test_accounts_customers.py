@@ -32,6 +32,16 @@ query($id: ID!) {
 }"""
 
 
+STORED_ADDRESS = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "line1": "1 Main St",
+    "city": "Berlin",
+    "postal_code": "10115",
+    "country": "DE",
+}
+
+
 async def customer(marker: str, name: str, last_name: str = "") -> Account:
     return await accounts.register_customer(f"{name}.{marker}@example.com", "long enough password", name, last_name)
 
@@ -51,7 +61,8 @@ async def add_order(account: Account, status: OrderStatus, total: str) -> None:
         shipping_total=Decimal(0),
         tax_total=Decimal(0),
         total=Decimal(total),
-        shipping_address={},
+        # A whole address, as checkout stores it: other tests on this database list every order.
+        shipping_address=STORED_ADDRESS,
         shipping_method_name="Standard",
         shipping_carrier="test",
         payment_provider="manual",

@@ -61,6 +61,13 @@ class Receiver:
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
         self.url = ""
+        self.taken = 0  # deliveries a test has taken with `next`
+
+    async def next(self, seconds: float = 30) -> tuple[dict[str, str], bytes]:
+        """The first delivery the test has not taken yet, once it has arrived (it may have already)."""
+        self.taken += 1
+        await self.wait(self.taken, seconds)
+        return self.received[self.taken - 1]
 
     async def handle(self, request: Request) -> Response:
         self.received.append((dict(request.headers), await request.body()))
