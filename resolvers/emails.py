@@ -26,6 +26,11 @@ row is the one case that sends an email again. A temporary failure (server away 
 recipient, a 5xx) marks the email FAILED at once, logged and counted; so does a template that
 fails to render, when the email is planned (one that does not compile stops start-up).
 
+Emails about something other than an order come from the module that records the change calling
+for them (`Letters`, given to `Emails` by the change's kind: resolvers/accounts_export.py's link to a
+copy of a customer's data): it says which email a change calls for and composes what it says; the
+planning, the row, the sending and its retries are the same as for an order's.
+
 Templates are Jinja2, `<kind>.html` (autoescaped) and `<kind>.txt`, in resolvers/email_templates/;
 a file of the same name in EMAIL_TEMPLATES_DIR replaces the built-in one.
 """
@@ -35,14 +40,15 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from email import message_from_string, policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, TemplateError, select_autoescape
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -85,6 +91,29 @@ SUBJECTS = {
 PENDING, SENT, FAILED = SentEmailStatus.PENDING, SentEmailStatus.SENT, SentEmailStatus.FAILED
 
 Send = Callable[[EmailMessage], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Letter:
+    """An email that is not about an order, as the module calling for it composes it."""
+
+    recipient: str
+    subject: str
+    context: dict[str, Any]  # what its templates are given
+
+
+class Letters(Protocol):
+    """The emails changes of one kind call for, from the module that records them."""
+
+    kinds: tuple[str, ...]  # the email kinds it composes: their templates are checked at start-up
+
+    def email_kind(self, change: Change) -> str | None:
+        """Which email the change calls for, if any."""
+        ...
+
+    async def compose(self, change: Change, kind: str) -> Letter | None:
+        """The email; None when it is no longer called for (its object is gone)."""
+        ...
 
 
 class TryAgain(Exception):
@@ -143,11 +172,14 @@ class Emails:
         sender: str,
         templates_dir: str | None = None,
         permanent: Callable[[Exception], bool] = lambda error: False,
+        letters: Mapping[str, Letters] | None = None,
     ) -> None:
         self.send = send
         self.sender = sender
         self.environment = templates(templates_dir)
-        for kind in KINDS:  # a template that does not compile stops start-up, not the first email
+        self.letters = dict(letters or {})  # by the kind of change that calls for them
+        # A template that does not compile stops start-up, not the first email.
+        for kind in (*KINDS, *(kind for each in self.letters.values() for kind in each.kinds)):
             self.environment.get_template(f"{kind}.txt")
             self.environment.get_template(f"{kind}.html")
         self.permanent = permanent
@@ -160,7 +192,7 @@ class Emails:
     async def plan(self, changes: list[Change]) -> list[int]:
         """Record the emails these committed changes call for, composed (one row per event id and
         kind, however often the changes come); the ids of those PENDING whose job is not queued yet."""
-        wanted = [(change, kind) for change in changes if (kind := email_kind(change)) is not None]
+        wanted = [(change, kind) for change in changes if (kind := self.email_kind(change)) is not None]
         if not wanted:
             return []
         event_ids = [change.event_id for change, _ in wanted]
@@ -180,8 +212,21 @@ class Emails:
         waiting = await SentEmail.filter(event_id__in=event_ids, status=PENDING, queued=False).order_by("id")
         return [email.id for email in waiting]
 
+    def email_kind(self, change: Change) -> str | None:
+        letters = self.letters.get(change.kind)
+        if letters is None:
+            return email_kind(change)
+        return letters.email_kind(change) if change.event_id else None
+
     async def compose_row(self, change: Change, kind: str, once: set[tuple[int, str]]) -> SentEmail | None:
         """The email `kind` for this change, composed; None when its order is gone or was sent it."""
+        letters = self.letters.get(change.kind)
+        if letters is not None:
+            letter = await letters.compose(change, kind)
+            if letter is None:
+                return None
+            row = SentEmail(event_id=change.event_id, kind=kind, recipient=letter.recipient)
+            return self.render(row, lambda: self.message(kind, letter.recipient, letter.subject, letter.context))
         shipment = restore(Shipment, change.payload["row"]) if kind == SHIPPED else None
         if shipment is None:
             order: Order | None = restore(Order, change.payload["row"])
@@ -197,12 +242,16 @@ class Emails:
         context = await self.context(order)
         if shipment is not None:
             context["shipment"] = await self.parcel(shipment)
+        return self.render(row, lambda: self.compose(kind, order, context), f" for order #{order.number}")
+
+    def render(self, row: SentEmail, compose: Callable[[], EmailMessage], about: str = "") -> SentEmail:
+        """The row with its message composed, or FAILED when a template fails: retrying cannot
+        help until the template is fixed, so it is never sent."""
         try:
-            row.message = self.compose(kind, order, context).as_string()
+            row.message = compose().as_string()
         except TemplateError as error:
-            # Retrying cannot help until the template is fixed: recorded as FAILED, never sent.
-            self.counts[(kind, "error")] += 1
-            log.error("emails: %s for order #%s not sent: its template failed: %r", kind, order.number, error)
+            self.counts[(row.kind, "error")] += 1
+            log.error("emails: %s%s not sent: its template failed: %r", row.kind, about, error)
             row.status, row.error = FAILED, f"template: {error!r}"[:ERROR_LENGTH]
         return row
 
@@ -257,10 +306,13 @@ class Emails:
         return SENT, None
 
     def compose(self, kind: str, order: Order, context: dict[str, Any]) -> EmailMessage:
+        return self.message(kind, order.email, SUBJECTS[kind].format(number=order.number), context)
+
+    def message(self, kind: str, recipient: str, subject: str, context: dict[str, Any]) -> EmailMessage:
         message = EmailMessage()
-        message["Subject"] = SUBJECTS[kind].format(number=order.number)
+        message["Subject"] = subject
         message["From"] = self.sender
-        message["To"] = order.email
+        message["To"] = recipient
         message["Date"] = formatdate(localtime=False)
         message["Message-ID"] = make_msgid(domain=self.sender.rpartition("@")[2].strip("> ") or None)
         message.set_content(self.environment.get_template(f"{kind}.txt").render(context))
