@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -78,6 +79,41 @@ def smtp() -> Iterator[tuple[Inbox, int]]:
         yield inbox, port
     finally:
         controller.stop()
+
+
+async def arrival(inbox: Inbox, wanted: Callable[[EmailMessage], bool], seconds: float = 10) -> list[EmailMessage]:
+    """The messages `wanted` picks, once one has arrived or after `seconds`."""
+    for _ in range(int(seconds / 0.05)):
+        if any(wanted(message) for message in inbox.messages):
+            break
+        await asyncio.sleep(0.05)
+    return [message for message in inbox.messages if wanted(message)]
+
+
+@asynccontextmanager
+async def serving(db: Any, port: int, tmp_path: Path, **environment: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the app as it serves on SQLite, with its own consumers and in-process worker
+    (it polls every second), sending to the test SMTP server on `port`."""
+    settings = load_settings(
+        {
+            "DATABASE_URL": db.url,
+            "LOG_LEVEL": "WARNING",
+            "RATE_LIMIT_PER_SECOND": "0",
+            "TEST_CARD_LEDGER": str(tmp_path / "ledger.jsonl"),
+            "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+            **environment,
+        }
+    )
+    app = create_app(settings)
+    await app.state.events.start()
+    await app.state.jobs.start()
+    try:
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+            yield http
+    finally:
+        await app.state.jobs.stop()
+        await app.state.events.close()
 
 
 def consumer(port: int) -> emails.Emails:
@@ -376,38 +412,16 @@ async def test_the_gateway_sends_after_the_commit_and_counts_in_metrics(db, smtp
     if db.name != "sqlite":
         pytest.skip("on PostgreSQL a worker process runs the jobs")
     inbox, port = smtp
-    settings = load_settings(
-        {
-            "DATABASE_URL": db.url,
-            "LOG_LEVEL": "WARNING",
-            "RATE_LIMIT_PER_SECOND": "0",
-            "TEST_CARD_LEDGER": str(tmp_path / "ledger.jsonl"),
-            "EMAIL_URL": f"smtp://127.0.0.1:{port}",
-            "EMAIL_FROM": "Gateway Shop <orders@shop.example>",
-        }
-    )
-    app = create_app(settings)
-    await app.state.events.start()
-    await app.state.jobs.start()
-    try:
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
-            order = await place_order(GraphQLClient(http))
-            subject = f"Order #{order['number']} confirmed"
-            for _ in range(200):  # 10 s: the in-process worker polls every second
-                if subject in [m["Subject"] for m in inbox.messages]:
-                    break
-                await asyncio.sleep(0.05)
-            mine = [m for m in inbox.messages if m["Subject"] == subject]
-            assert len(mine) == 1 and mine[0]["From"] == "Gateway Shop <orders@shop.example>"
-            metrics = (await http.get("/metrics")).text
-            sent = re.search(r'^gateway_emails_total\{kind="order_confirmation",outcome="sent"\} (\S+)$', metrics, re.M)
-            assert sent is not None and float(sent.group(1)) >= 1, metrics
-            timed = re.search(r"^gateway_email_send_seconds_count (\S+)$", metrics, re.M)
-            assert timed is not None and float(timed.group(1)) >= 1, metrics
-    finally:
-        await app.state.jobs.stop()
-        await app.state.events.close()
+    async with serving(db, port, tmp_path, EMAIL_FROM="Gateway Shop <orders@shop.example>") as http:
+        order = await place_order(GraphQLClient(http))
+        subject = f"Order #{order['number']} confirmed"
+        mine = await arrival(inbox, lambda message: message["Subject"] == subject)
+        assert len(mine) == 1 and mine[0]["From"] == "Gateway Shop <orders@shop.example>"
+        metrics = (await http.get("/metrics")).text
+        sent = re.search(r'^gateway_emails_total\{kind="order_confirmation",outcome="sent"\} (\S+)$', metrics, re.M)
+        assert sent is not None and float(sent.group(1)) >= 1, metrics
+        timed = re.search(r"^gateway_email_send_seconds_count (\S+)$", metrics, re.M)
+        assert timed is not None and float(timed.group(1)) >= 1, metrics
 
 
 @pytest.fixture
@@ -438,11 +452,7 @@ async def test_a_worker_process_sends_on_postgresql(db, gql, smtp, email_worker)
     # The test app defers no job (no lifespan): the worker's periodic redelivery delivers the event.
     order = await place_order(gql)
     subject = f"Order #{order['number']} confirmed"
-    for _ in range(600):  # 30 s
-        if subject in [m["Subject"] for m in inbox.messages]:
-            break
-        await asyncio.sleep(0.05)
-    assert [m["Subject"] for m in inbox.messages].count(subject) == 1
+    assert len(await arrival(inbox, lambda message: message["Subject"] == subject, seconds=30)) == 1
 
 
 async def test_a_template_that_fails_holds_up_nothing(db, gql, smtp, tmp_path: Path, registered):
