@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from gateway import graphiql, mail
+from gateway import graphiql, mail, worker
 from gateway.breaker import Breaker, redis_client
 from gateway.cache import ResponseCache
 from gateway.cache_http import ResponseCacheMiddleware
@@ -35,6 +35,7 @@ from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
 from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
+from gateway.exports import data_export_download
 from gateway.graphql_view import GatewayGraphQL
 from gateway.job_stats import JobStats
 from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Housekeeping, Jobs
@@ -52,7 +53,7 @@ from gateway.tracing import from_environment as tracing_from_environment
 from gateway.webhooks import carrier_webhook
 from gateway.websocket_stats import WebSocketStats
 from models.changes import Change
-from resolvers import emails, payments
+from resolvers import payments
 from resolvers.accounts import TokenRules
 from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
@@ -140,7 +141,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     cache = _response_cache(settings, schema.as_str(), events, persisted, breaker) if settings.cache_enabled else None
 
     email_sender = mail.Timed(mail.sender(settings.email_url))
-    customer_emails = emails.Emails(email_sender, settings.email_from, settings.email_templates_dir, mail.permanent)
+    customer_emails = worker.customer_emails(settings, email_sender)
     job_stats = JobStats()
     jobs = Jobs(
         settings.database_url,
@@ -281,6 +282,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            Route("/exports/{token}", data_export_download(settings.secret_key), methods=["GET"]),
             Route(
                 "/webhooks/carriers/{carrier}",
                 carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, announce),

@@ -16,6 +16,7 @@ MODEL_MODULES = [
     "models.catalogue",
     "models.inventory",
     "models.accounts",
+    "models.accounts_export",
     "models.checkout",
     "models.cart",
     "models.orders",

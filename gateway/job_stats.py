@@ -136,7 +136,7 @@ class JobStats:
         metrics.reading(
             "gateway_housekeeping_removed_total",
             "counter",
-            "Rows the periodic prunings of this process removed, by what (carts, refresh_tokens, webhook_logs, outbox).",
+            "Rows the periodic prunings of this process removed, by what (carts, refresh_tokens, webhook_logs, data_exports, outbox).",
             lambda: self.removed,
             ("what",),
         )

@@ -43,7 +43,7 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import accounts, emails, outbox, stock_alerts, webhooks_out
+from resolvers import accounts, accounts_export, emails, outbox, stock_alerts, webhooks_out
 from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
@@ -69,6 +69,11 @@ EMAIL_SEND = "emails.send"  # one customer email (resolvers/emails.py plans them
 # An SMTP server away or busy: tried again after ~5 s, 10 s, 20 s, … up to an hour apart, 16
 # times (4 to 7 hours in all); the last attempt marks the email FAILED.
 EMAIL_RETRY = Backoff(retries=16, base_seconds=5.0, cap_seconds=3600.0)
+EXPORTS_CONSUMER = "data_exports"  # customers' copies of their data: one building job per request
+EXPORT_BUILD = "data_exports.build"
+# A copy that could not be built (the database away): tried again after ~5 s, 10 s, 20 s, … up to
+# 10 minutes apart, 8 times (about 20 minutes in all); the last attempt gives the request up.
+EXPORT_RETRY = Backoff(retries=8, base_seconds=5.0, cap_seconds=600.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
@@ -76,9 +81,11 @@ PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
 CARTS_PRUNE = "carts.prune"  # guest carts unchanged for CART_TTL_DAYS
 REFRESH_TOKENS_PRUNE = "refresh_tokens.prune"  # refresh tokens past their expiry
 WEBHOOK_LOGS_PRUNE = "webhooks.prune_logs"  # deliveries finished WEBHOOK_LOG_RETENTION_DAYS ago
+EXPORTS_PRUNE = "data_exports.prune"  # customers' copies of their data past their expiry
 CARTS_CRON = "15 * * * *"
 REFRESH_TOKENS_CRON = "35 * * * *"
 WEBHOOK_LOGS_CRON = "55 * * * *"
+EXPORTS_CRON = "45 * * * *"
 STOCK_CHECK_CRON = "* * * * * */30"  # every 30 seconds: a STOCK_LOW alert is at most that late
 REDELIVER_ROUNDS = 50  # batches one redelivery run delivers at most (the next run goes on)
 WEB_POOL_SIZE = 2  # a web process only defers: one INSERT per committed transaction
@@ -132,6 +139,16 @@ def build(
             # `attempts` counts the runs before this one: the policy retries none after this run.
             await mailer.send_one(email_id, last_attempt=context.job.attempts >= EMAIL_RETRY.retries)
 
+    @app.task(name=EXPORT_BUILD, retry=EXPORT_RETRY, pass_context=True)
+    async def build_export(context: JobContext, export_id: int) -> None:
+        try:
+            await accounts_export.build(export_id)
+        except Exception:
+            # `attempts` counts the runs before this one: the policy retries none after this run.
+            if context.job.attempts >= EXPORT_RETRY.retries:
+                await accounts_export.fail(export_id)
+            raise
+
     @app.task(name=DELIVER, retry=DELIVERY_RETRY)
     async def deliver(event_ids: list[str]) -> None:
         stats.delivered(_ages(await outbox.deliver(event_ids)))
@@ -182,6 +199,11 @@ def build(
             "webhook_logs", "finished webhook deliveries", await webhooks_out.prune_logs(rules.webhook_log_retention)
         )
 
+    @app.periodic(cron=EXPORTS_CRON, periodic_id="data_exports")
+    @app.task(name=EXPORTS_PRUNE, queueing_lock=EXPORTS_PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune_exports(timestamp: int) -> None:
+        removed("data_exports", "expired copies of customers' data", await accounts_export.prune())
+
     # `lock`: one check runs at a time however many workers there are; `queueing_lock`: one at most waits.
     @app.periodic(cron=STOCK_CHECK_CRON, periodic_id="stock_low")
     @app.task(name=STOCK_CHECK, lock=STOCK_CHECK, queueing_lock=STOCK_CHECK, retry=HOUSEKEEPING_RETRY)
@@ -224,6 +246,7 @@ class Jobs:
         # Who this process hands outbox events to when it runs jobs itself (`start` on SQLite).
         self.consumers = dict(consumers or {})
         self.consumers[WEBHOOKS_CONSUMER] = self.plan_webhooks
+        self.consumers[EXPORTS_CONSUMER] = self.plan_exports
         self.mailer = mailer  # its customer emails: planned by `plan_emails`, sent by EMAIL_SEND jobs
         if mailer is not None:
             self.consumers[emails.CONSUMER] = self.plan_emails
@@ -302,6 +325,17 @@ class Jobs:
             self.stats.deferred[(WEBHOOK_SEND,)] += 1
         if waiting:
             await webhooks_out.mark_queued(waiting)
+
+    async def plan_exports(self, changes: list[Change]) -> None:
+        """The outbox consumer of customers' data exports: a building job for each request among
+        these changes not yet queued. A crash between deferring and marking queues one twice; its
+        second job finds the copy built."""
+        waiting = await accounts_export.plan(changes)
+        for export_id in waiting:
+            await self.app.configure_task(EXPORT_BUILD).defer_async(export_id=export_id)
+            self.stats.deferred[(EXPORT_BUILD,)] += 1
+        if waiting:
+            await accounts_export.mark_queued(waiting)
 
     async def plan_emails(self, changes: list[Change]) -> None:
         """The outbox consumer of customer emails: the emails these changes call for, and a sending

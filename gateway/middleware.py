@@ -27,6 +27,16 @@ from resolvers.accounts import AccessClaims, access_claims
 
 log = logging.getLogger("gateway.access")
 _SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+# Paths whose last part is a secret (a customer's download link): logged without it, since log
+# lines are read and kept by more people, for longer, than the link is meant for.
+SECRET_PATHS = ("/exports/",)
+
+
+def loggable_path(path: str) -> str:
+    for prefix in SECRET_PATHS:
+        if path.startswith(prefix):
+            return prefix + "…"
+    return path
 
 
 class _RequestIds:
@@ -96,7 +106,7 @@ class RequestMiddleware:
                 metrics.observe(label, status, elapsed)
                 if log.isEnabledFor(logging.INFO):
                     method = scope["method"]
-                    path = scope["path"]
+                    path = loggable_path(scope["path"])
                     log.info(
                         Fields(
                             message=f"{method} {path} {status}",

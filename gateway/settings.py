@@ -264,6 +264,14 @@ def _email_from(name: str, value: str) -> str:
     return value
 
 
+def _public_url(name: str, value: str) -> str:
+    """Where clients reach the gateway, such as https://api.shop.example (a path prefix allowed)."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(f"{name}: expected the gateway's address such as https://api.shop.example, got {value!r}")
+    return value.rstrip("/")
+
+
 def _directory(name: str, value: str) -> str | None:
     if not value:
         return None
@@ -350,6 +358,9 @@ class Settings:
     email_url: str | None = setting("EMAIL_URL", "", _email_url)
     email_from: str = setting("EMAIL_FROM", "Shop <shop@localhost>", _email_from)
     email_templates_dir: str | None = setting("EMAIL_TEMPLATES_DIR", "", _directory)
+    # Where clients reach this gateway: links in emails that lead back to it (a customer's copy of
+    # their data, GET /exports/…) start with it.
+    public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", _public_url)
     # Outgoing webhooks may go to http URLs and to loopback, private and link-local addresses
     # (development and tests only: in production that lets an app reach the internal network).
     webhook_allow_private_targets: bool = setting("WEBHOOK_ALLOW_PRIVATE_TARGETS", "0", _bool)

@@ -28,12 +28,20 @@ from gateway.cache_redis import RedisTier
 from gateway.db import close, tortoise_config
 from gateway.events import RedisBus
 from gateway.job_stats import JobStats
-from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, WEBHOOKS_CONSUMER, Housekeeping, Jobs, describe
+from gateway.jobs import (
+    CACHE_CONSUMER,
+    EVENTS_CONSUMER,
+    EXPORTS_CONSUMER,
+    WEBHOOKS_CONSUMER,
+    Housekeeping,
+    Jobs,
+    describe,
+)
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
 from models.changes import Change
-from resolvers import emails, outbox
+from resolvers import accounts_export, emails, outbox
 
 log = logging.getLogger("gateway.worker")
 SQLITE = (
@@ -52,6 +60,18 @@ def housekeeping(settings: Settings) -> Housekeeping:
     )
 
 
+def customer_emails(settings: Settings, send: mail.Send) -> emails.Emails:
+    """The customer emails of a process that runs jobs (a worker, or the web process on SQLite):
+    sent with `send`, from EMAIL_FROM, with the shop's templates, every kind the gateway sends."""
+    return emails.Emails(
+        send,
+        settings.email_from,
+        settings.email_templates_dir,
+        mail.permanent,
+        letters={accounts_export.DATA_EXPORT: accounts_export.ExportEmails(settings.public_url, settings.secret_key)},
+    )
+
+
 async def run(settings: Settings, concurrency: int) -> int:
     """Run jobs until SIGTERM or SIGINT (a job in progress is finished first)."""
     if not settings.is_postgres:
@@ -63,12 +83,13 @@ async def run(settings: Settings, concurrency: int) -> int:
     metrics = Metrics()
     stats.publish(metrics)
     email_sender = mail.Timed(mail.sender(settings.email_url))
-    customer_emails = emails.Emails(email_sender, settings.email_from, settings.email_templates_dir, mail.permanent)
-    mail.publish(metrics, lambda: customer_emails.counts, email_sender)
+    mailer = customer_emails(settings, email_sender)
+    mail.publish(metrics, lambda: mailer.counts, email_sender)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
-    jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2, mailer=customer_emails)
+    jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2, mailer=mailer)
     outbox.register(WEBHOOKS_CONSUMER, jobs.plan_webhooks)
     outbox.register(emails.CONSUMER, jobs.plan_emails)
+    outbox.register(EXPORTS_CONSUMER, jobs.plan_exports)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
     if redis is not None:
         breaker = Breaker(settings.redis_breaker_seconds)
@@ -103,6 +124,7 @@ async def run(settings: Settings, concurrency: int) -> int:
         outbox.unregister(CACHE_CONSUMER)
         outbox.unregister(EVENTS_CONSUMER)
         outbox.unregister(emails.CONSUMER)
+        outbox.unregister(EXPORTS_CONSUMER)
         outbox.unregister(WEBHOOKS_CONSUMER)
         if redis is not None:
             await redis.aclose()

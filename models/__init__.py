@@ -5,6 +5,7 @@ that breaks its own SQLite DDL.
 """
 
 from models.accounts import Account, Address, AddressType, Permission, RefreshToken
+from models.accounts_export import DataExport, DataExportStatus
 from models.cart import Cart, CartLine
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
@@ -31,6 +32,8 @@ __all__ = [
     "Cart",
     "CartLine",
     "Category",
+    "DataExport",
+    "DataExportStatus",
     "DiscountCode",
     "DiscountKind",
     "Order",

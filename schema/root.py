@@ -13,6 +13,7 @@ from strawberry.types import ExecutionContext, get_object_definition
 from schema import (
     accounts,
     accounts_admin,
+    accounts_export,
     cart,
     catalogue,
     catalogue_admin,
@@ -62,6 +63,7 @@ class Mutation(
     checkout.CheckoutMutation,
     checkout_admin.CheckoutAdminMutation,
     accounts.AccountsMutation,
+    accounts_export.AccountsExportMutation,
     accounts_admin.AccountsAdminMutation,
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,

@@ -115,6 +115,7 @@ async def test_every_protected_field_refuses_anonymous_and_the_unprivileged(clie
         "customerSetDefaultAddress",
         "customerUpdate",
         "customerChangePassword",
+        "customerDataExport",
     }
     assert {"staffCreate", "stockSet", "productCreate"} | signed_in_only <= {name for name, _, _ in operations}
     assert {name for name, guard, _ in operations if name in signed_in_only and guard is SignedIn} == signed_in_only
