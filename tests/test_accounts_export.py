@@ -17,10 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+from procrastinate.job_context import JobContext
+from procrastinate.jobs import Job
 
 from gateway import mail
 from gateway.job_stats import JobStats
-from gateway.jobs import EXPORT_BUILD, EXPORTS_CONSUMER, EXPORTS_PRUNE, Housekeeping, Jobs
+from gateway.jobs import EXPORT_BUILD, EXPORT_RETRY, EXPORTS_CONSUMER, EXPORTS_PRUNE, Housekeeping, Jobs
 from models import Account, DataExport, OutboxEvent, RefreshToken
 from resolvers import accounts, accounts_export, emails, outbox
 from tests import test_emails
@@ -271,6 +273,25 @@ async def test_a_job_run_twice_builds_and_sends_once_and_anonymous_callers_are_r
     await worker.run()
     assert (await DataExport.get(id=export.id)).document == built
     assert [m["To"] for m in inbox.messages].count(ada.account.email) == 1
+
+
+async def test_a_build_that_keeps_failing_gives_the_request_up_at_its_last_attempt(db, gql, worker, monkeypatch):
+    ada = await Customer.register(gql, "Ada")
+    await ada.export()
+    export = await DataExport.get(account_id=ada.account.id)
+
+    async def away(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        raise ConnectionError("the database went away")
+
+    monkeypatch.setattr(accounts_export, "document", away)
+    build = worker.jobs.app.tasks[EXPORT_BUILD]
+    for attempts, status in ((0, "PENDING"), (EXPORT_RETRY.retries - 1, "PENDING"), (EXPORT_RETRY.retries, "FAILED")):
+        job = Job(queue="default", lock=None, queueing_lock=None, task_name=EXPORT_BUILD, attempts=attempts)
+        context = JobContext(app=worker.jobs.app, job=job, start_timestamp=0.0, abort_reason=lambda: None)
+        with pytest.raises(ConnectionError):  # raised: the job's retry policy decides what comes next
+            await build(context, export_id=export.id)
+        assert (await DataExport.get(id=export.id)).status == status
+    assert (await ada.export())["userErrors"] == []  # given up: the customer may ask again
 
 
 async def test_the_gateway_builds_and_sends_in_process(db, smtp, tmp_path: Path):
