@@ -1,5 +1,6 @@
 """Customers' copies of their data (issue 16, point 6): one row per request, holding the JSON
-document its job builds until the download link expires."""
+document its job builds until the download link expires; and an index to find the emails sent to
+one address, which the copy lists."""
 
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
@@ -46,5 +47,10 @@ class Migration(migrations.Migration):
                 "pk_attr": "id",
             },
             bases=["Model"],
+        ),
+        ops.AlterField(
+            model_name="SentEmail",
+            name="recipient",
+            field=fields.CharField(db_index=True, max_length=254),
         ),
     ]

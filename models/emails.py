@@ -30,7 +30,8 @@ class SentEmail(Model):
     event_id = fields.UUIDField()
     kind = fields.CharField(max_length=32)
     order_id = fields.IntField(null=True, db_index=True)
-    recipient = fields.CharField(max_length=EMAIL_LENGTH)
+    # Indexed: what was sent to one address is read for that customer's copy of their data.
+    recipient = fields.CharField(max_length=EMAIL_LENGTH, db_index=True)
     status = fields.CharField(
         max_length=16, default=SentEmailStatus.PENDING.value, db_default="PENDING"
     )  # SentEmailStatus
