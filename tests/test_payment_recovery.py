@@ -58,7 +58,9 @@ async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(
     # What the dead worker left: a charge the processor holds, no order, the attempt STARTED.
     attempt = await PaymentAttempt.get(cart_token=token)
     assert attempt.status == S.STARTED and attempt.order_id is None
-    [charge] = entries_since(before)
+    made = entries_since(before)
+    assert len(made) == 1, made  # what else the books got, should it ever be more
+    [charge] = made
     assert (charge.kind, charge.key) == ("CHARGE", attempt.key) and charge.reference in card_ledger().held()
     assert not await Order.filter(cart__token=token).exists()
 
