@@ -54,6 +54,7 @@ from gateway.webhooks import carrier_webhook
 from gateway.websocket_stats import WebSocketStats
 from models.changes import Change
 from resolvers import payments
+from resolvers.account_tokens import LinkRules
 from resolvers.accounts import TokenRules
 from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
@@ -105,7 +106,9 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         access_ttl=timedelta(seconds=settings.access_token_ttl_seconds),
         refresh_grace=timedelta(seconds=settings.refresh_reuse_grace_seconds),
         revoked=RedisRevokedSessions(redis, breaker=breaker) if redis is not None else LocalRevokedSessions(),
+        require_confirmed_email=settings.require_email_confirmation,
     )
+    link_rules = LinkRules(settings.storefront_urls, timedelta(seconds=settings.password_reset_ttl_seconds))
     payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size, breaker, listener)
@@ -190,6 +193,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         init_timeout_seconds=settings.ws_init_timeout_seconds,
         persisted=persisted,
         token_rules=token_rules,
+        link_rules=link_rules,
         cost_limit=cost_limit,
         trusted_proxies=settings.trusted_proxies,
         websocket_stats=websocket_stats,

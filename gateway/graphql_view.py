@@ -57,6 +57,7 @@ from gateway.websocket_stats import GRAPHQL_TRANSPORT_WS, GRAPHQL_WS, Connection
 from models.changes import Sink
 from models.error_codes import GraphQLErrorCode
 from resolvers import outbox
+from resolvers.account_tokens import LinkRules
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
 from schema.context import Context
@@ -142,6 +143,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         init_timeout_seconds: float = 10.0,
         persisted: PersistedQueries | None = None,
         token_rules: TokenRules = TokenRules(),
+        link_rules: LinkRules = LinkRules(),
         cost_limit: CostLimit | None = None,
         trusted_proxies: tuple[Network, ...] = (),
         websocket_stats: WebSocketStats | None = None,
@@ -170,6 +172,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.connection_init_wait_timeout = timedelta(seconds=init_timeout_seconds)
         self.persisted = persisted if persisted is not None else PersistedQueries()
         self.token_rules = token_rules
+        self.link_rules = link_rules
         # Our own page (gateway/graphiql.py) in place of Strawberry's, which loads from a CDN.
         self.graphiql_page = GraphiQLPage() if graphiql else None
         self.cost_limit = cost_limit
@@ -200,6 +203,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
             limiter=self.limiter,
             login_attempts_per_minute=self.login_attempts_per_minute,
             token_rules=self.token_rules,
+            link_rules=self.link_rules,
             prices_include_tax=self.prices_include_tax,
             cart_rules=self.cart_rules,
             webhook_allow_private=self.webhook_allow_private,

@@ -43,7 +43,7 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import accounts, accounts_export, emails, outbox, stock_alerts, webhooks_out
+from resolvers import account_tokens, accounts, accounts_export, emails, outbox, stock_alerts, webhooks_out
 from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
@@ -80,10 +80,12 @@ PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
 # What outlives its use, pruned hourly (each at a minute of its own, so the runs do not coincide).
 CARTS_PRUNE = "carts.prune"  # guest carts unchanged for CART_TTL_DAYS
 REFRESH_TOKENS_PRUNE = "refresh_tokens.prune"  # refresh tokens past their expiry
+ACCOUNT_TOKENS_PRUNE = "account_tokens.prune"  # links sent by email, used or past their expiry
 WEBHOOK_LOGS_PRUNE = "webhooks.prune_logs"  # deliveries finished WEBHOOK_LOG_RETENTION_DAYS ago
 EXPORTS_PRUNE = "data_exports.prune"  # customers' copies of their data past their expiry
 CARTS_CRON = "15 * * * *"
 REFRESH_TOKENS_CRON = "35 * * * *"
+ACCOUNT_TOKENS_CRON = "25 * * * *"
 WEBHOOK_LOGS_CRON = "55 * * * *"
 EXPORTS_CRON = "45 * * * *"
 STOCK_CHECK_CRON = "* * * * * */30"  # every 30 seconds: a STOCK_LOW alert is at most that late
@@ -191,6 +193,11 @@ def build(
     @app.task(name=REFRESH_TOKENS_PRUNE, queueing_lock=REFRESH_TOKENS_PRUNE, retry=HOUSEKEEPING_RETRY)
     async def prune_refresh_tokens(timestamp: int) -> None:
         removed("refresh_tokens", "expired refresh tokens", await accounts.prune_refresh_tokens())
+
+    @app.periodic(cron=ACCOUNT_TOKENS_CRON, periodic_id="account_tokens")
+    @app.task(name=ACCOUNT_TOKENS_PRUNE, queueing_lock=ACCOUNT_TOKENS_PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune_account_tokens(timestamp: int) -> None:
+        removed("account_tokens", "used or expired links sent by email", await account_tokens.prune())
 
     @app.periodic(cron=WEBHOOK_LOGS_CRON, periodic_id="webhook_logs")
     @app.task(name=WEBHOOK_LOGS_PRUNE, queueing_lock=WEBHOOK_LOGS_PRUNE, retry=HOUSEKEEPING_RETRY)

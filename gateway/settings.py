@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from gateway import logs, mail, persisted, postgres_url
+from resolvers import account_tokens
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 from resolvers.currencies import CURRENCIES
 
@@ -280,6 +281,13 @@ def _directory(name: str, value: str) -> str | None:
     return value
 
 
+def _storefront_urls(name: str, value: str) -> tuple[str, ...]:
+    try:
+        return account_tokens.storefronts(value)
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _change_kind(name: str, value: str) -> str:
     if value and not re.fullmatch(r"[a-z_]{1,32}", value):
         raise ConfigError(f"{name}: expected the kind of a change such as catalogue or order, got {value!r}")
@@ -319,6 +327,12 @@ class Settings:
     access_token_ttl_seconds: int = setting("ACCESS_TOKEN_TTL", "900", _whole(1, 86_400))
     refresh_reuse_grace_seconds: int = setting("REFRESH_REUSE_GRACE", "5", _whole(0, 60))
     trusted_proxies: tuple[Network, ...] = setting("TRUSTED_PROXIES", "", _networks)
+    # Links sent by email (a password reset, an address to confirm) lead only to pages under these
+    # storefront URLs (resolvers/account_tokens.py); a password reset link works this many seconds.
+    storefront_urls: tuple[str, ...] = setting("STOREFRONT_URLS", account_tokens.DEFAULT_STOREFRONTS, _storefront_urls)
+    password_reset_ttl_seconds: int = setting("PASSWORD_RESET_TTL", "3600", _whole(60, 7 * 86_400))
+    # Customers who have not followed the link sent to their address cannot sign in (staff can).
+    require_email_confirmation: bool = setting("REQUIRE_EMAIL_CONFIRMATION", "0", _bool)
     prices_include_tax: bool = setting("PRICES_INCLUDE_TAX", "1", _bool)
     max_line_quantity: int = setting("MAX_LINE_QUANTITY", "99", _whole(1, 1_000_000))
     # The test-card processor's books, shared by every worker (a file outside the database).

@@ -40,8 +40,8 @@ from gateway.jobs import (
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
-from models.changes import Change
-from resolvers import accounts_export, emails, outbox
+from models.changes import ACCOUNT_MESSAGE, Change
+from resolvers import account_tokens, accounts_export, emails, outbox
 
 log = logging.getLogger("gateway.worker")
 SQLITE = (
@@ -68,7 +68,11 @@ def customer_emails(settings: Settings, send: mail.Send) -> emails.Emails:
         settings.email_from,
         settings.email_templates_dir,
         mail.permanent,
-        letters={accounts_export.DATA_EXPORT: accounts_export.ExportEmails(settings.public_url, settings.secret_key)},
+        letters={
+            accounts_export.DATA_EXPORT: accounts_export.ExportEmails(settings.public_url, settings.secret_key),
+            ACCOUNT_MESSAGE: account_tokens.AccountLetters(settings.secret_key),
+        },
+        secret_kinds=account_tokens.MESSAGES,
     )
 
 

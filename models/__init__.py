@@ -4,7 +4,7 @@ Models carry comments, not docstrings: Tortoise 1.1 turns a model docstring into
 that breaks its own SQLite DDL.
 """
 
-from models.accounts import Account, Address, AddressType, Permission, RefreshToken
+from models.accounts import Account, AccountToken, AccountTokenPurpose, Address, AddressType, Permission, RefreshToken
 from models.accounts_export import DataExport, DataExportStatus
 from models.cart import Cart, CartLine
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
@@ -25,6 +25,8 @@ from models.webhooks_out import (
 
 __all__ = [
     "Account",
+    "AccountToken",
+    "AccountTokenPurpose",
     "Address",
     "AddressType",
     "Allocation",

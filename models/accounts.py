@@ -48,6 +48,9 @@ class Account(Model):
     phone = fields.CharField(max_length=ADDRESS_LENGTHS["phone"], default="")
     # Whether the customer agreed to marketing emails; nothing is sent on it by default.
     marketing_consent = fields.BooleanField(default=False)
+    # Whether the owner followed a link sent to `email` (registration, an email change, a password
+    # reset). Accounts older than the column count as confirmed (migration 0021's default).
+    email_confirmed = fields.BooleanField(default=False)
     is_staff = fields.BooleanField(default=False)
     is_active = fields.BooleanField(default=True)
     permissions: fields.JSONField[list[str]] = fields.JSONField(default=list)
@@ -112,3 +115,35 @@ class RefreshToken(Model):
         table = "refresh_token"
         # A password change revokes every token of the account (resolvers/accounts.py: end_sessions).
         indexes = (Index(fields=("account_id",), name="refresh_token_account_idx"),)
+
+
+class AccountTokenPurpose(StrEnum):
+    """What a link sent by email lets its holder do (resolvers/account_tokens.py)."""
+
+    PASSWORD_RESET = "PASSWORD_RESET"
+    EMAIL_CONFIRMATION = "EMAIL_CONFIRMATION"
+    EMAIL_CHANGE = "EMAIL_CHANGE"
+    DELETION = "DELETION"
+
+
+class AccountToken(Model):
+    # The token of a link sent by email, stored only as its SHA-256: a leaked table gives nobody a
+    # working link. Single use (`used_at`). `email` is the address the link was sent to: an
+    # EMAIL_CONFIRMATION confirms it only while it is still the account's, an EMAIL_CHANGE moves the
+    # account to it. Deleted with the account.
+    id = fields.IntField(primary_key=True)
+    account: fields.ForeignKeyRelation[Account] = fields.ForeignKeyField(
+        "models.Account", related_name="account_tokens", on_delete=fields.CASCADE
+    )
+    account_id: int
+    purpose = fields.CharField(max_length=32)  # AccountTokenPurpose
+    token_hash = fields.CharField(max_length=64, unique=True)
+    email = fields.CharField(max_length=EMAIL_LENGTH, default="")
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "account_token"
+        # A password change or reset discards every outstanding token of the account.
+        indexes = (Index(fields=("account_id",), name="account_token_account_idx"),)

@@ -24,6 +24,11 @@ CACHE = "cache"  # catalogue invalidations, for every worker's in-process respon
 CATALOGUE = "catalogue"  # the kind of a change that makes cached catalogue data stale (its `tags`)
 PRODUCT = "product"  # a product created, changed or deleted by staff: its `row` as committed
 STOCK_LOW = "stock_low"  # a variant's available stock fell to its low-stock threshold
+# An email about an account (a password reset link, an address to confirm, ...), for the email
+# consumer only: it has no topics (resolvers/account_tokens.py says what its payload holds).
+ACCOUNT_MESSAGE = "account_message"
+# A customer account erased (`customerDelete`): `id`, and the topics of its orders' followers.
+CUSTOMER_DELETED = "customer_deleted"
 
 # What happened to the object, in a change's payload under `event`, where creation and deletion
 # matter to whoever hears of it (a product): an object created in a transaction and changed again

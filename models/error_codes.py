@@ -77,7 +77,19 @@ class ErrorCode(DescribedCode):
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED", "The idempotency key was used for another cart: send a new key."
     INVALID_TRANSITION = "INVALID_TRANSITION", "The order is in a status this change cannot start from."
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "The email or password is not correct."
-    INVALID_TOKEN = "INVALID_TOKEN", "The refresh token is not valid (expired, revoked or unknown): sign in again."
+    INVALID_TOKEN = (
+        "INVALID_TOKEN",
+        "The token is not valid (expired, used, revoked or unknown): for a refresh token, sign in again; for a "
+        "link sent by email, ask for a new one.",
+    )
+    EMAIL_NOT_CONFIRMED = (
+        "EMAIL_NOT_CONFIRMED",
+        "The account's email address is not confirmed yet (REQUIRE_EMAIL_CONFIRMATION): follow the link sent to it.",
+    )
+    REDIRECT_URL_NOT_ALLOWED = (
+        "REDIRECT_URL_NOT_ALLOWED",
+        "The link's URL is not on one of the storefronts the gateway sends links to (STOREFRONT_URLS).",
+    )
     PASSWORD_TOO_SHORT = "PASSWORD_TOO_SHORT", "The password has fewer than 8 characters."
     PASSWORD_TOO_COMMON = (
         "PASSWORD_TOO_COMMON",

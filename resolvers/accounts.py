@@ -76,6 +76,8 @@ class TokenRules:
     access_ttl: timedelta = ACCESS_TOKEN_LIFETIME
     refresh_grace: timedelta = REFRESH_REUSE_GRACE
     revoked: RevokedSessions | None = None
+    # REQUIRE_EMAIL_CONFIRMATION: a customer signs in only once their address is confirmed.
+    require_confirmed_email: bool = False
 
 
 def normalize_email(email: str) -> str:
@@ -124,6 +126,13 @@ async def sign_in(email: str, password: str, secret_key: str, rules: TokenRules 
         account = None
     if account is None:
         raise DomainError(ErrorCode.INVALID_CREDENTIALS, "The email or password is not correct.", ["email"])
+    # Told only to whoever knows the password: it says nothing to a guesser.
+    if rules.require_confirmed_email and not account.is_staff and not account.email_confirmed:
+        raise DomainError(
+            ErrorCode.EMAIL_NOT_CONFIRMED,
+            "Confirm your email address first: follow the link sent to it when you registered.",
+            ["email"],
+        )
     return await start_session(account, secret_key, rules)
 
 

@@ -2,7 +2,8 @@
 
 A password change needs the current password, follows the one policy (resolvers/accounts_passwords.py),
 and signs every session of the account out, the one it was made from included: that one gets a
-fresh token pair in the answer, so only a thief holding an old token is locked out.
+fresh token pair in the answer, so only a thief holding an old token is locked out. The links sent
+by email for the account (resolvers/account_tokens.py) stop working, but for confirming its address.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from dataclasses import dataclass
 
 from models import Account
 from models.accounts import ADDRESS_LENGTHS, PERSON_NAME_LENGTH
-from resolvers import accounts, outbox
+from resolvers import account_tokens, accounts, outbox
 from resolvers import accounts_passwords as passwords
 from resolvers.accounts import TokenPair, TokenRules
 from resolvers.errors import DomainError, ErrorCode
@@ -71,6 +72,8 @@ async def change_password(
             )
         locked.password_hash = accounts.hash_password(new_password)
         await locked.save(update_fields=["password_hash"])
+        # A reset, an email change or a deletion asked for before (by whoever had the password) stops.
+        await account_tokens.discard(locked.id, account_tokens.AFTER_PASSWORD_CHANGE)
         ended = await accounts.end_sessions(locked.id)
         pair = await accounts.start_session(locked, secret_key, rules)
     await accounts.deny_sessions(ended, rules)

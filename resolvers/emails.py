@@ -29,7 +29,9 @@ fails to render, when the email is planned (one that does not compile stops star
 Emails about something other than an order come from the module that records the change calling
 for them (`Letters`, given to `Emails` by the change's kind: resolvers/accounts_export.py's link to a
 copy of a customer's data): it says which email a change calls for and composes what it says; the
-planning, the row, the sending and its retries are the same as for an order's.
+planning, the row, the sending and its retries are the same as for an order's. An email whose
+link acts for whoever holds it (`secret_kinds`: a password reset, resolvers/account_tokens.py) is
+kept composed only while it may be sent again: once SENT or FAILED its message is blanked.
 
 Templates are Jinja2, `<kind>.html` (autoescaped) and `<kind>.txt`, in resolvers/email_templates/;
 a file of the same name in EMAIL_TEMPLATES_DIR replaces the built-in one.
@@ -40,7 +42,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -173,11 +175,13 @@ class Emails:
         templates_dir: str | None = None,
         permanent: Callable[[Exception], bool] = lambda error: False,
         letters: Mapping[str, Letters] | None = None,
+        secret_kinds: Iterable[str] = (),
     ) -> None:
         self.send = send
         self.sender = sender
         self.environment = templates(templates_dir)
         self.letters = dict(letters or {})  # by the kind of change that calls for them
+        self.secret_kinds = frozenset(secret_kinds)  # their message is blanked once sent or given up
         # A template that does not compile stops start-up, not the first email.
         for kind in (*KINDS, *(kind for each in self.letters.values() for kind in each.kinds)):
             self.environment.get_template(f"{kind}.txt")
@@ -232,8 +236,8 @@ class Emails:
             order: Order | None = restore(Order, change.payload["row"])
         else:
             order = await Order.get_or_none(id=shipment.order_id)
-        if order is None:
-            return None  # deleted since
+        if order is None or not order.email:
+            return None  # deleted since, or its customer's data erased (resolvers/accounts_deletion.py)
         if kind in BY_STATUS.values():
             if (order.id, kind) in once or await SentEmail.filter(order_id=order.id, kind=kind).exists():
                 return None
@@ -284,6 +288,8 @@ class Emails:
         message = message_from_string(email.message, policy=policy.default)
         assert isinstance(message, EmailMessage)  # policy.default parses into EmailMessage
         update = SentEmail.filter(id=email.id).using_db(connection)
+        # A link that works for whoever reads it is kept only while the email may be sent again.
+        done: dict[str, str] = {"message": ""} if email.kind in self.secret_kinds else {}
         try:
             await self.send(message)
         except Exception as error:  # any failure: the server decides whether it is for good
@@ -291,17 +297,17 @@ class Emails:
             if self.permanent(error):
                 self.counts[(email.kind, "refused")] += 1
                 log.error("emails: %s #%d to %s refused: %s", email.kind, email.id, email.recipient, error)
-                await update.update(status=FAILED, attempts=email.attempts + 1, error=reason)
+                await update.update(status=FAILED, attempts=email.attempts + 1, error=reason, **done)
                 return FAILED, None
             self.counts[(email.kind, "failed")] += 1
             if last_attempt:
                 log.error("emails: %s #%d not sent (%s), its last attempt: given up", email.kind, email.id, error)
-                await update.update(status=FAILED, attempts=email.attempts + 1, error=reason)
+                await update.update(status=FAILED, attempts=email.attempts + 1, error=reason, **done)
                 return FAILED, None
             log.warning("emails: %s #%d not sent (%s); it will be retried", email.kind, email.id, error)
             await update.update(attempts=email.attempts + 1, error=reason)
             return PENDING, error
-        await update.update(status=SENT, attempts=email.attempts + 1, error="", sent_at=datetime.now(UTC))
+        await update.update(status=SENT, attempts=email.attempts + 1, error="", sent_at=datetime.now(UTC), **done)
         self.counts[(email.kind, "sent")] += 1
         return SENT, None
 

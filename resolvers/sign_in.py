@@ -30,3 +30,17 @@ async def sign_in_wait(limiter: Limiter | None, client_ip: str, email: str, per_
     ]
     refused = [wait for wait in waits if wait is not None]
     return max(refused) if refused else None
+
+
+async def email_link_wait(limiter: Limiter | None, client_ip: str, email: str, per_minute: int) -> float | None:
+    """Seconds to wait when this caller has asked for too many links by email (a password reset):
+    by address, as sign-in attempts are, and for the email address, which must not be flooded."""
+    if limiter is None:
+        return None
+    waits = [
+        await limiter.take("email-link-ip:" + client_ip, per_minute / 60, per_minute),
+        # One recipient: a few at once, then one a minute at the default of 10.
+        await limiter.take("email-link-email:" + email.strip().lower(), per_minute / 600, max(1, per_minute // 2)),
+    ]
+    refused = [wait for wait in waits if wait is not None]
+    return max(refused) if refused else None

@@ -16,6 +16,7 @@ from models import Account, AddressType, Permission
 from models import Address as AddressModel
 from models.accounts import PERSON_NAME_LENGTH
 from resolvers import accounts, addresses
+from resolvers import accounts_confirmation as confirmation
 from resolvers import accounts_passwords as passwords
 from resolvers import accounts_profile as profile
 from resolvers.cart import active_cart, merge_guest_cart
@@ -107,6 +108,10 @@ async def _default_billing(root: Customer) -> Address | None:
 )
 class Customer(Node):
     email: str = strawberry.field(description="The email address it signs in with, lower-cased.")
+    email_confirmed: bool = strawberry.field(
+        description="Whether its owner followed a link sent to `email` (registration, `customerConfirmEmail`, a "
+        "password reset). Accounts opened before confirmation existed count as confirmed."
+    )
     first_name: str = strawberry.field(description="The account holder's first name; empty when not given.")
     last_name: str = strawberry.field(description="The account holder's last name; empty when not given.")
     phone: str | None = strawberry.field(description="The account holder's phone number; null when not given.")
@@ -168,6 +173,7 @@ def build_customer(context: Context, account: Account) -> Customer:
     return Customer(
         id=encode_id("Customer", account.id),
         email=account.email,
+        email_confirmed=account.email_confirmed,
         first_name=account.first_name,
         last_name=account.last_name,
         phone=account.phone or None,
@@ -181,6 +187,10 @@ def build_customer(context: Context, account: Account) -> Customer:
     )
 
 
+REDIRECT_URL = (
+    "The storefront page the emailed link opens, with `?token=…` added: it must lie under one of the "
+    "gateway's storefront URLs (STOREFRONT_URLS), or REDIRECT_URL_NOT_ALLOWED."
+)
 PASSWORD_RULES = (
     f"{passwords.MIN_LENGTH}–{passwords.MAX_LENGTH} characters, not the email address nor the part before its @, "
     "not digits only, not one of the most common passwords (PASSWORD_TOO_SHORT, TOO_LONG, PASSWORD_TOO_SIMILAR, "
@@ -274,7 +284,7 @@ class TokenRevokePayload:
     user_errors: list[UserError] = strawberry.field(description="Always empty: an unknown token is not an error.")
 
 
-def _tokens(context: Context, pair: accounts.TokenPair | None, errors: list[UserError]) -> TokenCreatePayload:
+def build_tokens(context: Context, pair: accounts.TokenPair | None, errors: list[UserError]) -> TokenCreatePayload:
     if pair is None:
         return TokenCreatePayload(access_token=None, refresh_token=None, customer=None, user_errors=errors)
     return TokenCreatePayload(
@@ -292,15 +302,19 @@ async def _address_payload(action: Awaitable[AddressModel]) -> AddressPayload:
     return AddressPayload(address=None if saved is None else build_address(saved), user_errors=errors)
 
 
-async def _throttle(context: Context, email: str) -> None:
-    """Refuse (RATE_LIMITED) a caller that has tried too many passwords for this address: at
-    sign-in, and when changing a password, which a stolen access token could otherwise guess at."""
-    wait = await context.throttle_sign_in(email)
+def refuse_throttled(context: Context, what: str, wait: float | None) -> None:
+    """Refuse (RATE_LIMITED, with Retry-After) when a throttle said to wait `wait` seconds."""
     if wait is not None:
-        refusal = RateLimited("sign-in attempts", wait)
+        refusal = RateLimited(what, wait)
         if isinstance(context.response, Response):  # over HTTP (a WebSocket has no reply headers)
             context.response.headers["Retry-After"] = str(refusal.retry_after_seconds)
         raise refusal
+
+
+async def throttle_sign_in(context: Context, email: str) -> None:
+    """Refuse (RATE_LIMITED) a caller that has tried too many passwords for this address: at
+    sign-in, and when changing a password, which a stolen access token could otherwise guess at."""
+    refuse_throttled(context, "sign-in attempts", await context.throttle_sign_in(email))
 
 
 @strawberry.type
@@ -313,14 +327,29 @@ class AccountsQuery:
 
 @strawberry.type
 class AccountsMutation:
-    @strawberry.mutation(description="Open a customer account; sign in with `tokenCreate` afterwards.")
+    @strawberry.mutation(
+        description="Open a customer account and email a link confirming its address (`customerConfirmEmail`, "
+        "valid 3 days); sign in with `tokenCreate` afterwards (with REQUIRE_EMAIL_CONFIRMATION, once confirmed)."
+    )
     async def customer_register(
         self,
         info: Info[Context, None],
         input: Annotated[CustomerRegisterInput, strawberry.argument(description="The account to open.")],
+        redirect_url: Annotated[
+            str | None, strawberry.argument(description=f"{REDIRECT_URL} Left out: the first storefront URL.")
+        ] = None,
     ) -> CustomerRegisterPayload:
+        context = info.context
         account, errors = await attempt(
-            accounts.register_customer(input.email, input.password, input.first_name or "", input.last_name or "")
+            confirmation.register(
+                input.email,
+                input.password,
+                input.first_name or "",
+                input.last_name or "",
+                redirect_url,
+                context.link_rules,
+                context.secret_key,
+            )
         )
         return CustomerRegisterPayload(
             customer=None if account is None else build_customer(info.context, account), user_errors=errors
@@ -340,11 +369,11 @@ class AccountsMutation:
             strawberry.argument(description="A guest cart's token: its lines join the customer's open cart."),
         ] = None,
     ) -> TokenCreatePayload:
-        await _throttle(info.context, email)
+        await throttle_sign_in(info.context, email)
         pair, errors = await attempt(
             accounts.sign_in(email, password, info.context.secret_key, info.context.token_rules)
         )
-        payload = _tokens(info.context, pair, errors)
+        payload = build_tokens(info.context, pair, errors)
         if pair is not None and cart_token is not None:
             cart, cart_errors = await attempt(merge_guest_cart(cart_token, pair.account, info.context.cart_rules))
             payload.cart_token = strawberry.ID(cart.token) if cart is not None else None
@@ -363,7 +392,7 @@ class AccountsMutation:
         ],
     ) -> TokenCreatePayload:
         pair, errors = await attempt(accounts.refresh(refresh_token, info.context.secret_key, info.context.token_rules))
-        return _tokens(info.context, pair, errors)
+        return build_tokens(info.context, pair, errors)
 
     @strawberry.mutation(
         description="Sign out: the refresh token, those it was rotated from or to, and their access "
@@ -468,10 +497,10 @@ class AccountsMutation:
         new_password: Annotated[str, strawberry.argument(description=PASSWORD_RULES)],
     ) -> TokenCreatePayload:
         account = require_signed_in(await info.context.viewer())  # as the field's extension made sure
-        await _throttle(info.context, account.email)
+        await throttle_sign_in(info.context, account.email)
         pair, errors = await attempt(
             profile.change_password(
                 account, current_password, new_password, info.context.secret_key, info.context.token_rules
             )
         )
-        return _tokens(info.context, pair, errors)
+        return build_tokens(info.context, pair, errors)

@@ -14,8 +14,9 @@ from loaders import Loaders
 from models import Account
 from models.changes import Message
 from resolvers import accounts
+from resolvers.account_tokens import LinkRules
 from resolvers.cart import CartRules
-from resolvers.sign_in import Limiter, sign_in_wait
+from resolvers.sign_in import Limiter, email_link_wait, sign_in_wait
 
 
 class Feed(Protocol):
@@ -68,6 +69,7 @@ class Context:
     limiter: Limiter | None = None  # gateway/ratelimit.py's buckets, for sign-in throttling
     login_attempts_per_minute: int = 10
     token_rules: accounts.TokenRules = field(default_factory=accounts.TokenRules)
+    link_rules: LinkRules = field(default_factory=LinkRules)  # links sent by email (resolvers/account_tokens.py)
     prices_include_tax: bool = True
     cart_rules: CartRules = field(default_factory=CartRules)
     webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS: http and private addresses allowed
@@ -120,6 +122,10 @@ class Context:
     async def throttle_sign_in(self, email: str) -> float | None:
         """Seconds to wait when this caller has tried to sign in too often (resolvers/sign_in.py)."""
         return await sign_in_wait(self.limiter, self.client_ip, email, self.login_attempts_per_minute)
+
+    async def throttle_email_links(self, email: str) -> float | None:
+        """Seconds to wait when this caller has asked for too many links by email (resolvers/sign_in.py)."""
+        return await email_link_wait(self.limiter, self.client_ip, email, self.login_attempts_per_minute)
 
 
 def connection_token(payload: dict[str, Any]) -> str | None:

@@ -288,3 +288,13 @@ def quiet_http_client() -> Iterator[None]:
     logger.setLevel(logging.WARNING)
     yield
     logger.setLevel(level)
+
+
+@pytest.fixture
+async def mailbox() -> AsyncIterator[Any]:
+    """The account emails committed so far, sent to a real SMTP server; those new since the last
+    call (tests/account_mail.py)."""
+    from tests.account_mail import mailroom  # imports tests.test_emails, which imports this module
+
+    async with mailroom() as arrived:
+        yield arrived

@@ -41,6 +41,11 @@ PUBLIC_MUTATIONS = {
     "tokenCreate",
     "tokenRefresh",
     "tokenRevoke",
+    # Links sent by email: whoever holds the address (or the token) may ask or act, signed in or not.
+    "customerRequestPasswordReset",
+    "customerResetPassword",
+    "customerConfirmEmail",
+    "customerDelete",
     "cartCreate",
     "cartLinesAdd",
     "cartLinesUpdate",
@@ -116,6 +121,8 @@ async def test_every_protected_field_refuses_anonymous_and_the_unprivileged(clie
         "customerUpdate",
         "customerChangePassword",
         "customerDataExport",
+        "customerRequestEmailChange",
+        "customerRequestDeletion",
     }
     assert {"staffCreate", "stockSet", "productCreate"} | signed_in_only <= {name for name, _, _ in operations}
     assert {name for name, guard, _ in operations if name in signed_in_only and guard is SignedIn} == signed_in_only
