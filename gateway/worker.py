@@ -72,7 +72,8 @@ def customer_emails(settings: Settings, send: mail.Send) -> emails.Emails:
             accounts_export.DATA_EXPORT: accounts_export.ExportEmails(settings.public_url, settings.secret_key),
             ACCOUNT_MESSAGE: account_tokens.AccountLetters(settings.secret_key),
         },
-        secret_kinds=account_tokens.MESSAGES,
+        # Their links act for whoever holds them: kept in the message only until it is sent.
+        secret_kinds={*account_tokens.MESSAGES, accounts_export.DATA_EXPORT},
     )
 
 

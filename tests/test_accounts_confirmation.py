@@ -90,7 +90,7 @@ async def test_required_confirmation_keeps_unconfirmed_customers_out_but_not_gue
 
 
 async def test_accounts_from_before_the_migration_and_staff_count_as_confirmed(db):
-    # Migration 0021 marks every account already there confirmed; the test catalogue's accounts
+    # Migration 0023 marks every account already there confirmed; the test catalogue's accounts
     # predate it. Staff sign in whatever the flag says.
     from resolvers import accounts, accounts_admin
     from resolvers.accounts import TokenRules
