@@ -361,3 +361,17 @@ async def test_the_last_attempt_of_the_sending_job_marks_the_delivery_failed(db,
 
 def _job(attempts: int) -> Job:
     return Job(id=1, queue="default", lock=None, queueing_lock=None, task_name=WEBHOOK_SEND, attempts=attempts)
+
+
+async def test_two_sending_jobs_for_one_delivery_at_once_send_it_once(db, served, receiver):
+    """A delivery planned twice (the redelivery planned its event again while the first job waited
+    in a backlog) has two sending jobs: run at once, one sends and the other finds it sent."""
+    if db.name != "postgres":
+        pytest.skip("SQLite's one process runs its jobs one at a time: concurrency is proven on PostgreSQL")
+    client, _ = served
+    event_id = "6f1c3c1e-0000-4000-8000-000000000004"
+    _, _, delivery = await _subscribed(client, receiver.url, "ORDER_PAID", event_id, queued=True)
+    outcomes = await asyncio.gather(*(webhooks_out.send(delivery.id, allow_private=True) for _ in range(2)))
+    assert sorted(outcomes) == [webhooks_out.NOT_SENT, "SUCCEEDED"]
+    assert len(receiver.received) == 1
+    assert (await WebhookDelivery.get(id=delivery.id)).attempts == 1
