@@ -22,17 +22,16 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import select
-import subprocess
 import time
 import uuid
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import Any
 
-from bench import PYTHON, ROOT
+from bench import PYTHON
 from bench.database import PreparedDatabase, gateway_cli, gateway_env
+from bench.driven import Driven
 from bench.fanout_load import SUBSCRIPTION
 from bench.load import LoadSpec
 from bench.pyload import percentile_ms
@@ -210,51 +209,23 @@ EXPECTED_PER_ORDER = ("PLACED", "PAID", "PARTIALLY_SHIPPED", "SHIPPED", "DELIVER
 # -- the client processes -----------------------------------------------------------------------------
 
 
-class Client:
+class Client(Driven):
     """One `bench.fanout_load` process, driven line by line."""
 
     def __init__(self, server: servers.Server, subscribers: int) -> None:
-        self.process = subprocess.Popen(
-            [
-                PYTHON,
-                "-m",
-                "bench.fanout_load",
-                "--host",
-                server.host,
-                "--port",
-                str(server.port),
-                "--subscribers",
-                str(subscribers),
-            ],
-            cwd=ROOT,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            bufsize=1,
-        )
+        command = [
+            PYTHON,
+            "-m",
+            "bench.fanout_load",
+            "--host",
+            server.host,
+            "--port",
+            str(server.port),
+            "--subscribers",
+            str(subscribers),
+        ]
+        super().__init__("bench.fanout_load", command)
         self.ports: list[int] = []
-
-    def send(self, line: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-
-    def answer(self, timeout: float) -> dict[str, Any]:
-        stdout: IO[str] | None = self.process.stdout
-        assert stdout is not None
-        ready, _, _ = select.select([stdout], [], [], timeout)
-        line = stdout.readline() if ready else ""
-        if not line:
-            self.process.kill()
-            stderr = self.process.stderr.read() if self.process.stderr else ""
-            raise RuntimeError(f"bench.fanout_load gave no answer within {timeout:.0f}s:\n{stderr[-2000:]}")
-        return json.loads(line)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
 
 
 def _each(clients: list[Client], command: str, timeout: float) -> list[dict[str, Any]]:

@@ -1,6 +1,7 @@
-"""Server processes under test: start one uvicorn per app, wait until it answers, stop it for sure.
+"""Server processes under test: start one uvicorn per app, wait until it answers, stop it for sure;
+the same for the other processes a scenario needs beside it (job workers).
 
-Each server runs in its own session (process group), so stopping it also ends anything it forked,
+Each process runs in its own session (process group), so stopping it also ends anything it forked,
 and only what this harness started is ever signalled.
 """
 
@@ -37,18 +38,13 @@ def _uvicorn() -> list[str]:
 
 
 @dataclass
-class Server:
+class Process:
+    """A process under test, in its own session, its output in a temporary log file."""
+
     name: str
-    app: str  # "module:attribute", as uvicorn takes it
-    host: str
-    port: int
     process: subprocess.Popen[bytes]
     log_path: Path
     _log: IO[bytes] = field(repr=False)
-
-    @property
-    def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -58,7 +54,7 @@ class Server:
         return "\n".join(text.splitlines()[-lines:])
 
     def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM for a graceful uvicorn shutdown, then SIGKILL if it hangs. Idempotent."""
+        """SIGTERM for a graceful shutdown, then SIGKILL if it hangs. Idempotent."""
         if self.process.poll() is None:
             _signal_group(self.process, signal.SIGTERM)
             try:
@@ -71,17 +67,42 @@ class Server:
         self.log_path.unlink(missing_ok=True)
 
 
+@dataclass
+class Server(Process):
+    app: str  # "module:attribute", as uvicorn takes it
+    host: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
 def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
     # start_new_session=True made the server the leader of a group whose id is its pid.
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, sig)
 
 
+def spawn(name: str, command: list[str], env: dict[str, str]) -> Process:
+    """Start `command` from the project's root in a session of its own, its output logged."""
+    # Not a `with`: the log outlives this call; the Process holds it and closes it when it stops.
+    log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Process(name, process, Path(log_file.name), log_file)
+
+
 def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1", workers: int = 1) -> Server:
     """Start `uvicorn APP` with the production flags: `workers` workers (one by default), no access log."""
     port = free_port()
-    # Not a `with`: the log outlives this call; the Server holds it and closes it when it stops.
-    log_file = tempfile.NamedTemporaryFile(prefix=f"bench-{name}-", suffix=".log", delete=False)  # noqa: SIM115
     command = [
         *cpus.server_prefix(workers),
         *_uvicorn(),
@@ -96,16 +117,8 @@ def start(name: str, app: str, env: dict[str, str], *, host: str = "127.0.0.1", 
         "--log-level",
         "warning",
     ]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log_file,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return Server(name, app, host, port, process, Path(log_file.name), log_file)
+    started = spawn(name, command, env)
+    return Server(started.name, started.process, started.log_path, started._log, app, host, port)
 
 
 def wait_healthy(server: Server, path: str = "/healthz", timeout: float = HEALTH_TIMEOUT) -> None:
