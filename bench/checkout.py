@@ -173,7 +173,8 @@ async def _count_sql(database_url: str, settings: Any) -> tuple[list[str], dict[
         return await _one_order(variants[-2 * LINES_PER_CART : -LINES_PER_CART], settings)
 
 
-def _run_client(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
+def run_client(server: servers.Server, spec: LoadSpec, orders: int | None = None) -> dict[str, Any]:
+    """`bench.checkout_load` against `server` as `spec` says (and `--orders`, when given); its answer."""
     seconds = spec.warmup + spec.duration
     command = [
         PYTHON,
@@ -191,6 +192,7 @@ def _run_client(server: servers.Server, spec: LoadSpec) -> dict[str, Any]:
         str(spec.duration),
         "--warmup",
         str(spec.warmup),
+        *(["--orders", str(orders)] if orders is not None else []),
     ]
     try:
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=seconds + 120)
@@ -214,7 +216,7 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CheckoutRepo
         stack.callback(gateway.stop)
         servers.wait_healthy(gateway)
         for round_number in range(1, rounds + 1):
-            result = _run_client(gateway, spec)
+            result = run_client(gateway, spec)
             runs.append(result)
             print(
                 f"  round {round_number}: gateway  {result['orders_per_s']:9.1f} orders/s  "

@@ -9,7 +9,9 @@ Stock: the client reads in-stock variants (`quantityAvailable >= MIN_VARIANT_STO
 until the pool holds enough units for the whole run at `--max-orders-per-second`, and hands out
 one unit per line in rotation, so concurrent carts hold distinct variants and no checkout should
 ever meet INSUFFICIENT_STOCK. When the pool is used up the shoppers stop early (`stock_exhausted`).
-Prints one JSON object on stdout.
+With `--orders N` the shoppers start N flows between them and stop (the duration is then only a
+limit), and the numbers of the orders placed are in the answer: the webhooks scenario checks each
+one's delivery. Prints one JSON object on stdout.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Tally:
     requests: int = 0
     checkout_latencies: list[float] = field(default_factory=list)  # seconds, checkouts that placed an order
     flow_latencies: list[float] = field(default_factory=list)  # seconds, cartCreate sent to order received
+    placed: list[int] = field(default_factory=list)  # the numbers of the orders placed
     errors: Counter[str] = field(default_factory=Counter)  # http_status, graphql, socket, timeout, user_error:CODE…
     samples: list[str] = field(default_factory=list)  # the first few error details, to make them readable
     stock_exhausted: bool = False
@@ -171,10 +174,12 @@ async def load_pool(connection: Connection, units_wanted: int) -> tuple[StockPoo
     return StockPool(variants), pages
 
 
-async def shopper(number: int, connection: Connection, pool: StockPool, stop_at: float, tally: Tally) -> None:
+async def shopper(
+    number: int, connection: Connection, pool: StockPool, stop_at: float, tally: Tally, flows: int | None
+) -> None:
     clock = time.perf_counter
     email = f"shopper-{number}@example.com"
-    while clock() < stop_at:
+    while clock() < stop_at and (flows is None or tally.flows_started < flows):
         variant_ids = pool.take(LINES_PER_CART)
         if variant_ids is None:
             tally.stock_exhausted = True
@@ -208,35 +213,50 @@ async def shopper(number: int, connection: Connection, pool: StockPool, stop_at:
             tally.fail(RequestFailed("graphql", f"unexpected answer: {error!r}"))
             continue
         tally.orders += 1
+        tally.placed.append(completed["order"]["number"])
         tally.checkout_latencies.append(finished - checkout_started)
         tally.flow_latencies.append(finished - started)
 
 
-async def phase(connections: list[Connection], pool: StockPool, seconds: float) -> tuple[Tally, float]:
+async def phase(
+    connections: list[Connection], pool: StockPool, seconds: float, flows: int | None = None
+) -> tuple[Tally, float]:
+    """The shoppers for `seconds`, or until they have started `flows` flows between them."""
     tally = Tally()
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(*(shopper(n, c, pool, stop_at, tally) for n, c in enumerate(connections)))
+    await asyncio.gather(*(shopper(n, c, pool, stop_at, tally, flows) for n, c in enumerate(connections)))
     return tally, time.perf_counter() - started
 
 
 async def run(
-    host: str, port: int, path: str, shoppers: int, duration: float, warmup: float, max_orders_per_second: float
+    host: str,
+    port: int,
+    path: str,
+    shoppers: int,
+    duration: float,
+    warmup: float,
+    max_orders_per_second: float,
+    orders: int | None = None,
 ) -> dict[str, Any]:
     connections = [Connection(host, port, path) for _ in range(shoppers)]
-    # Units for the whole run at the assumed ceiling; the shoppers stop early if they outrun it.
-    units_wanted = int(LINES_PER_CART * max_orders_per_second * (duration + warmup)) + LINES_PER_CART * shoppers
+    # Units for the whole run at the assumed ceiling (or for the orders asked for); the shoppers
+    # stop early if they outrun it.
+    expected = max_orders_per_second * (duration + warmup) if orders is None else orders
+    units_wanted = int(LINES_PER_CART * expected) + LINES_PER_CART * shoppers
     pool, pages = await load_pool(connections[0], units_wanted)
     units_at_start, variants = pool.units, len(pool.ids)
     warm = Tally()
     if warmup > 0:
         warm, _ = await phase(connections, pool, warmup)
-    tally, elapsed = await phase(connections, pool, duration)
+    tally, elapsed = await phase(connections, pool, duration, orders)
     for connection in connections:
         connection.close()
     checkout = sorted(tally.checkout_latencies)
     flow = sorted(tally.flow_latencies)
+    counted = {"placed": tally.placed} if orders is not None else {}
     return {
+        **counted,
         "orders": tally.orders,
         "elapsed_s": elapsed,
         "orders_per_s": tally.orders / elapsed if elapsed > 0 else 0.0,
@@ -282,6 +302,9 @@ def main(argv: list[str] | None = None) -> int:
         default=400.0,
         help="the stock pool is sized for this rate over warm-up + duration (400)",
     )
+    parser.add_argument(
+        "--orders", type=int, default=None, help="start this many flows, then stop (the duration is a limit)"
+    )
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -290,7 +313,16 @@ def main(argv: list[str] | None = None) -> int:
     except ImportError:
         runner = asyncio.run
     result = runner(
-        run(args.host, args.port, args.path, args.shoppers, args.duration, args.warmup, args.max_orders_per_second)
+        run(
+            args.host,
+            args.port,
+            args.path,
+            args.shoppers,
+            args.duration,
+            args.warmup,
+            args.max_orders_per_second,
+            args.orders,
+        )
     )
     print(json.dumps(result))
     return 0
