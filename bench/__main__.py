@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from types import FrameType
 
-from bench import cache, checkout, database, fanout, listing, soak
+from bench import cache, checkout, database, fanout, listing, soak, webhooks
 from bench.database import PreparedDatabase
 from bench.load import LoadSpec, generator_name
 from bench.report import Report, machine_info, utc_stamp, write_json
@@ -25,6 +25,7 @@ SCENARIOS: dict[str, Callable[[PreparedDatabase, LoadSpec, int], Report]] = {
     checkout.NAME: checkout.run,
     cache.NAME: cache.run,
     fanout.NAME: fanout.run,
+    webhooks.NAME: webhooks.run,
     soak.NAME: soak.run,
 }
 
@@ -37,6 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each run (2)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating a, b rounds (2)")
     parser.add_argument("--minutes", type=int, default=10, help="length of the soak scenario (10)")
+    parser.add_argument(
+        "--orders", type=int, default=1000, help="orders placed per run of the webhooks scenario (1000)"
+    )
     return parser
 
 
@@ -53,7 +57,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown scenario {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
     signal.signal(signal.SIGTERM, _exit_on_sigterm)
     names = args.scenarios or list(SCENARIOS)
-    spec = LoadSpec(connections=args.connections, duration=args.duration, warmup=args.warmup, minutes=args.minutes)
+    spec = LoadSpec(
+        connections=args.connections,
+        duration=args.duration,
+        warmup=args.warmup,
+        minutes=args.minutes,
+        orders=args.orders,
+    )
     generator = generator_name()
     stamp = utc_stamp()
     started = time.perf_counter()

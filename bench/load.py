@@ -30,6 +30,7 @@ class LoadSpec:
     path: str = "/graphql"
     unique: bool = False  # replace NONCE in the body with a fresh value on every request
     minutes: int = 10  # the soak's length (scenario `soak` only)
+    orders: int = 1000  # orders placed per run (scenario `webhooks` only)
 
 
 @dataclass(frozen=True)
