@@ -356,6 +356,12 @@ class WebhooksReport:
             f"receiver answering: worst p99 {worst:.3f} s (target <= {TARGET_P99_S:.0f} s), "
             f"not delivered exactly once {sum(lost(p) for p in ok)}: {verdict}"
         )
+        for number, part in enumerate(retry, 1):
+            gaps = ", ".join(
+                f"{step} p50 {g['p50_s']} s ({g['min_s']}-{g['max_s']})"
+                for step, g in part["seen"]["between_attempts"].items()
+            )
+            lines.append(f"run {number} retry, seconds between attempts of a webhook-id: {gaps or 'none'}")
         lost_retry = sum(lost(p) for p in retry)
         lines.append(
             f"receiver failing {FAIL_FIRST} attempts: {sum(p['seen']['delivered'] for p in retry)} of "
