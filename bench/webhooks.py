@@ -64,10 +64,14 @@ TARGET_P99_S = 2.0
 ORDERS_LIMIT_S = 900.0  # placing the orders may take at most this long
 SETTLE_S = 6.0  # after the last delivery, for a late duplicate: longer than the outbox's redelivery period
 POLL_S = 0.2
-# The retries' worst waits (each between half and all of its ceiling), and a worker's polling
-# period twice over: a retry that comes due is not announced, the next poll takes it.
-RETRY_WAIT_S = sum(min(WEBHOOK_RETRY.cap_seconds, WEBHOOK_RETRY.base_seconds * 2.0**n) for n in range(FAIL_FIRST))
-DELIVERY_TIMEOUT_S = {0: 120.0, FAIL_FIRST: 120.0 + RETRY_WAIT_S + FAIL_FIRST * 10.0}
+# How long after the last order its delivery may come, at most: a backlog of jobs to work off,
+# and with failures each retry's longest wait (between half and all of its ceiling) plus twice a
+# worker's 5 s polling period (a retry that comes due is not announced: the next poll takes it).
+BACKLOG_S = 300.0
+RETRY_WAIT_S = sum(
+    min(WEBHOOK_RETRY.cap_seconds, WEBHOOK_RETRY.base_seconds * 2.0**n) + 10.0 for n in range(FAIL_FIRST)
+)
+DELIVERY_TIMEOUT_S = {0: BACKLOG_S, FAIL_FIRST: BACKLOG_S + RETRY_WAIT_S}
 
 SUBSCRIBE = (
     "mutation Subscribe($url: String!, $secret: String) { webhookSubscriptionCreate(url: $url, "
