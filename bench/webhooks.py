@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack
@@ -72,6 +73,14 @@ RETRY_WAIT_S = sum(
     min(WEBHOOK_RETRY.cap_seconds, WEBHOOK_RETRY.base_seconds * 2.0**n) + 10.0 for n in range(FAIL_FIRST)
 )
 DELIVERY_TIMEOUT_S = {0: BACKLOG_S, FAIL_FIRST: BACKLOG_S + RETRY_WAIT_S}
+
+# The job tables churn by thousands of rows a minute. A job worker's session keeps the plan of
+# Procrastinate's fetch function that it made while they were empty, a scan that takes ~0.5 s of
+# CPU per job once they hold a backlog, until an ANALYZE of them makes it plan again: autovacuum's
+# work. Where the server's autovacuum is off (the bench settles its tables itself), the scenario
+# analyses them as autovacuum would, at its default naptime.
+AUTOANALYZE_S = 60.0
+JOB_TABLES = "procrastinate_jobs, procrastinate_events"
 
 SUBSCRIBE = (
     "mutation Subscribe($url: String!, $secret: String) { webhookSubscriptionCreate(url: $url, "
@@ -119,6 +128,36 @@ async def _stored(url: str, receiver_url: str, event_ids: list[str]) -> dict[str
         "deliveries": {row["status"]: {"count": row["n"], "attempts": int(row["attempts"])} for row in statuses},
         "failed_send_jobs": failed_jobs,
     }
+
+
+class Autoanalyze:
+    """ANALYZE of the job tables every AUTOANALYZE_S, in a thread, while the server's autovacuum is off."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.replace("postgres://", "postgresql://")
+        self.stopped = threading.Event()
+        self.runs = 0
+        self.needed = asyncio.run(self._fetch("SHOW autovacuum")) == "off"
+        self.thread = threading.Thread(target=self._loop, name="autoanalyze", daemon=True)
+        if self.needed:
+            self.thread.start()
+
+    async def _fetch(self, statement: str) -> Any:
+        conn = await asyncpg.connect(self.url)
+        try:
+            return await conn.fetchval(statement)
+        finally:
+            await conn.close()
+
+    def _loop(self) -> None:
+        while not self.stopped.wait(AUTOANALYZE_S):
+            asyncio.run(self._fetch(f"ANALYZE {JOB_TABLES}"))
+            self.runs += 1
+
+    def stop(self) -> None:
+        self.stopped.set()
+        if self.thread.is_alive():
+            self.thread.join(30)
 
 
 # -- what arrived ------------------------------------------------------------------------------------
@@ -297,6 +336,8 @@ def run_once(database: PreparedDatabase, spec: LoadSpec) -> dict[str, Any]:
             job_workers.append(worker)
         servers.wait_healthy(gateway)
         web = started_workers(gateway.process.pid, WEB_WORKERS, gateway.log_tail)
+        autoanalyze = Autoanalyze(database.url)
+        stack.callback(autoanalyze.stop)
 
         processes = {"web": web, "jobs": [w.process.pid for w in job_workers]}
         parts = []
@@ -312,7 +353,7 @@ def run_once(database: PreparedDatabase, spec: LoadSpec) -> dict[str, Any]:
             for worker in job_workers:
                 if worker.process.poll() is not None:
                     raise RuntimeError(f"job worker {worker.name} exited:\n{worker.log_tail()}")
-        return {"parts": parts, "pids": processes}
+        return {"parts": parts, "pids": processes, "autoanalyze_runs": autoanalyze.runs if autoanalyze.needed else None}
 
 
 def _cpu(processes: dict[str, list[int]]) -> dict[str, float]:
