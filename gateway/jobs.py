@@ -27,7 +27,7 @@ import contextlib
 import datetime
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from typing import Any
@@ -323,39 +323,33 @@ class Jobs:
 
     async def plan_webhooks(self, changes: list[Change]) -> None:
         """The outbox consumer of outgoing webhooks: the deliveries these changes make, and a
-        sending job for each not yet queued. Raises (the outbox tries again) when a job cannot be
-        deferred; a crash between deferring and marking queues a delivery twice, and its second
-        job sends the same `webhook-id` again (Standard Webhooks receivers drop repeats)."""
-        waiting = await webhooks_out.plan(changes)
-        for delivery_id in waiting:
-            await self.app.configure_task(WEBHOOK_SEND).defer_async(delivery_id=delivery_id)
-            self.stats.deferred[(WEBHOOK_SEND,)] += 1
-        if waiting:
-            await webhooks_out.mark_queued(waiting)
+        sending job for each not yet queued (a second job for one delivery finds it sent)."""
+        await self._queue_each(WEBHOOK_SEND, "delivery_id", await webhooks_out.plan(changes), webhooks_out.mark_queued)
 
     async def plan_exports(self, changes: list[Change]) -> None:
         """The outbox consumer of customers' data exports: a building job for each request among
-        these changes not yet queued. A crash between deferring and marking queues one twice; its
-        second job finds the copy built."""
-        waiting = await accounts_export.plan(changes)
-        for export_id in waiting:
-            await self.app.configure_task(EXPORT_BUILD).defer_async(export_id=export_id)
-            self.stats.deferred[(EXPORT_BUILD,)] += 1
-        if waiting:
-            await accounts_export.mark_queued(waiting)
+        these changes not yet queued (a second job for one request finds the copy built)."""
+        await self._queue_each(
+            EXPORT_BUILD, "export_id", await accounts_export.plan(changes), accounts_export.mark_queued
+        )
 
     async def plan_emails(self, changes: list[Change]) -> None:
         """The outbox consumer of customer emails: the emails these changes call for, and a sending
-        job for each not yet queued, as `plan_webhooks` does for deliveries. A crash between
-        deferring and marking queues an email twice; its second job finds it SENT."""
-        if self.mailer is None:
-            return
-        waiting = await self.mailer.plan(changes)
-        for email_id in waiting:
-            await self.app.configure_task(EMAIL_SEND).defer_async(email_id=email_id)
-            self.stats.deferred[(EMAIL_SEND,)] += 1
-        if waiting:
-            await emails.mark_queued(waiting)
+        job for each not yet queued (a second job for one email finds it SENT)."""
+        if self.mailer is not None:
+            await self._queue_each(EMAIL_SEND, "email_id", await self.mailer.plan(changes), emails.mark_queued)
+
+    async def _queue_each(
+        self, task: str, argument: str, row_ids: list[int], mark_queued: Callable[[list[int]], Awaitable[None]]
+    ) -> None:
+        """A job of `task` for each planned row (its id as `argument`), then the rows marked queued.
+        Raises (the outbox hands the changes over again) when a job cannot be deferred; a crash
+        between deferring and marking queues a row twice, which its task's second run finds done."""
+        for row_id in row_ids:
+            await self.app.configure_task(task).defer_async(**{argument: row_id})
+            self.stats.deferred[(task,)] += 1
+        if row_ids:
+            await mark_queued(row_ids)
 
     async def run_worker(self, concurrency: int = 1, name: str = "worker") -> None:
         """Run jobs until cancelled (or, in a worker process, until SIGTERM/SIGINT)."""
