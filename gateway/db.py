@@ -22,6 +22,8 @@ MODEL_MODULES = [
     "models.orders",
     "models.shipments",
     "models.payments",
+    "models.refunds",
+    "models.returns",
     "models.outbox",
     "models.emails",
     "models.webhooks_out",

@@ -1,12 +1,22 @@
 """Payment attempts (issue 12, defect 3): a record written before money moves, so a charge made by a
 worker killed before its order committed can be found and given back."""
 
+from enum import StrEnum
+
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
 from tortoise.indexes import Index
 from tortoise.migrations import operations as ops
 
-from models.payments import PaymentAttemptStatus
+
+class PaymentAttemptStatus(StrEnum):
+    # As the model had it then (migration 0024 turns attempts into payments).
+    STARTED = "STARTED"
+    DECLINED = "DECLINED"
+    UNUSED = "UNUSED"
+    ORDERED = "ORDERED"
+    RETURNING = "RETURNING"
+    RETURNED = "RETURNED"
 
 
 class Migration(migrations.Migration):

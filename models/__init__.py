@@ -13,7 +13,9 @@ from models.emails import SentEmail, SentEmailStatus
 from models.inventory import Stock, StockMovement, Warehouse
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.outbox import OutboxEvent
-from models.payments import PaymentAttempt, PaymentAttemptStatus
+from models.payments import Payment, PaymentEvent, PaymentStatus
+from models.refunds import Refund, RefundLine, RefundStatus
+from models.returns import Return, ReturnLine, ReturnStatus
 from models.shipments import CarrierDelivery, Shipment, ShipmentEvent, ShipmentLine, ShipmentStatus
 from models.webhooks_out import (
     WebhookAttempt,
@@ -44,14 +46,21 @@ __all__ = [
     "OrderLine",
     "OrderStatus",
     "OutboxEvent",
-    "PaymentAttempt",
-    "PaymentAttemptStatus",
+    "Payment",
+    "PaymentEvent",
+    "PaymentStatus",
     "Permission",
     "Product",
     "ProductImage",
     "ProductStatus",
     "ProductVariant",
     "RefreshToken",
+    "Refund",
+    "RefundLine",
+    "RefundStatus",
+    "Return",
+    "ReturnLine",
+    "ReturnStatus",
     "SentEmail",
     "SentEmailStatus",
     "Shipment",

@@ -26,12 +26,14 @@ EVENT_MESSAGE_LENGTH = 500  # an order event's message, such as a cancellation's
 
 
 class OrderStatus(StrEnum):
+    AWAITING_PAYMENT = "AWAITING_PAYMENT"  # placed, stock reserved, the payment waits for the shopper
     PLACED = "PLACED"
     PAID = "PAID"
     PARTIALLY_SHIPPED = "PARTIALLY_SHIPPED"
     SHIPPED = "SHIPPED"
     DELIVERED = "DELIVERED"
     CANCELLED = "CANCELLED"
+    PARTIALLY_REFUNDED = "PARTIALLY_REFUNDED"  # part of the money taken was given back
     REFUNDED = "REFUNDED"
 
 
@@ -112,6 +114,8 @@ class OrderLine(Model):
     variant_name = fields.CharField(max_length=255)
     quantity = fields.IntField()
     quantity_shipped = fields.IntField(default=0)
+    quantity_refunded = fields.IntField(default=0)  # units whose money was given back (models/refunds.py)
+    quantity_returned = fields.IntField(default=0)  # units in a return not rejected (models/returns.py)
     unit_price = fields.DecimalField(max_digits=12, decimal_places=2)
     total = fields.DecimalField(max_digits=12, decimal_places=2)
 
@@ -122,6 +126,12 @@ class OrderLine(Model):
             CheckConstraint(check="quantity > 0", name="order_line_quantity_positive"),
             CheckConstraint(
                 check="quantity_shipped >= 0 AND quantity_shipped <= quantity", name="order_line_shipped_within"
+            ),
+            CheckConstraint(
+                check="quantity_refunded >= 0 AND quantity_refunded <= quantity", name="order_line_refunded_within"
+            ),
+            CheckConstraint(
+                check="quantity_returned >= 0 AND quantity_returned <= quantity", name="order_line_returned_within"
             ),
         )
 

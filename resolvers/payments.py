@@ -33,16 +33,43 @@ S = PaymentAttemptStatus
 
 
 @dataclass(frozen=True)
-class PaymentResult:
+class ProviderPayment:
+    """What a provider says of a payment, after it was asked to do something with it."""
+
+    status: PaymentStatus  # PENDING, ACTION_REQUIRED, AUTHORIZED, CAPTURED, DECLINED or CANCELLED
+    reference: str  # the provider's id of the payment (a Stripe PaymentIntent's)
+    amount: Decimal = Decimal(0)  # what it holds (AUTHORIZED) or took (CAPTURED)
+    client_secret: str = ""  # what the shopper's browser needs to finish it with the provider
+    redirect_url: str = ""  # where to send the shopper when ACTION_REQUIRED, if anywhere
+    message: str = ""  # why, when DECLINED or CANCELLED
+
+
+@dataclass(frozen=True)
+class ProviderRefund:
     approved: bool
-    captured: bool
-    reference: str
+    reference: str = ""  # the provider's id of the refund
     message: str = ""
 
 
 @dataclass(frozen=True)
+class ProviderEvent:
+    """A provider's webhook, as the gateway needs it: which payment, and what it became."""
+
+    event_id: str  # the provider's id of the event: each is applied once
+    type: str  # the provider's own name for it (payment_intent.succeeded), kept in the payment's events
+    reference: str  # the payment it is about (`Payment.reference`)
+    status: PaymentStatus | None  # what the payment became; None: nothing the gateway acts on
+    amount: Decimal = Decimal(0)
+    currency: str = ""
+
+
+class WebhookRejected(Exception):
+    """The webhook's signature is missing or wrong: answered 401, nothing read further."""
+
+
+@dataclass(frozen=True)
 class GivenBack:
-    """What a provider gave back under a key: the charge's reference and the amount (0: it held nothing)."""
+    """What a provider gave back for a payment: the charge's reference and the amount (0: it held nothing)."""
 
     reference: str = ""
     amount: Decimal = Decimal(0)
@@ -50,21 +77,45 @@ class GivenBack:
 
 
 class PaymentProvider(Protocol):
+    """A payment provider, as Vendure has it: a small interface, one class per provider.
+
+    Every call that can move money is made under the payment's idempotency `key`: the same key
+    never charges or refunds twice. Amounts are Decimals in the currency's major unit (a
+    provider that counts minor units converts at its edge, `currencies.to_minor`).
+    """
+
     name: str
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> PaymentResult:
-        """Authorize (or charge) under the idempotency `key`: the same key never charges twice."""
+    async def initialize(
+        self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
+    ) -> ProviderPayment:
+        """Open the payment with the provider (a Stripe PaymentIntent): nothing is charged yet.
+        `token`, when given, is the payment method to charge at `confirm`."""
         ...
 
-    async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> ProviderPayment:
+        """At checkoutComplete: charge or authorize now if the provider can without the shopper,
+        or say where the payment stands (ACTION_REQUIRED, PENDING, …) if it cannot."""
+        ...
 
-    async def void(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
+    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderPayment:
+        """Take `amount` of what an AUTHORIZED payment holds."""
+        ...
 
-    async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult: ...
+    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderRefund:
+        """Give `amount` of a CAPTURED payment back, once per `key`."""
+        ...
 
-    async def give_back(self, key: str) -> GivenBack:
-        """Void or refund whatever the provider still holds from what it did under `key` (nothing,
-        when it did nothing or gave it back already): safe to call any number of times."""
+    async def give_back(self, reference: str, key: str) -> GivenBack:
+        """Void or refund whatever the provider still holds of the payment (nothing, when it never
+        charged or gave it back already): safe to call any number of times."""
+        ...
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """The event a webhook carries, its signature checked first (`WebhookRejected` when it
+        fails); ValueError when the body is not an event."""
         ...
 
 
