@@ -21,7 +21,7 @@ from models.returns import ReturnStatus
 # (STARTED: PENDING, recovery gives it back once `expires_at` passed; UNUSED and RETURNED:
 # CANCELLED, holding nothing).
 COPY_ATTEMPTS = """
-INSERT INTO payment (key, provider, cart_token, status, amount, currency, reference, client_secret,
+INSERT INTO payment (key, provider, cart_token, status, amount, currency, reference, method, client_secret,
                      return_url, redirect_url, captured, refunded, order_id, expires_at, created_at, updated_at)
 SELECT a.key, a.provider, a.cart_token,
        CASE
@@ -30,7 +30,7 @@ SELECT a.key, a.provider, a.cart_token,
            WHEN a.status IN ('UNUSED', 'RETURNED') THEN 'CANCELLED'
            ELSE a.status
        END,
-       a.amount, a.currency, a.reference, '', '', '',
+       a.amount, a.currency, a.reference, '', '', '', '',
        CASE WHEN a.status = 'ORDERED' AND o.paid_at IS NOT NULL THEN a.amount ELSE 0 END,
        CASE
            WHEN a.status = 'ORDERED' AND o.paid_at IS NOT NULL AND o.status IN ('REFUNDED', 'CANCELLED')
@@ -70,6 +70,7 @@ class Migration(migrations.Migration):
                 ("amount", fields.DecimalField(null=True, max_digits=12, decimal_places=2)),
                 ("currency", fields.CharField(default="", max_length=3)),
                 ("reference", fields.CharField(default="", max_length=128)),
+                ("method", fields.CharField(default="", max_length=255)),
                 ("client_secret", fields.CharField(default="", max_length=255)),
                 ("return_url", fields.CharField(default="", max_length=2048)),
                 ("redirect_url", fields.CharField(default="", max_length=2048)),

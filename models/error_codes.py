@@ -74,6 +74,14 @@ class ErrorCode(DescribedCode):
         "PAYMENT_DECLINED",
         "The payment provider refused (or did not answer in time); nothing was charged.",
     )
+    PAYMENT_AMOUNT_MISMATCH = (
+        "PAYMENT_AMOUNT_MISMATCH",
+        "The cart's total changed since its payment was initialized: initialize a new payment for the new total.",
+    )
+    PAYMENT_NOT_USABLE = (
+        "PAYMENT_NOT_USABLE",
+        "The payment cannot pay for this cart: it belongs to another cart, or it was declined, cancelled or used.",
+    )
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED", "The idempotency key was used for another cart: send a new key."
     INVALID_TRANSITION = "INVALID_TRANSITION", "The order is in a status this change cannot start from."
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "The email or password is not correct."

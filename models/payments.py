@@ -22,6 +22,7 @@ from models.orders import EVENT_MESSAGE_LENGTH, Order
 # Column lengths that input is checked against before it is written.
 PROVIDER_LENGTH = 32
 REFERENCE_LENGTH = 128  # the provider's id of the payment (a Stripe PaymentIntent's, a test charge's)
+METHOD_LENGTH = 255
 CLIENT_SECRET_LENGTH = 255
 URL_LENGTH = 2048  # returnUrl, and the provider's redirectUrl
 PROVIDER_EVENT_ID_LENGTH = 255
@@ -47,6 +48,9 @@ class Payment(Model):
     amount = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
     currency = fields.CharField(max_length=3, default="")
     reference = fields.CharField(max_length=REFERENCE_LENGTH, default="")
+    # The payment method the shopper chose in the provider's form (a card token, a Stripe `pm_…`),
+    # when given to the gateway rather than to the provider directly: what `confirm` charges.
+    method = fields.CharField(max_length=METHOD_LENGTH, default="")
     client_secret = fields.CharField(max_length=CLIENT_SECRET_LENGTH, default="")
     return_url = fields.CharField(max_length=URL_LENGTH, default="")
     redirect_url = fields.CharField(max_length=URL_LENGTH, default="")

@@ -45,7 +45,7 @@ from models import (
     Order,
     OrderEvent,
     OrderLine,
-    PaymentAttempt,
+    Payment,
     RefreshToken,
     SentEmail,
     Shipment,
@@ -301,7 +301,7 @@ async def _orders(orders: list[Order]) -> list[dict[str, Any]]:
         return []
     lines = await OrderLine.filter(order_id__in=ids).order_by("id")
     events = _grouped(await OrderEvent.filter(order_id__in=ids).order_by("id"), "order_id")
-    payments = _grouped(await PaymentAttempt.filter(order_id__in=ids).order_by("id"), "order_id")
+    payments = _grouped(await Payment.filter(order_id__in=ids).order_by("id"), "order_id")
     shipments = await Shipment.filter(order_id__in=ids).order_by("id")
     parcel_ids = [shipment.id for shipment in shipments]
     parcel_lines = _grouped(

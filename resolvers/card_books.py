@@ -78,12 +78,13 @@ class CardBooks:
         self._charges: OrderedDict[str, Entry] = OrderedDict()  # key -> charge, the latest `window`
         self._read = 0  # bytes of the file already in `_charges`
 
-    def charge(self, key: str, amount: Decimal, currency: str) -> Entry:
-        """Charge the card under `key`, or give the charge already made under it."""
+    def charge(self, key: str, amount: Decimal, currency: str, reference: str = "") -> Entry:
+        """Charge the card under `key` (as the charge `reference`, or a new one), or give the
+        charge already made under it."""
         with self._locked() as file:
             charge = self._charges.get(key)
             if charge is None:
-                charge = Entry("CHARGE", f"test_{secrets.token_hex(8)}", amount, currency, key)
+                charge = Entry("CHARGE", reference or f"test_{secrets.token_hex(8)}", amount, currency, key)
                 self._append(file, charge)
             return charge
 

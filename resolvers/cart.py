@@ -23,14 +23,13 @@ from models import (
     Cart,
     CartLine,
     DiscountCode,
-    PaymentAttempt,
-    PaymentAttemptStatus,
+    Payment,
     Product,
     ProductStatus,
     TaxRate,
 )
 from models.rows import VariantRow
-from resolvers import batches, checkout, outbox, pricing
+from resolvers import batches, checkout, outbox, payments, pricing
 from resolvers.accounts import validate_email
 from resolvers.addresses import default_addresses, validate_address
 from resolvers.errors import DomainError, ErrorCode
@@ -466,13 +465,13 @@ async def _remove_abandoned(cutoff: datetime, size: int) -> int:
         )
         if not found:
             return 0
-        # A checkout records its payment attempt just before it locks the cart: one still STARTED
-        # (or being given back) means a checkout is under way on this cart, or its money is moving.
+        # A checkout (or a payment session) records its payment before it locks the cart: one no
+        # order holds yet that may hold money means a checkout is under way on this cart, or its
+        # money is moving.
         paying = {
-            attempt.cart_token
-            for attempt in await PaymentAttempt.filter(
-                cart_token__in=[cart.token for cart in found],
-                status__in=(PaymentAttemptStatus.STARTED, PaymentAttemptStatus.RETURNING),
+            payment.cart_token
+            for payment in await Payment.filter(
+                cart_token__in=[cart.token for cart in found], order_id__isnull=True, status__in=payments.UNSETTLED
             ).only("id", "cart_token")
         }
         ids = [cart.id for cart in found if cart.token not in paying]

@@ -14,10 +14,10 @@ order (a failing statement after it, a lost race, a cancelled request) is voided
 the same request, once the transaction has rolled back. The authorization itself stays inside the
 transaction, where the cart, its stock rows and its discount code are locked: taking it outside
 would need an order that exists before it is paid for, and a declined card must leave no order.
-What survives a process killed mid-checkout is the payment attempt, recorded in a statement of its
-own before the transaction: the charge is made under its key and the attempt is marked ORDERED
-with the order, so one left STARTED is a charge no order holds, which `payments.recover()` gives
-back. The order number's counter, which every checkout shares, is still taken only after the
+What survives a process killed mid-checkout is the payment, recorded in a statement of its own
+before the transaction: the charge is made under its key and the payment gets its order in the
+order's transaction, so one no order holds is a charge nobody has, which `payments.recover()`
+gives back. The order number's counter, which every checkout shares, is still taken only after the
 payment, so the provider's latency never serializes all checkouts.
 
 Warehouse choice, per line: the warehouse with the most available stock when one can serve the
@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q
@@ -46,7 +46,8 @@ from models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
-    PaymentAttempt,
+    Payment,
+    PaymentStatus,
     ProductStatus,
     Stock,
     StockMovement,
@@ -134,13 +135,14 @@ async def complete(
             f"An idempotency key has 1–{IDEMPOTENCY_KEY_LENGTH} characters.",
             ["idempotencyKey"],
         )
-    if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the attempt's column
+    if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the payment's column
         raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
-    # Recorded before the transaction, in a statement of its own: it outlives a process killed mid-checkout.
-    payment = Payment(provider, await payments.start_attempt(provider.name, token))
+    # Recorded before the transaction, in a statement of its own: it outlives a process killed
+    # mid-checkout, and expires at once (recovery gives it back unless an order holds it).
+    payment = Checkout(provider, await payments.start(provider.name, token, payment_token, timedelta(0)))
     order: Order | None = None
     try:
-        order = await _complete(token, payment, payment_token, idempotency_key, prices_include_tax, actor)
+        order = await _complete(token, payment, idempotency_key, prices_include_tax, actor)
     except IntegrityError:
         # A concurrent request with the same idempotency key committed first: that is the order.
         order = await _existing(idempotency_key, await Cart.get_or_none(token=token))
@@ -149,34 +151,38 @@ async def complete(
     finally:
         if not payment.ordered(order):
             # Shielded: a cancelled request still gives the money back.
-            await asyncio.shield(payments.settle_unordered(payment.attempt, provider, payment.asked, payment.declined))
+            await asyncio.shield(payments.settle_unordered(payment.row, provider, payment.asked, payment.declined))
     assert order is not None  # both paths that get here have one
     return order
 
 
 @dataclass
-class Payment:
-    """The provider of a checkout, its attempt, and what the provider was asked and answered."""
+class Checkout:
+    """The payment of a checkout, its provider, and what the provider was asked and answered."""
 
     provider: payments.PaymentProvider
-    attempt: PaymentAttempt
-    asked: bool = False  # the provider was called: money may have moved under the attempt's key
+    row: Payment
+    asked: bool = False  # the provider was called: money may have moved under the payment's key
     declined: bool = False
-    authorization: payments.PaymentResult | None = None
+    answer: payments.ProviderPayment | None = None
 
     def ordered(self, order: Order | None) -> bool:
-        """Whether `order` is the one this payment's authorization was committed with."""
-        return (
-            order is not None
-            and self.authorization is not None
-            and order.payment_reference == self.authorization.reference
-        )
+        """Whether `order` is the one this payment was committed with."""
+        return order is not None and self.answer is not None and order.payment_reference == self.answer.reference
+
+
+# What the order is once its payment answered.
+ORDER_STATUS = {
+    PaymentStatus.CAPTURED: OrderStatus.PAID,
+    PaymentStatus.AUTHORIZED: OrderStatus.PLACED,
+    PaymentStatus.PENDING: OrderStatus.AWAITING_PAYMENT,
+    PaymentStatus.ACTION_REQUIRED: OrderStatus.AWAITING_PAYMENT,
+}
 
 
 async def _complete(
     token: str,
-    payment: Payment,
-    payment_token: str | None,
+    payment: Checkout,
     idempotency_key: str | None,
     prices_include_tax: bool,
     actor: Account | None,
@@ -244,13 +250,20 @@ async def _complete(
                 raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, "This code has been used up.", ["discountCodes"])
 
         # Money last: nothing below refuses the order. Should anything still fail, complete() gives it back.
-        provider = payment.provider
+        provider, row = payment.provider, payment.row
         payment.asked = True
-        result = await provider.authorize(totals.total, cart.currency, payment_token, payment.attempt.key)
-        if not result.approved:
+        reference = row.reference
+        if not reference:  # the one-step form: opened with the provider only now that the total is known
+            reference = (
+                await provider.initialize(totals.total, cart.currency, row.key, "", row.method or None)
+            ).reference
+        answer = await provider.confirm(reference, totals.total, cart.currency, row.key, row.method or None)
+        status = ORDER_STATUS.get(answer.status)
+        if status is None:
             payment.declined = True
-            raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The payment was declined.", ["payment"])
-        payment.authorization = result
+            raise DomainError(ErrorCode.PAYMENT_DECLINED, answer.message or "The payment was declined.", ["payment"])
+        payment.answer = answer
+        captured = status == OrderStatus.PAID
 
         await OrderCounter.filter(id=1).update(last_number=F("last_number") + 1)
         number = (await OrderCounter.get(id=1)).last_number
@@ -262,7 +275,7 @@ async def _complete(
             idempotency_key=idempotency_key,
             customer_id=cart.customer_id,
             email=cart.email,
-            status=OrderStatus.PAID if result.captured else OrderStatus.PLACED,
+            status=status,
             currency=cart.currency,
             subtotal=totals.subtotal,
             discount_total=totals.discount,
@@ -275,10 +288,10 @@ async def _complete(
             shipping_carrier=method.carrier,
             discount_code=figures.discount_code.code if figures.discount_code else "",
             payment_provider=provider.name,
-            payment_reference=result.reference,
-            paid_at=now if result.captured else None,
+            payment_reference=answer.reference,
+            paid_at=now if captured else None,
         )
-        await payments.mark_ordered(payment.attempt, order)
+        await payments.mark_ordered(row, order, answer)
         await OrderLine.bulk_create(
             [
                 OrderLine(
@@ -319,7 +332,7 @@ async def _complete(
         events = [
             OrderEvent(order_id=order.id, kind="PLACED", message=f"Placed with {provider.name}.", actor=cart.email)
         ]
-        if result.captured:
+        if captured:
             events.append(
                 OrderEvent(order_id=order.id, kind="PAID", message=f"Paid by {provider.name}.", actor=cart.email)
             )

@@ -27,12 +27,16 @@ from resolvers.pagination import Page, newest_first
 
 S = OrderStatus
 TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
+    # The provider confirms (PAID, or PLACED when it only authorized), or the payment fails or times out.
+    S.AWAITING_PAYMENT: frozenset({S.PAID, S.PLACED, S.CANCELLED}),
     S.PLACED: frozenset({S.PAID, S.CANCELLED}),
-    S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.REFUNDED}),
-    S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED, S.REFUNDED}),
-    S.SHIPPED: frozenset({S.DELIVERED, S.REFUNDED}),
+    S.PAID: frozenset({S.PARTIALLY_SHIPPED, S.SHIPPED, S.CANCELLED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.PARTIALLY_SHIPPED: frozenset({S.SHIPPED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    S.SHIPPED: frozenset({S.DELIVERED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
     # Back to SHIPPED when a delivered parcel moves again (sent back, a scan after the delivery).
-    S.DELIVERED: frozenset({S.SHIPPED, S.REFUNDED}),
+    S.DELIVERED: frozenset({S.SHIPPED, S.PARTIALLY_REFUNDED, S.REFUNDED}),
+    # Another partial refund keeps it here; what is left of it may still ship.
+    S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.PARTIALLY_SHIPPED, S.SHIPPED, S.REFUNDED}),
     S.CANCELLED: frozenset(),
     S.REFUNDED: frozenset(),
 }

@@ -6,9 +6,10 @@ the stock it still holds given back and the money captured or refunded, then the
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
-from models import Account, Allocation, Order, OrderLine, Stock, StockMovement
+from models import Account, Allocation, Order, OrderLine, Payment, PaymentStatus, Stock, StockMovement
 from models.orders import EVENT_MESSAGE_LENGTH
 from resolvers import outbox, payments
 from resolvers.errors import DomainError, ErrorCode
@@ -29,9 +30,13 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
     async with outbox.transaction():
         order = await locked_order(order_id)
         check_transition(order.status, S.PAID)
-        result = await _provider(order).capture(order.payment_reference, order.total, order.currency)
-        if not result.captured:
+        payment = await Payment.filter(order_id=order.id).order_by("-id").first()
+        key = payment.key if payment is not None else f"capture-{order.id}"
+        result = await _provider(order).capture(order.payment_reference, order.total, order.currency, key)
+        if result.status != PaymentStatus.CAPTURED:
             raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The capture was refused.", ["orderId"])
+        if payment is not None:
+            await Payment.filter(id=payment.id).update(status=PaymentStatus.CAPTURED, captured=order.total)
         order.status, order.paid_at = S.PAID, datetime.now(UTC)
         await record_change(order, ["status", "paid_at"], [("PAID", "Marked as paid.")], actor)
     return order
@@ -103,6 +108,6 @@ async def refund(order_id: int, actor: Account | None) -> Order:
 
 
 async def _refund_payment(order: Order) -> None:
-    result = await _provider(order).refund(order.payment_reference, order.total, order.currency)
+    result = await _provider(order).refund(order.payment_reference, order.total, order.currency, uuid.uuid4().hex)
     if not result.approved:
         raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The refund was refused.", ["orderId"])

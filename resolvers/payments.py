@@ -1,5 +1,5 @@
-"""Payment providers behind one small interface (authorize, capture, void, refund, give back), as
-Vendure has it, and the payment attempts that make every charge traceable.
+"""Payment providers behind one small interface (initialize, confirm, capture, refund, give back,
+read a webhook), as Vendure has it, and the payments that make every charge traceable.
 
 Built in: `manual` (the order is placed unpaid; staff mark it paid) and `test-card` (token
 `tok_decline` is declined, any other token is approved and captured at once). The test-card
@@ -7,10 +7,11 @@ provider stands in for a card processor, so it keeps the processor's side of the
 gateway (`resolvers/card_books.py`), which is how anyone checks that no card was charged without
 an order.
 
-Every charge is made under the idempotency key of a `PaymentAttempt` recorded before money moves
-(`start_attempt`). The checkout marks the attempt ORDERED in its order's transaction; one that
-ends without an order is given back in the same request. What a killed process leaves behind (an
-attempt still STARTED) `recover()` gives back later, from any process: providers give back by key.
+Every charge is made under the idempotency key of a `Payment` recorded before money moves
+(`start`). The checkout gives the payment its order in the order's transaction; one that ends
+without an order is given back in the same request. What a killed process leaves behind (a
+payment no order holds past its `expires_at`) `recover()` gives back later, from any process:
+providers give back by reference or key.
 """
 
 from __future__ import annotations
@@ -19,17 +20,20 @@ import asyncio
 import logging
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Protocol
 
-from models import Order, PaymentAttempt, PaymentAttemptStatus
+from tortoise.expressions import Q
+
+from models import Order, Payment, PaymentStatus
 from resolvers.card_books import DEFAULT_PATH, CardBooks
 from resolvers.errors import DomainError, ErrorCode
 
 log = logging.getLogger("gateway.payments")
-S = PaymentAttemptStatus
+S = PaymentStatus
 
 
 @dataclass(frozen=True)
@@ -120,53 +124,75 @@ class PaymentProvider(Protocol):
 
 
 class ManualPayment:
+    """The order is placed unpaid; staff mark it paid once the money arrived outside the gateway."""
+
     name = "manual"
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> PaymentResult:
-        return PaymentResult(approved=True, captured=False, reference=f"manual_{secrets.token_hex(8)}")
+    async def initialize(
+        self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
+    ) -> ProviderPayment:
+        return ProviderPayment(PaymentStatus.PENDING, f"manual_{secrets.token_hex(8)}")
 
-    async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> ProviderPayment:
+        # Promised, not collected: the order is PLACED, as a card authorized for a later capture.
+        return ProviderPayment(PaymentStatus.AUTHORIZED, reference, amount)
+
+    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderPayment:
         # Money arrived outside the gateway (bank transfer, cash); staff confirm it by marking paid.
-        return PaymentResult(approved=True, captured=True, reference=reference)
+        return ProviderPayment(PaymentStatus.CAPTURED, reference, amount)
 
-    async def void(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        return PaymentResult(approved=True, captured=False, reference=reference, message="nothing was collected")
+    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderRefund:
+        return ProviderRefund(approved=True, reference=f"{reference}_refund_{key[:8]}", message="refund recorded")
 
-    async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        return PaymentResult(approved=True, captured=False, reference=reference, message="refund recorded")
-
-    async def give_back(self, key: str) -> GivenBack:
+    async def give_back(self, reference: str, key: str) -> GivenBack:
         return GivenBack()  # nothing is collected before staff mark the order paid
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        raise WebhookRejected("manual payments have no webhooks")
 
 
 class TestCardPayment:
+    """A card processor for development and tests: `tok_decline` is declined, any other token is
+    charged at once, under the payment's key, in books outside the gateway (`card_books.py`)."""
+
     name = "test-card"
     DECLINED = "tok_decline"
 
     def __init__(self, books: CardBooks) -> None:
         self.books = books
 
+    async def initialize(
+        self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
+    ) -> ProviderPayment:
+        reference = f"test_{secrets.token_hex(8)}"
+        return ProviderPayment(
+            PaymentStatus.PENDING, reference, client_secret=f"{reference}_secret_{secrets.token_hex(8)}"
+        )
+
     # The books are a file: written from a thread, as a processor is called over the network.
-    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> PaymentResult:
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> ProviderPayment:
         if token == self.DECLINED:
-            return PaymentResult(approved=False, captured=False, reference="", message="The card was declined.")
-        charge = await asyncio.to_thread(self.books.charge, key, amount, currency)
-        return PaymentResult(approved=True, captured=True, reference=charge.reference)
+            return ProviderPayment(PaymentStatus.DECLINED, reference, message="The card was declined.")
+        charge = await asyncio.to_thread(self.books.charge, key, amount, currency, reference)
+        return ProviderPayment(PaymentStatus.CAPTURED, charge.reference, charge.amount)
 
-    async def capture(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        return PaymentResult(approved=True, captured=True, reference=reference)  # captured at authorization
+    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderPayment:
+        return ProviderPayment(PaymentStatus.CAPTURED, reference, amount)  # captured when confirmed
 
-    async def void(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        await asyncio.to_thread(self.books.add, "VOID", reference, amount, currency)
-        return PaymentResult(approved=True, captured=False, reference=reference, message="voided")
+    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderRefund:
+        entry = await asyncio.to_thread(self.books.add, "REFUND", reference, amount, currency)
+        return ProviderRefund(approved=True, reference=entry.reference, message="refunded")
 
-    async def refund(self, reference: str, amount: Decimal, currency: str) -> PaymentResult:
-        await asyncio.to_thread(self.books.add, "REFUND", reference, amount, currency)
-        return PaymentResult(approved=True, captured=False, reference=reference, message="refunded")
-
-    async def give_back(self, key: str) -> GivenBack:
+    async def give_back(self, reference: str, key: str) -> GivenBack:
         refund = await asyncio.to_thread(self.books.give_back, key)
         return GivenBack() if refund is None else GivenBack(refund.reference, refund.amount, refund.currency)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        raise WebhookRejected("test-card webhooks are not configured")
 
 
 PROVIDERS: dict[str, PaymentProvider] = {}
@@ -184,118 +210,123 @@ def provider(name: str) -> PaymentProvider | None:
 install(ManualPayment())
 install(TestCardPayment(CardBooks(DEFAULT_PATH)))  # the app installs one with TEST_CARD_LEDGER
 
+# Statuses of a payment that may hold money or be about to: what an unordered one gives back.
+UNSETTLED = (S.PENDING, S.ACTION_REQUIRED, S.AUTHORIZED, S.CAPTURED, S.RETURNING)
 
-async def start_attempt(provider_name: str, cart_token: str) -> PaymentAttempt:
-    """Record a payment attempt, committed before any money can move under its key.
+
+async def start(provider_name: str, cart_token: str, method: str | None, expires_in: timedelta) -> Payment:
+    """Record a payment, committed before any money can move under its key.
 
     One INSERT outside any transaction: the checkout's own transaction may roll back, this stays.
+    Unordered past `expires_in`, recovery gives back whatever it holds.
     """
-    return await PaymentAttempt.create(key=uuid.uuid4().hex, provider=provider_name, cart_token=cart_token)
+    return await Payment.create(
+        key=uuid.uuid4().hex,
+        provider=provider_name,
+        cart_token=cart_token,
+        method=method or "",
+        expires_at=datetime.now(UTC) + expires_in,
+    )
 
 
-async def mark_ordered(attempt: PaymentAttempt, order: Order) -> None:
-    """Inside the order's transaction: the attempt belongs to the order, atomically with it.
+async def mark_ordered(payment: Payment, order: Order, answer: ProviderPayment) -> None:
+    """Inside the order's transaction: the payment belongs to the order, atomically with it.
 
-    Conditional on STARTED: should recovery have claimed the attempt (the checkout outlived the
-    recovery bound), the order must not be placed on money that is being given back.
+    Conditional on no order and not being given back: should recovery have claimed the payment
+    (the checkout outlived the recovery bound), the order must not be placed on money that is
+    being given back.
     """
-    updated = await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(
-        status=S.ORDERED,
+    updated = await Payment.filter(id=payment.id, order_id__isnull=True, status__in=UNSETTLED[:-1]).update(
+        status=answer.status,
         order_id=order.id,
         amount=order.total,
         currency=order.currency,
-        reference=order.payment_reference,
+        reference=answer.reference,
+        captured=answer.amount if answer.status == S.CAPTURED else Decimal(0),
+        expires_at=None,
         updated_at=datetime.now(UTC),
     )
     if not updated:
         raise DomainError(
             ErrorCode.PAYMENT_DECLINED, "The payment took too long and was given back: please try again.", ["payment"]
         )
+    payment.order_id = order.id
 
 
-async def settle_unordered(attempt: PaymentAttempt, provider: PaymentProvider, asked: bool, declined: bool) -> None:
-    """After the checkout's transaction ended without committing an order on this attempt.
+async def settle_unordered(payment: Payment, provider: PaymentProvider, asked: bool, declined: bool) -> None:
+    """After the checkout's transaction ended without committing an order on this payment.
 
     `asked`: the provider was called (money may have moved, even if no answer came back);
-    `declined`: it answered no. Anything else is given back under the attempt's key. When the
-    database cannot be reached or the provider fails, the attempt stays STARTED for `recover()`.
+    `declined`: it answered no. Anything else is given back under the payment's key. When the
+    database cannot be reached or the provider fails, the payment stays for `recover()`.
     """
     try:
         if not asked or declined:
-            status = S.DECLINED if declined else S.UNUSED
-            await PaymentAttempt.filter(id=attempt.id, status=S.STARTED).update(
-                status=status, updated_at=datetime.now(UTC)
+            status = S.DECLINED if declined else S.CANCELLED
+            await Payment.filter(id=payment.id, order_id__isnull=True, status=S.PENDING).update(
+                status=status, expires_at=None, updated_at=datetime.now(UTC)
             )
             return
         # The failure may have come after the commit (announcing the order): then the order stands.
-        current = await PaymentAttempt.get_or_none(id=attempt.id)
-        if current is None or current.status not in (S.STARTED, S.RETURNING):
+        current = await Payment.get_or_none(id=payment.id)
+        if current is None or current.order_id is not None or current.status not in UNSETTLED:
             return
-        given = await provider.give_back(attempt.key)
-        await _mark_returned(attempt, given, (S.STARTED, S.RETURNING))
+        given = await provider.give_back(current.reference, payment.key)
+        await _mark_returned(current, given, UNSETTLED)
     except Exception:
         log.exception(
-            "payment attempt %s (%s) ended without an order and was not settled: recovery will give it back",
-            attempt.key,
+            "payment %s (%s) ended without an order and was not settled: recovery will give it back",
+            payment.key,
             provider.name,
         )
 
 
-async def _mark_returned(attempt: PaymentAttempt, given: GivenBack, was: tuple[PaymentAttemptStatus, ...]) -> None:
-    changes: dict[str, object] = {"status": S.RETURNED, "updated_at": datetime.now(UTC)}
+async def _mark_returned(payment: Payment, given: GivenBack, was: tuple[PaymentStatus, ...]) -> None:
+    changes: dict[str, object] = {"status": S.CANCELLED, "expires_at": None, "updated_at": datetime.now(UTC)}
     if given.reference:
         changes |= {"reference": given.reference, "amount": given.amount, "currency": given.currency}
-    await PaymentAttempt.filter(id=attempt.id, status__in=was).update(**changes)
+    await Payment.filter(id=payment.id, order_id__isnull=True, status__in=was).update(**changes)
     if given.amount:
         log.warning(
             "payment %s: %s %s given back by %s, no order holds it",
             given.reference,
             given.amount,
             given.currency,
-            attempt.provider,
+            payment.provider,
         )
 
 
 async def recover(older_than: timedelta, limit: int = 100) -> int:
-    """Give back what providers hold for attempts that never reached an order nor were settled.
+    """Give back what providers hold for payments no order holds once they expired.
 
-    An attempt left STARTED for longer than `older_than` belongs to a process that died between
-    the provider's call and the end of its checkout (or could not reach the database after); one
-    left RETURNING that long, to a recovery that did not finish. `older_than` must exceed the
-    longest a checkout can take. Each attempt is claimed with a conditional UPDATE first, so
+    A payment unordered past its `expires_at` belongs to a process that died between the
+    provider's call and the end of its checkout (or could not reach the database after), or to a
+    session the shopper never completed; one left RETURNING longer than `older_than`, to a
+    recovery that did not finish. Each payment is claimed with a conditional UPDATE first, so
     several processes can run this at once: one claims it, and a checkout still holding it (its
-    ORDERED mark not yet committed) makes the claim wait, then find it ORDERED. Returns how many
-    attempts were settled (up to `limit` per call). Independent of how it is scheduled.
+    order not yet committed) makes the claim wait, then find it ordered. Returns how many
+    payments were settled (up to `limit` per call). Independent of how it is scheduled.
     """
     now = datetime.now(UTC)
     cutoff = now - older_than
-    stale = (
-        await PaymentAttempt.filter(status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff)
-        .order_by("id")
-        .limit(limit)
-    )
+    expired = Q(status__in=UNSETTLED[:-1], expires_at__lt=now) | Q(status=S.RETURNING, updated_at__lt=cutoff)
+    stale = await Payment.filter(expired, order_id__isnull=True).order_by("id").limit(limit)
     settled = 0
-    for attempt in stale:
-        claimed = await PaymentAttempt.filter(
-            id=attempt.id, status__in=(S.STARTED, S.RETURNING), updated_at__lt=cutoff
-        ).update(status=S.RETURNING, updated_at=now)
+    for payment in stale:
+        claimed = await Payment.filter(expired, id=payment.id, order_id__isnull=True).update(
+            status=S.RETURNING, updated_at=now
+        )
         if not claimed:
             continue  # another process claimed it, or its order committed
-        card = provider(attempt.provider)
+        card = provider(payment.provider)
         if card is None:
-            log.error(
-                "payment attempt %s: provider %r is gone; give back what it holds by hand",
-                attempt.key,
-                attempt.provider,
-            )
+            log.error("payment %s: provider %r is gone; give back what it holds by hand", payment.key, payment.provider)
             continue
         try:
-            given = await card.give_back(attempt.key)
+            given = await card.give_back(payment.reference, payment.key)
         except Exception:  # the claim runs out after `older_than`, and the next run tries again
-            log.exception(
-                "payment attempt %s: %s could not give it back; retrying later", attempt.key, attempt.provider
-            )
+            log.exception("payment %s: %s could not give it back; retrying later", payment.key, payment.provider)
             continue
-        await _mark_returned(attempt, given, (S.RETURNING,))
+        await _mark_returned(payment, given, (S.RETURNING,))
         settled += 1
     return settled

@@ -37,6 +37,9 @@ described_enum(
     "Where an order is in its life. Staff move it on (paid, cancelled, refunded) and its parcels do (shipped, "
     "delivered); CANCELLED and REFUNDED are final.",
     {
+        OrderStatus.AWAITING_PAYMENT: "Placed with its stock reserved, its payment waiting for the shopper (3-D "
+        "Secure, a redirect) or the provider: PAID once the provider confirms, CANCELLED when it fails or is not "
+        "confirmed within PAYMENT_TIMEOUT.",
         OrderStatus.PLACED: "Placed and not paid yet (manual payment): staff mark it PAID when the money arrives. "
         "Its stock is reserved until it ships or is cancelled.",
         OrderStatus.PAID: "Paid, waiting to be shipped.",
@@ -44,6 +47,8 @@ described_enum(
         OrderStatus.SHIPPED: "Everything has shipped, and not every parcel has been delivered yet.",
         OrderStatus.DELIVERED: "Every parcel has been delivered (SHIPPED again if one moves after that).",
         OrderStatus.CANCELLED: "Cancelled before anything shipped: its stock released, a payment refunded.",
+        OrderStatus.PARTIALLY_REFUNDED: "Part of the money taken was given back (some lines, the shipping or an "
+        "amount); the rest may still ship.",
         OrderStatus.REFUNDED: "The payment was given back, in full.",
     },
 )

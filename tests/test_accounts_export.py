@@ -167,7 +167,7 @@ async def test_the_emailed_link_downloads_the_customers_data_and_no_one_elses(db
     assert [(line["sku"], line["quantity"]) for line in order["lines"]] == [(mine["lines"][0]["sku"], 2)]
     assert order["shippingAddress"]["firstName"] == "Ada" and order["billingAddress"] == order["shippingAddress"]
     assert [(p["provider"], p["status"], p["amount"]) for p in order["payments"]] == [
-        ("test-card", "ORDERED", mine["total"]["amount"])
+        ("test-card", "CAPTURED", mine["total"]["amount"])
     ]
     assert [e["kind"] for e in order["events"]] == [e["kind"] for e in mine["events"]]
     assert [cart["completedAt"] is not None for cart in data["carts"]] == [True]
