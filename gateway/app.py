@@ -44,6 +44,7 @@ from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
 from gateway.outage import database_fault_response
+from gateway.payment_providers import install_stripe
 from gateway.periodic import every
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, operation_names
 from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
@@ -110,6 +111,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     link_rules = LinkRules(settings.storefront_urls, timedelta(seconds=settings.password_reset_ttl_seconds))
     payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
+    stripe_payments = install_stripe(settings)
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size, breaker, listener)
         if redis is not None
@@ -276,6 +278,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         for client in (redis, listener):
             if client is not None:
                 await client.aclose()
+        if stripe_payments is not None:
+            await stripe_payments.close()
 
     app = GatewayStarlette(
         routes=[

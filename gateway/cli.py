@@ -107,10 +107,12 @@ async def _recover_payments(settings: Settings, older_than: int) -> int:
     from tortoise import Tortoise
 
     from gateway.db import close, tortoise_config
+    from gateway.payment_providers import install_stripe
     from resolvers import payments
     from resolvers.card_books import CardBooks
 
     payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
+    stripe_payments = install_stripe(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         settled = 0
@@ -118,6 +120,8 @@ async def _recover_payments(settings: Settings, older_than: int) -> int:
             settled += batch
     finally:
         await close()
+        if stripe_payments is not None:
+            await stripe_payments.close()
     print(f"{settled} payment attempts without an order given back")
     return 0
 

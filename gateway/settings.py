@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from email.utils import parseaddr
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from gateway import logs, mail, persisted, postgres_url
@@ -193,13 +193,14 @@ class Setting:
 SETTING = "setting"  # the key of a field's `Setting` in its dataclass metadata
 
 
-def setting(env: str, default: str, parse: Callable[[str, str], T]) -> T:
-    """A `Settings` field read from `env`: unset or empty, the variable counts as `default`."""
+def setting(env: str, default: str, parse: Callable[[str, str], T], *, secret: bool = False) -> T:
+    """A `Settings` field read from `env`: unset or empty, the variable counts as `default`.
+    A `secret` one stays out of the settings' repr, so no log or traceback shows it."""
     spec = Setting(env, default, parse)
     value = parse(env, default)
     if value.__class__.__hash__ is None:  # a dict: dataclasses want a factory for mutable defaults
-        return field(default_factory=lambda: parse(env, default), metadata={SETTING: spec})
-    return field(default=value, metadata={SETTING: spec})
+        return field(default_factory=lambda: parse(env, default), metadata={SETTING: spec}, repr=not secret)
+    return field(default=value, metadata={SETTING: spec}, repr=not secret)
 
 
 def _joint(env: str, default: str, value: T) -> T:
@@ -273,6 +274,36 @@ def _public_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
+def _stripe_api_key(name: str, value: str) -> str | None:
+    if not value:
+        return None
+    # Never quoted back: the message must not carry the key into a log.
+    if not re.fullmatch(r"(sk|rk)_(test|live)_[A-Za-z0-9_]+", value):
+        raise ConfigError(f"{name}: expected a Stripe secret key (sk_live_…, sk_test_…) or restricted key (rk_…)")
+    return value
+
+
+def _stripe_webhook_secret(name: str, value: str) -> str:
+    if value and not re.fullmatch(r"whsec_[A-Za-z0-9_]+", value):
+        raise ConfigError(f"{name}: expected the signing secret of a Stripe webhook endpoint (whsec_…)")
+    return value
+
+
+def _stripe_api_base(name: str, value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.path.strip("/") or parts.query:
+        raise ConfigError(f"{name}: expected a server address such as https://api.stripe.com, got {value!r}")
+    return value.rstrip("/")
+
+
+def _stripe_capture(name: str, value: str) -> Literal["automatic", "manual"]:
+    if value == "automatic":
+        return "automatic"
+    if value == "manual":
+        return "manual"
+    raise ConfigError(f"{name}: expected automatic or manual, got {value!r}")
+
+
 def _directory(name: str, value: str) -> str | None:
     if not value:
         return None
@@ -340,6 +371,14 @@ class Settings:
     # A payment attempt left unsettled this long belongs to a dead process: what it charged is given back.
     payment_recovery_after_seconds: int = setting("PAYMENT_RECOVERY_AFTER", "120", _whole(1, 86_400))
     payment_recovery_interval_seconds: int = setting("PAYMENT_RECOVERY_INTERVAL", "60", _whole(1, 86_400))
+    # Stripe (resolvers/payments_stripe.py), installed as the `stripe` provider when the key is set;
+    # its webhooks (POST /webhooks/payments/stripe) are checked with the endpoint's signing secret.
+    # STRIPE_API_BASE points it at another Stripe-compatible server (the tests' localstripe);
+    # STRIPE_CAPTURE=manual leaves confirmed payments authorized until the gateway captures them.
+    stripe_api_key: str | None = setting("STRIPE_API_KEY", "", _stripe_api_key, secret=True)
+    stripe_webhook_secret: str = setting("STRIPE_WEBHOOK_SECRET", "", _stripe_webhook_secret, secret=True)
+    stripe_api_base: str = setting("STRIPE_API_BASE", "https://api.stripe.com", _stripe_api_base)
+    stripe_capture: Literal["automatic", "manual"] = setting("STRIPE_CAPTURE", "automatic", _stripe_capture)
     ws_max_subscriptions: int = setting("WS_MAX_SUBSCRIPTIONS", "20", _whole(1, 10_000))
     ws_init_timeout_seconds: int = setting("WS_INIT_TIMEOUT", "10", _whole(1, 3600))
     subscription_queue_size: int = setting("SUBSCRIPTION_QUEUE_SIZE", "100", _whole(1, 100_000))
@@ -431,6 +470,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         if spec.parse is not None:
             values[item.name] = spec.parse(spec.env, _value(spec, env))
     values["persisted_queries"], values["persisted_manifest"] = _persisted_queries(env)
+    if values["stripe_webhook_secret"] and not values["stripe_api_key"]:
+        raise ConfigError("STRIPE_WEBHOOK_SECRET: only used with STRIPE_API_KEY, which is unset")
     if values["query_cost_restore_rate"] and values["query_cost_bucket_size"] < values["max_query_cost"]:
         # An operation the cost limit allows could never be paid for: it would wait for ever.
         raise ConfigError(

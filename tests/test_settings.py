@@ -94,12 +94,34 @@ def test_token_lifetimes():
         ("CART_TTL_DAYS", "a month"),
         ("WEBHOOK_LOG_RETENTION_DAYS", "0"),
         ("WEBHOOK_LOG_RETENTION_DAYS", "-3"),
+        ("STRIPE_API_KEY", "pk_test_publishable"),
+        ("STRIPE_API_KEY", "sk_test_with space"),
+        ("STRIPE_API_BASE", "api.stripe.com"),
+        ("STRIPE_API_BASE", "https://api.stripe.com/v1"),
+        ("STRIPE_CAPTURE", "later"),
     ],
 )
 def test_bad_values_name_the_variable(name, value):
     with pytest.raises(ConfigError) as caught:
         load_settings({name: value})
     assert str(caught.value).startswith(f"{name}:") and "\n" not in str(caught.value)
+
+
+def test_stripe_settings():
+    key, secret = "sk_test_51Abc_def", "whsec_0123abc"
+    settings = load_settings({"STRIPE_API_KEY": key, "STRIPE_WEBHOOK_SECRET": secret, "STRIPE_CAPTURE": "manual"})
+    assert (settings.stripe_api_key, settings.stripe_webhook_secret) == (key, secret)
+    assert (settings.stripe_api_base, settings.stripe_capture) == ("https://api.stripe.com", "manual")
+    assert load_settings({"STRIPE_API_BASE": "http://127.0.0.1:8420/"}).stripe_api_base == "http://127.0.0.1:8420"
+    # Secrets stay out of anything that prints the settings, and out of the messages refusing them.
+    assert key not in repr(settings) and secret not in repr(settings)
+    with pytest.raises(ConfigError) as caught:
+        load_settings({"STRIPE_API_KEY": "pk_live_secretish"})
+    assert "secretish" not in str(caught.value)
+    with pytest.raises(ConfigError, match=r"^STRIPE_WEBHOOK_SECRET:"):
+        load_settings({"STRIPE_API_KEY": key, "STRIPE_WEBHOOK_SECRET": "not-a-signing-secret"})
+    with pytest.raises(ConfigError, match=r"^STRIPE_WEBHOOK_SECRET: only used with STRIPE_API_KEY"):
+        load_settings({"STRIPE_WEBHOOK_SECRET": secret})
 
 
 @pytest.mark.parametrize(
