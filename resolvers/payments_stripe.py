@@ -125,7 +125,11 @@ class StripePayment:
         self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
     ) -> ProviderPayment:
         metadata = {"gateway_key": key}
-        if return_url and len(return_url) <= _METADATA_VALUE_LENGTH:
+        if len(return_url) > _METADATA_VALUE_LENGTH:
+            log.warning(
+                "payment %s: its return URL is longer than Stripe's metadata holds; 3-D Secure ends in the page", key
+            )
+        elif return_url:
             metadata["return_url"] = return_url
         params: dict[str, Any] = {
             "amount": to_stripe(amount, currency),
