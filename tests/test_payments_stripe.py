@@ -23,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from models import Order, Payment
 from models.payments import PaymentStatus
 from resolvers.payments import GivenBack, WebhookRejected
 from resolvers.payments_stripe import StripePayment, from_stripe, to_stripe
@@ -427,3 +428,49 @@ def test_a_signed_body_that_is_not_json_is_a_value_error():
     signature = hmac.new(SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     with pytest.raises(ValueError):
         StripePayment(API_KEY, SECRET).parse_webhook(body, {"stripe-signature": f"t={timestamp},v1={signature}"})
+
+
+async def test_checkout_complete_charges_through_stripe(gql, db, localstripe, stripe_client):
+    """The one-step checkout, as a storefront calls it, with a payment method Stripe.js created."""
+    from resolvers import payments
+    from tests.test_checkout import CHECKOUT, make_variant, ready_cart
+
+    before = dict(payments.PROVIDERS)
+    async with _provider(localstripe) as provider:
+        payments.install(provider)
+        try:
+            variant = await make_variant()
+            token = await ready_cart(gql, [(variant.sku, 2)])
+            method = await _card(stripe_client, CARD)
+            body = await gql.post(CHECKOUT, {"t": token, "p": {"provider": "stripe", "token": method}})
+        finally:
+            payments.PROVIDERS.clear()
+            payments.PROVIDERS.update(before)
+    result = body["data"]["checkoutComplete"]
+    assert result["userErrors"] == [] and result["order"]["status"] == "PAID", result
+    order = await Order.get(token=result["order"]["token"])
+    payment = await Payment.get(order_id=order.id)
+    assert (payment.provider, payment.status) == ("stripe", S.CAPTURED)
+    intent = await stripe_client.v1.payment_intents.retrieve_async(payment.reference)
+    assert (intent.status, intent.payment_method) == ("succeeded", method)
+    assert from_stripe(int(intent.amount), intent.currency) == Decimal(result["order"]["total"]["amount"])
+
+
+def test_the_app_installs_stripe_only_when_keyed(localstripe, tmp_path):
+    from gateway.app import create_app
+    from gateway.settings import load_settings
+    from resolvers import payments
+
+    before = dict(payments.PROVIDERS)
+    ledger = str(tmp_path / "ledger.jsonl")
+    try:
+        payments.PROVIDERS.pop("stripe", None)
+        create_app(load_settings({"TEST_CARD_LEDGER": ledger}))
+        assert payments.provider("stripe") is None
+        env = {"STRIPE_API_KEY": API_KEY, "STRIPE_API_BASE": localstripe.url, "STRIPE_CAPTURE": "manual"}
+        create_app(load_settings({**env, "TEST_CARD_LEDGER": ledger}))
+        installed = payments.provider("stripe")
+        assert isinstance(installed, StripePayment) and installed.capture_method == "manual"
+    finally:
+        payments.PROVIDERS.clear()
+        payments.PROVIDERS.update(before)
