@@ -430,30 +430,53 @@ def test_a_signed_body_that_is_not_json_is_a_value_error():
         StripePayment(API_KEY, SECRET).parse_webhook(body, {"stripe-signature": f"t={timestamp},v1={signature}"})
 
 
-async def test_checkout_complete_charges_through_stripe(gql, db, localstripe, stripe_client):
-    """The one-step checkout, as a storefront calls it, with a payment method Stripe.js created."""
+async def _checkout(gql, localstripe: LocalStripe, stripe_client, number: str, capture: str = "automatic"):
+    """checkoutComplete as a storefront calls it, with a payment method Stripe.js created from the
+    card `number`; the payload and the payment method."""
     from resolvers import payments
     from tests.test_checkout import CHECKOUT, make_variant, ready_cart
 
     before = dict(payments.PROVIDERS)
-    async with _provider(localstripe) as provider:
+    async with _provider(localstripe, capture=capture) as provider:
         payments.install(provider)
         try:
             variant = await make_variant()
             token = await ready_cart(gql, [(variant.sku, 2)])
-            method = await _card(stripe_client, CARD)
+            method = await _card(stripe_client, number)
             body = await gql.post(CHECKOUT, {"t": token, "p": {"provider": "stripe", "token": method}})
         finally:
             payments.PROVIDERS.clear()
             payments.PROVIDERS.update(before)
-    result = body["data"]["checkoutComplete"]
-    assert result["userErrors"] == [] and result["order"]["status"] == "PAID", result
+    return body["data"]["checkoutComplete"], method
+
+
+@pytest.mark.parametrize(
+    "number,capture,order_status,payment_status,intent_status",
+    [
+        (CARD, "automatic", "PAID", S.CAPTURED, "succeeded"),
+        (CARD, "manual", "PLACED", S.AUTHORIZED, "requires_capture"),
+        (THREE_D_SECURE, "automatic", "AWAITING_PAYMENT", S.ACTION_REQUIRED, "requires_action"),
+    ],
+)
+async def test_checkout_complete_pays_through_stripe(
+    gql, db, localstripe, stripe_client, number, capture, order_status, payment_status, intent_status
+):
+    result, method = await _checkout(gql, localstripe, stripe_client, number, capture)
+    assert result["userErrors"] == [] and result["order"]["status"] == order_status, result
     order = await Order.get(token=result["order"]["token"])
     payment = await Payment.get(order_id=order.id)
-    assert (payment.provider, payment.status) == ("stripe", S.CAPTURED)
+    assert (payment.provider, payment.status) == ("stripe", payment_status)
     intent = await stripe_client.v1.payment_intents.retrieve_async(payment.reference)
-    assert (intent.status, intent.payment_method) == ("succeeded", method)
+    assert (intent.status, intent.payment_method) == (intent_status, method)
     assert from_stripe(int(intent.amount), intent.currency) == Decimal(result["order"]["total"]["amount"])
+
+
+async def test_checkout_complete_with_a_declined_card_places_no_order(gql, db, localstripe, stripe_client):
+    result, _ = await _checkout(gql, localstripe, stripe_client, DECLINED)
+    assert result["order"] is None
+    assert [(e["code"], "declined" in e["message"].lower()) for e in result["userErrors"]] == [
+        ("PAYMENT_DECLINED", True)
+    ]
 
 
 def test_the_app_installs_stripe_only_when_keyed(localstripe, tmp_path):
