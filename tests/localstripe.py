@@ -3,7 +3,8 @@
 It keeps PaymentIntents, charges and refunds as Stripe does, completes or fails 3-D Secure on
 `POST /v1/payment_intents/{id}/_authenticate`, and signs the webhooks it sends (about a second after
 the event) exactly as Stripe does, to the URLs registered with `POST /_config/webhooks/{name}`. It
-does not honour idempotency keys. Its state lives in the process: every test creates its own objects.
+does not honour idempotency keys. Its state lives in the process (started from scratch): every test
+creates its own objects.
 """
 
 from __future__ import annotations
@@ -32,7 +33,10 @@ class LocalStripe:
         # The script beside this interpreter: the venv's, as the test extras install it.
         script = Path(sys.executable).parent / "localstripe"
         port = free_port()
-        server = cls(spawn("localstripe", [str(script), "--port", str(port)], dict(os.environ)), port)
+        # --from-scratch: localstripe saves its state to one fixed file (/tmp/localstripe.pickle) on
+        # every change and would read it back at start, so two test processes would read each other's.
+        arguments = [str(script), "--port", str(port), "--from-scratch"]
+        server = cls(spawn("localstripe", arguments, dict(os.environ)), port)
         server.wait_ready()
         return server
 
