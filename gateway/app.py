@@ -44,6 +44,7 @@ from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
 from gateway.outage import database_fault_response
+from gateway.payment_webhooks import payment_webhook
 from gateway.periodic import every
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, operation_names
 from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
@@ -109,7 +110,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         require_confirmed_email=settings.require_email_confirmation,
     )
     link_rules = LinkRules(settings.storefront_urls, timedelta(seconds=settings.password_reset_ttl_seconds))
-    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
+    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger), settings.test_card_webhook_secret))
+    payments.set_timeout(timedelta(seconds=settings.payment_timeout_seconds))
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size, breaker, listener)
         if redis is not None
@@ -292,6 +294,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                 carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, announce),
                 methods=["POST"],
             ),
+            Route("/webhooks/payments/{provider}", payment_webhook(announce), methods=["POST"]),
             # GraphiQL's files (the page itself is GET /graphql), only while GraphiQL is on.
             *([Mount(graphiql.ASSETS_PATH, graphiql.assets())] if settings.graphiql else []),
         ],

@@ -118,7 +118,7 @@ async def _recover_payments(settings: Settings, older_than: int) -> int:
             settled += batch
     finally:
         await close()
-    print(f"{settled} payment attempts without an order given back")
+    print(f"{settled} payments without an order given back")
     return 0
 
 
