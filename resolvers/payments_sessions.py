@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from loaders import Loaders
 from models import Account, Cart, Payment, PaymentEvent, PaymentStatus, Permission
@@ -75,6 +76,8 @@ async def initialize(
         client_secret=answer.client_secret,
         return_url=return_url or "",
         redirect_url=answer.redirect_url,
+        captured=Decimal("0.00"),
+        refunded=Decimal("0.00"),
         # Never completed: recovery gives back whatever it holds from then on.
         expires_at=datetime.now(UTC) + payments.timeout(),
     )
