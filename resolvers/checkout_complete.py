@@ -20,6 +20,15 @@ order's transaction, so one no order holds is a charge nobody has, which `paymen
 gives back. The order number's counter, which every checkout shares, is still taken only after the
 payment, so the provider's latency never serializes all checkouts.
 
+Two forms share one path. The one-step form (`payment: {provider, token}`) records its payment
+before the transaction and opens it with the provider once the total is known; a payment session
+(`paymentId`, from `payments_sessions.initialize`) is locked FOR UPDATE right after the cart (so a
+webhook about it waits for this checkout), must be this cart's, unordered and usable
+(PAYMENT_NOT_USABLE), and for the cart's current total (PAYMENT_AMOUNT_MISMATCH). Both are then
+confirmed with the provider, and the order is PAID, PLACED or AWAITING_PAYMENT by its answer
+(`ORDER_STATUS`): AWAITING_PAYMENT keeps its stock reserved until the provider's webhook or
+PAYMENT_TIMEOUT settles it (`payments_webhooks`).
+
 Warehouse choice, per line: the warehouse with the most available stock when one can serve the
 whole line (ties: the lowest stock id); otherwise the line is split across warehouses, most
 available first.

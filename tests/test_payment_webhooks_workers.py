@@ -10,6 +10,9 @@ at-least-once delivery would), and every payment event kept.
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -22,6 +25,7 @@ import pytest
 from models import Order, OrderEvent, Payment, PaymentEvent, SentEmail, WebhookDelivery, WebhookSubscription
 from resolvers import emails, payments, webhooks_out
 from resolvers.card_books import CardBooks
+from tests.conftest import ROOT
 from tests.live import uvicorn_workers
 from tests.test_checkout_workers import _ready_cart, _variant_with
 from tests.test_payment_sessions import COMPLETE, INITIALIZE, announced
@@ -37,6 +41,8 @@ class Served:
     card: payments.TestCardPayment  # the processor, as this test plays it: the servers' books and secret
     database_url: str
     subscription: WebhookSubscription
+    base: str
+    env: dict[str, str]
 
 
 @pytest.fixture
@@ -60,7 +66,8 @@ async def served(db: Any, tmp_path: Any) -> AsyncIterator[Served]:
             uvicorn_workers(env) as (base, _),
             httpx.AsyncClient(base_url=base, timeout=60, limits=httpx.Limits(max_connections=50)) as client,
         ):
-            yield Served(client, payments.TestCardPayment(CardBooks(ledger), SECRET), db.url, subscription)
+            card = payments.TestCardPayment(CardBooks(ledger), SECRET)
+            yield Served(client, card, db.url, subscription, base, env)
     finally:
         await WebhookSubscription.filter(id=subscription.id).delete()
 
@@ -201,3 +208,37 @@ async def test_a_failure_after_a_success(served):
     assert sorted(results) == ["applied"] + ["duplicate"] * 9
     await _assert_paid_once(served, order, ["INITIALIZED", "ACTION_REQUIRED", "CAPTURED", "DECLINED"])
     assert (await Order.get(id=order.id)).status == "PAID"
+
+
+async def test_a_developer_finishes_3d_secure_from_the_command_line(served):
+    """`python -m gateway test-card-webhook REFERENCE`: what `make run` users do instead of a bank's page."""
+    order = await _awaiting(served)
+    payment = await Payment.get(order_id=order.id)
+
+    def command(*more: str) -> subprocess.CompletedProcess[str]:
+        url = f"{served.base}/webhooks/payments/test-card"
+        return subprocess.run(
+            [sys.executable, "-m", "gateway", "test-card-webhook", *more, "--url", url],
+            cwd=ROOT,
+            env={**os.environ, **served.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    done = await asyncio.to_thread(command, payment.client_secret)  # what the client was given
+    assert done.returncode == 0 and '"result":"applied"' in done.stdout, done.stderr
+    await _assert_paid_once(served, order, ["INITIALIZED", "ACTION_REQUIRED", "CAPTURED"])
+    failed = await asyncio.to_thread(command, payment.reference, "--fail")  # too late: kept as an event only
+    assert failed.returncode == 0 and '"result":"applied"' in failed.stdout, failed.stderr
+    await _assert_paid_once(served, order, ["INITIALIZED", "ACTION_REQUIRED", "CAPTURED", "DECLINED"])
+    unknown = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "gateway", "test-card-webhook", "test_nobody"],
+        cwd=ROOT,
+        env={**os.environ, **served.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 2 and "no test-card payment" in unknown.stderr
