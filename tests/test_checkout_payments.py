@@ -31,12 +31,10 @@ def entries_since(before: list[card_books.Entry]) -> list[card_books.Entry]:
     return card_ledger().entries()[len(before) :]
 
 
-class LongReferenceCard:
-    """A processor that charges the card, then answers with a reference longer than an order can
-    hold: the order's insert fails after the money has moved."""
+class DelegatingCard:
+    """A provider that passes every call to another: subclasses change what they test."""
 
-    name = "long-reference-card"
-    PADDING = "-" + "x" * 200
+    name = "delegating-card"
 
     def __init__(self, card: payments.PaymentProvider) -> None:
         self.card = card
@@ -45,6 +43,31 @@ class LongReferenceCard:
         self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
     ) -> payments.ProviderPayment:
         return await self.card.initialize(amount, currency, key, return_url, token)
+
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> payments.ProviderPayment:
+        return await self.card.confirm(reference, amount, currency, key, token)
+
+    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderPayment:
+        return await self.card.capture(reference, amount, currency, key)
+
+    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderRefund:
+        return await self.card.refund(reference, amount, currency, key)
+
+    async def give_back(self, reference: str, key: str) -> payments.GivenBack:
+        return await self.card.give_back(reference, key)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> payments.ProviderEvent:
+        return self.card.parse_webhook(body, headers)
+
+
+class LongReferenceCard(DelegatingCard):
+    """A processor that charges the card, then answers with a reference longer than an order can
+    hold: the order's insert fails after the money has moved."""
+
+    name = "long-reference-card"
+    PADDING = "-" + "x" * 200
 
     async def confirm(
         self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
@@ -60,9 +83,6 @@ class LongReferenceCard:
 
     async def give_back(self, reference: str, key: str) -> payments.GivenBack:
         return await self.card.give_back(reference.removesuffix(self.PADDING), key)
-
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> payments.ProviderEvent:
-        return self.card.parse_webhook(body, headers)
 
 
 async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):

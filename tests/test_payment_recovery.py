@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -16,7 +15,7 @@ from models import Order, Payment, PaymentStatus
 from resolvers import card_books, payments
 from tests import payment_books
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
-from tests.test_checkout_payments import card_ledger, entries_since
+from tests.test_checkout_payments import DelegatingCard, card_ledger, entries_since
 
 S = PaymentStatus
 NOW = timedelta(0)  # recover every unsettled payment, however young: no checkout is running in these tests
@@ -128,19 +127,11 @@ async def test_declined_and_refused_checkouts_leave_their_payments_settled(gql, 
     assert not await Payment.filter(cart_token__in=[declined, refused], status=S.PENDING).exists()
 
 
-class RecoveredMidCheckout:
+class RecoveredMidCheckout(DelegatingCard):
     """A processor so slow that recovery, in another task, claims the payment after the charge and
     before the checkout gives it its order."""
 
     name = "slow-card"
-
-    def __init__(self, card: payments.PaymentProvider) -> None:
-        self.card = card
-
-    async def initialize(
-        self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
-    ) -> payments.ProviderPayment:
-        return await self.card.initialize(amount, currency, key, return_url, token)
 
     async def confirm(
         self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
@@ -149,18 +140,6 @@ class RecoveredMidCheckout:
         # Outside the checkout's transaction, as another process would be.
         await asyncio.create_task(payments.recover(NOW), context=contextvars.Context())
         return answer
-
-    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderPayment:
-        return await self.card.capture(reference, amount, currency, key)
-
-    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderRefund:
-        return await self.card.refund(reference, amount, currency, key)
-
-    async def give_back(self, reference: str, key: str) -> payments.GivenBack:
-        return await self.card.give_back(reference, key)
-
-    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> payments.ProviderEvent:
-        return self.card.parse_webhook(body, headers)
 
 
 async def test_a_checkout_outlived_by_recovery_places_no_order(gql, db, monkeypatch):
