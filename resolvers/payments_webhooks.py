@@ -27,6 +27,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from tortoise.expressions import F
+
 from models import Order, OrderStatus, Payment, PaymentEvent, PaymentStatus
 from models.payments import PROVIDER_EVENT_ID_LENGTH
 from resolvers import outbox, payments
@@ -156,10 +158,11 @@ async def give_back(payment_id: int) -> None:
     except Exception:
         log.exception("payment %s: %s could not give it back; retrying later", payment.key, provider.name)
         return
+    changes: dict[str, object] = {"status": S.CANCELLED, "expires_at": None, "updated_at": datetime.now(UTC)}
+    if given.amount:
+        changes["refunded"] = F("captured")  # what it had taken (0 if the gateway never saw it taken)
     async with outbox.transaction():
-        if await Payment.filter(id=payment.id, status=S.RETURNING).update(
-            status=S.CANCELLED, expires_at=None, updated_at=datetime.now(UTC)
-        ):
+        if await Payment.filter(id=payment.id, status=S.RETURNING).update(**changes):
             await PaymentEvent.bulk_create(payments.given_back_events(payment.id, given))
     if given.amount:
         log.warning("payment %s: %s %s given back: its order was cancelled", payment.key, given.amount, given.currency)

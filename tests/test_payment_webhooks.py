@@ -194,7 +194,8 @@ async def test_a_success_for_a_timed_out_order_is_given_back(gql, client):
     webhook = the_test_card().finish_action(payment.reference, payment.key, payment.amount, payment.currency)
     assert (await send_webhook(client, webhook)).json()["result"] == "applied"
     assert [e.kind for e in charges_of(payment.key)] == ["CHARGE", "REFUND"]
-    assert (await Payment.get(id=payment.id)).status == S.CANCELLED
+    after = await Payment.get(id=payment.id)
+    assert (after.status, after.captured, after.refunded) == (S.CANCELLED, payment.amount, payment.amount)
     assert (await Order.get(id=order.id)).status == "CANCELLED"
 
 
