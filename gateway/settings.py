@@ -349,7 +349,8 @@ class Settings:
     # A payment still waiting for the shopper (3-D Secure) this long: its order is cancelled, its
     # stock released; a session never completed is given back by the recovery from then on.
     payment_timeout_seconds: int = setting("PAYMENT_TIMEOUT", "1800", _whole(60, 7 * 86_400))
-    # A payment attempt left unsettled this long belongs to a dead process: what it charged is given back.
+    # A payment no order holds, left unsettled this long past its expiry, belongs to a dead process
+    # or an abandoned session: what it charged is given back.
     payment_recovery_after_seconds: int = setting("PAYMENT_RECOVERY_AFTER", "120", _whole(1, 86_400))
     payment_recovery_interval_seconds: int = setting("PAYMENT_RECOVERY_INTERVAL", "60", _whole(1, 86_400))
     ws_max_subscriptions: int = setting("WS_MAX_SUBSCRIPTIONS", "20", _whole(1, 10_000))

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 
+from gateway.app import create_app
 from gateway.jobs import PAYMENTS_EXPIRE, PAYMENTS_EXPIRE_CRON
+from gateway.settings import ConfigError, load_settings
 from models import Order, OrderEvent, Payment, PaymentEvent, PaymentStatus, Stock
 from resolvers import payments
 from resolvers.payments_webhooks import next_status
@@ -240,3 +242,31 @@ def test_the_test_cards_signature_is_stripes_scheme():
         S.DECLINED,
         Decimal("12.30"),
     )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("PAYMENT_TIMEOUT", "59"),
+        ("PAYMENT_TIMEOUT", "soon"),
+        ("TEST_CARD_WEBHOOK_SECRET", "short"),
+        ("TEST_CARD_WEBHOOK_SECRET", "sixteen chars\x00and a NUL"),
+    ],
+)
+def test_payment_settings_are_checked_at_start_up(variable, value):
+    with pytest.raises(ConfigError, match=variable):
+        load_settings({variable: value})
+
+
+def test_payment_settings_reach_the_app(tmp_path):
+    secret = "whsec_" + "s" * 20
+    create_app(
+        load_settings(
+            {"PAYMENT_TIMEOUT": "120", "TEST_CARD_WEBHOOK_SECRET": secret, "TEST_CARD_LEDGER": str(tmp_path / "l")}
+        )
+    )
+    try:
+        assert payments.timeout() == timedelta(seconds=120)
+        assert the_test_card().webhook_secret == secret
+    finally:
+        payments.set_timeout(timedelta(seconds=1800))
