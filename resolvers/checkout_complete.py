@@ -131,7 +131,7 @@ async def complete(
     prices_include_tax: bool,
     actor: Account | None,
     payment_id: int | None = None,
-) -> Order:
+) -> Placed:
     """The cart's order, paid through `provider_name` (the one-step form: the payment is opened and
     confirmed here) or through the payment session `payment_id` (`payments_sessions.initialize`)."""
     if (provider_name is None) == (payment_id is None):
@@ -175,7 +175,16 @@ async def complete(
                 payments.settle_unordered(payment.row, payment.provider, payment.asked, payment.declined)
             )
     assert order is not None  # both paths that get here have one
-    return order
+    return Placed(order, payment.row if payment.ordered(order) else None)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The order, and the payment it was committed with as it was then (None: the order was
+    placed before, by the same cart or key, and is answered again)."""
+
+    order: Order
+    payment: Payment | None
 
 
 @dataclass

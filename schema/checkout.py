@@ -98,7 +98,7 @@ class CheckoutMutation:
     ) -> CheckoutCompletePayload:
         context = info.context
         session = None if payment_id is None else decode_id_of(payment_id, "Payment", "paymentId")
-        order, errors = await attempt(
+        placed, errors = await attempt(
             checkout_complete.complete(
                 cart_token,
                 None if payment is None else payment.provider,
@@ -109,12 +109,14 @@ class CheckoutMutation:
                 session,
             )
         )
-        if order is None:
+        if placed is None:
             return CheckoutCompletePayload(order=None, payment=None, user_errors=errors)
-        # The order's payment as committed with it (or since): the last of its payments.
-        paid_with = await context.loaders.payments_by_order_id.load(order.id)
+        paid_with = placed.payment
+        if paid_with is None:  # an order placed before: its payment as it stands, the last of its payments
+            payments = await context.loaders.payments_by_order_id.load(placed.order.id)
+            paid_with = payments[-1] if payments else None
         return CheckoutCompletePayload(
-            order=build_order(context, order),
-            payment=build_payment(context, paid_with[-1]) if paid_with else None,
+            order=build_order(context, placed.order),
+            payment=None if paid_with is None else build_payment(context, paid_with),
             user_errors=errors,
         )
