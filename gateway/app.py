@@ -27,7 +27,7 @@ from starlette.types import ASGIApp
 from tortoise import connections
 from tortoise.contrib.starlette import RegisterTortoise
 
-from gateway import graphiql, mail, worker
+from gateway import graphiql, mail, payment_providers, worker
 from gateway.breaker import Breaker, redis_client
 from gateway.cache import ResponseCache
 from gateway.cache_http import ResponseCacheMiddleware
@@ -44,7 +44,7 @@ from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
 from gateway.outage import EXCEPTIONS as DATABASE_FAULTS
 from gateway.outage import database_fault_response
-from gateway.payment_providers import install_stripe
+from gateway.payment_webhooks import payment_webhook
 from gateway.periodic import every
 from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, RedisDocuments, operation_names
 from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
@@ -57,7 +57,6 @@ from models.changes import Change
 from resolvers import payments
 from resolvers.account_tokens import LinkRules
 from resolvers.accounts import TokenRules
-from resolvers.card_books import CardBooks
 from resolvers.cart import CartRules
 from schema.limits import Limits
 from schema.root import build_schema
@@ -110,8 +109,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         require_confirmed_email=settings.require_email_confirmation,
     )
     link_rules = LinkRules(settings.storefront_urls, timedelta(seconds=settings.password_reset_ttl_seconds))
-    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
-    stripe_payments = install_stripe(settings)
+    stripe_payments = payment_providers.install(settings)
     events: EventBus = (
         RedisBus(redis, settings.subscription_queue_size, breaker, listener)
         if redis is not None
@@ -296,6 +294,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                 carrier_webhook(settings.carrier_secrets, settings.carrier_signature_header, announce),
                 methods=["POST"],
             ),
+            Route("/webhooks/payments/{provider}", payment_webhook(announce), methods=["POST"]),
             # GraphiQL's files (the page itself is GET /graphql), only while GraphiQL is on.
             *([Mount(graphiql.ASSETS_PATH, graphiql.assets())] if settings.graphiql else []),
         ],

@@ -1,4 +1,5 @@
-"""`python -m gateway …`: migrate, seed, export-schema, create-staff, serve, recover-payments, worker, jobs."""
+"""`python -m gateway …`: migrate, seed, export-schema, create-staff, serve, recover-payments,
+test-card-webhook, worker, jobs."""
 
 from __future__ import annotations
 
@@ -46,6 +47,18 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long an attempt must have been left unsettled (default PAYMENT_RECOVERY_AFTER); "
         "0 only when no checkout is running",
+    )
+    webhook = commands.add_parser(
+        "test-card-webhook",
+        help="finish a test-card payment waiting for 3-D Secure (tok_requires_action): charge it in the test card's "
+        "books and send the processor's signed webhook to a running gateway",
+    )
+    webhook.add_argument(
+        "reference", help="the payment's clientSecret, or its reference at the processor (test_…, before _secret_)"
+    )
+    webhook.add_argument("--fail", action="store_true", help="the shopper failed 3-D Secure: nothing is charged")
+    webhook.add_argument(
+        "--url", default=None, help="where to send it (default PUBLIC_URL/webhooks/payments/test-card)"
     )
     worker = commands.add_parser("worker", help="run background jobs (as many processes as you like, on any host)")
     worker.add_argument(
@@ -106,13 +119,11 @@ async def _recover_payments(settings: Settings, older_than: int) -> int:
 
     from tortoise import Tortoise
 
+    from gateway import payment_providers
     from gateway.db import close, tortoise_config
-    from gateway.payment_providers import install_stripe
     from resolvers import payments
-    from resolvers.card_books import CardBooks
 
-    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
-    stripe_payments = install_stripe(settings)
+    stripe_payments = payment_providers.install(settings)
     await Tortoise.init(config=tortoise_config(settings.database_url))
     try:
         settled = 0
@@ -122,8 +133,42 @@ async def _recover_payments(settings: Settings, older_than: int) -> int:
         await close()
         if stripe_payments is not None:
             await stripe_payments.close()
-    print(f"{settled} payment attempts without an order given back")
+    print(f"{settled} payments without an order given back")
     return 0
+
+
+async def _test_card_webhook(settings: Settings, reference: str, fail: bool, url: str | None) -> int:
+    """What the test card's processor does when the shopper ends 3-D Secure, against the gateway
+    at `url`: the same books (TEST_CARD_LEDGER) and secret (TEST_CARD_WEBHOOK_SECRET) as it."""
+    import httpx
+    from tortoise import Tortoise
+
+    from gateway.db import close, tortoise_config
+    from gateway.payment_providers import test_card
+    from models import Payment
+
+    reference = reference.split("_secret_")[0]  # a client secret names its payment's reference
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        payment = await Payment.filter(provider="test-card", reference=reference).order_by("-id").first()
+    finally:
+        await close()
+    if payment is None or payment.amount is None:
+        print(f"test-card-webhook: no test-card payment has the reference {reference!r}", file=sys.stderr)
+        return 2
+    card = test_card(settings)
+    webhook = await asyncio.to_thread(
+        card.finish_action, payment.reference, payment.key, payment.amount, payment.currency, not fail
+    )
+    target = url or f"{settings.public_url.rstrip('/')}/webhooks/payments/test-card"
+    try:
+        async with httpx.AsyncClient(timeout=10) as client:
+            response = await client.post(target, content=webhook.body, headers=webhook.headers)
+    except httpx.HTTPError as error:
+        print(f"test-card-webhook: could not reach {target}: {error}", file=sys.stderr)
+        return 1
+    print(f"{response.status_code} {response.text}")
+    return 0 if response.status_code == 200 else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -156,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             print("recover-payments: --older-than must not be negative", file=sys.stderr)
             return 2
         return asyncio.run(_recover_payments(settings, older_than))
+    elif args.command == "test-card-webhook":
+        return asyncio.run(_test_card_webhook(settings, args.reference, args.fail, args.url))
     elif args.command == "worker":
         if not 1 <= args.concurrency <= 100:
             print("worker: --concurrency must be between 1 and 100", file=sys.stderr)

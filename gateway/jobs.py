@@ -43,7 +43,16 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import account_tokens, accounts, accounts_export, emails, outbox, stock_alerts, webhooks_out
+from resolvers import (
+    account_tokens,
+    accounts,
+    accounts_export,
+    emails,
+    outbox,
+    payments_webhooks,
+    stock_alerts,
+    webhooks_out,
+)
 from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
@@ -89,6 +98,8 @@ ACCOUNT_TOKENS_CRON = "25 * * * *"
 WEBHOOK_LOGS_CRON = "55 * * * *"
 EXPORTS_CRON = "45 * * * *"
 STOCK_CHECK_CRON = "* * * * * */30"  # every 30 seconds: a STOCK_LOW alert is at most that late
+PAYMENTS_EXPIRE = "payments.expire"  # orders AWAITING_PAYMENT past PAYMENT_TIMEOUT: cancelled
+PAYMENTS_EXPIRE_CRON = "* * * * *"  # every minute: an order is cancelled at most a minute late
 REDELIVER_ROUNDS = 50  # batches one redelivery run delivers at most (the next run goes on)
 WEB_POOL_SIZE = 2  # a web process only defers: one INSERT per committed transaction
 CONNECT_TIMEOUT = 5
@@ -218,6 +229,13 @@ def build(
         alerted = await stock_alerts.check()
         if alerted:
             log.info("stock: %d variants fell to their low-stock threshold", len(alerted))
+
+    # `lock`: one run at a time however many workers there are (each order is locked besides).
+    @app.periodic(cron=PAYMENTS_EXPIRE_CRON, periodic_id="payments_expire")
+    @app.task(name=PAYMENTS_EXPIRE, lock=PAYMENTS_EXPIRE, queueing_lock=PAYMENTS_EXPIRE, retry=HOUSEKEEPING_RETRY)
+    async def expire_payments(timestamp: int) -> None:
+        while expired := await payments_webhooks.expire():
+            log.info("payments: %d payments not confirmed in time: their orders cancelled", expired)
 
     return app
 

@@ -19,6 +19,7 @@ from gateway import logs, mail, persisted, postgres_url
 from resolvers import account_tokens
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 from resolvers.currencies import CURRENCIES
+from resolvers.payments import DEVELOPMENT_WEBHOOK_SECRET
 
 # An address or CIDR block (TRUSTED_PROXIES), as `ipaddress.ip_network` parses it.
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -212,6 +213,12 @@ def _text(name: str, value: str) -> str:
     return value
 
 
+def _webhook_secret(name: str, value: str) -> str:
+    if len(value) < 16 or len(value) > 256 or not value.isprintable():
+        raise ConfigError(f"{name}: expected 16 to 256 printable characters")
+    return value
+
+
 def _whole(low: int, high: int) -> Callable[[str, str], int]:
     """A parser of whole numbers between `low` and `high`."""
     return lambda name, value: _int(name, value, low, high)
@@ -368,7 +375,13 @@ class Settings:
     max_line_quantity: int = setting("MAX_LINE_QUANTITY", "99", _whole(1, 1_000_000))
     # The test-card processor's books, shared by every worker (a file outside the database).
     test_card_ledger: str = setting("TEST_CARD_LEDGER", DEFAULT_TEST_CARD_LEDGER, _file)
-    # A payment attempt left unsettled this long belongs to a dead process: what it charged is given back.
+    # Signs the test card's webhooks (`python -m gateway test-card-webhook`); a development value when unset.
+    test_card_webhook_secret: str = setting("TEST_CARD_WEBHOOK_SECRET", DEVELOPMENT_WEBHOOK_SECRET, _webhook_secret)
+    # A payment still waiting for the shopper (3-D Secure) this long: its order is cancelled, its
+    # stock released; a session never completed is given back by the recovery from then on.
+    payment_timeout_seconds: int = setting("PAYMENT_TIMEOUT", "1800", _whole(60, 7 * 86_400))
+    # A payment no order holds, left unsettled this long past its expiry, belongs to a dead process
+    # or an abandoned session: what it charged is given back.
     payment_recovery_after_seconds: int = setting("PAYMENT_RECOVERY_AFTER", "120", _whole(1, 86_400))
     payment_recovery_interval_seconds: int = setting("PAYMENT_RECOVERY_INTERVAL", "60", _whole(1, 86_400))
     # Stripe (resolvers/payments_stripe.py), installed as the `stripe` provider when the key is set;

@@ -27,6 +27,7 @@ from loaders.orders import (
     OrderLinesByOrderIdLoader,
     OrderTotalsByCustomerIdLoader,
 )
+from loaders.payments import EventsByPaymentIdLoader, PaymentByIdLoader, PaymentsByOrderIdLoader
 from loaders.shipments import ShipmentByIdLoader, ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
 
 
@@ -126,3 +127,15 @@ class Loaders:
     @cached_property
     def shipment_events_by_shipment_id(self) -> ShipmentEventsByShipmentIdLoader:
         return ShipmentEventsByShipmentIdLoader()
+
+    @cached_property
+    def payment_by_id(self) -> PaymentByIdLoader:
+        return PaymentByIdLoader()
+
+    @cached_property
+    def payments_by_order_id(self) -> PaymentsByOrderIdLoader:
+        return PaymentsByOrderIdLoader()
+
+    @cached_property
+    def events_by_payment_id(self) -> EventsByPaymentIdLoader:
+        return EventsByPaymentIdLoader()

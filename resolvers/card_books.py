@@ -88,6 +88,11 @@ class CardBooks:
                 self._append(file, charge)
             return charge
 
+    def charged(self, key: str) -> Entry | None:
+        """The charge made under `key`, by any process, if any (among the latest `window`)."""
+        with self._locked():
+            return self._charges.get(key)
+
     def add(self, kind: str, reference: str, amount: Decimal, currency: str) -> Entry:
         """Record a VOID or REFUND of the charge `reference`."""
         entry = Entry(kind, reference, amount, currency)

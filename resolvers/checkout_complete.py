@@ -20,6 +20,15 @@ order's transaction, so one no order holds is a charge nobody has, which `paymen
 gives back. The order number's counter, which every checkout shares, is still taken only after the
 payment, so the provider's latency never serializes all checkouts.
 
+Two forms share one path. The one-step form (`payment: {provider, token}`) records its payment
+before the transaction and opens it with the provider once the total is known; a payment session
+(`paymentId`, from `payments_sessions.initialize`) is locked FOR UPDATE right after the cart (so a
+webhook about it waits for this checkout), must be this cart's, unordered and usable
+(PAYMENT_NOT_USABLE), and for the cart's current total (PAYMENT_AMOUNT_MISMATCH). Both are then
+confirmed with the provider, and the order is PAID, PLACED or AWAITING_PAYMENT by its answer
+(`ORDER_STATUS`): AWAITING_PAYMENT keeps its stock reserved until the provider's webhook or
+PAYMENT_TIMEOUT settles it (`payments_webhooks`).
+
 Warehouse choice, per line: the warehouse with the most available stock when one can serve the
 whole line (ties: the lowest stock id); otherwise the line is split across warehouses, most
 available first.
@@ -116,18 +125,18 @@ async def _existing(idempotency_key: str | None, cart: Cart | None) -> Order | N
 
 async def complete(
     token: str,
-    provider_name: str,
+    provider_name: str | None,
     payment_token: str | None,
     idempotency_key: str | None,
     prices_include_tax: bool,
     actor: Account | None,
-) -> Order:
-    provider = payments.provider(provider_name)
-    if provider is None:
+    payment_id: int | None = None,
+) -> Placed:
+    """The cart's order, paid through `provider_name` (the one-step form: the payment is opened and
+    confirmed here) or through the payment session `payment_id` (`payments_sessions.initialize`)."""
+    if (provider_name is None) == (payment_id is None):
         raise DomainError(
-            ErrorCode.UNKNOWN_PAYMENT_PROVIDER,
-            f"Unknown payment provider {provider_name!r}: use manual or test-card.",
-            ["payment", "provider"],
+            ErrorCode.INVALID, "Give either `payment` or `paymentId` (from checkoutPaymentInitialize).", ["paymentId"]
         )
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= IDEMPOTENCY_KEY_LENGTH:
         raise DomainError(
@@ -137,9 +146,19 @@ async def complete(
         )
     if len(token) > 64 or "\x00" in token:  # longer than any cart token: before it reaches the payment's column
         raise DomainError(ErrorCode.NOT_FOUND, "No cart has this token.", ["cartToken"])
-    # Recorded before the transaction, in a statement of its own: it outlives a process killed
-    # mid-checkout, and expires at once (recovery gives it back unless an order holds it).
-    payment = Checkout(provider, await payments.start(provider.name, token, payment_token, timedelta(0)))
+    if provider_name is not None:
+        provider = payments.provider(provider_name)
+        if provider is None:
+            raise DomainError(
+                ErrorCode.UNKNOWN_PAYMENT_PROVIDER,
+                f"Unknown payment provider {provider_name!r}: use manual or test-card.",
+                ["payment", "provider"],
+            )
+        # Recorded before the transaction, in a statement of its own: it outlives a process killed
+        # mid-checkout, and expires at once (recovery gives it back unless an order holds it).
+        payment = Checkout(provider, await payments.start(provider.name, token, payment_token, timedelta(0)))
+    else:
+        payment = Checkout(None, None, session_id=payment_id)
     order: Order | None = None
     try:
         order = await _complete(token, payment, idempotency_key, prices_include_tax, actor)
@@ -149,19 +168,36 @@ async def complete(
         if order is None:
             raise
     finally:
-        if not payment.ordered(order):
+        if payment.unsettled(order):
+            assert payment.row is not None and payment.provider is not None  # unsettled() checked
             # Shielded: a cancelled request still gives the money back.
-            await asyncio.shield(payments.settle_unordered(payment.row, provider, payment.asked, payment.declined))
+            await asyncio.shield(
+                payments.settle_unordered(payment.row, payment.provider, payment.asked, payment.declined)
+            )
     assert order is not None  # both paths that get here have one
-    return order
+    return Placed(order, payment.row if payment.ordered(order) else None)
+
+
+@dataclass(frozen=True)
+class Placed:
+    """The order, and the payment it was committed with as it was then (None: the order was
+    placed before, by the same cart or key, and is answered again)."""
+
+    order: Order
+    payment: Payment | None
 
 
 @dataclass
 class Checkout:
-    """The payment of a checkout, its provider, and what the provider was asked and answered."""
+    """The payment of a checkout, its provider, and what the provider was asked and answered.
 
-    provider: payments.PaymentProvider
-    row: Payment
+    The one-step form records its payment before the transaction (`row`, `provider`); a session's
+    (`session_id`) is locked in the transaction, right after the cart, and known from there on.
+    """
+
+    provider: payments.PaymentProvider | None
+    row: Payment | None
+    session_id: int | None = None
     asked: bool = False  # the provider was called: money may have moved under the payment's key
     declined: bool = False
     answer: payments.ProviderPayment | None = None
@@ -169,6 +205,13 @@ class Checkout:
     def ordered(self, order: Order | None) -> bool:
         """Whether `order` is the one this payment was committed with."""
         return order is not None and self.answer is not None and order.payment_reference == self.answer.reference
+
+    def unsettled(self, order: Order | None) -> bool:
+        """Whether the payment must be settled after a checkout that did not place `order` on it. A
+        session the provider was not asked about stays as it was, for another try."""
+        if self.row is None or self.provider is None or self.ordered(order):
+            return False
+        return self.session_id is None or self.asked
 
 
 # What the order is once its payment answered.
@@ -178,6 +221,24 @@ ORDER_STATUS = {
     PaymentStatus.PENDING: OrderStatus.AWAITING_PAYMENT,
     PaymentStatus.ACTION_REQUIRED: OrderStatus.AWAITING_PAYMENT,
 }
+
+
+async def _session(payment: Checkout, cart: Cart) -> None:
+    """Lock the session's payment (after the cart: the one order of locking every checkout keeps)
+    and check that this cart may complete with it."""
+    row = await Payment.filter(id=payment.session_id).select_for_update().first()
+    if row is None or row.cart_token != cart.token or row.order_id is not None or row.status not in payments.USABLE:
+        raise DomainError(
+            ErrorCode.PAYMENT_NOT_USABLE,
+            "This payment cannot pay for this cart: start another with checkoutPaymentInitialize.",
+            ["paymentId"],
+        )
+    provider = payments.provider(row.provider)
+    if provider is None:
+        raise DomainError(
+            ErrorCode.UNKNOWN_PAYMENT_PROVIDER, f"The payment provider {row.provider!r} is gone.", ["paymentId"]
+        )
+    payment.row, payment.provider = row, provider
 
 
 async def _complete(
@@ -199,6 +260,9 @@ async def _complete(
             if order is not None:
                 return order
             raise DomainError(ErrorCode.CART_COMPLETED, "This cart has been checked out.", ["cartToken"])
+
+        if payment.session_id is not None:
+            await _session(payment, cart)
 
         loaders = Loaders()  # fresh reads inside the transaction, nothing cached from before the lock
         summary = await carts.priced(loaders, cart)
@@ -236,6 +300,15 @@ async def _complete(
         if figures.discount_code is not None and figures.discount_problem is not None:
             raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, figures.discount_problem, ["discountCodes"])
         totals = figures.totals
+        row = payment.row
+        assert row is not None and payment.provider is not None  # the one-step form's, or the session's (locked)
+        if row.reference and (row.amount != totals.total or row.currency != cart.currency):
+            raise DomainError(
+                ErrorCode.PAYMENT_AMOUNT_MISMATCH,
+                f"The cart now costs {totals.total} {cart.currency}, and the payment is for {row.amount} "
+                f"{row.currency}: start a new payment with checkoutPaymentInitialize.",
+                ["paymentId"],
+            )
 
         wanted = [(p.variant.id, p.line.quantity) for p in summary.lines]
         stocks = list(await Stock.filter(variant_id__in=[v for v, _ in wanted]).order_by("id").select_for_update())
@@ -250,10 +323,11 @@ async def _complete(
                 raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, "This code has been used up.", ["discountCodes"])
 
         # Money last: nothing below refuses the order. Should anything still fail, complete() gives it back.
-        provider, row = payment.provider, payment.row
+        provider = payment.provider
         payment.asked = True
         reference = row.reference
-        if not reference:  # the one-step form: opened with the provider only now that the total is known
+        opened = not reference  # the one-step form: opened with the provider only now that the total is known
+        if opened:
             reference = (
                 await provider.initialize(totals.total, cart.currency, row.key, "", row.method or None)
             ).reference
@@ -291,7 +365,7 @@ async def _complete(
             payment_reference=answer.reference,
             paid_at=now if captured else None,
         )
-        await payments.mark_ordered(row, order, answer)
+        await payments.mark_ordered(row, order, answer, opened)
         await OrderLine.bulk_create(
             [
                 OrderLine(

@@ -10,8 +10,9 @@ from strawberry.types import Info
 from models.orders import IDEMPOTENCY_KEY_LENGTH
 from resolvers import checkout, checkout_complete
 from schema.context import Context
-from schema.ids import encode_id
+from schema.ids import decode_id_of, encode_id
 from schema.orders import Order, build_order
+from schema.payments import Payment, build_payment
 from schema.shared import Money, UserError, attempt, build_money
 
 
@@ -43,7 +44,8 @@ class PaymentInput:
     token: str | None = strawberry.field(
         default=None,
         description="What the provider needs to charge, such as a card token from its payment form; test-card "
-        "declines tok_decline and approves any other. manual needs none.",
+        "declines tok_decline, asks for the shopper with tok_requires_action (3-D Secure: the order is placed "
+        "AWAITING_PAYMENT and paid when the processor's webhook confirms) and approves any other. manual needs none.",
     )
 
 
@@ -51,6 +53,10 @@ class PaymentInput:
 class CheckoutCompletePayload:
     order: Order | None = strawberry.field(
         description="The order the cart became (also when the same cart or key comes again); null when refused."
+    )
+    payment: Payment | None = strawberry.field(
+        description="The order's payment as it stands: ACTION_REQUIRED says the shopper must finish it with its "
+        "`clientSecret` or `redirectUrl` (the order is AWAITING_PAYMENT until then); null when refused."
     )
     user_errors: list[UserError] = strawberry.field(
         description="Why no order was placed; empty on success. Nothing was charged, reserved or changed."
@@ -67,7 +73,21 @@ class CheckoutMutation:
             strawberry.ID,
             strawberry.argument(description="The token of the cart to turn into an order (`Cart.token`)."),
         ],
-        payment: Annotated[PaymentInput, strawberry.argument(description="How the order is paid.")],
+        payment: Annotated[
+            PaymentInput | None,
+            strawberry.argument(
+                description="How the order is paid, in one step (providers that never need the shopper). Give "
+                "this or `paymentId`."
+            ),
+        ] = None,
+        payment_id: Annotated[
+            strawberry.ID | None,
+            strawberry.argument(
+                description="The payment opened for this cart by `checkoutPaymentInitialize`, for its current total: "
+                "PAYMENT_AMOUNT_MISMATCH when the cart changed since, PAYMENT_NOT_USABLE when it is another cart's, "
+                "used or ended. Give this or `payment`."
+            ),
+        ] = None,
         idempotency_key: Annotated[
             str | None,
             strawberry.argument(
@@ -77,14 +97,26 @@ class CheckoutMutation:
         ] = None,
     ) -> CheckoutCompletePayload:
         context = info.context
-        order, errors = await attempt(
+        session = None if payment_id is None else decode_id_of(payment_id, "Payment", "paymentId")
+        placed, errors = await attempt(
             checkout_complete.complete(
                 cart_token,
-                payment.provider,
-                payment.token,
+                None if payment is None else payment.provider,
+                None if payment is None else payment.token,
                 idempotency_key,
                 context.prices_include_tax,
                 await context.viewer(),
+                session,
             )
         )
-        return CheckoutCompletePayload(order=None if order is None else build_order(context, order), user_errors=errors)
+        if placed is None:
+            return CheckoutCompletePayload(order=None, payment=None, user_errors=errors)
+        paid_with = placed.payment
+        if paid_with is None:  # an order placed before: its payment as it stands, the last of its payments
+            payments = await context.loaders.payments_by_order_id.load(placed.order.id)
+            paid_with = payments[-1] if payments else None
+        return CheckoutCompletePayload(
+            order=build_order(context, placed.order),
+            payment=None if paid_with is None else build_payment(context, paid_with),
+            user_errors=errors,
+        )

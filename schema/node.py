@@ -15,7 +15,7 @@ from typing import Annotated
 import strawberry
 from strawberry.types import Info
 
-from resolvers import accounts, catalogue, orders, shipments
+from resolvers import accounts, catalogue, orders, payments_sessions, shipments
 from resolvers import cart as carts
 from resolvers.errors import BadInput
 from schema.accounts import build_customer
@@ -25,6 +25,7 @@ from schema.context import Context
 from schema.ids import decode_id
 from schema.input_checks import MAX_LIST_LENGTH
 from schema.orders import build_order
+from schema.payments import build_payment
 from schema.selection import Tree, selection_tree
 from schema.shared import Node
 from schema.shipments import build_shipment
@@ -60,6 +61,11 @@ async def _order(context: Context, pk: int, selected: Tree) -> Node | None:
     return None if order is None else build_order(context, order)
 
 
+async def _payment(context: Context, pk: int, selected: Tree) -> Node | None:
+    payment = await payments_sessions.payment_by_id(context.loaders, pk, await context.viewer())
+    return None if payment is None else build_payment(context, payment)
+
+
 async def _shipment(context: Context, pk: int, selected: Tree) -> Node | None:
     shipment = await shipments.shipment_by_id(context.loaders, pk, await context.viewer())
     return None if shipment is None else build_shipment(context, shipment)
@@ -80,6 +86,7 @@ _LOOKUPS: dict[str, Callable[[Context, int, Tree], Awaitable[Node | None]]] = {
     "Category": _category,
     "Cart": _cart,
     "Order": _order,
+    "Payment": _payment,
     "Shipment": _shipment,
     "Customer": _customer,
 }

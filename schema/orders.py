@@ -26,6 +26,7 @@ from schema.context import Context
 from schema.errors import GatewayError, Unauthenticated
 from schema.ids import encode_id
 from schema.live import follow
+from schema.payments import Payment, build_payment
 from schema.permissions import require_signed_in
 from schema.shared import Money, Node, build_money, described_enum
 from schema.shipments import Shipment, build_shipment
@@ -99,6 +100,11 @@ async def _events(root: Order) -> list[OrderEvent]:
     return [_event(e) for e in await root._loaders.order_events_by_order_id.load(root._order_id)]
 
 
+async def _payments(root: Order) -> list[Payment]:
+    rows = await root._loaders.payments_by_order_id.load(root._order_id)
+    return [build_payment(root._context, p) for p in rows]
+
+
 async def _shipments(root: Order) -> list[Shipment]:
     rows = await root._loaders.shipments_by_order_id.load(root._order_id)
     return [build_shipment(root._context, s) for s in rows]
@@ -132,6 +138,11 @@ class Order(Node):
     )
     shipments: list[Shipment] = strawberry.field(
         resolver=_shipments, description="The parcels sent so far, in the order they were created."
+    )
+    payments: list[Payment] = strawberry.field(
+        resolver=_payments,
+        description="Its payments, oldest first, each with every event it had: the last is the one the order "
+        "stands on.",
     )
     _order_id: strawberry.Private[int]
     _context: strawberry.Private[Context]

@@ -24,6 +24,7 @@ from schema import (
     node,
     orders,
     orders_admin,
+    payments,
     shipments,
     shipments_admin,
     webhooks_out,
@@ -62,6 +63,7 @@ class Query(
 class Mutation(
     cart.CartMutation,
     checkout.CheckoutMutation,
+    payments.PaymentsMutation,
     checkout_admin.CheckoutAdminMutation,
     accounts.AccountsMutation,
     accounts_export.AccountsExportMutation,

@@ -37,17 +37,17 @@ async def unsettled_charges(database_url: str, ledger_path: str | Path) -> list[
         charges = {
             e.reference: e for e in entries if e.kind == "CHARGE" and e.reference in held and e.reference not in ordered
         }
-        attempts = {
+        recorded = {
             row["key"]: row["status"]
             for row in await conn.fetch(
-                "SELECT key, status FROM payment_attempt WHERE key = ANY($1::text[])", [c.key for c in charges.values()]
+                "SELECT key, status FROM payment WHERE key = ANY($1::text[])", [c.key for c in charges.values()]
             )
         }
     finally:
         await conn.close()
     return [
         f"charge {reference} of {held[reference]} {charge.currency} is held by the card processor and no order holds it "
-        f"(payment attempt {charge.key}: {attempts.get(charge.key, 'not recorded')})"
+        f"(payment {charge.key}: {recorded.get(charge.key, 'not recorded')})"
         for reference, charge in charges.items()
     ]
 
@@ -55,7 +55,7 @@ async def unsettled_charges(database_url: str, ledger_path: str | Path) -> list[
 async def recover_payments(database_url: str, ledger_path: str | Path, older_than: int = 0) -> str:
     """`python -m gateway recover-payments --older-than N` against the database and books; its output.
 
-    `older_than=0` gives back every unsettled attempt at once: only when no checkout is running.
+    `older_than=0` gives back every unsettled payment at once: only when no checkout is running.
     """
     env = {**os.environ, "DATABASE_URL": database_url, "TEST_CARD_LEDGER": str(ledger_path)}
     done = await asyncio.to_thread(

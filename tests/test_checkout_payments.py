@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 
-from models import Cart, DiscountCode, DiscountKind, Order, PaymentAttempt, PaymentAttemptStatus, Stock, StockMovement
+from models import Cart, DiscountCode, DiscountKind, Order, Payment, PaymentStatus, Stock, StockMovement
 from resolvers import card_books, checkout_complete, outbox, payments
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 
@@ -30,31 +31,58 @@ def entries_since(before: list[card_books.Entry]) -> list[card_books.Entry]:
     return card_ledger().entries()[len(before) :]
 
 
-class LongReferenceCard:
+class DelegatingCard:
+    """A provider that passes every call to another: subclasses change what they test."""
+
+    name = "delegating-card"
+
+    def __init__(self, card: payments.PaymentProvider) -> None:
+        self.card = card
+
+    async def initialize(
+        self, amount: Decimal, currency: str, key: str, return_url: str, token: str | None
+    ) -> payments.ProviderPayment:
+        return await self.card.initialize(amount, currency, key, return_url, token)
+
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> payments.ProviderPayment:
+        return await self.card.confirm(reference, amount, currency, key, token)
+
+    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderPayment:
+        return await self.card.capture(reference, amount, currency, key)
+
+    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderRefund:
+        return await self.card.refund(reference, amount, currency, key)
+
+    async def give_back(self, reference: str, key: str) -> payments.GivenBack:
+        return await self.card.give_back(reference, key)
+
+    def parse_webhook(self, body: bytes, headers: Mapping[str, str]) -> payments.ProviderEvent:
+        return self.card.parse_webhook(body, headers)
+
+
+class LongReferenceCard(DelegatingCard):
     """A processor that charges the card, then answers with a reference longer than an order can
     hold: the order's insert fails after the money has moved."""
 
     name = "long-reference-card"
     PADDING = "-" + "x" * 200
 
-    def __init__(self, card: payments.PaymentProvider) -> None:
-        self.card = card
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> payments.ProviderPayment:
+        answer = await self.card.confirm(reference, amount, currency, key, token)
+        return replace(answer, reference=answer.reference + self.PADDING)
 
-    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> payments.PaymentResult:
-        result = await self.card.authorize(amount, currency, token, key)
-        return replace(result, reference=result.reference + self.PADDING)
+    async def capture(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderPayment:
+        return await self.card.capture(reference.removesuffix(self.PADDING), amount, currency, key)
 
-    async def capture(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
-        return await self.card.capture(reference.removesuffix(self.PADDING), amount, currency)
+    async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> payments.ProviderRefund:
+        return await self.card.refund(reference.removesuffix(self.PADDING), amount, currency, key)
 
-    async def void(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
-        return await self.card.void(reference.removesuffix(self.PADDING), amount, currency)
-
-    async def refund(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
-        return await self.card.refund(reference.removesuffix(self.PADDING), amount, currency)
-
-    async def give_back(self, key: str) -> payments.GivenBack:
-        return await self.card.give_back(key)
+    async def give_back(self, reference: str, key: str) -> payments.GivenBack:
+        return await self.card.give_back(reference.removesuffix(self.PADDING), key)
 
 
 async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):
@@ -73,10 +101,11 @@ async def test_a_charge_whose_order_fails_is_refunded(gql, monkeypatch, db):
     assert [entry.kind for entry in made] == ["CHARGE", "REFUND"]
     assert made[0].reference == made[1].reference and made[0].amount == made[1].amount > 0
     assert made[0].reference not in card_ledger().held()
-    # The attempt records what happened: charged under its key, given back, no order.
-    attempt = await PaymentAttempt.get(cart_token=token)
-    assert (attempt.status, attempt.key, attempt.order_id) == (PaymentAttemptStatus.RETURNED, made[0].key, None)
-    assert (attempt.reference, attempt.amount) == (made[0].reference, made[0].amount)
+    # The payment records what happened: charged under its key, given back, no order.
+    payment = await Payment.get(cart_token=token)
+    assert (payment.status, payment.key, payment.order_id) == (PaymentStatus.CANCELLED, made[0].key, None)
+    assert (payment.reference, payment.amount) == (made[0].reference, made[0].amount)
+    assert [e.type for e in await payment.events.all().order_by("id")] == ["REFUNDED", "CANCELLED"]
     assert await Order.all().count() == orders
     central = await Stock.get(variant_id=variant.id, warehouse__code="central")
     assert (central.quantity, central.reserved) == (5, 0)
@@ -135,9 +164,10 @@ async def test_a_failure_after_the_commit_keeps_the_payment(gql, db):
     order = await Order.get(cart__token=token)
     assert [(e.kind, e.reference) for e in entries_since(before)] == [("CHARGE", order.payment_reference)]
     assert order.payment_reference in card_ledger().held()
-    attempt = await PaymentAttempt.get(cart_token=token)
-    assert (attempt.status, attempt.order_id, attempt.reference) == (
-        PaymentAttemptStatus.ORDERED,
+    payment = await Payment.get(cart_token=token)
+    assert (payment.status, payment.order_id, payment.reference, payment.captured) == (
+        PaymentStatus.CAPTURED,
         order.id,
         order.payment_reference,
+        order.total,
     )

@@ -26,6 +26,8 @@ import pytest
 from gateway.db import tortoise_config
 from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.settings import ConfigError, load_settings
+from resolvers import payments
+from resolvers.card_books import CardBooks
 from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 from tests.conftest import ROOT
 from tests.live import serve_in_loop, uvicorn_workers
@@ -303,6 +305,10 @@ async def test_an_unreachable_database_answers_503_with_retry_after_until_it_is_
         response = await client.post("/webhooks/carriers/dhl", content=body, headers=headers)
         assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0, response.text
         assert response.json()["errors"][0]["extensions"]["code"] == "SERVICE_UNAVAILABLE"
+        # A payment provider's webhook too: it delivers it again later.
+        paid = _payment_webhook()
+        response = await client.post("/webhooks/payments/test-card", content=paid.body, headers=paid.headers)
+        assert response.status_code == 503 and int(response.headers["Retry-After"]) > 0, response.text
         assert (await client.get("/healthz")).status_code == 200
         response = await client.get("/readyz")
         assert response.status_code == 503 and response.json()["reason"].startswith("database"), response.text
@@ -318,3 +324,19 @@ async def test_an_unreachable_database_answers_503_with_retry_after_until_it_is_
         assert (await client.get("/readyz")).status_code == 200
         body, headers = _signed(event)
         assert (await client.post("/webhooks/carriers/dhl", content=body, headers=headers)).status_code == 404
+        paid = _payment_webhook()
+        response = await client.post("/webhooks/payments/test-card", content=paid.body, headers=paid.headers)
+        assert (response.status_code, response.json()["result"]) == (200, "ignored")  # no such payment here
+
+
+def _payment_webhook() -> payments.SignedWebhook:
+    """A test-card webhook signed with the development secret, about a payment nobody has."""
+    card = payments.TestCardPayment(CardBooks("/nonexistent/never-written.jsonl"))
+    event = {
+        "id": "evt_down",
+        "type": "payment.succeeded",
+        "payment": "test_nobody",
+        "amount": "1.00",
+        "currency": "EUR",
+    }
+    return card.sign(json.dumps(event).encode())

@@ -18,7 +18,7 @@ from gateway.jobs import CARTS_PRUNE, REFRESH_TOKENS_PRUNE, WEBHOOK_LOGS_PRUNE
 from models import (
     Cart,
     CartLine,
-    PaymentAttempt,
+    Payment,
     RefreshToken,
     WebhookAttempt,
     WebhookDelivery,
@@ -75,9 +75,9 @@ async def test_abandoned_guest_carts_go_and_every_other_cart_stays(db, tmp_path,
         customers = await ready_cart(gql, [(sku, 1)], address=False, method=False, headers=customer)
         checked_out = await ready_cart(gql, [(sku, 1)])
         assert (await gql.data(CHECKOUT, {"t": checked_out, "p": PAID}))["checkoutComplete"]["order"]
-        # A checkout has recorded its payment attempt and is about to lock this cart.
+        # A checkout has recorded its payment and is about to lock this cart.
         paying = await ready_cart(gql, [(sku, 1)], address=False, method=False)
-        attempt = await PaymentAttempt.create(key=uuid.uuid4().hex, provider="test-card", cart_token=paying)
+        attempt = await Payment.create(key=uuid.uuid4().hex, provider="test-card", cart_token=paying)
         for token in (abandoned, customers, checked_out, paying):
             await _age(token, TTL + timedelta(hours=1))
         await _age(inside, TTL - timedelta(minutes=1))
@@ -95,10 +95,10 @@ async def test_abandoned_guest_carts_go_and_every_other_cart_stays(db, tmp_path,
         assert ({"what": "carts"}, 1.0) in samples(await _scrape(client), "gateway_housekeeping_removed_total")
 
         # Its payment settled without an order: now the cart is abandoned like any other.
-        await PaymentAttempt.filter(id=attempt.id).update(status="DECLINED")
+        await Payment.filter(id=attempt.id).update(status="DECLINED")
         assert await carts.remove_abandoned(TTL) == 1
         assert (await gql.data(CART, {"t": paying}))["cart"] is None
-        await PaymentAttempt.filter(id=attempt.id).delete()
+        await Payment.filter(id=attempt.id).delete()
         await Cart.filter(token__in=(inside, customers)).delete()
 
 

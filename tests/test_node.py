@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from graphql import GraphQLInterfaceType
 
-from models import Cart, Order, OrderLine, Permission, ProductImage, ProductVariant, Shipment
+from models import Cart, Order, OrderLine, Payment, Permission, ProductImage, ProductVariant, Shipment
 from schema.ids import decode_id_of, encode_id
 from tests.graphql_schema import GRAPHQL_SCHEMA
 from tests.staff import bearer, token_for
@@ -97,8 +97,11 @@ async def build_world(gql, client, db, headers: dict[str, dict[str, str]]) -> Wo
     world.add("Cart", "a guest's cart (its token is what grants it)", await _cart(client, {}), frozenset())
 
     order = await _paid_order(gql, owner)
+    guests = await _paid_order(gql, {})
     world.add("Order", "the owner's order", order.id, OWNER_AND_STAFF)
-    world.add("Order", "a guest's order (its token is what grants it)", (await _paid_order(gql, {})).id, STAFF)
+    world.add("Order", "a guest's order (its token is what grants it)", guests.id, STAFF)
+    world.add("Payment", "the owner's order's payment", (await Payment.get(order_id=order.id)).id, OWNER_AND_STAFF)
+    world.add("Payment", "a guest's order's payment", (await Payment.get(order_id=guests.id)).id, STAFF)
 
     parcel = await _parcel(client, headers["staff"], order)
     world.add("Shipment", "a parcel of the owner's order", parcel, OWNER_AND_STAFF)

@@ -1,5 +1,5 @@
 """No card charged without an order, even when the process is killed between the charge and the
-order's commit: the payment attempt recorded before the charge, and recovery giving it back."""
+order's commit: the payment recorded before the charge, and recovery giving it back."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from decimal import Decimal
 import pytest
 
 from gateway.periodic import every
-from models import Order, PaymentAttempt, PaymentAttemptStatus
+from models import Order, Payment, PaymentStatus
 from resolvers import card_books, payments
 from tests import payment_books
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
-from tests.test_checkout_payments import card_ledger, entries_since
+from tests.test_checkout_payments import DelegatingCard, card_ledger, entries_since
 
-S = PaymentAttemptStatus
-NOW = timedelta(0)  # recover every unsettled attempt, however young: no checkout is running in these tests
+S = PaymentStatus
+NOW = timedelta(0)  # recover every unsettled payment, however young: no checkout is running in these tests
 
 
 class WorkerKilled(Exception):
@@ -28,9 +28,9 @@ class WorkerKilled(Exception):
 @pytest.fixture
 def killed_after_the_charge(monkeypatch):
     """The worker dies after the provider charged the card and before the order committed: the
-    order's transaction never commits and the request never settles its attempt."""
+    order's transaction never commits and the request never settles its payment."""
 
-    async def killed(attempt: PaymentAttempt, order: Order) -> None:
+    async def killed(*args: object) -> None:
         raise WorkerKilled
 
     async def never_settled(*args: object) -> None:
@@ -55,9 +55,9 @@ async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(
     body = await gql.post(CHECKOUT, {"t": token, "p": PAID})
     assert body["errors"] and "Traceback" not in str(body)
 
-    # What the dead worker left: a charge the processor holds, no order, the attempt STARTED.
-    attempt = await PaymentAttempt.get(cart_token=token)
-    assert attempt.status == S.STARTED and attempt.order_id is None
+    # What the dead worker left: a charge the processor holds, no order, the payment PENDING.
+    attempt = await Payment.get(cart_token=token)
+    assert attempt.status == S.PENDING and attempt.order_id is None
     made = entries_since(before)
     assert len(made) == 1, made  # what else the books got, should it ever be more
     [charge] = made
@@ -67,8 +67,8 @@ async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(
     monkeypatch.undo()
     assert await payments.recover(timedelta(minutes=2)) == 0  # younger than the bound: it may still be running
     assert await payments.recover(NOW) == 1
-    attempt = await PaymentAttempt.get(id=attempt.id)
-    assert (attempt.status, attempt.reference, attempt.amount) == (S.RETURNED, charge.reference, charge.amount)
+    attempt = await Payment.get(id=attempt.id)
+    assert (attempt.status, attempt.reference, attempt.amount) == (S.CANCELLED, charge.reference, charge.amount)
     assert [e.kind for e in _books_for(attempt.key)] == ["CHARGE", "REFUND"]
     assert charge.reference not in card_ledger().held()
 
@@ -83,73 +83,63 @@ async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(
 async def test_the_same_key_charges_once_and_recoveries_at_once_give_back_once(db):
     card = payments.provider("test-card")
     assert card is not None
-    attempt = await payments.start_attempt("test-card", "a-cart-token")
-    first = await card.authorize(Decimal("12.50"), "EUR", "tok_visa", attempt.key)
-    again = await card.authorize(Decimal("12.50"), "EUR", "tok_visa", attempt.key)  # a retry after a lost answer
-    assert first.approved and first.reference == again.reference
+    attempt = await payments.start("test-card", "a-cart-token", "tok_visa", NOW)
+    opened = await card.initialize(Decimal("12.50"), "EUR", attempt.key, "", "tok_visa")
+    await Payment.filter(id=attempt.id).update(reference=opened.reference)
+    first = await card.confirm(opened.reference, Decimal("12.50"), "EUR", attempt.key, "tok_visa")
+    # A retry after a lost answer.
+    again = await card.confirm(opened.reference, Decimal("12.50"), "EUR", attempt.key, "tok_visa")
+    assert first.status == again.status == S.CAPTURED and first.reference == again.reference
 
     await asyncio.gather(payments.recover(NOW), payments.recover(NOW), payments.recover(NOW))
 
     books = _books_for(attempt.key)
     assert [(e.kind, e.amount) for e in books] == [("CHARGE", Decimal("12.50")), ("REFUND", Decimal("12.50"))]
-    assert (await PaymentAttempt.get(id=attempt.id)).status == S.RETURNED
+    assert (await Payment.get(id=attempt.id)).status == S.CANCELLED
 
 
-async def test_an_ordered_attempt_is_never_touched(gql, db):
+async def test_an_ordered_payment_is_never_touched(gql, db):
     variant = await make_variant()
     token = await ready_cart(gql, [(variant.sku, 1)])
     order = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]["order"]
-    attempt = await PaymentAttempt.get(cart_token=token)
-    assert attempt.status == S.ORDERED and attempt.order_id is not None
+    attempt = await Payment.get(cart_token=token)
+    assert attempt.status == S.CAPTURED and attempt.order_id is not None and attempt.expires_at is None
     long_ago = datetime.now(UTC) - timedelta(days=1)
-    await PaymentAttempt.filter(id=attempt.id).update(updated_at=long_ago)
+    await Payment.filter(id=attempt.id).update(updated_at=long_ago, expires_at=long_ago)
 
     await payments.recover(NOW)
 
-    after = await PaymentAttempt.get(id=attempt.id)
-    assert (after.status, after.order_id, after.reference) == (S.ORDERED, attempt.order_id, attempt.reference)
+    after = await Payment.get(id=attempt.id)
+    assert (after.status, after.order_id, after.reference) == (S.CAPTURED, attempt.order_id, attempt.reference)
     assert [e.kind for e in _books_for(attempt.key)] == ["CHARGE"]
     placed = await Order.get(token=order["token"])
     assert placed.payment_reference == attempt.reference and placed.payment_reference in card_ledger().held()
 
 
-async def test_declined_and_refused_checkouts_leave_their_attempts_settled(gql, db):
+async def test_declined_and_refused_checkouts_leave_their_payments_settled(gql, db):
     variant = await make_variant()
     declined = await ready_cart(gql, [(variant.sku, 1)])
     refused = await ready_cart(gql, [(variant.sku, 1)], email=False)
     await gql.data(CHECKOUT, {"t": declined, "p": {"provider": "test-card", "token": "tok_decline"}})
     await gql.data(CHECKOUT, {"t": refused, "p": PAID})
-    assert (await PaymentAttempt.get(cart_token=declined)).status == S.DECLINED
-    assert (await PaymentAttempt.get(cart_token=refused)).status == S.UNUSED
-    assert not await PaymentAttempt.filter(cart_token__in=[declined, refused], status=S.STARTED).exists()
+    assert (await Payment.get(cart_token=declined)).status == S.DECLINED
+    assert (await Payment.get(cart_token=refused)).status == S.CANCELLED
+    assert not await Payment.filter(cart_token__in=[declined, refused], status=S.PENDING).exists()
 
 
-class RecoveredMidCheckout:
-    """A processor so slow that recovery, in another task, claims the attempt after the charge and
-    before the checkout marks it ORDERED."""
+class RecoveredMidCheckout(DelegatingCard):
+    """A processor so slow that recovery, in another task, claims the payment after the charge and
+    before the checkout gives it its order."""
 
     name = "slow-card"
 
-    def __init__(self, card: payments.PaymentProvider) -> None:
-        self.card = card
-
-    async def authorize(self, amount: Decimal, currency: str, token: str | None, key: str) -> payments.PaymentResult:
-        result = await self.card.authorize(amount, currency, token, key)
+    async def confirm(
+        self, reference: str, amount: Decimal, currency: str, key: str, token: str | None
+    ) -> payments.ProviderPayment:
+        answer = await self.card.confirm(reference, amount, currency, key, token)
         # Outside the checkout's transaction, as another process would be.
         await asyncio.create_task(payments.recover(NOW), context=contextvars.Context())
-        return result
-
-    async def capture(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
-        return await self.card.capture(reference, amount, currency)
-
-    async def void(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
-        return await self.card.void(reference, amount, currency)
-
-    async def refund(self, reference: str, amount: Decimal, currency: str) -> payments.PaymentResult:
-        return await self.card.refund(reference, amount, currency)
-
-    async def give_back(self, key: str) -> payments.GivenBack:
-        return await self.card.give_back(key)
+        return answer
 
 
 async def test_a_checkout_outlived_by_recovery_places_no_order(gql, db, monkeypatch):
@@ -165,8 +155,8 @@ async def test_a_checkout_outlived_by_recovery_places_no_order(gql, db, monkeypa
     payload = result["checkoutComplete"]
     assert payload["order"] is None and [e["code"] for e in payload["userErrors"]] == ["PAYMENT_DECLINED"]
     assert not await Order.filter(cart__token=token).exists()
-    attempt = await PaymentAttempt.get(cart_token=token)
-    assert attempt.status == S.RETURNED
+    attempt = await Payment.get(cart_token=token)
+    assert attempt.status == S.CANCELLED
     assert [e.kind for e in _books_for(attempt.key)] == ["CHARGE", "REFUND"]
 
 
@@ -187,13 +177,13 @@ async def test_the_drills_see_a_charge_no_order_holds(gql, db, tmp_path, monkeyp
         killed.setattr(payments, "settle_unordered", _never)
         assert (await gql.post(CHECKOUT, {"t": lost, "p": PAID}))["errors"]
 
-    key = (await PaymentAttempt.get(cart_token=lost)).key
+    key = (await Payment.get(cart_token=lost)).key
     found = await payment_books.unsettled_charges(db.url, books)
-    assert len(found) == 1 and f"payment attempt {key}: STARTED" in found[0], found
+    assert len(found) == 1 and f"payment {key}: PENDING" in found[0], found
     # The command the drills run: the gateway's recovery, from another process.
-    assert await payment_books.recover_payments(db.url, books) == "1 payment attempts without an order given back"
+    assert await payment_books.recover_payments(db.url, books) == "1 payments without an order given back"
     assert await payment_books.unsettled_charges(db.url, books) == []
-    assert (await PaymentAttempt.get(cart_token=lost)).status == S.RETURNED
+    assert (await Payment.get(cart_token=lost)).status == S.CANCELLED
 
 
 async def _die(*args: object) -> None:
