@@ -43,7 +43,7 @@ from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
 from models.changes import Change
-from resolvers import account_tokens, accounts, accounts_export, emails, outbox, stock_alerts, webhooks_out
+from resolvers import account_tokens, accounts, accounts_export, emails, outbox, refunds, stock_alerts, webhooks_out
 from resolvers import cart as carts
 
 log = logging.getLogger("gateway.jobs")
@@ -55,6 +55,8 @@ DELIVER = "outbox.deliver"
 REDELIVER = "outbox.redeliver"
 PRUNE = "outbox.prune"
 STOCK_CHECK = "inventory.stock_low"
+REFUNDS_FINISH = "refunds.finish_pending"  # refunds left PENDING by a killed process or a silent provider
+REFUNDS_CRON = "* * * * *"  # every minute: a PENDING refund is retried once older than refunds.PENDING_BOUND
 WEBHOOKS_CONSUMER = "webhooks"  # outgoing webhooks: one delivery per subscription and event id
 WEBHOOK_SEND = "webhooks.send"
 # A delivery fails when a consumer's peer is away (Redis): tried again after ~1 s, 2 s, 4 s, …
@@ -218,6 +220,14 @@ def build(
         alerted = await stock_alerts.check()
         if alerted:
             log.info("stock: %d variants fell to their low-stock threshold", len(alerted))
+
+    # `lock`: one run at a time however many workers (each refund is also claimed on its own).
+    @app.periodic(cron=REFUNDS_CRON, periodic_id="refunds")
+    @app.task(name=REFUNDS_FINISH, lock=REFUNDS_FINISH, queueing_lock=REFUNDS_FINISH, retry=HOUSEKEEPING_RETRY)
+    async def finish_refunds(timestamp: int) -> None:
+        finished = await refunds.finish_pending()
+        if finished:
+            log.warning("refunds: finished %d refunds their process had left PENDING", finished)
 
     return app
 

@@ -40,8 +40,9 @@ from gateway.jobs import (
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
-from models.changes import ACCOUNT_MESSAGE, Change
-from resolvers import account_tokens, accounts_export, emails, outbox
+from models.changes import ACCOUNT_MESSAGE, RETURN, Change
+from resolvers import account_tokens, accounts_export, emails, outbox, payments, returns
+from resolvers.card_books import CardBooks
 
 log = logging.getLogger("gateway.worker")
 SQLITE = (
@@ -71,6 +72,7 @@ def customer_emails(settings: Settings, send: mail.Send) -> emails.Emails:
         letters={
             accounts_export.DATA_EXPORT: accounts_export.ExportEmails(settings.public_url, settings.secret_key),
             ACCOUNT_MESSAGE: account_tokens.AccountLetters(settings.secret_key),
+            RETURN: returns.ReturnLetters(),
         },
         # Their links act for whoever holds them: kept in the message only until it is sent.
         secret_kinds={*account_tokens.MESSAGES, accounts_export.DATA_EXPORT},
@@ -84,6 +86,8 @@ async def run(settings: Settings, concurrency: int) -> int:
         await _until_stopped()
         return 0
     await Tortoise.init(config=tortoise_config(settings.database_url, settings.database_statement_timeout))
+    # Jobs call payment providers too (a refund left PENDING is finished by one): the same books as the web's.
+    payments.install(payments.TestCardPayment(CardBooks(settings.test_card_ledger)))
     stats = JobStats()
     metrics = Metrics()
     stats.publish(metrics)

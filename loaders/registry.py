@@ -27,6 +27,8 @@ from loaders.orders import (
     OrderLinesByOrderIdLoader,
     OrderTotalsByCustomerIdLoader,
 )
+from loaders.refunds import RefundByIdLoader, RefundLinesByRefundIdLoader, RefundsByOrderIdLoader
+from loaders.returns import ReturnLinesByReturnIdLoader, ReturnsByOrderIdLoader
 from loaders.shipments import ShipmentByIdLoader, ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
 
 
@@ -126,3 +128,23 @@ class Loaders:
     @cached_property
     def shipment_events_by_shipment_id(self) -> ShipmentEventsByShipmentIdLoader:
         return ShipmentEventsByShipmentIdLoader()
+
+    @cached_property
+    def refund_by_id(self) -> RefundByIdLoader:
+        return RefundByIdLoader()
+
+    @cached_property
+    def refunds_by_order_id(self) -> RefundsByOrderIdLoader:
+        return RefundsByOrderIdLoader()
+
+    @cached_property
+    def refund_lines_by_refund_id(self) -> RefundLinesByRefundIdLoader:
+        return RefundLinesByRefundIdLoader()
+
+    @cached_property
+    def returns_by_order_id(self) -> ReturnsByOrderIdLoader:
+        return ReturnsByOrderIdLoader()
+
+    @cached_property
+    def return_lines_by_return_id(self) -> ReturnLinesByReturnIdLoader:
+        return ReturnLinesByReturnIdLoader()

@@ -24,6 +24,8 @@ from schema import (
     node,
     orders,
     orders_admin,
+    refunds_admin,
+    returns_admin,
     shipments,
     shipments_admin,
     webhooks_out,
@@ -70,6 +72,8 @@ class Mutation(
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,
     orders_admin.OrdersAdminMutation,
+    refunds_admin.RefundsMutation,
+    returns_admin.ReturnsMutation,
     shipments_admin.ShipmentsAdminMutation,
     webhooks_out.WebhooksOutMutation,
 ):
