@@ -143,6 +143,8 @@ async def shipping_refunded(order_id: int) -> Decimal:
 async def reserve(order: Order, request: RefundRequest, actor: Account | None, field_prefix: str = "lines") -> Refund:
     """Step 1, inside a transaction holding `order`'s lock (`locked_order`): check the request and
     record the refund PENDING, its amount and units reserved against the payment and the lines."""
+    if not TRANSITIONS[OrderStatus(order.status)] & {S.PARTIALLY_REFUNDED, S.REFUNDED}:
+        check_transition(order.status, S.REFUNDED)  # refunded in full, cancelled, or not paid yet
     payment = await captured_payment(order)
     if payment is None:
         raise DomainError(ErrorCode.REFUND_EXCEEDS_CAPTURED, "Nothing was captured for this order.", ["orderId"])
