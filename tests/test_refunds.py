@@ -33,7 +33,7 @@ from models import (
     WebhookDelivery,
     WebhookSubscription,
 )
-from models.changes import Change
+from models.changes import CATALOGUE, Change
 from resolvers import card_books, emails, outbox, payments, refunds, webhooks_out
 from resolvers.card_books import Entry
 from tests.staff import bearer, token_for
@@ -152,6 +152,8 @@ async def test_a_partial_refund_with_restock_then_the_rest(db, gql, client):
     model = await Order.get(token=order["token"])
     async with post_office() as arrived:
         await arrived(order["token"])  # the confirmation and the shipping email: not this test's
+        last_event = await OutboxEvent.all().order_by("-id").first()
+        assert last_event is not None
         first = await call(
             client,
             headers,
@@ -178,6 +180,9 @@ async def test_a_partial_refund_with_restock_then_the_rest(db, gql, client):
         assert (stock.quantity, stock.reserved) == (4, 0)
         [movement] = await StockMovement.filter(variant_id=variant.id, kind="RETURN")
         assert (movement.delta, movement.quantity_after) == (1, 4)
+        # The cached catalogue answers showing the product's stock are evicted, once committed.
+        stale = await OutboxEvent.filter(kind=CATALOGUE, id__gt=last_event.id)
+        assert [f"product:{variant.product_id}" in row.tags for row in stale] == [True]
         assert [e.amount for e in refunds_in_books(model.payment_reference)] == [unit]
         payment = await Payment.get(order_id=model.id)
         assert payment.refunded == unit
