@@ -60,7 +60,8 @@ described_enum(
 class OrderEvent:
     kind: str = strawberry.field(
         description="What happened: the status the order reached, as an OrderStatus name (PLACED, PAID, SHIPPED, "
-        "CANCELLED, ...)."
+        "CANCELLED, ...), a refund (REFUNDED, REFUND_FAILED) or a return's step (RETURN_REQUESTED, RETURN_APPROVED, "
+        "RETURN_REJECTED, RETURN_RECEIVED)."
     )
     message: str = strawberry.field(
         description="What happened, in English, for people: a cancellation's reason, what was shipped."
