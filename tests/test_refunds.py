@@ -409,3 +409,24 @@ def test_the_books_refund_once_per_key(tmp_path):
     other = books.refund("k2", "ch_1", Decimal("1.00"), "EUR")
     assert first == again and other.amount == Decimal("1.00")
     assert [e.amount for e in books.entries()] == [Decimal("5.00"), Decimal("1.00")]
+
+
+@pytest.mark.parametrize(
+    ("status", "refund", "webhooks", "email"),
+    [
+        ("PARTIALLY_REFUNDED", True, ["ORDER_REFUNDED"], "refunded"),
+        # A later change of a partly refunded order (a parcel scanned) announces no refund again.
+        ("PARTIALLY_REFUNDED", False, [], None),
+        ("REFUNDED", True, ["ORDER_REFUNDED"], "refunded"),
+        # A cancellation's refund: the cancellation first, and its one email tells of the money.
+        ("CANCELLED", True, ["ORDER_CANCELLED", "ORDER_REFUNDED"], "cancelled"),
+        ("SHIPPED", False, ["ORDER_FULFILLED"], None),
+    ],
+)
+def test_what_a_refund_announces(status, refund, webhooks, email):
+    payload: dict[str, Any] = {"id": 1, "row": {"id": 1, "version": 3, "status": status}}
+    if refund:
+        payload["refund"] = {"id": 7, "amount": "5.00", "currency": "EUR", "cancel": status == "CANCELLED"}
+    change = Change("order", payload, event_id=str(uuid.uuid4()))
+    assert [event.value for event in webhooks_out.events_of(change)] == webhooks
+    assert emails.email_kind(change) == email
