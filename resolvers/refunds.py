@@ -140,7 +140,7 @@ async def shipping_refunded(order_id: int) -> Decimal:
     return sum((Decimal(r.shipping) for r in rows), Decimal(0))
 
 
-async def reserve(order: Order, request: RefundRequest, actor: Account | None, field_prefix: str = "lines") -> Refund:
+async def reserve(order: Order, request: RefundRequest, actor: Account | None) -> Refund:
     """Step 1, inside a transaction holding `order`'s lock (`locked_order`): check the request and
     record the refund PENDING, its amount and units reserved against the payment and the lines."""
     if not TRANSITIONS[OrderStatus(order.status)] & {S.PARTIALLY_REFUNDED, S.REFUNDED}:
@@ -152,7 +152,7 @@ async def reserve(order: Order, request: RefundRequest, actor: Account | None, f
     lines = {line.id: line for line in await OrderLine.filter(order_id=order.id)}
     amounts: dict[int, Decimal] = {}
     for index, wanted in enumerate(request.lines):
-        where = [field_prefix, str(index)]
+        where = ["lines", str(index)]
         line = lines.get(wanted.order_line_id)
         if line is None:
             raise DomainError(ErrorCode.NOT_FOUND, "This order has no such line.", [*where, "orderLineId"])

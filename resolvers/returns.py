@@ -213,7 +213,7 @@ async def receive(return_id: int, lines: list[LineRequest] | None, restock: bool
             if line.quantity_received
         ]
         refund = await refunds.reserve(
-            order, refunds.RefundRequest(wanted, reason=ret.reason or f"Return #{ret.id}"), actor, "lines"
+            order, refunds.RefundRequest(wanted, reason=ret.reason or f"Return #{ret.id}"), actor
         )
         ret.status, ret.refund_id = R.RECEIVED, refund.id
         await ret.save(update_fields=["status", "refund_id", "updated_at"])
