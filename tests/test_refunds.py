@@ -225,6 +225,22 @@ async def test_an_unshipped_unit_gives_its_reservation_back(db, gql, client):
     assert (stock.quantity, stock.reserved) == (5, 1)
     [release] = await StockMovement.filter(variant_id=variant.id, kind="RELEASE")
     assert (release.delta, release.reserved_delta) == (0, -1)
+    # What is left ships: the refunded unit does not.
+    shipper = bearer(await token_for(Permission.MANAGE_SHIPMENTS))
+    line = order["lines"][0]["id"]
+    both = await call(client, shipper, SHIP, {"o": order["id"], "l": [{"orderLineId": line, "quantity": 2}], "n": "R1"})
+    assert [e["code"] for e in both["userErrors"]] == ["INVALID_QUANTITY"]
+    one = await call(
+        client,
+        shipper,
+        SHIP,
+        {"o": order["id"], "l": [{"orderLineId": line, "quantity": 1}], "n": uuid.uuid4().hex[:12]},
+    )
+    assert one["userErrors"] == []
+    after = await gql.data("query($t: ID!) { order(token: $t) { status events { kind } } }", {"t": order["token"]})
+    assert after["order"]["status"] == "PARTIALLY_REFUNDED" and after["order"]["events"][-1]["kind"] == "SHIPPED"
+    stock = await Stock.get(variant_id=variant.id, warehouse__code="central")
+    assert (stock.quantity, stock.reserved) == (4, 0)
 
 
 async def test_an_amount_given_and_the_shipping_alone(db, gql, client):
