@@ -50,6 +50,7 @@ from resolvers import (
     emails,
     outbox,
     payments_webhooks,
+    refunds,
     stock_alerts,
     webhooks_out,
 )
@@ -64,6 +65,8 @@ DELIVER = "outbox.deliver"
 REDELIVER = "outbox.redeliver"
 PRUNE = "outbox.prune"
 STOCK_CHECK = "inventory.stock_low"
+REFUNDS_FINISH = "refunds.finish_pending"  # refunds left PENDING by a killed process or a silent provider
+REFUNDS_CRON = "* * * * *"  # every minute: a PENDING refund is retried once older than refunds.PENDING_BOUND
 WEBHOOKS_CONSUMER = "webhooks"  # outgoing webhooks: one delivery per subscription and event id
 WEBHOOK_SEND = "webhooks.send"
 # A delivery fails when a consumer's peer is away (Redis): tried again after ~1 s, 2 s, 4 s, …
@@ -236,6 +239,14 @@ def build(
     async def expire_payments(timestamp: int) -> None:
         while expired := await payments_webhooks.expire():
             log.info("payments: %d payments not confirmed in time: their orders cancelled", expired)
+
+    # `lock`: one run at a time however many workers (each refund is also claimed on its own).
+    @app.periodic(cron=REFUNDS_CRON, periodic_id="refunds")
+    @app.task(name=REFUNDS_FINISH, lock=REFUNDS_FINISH, queueing_lock=REFUNDS_FINISH, retry=HOUSEKEEPING_RETRY)
+    async def finish_refunds(timestamp: int) -> None:
+        finished = await refunds.finish_pending()
+        if finished:
+            log.warning("refunds: finished %d refunds their process had left PENDING", finished)
 
     return app
 

@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from tortoise import Tortoise
 
-from gateway import mail
+from gateway import mail, payment_providers
 from gateway.breaker import Breaker, redis_client
 from gateway.cache_redis import RedisTier
 from gateway.db import close, tortoise_config
@@ -40,8 +40,8 @@ from gateway.jobs import (
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
-from models.changes import ACCOUNT_MESSAGE, Change
-from resolvers import account_tokens, accounts_export, emails, outbox
+from models.changes import ACCOUNT_MESSAGE, RETURN, Change
+from resolvers import account_tokens, accounts_export, emails, outbox, returns
 
 log = logging.getLogger("gateway.worker")
 SQLITE = (
@@ -71,6 +71,7 @@ def customer_emails(settings: Settings, send: mail.Send) -> emails.Emails:
         letters={
             accounts_export.DATA_EXPORT: accounts_export.ExportEmails(settings.public_url, settings.secret_key),
             ACCOUNT_MESSAGE: account_tokens.AccountLetters(settings.secret_key),
+            RETURN: returns.ReturnLetters(),
         },
         # Their links act for whoever holds them: kept in the message only until it is sent.
         secret_kinds={*account_tokens.MESSAGES, accounts_export.DATA_EXPORT},
@@ -84,6 +85,8 @@ async def run(settings: Settings, concurrency: int) -> int:
         await _until_stopped()
         return 0
     await Tortoise.init(config=tortoise_config(settings.database_url, settings.database_statement_timeout))
+    # Jobs call payment providers too (a refund left PENDING, an expired payment): the web's providers.
+    stripe_payments = payment_providers.install(settings)
     stats = JobStats()
     metrics = Metrics()
     stats.publish(metrics)
@@ -133,6 +136,8 @@ async def run(settings: Settings, concurrency: int) -> int:
         outbox.unregister(WEBHOOKS_CONSUMER)
         if redis is not None:
             await redis.aclose()
+        if stripe_payments is not None:
+            await stripe_payments.close()
         await close()
     return 0
 

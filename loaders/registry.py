@@ -28,6 +28,8 @@ from loaders.orders import (
     OrderTotalsByCustomerIdLoader,
 )
 from loaders.payments import EventsByPaymentIdLoader, PaymentByIdLoader, PaymentsByOrderIdLoader
+from loaders.refunds import RefundByIdLoader, RefundLinesByRefundIdLoader, RefundsByOrderIdLoader
+from loaders.returns import ReturnLinesByReturnIdLoader, ReturnsByOrderIdLoader
 from loaders.shipments import ShipmentByIdLoader, ShipmentEventsByShipmentIdLoader, ShipmentsByOrderIdLoader
 
 
@@ -139,3 +141,23 @@ class Loaders:
     @cached_property
     def events_by_payment_id(self) -> EventsByPaymentIdLoader:
         return EventsByPaymentIdLoader()
+
+    @cached_property
+    def refund_by_id(self) -> RefundByIdLoader:
+        return RefundByIdLoader()
+
+    @cached_property
+    def refunds_by_order_id(self) -> RefundsByOrderIdLoader:
+        return RefundsByOrderIdLoader()
+
+    @cached_property
+    def refund_lines_by_refund_id(self) -> RefundLinesByRefundIdLoader:
+        return RefundLinesByRefundIdLoader()
+
+    @cached_property
+    def returns_by_order_id(self) -> ReturnsByOrderIdLoader:
+        return ReturnsByOrderIdLoader()
+
+    @cached_property
+    def return_lines_by_return_id(self) -> ReturnLinesByReturnIdLoader:
+        return ReturnLinesByReturnIdLoader()

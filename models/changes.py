@@ -35,6 +35,11 @@ CUSTOMER_DELETED = "customer_deleted"
 # in it is announced once, as created (resolvers/outbox.py keeps the word when it supersedes).
 EVENT = "event"
 CREATED, UPDATED, DELETED = "created", "updated", "deleted"
+# An order change that records a refund carries it under this key (its id, amount and currency):
+# the ORDER_REFUNDED webhook and the `refunded` email go out once per such change (resolvers/refunds.py).
+REFUND = "refund"
+# What happened to a return (its id, order and status): the return emails (resolvers/returns.py).
+RETURN = "return"
 
 
 @dataclass(frozen=True)

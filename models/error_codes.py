@@ -83,7 +83,15 @@ class ErrorCode(DescribedCode):
         "The payment cannot pay for this cart: it belongs to another cart, or it was declined, cancelled or used.",
     )
     IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED", "The idempotency key was used for another cart: send a new key."
-    INVALID_TRANSITION = "INVALID_TRANSITION", "The order is in a status this change cannot start from."
+    INVALID_TRANSITION = (
+        "INVALID_TRANSITION",
+        "The order (or the return) is in a status this change cannot start from.",
+    )
+    REFUND_EXCEEDS_CAPTURED = (
+        "REFUND_EXCEEDS_CAPTURED",
+        "The refund is more than what the order's payment captured and has not given back yet (or nothing was "
+        "captured); the message says how much is left.",
+    )
     INVALID_CREDENTIALS = "INVALID_CREDENTIALS", "The email or password is not correct."
     INVALID_TOKEN = (
         "INVALID_TOKEN",

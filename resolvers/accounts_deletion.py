@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from models import Account, Cart, Order, SentEmail
+from models import Account, Cart, Order, Return, SentEmail
 from models.changes import CUSTOMER_DELETED, DELETED, EVENT, Change
 from resolvers import account_tokens, accounts, outbox
 from resolvers.account_tokens import LinkRules, Purpose
@@ -64,6 +64,7 @@ async def delete_account(token: str, rules: TokenRules) -> int:
         order_ids = [order.id for order in orders]
         if order_ids:
             await SentEmail.filter(order_id__in=order_ids).update(recipient="", message="")
+            await Return.filter(order_id__in=order_ids).update(requested_by="")  # who asked: their email
         await SentEmail.filter(recipient=account.email).update(recipient="", message="")
         await Cart.filter(customer_id=account.id).delete()
         ended = await accounts.end_sessions(account.id)

@@ -100,6 +100,17 @@ class CardBooks:
             self._append(file, entry)
         return entry
 
+    def refund(self, key: str, reference: str, amount: Decimal, currency: str) -> Entry:
+        """Refund `amount` of the charge `reference` under `key`, or give the refund already made
+        under it: asking again (a retry after a lost answer) refunds nothing more."""
+        with self._locked() as file:
+            file.seek(0)
+            done = next((e for e in _parse(file.read()) if e.kind == "REFUND" and e.key == key), None)
+            if done is None:
+                done = Entry("REFUND", reference, amount, currency, key)
+                self._append(file, done)
+            return done
+
     def give_back(self, key: str) -> Entry | None:
         """Refund what the charge made under `key` still holds; None when it holds nothing (never
         charged, or already given back)."""

@@ -6,9 +6,11 @@ email is planned only once the change it tells of is committed. Which email an o
 
 - the order's first version (checkout) -> `order_confirmation`: lines, totals, address;
 - a shipment's first version (a parcel leaves) -> `shipped`: carrier, tracking link, its lines;
-- a later version whose status is PAID / CANCELLED / REFUNDED / DELIVERED -> `payment_received`,
-  `cancelled`, `refunded`, `delivered`, at most once per order (an order may be changed again
-  without changing its status).
+- a later version whose status is PAID / CANCELLED / DELIVERED -> `payment_received`,
+  `cancelled`, `delivered`, at most once per order (an order may be changed again
+  without changing its status);
+- a later version recording a refund (its payload's `refund`, resolvers/refunds.py) -> `refunded`,
+  once per refund: a second partial refund has its email too.
 
 Like outgoing webhooks, the consumer sends nothing itself: `plan` composes each email and records
 it as a PENDING `sent_email` row, one per (event id, kind) under a unique key, all in one
@@ -57,7 +59,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from models import Order, OrderLine, OrderStatus, SentEmail, SentEmailStatus, Shipment, ShipmentLine
-from models.changes import Change
+from models.changes import REFUND, Change
 from models.emails import ERROR_LENGTH
 from models.snapshot import restore
 from models.sql import is_postgres
@@ -77,7 +79,6 @@ DELIVERED = "delivered"
 BY_STATUS = {
     OrderStatus.PAID: PAYMENT_RECEIVED,
     OrderStatus.CANCELLED: CANCELLED,
-    OrderStatus.REFUNDED: REFUNDED,
     OrderStatus.DELIVERED: DELIVERED,
 }
 KINDS = (ORDER_CONFIRMATION, SHIPPED, PAYMENT_RECEIVED, CANCELLED, REFUNDED, DELIVERED)
@@ -131,7 +132,10 @@ def email_kind(change: Change) -> str | None:
         return SHIPPED if row["version"] == 1 else None
     if row["version"] == 1:
         return ORDER_CONFIRMATION
-    return BY_STATUS.get(OrderStatus(row["status"]))
+    status = OrderStatus(row["status"])
+    if status not in BY_STATUS and change.payload.get(REFUND) is not None:
+        return REFUNDED  # a cancellation's refund is told in the `cancelled` email
+    return BY_STATUS.get(status)
 
 
 def templates(directory: str | None = None) -> Environment:
@@ -244,6 +248,9 @@ class Emails:
             once.add((order.id, kind))
         row = SentEmail(event_id=change.event_id, kind=kind, order_id=order.id, recipient=order.email)
         context = await self.context(order)
+        refund = change.payload.get(REFUND)
+        if kind == REFUNDED and isinstance(refund, dict):
+            context["refund"] = {"amount": _money(refund["amount"], refund.get("currency") or order.currency)}
         if shipment is not None:
             context["shipment"] = await self.parcel(shipment)
         return self.render(row, lambda: self.compose(kind, order, context), f" for order #{order.number}")

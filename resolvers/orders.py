@@ -9,6 +9,7 @@ moving in `shipments`.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from loaders import Loaders
 from models import (
@@ -76,21 +77,29 @@ def order_topics(order: Order) -> tuple[str, ...]:
     return (*topics, changes.customer_topic(order.customer_id)) if order.customer_id else topics
 
 
-def announce_order(order: Order) -> None:
-    """Record the order, as it now is, for its subscribers (sent once the transaction commits)."""
-    outbox.record(outbox.Change("order", {"id": order.id, "row": snapshot(order)}, order_topics(order)))
+def announce_order(order: Order, extra: dict[str, Any] | None = None) -> None:
+    """Record the order, as it now is, for its subscribers (sent once the transaction commits);
+    `extra` goes in the change's payload beside it (what a refund gave back: resolvers/refunds.py)."""
+    payload = {"id": order.id, "row": snapshot(order), **(extra or {})}
+    outbox.record(outbox.Change("order", payload, order_topics(order)))
 
 
-async def record_change(order: Order, fields: list[str], events: list[tuple[str, str]], actor: Account | None) -> None:
+async def record_change(
+    order: Order,
+    fields: list[str],
+    events: list[tuple[str, str]],
+    actor: Account | None,
+    extra: dict[str, Any] | None = None,
+) -> None:
     """What happened to the order: the changed `fields` saved with a new version (one UPDATE), a
-    history entry per (kind, message), and the announcement to its subscribers."""
+    history entry per (kind, message), and the announcement to its subscribers (with `extra`)."""
     order.version += 1
     await order.save(update_fields=[*fields, "version"])
     by = actor.email if actor else ""
     await OrderEvent.bulk_create(
         [OrderEvent(order_id=order.id, kind=kind, message=message, actor=by) for kind, message in events]
     )
-    announce_order(order)
+    announce_order(order, extra)
 
 
 async def list_orders(

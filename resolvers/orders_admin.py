@@ -1,17 +1,17 @@
 """Staff moving an order through its states (MANAGE_ORDERS): marking it paid, cancelling it, refunding it.
 
-Each is one transaction: the order row locked, the transition checked against `orders.TRANSITIONS`,
-the stock it still holds given back and the money captured or refunded, then the change recorded.
+Each starts with one transaction: the order row locked, the transition checked against
+`orders.TRANSITIONS`, the stock it still holds given back, then the change recorded. Money going
+back goes through resolvers/refunds.py, whose provider call comes after that transaction.
 """
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from models import Account, Allocation, Order, OrderLine, Payment, PaymentStatus, Stock, StockMovement
-from models.orders import EVENT_MESSAGE_LENGTH
-from resolvers import outbox, payments
+from models import Account, Allocation, Order, OrderLine, Payment, PaymentStatus, Refund, Stock, StockMovement
+from resolvers import outbox, payments, refunds
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import S, check_transition, locked_order, record_change
@@ -73,10 +73,10 @@ async def _release_unshipped(order: Order, actor: Account | None) -> None:
 
 
 async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Order:
-    """Cancel before shipping: the reservation is released, and a paid order is refunded."""
-    reason = (reason or "").strip()
-    if len(reason) > EVENT_MESSAGE_LENGTH:
-        raise DomainError(ErrorCode.TOO_LONG, f"A reason is at most {EVENT_MESSAGE_LENGTH} characters.", ["reason"])
+    """Cancel before shipping: the reservation is released, and a paid order is refunded (through
+    resolvers/refunds.py: the provider is called after the commit, and the order is CANCELLED when
+    the refund succeeded)."""
+    reason = refunds.check_reason(reason)
     async with outbox.transaction():
         order = await locked_order(order_id)
         check_transition(order.status, S.CANCELLED)
@@ -84,30 +84,40 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, "Part of the order has shipped: refund it instead.", ["orderId"]
             )
-        was_paid = order.status == S.PAID
-        await _release_unshipped(order, actor)
-        if was_paid:
-            await _refund_payment(order)
-        order.status = S.CANCELLED
-        events = [("CANCELLED", reason or "Cancelled.")]
-        if was_paid:
-            events.append(("REFUNDED", f"{order.total} {order.currency} refunded."))
-        await record_change(order, ["status"], events, actor)
+        refund = await _reserve_everything(order, reason or "Cancelled.", actor) if order.status == S.PAID else None
+        if refund is None:
+            await _release_unshipped(order, actor)
+            order.status = S.CANCELLED
+            await record_change(order, ["status"], [("CANCELLED", reason or "Cancelled.")], actor)
+    if refund is not None:
+        await refunds.settle(refund, actor, cancel=True)
+        order = await Order.get(id=order_id)
     return order
 
 
 async def refund(order_id: int, actor: Account | None) -> Order:
+    """Give back everything the payment took and has not given back yet (resolvers/refunds.py);
+    the stock still reserved for the order is released."""
     async with outbox.transaction():
         order = await locked_order(order_id)
         check_transition(order.status, S.REFUNDED)
-        await _release_unshipped(order, actor)
-        await _refund_payment(order)
-        order.status = S.REFUNDED
-        await record_change(order, ["status"], [("REFUNDED", f"{order.total} {order.currency} refunded.")], actor)
-    return order
+        reserved = await _reserve_everything(order, "", actor)
+        if reserved is None:
+            raise DomainError(ErrorCode.REFUND_EXCEEDS_CAPTURED, "Nothing is left to refund.", ["orderId"])
+    await refunds.settle(reserved, actor)
+    return await Order.get(id=order_id)
 
 
-async def _refund_payment(order: Order) -> None:
-    result = await _provider(order).refund(order.payment_reference, order.total, order.currency, uuid.uuid4().hex)
-    if not result.approved:
-        raise DomainError(ErrorCode.PAYMENT_DECLINED, result.message or "The refund was refused.", ["orderId"])
+async def _reserve_everything(order: Order, reason: str, actor: Account | None) -> Refund | None:
+    """Step 1 of a refund of all that is left: every unit not refunded yet, the shipping, and the
+    payment's whole remaining amount; None when nothing is left to give back."""
+    payment = await refunds.captured_payment(order)
+    if payment is None or Decimal(payment.captured) <= Decimal(payment.refunded):
+        return None
+    lines = [
+        refunds.LineRequest(line.id, line.quantity - line.quantity_refunded)
+        for line in await OrderLine.filter(order_id=order.id).order_by("id")
+        if line.quantity > line.quantity_refunded
+    ]
+    left = Decimal(payment.captured) - Decimal(payment.refunded)
+    return await refunds.reserve(order, refunds.RefundRequest(lines, True, left, reason), actor)

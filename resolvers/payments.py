@@ -221,7 +221,7 @@ class TestCardPayment:
         return ProviderPayment(PaymentStatus.CAPTURED, reference, amount)  # captured when confirmed
 
     async def refund(self, reference: str, amount: Decimal, currency: str, key: str) -> ProviderRefund:
-        entry = await asyncio.to_thread(self.books.add, "REFUND", reference, amount, currency)
+        entry = await asyncio.to_thread(self.books.refund, key, reference, amount, currency)
         return ProviderRefund(approved=True, reference=entry.reference, message="refunded")
 
     async def give_back(self, reference: str, key: str) -> GivenBack:

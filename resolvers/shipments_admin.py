@@ -50,11 +50,14 @@ async def create_shipment(
         raise DomainError(ErrorCode.REQUIRED, "Ship at least one line.", ["lines"])
     async with outbox.transaction():
         order = await locked_order(order_id)
-        if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED):
+        if order.status not in (OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.PARTIALLY_REFUNDED):
             raise DomainError(
                 ErrorCode.INVALID_TRANSITION, f"An order that is {order.status} cannot ship.", ["orderId"]
             )
         order_lines = {line.id: line for line in await OrderLine.filter(order_id=order.id)}
+        # What is left of a partly refunded order ships: its units still reserved (a refunded unit
+        # that had not shipped gave its reservation back, resolvers/refunds.py).
+        held = await _held(order) if order.status == OrderStatus.PARTIALLY_REFUNDED else None
         shipping: dict[int, int] = {}
         for index, (line_id, quantity) in enumerate(lines):
             line = order_lines.get(line_id)
@@ -63,6 +66,8 @@ async def create_shipment(
                     ErrorCode.NOT_FOUND, "This order has no such line.", ["lines", str(index), "orderLineId"]
                 )
             left = line.quantity - line.quantity_shipped - shipping.get(line_id, 0)
+            if held is not None:
+                left = min(left, held.get(line.variant_id, 0) - shipping.get(line_id, 0))
             if quantity < 1 or quantity > left:
                 raise DomainError(
                     ErrorCode.INVALID_QUANTITY,
@@ -84,7 +89,15 @@ async def create_shipment(
         await OrderLine.bulk_update([order_lines[line_id] for line_id in shipping], fields=["quantity_shipped"])
         complete = all(line.quantity_shipped == line.quantity for line in order_lines.values())
         status = OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED
-        changed = status != order.status
+        if held is not None:
+            # A partly refunded order stays so: its status says where its money is, and the
+            # parcels say where its goods are.
+            sent: dict[int | None, int] = {}
+            for line_id, quantity in shipping.items():
+                sent[order_lines[line_id].variant_id] = sent.get(order_lines[line_id].variant_id, 0) + quantity
+            complete = all(units <= sent.get(variant_id, 0) for variant_id, units in held.items())
+            status = OrderStatus.SHIPPED if complete else OrderStatus.PARTIALLY_SHIPPED
+        changed = status != order.status and held is None
         if changed:
             check_transition(order.status, status)
             order.status = status
@@ -115,6 +128,14 @@ async def create_shipment(
         await record_change(order, ["status"] if changed else [], [(status.value, shipped)], actor)
         announce_shipment(shipment)
     return shipment
+
+
+async def _held(order: Order) -> dict[int | None, int]:
+    """The units still reserved for the order, per variant: what can still ship."""
+    held: dict[int | None, int] = {}
+    for allocation in await Allocation.filter(order_id=order.id, quantity__gt=0, stock_id__isnull=False):
+        held[allocation.variant_id] = held.get(allocation.variant_id, 0) + allocation.quantity
+    return held
 
 
 async def _estimate(order: Order) -> date | None:

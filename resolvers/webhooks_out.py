@@ -51,7 +51,7 @@ from models import (
     WebhookEvent,
     WebhookSubscription,
 )
-from models.changes import CREATED, DELETED, EVENT, PRODUCT, STOCK_LOW, UPDATED, Change
+from models.changes import CREATED, DELETED, EVENT, PRODUCT, REFUND, STOCK_LOW, UPDATED, Change
 from models.error_codes import ErrorCode
 from models.sql import is_postgres
 from models.webhooks_out import RESPONSE_LENGTH, SECRET_LENGTH, URL_LENGTH
@@ -73,7 +73,8 @@ PENDING, SUCCEEDED, FAILED = (
 )
 NOT_SENT = "NOT_SENT"  # what `send` says when there was nothing to attempt (gone, or finished already)
 
-# An order's status after a change, and the event that says it got there.
+# An order's status after a change, and the event that says it got there (PARTIALLY_REFUNDED has
+# none: ORDER_REFUNDED comes with each refund's change, not with every later change of the order).
 ORDER_STATUS_EVENTS = {
     "PAID": WebhookEvent.ORDER_PAID,
     "CANCELLED": WebhookEvent.ORDER_CANCELLED,
@@ -102,7 +103,12 @@ def events_of(change: Change) -> list[WebhookEvent]:
     if change.kind == "order":
         found = [WebhookEvent.ORDER_PLACED] if first else []
         status_event = ORDER_STATUS_EVENTS.get(str(row.get("status")))
-        return [*found, status_event] if status_event is not None else found
+        found = [*found, status_event] if status_event is not None else found
+        # Every refund says so, once (a second partial refund leaves the status as it was; a
+        # cancellation's refund comes after ORDER_CANCELLED): resolvers/refunds.py marks its change.
+        if change.payload.get(REFUND) is not None and WebhookEvent.ORDER_REFUNDED not in found:
+            found.append(WebhookEvent.ORDER_REFUNDED)
+        return found
     if change.kind == "shipment":
         return [WebhookEvent.SHIPMENT_CREATED if first else WebhookEvent.SHIPMENT_UPDATED]
     if change.kind == PRODUCT:

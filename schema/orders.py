@@ -16,7 +16,6 @@ from strawberry.types import Info
 from loaders import Loaders
 from models import Order as OrderModel
 from models import OrderEvent as EventModel
-from models import OrderLine as LineModel
 from models import OrderStatus, Permission
 from models.changes import customer_topic, order_topic
 from resolvers import orders
@@ -26,8 +25,11 @@ from schema.context import Context
 from schema.errors import GatewayError, Unauthenticated
 from schema.ids import encode_id
 from schema.live import follow
+from schema.order_lines import OrderLine, build_order_line
 from schema.payments import Payment, build_payment
 from schema.permissions import require_signed_in
+from schema.refunds import Refund, build_refund
+from schema.returns import Return, build_return
 from schema.shared import Money, Node, build_money, described_enum
 from schema.shipments import Shipment, build_shipment
 
@@ -55,23 +57,12 @@ described_enum(
 )
 
 
-@strawberry.type(description="One item of an order, as it was at checkout.")
-class OrderLine:
-    id: strawberry.ID = strawberry.field(description="The line's ID, for `ShipmentLineInput.orderLineId`.")
-    sku: str = strawberry.field(description="The variant's SKU at checkout.")
-    product_name: str = strawberry.field(description="The product's name at checkout.")
-    variant_name: str = strawberry.field(description="The variant's name at checkout.")
-    quantity: int = strawberry.field(description="Units ordered.")
-    quantity_shipped: int = strawberry.field(description="Units sent so far, over all shipments.")
-    unit_price: Money = strawberry.field(description="The price of one unit at checkout.")
-    total: Money = strawberry.field(description="`unitPrice` times `quantity`, rounded to the currency's minor unit.")
-
-
 @strawberry.type(description="One thing that happened to an order, for its history.")
 class OrderEvent:
     kind: str = strawberry.field(
         description="What happened: the status the order reached, as an OrderStatus name (PLACED, PAID, SHIPPED, "
-        "CANCELLED, ...)."
+        "CANCELLED, ...), a refund (REFUNDED, REFUND_FAILED) or a return's step (RETURN_REQUESTED, RETURN_APPROVED, "
+        "RETURN_REJECTED, RETURN_RECEIVED)."
     )
     message: str = strawberry.field(
         description="What happened, in English, for people: a cancellation's reason, what was shipped."
@@ -93,7 +84,7 @@ class OrderEvent:
 
 async def _lines(root: Order) -> list[OrderLine]:
     rows = await root._loaders.order_lines_by_order_id.load(root._order_id)
-    return [_line(root._context, r) for r in rows]
+    return [build_order_line(root._context, r) for r in rows]
 
 
 async def _events(root: Order) -> list[OrderEvent]:
@@ -108,6 +99,14 @@ async def _payments(root: Order) -> list[Payment]:
 async def _shipments(root: Order) -> list[Shipment]:
     rows = await root._loaders.shipments_by_order_id.load(root._order_id)
     return [build_shipment(root._context, s) for s in rows]
+
+
+async def _refunds(root: Order) -> list[Refund]:
+    return [build_refund(root._context, r) for r in await root._loaders.refunds_by_order_id.load(root._order_id)]
+
+
+async def _returns(root: Order) -> list[Return]:
+    return [build_return(root._context, r) for r in await root._loaders.returns_by_order_id.load(root._order_id)]
 
 
 @strawberry.type(
@@ -144,22 +143,15 @@ class Order(Node):
         description="Its payments, oldest first, each with every event it had: the last is the one the order "
         "stands on.",
     )
+    refunds: list[Refund] = strawberry.field(
+        resolver=_refunds, description="Money given back, oldest first: each refund with its status and lines."
+    )
+    returns: list[Return] = strawberry.field(
+        resolver=_returns, description="Goods asked back, oldest first, each with its status."
+    )
     _order_id: strawberry.Private[int]
     _context: strawberry.Private[Context]
     _loaders: strawberry.Private[Loaders]
-
-
-def _line(context: Context, line: LineModel) -> OrderLine:
-    return OrderLine(
-        id=encode_id("OrderLine", line.id),
-        sku=line.sku,
-        product_name=line.product_name,
-        variant_name=line.variant_name,
-        quantity=line.quantity,
-        quantity_shipped=line.quantity_shipped,
-        unit_price=build_money(line.unit_price, context),
-        total=build_money(line.total, context),
-    )
 
 
 def _event(event: EventModel) -> OrderEvent:

@@ -25,6 +25,8 @@ from schema import (
     orders,
     orders_admin,
     payments,
+    refunds_admin,
+    returns_admin,
     shipments,
     shipments_admin,
     webhooks_out,
@@ -72,6 +74,8 @@ class Mutation(
     catalogue_admin.CatalogueAdminMutation,
     inventory.InventoryMutation,
     orders_admin.OrdersAdminMutation,
+    refunds_admin.RefundsMutation,
+    returns_admin.ReturnsMutation,
     shipments_admin.ShipmentsAdminMutation,
     webhooks_out.WebhooksOutMutation,
 ):

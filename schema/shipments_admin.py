@@ -39,7 +39,11 @@ class ShipmentsAdminMutation:
         self,
         info: Info[Context, None],
         order_id: Annotated[
-            strawberry.ID, strawberry.argument(description="The order (`Order.id`): PAID or PARTIALLY_SHIPPED.")
+            strawberry.ID,
+            strawberry.argument(
+                description="The order (`Order.id`): PAID, PARTIALLY_SHIPPED, or PARTIALLY_REFUNDED (what was not "
+                "refunded ships; the order stays PARTIALLY_REFUNDED)."
+            ),
         ],
         lines: Annotated[list[ShipmentLineInput], strawberry.argument(description="What goes in the parcel.")],
         carrier: Annotated[

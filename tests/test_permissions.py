@@ -57,6 +57,8 @@ PUBLIC_MUTATIONS = {
     "cartApplyDiscountCode",
     "cartRemoveDiscountCode",
     "checkoutComplete",
+    # The order's token is the customer's proof, as it is for `order(token:)`.
+    "returnRequest",
 }
 
 

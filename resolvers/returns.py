@@ -1,0 +1,289 @@
+"""Returns: goods a customer sends back, from the request to the refund that settles it.
+
+REQUESTED (by whoever holds the order's token) -> APPROVED or REJECTED (staff) -> RECEIVED (staff,
+the goods arrived: the refund of what came back is made through resolvers/refunds.py) -> REFUNDED
+(when that refund succeeds). Anything else is INVALID_TRANSITION.
+
+A unit can be returned once it has shipped, and only once: `OrderLine.quantity_returned` counts
+the units in returns not rejected (a rejection, or units that never arrived, give theirs back), and
+a request asks for at most `quantity_shipped - quantity_returned` of a line. Every step locks the
+order row first (as refunds do), records an OrderEvent and a `return` change, whose email the
+`ReturnLetters` compose (requested, approved, rejected, received).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from models import (
+    Account,
+    Order,
+    OrderEvent,
+    OrderLine,
+    OrderStatus,
+    Refund,
+    RefundStatus,
+    Return,
+    ReturnLine,
+    ReturnStatus,
+)
+from models.changes import RETURN, Change
+from models.orders import EVENT_MESSAGE_LENGTH
+from resolvers import outbox, refunds
+from resolvers.emails import Letter
+from resolvers.errors import DomainError, ErrorCode
+from resolvers.orders import locked_order, order_by_token
+
+R = ReturnStatus
+TRANSITIONS: dict[ReturnStatus, frozenset[ReturnStatus]] = {
+    R.REQUESTED: frozenset({R.APPROVED, R.REJECTED}),
+    R.APPROVED: frozenset({R.RECEIVED, R.REJECTED}),  # refused after all, before anything arrived
+    R.RECEIVED: frozenset({R.REFUNDED}),  # by its refund succeeding, never by hand
+    R.REJECTED: frozenset(),
+    R.REFUNDED: frozenset(),
+}
+# Orders whose money is still (partly) held: what a return can be asked of.
+RETURNABLE = (
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+    OrderStatus.DELIVERED,
+    OrderStatus.PARTIALLY_REFUNDED,
+)
+# The email each status of a return calls for (its refund's is the order's `refunded`).
+EMAILS = {
+    R.REQUESTED: "return_requested",
+    R.APPROVED: "return_approved",
+    R.REJECTED: "return_rejected",
+    R.RECEIVED: "return_received",
+}
+SUBJECTS = {
+    "return_requested": "Return requested for order #{number}",
+    "return_approved": "Return approved for order #{number}",
+    "return_rejected": "Return declined for order #{number}",
+    "return_received": "Return received for order #{number}",
+}
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """Units of a line: of an order line (a request), or of a return's line (`return_line_id`)."""
+
+    quantity: int
+    order_line_id: int | None = None
+    return_line_id: int | None = None
+
+
+def check_transition(current: ReturnStatus, target: ReturnStatus) -> None:
+    if target not in TRANSITIONS[ReturnStatus(current)]:
+        raise DomainError(
+            ErrorCode.INVALID_TRANSITION, f"A return that is {current} cannot become {target}.", ["returnId"]
+        )
+
+
+def _announce(ret: Return) -> None:
+    outbox.record(Change(RETURN, {"id": ret.id, "order_id": ret.order_id, "status": ReturnStatus(ret.status).value}))
+
+
+async def _event(order: Order, kind: str, message: str, actor: Account | None) -> None:
+    await OrderEvent.create(
+        order_id=order.id, kind=kind, message=message[:EVENT_MESSAGE_LENGTH], actor=actor.email if actor else ""
+    )
+
+
+async def request(order_token: str, lines: list[LineRequest], reason: str | None, actor: Account | None) -> Return:
+    """`returnRequest`: units that shipped, asked back by whoever holds the order's token."""
+    reason = refunds.check_reason(reason)
+    if not lines:
+        raise DomainError(ErrorCode.REQUIRED, "Name at least one line to return.", ["lines"])
+    found = await order_by_token(order_token)
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No order has this token.", ["orderToken"])
+    async with outbox.transaction():
+        order = await locked_order(found.id)
+        if order.status not in RETURNABLE:
+            raise DomainError(
+                ErrorCode.INVALID_TRANSITION, f"An order that is {order.status} cannot be returned.", ["orderToken"]
+            )
+        order_lines = {line.id: line for line in await OrderLine.filter(order_id=order.id)}
+        asked: dict[int, int] = {}
+        for index, wanted in enumerate(lines):
+            line = order_lines.get(wanted.order_line_id or 0)
+            if line is None:
+                raise DomainError(
+                    ErrorCode.NOT_FOUND, "This order has no such line.", ["lines", str(index), "orderLineId"]
+                )
+            if line.id in asked:
+                raise DomainError(ErrorCode.DUPLICATE, "Each line is given once.", ["lines", str(index), "orderLineId"])
+            left = min(line.quantity_shipped - line.quantity_returned, line.quantity - line.quantity_refunded)
+            if not 1 <= wanted.quantity <= left:
+                raise DomainError(
+                    ErrorCode.INVALID_QUANTITY,
+                    f"Between 1 and {left} of {line.sku} can be returned (units shipped and not returned or refunded)."
+                    if left > 0
+                    else f"No unit of {line.sku} can be returned: none shipped, or all were returned or refunded.",
+                    ["lines", str(index), "quantity"],
+                )
+            asked[line.id] = wanted.quantity
+        ret = await Return.create(order_id=order.id, reason=reason, requested_by=actor.email if actor else order.email)
+        await ReturnLine.bulk_create(
+            [ReturnLine(return_request_id=ret.id, order_line_id=i, quantity=q) for i, q in asked.items()]
+        )
+        for line_id, quantity in asked.items():
+            order_lines[line_id].quantity_returned += quantity
+        await OrderLine.bulk_update([order_lines[i] for i in asked], fields=["quantity_returned"])
+        await _event(order, "RETURN_REQUESTED", f"Return of {sum(asked.values())} unit(s) requested. {reason}", actor)
+        _announce(ret)
+    return ret
+
+
+async def _locked(return_id: int) -> tuple[Order, Return]:
+    """The return's order locked, then the return: the order first, as every order change does."""
+    found = await Return.get_or_none(id=return_id)
+    if found is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No return has this ID.", ["returnId"])
+    order = await locked_order(found.order_id)
+    ret = await Return.filter(id=return_id).select_for_update().first()
+    if ret is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No return has this ID.", ["returnId"])
+    return order, ret
+
+
+async def approve(return_id: int, actor: Account | None) -> Return:
+    async with outbox.transaction():
+        order, ret = await _locked(return_id)
+        check_transition(ret.status, R.APPROVED)
+        ret.status = R.APPROVED
+        await ret.save(update_fields=["status", "updated_at"])
+        await _event(order, "RETURN_APPROVED", "Return approved: the goods may be sent back.", actor)
+        _announce(ret)
+    return ret
+
+
+async def reject(return_id: int, reason: str | None, actor: Account | None) -> Return:
+    """Refused: its units may be asked back again."""
+    reason = refunds.check_reason(reason)
+    async with outbox.transaction():
+        order, ret = await _locked(return_id)
+        check_transition(ret.status, R.REJECTED)
+        ret.status, ret.rejection_reason = R.REJECTED, reason
+        await ret.save(update_fields=["status", "rejection_reason", "updated_at"])
+        await _give_back_units(
+            {line.order_line_id: line.quantity for line in await ReturnLine.filter(return_request_id=ret.id)}
+        )
+        await _event(order, "RETURN_REJECTED", f"Return declined. {reason}", actor)
+        _announce(ret)
+    return ret
+
+
+async def _give_back_units(units: dict[int, int]) -> None:
+    """Units no longer in a return: they may be returned again."""
+    units = {line_id: quantity for line_id, quantity in units.items() if quantity > 0}
+    lines = list(await OrderLine.filter(id__in=list(units)))
+    for line in lines:
+        line.quantity_returned -= units[line.id]
+    if lines:
+        await OrderLine.bulk_update(lines, fields=["quantity_returned"])
+
+
+async def receive(return_id: int, lines: list[LineRequest] | None, restock: bool, actor: Account | None) -> Return:
+    """`returnReceive`: what arrived (every unit when `lines` is left out), then its refund.
+
+    The return becomes RECEIVED and the refund of the units received is reserved in one
+    transaction (resolvers/refunds.py step 1), so a return is never RECEIVED without its refund;
+    the provider is called after it, and the return is REFUNDED when the refund succeeds. Units
+    that did not arrive are no longer in the return: they may be asked back again. A return whose
+    refund failed (PAYMENT_DECLINED) stays RECEIVED, and receiving it again retries its refund.
+    """
+    async with outbox.transaction():
+        order, ret = await _locked(return_id)
+        own = list(await ReturnLine.filter(return_request_id=ret.id).order_by("id"))
+        if not await _refund_failed(ret):
+            check_transition(ret.status, R.RECEIVED)
+            received = _received(own, lines)
+            if not any(received.values()):
+                raise DomainError(ErrorCode.REQUIRED, "Receive at least one unit.", ["lines"])
+            for line in own:
+                line.quantity_received = received.get(line.id, 0)
+            await ReturnLine.bulk_update(own, fields=["quantity_received"])
+            await _give_back_units({line.order_line_id: line.quantity - line.quantity_received for line in own})
+        wanted = [
+            refunds.LineRequest(line.order_line_id, line.quantity_received, restock)
+            for line in own
+            if line.quantity_received
+        ]
+        refund = await refunds.reserve(
+            order, refunds.RefundRequest(wanted, reason=ret.reason or f"Return #{ret.id}"), actor
+        )
+        ret.status, ret.refund_id = R.RECEIVED, refund.id
+        await ret.save(update_fields=["status", "refund_id", "updated_at"])
+        units = sum(line.quantity_received for line in own)
+        await _event(order, "RETURN_RECEIVED", f"Return received: {units} unit(s) back.", actor)
+        _announce(ret)
+    await refunds.settle(refund, actor)
+    return await Return.get(id=return_id)
+
+
+async def _refund_failed(ret: Return) -> bool:
+    """A RECEIVED return whose refund the provider refused: receiving it again tries the refund
+    again, for the units received then (`lines` are not read again)."""
+    if ret.status != R.RECEIVED or ret.refund_id is None:
+        return False
+    return await Refund.filter(id=ret.refund_id, status=RefundStatus.FAILED).exists()
+
+
+def _received(own: list[ReturnLine], lines: list[LineRequest] | None) -> dict[int, int]:
+    """Units received per return line, from lines named by their return line or their order line."""
+    if lines is None:
+        return {line.id: line.quantity for line in own}
+    by_id = {line.id: line for line in own}
+    by_order_line = {line.order_line_id: line for line in own}
+    received: dict[int, int] = {}
+    for index, wanted in enumerate(lines):
+        where = ["lines", str(index)]
+        if wanted.return_line_id is not None:
+            line = by_id.get(wanted.return_line_id)
+        else:
+            line = by_order_line.get(wanted.order_line_id or 0)
+        if line is None:
+            raise DomainError(ErrorCode.NOT_FOUND, "This return has no such line.", [*where, "returnLineId"])
+        if line.id in received:
+            raise DomainError(ErrorCode.DUPLICATE, "Each line is given once.", [*where, "returnLineId"])
+        if not 0 <= wanted.quantity <= line.quantity:
+            raise DomainError(
+                ErrorCode.INVALID_QUANTITY, f"Between 0 and {line.quantity} units of this line.", [*where, "quantity"]
+            )
+        received[line.id] = wanted.quantity
+    return received
+
+
+class ReturnLetters:
+    """The emails about a return (resolvers/emails.py `Letters` of `return` changes): one per step."""
+
+    kinds: tuple[str, ...] = tuple(EMAILS.values())
+
+    def email_kind(self, change: Change) -> str | None:
+        return EMAILS.get(ReturnStatus(change.payload["status"]))
+
+    async def compose(self, change: Change, kind: str) -> Letter | None:
+        ret = await Return.get_or_none(id=change.payload["id"])
+        order = None if ret is None else await Order.get_or_none(id=ret.order_id)
+        if ret is None or order is None or not order.email:
+            return None  # deleted since, or its customer's data erased
+        lines = await ReturnLine.filter(return_request_id=ret.id).order_by("id").prefetch_related("order_line")
+        context: dict[str, Any] = {
+            "order": {"number": order.number, "email": order.email},
+            "reason": ret.reason,
+            "rejection_reason": ret.rejection_reason,
+            "lines": [
+                {
+                    "sku": line.order_line.sku,
+                    "name": line.order_line.product_name
+                    + (f" ({line.order_line.variant_name})" if line.order_line.variant_name else ""),
+                    "quantity": line.quantity,
+                    "received": line.quantity_received,
+                }
+                for line in lines
+            ],
+        }
+        return Letter(recipient=order.email, subject=SUBJECTS[kind].format(number=order.number), context=context)
