@@ -58,7 +58,7 @@ async def test_a_charge_left_by_a_killed_worker_is_given_back_by_recovery(
     # What the dead worker left: a charge the processor holds, no order, the payment PENDING.
     attempt = await Payment.get(cart_token=token)
     assert attempt.status == S.PENDING and attempt.order_id is None
-    made = entries_since(before)
+    made = await entries_since(before, token)
     assert len(made) == 1, made  # what else the books got, should it ever be more
     [charge] = made
     assert (charge.kind, charge.key) == ("CHARGE", attempt.key) and charge.reference in card_ledger().held()

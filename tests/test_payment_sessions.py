@@ -90,14 +90,16 @@ async def test_a_session_pays_for_the_carts_total(gql):
     assert payment["currency"] == "EUR" and payment["provider"] == "test-card" and payment["clientSecret"]
     assert payment["redirectUrl"] is None and payment["captured"] == "0.00"
     assert [e["type"] for e in payment["events"]] == ["INITIALIZED"]
-    assert entries_since(before) == []  # nothing charged before checkoutComplete
+    assert (await entries_since(before, token)) == []  # nothing charged before checkoutComplete
 
     done = await complete(gql, token, payment["id"])
     assert done["userErrors"] == [] and done["order"]["status"] == "PAID"
     assert done["payment"]["id"] == payment["id"] and done["payment"]["status"] == "CAPTURED"
     assert done["payment"]["captured"] == payment["amount"]
     row = await Payment.get(id=int(await _pk(payment["id"])))
-    assert [(e.kind, e.amount, e.key) for e in entries_since(before)] == [("CHARGE", row.amount, row.key)]
+    assert [(e.kind, e.amount, e.key) for e in (await entries_since(before, token))] == [
+        ("CHARGE", row.amount, row.key)
+    ]
     order = (await gql.data(ORDER, {"t": done["order"]["token"]}))["order"]
     assert [p["id"] for p in order["payments"]] == [payment["id"]]
     assert [e["type"] for e in order["payments"][0]["events"]] == ["INITIALIZED", "CAPTURED"]
@@ -174,7 +176,7 @@ async def test_a_cart_changed_since_the_payment_opened_cannot_complete_with_it(g
     assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [("PAYMENT_AMOUNT_MISMATCH", ["paymentId"])]
     # Nothing changed: no order, no charge, no reservation, the payment as it was.
     assert not await Order.filter(cart__token=token).exists()
-    assert entries_since(before) == [] and (await Cart.get(token=token)).completed_at is None
+    assert (await entries_since(before, token)) == [] and (await Cart.get(token=token)).completed_at is None
     for each in (variant, more):
         assert (await Stock.get(variant_id=each.id, warehouse__code="central")).reserved == 0
     row = await Payment.get(id=await _pk(payment["id"]))

@@ -56,6 +56,7 @@ PUBLIC_MUTATIONS = {
     "cartUpdateBillingAddress",
     "cartApplyDiscountCode",
     "cartRemoveDiscountCode",
+    "checkoutPaymentInitialize",
     "checkoutComplete",
     # The order's token is the customer's proof, as it is for `order(token:)`.
     "returnRequest",
