@@ -26,6 +26,10 @@ back on hand (RETURN) only when `restock` is set (the goods came back in a sella
 staff refund counts a line's unshipped units first (it refunds what will not be sent); a return's
 refund counts shipped units only (`returned`), since those are what came back. Units come back
 into the warehouse that reserved the line (its first allocation).
+
+Amounts: a line's units and the shipping give back what was paid for them, their share of the
+order's discount and tax included (resolvers/refund_amounts.py), so that refunding everything in
+any steps gives back the order's total exactly.
 """
 
 from __future__ import annotations
@@ -57,11 +61,11 @@ from models import (
 )
 from models.changes import REFUND
 from models.orders import EVENT_MESSAGE_LENGTH
-from resolvers import outbox, payments
+from resolvers import outbox, payments, refund_amounts
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.inventory import shift_stock, stock_deltas
 from resolvers.orders import TRANSITIONS, check_transition, locked_order, record_change
-from resolvers.pricing import line_total, round_money
+from resolvers.pricing import round_money
 
 log = logging.getLogger("resolvers.refunds")
 S = OrderStatus
@@ -140,6 +144,34 @@ async def shipping_refunded(order_id: int) -> Decimal:
     return sum((Decimal(r.shipping) for r in rows), Decimal(0))
 
 
+def paid_for(order: Order, lines: Iterable[OrderLine], currency: str) -> refund_amounts.Paid:
+    """What was paid for each of the order's lines and for its shipping (resolvers/refund_amounts.py)."""
+    figures = refund_amounts.OrderFigures(
+        Decimal(order.subtotal),
+        Decimal(order.discount_total),
+        Decimal(order.shipping_total),
+        Decimal(order.total),
+        currency,
+    )
+    ordered = sorted(lines, key=lambda line: line.id)  # equal remainders go to the earlier line
+    return refund_amounts.paid(
+        figures, [refund_amounts.PaidLine(line.id, Decimal(line.total), line.quantity) for line in ordered]
+    )
+
+
+async def _taken(line_ids: list[int]) -> dict[int, Decimal]:
+    """What the lines' refunds not FAILED took of each line's value."""
+    taken: dict[int, Decimal] = {}
+    if not line_ids:
+        return taken
+    rows = await RefundLine.filter(
+        order_line_id__in=line_ids, refund__status__in=[RefundStatus.PENDING, RefundStatus.SUCCEEDED]
+    )
+    for row in rows:
+        taken[row.order_line_id] = taken.get(row.order_line_id, Decimal(0)) + Decimal(row.amount)
+    return taken
+
+
 async def reserve(order: Order, request: RefundRequest, actor: Account | None) -> Refund:
     """Step 1, inside a transaction holding `order`'s lock (`locked_order`): check the request and
     record the refund PENDING, its amount and units reserved against the payment and the lines."""
@@ -165,10 +197,22 @@ async def reserve(order: Order, request: RefundRequest, actor: Account | None) -
                 f"Between 1 and {left} of {line.sku} can still be refunded." if left else f"{line.sku} is refunded.",
                 [*where, "quantity"],
             )
-        amounts[line.id] = line_total(Decimal(line.unit_price), wanted.quantity, currency)
+        amounts[line.id] = Decimal(0)  # the line's share of what was paid, below
+    worth = paid_for(order, lines.values(), currency)
+    taken = await _taken(list(amounts))
+    for wanted in request.lines:
+        line = lines[wanted.order_line_id]
+        amounts[line.id] = refund_amounts.line_refund(
+            worth.lines[line.id],
+            line.quantity,
+            wanted.quantity,
+            line.quantity - line.quantity_refunded,
+            taken.get(line.id, Decimal(0)),
+            currency,
+        )
     shipping = Decimal(0)
     if request.include_shipping:
-        shipping = max(Decimal(0), Decimal(order.shipping_total) - await shipping_refunded(order.id))
+        shipping = max(Decimal(0), worth.shipping - await shipping_refunded(order.id))
     refundable = Decimal(payment.captured) - Decimal(payment.refunded)
     amount = request.amount if request.amount is not None else sum(amounts.values(), Decimal(0)) + shipping
     if amount <= 0:

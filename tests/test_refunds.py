@@ -7,25 +7,30 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from email.message import EmailMessage
 from typing import Any
 
+import httpx
 import pytest
 from aiosmtpd.controller import Controller
 
 from gateway import mail
+from gateway.app import create_app
 from gateway.job_stats import JobStats
 from gateway.jobs import Housekeeping, Jobs
 from gateway.settings import load_settings
 from gateway.worker import customer_emails
 from models import (
+    DiscountCode,
+    DiscountKind,
     Order,
     OutboxEvent,
     Payment,
     Permission,
+    ProductVariant,
     Refund,
     RefundStatus,
     Stock,
@@ -36,6 +41,7 @@ from models import (
 from models.changes import CATALOGUE, Change
 from resolvers import card_books, emails, outbox, payments, refunds, webhooks_out
 from resolvers.card_books import Entry
+from tests.conftest import GraphQLClient
 from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 from tests.test_emails import Inbox, deliver, free_port, parts
@@ -210,6 +216,86 @@ async def test_a_partial_refund_with_restock_then_the_rest(db, gql, client):
         assert sum(e.amount for e in refunds_in_books(model.payment_reference)) == total
         again = await call(client, headers, REFUND, {"o": order["id"], "a": "1.00"})
         assert [e["code"] for e in again["userErrors"]] == ["INVALID_TRANSITION"]
+
+
+APPLY = "mutation($t: ID!, $c: String!) { cartApplyDiscountCode(cartToken: $t, code: $c) { userErrors { code } } }"
+
+
+@asynccontextmanager
+async def tax_exclusive_shop(db: Any, tmp_path: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway of a shop whose prices exclude tax (added at checkout), on the test database."""
+    settings = {
+        "DATABASE_URL": db.url,
+        "RATE_LIMIT_PER_SECOND": "0",
+        "PRICES_INCLUDE_TAX": "0",
+        "TEST_CARD_LEDGER": str(tmp_path / "test-card-ledger.jsonl"),
+    }
+    transport = httpx.ASGITransport(app=create_app(load_settings(settings)), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as http:
+        yield http
+
+
+async def discounted_order(gql: Any) -> dict[str, Any]:
+    """A paid order to Germany (19 % VAT) with a 15 % discount code: 2 x 7.33 and 1 x 12.45, so a
+    subtotal of 27.11 (4.07 off) under the free-shipping threshold, and Standard shipping at 4.95."""
+    code = await DiscountCode.create(code=f"REF{uuid.uuid4().hex[:6].upper()}", kind=DiscountKind.PERCENTAGE, value=15)
+    pair, single = await make_variant(), await make_variant()
+    await ProductVariant.filter(id=pair.id).update(price=Decimal("7.33"))
+    await ProductVariant.filter(id=single.id).update(price=Decimal("12.45"))
+    token = await ready_cart(gql, [(pair.sku, 2), (single.sku, 1)])
+    assert (await gql.data(APPLY, {"t": token, "c": code.code}))["cartApplyDiscountCode"]["userErrors"] == []
+    placed = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+    assert placed["userErrors"] == [], placed
+    order: dict[str, Any] = (await gql.data(ORDER, {"t": placed["order"]["token"]}))["order"]
+    order["token"] = placed["order"]["token"]
+    return order
+
+
+@pytest.mark.parametrize(
+    ("included", "total", "steps"),
+    [
+        # Tax included: 27.99 paid, 4.95 of it for the shipping; 23.04 for the goods, split 12.46 to
+        # the pair and 10.58 to the single (largest remainder), the pair's units 6.23 each.
+        (True, "27.99", ["6.23", "6.23", "10.58", "4.95"]),
+        # Tax added: 27.99 + 5.32 = 33.31 paid; the shipping 5.89 (4.95 and its tax), the pair 14.83
+        # (7.42 for one unit, then the 7.41 left), the single 12.59.
+        (False, "33.31", ["7.42", "7.41", "12.59", "5.89"]),
+    ],
+)
+async def test_a_discounted_order_refunded_line_by_line_gives_back_what_was_paid(
+    db, gql, client, tmp_path, included, total, steps
+):
+    async with AsyncExitStack() as stack:
+        if not included:
+            client = await stack.enter_async_context(tax_exclusive_shop(db, tmp_path))
+            gql = GraphQLClient(client)
+        headers = await staff()
+        order = await discounted_order(gql)
+        assert order["total"]["amount"] == total
+        pair = next(line for line in order["lines"] if line["quantity"] == 2)
+        single = next(line for line in order["lines"] if line["quantity"] == 1)
+        requests: list[dict[str, Any]] = [
+            {"l": [{"orderLineId": pair["id"], "quantity": 1}]},
+            {"l": [{"orderLineId": pair["id"], "quantity": 1}]},
+            {"l": [{"orderLineId": single["id"], "quantity": 1}]},
+            {"s": True},
+        ]
+        answers = [await call(client, headers, REFUND, {"o": order["id"], **asked}) for asked in requests]
+        assert [a["userErrors"] for a in answers] == [[]] * 4  # never REFUND_EXCEEDS_CAPTURED
+        assert [a["refund"]["amount"]["amount"] for a in answers] == steps
+        assert [a["refund"]["status"] for a in answers] == ["SUCCEEDED"] * 4
+        # Each refund line holds what its units were worth: the line's refunds add up to it.
+        assert [[line["amount"]["amount"] for line in a["refund"]["lines"]] for a in answers] == [
+            [steps[0]],
+            [steps[1]],
+            [steps[2]],
+            [],
+        ]
+        assert [a["order"]["status"] for a in answers] == ["PARTIALLY_REFUNDED"] * 3 + ["REFUNDED"]
+        model = await Order.get(token=order["token"])
+        payment = await Payment.get(order_id=model.id)
+        assert payment.refunded == payment.captured == Decimal(total)
+        assert sum(e.amount for e in refunds_in_books(model.payment_reference)) == Decimal(total)
 
 
 async def test_an_unshipped_unit_gives_its_reservation_back(db, gql, client):
