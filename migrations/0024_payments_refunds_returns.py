@@ -17,16 +17,17 @@ from models.refunds import RefundStatus
 from models.returns import ReturnStatus
 
 # An attempt ORDERED is its order's payment: CAPTURED when the order was paid (and refunded with
-# it), PENDING otherwise (manual, waiting for the money); one never ordered stays where it was
-# (STARTED: PENDING, recovery gives it back once `expires_at` passed; UNUSED and RETURNED:
-# CANCELLED, holding nothing).
+# it), AUTHORIZED otherwise (manual: promised; staff capture it by marking the order paid). One
+# never ordered stays where it was (STARTED: PENDING, recovery gives it back once `expires_at`
+# passed; UNUSED and RETURNED: CANCELLED, holding nothing).
 COPY_ATTEMPTS = """
 INSERT INTO payment (key, provider, cart_token, status, amount, currency, reference, method, client_secret,
                      return_url, redirect_url, captured, refunded, order_id, expires_at, created_at, updated_at)
 SELECT a.key, a.provider, a.cart_token,
        CASE
            WHEN a.status = 'ORDERED' AND o.paid_at IS NOT NULL THEN 'CAPTURED'
-           WHEN a.status IN ('ORDERED', 'STARTED') THEN 'PENDING'
+           WHEN a.status = 'ORDERED' THEN 'AUTHORIZED'
+           WHEN a.status = 'STARTED' THEN 'PENDING'
            WHEN a.status IN ('UNUSED', 'RETURNED') THEN 'CANCELLED'
            ELSE a.status
        END,

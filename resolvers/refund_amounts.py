@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
 
-from resolvers.pricing import minor_unit, round_money
+from resolvers.currencies import minor_units
+from resolvers.pricing import round_money
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def largest_remainder(amount: Decimal, weights: Sequence[Decimal], currency: str
     """`amount` split in proportion to `weights`, in whole minor units adding up to it exactly."""
     if not weights:
         return []
-    unit = Decimal(1).scaleb(-minor_unit(currency))
+    unit = Decimal(1).scaleb(-minor_units(currency))
     units = int(round_money(amount, currency) / unit)
     whole = Fraction(sum(weights, Decimal(0)))
     if whole <= 0:
