@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import strawberry
 
+from loaders import Loaders
 from models import OrderLine as LineModel
 from schema.context import Context
 from schema.ids import encode_id
@@ -24,6 +25,13 @@ class OrderLine:
     )
     unit_price: Money = strawberry.field(description="The price of one unit at checkout.")
     total: Money = strawberry.field(description="`unitPrice` times `quantity`, rounded to the currency's minor unit.")
+
+
+async def order_line_of(loaders: Loaders, context: Context, order_id: int, line_id: int) -> OrderLine:
+    """One line of an order, read with all of the order's lines (a refund's or a return's lines
+    name theirs: one read of the order's lines serves them all)."""
+    lines = await loaders.order_lines_by_order_id.load(order_id)
+    return build_order_line(context, next(line for line in lines if line.id == line_id))
 
 
 def build_order_line(context: Context, line: LineModel) -> OrderLine:

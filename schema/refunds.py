@@ -13,7 +13,7 @@ from models import RefundLine as RefundLineModel
 from models import RefundStatus
 from schema.context import Context
 from schema.ids import encode_id
-from schema.order_lines import OrderLine, build_order_line
+from schema.order_lines import OrderLine, order_line_of
 from schema.shared import Money, build_money, described_enum
 
 described_enum(
@@ -31,7 +31,10 @@ described_enum(
 @strawberry.type(description="Units of one order line a refund gave the money back for.")
 class RefundLine:
     quantity: int = strawberry.field(description="How many units.")
-    amount: Money = strawberry.field(description="What the units cost: `unitPrice` times `quantity`.")
+    amount: Money = strawberry.field(
+        description="What was given back for the units: what the order paid for them, their "
+        "share of its discount and tax included (`unitPrice` times `quantity` when it had neither)."
+    )
     restock: bool = strawberry.field(description="Whether units that had shipped were put back on hand.")
     _order_id: strawberry.Private[int]
     _order_line_id: strawberry.Private[int]
@@ -40,8 +43,7 @@ class RefundLine:
 
     @strawberry.field(description="The order line.")
     async def order_line(self) -> OrderLine:
-        lines = await self._loaders.order_lines_by_order_id.load(self._order_id)
-        return build_order_line(self._context, next(line for line in lines if line.id == self._order_line_id))
+        return await order_line_of(self._loaders, self._context, self._order_id, self._order_line_id)
 
 
 async def _lines(root: Refund) -> list[RefundLine]:

@@ -12,7 +12,7 @@ from models import ReturnLine as ReturnLineModel
 from models import ReturnStatus
 from schema.context import Context
 from schema.ids import encode_id
-from schema.order_lines import OrderLine, build_order_line
+from schema.order_lines import OrderLine, order_line_of
 from schema.refunds import Refund, build_refund
 from schema.shared import described_enum
 
@@ -43,8 +43,7 @@ class ReturnLine:
 
     @strawberry.field(description="The order line.")
     async def order_line(self) -> OrderLine:
-        lines = await self._loaders.order_lines_by_order_id.load(self._order_id)
-        return build_order_line(self._context, next(line for line in lines if line.id == self._order_line_id))
+        return await order_line_of(self._loaders, self._context, self._order_id, self._order_line_id)
 
 
 async def _lines(root: Return) -> list[ReturnLine]:

@@ -39,6 +39,7 @@ from resolvers.card_books import CardBooks
 from schema.limits import Limits
 from schema.root import GatewaySchema
 from tests import catalogue_fixture, databases
+from tests.localstripe import LocalStripe
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -298,3 +299,13 @@ async def mailbox() -> AsyncIterator[Any]:
 
     async with mailroom() as arrived:
         yield arrived
+
+
+@pytest.fixture(scope="session")
+def localstripe() -> Iterator[LocalStripe]:
+    """A Stripe-compatible server (localstripe, from PyPI) for this test process, started on first use."""
+    server = LocalStripe.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -11,7 +11,7 @@ import hmac
 import json
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
@@ -35,15 +35,6 @@ SECRET = "whsec_test_gateway_localstripe"
 CARD = "4242424242424242"
 THREE_D_SECURE = "4000002760003184"
 DECLINED = "4000000000000341"  # attaches, then is declined when charged
-
-
-@pytest.fixture(scope="session")
-def localstripe() -> Iterator[LocalStripe]:
-    server = LocalStripe.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

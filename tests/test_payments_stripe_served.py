@@ -5,7 +5,7 @@ localstripe, the shopper passes 3-D Secure there, and the webhook localstripe si
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -22,15 +22,6 @@ pytestmark = pytest.mark.slow  # real uvicorn workers: `make test-fast` skips th
 
 SECRET = "whsec_test_gateway_served"
 THREE_D_SECURE = "4000002760003184"
-
-
-@pytest.fixture(scope="module")
-def localstripe() -> Iterator[LocalStripe]:
-    server = LocalStripe.start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
