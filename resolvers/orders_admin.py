@@ -42,7 +42,7 @@ async def mark_paid(order_id: int, actor: Account | None) -> Order:
     return order
 
 
-async def _release_unshipped(order: Order, actor: Account | None) -> None:
+async def release_unshipped(order: Order, actor: Account | None) -> None:
     """Give back what is still reserved for the order (all of it, before any shipment)."""
     allocations = await Allocation.filter(order_id=order.id, quantity__gt=0, stock_id__isnull=False)
     # Each with its stock row (the filter above already left out those without one).
@@ -86,7 +86,7 @@ async def cancel(order_id: int, reason: str | None, actor: Account | None) -> Or
             )
         refund = await _reserve_everything(order, reason or "Cancelled.", actor) if order.status == S.PAID else None
         if refund is None:
-            await _release_unshipped(order, actor)
+            await release_unshipped(order, actor)
             order.status = S.CANCELLED
             await record_change(order, ["status"], [("CANCELLED", reason or "Cancelled.")], actor)
     if refund is not None:

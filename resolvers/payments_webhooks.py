@@ -33,7 +33,7 @@ from models import Order, OrderStatus, Payment, PaymentEvent, PaymentStatus
 from models.payments import PROVIDER_EVENT_ID_LENGTH
 from resolvers import outbox, payments
 from resolvers.orders import check_transition, locked_order, record_change
-from resolvers.orders_admin import _release_unshipped
+from resolvers.orders_admin import release_unshipped
 
 log = logging.getLogger("gateway.payments")
 S = PaymentStatus
@@ -140,7 +140,7 @@ async def _order_follows(order: Order, status: PaymentStatus, provider: str) -> 
 
 
 async def _cancel(order: Order, reason: str) -> None:
-    await _release_unshipped(order, None)
+    await release_unshipped(order, None)
     order.status = OrderStatus.CANCELLED
     await record_change(order, ["status"], [("CANCELLED", reason)], None)
 
