@@ -2,8 +2,12 @@
 
 The real gateway under uvicorn with 2 workers on the bench database (seeded once, by the run's
 preparation). Each order is a fresh 3-line cart: cartCreate, cartUpdateShippingAddress,
-cartUpdateShippingMethod ("Standard"), then checkoutComplete with the test card; the client is
-`bench.checkout_load`, its own process. No floor and no target: the figure is the result.
+cartUpdateShippingMethod ("Standard"), then the payment with the test card, two ways in the same
+run: a payment session (checkoutPaymentInitialize, then checkoutComplete with its payment, as a
+storefront with a card form pays) and the one-step checkoutComplete, in alternating rounds so both
+meet the same machine. The client is `bench.checkout_load`, its own process. The target: the
+session flow within 15% of the one-step flow's orders/s. SQL statements are counted in-process for
+each request that pays, for carts of 1, 3 and 6 lines: the count must not grow with the lines.
 """
 
 from __future__ import annotations
@@ -23,11 +27,17 @@ from bench.queries import (
     CART_CREATE,
     CART_SHIPPING,
     CHECKOUT_COMPLETE,
+    CHECKOUT_WITH_PAYMENT,
+    FLOWS,
     LINES_PER_CART,
+    ONE_STEP,
     PAYMENT,
+    PAYMENT_INITIALIZE,
+    SESSION,
     SHIPPING_ADDRESS,
     SHIPPING_METHOD_NAME,
     STOCK_PAGE,
+    place_order,
     shipping_method_id,
     stocked_variants,
 )
@@ -40,33 +50,58 @@ from testbed import servers
 NAME = "checkout"
 GATEWAY_APP = "gateway.app:app"
 WORKERS = 2
+COUNTED_LINES = (1, LINES_PER_CART, 2 * LINES_PER_CART)  # cart sizes whose statements are counted
+TARGET_RATIO = 0.85  # the session flow's orders/s at least this share of the one-step flow's
 
 
 @dataclass
 class CheckoutReport:
     name: str
     label: str
-    runs: list[dict[str, Any]]
-    sql_per_checkout: int | None
+    runs: dict[str, list[dict[str, Any]]]  # by flow
+    statements: dict[str, dict[int, dict[str, int]]]  # flow -> lines -> operation -> SQL statements
     details: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def best(self) -> dict[str, Any]:
+    def best(self, flow: str) -> dict[str, Any]:
         # As for the listing: the run least disturbed by the other tenants of a shared machine.
-        return max(self.runs, key=lambda r: r["orders_per_s"])
+        return max(self.runs[flow], key=lambda r: r["orders_per_s"])
+
+    @property
+    def ratio(self) -> float:
+        """The session flow's best orders/s over the one-step flow's."""
+        one_step = self.best(ONE_STEP)["orders_per_s"]
+        return self.best(SESSION)["orders_per_s"] / one_step if one_step else 0.0
+
+    @property
+    def paired_ratios(self) -> list[float]:
+        """Round by round (each pair ran back to back): session over one-step."""
+        return [
+            s["orders_per_s"] / o["orders_per_s"] if o["orders_per_s"] else 0.0
+            for s, o in zip(self.runs[SESSION], self.runs[ONE_STEP], strict=True)
+        ]
+
+    def sql(self, flow: str, lines: int = LINES_PER_CART) -> int:
+        return sum(self.statements[flow][lines].values())
+
+    @property
+    def constant_in_lines(self) -> bool:
+        return all(len({self.sql(flow, lines) for lines in COUNTED_LINES}) == 1 for flow in FLOWS)
+
+    def _all_runs(self) -> list[dict[str, Any]]:
+        return [run for runs in self.runs.values() for run in runs]
 
     @property
     def errors(self) -> int:
         """Every failed flow of every run, warm-ups included: a checkout that breaks is never noise."""
-        return sum(r["errors"] + r["warmup"]["errors"] for r in self.runs)
+        return sum(r["errors"] + r["warmup"]["errors"] for r in self._all_runs())
 
     @property
     def orders(self) -> int:
-        return sum(r["orders"] + r["warmup"]["orders"] for r in self.runs)
+        return sum(r["orders"] + r["warmup"]["orders"] for r in self._all_runs())
 
     def error_kinds(self) -> dict[str, int]:
         kinds: dict[str, int] = {}
-        for run in self.runs:
+        for run in self._all_runs():
             for source in (run["error_kinds"], run["warmup"]["error_kinds"]):
                 for kind, count in source.items():
                     kinds[kind] = kinds.get(kind, 0) + count
@@ -74,30 +109,43 @@ class CheckoutReport:
 
     def render(self) -> str:
         header = (
-            f"{'scenario':<28} {'orders/s':>9} {'chk p50':>8} {'chk p99':>8} {'flow p50':>9} "
+            f"{'scenario':<34} {'orders/s':>9} {'chk p50':>8} {'chk p99':>8} {'flow p50':>9} "
             f"{'flow p99':>9} {'SQL/chk':>8} {'errors':>7}"
         )
-        best = self.best
-        sql = "-" if self.sql_per_checkout is None else str(self.sql_per_checkout)
-        lines = [
-            f"== {self.name} ==",
-            header,
-            "-" * len(header),
-            f"{self.label:<28} {best['orders_per_s']:>9.1f} {_fmt(best['checkout_p50_ms']):>8} "
-            f"{_fmt(best['checkout_p99_ms']):>8} {_fmt(best['flow_p50_ms']):>9} {_fmt(best['flow_p99_ms']):>9} "
-            f"{sql:>8} {self.errors:>7}",
-            "latencies in ms: chk = the checkoutComplete request alone, flow = cartCreate … checkoutComplete "
-            "(4 requests)",
+        lines = [f"== {self.name} ==", header, "-" * len(header)]
+        for flow in FLOWS:
+            best = self.best(flow)
+            errors = sum(r["errors"] + r["warmup"]["errors"] for r in self.runs[flow])
+            lines.append(
+                f"{self.label + ', ' + flow:<34} {best['orders_per_s']:>9.1f} {_fmt(best['checkout_p50_ms']):>8} "
+                f"{_fmt(best['checkout_p99_ms']):>8} {_fmt(best['flow_p50_ms']):>9} {_fmt(best['flow_p99_ms']):>9} "
+                f"{self.sql(flow):>8} {errors:>7}"
+            )
+        pairs = ", ".join(f"{r:.2f}" for r in self.paired_ratios)
+        verdict = "met" if self.ratio >= TARGET_RATIO else "NOT MET"
+        lines += [
+            "latencies in ms: chk = the requests that pay (session: checkoutPaymentInitialize + checkoutComplete), "
+            "flow = cartCreate … checkoutComplete",
+            f"session / one-step orders/s: best {self.ratio:.2f} (round by round: {pairs}); target >= "
+            f"{TARGET_RATIO:.2f}: {verdict}",
         ]
+        for flow in FLOWS:
+            counts = "; ".join(
+                f"{lines} line{'s' if lines > 1 else ''}: "
+                + " + ".join(f"{op} {n}" for op, n in self.statements[flow][lines].items())
+                for lines in COUNTED_LINES
+            )
+            lines.append(f"SQL statements, {flow}: {counts}")
+        lines.append("statements constant in the number of lines: " + ("yes" if self.constant_in_lines else "NO"))
         kinds = self.error_kinds()
-        stock = self.runs[-1]["stock"]
+        stock = self.runs[SESSION][-1]["stock"]
         lines.append(
-            f"{self.orders} orders placed in {len(self.runs)} runs (warm-ups included); errors: "
+            f"{self.orders} orders placed in {len(self._all_runs())} runs (warm-ups included); errors: "
             + (", ".join(f"{k} {v}" for k, v in sorted(kinds.items())) if kinds else "none")
-            + f"; stock pool of the last run: {stock['variants']} variants, "
+            + f"; stock pool of the last session run: {stock['variants']} variants, "
             f"{stock['units_left']}/{stock['units_at_start']} units left"
         )
-        if any(r["stock"]["exhausted"] for r in self.runs):
+        if any(r["stock"]["exhausted"] for r in self._all_runs()):
             lines.append("WARNING: the stock pool ran out before the end of a run; raise --max-orders-per-second")
         return "\n".join(lines)
 
@@ -106,15 +154,25 @@ class CheckoutReport:
             "scenario": self.name,
             "rows": [
                 {
-                    "label": self.label,
-                    "sql_per_checkout": self.sql_per_checkout,
-                    "best": _rounded(self.best),
-                    "runs": [_rounded(r) for r in self.runs],
-                    "errors_all_runs": self.errors,
-                    "error_kinds_all_runs": self.error_kinds(),
-                    "orders_all_runs": self.orders,
+                    "label": f"{self.label}, {flow}",
+                    "flow": flow,
+                    "sql_per_checkout": self.sql(flow),
+                    "sql_by_lines": {str(n): ops for n, ops in self.statements[flow].items()},
+                    "best": _rounded(self.best(flow)),
+                    "runs": [_rounded(r) for r in self.runs[flow]],
                 }
+                for flow in FLOWS
             ],
+            "session_over_one_step": {
+                "best": round(self.ratio, 3),
+                "paired": [round(r, 3) for r in self.paired_ratios],
+                "target": TARGET_RATIO,
+                "met": self.ratio >= TARGET_RATIO,
+            },
+            "sql_constant_in_lines": self.constant_in_lines,
+            "errors_all_runs": self.errors,
+            "error_kinds_all_runs": self.error_kinds(),
+            "orders_all_runs": self.orders,
             **self.details,
         }
 
@@ -139,7 +197,8 @@ async def _execute(query: str, variables: dict[str, Any], root: str, settings: A
     return payload
 
 
-async def _one_order(variant_ids: list[str], settings: Any) -> tuple[list[str], dict[str, Any]]:
+async def _one_order(variant_ids: list[str], settings: Any, flow: str) -> tuple[dict[str, int], dict[str, Any]]:
+    """Place one order of these variants; the statements of each request that pays, by its root field."""
     lines = [{"variantId": v, "quantity": 1} for v in variant_ids]
     cart = await _execute(
         CART_CREATE, {"input": {"lines": lines, "email": "sqlcount@example.com"}}, "cartCreate", settings
@@ -155,25 +214,42 @@ async def _one_order(variant_ids: list[str], settings: Any) -> tuple[list[str], 
             f"available: {addressed['cart']['availableShippingMethods']}"
         )
     await _execute(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod", settings)
-    with _counting() as counter:
-        placed = await _execute(CHECKOUT_COMPLETE, {"token": token, "payment": PAYMENT}, "checkoutComplete", settings)
+    counted: dict[str, int] = {}
+
+    async def call(query: str, variables: dict[str, Any], root: str) -> dict[str, Any]:
+        with _counting() as counter:
+            payload = await _execute(query, variables, root, settings)
+        counted[root] = len(counter.statements)
+        return payload
+
+    placed = await place_order(call, token, flow)
     if not placed.get("order"):
         raise RuntimeError(f"checkoutComplete placed no order while counting SQL: {placed}")
-    return list(counter.statements), placed["order"]
+    return counted, placed["order"]
 
 
-async def _count_sql(database_url: str, settings: Any) -> tuple[list[str], dict[str, Any]]:
-    """Statements of one checkoutComplete, in-process against the same database (the second of two orders)."""
+async def _count_sql(database_url: str, settings: Any) -> tuple[dict[str, dict[int, dict[str, int]]], dict[str, Any]]:
+    """Statements of the requests that pay, in-process against the same database, per flow and cart size."""
+    wanted = 1 + sum(COUNTED_LINES) * len(FLOWS)
     async with tortoise(database_url):
         page = await _execute(STOCK_PAGE, {}, "products", settings)
         variants = [variant_id for variant_id, _ in stocked_variants(page)]
-        if len(variants) < 2 * LINES_PER_CART:
+        if len(variants) < wanted:
             raise RuntimeError("too few in-stock variants to count the checkout's SQL: was the database seeded?")
-        await _one_order(variants[-LINES_PER_CART:], settings)  # warms the pool and the caches
-        return await _one_order(variants[-2 * LINES_PER_CART : -LINES_PER_CART], settings)
+        await _one_order(variants[-1:], settings, SESSION)  # warms the pool and the caches
+        variants = variants[:-1]
+        counts: dict[str, dict[int, dict[str, int]]] = {flow: {} for flow in FLOWS}
+        sample: dict[str, Any] = {}
+        for flow in FLOWS:
+            for lines in COUNTED_LINES:
+                taken, variants = variants[-lines:], variants[:-lines]
+                counts[flow][lines], sample = await _one_order(taken, settings, flow)
+        return counts, sample
 
 
-def run_client(server: servers.Server, spec: LoadSpec, orders: int | None = None) -> dict[str, Any]:
+def run_client(
+    server: servers.Server, spec: LoadSpec, orders: int | None = None, flow: str = SESSION
+) -> dict[str, Any]:
     """`bench.checkout_load` against `server` as `spec` says (and `--orders`, when given); its answer."""
     seconds = spec.warmup + spec.duration
     command = [
@@ -192,6 +268,8 @@ def run_client(server: servers.Server, spec: LoadSpec, orders: int | None = None
         str(spec.duration),
         "--warmup",
         str(spec.warmup),
+        "--flow",
+        flow,
         *(["--orders", str(orders)] if orders is not None else []),
     ]
     try:
@@ -210,39 +288,44 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CheckoutRepo
     # Counted first: a broken flow fails here, before any server starts.
     statements, sample_order = asyncio.run(_count_sql(database.url, settings))
 
-    runs: list[dict[str, Any]] = []
+    runs: dict[str, list[dict[str, Any]]] = {flow: [] for flow in FLOWS}
     with ExitStack() as stack:
         gateway = servers.start("gateway", GATEWAY_APP, env, workers=WORKERS)
         stack.callback(gateway.stop)
         servers.wait_healthy(gateway)
         for round_number in range(1, rounds + 1):
-            result = run_client(gateway, spec)
-            runs.append(result)
-            print(
-                f"  round {round_number}: gateway  {result['orders_per_s']:9.1f} orders/s  "
-                f"checkout p50 {_fmt(result['checkout_p50_ms'])} ms  p99 {_fmt(result['checkout_p99_ms'])} ms  "
-                f"flow p50 {_fmt(result['flow_p50_ms'])} ms  errors {result['errors'] + result['warmup']['errors']}",
-                flush=True,
-            )
-            if gateway.process.poll() is not None:
-                raise RuntimeError(f"the gateway died during the run:\n{gateway.log_tail()}")
-            if result["orders"] == 0:
-                raise RuntimeError(
-                    f"no order was placed in round {round_number}; first errors: {result['error_samples']}\n"
-                    f"{gateway.log_tail()}"
+            # Alternating which goes first, so neither always meets a warmer (or busier) machine.
+            order = FLOWS if round_number % 2 else FLOWS[::-1]
+            for flow in order:
+                result = run_client(gateway, spec, flow=flow)
+                runs[flow].append(result)
+                print(
+                    f"  round {round_number}: {flow:<8} {result['orders_per_s']:9.1f} orders/s  "
+                    f"checkout p50 {_fmt(result['checkout_p50_ms'])} ms  p99 {_fmt(result['checkout_p99_ms'])} ms  "
+                    f"flow p50 {_fmt(result['flow_p50_ms'])} ms  errors {result['errors'] + result['warmup']['errors']}",
+                    flush=True,
                 )
+                if gateway.process.poll() is not None:
+                    raise RuntimeError(f"the gateway died during the run:\n{gateway.log_tail()}")
+                if result["orders"] == 0:
+                    raise RuntimeError(
+                        f"no order was placed in round {round_number} ({flow}); first errors: "
+                        f"{result['error_samples']}\n{gateway.log_tail()}"
+                    )
 
     return CheckoutReport(
         name=NAME,
         label=f"gateway ({WORKERS} workers)",
         runs=runs,
-        sql_per_checkout=len(statements),
+        statements=statements,
         details={
             "flow": {
                 "cartCreate": CART_CREATE,
                 "cartUpdateShippingAddress": CART_ADDRESS,
                 "cartUpdateShippingMethod": CART_SHIPPING,
-                "checkoutComplete": CHECKOUT_COMPLETE,
+                "checkoutPaymentInitialize": PAYMENT_INITIALIZE,
+                "checkoutComplete (session)": CHECKOUT_WITH_PAYMENT,
+                "checkoutComplete (one-step)": CHECKOUT_COMPLETE,
                 "lines_per_cart": LINES_PER_CART,
                 "quantity_per_line": 1,
                 "payment": PAYMENT,
@@ -257,7 +340,6 @@ def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> CheckoutRepo
                 "workers": WORKERS,
                 "client": "bench.checkout_load (asyncio, keep-alive)",
             },
-            "sql_statements_checkout_complete": statements,
             "sql_sample_order": sample_order,
             "database": {
                 "url": database.url,

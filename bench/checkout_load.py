@@ -1,4 +1,5 @@
-"""The checkout load client: N shoppers, each looping cart (3 requests) then checkout (1 request).
+"""The checkout load client: N shoppers, each looping cart (3 requests) then checkout: a payment
+session then checkoutComplete with it (2 requests), or with `--flow one-step` checkoutComplete alone.
 
 Run as its own process (`python -m bench.checkout_load`) so it never shares the servers' event loop
 or GIL. Like `bench.pyload`, raw asyncio streams with keep-alive (one connection per shopper) rather
@@ -29,12 +30,13 @@ from bench.queries import (
     CART_ADDRESS,
     CART_CREATE,
     CART_SHIPPING,
-    CHECKOUT_COMPLETE,
+    FLOWS,
     LINES_PER_CART,
     MIN_VARIANT_STOCK,
-    PAYMENT,
+    SESSION,
     SHIPPING_ADDRESS,
     STOCK_PAGE,
+    place_order,
     request_body,
     shipping_method_id,
     stocked_variants,
@@ -175,7 +177,13 @@ async def load_pool(connection: Connection, units_wanted: int) -> tuple[StockPoo
 
 
 async def shopper(
-    number: int, connection: Connection, pool: StockPool, stop_at: float, tally: Tally, flows: int | None
+    number: int,
+    connection: Connection,
+    pool: StockPool,
+    stop_at: float,
+    tally: Tally,
+    flows: int | None,
+    payment_flow: str = SESSION,
 ) -> None:
     clock = time.perf_counter
     email = f"shopper-{number}@example.com"
@@ -200,8 +208,8 @@ async def shopper(
                 raise RequestFailed("no_standard_method", f"available: {addressed['cart']['availableShippingMethods']}")
             await connection.call(CART_SHIPPING, {"token": token, "method": method}, "cartUpdateShippingMethod", tally)
             checkout_started = clock()
-            completed = await connection.call(
-                CHECKOUT_COMPLETE, {"token": token, "payment": PAYMENT}, "checkoutComplete", tally
+            completed = await place_order(
+                lambda query, variables, root: connection.call(query, variables, root, tally), token, payment_flow
             )
             finished = clock()
             if not completed.get("order"):
@@ -219,13 +227,17 @@ async def shopper(
 
 
 async def phase(
-    connections: list[Connection], pool: StockPool, seconds: float, flows: int | None = None
+    connections: list[Connection],
+    pool: StockPool,
+    seconds: float,
+    flows: int | None = None,
+    payment_flow: str = SESSION,
 ) -> tuple[Tally, float]:
     """The shoppers for `seconds`, or until they have started `flows` flows between them."""
     tally = Tally()
     started = time.perf_counter()
     stop_at = started + seconds
-    await asyncio.gather(*(shopper(n, c, pool, stop_at, tally, flows) for n, c in enumerate(connections)))
+    await asyncio.gather(*(shopper(n, c, pool, stop_at, tally, flows, payment_flow) for n, c in enumerate(connections)))
     return tally, time.perf_counter() - started
 
 
@@ -238,6 +250,7 @@ async def run(
     warmup: float,
     max_orders_per_second: float,
     orders: int | None = None,
+    payment_flow: str = SESSION,
 ) -> dict[str, Any]:
     connections = [Connection(host, port, path) for _ in range(shoppers)]
     # Units for the whole run at the assumed ceiling (or for the orders asked for); the shoppers
@@ -248,8 +261,8 @@ async def run(
     units_at_start, variants = pool.units, len(pool.ids)
     warm = Tally()
     if warmup > 0:
-        warm, _ = await phase(connections, pool, warmup)
-    tally, elapsed = await phase(connections, pool, duration, orders)
+        warm, _ = await phase(connections, pool, warmup, payment_flow=payment_flow)
+    tally, elapsed = await phase(connections, pool, duration, orders, payment_flow)
     for connection in connections:
         connection.close()
     checkout = sorted(tally.checkout_latencies)
@@ -257,6 +270,7 @@ async def run(
     counted = {"placed": tally.placed} if orders is not None else {}
     return {
         **counted,
+        "flow": payment_flow,
         "orders": tally.orders,
         "elapsed_s": elapsed,
         "orders_per_s": tally.orders / elapsed if elapsed > 0 else 0.0,
@@ -305,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--orders", type=int, default=None, help="start this many flows, then stop (the duration is a limit)"
     )
+    parser.add_argument(
+        "--flow", choices=FLOWS, default=SESSION, help="how shoppers pay: a payment session, or one call (session)"
+    )
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -322,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
             args.warmup,
             args.max_orders_per_second,
             args.orders,
+            args.flow,
         )
     )
     print(json.dumps(result))

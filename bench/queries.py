@@ -6,6 +6,7 @@ The storefront listing, which the tests send too, is `testbed.storefront.LISTING
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 
@@ -44,6 +45,16 @@ CHECKOUT_COMPLETE = (
     "checkoutComplete(cartToken: $token, payment: $payment) { "
     "order { id number status total { amount currency } } userErrors { field code message } } }"
 )
+PAYMENT_INITIALIZE = (
+    "mutation PaymentInitialize($token: ID!, $provider: String!, $card: String) { "
+    "checkoutPaymentInitialize(cartToken: $token, provider: $provider, token: $card) { "
+    "payment { id status amount currency clientSecret } userErrors { field code message } } }"
+)
+CHECKOUT_WITH_PAYMENT = (
+    "mutation CheckoutWithPayment($token: ID!, $paymentId: ID!) { "
+    "checkoutComplete(cartToken: $token, paymentId: $paymentId) { "
+    "order { id number status total { amount currency } } userErrors { field code message } } }"
+)
 SHIPPING_ADDRESS = {
     "firstName": "Ada",
     "lastName": "Lovelace",
@@ -53,6 +64,10 @@ SHIPPING_ADDRESS = {
     "country": "DE",
 }
 PAYMENT = {"provider": "test-card", "token": "tok_visa"}
+# How a shopper pays: `session` (checkoutPaymentInitialize, then checkoutComplete with its payment,
+# as a storefront with a card form does) or `one-step` (checkoutComplete with the card at once).
+SESSION, ONE_STEP = "session", "one-step"
+FLOWS = (SESSION, ONE_STEP)
 SHIPPING_METHOD_NAME = "Standard"
 LINES_PER_CART = 3
 MIN_VARIANT_STOCK = 20  # variants with fewer units available are left out of the pool
@@ -71,3 +86,20 @@ def stocked_variants(page: dict[str, Any]) -> list[tuple[str, int]]:
         for v in edge["node"]["variants"]
         if (v["quantityAvailable"] or 0) >= MIN_VARIANT_STOCK
     ]
+
+
+Call = Callable[[str, dict[str, Any], str], Awaitable[dict[str, Any]]]
+
+
+async def place_order(call: Call, cart_token: str, flow: str) -> dict[str, Any]:
+    """Pay for the ready cart as `flow` says, through `call` (query, variables, root field -> its
+    payload); the checkoutComplete payload."""
+    if flow == ONE_STEP:
+        return await call(CHECKOUT_COMPLETE, {"token": cart_token, "payment": PAYMENT}, "checkoutComplete")
+    session = await call(
+        PAYMENT_INITIALIZE,
+        {"token": cart_token, "provider": PAYMENT["provider"], "card": PAYMENT["token"]},
+        "checkoutPaymentInitialize",
+    )
+    payment_id = session["payment"]["id"]
+    return await call(CHECKOUT_WITH_PAYMENT, {"token": cart_token, "paymentId": payment_id}, "checkoutComplete")
