@@ -18,6 +18,8 @@ import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from tortoise.transactions import in_transaction
+
 from loaders import Loaders
 from models import Account, Cart, Payment, PaymentEvent, PaymentStatus, Permission
 from models.payments import METHOD_LENGTH
@@ -64,24 +66,26 @@ async def initialize(
     key = uuid.uuid4().hex
     # Outside any transaction: nothing is locked while the provider answers.
     answer = await provider.initialize(total, cart.currency, key, return_url or "", method)
-    payment = await Payment.create(
-        key=key,
-        provider=provider.name,
-        cart_token=cart.token,
-        status=answer.status,
-        amount=total,
-        currency=cart.currency,
-        reference=answer.reference,
-        method=method or "",
-        client_secret=answer.client_secret,
-        return_url=return_url or "",
-        redirect_url=answer.redirect_url,
-        captured=Decimal("0.00"),
-        refunded=Decimal("0.00"),
-        # Never completed: recovery gives back whatever it holds from then on.
-        expires_at=datetime.now(UTC) + payments.timeout(),
-    )
-    await PaymentEvent.create(payment_id=payment.id, type=payments.INITIALIZED, amount=total)
+    # The payment and its first event in one commit: never one without the other.
+    async with in_transaction():
+        payment = await Payment.create(
+            key=key,
+            provider=provider.name,
+            cart_token=cart.token,
+            status=answer.status,
+            amount=total,
+            currency=cart.currency,
+            reference=answer.reference,
+            method=method or "",
+            client_secret=answer.client_secret,
+            return_url=return_url or "",
+            redirect_url=answer.redirect_url,
+            captured=Decimal("0.00"),
+            refunded=Decimal("0.00"),
+            # Never completed: recovery gives back whatever it holds from then on.
+            expires_at=datetime.now(UTC) + payments.timeout(),
+        )
+        await PaymentEvent.create(payment_id=payment.id, type=payments.INITIALIZED, amount=total)
     return payment
 
 
