@@ -7,6 +7,7 @@ back goes through resolvers/refunds.py, whose provider call comes after that tra
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -121,3 +122,15 @@ async def _reserve_everything(order: Order, reason: str, actor: Account | None) 
     ]
     left = Decimal(payment.captured) - Decimal(payment.refunded)
     return await refunds.reserve(order, refunds.RefundRequest(lines, True, left, reason), actor)
+
+
+async def refund_create(order_id: int, request: refunds.RefundRequest, actor: Account | None) -> Refund:
+    """`orderRefundCreate`: the three steps. Raises PAYMENT_DECLINED (after recording it) when the
+    provider refused; answers the refund PENDING when the provider could not be reached."""
+    request = dataclasses.replace(request, reason=refunds.check_reason(request.reason))
+    async with outbox.transaction():
+        order = await locked_order(order_id)
+        if request.amount is not None:
+            refunds.check_amount(request.amount, order.currency)
+        refund = await refunds.reserve(order, request, actor)
+    return await refunds.settle(refund, actor)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -261,18 +261,6 @@ async def _count_units(lines: dict[int, OrderLine], wanted: Iterable[LineRequest
         changed.append(line)
     if changed:
         await OrderLine.bulk_update(changed, fields=["quantity_refunded"])
-
-
-async def create(order_id: int, request: RefundRequest, actor: Account | None) -> Refund:
-    """`orderRefundCreate`: the three steps. Raises PAYMENT_DECLINED (after recording it) when the
-    provider refused; answers the refund PENDING when the provider could not be reached."""
-    request = replace(request, reason=check_reason(request.reason))
-    async with outbox.transaction():
-        order = await locked_order(order_id)
-        if request.amount is not None:
-            check_amount(request.amount, order.currency)
-        refund = await reserve(order, request, actor)
-    return await settle(refund, actor)
 
 
 async def settle(refund: Refund, actor: Account | None, *, cancel: bool = False, retried: bool = False) -> Refund:

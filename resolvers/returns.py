@@ -1,6 +1,7 @@
 """Returns: goods a customer sends back, from the request to the refund that settles it.
 
-REQUESTED (by whoever holds the order's token) -> APPROVED or REJECTED (staff) -> RECEIVED (staff,
+REQUESTED (by whoever holds the order's token: here) -> APPROVED or REJECTED (staff, in
+`returns_admin`) -> RECEIVED (staff,
 the goods arrived: the refund of what came back is made through resolvers/refunds.py) -> REFUNDED
 (when that refund succeeds). Anything else is INVALID_TRANSITION.
 
@@ -22,8 +23,6 @@ from models import (
     OrderEvent,
     OrderLine,
     OrderStatus,
-    Refund,
-    RefundStatus,
     Return,
     ReturnLine,
     ReturnStatus,
@@ -81,11 +80,11 @@ def check_transition(current: ReturnStatus, target: ReturnStatus) -> None:
         )
 
 
-def _announce(ret: Return) -> None:
+def announce(ret: Return) -> None:
     outbox.record(Change(RETURN, {"id": ret.id, "order_id": ret.order_id, "status": ReturnStatus(ret.status).value}))
 
 
-async def _event(order: Order, kind: str, message: str, actor: Account | None) -> None:
+async def record_event(order: Order, kind: str, message: str, actor: Account | None) -> None:
     await OrderEvent.create(
         order_id=order.id, kind=kind, message=message[:EVENT_MESSAGE_LENGTH], actor=actor.email if actor else ""
     )
@@ -132,129 +131,11 @@ async def request(order_token: str, lines: list[LineRequest], reason: str | None
         for line_id, quantity in asked.items():
             order_lines[line_id].quantity_returned += quantity
         await OrderLine.bulk_update([order_lines[i] for i in asked], fields=["quantity_returned"])
-        await _event(order, "RETURN_REQUESTED", f"Return of {sum(asked.values())} unit(s) requested. {reason}", actor)
-        _announce(ret)
-    return ret
-
-
-async def _locked(return_id: int) -> tuple[Order, Return]:
-    """The return's order locked, then the return: the order first, as every order change does."""
-    found = await Return.get_or_none(id=return_id)
-    if found is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No return has this ID.", ["returnId"])
-    order = await locked_order(found.order_id)
-    ret = await Return.filter(id=return_id).select_for_update().first()
-    if ret is None:
-        raise DomainError(ErrorCode.NOT_FOUND, "No return has this ID.", ["returnId"])
-    return order, ret
-
-
-async def approve(return_id: int, actor: Account | None) -> Return:
-    async with outbox.transaction():
-        order, ret = await _locked(return_id)
-        check_transition(ret.status, R.APPROVED)
-        ret.status = R.APPROVED
-        await ret.save(update_fields=["status", "updated_at"])
-        await _event(order, "RETURN_APPROVED", "Return approved: the goods may be sent back.", actor)
-        _announce(ret)
-    return ret
-
-
-async def reject(return_id: int, reason: str | None, actor: Account | None) -> Return:
-    """Refused: its units may be asked back again."""
-    reason = refunds.check_reason(reason)
-    async with outbox.transaction():
-        order, ret = await _locked(return_id)
-        check_transition(ret.status, R.REJECTED)
-        ret.status, ret.rejection_reason = R.REJECTED, reason
-        await ret.save(update_fields=["status", "rejection_reason", "updated_at"])
-        await _give_back_units(
-            {line.order_line_id: line.quantity for line in await ReturnLine.filter(return_request_id=ret.id)}
+        await record_event(
+            order, "RETURN_REQUESTED", f"Return of {sum(asked.values())} unit(s) requested. {reason}", actor
         )
-        await _event(order, "RETURN_REJECTED", f"Return declined. {reason}", actor)
-        _announce(ret)
+        announce(ret)
     return ret
-
-
-async def _give_back_units(units: dict[int, int]) -> None:
-    """Units no longer in a return: they may be returned again."""
-    units = {line_id: quantity for line_id, quantity in units.items() if quantity > 0}
-    lines = list(await OrderLine.filter(id__in=list(units)))
-    for line in lines:
-        line.quantity_returned -= units[line.id]
-    if lines:
-        await OrderLine.bulk_update(lines, fields=["quantity_returned"])
-
-
-async def receive(return_id: int, lines: list[LineRequest] | None, restock: bool, actor: Account | None) -> Return:
-    """`returnReceive`: what arrived (every unit when `lines` is left out), then its refund.
-
-    The return becomes RECEIVED and the refund of the units received is reserved in one
-    transaction (resolvers/refunds.py step 1), so a return is never RECEIVED without its refund;
-    the provider is called after it, and the return is REFUNDED when the refund succeeds. Units
-    that did not arrive are no longer in the return: they may be asked back again. A return whose
-    refund failed (PAYMENT_DECLINED) stays RECEIVED, and receiving it again retries its refund.
-    """
-    async with outbox.transaction():
-        order, ret = await _locked(return_id)
-        own = list(await ReturnLine.filter(return_request_id=ret.id).order_by("id"))
-        if not await _refund_failed(ret):
-            check_transition(ret.status, R.RECEIVED)
-            received = _received(own, lines)
-            if not any(received.values()):
-                raise DomainError(ErrorCode.REQUIRED, "Receive at least one unit.", ["lines"])
-            for line in own:
-                line.quantity_received = received.get(line.id, 0)
-            await ReturnLine.bulk_update(own, fields=["quantity_received"])
-            await _give_back_units({line.order_line_id: line.quantity - line.quantity_received for line in own})
-        wanted = [
-            refunds.LineRequest(line.order_line_id, line.quantity_received, restock)
-            for line in own
-            if line.quantity_received
-        ]
-        refund = await refunds.reserve(
-            order, refunds.RefundRequest(wanted, reason=ret.reason or f"Return #{ret.id}"), actor
-        )
-        ret.status, ret.refund_id = R.RECEIVED, refund.id
-        await ret.save(update_fields=["status", "refund_id", "updated_at"])
-        units = sum(line.quantity_received for line in own)
-        await _event(order, "RETURN_RECEIVED", f"Return received: {units} unit(s) back.", actor)
-        _announce(ret)
-    await refunds.settle(refund, actor)
-    return await Return.get(id=return_id)
-
-
-async def _refund_failed(ret: Return) -> bool:
-    """A RECEIVED return whose refund the provider refused: receiving it again tries the refund
-    again, for the units received then (`lines` are not read again)."""
-    if ret.status != R.RECEIVED or ret.refund_id is None:
-        return False
-    return await Refund.filter(id=ret.refund_id, status=RefundStatus.FAILED).exists()
-
-
-def _received(own: list[ReturnLine], lines: list[LineRequest] | None) -> dict[int, int]:
-    """Units received per return line, from lines named by their return line or their order line."""
-    if lines is None:
-        return {line.id: line.quantity for line in own}
-    by_id = {line.id: line for line in own}
-    by_order_line = {line.order_line_id: line for line in own}
-    received: dict[int, int] = {}
-    for index, wanted in enumerate(lines):
-        where = ["lines", str(index)]
-        if wanted.return_line_id is not None:
-            line = by_id.get(wanted.return_line_id)
-        else:
-            line = by_order_line.get(wanted.order_line_id or 0)
-        if line is None:
-            raise DomainError(ErrorCode.NOT_FOUND, "This return has no such line.", [*where, "returnLineId"])
-        if line.id in received:
-            raise DomainError(ErrorCode.DUPLICATE, "Each line is given once.", [*where, "returnLineId"])
-        if not 0 <= wanted.quantity <= line.quantity:
-            raise DomainError(
-                ErrorCode.INVALID_QUANTITY, f"Between 0 and {line.quantity} units of this line.", [*where, "quantity"]
-            )
-        received[line.id] = wanted.quantity
-    return received
 
 
 class ReturnLetters:

@@ -1,6 +1,5 @@
-"""Returns asked for and handled: `returnRequest` by whoever holds the order's token (its customer,
-or staff on their behalf), then `returnApprove`, `returnReject` and `returnReceive` by staff with
-MANAGE_ORDERS."""
+"""Returns handled by staff with MANAGE_ORDERS: `returnApprove`, `returnReject` and `returnReceive`
+(a return is asked for in `returns_request`)."""
 
 from __future__ import annotations
 
@@ -10,21 +9,13 @@ import strawberry
 from strawberry.types import Info
 
 from models import Permission
-from models import Return as ReturnModel
 from models.orders import EVENT_MESSAGE_LENGTH
-from resolvers import returns
+from resolvers import returns, returns_admin
 from schema.context import Context
 from schema.ids import decode_id_of
-from schema.orders import Order, build_order
 from schema.permissions import requires
-from schema.returns import Return, build_return
-from schema.shared import UserError, attempt
-
-
-@strawberry.input(description="Units of one order line to send back.")
-class ReturnLineInput:
-    order_line_id: strawberry.ID = strawberry.field(description="The line (`OrderLine.id`).")
-    quantity: int = strawberry.field(description="How many units: from 1 to those shipped and not returned yet.")
+from schema.returns_request import ReturnPayload, return_payload
+from schema.shared import attempt
 
 
 @strawberry.input(description="Units of one line of the return that arrived: name the return line or the order line.")
@@ -36,23 +27,6 @@ class ReturnReceiveLineInput:
         default=None, description="Or the order line it is for (`OrderLine.id`)."
     )
     quantity: int = strawberry.field(description="Units that arrived: from 0 to those asked back.")
-
-
-@strawberry.type(description="What a return mutation did.")
-class ReturnPayload:
-    return_: Return | None = strawberry.field(name="return", description="The return as it now is; null when refused.")
-    order: Order | None = strawberry.field(description="Its order as it now is; null when refused.")
-    user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
-
-
-async def _payload(context: Context, ret: ReturnModel | None, errors: list[UserError]) -> ReturnPayload:
-    # Loaded after the change (a mutation's loaders are its own).
-    order = None if ret is None else await context.loaders.order_by_id.load(ret.order_id)
-    return ReturnPayload(
-        return_=None if ret is None else build_return(context, ret),
-        order=None if order is None else build_order(context, order),
-        user_errors=errors,
-    )
 
 
 ReturnId = Annotated[strawberry.ID, strawberry.argument(description="The return (`Return.id`).")]
@@ -74,34 +48,12 @@ def _receive_line(line: ReturnReceiveLineInput) -> returns.LineRequest:
 @strawberry.type
 class ReturnsMutation:
     @strawberry.mutation(
-        description="Ask to send back units that shipped, with the order's token (`Order.token`), as its customer or "
-        "staff on their behalf. A unit can be returned once."
-    )
-    async def return_request(
-        self,
-        info: Info[Context, None],
-        order_token: Annotated[strawberry.ID, strawberry.argument(description="The order's token (`Order.token`).")],
-        lines: Annotated[list[ReturnLineInput], strawberry.argument(description="The units to send back.")],
-        reason: Annotated[
-            str | None, strawberry.argument(description=f"Why: at most {EVENT_MESSAGE_LENGTH} characters.")
-        ] = None,
-    ) -> ReturnPayload:
-        wanted = [
-            returns.LineRequest(
-                line.quantity, order_line_id=decode_id_of(line.order_line_id, "OrderLine", "orderLineId")
-            )
-            for line in lines
-        ]
-        ret, errors = await attempt(returns.request(str(order_token), wanted, reason, await info.context.viewer()))
-        return await _payload(info.context, ret, errors)
-
-    @strawberry.mutation(
         extensions=requires(Permission.MANAGE_ORDERS),
         description="Agree to a REQUESTED return: the goods may come back.",
     )
     async def return_approve(self, info: Info[Context, None], return_id: ReturnId) -> ReturnPayload:
-        ret, errors = await attempt(returns.approve(_return_id(return_id), await info.context.viewer()))
-        return await _payload(info.context, ret, errors)
+        ret, errors = await attempt(returns_admin.approve(_return_id(return_id), await info.context.viewer()))
+        return await return_payload(info.context, ret, errors)
 
     @strawberry.mutation(
         extensions=requires(Permission.MANAGE_ORDERS),
@@ -116,8 +68,8 @@ class ReturnsMutation:
             strawberry.argument(description=f"Why, told to the customer: at most {EVENT_MESSAGE_LENGTH} characters."),
         ] = None,
     ) -> ReturnPayload:
-        ret, errors = await attempt(returns.reject(_return_id(return_id), reason, await info.context.viewer()))
-        return await _payload(info.context, ret, errors)
+        ret, errors = await attempt(returns_admin.reject(_return_id(return_id), reason, await info.context.viewer()))
+        return await return_payload(info.context, ret, errors)
 
     @strawberry.mutation(
         extensions=requires(Permission.MANAGE_ORDERS),
@@ -139,6 +91,6 @@ class ReturnsMutation:
     ) -> ReturnPayload:
         received = None if lines is None else [_receive_line(line) for line in lines]
         ret, errors = await attempt(
-            returns.receive(_return_id(return_id), received, restock, await info.context.viewer())
+            returns_admin.receive(_return_id(return_id), received, restock, await info.context.viewer())
         )
-        return await _payload(info.context, ret, errors)
+        return await return_payload(info.context, ret, errors)

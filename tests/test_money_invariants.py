@@ -38,7 +38,7 @@ from models import (
     ReturnStatus,
     Stock,
 )
-from resolvers import orders_admin, payments, pricing, refunds, returns, shipments_admin
+from resolvers import orders_admin, payments, pricing, refunds, returns, returns_admin, shipments_admin
 from resolvers.errors import DomainError, ErrorCode
 from tests.test_checkout import make_variant
 
@@ -168,12 +168,14 @@ async def operate(dice: random.Random, seq: Sequence, outcomes: Counter[str]) ->
                 for line in lines
                 if dice.random() < 0.6
             ]
-            refund = await refunds.create(order.id, refunds.RefundRequest(wanted, dice.random() < 0.4), None)
+            refund = await orders_admin.refund_create(
+                order.id, refunds.RefundRequest(wanted, dice.random() < 0.4), None
+            )
             seq.derived.add(refund.id)
         elif kind == "amount":
             left = before[0] - before[1]
             high = max(1, int(left * 100) + (50 if dice.random() < 0.2 else 0))
-            await refunds.create(order.id, refunds.RefundRequest(amount=money(dice, 1, high)), None)
+            await orders_admin.refund_create(order.id, refunds.RefundRequest(amount=money(dice, 1, high)), None)
         elif kind == "full":
             await orders_admin.refund(order.id, None)
         elif kind == "cancel":
@@ -206,12 +208,12 @@ async def _return(dice: random.Random, order: Order, lines: list[OrderLine]) -> 
         )
     elif open_return.status == ReturnStatus.REQUESTED:
         await (
-            returns.approve(open_return.id, None) if dice.random() < 0.8 else returns.reject(open_return.id, "", None)
+            returns_admin.approve(open_return.id, None) if dice.random() < 0.8 else returns_admin.reject(open_return.id, "", None)
         )
     else:
         own = await ReturnLine.filter(return_request_id=open_return.id)
         received = [returns.LineRequest(dice.randint(0, r.quantity), return_line_id=r.id) for r in own]
-        await returns.receive(open_return.id, received, dice.random() < 0.5, None)
+        await returns_admin.receive(open_return.id, received, dice.random() < 0.5, None)
 
 
 async def _money_state(order_id: int) -> tuple[Decimal, Decimal, list[int]]:
