@@ -128,7 +128,14 @@ async def list_orders(
 
 
 # What a customer still waits for: sent first to a `myOrderUpdates` subscriber (at most this many).
-OPEN_STATUSES = (OrderStatus.PLACED, OrderStatus.PAID, OrderStatus.PARTIALLY_SHIPPED, OrderStatus.SHIPPED)
+OPEN_STATUSES = (
+    OrderStatus.AWAITING_PAYMENT,
+    OrderStatus.PLACED,
+    OrderStatus.PAID,
+    OrderStatus.PARTIALLY_SHIPPED,
+    OrderStatus.SHIPPED,
+    OrderStatus.PARTIALLY_REFUNDED,  # what is left of it may still ship
+)
 MAX_OPEN_ORDERS = 20
 
 

@@ -208,7 +208,9 @@ async def _return(dice: random.Random, order: Order, lines: list[OrderLine]) -> 
         )
     elif open_return.status == ReturnStatus.REQUESTED:
         await (
-            returns_admin.approve(open_return.id, None) if dice.random() < 0.8 else returns_admin.reject(open_return.id, "", None)
+            returns_admin.approve(open_return.id, None)
+            if dice.random() < 0.8
+            else returns_admin.reject(open_return.id, "", None)
         )
     else:
         own = await ReturnLine.filter(return_request_id=open_return.id)
