@@ -6,11 +6,16 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 
 import pytest
 
-from models import AttributeValue, Permission
-from schema.ids import encode_id
+from models import AttributeType, AttributeValue, Permission, VariantOption
+from models.rows import VariantRow
+from resolvers.attributes import parse_value, render
+from resolvers.catalogue_options import matches_exactly, product_options
+from schema.ids import decode_id_of, encode_id
 from tests.staff import bearer, token_for
 
 ATTRIBUTE_CREATE = """mutation($i: AttributeCreateInput!) { attributeCreate(input: $i) {
@@ -493,3 +498,87 @@ async def test_attribute_mutations_refuse_the_anonymous_and_the_unprivileged(cli
                 await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
             ).json()
             assert [e["extensions"]["code"] for e in body["errors"]] == [code], (query, body)
+
+
+async def test_new_values_reach_a_cached_product_at_once(world, gql, staff):
+    w = world
+    before = (await gql.data(PRODUCT, {"slug": w.slugs["Charlie"]}))["product"]["attributes"]
+    assert before[0]["values"] == ["Wool"]
+    await gql.data(PRODUCT, {"slug": w.slugs["Charlie"]})  # now answered from the response cache
+    await _ok(
+        staff, PRODUCT_VALUES, {"id": w.products["Charlie"], "v": [{"slug": w.slug("material"), "values": ["Linen"]}]}
+    )
+    after = (await gql.data(PRODUCT, {"slug": w.slugs["Charlie"]}))["product"]["attributes"]
+    assert after[0]["values"] == ["Linen"]
+
+
+@pytest.mark.parametrize(
+    "kind,text,stored,shown",
+    [
+        (AttributeType.NUMBER, " 250.000 ", Decimal("250.000"), "250"),
+        (AttributeType.NUMBER, "1E+2", Decimal("100"), "100"),
+        (AttributeType.NUMBER, "-0.5", Decimal("-0.5"), "-0.5"),
+        (AttributeType.BOOLEAN, "TRUE", True, "true"),
+        (AttributeType.DATE, "2026-05-31", date(2026, 5, 31), "2026-05-31"),
+        (AttributeType.TEXT, "  Wool ", "Wool", "Wool"),
+    ],
+)
+def test_values_are_parsed_by_type_and_shown_alike(kind, text, stored, shown):
+    assert parse_value(kind, text) == stored
+    assert render(parse_value(kind, text)) == shown
+
+
+@pytest.mark.parametrize(
+    "kind,text",
+    [
+        (AttributeType.NUMBER, "Infinity"),
+        (AttributeType.NUMBER, "100000000000000"),  # 15 digits before the point
+        (AttributeType.NUMBER, "1.0000001"),  # 7 after it
+        (AttributeType.BOOLEAN, "1"),
+        (AttributeType.DATE, "2026-02-30"),
+        (AttributeType.TEXT, " "),
+        (AttributeType.SELECT, "x" * 256),
+    ],
+)
+def test_values_outside_their_type_are_refused(kind, text):
+    with pytest.raises(ValueError):
+        parse_value(kind, text)
+
+
+def _variant(variant_id: int, available: int) -> VariantRow:
+    return VariantRow(variant_id, 1, f"SKU-{variant_id}", "", Decimal(1), None, 0, available)
+
+
+def _option(variant_id: int, name: str, value: str, position: int) -> VariantOption:
+    return VariantOption(variant_id=variant_id, name=name, value=value, position=position)
+
+
+def test_product_options_follow_positions_and_variant_order_with_availability():
+    variants = [_variant(1, 0), _variant(2, 4), _variant(3, 0)]
+    options = [
+        [_option(1, "Colour", "Red", 1), _option(1, "Size", "M", 0)],
+        [_option(2, "Colour", "Blue", 1), _option(2, "Size", "L", 0)],
+        [_option(3, "Colour", "Red", 1), _option(3, "Size", "L", 0)],
+    ]
+    picked = product_options(variants, options)
+    assert [(o.name, o.values) for o in picked] == [
+        ("Size", {"M": False, "L": True}),
+        ("Colour", {"Red": False, "Blue": True}),
+    ]
+    assert matches_exactly([("Size", "M"), ("Colour", "Red")], [("Colour", "Red"), ("Size", "M")])
+    assert not matches_exactly([("Size", "M"), ("Colour", "Red")], [("Size", "M")])
+
+
+async def test_values_go_with_their_product_and_variant(world, staff):
+    w = world
+    product_id = decode_id_of(w.products["Alpha"], "Product")
+    assert await AttributeValue.filter(product_id=product_id).count() == 7  # the Note is there too
+    await _ok(
+        staff, VARIANT_VALUES, {"id": w.variants[f"AS-{w.t}"], "v": [{"slug": w.slug("fit"), "values": ["Slim"]}]}
+    )
+    delete_variant = "mutation($id: ID!) { variantDelete(id: $id) { userErrors { code } } }"
+    await _ok(staff, delete_variant, {"id": w.variants[f"AS-{w.t}"]})
+    assert await AttributeValue.filter(attribute__slug=w.slug("fit")).count() == 0
+    delete_product = "mutation($id: ID!) { productDelete(id: $id) { deletedId userErrors { code } } }"
+    await _ok(staff, delete_product, {"id": w.products["Alpha"]})
+    assert await AttributeValue.filter(product_id=product_id).count() == 0
