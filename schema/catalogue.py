@@ -7,11 +7,12 @@ those modules would import one another in a cycle, which tests/test_layers.py fo
 part of that cycle lives elsewhere: the shared shapes in `shared.py`, `node(id)` in `node.py`,
 staff mutations in `catalogue_admin.py`, the listing's SQL in resolvers/catalogue_listing.py.
 
-A product's relations (variants, images, category, and what its variants give: price range and
-availability) are plain attributes, loaded for a whole page before its objects are built (see
-`build_products`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
-listing has hundreds. Relations a page does not show (a variant's product and options, a
-category's parent, ancestors and children, a facet's category) are resolvers that load on demand.
+A product's relations (variants, images, category, attribute values, and what its variants give:
+price range, availability and the option picker) are plain attributes, loaded for a whole page
+before its objects are built (see `build_products`): a resolver per field costs graphql-core and
+Strawberry several µs a call, and a listing has hundreds. Relations a page does not show (a
+variant's product, options and attributes, a category's parent, ancestors and children, a facet's
+category) are resolvers that load on demand, or return what the page loaded ahead.
 """
 
 from __future__ import annotations
