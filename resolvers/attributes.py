@@ -83,6 +83,12 @@ def format_number(value: Decimal) -> str:
     return "0" if text in ("-0", "") else text
 
 
+def offered(attribute: Attribute) -> bool:
+    """Whether listings filter by the attribute and count it: filterable, and shown on the
+    storefront (one staff keep to themselves is not revealed by a filter sidebar either)."""
+    return attribute.filterable and attribute.visible_in_storefront
+
+
 @dataclass(frozen=True)
 class AttributeFilter:
     """One entry of `ProductFilter.attributes` as the API received it."""
@@ -112,7 +118,8 @@ async def attribute_conditions(
     loaders: Loaders, filters: tuple[AttributeFilter, ...]
 ) -> tuple[AttributeCondition, ...] | None:
     """The filter within its bounds and its attributes' types (else `BAD_USER_INPUT`); None when
-    it names an attribute that does not exist or is not filterable, which no product matches."""
+    it names an attribute that does not exist or is not offered as a filter (`offered`), which no
+    product matches."""
     if len(filters) > MAX_ATTRIBUTE_FILTERS:
         raise BadInput(
             f"`filter.attributes` may hold at most {MAX_ATTRIBUTE_FILTERS} entries, got {len(filters)}.",
@@ -125,7 +132,7 @@ async def attribute_conditions(
     conditions = []
     for entry in filters:
         attribute = by_slug.get(entry.slug)
-        if attribute is None or not attribute.filterable:
+        if attribute is None or not offered(attribute):
             return None
         conditions.append(_condition(attribute, entry))
     return tuple(conditions)

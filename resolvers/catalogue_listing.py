@@ -402,21 +402,23 @@ async def attribute_facets(where: str, params: list[Any], dialect: _Dialect) -> 
     number = "av.value_number" if dialect.postgres else "CAST(av.value_number AS REAL)"
     joins = "FROM attribute_value av JOIN attribute a ON a.id = av.attribute_id JOIN product p ON p.id = av.product_id"
     attributes, counted, ranged = await asyncio.gather(
-        Attribute.filter(filterable=True).order_by("id"),
+        Attribute.filter(filterable=True, visible_in_storefront=True).order_by("id"),  # as `offered` says
         fetch(
             "SELECT av.attribute_id AS attribute_id, av.value_text AS value_text, av.value_bool AS value_bool, "
             f"COUNT(DISTINCT av.product_id) AS count {joins} "
-            f"WHERE a.filterable = ? AND a.type IN ({', '.join('?' * len(_COUNTED))}) AND {where} "
+            f"WHERE a.filterable = ? AND a.visible_in_storefront = ? AND a.type IN ({', '.join('?' * len(_COUNTED))}) "
+            f"AND {where} "
             "GROUP BY av.attribute_id, av.value_text, av.value_bool "
             "ORDER BY av.attribute_id, av.value_bool, av.value_text",
-            [True, *_COUNTED, *params],
+            [True, True, *_COUNTED, *params],
         ),
         fetch(
             f"SELECT av.attribute_id AS attribute_id, MIN({number}) AS low_number, MAX({number}) AS high_number, "
             f"MIN(av.value_date) AS low_date, MAX(av.value_date) AS high_date {joins} "
-            f"WHERE a.filterable = ? AND a.type IN ({', '.join('?' * len(_RANGED))}) AND {where} "
+            f"WHERE a.filterable = ? AND a.visible_in_storefront = ? AND a.type IN ({', '.join('?' * len(_RANGED))}) "
+            f"AND {where} "
             "GROUP BY av.attribute_id",
-            [True, *_RANGED, *params],
+            [True, True, *_RANGED, *params],
         ),
     )
     values = _counted_values(counted)

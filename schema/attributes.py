@@ -143,7 +143,8 @@ class AttributeRangeInput:
 )
 class AttributeFilterInput:
     slug: str = strawberry.field(
-        description="The attribute's slug; one that does not exist or is not filterable matches nothing."
+        description="The attribute's slug; one that does not exist, is not filterable or not shown on the storefront "
+        "matches nothing."
     )
     values: list[str] | None = strawberry.field(
         default=None, description='Any of these values, written as `SelectedAttribute.values` writes them: ["Wool"].'

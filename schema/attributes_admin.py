@@ -39,10 +39,14 @@ class AttributeCreateInput:
         f"{ATTRIBUTE_VALUE_LENGTH} characters); required for those, refused for the others.",
     )
     filterable: bool = strawberry.field(
-        default=True, description="Whether listings can filter by it and count it in their facets."
+        default=True,
+        description="Whether listings can filter by it and count it in their facets (while it is visible in the "
+        "storefront).",
     )
     visible_in_storefront: bool = strawberry.field(
-        default=True, description="Whether products show it (`Product.attributes`); false: staff data only."
+        default=True,
+        description="Whether products show it (`Product.attributes`) and listings offer it as a filter; false: staff "
+        "data only.",
     )
 
 

@@ -94,11 +94,14 @@ async def world(staff) -> World:
         {"name": "Waterproof", "type": "BOOLEAN"},
         {"name": "Released", "type": "DATE"},
         {"name": "Features", "type": "MULTI_SELECT", "choices": ["Hood", "Pockets", "Zip"]},
-        {"name": "Note", "type": "TEXT", "visibleInStorefront": False, "filterable": False},
+        {"name": "Care", "type": "TEXT", "filterable": False},  # shown, not a filter
+        {"name": "Note", "type": "TEXT", "visibleInStorefront": False},  # filterable, but staff data
         {"name": "Fit", "type": "SELECT", "choices": ["Slim", "Regular"]},
     ):
         await _ok(staff, ATTRIBUTE_CREATE, {"i": {**attribute, "slug": w.slug(attribute["name"].lower())}})
-    product_attributes = [w.slug(a) for a in ("material", "weight", "waterproof", "released", "features", "note")]
+    product_attributes = [
+        w.slug(a) for a in ("material", "weight", "waterproof", "released", "features", "care", "note")
+    ]
     created = await _ok(
         staff,
         PRODUCT_TYPE_CREATE,
@@ -134,6 +137,7 @@ async def world(staff) -> World:
             {"slug": w.slug("waterproof"), "values": [waterproof]},
             {"slug": w.slug("released"), "values": [released]},
             {"slug": w.slug("features"), "values": features},
+            {"slug": w.slug("care"), "values": ["Hand wash"]},
             {"slug": w.slug("note"), "values": ["staff only"]},
         ]
         await _ok(staff, PRODUCT_VALUES, {"id": product["id"], "v": values})
@@ -185,6 +189,7 @@ async def test_staff_define_attributes_and_the_storefront_shows_the_visible_ones
             "attribute": {"name": "Features", "slug": w.slug("features"), "type": "MULTI_SELECT", "unit": None},
             "values": ["Hood", "Zip"],
         },
+        {"attribute": {"name": "Care", "slug": w.slug("care"), "type": "TEXT", "unit": None}, "values": ["Hand wash"]},
     ]  # the product type's order; the Note is staff data, not shown
     assert await AttributeValue.filter(attribute__slug=w.slug("note")).count() == 3
 
@@ -238,7 +243,8 @@ async def test_filters_by_values_range_and_boolean_combine_with_the_other_filter
     assert await listed(attributes=wool, inStock=True) == ["Alpha"]
     # A variant's value counts for its product.
     assert await listed(attributes=[{"slug": w.slug("fit"), "values": ["Slim"]}]) == []
-    # Not filterable, or unknown: nothing matches.
+    # Not filterable, staff data (not shown, so not offered as a filter), or unknown: nothing matches.
+    assert await listed(attributes=[{"slug": w.slug("care"), "values": ["Hand wash"]}]) == []
     assert await listed(attributes=[{"slug": w.slug("note"), "values": ["staff only"]}]) == []
     data = await gql.data(LIST, w.within(attributes=[{"slug": f"nothing-{w.t}", "values": ["x"]}]))
     assert data["products"]["totalCount"] == 0
@@ -572,7 +578,7 @@ def test_product_options_follow_positions_and_variant_order_with_availability():
 async def test_values_go_with_their_product_and_variant(world, staff):
     w = world
     product_id = decode_id_of(w.products["Alpha"], "Product")
-    assert await AttributeValue.filter(product_id=product_id).count() == 7  # the Note is there too
+    assert await AttributeValue.filter(product_id=product_id).count() == 8  # the Note is there too
     await _ok(
         staff, VARIANT_VALUES, {"id": w.variants[f"AS-{w.t}"], "v": [{"slug": w.slug("fit"), "values": ["Slim"]}]}
     )
