@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from models import AttributeType, AttributeValue, Permission, VariantOption
+from models import AttributeType, AttributeValue, OutboxEvent, Permission, VariantOption, changes
 from models.rows import VariantRow
 from resolvers.attributes import parse_value, render
 from resolvers.catalogue_options import matches_exactly, product_options
@@ -588,3 +588,19 @@ async def test_values_go_with_their_product_and_variant(world, staff):
     delete_product = "mutation($id: ID!) { productDelete(id: $id) { deletedId userErrors { code } } }"
     await _ok(staff, delete_product, {"id": w.products["Alpha"]})
     assert await AttributeValue.filter(product_id=product_id).count() == 0
+
+
+async def test_the_product_event_carries_the_values_as_committed(world, staff):
+    w = world
+    since = await OutboxEvent.all().order_by("-id").first()
+    variant = w.variants[f"BM-{w.t}"]
+    await _ok(staff, VARIANT_VALUES, {"id": variant, "v": [{"slug": w.slug("fit"), "values": ["Regular"]}]})
+    (event,) = await OutboxEvent.filter(id__gt=since.id if since else 0, kind=changes.PRODUCT)
+    row = event.payload["row"]
+    assert row["id"] == decode_id_of(w.products["Bravo"], "Product")
+    assert row["attributes"][:2] == [
+        {"slug": w.slug("material"), "type": "SELECT", "values": ["Cotton"]},
+        {"slug": w.slug("weight"), "type": "NUMBER", "values": ["900.5"]},
+    ]
+    assert {"slug": w.slug("note"), "type": "TEXT", "values": ["staff only"]} in row["attributes"]  # staff data too
+    assert row["variants"][0]["attributes"] == [{"slug": w.slug("fit"), "type": "SELECT", "values": ["Regular"]}]
