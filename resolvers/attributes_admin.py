@@ -287,7 +287,11 @@ def _parsed_values(
 
 
 async def _write(product_id: int, variant_id: int | None, checked: list[tuple[Attribute, list[TypedValue]]]) -> None:
-    async with outbox.transaction():
+    async with outbox.transaction() as connection:
+        # Two changes of one product's values at once would each delete the old rows and both
+        # insert theirs (a SELECT with two values): the product's row lock puts them one after the
+        # other. (SQLite serializes every transaction anyway.)
+        await Product.select_for_update().using_db(connection).get(id=product_id)
         owner = AttributeValue.filter(product_id=product_id)
         owner = owner.filter(variant_id=variant_id) if variant_id is not None else owner.filter(variant_id__isnull=True)
         await owner.filter(attribute_id__in=[a.id for a, _ in checked]).delete()

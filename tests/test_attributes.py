@@ -4,6 +4,7 @@ field and change nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -604,3 +605,20 @@ async def test_the_product_event_carries_the_values_as_committed(world, staff):
     ]
     assert {"slug": w.slug("note"), "type": "TEXT", "values": ["staff only"]} in row["attributes"]  # staff data too
     assert row["variants"][0]["attributes"] == [{"slug": w.slug("fit"), "type": "SELECT", "values": ["Regular"]}]
+
+
+async def test_concurrent_changes_of_one_value_leave_one_value(world, staff, db):
+    if db.name != "postgres":
+        pytest.skip("SQLite serializes every transaction: concurrency is proven on PostgreSQL")
+    w = world
+    choices = ["Wool", "Cotton", "Linen"] * 4
+    await asyncio.gather(
+        *(
+            _ok(
+                staff, PRODUCT_VALUES, {"id": w.products["Charlie"], "v": [{"slug": w.slug("material"), "values": [c]}]}
+            )
+            for c in choices
+        )
+    )
+    product_id = decode_id_of(w.products["Charlie"], "Product")
+    assert await AttributeValue.filter(product_id=product_id, attribute__slug=w.slug("material")).count() == 1
