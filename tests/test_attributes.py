@@ -242,6 +242,9 @@ async def test_filters_by_values_range_and_boolean_combine_with_the_other_filter
     wool = [{"slug": material, "values": ["Wool"]}]
     assert await listed(attributes=wool, price={"max": "15"}) == ["Alpha"]
     assert await listed(attributes=wool, inStock=True) == ["Alpha"]
+    assert await listed(attributes=wool, options=[{"name": "Size", "values": ["L"]}]) == ["Charlie"]
+    searched = await gql.data(LIST.replace("filter: $f,", 'filter: $f, search: "charlie",'), w.within(attributes=wool))
+    assert names(searched, w) == ["Charlie"]
     # A variant's value counts for its product.
     assert await listed(attributes=[{"slug": w.slug("fit"), "values": ["Slim"]}]) == []
     # Not filterable, staff data (not shown, so not offered as a filter), or unknown: nothing matches.
