@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -87,7 +88,7 @@ async def _ok(staff, query: str, variables: dict) -> dict:
 
 
 @pytest.fixture
-async def world(staff) -> World:
+async def world(staff) -> AsyncIterator[World]:
     w = World(uuid.uuid4().hex[:6])
     for attribute in (
         {"name": "Material", "type": "SELECT", "choices": ["Wool", "Cotton", "Linen"]},
@@ -162,7 +163,11 @@ async def world(staff) -> World:
             w.variants[sku] = variant["id"]
             if stock:
                 await _ok(staff, STOCK_SET, {"v": variant["id"], "q": stock})
-    return w
+    yield w
+    # Deleted afterwards: other tests of the session count the storefront's products (all of
+    # them on one page of 100).
+    for product in w.products.values():
+        await staff("mutation($id: ID!) { productDelete(id: $id) { deletedId } }", {"id": product})
 
 
 def names(data: dict, w: World) -> list[str]:
