@@ -14,6 +14,7 @@ from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fau
 
 MODEL_MODULES = [
     "models.catalogue",
+    "models.attributes",
     "models.inventory",
     "models.accounts",
     "models.accounts_export",

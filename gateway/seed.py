@@ -19,12 +19,18 @@ from tortoise.models import Model
 from tortoise.transactions import in_transaction
 
 from models import (
+    Attribute,
+    AttributeChoice,
+    AttributeType,
+    AttributeValue,
     Category,
     DiscountCode,
     DiscountKind,
     Product,
     ProductImage,
     ProductStatus,
+    ProductType,
+    ProductTypeAttribute,
     ProductVariant,
     ShippingMethod,
     Stock,
@@ -165,6 +171,8 @@ TAX_RATES = (
     ("ES", "0.21"),
     ("SE", "0.25"),
 )
+# Products of these kinds keep the rain out: the demo's BOOLEAN attribute.
+WATERPROOF = frozenset({"Jackets", "Coats", "Hiking Boots", "Chelsea Boots", "Tents", "Backpacks", "Duffels"})
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 BATCH = 2000
 M = TypeVar("M", bound=Model)
@@ -199,7 +207,9 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
 
     async with in_transaction() as conn:
         leaves = await _seed_categories()
+        goods, material, weight, waterproof = await _seed_attributes()
         product_rows, variant_rows, option_rows, image_rows, stock_rows = [], [], [], [], []
+        value_rows: list[AttributeValue] = []
         product_id, variant_id, option_id, image_id, stock_id = (
             await _next_id(Product),
             await _next_id(ProductVariant),
@@ -256,6 +266,15 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
                     )
                     stock_id += 1
                 variant_id += 1
+            # The attribute values come from what was drawn above, not from `rng`: a seed's other rows
+            # stay what they were before the catalogue had attributes.
+            value_rows += [
+                AttributeValue(attribute_id=material.id, product_id=product_id, value_text=name.split()[1]),
+                AttributeValue(
+                    attribute_id=weight.id, product_id=product_id, value_number=Decimal(variant_rows[-1].weight_grams)
+                ),
+                AttributeValue(attribute_id=waterproof.id, product_id=product_id, value_bool=kind in WATERPROOF),
+            ]
             for position in range(rng.randint(1, 3)):
                 image_rows.append(
                     ProductImage(
@@ -273,6 +292,7 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
                     name=name,
                     slug=slug,
                     category_id=leaf,
+                    product_type_id=goods.id,
                     status=status,
                     min_price=min(prices),
                     description=f"{name} in {colour.lower()}, made from {name.split()[1].lower()}. "
@@ -287,6 +307,7 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
         await _insert(VariantOption, option_rows, conn)
         await _insert(ProductImage, image_rows, conn)
         await _insert(Stock, stock_rows, conn)
+        await _insert(AttributeValue, value_rows, conn)
         # auto_now stamps the wall clock on insert; a seed must not depend on when it ran.
         await (
             Product.filter(id__gte=product_rows[0].id if product_rows else 0)
@@ -296,6 +317,33 @@ async def seed(products: int, seed: int = 1) -> SeedResult:
         await _reset_sequences(conn)
     await _refresh_statistics()
     return SeedResult(True, products)
+
+
+async def _seed_attributes() -> tuple[ProductType, Attribute, Attribute, Attribute]:
+    """The demo's attributes (material, weight in g, waterproof) and the product type assigning
+    them, created when missing: `make run` shows them on every product and in the facets."""
+    material, created = await Attribute.get_or_create(
+        slug="material", defaults={"name": "Material", "type": AttributeType.SELECT}
+    )
+    if created:
+        await AttributeChoice.bulk_create(
+            [AttributeChoice(attribute=material, value=value, position=i) for i, value in enumerate(MATERIALS)]
+        )
+    weight, _ = await Attribute.get_or_create(
+        slug="weight", defaults={"name": "Weight", "type": AttributeType.NUMBER, "unit": "g"}
+    )
+    waterproof, _ = await Attribute.get_or_create(
+        slug="waterproof", defaults={"name": "Waterproof", "type": AttributeType.BOOLEAN}
+    )
+    goods, created = await ProductType.get_or_create(slug="goods", defaults={"name": "Goods"})
+    if created:
+        await ProductTypeAttribute.bulk_create(
+            [
+                ProductTypeAttribute(product_type=goods, attribute=attribute, position=i)
+                for i, attribute in enumerate((material, weight, waterproof))
+            ]
+        )
+    return goods, material, weight, waterproof
 
 
 async def _seed_categories() -> list[tuple[int, str, str]]:

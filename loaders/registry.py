@@ -5,6 +5,12 @@ from __future__ import annotations
 from functools import cached_property
 
 from loaders.accounts import AccountByIdLoader, AddressesByAccountIdLoader
+from loaders.attributes import (
+    AttributeBySlugLoader,
+    ChoicesByAttributeIdLoader,
+    ShownValuesByProductIdLoader,
+    ShownValuesByVariantIdLoader,
+)
 from loaders.cart import CartByIdLoader, CartLinesByCartIdLoader
 from loaders.catalogue import (
     CategoriesByParentIdLoader,
@@ -77,6 +83,22 @@ class Loaders:
     @cached_property
     def categories_by_parent_id(self) -> CategoriesByParentIdLoader:
         return CategoriesByParentIdLoader()
+
+    @cached_property
+    def attribute_by_slug(self) -> AttributeBySlugLoader:
+        return AttributeBySlugLoader()
+
+    @cached_property
+    def choices_by_attribute_id(self) -> ChoicesByAttributeIdLoader:
+        return ChoicesByAttributeIdLoader()
+
+    @cached_property
+    def shown_values_by_product_id(self) -> ShownValuesByProductIdLoader:
+        return ShownValuesByProductIdLoader()
+
+    @cached_property
+    def shown_values_by_variant_id(self) -> ShownValuesByVariantIdLoader:
+        return ShownValuesByVariantIdLoader()
 
     @cached_property
     def account_by_id(self) -> AccountByIdLoader:

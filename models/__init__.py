@@ -6,6 +6,14 @@ that breaks its own SQLite DDL.
 
 from models.accounts import Account, AccountToken, AccountTokenPurpose, Address, AddressType, Permission, RefreshToken
 from models.accounts_export import DataExport, DataExportStatus
+from models.attributes import (
+    Attribute,
+    AttributeChoice,
+    AttributeType,
+    AttributeValue,
+    ProductType,
+    ProductTypeAttribute,
+)
 from models.cart import Cart, CartLine
 from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
@@ -32,6 +40,10 @@ __all__ = [
     "Address",
     "AddressType",
     "Allocation",
+    "Attribute",
+    "AttributeChoice",
+    "AttributeType",
+    "AttributeValue",
     "CarrierDelivery",
     "Cart",
     "CartLine",
@@ -53,6 +65,8 @@ __all__ = [
     "Product",
     "ProductImage",
     "ProductStatus",
+    "ProductType",
+    "ProductTypeAttribute",
     "ProductVariant",
     "RefreshToken",
     "Refund",

@@ -69,6 +69,11 @@ class Product(Model):
     )
     category_id: int | None
     status = fields.CharEnumField(ProductStatus, max_length=16, default=ProductStatus.DRAFT)
+    # Which attributes it and its variants carry (models/attributes.py); null: none yet.
+    product_type: fields.ForeignKeyNullableRelation[Model] = fields.ForeignKeyField(
+        "models.ProductType", related_name="products", null=True, on_delete=fields.SET_NULL
+    )
+    product_type_id: int | None
     # Lowest variant price, kept by resolvers.catalogue.refresh_price_ranges so that sorting and
     # filtering by price is an indexed column rather than an aggregate over every variant.
     min_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)

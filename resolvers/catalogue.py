@@ -13,6 +13,7 @@ from models import Category, ProductStatus
 from models.catalogue import OPTION_NAME_LENGTH, OPTION_VALUE_LENGTH
 from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue_listing
+from resolvers.attributes import AttributeFilter, attribute_conditions
 from resolvers.catalogue_listing import CURSOR_ARITY, Facets, ProductSearch, ProductSort
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, make_page, page_request
@@ -35,6 +36,7 @@ class ProductFilterInput:
     price_max: Decimal | None = None
     in_stock: bool | None = None
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    attributes: tuple[AttributeFilter, ...] = ()
     statuses: tuple[ProductStatus, ...] = ()  # staff only; the storefront always sees ACTIVE
     include_hidden: bool = False
 
@@ -95,7 +97,8 @@ async def category_by_slug(loaders: Loaders, slug: str) -> Category | None:
 async def product_search(
     loaders: Loaders, filter: ProductFilterInput | None, search: str | None
 ) -> ProductSearch | None:
-    """Resolve the filter to what the SQL needs; None when it can match nothing (unknown category)."""
+    """Resolve the filter to what the SQL needs; None when it can match nothing (an unknown category
+    or attribute)."""
     filter = filter or ProductFilterInput()
     if filter.price_min is not None and filter.price_max is not None and filter.price_min > filter.price_max:
         raise BadInput("`filter.price.min` must not exceed `filter.price.max`.", "filter.price")
@@ -108,12 +111,16 @@ async def product_search(
         if category is None:
             return None
         category_path = category.path
+    attributes = await attribute_conditions(loaders, filter.attributes) if filter.attributes else ()
+    if attributes is None:
+        return None
     return ProductSearch(
         category_path=category_path,
         price_min=filter.price_min,
         price_max=filter.price_max,
         in_stock=filter.in_stock,
         options=options,
+        attributes=attributes,
         terms=catalogue_listing.search_terms(search),
         statuses=tuple(dict.fromkeys(filter.statuses)),
         include_hidden=filter.include_hidden,
@@ -158,8 +165,10 @@ async def list_products(
     before: str | None,
     want_total: bool,
     want_facets: bool,
+    want_attribute_facets: bool = False,
 ) -> ProductListing:
-    """The page with its count, and the facets only when asked for, read concurrently."""
+    """The page with its count, and the facets only when asked for (the attributes' only when
+    those are), read concurrently."""
     terms = catalogue_listing.search_terms(search)
     sort = sort or (ProductSort.RELEVANCE if terms else ProductSort.NAME_ASC)
     request = page_request(first, after, last, before, sort.value, CURSOR_ARITY)
@@ -172,7 +181,9 @@ async def list_products(
     if not want_facets:  # the common case: one statement, no task to gather
         page, total = await page_and_total
         return ProductListing(page, total, None)
-    (page, total), facets = await asyncio.gather(page_and_total, catalogue_listing.product_facets(spec))
+    (page, total), facets = await asyncio.gather(
+        page_and_total, catalogue_listing.product_facets(spec, with_attributes=want_attribute_facets)
+    )
     return ProductListing(page, total, facets)
 
 

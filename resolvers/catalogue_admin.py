@@ -25,6 +25,7 @@ from models.catalogue import (
 )
 from resolvers import catalogue_changes as changes
 from resolvers import catalogue_events, outbox
+from resolvers.attributes_admin import drop_values_outside, product_type_by_id
 from resolvers.catalogue_fields import (
     unique_slug,
     validate_name,
@@ -165,6 +166,8 @@ class ProductInput:
     category_id: int | None = None
     clear_category: bool = False
     status: ProductStatus | None = None
+    product_type_id: int | None = None
+    clear_product_type: bool = False  # `productType: null` given on update: no attributes any more
 
 
 async def _category(category_id: int | None) -> Category | None:
@@ -180,6 +183,7 @@ async def create_product(data: ProductInput) -> Product:
     name = validate_name(data.name, "name", required=True)
     slug = await unique_slug(Product, validate_slug(data.slug), name)
     category = await _category(data.category_id)
+    product_type = await product_type_by_id(data.product_type_id)
     try:
         async with outbox.transaction():
             product = await Product.create(
@@ -188,6 +192,7 @@ async def create_product(data: ProductInput) -> Product:
                 description=(data.description or "").strip(),
                 category=category,
                 status=data.status or ProductStatus.DRAFT,
+                product_type=product_type,
             )
             changes.record([changes.PRODUCTS])  # a lookup of its slug may have been cached as null
             catalogue_events.created(product.id)
@@ -205,6 +210,12 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
         await unique_slug(Product, validate_slug(data.slug), product.name, exclude_id=product.id) if data.slug else None
     )
     category = await _category(data.category_id)
+    product_type = await product_type_by_id(data.product_type_id)
+    retyped = (product_type is not None and product_type.id != product.product_type_id) or (
+        data.clear_product_type and product.product_type_id is not None
+    )
+    if retyped:
+        product.product_type_id = product_type.id if product_type is not None else None
     if name is not None:
         product.name = name
     if slug is not None:
@@ -220,6 +231,8 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
     try:
         async with outbox.transaction():
             await product.save()
+            if retyped:
+                await drop_values_outside(product.id, product.product_type_id)
             changes.record([changes.product(product.id), changes.PRODUCTS])
             catalogue_events.updated(product.id)
     except IntegrityError:

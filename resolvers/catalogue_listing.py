@@ -1,21 +1,26 @@
 """The storefront product listing as SQL: filters, search, sort, keyset page, count and facets.
 
-Hand-written because one WHERE clause feeds the page, the count and the three facet statements,
-and because search, price casts and ranking differ between PostgreSQL and SQLite.
+Hand-written because one WHERE clause feeds the page, the count and the facet statements, and
+because search, price and attribute casts and ranking differ between PostgreSQL and SQLite. Longer
+than 400 lines for that reason: the clause and every statement reading it stay in one module.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from models import Attribute, AttributeType
 from models import rows as product_rows
 from models.rows import ProductRow
 from models.sql import connection, fetch, is_postgres
+from resolvers.attributes import RANGED, AttributeCondition, TypedValue
 from resolvers.catalogue_fields import MAX_PRICE
 from resolvers.errors import BadInput
 from resolvers.pagination import Page, PageRequest, keyset_condition, keyset_order, make_page
@@ -48,6 +53,7 @@ class ProductSearch:
     price_max: Decimal | None = None
     in_stock: bool | None = None
     options: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, any of these values), all must hold
+    attributes: tuple[AttributeCondition, ...] = ()  # each must hold, on the product or one of its variants
     terms: tuple[str, ...] = ()  # the search box's words (`search_terms`)
     include_hidden: bool = False  # drafts and archived products: staff only
     statuses: tuple[str, ...] = ()  # with include_hidden: only these statuses
@@ -61,10 +67,21 @@ class PriceBucket:
 
 
 @dataclass(frozen=True)
+class AttributeFacet:
+    """A filterable attribute among the matching products: its values with how many products have
+    each, or for a NUMBER or DATE the lowest and highest value."""
+
+    attribute: Attribute
+    values: list[tuple[TypedValue, int]] = field(default_factory=list)
+    range: tuple[TypedValue, TypedValue] | None = None
+
+
+@dataclass(frozen=True)
 class Facets:
     categories: list[tuple[int, int]]  # (category id, products in it or its descendants)
     options: list[tuple[str, str, int]]  # (option name, value, products)
     prices: list[PriceBucket] = field(default_factory=list)
+    attributes: list[AttributeFacet] = field(default_factory=list)  # only when asked for
 
 
 def search_terms(text: str | None) -> tuple[str, ...]:
@@ -80,6 +97,21 @@ class _Dialect:
 
     def price_param(self, value: Decimal) -> Any:
         return value if self.postgres else float(value)
+
+    def attribute_column(self, column: str) -> str:
+        # SQLite stores decimals as text: compare them as numbers (no index then; PostgreSQL uses one).
+        if column == "value_number" and not self.postgres:
+            return "CAST(fa.value_number AS REAL)"
+        return f"fa.{column}"
+
+    def attribute_param(self, value: Any) -> Any:
+        if self.postgres:
+            return value
+        if isinstance(value, Decimal):
+            return float(value)
+        if isinstance(value, date):  # SQLite stores dates as ISO text, which sorts as dates do
+            return value.isoformat()
+        return value
 
 
 def _where(search: ProductSearch, dialect: _Dialect) -> tuple[str, list[Any]]:
@@ -122,6 +154,8 @@ def _where(search: ProductSearch, dialect: _Dialect) -> tuple[str, list[Any]]:
                 f"WHERE {' OR '.join(matches)} GROUP BY ov.product_id, o.variant_id HAVING COUNT(*) = ?)"
             )
             params.append(len(search.options))
+    if search.attributes:
+        clauses.append(_attributes_clause(search.attributes, dialect, params))
     if search.terms:
         if dialect.postgres:
             clauses.append(f"{SEARCH_VECTOR} @@ to_tsquery('english', ?)")
@@ -131,6 +165,32 @@ def _where(search: ProductSearch, dialect: _Dialect) -> tuple[str, list[Any]]:
                 clauses.append("(p.name LIKE ? OR p.description LIKE ?)")
                 params.extend([f"%{term}%", f"%{term}%"])
     return (" AND ".join(clauses) or "1 = 1"), params
+
+
+def _attributes_clause(conditions: tuple[AttributeCondition, ...], dialect: _Dialect, params: list[Any]) -> str:
+    """Products with a value (their own or a variant's) meeting every condition: the rows meeting
+    any, grouped by product, must cover every attribute. One subquery however many attributes, as
+    for options; each condition an indexed (attribute, value) lookup on PostgreSQL."""
+    matches = []
+    for condition in conditions:
+        column = dialect.attribute_column(condition.column)
+        parts = ["fa.attribute_id = ?"]
+        params.append(condition.attribute_id)
+        if condition.values:
+            parts.append(f"{column} IN ({', '.join('?' * len(condition.values))})")
+            params.extend(dialect.attribute_param(value) for value in condition.values)
+        if condition.low is not None:
+            parts.append(f"{column} >= ?")
+            params.append(dialect.attribute_param(condition.low))
+        if condition.high is not None:
+            parts.append(f"{column} <= ?")
+            params.append(dialect.attribute_param(condition.high))
+        matches.append(f"({' AND '.join(parts)})")
+    params.append(len({condition.attribute_id for condition in conditions}))
+    return (
+        f"p.id IN (SELECT fa.product_id FROM attribute_value fa WHERE {' OR '.join(matches)} "
+        "GROUP BY fa.product_id HAVING COUNT(DISTINCT fa.attribute_id) = ?)"
+    )
 
 
 def _tsquery(terms: tuple[str, ...]) -> str:
@@ -285,10 +345,20 @@ async def product_count(search: ProductSearch) -> int:
     return int(rows[0]["count"])
 
 
-async def product_facets(search: ProductSearch) -> Facets:
-    """Three statements over the same filter: categories (rolled up to ancestors), options, prices."""
+async def product_facets(search: ProductSearch, *, with_attributes: bool = False) -> Facets:
+    """Three statements over the same filter: categories (rolled up to ancestors), options, prices;
+    `with_attributes`, three more (`attribute_facets`), run beside them."""
     dialect = _Dialect(is_postgres())
     where, params = _where(search, dialect)
+    if with_attributes:
+        facets, attributes = await asyncio.gather(
+            _facets(where, params, dialect), attribute_facets(where, params, dialect)
+        )
+        return Facets(facets.categories, facets.options, facets.prices, attributes)
+    return await _facets(where, params, dialect)
+
+
+async def _facets(where: str, params: list[Any], dialect: _Dialect) -> Facets:
     categories = await fetch(
         "SELECT a.id AS id, COUNT(*) AS count FROM product p "
         "JOIN category c ON c.id = p.category_id JOIN category a ON c.path LIKE a.path || '%' "
@@ -318,3 +388,67 @@ async def product_facets(search: ProductSearch) -> Facets:
         options=[(r["name"], r["value"], int(r["count"])) for r in options],
         prices=prices,
     )
+
+
+# Values counted, not ranged: every type but NUMBER and DATE, whose values are too many to list.
+_COUNTED = tuple(kind.value for kind in AttributeType if kind not in RANGED)
+_RANGED = tuple(kind.value for kind in RANGED)
+
+
+async def attribute_facets(where: str, params: list[Any], dialect: _Dialect) -> list[AttributeFacet]:
+    """The filterable attributes of the matching products (their own values or their variants'),
+    as the other facets count: under the whole filter, its own attribute's condition included.
+    Three statements, whatever the page: the attributes, the counted values, the ranges."""
+    number = "av.value_number" if dialect.postgres else "CAST(av.value_number AS REAL)"
+    joins = "FROM attribute_value av JOIN attribute a ON a.id = av.attribute_id JOIN product p ON p.id = av.product_id"
+    attributes, counted, ranged = await asyncio.gather(
+        Attribute.filter(filterable=True, visible_in_storefront=True).order_by("id"),  # as `offered` says
+        fetch(
+            "SELECT av.attribute_id AS attribute_id, av.value_text AS value_text, av.value_bool AS value_bool, "
+            f"COUNT(DISTINCT av.product_id) AS count {joins} "
+            f"WHERE a.filterable = ? AND a.visible_in_storefront = ? AND a.type IN ({', '.join('?' * len(_COUNTED))}) "
+            f"AND {where} "
+            "GROUP BY av.attribute_id, av.value_text, av.value_bool "
+            "ORDER BY av.attribute_id, av.value_bool, av.value_text",
+            [True, True, *_COUNTED, *params],
+        ),
+        fetch(
+            f"SELECT av.attribute_id AS attribute_id, MIN({number}) AS low_number, MAX({number}) AS high_number, "
+            f"MIN(av.value_date) AS low_date, MAX(av.value_date) AS high_date {joins} "
+            f"WHERE a.filterable = ? AND a.visible_in_storefront = ? AND a.type IN ({', '.join('?' * len(_RANGED))}) "
+            f"AND {where} "
+            "GROUP BY av.attribute_id",
+            [True, True, *_RANGED, *params],
+        ),
+    )
+    values = _counted_values(counted)
+    ranges = _ranges(ranged, dialect.postgres)
+    facets = []
+    for attribute in attributes:
+        if attribute.id in ranges:
+            facets.append(AttributeFacet(attribute, range=ranges[attribute.id]))
+        elif attribute.id in values:
+            facets.append(AttributeFacet(attribute, values=values[attribute.id]))
+    return facets
+
+
+def _counted_values(rows: Sequence[Mapping[str, Any]]) -> dict[int, list[tuple[TypedValue, int]]]:
+    values: dict[int, list[tuple[TypedValue, int]]] = {}
+    for row in rows:
+        flag = row["value_bool"]
+        value: TypedValue = row["value_text"] if flag is None else bool(flag)  # SQLite: 0 or 1
+        values.setdefault(int(row["attribute_id"]), []).append((value, int(row["count"])))
+    return values
+
+
+def _ranges(rows: Sequence[Mapping[str, Any]], postgres: bool) -> dict[int, tuple[TypedValue, TypedValue]]:
+    ranges: dict[int, tuple[TypedValue, TypedValue]] = {}
+    for row in rows:
+        if row["low_number"] is not None:
+            # SQLite compared them as REAL: back to decimals, through their shortest text.
+            low, high = (v if postgres else Decimal(repr(v)) for v in (row["low_number"], row["high_number"]))
+            ranges[int(row["attribute_id"])] = (low, high)
+        elif row["low_date"] is not None:
+            low, high = (v if postgres else date.fromisoformat(v) for v in (row["low_date"], row["high_date"]))
+            ranges[int(row["attribute_id"])] = (low, high)
+    return ranges

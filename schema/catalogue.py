@@ -7,11 +7,12 @@ those modules would import one another in a cycle, which tests/test_layers.py fo
 part of that cycle lives elsewhere: the shared shapes in `shared.py`, `node(id)` in `node.py`,
 staff mutations in `catalogue_admin.py`, the listing's SQL in resolvers/catalogue_listing.py.
 
-A product's relations (variants, images, category, and what its variants give: price range and
-availability) are plain attributes, loaded for a whole page before its objects are built (see
-`build_products`): a resolver per field costs graphql-core and Strawberry several µs a call, and a
-listing has hundreds. Relations a page does not show (a variant's product and options, a
-category's parent, ancestors and children, a facet's category) are resolvers that load on demand.
+A product's relations (variants, images, category, attribute values, and what its variants give:
+price range, availability and the option picker) are plain attributes, loaded for a whole page
+before its objects are built (see `build_products`): a resolver per field costs graphql-core and
+Strawberry several µs a call, and a listing has hundreds. Relations a page does not show (a
+variant's product, options and attributes, a category's parent, ancestors and children, a facet's
+category) are resolvers that load on demand, or return what the page loaded ahead.
 """
 
 from __future__ import annotations
@@ -30,11 +31,20 @@ from models import Category as CategoryModel
 from models import Permission, ProductStatus
 from models import VariantOption as OptionModel
 from models.rows import ImageRow, ProductRow, VariantRow
-from resolvers import catalogue
+from resolvers import catalogue, catalogue_options
 from resolvers import catalogue_changes as changes
 from resolvers.catalogue import MAX_SEARCH_LENGTH
 from resolvers.catalogue_listing import Facets, ProductSort
 from resolvers.errors import BadInput
+from schema.attributes import (
+    AttributeFacet,
+    AttributeFilterInput,
+    SelectedAttribute,
+    attribute_filters,
+    build_attribute_facets,
+    build_selected_attributes,
+)
+from schema.catalogue_options import ProductOption, SelectedOptionInput, build_options
 from schema.context import Context
 from schema.errors import Forbidden
 from schema.ids import decode_id_of, encode_id
@@ -110,12 +120,22 @@ class ProductVariant(Node):
     # Set when the variant is built with its product's object, or with its options loaded ahead.
     _product: strawberry.Private[Product | None]
     _options: strawberry.Private[list[SelectedOption] | None]
+    _attributes: strawberry.Private[list[SelectedAttribute] | None]
 
     @strawberry.field(description="The option values that set this variant apart, in the order staff gave them.")
     async def selected_options(self, info: Info[Context, None]) -> list[SelectedOption]:
         if self._options is not None:  # loaded ahead with the page
             return self._options
         return build_selected_options(await info.context.loaders.options_by_variant_id.load(self._row.id))
+
+    @strawberry.field(
+        description="The variant's own values of the attributes shown on the storefront (its product type's "
+        "variant attributes), in the product type's order."
+    )
+    async def attributes(self, info: Info[Context, None]) -> list[SelectedAttribute]:
+        if self._attributes is not None:  # loaded ahead with the page
+            return self._attributes
+        return build_selected_attributes(await info.context.loaders.shown_values_by_variant_id.load(self._row.id))
 
     @strawberry.field(
         extensions=requires(Permission.MANAGE_PRODUCTS),
@@ -160,6 +180,31 @@ class Product(Node):
         description="Lowest and highest variant price; null without variants."
     )
     available_for_sale: bool = strawberry.field(description="Whether any variant can be bought now.")
+    attributes: list[SelectedAttribute] = strawberry.field(
+        description="The product's own values of the attributes shown on the storefront, in its product type's "
+        "order; empty when it has none."
+    )
+    options: list[ProductOption] = strawberry.field(
+        description="The options its variants are chosen by (Size, Colour), by the position staff gave them, each "
+        "with its values and whether any variant having one is available."
+    )
+
+    @strawberry.field(
+        description="The variant having exactly these option values (all of its options, no others); null when none "
+        "has. Its `availableForSale` says whether it can be bought now."
+    )
+    def variant_by_selected_options(
+        self,
+        selected_options: Annotated[
+            list[SelectedOptionInput], strawberry.argument(description="A value for each of the product's options.")
+        ],
+    ) -> ProductVariant | None:
+        wanted = [(option.name, option.value) for option in selected_options]
+        for variant in self.variants:  # loaded with their options by `build_products` when this is selected
+            pairs = ((option.name, option.value) for option in variant._options or ())
+            if catalogue_options.matches_exactly(pairs, wanted):
+                return variant
+        return None
 
 
 async def _facet_category(root: CategoryFacet, info: Info[Context, None]) -> Category:
@@ -211,6 +256,10 @@ class ProductFacets:
         description="The same price ranges for every listing (from 0, 25, 50, 100, 250 and 500 up), cheapest "
         "first, empty ones included."
     )
+    attributes: list[AttributeFacet] = strawberry.field(
+        description="Each filterable attribute the matching products (or their variants) have a value of, in the "
+        "order the attributes were created: the values counted, or a NUMBER's or DATE's range."
+    )
 
 
 @strawberry.type(description="A page of products, with the count and facets of all that match.")
@@ -253,6 +302,9 @@ class ProductFilter:
     )
     options: list[OptionFilterInput] | None = strawberry.field(
         default=None, description="One variant must match every option, with any of its values."
+    )
+    attributes: list[AttributeFilterInput] | None = strawberry.field(
+        default=None, description="Every attribute given must match, each with any of its values (or in its range)."
     )
     status: list[ProductStatus] | None = strawberry.field(
         default=None, description="Staff with MANAGE_PRODUCTS only (they see every status unless they filter)."
@@ -384,9 +436,10 @@ def build_variant(
     variant: VariantRow,
     product: Product | None = None,
     options: list[SelectedOption] | None = None,
+    attributes: list[SelectedAttribute] | None = None,
 ) -> ProductVariant:
-    """The ProductVariant object of a variant row; `product` (its product's object) and `options`
-    when already at hand, else its fields load them when selected."""
+    """The ProductVariant object of a variant row; `product` (its product's object), `options` and
+    `attributes` when already at hand, else its fields load them when selected."""
     if product is None:
         # Cached answers showing a variant are tagged with its product: every change to a variant
         # (price, stock) is recorded under its product (resolvers/catalogue_changes.py). Given a
@@ -408,6 +461,7 @@ def build_variant(
         _row=variant,
         _product=product,
         _options=options,
+        _attributes=attributes,
     )
 
 
@@ -416,10 +470,20 @@ def _build_variants(
     rows: list[VariantRow],
     product: Product | None,
     options: dict[int, list[SelectedOption]] | None,
+    attributes: dict[int, list[SelectedAttribute]] | None,
 ) -> list[ProductVariant]:
-    if options is None:
+    if options is None and attributes is None:
         return [build_variant(context, v, product) for v in rows]
-    return [build_variant(context, v, product, options.get(v.id, [])) for v in rows]
+    return [
+        build_variant(
+            context,
+            v,
+            product,
+            None if options is None else options.get(v.id, []),
+            None if attributes is None else attributes.get(v.id, []),
+        )
+        for v in rows
+    ]
 
 
 def build_category(context: Context, category: CategoryModel) -> Category:
@@ -465,29 +529,47 @@ async def build_products(
     category_ids = [p.category_id for p in products if p.category_id is not None]
     if selected is None:
         want_variants = want_images = want_category = want_options = link = True
+        want_attributes = want_variant_attributes = want_picker = True
     else:
         variant_fields = selected.get("variants", {})
-        want_variants = bool(variant_fields) or "priceRange" in selected or "availableForSale" in selected
+        # The option picker reads the variants with their options and availability.
+        want_picker = "options" in selected or "variantBySelectedOptions" in selected
+        want_variants = (
+            bool(variant_fields) or "priceRange" in selected or "availableForSale" in selected or want_picker
+        )
         want_images = "images" in selected
         want_category = "category" in selected
-        want_options = "selectedOptions" in variant_fields
+        want_options = "selectedOptions" in variant_fields or want_picker
+        want_attributes = "attributes" in selected
+        want_variant_attributes = "attributes" in variant_fields
         link = "product" in variant_fields
 
     def load(loader: Loader[Any, T], keys: list[Any]) -> Awaitable[list[T]]:
         return loader.load_all(keys, remember=False) if page else loader.load_many(keys)
 
-    variant_lists, image_lists, categories = await asyncio.gather(
+    variant_lists, image_lists, categories, shown_lists = await asyncio.gather(
         load(loaders.variants_by_product_id, ids) if want_variants else _nothing(),
         load(loaders.images_by_product_id, ids) if want_images else _nothing(),
         load(loaders.category_by_id, category_ids) if want_category and category_ids else _nothing(),
+        load(loaders.shown_values_by_product_id, ids) if want_attributes else _nothing(),
     )
     options: dict[int, list[SelectedOption]] | None = None
-    if variant_lists and want_options:
+    option_rows: dict[int, list[OptionModel]] = {}
+    variant_attributes: dict[int, list[SelectedAttribute]] | None = None
+    if variant_lists:
         variant_ids = [v.id for rows in variant_lists for v in rows]
-        loaded = await load(loaders.options_by_variant_id, variant_ids)
-        options = {
-            variant_id: build_selected_options(rows) for variant_id, rows in zip(variant_ids, loaded, strict=True)
-        }
+        loaded, loaded_attributes = await asyncio.gather(
+            load(loaders.options_by_variant_id, variant_ids) if want_options else _nothing(),
+            load(loaders.shown_values_by_variant_id, variant_ids) if want_variant_attributes else _nothing(),
+        )
+        if loaded is not None:
+            option_rows = dict(zip(variant_ids, loaded, strict=True))
+            options = {variant_id: build_selected_options(rows) for variant_id, rows in option_rows.items()}
+        if loaded_attributes is not None:
+            variant_attributes = {
+                variant_id: build_selected_attributes(rows)
+                for variant_id, rows in zip(variant_ids, loaded_attributes, strict=True)
+            }
     # Many products share a category: one object each.
     category_objects = {c.id: build_category(context, c) for c in categories or () if c is not None}
     built = []
@@ -496,15 +578,24 @@ async def build_products(
         images = [build_image(i) for i in image_lists[index]] if image_lists is not None else []
         category = category_objects.get(row.category_id) if row.category_id is not None else None
         variants = variant_lists[index] if variant_lists is not None else []
+        attributes = build_selected_attributes(shown_lists[index]) if shown_lists is not None else []
+        picker = _picker(variants, option_rows) if want_picker else []
         if link:
-            product = _new_product(row, category, images, [], None, False)
-            product.variants = _build_variants(context, variants, product, options)
+            product = _new_product(row, category, images, [], None, False, attributes, picker)
+            product.variants = _build_variants(context, variants, product, options, variant_attributes)
             product.price_range = _price_range(product.variants)
             product.available_for_sale = _any_available(variants)
         else:  # nothing points back at this product, so it is built once, complete
-            variant_objects = _build_variants(context, variants, None, options)
+            variant_objects = _build_variants(context, variants, None, options, variant_attributes)
             product = _new_product(
-                row, category, images, variant_objects, _price_range(variant_objects), _any_available(variants)
+                row,
+                category,
+                images,
+                variant_objects,
+                _price_range(variant_objects),
+                _any_available(variants),
+                attributes,
+                picker,
             )
         built.append(product)
     return built
@@ -515,6 +606,10 @@ async def build_product(context: Context, product: ProductRow, selected: Tree | 
     return (await build_products(context, [product], selected))[0]
 
 
+def _picker(variants: list[VariantRow], option_rows: dict[int, list[OptionModel]]) -> list[ProductOption]:
+    return build_options(catalogue_options.product_options(variants, [option_rows.get(v.id, []) for v in variants]))
+
+
 def _new_product(
     product: ProductRow,
     category: Category | None,
@@ -522,6 +617,8 @@ def _new_product(
     variants: list[ProductVariant],
     price_range: PriceRange | None,
     available_for_sale: bool,
+    attributes: list[SelectedAttribute],
+    options: list[ProductOption],
 ) -> Product:
     return Product(
         id=encode_id("Product", product.id),
@@ -536,12 +633,14 @@ def _new_product(
         variants=variants,
         price_range=price_range,
         available_for_sale=available_for_sale,
+        attributes=attributes,
+        options=options,
     )
 
 
 def _build_facets(context: Context, facets: Facets | None) -> ProductFacets:
     if facets is None:
-        return ProductFacets(categories=[], options=[], price_ranges=[])
+        return ProductFacets(categories=[], options=[], price_ranges=[], attributes=[])
     options: dict[str, list[OptionValueFacet]] = {}
     for name, value, count in facets.options:
         options.setdefault(name, []).append(OptionValueFacet(value=value, count=count))
@@ -556,6 +655,7 @@ def _build_facets(context: Context, facets: Facets | None) -> ProductFacets:
             )
             for bucket in facets.prices
         ],
+        attributes=build_attribute_facets(facets.attributes),
     )
 
 
@@ -575,6 +675,7 @@ def _product_filter(
         price_max=filter.price.max if filter.price else None,
         in_stock=filter.in_stock,
         options=tuple((option.name, tuple(option.values)) for option in filter.options or ()),
+        attributes=attribute_filters(filter.attributes),
         statuses=tuple(filter.status or ()),
         include_hidden=include_hidden,
     )
@@ -604,6 +705,7 @@ async def _product_connection(
         before=before,
         want_total="totalCount" in tree,
         want_facets="facets" in tree,
+        want_attribute_facets="attributes" in tree.get("facets", {}),
     )
     page = listing.page
     selected = subtree(tree, ("edges", "node"), ("nodes",))

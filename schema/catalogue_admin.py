@@ -15,8 +15,6 @@ from models.catalogue import (
     IMAGE_URL_LENGTH,
     MAX_LOW_STOCK_THRESHOLD,
     NAME_LENGTH,
-    OPTION_NAME_LENGTH,
-    OPTION_VALUE_LENGTH,
 )
 from models.rows import image_row, product_row
 from resolvers import catalogue_admin as admin
@@ -30,6 +28,7 @@ from schema.catalogue import (
     build_product,
     build_variant,
 )
+from schema.catalogue_options import SelectedOptionInput
 from schema.context import Context
 from schema.ids import decode_id_of
 from schema.permissions import requires
@@ -85,6 +84,10 @@ class ProductCreateInput:
     status: ProductStatus | None = strawberry.field(
         default=None, description="Left out: DRAFT, which the storefront does not see until it is ACTIVE."
     )
+    product_type: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="Its product type (`productTypeCreate`), which decides the attributes it and its variants carry.",
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; `category: null` removes the category.")
@@ -101,13 +104,10 @@ class ProductUpdateInput:
     status: ProductStatus | None = strawberry.field(
         default=None, description="ACTIVE puts it on sale; DRAFT or ARCHIVED takes it off the storefront."
     )
-
-
-@strawberry.input(description="One option value of a variant, such as Size: M.")
-class SelectedOptionInput:
-    name: str = strawberry.field(description=f'The option, such as "Size": at most {OPTION_NAME_LENGTH} characters.')
-    value: str = strawberry.field(
-        description=f'Its value for this variant, such as "M": at most {OPTION_VALUE_LENGTH} characters.'
+    product_type: strawberry.ID | None = strawberry.field(
+        default=strawberry.UNSET,
+        description="A new product type; the values of attributes it does not assign are removed. null: none, and "
+        "no attribute values.",
     )
 
 
@@ -288,6 +288,7 @@ class CatalogueAdminMutation:
             description=input.description,
             category_id=_optional_id(input.category, "Category", "category"),
             status=input.status,
+            product_type_id=_optional_id(input.product_type, "ProductType", "productType"),
         )
         product, errors = await attempt(admin.create_product(data))
         return ProductPayload(
@@ -309,6 +310,8 @@ class CatalogueAdminMutation:
             category_id=_optional_id(input.category, "Category", "category"),
             clear_category=input.category is None,
             status=input.status,
+            product_type_id=_optional_id(input.product_type, "ProductType", "productType"),
+            clear_product_type=input.product_type is None,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
         return ProductPayload(
@@ -356,7 +359,7 @@ class CatalogueAdminMutation:
             admin.create_variant(decode_id_of(input.product_id, "Product", "productId"), data)
         )
         return VariantPayload(
-            variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors
+            variant=None if variant is None else await variant_object(info.context, variant.id), user_errors=errors
         )
 
     @strawberry.mutation(extensions=MANAGE_PRODUCTS, description="Change a variant: its SKU, price, options, weight.")
@@ -380,7 +383,7 @@ class CatalogueAdminMutation:
         )
         variant, errors = await attempt(admin.update_variant(decode_id_of(id, "ProductVariant"), data))
         return VariantPayload(
-            variant=None if variant is None else await _variant(info.context, variant.id), user_errors=errors
+            variant=None if variant is None else await variant_object(info.context, variant.id), user_errors=errors
         )
 
     @strawberry.mutation(
@@ -410,7 +413,7 @@ class CatalogueAdminMutation:
         return _deleted(id, *await attempt(admin.delete_image(decode_id_of(id, "Image"))))
 
 
-async def _variant(context: Context, variant_id: int) -> ProductVariant:
+async def variant_object(context: Context, variant_id: int) -> ProductVariant:
     # Read back through the loader so the answer carries availability like every other variant.
     variant = await context.loaders.variant_by_id.load(variant_id)
     if variant is None:  # just written by this request

@@ -171,6 +171,10 @@ def options(entries: int, values: int = 1, name: str = "Size", value: str = "M")
     return {"options": [{"name": f"{name}{i}" if i else name, "values": [value] * values} for i in range(entries)]}
 
 
+def attributes(entries: int, values: int = 1, slug: str = "material") -> dict:
+    return {"attributes": [{"slug": f"{slug}{i}", "values": ["Wool"] * values} for i in range(entries)]}
+
+
 FILTER_CASES = {
     "too many option entries": {"f": options(11)},
     "500 option entries": {"f": options(500)},
@@ -178,6 +182,9 @@ FILTER_CASES = {
     "value past its column": {"f": options(1, value="x" * 129)},
     "name past its column": {"f": options(1, name="n" * 65)},
     "search too long": {"q": "kite " * 41},
+    "too many attribute entries": {"f": attributes(11)},
+    "too many attribute values": {"f": attributes(1, values=51)},
+    "attribute slug past its column": {"f": attributes(1, slug="s" * 201)},
 }
 
 
@@ -185,7 +192,7 @@ FILTER_CASES = {
 async def test_a_filter_over_its_bounds_is_bad_user_input_before_any_sql(db, client, caplog, sql_counter, case):
     sql_counter.statements.clear()
     error = await refused(client, caplog, FILTERED, FILTER_CASES[case])
-    assert error["extensions"]["field"] in ("filter.options", "search")
+    assert error["extensions"]["field"] in ("filter.options", "filter.attributes", "search")
     assert sql_counter.statements == []
 
 

@@ -69,6 +69,61 @@ async def test_optional_parts_cost_a_fixed_number_of_statements(gql, sql_counter
     assert small == large == statements, sql_counter.statements
 
 
+ATTRIBUTES = "attributes { attribute { name slug type unit } values }"
+PICKER = (
+    "options { name values optionValues { name availableForSale } } "
+    'variantBySelectedOptions(selectedOptions: [{name: "Size", value: "M"}, {name: "Colour", value: "Black"}]) { sku }'
+)
+ATTRIBUTE_FACETS = "facets { attributes { attribute { slug unit } values { value count } range { min max } } }"
+
+
+@pytest.mark.parametrize(
+    "node,extra,statements",
+    [
+        # The page, the shown values with their attributes.
+        (ATTRIBUTES, "", 2),
+        # The page, the variants with their stock, their options.
+        (PICKER, "", 3),
+        # The page, the variants, the variants' shown values.
+        ("variants { sku " + ATTRIBUTES + " }", "", 3),
+        # The page; the category, option and price facets; the filterable attributes, their counted
+        # values, their ranges.
+        ("", ATTRIBUTE_FACETS, 7),
+    ],
+)
+async def test_attributes_and_option_pickers_cost_a_fixed_number_of_statements(
+    gql, sql_counter, node, extra, statements
+):
+    query = "query($first: Int!) { products(first: $first) { edges { node { id " + node + " } } " + extra + " } }"
+    small = await _count(gql, sql_counter, query, {"first": 5})
+    large = await _count(gql, sql_counter, query, {"first": 50})
+    assert small == large == statements, sql_counter.statements
+
+
+async def test_a_listing_filtered_by_attributes_with_everything_selected_stays_within_its_budget(gql, sql_counter):
+    query = (
+        "query($first: Int!, $f: ProductFilter) { products(first: $first, filter: $f) { totalCount "
+        "edges { node { id name priceRange { min { amount } } images { url } category { name } "
+        "variants { sku quantityAvailable selectedOptions { name value } } "
+        + ATTRIBUTES
+        + " "
+        + PICKER
+        + " } } "
+        + ATTRIBUTE_FACETS
+        + " } }"
+    )
+    heavy = {"attributes": [{"slug": "weight", "range": {"min": "100"}}, {"slug": "waterproof", "boolean": False}]}
+    counts = []
+    for first in (5, 50):
+        counts.append(await _count(gql, sql_counter, query, {"first": first, "f": heavy}))
+        data = await gql.data(query, {"first": first, "f": heavy})
+        assert len(data["products"]["edges"]) == first
+        assert all(edge["node"]["attributes"] for edge in data["products"]["edges"])
+    # The attributes filtered by; the page with its count; its variants, images, categories and
+    # shown values; the variants' options; three facets and three attribute facets.
+    assert counts == [13, 13], sql_counter.statements
+
+
 async def test_node_lookups_are_batched(gql, db, sql_counter):
     from schema.ids import encode_id
 
