@@ -50,11 +50,12 @@ from gateway.persisted import DocumentStore, LocalDocuments, PersistedQueries, R
 from gateway.ratelimit import CostLimit, LocalBuckets, RedisBuckets
 from gateway.sessions import LocalRevokedSessions, RedisRevokedSessions
 from gateway.settings import ConfigError, Settings, configure_logging, load_settings
+from gateway.sitemap import sitemap_index, sitemap_page
 from gateway.tracing import from_environment as tracing_from_environment
 from gateway.webhooks import carrier_webhook
 from gateway.websocket_stats import WebSocketStats
 from models.changes import Change
-from resolvers import payments
+from resolvers import catalogue_sitemap, payments
 from resolvers.account_tokens import LinkRules
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
@@ -295,6 +296,15 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                 methods=["POST"],
             ),
             Route("/webhooks/payments/{provider}", payment_webhook(announce), methods=["POST"]),
+            Route("/sitemap.xml", sitemap_index(cache, settings.cache_max_age_seconds), methods=["GET"]),
+            *(
+                Route(
+                    f"/sitemap-{kind}-{{number:int}}.xml",
+                    sitemap_page(kind, storefront_template(settings, kind), cache, settings.cache_max_age_seconds),
+                    methods=["GET"],
+                )
+                for kind in catalogue_sitemap.KINDS
+            ),
             # GraphiQL's files (the page itself is GET /graphql), only while GraphiQL is on.
             *([Mount(graphiql.ASSETS_PATH, graphiql.assets())] if settings.graphiql else []),
         ],
@@ -386,6 +396,13 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     if cache is not None:
         cache.stats.publish(metrics)
     return app
+
+
+def storefront_template(settings: Settings, kind: catalogue_sitemap.Kind) -> str:
+    """Where the sitemap says a product's or a category's page is (STOREFRONT_PRODUCT_URL and
+    STOREFRONT_CATEGORY_URL, else under the first of STOREFRONT_URLS)."""
+    given = settings.storefront_product_url if kind == "products" else settings.storefront_category_url
+    return given or catalogue_sitemap.default_template(settings.storefront_urls, kind)
 
 
 def _response_cache(

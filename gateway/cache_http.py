@@ -21,11 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Awaitable, Callable
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.cache import Executed, ResponseCache
-from gateway.cache_keys import NOT_CACHEABLE, request_digest
+from gateway.cache_keys import NOT_CACHEABLE, path_key, request_digest
 from gateway.cache_local import Entry
 from gateway.request_state import request_state
 
@@ -200,6 +202,68 @@ class ResponseCacheMiddleware:
                     expires_at=time.time() + self.cache.ttl,
                 )
         return Executed(status, headers, body, entry)
+
+
+async def cached_document(
+    cache: ResponseCache | None,
+    path: str,
+    content_type: bytes,
+    tags: tuple[str, ...],
+    produce: Callable[[], Awaitable[bytes | None]],
+    max_age: int,
+) -> Response:
+    """A GET answered with a document cached whole under its path, beside the GraphQL answers:
+    the same tiers, single flight, TTL and invalidation by `tags` (so the changes that evict the
+    catalogue's answers evict it too). `produce` gives the body, or None: 404, not stored. While
+    the cache is bypassed (Redis away) or off, the document is produced for each request."""
+    if cache is None or not cache.active:
+        if cache is not None:
+            cache.note_inactive()
+            cache.stats.bypasses += 1
+        body = await produce()
+        if body is None:
+            return Response(status_code=404)
+        return Response(body, headers={"cache-control": "no-cache"}, media_type=content_type.decode())
+
+    async def execute() -> Executed:
+        body = await produce()
+        if body is None:
+            return Executed(404, [], b"", None)
+        entry = Entry(
+            body=body,
+            content_type=content_type,
+            etag=b'"' + hashlib.blake2b(body, digest_size=16).hexdigest().encode() + b'"',
+            operation=path,
+            tags=tuple(sorted(tags)),
+            expires_at=time.time() + cache.ttl,
+        )
+        return Executed(200, [(b"content-type", content_type)], body, entry)
+
+    key = path_key(cache.prefix, path)
+    entry = cache.local.get(key)
+    status = HIT
+    if entry is None:
+        outcome = await cache.fetch(key, execute)
+        entry = outcome.entry
+        if entry is None:  # not stored (invalidated meanwhile, or nothing to list)
+            executed = outcome.executed
+            assert executed is not None
+            if executed.status != 200:
+                return Response(status_code=executed.status)
+            return Response(executed.body, headers={"cache-status": MISS.decode()}, media_type=content_type.decode())
+        if outcome.executed is not None:
+            status = MISS_STORED
+    else:
+        cache.stats.hits_local += 1
+    return Response(
+        bytes(entry.body),
+        headers={
+            "etag": entry.etag.decode(),
+            "cache-control": f"public, max-age={max_age}",
+            "cache-status": status.decode(),
+        },
+        media_type=content_type.decode(),
+    )
 
 
 async def _read_body(receive: Receive) -> bytes:

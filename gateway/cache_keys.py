@@ -81,6 +81,12 @@ def request_digest(method: bytes, accept: bytes, raw: bytes) -> bytes:
     return hashlib.blake2b(method + b"\0" + accept + b"\0" + raw, digest_size=16).digest()
 
 
+def path_key(prefix: bytes, path: str) -> str:
+    """The key of a non-GraphQL answer cached whole (the sitemap's), by its path: never one of a
+    GraphQL request's keys, which hash the document and variables after the prefix."""
+    return hashlib.blake2b(prefix + b"\0path\0" + path.encode(), digest_size=20).hexdigest()
+
+
 def key_prefix(currency: str, prices_include_tax: bool, schema_sdl: str) -> bytes:
     schema_hash = hashlib.blake2b(schema_sdl.encode(), digest_size=8).hexdigest()
     return b"|".join((FORMAT, currency.encode(), b"tax" if prices_include_tax else b"net", schema_hash.encode()))

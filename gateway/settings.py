@@ -16,7 +16,7 @@ from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 from gateway import logs, mail, persisted, postgres_url
-from resolvers import account_tokens
+from resolvers import account_tokens, catalogue_sitemap
 from resolvers.card_books import DEFAULT_PATH as DEFAULT_TEST_CARD_LEDGER
 from resolvers.currencies import CURRENCIES
 from resolvers.payments import DEVELOPMENT_WEBHOOK_SECRET
@@ -326,6 +326,13 @@ def _storefront_urls(name: str, value: str) -> tuple[str, ...]:
         raise ConfigError(f"{name}: {error}") from None
 
 
+def _url_template(name: str, value: str) -> str:
+    try:
+        return catalogue_sitemap.url_template(value.strip())
+    except ValueError as error:
+        raise ConfigError(f"{name}: {error}") from None
+
+
 def _change_kind(name: str, value: str) -> str:
     if value and not re.fullmatch(r"[a-z_]{1,32}", value):
         raise ConfigError(f"{name}: expected the kind of a change such as catalogue or order, got {value!r}")
@@ -368,6 +375,10 @@ class Settings:
     # Links sent by email (a password reset, an address to confirm) lead only to pages under these
     # storefront URLs (resolvers/account_tokens.py); a password reset link works this many seconds.
     storefront_urls: tuple[str, ...] = setting("STOREFRONT_URLS", account_tokens.DEFAULT_STOREFRONTS, _storefront_urls)
+    # Where the sitemap (GET /sitemap.xml) says a product's and a category's pages are: templates
+    # with {slug}; empty: /products/{slug} and /categories/{slug} under the first STOREFRONT_URLS.
+    storefront_product_url: str = setting("STOREFRONT_PRODUCT_URL", "", _url_template)
+    storefront_category_url: str = setting("STOREFRONT_CATEGORY_URL", "", _url_template)
     password_reset_ttl_seconds: int = setting("PASSWORD_RESET_TTL", "3600", _whole(60, 7 * 86_400))
     # Customers who have not followed the link sent to their address cannot sign in (staff can).
     require_email_confirmation: bool = setting("REQUIRE_EMAIL_CONFIRMATION", "0", _bool)

@@ -7,9 +7,9 @@ from __future__ import annotations
 from operator import attrgetter
 
 from loaders.base import Loader, many_per_key, one_per_key
-from models import Category, Product, ProductImage, ProductVariant, VariantOption
+from models import Category, Product, ProductImage, ProductRelated, ProductVariant, VariantOption
 from models.rows import ImageRow, ProductRow, VariantRow
-from models.sql import rows_in, select_in
+from models.sql import connection, fetch, in_condition, is_postgres, rows_in, select_in
 
 # Variants carry `quantity_available`: on hand minus reserved summed over warehouses. The CHECK
 # constraint keeps reserved <= quantity per row, so the sum is never negative; the CASE guards the
@@ -95,3 +95,37 @@ class CategoriesByParentIdLoader(Loader[int, list[Category]]):
     async def batch_load_fn(self, keys: list[int]) -> list[list[Category]]:
         rows = await select_in(Category, "parent_id", keys, order_by="t.parent_id, t.position, t.id")
         return many_per_key(keys, rows, lambda c: c.parent_id)
+
+
+class RelatedIdsByProductIdLoader(Loader[int, list[int]]):
+    """The products staff chose to show beside each product, in their order (any status: the
+    caller keeps the active ones, read through `ProductByIdLoader` with the rest)."""
+
+    async def batch_load_fn(self, keys: list[int]) -> list[list[int]]:
+        links = await ProductRelated.filter(product_id__in=keys).order_by("product_id", "position", "id")
+        return [[link.related_id for link in group] for group in many_per_key(keys, links, attrgetter("product_id"))]
+
+
+class ActiveIdsByCategoryLoader(Loader[tuple[int, int], list[int]]):
+    """Keys (category id, n): the first n active products filed directly under the category, by
+    name then id, the storefront listing's default order. One statement per distinct n in a batch
+    (a window per category), however many categories: what fills up `Product.related`."""
+
+    async def batch_load_fn(self, keys: list[tuple[int, int]]) -> list[list[int]]:
+        wanted: dict[int, set[int]] = {}
+        for category_id, count in keys:
+            wanted.setdefault(count, set()).add(category_id)
+        found: dict[tuple[int, int], list[int]] = {}
+        conn = connection()
+        postgres = is_postgres(conn)
+        for count, category_ids in wanted.items():
+            condition, values = in_condition("p.category_id", sorted(category_ids), postgres)
+            sql = (
+                "SELECT id, category_id FROM (SELECT p.id, p.category_id, ROW_NUMBER() OVER "
+                "(PARTITION BY p.category_id ORDER BY p.name, p.id) AS place FROM product p "
+                f"WHERE {condition} AND p.status = 'ACTIVE') ranked WHERE place <= {int(count)} "
+                "ORDER BY category_id, place"
+            )
+            for row in await fetch(sql, values, conn):
+                found.setdefault((row["category_id"], count), []).append(row["id"])
+        return [found.get(key, []) for key in keys]

@@ -13,6 +13,7 @@ from loaders.attributes import (
 )
 from loaders.cart import CartByIdLoader, CartLinesByCartIdLoader
 from loaders.catalogue import (
+    ActiveIdsByCategoryLoader,
     CategoriesByParentIdLoader,
     CategoryByIdLoader,
     CategoryBySlugLoader,
@@ -22,6 +23,7 @@ from loaders.catalogue import (
     OptionsByVariantIdLoader,
     ProductByIdLoader,
     ProductBySlugLoader,
+    RelatedIdsByProductIdLoader,
     VariantByIdLoader,
     VariantsByProductIdLoader,
 )
@@ -47,6 +49,14 @@ class Loaders:
     @cached_property
     def product_by_slug(self) -> ProductBySlugLoader:
         return ProductBySlugLoader()
+
+    @cached_property
+    def related_ids_by_product_id(self) -> RelatedIdsByProductIdLoader:
+        return RelatedIdsByProductIdLoader()
+
+    @cached_property
+    def active_ids_by_category(self) -> ActiveIdsByCategoryLoader:
+        return ActiveIdsByCategoryLoader()
 
     @cached_property
     def variant_by_id(self) -> VariantByIdLoader:

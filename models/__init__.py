@@ -15,7 +15,15 @@ from models.attributes import (
     ProductTypeAttribute,
 )
 from models.cart import Cart, CartLine
-from models.catalogue import Category, Product, ProductImage, ProductStatus, ProductVariant, VariantOption
+from models.catalogue import (
+    Category,
+    Product,
+    ProductImage,
+    ProductRelated,
+    ProductStatus,
+    ProductVariant,
+    VariantOption,
+)
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.emails import SentEmail, SentEmailStatus
 from models.inventory import Stock, StockMovement, Warehouse
@@ -64,6 +72,7 @@ __all__ = [
     "Permission",
     "Product",
     "ProductImage",
+    "ProductRelated",
     "ProductStatus",
     "ProductType",
     "ProductTypeAttribute",

@@ -21,6 +21,10 @@ MAX_LOW_STOCK_THRESHOLD = 1_000_000
 IMAGE_URL_LENGTH = 1024
 ALT_TEXT_LENGTH = 255
 PATH_LENGTH = 255  # a category's ancestor path: it bounds how deep the tree can go
+# What search engines show of a page: its title and its snippet. Saleor's SeoModel uses the same
+# bounds; Google cuts titles near 60 characters and snippets near 160, so staff get some room, not more.
+SEO_TITLE_LENGTH = 70
+SEO_DESCRIPTION_LENGTH = 300
 
 
 class ProductStatus(StrEnum):
@@ -46,6 +50,11 @@ class Category(Model):
     position = fields.IntField(default=0)
     path = fields.CharField(max_length=PATH_LENGTH, db_index=True)
     depth = fields.IntField(default=0)
+    # Staff's words for search engines; null: the name and description stand in (resolvers/catalogue_seo.py).
+    seo_title = fields.CharField(max_length=SEO_TITLE_LENGTH, null=True)
+    seo_description = fields.CharField(max_length=SEO_DESCRIPTION_LENGTH, null=True)
+    # The sitemap's <lastmod>; null for categories not changed since the column came (migration 0027).
+    updated_at = fields.DatetimeField(auto_now=True, null=True)
 
     class Meta:
         table = "category"
@@ -77,6 +86,9 @@ class Product(Model):
     # Lowest variant price, kept by resolvers.catalogue.refresh_price_ranges so that sorting and
     # filtering by price is an indexed column rather than an aggregate over every variant.
     min_price = fields.DecimalField(max_digits=12, decimal_places=2, null=True)
+    # Staff's words for search engines; null: the name and description stand in (resolvers/catalogue_seo.py).
+    seo_title = fields.CharField(max_length=SEO_TITLE_LENGTH, null=True)
+    seo_description = fields.CharField(max_length=SEO_DESCRIPTION_LENGTH, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
@@ -88,6 +100,27 @@ class Product(Model):
             Index(fields=("status", "created_at", "id"), name="product_status_created_idx"),
             Index(fields=("category_id", "status"), name="product_category_status_idx"),
         )
+
+
+class ProductRelated(Model):
+    # A product staff chose to show beside another ("related products"), in their order.
+
+    id = fields.IntField(primary_key=True)
+    product: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name="related_links", on_delete=fields.CASCADE
+    )
+    product_id: int
+    related: fields.ForeignKeyRelation[Product] = fields.ForeignKeyField(
+        "models.Product", related_name="related_from", on_delete=fields.CASCADE
+    )
+    related_id: int
+    position = fields.IntField(default=0)
+
+    class Meta:
+        table = "product_related"
+        unique_together = (("product_id", "related_id"),)
+        indexes = (Index(fields=("product_id", "position"), name="product_related_position_idx"),)
+        constraints = (CheckConstraint(check="product_id <> related_id", name="product_related_not_itself"),)
 
 
 class ProductVariant(Model):

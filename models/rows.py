@@ -32,6 +32,8 @@ class ProductRow(NamedTuple):
     category_id: int | None
     created_at: datetime
     updated_at: datetime
+    seo_title: str | None
+    seo_description: str | None
 
 
 class VariantRow(NamedTuple):
@@ -123,6 +125,8 @@ def product_row(product: Product) -> ProductRow:
         category_id=product.category_id,
         created_at=product.created_at,
         updated_at=product.updated_at,
+        seo_title=product.seo_title,
+        seo_description=product.seo_description,
     )
 
 

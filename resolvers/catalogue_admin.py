@@ -24,7 +24,7 @@ from models.catalogue import (
     PATH_LENGTH,
 )
 from resolvers import catalogue_changes as changes
-from resolvers import catalogue_events, outbox
+from resolvers import catalogue_events, catalogue_seo, outbox
 from resolvers.attributes_admin import drop_values_outside, product_type_by_id
 from resolvers.catalogue_fields import (
     unique_slug,
@@ -39,6 +39,11 @@ from resolvers.errors import DomainError, ErrorCode, text_code
 # --- categories ------------------------------------------------------------------------------
 
 
+def _seo(data: CategoryInput | ProductInput) -> tuple[str | None, str | None]:
+    """Staff's search-engine title and description, checked (None: left out; "": cleared)."""
+    return catalogue_seo.validate_title(data.seo_title), catalogue_seo.validate_description(data.seo_description)
+
+
 @dataclass
 class CategoryInput:
     name: str | None = None
@@ -47,6 +52,8 @@ class CategoryInput:
     parent_id: int | None = None
     clear_parent: bool = False  # `parent: null` given explicitly on update: make it top-level
     position: int | None = None
+    seo_title: str | None = None  # "" clears staff's words (the name stands in)
+    seo_description: str | None = None
 
 
 async def _parent(parent_id: int | None) -> Category | None:
@@ -69,6 +76,7 @@ def _check_path(path: str) -> str:
 async def create_category(data: CategoryInput) -> Category:
     name = validate_name(data.name, "name", required=True, length=CATEGORY_NAME_LENGTH)
     slug = await unique_slug(Category, validate_slug(data.slug), name)
+    seo_title, seo_description = _seo(data)
     parent = await _parent(data.parent_id)
     async with outbox.transaction():
         try:
@@ -76,6 +84,8 @@ async def create_category(data: CategoryInput) -> Category:
                 name=name,
                 slug=slug,
                 description=(data.description or "").strip(),
+                seo_title=seo_title or None,
+                seo_description=seo_description or None,
                 parent=parent,
                 position=data.position or 0,
                 path="",
@@ -100,6 +110,7 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
         if data.slug
         else None
     )
+    seo_title, seo_description = _seo(data)
     moving = data.clear_parent or data.parent_id is not None
     parent = await _parent(data.parent_id) if data.parent_id is not None else None
     if parent is not None and (parent.id == category.id or parent.path.startswith(category.path)):
@@ -113,6 +124,10 @@ async def update_category(category_id: int, data: CategoryInput) -> Category:
             category.description = data.description.strip()
         if data.position is not None:
             category.position = data.position
+        if seo_title is not None:
+            category.seo_title = seo_title or None
+        if seo_description is not None:
+            category.seo_description = seo_description or None
         # Its own fields, list order (position) and lookups by slug; products filtered by category.
         stale = {changes.category(category.id), changes.CATEGORIES, changes.PRODUCTS}
         if moving:
@@ -168,6 +183,8 @@ class ProductInput:
     status: ProductStatus | None = None
     product_type_id: int | None = None
     clear_product_type: bool = False  # `productType: null` given on update: no attributes any more
+    seo_title: str | None = None  # "" clears staff's words (the name stands in)
+    seo_description: str | None = None
 
 
 async def _category(category_id: int | None) -> Category | None:
@@ -182,6 +199,7 @@ async def _category(category_id: int | None) -> Category | None:
 async def create_product(data: ProductInput) -> Product:
     name = validate_name(data.name, "name", required=True)
     slug = await unique_slug(Product, validate_slug(data.slug), name)
+    seo_title, seo_description = _seo(data)
     category = await _category(data.category_id)
     product_type = await product_type_by_id(data.product_type_id)
     try:
@@ -190,6 +208,8 @@ async def create_product(data: ProductInput) -> Product:
                 name=name,
                 slug=slug,
                 description=(data.description or "").strip(),
+                seo_title=seo_title or None,
+                seo_description=seo_description or None,
                 category=category,
                 status=data.status or ProductStatus.DRAFT,
                 product_type=product_type,
@@ -209,6 +229,7 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
     slug = (
         await unique_slug(Product, validate_slug(data.slug), product.name, exclude_id=product.id) if data.slug else None
     )
+    seo_title, seo_description = _seo(data)
     category = await _category(data.category_id)
     product_type = await product_type_by_id(data.product_type_id)
     retyped = (product_type is not None and product_type.id != product.product_type_id) or (
@@ -222,6 +243,10 @@ async def update_product(product_id: int, data: ProductInput) -> Product:
         product.slug = slug
     if data.description is not None:
         product.description = data.description.strip()
+    if seo_title is not None:
+        product.seo_title = seo_title or None
+    if seo_description is not None:
+        product.seo_description = seo_description or None
     if category is not None:
         product.category_id = category.id
     elif data.clear_category:

@@ -30,8 +30,9 @@ from loaders.base import Loader
 from models import Category as CategoryModel
 from models import Permission, ProductStatus
 from models import VariantOption as OptionModel
+from models.catalogue import SEO_DESCRIPTION_LENGTH, SEO_TITLE_LENGTH
 from models.rows import ImageRow, ProductRow, VariantRow
-from resolvers import catalogue, catalogue_options
+from resolvers import catalogue, catalogue_options, catalogue_related, catalogue_seo
 from resolvers import catalogue_changes as changes
 from resolvers.catalogue import MAX_SEARCH_LENGTH
 from resolvers.catalogue_listing import Facets, ProductSort
@@ -188,6 +189,33 @@ class Product(Node):
         description="The options its variants are chosen by (Size, Colour), by the position staff gave them, each "
         "with its values and whether any variant having one is available."
     )
+    seo_title: str = strawberry.field(
+        description=f"The page's title for search engines: what staff wrote, else the name (at most "
+        f"{SEO_TITLE_LENGTH} characters, cut after a whole word)."
+    )
+    seo_description: str = strawberry.field(
+        description="The page's description for search engines: what staff wrote, else the description on one "
+        f"line, cut after a whole word to at most {SEO_DESCRIPTION_LENGTH} characters; empty when it has none."
+    )
+    _row: strawberry.Private[ProductRow]
+
+    @strawberry.field(
+        description="Active products to show beside this one: those staff chose (`productRelatedSet`), in their "
+        "order, then others of its category, by name."
+    )
+    async def related(
+        self,
+        info: Info[Context, None],
+        first: Annotated[
+            int, strawberry.argument(description=f"How many at most: 0 to {catalogue_related.MAX_FIRST}.")
+        ] = 4,
+    ) -> list[Product]:
+        if not 0 <= first <= catalogue_related.MAX_FIRST:
+            raise BadInput(f"`first` must be between 0 and {catalogue_related.MAX_FIRST}.")
+        context = info.context
+        context.cache_tags.add(changes.PRODUCTS)  # the category's fill changes with its membership
+        rows = await catalogue_related.related(context.loaders, self._row, first)
+        return await build_products(context, rows, selection_tree(info))
 
     @strawberry.field(
         description="The variant having exactly these option values (all of its options, no others); null when none "
@@ -370,6 +398,14 @@ class Category(Node):
     description: str = strawberry.field(description="The category's description, plain text; empty when none.")
     position: int = strawberry.field(description="Its place among its siblings: lower comes first.")
     level: int = strawberry.field(description="0 for a top-level category.")
+    seo_title: str = strawberry.field(
+        description=f"The page's title for search engines: what staff wrote, else the name (at most "
+        f"{SEO_TITLE_LENGTH} characters, cut after a whole word)."
+    )
+    seo_description: str = strawberry.field(
+        description="The page's description for search engines: what staff wrote, else the description on one "
+        f"line, cut after a whole word to at most {SEO_DESCRIPTION_LENGTH} characters; empty when it has none."
+    )
     parent: Category | None = strawberry.field(
         resolver=_parent, description="The category it is part of; null for a top-level category."
     )
@@ -496,6 +532,8 @@ def build_category(context: Context, category: CategoryModel) -> Category:
         description=category.description,
         position=category.position,
         level=category.depth,
+        seo_title=catalogue_seo.title(category.seo_title, category.name),
+        seo_description=catalogue_seo.description(category.seo_description, category.description),
         _model=category,
     )
 
@@ -635,6 +673,9 @@ def _new_product(
         available_for_sale=available_for_sale,
         attributes=attributes,
         options=options,
+        seo_title=catalogue_seo.title(product.seo_title, product.name),
+        seo_description=catalogue_seo.description(product.seo_description, product.description),
+        _row=product,
     )
 
 

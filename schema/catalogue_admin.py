@@ -15,9 +15,12 @@ from models.catalogue import (
     IMAGE_URL_LENGTH,
     MAX_LOW_STOCK_THRESHOLD,
     NAME_LENGTH,
+    SEO_DESCRIPTION_LENGTH,
+    SEO_TITLE_LENGTH,
 )
 from models.rows import image_row, product_row
 from resolvers import catalogue_admin as admin
+from resolvers import catalogue_related
 from schema.catalogue import (
     Category,
     Image,
@@ -54,6 +57,15 @@ class CategoryCreateInput:
     position: int | None = strawberry.field(
         default=None, description="Its place among its siblings, lower first; left out: 0."
     )
+    seo_title: str | None = strawberry.field(
+        default=None,
+        description=f"The page's title for search engines: at most {SEO_TITLE_LENGTH} characters; left out: the name.",
+    )
+    seo_description: str | None = strawberry.field(
+        default=None,
+        description=f"The page's description for search engines: at most {SEO_DESCRIPTION_LENGTH} characters; "
+        "left out: the description, shortened.",
+    )
 
 
 @strawberry.input(description="Fields left out stay as they are; `parent: null` makes the category top-level.")
@@ -68,6 +80,15 @@ class CategoryUpdateInput:
         description="Move it under this category (not under itself or its own subcategories); null: to the top level.",
     )
     position: int | None = strawberry.field(default=None, description="A new place among its siblings, lower first.")
+    seo_title: str | None = strawberry.field(
+        default=None,
+        description=f"A new title for search engines: at most {SEO_TITLE_LENGTH} characters; empty: the name again.",
+    )
+    seo_description: str | None = strawberry.field(
+        default=None,
+        description=f"A new description for search engines: at most {SEO_DESCRIPTION_LENGTH} characters; empty: "
+        "the description, shortened, again.",
+    )
 
 
 @strawberry.input(description="A new product. It has no variants yet: add them with `variantCreate`.")
@@ -87,6 +108,15 @@ class ProductCreateInput:
     product_type: strawberry.ID | None = strawberry.field(
         default=None,
         description="Its product type (`productTypeCreate`), which decides the attributes it and its variants carry.",
+    )
+    seo_title: str | None = strawberry.field(
+        default=None,
+        description=f"The page's title for search engines: at most {SEO_TITLE_LENGTH} characters; left out: the name.",
+    )
+    seo_description: str | None = strawberry.field(
+        default=None,
+        description=f"The page's description for search engines: at most {SEO_DESCRIPTION_LENGTH} characters; "
+        "left out: the description, shortened.",
     )
 
 
@@ -108,6 +138,15 @@ class ProductUpdateInput:
         default=strawberry.UNSET,
         description="A new product type; the values of attributes it does not assign are removed. null: none, and "
         "no attribute values.",
+    )
+    seo_title: str | None = strawberry.field(
+        default=None,
+        description=f"A new title for search engines: at most {SEO_TITLE_LENGTH} characters; empty: the name again.",
+    )
+    seo_description: str | None = strawberry.field(
+        default=None,
+        description=f"A new description for search engines: at most {SEO_DESCRIPTION_LENGTH} characters; empty: "
+        "the description, shortened, again.",
     )
 
 
@@ -241,6 +280,8 @@ class CatalogueAdminMutation:
             description=input.description,
             parent_id=_optional_id(input.parent, "Category", "parent"),
             position=input.position,
+            seo_title=input.seo_title,
+            seo_description=input.seo_description,
         )
         category, errors = await attempt(admin.create_category(data))
         return CategoryPayload(
@@ -261,6 +302,8 @@ class CatalogueAdminMutation:
             position=input.position,
             parent_id=_optional_id(input.parent, "Category", "parent"),
             clear_parent=input.parent is None,
+            seo_title=input.seo_title,
+            seo_description=input.seo_description,
         )
         category, errors = await attempt(admin.update_category(decode_id_of(id, "Category"), data))
         return CategoryPayload(
@@ -289,8 +332,36 @@ class CatalogueAdminMutation:
             category_id=_optional_id(input.category, "Category", "category"),
             status=input.status,
             product_type_id=_optional_id(input.product_type, "ProductType", "productType"),
+            seo_title=input.seo_title,
+            seo_description=input.seo_description,
         )
         product, errors = await attempt(admin.create_product(data))
+        return ProductPayload(
+            product=None if product is None else await build_product(info.context, product_row(product)),
+            user_errors=errors,
+        )
+
+    @strawberry.mutation(
+        extensions=MANAGE_PRODUCTS,
+        description="Choose the products shown first beside a product (`Product.related`), in this order; the "
+        "list replaces the previous one, empty: none chosen (its category's fill remains).",
+    )
+    async def product_related_set(
+        self,
+        info: Info[Context, None],
+        product_id: Annotated[strawberry.ID, strawberry.argument(description="The product they are shown beside.")],
+        related_ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description=f"The products to show, in order: at most {catalogue_related.MAX_CHOSEN}, each once, "
+                "not the product itself."
+            ),
+        ],
+    ) -> ProductPayload:
+        ids = [decode_id_of(related, "Product", "relatedIds") for related in related_ids]
+        product, errors = await attempt(
+            catalogue_related.set_related(decode_id_of(product_id, "Product", "productId"), ids)
+        )
         return ProductPayload(
             product=None if product is None else await build_product(info.context, product_row(product)),
             user_errors=errors,
@@ -312,6 +383,8 @@ class CatalogueAdminMutation:
             status=input.status,
             product_type_id=_optional_id(input.product_type, "ProductType", "productType"),
             clear_product_type=input.product_type is None,
+            seo_title=input.seo_title,
+            seo_description=input.seo_description,
         )
         product, errors = await attempt(admin.update_product(decode_id_of(id, "Product"), data))
         return ProductPayload(
