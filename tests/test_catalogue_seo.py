@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from gateway.settings import ConfigError, load_settings
 from models import Category, Permission, Product, ProductRelated, ProductStatus
 from models.catalogue import SEO_DESCRIPTION_LENGTH, SEO_TITLE_LENGTH
 from resolvers import catalogue_seo, catalogue_sitemap
@@ -319,3 +320,13 @@ async def test_related_on_a_listing_costs_a_fixed_number_of_statements(gql, sql_
     small, large = await count(4), await count(40)
     # The page; chosen links, the categories' fill, the related rows; their variants and categories.
     assert small == large <= 7, sql_counter.statements
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["shop.example.com/{slug}", "https://shop.example.com/p", "https://x/{slug}/{slug}", "https://x/{id}/{slug}"],
+)
+def test_storefront_url_templates_are_checked_at_start(value):
+    with pytest.raises(ConfigError, match="STOREFRONT_PRODUCT_URL"):
+        load_settings({"STOREFRONT_PRODUCT_URL": value})
+    assert load_settings({"STOREFRONT_CATEGORY_URL": "https://x.example/c/{slug}"}).storefront_category_url
