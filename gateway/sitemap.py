@@ -7,8 +7,9 @@ GraphQL answers and evicted by the same changes (gateway/cache_http.py `cached_d
 index and the product pages with the `products` tag, the index and the category pages with
 `categories` (resolvers/catalogue_changes.py).
 
-The index's own URLs are absolute, as the protocol requires: built from the request's scheme and
-host (behind TRUSTED_PROXIES, the forwarded ones, as the rest of the gateway sees them).
+The index's own URLs are absolute, as the protocol requires: built from the scheme and Host the
+gateway received (a proxy in front must pass the public Host through). The host is part of the
+index's cache key, so one host's index never names another's pages.
 """
 
 from __future__ import annotations
