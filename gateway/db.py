@@ -10,6 +10,7 @@ from tortoise import Tortoise
 from tortoise.backends.base.config_generator import expand_db_url
 
 from gateway import postgres_url
+from resolvers.catalogue_listing import WORD_SIMILARITY_THRESHOLD
 from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 
 MODEL_MODULES = [
@@ -82,10 +83,14 @@ def _connection(database_url: str, statement_timeout: float) -> str | dict[str, 
     config["credentials"]["timeout"] = float(found.get("connect_timeout", CONNECT_TIMEOUT))
     if "application_name" in found:
         config["credentials"]["application_name"] = found["application_name"]
+    # Session defaults sent when each connection opens, so they cost no statement. How close a typo'd
+    # search must come to a product name (pg_trgm's `<%`, index-backed; resolvers/catalogue_listing.py):
+    # the extension's 0.6 missed one-letter slips in short words ("aurra", "sweter").
+    server_settings = {"pg_trgm.word_similarity_threshold": str(WORD_SIMILARITY_THRESHOLD)}
     if statement_timeout:
-        # A session default sent when each connection opens, so it costs no statement; the server
-        # cancels whatever runs longer (SQLSTATE 57014, answered as TIMEOUT).
-        config["credentials"]["server_settings"] = {"statement_timeout": str(round(statement_timeout * 1000))}
+        # The server cancels whatever runs longer (SQLSTATE 57014, answered as TIMEOUT).
+        server_settings["statement_timeout"] = str(round(statement_timeout * 1000))
+    config["credentials"]["server_settings"] = server_settings
     return config
 
 

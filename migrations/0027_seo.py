@@ -2,7 +2,7 @@
 categories (null: the name and description stand in), when a category last changed (the sitemap's
 <lastmod>; null for those untouched since), and the related products staff chose, in their order.
 
-It follows 0025, the attributes; the merge with 0026 (search) and 0028 (listing indexes) re-chains them."""
+It follows 0026, the search's trigram index, on main before it: one chain, one leaf."""
 
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
@@ -12,7 +12,7 @@ from tortoise.migrations.constraints import CheckConstraint
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0025_attributes")]
+    dependencies = [("models", "0026_search")]
 
     initial = False
 

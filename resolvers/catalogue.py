@@ -122,6 +122,7 @@ async def product_search(
         options=options,
         attributes=attributes,
         terms=catalogue_listing.search_terms(search),
+        text=(search or "").strip(),
         statuses=tuple(dict.fromkeys(filter.statuses)),
         include_hidden=filter.include_hidden,
     )

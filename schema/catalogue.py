@@ -351,8 +351,9 @@ SearchArgument = Annotated[
     str | None,
     strawberry.argument(
         description="Words that must all appear in the product's name or description, each as the start of a word "
-        f"there, so results can follow a shopper's typing. Letters and digits count; at most {MAX_SEARCH_LENGTH} "
-        "characters."
+        "there, so results can follow a shopper's typing; on PostgreSQL also names close to the words despite a "
+        "typo. A variant's exact SKU finds its product, first. Letters and digits count; at most "
+        f"{MAX_SEARCH_LENGTH} characters."
     ),
 ]
 

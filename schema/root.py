@@ -19,6 +19,7 @@ from schema import (
     cart,
     catalogue,
     catalogue_admin,
+    catalogue_search,
     checkout,
     checkout_admin,
     inventory,
@@ -46,6 +47,7 @@ from schema.scalars import SCALARS
 )
 class Query(
     catalogue.CatalogueQuery,
+    catalogue_search.CatalogueSearchQuery,
     cart.CartQuery,
     orders.OrdersQuery,
     orders_admin.OrdersAdminQuery,

@@ -28,6 +28,7 @@ from gateway.disconnect import ClientDisconnected, unless_disconnected
 from gateway.settings import ConfigError, load_settings
 from resolvers import payments
 from resolvers.card_books import CardBooks
+from resolvers.catalogue_listing import WORD_SIMILARITY_THRESHOLD
 from resolvers.errors import DatabaseUnavailable, GraphQLErrorCode, database_fault
 from tests.conftest import ROOT
 from tests.live import serve_in_loop, uvicorn_workers
@@ -59,11 +60,11 @@ def test_statement_timeout_setting():
 
 def test_statement_timeout_is_a_setting_of_every_postgresql_connection():
     credentials = tortoise_config("postgres://u@db:5432/shop", 2.5)["connections"]["default"]["credentials"]
-    assert credentials["server_settings"] == {"statement_timeout": "2500"}
+    trigrams = {"pg_trgm.word_similarity_threshold": str(WORD_SIMILARITY_THRESHOLD)}  # typo-tolerant search
+    assert credentials["server_settings"] == {"statement_timeout": "2500", **trigrams}
     # Migrations and the command-line tools: no limit.
-    assert (
-        "server_settings" not in tortoise_config("postgres://u@db:5432/shop")["connections"]["default"]["credentials"]
-    )
+    untimed = tortoise_config("postgres://u@db:5432/shop")["connections"]["default"]["credentials"]
+    assert untimed["server_settings"] == trigrams
 
 
 class _Driver(Exception):

@@ -26,6 +26,7 @@ from tests.staff import bearer, token_for
 
 PUBLIC_QUERIES = {
     "products",
+    "productSuggestions",
     "product",
     "categories",
     "category",
