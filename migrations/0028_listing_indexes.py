@@ -1,0 +1,33 @@
+"""Listing indexes for a catalogue of 200,000 products (issue 18, point 5).
+
+The listing sorts and filters by price as `COALESCE(min_price, 0)` (a product without variants
+costs 0), which the plain (status, min_price, id) index of 0001 cannot serve: PostgreSQL then read
+every active product in a price band and sorted them. This partial expression index holds exactly
+what the storefront reads (active products) in the sort's order, so a price-sorted page, a price
+band and a keyset cursor past it are one index range scan. PostgreSQL only: SQLite compares the
+price through a CAST and is a development database. Tortoise's indexes cannot say an expression
+or a WHERE, so the index is created here, like 0002's search index and 0017's stock index.
+
+It depends on 0025 for now; the merge of issue 18's branches re-chains 0026-0028.
+"""
+
+from tortoise import migrations
+from tortoise.migrations import operations as ops
+
+ACTIVE_PRICE_INDEX = (
+    "CREATE INDEX IF NOT EXISTS product_active_price_idx ON product ((COALESCE(min_price, 0)), id) "
+    "WHERE status = 'ACTIVE'"
+)
+
+
+async def add_listing_indexes(apps, schema_editor) -> None:
+    if schema_editor.client.capabilities.dialect == "postgres":
+        await schema_editor.client.execute_script(ACTIVE_PRICE_INDEX)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("models", "0025_attributes")]
+
+    initial = False
+
+    operations = [ops.RunPython(add_listing_indexes)]
