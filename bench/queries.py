@@ -103,3 +103,26 @@ async def place_order(call: Call, cart_token: str, flow: str) -> dict[str, Any]:
     )
     payment_id = session["payment"]["id"]
     return await call(CHECKOUT_WITH_PAYMENT, {"token": cart_token, "paymentId": payment_id}, "checkoutComplete")
+
+
+# Scenario `scale`: what a storefront asks of a growing catalogue, 24 cards a page.
+_CARD = (
+    "edges { cursor node { id name slug availableForSale priceRange { min { amount currency } } "
+    "images { url altText } } } pageInfo { hasNextPage endCursor }"
+)
+_FACETS = (
+    "facets { categories { category { id } count } options { name values { value count } } "
+    "priceRanges { min { amount } max { amount } count } }"
+)
+SCALE_CATEGORY_PAGE = (
+    "query CategoryPage($category: ID!) { products(first: 24, filter: {category: $category}) { "
+    f"totalCount {_CARD} }} }}"
+)
+SCALE_FILTERED_PAGE = (
+    "query FilteredPage { products(first: 24, sort: PRICE_ASC, "
+    'filter: {inStock: true, price: {min: "25", max: "100"}}) { '
+    f"totalCount {_FACETS} {_CARD} }} }}"
+)
+# The public `products(search:)`, so the scenario measures whichever search matching is merged.
+SCALE_SEARCH = f'query Search {{ products(first: 24, search: "wool") {{ totalCount {_FACETS} {_CARD} }} }}'
+SCALE_DEEP_PAGE = f"query DeepPage($after: String!) {{ products(first: 24, after: $after) {{ totalCount {_CARD} }} }}"

@@ -61,14 +61,16 @@ class Counted:
         return len(self.statements)
 
 
-async def count_statements(schema: strawberry.Schema, query: str, currency: str) -> Counted:
+async def count_statements(
+    schema: strawberry.Schema, query: str, currency: str, variables: dict[str, Any] | None = None
+) -> Counted:
     """Execute `query` twice (the first warms the pool and caches), count the second's statements."""
-    warm = await schema.execute(query, context_value=Context(currency=currency))
+    warm = await schema.execute(query, variable_values=variables, context_value=Context(currency=currency))
     if warm.errors:
         raise RuntimeError(f"the query failed while counting SQL: {warm.errors}")
     with _counting() as counter:
         # A fresh Context means fresh dataloaders, exactly as for one HTTP request.
-        result = await schema.execute(query, context_value=Context(currency=currency))
+        result = await schema.execute(query, variable_values=variables, context_value=Context(currency=currency))
     if result.errors:
         raise RuntimeError(f"the query failed while counting SQL: {result.errors}")
     return Counted(list(counter.statements), result.data)

@@ -20,6 +20,7 @@ from models import Attribute, AttributeType
 from models import rows as product_rows
 from models.rows import ProductRow
 from models.sql import connection, fetch, is_postgres
+from resolvers import catalogue_counts
 from resolvers.attributes import RANGED, AttributeCondition, TypedValue
 from resolvers.catalogue_fields import MAX_PRICE
 from resolvers.errors import BadInput
@@ -347,9 +348,19 @@ async def product_page(
         # The sort expressions of the keyset condition carry their own parameters.
         keyset_params = _interleave_expression_params(directed, keyset_params, select_params)
         page_where = f"{where} AND {condition}"
+        if not select_params:
+            # The OR-chain alone is a filter checked row by row from the start of the sort's index;
+            # the first key's bound lets PostgreSQL start the index scan at the cursor, so a deep
+            # page reads a page and not the catalogue before it.
+            first, descending = directed[0]
+            page_where = f"{where} AND {first} {'<=' if descending else '>='} ? AND {condition}"
+            keyset_params = [values[0], *keyset_params]
     selected, order = keyset_order(columns, request.backward)
     count_params: list[Any] = []
-    if with_total:
+    if with_total and dialect.postgres:  # exact up to a bound, estimated past it (resolvers/catalogue_counts.py)
+        selected += f", {catalogue_counts.bounded_count_sql(where)} AS total_count"
+        count_params = [*where_params, catalogue_counts.count_limit()]
+    elif with_total:
         selected += f", (SELECT COUNT(*) FROM product p WHERE {where}) AS total_count"
         count_params = where_params
     # The row's columns first: models/rows.py reads a ProductRow from them.
@@ -364,6 +375,8 @@ async def product_page(
     total = None
     if with_total:
         total = int(rows[0]["total_count"]) if rows else await product_count(search)
+        if rows and dialect.postgres and catalogue_counts.past_bound(total):
+            total = await catalogue_counts.estimated_count(where, where_params)
     return make_page(request, products, keys), total
 
 
@@ -391,53 +404,80 @@ def _interleave_expression_params(
 async def product_count(search: ProductSearch) -> int:
     dialect = _Dialect(is_postgres())
     where, params = _where(search, dialect)
-    rows = await fetch(f"SELECT COUNT(*) AS count FROM product p WHERE {where}", params)
-    return int(rows[0]["count"])
+    return await _matching_count(where, params, dialect)
+
+
+async def _matching_count(where: str, params: list[Any], dialect: _Dialect) -> int:
+    """`totalCount`: on PostgreSQL exact up to a bound and estimated past it; on SQLite exact."""
+    if not dialect.postgres:
+        rows = await fetch(f"SELECT COUNT(*) AS count FROM product p WHERE {where}", params)
+        return int(rows[0]["count"])
+    sql = f"SELECT {catalogue_counts.bounded_count_sql(where)} AS count"
+    counted = int((await fetch(sql, [*params, catalogue_counts.count_limit()]))[0]["count"])
+    return await catalogue_counts.estimated_count(where, params) if catalogue_counts.past_bound(counted) else counted
 
 
 async def product_facets(search: ProductSearch, *, with_attributes: bool = False) -> Facets:
-    """Three statements over the same filter: categories (rolled up to ancestors), options, prices;
-    `with_attributes`, three more (`attribute_facets`), run beside them."""
+    """Three statements over the same sample of matching products: categories (rolled up to
+    ancestors), options, prices; `with_attributes`, three more (`attribute_facets`), run beside
+    them. Exact when fewer products match than the sample holds; past it, scaled to the count."""
     dialect = _Dialect(is_postgres())
     where, params = _where(search, dialect)
+    attributes: list[AttributeFacet] = []
     if with_attributes:
-        facets, attributes = await asyncio.gather(
+        (facets, sampled), attributes = await asyncio.gather(
             _facets(where, params, dialect), attribute_facets(where, params, dialect)
         )
+    else:
+        facets, sampled = await _facets(where, params, dialect)
+    if sampled < catalogue_counts.FACET_SAMPLE:
         return Facets(facets.categories, facets.options, facets.prices, attributes)
-    return await _facets(where, params, dialect)
+    total = await _matching_count(where, params, dialect)
+
+    def scaled(count: int) -> int:
+        return catalogue_counts.scale(count, sampled, total)
+
+    return Facets(
+        categories=[(category, scaled(count)) for category, count in facets.categories],
+        options=[(name, value, scaled(count)) for name, value, count in facets.options],
+        prices=[PriceBucket(b.min, b.max, scaled(b.count)) for b in facets.prices],
+        attributes=[AttributeFacet(f.attribute, [(v, scaled(n)) for v, n in f.values], f.range) for f in attributes],
+    )
 
 
-async def _facets(where: str, params: list[Any], dialect: _Dialect) -> Facets:
+async def _facets(where: str, params: list[Any], dialect: _Dialect) -> tuple[Facets, int]:
+    """The facets of the sample (`catalogue_counts.sample_sql`), and how many products it held."""
+    sample = catalogue_counts.sample_sql(where)
+    sample_params = [*params, catalogue_counts.FACET_SAMPLE]
     categories = await fetch(
-        "SELECT a.id AS id, COUNT(*) AS count FROM product p "
+        f"SELECT a.id AS id, COUNT(*) AS count FROM {sample} "
         "JOIN category c ON c.id = p.category_id JOIN category a ON c.path LIKE a.path || '%' "
-        f"WHERE {where} GROUP BY a.id ORDER BY a.id",
-        params,
+        "GROUP BY a.id ORDER BY a.id",
+        sample_params,
     )
     options = await fetch(
         "SELECT o.name AS name, o.value AS value, COUNT(DISTINCT p.id) AS count FROM variant_option o "
-        "JOIN product_variant v ON v.id = o.variant_id JOIN product p ON p.id = v.product_id "
-        f"WHERE {where} GROUP BY o.name, o.value ORDER BY o.name, o.value",
-        params,
+        f"JOIN product_variant v ON v.id = o.variant_id JOIN {sample} ON p.id = v.product_id "
+        "GROUP BY o.name, o.value ORDER BY o.name, o.value",
+        sample_params,
     )
     bounds = PRICE_BUCKETS[1:]
     case = " ".join(f"WHEN {dialect.price} < ? THEN {i}" for i, _ in enumerate(bounds))
     buckets = await fetch(
-        f"SELECT CASE {case} ELSE {len(bounds)} END AS bucket, COUNT(*) AS count FROM product p "
-        f"WHERE {where} GROUP BY bucket",
-        [*(dialect.price_param(b) for b in bounds), *params],
+        f"SELECT CASE {case} ELSE {len(bounds)} END AS bucket, COUNT(*) AS count FROM {sample} GROUP BY bucket",
+        [*(dialect.price_param(b) for b in bounds), *sample_params],
     )
     counts = {int(row["bucket"]): int(row["count"]) for row in buckets}
     prices = [
         PriceBucket(low, PRICE_BUCKETS[i + 1] if i + 1 < len(PRICE_BUCKETS) else None, counts.get(i, 0))
         for i, low in enumerate(PRICE_BUCKETS)
     ]
-    return Facets(
+    facets = Facets(
         categories=[(int(r["id"]), int(r["count"])) for r in categories],
         options=[(r["name"], r["value"], int(r["count"])) for r in options],
         prices=prices,
     )
+    return facets, sum(counts.values())
 
 
 # Values counted, not ranged: every type but NUMBER and DATE, whose values are too many to list.
@@ -450,25 +490,27 @@ async def attribute_facets(where: str, params: list[Any], dialect: _Dialect) -> 
     as the other facets count: under the whole filter, its own attribute's condition included.
     Three statements, whatever the page: the attributes, the counted values, the ranges."""
     number = "av.value_number" if dialect.postgres else "CAST(av.value_number AS REAL)"
-    joins = "FROM attribute_value av JOIN attribute a ON a.id = av.attribute_id JOIN product p ON p.id = av.product_id"
+    joins = (
+        "FROM attribute_value av JOIN attribute a ON a.id = av.attribute_id "
+        f"JOIN {catalogue_counts.sample_sql(where)} ON p.id = av.product_id"
+    )
+    sample_params = [*params, catalogue_counts.FACET_SAMPLE]  # the derived table's, before the WHERE's
     attributes, counted, ranged = await asyncio.gather(
         Attribute.filter(filterable=True, visible_in_storefront=True).order_by("id"),  # as `offered` says
         fetch(
             "SELECT av.attribute_id AS attribute_id, av.value_text AS value_text, av.value_bool AS value_bool, "
             f"COUNT(DISTINCT av.product_id) AS count {joins} "
             f"WHERE a.filterable = ? AND a.visible_in_storefront = ? AND a.type IN ({', '.join('?' * len(_COUNTED))}) "
-            f"AND {where} "
             "GROUP BY av.attribute_id, av.value_text, av.value_bool "
             "ORDER BY av.attribute_id, av.value_bool, av.value_text",
-            [True, True, *_COUNTED, *params],
+            [*sample_params, True, True, *_COUNTED],
         ),
         fetch(
             f"SELECT av.attribute_id AS attribute_id, MIN({number}) AS low_number, MAX({number}) AS high_number, "
             f"MIN(av.value_date) AS low_date, MAX(av.value_date) AS high_date {joins} "
             f"WHERE a.filterable = ? AND a.visible_in_storefront = ? AND a.type IN ({', '.join('?' * len(_RANGED))}) "
-            f"AND {where} "
             "GROUP BY av.attribute_id",
-            [True, True, *_RANGED, *params],
+            [*sample_params, True, True, *_RANGED],
         ),
     )
     values = _counted_values(counted)

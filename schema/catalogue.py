@@ -35,6 +35,7 @@ from models.rows import ImageRow, ProductRow, VariantRow
 from resolvers import catalogue, catalogue_options, catalogue_related, catalogue_seo
 from resolvers import catalogue_changes as changes
 from resolvers.catalogue import MAX_SEARCH_LENGTH
+from resolvers.catalogue_counts import COUNT_BOUND, FACET_SAMPLE
 from resolvers.catalogue_listing import Facets, ProductSort
 from resolvers.errors import BadInput
 from schema.attributes import (
@@ -293,9 +294,14 @@ class ProductFacets:
 @strawberry.type(description="A page of products, with the count and facets of all that match.")
 class ProductConnection(Connection[Product]):
     nodes: list[Product] = strawberry.field(description="The page's products: `edges` without their cursors.")
-    total_count: int = strawberry.field(description="How many products match the filter and search, on every page.")
+    total_count: int = strawberry.field(
+        description="How many products match the filter and search, on every page: exact up to "
+        f"{COUNT_BOUND:,}; past that, on PostgreSQL, the database's estimate (over {COUNT_BOUND:,})."
+    )
     facets: ProductFacets = strawberry.field(
-        description="The matching products counted by category, option value and price range, for a filter sidebar."
+        description="The matching products counted by category, option value and price range, for a filter sidebar: "
+        f"exact when up to {FACET_SAMPLE:,} products match; past that, counted on {FACET_SAMPLE:,} of them and "
+        "scaled to `totalCount`."
     )
 
 
