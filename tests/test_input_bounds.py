@@ -201,8 +201,9 @@ async def test_the_option_filter_is_one_subquery_whatever_the_number_of_options(
     for entries in (1, 10):
         sql_counter.statements.clear()
         await gql.data(FILTERED, {"f": options(entries)})
-        (page,) = [s for s in sql_counter.statements if "LIMIT" in s]
-        shapes.append(page.upper().count("SELECT"))
+        # The page, and on PostgreSQL the bounded count (resolvers/catalogue_counts.py): each the same shape.
+        bounded = [s for s in sql_counter.statements if "LIMIT" in s]
+        shapes.append([statement.upper().count("SELECT") for statement in bounded])
     assert shapes[0] == shapes[1]
 
 
