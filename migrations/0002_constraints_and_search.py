@@ -1,7 +1,7 @@
 """Database-level integrity rules (see migrations/_constraints.py) and the PostgreSQL full-text index.
 
-The search expression must match `resolvers.catalogue_listing.SEARCH_VECTOR` exactly, or PostgreSQL
-cannot use the index. SQLite searches with a plain LIKE fallback and needs no index.
+The search expression's index was replaced by one on a stored search document in 0029. SQLite
+searches with a plain LIKE fallback and needs no index.
 """
 
 from tortoise import migrations

@@ -114,7 +114,7 @@ async def product_search(
     attributes = await attribute_conditions(loaders, filter.attributes) if filter.attributes else ()
     if attributes is None:
         return None
-    return ProductSearch(
+    spec = ProductSearch(
         category_path=category_path,
         price_min=filter.price_min,
         price_max=filter.price_max,
@@ -126,6 +126,8 @@ async def product_search(
         statuses=tuple(dict.fromkeys(filter.statuses)),
         include_hidden=filter.include_hidden,
     )
+    # PostgreSQL: what the words find, once for the page, its count and its facets.
+    return await catalogue_listing.with_matches(spec)
 
 
 def option_filter(options: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
