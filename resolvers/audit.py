@@ -14,6 +14,8 @@ own transaction has committed or rolled back by then, so the outcome recorded is
 happened (a refusal never leaves a "succeeded" row). A failure to write it does not fail the
 mutation, whose change is already committed (the client would retry a change that was made): it is
 logged at ERROR on `gateway.audit` with the whole entry, so the log keeps what the table missed.
+
+`prune` deletes the entries older than AUDIT_LOG_RETENTION_DAYS (the `audit.prune` job), when set.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tortoise.transactions import in_transaction
@@ -35,6 +38,7 @@ from models.audit import (
     REQUEST_ID_LENGTH,
     TARGET_ID_LENGTH,
 )
+from resolvers import batches
 
 log = logging.getLogger("gateway.audit")
 
@@ -108,6 +112,21 @@ def _targets(record: AuditRecord) -> list[str]:
         if len(target) <= TARGET_ID_LENGTH:  # a longer one is no ID of ours
             seen.setdefault(target)
     return list(seen)[:MAX_TARGETS]
+
+
+async def prune(retention: timedelta, size: int = batches.SIZE) -> int:
+    """Delete the entries older than `retention`, with their targets; how many entries went."""
+    cutoff = datetime.now(UTC) - retention
+    return await batches.delete_in_batches(lambda batch: _prune(cutoff, batch), size)
+
+
+async def _prune(cutoff: datetime, size: int) -> int:
+    async with in_transaction():
+        ids = await AuditEntry.filter(created_at__lt=cutoff).order_by("id").limit(size).values_list("id", flat=True)
+        if not ids:
+            return 0
+        await AuditTarget.filter(entry_id__in=ids).delete()
+        return await AuditEntry.filter(id__in=ids).delete()
 
 
 async def record(entry: AuditRecord) -> None:

@@ -16,14 +16,16 @@ import httpx
 from strawberry.permission import PermissionExtension
 from strawberry.types import get_object_definition
 
+from gateway.jobs import AUDIT_LOG_PRUNE
 from models import AuditEntry, Permission
 from resolvers import accounts, accounts_admin
 from resolvers.audit import REDACTED, is_secret
 from schema import schema
 from schema.audit import Audited
-from schema.ids import encode_id
+from schema.ids import decode_id_of, encode_id
 from schema.permissions import SignedIn, Staff
 from schema.root import Mutation
+from tests.cache_client import gateway
 from tests.staff import SECRET, bearer, token_for
 from tests.test_permissions import PUBLIC_MUTATIONS
 
@@ -222,3 +224,18 @@ def test_every_staff_mutation_is_audited():
             unaudited.append(name)
     assert staff_mutations >= 30  # 38 when this was written
     assert unaudited == []
+
+
+async def test_entries_past_the_retention_are_pruned_by_the_housekeeping_job(db):
+    async with gateway(db, AUDIT_LOG_RETENTION_DAYS="30") as (client, app):
+        headers, staff_id = await _staff(Permission.MANAGE_PRODUCTS)
+        for number in range(2):
+            await _call(client, headers, PRODUCT_CREATE, {"name": f"Pruned {uuid.uuid4().hex[:6]} {number}"})
+        old, recent = _nodes(await _log(client, f={"staffId": staff_id}))[::-1]
+        aged = datetime.now(UTC) - timedelta(days=30, hours=1)
+        await AuditEntry.filter(id=decode_id_of(old["id"], "AuditEntry")).update(created_at=aged)
+
+        await app.state.jobs.app.tasks[AUDIT_LOG_PRUNE](timestamp=0)
+
+        assert [node["id"] for node in _nodes(await _log(client, f={"staffId": staff_id}))] == [recent["id"]]
+        assert (await _log(client, f={"targetId": old["targetIds"][0]}))["totalCount"] == 0
