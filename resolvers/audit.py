@@ -43,6 +43,9 @@ from resolvers import batches
 log = logging.getLogger("gateway.audit")
 
 REDACTED = "[REDACTED]"
+# The error code of a call whose client went away while it ran (its execution was cancelled):
+# whether its change was committed is not known, so look at the object it names.
+CANCELLED = "CANCELLED"
 # A name holding one of these words (camelCase or snake_case, any case) names a secret.
 SECRET_WORDS = frozenset(
     {

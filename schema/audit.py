@@ -5,8 +5,9 @@ permission (schema/root.py, beside the permission check), records each call in t
 It wraps the permission check, so it sees every call that reached the field: one that succeeded
 (its payload without userErrors), one a business rule refused (the first userError's code), one
 refused as input (`BAD_USER_INPUT`), one that failed (`INTERNAL_SERVER_ERROR`, a database fault's
-code) and one refused for want of the permission (`FORBIDDEN`, from a signed-in account).
-Anonymous calls (`UNAUTHENTICATED`) are not recorded: they name nobody, and anyone could fill the
+code), one refused for want of the permission (`FORBIDDEN`, from a signed-in account), and one
+cancelled because its client went away (`CANCELLED`: whether its change was committed is then not
+known). Anonymous calls (`UNAUTHENTICATED`) are not recorded: they name nobody, and anyone could fill the
 log with them. A mutation refused before any field runs (a malformed document, a query-cost limit)
 reached no mutation and is not recorded either.
 
@@ -17,6 +18,7 @@ payload answered with (`product.id`, `deletedId`) join those of the arguments as
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
 from datetime import date, datetime
@@ -58,14 +60,19 @@ class Audited(FieldExtension):
     async def resolve_async(
         self, next_: Callable[..., Awaitable[Any]], source: Any, info: Info[Context, Any], **kwargs: Any
     ) -> Any:
+        # Shielded: a client that disconnects cancels the request's execution (gateway/disconnect.py),
+        # which must not take the entry of a change already made with it.
         try:
             result = await next_(source, info, **kwargs)
+        except asyncio.CancelledError:
+            await asyncio.shield(self._record(info, kwargs, None, audit.CANCELLED))
+            raise
         except Exception as error:
-            await self._record(info, kwargs, None, _error_code(error))
+            await asyncio.shield(self._record(info, kwargs, None, _error_code(error)))
             raise
         errors = getattr(result, "user_errors", None) or []
         code = str(getattr(errors[0].code, "value", errors[0].code)) if errors else None
-        await self._record(info, kwargs, result, code)
+        await asyncio.shield(self._record(info, kwargs, result, code))
         return result
 
     async def _record(self, info: Info[Context, Any], kwargs: dict[str, Any], result: Any, code: str | None) -> None:

@@ -48,7 +48,8 @@ class AuditEntry:
     succeeded: bool = strawberry.field(description="Whether it changed what it was asked to.")
     error_code: str | None = strawberry.field(
         description="Why it did not: its first userError's `ErrorCode`, or the `extensions.code` of the error "
-        "it raised (`FORBIDDEN`, `BAD_USER_INPUT`, `INTERNAL_SERVER_ERROR`...); null when it succeeded."
+        "it raised (`FORBIDDEN`, `BAD_USER_INPUT`, `INTERNAL_SERVER_ERROR`...), or `CANCELLED` when its client went "
+        "away while it ran (whether its change was committed is then not known); null when it succeeded."
     )
     created_at: datetime = strawberry.field(description="When it was called.")
 

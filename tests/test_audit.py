@@ -5,6 +5,7 @@ cannot skip it."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -13,15 +14,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from starlette.datastructures import Headers, UploadFile
 from strawberry.permission import PermissionExtension
 from strawberry.types import get_object_definition
 
 from gateway.jobs import AUDIT_LOG_PRUNE
 from models import AuditEntry, Permission
 from resolvers import accounts, accounts_admin
-from resolvers.audit import REDACTED, is_secret
+from resolvers.audit import REDACTED, is_secret, redact
 from schema import schema
-from schema.audit import Audited
+from schema.audit import Audited, plain
 from schema.ids import decode_id_of, encode_id
 from schema.permissions import SignedIn, Staff
 from schema.root import Mutation
@@ -239,3 +241,12 @@ async def test_entries_past_the_retention_are_pruned_by_the_housekeeping_job(db)
 
         assert [node["id"] for node in _nodes(await _log(client, f={"staffId": staff_id}))] == [recent["id"]]
         assert (await _log(client, f={"targetId": old["targetIds"][0]}))["totalCount"] == 0
+
+
+def test_an_uploaded_file_is_recorded_by_name_type_and_size_never_its_contents():
+    upload = UploadFile(
+        io.BytesIO(b"secret pixels"), size=13, filename="photo.png", headers=Headers({"content-type": "image/png"})
+    )
+    converter = schema.config.name_converter
+    recorded = redact({"file": plain(upload, converter), "altText": plain("A photo", converter)})
+    assert recorded == {"file": {"filename": "photo.png", "contentType": "image/png", "size": 13}, "altText": "A photo"}
