@@ -19,6 +19,7 @@ payload answered with (`product.id`, `deletedId`) join those of the arguments as
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import MISSING, fields, is_dataclass
 from datetime import date, datetime
@@ -39,6 +40,8 @@ from resolvers import audit
 from resolvers.errors import BadInput, GraphQLErrorCode, database_fault
 from schema.context import Context
 from schema.permissions import needs_staff
+
+log = logging.getLogger("gateway.audit")
 
 
 def audit_staff_mutations(mutation_fields: list[StrawberryField]) -> None:
@@ -76,8 +79,14 @@ class Audited(FieldExtension):
         return result
 
     async def _record(self, info: Info[Context, Any], kwargs: dict[str, Any], result: Any, code: str | None) -> None:
+        """Never raises: the mutation's answer stands whatever happens to its entry."""
         context = info.context
-        viewer = await context.viewer() if isinstance(context, Context) else None
+        try:
+            # Looked up by the permission check already; only a database that is away makes it raise.
+            viewer = await context.viewer() if isinstance(context, Context) else None
+        except Exception:
+            log.error("audit entry NOT recorded: %s by an account not known (%s)", info.field_name, code, exc_info=True)
+            return
         if viewer is None:
             return
         converter = info.schema.config.name_converter
