@@ -5,6 +5,8 @@ cannot skip it."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -20,7 +22,7 @@ from strawberry.types import get_object_definition
 
 from gateway.jobs import AUDIT_LOG_PRUNE
 from models import AuditEntry, Permission
-from resolvers import accounts, accounts_admin
+from resolvers import accounts, accounts_admin, catalogue_admin
 from resolvers.audit import REDACTED, is_secret, redact
 from schema import schema
 from schema.audit import Audited, plain
@@ -250,3 +252,17 @@ def test_an_uploaded_file_is_recorded_by_name_type_and_size_never_its_contents()
     converter = schema.config.name_converter
     recorded = redact({"file": plain(upload, converter), "altText": plain("A photo", converter)})
     assert recorded == {"file": {"filename": "photo.png", "contentType": "image/png", "size": 13}, "altText": "A photo"}
+
+
+async def test_a_call_cancelled_midway_is_recorded_as_cancelled(client, monkeypatch):
+    """A client that disconnects cancels the execution (gateway/disconnect.py): the entry is still written."""
+    headers, staff_id = await _staff(Permission.MANAGE_PRODUCTS)
+
+    async def cancelled(*args: Any) -> None:
+        raise asyncio.CancelledError
+
+    monkeypatch.setattr(catalogue_admin, "delete_category", cancelled)
+    with contextlib.suppress(asyncio.CancelledError):
+        await _call(client, headers, CATEGORY_DELETE, {"id": encode_id("Category", 1)})
+    (entry,) = _nodes(await _log(client, f={"staffId": staff_id}))
+    assert (entry["operation"], entry["errorCode"], entry["changes"]) == ("categoryDelete", "CANCELLED", None)
