@@ -38,7 +38,7 @@ from gateway.events import EventBus, LocalBus, RedisBus
 from gateway.exports import data_export_download
 from gateway.graphql_view import GatewayGraphQL
 from gateway.job_stats import JobStats
-from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Housekeeping, Jobs
+from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Jobs
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
@@ -149,13 +149,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     job_stats = JobStats()
     jobs = Jobs(
         settings.database_url,
-        Housekeeping(
-            redeliver_after=timedelta(seconds=settings.outbox_redeliver_after_seconds),
-            retention=timedelta(seconds=settings.outbox_retention_seconds),
-            cart_ttl=timedelta(days=settings.cart_ttl_days),
-            webhook_log_retention=timedelta(days=settings.webhook_log_retention_days),
-            webhook_allow_private=settings.webhook_allow_private_targets,
-        ),
+        worker.housekeeping(settings),
         job_stats,
         # On SQLite this process runs its jobs itself (no shared queue), for its own cache and bus.
         consumers={

@@ -47,6 +47,7 @@ from resolvers import (
     account_tokens,
     accounts,
     accounts_export,
+    audit,
     emails,
     outbox,
     payments_webhooks,
@@ -95,11 +96,13 @@ REFRESH_TOKENS_PRUNE = "refresh_tokens.prune"  # refresh tokens past their expir
 ACCOUNT_TOKENS_PRUNE = "account_tokens.prune"  # links sent by email, used or past their expiry
 WEBHOOK_LOGS_PRUNE = "webhooks.prune_logs"  # deliveries finished WEBHOOK_LOG_RETENTION_DAYS ago
 EXPORTS_PRUNE = "data_exports.prune"  # customers' copies of their data past their expiry
+AUDIT_LOG_PRUNE = "audit.prune"  # staff audit log entries older than AUDIT_LOG_RETENTION_DAYS
 CARTS_CRON = "15 * * * *"
 REFRESH_TOKENS_CRON = "35 * * * *"
 ACCOUNT_TOKENS_CRON = "25 * * * *"
 WEBHOOK_LOGS_CRON = "55 * * * *"
 EXPORTS_CRON = "45 * * * *"
+AUDIT_LOG_CRON = "5 * * * *"
 STOCK_CHECK_CRON = "* * * * * */30"  # every 30 seconds: a STOCK_LOW alert is at most that late
 PAYMENTS_EXPIRE = "payments.expire"  # orders AWAITING_PAYMENT past PAYMENT_TIMEOUT: cancelled
 PAYMENTS_EXPIRE_CRON = "* * * * *"  # every minute: an order is cancelled at most a minute late
@@ -114,6 +117,7 @@ class Housekeeping:
     retention: timedelta  # OUTBOX_RETENTION
     cart_ttl: timedelta  # CART_TTL_DAYS
     webhook_log_retention: timedelta  # WEBHOOK_LOG_RETENTION_DAYS
+    audit_log_retention: timedelta | None = None  # AUDIT_LOG_RETENTION_DAYS; None: kept for good
     webhook_allow_private: bool = False  # WEBHOOK_ALLOW_PRIVATE_TARGETS
 
 
@@ -224,6 +228,12 @@ def build(
     @app.task(name=EXPORTS_PRUNE, queueing_lock=EXPORTS_PRUNE, retry=HOUSEKEEPING_RETRY)
     async def prune_exports(timestamp: int) -> None:
         removed("data_exports", "expired copies of customers' data", await accounts_export.prune())
+
+    @app.periodic(cron=AUDIT_LOG_CRON, periodic_id="audit_log")
+    @app.task(name=AUDIT_LOG_PRUNE, queueing_lock=AUDIT_LOG_PRUNE, retry=HOUSEKEEPING_RETRY)
+    async def prune_audit_log(timestamp: int) -> None:
+        if rules.audit_log_retention is not None:
+            removed("audit_log", "staff audit log entries", await audit.prune(rules.audit_log_retention))
 
     # `lock`: one check runs at a time however many workers there are; `queueing_lock`: one at most waits.
     @app.periodic(cron=STOCK_CHECK_CRON, periodic_id="stock_low")

@@ -443,6 +443,8 @@ class Settings:
     webhook_allow_private_targets: bool = setting("WEBHOOK_ALLOW_PRIVATE_TARGETS", "0", _bool)
     # Finished webhook deliveries (and their attempts) are kept this many days, then pruned.
     webhook_log_retention_days: int = setting("WEBHOOK_LOG_RETENTION_DAYS", "30", _whole(1, 365))
+    # Staff audit log entries are kept this many days, then pruned; 0: kept for good.
+    audit_log_retention_days: int = setting("AUDIT_LOG_RETENTION_DAYS", "0", _whole(0, 36500))
     # A guest's cart nobody changed for this many days is abandoned: it and its lines are deleted.
     cart_ttl_days: int = setting("CART_TTL_DAYS", "30", _whole(1, 365))
     # Fault drills only: the process kills itself (SIGKILL) right after committing a change of

@@ -56,6 +56,9 @@ def housekeeping(settings: Settings) -> Housekeeping:
         retention=timedelta(seconds=settings.outbox_retention_seconds),
         cart_ttl=timedelta(days=settings.cart_ttl_days),
         webhook_log_retention=timedelta(days=settings.webhook_log_retention_days),
+        audit_log_retention=timedelta(days=settings.audit_log_retention_days)
+        if settings.audit_log_retention_days
+        else None,
         webhook_allow_private=settings.webhook_allow_private_targets,
     )
 

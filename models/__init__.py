@@ -14,6 +14,7 @@ from models.attributes import (
     ProductType,
     ProductTypeAttribute,
 )
+from models.audit import AuditEntry, AuditTarget
 from models.cart import Cart, CartLine
 from models.catalogue import (
     Category,
@@ -52,6 +53,8 @@ __all__ = [
     "AttributeChoice",
     "AttributeType",
     "AttributeValue",
+    "AuditEntry",
+    "AuditTarget",
     "CarrierDelivery",
     "Cart",
     "CartLine",

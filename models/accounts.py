@@ -35,6 +35,7 @@ class Permission(StrEnum):
     MANAGE_STAFF = "MANAGE_STAFF"
     MANAGE_APPS = "MANAGE_APPS"
     MANAGE_CUSTOMERS = "MANAGE_CUSTOMERS"
+    VIEW_AUDIT_LOG = "VIEW_AUDIT_LOG"
 
 
 class Account(Model):

@@ -78,10 +78,10 @@ def customer_search(
     text = (text or "").strip()
     if len(text) > MAX_SEARCH_LENGTH:
         raise BadInput(f"`search` may have at most {MAX_SEARCH_LENGTH} characters, got {len(text)}.", "search")
-    return CustomerSearch(text.lower(), _utc(created_after), _utc(created_before), has_orders)
+    return CustomerSearch(text.lower(), as_utc(created_after), as_utc(created_before), has_orders)
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def as_utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     # A moment without an offset is read as UTC, the zone every stored time is in.

@@ -47,6 +47,8 @@ described_enum(
         Permission.MANAGE_STAFF: "Create staff accounts, set their permissions, deactivate and activate them.",
         Permission.MANAGE_APPS: "Subscribe endpoints to webhooks, change, pause and delete them.",
         Permission.MANAGE_CUSTOMERS: "List and search customers (`customers`), see one with its orders (`customer`).",
+        Permission.VIEW_AUDIT_LOG: "Read the staff audit log (`auditLog`): who called which admin mutation, on what, "
+        "and how it ended.",
     },
 )
 

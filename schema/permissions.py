@@ -11,6 +11,7 @@ from typing import Any
 from strawberry.extensions.field_extension import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 from strawberry.types import Info
+from strawberry.types.field import StrawberryField
 
 from models import Account, Permission
 from schema.context import Context
@@ -59,3 +60,11 @@ def requires(permission: Permission) -> list[FieldExtension]:
 
 def signed_in() -> list[FieldExtension]:
     return [PermissionExtension(permissions=[SignedIn()])]
+
+
+def needs_staff(field: StrawberryField) -> bool:
+    """Whether a field declares a staff permission (`extensions=requires(...)`)."""
+    return any(
+        isinstance(extension, PermissionExtension) and any(isinstance(p, Staff) for p in extension.permissions)
+        for extension in field.extensions
+    )

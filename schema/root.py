@@ -16,6 +16,7 @@ from schema import (
     accounts_export,
     accounts_links,
     attributes_admin,
+    audit_admin,
     cart,
     catalogue,
     catalogue_admin,
@@ -33,6 +34,7 @@ from schema import (
     shipments_admin,
     webhooks_out,
 )
+from schema.audit import audit_staff_mutations
 from schema.cost_limit import CostLimitedQueries
 from schema.extensions import ErrorCodes, FreshLoaders, FreshLoadersPerMutation, OperationName
 from schema.input_checks import InputChecks
@@ -56,6 +58,7 @@ class Query(
     accounts_admin.AccountsAdminQuery,
     inventory.InventoryQuery,
     webhooks_out.WebhooksOutQuery,
+    audit_admin.AuditAdminQuery,
     node.NodeQuery,
 ):
     pass
@@ -88,6 +91,8 @@ class Mutation(
 
 for _field in get_object_definition(Mutation, strict=True).fields:
     _field.extensions.append(FreshLoadersPerMutation())
+# Every mutation needing a staff permission is audited, one added tomorrow as well (schema/audit.py).
+audit_staff_mutations(get_object_definition(Mutation, strict=True).fields)
 
 
 @strawberry.type(

@@ -10,22 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from strawberry.permission import PermissionExtension
 from strawberry.types import get_object_definition
 from strawberry.types.field import StrawberryField
 
-from schema.permissions import Staff
+from schema.permissions import needs_staff
 from schema.root import Mutation, Query
 
 ROOT = Path(__file__).resolve().parent.parent
 STAFF_ONLY = {"schema.inventory", "schema.webhooks_out"}
-
-
-def _needs_staff(field: StrawberryField) -> bool:
-    return any(
-        isinstance(extension, PermissionExtension) and any(isinstance(p, Staff) for p in extension.permissions)
-        for extension in field.extensions
-    )
 
 
 def _module(field: StrawberryField) -> str:
@@ -39,7 +31,7 @@ def test_staff_root_fields_live_in_admin_modules_and_only_they():
         for field in get_object_definition(root, strict=True).fields:
             module = _module(field)
             in_admin_module = module.endswith("_admin") or module in STAFF_ONLY
-            if _needs_staff(field) != in_admin_module:
+            if needs_staff(field) != in_admin_module:
                 misplaced.append(f"{root.__name__}.{field.python_name} in {module}")
     assert misplaced == []
 

@@ -150,6 +150,7 @@ ACCOUNT_OPERATIONS = {
     "customer": Permission.MANAGE_CUSTOMERS,
     "staffDeactivate": Permission.MANAGE_STAFF,
     "staffActivate": Permission.MANAGE_STAFF,
+    "auditLog": Permission.VIEW_AUDIT_LOG,
 }
 
 
