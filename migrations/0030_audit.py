@@ -2,7 +2,7 @@
 it acted on, indexed for `auditLog(filter:)` (by staff member, operation, time and target), each
 read newest first.
 
-It follows 0028, the listing indexes, on main before it: one chain, one leaf."""
+It follows 0029, the search document, on main before it: one chain, one leaf."""
 
 import functools
 from json import dumps, loads
@@ -14,7 +14,7 @@ from tortoise.migrations import operations as ops
 
 
 class Migration(migrations.Migration):
-    dependencies = [("models", "0028_listing_indexes")]
+    dependencies = [("models", "0029_search_document")]
 
     initial = False
 
