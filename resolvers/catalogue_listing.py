@@ -470,7 +470,7 @@ async def product_count(search: ProductSearch) -> int:
 async def _matching_count(search: ProductSearch, where: str, params: list[Any], dialect: _Dialect) -> int:
     """`totalCount`: on PostgreSQL exact up to a bound and estimated past it; on SQLite exact."""
     if search.found is not None:  # a search's matches, found once: all of them, or past the bound
-        return len(search.found) if search.found_all else await catalogue_counts.estimated_count(where, params)
+        return len(search.found) if search.found_all else await _estimated_search_count(search, where, params)
     if not dialect.postgres:
         rows = await fetch(f"SELECT COUNT(*) AS count FROM product p WHERE {where}", params)
         return int(rows[0]["count"])
@@ -506,6 +506,18 @@ async def product_facets(search: ProductSearch, *, with_attributes: bool = False
         prices=[PriceBucket(b.min, b.max, scaled(b.count)) for b in facets.prices],
         attributes=[AttributeFacet(f.attribute, [(v, scaled(n)) for v, n in f.values], f.range) for f in attributes],
     )
+
+
+async def _estimated_search_count(search: ProductSearch, where: str, params: list[Any]) -> int:
+    """PostgreSQL's estimate of a search's matches. It estimates a prefix (`wool:*`) as a fixed
+    share of the table (3,851 of the 13,834 products "wool" finds at 200,000) but a whole word from
+    its statistics of the search document: the larger of the two, the words as prefixes and whole."""
+    estimate = await catalogue_counts.estimated_count(where, params)
+    if search.forgive_typos:
+        return estimate
+    prefixes, whole = _tsquery(search.terms), " & ".join(search.terms)
+    as_words = [whole if param == prefixes else param for param in params]
+    return max(estimate, await catalogue_counts.estimated_count(where, as_words))
 
 
 def _sample(search: ProductSearch, where: str, params: list[Any]) -> tuple[str, list[Any]]:

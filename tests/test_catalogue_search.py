@@ -232,3 +232,7 @@ async def test_suggestions_follow_a_renamed_or_hidden_product(gql, db):
         product.name, product.status = "Zephyr Linen Shirt", ProductStatus.ACTIVE
         await product.save(update_fields=["name", "status"])
     assert "Zephyr Linen Shirt" in await suggested(gql, "linen", 20)
+    added = await Product.create(name="Quokka Mug", slug="quokka-mug", description="", status=ProductStatus.ACTIVE)
+    assert await suggested(gql, "quok") == ["Quokka Mug"]
+    await added.delete()
+    assert await suggested(gql, "quok") == []
