@@ -55,6 +55,7 @@ class Query(
     accounts.AccountsQuery,
     accounts_admin.AccountsAdminQuery,
     inventory.InventoryQuery,
+    checkout_admin.CheckoutAdminQuery,
     webhooks_out.WebhooksOutQuery,
     node.NodeQuery,
 ):
