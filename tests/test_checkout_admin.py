@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models import Cart, DiscountCode, Order, Permission, ShippingMethod
+from resolvers import checkout
 from schema.ids import encode_id
 from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
@@ -372,3 +373,20 @@ async def test_a_method_open_carts_chose_is_archived_and_deleted_once_none_has(g
     gone = (await shipping.data(DELETE_METHOD, {"id": method["id"]}))["shippingMethodDelete"]
     assert gone == {"deletedId": method["id"], "shippingMethod": None, "userErrors": []}
     assert (await methods(shipping, search=method["name"]))["totalCount"] == 0
+
+
+async def test_checkout_counts_no_use_of_a_code_deactivated_after_the_totals_read_it(gql, discounts, monkeypatch):
+    """The race, made deterministic: the cart's totals see the code as it was before a deactivation
+    committed (as a checkout that read it just before would), and the use count, the statement that
+    decides, refuses it."""
+    variant = await make_variant()
+    code = await create_code(discounts, f"{marker()}-RACE")
+    token = await ready_cart(gql, [(variant.sku, 1)])
+    assert (await gql.data(APPLY, {"t": token, "c": code["code"]}))["cartApplyDiscountCode"]["userErrors"] == []
+    assert (await discounts.data(DEACTIVATE_CODE, {"id": code["id"]}))["discountCodeDeactivate"]["userErrors"] == []
+    monkeypatch.setattr(checkout, "discount_problem", lambda *args: None)
+    result = (await gql.data(CHECKOUT, {"t": token, "p": PAID}))["checkoutComplete"]
+    assert result["order"] is None
+    assert [(e["code"], e["field"]) for e in result["userErrors"]] == [("DISCOUNT_CODE_INVALID", ["discountCodes"])]
+    assert (await DiscountCode.get(code=code["code"])).used_count == 0
+    assert (await Cart.get(token=token)).completed_at is None
