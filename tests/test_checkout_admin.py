@@ -13,6 +13,7 @@ import pytest
 
 from models import Cart, DiscountCode, Order, Permission, ShippingMethod
 from resolvers import checkout
+from resolvers.countries import COUNTRIES
 from schema.ids import encode_id
 from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
@@ -256,7 +257,7 @@ async def methods(staff: Staff, **variables) -> dict:
     return (await staff.data(METHODS, variables))["shippingMethods"]
 
 
-async def test_shipping_methods_are_searched_filtered_sorted_and_paged(shipping):
+async def test_shipping_methods_are_searched_filtered_sorted_and_paged(shipping, sql_counter):
     mark, carrier = marker(), f"c{uuid.uuid4().hex[:8]}"
     made = [
         await create_method(shipping, f"{mark} Alpha", carrier=carrier, freeOver="50.00", countries=["de", "AT"]),
@@ -292,6 +293,12 @@ async def test_shipping_methods_are_searched_filtered_sorted_and_paged(shipping)
     assert [m["name"].split()[1] for m in rest["nodes"]] == ["Alpha"] and rest["totalCount"] == 4
     back = await methods(shipping, search=mark, sort="NAME_DESC", last=2, before=rest["pageInfo"]["startCursor"])
     assert [m["name"].split()[1] for m in back["nodes"]] == ["Charlie", "Bravo"] and back["pageInfo"]["hasPreviousPage"]
+    statements = []
+    for size in (1, 4):  # the page and its count, whatever the page's size
+        sql_counter.statements.clear()
+        await methods(shipping, search=mark, first=size)
+        statements.append([s for s in sql_counter.statements if "shipping_method" in s])
+    assert len(statements[0]) == len(statements[1]) == 2, statements
     newest = await methods(shipping, search=mark, sort="NEWEST", first=1)
     assert newest["nodes"][0]["name"] == f"{mark} Delta"
     cursor = newest["pageInfo"]["endCursor"]
@@ -331,6 +338,7 @@ async def test_a_shipping_method_update_is_checked_and_reaches_carts(gql, shippi
     assert changed["userErrors"] == [] and changed["shippingMethod"]["price"] == {"amount": "3.25"}
     assert changed["shippingMethod"]["countries"] == ["FR"] and changed["shippingMethod"]["carrier"] == "dhl"
     assert changed["shippingMethod"]["name"] not in await offered()  # the cart ships to DE
+    assert (await update(countries=sorted(COUNTRIES)))["userErrors"] == []  # past the usual list bound of 100
     changed = await update(countries=None, freeOver=None, active=False)
     assert changed["shippingMethod"]["status"] == "INACTIVE" and changed["shippingMethod"]["freeOver"] is None
     assert changed["shippingMethod"]["name"] not in await offered()
