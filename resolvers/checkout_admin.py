@@ -351,7 +351,10 @@ async def list_shipping_methods(
 
 
 SHIPPING_METHOD_SETTINGS = tuple(f.name for f in fields(ShippingMethodInput))
-_REQUIRED_SETTINGS = tuple(name for name in SHIPPING_METHOD_SETTINGS if name not in ("free_over", "max_weight_grams"))
+# What may not be given as null: all but the clearable two, and `countries` (null: every country).
+_REQUIRED_SETTINGS = tuple(
+    n for n in SHIPPING_METHOD_SETTINGS if n not in ("free_over", "max_weight_grams", "countries")
+)
 
 
 async def update_shipping_method(method_id: int, changes: Mapping[str, Any], active: bool | None) -> ShippingMethod:
@@ -362,7 +365,7 @@ async def update_shipping_method(method_id: int, changes: Mapping[str, Any], act
     unknown = set(changes) - set(SHIPPING_METHOD_SETTINGS)
     if unknown:
         raise ValueError(f"not a shipping method setting: {sorted(unknown)}")
-    _not_null({k: v for k, v in changes.items() if k != "countries"}, _REQUIRED_SETTINGS)
+    _not_null(changes, _REQUIRED_SETTINGS)
     async with outbox.transaction():
         method = await _locked(ShippingMethod, method_id, "shipping method")
         if method.archived_at is not None:

@@ -199,8 +199,8 @@ class ShippingMethodConnection(Connection[ShippingMethod]):
 
 @strawberry.input(
     description="What to change in a discount code: fields left out stay as they are; `null` clears a minimum "
-    "subtotal, a start, an end or a limit. The code itself never changes (orders name it). Checked as "
-    "`discountCodeCreate` checks it, on the code as it would be."
+    "subtotal, a start, an end or a limit (and is REQUIRED for `kind` and `value`). The code itself never changes "
+    "(orders name it). Checked as `discountCodeCreate` checks it, on the code as it would be."
 )
 class DiscountCodeUpdateInput:
     kind: DiscountKind | None = strawberry.field(default=strawberry.UNSET, description="What the code takes off.")
@@ -228,8 +228,9 @@ class DiscountCodeUpdateInput:
 
 
 @strawberry.input(
-    description="What to change in a shipping method: fields left out stay as they are. Checked as "
-    "`shippingMethodCreate` checks it, on the method as it would be. Carts that chose it see the change at once; "
+    description="What to change in a shipping method: fields left out stay as they are; `null` clears what a "
+    "field says it clears (elsewhere it is REQUIRED). Checked as `shippingMethodCreate` checks it, on the method as "
+    "it would be. Carts that chose it see the change at once; "
     "one it no longer serves is told so at checkout (SHIPPING_METHOD_UNAVAILABLE)."
 )
 class ShippingMethodUpdateInput:
@@ -274,13 +275,9 @@ def _given(input: object) -> dict[str, Any]:
     return {name: value for name, value in vars(input).items() if value is not strawberry.UNSET}
 
 
-def _shipping_method_payload(
-    context: Context, method: ShippingMethodModel | None, errors: list[UserError]
-) -> ShippingMethodPayload:
-    quote = None if method is None else checkout.ShippingQuote(method, method.price)
-    return ShippingMethodPayload(
-        shipping_method=None if quote is None else build_shipping_method(context, quote), user_errors=errors
-    )
+def _own_price(context: Context, method: ShippingMethodModel) -> ShippingMethod:
+    """The method outside any cart: at its own price."""
+    return build_shipping_method(context, checkout.ShippingQuote(method, method.price))
 
 
 DiscountCodeId = Annotated[strawberry.ID, strawberry.argument(description="The code (`DiscountCode.id`).")]
@@ -365,7 +362,7 @@ class CheckoutAdminQuery:
             with_total="totalCount" in selection_tree(info),
         )
         context = info.context
-        methods = [build_shipping_method(context, checkout.ShippingQuote(m, m.price)) for m in listing.page.rows]
+        methods = [_own_price(context, m) for m in listing.page.rows]
         return ShippingMethodConnection.of(listing.page, methods, nodes=methods, total_count=listing.total_count or 0)
 
 
@@ -382,7 +379,9 @@ class CheckoutAdminMutation:
         method, errors = await attempt(
             checkout_admin.create_shipping_method(checkout_admin.ShippingMethodInput(**vars(input)))
         )
-        return _shipping_method_payload(info.context, method, errors)
+        return ShippingMethodPayload(
+            shipping_method=None if method is None else _own_price(info.context, method), user_errors=errors
+        )
 
     @strawberry.mutation(extensions=requires(Permission.MANAGE_DISCOUNTS), description="Create a discount code.")
     async def discount_code_create(
@@ -409,7 +408,9 @@ class CheckoutAdminMutation:
         method, errors = await attempt(
             checkout_admin.update_shipping_method(decode_id_of(id, "ShippingMethod"), changes, active)
         )
-        return _shipping_method_payload(info.context, method, errors)
+        return ShippingMethodPayload(
+            shipping_method=None if method is None else _own_price(info.context, method), user_errors=errors
+        )
 
     @strawberry.mutation(
         extensions=requires(Permission.MANAGE_SHIPPING),
@@ -422,9 +423,10 @@ class CheckoutAdminMutation:
     ) -> ShippingMethodDeletePayload:
         outcome, errors = await attempt(checkout_admin.delete_shipping_method(decode_id_of(id, "ShippingMethod")))
         method, archived = outcome if outcome is not None else (None, False)
-        kept = _shipping_method_payload(info.context, method if archived else None, errors).shipping_method
         return ShippingMethodDeletePayload(
-            deleted_id=id if method is not None and not archived else None, shipping_method=kept, user_errors=errors
+            deleted_id=id if method is not None and not archived else None,
+            shipping_method=_own_price(info.context, method) if method is not None and archived else None,
+            user_errors=errors,
         )
 
     @strawberry.mutation(
