@@ -6,15 +6,18 @@ search box."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 
 from models import Cart, DiscountCode, Order, Permission, ShippingMethod
 from resolvers import checkout
 from resolvers.countries import COUNTRIES
 from schema.ids import encode_id
+from tests import databases
 from tests.staff import bearer, token_for
 from tests.test_checkout import CHECKOUT, PAID, make_variant, ready_cart
 
@@ -398,3 +401,33 @@ async def test_checkout_counts_no_use_of_a_code_deactivated_after_the_totals_rea
     assert [(e["code"], e["field"]) for e in result["userErrors"]] == [("DISCOUNT_CODE_INVALID", ["discountCodes"])]
     assert (await DiscountCode.get(code=code["code"])).used_count == 0
     assert (await Cart.get(token=token)).completed_at is None
+
+
+async def test_a_cart_choosing_a_method_as_it_is_deleted_is_told_it_is_unavailable(db, gql, shipping):
+    if db.name != "postgres":
+        pytest.skip("SQLite serializes every transaction: concurrency is proven on PostgreSQL")
+    variant = await make_variant()
+    method = await create_method(shipping, f"{marker()} Vanishing")
+    token = await ready_cart(gql, [(variant.sku, 1)], method=False)
+    method_id = (await ShippingMethod.get(name=method["name"])).id
+    # The delete, on a connection of its own (the app's pool stays free for the request), holds the
+    # row until its commit: the cart reads the method as it was, then its foreign key waits for the
+    # row and finds it gone.
+    deleting = await asyncpg.connect(databases.postgres_url(db.url))
+    try:
+        async with deleting.transaction():
+            await deleting.execute("DELETE FROM shipping_method WHERE id = $1", method_id)
+            choosing = asyncio.create_task(gql.data(CHOOSE, {"t": token, "m": method["id"]}))
+            for _ in range(200):  # until the cart's statement waits for the row (at most 10 s)
+                waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                if await deleting.fetchval(waiting) or choosing.done():
+                    break
+                await asyncio.sleep(0.05)
+            assert not choosing.done()
+    finally:
+        await deleting.close()
+    errors = (await choosing)["cartUpdateShippingMethod"]["userErrors"]
+    assert [(e["code"], e["field"], e["message"]) for e in errors] == [
+        ("SHIPPING_METHOD_UNAVAILABLE", ["shippingMethodId"], "This shipping method has been removed.")
+    ]
+    assert (await Cart.get(token=token)).shipping_method_id is None
