@@ -17,7 +17,9 @@ DISCOUNT_CODE_LENGTH = 64
 
 class ShippingMethod(Model):
     # `countries` lists ISO 3166-1 alpha-2 codes; empty means every country. Weight bounds are
-    # inclusive, in grams; `free_over` makes shipping free from that cart subtotal on.
+    # inclusive, in grams; `free_over` makes shipping free from that cart subtotal on. `active`
+    # false: not offered to carts. `archived_at`: deleted by staff while open carts still named it,
+    # so kept (inactive) for them and for history instead of removed.
     id = fields.IntField(primary_key=True)
     name = fields.CharField(max_length=SHIPPING_METHOD_NAME_LENGTH)
     carrier = fields.CharField(max_length=CARRIER_LENGTH)
@@ -29,6 +31,7 @@ class ShippingMethod(Model):
     min_days = fields.IntField(default=1)
     max_days = fields.IntField(default=5)
     active = fields.BooleanField(default=True)
+    archived_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "shipping_method"

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+from tortoise.exceptions import IntegrityError
 from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
@@ -310,7 +311,12 @@ async def update_shipping_method(loaders: Loaders, token: str, method_id: int) -
                 ["shippingMethodId"],
             )
         cart.shipping_method_id = method.id
-        await cart.save(update_fields=["shipping_method_id", "updated_at"])
+        try:
+            await cart.save(update_fields=["shipping_method_id", "updated_at"])
+        except IntegrityError:  # deleted by staff (shippingMethodDelete) since it was read
+            raise DomainError(
+                ErrorCode.SHIPPING_METHOD_UNAVAILABLE, "This shipping method has been removed.", ["shippingMethodId"]
+            ) from None
     return cart
 
 

@@ -6,11 +6,29 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
+
+from tortoise.expressions import F, Q
 
 from models import DiscountCode, Order, ShippingMethod
 from models.checkout import CARRIER_LENGTH
 from resolvers import pricing
 from resolvers.errors import DomainError, text_code
+
+
+class ShippingMethodStatus(StrEnum):
+    """ACTIVE: offered to the carts it serves; INACTIVE: switched off by staff (`active: false`);
+    ARCHIVED: deleted while open carts still named it, kept for them and for history."""
+
+    ACTIVE = "ACTIVE"
+    INACTIVE = "INACTIVE"
+    ARCHIVED = "ARCHIVED"
+
+
+def shipping_method_status(method: ShippingMethod) -> ShippingMethodStatus:
+    if method.archived_at is not None:
+        return ShippingMethodStatus.ARCHIVED
+    return ShippingMethodStatus.ACTIVE if method.active else ShippingMethodStatus.INACTIVE
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,20 @@ def discount_problem(code: DiscountCode, subtotal: Decimal, uses_by_customer: in
     if code.min_subtotal is not None and subtotal < code.min_subtotal:
         return f"This code needs a subtotal of at least {code.min_subtotal}."
     return None
+
+
+def in_force(now: datetime) -> Q:
+    """SQL for the rules of `discount_problem` that are the code's own, but its start: active, not
+    ended, not used up. With `started`: the code applies to carts now."""
+    return Q(
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now),
+        Q(usage_limit__isnull=True) | Q(used_count__lt=F("usage_limit")),
+        active=True,
+    )
+
+
+def started(now: datetime) -> Q:
+    return Q(starts_at__isnull=True) | Q(starts_at__lte=now)
 
 
 async def customer_uses(code: DiscountCode, customer_id: int | None) -> int:

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
-from tortoise.expressions import F, Q
+from tortoise.expressions import F
 
 from loaders import Loaders
 from models import (
@@ -316,11 +316,18 @@ async def _complete(
         # Reserved grows, on hand stays.
         await shift_stock(stock_deltas((t.stock.id, 0, t.quantity) for takes in plan.values() for t in takes))
         if figures.discount_code is not None:
+            # Counted only while the code still holds: a use that raced the last one, a deactivation
+            # or new dates committed since the totals read it (the row is locked from here on).
+            now = datetime.now(UTC)
             counted = await DiscountCode.filter(
-                Q(usage_limit__isnull=True) | Q(used_count__lt=F("usage_limit")), id=figures.discount_code.id
+                checkout.in_force(now), checkout.started(now), id=figures.discount_code.id
             ).update(used_count=F("used_count") + 1)
             if not counted:
-                raise DomainError(ErrorCode.DISCOUNT_CODE_INVALID, "This code has been used up.", ["discountCodes"])
+                raise DomainError(
+                    ErrorCode.DISCOUNT_CODE_INVALID,
+                    "This code has just been used up, deactivated or ended: remove it from the cart.",
+                    ["discountCodes"],
+                )
 
         # Money last: nothing below refuses the order. Should anything still fail, complete() gives it back.
         provider = payment.provider

@@ -40,6 +40,16 @@ async def create_warehouse(code: str, name: str) -> Warehouse:
             f"A warehouse code is 1–{WAREHOUSE_CODE_LENGTH} lowercase letters, digits or dashes.",
             ["code"],
         )
+    name = _warehouse_name(name)
+    if await Warehouse.filter(code=code).exists():
+        raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"])
+    try:
+        return await Warehouse.create(code=code, name=name)
+    except IntegrityError:
+        raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"]) from None
+
+
+def _warehouse_name(name: str) -> str:
     name = name.strip()
     if not name or len(name) > WAREHOUSE_NAME_LENGTH:
         raise DomainError(
@@ -47,12 +57,19 @@ async def create_warehouse(code: str, name: str) -> Warehouse:
             f"A warehouse needs a name of at most {WAREHOUSE_NAME_LENGTH} characters.",
             ["name"],
         )
-    if await Warehouse.filter(code=code).exists():
-        raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"])
-    try:
-        return await Warehouse.create(code=code, name=name)
-    except IntegrityError:
-        raise DomainError(ErrorCode.DUPLICATE, f"A warehouse with code {code!r} exists.", ["code"]) from None
+    return name
+
+
+async def update_warehouse(warehouse_id: int, name: str | None) -> Warehouse:
+    """Rename a warehouse. Its code stays: the stock mutations, imports and other systems name the
+    warehouse by it, and a changed code would silently point them nowhere (or at another)."""
+    warehouse = await Warehouse.get_or_none(id=warehouse_id)
+    if warehouse is None:
+        raise DomainError(ErrorCode.NOT_FOUND, "No warehouse has this ID.", ["id"])
+    if name is not None:
+        warehouse.name = _warehouse_name(name)
+        await warehouse.save(update_fields=["name"])
+    return warehouse
 
 
 async def _targets(variant_id: int, warehouse_code: str) -> tuple[ProductVariant, Warehouse]:

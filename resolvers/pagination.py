@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from tortoise.expressions import Q
+
 from resolvers.errors import BadInput
 
 MAX_PAGE_SIZE = 100
@@ -173,3 +175,29 @@ async def newest_first(queryset: Any, sort: str, first: int | None, after: str |
         queryset = queryset.filter(id__lt=last_id)
     rows = list(await queryset.order_by("-id").limit(request.size + 1))
     return make_page(request, rows, [(row.id,) for row in rows])
+
+
+async def queryset_page(queryset: Any, request: PageRequest, columns: list[tuple[str, bool, type]]) -> Page:
+    """A keyset page of a Tortoise queryset in the order of `columns`, (field, descending, int or
+    str) triples ending with the id tie-break. For the small admin lists (discount codes, shipping
+    methods), whose sorts are plain integer or text columns; the listings with computed sort keys
+    write their statement by hand (`keyset_condition`)."""
+    if request.cursor is not None:
+        if not all(isinstance(value, kind) for value, (_, _, kind) in zip(request.cursor, columns, strict=True)):
+            argument = "before" if request.backward else "after"
+            raise BadInput(f"`{argument}` is not a valid cursor.", argument)
+        queryset = queryset.filter(_after(columns, request.cursor, request.backward))
+    order = [f"{'-' if descending != request.backward else ''}{field}" for field, descending, _ in columns]
+    rows = list(await queryset.order_by(*order).limit(request.size + 1))
+    keys = [tuple(getattr(row, field) for field, _, _ in columns) for row in rows]
+    return make_page(request, rows, keys)
+
+
+def _after(columns: list[tuple[str, bool, type]], values: tuple[Any, ...], backward: bool) -> Q:
+    """Tortoise's Q for "strictly after `values`" in the order read (`keyset_condition`'s OR-chain)."""
+    chain = []
+    for position, (field, descending, _) in enumerate(columns):
+        equal = {prev: value for (prev, _, _), value in zip(columns[:position], values, strict=False)}
+        comparison = "lt" if descending != backward else "gt"
+        chain.append(Q(**equal, **{f"{field}__{comparison}": values[position]}))
+    return Q(*chain, join_type="OR")

@@ -13,7 +13,18 @@ from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.orders import Order, build_order
 from schema.payments import Payment, build_payment
-from schema.shared import Money, UserError, attempt, build_money
+from schema.shared import Money, UserError, attempt, build_money, described_enum
+
+described_enum(
+    checkout.ShippingMethodStatus,
+    "Whether a shipping method is offered (`shippingMethods`' filter).",
+    {
+        checkout.ShippingMethodStatus.ACTIVE: "Offered to every cart it serves.",
+        checkout.ShippingMethodStatus.INACTIVE: "Switched off by staff (`shippingMethodUpdate`): offered to no cart.",
+        checkout.ShippingMethodStatus.ARCHIVED: "Deleted while carts not checked out yet had chosen it: kept for "
+        "them (checkout tells them it no longer serves them) and for history, offered to no cart.",
+    },
+)
 
 
 @strawberry.type(description="A way to ship an order, with its price for the cart at hand.")
@@ -21,9 +32,23 @@ class ShippingMethod:
     id: strawberry.ID = strawberry.field(description="The method's ID, for `cartUpdateShippingMethod`.")
     name: str = strawberry.field(description='Its name as shoppers see it, such as "Standard".')
     carrier: str = strawberry.field(description="The carrier's code, lowercase, such as dhl or ups.")
-    price: Money = strawberry.field(description="For this cart: zero from the method's free-shipping threshold on.")
+    price: Money = strawberry.field(
+        description="For this cart: zero from the method's free-shipping threshold on. Outside a cart (staff's "
+        "`shippingMethods` and mutations): its own price."
+    )
     min_days: int = strawberry.field(description="The fewest days delivery takes once shipped.")
     max_days: int = strawberry.field(description="The most days delivery takes once shipped.")
+    free_over: Money | None = strawberry.field(
+        description="Free for carts whose subtotal reaches this amount; null: never free."
+    )
+    countries: list[str] = strawberry.field(description="The ISO codes of the countries it serves; empty: every one.")
+    min_weight_grams: int = strawberry.field(description="The lightest cart it serves, in grams.")
+    max_weight_grams: int | None = strawberry.field(
+        description="The heaviest cart it serves, in grams; null: no limit."
+    )
+    status: checkout.ShippingMethodStatus = strawberry.field(
+        description="Whether it is offered; always ACTIVE in a cart's `availableShippingMethods`."
+    )
 
 
 def build_shipping_method(context: Context, shipping: checkout.ShippingQuote) -> ShippingMethod:
@@ -35,6 +60,11 @@ def build_shipping_method(context: Context, shipping: checkout.ShippingQuote) ->
         price=build_money(shipping.price, context),
         min_days=method.min_days,
         max_days=method.max_days,
+        free_over=None if method.free_over is None else build_money(method.free_over, context),
+        countries=list(method.countries),
+        min_weight_grams=method.min_weight_grams,
+        max_weight_grams=method.max_weight_grams,
+        status=checkout.shipping_method_status(method),
     )
 
 

@@ -53,6 +53,7 @@ MAX_LIST_LENGTH = MAX_PAGE_SIZE
 # lists all stay within it is let through without looking up where they are.
 LIST_LENGTHS = {
     "ShippingMethodCreateInput.countries": len(COUNTRIES),  # a method may serve every country
+    "ShippingMethodUpdateInput.countries": len(COUNTRIES),
 }
 
 

@@ -133,9 +133,18 @@ class WarehouseCreateInput:
     name: str = strawberry.field(description=f"Its name for people: 1–{WAREHOUSE_NAME_LENGTH} characters.")
 
 
-@strawberry.type(description="What `warehouseCreate` did.")
+@strawberry.input(
+    description="What to change in a warehouse; its code never changes (the stock mutations name it by it)."
+)
+class WarehouseUpdateInput:
+    name: str | None = strawberry.field(
+        default=None, description=f"A new name for people: 1–{WAREHOUSE_NAME_LENGTH} characters; left out: as it is."
+    )
+
+
+@strawberry.type(description="What `warehouseCreate` or `warehouseUpdate` did.")
 class WarehousePayload:
-    warehouse: Warehouse | None = strawberry.field(description="The new warehouse; null when refused.")
+    warehouse: Warehouse | None = strawberry.field(description="The warehouse as it now is; null when refused.")
     user_errors: list[UserError] = strawberry.field(description="Why nothing changed; empty on success.")
 
 
@@ -192,6 +201,15 @@ class InventoryMutation:
         self, input: Annotated[WarehouseCreateInput, strawberry.argument(description="The warehouse to add.")]
     ) -> WarehousePayload:
         warehouse, errors = await attempt(inventory.create_warehouse(input.code, input.name))
+        return WarehousePayload(warehouse=None if warehouse is None else build_warehouse(warehouse), user_errors=errors)
+
+    @strawberry.mutation(extensions=requires(Permission.MANAGE_INVENTORY), description="Rename a warehouse.")
+    async def warehouse_update(
+        self,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The warehouse (`Warehouse.id`).")],
+        input: Annotated[WarehouseUpdateInput, strawberry.argument(description="What to change.")],
+    ) -> WarehousePayload:
+        warehouse, errors = await attempt(inventory.update_warehouse(decode_id_of(id, "Warehouse"), input.name))
         return WarehousePayload(warehouse=None if warehouse is None else build_warehouse(warehouse), user_errors=errors)
 
     @strawberry.mutation(

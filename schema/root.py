@@ -57,6 +57,7 @@ class Query(
     accounts.AccountsQuery,
     accounts_admin.AccountsAdminQuery,
     inventory.InventoryQuery,
+    checkout_admin.CheckoutAdminQuery,
     webhooks_out.WebhooksOutQuery,
     audit_admin.AuditAdminQuery,
     node.NodeQuery,

@@ -90,6 +90,27 @@ async def test_warehouses_and_warehouse_create(client, inventory_staff):
     await Warehouse.filter(code="south-1").delete()
 
 
+async def test_warehouse_update_renames_and_keeps_the_code(client, inventory_staff):
+    warehouse = await Warehouse.create(code="east-9", name="East")
+    update = "mutation($id: ID!, $n: String) { warehouseUpdate(id: $id, input: {name: $n}) { warehouse { id code name } userErrors { code field } } }"
+    wid = encode_id("Warehouse", warehouse.id)
+    for name, code in (("  ", "REQUIRED"), ("w" * 201, "TOO_LONG")):
+        data = await post(client, inventory_staff, update, {"id": wid, "n": name})
+        assert data["warehouseUpdate"] == {"warehouse": None, "userErrors": [{"code": code, "field": ["name"]}]}
+    assert (await Warehouse.get(id=warehouse.id)).name == "East"
+    data = await post(client, inventory_staff, update, {"id": wid, "n": " East Annex "})
+    assert data["warehouseUpdate"] == {
+        "warehouse": {"id": wid, "code": "east-9", "name": "East Annex"},
+        "userErrors": [],
+    }
+    listed = (await post(client, inventory_staff, "{ warehouses { code name } }", {}))["warehouses"]
+    assert {"code": "east-9", "name": "East Annex"} in listed
+    gone = encode_id("Warehouse", 2**31 - 1)
+    data = await post(client, inventory_staff, update, {"id": gone, "n": "Nowhere"})
+    assert data["warehouseUpdate"]["userErrors"] == [{"code": "NOT_FOUND", "field": ["id"]}]
+    await warehouse.delete()
+
+
 async def test_low_stock_lists_scarcest_first(client, inventory_staff):
     query = "query($t: Int!, $after: String) { lowStock(threshold: $t, first: 5, after: $after) { edges { node { available variant { sku } } } pageInfo { hasNextPage endCursor } } }"
     data = (await post(client, inventory_staff, query, {"t": 2}))["lowStock"]

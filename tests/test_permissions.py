@@ -153,10 +153,22 @@ ACCOUNT_OPERATIONS = {
     "auditLog": Permission.VIEW_AUDIT_LOG,
 }
 
+# Issue 19, point 4: the admin lists and edits.
+ADMIN_LIST_OPERATIONS = {
+    "discountCodes": Permission.MANAGE_DISCOUNTS,
+    "discountCodeUpdate": Permission.MANAGE_DISCOUNTS,
+    "discountCodeDeactivate": Permission.MANAGE_DISCOUNTS,
+    "shippingMethods": Permission.MANAGE_SHIPPING,
+    "shippingMethodUpdate": Permission.MANAGE_SHIPPING,
+    "shippingMethodDelete": Permission.MANAGE_SHIPPING,
+    "warehouses": Permission.MANAGE_INVENTORY,
+    "warehouseUpdate": Permission.MANAGE_INVENTORY,
+}
+
 
 async def test_account_operations_need_their_own_permission(client):
     operations = {name: (guard, document) for name, guard, document in protected_operations()}
-    for name, permission in ACCOUNT_OPERATIONS.items():
+    for name, permission in {**ACCOUNT_OPERATIONS, **ADMIN_LIST_OPERATIONS}.items():
         guard, document = operations[name]
         assert guard is Staff, name
         holder = bearer(await token_for(permission))
