@@ -35,7 +35,7 @@ from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
 from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
-from gateway.exports import data_export_download
+from gateway.exports import data_export_download, product_export_download
 from gateway.graphql_view import GatewayGraphQL
 from gateway.job_stats import JobStats
 from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Housekeeping, Jobs
@@ -289,6 +289,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            Route("/exports/products/{token}", product_export_download(settings.secret_key), methods=["GET"]),
             Route("/exports/{token}", data_export_download(settings.secret_key), methods=["GET"]),
             Route(
                 "/webhooks/carriers/{carrier}",

@@ -48,6 +48,8 @@ from resolvers import (
     accounts,
     accounts_export,
     emails,
+    imports,
+    imports_admin,
     outbox,
     payments_webhooks,
     refunds,
@@ -86,6 +88,12 @@ EXPORT_BUILD = "data_exports.build"
 # A copy that could not be built (the database away): tried again after ~5 s, 10 s, 20 s, … up to
 # 10 minutes apart, 8 times (about 20 minutes in all); the last attempt gives the request up.
 EXPORT_RETRY = Backoff(retries=8, base_seconds=5.0, cap_seconds=600.0)
+IMPORTS_CONSUMER = "imports"  # staff's product imports and exports: one job per file
+IMPORT_RUN = "imports.run"
+PRODUCT_EXPORT_BUILD = "imports.export"
+# An import or export that failed (the database away): tried again after ~5 s, 10 s, … up to 5
+# minutes apart, 6 times; an import goes on after its last committed batch. The last attempt gives it up.
+IMPORT_RETRY = Backoff(retries=6, base_seconds=5.0, cap_seconds=300.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
@@ -165,6 +173,24 @@ def build(
                 await accounts_export.fail(export_id)
             raise
 
+    @app.task(name=IMPORT_RUN, retry=IMPORT_RETRY, pass_context=True)
+    async def run_import(context: JobContext, import_id: int) -> None:
+        try:
+            await imports.run(import_id)
+        except Exception:
+            if context.job.attempts >= IMPORT_RETRY.retries:
+                await imports_admin.fail_import(import_id)
+            raise
+
+    @app.task(name=PRODUCT_EXPORT_BUILD, retry=IMPORT_RETRY, pass_context=True)
+    async def build_product_export(context: JobContext, export_id: int) -> None:
+        try:
+            await imports_admin.build_export(export_id)
+        except Exception:
+            if context.job.attempts >= IMPORT_RETRY.retries:
+                await imports_admin.fail_export(export_id)
+            raise
+
     @app.task(name=DELIVER, retry=DELIVERY_RETRY)
     async def deliver(event_ids: list[str]) -> None:
         stats.delivered(_ages(await outbox.deliver(event_ids)))
@@ -224,6 +250,7 @@ def build(
     @app.task(name=EXPORTS_PRUNE, queueing_lock=EXPORTS_PRUNE, retry=HOUSEKEEPING_RETRY)
     async def prune_exports(timestamp: int) -> None:
         removed("data_exports", "expired copies of customers' data", await accounts_export.prune())
+        removed("product_exports", "expired product exports", await imports_admin.prune())
 
     # `lock`: one check runs at a time however many workers there are; `queueing_lock`: one at most waits.
     @app.periodic(cron=STOCK_CHECK_CRON, periodic_id="stock_low")
@@ -283,6 +310,7 @@ class Jobs:
         self.consumers = dict(consumers or {})
         self.consumers[WEBHOOKS_CONSUMER] = self.plan_webhooks
         self.consumers[EXPORTS_CONSUMER] = self.plan_exports
+        self.consumers[IMPORTS_CONSUMER] = self.plan_imports
         self.mailer = mailer  # its customer emails: planned by `plan_emails`, sent by EMAIL_SEND jobs
         if mailer is not None:
             self.consumers[emails.CONSUMER] = self.plan_emails
@@ -361,6 +389,13 @@ class Jobs:
         await self._queue_each(
             EXPORT_BUILD, "export_id", await accounts_export.plan(changes), accounts_export.mark_queued
         )
+
+    async def plan_imports(self, changes: list[Change]) -> None:
+        """The outbox consumer of staff's product files: a job for each import to run and each
+        export to write among these changes, not yet queued (a second job finds it done)."""
+        runs, builds = await imports_admin.plan(changes)
+        await self._queue_each(IMPORT_RUN, "import_id", runs, imports_admin.mark_imports_queued)
+        await self._queue_each(PRODUCT_EXPORT_BUILD, "export_id", builds, imports_admin.mark_exports_queued)
 
     async def plan_emails(self, changes: list[Change]) -> None:
         """The outbox consumer of customer emails: the emails these changes call for, and a sending

@@ -22,6 +22,7 @@ from schema import (
     catalogue_search,
     checkout,
     checkout_admin,
+    imports_admin,
     inventory,
     node,
     orders,
@@ -55,6 +56,7 @@ class Query(
     accounts.AccountsQuery,
     accounts_admin.AccountsAdminQuery,
     inventory.InventoryQuery,
+    imports_admin.ImportsAdminQuery,
     webhooks_out.WebhooksOutQuery,
     node.NodeQuery,
 ):
@@ -77,6 +79,7 @@ class Mutation(
     catalogue_admin.CatalogueAdminMutation,
     attributes_admin.AttributesAdminMutation,
     inventory.InventoryMutation,
+    imports_admin.ImportsAdminMutation,
     orders_admin.OrdersAdminMutation,
     returns_admin.ReturnsMutation,
     returns_request.ReturnsRequestMutation,
