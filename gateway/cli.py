@@ -74,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     imported.add_argument("file", type=Path, help="the file; its format from its extension unless --format says")
     imported.add_argument("--format", choices=["csv", "jsonl"], default=None, help="the file's format")
+    exported = commands.add_parser("export", help="write every product to a CSV or JSONL file that `import` reads")
+    exported.add_argument(
+        "file", type=Path, help="the file to write; its format from its extension unless --format says"
+    )
+    exported.add_argument("--format", choices=["csv", "jsonl"], default=None, help="the file's format")
     return parser
 
 
@@ -210,6 +215,29 @@ async def _import(settings: Settings, path: Path, content: str, file_format: str
     return 1 if job.failed else 0
 
 
+async def _export(settings: Settings, file_format: str) -> tuple[str, int]:
+    """The whole catalogue as `productExport` writes it, and how many products it holds."""
+    from tortoise import Tortoise
+
+    from gateway.db import close, tortoise_config
+    from models import ProductFileFormat
+    from resolvers import imports_export
+    from resolvers.catalogue import ProductFilterInput
+
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        written = await imports_export.product_file(
+            ProductFilterInput(include_hidden=True), ProductFileFormat(file_format.upper())
+        )
+    finally:
+        await close()
+    return written.text, written.products
+
+
+def _file_format(path: Path, given: str | None) -> str:
+    return given or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -257,13 +285,20 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(worker.failed(settings))
         return asyncio.run(worker.retry(settings, args.id))
     elif args.command == "import":
-        file_format = args.format or ("jsonl" if args.file.suffix.lower() in (".jsonl", ".ndjson") else "csv")
         try:
             content = args.file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as error:
             print(f"import: cannot read {args.file}: {error}", file=sys.stderr)
             return 2
-        return asyncio.run(_import(settings, args.file, content, file_format))
+        return asyncio.run(_import(settings, args.file, content, _file_format(args.file, args.format)))
+    elif args.command == "export":
+        text, products = asyncio.run(_export(settings, _file_format(args.file, args.format)))
+        try:
+            args.file.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"export: cannot write {args.file}: {error}", file=sys.stderr)
+            return 2
+        print(f"exported {products} products to {args.file}")
     elif args.command == "serve":
         import uvicorn
 
