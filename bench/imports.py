@@ -100,6 +100,7 @@ class ImportReport:
     file_bytes: int
     first: Run
     again: Run
+    batch_size: int = imports.BATCH_SIZE
     name: str = NAME
 
     @property
@@ -144,7 +145,7 @@ class ImportReport:
             "products": self.products,
             "variants_per_product": self.variants,
             "file_bytes": self.file_bytes,
-            "batch_size": imports.BATCH_SIZE,
+            "batch_size": self.batch_size,
             "first_import": run(self.first),
             "same_file_again": run(self.again),
             "target_seconds": TARGET_SECONDS,
@@ -152,12 +153,12 @@ class ImportReport:
         }
 
 
-async def _import(text: str) -> Run:
+async def _import(text: str, batch_size: int) -> Run:
     invalidations_before = await OutboxEvent.filter(kind=CATALOGUE).count()
     started = time.perf_counter()
     with _counting() as counter:
         job = await imports.create_job(text, ProductFileFormat.CSV, "bench.csv", "")
-        result = await imports.run(job.id)
+        result = await imports.run(job.id, batch_size=batch_size)
     seconds = time.perf_counter() - started
     assert result is not None
     invalidations = await OutboxEvent.filter(kind=CATALOGUE).count() - invalidations_before
@@ -173,10 +174,10 @@ async def _import(text: str) -> Run:
     )
 
 
-async def measure(url: str, text: str) -> tuple[Run, Run]:
+async def measure(url: str, text: str, batch_size: int = imports.BATCH_SIZE) -> tuple[Run, Run]:
     async with tortoise(url):
-        first = await _import(text)
-        again = await _import(text)
+        first = await _import(text, batch_size)
+        again = await _import(text, batch_size)
     return first, again
 
 
@@ -189,12 +190,20 @@ def prepare(name: str) -> str:
     return url
 
 
-def run_import(products: int = PRODUCTS, *, db_name: str = f"{DB_NAME}_import") -> ImportReport:
-    url = prepare(db_name)
+def run_import(
+    products: int = PRODUCTS,
+    *,
+    batch_size: int = imports.BATCH_SIZE,
+    db_name: str = f"{DB_NAME}_import",
+    url: str | None = None,
+) -> ImportReport:
+    """Import `products` products into a database prepared for it (or the one at `url`, migrated
+    and holding the seed's categories, attributes and warehouses, with or without products)."""
+    url = url or prepare(db_name)
     text = product_file(products)
     print(f"  importing {products:,} products x {VARIANTS} variants ({len(text) / 1e6:.1f} MB)…", flush=True)
-    first, again = asyncio.run(measure(url, text))
-    return ImportReport(products, VARIANTS, len(text.encode()), first, again)
+    first, again = asyncio.run(measure(url, text, batch_size))
+    return ImportReport(products, VARIANTS, len(text.encode()), first, again, batch_size)
 
 
 def run(database: PreparedDatabase, spec: LoadSpec, rounds: int) -> ImportReport:

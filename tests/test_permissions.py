@@ -150,6 +150,11 @@ ACCOUNT_OPERATIONS = {
     "customer": Permission.MANAGE_CUSTOMERS,
     "staffDeactivate": Permission.MANAGE_STAFF,
     "staffActivate": Permission.MANAGE_STAFF,
+    # The catalogue's bulk files (issue 19): refused before a file is stored (tests/test_imports.py).
+    "productImport": Permission.MANAGE_PRODUCTS,
+    "importJob": Permission.MANAGE_PRODUCTS,
+    "productExport": Permission.MANAGE_PRODUCTS,
+    "exportJob": Permission.MANAGE_PRODUCTS,
 }
 
 
