@@ -342,7 +342,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             max_age=600,
         )
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.upload_max_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     if tracing is not None:
         tracing.instrument(app)  # outermost: the request span covers every layer, cache hits included
