@@ -12,6 +12,7 @@ request, when the periodic pruning deletes it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -25,10 +26,13 @@ from models.meta import columns_of
 from resolvers import batches, imports, imports_export, outbox
 from resolvers.catalogue import ProductFilterInput
 from resolvers.errors import DomainError, ErrorCode
+from resolvers.uploads import UploadedFile
 
 IMPORT_JOB = "import_job"  # the outbox change kinds: a job to defer
 PRODUCT_EXPORT = "product_export"
-MAX_FILE_BYTES = 32 * 1024 * 1024  # an uploaded file; 10,000 products of 3 variants take ~3 MB as CSV
+# An uploaded file (UPLOAD_MAX_BYTES bounds the whole request before it is read, 20 MiB by
+# default); 10,000 products of 3 variants take ~5 MB as CSV.
+MAX_FILE_BYTES = 20 * 1024 * 1024
 EXPORT_LIFETIME = timedelta(days=1)
 DOWNLOAD_PATH = "/exports/products/"
 _SIGNED = b"product-export:"  # what the signature is for: no other HMAC under SECRET_KEY passes for it
@@ -37,8 +41,9 @@ _JOB_FIELDS = tuple(sorted(name for name in columns_of(ImportJob) if name != "co
 _EXPORT_FIELDS = tuple(sorted(name for name in columns_of(ProductExport) if name != "document"))
 
 
-async def request_import(content: bytes, file_format: ProductFileFormat, file_name: str, actor: str) -> ImportJob:
+async def request_import(file: UploadedFile, file_format: ProductFileFormat, actor: str) -> ImportJob:
     """Store the file as an import whose job is deferred after the commit."""
+    content = await asyncio.to_thread(file.stream.read, MAX_FILE_BYTES + 1)  # a spooled file: maybe on disk
     if len(content) > MAX_FILE_BYTES:
         raise DomainError(
             ErrorCode.TOO_LONG, f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB: split it.", ["file"]
@@ -50,7 +55,7 @@ async def request_import(content: bytes, file_format: ProductFileFormat, file_na
     if "\x00" in text:
         raise DomainError(ErrorCode.INVALID, "The file holds NUL characters: it is not a text file.", ["file"])
     async with outbox.transaction():
-        job = await imports.create_job(text, file_format, file_name[:FILE_NAME_LENGTH], actor)
+        job = await imports.create_job(text, file_format, file.filename[:FILE_NAME_LENGTH], actor)
         outbox.record(Change(IMPORT_JOB, {"id": job.id, "status": ImportStatus.PENDING.value}))
     return job
 

@@ -5,7 +5,7 @@ export")."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import strawberry
 from strawberry.file_uploads import Upload
@@ -15,13 +15,13 @@ from models import ExportStatus, ImportStatus, Permission, ProductFileFormat
 from models import ImportJob as ImportJobModel
 from models import ProductExport as ProductExportModel
 from resolvers import imports_admin
-from resolvers.errors import BadInput
 from resolvers.imports import MAX_ERRORS
 from schema.catalogue import FilterArgument, product_filter_input
 from schema.context import Context
 from schema.ids import decode_id_of, encode_id
 from schema.permissions import require_permission, requires
 from schema.shared import UserError, attempt, described_enum
+from schema.uploads import uploaded_file
 
 described_enum(
     ProductFileFormat,
@@ -143,15 +143,6 @@ class ProductExportPayload:
 FormatArgument = Annotated[ProductFileFormat, strawberry.argument(description="The file's format.")]
 
 
-async def _read(file: Any) -> tuple[bytes, str]:
-    """The upload's bytes (one past the limit at most, which the resolver refuses) and its name."""
-    read = getattr(file, "read", None)
-    if read is None:
-        raise BadInput("`file` is not an uploaded file: send it as a multipart request.", "file")
-    content = await read(imports_admin.MAX_FILE_BYTES + 1)
-    return (content.encode() if isinstance(content, str) else bytes(content)), str(getattr(file, "filename", "") or "")
-
-
 @strawberry.type
 class ImportsAdminQuery:
     @strawberry.field(
@@ -195,8 +186,7 @@ class ImportsAdminMutation:
         format: FormatArgument,
     ) -> ProductImportPayload:
         account = require_permission(await info.context.viewer(), Permission.MANAGE_PRODUCTS)
-        content, name = await _read(file)
-        job, errors = await attempt(imports_admin.request_import(content, format, name, account.email))
+        job, errors = await attempt(imports_admin.request_import(uploaded_file(file, "file"), format, account.email))
         return ProductImportPayload(import_job=None if job is None else build_import_job(job), user_errors=errors)
 
     @strawberry.mutation(

@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
-from starlette.datastructures import UploadFile
 
 from gateway.job_stats import JobStats
 from gateway.jobs import IMPORTS_CONSUMER, Housekeeping, Jobs
@@ -25,9 +25,8 @@ from gateway.progress import Bar
 from models import ImportJob, OutboxEvent, Permission, Product, Stock, StockMovement
 from models.changes import CATALOGUE, PRODUCT
 from resolvers import attributes_admin, catalogue_admin, outbox
-from schema import schema
-from schema.context import Context
-from tests.staff import SECRET, bearer, token_for
+from tests.staff import bearer, token_for
+from tests.uploads import post_files
 
 ROOT = Path(__file__).resolve().parent.parent
 IMPORT = """mutation($file: Upload!, $format: ProductFileFormat!) { productImport(file: $file, format: $format) {
@@ -48,8 +47,8 @@ HEADER = (
 
 
 class Admin:
-    """A staff member's admin app: uploads go through the schema in this process (a multipart
-    request carries the same `Upload` to the same resolver), everything else over HTTP."""
+    """A staff member's admin app: files as multipart requests (the GraphQL multipart request
+    spec, as apollo-upload-client sends them), everything else as JSON."""
 
     def __init__(self, gql: Any, token: str) -> None:
         self.gql, self.token, self.headers = gql, token, bearer(token)
@@ -58,14 +57,13 @@ class Admin:
     async def with_permissions(cls, gql: Any, *permissions: Permission) -> Admin:
         return cls(gql, await token_for(*permissions))
 
-    async def upload(self, text: str, file_format: str = "CSV", name: str = "products.csv") -> dict[str, Any]:
-        upload = UploadFile(io.BytesIO(text.encode()), filename=name)
-        result = await schema.execute(
-            IMPORT,
-            variable_values={"file": upload, "format": file_format},
-            context_value=Context(currency="EUR", secret_key=SECRET, access_token=self.token),
+    async def upload(
+        self, content: str | bytes, file_format: str = "CSV", name: str = "products.csv"
+    ) -> httpx.Response:
+        data = content.encode() if isinstance(content, str) else content
+        return await post_files(
+            self.gql.http, IMPORT, {"format": file_format}, {"file": (name, data, "text/csv")}, headers=self.headers
         )
-        return {"data": result.data, "errors": [e.formatted for e in result.errors or []]}
 
     async def call(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         response = await self.gql.http.post(
@@ -110,8 +108,10 @@ async def worker(db: Any) -> AsyncIterator[Worker]:
 
 async def imported(admin: Admin, worker: Worker, text: str, file_format: str = "CSV") -> dict[str, Any]:
     """Upload, let the worker run the import, and what `importJob` says after."""
-    body = await admin.upload(text, file_format)
-    assert body["errors"] == [], body
+    response = await admin.upload(text, file_format)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert not body.get("errors"), body
     payload = body["data"]["productImport"]
     assert payload["userErrors"] == [] and payload["importJob"]["status"] == "PENDING", payload
     await worker.run()
@@ -311,12 +311,18 @@ async def test_an_export_is_the_file_the_import_reads(db, gql, worker, file_form
 
 async def test_without_the_permission_nothing_is_stored(db, gql, worker):
     stored = await ImportJob.all().count()
-    for permissions in ((), (Permission.MANAGE_INVENTORY,)):
-        admin = await Admin.with_permissions(gql, *permissions)
-        body = await admin.upload("handle,name\nnope,Nope\n")
-        assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
-    anonymous = await Context(currency="EUR", secret_key=SECRET).viewer()
-    assert anonymous is None
+    anonymous = Admin(gql, "")
+    anonymous.headers = {}
+    for admin, status in (
+        (anonymous, 401),
+        (await Admin.with_permissions(gql), 403),
+        (await Admin.with_permissions(gql, Permission.MANAGE_INVENTORY), 403),
+    ):
+        response = await admin.upload("handle,name\nnope,Nope\n")
+        assert response.status_code == status, response.text
+    # Over JSON (no file part can come that way), the field itself refuses them alike.
+    refused = await gql.post(IMPORT, {"file": "handle,name", "format": "CSV"})
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["UNAUTHENTICATED"]
     assert await ImportJob.all().count() == stored
     # Stock columns need MANAGE_INVENTORY besides: the rows setting stock are refused.
     admin = await Admin.with_permissions(gql, Permission.MANAGE_PRODUCTS)
@@ -332,15 +338,13 @@ async def test_a_file_that_cannot_be_read_fails_with_its_reason(db, gql, worker)
     admin = await Admin.with_permissions(gql, Permission.MANAGE_PRODUCTS)
     job = await imported(admin, worker, "handle,colour\nx,red\n")
     assert job["status"] == "FAILED" and job["errors"] == [{"row": 1, "message": "Unknown column 'colour'."}]
-    body = await admin.upload("\xff".encode("latin-1").decode("latin-1"), "CSV")  # a valid upload, odd text
-    assert body["data"]["productImport"]["userErrors"] == []
-    refused = await schema.execute(
-        IMPORT,
-        variable_values={"file": UploadFile(io.BytesIO(b"\xff\xfe"), filename="x.csv"), "format": "CSV"},
-        context_value=Context(currency="EUR", secret_key=SECRET, access_token=admin.token),
+    refused = (await admin.upload(b"\xff\xfe")).json()["data"]["productImport"]
+    assert refused["importJob"] is None
+    assert [(e["code"], e["field"]) for e in refused["userErrors"]] == [("INVALID", ["file"])]
+    as_json = await admin.gql.http.post(
+        "/graphql", headers=admin.headers, json={"query": IMPORT, "variables": {"file": "a,b", "format": "CSV"}}
     )
-    assert refused.data is not None
-    assert refused.data["productImport"]["userErrors"][0]["code"] == "INVALID"
+    assert [e["extensions"]["code"] for e in as_json.json()["errors"]] == ["BAD_USER_INPUT"]
 
 
 def test_the_progress_bar_draws_only_on_a_terminal():
