@@ -13,9 +13,6 @@ request, when the periodic pruning deletes it.
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 
@@ -23,7 +20,7 @@ from models import ExportStatus, ImportJob, ImportStatus, ProductExport, Product
 from models.changes import Change
 from models.imports import FILE_NAME_LENGTH, KEY_LENGTH
 from models.meta import columns_of
-from resolvers import batches, imports, imports_export, outbox
+from resolvers import batches, imports, imports_export, outbox, signed_keys
 from resolvers.catalogue import ProductFilterInput
 from resolvers.errors import DomainError, ErrorCode
 from resolvers.uploads import UploadedFile
@@ -36,7 +33,6 @@ MAX_FILE_BYTES = 20 * 1024 * 1024
 EXPORT_LIFETIME = timedelta(days=1)
 DOWNLOAD_PATH = "/exports/products/"
 _SIGNED = b"product-export:"  # what the signature is for: no other HMAC under SECRET_KEY passes for it
-_TOKEN_LENGTH = KEY_LENGTH + 1 + 43  # key, dot, unpadded base64 of a SHA-256
 _JOB_FIELDS = tuple(sorted(name for name in columns_of(ImportJob) if name != "content"))
 _EXPORT_FIELDS = tuple(sorted(name for name in columns_of(ProductExport) if name != "document"))
 
@@ -157,23 +153,16 @@ async def prune(size: int = batches.SIZE) -> int:
     return await batches.delete_in_batches(batch, size)
 
 
-def _signature(key: str, secret_key: str) -> str:
-    digest = hmac.new(secret_key.encode(), _SIGNED + key.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def download_path(export: ProductExport, secret_key: str) -> str | None:
     """Where a READY export downloads from, on this gateway; None before (or after) that."""
     if export.status != ExportStatus.READY or export.expires_at <= datetime.now(UTC):
         return None
-    return f"{DOWNLOAD_PATH}{export.key}.{_signature(export.key, secret_key)}"
+    return DOWNLOAD_PATH + signed_keys.sign(_SIGNED, export.key, secret_key)
 
 
 async def find_download(token: str, secret_key: str) -> ProductExport | None:
     """The READY export a link names, or None: unknown, forged, expired and not yet written alike."""
-    key, _, signature = token.partition(".")
-    if len(token) != _TOKEN_LENGTH or not token.isascii():
-        return None
-    if not hmac.compare_digest(signature.encode(), _signature(key, secret_key).encode()):
+    key = signed_keys.verified_key(_SIGNED, token, KEY_LENGTH, secret_key)
+    if key is None:
         return None  # a forged or mistyped link costs no query
     return await ProductExport.get_or_none(key=key, status=ExportStatus.READY, expires_at__gt=datetime.now(UTC))
