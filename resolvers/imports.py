@@ -239,23 +239,28 @@ def parse_row(row: Row, ref: Reference, allow_stock: bool) -> RowInput:
         )
     if cells.get(WEIGHT):
         variant["weight_grams"] = _integer(cells[WEIGHT], WEIGHT, MAX_WEIGHT)
-    option_cells = [(name[len(OPTION) :].strip(), value) for name, value in cells.items() if name.startswith(OPTION)]
+    grouped: dict[str, dict[str, str]] = {OPTION: {}, ATTRIBUTE: {}, VARIANT_ATTRIBUTE: {}, STOCK: {}}
+    for name, value in cells.items():
+        prefix, key = imports_rows.split_column(name)
+        if prefix:
+            grouped[prefix][key] = value
+    option_cells = list(grouped[OPTION].items())
     options = (
         _checked(lambda: validate_options([(name, value) for name, value in option_cells if value]))
         if option_cells
         else None
     )
     stock: dict[int, int] = {}
-    for name, value in cells.items():
-        if not name.startswith(STOCK) or not value:
+    for code, value in grouped[STOCK].items():
+        if not value:
             continue
-        code = name[len(STOCK) :].strip().lower()
+        name, code = STOCK + code, code.lower()
         if code not in ref.warehouses:
             raise RowError(f"`{name}`: no warehouse has the code {code!r}.")
         if not allow_stock:
             raise RowError(f"`{name}`: setting stock needs the {Permission.MANAGE_INVENTORY.value} permission.")
         stock[ref.warehouses[code]] = _integer(value, name, MAX_STOCK)
-    variant_values = _cells(cells, VARIANT_ATTRIBUTE)
+    variant_values = grouped[VARIANT_ATTRIBUTE]
     if sku is None and (variant or stock or any(v for _, v in option_cells) or any(variant_values.values())):
         raise RowError("`sku` is required for a variant's columns (price, options, stock…).")
     return RowInput(
@@ -265,14 +270,10 @@ def parse_row(row: Row, ref: Reference, allow_stock: bool) -> RowInput:
         product=product,
         variant=variant,
         options=options if sku is not None else None,
-        product_values=_cells(cells, ATTRIBUTE),
+        product_values=grouped[ATTRIBUTE],
         variant_values=variant_values if sku is not None else {},
         stock=stock,
     )
-
-
-def _cells(cells: dict[str, str], prefix: str) -> dict[str, str]:
-    return {name[len(prefix) :].strip(): value for name, value in cells.items() if name.startswith(prefix)}
 
 
 # --- a batch against the catalogue -----------------------------------------------------------
@@ -340,17 +341,28 @@ class Batch:
         for variant in variants:
             self.variants[variant.sku] = VariantState(variant, by_id[variant.product_id], new=False)
         variant_ids = {v.variant.id: v for v in self.variants.values()}
+        # Values and options as plain tuples: a model instance each cost more than the rest of a row.
         if any(i.product_values or i.variant_values for i in self.inputs) and by_id:
-            for value in await AttributeValue.filter(product_id__in=list(by_id)).order_by("position", "id"):
-                attribute = self.ref.attributes[value.attribute_id]
+            stored = (
+                await AttributeValue.filter(product_id__in=list(by_id))
+                .order_by("position", "id")
+                .values_list("product_id", "variant_id", "attribute_id", *VALUE_COLUMNS)
+            )
+            for product_id, variant_id, attribute_id, *typed in stored:
+                attribute = self.ref.attributes[attribute_id]
                 owner: ProductState | VariantState | None = (
-                    by_id[value.product_id] if value.variant_id is None else variant_ids.get(value.variant_id)
+                    by_id[product_id] if variant_id is None else variant_ids.get(variant_id)
                 )
                 if owner is not None:
-                    owner.values.setdefault(attribute.id, []).append(getattr(value, COLUMNS[attribute.type]))
+                    value = typed[VALUE_COLUMNS.index(COLUMNS[attribute.type])]
+                    owner.values.setdefault(attribute.id, []).append(value)
         if any(i.options is not None for i in self.inputs) and variant_ids:
-            for option in await VariantOption.filter(variant_id__in=list(variant_ids)).order_by("position", "id"):
-                variant_ids[option.variant_id].options.append((option.name, option.value))
+            for variant_id, name, value in (
+                await VariantOption.filter(variant_id__in=list(variant_ids))
+                .order_by("position", "id")
+                .values_list("variant_id", "name", "value")
+            ):
+                variant_ids[variant_id].options.append((name, value))
         warehouses = {w for i in self.inputs for w in i.stock}
         if warehouses and variant_ids:
             # Locked in primary-key order, as checkout locks them, so the two cannot deadlock.

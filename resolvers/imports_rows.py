@@ -20,6 +20,7 @@ the later row wins. An empty `sku` makes a row about the product alone (a produc
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterator, Sequence
@@ -73,6 +74,15 @@ def column_problem(name: str) -> str | None:
         if name.startswith(prefix) and name[len(prefix) :].strip():
             return None
     return f"Unknown column {name!r}."
+
+
+@functools.lru_cache(maxsize=1024)
+def split_column(name: str) -> tuple[str, str]:
+    """A prefixed column's prefix and what follows it (`("option:", "Size")`); ("", name) for the rest."""
+    for prefix in PREFIXES:
+        if name.startswith(prefix):
+            return prefix, name[len(prefix) :].strip()
+    return "", name
 
 
 def read(content: str, file_format: ProductFileFormat) -> list[Row]:
