@@ -173,14 +173,29 @@ def build(
                 await accounts_export.fail(export_id)
             raise
 
+    async def deliver_soon(changes: list[Change]) -> None:
+        """A long job's committed changes (an import's batches: cache invalidations, product
+        events) delivered as each commits, as a request's are, not at the next redelivery."""
+        event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
+        if not event_ids:
+            return
+        try:
+            await app.configure_task(DELIVER).defer_async(event_ids=event_ids)
+        except Exception as error:  # any failure: the periodic redelivery makes up for it
+            stats.defer_failures += 1
+            log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
+
     @app.task(name=IMPORT_RUN, retry=IMPORT_RETRY, pass_context=True)
     async def run_import(context: JobContext, import_id: int) -> None:
+        outbox.use_sink(deliver_soon)
         try:
             await imports.run(import_id)
         except Exception:
             if context.job.attempts >= IMPORT_RETRY.retries:
                 await imports_admin.fail_import(import_id)
             raise
+        finally:
+            outbox.use_sink(None)
 
     @app.task(name=PRODUCT_EXPORT_BUILD, retry=IMPORT_RETRY, pass_context=True)
     async def build_product_export(context: JobContext, export_id: int) -> None:
