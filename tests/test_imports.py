@@ -187,6 +187,12 @@ async def test_an_import_creates_then_updates_by_sku_and_the_same_file_changes_n
     assert medium["compareAtPrice"] == {"amount": "25.00"}  # a column left out stays as it is
     last = await StockMovement.filter(variant__sku=f"T{t}-M").order_by("-id").first()
     assert last is not None and (last.kind, last.delta, last.quantity_after, last.reason) == ("SET", 6, 10, "import")
+    # The product's own columns, on a row without a SKU: renamed, drafted, out of its category.
+    renamed = await imported(admin, worker, f"handle,name,status,category\ntee-{t},Tee renamed,DRAFT,\n")
+    assert renamed["failed"] == 0
+    product = (await admin.call(PRODUCT_QUERY, {"slug": f"tee-{t}"}))["product"]
+    assert (product["name"], product["status"], product["category"]) == ("Tee renamed", "DRAFT", None)
+    assert len(product["variants"]) == 2
 
 
 async def test_bad_rows_are_reported_by_line_and_the_good_ones_land(db, gql, worker):
