@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from types import FrameType
 
-from bench import cache, checkout, database, fanout, listing, scale, soak, webhooks
+from bench import cache, checkout, database, fanout, imports, listing, scale, soak, webhooks
 from bench.database import PreparedDatabase
 from bench.load import LoadSpec, generator_name
 from bench.report import Report, machine_info, utc_stamp, write_json
@@ -28,6 +28,7 @@ SCENARIOS: dict[str, Callable[[PreparedDatabase, LoadSpec, int], Report]] = {
     webhooks.NAME: webhooks.run,
     soak.NAME: soak.run,
     scale.NAME: scale.run,
+    imports.NAME: imports.run,
 }
 
 

@@ -35,7 +35,7 @@ from gateway.cache_keys import Normalizer, key_prefix
 from gateway.db import tortoise_config
 from gateway.db_identity import database_identity
 from gateway.events import EventBus, LocalBus, RedisBus
-from gateway.exports import data_export_download
+from gateway.exports import data_export_download, product_export_download
 from gateway.graphql_view import GatewayGraphQL
 from gateway.job_stats import JobStats
 from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Jobs
@@ -283,6 +283,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", prometheus),
+            Route("/exports/products/{token}", product_export_download(settings.secret_key), methods=["GET"]),
             Route("/exports/{token}", data_export_download(settings.secret_key), methods=["GET"]),
             Route(
                 "/webhooks/carriers/{carrier}",
@@ -335,7 +336,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             max_age=600,
         )
     # Added last, runs first: every response, the 413s included, gets its request id and log line.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes, upload_max_bytes=settings.upload_max_bytes)
     app.add_middleware(RequestMiddleware, metrics=metrics)
     if tracing is not None:
         tracing.instrument(app)  # outermost: the request span covers every layer, cache hits included

@@ -1,5 +1,5 @@
 """`python -m gateway …`: migrate, seed, export-schema, create-staff, serve, recover-payments,
-test-card-webhook, worker, jobs."""
+test-card-webhook, worker, jobs, import."""
 
 from __future__ import annotations
 
@@ -69,6 +69,16 @@ def _parser() -> argparse.ArgumentParser:
     jobs_commands.add_parser("failed", help="list the jobs that failed their last retry")
     retry = jobs_commands.add_parser("retry", help="run a failed job again now")
     retry.add_argument("id", type=int, help="the job's id, as `jobs failed` lists it")
+    imported = commands.add_parser(
+        "import", help="create or update products from a CSV or JSONL file (the columns productImport reads)"
+    )
+    imported.add_argument("file", type=Path, help="the file; its format from its extension unless --format says")
+    imported.add_argument("--format", choices=["csv", "jsonl"], default=None, help="the file's format")
+    exported = commands.add_parser("export", help="write every product to a CSV or JSONL file that `import` reads")
+    exported.add_argument(
+        "file", type=Path, help="the file to write; its format from its extension unless --format says"
+    )
+    exported.add_argument("--format", choices=["csv", "jsonl"], default=None, help="the file's format")
     return parser
 
 
@@ -171,6 +181,63 @@ async def _test_card_webhook(settings: Settings, reference: str, fail: bool, url
     return 0 if response.status_code == 200 else 1
 
 
+async def _import(settings: Settings, path: Path, content: str, file_format: str) -> int:
+    """Run an import here and now, as its job would: recorded as an import (`importJob` shows it),
+    a bar on a terminal, a summary and the refused rows after; 1 when any row was refused."""
+    from tortoise import Tortoise
+
+    from gateway.db import close, tortoise_config
+    from gateway.progress import Bar
+    from models import ImportStatus, ProductFileFormat
+    from resolvers import imports
+
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    bar = Bar(sys.stderr, "rows")
+    try:
+        job = await imports.create_job(content, ProductFileFormat(file_format.upper()), path.name, "")
+        result = await imports.run(job.id, progress=bar.update)
+    finally:
+        bar.close()
+        await close()
+    assert result is not None  # just created
+    job = result.job
+    for error in job.errors:
+        print(f"{path.name}:{error['row']}: {error['message']}", file=sys.stderr)
+    if job.failed > len(job.errors):
+        print(f"… and {job.failed - len(job.errors)} more refused rows", file=sys.stderr)
+    if job.status == ImportStatus.FAILED:
+        print(f"import {job.id}: the file could not be read; nothing was imported", file=sys.stderr)
+        return 2
+    print(
+        f"import {job.id}: {job.processed} rows in {result.batches} batches: {result.created} products created, "
+        f"{result.updated} changed, {job.failed} rows refused"
+    )
+    return 1 if job.failed else 0
+
+
+async def _export(settings: Settings, file_format: str) -> tuple[str, int]:
+    """The whole catalogue as `productExport` writes it, and how many products it holds."""
+    from tortoise import Tortoise
+
+    from gateway.db import close, tortoise_config
+    from models import ProductFileFormat
+    from resolvers import imports_export
+    from resolvers.catalogue import ProductFilterInput
+
+    await Tortoise.init(config=tortoise_config(settings.database_url))
+    try:
+        written = await imports_export.product_file(
+            ProductFilterInput(include_hidden=True), ProductFileFormat(file_format.upper())
+        )
+    finally:
+        await close()
+    return written.text, written.products
+
+
+def _file_format(path: Path, given: str | None) -> str:
+    return given or ("jsonl" if path.suffix.lower() in (".jsonl", ".ndjson") else "csv")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -217,6 +284,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs_command == "failed":
             return asyncio.run(worker.failed(settings))
         return asyncio.run(worker.retry(settings, args.id))
+    elif args.command == "import":
+        try:
+            content = args.file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print(f"import: cannot read {args.file}: {error}", file=sys.stderr)
+            return 2
+        return asyncio.run(_import(settings, args.file, content, _file_format(args.file, args.format)))
+    elif args.command == "export":
+        text, products = asyncio.run(_export(settings, _file_format(args.file, args.format)))
+        try:
+            args.file.write_text(text, encoding="utf-8")
+        except OSError as error:
+            print(f"export: cannot write {args.file}: {error}", file=sys.stderr)
+            return 2
+        print(f"exported {products} products to {args.file}")
     elif args.command == "serve":
         import uvicorn
 

@@ -30,6 +30,7 @@ MODEL_MODULES = [
     "models.emails",
     "models.webhooks_out",
     "models.audit",
+    "models.imports",
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a

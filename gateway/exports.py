@@ -18,7 +18,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 
-from resolvers import accounts_export
+from models import ProductFileFormat
+from resolvers import accounts_export, imports_admin
 
 PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Content-Type-Options": "nosniff"}
 
@@ -33,6 +34,25 @@ def data_export_download(secret_key: str) -> Callable[[Request], Awaitable[Respo
             export.document.encode(),
             media_type="application/json",
             headers={**PRIVATE, "Content-Disposition": f'attachment; filename="customer-data-{day}.json"'},
+        )
+
+    return download
+
+
+def product_export_download(secret_key: str) -> Callable[[Request], Awaitable[Response]]:
+    """`GET /exports/products/{token}`: the file a staff member's `productExport` wrote, from the
+    link `ExportJob.downloadUrl` gives (resolvers/imports_admin.py); 404 alike for any other link."""
+
+    async def download(request: Request) -> Response:
+        export = await imports_admin.find_download(request.path_params["token"], secret_key)
+        if export is None or export.document is None:
+            return PlainTextResponse("No such download: the link is wrong or has expired.", 404, headers=PRIVATE)
+        csv = export.format == ProductFileFormat.CSV
+        name = f"products-{export.requested_at.date().isoformat()}-{export.id}.{'csv' if csv else 'jsonl'}"
+        return Response(
+            export.document.encode(),
+            media_type="text/csv; charset=utf-8" if csv else "application/jsonl; charset=utf-8",
+            headers={**PRIVATE, "Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     return download

@@ -22,6 +22,10 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 APPLICATION_JSON = "application/json"
 # The one request body type the spec requires; GET carries the parameters in the query string.
 _REQUEST_MEDIA_TYPE = "application/json"
+# File uploads (the GraphQL multipart request spec, https://github.com/jaydenseric/graphql-multipart-request-spec):
+# mutations only, from signed-in staff (gateway/graphql_view.py checks both).
+MULTIPART_FORM_DATA = "multipart/form-data"
+_ACCEPT_POST = f"{_REQUEST_MEDIA_TYPE}, {MULTIPART_FORM_DATA}"
 # JSON's escape of a UTF-16 surrogate (U+D800-U+DFFF): paired, it is one character; alone, it
 # decodes to a string no UTF-8 text can hold (the database driver raises on it). Only a request
 # that has such an escape is searched for a lone one.
@@ -145,17 +149,18 @@ def params_from_body(content_type: str | None, body: bytes) -> GraphQLParams:
         raise RequestError(
             415,
             "A POST request needs a `Content-Type: application/json` header.",
-            headers={"Accept-Post": _REQUEST_MEDIA_TYPE},
+            headers={"Accept-Post": _ACCEPT_POST},
         )
     if media_type != _REQUEST_MEDIA_TYPE:
         raise RequestError(
             415,
-            f"Unsupported request content type {media_type!r}: send application/json.",
-            headers={"Accept-Post": _REQUEST_MEDIA_TYPE},
+            f"Unsupported request content type {media_type!r}: send application/json "
+            "(or multipart/form-data for a mutation that uploads files).",
+            headers={"Accept-Post": _ACCEPT_POST},
         )
     if charset not in (None, "utf-8", "utf8"):
         raise RequestError(
-            415, f"Unsupported request charset {charset!r}: send UTF-8.", headers={"Accept-Post": _REQUEST_MEDIA_TYPE}
+            415, f"Unsupported request charset {charset!r}: send UTF-8.", headers={"Accept-Post": _ACCEPT_POST}
         )
     if not body.strip():
         raise RequestError(400, "The request body is empty: send a JSON object with a `query`.")
@@ -177,6 +182,85 @@ def params_from_body(content_type: str | None, body: bytes) -> GraphQLParams:
     )
 
 
+def is_multipart(content_type: str | None) -> bool:
+    """Whether a POST body is a multipart form: the multipart request spec's file uploads."""
+    return _content_type(content_type)[0] == MULTIPART_FORM_DATA
+
+
+def params_from_multipart(operations: Any, files_map: Any, files: Mapping[str, Any]) -> GraphQLParams:
+    """A multipart upload: the `operations` field (the JSON request, each file a `null` in its
+    variables), the `map` field (`{"0": ["variables.file"]}`: which part goes where) and the file
+    parts by name, put together into one request whose variables hold the files.
+
+    Only the variables take files (a path outside `variables.` could plant an object anywhere in
+    the request), each path must name a `null` there, and every mapped part must be a file.
+    """
+    if not isinstance(operations, str) or not isinstance(files_map, str):
+        raise RequestError(400, "A multipart request needs the `operations` and `map` fields, in that order, first.")
+    request = _json_field(operations, "operations")
+    if isinstance(request, list):
+        raise RequestError(400, "Batched requests are not supported: send one operation per request.")
+    if not isinstance(request, dict):
+        raise RequestError(400, "The `operations` field must be a JSON object with a `query`.")
+    mapping = _json_field(files_map, "map")
+    if not isinstance(mapping, dict):
+        raise RequestError(400, "The `map` field must be a JSON object of file field names to lists of paths.")
+    variables = request.get("variables")
+    if not isinstance(variables, dict):
+        raise RequestError(400, "The `operations` field's `variables` must be an object holding a null per file.")
+    for name, paths in mapping.items():
+        if name not in files:
+            raise RequestError(400, f"The `map` names the file field {name!r}, which the request does not carry.")
+        if not isinstance(paths, list) or not paths or not all(isinstance(path, str) for path in paths):
+            raise RequestError(
+                400, f"The `map` entry {name!r} must be a non-empty list of paths such as variables.file."
+            )
+        for path in paths:
+            _place(variables, path, files[name])
+    return _checked(
+        query=request.get("query"),
+        operation_name=request.get("operationName"),
+        variables=variables,
+        extensions=request.get("extensions"),
+    )
+
+
+def _json_field(text: str, name: str, what: str = "field") -> Any:
+    """JSON text from a form field (or a query string parameter: `what`), as valid Unicode."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        raise RequestError(400, f"The `{name}` {what} is not valid JSON.") from None
+    if _SURROGATE_ESCAPE_IN_TEXT.search(text) and _holds_lone_surrogate(value):
+        raise RequestError(400, f"The `{name}` {what} is not valid Unicode: it escapes a lone UTF-16 surrogate.")
+    return value
+
+
+def _place(variables: dict[str, Any], path: str, file: Any) -> None:
+    """Put `file` where `path` (`variables.files.0`) says, in place of the null the client left there."""
+    first, *keys = path.split(".")
+    if first != "variables" or not keys:
+        raise RequestError(400, f"The `map` path {path!r} must start with `variables.` and name a variable.")
+    target: Any = variables
+    for position, key in enumerate(keys):
+        last = position == len(keys) - 1
+        if isinstance(target, list):
+            if not key.isdigit() or int(key) >= len(target):
+                break
+            index: int | str = int(key)
+        elif isinstance(target, dict) and key in target:
+            index = key
+        else:
+            break
+        if last:
+            if target[index] is not None:
+                break
+            target[index] = file
+            return
+        target = target[index]
+    raise RequestError(400, f"The `map` path {path!r} does not name a null in the operation's variables.")
+
+
 def _content_type(header: str | None) -> tuple[str | None, str | None]:
     if not header or not header.strip():
         return None, None
@@ -191,15 +275,7 @@ def _content_type(header: str | None) -> tuple[str | None, str | None]:
 
 def _json_param(params: Mapping[str, str], name: str) -> Any:
     text = params.get(name)
-    if not text:
-        return None
-    try:
-        value = json.loads(text)
-    except (ValueError, RecursionError):
-        raise RequestError(400, f"The `{name}` parameter is not valid JSON.") from None
-    if _SURROGATE_ESCAPE_IN_TEXT.search(text) and _holds_lone_surrogate(value):
-        raise RequestError(400, f"The `{name}` parameter is not valid Unicode: it escapes a lone UTF-16 surrogate.")
-    return value
+    return _json_field(text, name, "parameter") if text else None
 
 
 def _holds_lone_surrogate(data: Any) -> bool:

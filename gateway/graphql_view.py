@@ -17,6 +17,9 @@ from typing import Any, cast
 
 from cross_web import HTTPException
 from graphql import GraphQLFormattedError
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -24,7 +27,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.http.exceptions import WebSocketDisconnected
-from strawberry.schema import BaseSchema
+from strawberry.schema import BaseSchema, Schema
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
@@ -41,9 +44,11 @@ from gateway.graphql_http import (
     GraphQLParams,
     RequestError,
     accepts_html,
+    is_multipart,
     negotiate,
     not_executed,
     params_from_body,
+    params_from_multipart,
     params_from_query_string,
     result_status,
 )
@@ -54,20 +59,25 @@ from gateway.ratelimit import CostLimit, Limiter
 from gateway.request_state import request_state
 from gateway.settings import Network
 from gateway.websocket_stats import GRAPHQL_TRANSPORT_WS, GRAPHQL_WS, Connection, WebSocketStats
+from loaders import Loaders
 from models.changes import Sink
 from models.error_codes import GraphQLErrorCode
-from resolvers import outbox
+from resolvers import accounts, outbox
 from resolvers.account_tokens import LinkRules
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
 from schema.context import Context
 from schema.errors import classify
+from schema.uploads import upload_permissions
 
 # What every response says unless the response cache handled it (gateway/cache_http.py replaces
 # these on the responses it serves or stores): RFC 9211's Cache-Status, and not for shared caches.
 CACHE_STATUS = "gateway; fwd=bypass"
 CACHE_CONTROL = "private, no-store"
 _METHODS = "GET, POST"
+# A multipart upload's parts: a handful of files per mutation, and `operations` and `map` besides.
+MAX_UPLOAD_FILES = 10
+MAX_UPLOAD_FIELDS = 2
 INVALID_TOKEN = (
     "The access token is not valid or has expired: refresh it, sign in again, or send no Authorization header."
 )
@@ -179,6 +189,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.trusted_proxies = trusted_proxies
         self.websocket_stats = websocket_stats if websocket_stats is not None else WebSocketStats()
         self.webhook_allow_private = webhook_allow_private
+        # Who may send a multipart body at all: staff holding a permission some upload field needs.
+        self.upload_permissions = upload_permissions(schema) if isinstance(schema, Schema) else frozenset()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         # The request's task (and, on a WebSocket, every operation's task started from it) hands
@@ -292,9 +304,55 @@ class GatewayGraphQL(GraphQL[Context, None]):
 
     async def _execute(self, request: Request, media_type: str) -> Response:
         if request.method == "GET":
-            params = params_from_query_string(request.query_params)
-        else:
-            params = params_from_body(request.headers.get("content-type"), await request.body())
+            return await self._answer(request, media_type, params_from_query_string(request.query_params))
+        content_type = request.headers.get("content-type")
+        if not is_multipart(content_type):
+            return await self._answer(request, media_type, params_from_body(content_type, await request.body()))
+        # A file upload: refused to anyone who could not use it before a byte of the body is read.
+        await self._admit_upload(request)
+        form = await self._upload_form(request)
+        try:
+            files = {name: value for name, value in form.multi_items() if isinstance(value, UploadFile)}
+            params = params_from_multipart(form.get("operations"), form.get("map"), files)
+            return await self._answer(request, media_type, params, uploads=True)
+        finally:
+            await form.close()  # the spooled files, on disk past a megabyte, go with the request
+
+    async def _admit_upload(self, request: Request) -> None:
+        """Only signed-in, active staff holding a permission some upload field needs may send a
+        multipart body; each field still checks its own permission before it stores anything.
+
+        Multipart forms are what an HTML form on another site can post (CSRF): Apollo Server asks
+        for a preflight header on them, Strawberry turns them off by default. Here the bearer token
+        this requires is that header: a browser sends `Authorization` cross-origin only after a
+        CORS preflight (CORS_ALLOWED_ORIGINS), and the gateway has no cookies to ride on.
+        """
+        token = _bearer(request.headers.get("authorization"))
+        account = None
+        if token is not None:
+            account = await accounts.viewer(Loaders(), token, self.secret_key, self.token_rules.revoked)
+        if account is None:
+            raise RequestError(
+                401,
+                "File uploads need a staff access token: send `Authorization: Bearer …`.",
+                GraphQLErrorCode.UNAUTHENTICATED,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        if not any(account.has_permission(permission) for permission in self.upload_permissions):
+            needed = " or ".join(sorted(self.upload_permissions)) or "a permission no field asks for"
+            raise RequestError(403, f"File uploads need the {needed} permission.", GraphQLErrorCode.FORBIDDEN)
+
+    async def _upload_form(self, request: Request) -> FormData:
+        """The multipart body, its files spooled to temporary files (in memory up to 1 MB each)."""
+        try:
+            return await request.form(max_files=MAX_UPLOAD_FILES, max_fields=MAX_UPLOAD_FIELDS)
+        except (MultiPartException, StarletteHTTPException) as error:
+            detail = error.message if isinstance(error, MultiPartException) else error.detail
+            raise RequestError(400, f"The multipart body cannot be read: {detail}") from None
+
+    async def _answer(
+        self, request: Request, media_type: str, params: GraphQLParams, *, uploads: bool = False
+    ) -> Response:
         resolved = await self.persisted.resolve(params.query, params.extensions)
 
         sub_response = await self.get_sub_response(request)
@@ -302,7 +360,7 @@ class GatewayGraphQL(GraphQL[Context, None]):
         # The body is read: from here a client that disconnects cancels the execution and with
         # it any statement in progress.
         result = await unless_disconnected(
-            request.receive, self._run_operation(request, params, resolved.document, context)
+            request.receive, self._run_operation(request, params, resolved.document, context, uploads)
         )
         state = request_state(request.scope)
         # Tell the access log and metrics which operation this was.
@@ -334,16 +392,20 @@ class GatewayGraphQL(GraphQL[Context, None]):
         return self._json_response(response_data, status, media_type, sub_response)
 
     async def _run_operation(
-        self, request: Request, params: GraphQLParams, document: str, context: Context
+        self, request: Request, params: GraphQLParams, document: str, context: Context, uploads: bool
     ) -> ExecutionResult:
+        if uploads:
+            allowed = {OperationType.MUTATION}  # a query has nothing to do with a file
+        else:
+            # Only GET and POST get this far (`__call__` answers any other method with 405).
+            allowed = OperationType.from_http("GET" if request.method == "GET" else "POST")
         try:
             return await self.schema.execute(
                 document,
                 variable_values=params.variables,
                 context_value=context,
                 operation_name=params.operation_name,
-                # Only GET and POST get this far (`__call__` answers any other method with 405).
-                allowed_operation_types=OperationType.from_http("GET" if request.method == "GET" else "POST"),
+                allowed_operation_types=allowed,
                 operation_extensions=params.extensions,
             )
         except InvalidOperationTypeError as error:
@@ -355,6 +417,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
                     GraphQLErrorCode.METHOD_NOT_ALLOWED,
                     headers={"Allow": "POST"},
                 ) from None
+            if uploads:
+                raise RequestError(400, "Only a mutation can be sent as a multipart request (with files).") from None
             raise RequestError(
                 400, f"{error.operation_type.value.capitalize()}s cannot be sent over {request.method}."
             ) from None

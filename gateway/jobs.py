@@ -49,6 +49,8 @@ from resolvers import (
     accounts_export,
     audit,
     emails,
+    imports,
+    imports_admin,
     outbox,
     payments_webhooks,
     refunds,
@@ -87,6 +89,12 @@ EXPORT_BUILD = "data_exports.build"
 # A copy that could not be built (the database away): tried again after ~5 s, 10 s, 20 s, … up to
 # 10 minutes apart, 8 times (about 20 minutes in all); the last attempt gives the request up.
 EXPORT_RETRY = Backoff(retries=8, base_seconds=5.0, cap_seconds=600.0)
+IMPORTS_CONSUMER = "imports"  # staff's product imports and exports: one job per file
+IMPORT_RUN = "imports.run"
+PRODUCT_EXPORT_BUILD = "imports.export"
+# An import or export that failed (the database away): tried again after ~5 s, 10 s, … up to 5
+# minutes apart, 6 times; an import goes on after its last committed batch. The last attempt gives it up.
+IMPORT_RETRY = Backoff(retries=6, base_seconds=5.0, cap_seconds=300.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
@@ -169,6 +177,39 @@ def build(
                 await accounts_export.fail(export_id)
             raise
 
+    async def deliver_soon(changes: list[Change]) -> None:
+        """A long job's committed changes (an import's batches: cache invalidations, product
+        events) delivered as each commits, as a request's are, not at the next redelivery."""
+        event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
+        if not event_ids:
+            return
+        try:
+            await app.configure_task(DELIVER).defer_async(event_ids=event_ids)
+        except Exception as error:  # any failure: the periodic redelivery makes up for it
+            stats.defer_failures += 1
+            log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
+
+    @app.task(name=IMPORT_RUN, retry=IMPORT_RETRY, pass_context=True)
+    async def run_import(context: JobContext, import_id: int) -> None:
+        outbox.use_sink(deliver_soon)
+        try:
+            await imports.run(import_id)
+        except Exception:
+            if context.job.attempts >= IMPORT_RETRY.retries:
+                await imports_admin.fail_import(import_id)
+            raise
+        finally:
+            outbox.use_sink(None)
+
+    @app.task(name=PRODUCT_EXPORT_BUILD, retry=IMPORT_RETRY, pass_context=True)
+    async def build_product_export(context: JobContext, export_id: int) -> None:
+        try:
+            await imports_admin.build_export(export_id)
+        except Exception:
+            if context.job.attempts >= IMPORT_RETRY.retries:
+                await imports_admin.fail_export(export_id)
+            raise
+
     @app.task(name=DELIVER, retry=DELIVERY_RETRY)
     async def deliver(event_ids: list[str]) -> None:
         stats.delivered(_ages(await outbox.deliver(event_ids)))
@@ -228,6 +269,7 @@ def build(
     @app.task(name=EXPORTS_PRUNE, queueing_lock=EXPORTS_PRUNE, retry=HOUSEKEEPING_RETRY)
     async def prune_exports(timestamp: int) -> None:
         removed("data_exports", "expired copies of customers' data", await accounts_export.prune())
+        removed("product_exports", "expired product exports", await imports_admin.prune())
 
     @app.periodic(cron=AUDIT_LOG_CRON, periodic_id="audit_log")
     @app.task(name=AUDIT_LOG_PRUNE, queueing_lock=AUDIT_LOG_PRUNE, retry=HOUSEKEEPING_RETRY)
@@ -293,6 +335,7 @@ class Jobs:
         self.consumers = dict(consumers or {})
         self.consumers[WEBHOOKS_CONSUMER] = self.plan_webhooks
         self.consumers[EXPORTS_CONSUMER] = self.plan_exports
+        self.consumers[IMPORTS_CONSUMER] = self.plan_imports
         self.mailer = mailer  # its customer emails: planned by `plan_emails`, sent by EMAIL_SEND jobs
         if mailer is not None:
             self.consumers[emails.CONSUMER] = self.plan_emails
@@ -371,6 +414,13 @@ class Jobs:
         await self._queue_each(
             EXPORT_BUILD, "export_id", await accounts_export.plan(changes), accounts_export.mark_queued
         )
+
+    async def plan_imports(self, changes: list[Change]) -> None:
+        """The outbox consumer of staff's product files: a job for each import to run and each
+        export to write among these changes, not yet queued (a second job finds it done)."""
+        runs, builds = await imports_admin.plan(changes)
+        await self._queue_each(IMPORT_RUN, "import_id", runs, imports_admin.mark_imports_queued)
+        await self._queue_each(PRODUCT_EXPORT_BUILD, "export_id", builds, imports_admin.mark_exports_queued)
 
     async def plan_emails(self, changes: list[Change]) -> None:
         """The outbox consumer of customer emails: the emails these changes call for, and a sending

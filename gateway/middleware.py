@@ -8,6 +8,7 @@ hot path counts. What they and the GraphQL view learn about a request goes into 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import logging
@@ -148,45 +149,66 @@ def _incoming_request_id(scope: Scope) -> str | None:
 
 
 class BodyLimit:
-    """413 for a request body over `max_bytes`, declared or streamed, before anything parses it."""
+    """413 for a request body over `max_bytes`, declared or streamed, before anything parses it.
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    A file upload (a multipart body to /graphql) has a limit of its own, `upload_max_bytes`: a
+    declared length over it is answered before a byte of the body is read, and a streamed body is
+    cut off as soon as it passes it.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, upload_max_bytes: int | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_max_bytes = max_bytes if upload_max_bytes is None else upload_max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        length = -1
         declared = chunked = False
         for name, value in scope["headers"]:
             if name == b"content-length" and value.isdigit():
-                if int(value) > self.max_bytes:
-                    await _too_large(send, self.max_bytes)
-                    return
+                length = int(value)
                 declared = True
             elif name == b"transfer-encoding":
                 chunked = True
+            elif (
+                name == b"content-type" and value[:19].lower() == b"multipart/form-data" and scope["path"] == "/graphql"
+            ):
+                limit = self.upload_max_bytes
+        if length > limit:
+            await _too_large(send, limit)
+            return
         if declared and not chunked:
             # HTTP/1.1 framing: the server hands the application exactly the declared length as
             # this request's body, so there is nothing left to count (and no wrapper to pay for).
             await self.app(scope, receive, send)
             return
         received = 0
+        exceeded = False
 
         async def counting_receive() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
+                    exceeded = True
                     raise _BodyTooLarge
             return message
 
-        try:
-            await self.app(scope, counting_receive, send)
-        except _BodyTooLarge:
-            await _too_large(send, self.max_bytes)
+        async def unless_exceeded(message: Message) -> None:
+            # Past the limit, what the application answers (a 500 from Starlette's error handler,
+            # which met the exception first) gives way to the 413.
+            if not exceeded:
+                await send(message)
+
+        with contextlib.suppress(_BodyTooLarge):
+            await self.app(scope, counting_receive, unless_exceeded)
+        if exceeded:
+            await _too_large(send, limit)
 
 
 class _BodyTooLarge(Exception):

@@ -358,6 +358,9 @@ class Settings:
     max_query_tokens: int = setting("MAX_QUERY_TOKENS", "5000", _whole(100, 1_000_000))
     max_query_cost: int = setting("MAX_QUERY_COST", "5000", _whole(1, 10_000_000))
     max_body_bytes: int = setting("MAX_BODY_BYTES", "100000", _whole(1024, 100_000_000))
+    # A multipart request (files sent with a mutation by staff): its whole body, files included.
+    # Over it, 413 before the body is read (declared) or as soon as it passes it (streamed).
+    upload_max_bytes: int = setting("UPLOAD_MAX_BYTES", str(20 * 1024 * 1024), _whole(1024, 10 * 1024**3))
     introspection: bool = setting("INTROSPECTION", "1", _bool)
     cors_origins: tuple[str, ...] = setting("CORS_ALLOWED_ORIGINS", "", _origins)
     cors_headers: tuple[str, ...] = setting("CORS_ALLOWED_HEADERS", DEFAULT_CORS_HEADERS, _header_names)

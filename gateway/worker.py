@@ -32,6 +32,7 @@ from gateway.jobs import (
     CACHE_CONSUMER,
     EVENTS_CONSUMER,
     EXPORTS_CONSUMER,
+    IMPORTS_CONSUMER,
     WEBHOOKS_CONSUMER,
     Housekeeping,
     Jobs,
@@ -101,6 +102,7 @@ async def run(settings: Settings, concurrency: int) -> int:
     outbox.register(WEBHOOKS_CONSUMER, jobs.plan_webhooks)
     outbox.register(emails.CONSUMER, jobs.plan_emails)
     outbox.register(EXPORTS_CONSUMER, jobs.plan_exports)
+    outbox.register(IMPORTS_CONSUMER, jobs.plan_imports)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
     if redis is not None:
         breaker = Breaker(settings.redis_breaker_seconds)
@@ -136,6 +138,7 @@ async def run(settings: Settings, concurrency: int) -> int:
         outbox.unregister(EVENTS_CONSUMER)
         outbox.unregister(emails.CONSUMER)
         outbox.unregister(EXPORTS_CONSUMER)
+        outbox.unregister(IMPORTS_CONSUMER)
         outbox.unregister(WEBHOOKS_CONSUMER)
         if redis is not None:
             await redis.aclose()

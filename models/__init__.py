@@ -27,6 +27,7 @@ from models.catalogue import (
 )
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.emails import SentEmail, SentEmailStatus
+from models.imports import ExportStatus, ImportJob, ImportStatus, ProductExport, ProductFileFormat
 from models.inventory import Stock, StockMovement, Warehouse
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.outbox import OutboxEvent
@@ -63,6 +64,9 @@ __all__ = [
     "DataExportStatus",
     "DiscountCode",
     "DiscountKind",
+    "ExportStatus",
+    "ImportJob",
+    "ImportStatus",
     "Order",
     "OrderCounter",
     "OrderEvent",
@@ -74,6 +78,8 @@ __all__ = [
     "PaymentStatus",
     "Permission",
     "Product",
+    "ProductExport",
+    "ProductFileFormat",
     "ProductImage",
     "ProductRelated",
     "ProductStatus",

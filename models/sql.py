@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
+from enum import Enum
 from typing import Any, TypeVar
 
 from tortoise import connections
@@ -166,3 +167,23 @@ async def rows_in(
     select = rows.columns(row, "t", computed)
     sql, values = _in_statement(select, table_of(model), column, keys, order_by, postgres)
     return rows.read(row, await fetch(sql, values, conn), postgres)
+
+
+async def insert_rows(model: type[Model], names: Sequence[str], records: Sequence[Sequence[Any]]) -> None:
+    """Insert many rows of `model` (each the values of the fields `names`, in the caller's
+    transaction): COPY on PostgreSQL, far cheaper per row than INSERT statements, as the seed
+    found; one multi-row INSERT per 500 rows on SQLite. Fields left out take their column's
+    database default (an id its sequence), not the model's Python default: name every field that
+    has one. Logged like Tortoise's statements, so statement counters see it."""
+    if not records:
+        return
+    conn = connection()
+    if not is_postgres(conn):
+        await model.bulk_create([model(**dict(zip(names, record, strict=True))) for record in records], batch_size=500)
+        return
+    columns = columns_of(model)
+    table = table_of(model)
+    copied = [tuple(value.value if isinstance(value, Enum) else value for value in record) for record in records]
+    db_client_logger.debug("COPY %s (%s): %d rows", table, ", ".join(columns[name] for name in names), len(copied))
+    async with conn.acquire_connection() as driver:  # the transaction's own asyncpg connection
+        await driver.copy_records_to_table(table, records=copied, columns=[columns[name] for name in names])

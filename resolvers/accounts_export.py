@@ -22,9 +22,6 @@ Throttled per customer: one export in preparation at a time, `PER_DAY` requests 
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 from collections import defaultdict
@@ -54,7 +51,7 @@ from models import (
 )
 from models.accounts_export import KEY_LENGTH
 from models.changes import Change
-from resolvers import batches, outbox
+from resolvers import batches, outbox, signed_keys
 from resolvers.emails import Letter
 from resolvers.errors import DomainError, ErrorCode
 
@@ -67,7 +64,6 @@ STALE_AFTER = timedelta(hours=1)
 FORMAT = "commerce-gateway/customer-data-export/1"  # names the document's shape, for whoever reads it
 PENDING, READY, FAILED = DataExportStatus.PENDING, DataExportStatus.READY, DataExportStatus.FAILED
 _SIGNED = b"data-export:"  # what the signature is for, so no other HMAC under SECRET_KEY can pass for it
-_TOKEN_LENGTH = KEY_LENGTH + 1 + 43  # key, dot, unpadded base64 of a SHA-256
 
 
 async def request(account: Account) -> DataExport:
@@ -141,22 +137,15 @@ async def prune(size: int = batches.SIZE) -> int:
     return await batches.delete_in_batches(batch, size)
 
 
-def _signature(key: str, secret_key: str) -> str:
-    digest = hmac.new(secret_key.encode(), _SIGNED + key.encode(), hashlib.sha256).digest()
-    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
-
-
 def download_token(key: str, secret_key: str) -> str:
     """What the download link carries: the export's key and its signature."""
-    return f"{key}.{_signature(key, secret_key)}"
+    return signed_keys.sign(_SIGNED, key, secret_key)
 
 
 async def find_download(token: str, secret_key: str) -> DataExport | None:
     """The READY export a link names, or None: unknown, forged, expired and not yet built alike."""
-    key, _, signature = token.partition(".")
-    if len(token) != _TOKEN_LENGTH or not token.isascii():
-        return None
-    if not hmac.compare_digest(signature.encode(), _signature(key, secret_key).encode()):
+    key = signed_keys.verified_key(_SIGNED, token, KEY_LENGTH, secret_key)
+    if key is None:
         return None  # a forged or mistyped link costs no query
     return await DataExport.get_or_none(key=key, status=READY, expires_at__gt=datetime.now(UTC))
 

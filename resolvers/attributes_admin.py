@@ -261,13 +261,11 @@ async def _checked(
         if entry.slug in seen:
             raise DomainError(ErrorCode.DUPLICATE, f"The attribute {entry.slug!r} is given twice.", [*path, "slug"])
         seen.add(entry.slug)
-        checked.append((attribute, _parsed_values(attribute, entry.values, choices.get(attribute.id, set()), path)))
+        checked.append((attribute, parsed_values(attribute, entry.values, choices.get(attribute.id, set()), path)))
     return checked
 
 
-def _parsed_values(
-    attribute: Attribute, texts: tuple[str, ...], choices: set[str], path: list[str]
-) -> list[TypedValue]:
+def parsed_values(attribute: Attribute, texts: tuple[str, ...], choices: set[str], path: list[str]) -> list[TypedValue]:
     where = [*path, "values"]
     if len(texts) > 1 and attribute.type is not AttributeType.MULTI_SELECT:
         raise DomainError(

@@ -627,3 +627,12 @@ def _ranges(rows: Sequence[Mapping[str, Any]], postgres: bool) -> dict[int, tupl
             low, high = (v if postgres else date.fromisoformat(v) for v in (row["low_date"], row["high_date"]))
             ranges[int(row["attribute_id"])] = (low, high)
     return ranges
+
+
+async def product_ids(search: ProductSearch, after_id: int, limit: int) -> list[int]:
+    """The ids of the products matching `search` after `after_id`, in id order: a whole filtered
+    catalogue read a page at a time (the product export)."""
+    conn = connection()
+    where, params = _where(search, _Dialect(is_postgres(conn)))
+    sql = f"SELECT p.id FROM product p WHERE {where} AND p.id > ? ORDER BY p.id LIMIT ?"
+    return [int(row["id"]) for row in await fetch(sql, [*params, after_id, limit], conn)]

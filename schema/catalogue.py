@@ -377,7 +377,7 @@ async def resolve_products(
 ) -> ProductConnection:
     """`Query.products` and `Category.products`: under a category, its subtree is the filter."""
     category_id = root._model.id if isinstance(root, Category) else None
-    spec = _product_filter(filter, category_id, include_hidden=await sees_hidden_products(info.context))
+    spec = product_filter_input(filter, category_id, include_hidden=await sees_hidden_products(info.context))
     return await _product_connection(info, spec, sort, search, first, after, last, before)
 
 
@@ -707,7 +707,7 @@ def _build_facets(context: Context, facets: Facets | None) -> ProductFacets:
     )
 
 
-def _product_filter(
+def product_filter_input(
     filter: ProductFilter | None, category_id: int | None = None, include_hidden: bool = False
 ) -> catalogue.ProductFilterInput:
     """The filter argument as the domain takes it: who may filter by status, IDs decoded."""

@@ -22,6 +22,7 @@ from decimal import Decimal
 import dateutil.parser  # type: ignore[import-untyped]  # Strawberry's own DateTime parses with it
 import strawberry
 from strawberry.exceptions import StrawberryInputCoercionError
+from strawberry.file_uploads.scalars import Upload, UploadDefinition
 from strawberry.schema.types.base_scalars import DateDefinition, DecimalDefinition
 from strawberry.types.scalar import ScalarDefinition
 
@@ -78,5 +79,13 @@ DECIMAL: ScalarDefinition = replace(
     specified_by_url=XSD_DECIMAL,
 )
 
+# A file sent with a mutation: gateway/graphql_view.py reads multipart requests as the spec has it.
+UPLOAD: ScalarDefinition = replace(
+    UploadDefinition,
+    description="A file sent with the mutation as a part of a multipart/form-data request (the GraphQL multipart "
+    "request spec): its variable is `null` in `operations` and named in `map`. Only signed-in staff may send files.",
+    specified_by_url="https://github.com/jaydenseric/graphql-multipart-request-spec",
+)
+
 # What `StrawberryConfig(scalar_map=...)` takes: the Python types these scalars stand for.
-SCALARS: dict[object, ScalarDefinition] = {datetime: DATETIME, date: DATE, Decimal: DECIMAL}
+SCALARS: dict[object, ScalarDefinition] = {datetime: DATETIME, date: DATE, Decimal: DECIMAL, Upload: UPLOAD}

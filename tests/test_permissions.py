@@ -151,6 +151,11 @@ ACCOUNT_OPERATIONS = {
     "staffDeactivate": Permission.MANAGE_STAFF,
     "staffActivate": Permission.MANAGE_STAFF,
     "auditLog": Permission.VIEW_AUDIT_LOG,
+    # The catalogue's bulk files (issue 19): refused before a file is stored (tests/test_imports.py).
+    "productImport": Permission.MANAGE_PRODUCTS,
+    "importJob": Permission.MANAGE_PRODUCTS,
+    "productExport": Permission.MANAGE_PRODUCTS,
+    "exportJob": Permission.MANAGE_PRODUCTS,
 }
 
 # Issue 19, point 4: the admin lists and edits.
