@@ -29,6 +29,7 @@ MODEL_MODULES = [
     "models.outbox",
     "models.emails",
     "models.webhooks_out",
+    "models.media",
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a

@@ -32,11 +32,13 @@ from gateway.jobs import (
     CACHE_CONSUMER,
     EVENTS_CONSUMER,
     EXPORTS_CONSUMER,
+    MEDIA_CONSUMER,
     WEBHOOKS_CONSUMER,
     Housekeeping,
     Jobs,
     describe,
 )
+from gateway.media_storage import media_uploads
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
@@ -94,8 +96,16 @@ async def run(settings: Settings, concurrency: int) -> int:
     mailer = customer_emails(settings, email_sender)
     mail.publish(metrics, lambda: mailer.counts, email_sender)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
-    jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2, mailer=mailer)
+    jobs = Jobs(
+        settings.database_url,
+        housekeeping(settings),
+        stats,
+        pool_size=concurrency + 2,
+        mailer=mailer,
+        uploads=media_uploads(settings),
+    )
     outbox.register(WEBHOOKS_CONSUMER, jobs.plan_webhooks)
+    outbox.register(MEDIA_CONSUMER, jobs.plan_media)
     outbox.register(emails.CONSUMER, jobs.plan_emails)
     outbox.register(EXPORTS_CONSUMER, jobs.plan_exports)
     redis = redis_client(settings.redis_url, settings.redis_timeout_ms / 1000) if settings.redis_url else None
@@ -134,6 +144,7 @@ async def run(settings: Settings, concurrency: int) -> int:
         outbox.unregister(emails.CONSUMER)
         outbox.unregister(EXPORTS_CONSUMER)
         outbox.unregister(WEBHOOKS_CONSUMER)
+        outbox.unregister(MEDIA_CONSUMER)
         if redis is not None:
             await redis.aclose()
         if stripe_payments is not None:

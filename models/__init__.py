@@ -27,6 +27,7 @@ from models.catalogue import (
 from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.emails import SentEmail, SentEmailStatus
 from models.inventory import Stock, StockMovement, Warehouse
+from models.media import ImageFormat, ImageThumbnail, ThumbnailStatus
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.outbox import OutboxEvent
 from models.payments import Payment, PaymentEvent, PaymentStatus
@@ -60,6 +61,8 @@ __all__ = [
     "DataExportStatus",
     "DiscountCode",
     "DiscountKind",
+    "ImageFormat",
+    "ImageThumbnail",
     "Order",
     "OrderCounter",
     "OrderEvent",
@@ -94,6 +97,7 @@ __all__ = [
     "Stock",
     "StockMovement",
     "TaxRate",
+    "ThumbnailStatus",
     "VariantOption",
     "Warehouse",
     "WebhookAttempt",

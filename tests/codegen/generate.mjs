@@ -22,6 +22,8 @@ const SPECIFICATIONS = {
   "https://www.rfc-editor.org/rfc/rfc3339#section-5.6": "string",
   "https://scalars.graphql.org/andimarek/local-date.html": "string",
   "https://www.w3.org/TR/xmlschema11-2/#decimal": "string",
+  // An upload is no text: a browser client (apollo-upload-client) puts a File or Blob in the variable.
+  "https://github.com/jaydenseric/graphql-multipart-request-spec": "File | Blob",
 };
 
 const [schemaPath, operationsPath, outDir] = process.argv.slice(2);
