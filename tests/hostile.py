@@ -193,6 +193,8 @@ class FuzzGateway:
             "Decimal": st.one_of(numbers, st.sampled_from(ODD_NUMBERS), text).map(nodes.String),
             "DateTime": st.one_of(times, st.sampled_from(ODD_TIMES), text).map(nodes.String),
             "Date": st.one_of(st.dates().map(str), st.sampled_from(ODD_TIMES), text).map(nodes.String),
+            # A file is a multipart request's part: in a JSON request only text can stand there.
+            "Upload": text.map(nodes.String),
         }
 
     async def post(

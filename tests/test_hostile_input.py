@@ -328,7 +328,8 @@ RAW_CASES = {
     ),
     "plain text": (b"{ __typename }", "text/plain", 415, "BAD_REQUEST"),
     "a form": (b"query=%7B__typename%7D", "application/x-www-form-urlencoded", 415, "BAD_REQUEST"),
-    "multipart": (b"--x\r\n\r\n{}\r\n--x--", "multipart/form-data; boundary=x", 415, "BAD_REQUEST"),
+    # File uploads (the multipart request spec) are for signed-in staff only: refused unread.
+    "multipart": (b"--x\r\n\r\n{}\r\n--x--", "multipart/form-data; boundary=x", 401, "UNAUTHENTICATED"),
     "latin-1": (b'{"query": "{ __typename }"}', "application/json; charset=latin-1", 415, "BAD_REQUEST"),
     "no content type": (b'{"query": "{ __typename }"}', "", 415, "BAD_REQUEST"),
     # JSON can escape a lone UTF-16 surrogate, which no UTF-8 text (nor the database) can hold.
