@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -68,14 +69,25 @@ def thumbnail_spec(width: int | None, format: ImageFormat | None, original_key: 
     return width or 0, format or _format_of(original_key)
 
 
+@dataclass(frozen=True)
+class Original:
+    """An uploaded image: its id, its key in the storage and its width in pixels."""
+
+    image_id: int
+    key: str
+    width: int | None
+
+
 async def thumbnail_key(
-    loaders: Loaders, image_id: int, original_key: str, width: int | None, format: ImageFormat | None
+    loaders: Loaders, original: Original, width: int | None, format: ImageFormat | None
 ) -> str | None:
-    """The stored thumbnail of an uploaded image, or None (the original stands in) while it is
-    being made: then it is asked for, once."""
-    size, kind = thumbnail_spec(width, format, original_key)
-    if size == 0 and kind == _format_of(original_key):
-        return original_key
+    """The stored thumbnail of an uploaded image (the original's own key when it already is what is
+    asked: its format, no wider), or None (the original stands in) while it is being made: then it
+    is asked for, once."""
+    size, kind = thumbnail_spec(width, format, original.key)
+    image_id = original.image_id
+    if kind == _format_of(original.key) and (size == 0 or (original.width is not None and size >= original.width)):
+        return original.key
     for thumbnail in await loaders.thumbnails_by_image_id.load(image_id):
         if thumbnail.width == size and thumbnail.format == kind.value:
             return thumbnail.storage_key if thumbnail.status == ThumbnailStatus.READY else None

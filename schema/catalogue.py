@@ -102,6 +102,7 @@ class Image(Node):
     image_id: strawberry.Private[int]
     link: strawberry.Private[str]  # the URL staff gave (or the one an upload had when stored)
     storage_key: strawberry.Private[str | None]  # an uploaded image's place in the media storage
+    width: strawberry.Private[int | None]  # an uploaded image's, in pixels
 
     @strawberry.field(
         graphql_type=str,
@@ -123,7 +124,7 @@ class Image(Node):
             strawberry.argument(description="The format wanted; left out: the original's."),
         ] = None,
     ) -> str | Awaitable[str]:
-        return media.image_url(info, self.image_id, self.link, self.storage_key, width, format)
+        return media.image_url(info, self, width, format)
 
 
 @strawberry.type(description="One version of a product that can be bought (a size, a color): what a cart line holds.")
@@ -491,6 +492,7 @@ def build_image(image: ImageRow) -> Image:
         image_id=image.id,
         link=image.url,
         storage_key=image.storage_key,
+        width=image.width,
     )
 
 

@@ -231,8 +231,10 @@ async def test_thumbnails_are_made_once_by_a_job_and_files_go_with_their_image(a
     made = Image.open(io.BytesIO((await client.get(urlsplit(url).path)).content))
     assert made.format == "WEBP" and made.size == (320, 240)
     # Any width of the set, and the original's URL for the original's format at full size.
-    full = await query(client, staff_headers, THUMB, {"id": product, "f": "JPEG"})
-    assert full["data"]["product"]["images"] == [{"url": original["url"]}]
+    for same in ({"f": "JPEG"}, {"w": 2048}, {"w": 1024, "f": "JPEG"}):  # nothing to make: the original is that
+        answer = await query(client, staff_headers, THUMB, {"id": product, **same})
+        assert answer["data"]["product"]["images"] == [{"url": original["url"]}], same
+    assert await ImageThumbnail.filter(image_id=image_id).count() == 1
     bad = await query(client, staff_headers, THUMB, {"id": product, "w": 300})
     assert bad["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT" and "160, 320" in bad["errors"][0]["message"]
 
