@@ -166,8 +166,18 @@ def build(
 
     if uploads is not None:
 
+        async def deliver_soon(changes: list[Change]) -> None:
+            """What a job commits (a thumbnail ready: cached answers to evict) is delivered as a
+            request's is, by a delivery job, not seconds later by the redelivery."""
+            event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
+            try:
+                await app.configure_task(DELIVER).defer_async(event_ids=event_ids)
+            except Exception as error:  # the redelivery makes up for it
+                log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
+
         @app.task(name=THUMBNAIL_MAKE, retry=THUMBNAIL_RETRY, pass_context=True)
         async def make_thumbnail(context: JobContext, thumbnail_id: int) -> None:
+            outbox.use_sink(deliver_soon)
             try:
                 await media.make_thumbnail(uploads.storage, uploads.limits, thumbnail_id)
             except Exception:
