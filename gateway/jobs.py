@@ -170,6 +170,8 @@ def build(
             """What a job commits (a thumbnail ready: cached answers to evict) is delivered as a
             request's is, by a delivery job, not seconds later by the redelivery."""
             event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
+            if not event_ids:
+                return
             try:
                 await app.configure_task(DELIVER).defer_async(event_ids=event_ids)
             except Exception as error:  # the redelivery makes up for it
