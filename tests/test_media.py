@@ -30,8 +30,7 @@ from gateway.settings import load_settings
 from models import ImageThumbnail, OutboxEvent, Permission, ProductImage
 from resolvers import outbox
 from tests.staff import bearer, token_for
-from tests.test_uploads import _serve
-from tests.uploads import multipart_parts, post_files
+from tests.uploads import multipart_parts, post_files, serve_counting_reads
 
 UPLOAD = (
     "mutation($p: ID!, $f: Upload!, $a: String) { productMediaUpload(productId: $p, file: $f, altText: $a) "
@@ -171,7 +170,7 @@ async def test_an_upload_over_the_limit_is_answered_413_unread(app, db):
     fields, parts = multipart_parts(UPLOAD, {"p": "x"}, {"f": ("a.jpg", b"x" * 1024, "image/jpeg")})
     request = httpx.Request("POST", "http://gateway.test/graphql", data=fields, files=parts, headers=headers)
     request.headers["content-length"] = str(20 * 1024 * 1024 + 1)  # what a 20 MB upload declares
-    status, read = await _serve(app, request)
+    status, read = await serve_counting_reads(app, request)
     assert status == 413 and read == 0
 
 
