@@ -4,10 +4,15 @@ thumbnails made once by a job, and their files removed with them."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import socket
 import struct
+import subprocess
+import sys
+import time
 import uuid
 import zlib
 from collections.abc import AsyncIterator, Iterator
@@ -29,6 +34,7 @@ from gateway.media_storage import LocalStorage, Media
 from gateway.settings import load_settings
 from models import ImageThumbnail, OutboxEvent, Permission, ProductImage
 from resolvers import outbox
+from tests.conftest import ROOT
 from tests.staff import bearer, token_for
 from tests.uploads import multipart_parts, post_files, serve_counting_reads
 
@@ -334,3 +340,54 @@ async def test_s3_stores_serves_thumbnails_and_deletes(s3_app, s3_endpoint):
             await worker.run()
         listed = storage.client.list_objects_v2(Bucket=storage.bucket, Prefix="shop/")
         assert listed.get("KeyCount", 0) == 0
+
+
+@pytest.fixture
+def worker_process(db: Any, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], dict[str, str]]]:
+    """On PostgreSQL, `python -m gateway worker` with a media directory of its own: its environment."""
+    if db.name != "postgres":
+        pytest.skip("on SQLite the serving process runs the jobs (the thumbnail tests above run them as it does)")
+    environment = {"DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "REDIS_URL": "", "MEDIA_STORAGE_URL": str(tmp_path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "worker"],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        yield process, environment
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.mark.slow  # a worker process of its own
+async def test_a_worker_process_makes_the_thumbnails_on_postgres(worker_process):
+    """On PostgreSQL the web process defers and `python -m gateway worker` makes the thumbnail, in
+    the media storage both share (on SQLite the serving process makes it: the tests above)."""
+    process, environment = worker_process
+    app = create_app(load_settings({**environment, "RATE_LIMIT_PER_SECOND": "0"}))
+    await app.state.jobs.start()
+    try:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as client:
+            headers = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+            product = await new_product(client, headers)
+            await upload(client, headers, product, picture("PNG", (400, 300)), "a.png")
+            wanted = {"id": product, "w": 160, "f": "JPEG"}
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                url = (await query(client, headers, THUMB, wanted))["data"]["product"]["images"][0]["url"]
+                if url.endswith("-160.jpg"):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                raise AssertionError(process.stderr.read1().decode()[-2000:] if process.stderr else "no thumbnail")
+            made = await client.get(urlsplit(url).path)
+            assert Image.open(io.BytesIO(made.content)).size == (160, 120)
+    finally:
+        await app.state.jobs.stop()
