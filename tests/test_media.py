@@ -7,11 +7,9 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import os
 import socket
 import struct
 import subprocess
-import sys
 import time
 import uuid
 import zlib
@@ -34,7 +32,7 @@ from gateway.media_storage import LocalStorage, Media
 from gateway.settings import load_settings
 from models import ImageThumbnail, OutboxEvent, Permission, ProductImage
 from resolvers import outbox
-from tests.conftest import ROOT
+from tests.live import job_worker
 from tests.staff import bearer, token_for
 from tests.uploads import multipart_parts, post_files, serve_counting_reads
 
@@ -348,22 +346,8 @@ def worker_process(db: Any, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[b
     if db.name != "postgres":
         pytest.skip("on SQLite the serving process runs the jobs (the thumbnail tests above run them as it does)")
     environment = {"DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "REDIS_URL": "", "MEDIA_STORAGE_URL": str(tmp_path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker"],
-        cwd=ROOT,
-        env={**os.environ, **environment},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
+    with job_worker(environment) as process:
         yield process, environment
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.mark.slow  # a worker process of its own
