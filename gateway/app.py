@@ -39,6 +39,7 @@ from gateway.exports import data_export_download, product_export_download
 from gateway.graphql_view import GatewayGraphQL
 from gateway.job_stats import JobStats
 from gateway.jobs import CACHE_CONSUMER, EVENTS_CONSUMER, Jobs
+from gateway.media_storage import MEDIA_PATH, LocalStorage, media_files, media_uploads
 from gateway.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
 from gateway.metrics import FLUSH_SECONDS, Metrics
 from gateway.middleware import BodyLimit, RateLimit, RequestMiddleware
@@ -144,6 +145,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     )
     cache = _response_cache(settings, schema.as_str(), events, persisted, breaker) if settings.cache_enabled else None
 
+    uploads = media_uploads(settings)
     email_sender = mail.Timed(mail.sender(settings.email_url))
     customer_emails = worker.customer_emails(settings, email_sender)
     job_stats = JobStats()
@@ -157,6 +159,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
             EVENTS_CONSUMER: events.redeliver,
         },
         mailer=customer_emails,
+        uploads=uploads,
     )
     kill_after = settings.test_only_kill_after_commit
 
@@ -193,6 +196,8 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
         trusted_proxies=settings.trusted_proxies,
         websocket_stats=websocket_stats,
         webhook_allow_private=settings.webhook_allow_private_targets,
+        media=uploads.storage,
+        media_limits=uploads.limits,
     )
     # What the last readiness check found; Redis trouble is reported here and in metrics, not as 503.
     redis_health = {"degraded": False}
@@ -300,6 +305,12 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
                 )
                 for kind in catalogue_sitemap.KINDS
             ),
+            # Uploaded media kept on this host's disk (in S3, clients fetch them from the store).
+            *(
+                [Route(MEDIA_PATH + "{key:path}", media_files(uploads.storage), methods=["GET", "HEAD"])]
+                if isinstance(uploads.storage, LocalStorage)
+                else []
+            ),
             # GraphiQL's files (the page itself is GET /graphql), only while GraphiQL is on.
             *([Mount(graphiql.ASSETS_PATH, graphiql.assets())] if settings.graphiql else []),
         ],
@@ -388,6 +399,7 @@ def create_app(settings: Settings, tracing: Tracing | None = None) -> Starlette:
     app.state.events = events
     app.state.cache = cache
     app.state.jobs = jobs
+    app.state.media = uploads
     if cache is not None:
         cache.stats.publish(metrics)
     return app

@@ -31,6 +31,7 @@ MODEL_MODULES = [
     "models.webhooks_out",
     "models.audit",
     "models.imports",
+    "models.media",
 ]
 APP_LABEL = "models"
 # Seconds to open a connection: a server that does not answer (a host that drops packets) costs a

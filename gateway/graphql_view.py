@@ -66,6 +66,8 @@ from resolvers import accounts, outbox
 from resolvers.account_tokens import LinkRules
 from resolvers.accounts import TokenRules
 from resolvers.cart import CartRules
+from resolvers.media import MediaStorage
+from resolvers.media_images import Limits as MediaLimits
 from schema.context import Context
 from schema.errors import classify
 from schema.uploads import upload_permissions
@@ -158,6 +160,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         trusted_proxies: tuple[Network, ...] = (),
         websocket_stats: WebSocketStats | None = None,
         webhook_allow_private: bool = False,
+        media: MediaStorage | None = None,
+        media_limits: MediaLimits | None = None,
     ) -> None:
         # Strawberry refuses cross-origin WebSocket handshakes from browsers unless the page's
         # origin is allowed (CORS does not cover WebSockets); same-origin and non-browser
@@ -189,6 +193,8 @@ class GatewayGraphQL(GraphQL[Context, None]):
         self.trusted_proxies = trusted_proxies
         self.websocket_stats = websocket_stats if websocket_stats is not None else WebSocketStats()
         self.webhook_allow_private = webhook_allow_private
+        self.media = media  # uploaded media's storage, and what an upload may be
+        self.media_limits = media_limits
         # Who may send a multipart body at all: staff holding a permission some upload field needs.
         self.upload_permissions = upload_permissions(schema) if isinstance(schema, Schema) else frozenset()
 
@@ -224,7 +230,10 @@ class GatewayGraphQL(GraphQL[Context, None]):
             response=response if http else None,
             cost_bucket=cost_bucket,
             shared_answer=state.shared,
+            media=self.media,
         )
+        if self.media_limits is not None:
+            context.media_limits = self.media_limits
         return context
 
     async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:

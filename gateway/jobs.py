@@ -42,6 +42,7 @@ from psycopg_pool import AsyncConnectionPool
 from gateway import postgres_url
 from gateway.job_retry import Backoff
 from gateway.job_stats import JobStats
+from gateway.media_storage import Media
 from models.changes import Change
 from resolvers import (
     account_tokens,
@@ -51,6 +52,7 @@ from resolvers import (
     emails,
     imports,
     imports_admin,
+    media,
     outbox,
     payments_webhooks,
     refunds,
@@ -96,6 +98,11 @@ PRODUCT_EXPORT_BUILD = "imports.export"
 # minutes apart, 6 times; an import goes on after its last committed batch. The last attempt gives it up.
 IMPORT_RETRY = Backoff(retries=6, base_seconds=5.0, cap_seconds=300.0)
 HOUSEKEEPING_RETRY = Backoff(retries=3, base_seconds=5.0, cap_seconds=60.0)
+MEDIA_CONSUMER = "media"  # uploaded media: thumbnails asked for get a job; deleted images' files go
+THUMBNAIL_MAKE = "media.thumbnail"
+# A thumbnail not made (the storage away): tried again after ~5 s, 10 s, 20 s, … up to 5 minutes
+# apart, 8 times (about 20 minutes); the last attempt gives it up (the original is shown).
+THUMBNAIL_RETRY = Backoff(retries=8, base_seconds=5.0, cap_seconds=300.0)
 REDELIVER_CRON = "* * * * * */5"  # every 5 seconds (croniter: the sixth field is seconds)
 PRUNE_CRON = "*/10 * * * *"  # every 10 minutes
 # What outlives its use, pruned hourly (each at a minute of its own, so the runs do not coincide).
@@ -150,8 +157,10 @@ def build(
     rules: Housekeeping,
     stats: JobStats,
     mailer: emails.Emails | None = None,
+    uploads: Media | None = None,
 ) -> procrastinate.App:
-    """A Procrastinate app with the gateway's tasks, on `connector` (sending emails through `mailer`)."""
+    """A Procrastinate app with the gateway's tasks, on `connector` (sending emails through `mailer`,
+    making thumbnails in `uploads`' storage)."""
     app = procrastinate.App(connector=connector)
 
     def removed(what: str, described: str, count: int) -> None:
@@ -167,6 +176,34 @@ def build(
             # `attempts` counts the runs before this one: the policy retries none after this run.
             await mailer.send_one(email_id, last_attempt=context.job.attempts >= EMAIL_RETRY.retries)
 
+    async def deliver_soon(changes: list[Change]) -> None:
+        """A job's committed changes (an import's batches: cache invalidations, product events; a
+        thumbnail made: cached answers to evict) delivered as each commits, as a request's are,
+        not at the next redelivery."""
+        event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
+        if not event_ids:
+            return
+        try:
+            await app.configure_task(DELIVER).defer_async(event_ids=event_ids)
+        except Exception as error:  # any failure: the periodic redelivery makes up for it
+            stats.defer_failures += 1
+            log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
+
+    if uploads is not None:
+
+        @app.task(name=THUMBNAIL_MAKE, retry=THUMBNAIL_RETRY, pass_context=True)
+        async def make_thumbnail(context: JobContext, thumbnail_id: int) -> None:
+            outbox.use_sink(deliver_soon)
+            try:
+                await media.make_thumbnail(uploads.storage, uploads.limits, thumbnail_id)
+            except Exception:
+                # `attempts` counts the runs before this one: the policy retries none after this run.
+                if context.job.attempts >= THUMBNAIL_RETRY.retries:
+                    await media.give_up_thumbnail(thumbnail_id)
+                raise
+            finally:
+                outbox.use_sink(None)
+
     @app.task(name=EXPORT_BUILD, retry=EXPORT_RETRY, pass_context=True)
     async def build_export(context: JobContext, export_id: int) -> None:
         try:
@@ -176,18 +213,6 @@ def build(
             if context.job.attempts >= EXPORT_RETRY.retries:
                 await accounts_export.fail(export_id)
             raise
-
-    async def deliver_soon(changes: list[Change]) -> None:
-        """A long job's committed changes (an import's batches: cache invalidations, product
-        events) delivered as each commits, as a request's are, not at the next redelivery."""
-        event_ids: list[JSONValue] = [change.event_id for change in changes if change.event_id]
-        if not event_ids:
-            return
-        try:
-            await app.configure_task(DELIVER).defer_async(event_ids=event_ids)
-        except Exception as error:  # any failure: the periodic redelivery makes up for it
-            stats.defer_failures += 1
-            log.warning("could not defer the delivery of %d events (%s); redelivery will", len(event_ids), error)
 
     @app.task(name=IMPORT_RUN, retry=IMPORT_RETRY, pass_context=True)
     async def run_import(context: JobContext, import_id: int) -> None:
@@ -329,6 +354,7 @@ class Jobs:
         pool_size: int = WEB_POOL_SIZE,
         consumers: Mapping[str, outbox.Sink] | None = None,
         mailer: emails.Emails | None = None,
+        uploads: Media | None = None,
     ) -> None:
         self.stats = stats
         # Who this process hands outbox events to when it runs jobs itself (`start` on SQLite).
@@ -339,6 +365,9 @@ class Jobs:
         self.mailer = mailer  # its customer emails: planned by `plan_emails`, sent by EMAIL_SEND jobs
         if mailer is not None:
             self.consumers[emails.CONSUMER] = self.plan_emails
+        self.uploads = uploads
+        if uploads is not None:
+            self.consumers[MEDIA_CONSUMER] = self.plan_media
         self.in_process = not database_url.startswith("postgres://")
         self.pool: AsyncConnectionPool | None = None
         if self.in_process:
@@ -356,7 +385,7 @@ class Jobs:
                 timeout=CONNECT_TIMEOUT,
                 name="jobs",
             )
-        self.app = build(connector, rules, stats, mailer)
+        self.app = build(connector, rules, stats, mailer, uploads)
         self._worker: asyncio.Task[None] | None = None
         self.opened = False
 
@@ -427,6 +456,15 @@ class Jobs:
         job for each not yet queued (a second job for one email finds it SENT)."""
         if self.mailer is not None:
             await self._queue_each(EMAIL_SEND, "email_id", await self.mailer.plan(changes), emails.mark_queued)
+
+    async def plan_media(self, changes: list[Change]) -> None:
+        """The outbox consumer of uploaded media: a job for each thumbnail asked for and not yet
+        queued, and the files of deleted images removed from the storage."""
+        if self.uploads is not None:
+            await media.delete_files(self.uploads.storage, changes)
+            await self._queue_each(
+                THUMBNAIL_MAKE, "thumbnail_id", await media.plan_thumbnails(changes), media.mark_queued
+            )
 
     async def _queue_each(
         self, task: str, argument: str, row_ids: list[int], mark_queued: Callable[[list[int]], Awaitable[None]]

@@ -319,6 +319,23 @@ def _directory(name: str, value: str) -> str | None:
     return value
 
 
+def _media_storage_url(name: str, value: str) -> str:
+    """`s3://bucket/prefix`, or a directory for the files (`file://` optional), made when first needed."""
+    parts = urlsplit(value)
+    if parts.scheme == "s3":
+        if not re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", parts.netloc) or parts.query or parts.fragment:
+            raise ConfigError(f"{name}: expected s3://BUCKET/PREFIX with a valid bucket name, got {value!r}")
+        return value
+    path = value.removeprefix("file://")
+    if parts.scheme not in ("", "file") or not path or "\x00" in path or os.path.isfile(path):
+        raise ConfigError(f"{name}: expected a directory such as var/media or s3://BUCKET/PREFIX, got {value!r}")
+    return value
+
+
+def _optional_public_url(name: str, value: str) -> str | None:
+    return _public_url(name, value) if value else None
+
+
 def _storefront_urls(name: str, value: str) -> tuple[str, ...]:
     try:
         return account_tokens.storefronts(value)
@@ -441,6 +458,15 @@ class Settings:
     # Where clients reach this gateway: links in emails that lead back to it (a customer's copy of
     # their data, GET /exports/…) start with it.
     public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", _public_url)
+    # Uploaded media (gateway/media_storage.py): a directory served under /media/, or
+    # s3://bucket/prefix on any S3-compatible store (the standard AWS_* variables configure it);
+    # clients fetch the files at MEDIA_PUBLIC_URL when set (a CDN, the bucket's website), else at
+    # PUBLIC_URL/media/ or the bucket's own address. An upload may have MEDIA_MAX_BYTES and
+    # MEDIA_MAX_PIXELS (width times height, checked before decoding); UPLOAD_MAX_BYTES bounds the request.
+    media_storage_url: str = setting("MEDIA_STORAGE_URL", "var/media", _media_storage_url)
+    media_public_url: str | None = setting("MEDIA_PUBLIC_URL", "", _optional_public_url)
+    media_max_bytes: int = setting("MEDIA_MAX_BYTES", str(10 * 1024 * 1024), _whole(1024, 1024**3))
+    media_max_pixels: int = setting("MEDIA_MAX_PIXELS", "40000000", _whole(1, 1_000_000_000))
     # Outgoing webhooks may go to http URLs and to loopback, private and link-local addresses
     # (development and tests only: in production that lets an app reach the internal network).
     webhook_allow_private_targets: bool = setting("WEBHOOK_ALLOW_PRIVATE_TARGETS", "0", _bool)

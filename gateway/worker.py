@@ -33,11 +33,13 @@ from gateway.jobs import (
     EVENTS_CONSUMER,
     EXPORTS_CONSUMER,
     IMPORTS_CONSUMER,
+    MEDIA_CONSUMER,
     WEBHOOKS_CONSUMER,
     Housekeeping,
     Jobs,
     describe,
 )
+from gateway.media_storage import media_uploads
 from gateway.metrics import FLUSH_SECONDS, MULTIPROCESS, Metrics
 from gateway.periodic import every
 from gateway.settings import Settings
@@ -98,8 +100,16 @@ async def run(settings: Settings, concurrency: int) -> int:
     mailer = customer_emails(settings, email_sender)
     mail.publish(metrics, lambda: mailer.counts, email_sender)
     # Its pool: one connection per job running at once, one to LISTEN, one for the periodic deferrer.
-    jobs = Jobs(settings.database_url, housekeeping(settings), stats, pool_size=concurrency + 2, mailer=mailer)
+    jobs = Jobs(
+        settings.database_url,
+        housekeeping(settings),
+        stats,
+        pool_size=concurrency + 2,
+        mailer=mailer,
+        uploads=media_uploads(settings),
+    )
     outbox.register(WEBHOOKS_CONSUMER, jobs.plan_webhooks)
+    outbox.register(MEDIA_CONSUMER, jobs.plan_media)
     outbox.register(emails.CONSUMER, jobs.plan_emails)
     outbox.register(EXPORTS_CONSUMER, jobs.plan_exports)
     outbox.register(IMPORTS_CONSUMER, jobs.plan_imports)
@@ -140,6 +150,7 @@ async def run(settings: Settings, concurrency: int) -> int:
         outbox.unregister(EXPORTS_CONSUMER)
         outbox.unregister(IMPORTS_CONSUMER)
         outbox.unregister(WEBHOOKS_CONSUMER)
+        outbox.unregister(MEDIA_CONSUMER)
         if redis is not None:
             await redis.aclose()
         if stripe_payments is not None:

@@ -29,6 +29,7 @@ from loaders.catalogue import (
 )
 from loaders.checkout import ShippingMethodByIdLoader
 from loaders.inventory import WarehouseByIdLoader
+from loaders.media import ThumbnailsByImageIdLoader
 from loaders.orders import (
     OrderByIdLoader,
     OrderEventsByOrderIdLoader,
@@ -81,6 +82,10 @@ class Loaders:
     @cached_property
     def images_by_product_id(self) -> ImagesByProductIdLoader:
         return ImagesByProductIdLoader()
+
+    @cached_property
+    def thumbnails_by_image_id(self) -> ThumbnailsByImageIdLoader:
+        return ThumbnailsByImageIdLoader()
 
     @cached_property
     def category_by_id(self) -> CategoryByIdLoader:

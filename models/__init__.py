@@ -29,6 +29,7 @@ from models.checkout import DiscountCode, DiscountKind, ShippingMethod, TaxRate
 from models.emails import SentEmail, SentEmailStatus
 from models.imports import ExportStatus, ImportJob, ImportStatus, ProductExport, ProductFileFormat
 from models.inventory import Stock, StockMovement, Warehouse
+from models.media import ImageFormat, ImageThumbnail, ThumbnailStatus
 from models.orders import Allocation, Order, OrderCounter, OrderEvent, OrderLine, OrderStatus
 from models.outbox import OutboxEvent
 from models.payments import Payment, PaymentEvent, PaymentStatus
@@ -65,6 +66,8 @@ __all__ = [
     "DiscountCode",
     "DiscountKind",
     "ExportStatus",
+    "ImageFormat",
+    "ImageThumbnail",
     "ImportJob",
     "ImportStatus",
     "Order",
@@ -103,6 +106,7 @@ __all__ = [
     "Stock",
     "StockMovement",
     "TaxRate",
+    "ThumbnailStatus",
     "VariantOption",
     "Warehouse",
     "WebhookAttempt",

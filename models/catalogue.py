@@ -25,6 +25,7 @@ PATH_LENGTH = 255  # a category's ancestor path: it bounds how deep the tree can
 # bounds; Google cuts titles near 60 characters and snippets near 160, so staff get some room, not more.
 SEO_TITLE_LENGTH = 70
 SEO_DESCRIPTION_LENGTH = 300
+MEDIA_KEY_LENGTH = 200  # where an uploaded image is kept in the media storage (models/media.py)
 
 
 class ProductStatus(StrEnum):
@@ -186,9 +187,16 @@ class ProductImage(Model):
         "models.Product", related_name="images", on_delete=fields.CASCADE
     )
     product_id: int
+    # An image staff linked keeps their URL; an uploaded one (`productMediaUpload`) is kept in the
+    # media storage under `storage_key` (its URL there is worked out when shown, `url` holds the one
+    # it had when uploaded), with its size in pixels and format: thumbnails are made from it.
     url = fields.CharField(max_length=IMAGE_URL_LENGTH)
     alt_text = fields.CharField(max_length=ALT_TEXT_LENGTH, default="")
     position = fields.IntField(default=0)
+    storage_key = fields.CharField(max_length=MEDIA_KEY_LENGTH, null=True)
+    width = fields.IntField(null=True)
+    height = fields.IntField(null=True)
+    format = fields.CharField(max_length=8, null=True)  # models/media.py's ImageFormat
 
     class Meta:
         table = "product_image"

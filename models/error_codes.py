@@ -112,6 +112,14 @@ class ErrorCode(DescribedCode):
         "The password is too easy to guess: digits only, or one of the most common passwords.",
     )
     PASSWORD_TOO_SIMILAR = "PASSWORD_TOO_SIMILAR", "The password is the email address, or the part of it before the @."
+    INVALID_IMAGE = (
+        "INVALID_IMAGE",
+        "The file is not an image of a format the gateway takes (JPEG, PNG, WebP, AVIF), or it is damaged.",
+    )
+    FILE_TOO_LARGE = (
+        "FILE_TOO_LARGE",
+        "The file has more bytes, or the image more pixels, than the limit the message gives.",
+    )
 
 
 class GraphQLErrorCode(DescribedCode):

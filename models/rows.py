@@ -52,6 +52,8 @@ class ImageRow(NamedTuple):
     product_id: int
     url: str
     alt_text: str
+    storage_key: str | None  # an uploaded image's place in the media storage; None for a linked one
+    width: int | None  # an uploaded image's width in pixels
 
 
 R = TypeVar("R", ProductRow, VariantRow, ImageRow)
@@ -132,4 +134,11 @@ def product_row(product: Product) -> ProductRow:
 
 def image_row(image: ProductImage) -> ImageRow:
     """The row of an image model (one staff code has just written)."""
-    return ImageRow(id=image.id, product_id=image.product_id, url=image.url, alt_text=image.alt_text)
+    return ImageRow(
+        id=image.id,
+        product_id=image.product_id,
+        url=image.url,
+        alt_text=image.alt_text,
+        storage_key=image.storage_key,
+        width=image.width,
+    )

@@ -24,7 +24,7 @@ from models.catalogue import (
     PATH_LENGTH,
 )
 from resolvers import catalogue_changes as changes
-from resolvers import catalogue_events, catalogue_seo, outbox
+from resolvers import catalogue_events, catalogue_seo, media, outbox
 from resolvers.attributes_admin import drop_values_outside, product_type_by_id
 from resolvers.catalogue_fields import (
     unique_slug,
@@ -280,6 +280,7 @@ async def delete_product(product_id: int) -> tuple[Product, bool]:
             catalogue_events.updated(product.id)  # it still exists, off the storefront
             return product, True
         await catalogue_events.deleted(product.id, connection)
+        await media.forget_files(product_id=product.id)  # its uploaded images' files go after the commit
         await product.delete()
     return product, False
 
@@ -438,6 +439,7 @@ async def delete_image(image_id: int) -> ProductImage:
     if image is None:
         raise DomainError(ErrorCode.NOT_FOUND, "No image has this ID.", ["id"])
     async with outbox.transaction():
+        await media.forget_files([image.id])  # an uploaded image's files go after the commit
         await image.delete()
         changes.record([changes.product(image.product_id)])
         catalogue_events.updated(image.product_id)

@@ -28,7 +28,7 @@ from strawberry.types import Info
 
 from loaders.base import Loader
 from models import Category as CategoryModel
-from models import Permission, ProductStatus
+from models import ImageFormat, Permission, ProductStatus
 from models import VariantOption as OptionModel
 from models.catalogue import SEO_DESCRIPTION_LENGTH, SEO_TITLE_LENGTH
 from models.rows import ImageRow, ProductRow, VariantRow
@@ -38,6 +38,7 @@ from resolvers.catalogue import MAX_SEARCH_LENGTH
 from resolvers.catalogue_counts import COUNT_BOUND, FACET_SAMPLE
 from resolvers.catalogue_listing import Facets, ProductSort
 from resolvers.errors import BadInput
+from schema import media
 from schema.attributes import (
     AttributeFacet,
     AttributeFilterInput,
@@ -95,10 +96,35 @@ class SelectedOption:
 @strawberry.type(description="A picture of a product.")
 class Image(Node):
     id: strawberry.ID = strawberry.field(description="The image's ID, for `productImageDelete`.")
-    url: str = strawberry.field(description="Where the image is: an absolute http(s) URL, as staff gave it.")
     alt_text: str = strawberry.field(
         description="Text that says what the image shows, for those who cannot see it; empty when none was given."
     )
+    image_id: strawberry.Private[int]
+    link: strawberry.Private[str]  # the URL staff gave (or the one an upload had when stored)
+    storage_key: strawberry.Private[str | None]  # an uploaded image's place in the media storage
+    width: strawberry.Private[int | None]  # an uploaded image's, in pixels
+
+    @strawberry.field(
+        graphql_type=str,
+        description="Where the image is: an absolute http(s) URL. A linked image's URL is as staff gave it, "
+        "whatever is asked. An uploaded one (`productMediaUpload`) can be asked for narrower (`width`, one of "
+        f"{media.WIDTHS_TEXT} pixels; never wider than the original) or in another `format`: such a "
+        "thumbnail is made once, in the background, the first time it is asked for; until it is ready the "
+        "original's URL is given. Every URL of an uploaded image names content that never changes.",
+    )
+    def url(
+        self,
+        info: Info[Context, None],
+        width: Annotated[
+            int | None,
+            strawberry.argument(description=f"The largest width wanted, in pixels: one of {media.WIDTHS_TEXT}."),
+        ] = None,
+        format: Annotated[
+            ImageFormat | None,
+            strawberry.argument(description="The format wanted; left out: the original's."),
+        ] = None,
+    ) -> str | Awaitable[str]:
+        return media.image_url(info, self, width, format)
 
 
 @strawberry.type(description="One version of a product that can be bought (a size, a color): what a cart line holds.")
@@ -460,7 +486,14 @@ def _any_available(variants: list[VariantRow]) -> bool:
 
 
 def build_image(image: ImageRow) -> Image:
-    return Image(id=encode_id("Image", image.id), url=image.url, alt_text=image.alt_text)
+    return Image(
+        id=encode_id("Image", image.id),
+        alt_text=image.alt_text,
+        image_id=image.id,
+        link=image.url,
+        storage_key=image.storage_key,
+        width=image.width,
+    )
 
 
 def build_selected_options(options: list[OptionModel]) -> list[SelectedOption]:

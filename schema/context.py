@@ -16,6 +16,8 @@ from models.changes import Message
 from resolvers import accounts
 from resolvers.account_tokens import LinkRules
 from resolvers.cart import CartRules
+from resolvers.media import MediaStorage
+from resolvers.media_images import Limits as MediaLimits
 from resolvers.sign_in import Limiter, email_link_wait, sign_in_wait
 
 
@@ -87,6 +89,9 @@ class Context:
     # What this request's answer contains, for the response cache's invalidation
     # (resolvers/catalogue_changes.py names them); the catalogue's builders add to it.
     cache_tags: set[str] = field(default_factory=set)
+    # Uploaded media: where they are kept (gateway/media_storage.py) and what an upload may be.
+    media: MediaStorage | None = None
+    media_limits: MediaLimits = field(default_factory=lambda: MediaLimits(10 * 1024 * 1024, 40_000_000))
     _viewer: Account | _Unset | None = _UNSET
 
     async def viewer(self) -> Account | None:

@@ -149,6 +149,7 @@ def app(db: Backend, tmp_path_factory: pytest.TempPathFactory) -> Any:
             "RATE_LIMIT_PER_SECOND": "0",
             "LOGIN_ATTEMPTS_PER_MINUTE": "10000",
             "TEST_CARD_LEDGER": str(tmp_path_factory.mktemp("card") / "test-card-ledger.jsonl"),
+            "MEDIA_STORAGE_URL": str(tmp_path_factory.mktemp("media")),
         }
     )
     return create_app(settings)

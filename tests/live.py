@@ -16,8 +16,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from typing import IO, Any, TypeVar
 
 import httpx
@@ -266,3 +266,26 @@ async def _ready(client: httpx.AsyncClient) -> bool:
         return (await client.get("/readyz")).status_code == 200
     except httpx.TransportError:
         return False
+
+
+@contextmanager
+def job_worker(environment: dict[str, str], *arguments: str) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m gateway worker` under `environment` (on top of this process's), stopped after;
+    its stderr is a pipe, for a test to show when the worker did not do its job."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "worker", *arguments],
+        cwd=ROOT,
+        env={**os.environ, **environment},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)

@@ -24,6 +24,7 @@ from gateway.settings import load_settings
 from models import OutboxEvent, Permission, ProductVariant
 from schema.ids import encode_id
 from tests.conftest import ROOT
+from tests.live import job_worker
 from tests.staff import bearer, token_for
 from tests.test_checkout import make_variant
 
@@ -116,23 +117,8 @@ def worker_process(db: Any) -> Iterator[subprocess.Popen[bytes] | None]:
     if db.name == "sqlite":
         yield None
         return
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "worker", "--concurrency", "2"],
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "REDIS_URL": ""},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
-    try:
+    with job_worker({"DATABASE_URL": db.url, "LOG_LEVEL": "WARNING", "REDIS_URL": ""}, "--concurrency", "2") as process:
         yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 async def _deliver_a_stock_change(client: httpx.AsyncClient, worker: subprocess.Popen[bytes] | None) -> str:

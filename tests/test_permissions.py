@@ -151,8 +151,8 @@ ACCOUNT_OPERATIONS = {
     "staffDeactivate": Permission.MANAGE_STAFF,
     "staffActivate": Permission.MANAGE_STAFF,
     "auditLog": Permission.VIEW_AUDIT_LOG,
-    # The catalogue's bulk files (issue 19): refused before a file is stored (tests/test_imports.py).
-    "productImport": Permission.MANAGE_PRODUCTS,
+    # The catalogue's bulk files (issue 19): an import is refused before its file is stored
+    # (UPLOAD_OPERATIONS, tests/test_imports.py).
     "importJob": Permission.MANAGE_PRODUCTS,
     "productExport": Permission.MANAGE_PRODUCTS,
     "exportJob": Permission.MANAGE_PRODUCTS,
@@ -172,8 +172,18 @@ ADMIN_LIST_OPERATIONS = {
 
 
 async def test_account_operations_need_their_own_permission(client):
+    # The holder gets past the guard (the sample ID may then be refused as input).
+    await _only_the_holder_passes(
+        client,
+        {**ACCOUNT_OPERATIONS, **ADMIN_LIST_OPERATIONS},
+        lambda codes: not codes & {"FORBIDDEN", "UNAUTHENTICATED"},
+    )
+
+
+async def _only_the_holder_passes(client, needs: dict[str, Permission], passed) -> None:
+    """Staff holding every permission but the one an operation needs are refused; its holder passes."""
     operations = {name: (guard, document) for name, guard, document in protected_operations()}
-    for name, permission in {**ACCOUNT_OPERATIONS, **ADMIN_LIST_OPERATIONS}.items():
+    for name, permission in needs.items():
         guard, document = operations[name]
         assert guard is Staff, name
         holder = bearer(await token_for(permission))
@@ -181,5 +191,17 @@ async def test_account_operations_need_their_own_permission(client):
         for headers, refused in ((everything_else, True), (holder, False)):
             body = (await client.post("/graphql", json={"query": document}, headers=headers)).json()
             codes = {e.get("extensions", {}).get("code") for e in body.get("errors", [])}
-            # The holder gets past the guard (the sample ID may then be refused as input).
-            assert (codes == {"FORBIDDEN"}) if refused else not codes & {"FORBIDDEN", "UNAUTHENTICATED"}, (name, body)
+            assert (codes == {"FORBIDDEN"}) if refused else passed(codes), (name, body)
+
+
+# Operations that take files (the multipart request spec) and the permission each needs. Over JSON
+# the holder gets past the guard (a string is then no file: BAD_USER_INPUT); as a multipart
+# request anyone else is refused before the body is read (tests/test_media.py, tests/test_uploads.py).
+UPLOAD_OPERATIONS = {
+    "productMediaUpload": Permission.MANAGE_PRODUCTS,
+    "productImport": Permission.MANAGE_PRODUCTS,
+}
+
+
+async def test_upload_operations_need_their_own_permission(client):
+    await _only_the_holder_passes(client, UPLOAD_OPERATIONS, lambda codes: codes == {"BAD_USER_INPUT"})

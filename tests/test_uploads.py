@@ -28,7 +28,7 @@ from schema.permissions import requires
 from schema.scalars import SCALARS
 from schema.uploads import upload_permissions, uploaded_file
 from tests.staff import SECRET, bearer, token_for
-from tests.uploads import multipart_parts, post_files
+from tests.uploads import multipart_parts, post_files, serve_counting_reads
 
 LIMIT = 64 * 1024
 
@@ -118,7 +118,7 @@ async def test_the_refusal_comes_before_the_body_is_read(upload_app):
     """Anonymous: answered 401 with the body never asked for (the client could still be sending)."""
     fields, parts = multipart_parts(ECHO, {}, {"file": ("a.txt", b"x" * 1000, "text/plain")})
     request = httpx.Request("POST", "http://gateway.test/graphql", data=fields, files=parts)
-    status, read = await _serve(upload_app, request)
+    status, read = await serve_counting_reads(upload_app, request)
     assert status == 401 and read == 0
 
 
@@ -126,7 +126,7 @@ async def test_a_declared_length_over_the_limit_is_answered_413_unread(upload_ap
     staff = bearer(await token_for(Permission.MANAGE_PRODUCTS))
     fields, parts = multipart_parts(ECHO, {}, {"file": ("a.bin", b"x" * (LIMIT + 1), "application/octet-stream")})
     request = httpx.Request("POST", "http://gateway.test/graphql", data=fields, files=parts, headers=staff)
-    status, read = await _serve(upload_app, request)
+    status, read = await serve_counting_reads(upload_app, request)
     assert status == 413 and read == 0
 
 
@@ -176,36 +176,3 @@ async def test_a_file_given_as_json_is_bad_input(uploads):
     staff = bearer(await token_for(Permission.MANAGE_PRODUCTS))
     response = await uploads.post("/graphql", json={"query": ECHO, "variables": {"file": "a"}}, headers=staff)
     assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["BAD_USER_INPUT"]
-
-
-async def _serve(app: Any, request: httpx.Request) -> tuple[int, int]:
-    """Run the app on `request` by hand: its status, and how many body messages it asked for."""
-    body = request.read()
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": "/graphql",
-        "raw_path": b"/graphql",
-        "query_string": b"",
-        "root_path": "",
-        "headers": [(k.lower().encode(), v.encode()) for k, v in request.headers.items()],
-        "client": ("127.0.0.1", 1),
-        "server": ("gateway.test", 80),
-    }
-    reads = 0
-    statuses: list[int] = []
-
-    async def receive() -> dict[str, Any]:
-        nonlocal reads
-        reads += 1
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    async def send(message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            statuses.append(message["status"])
-
-    await app(scope, receive, send)
-    return statuses[0], reads

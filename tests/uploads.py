@@ -51,3 +51,37 @@ def _set_null(target: Any, keys: list[str]) -> None:
         target[int(last)] = None
     else:
         target[last] = None
+
+
+async def serve_counting_reads(app: Any, request: httpx.Request) -> tuple[int, int]:
+    """Run the ASGI app on `request` by hand: its status, and how many times it asked for the body
+    (0: answered without reading a byte, as a refusal before the upload must be)."""
+    body = request.read()
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/graphql",
+        "raw_path": b"/graphql",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in request.headers.items()],
+        "client": ("127.0.0.1", 1),
+        "server": ("gateway.test", 80),
+    }
+    reads = 0
+    statuses: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal reads
+        reads += 1
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            statuses.append(message["status"])
+
+    await app(scope, receive, send)
+    return statuses[0], reads
