@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 
 from models import Product, ProductStatus, ProductVariant
+from models.sql import connection
 from resolvers import catalogue_listing
 from schema.ids import encode_id
 
@@ -236,3 +237,11 @@ async def test_suggestions_follow_a_renamed_or_hidden_product(gql, db):
     assert await suggested(gql, "quok") == ["Quokka Mug"]
     await added.delete()
     assert await suggested(gql, "quok") == []
+
+
+async def test_every_search_is_planned_for_its_own_words_on_postgres(db):
+    # A prepared statement's generic plan, made without the words, scanned the catalogue for a
+    # typo'd search after its fifth execution: every connection asks for custom plans.
+    postgres_only(db)
+    rows = await connection().execute_query_dict("SELECT current_setting('plan_cache_mode') AS mode")
+    assert rows[0]["mode"] == "force_custom_plan"
