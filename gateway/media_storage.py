@@ -21,7 +21,8 @@ import asyncio
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, Response
 
 from gateway.settings import Settings
+from resolvers.errors import StorageUnavailable
 from resolvers.media import MediaStorage
 from resolvers.media_images import Limits
 
@@ -59,13 +61,21 @@ class LocalStorage:
         path = self.path(key)
         if path is None:
             raise ValueError(f"not a media key: {key!r}")
-        await asyncio.to_thread(_write_atomically, path, data)
+        try:
+            await asyncio.to_thread(_write_atomically, path, data)
+        except OSError as error:
+            raise StorageUnavailable(f"cannot write {key}: {error}") from error
 
     async def get(self, key: str) -> bytes:
         path = self.path(key)
         if path is None:
             raise FileNotFoundError(key)
-        return await asyncio.to_thread(path.read_bytes)
+        try:
+            return await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise
+        except OSError as error:
+            raise StorageUnavailable(f"cannot read {key}: {error}") from error
 
     async def delete(self, keys: Sequence[str]) -> None:
         def remove() -> None:
@@ -74,7 +84,10 @@ class LocalStorage:
                 if path is not None:
                     path.unlink(missing_ok=True)
 
-        await asyncio.to_thread(remove)
+        try:
+            await asyncio.to_thread(remove)
+        except OSError as error:
+            raise StorageUnavailable(f"cannot delete: {error}") from error
 
     def url(self, key: str) -> str:
         return self.public_url + MEDIA_PATH + quote(key)
@@ -125,14 +138,15 @@ class S3Storage:
                 self.public_url = f"https://{bucket}.s3.{self.client.meta.region_name}.amazonaws.com"
 
     async def put(self, key: str, data: bytes, content_type: str) -> None:
-        await asyncio.to_thread(
-            self.client.put_object,
-            Bucket=self.bucket,
-            Key=self.prefix + key,
-            Body=data,
-            ContentType=content_type,
-            CacheControl=CACHE_FOREVER,
-        )
+        with _unavailable_on_failure(f"cannot write {key}"):
+            await asyncio.to_thread(
+                self.client.put_object,
+                Bucket=self.bucket,
+                Key=self.prefix + key,
+                Body=data,
+                ContentType=content_type,
+                CacheControl=CACHE_FOREVER,
+            )
 
     async def get(self, key: str) -> bytes:
         def read() -> bytes:
@@ -140,17 +154,36 @@ class S3Storage:
             with body:
                 return bytes(body.read())
 
-        return await asyncio.to_thread(read)
+        with _unavailable_on_failure(f"cannot read {key}", refused_too=False):
+            return await asyncio.to_thread(read)
 
     async def delete(self, keys: Sequence[str]) -> None:
         for start in range(0, len(keys), _DELETE_BATCH):
             objects = [{"Key": self.prefix + key} for key in keys[start : start + _DELETE_BATCH]]
-            await asyncio.to_thread(
-                self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
-            )
+            with _unavailable_on_failure("cannot delete"):
+                await asyncio.to_thread(
+                    self.client.delete_objects, Bucket=self.bucket, Delete={"Objects": objects, "Quiet": True}
+                )
 
     def url(self, key: str) -> str:
         return f"{self.public_url}/{quote(self.prefix + key)}"
+
+
+@contextmanager
+def _unavailable_on_failure(what: str, *, refused_too: bool = True) -> Iterator[None]:
+    """S3 errors as StorageUnavailable: the store not answering (botocore's own errors: connection,
+    timeouts, credentials) and, with `refused_too`, refusing the request (an S3 error answer: no
+    such bucket, access denied), which a write or a delete can only meet by misconfiguration."""
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
+
+    try:
+        yield
+    except BotoCoreError as error:
+        raise StorageUnavailable(f"{what}: {error}") from error
+    except ClientError as error:
+        if refused_too:
+            raise StorageUnavailable(f"{what}: {error}") from error
+        raise
 
 
 def s3_client() -> Any:

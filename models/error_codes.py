@@ -165,7 +165,10 @@ class GraphQLErrorCode(DescribedCode):
     PERSISTED_QUERY_NOT_IN_LIST = "PERSISTED_QUERY_NOT_IN_LIST", "The hash is not on the gateway's allow-list."
     QUERY_NOT_IN_ALLOWLIST = "QUERY_NOT_IN_ALLOWLIST", "Only the operations on the gateway's allow-list may run."
     EVENTS_LOST = "EVENTS_LOST", "A subscription may have missed events: load the current state and subscribe again."
-    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE", "The database (or the event bus) cannot be reached now: retry shortly."
+    SERVICE_UNAVAILABLE = (
+        "SERVICE_UNAVAILABLE",
+        "The database (or the event bus, or the media storage) cannot be reached now: retry shortly.",
+    )
     TIMEOUT = "TIMEOUT", "The database stopped a statement that ran past its time limit."
     CLIENT_CLOSED_REQUEST = "CLIENT_CLOSED_REQUEST", "The client went away before the answer (only in the access log)."
     INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR", "An unexpected fault; the log has it under `extensions.requestId`."

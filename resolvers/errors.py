@@ -56,6 +56,15 @@ class DatabaseUnavailable(Exception):
     apart from a bug by its type rather than by its message."""
 
 
+class StorageUnavailable(Exception):
+    """The media storage cannot be reached or refuses to keep or give a file (a directory that is
+    full or gone, S3 away or refusing the gateway's credentials): raised by the storage
+    implementations (gateway/media_storage.py), so that it is answered SERVICE_UNAVAILABLE, like a
+    database outage, and not as a bug."""
+
+
+STORAGE_UNAVAILABLE_MESSAGE = "The media storage is unavailable; try again shortly."
+
 # The reasons a request fails although nothing is wrong with it, and what the client is told.
 FAULT_MESSAGES = {
     GraphQLErrorCode.SERVICE_UNAVAILABLE: "The database is unavailable; try again shortly.",

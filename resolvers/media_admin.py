@@ -7,16 +7,19 @@ never used before, then the image recorded; a failure after the file is stored r
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 
 from models import Product, ProductImage
 from models.catalogue import ALT_TEXT_LENGTH
 from resolvers import catalogue_changes as changes
 from resolvers import catalogue_events, outbox
-from resolvers.errors import DomainError, ErrorCode
+from resolvers.errors import DomainError, ErrorCode, StorageUnavailable
 from resolvers.media import MediaStorage
 from resolvers.media_images import EXTENSIONS, Limits, prepare
 from resolvers.uploads import UploadedFile
+
+log = logging.getLogger(__name__)
 
 # --- upload ----------------------------------------------------------------------------------
 
@@ -52,6 +55,9 @@ async def upload(
             changes.record([changes.product(product_id)])
             catalogue_events.updated(product_id)
     except BaseException:
-        await storage.delete([key])  # nothing refers to it
+        try:
+            await storage.delete([key])  # nothing refers to it
+        except StorageUnavailable:
+            log.warning("could not remove the unused upload %s; it stays in the storage", key)
         raise
     return image

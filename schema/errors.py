@@ -14,7 +14,14 @@ import math
 
 from graphql import GraphQLError
 
-from resolvers.errors import FAULT_MESSAGES, BadInput, GraphQLErrorCode, database_fault
+from resolvers.errors import (
+    FAULT_MESSAGES,
+    STORAGE_UNAVAILABLE_MESSAGE,
+    BadInput,
+    GraphQLErrorCode,
+    StorageUnavailable,
+    database_fault,
+)
 
 log = logging.getLogger("gateway.errors")
 
@@ -91,6 +98,17 @@ def classify(error: GraphQLError, request_id: str) -> GraphQLError:
             extensions["field"] = original.field
         return GraphQLError(
             original.message, error.nodes, error.source, error.positions, error.path, extensions=extensions
+        )
+    if isinstance(original, StorageUnavailable):
+        # Told as a database outage is (503 with Retry-After), logged in one line with its cause.
+        log.warning("media storage fault request_id=%s path=%s: %s", request_id, error.path, original)
+        return GraphQLError(
+            STORAGE_UNAVAILABLE_MESSAGE,
+            error.nodes,
+            error.source,
+            error.positions,
+            error.path,
+            extensions={"code": GraphQLErrorCode.SERVICE_UNAVAILABLE, "requestId": request_id},
         )
     fault = database_fault(original)
     if fault is not None:

@@ -375,3 +375,44 @@ async def test_a_worker_process_makes_the_thumbnails_on_postgres(worker_process)
             assert Image.open(io.BytesIO(made.content)).size == (160, 120)
     finally:
         await app.state.jobs.stop()
+
+
+async def test_a_storage_that_cannot_keep_the_file_is_an_outage_and_nothing_is_recorded(
+    app, client, staff_headers, tmp_path
+):
+    # The media directory is gone (here: a file stands where it should be): 503 with Retry-After
+    # and SERVICE_UNAVAILABLE, as a database outage is answered, and no image row refers to nothing.
+    product = await new_product(client, staff_headers)
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    storage = app.state.media.storage
+    images = await ProductImage.all().count()
+    kept, storage.root = storage.root, (blocker / "media").resolve()
+    try:
+        response = await post_files(
+            client,
+            UPLOAD,
+            {"p": product, "a": None},
+            {"f": ("a.jpg", picture("JPEG"), "image/jpeg")},
+            headers=staff_headers,
+        )
+    finally:
+        storage.root = kept
+    assert response.status_code == 503 and response.headers["retry-after"], response.text
+    body = response.json()
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SERVICE_UNAVAILABLE"], body
+    assert body["errors"][0]["message"] == "The media storage is unavailable; try again shortly."
+    assert await ProductImage.all().count() == images
+
+
+async def test_an_s3_store_refusing_the_write_is_an_outage(s3_app):
+    s3_app.state.media.storage.bucket = f"missing-{uuid.uuid4().hex[:8]}"  # S3 answers NoSuchBucket
+    transport = httpx.ASGITransport(app=s3_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        headers = bearer(await token_for(Permission.MANAGE_PRODUCTS))
+        product = await new_product(client, headers)
+        response = await post_files(
+            client, UPLOAD, {"p": product, "a": None}, {"f": ("a.png", picture("PNG"), "image/png")}, headers=headers
+        )
+    assert response.status_code == 503, response.text
+    assert [e["extensions"]["code"] for e in response.json()["errors"]] == ["SERVICE_UNAVAILABLE"]
