@@ -70,12 +70,18 @@ class ProductSearch:
     text: str = ""  # the search box as typed, trimmed: compared with SKUs exactly
     # PostgreSQL, set by `with_matches`: the words as typed find nothing, so they are matched by
     # similarity instead; the ids of the products the search finds (all of them, or with more than
-    # RANKED_MATCHES the pool a relevance page ranks), and whether they are all of them.
+    # RANKED_MATCHES the pool a relevance page ranks); and how many it matches (exactly when they
+    # are all found, else PostgreSQL's estimate).
     forgive_typos: bool = False
     found: tuple[int, ...] | None = None
-    found_all: bool = False
+    matched: int | None = None
     include_hidden: bool = False  # drafts and archived products: staff only
     statuses: tuple[str, ...] = ()  # with include_hidden: only these statuses
+
+    @property
+    def found_all(self) -> bool:
+        """`found` holds every product the search matches (an estimate is past RANKED_MATCHES)."""
+        return self.found is not None and self.matched == len(self.found)
 
 
 @dataclass(frozen=True)
@@ -253,12 +259,13 @@ async def with_matches(search: ProductSearch) -> ProductSearch:
         search = replace(search, forgive_typos=True)
         found = await _match_ids(search, RANKED_MATCHES + 1)
     if len(found) <= RANKED_MATCHES:
-        return replace(search, found=tuple(found), found_all=True)
+        return replace(search, found=tuple(found), matched=len(found))
     pool = found[:RANKED_MATCHES]
     if not search.forgive_typos:  # a typo'd search matches names only: one tier
         named = await _match_ids(search, RANKED_MATCHES, in_name=True)
         pool = list(dict.fromkeys([*named, *pool]))[:RANKED_MATCHES]
-    return replace(search, found=tuple(pool), found_all=False)
+    # Estimated here, once for the request, rather than by the page's count and the facets' each.
+    return replace(search, found=tuple(pool), matched=await _estimated_search_count(search))
 
 
 async def _match_ids(search: ProductSearch, limit: int, *, in_name: bool = False) -> list[int]:
@@ -413,12 +420,13 @@ async def product_page(
             keyset_params = [values[0], *keyset_params]
     selected, order = keyset_order(columns, request.backward)
     count_params: list[Any] = []
-    if with_total and search.found is not None:
-        pass  # the search's matches were found already (`with_matches`): `_matching_count` knows
-    elif with_total and dialect.postgres:  # exact up to a bound, estimated past it (resolvers/catalogue_counts.py)
+    # A search's matches were counted (or estimated) as they were found (`with_matches`).
+    counted = with_total and search.matched is not None
+    to_count = with_total and not counted
+    if to_count and dialect.postgres:  # exact up to a bound, estimated past it (resolvers/catalogue_counts.py)
         selected += f", {catalogue_counts.bounded_count_sql(where)} AS total_count"
         count_params = [*where_params, catalogue_counts.count_limit()]
-    elif with_total:
+    elif to_count:
         selected += f", (SELECT COUNT(*) FROM product p WHERE {where}) AS total_count"
         count_params = where_params
     # The row's columns first: models/rows.py reads a ProductRow from them.
@@ -430,10 +438,8 @@ async def product_page(
         keys = [tuple([_json_key(row[name]) for name in names]) for row in rows]
     else:  # names, ids, ranks: already what a cursor holds
         keys = [tuple([row[name] for name in names]) for row in rows]
-    total = None
-    if with_total and search.found is not None:
-        total = await _matching_count(search, where, where_params, dialect)
-    elif with_total:
+    total = search.matched if counted else None
+    if to_count:
         total = int(rows[0]["total_count"]) if rows else await product_count(search)
         if rows and dialect.postgres and catalogue_counts.past_bound(total):
             total = await catalogue_counts.estimated_count(where, where_params)
@@ -469,8 +475,8 @@ async def product_count(search: ProductSearch) -> int:
 
 async def _matching_count(search: ProductSearch, where: str, params: list[Any], dialect: _Dialect) -> int:
     """`totalCount`: on PostgreSQL exact up to a bound and estimated past it; on SQLite exact."""
-    if search.found is not None:  # a search's matches, found once: all of them, or past the bound
-        return len(search.found) if search.found_all else await _estimated_search_count(search, where, params)
+    if search.matched is not None:  # a search's matches, counted as they were found
+        return search.matched
     if not dialect.postgres:
         rows = await fetch(f"SELECT COUNT(*) AS count FROM product p WHERE {where}", params)
         return int(rows[0]["count"])
@@ -508,10 +514,11 @@ async def product_facets(search: ProductSearch, *, with_attributes: bool = False
     )
 
 
-async def _estimated_search_count(search: ProductSearch, where: str, params: list[Any]) -> int:
+async def _estimated_search_count(search: ProductSearch) -> int:
     """PostgreSQL's estimate of a search's matches. It estimates a prefix (`wool:*`) as a fixed
     share of the table (3,851 of the 13,834 products "wool" finds at 200,000) but a whole word from
     its statistics of the search document: the larger of the two, the words as prefixes and whole."""
+    where, params = _where(search, _Dialect(True))
     estimate = await catalogue_counts.estimated_count(where, params)
     if search.forgive_typos:
         return estimate
