@@ -70,8 +70,10 @@ async def product_suggestions(prefix: str, first: int) -> list[ProductRow]:
     # Each product once, in its first tier; in tier order (UNION ALL promises none), then the
     # order each tier's index read them in.
     ranked = sorted(zip(rows, product_rows.read(ProductRow, rows, True), strict=True), key=lambda pair: pair[0]["tier"])
-    suggested = list({product.id: product for _, product in reversed(ranked)}.values())
-    suggested.reverse()
+    suggested: list[ProductRow] = []
+    for _, product in ranked:
+        if all(product.id != known.id for known in suggested):
+            suggested.append(product)
     if len(suggested) < first:
         suggested += await _close_names(" ".join(words), [row.id for row in suggested], first - len(suggested))
     return suggested[:first]
